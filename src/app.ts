@@ -1,0 +1,111 @@
+import { resolveJwtSecret } from './auth/secret.js';
+import { Tokens } from './auth/tokens.js';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory-bus.js';
+import { RedisBus } from './bus/redis-bus.js';
+import { createChat } from './chat/index.js';
+import type { Config } from './config.js';
+import { openStorage, runMigrations, type Storage } from './db/connect.js';
+import { eventsAfter } from './db/events.js';
+import { findGroup } from './db/groups.js';
+import { Publisher } from './delivery/publisher.js';
+import { Gateway } from './gateway/gateway.js';
+import { createLogger, type Logger } from './obs/logger.js';
+import { createMetrics } from './obs/metrics.js';
+import { createCommandParser } from './protocol/commands.js';
+import { httpBodies } from './protocol/http-bodies.js';
+
+export interface App {
+  readonly port: number;
+  readonly config: Config;
+  readonly tokens: Tokens;
+  readonly storage: Storage;
+  readonly bus: Bus;
+  readonly gateway: Gateway;
+  readonly logger: Logger;
+  /** Drains sockets (1001), then closes the bus and storage, in that order. */
+  stop(): Promise<void>;
+}
+
+/** The composition root: builds every part from Config and starts listening. */
+export async function startApp(config: Config): Promise<App> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics();
+  const secret = await resolveJwtSecret(config, logger);
+  const tokens = new Tokens({ secret, publicKey: config.JWT_PUBLIC_KEY, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+  const storageOptions = { databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE };
+  // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
+  if (config.DATABASE_URL) await runMigrations(storageOptions);
+  const storage = await openStorage(storageOptions);
+  let bus: Bus;
+  try {
+    bus = config.REDIS_URL
+      ? await RedisBus.connect({ url: config.REDIS_URL, sharded: config.REDIS_SHARDED, logger: (level, msg, fields) => logger[level](msg, fields as Record<string, unknown>) })
+      : new MemoryBus();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  const limits = { maxTextChars: config.MAX_TEXT_CHARS };
+  const chat = createChat(
+    {
+      db: storage.db,
+      publisher: new Publisher(bus),
+      logger,
+      metrics,
+      limits: {
+        editWindowS: config.EDIT_WINDOW_S,
+        syncLimit: config.SYNC_LIMIT,
+        maxGroupMembers: config.MAX_GROUP_MEMBERS,
+        maxCommunityGroups: config.MAX_COMMUNITY_GROUPS,
+        tokenTtlS: config.TOKEN_TTL_S,
+      },
+    },
+    tokens,
+  );
+  const gateway = new Gateway({
+    chat,
+    bus,
+    feedStorage: {
+      lastSeq: async (groupId) => (await findGroup(storage.db, groupId))?.lastSeq ?? 0,
+      eventsAfter: (groupId, after, limit) => eventsAfter(storage.db, groupId, after, limit),
+    },
+    bodies: httpBodies(limits),
+    metrics,
+    logger,
+    parseCommand: createCommandParser(limits),
+    verifyToken: (token) => tokens.verify(token),
+    pingStorage: () => storage.ping(),
+    settings: {
+      host: config.HOST,
+      port: config.PORT,
+      localAccounts: config.LOCAL_ACCOUNTS,
+      maxFrameBytes: config.MAX_FRAME_BYTES,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      authTimeoutMs: config.AUTH_TIMEOUT_MS,
+      rateLimitPerS: config.RATE_LIMIT_PER_S,
+      rateLimitBurst: config.RATE_LIMIT_BURST,
+      slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
+      drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+    },
+  });
+  const port = await gateway.listen();
+  logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    config,
+    tokens,
+    storage,
+    bus,
+    gateway,
+    logger,
+    stop: () =>
+      (stopping ??= (async () => {
+        await gateway.drain();
+        await bus.close();
+        await storage.close();
+      })()),
+  };
+}

@@ -1,0 +1,127 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  createRemoteJWKSet,
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { z } from 'zod';
+import { AppError } from '../protocol/errors.js';
+
+/** Who is calling, as a verified token says. */
+export interface Principal {
+  userId: string;
+  name: string;
+  sessionId: string | null;
+  /** `server` tokens belong to backend services (announcements from an NGO's own system). */
+  scope: 'user' | 'server';
+  expiresAt: Date;
+}
+
+export interface TokenConfig {
+  secret?: string | undefined;
+  /** PEM (SPKI) public key, a JWK or JWKS as JSON, or an https URL of a JWKS. */
+  publicKey?: string | undefined;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+}
+
+const claims = z.object({
+  sub: z.string().min(1).max(64),
+  exp: z.number(),
+  name: z.string().trim().min(1).max(128).optional().catch(undefined),
+  sid: z.string().min(1).max(128).optional(),
+  scope: z.string().optional(),
+});
+
+type Verifier = { algorithms: string[]; key: Uint8Array | KeyObject | JWTVerifyGetKey };
+
+/** Verifies and signs tokens; sign needs a secret (local accounts mint HS256 tokens). */
+export class Tokens {
+  private readonly verifiers: Verifier[] = [];
+  private readonly secret: Uint8Array | undefined;
+
+  constructor(private readonly config: TokenConfig) {
+    if (config.secret) {
+      this.secret = new TextEncoder().encode(config.secret);
+      this.verifiers.push({ algorithms: ['HS256'], key: this.secret });
+    }
+    if (config.publicKey) this.verifiers.push(publicKeyVerifier(config.publicKey));
+    if (this.verifiers.length === 0) throw new Error('no JWT key configured: set JWT_SECRET or JWT_PUBLIC_KEY');
+  }
+
+  get canSign(): boolean {
+    return this.secret !== undefined;
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw unauthorized('token is malformed');
+    }
+    const verifier = this.verifiers.find((v) => alg !== undefined && v.algorithms.includes(alg));
+    if (!verifier) throw unauthorized(`token algorithm ${alg ?? 'none'} is not accepted`);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, verifier.key as Uint8Array, {
+        algorithms: verifier.algorithms,
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw unauthorized('token expired');
+      if (err instanceof joseErrors.JOSEError) throw unauthorized(`token rejected: ${err.code}`);
+      throw err;
+    }
+    const parsed = claims.safeParse(payload);
+    if (!parsed.success) throw unauthorized('token claims are invalid');
+    const c = parsed.data;
+    return {
+      userId: c.sub,
+      name: c.name ?? c.sub,
+      sessionId: c.sid ?? null,
+      scope: c.scope === 'server' ? 'server' : 'user',
+      expiresAt: new Date(c.exp * 1000),
+    };
+  }
+
+  async sign(p: { userId: string; name: string; sessionId?: string; scope?: 'server'; ttlSeconds: number }) {
+    if (!this.secret) throw new Error('signing needs JWT_SECRET');
+    const expiresAt = new Date(Math.floor(Date.now() / 1000 + p.ttlSeconds) * 1000);
+    let jwt = new SignJWT({ name: p.name, ...(p.sessionId ? { sid: p.sessionId } : {}), ...(p.scope ? { scope: p.scope } : {}) })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(p.userId)
+      .setIssuedAt()
+      .setExpirationTime(expiresAt);
+    if (this.config.issuer) jwt = jwt.setIssuer(this.config.issuer);
+    if (this.config.audience) jwt = jwt.setAudience(this.config.audience);
+    return { token: await jwt.sign(this.secret), expiresAt };
+  }
+}
+
+const unauthorized = (message: string) => new AppError('unauthorized', message);
+
+function publicKeyVerifier(source: string): Verifier {
+  const trimmed = source.trim();
+  if (/^https?:\/\//.test(trimmed)) {
+    return { algorithms: ['EdDSA', 'ES256', 'RS256'], key: createRemoteJWKSet(new URL(trimmed)) };
+  }
+  if (trimmed.startsWith('{')) {
+    const json = JSON.parse(trimmed) as { keys?: unknown[] };
+    const jwks = (json.keys ? json : { keys: [json] }) as Parameters<typeof createLocalJWKSet>[0];
+    return { algorithms: ['EdDSA', 'ES256', 'RS256'], key: createLocalJWKSet(jwks) };
+  }
+  const key = createPublicKey(trimmed.replace(/\\n/g, '\n'));
+  const type = key.asymmetricKeyType;
+  if (type === 'ed25519') return { algorithms: ['EdDSA', 'Ed25519'], key };
+  if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return { algorithms: ['ES256'], key };
+  if (type === 'rsa') return { algorithms: ['RS256'], key };
+  throw new Error(`JWT_PUBLIC_KEY: unsupported key type ${type ?? 'unknown'} (use Ed25519, P-256 or RSA)`);
+}

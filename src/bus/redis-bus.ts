@@ -1,0 +1,460 @@
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterNode, RedisOptions } from 'ioredis';
+import type { Bus, BusHandler, BusMessage } from './bus.js';
+
+export type BusLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface RedisBusOptions {
+  /**
+   * `redis://[user:pass@]host:port[/db]` (or `rediss://`). In sharded mode: one or more
+   * comma-separated seed nodes of the cluster, e.g. `redis://10.0.0.1:6379,redis://10.0.0.2:6379`.
+   */
+  url: string;
+  /** Redis Cluster with sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis >= 7). */
+  sharded?: boolean;
+  /** Prepended to every topic to name its channel. Default `banyan:`. */
+  prefix?: string;
+  /** CLIENT SETNAME base: connections are `<name>:pub` and `<name>:sub`. Default `banyan-bus`. */
+  connectionName?: string;
+  /** How long connect() waits for both connections to be ready. Default 5000. */
+  connectTimeoutMs?: number;
+  /** A publish not answered in this time fails (and loops back locally). Default 2000. */
+  publishTimeoutMs?: number;
+  logger?: BusLogger;
+}
+
+type Client = Redis | Cluster;
+
+/** How the two modes differ: the commands and the event that carries messages. */
+interface Transport {
+  publish(channel: string, payload: string): Promise<unknown>;
+  subscribe(channels: string[]): Promise<unknown>;
+  unsubscribe(channels: string[]): Promise<unknown>;
+  messageEvent: 'message' | 'smessage';
+}
+
+const RESUBSCRIBE_CHUNK = 1000;
+const RESUBSCRIBE_RETRY_MS = 1000;
+const QUIT_TIMEOUT_MS = 1000;
+const WARN_INTERVAL_MS = 10_000;
+
+/**
+ * Wire format of a message: `<seq>\n<leaves>\n<data>`, each of the first two possibly empty, so a
+ * receiver reads seq and leaves without parsing data. data may itself contain newlines.
+ */
+export function encodeBusMessage(message: BusMessage): string {
+  const { seq, leaves } = message;
+  if (seq !== undefined && !Number.isSafeInteger(seq)) throw new TypeError(`bus: seq must be an integer, got ${seq}`);
+  if (leaves !== undefined && (leaves === '' || leaves.includes('\n'))) {
+    throw new TypeError('bus: leaves must be a non-empty id without newlines');
+  }
+  return `${seq ?? ''}\n${leaves ?? ''}\n${message.data}`;
+}
+
+/** The message of a payload, or null when the payload is not in the wire format. */
+export function decodeBusMessage(topic: string, payload: string): BusMessage | null {
+  const first = payload.indexOf('\n');
+  if (first < 0) return null;
+  const second = payload.indexOf('\n', first + 1);
+  if (second < 0) return null;
+  const message: BusMessage = { topic, data: payload.slice(second + 1) };
+  if (first > 0) {
+    const seq = Number(payload.slice(0, first));
+    if (!Number.isSafeInteger(seq)) return null;
+    message.seq = seq;
+  }
+  if (second > first + 1) message.leaves = payload.slice(first + 1, second);
+  return message;
+}
+
+/** The Redis bus: pub/sub across replicas, one publisher and one subscriber connection. */
+export class RedisBus implements Bus {
+  readonly kind = 'redis' as const;
+
+  private readonly pub: Client;
+  private readonly sub: Client;
+  private readonly transport: Transport;
+  private readonly prefix: string;
+  private readonly sharded: boolean;
+  private readonly log: BusLogger;
+  private readonly where: string;
+
+  private handler: BusHandler = () => {};
+  private readonly resyncHandlers: (() => void)[] = [];
+  /** Topics this replica wants; the truth the subscriber connection is brought back to. */
+  private readonly wanted = new Set<string>();
+  /** The subscriber receives every wanted topic now; while false, publish also delivers locally. */
+  private subLive = false;
+  /** connect() has finished: from now on a new subscriber session means messages were lost. */
+  private started = false;
+  /** Bumped per subscriber session, so a stale resubscription does not declare the bus live. */
+  private subSession = 0;
+  private resubscribeTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly warned = new Map<string, { at: number; suppressed: number }>();
+
+  // Start-up progress, read by connect().
+  private pubReadyOnce = false;
+  private subReadyOnce = false;
+  private lastError: string | undefined;
+  private startupWaiter: (() => void) | undefined;
+
+  /** Connects both connections; rejects if Redis is not reachable within connectTimeoutMs. */
+  static async connect(options: RedisBusOptions): Promise<RedisBus> {
+    const bus = new RedisBus(options);
+    const timeoutMs = options.connectTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => {
+          const why = bus.lastError ?? 'no answer';
+          reject(new Error(`redis bus: could not connect to ${bus.where} within ${timeoutMs} ms (${why})`));
+        }, timeoutMs);
+        bus.startupWaiter = resolve;
+        bus.checkStartup();
+      });
+    } catch (err) {
+      await bus.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      bus.startupWaiter = undefined;
+    }
+    bus.started = true;
+    bus.log('info', 'redis bus connected', { url: bus.where, sharded: bus.sharded });
+    return bus;
+  }
+
+  private constructor(options: RedisBusOptions) {
+    this.prefix = options.prefix ?? 'banyan:';
+    this.sharded = options.sharded ?? false;
+    this.log = options.logger ?? consoleLogger;
+    this.where = redactUrl(options.url);
+    const name = options.connectionName ?? 'banyan-bus';
+    const publishTimeoutMs = options.publishTimeoutMs ?? 2000;
+
+    if (this.sharded) {
+      const { nodes, redisOptions } = parseSeeds(options.url);
+      // Separate clusters: the publisher must fail fast, the subscriber owns the shard connections.
+      const pub = new Cluster(nodes, {
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retryDelay,
+        redisOptions: { ...redisOptions, connectionName: `${name}:pub`, commandTimeout: publishTimeoutMs },
+      });
+      const sub = new Cluster(nodes, {
+        enableOfflineQueue: false,
+        shardedSubscribers: true,
+        clusterRetryStrategy: retryDelay,
+        redisOptions: { ...redisOptions, connectionName: `${name}:sub` },
+      });
+      this.pub = pub;
+      this.sub = sub;
+      this.transport = {
+        publish: (channel, payload) => pub.spublish(channel, payload),
+        // ioredis routes SSUBSCRIBE by slot and rejects channels of different slots in one call.
+        subscribe: (channels) => Promise.all(channels.map((c) => sub.ssubscribe(c))),
+        unsubscribe: (channels) => Promise.all(channels.map((c) => sub.sunsubscribe(c))),
+        messageEvent: 'smessage',
+      };
+    } else {
+      if (options.url.includes(',')) throw new Error('redis bus: a list of nodes needs sharded mode (REDIS_SHARDED)');
+      const common: RedisOptions = {
+        retryStrategy: retryDelay,
+        // Reject in-flight commands when the connection drops instead of replaying them later.
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        enableOfflineQueue: false,
+      };
+      const pub = new Redis(options.url, { ...common, connectionName: `${name}:pub`, commandTimeout: publishTimeoutMs });
+      // The bus resubscribes itself, so it knows when the subscriptions are back before resync.
+      const sub = new Redis(options.url, { ...common, connectionName: `${name}:sub`, autoResubscribe: false });
+      this.pub = pub;
+      this.sub = sub;
+      this.transport = {
+        publish: (channel, payload) => pub.publish(channel, payload),
+        subscribe: (channels) => sub.subscribe(...channels),
+        unsubscribe: (channels) => sub.unsubscribe(...channels),
+        messageEvent: 'message',
+      };
+    }
+    this.listen();
+  }
+
+  private listen(): void {
+    for (const [role, client] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
+      client.on('error', (err: Error) => {
+        this.lastError = err.message;
+        if (this.closing) return;
+        this.warnLimited(`error:${role}`, `redis bus ${role} connection error`, { error: err.message });
+      });
+      client.on('node error', (err: Error, node: string) => {
+        this.lastError = err.message;
+        if (this.closing) return;
+        this.warnLimited(`node-error:${role}`, `redis bus ${role} node error`, { error: err.message, node });
+      });
+      client.on('close', () => {
+        if (this.closing) return;
+        if (role === 'subscriber') this.subLive = false;
+        this.warnLimited(`close:${role}`, `redis bus ${role} connection lost; reconnecting`, { url: this.where });
+      });
+    }
+    this.pub.on('ready', () => {
+      this.pubReadyOnce = true;
+      if (this.started) this.log('info', 'redis bus publisher reconnected');
+      this.checkStartup();
+    });
+    if (this.sharded) {
+      // The cluster re-creates shard subscribers after a failure or topology change, then emits this.
+      this.sub.on('subscribersReady', () => this.onSubscriberSession());
+      this.sub.on('ready', () => this.checkStartup());
+      this.sub.on('-subscriber', () => {
+        if (this.closing) return;
+        this.subLive = false;
+        this.warnLimited('shard-subscriber', 'redis bus lost a shard subscriber; resubscribing', { url: this.where });
+      });
+    } else {
+      this.sub.on('ready', () => this.onSubscriberSession());
+    }
+    this.sub.on(this.transport.messageEvent, (channel: string, payload: string) => this.receive(channel, payload));
+  }
+
+  private checkStartup(): void {
+    const subReady = this.subReadyOnce && this.sub.status === 'ready';
+    if (this.startupWaiter && this.pubReadyOnce && this.pub.status === 'ready' && subReady) this.startupWaiter();
+  }
+
+  /** A new subscriber session began: nothing is subscribed on it unless the bus makes it so. */
+  private onSubscriberSession(): void {
+    if (this.closing) return;
+    const session = ++this.subSession;
+    clearTimeout(this.resubscribeTimer);
+    if (!this.started) {
+      // First connection: nobody could subscribe yet, so nothing was lost.
+      this.subReadyOnce = true;
+      this.subLive = true;
+      this.checkStartup();
+      return;
+    }
+    this.subLive = false;
+    void this.resubscribe(session);
+  }
+
+  /** Subscribes every wanted topic, and only then tells the resync handlers to catch up. */
+  private async resubscribe(session: number): Promise<void> {
+    const topics = [...this.wanted];
+    try {
+      const sent: Promise<unknown>[] = [];
+      for (let i = 0; i < topics.length; i += RESUBSCRIBE_CHUNK) {
+        sent.push(this.transport.subscribe(topics.slice(i, i + RESUBSCRIBE_CHUNK).map((t) => this.prefix + t)));
+      }
+      await Promise.all(sent);
+    } catch (err) {
+      if (session !== this.subSession || this.closing) return;
+      this.warnLimited('resubscribe', 'redis bus resubscription failed; retrying', { error: errorMessage(err) });
+      // A dropped connection starts a new session by itself; a live one needs a nudge.
+      this.resubscribeTimer = setTimeout(() => {
+        if (session === this.subSession && !this.closing) void this.resubscribe(session);
+      }, RESUBSCRIBE_RETRY_MS);
+      return;
+    }
+    if (session !== this.subSession || this.closing) return;
+    this.subLive = true;
+    this.log('info', 'redis bus subscriber reconnected; resyncing', { topics: topics.length });
+    for (const resync of this.resyncHandlers) {
+      try {
+        resync();
+      } catch (err) {
+        this.log('error', 'redis bus resync handler threw', { error: errorMessage(err) });
+      }
+    }
+  }
+
+  private receive(channel: string, payload: string): void {
+    if (!channel.startsWith(this.prefix)) return;
+    const topic = channel.slice(this.prefix.length);
+    // An UNSUBSCRIBE may still be in flight; the caller already stopped wanting the topic.
+    if (!this.wanted.has(topic)) return;
+    const message = decodeBusMessage(topic, payload);
+    if (!message) {
+      this.warnLimited('malformed', 'redis bus dropped a malformed message', { channel, bytes: payload.length });
+      return;
+    }
+    this.deliver(message);
+  }
+
+  private deliver(message: BusMessage): void {
+    try {
+      this.handler(message);
+    } catch (err) {
+      // Thrown into ioredis' parser it would break the connection; the handler owns its errors.
+      this.log('error', 'redis bus message handler threw', { topic: message.topic, error: errorMessage(err) });
+    }
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    const payload = encodeBusMessage(message);
+    if (this.closing) {
+      this.warnLimited('closed', 'redis bus is closed; message dropped', { topic: message.topic });
+      return;
+    }
+    // The subscriber would not hand this back now; local sockets get it directly (duplicates are
+    // dropped by seq downstream).
+    const deliveredLocally = !this.subLive && this.wanted.has(message.topic);
+    if (deliveredLocally) this.deliver(message);
+    try {
+      await this.transport.publish(this.prefix + message.topic, payload);
+    } catch (err) {
+      this.warnLimited('publish', 'redis bus publish failed; delivering to local subscribers only', {
+        topic: message.topic,
+        error: errorMessage(err),
+      });
+      if (!deliveredLocally && this.wanted.has(message.topic)) this.deliver(message);
+    }
+  }
+
+  async subscribe(topic: string): Promise<void> {
+    if (this.closing || this.wanted.has(topic)) return;
+    this.wanted.add(topic);
+    // While the subscriber is away, the next session subscribes every wanted topic.
+    if (!this.subscriberConnected()) return;
+    try {
+      await this.transport.subscribe([this.prefix + topic]);
+    } catch (err) {
+      this.subscriptionFailed('subscribe', topic, err);
+    }
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    if (!this.wanted.delete(topic) || this.closing) return;
+    if (!this.subscriberConnected()) return;
+    try {
+      await this.transport.unsubscribe([this.prefix + topic]);
+    } catch (err) {
+      this.subscriptionFailed('unsubscribe', topic, err);
+    }
+  }
+
+  private subscriberConnected(): boolean {
+    return this.sub.status === 'ready';
+  }
+
+  private subscriptionFailed(op: 'subscribe' | 'unsubscribe', topic: string, err: unknown): void {
+    if (this.closing) return;
+    if (this.subscriberConnected()) {
+      // Not a dropped connection: a new session is not coming by itself, so start the repair here.
+      this.warnLimited(`${op}-ready`, `redis bus ${op} failed on a ready connection; resubscribing`, {
+        topic,
+        error: errorMessage(err),
+      });
+      this.subLive = false;
+      const session = ++this.subSession;
+      clearTimeout(this.resubscribeTimer);
+      this.resubscribeTimer = setTimeout(() => void this.resubscribe(session), RESUBSCRIBE_RETRY_MS);
+    } else {
+      this.warnLimited(op, `redis bus ${op} failed; the reconnect will restore subscriptions`, {
+        topic,
+        error: errorMessage(err),
+      });
+    }
+  }
+
+  onMessage(handler: BusHandler): void {
+    this.handler = handler;
+  }
+
+  onResync(handler: () => void): void {
+    this.resyncHandlers.push(handler);
+  }
+
+  healthy(): boolean {
+    return !this.closing && this.pub.status === 'ready' && this.sub.status === 'ready';
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    clearTimeout(this.resubscribeTimer);
+    this.wanted.clear();
+    this.subLive = false;
+    await Promise.all([this.quit(this.pub), this.quit(this.sub)]);
+  }
+
+  /** QUIT when connected, bounded in time; otherwise (or after the bound) drop the connection. */
+  private async quit(client: Client): Promise<void> {
+    if (client.status === 'ready') {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.quit().then(
+          () => undefined,
+          (err: unknown) => this.log('warn', 'redis bus quit failed; disconnecting', { error: errorMessage(err) }),
+        ),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    if (client.status !== 'end') client.disconnect();
+  }
+
+  /** Logs the first of a kind, then at most once per interval with the count left out. */
+  private warnLimited(kind: string, msg: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    const entry = this.warned.get(kind);
+    if (entry && now - entry.at < WARN_INTERVAL_MS) {
+      entry.suppressed++;
+      return;
+    }
+    this.warned.set(kind, { at: now, suppressed: 0 });
+    this.log('warn', msg, entry?.suppressed ? { ...fields, suppressed: entry.suppressed } : fields);
+  }
+}
+
+/** Reconnect backoff: 100 ms doubling to 2 s, with jitter so replicas do not reconnect in step. */
+function retryDelay(attempt: number): number {
+  const base = Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000);
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+function parseSeeds(url: string): { nodes: ClusterNode[]; redisOptions: RedisOptions } {
+  const seeds = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (seeds.length === 0) throw new Error('redis bus: no cluster node in the url');
+  const redisOptions: RedisOptions = {};
+  const nodes = seeds.map((seed) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(seed);
+    } catch {
+      throw new Error(`redis bus: invalid cluster node url ${redactUrl(seed)}`);
+    }
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+      throw new Error(`redis bus: cluster node url must be redis:// or rediss://, got ${parsed.protocol}`);
+    }
+    // Credentials and TLS apply to every node; the first seed that names them wins.
+    if (parsed.username && redisOptions.username === undefined) redisOptions.username = decodeURIComponent(parsed.username);
+    if (parsed.password && redisOptions.password === undefined) redisOptions.password = decodeURIComponent(parsed.password);
+    if (parsed.protocol === 'rediss:') redisOptions.tls = {};
+    return { host: parsed.hostname, port: parsed.port === '' ? 6379 : Number(parsed.port) };
+  });
+  return { nodes, redisOptions };
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/g, '//$1:***@');
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const consoleLogger: BusLogger = (level, msg, fields) => {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+  if (level === 'info') process.stdout.write(line + '\n');
+  else process.stderr.write(line + '\n');
+};

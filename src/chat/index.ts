@@ -1,0 +1,18 @@
+import type { Tokens } from '../auth/tokens.js';
+import { Accounts } from './accounts.js';
+import type { ChatDeps } from './deps.js';
+import { Groups } from './groups.js';
+import { Messages } from './messages.js';
+
+/** The domain, as transports see it. Knows nothing of uWS or HTTP. */
+export function createChat(deps: ChatDeps, tokens: Tokens) {
+  const groups = new Groups(deps);
+  return {
+    accounts: new Accounts(deps, tokens),
+    groups,
+    messages: new Messages(deps),
+  };
+}
+
+export type Chat = ReturnType<typeof createChat>;
+export type { Actor, ChatDeps, ChatLimits } from './deps.js';

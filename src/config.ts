@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+// The only reader of process.env. Every setting is documented in README.md with its default.
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
+  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+
+const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  REDIS_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
+  REDIS_SHARDED: bool.default(false),
+  JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+  JWT_PUBLIC_KEY: optionalString,
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  TOKEN_TTL_S: int(60, 365 * 24 * 3600).default(7 * 24 * 3600),
+  LOCAL_ACCOUNTS: bool.default(true),
+  MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024).default(65536),
+  MAX_BODY_BYTES: int(1024, 16 * 1024 * 1024).default(65536),
+  MAX_TEXT_CHARS: int(1, 65536).default(4096),
+  SYNC_LIMIT: int(1, 10000).default(500),
+  EDIT_WINDOW_S: int(0, 365 * 24 * 3600).default(900),
+  MAX_GROUP_MEMBERS: int(2, 10_000_000).default(1_000_000),
+  MAX_COMMUNITY_GROUPS: int(1, 100_000).default(10_000),
+  AUTH_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  SLOW_CONSUMER_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  RATE_LIMIT_PER_S: int(1, 1_000_000).default(50),
+  RATE_LIMIT_BURST: int(1, 1_000_000).default(200),
+  DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  WORKERS: int(1, 256).default(1),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+export type Config = z.output<typeof envSchema>;
+export type ConfigInput = Partial<Record<keyof z.input<typeof envSchema>, string | undefined>>;
+
+export class ConfigError extends Error {}
+
+/** Parses settings from an environment-like record; throws ConfigError naming the variable. */
+export function loadConfig(env: ConfigInput = process.env as ConfigInput): Config {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) picked[key] = (env as Record<string, string | undefined>)[key];
+  const result = envSchema.safeParse(picked);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(picked[name] ?? '')}: ${issue.message}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,99 @@
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from './schema.js';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** What a transaction callback receives; queries take `Db | Tx` so they run inside or outside one. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type Queryable = Db | Tx;
+
+export interface Storage {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'pglite';
+  /** Resolves when the database answers a trivial query (for /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+// Any fixed number works: replicas starting together take turns applying migrations.
+const MIGRATION_LOCK_ID = 0x62616e79;
+
+export interface StorageOptions {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  poolSize: number;
+}
+
+/** Opens PostgreSQL (postgres.js) when a URL is given, else PGlite on disk under dataDir. */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  return options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.poolSize)
+    : openPglite(options.dataDir);
+}
+
+/** Applies the committed migrations; safe to call from several replicas at once. */
+export async function runMigrations(options: StorageOptions): Promise<void> {
+  if (!options.databaseUrl) {
+    const storage = await openPglite(options.dataDir);
+    await storage.close();
+    return;
+  }
+  // One dedicated connection, so the advisory lock and the migration share a session.
+  const client = postgres(options.databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await client`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+    await migratePostgres(drizzlePostgres({ client, schema, casing: 'snake_case' }), { migrationsFolder });
+    await client`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Storage> {
+  const client = postgres(url, {
+    max: poolSize,
+    onnotice: () => {},
+    // Fail a query quickly when the server is gone instead of queueing it forever.
+    connect_timeout: 5,
+    idle_timeout: 60,
+  });
+  const db = drizzlePostgres({ client, schema, casing: 'snake_case' }) as unknown as Db;
+  return {
+    db,
+    kind: 'postgres',
+    async ping() {
+      await client`select 1`;
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Storage> {
+  const dir = `${dataDir.replace(/\/$/, '')}/pglite`;
+  await mkdir(dir, { recursive: true });
+  const client = await PGlite.create(dir);
+  const pglite = drizzlePglite({ client, schema, casing: 'snake_case' });
+  // PGlite is one embedded process, so no other writer can race this.
+  await migratePglite(pglite, { migrationsFolder });
+  return {
+    db: pglite as unknown as Db,
+    kind: 'pglite',
+    async ping() {
+      await client.query('select 1');
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

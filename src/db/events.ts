@@ -1,0 +1,165 @@
+import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import type { Queryable, Tx } from './connect.js';
+import { events, groups, reactions, type EventRow } from './schema.js';
+
+/** An event before the log gives it a seq and a time. */
+export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted'>;
+
+export const messageDraft = (
+  senderId: string,
+  m: { clientMsgId: string; text: string; replyTo?: number | null | undefined; mentions?: string[] | undefined },
+): EventDraft => ({
+  senderId,
+  kind: 'message',
+  clientMsgId: m.clientMsgId,
+  text: m.text,
+  target: null,
+  replyTo: m.replyTo ?? null,
+  data: { mentions: m.mentions ?? [] },
+});
+
+export const draft = (
+  senderId: string,
+  kind: Exclude<EventDraft['kind'], 'message'>,
+  fields: { text?: string; target?: number; data?: Record<string, unknown> },
+): EventDraft => ({
+  senderId,
+  kind,
+  clientMsgId: null,
+  text: fields.text ?? null,
+  target: fields.target ?? null,
+  replyTo: null,
+  data: fields.data ?? null,
+});
+
+/**
+ * Appends events to a group's log inside the caller's transaction. Takes the next seqs with a
+ * row lock on the group, so concurrent writers of one group queue here and seqs stay gapless:
+ * a rolled-back transaction gives its seqs back. Caller holds the transaction until commit.
+ */
+export async function appendEvents(
+  tx: Tx,
+  groupId: string,
+  drafts: EventDraft[],
+  options: { skipDuplicates?: boolean } = {},
+): Promise<EventRow[]> {
+  if (drafts.length === 0) return [];
+  const [bumped] = await tx
+    .update(groups)
+    .set({ lastSeq: sql`${groups.lastSeq} + ${drafts.length}` })
+    .where(eq(groups.id, groupId))
+    .returning({ lastSeq: groups.lastSeq });
+  if (!bumped) throw new Error(`appendEvents: group ${groupId} does not exist`);
+  const first = Number(bumped.lastSeq) - drafts.length + 1;
+  const insert = tx.insert(events).values(drafts.map((d, i) => ({ ...d, groupId, seq: first + i })));
+  // With skipDuplicates a repeated clientMsgId yields fewer rows than drafts: the caller must
+  // then roll back, since the seqs it took would leave a gap.
+  return (options.skipDuplicates ? insert.onConflictDoNothing() : insert).returning();
+}
+
+/** Locks the group's log (as appendEvents does) without appending; returns its last seq. */
+export async function lockGroupLog(tx: Tx, groupId: string): Promise<number | undefined> {
+  const [row] = await tx
+    .update(groups)
+    .set({ lastSeq: sql`${groups.lastSeq}` })
+    .where(eq(groups.id, groupId))
+    .returning({ lastSeq: groups.lastSeq });
+  return row ? Number(row.lastSeq) : undefined;
+}
+
+/** Existing messages of these senders' clientMsgIds in a group: the idempotency lookup. */
+export async function findMessagesByClientIds(db: Queryable, groupId: string, clientMsgIds: string[]) {
+  if (clientMsgIds.length === 0) return [];
+  return db
+    .select({ seq: events.seq, ts: events.ts, senderId: events.senderId, clientMsgId: events.clientMsgId })
+    .from(events)
+    .where(and(eq(events.groupId, groupId), inArray(events.clientMsgId, clientMsgIds)));
+}
+
+export async function eventsAfter(db: Queryable, groupId: string, afterSeq: number, limit: number): Promise<EventRow[]> {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.groupId, groupId), gt(events.seq, afterSeq)))
+    .orderBy(asc(events.seq))
+    .limit(limit);
+}
+
+export async function findMessage(db: Queryable, groupId: string, seq: number): Promise<EventRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(events)
+    .where(and(eq(events.groupId, groupId), eq(events.seq, seq), eq(events.kind, 'message')))
+    .limit(1);
+  return row;
+}
+
+/** Messages newest first, before `before` (exclusive), with reaction counts. */
+export async function messagesBefore(db: Queryable, groupId: string, before: number | undefined, limit: number) {
+  const rows = await db
+    .select()
+    .from(events)
+    .where(
+      and(
+        eq(events.groupId, groupId),
+        eq(events.kind, 'message'),
+        before === undefined ? undefined : lt(events.seq, before),
+      ),
+    )
+    .orderBy(desc(events.seq))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const counts = page.length
+    ? await db
+        .select({ seq: reactions.messageSeq, emoji: reactions.emoji, count: sql<number>`count(*)::int` })
+        .from(reactions)
+        .where(and(eq(reactions.groupId, groupId), inArray(reactions.messageSeq, page.map((r) => r.seq))))
+        .groupBy(reactions.messageSeq, reactions.emoji)
+    : [];
+  const bySeq = new Map<number, Record<string, number>>();
+  for (const c of counts) {
+    const seq = Number(c.seq);
+    const entry = bySeq.get(seq) ?? {};
+    entry[c.emoji] = Number(c.count);
+    bySeq.set(seq, entry);
+  }
+  return { messages: page.map((row) => ({ row, reactions: bySeq.get(row.seq) ?? {} })), hasMore: rows.length > limit };
+}
+
+export async function setMessageText(tx: Tx, groupId: string, seq: number, text: string, editedAt: Date) {
+  await tx
+    .update(events)
+    .set({ text, editedAt })
+    .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
+}
+
+/** Erases a message's text everywhere it is stored: the message and its edits. */
+export async function eraseMessage(tx: Tx, groupId: string, seq: number) {
+  await tx
+    .update(events)
+    .set({ text: null, deleted: true })
+    .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
+  await tx
+    .update(events)
+    .set({ text: null })
+    .where(and(eq(events.groupId, groupId), eq(events.target, seq), eq(events.kind, 'edit')));
+}
+
+/** Sets or clears one user's reaction; true when the stored state changed. */
+export async function setReaction(tx: Tx, groupId: string, messageSeq: number, userId: string, emoji: string | null) {
+  const key = and(eq(reactions.groupId, groupId), eq(reactions.messageSeq, messageSeq), eq(reactions.userId, userId));
+  if (emoji === null) {
+    const removed = await tx.delete(reactions).where(key).returning({ emoji: reactions.emoji });
+    return removed.length > 0;
+  }
+  const changed = await tx
+    .insert(reactions)
+    .values({ groupId, messageSeq, userId, emoji })
+    .onConflictDoUpdate({
+      target: [reactions.groupId, reactions.messageSeq, reactions.userId],
+      set: { emoji },
+      setWhere: sql`${reactions.emoji} <> excluded.emoji`,
+    })
+    .returning({ emoji: reactions.emoji });
+  return changed.length > 0;
+}

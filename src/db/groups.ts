@@ -1,0 +1,158 @@
+import { and, asc, eq, gt, gte, inArray, sql } from 'drizzle-orm';
+import type { Queryable, Tx } from './connect.js';
+import { groups, members, type GroupRow, type Role } from './schema.js';
+
+export type NewGroup = Pick<GroupRow, 'id' | 'kind' | 'name' | 'description' | 'communityId' | 'settings' | 'createdBy'> & {
+  directKey?: string | null;
+};
+
+export async function insertGroup(tx: Tx, group: NewGroup): Promise<GroupRow> {
+  const [row] = await tx.insert(groups).values(group).returning();
+  return row!;
+}
+
+export async function findGroup(db: Queryable, id: string): Promise<GroupRow | undefined> {
+  const [row] = await db.select().from(groups).where(eq(groups.id, id)).limit(1);
+  return row;
+}
+
+export async function findDirectGroup(db: Queryable, directKey: string): Promise<GroupRow | undefined> {
+  const [row] = await db.select().from(groups).where(eq(groups.directKey, directKey)).limit(1);
+  return row;
+}
+
+export async function updateGroup(
+  tx: Tx,
+  id: string,
+  changes: Partial<Pick<GroupRow, 'name' | 'description' | 'settings' | 'communityId'>>,
+): Promise<GroupRow | undefined> {
+  const [row] = await tx.update(groups).set(changes).where(eq(groups.id, id)).returning();
+  return row;
+}
+
+/** The caller's membership with what authorization needs of the group, or undefined. */
+export async function findMembership(db: Queryable, groupId: string, userId: string) {
+  const [row] = await db
+    .select({
+      role: members.role,
+      readSeq: members.readSeq,
+      kind: groups.kind,
+      communityId: groups.communityId,
+      settings: groups.settings,
+      lastSeq: groups.lastSeq,
+    })
+    .from(members)
+    .innerJoin(groups, eq(groups.id, members.groupId))
+    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
+    .limit(1);
+  return row;
+}
+export type Membership = NonNullable<Awaited<ReturnType<typeof findMembership>>>;
+
+const summaryColumns = {
+  id: groups.id,
+  kind: groups.kind,
+  name: groups.name,
+  communityId: groups.communityId,
+  role: members.role,
+  lastSeq: groups.lastSeq,
+  readSeq: members.readSeq,
+};
+
+/** Every group the user is in, as `ready` and `/v1/me` list them. */
+export async function listUserGroups(db: Queryable, userId: string) {
+  return db
+    .select(summaryColumns)
+    .from(members)
+    .innerJoin(groups, eq(groups.id, members.groupId))
+    .where(eq(members.userId, userId))
+    .orderBy(asc(groups.id));
+}
+
+export async function groupSummary(db: Queryable, groupId: string, userId: string) {
+  const [row] = await db
+    .select(summaryColumns)
+    .from(members)
+    .innerJoin(groups, eq(groups.id, members.groupId))
+    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
+    .limit(1);
+  return row;
+}
+
+/** Adds a member (no-op when present); true when added. Keeps groups.member_count exact. */
+export async function insertMember(tx: Tx, groupId: string, userId: string, role: Role): Promise<boolean> {
+  const added = await tx
+    .insert(members)
+    .values({ groupId, userId, role })
+    .onConflictDoNothing()
+    .returning({ userId: members.userId });
+  if (added.length === 0) return false;
+  await tx
+    .update(groups)
+    .set({ memberCount: sql`${groups.memberCount} + 1` })
+    .where(eq(groups.id, groupId));
+  return true;
+}
+
+export async function deleteMember(tx: Tx, groupId: string, userId: string): Promise<boolean> {
+  const removed = await tx
+    .delete(members)
+    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
+    .returning({ userId: members.userId });
+  if (removed.length === 0) return false;
+  await tx
+    .update(groups)
+    .set({ memberCount: sql`${groups.memberCount} - 1` })
+    .where(eq(groups.id, groupId));
+  return true;
+}
+
+export async function setMemberRole(tx: Tx, groupId: string, userId: string, role: Role): Promise<boolean> {
+  const rows = await tx
+    .update(members)
+    .set({ role })
+    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
+    .returning({ userId: members.userId });
+  return rows.length > 0;
+}
+
+/** Moves the read marker forward only, never past the log's end; returns the marker. */
+export async function advanceReadSeq(db: Queryable, groupId: string, userId: string, seq: number) {
+  const [row] = await db
+    .update(members)
+    .set({
+      readSeq: sql`greatest(${members.readSeq}, least(${seq}, (select ${groups.lastSeq} from ${groups} where ${groups.id} = ${groupId})))`,
+    })
+    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
+    .returning({ readSeq: members.readSeq });
+  return row ? Number(row.readSeq) : undefined;
+}
+
+export async function countReaders(db: Queryable, groupId: string, seq: number) {
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), gte(members.readSeq, seq)));
+  return Number(row?.count ?? 0);
+}
+
+/** One page of a group's members ordered by user id, after `cursor` (a user id). */
+export async function listMembers(db: Queryable, groupId: string, cursor: string | undefined, limit: number) {
+  const rows = await db
+    .select({ userId: members.userId, role: members.role, joinedAt: members.joinedAt })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), cursor ? gt(members.userId, cursor) : undefined))
+    .orderBy(asc(members.userId))
+    .limit(limit + 1);
+  return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1]!.userId : null };
+}
+
+/** Which of these users are members of the group. */
+export async function filterMembers(db: Queryable, groupId: string, userIds: string[]) {
+  if (userIds.length === 0) return new Set<string>();
+  const rows = await db
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), inArray(members.userId, userIds)));
+  return new Set(rows.map((r) => r.userId));
+}

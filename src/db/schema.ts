@@ -1,0 +1,184 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+// Columns are snake_case in SQL (drizzle.config.ts sets casing), camelCase in TypeScript.
+
+const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+export const users = pgTable('users', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  createdAt: createdAt(),
+});
+
+/** Local accounts (username + password) for standalone use; external identity services skip this. */
+export const accounts = pgTable('accounts', {
+  username: text().primaryKey(),
+  userId: text()
+    .notNull()
+    .unique()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  passwordHash: text().notNull(),
+  createdAt: createdAt(),
+});
+
+/** A signed-in session; its id is the JWT `sid`, and revoking it closes its sockets (4403). */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: text().primaryKey(),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    revokedAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index().on(t.userId)],
+);
+
+export const communities = pgTable('communities', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  description: text().notNull().default(''),
+  settings: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+  /** The one announcement group; its members are the community's members (DESIGN.md). */
+  announcementGroupId: text().notNull().unique(),
+  createdBy: text().notNull(),
+  createdAt: createdAt(),
+});
+
+export const groups = pgTable(
+  'groups',
+  {
+    id: text().primaryKey(),
+    kind: text({ enum: ['group', 'announcement', 'direct'] }).notNull(),
+    name: text().notNull(),
+    description: text().notNull().default(''),
+    communityId: text(),
+    settings: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    /** The last seq handed out; bumped inside the insert transaction, so seqs are gapless. */
+    lastSeq: bigint({ mode: 'number' }).notNull().default(0),
+    memberCount: integer().notNull().default(0),
+    /** For `direct` groups: the two user ids, sorted and joined, so each pair has one. */
+    directKey: text().unique(),
+    createdBy: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index().on(t.communityId)],
+);
+
+export const members = pgTable(
+  'members',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text({ enum: ['owner', 'admin', 'member'] }).notNull(),
+    readSeq: bigint({ mode: 'number' }).notNull().default(0),
+    joinedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index().on(t.userId, t.groupId)],
+);
+
+/**
+ * The per-group log. A `message` row also holds the message as it now stands: `text` follows
+ * edits and is erased (null) on delete, `editedAt` and `deleted` mark those changes.
+ */
+export const events = pgTable(
+  'events',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    seq: bigint({ mode: 'number' }).notNull(),
+    ts: createdAt(),
+    senderId: text().notNull(),
+    kind: text({ enum: ['message', 'edit', 'delete', 'reaction', 'member', 'group'] }).notNull(),
+    clientMsgId: text(),
+    text: text(),
+    target: bigint({ mode: 'number' }),
+    replyTo: bigint({ mode: 'number' }),
+    /** Kind-specific fields that are never queried: mentions, emoji, member, action, changes. */
+    data: jsonb().$type<Record<string, unknown>>(),
+    editedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    deleted: boolean().notNull().default(false),
+  },
+  (t) => [
+    primaryKey({ columns: [t.groupId, t.seq] }),
+    uniqueIndex('events_idempotency').on(t.groupId, t.senderId, t.clientMsgId),
+    index('events_messages').on(t.groupId, t.seq).where(sql`kind = 'message'`),
+    index('events_target').on(t.groupId, t.target).where(sql`target is not null`),
+  ],
+);
+
+/** One reaction per user per message: the current state behind the `reaction` events. */
+export const reactions = pgTable(
+  'reactions',
+  {
+    groupId: text().notNull(),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    userId: text().notNull(),
+    emoji: text().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] }),
+    index().on(t.groupId, t.messageSeq, t.emoji),
+  ],
+);
+
+export const invites = pgTable(
+  'invites',
+  {
+    code: text().primaryKey(),
+    communityId: text()
+      .notNull()
+      .references(() => communities.id, { onDelete: 'cascade' }),
+    createdBy: text().notNull(),
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
+    maxUses: integer(),
+    uses: integer().notNull().default(0),
+    revokedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+  },
+  (t) => [index().on(t.communityId)],
+);
+
+/** A pending request to join a group (a community's join request targets its announcement group). */
+export const joinRequests = pgTable(
+  'join_requests',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    inviteCode: text(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type GroupRow = typeof groups.$inferSelect;
+export type MemberRow = typeof members.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type CommunityRow = typeof communities.$inferSelect;
+export type Role = MemberRow['role'];
+export type GroupKind = GroupRow['kind'];
+export type EventKind = EventRow['kind'];

@@ -1,0 +1,62 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Queryable } from './connect.js';
+import { isUniqueViolation } from './errors.js';
+import { accounts, sessions, users, type UserRow } from './schema.js';
+
+export async function insertUserIfMissing(db: Queryable, id: string, name: string): Promise<void> {
+  await db.insert(users).values({ id, name }).onConflictDoNothing();
+}
+
+export async function findUser(db: Queryable, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return row;
+}
+
+/** Inserts the user and its account; false when the username is taken. */
+export async function insertAccount(
+  db: Queryable,
+  account: { userId: string; name: string; username: string; passwordHash: string },
+): Promise<boolean> {
+  try {
+    await db.transaction(async (tx) => {
+      await tx.insert(users).values({ id: account.userId, name: account.name });
+      await tx
+        .insert(accounts)
+        .values({ username: account.username, userId: account.userId, passwordHash: account.passwordHash });
+    });
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
+  }
+}
+
+export async function findAccount(db: Queryable, username: string) {
+  const [row] = await db
+    .select({ userId: accounts.userId, passwordHash: accounts.passwordHash, name: users.name })
+    .from(accounts)
+    .innerJoin(users, eq(users.id, accounts.userId))
+    .where(eq(accounts.username, username))
+    .limit(1);
+  return row;
+}
+
+export async function insertSession(db: Queryable, session: { id: string; userId: string; expiresAt: Date }) {
+  await db.insert(sessions).values(session);
+}
+
+/** Marks a session revoked; true when it was active. */
+export async function revokeSession(db: Queryable, id: string, userId: string): Promise<boolean> {
+  const rows = await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sessions.id, id), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return rows.length > 0;
+}
+
+/** True when the session exists and was revoked; unknown sessions (external tokens) are not. */
+export async function isSessionRevoked(db: Queryable, id: string): Promise<boolean> {
+  const [row] = await db.select({ revokedAt: sessions.revokedAt }).from(sessions).where(eq(sessions.id, id)).limit(1);
+  return row?.revokedAt != null;
+}

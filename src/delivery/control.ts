@@ -1,0 +1,13 @@
+// Control messages on a user's topic `u:<userId>`: they tell that user's sockets, on every
+// replica, about changes that are not events of a group they already follow.
+
+export type ControlMessage =
+  /** The user joined a group: sockets start following it and get `group_added`. */
+  | { kind: 'group_added'; group: string }
+  /** The user's read marker moved; `except` is the connection that moved it. */
+  | { kind: 'read'; group: string; seq: number; except?: string }
+  /** A session was revoked: its sockets close with 4403. */
+  | { kind: 'revoke'; sessionId: string };
+
+export const encodeControl = (m: ControlMessage) => JSON.stringify(m);
+export const decodeControl = (data: string) => JSON.parse(data) as ControlMessage;

@@ -1,0 +1,217 @@
+import type { Bus, BusMessage } from '../bus/bus.js';
+import type { Logger } from '../obs/logger.js';
+import type { LogEvent } from '../protocol/frames.js';
+import { eventBusMessage } from './event-message.js';
+import { groupTopic } from './topics.js';
+
+/** Where a feed hands in-order frames: the gateway's local sockets (uWS topics). */
+export interface Fanout {
+  /** Sends the bytes to every local socket following the group, except the origin connection. */
+  publish(groupId: string, data: string, origin?: string): void;
+  /** The user left the group: their local sockets stop following it, right after that event. */
+  memberLeft(groupId: string, userId: string): void;
+}
+
+/** What a feed reads from storage: where a log ends, and the events it missed. */
+export interface FeedStorage {
+  lastSeq(groupId: string): Promise<number>;
+  eventsAfter(groupId: string, afterSeq: number, limit: number): Promise<LogEvent[]>;
+}
+
+export interface FeedOptions {
+  /** How long an out-of-order event waits for the missing ones before storage is asked. */
+  gapWaitMs: number;
+  fillPageSize: number;
+  onGapFill?: () => void;
+}
+
+interface Feed {
+  readonly groupId: string;
+  refs: number;
+  /** The last seq handed to local sockets; -1 until the baseline is read from storage. */
+  delivered: number;
+  ready: Promise<void>;
+  /** Events that arrived before the baseline was known. */
+  early: BusMessage[];
+  /** Events that arrived ahead of a gap, by seq. */
+  held: Map<number, BusMessage>;
+  gapTimer: NodeJS.Timeout | undefined;
+  filling: boolean;
+  closed: boolean;
+}
+
+/**
+ * One feed per group that local sockets follow: subscribed on the bus while referenced, it hands
+ * each event to the fanout exactly once and in seq order, holding early arrivals and filling
+ * gaps from storage, so every socket sees its groups gapless across any number of replicas.
+ */
+export class GroupFeeds {
+  private readonly feeds = new Map<string, Feed>();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly storage: FeedStorage,
+    private readonly fanout: Fanout,
+    private readonly options: FeedOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Takes a reference; resolves once the feed knows where the log stands. */
+  acquire(groupId: string): Promise<void> {
+    const existing = this.feeds.get(groupId);
+    if (existing) {
+      existing.refs++;
+      return existing.ready;
+    }
+    const feed: Feed = {
+      groupId,
+      refs: 1,
+      delivered: -1,
+      ready: Promise.resolve(),
+      early: [],
+      held: new Map(),
+      gapTimer: undefined,
+      filling: false,
+      closed: false,
+    };
+    this.feeds.set(groupId, feed);
+    feed.ready = this.start(feed);
+    return feed.ready;
+  }
+
+  release(groupId: string): void {
+    const feed = this.feeds.get(groupId);
+    if (!feed || --feed.refs > 0) return;
+    feed.closed = true;
+    clearTimeout(feed.gapTimer);
+    this.feeds.delete(groupId);
+    this.bus.unsubscribe(groupTopic(groupId)).catch((err: unknown) => this.logger.warn('bus unsubscribe failed', { groupId, err }));
+  }
+
+  /** The seq after which a socket that starts following the group now receives events. */
+  deliveredSeq(groupId: string): number {
+    return this.feeds.get(groupId)?.delivered ?? -1;
+  }
+
+  get size(): number {
+    return this.feeds.size;
+  }
+
+  /** A bus message on a group topic. */
+  receive(groupId: string, message: BusMessage): void {
+    const feed = this.feeds.get(groupId);
+    if (!feed) return;
+    if (message.seq === undefined) {
+      this.fanout.publish(groupId, message.data, message.origin);
+      return;
+    }
+    if (feed.delivered < 0) {
+      feed.early.push(message);
+      return;
+    }
+    this.accept(feed, message);
+  }
+
+  /** After the bus may have lost messages: every feed catches up from storage. */
+  resyncAll(): void {
+    for (const feed of this.feeds.values()) {
+      if (feed.delivered >= 0) void this.fill(feed, Number.MAX_SAFE_INTEGER);
+    }
+  }
+
+  close(): void {
+    for (const feed of this.feeds.values()) {
+      feed.closed = true;
+      clearTimeout(feed.gapTimer);
+    }
+    this.feeds.clear();
+  }
+
+  private async start(feed: Feed): Promise<void> {
+    try {
+      // Subscribe first, then read the baseline: nothing committed after the read is missed.
+      await this.bus.subscribe(groupTopic(feed.groupId));
+      const lastSeq = await this.storage.lastSeq(feed.groupId);
+      if (feed.closed) return;
+      feed.delivered = lastSeq;
+      const early = feed.early;
+      feed.early = [];
+      for (const message of early) this.accept(feed, message);
+    } catch (err) {
+      // Leave no half-started feed behind; the caller sees the error and may retry.
+      if (this.feeds.get(feed.groupId) === feed) {
+        feed.closed = true;
+        this.feeds.delete(feed.groupId);
+        this.bus.unsubscribe(groupTopic(feed.groupId)).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private accept(feed: Feed, message: BusMessage): void {
+    const seq = message.seq!;
+    if (seq <= feed.delivered || feed.held.has(seq)) return;
+    if (seq === feed.delivered + 1) {
+      this.deliver(feed, message);
+      this.drainHeld(feed);
+      return;
+    }
+    feed.held.set(seq, message);
+    if (!feed.gapTimer && !feed.filling) {
+      feed.gapTimer = setTimeout(() => {
+        feed.gapTimer = undefined;
+        void this.fill(feed, Math.max(...feed.held.keys()));
+      }, this.options.gapWaitMs);
+    }
+  }
+
+  private deliver(feed: Feed, message: BusMessage): void {
+    feed.delivered = message.seq!;
+    this.fanout.publish(feed.groupId, message.data);
+    if (message.leaves) this.fanout.memberLeft(feed.groupId, message.leaves);
+  }
+
+  private drainHeld(feed: Feed): void {
+    for (let next = feed.held.get(feed.delivered + 1); next && !feed.closed; next = feed.held.get(feed.delivered + 1)) {
+      feed.held.delete(next.seq!);
+      this.deliver(feed, next);
+    }
+    if (feed.held.size === 0) {
+      clearTimeout(feed.gapTimer);
+      feed.gapTimer = undefined;
+    }
+  }
+
+  /** Reads what this replica missed, up to `upTo`, from storage and delivers it in order. */
+  private async fill(feed: Feed, upTo: number): Promise<void> {
+    if (feed.filling || feed.closed) return;
+    feed.filling = true;
+    this.options.onGapFill?.();
+    try {
+      while (!feed.closed && feed.delivered < upTo) {
+        const rows = await this.storage.eventsAfter(feed.groupId, feed.delivered, this.options.fillPageSize);
+        for (const row of rows) {
+          if (feed.closed) return;
+          if (row.seq !== feed.delivered + 1) continue; // delivered meanwhile by the bus
+          const held = feed.held.get(row.seq);
+          feed.held.delete(row.seq);
+          this.deliver(feed, held ?? eventBusMessage(row));
+        }
+        this.drainHeld(feed);
+        if (rows.length < this.options.fillPageSize) break;
+      }
+    } catch (err) {
+      this.logger.warn('gap fill from storage failed; retrying', { groupId: feed.groupId, err });
+      setTimeout(() => void this.fill(feed, upTo), 1000).unref();
+    } finally {
+      feed.filling = false;
+    }
+    // Events may have queued up behind a gap that storage did not have yet: try again later.
+    if (!feed.closed && feed.held.size > 0 && !feed.gapTimer) {
+      feed.gapTimer = setTimeout(() => {
+        feed.gapTimer = undefined;
+        void this.fill(feed, Math.max(...feed.held.keys()));
+      }, this.options.gapWaitMs);
+    }
+  }
+}

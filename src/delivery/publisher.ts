@@ -1,0 +1,24 @@
+import type { Bus } from '../bus/bus.js';
+import { typingFrame, type LogEvent } from '../protocol/frames.js';
+import { encodeControl, type ControlMessage } from './control.js';
+import { eventBusMessage } from './event-message.js';
+import { groupTopic, userTopic } from './topics.js';
+
+/** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
+export class Publisher {
+  constructor(private readonly bus: Bus) {}
+
+  /** Publishes committed events of one group, in seq order. Call only after the commit. */
+  async events(rows: readonly LogEvent[]): Promise<void> {
+    // Issued back to back without waiting: the bus keeps per-topic order on one connection.
+    await Promise.all(rows.map((row) => this.bus.publish(eventBusMessage(row))));
+  }
+
+  async control(userId: string, message: ControlMessage): Promise<void> {
+    await this.bus.publish({ topic: userTopic(userId), data: encodeControl(message) });
+  }
+
+  async typing(groupId: string, userId: string, originConnection: string): Promise<void> {
+    await this.bus.publish({ topic: groupTopic(groupId), origin: originConnection, data: typingFrame(groupId, userId) });
+  }
+}

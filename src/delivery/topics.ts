@@ -1,0 +1,7 @@
+// Bus topics and uWS topics share these names (DESIGN.md "Fan-out by topic").
+
+export const groupTopic = (groupId: string) => `g:${groupId}`;
+export const userTopic = (userId: string) => `u:${userId}`;
+
+export const topicGroupId = (topic: string) => (topic.startsWith('g:') ? topic.slice(2) : undefined);
+export const topicUserId = (topic: string) => (topic.startsWith('u:') ? topic.slice(2) : undefined);

@@ -1,0 +1,12 @@
+import type { Chat } from '../../chat/index.js';
+import type { Command, CommandType } from '../../protocol/commands.js';
+
+/** What a command handler gets: the domain and who is asking, on which connection. */
+export interface CommandContext {
+  chat: Chat;
+  userId: string;
+  connectionId: string;
+}
+
+/** Returns the reply frame, or undefined for commands without a reply (typing). */
+export type CommandHandler<T extends CommandType> = (ctx: CommandContext, command: Command<T>) => Promise<string | undefined>;

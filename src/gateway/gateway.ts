@@ -1,0 +1,168 @@
+import uws, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import type { Principal } from '../auth/tokens.js';
+import type { Chat } from '../chat/index.js';
+import type { Bus } from '../bus/bus.js';
+import { GroupFeeds, type FeedStorage } from '../delivery/group-feeds.js';
+import { topicGroupId, topicUserId } from '../delivery/topics.js';
+import { decodeControl } from '../delivery/control.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
+import { AppError, CloseCode } from '../protocol/errors.js';
+import type { AnyCommand } from '../protocol/commands.js';
+import type { HttpBodies } from '../protocol/http-bodies.js';
+import { FailureReporter } from './failures.js';
+import { bearerToken, HttpRouter } from './http.js';
+import { LocalSockets } from './local-sockets.js';
+import { accountRoutes } from './routes/accounts.js';
+import { groupRoutes } from './routes/groups.js';
+import { healthRoutes } from './routes/health.js';
+import { websocketRoute } from './websocket.js';
+
+// Fail fast: the mirror silently falls back to a slow JavaScript imitation when the native
+// addon does not load, and that fallback has no SSLApp.
+if (typeof (uws as { SSLApp?: unknown }).SSLApp !== 'function') {
+  throw new Error('uWebSockets.js native addon did not load (no SSLApp): needs Node 20 on glibc >= 2.27');
+}
+
+export interface GatewayDeps {
+  chat: Chat;
+  bus: Bus;
+  feedStorage: FeedStorage;
+  bodies: HttpBodies;
+  metrics: Metrics;
+  logger: Logger;
+  parseCommand(frame: string): AnyCommand;
+  verifyToken(token: string): Promise<Principal>;
+  /** Resolves when storage answers (for /readyz). */
+  pingStorage(): Promise<void>;
+  settings: {
+    host: string;
+    port: number;
+    localAccounts: boolean;
+    maxFrameBytes: number;
+    maxBodyBytes: number;
+    authTimeoutMs: number;
+    rateLimitPerS: number;
+    rateLimitBurst: number;
+    slowConsumerBytes: number;
+    drainTimeoutMs: number;
+  };
+}
+
+/** The uWS server of one replica: HTTP routes, /v1/ws, local sockets and their feeds. */
+export class Gateway {
+  readonly app: TemplatedApp;
+  readonly sockets: LocalSockets;
+  readonly feeds: GroupFeeds;
+  private listenSocket: us_listen_socket | undefined;
+  private draining = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  port = 0;
+
+  constructor(private readonly deps: GatewayDeps) {
+    const { chat, bus, metrics, logger, settings } = deps;
+    const failures = new FailureReporter(logger, metrics);
+    this.app = uws.App();
+    this.sockets = new LocalSockets({
+      app: this.app,
+      bus,
+      metrics,
+      logger,
+      groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
+    });
+    this.feeds = new GroupFeeds(bus, deps.feedStorage, this.sockets, { gapWaitMs: 50, fillPageSize: 500, onGapFill: () => metrics.gapFills.inc() }, logger);
+    this.sockets.attachFeeds(this.feeds);
+    bus.onMessage((message) => {
+      const groupId = topicGroupId(message.topic);
+      if (groupId !== undefined) return this.feeds.receive(groupId, message);
+      const userId = topicUserId(message.topic);
+      if (userId !== undefined) this.sockets.control(userId, decodeControl(message.data));
+    });
+    bus.onResync(() => this.feeds.resyncAll());
+
+    const authenticate = async (token: string) => {
+      const principal = await deps.verifyToken(token);
+      if (await chat.accounts.isRevoked(principal)) throw new AppError('unauthorized', 'session revoked');
+      return principal;
+    };
+    const router = new HttpRouter(this.app, {
+      maxBodyBytes: settings.maxBodyBytes,
+      authenticate: async (authorization) => {
+        const principal = await authenticate(bearerToken(authorization));
+        await chat.accounts.ensureUser(principal);
+        return principal;
+      },
+      failures,
+    });
+    websocketRoute(this.app, {
+      chat,
+      feeds: this.feeds,
+      sockets: this.sockets,
+      failures,
+      metrics,
+      logger,
+      parseCommand: deps.parseCommand,
+      authenticate,
+      isDraining: () => this.draining,
+      settings: { ...settings, maxBackpressure: Math.max(settings.slowConsumerBytes * 8, 16 * 1024 * 1024) },
+    });
+    accountRoutes(router, chat, deps.bodies, settings.localAccounts);
+    groupRoutes(router, chat, deps.bodies);
+    healthRoutes(router, {
+      metrics,
+      isReady: async () => {
+        if (this.draining) return { ready: false, reason: 'draining' };
+        try {
+          await deps.pingStorage();
+        } catch {
+          return { ready: false, reason: 'storage unavailable' };
+        }
+        return bus.healthy() ? { ready: true } : { ready: false, reason: 'bus unavailable (degraded: local delivery only)' };
+      },
+    });
+    router.fallback();
+  }
+
+  /** Listens on host:port (port 0 picks a free one); resolves with the port. */
+  listen(): Promise<number> {
+    const { host, port } = this.deps.settings;
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) return reject(new Error(`could not listen on ${host}:${port}`));
+        this.listenSocket = socket;
+        this.port = uws.us_socket_local_port(socket);
+        this.sweepTimer = setInterval(() => this.closeSlowConsumers(), 250);
+        this.sweepTimer.unref();
+        resolve(this.port);
+      });
+    });
+  }
+
+  /**
+   * Drain: /readyz turns 503, no new connections, every socket is closed with 1001 so its
+   * client reconnects elsewhere and syncs. Resolves when all are gone or the timeout passes.
+   */
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    clearInterval(this.sweepTimer);
+    this.sockets.forEach((ws) => this.sockets.close(ws, CloseCode.draining, 'server draining'));
+    const deadline = Date.now() + this.deps.settings.drainTimeoutMs;
+    while (this.sockets.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.sockets.forEach((ws) => ws.close());
+    this.feeds.close();
+  }
+
+  /** Past the limit a socket is cut with 4000, never silently skipped; it resyncs on reconnect. */
+  private closeSlowConsumers(): void {
+    const limit = this.deps.settings.slowConsumerBytes;
+    this.sockets.forEach((ws) => {
+      if (ws.getBufferedAmount() > limit) {
+        this.deps.metrics.slowConsumers.inc();
+        this.sockets.close(ws, CloseCode.slowConsumer, 'slow consumer');
+      }
+    });
+  }
+}

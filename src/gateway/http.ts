@@ -1,0 +1,211 @@
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { z } from 'zod';
+import type { Principal } from '../auth/tokens.js';
+import { AppError, errorStatus } from '../protocol/errors.js';
+import { issueDetails } from '../protocol/limits.js';
+import type { FailureReporter } from './failures.js';
+
+// A small typed router over uWS: each route declares its body schema and whether it needs a
+// token; this file reads the body, checks size and JSON, and maps every failure to PROTOCOL.md's
+// error shape. Handlers never touch HttpResponse.
+
+export interface HttpReply {
+  status: number;
+  body?: unknown;
+  /** Preformatted text (Prometheus) instead of JSON. */
+  text?: string;
+  contentType?: string;
+}
+
+export interface RouteInput<B> {
+  principal: Principal;
+  params: string[];
+  query: URLSearchParams;
+  body: B;
+}
+
+export interface HttpDeps {
+  maxBodyBytes: number;
+  authenticate(authorization: string): Promise<Principal>;
+  failures: FailureReporter;
+}
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
+
+const statusText: Record<number, string> = {
+  200: '200 OK',
+  201: '201 Created',
+  202: '202 Accepted',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  409: '409 Conflict',
+  413: '413 Payload Too Large',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+export class HttpRouter {
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly deps: HttpDeps,
+  ) {}
+
+  /** A route that needs no token (sign-up, health). */
+  public<S extends z.ZodType | undefined>(
+    method: Method,
+    pattern: string,
+    bodySchema: S,
+    handler: (input: Omit<RouteInput<S extends z.ZodType ? z.output<S> : undefined>, 'principal'>) => Promise<HttpReply> | HttpReply,
+  ): void {
+    this.register(method, pattern, bodySchema, false, handler as never);
+  }
+
+  /** A route that needs a valid bearer token. */
+  authed<S extends z.ZodType | undefined>(
+    method: Method,
+    pattern: string,
+    bodySchema: S,
+    handler: (input: RouteInput<S extends z.ZodType ? z.output<S> : undefined>) => Promise<HttpReply>,
+  ): void {
+    this.register(method, pattern, bodySchema, true, handler as never);
+  }
+
+  /** Answers every unmatched request with 404 in the protocol's error shape. */
+  fallback(): void {
+    this.app.any('/*', (res) => {
+      send(res, { status: 404, body: errorBody(new AppError('not_found', 'no such endpoint')) });
+    });
+  }
+
+  private register(
+    method: Method,
+    pattern: string,
+    bodySchema: z.ZodType | undefined,
+    needsAuth: boolean,
+    handler: (input: RouteInput<unknown>) => Promise<HttpReply> | HttpReply,
+  ): void {
+    const paramCount = (pattern.match(/:/g) ?? []).length;
+    this.app[method](pattern, (res, req) => {
+      // req is only valid until the first await: copy what we need now.
+      const params = Array.from({ length: paramCount }, (_, i) => decodeURIComponent(req.getParameter(i) ?? ''));
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const authorization = req.getHeader('authorization');
+      const contentLength = Number(req.getHeader('content-length') || 0);
+      const state = { aborted: false };
+      res.onAborted(() => {
+        state.aborted = true;
+      });
+      void this.handle(res, state, { params, query, authorization, contentLength, method, bodySchema, needsAuth, handler });
+    });
+  }
+
+  private async handle(
+    res: HttpResponse,
+    state: { aborted: boolean },
+    r: {
+      params: string[];
+      query: URLSearchParams;
+      authorization: string;
+      contentLength: number;
+      method: Method;
+      bodySchema: z.ZodType | undefined;
+      needsAuth: boolean;
+      handler: (input: RouteInput<unknown>) => Promise<HttpReply> | HttpReply;
+    },
+  ): Promise<void> {
+    let reply: HttpReply;
+    try {
+      const hasBody = r.method !== 'get' && r.method !== 'del';
+      if (r.contentLength > this.deps.maxBodyBytes) throw new AppError('too_large', `body over ${this.deps.maxBodyBytes} bytes`);
+      const raw = hasBody ? await readBody(res, this.deps.maxBodyBytes) : '';
+      const principal = r.needsAuth ? await this.deps.authenticate(r.authorization) : (undefined as never);
+      const body = r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
+      reply = await r.handler({ principal, params: r.params, query: r.query, body });
+    } catch (err) {
+      const error = this.deps.failures.toAppError(err);
+      reply = { status: errorStatus[error.code], body: errorBody(error) };
+    }
+    if (!state.aborted) send(res, reply);
+  }
+}
+
+export const errorBody = (error: AppError) => ({
+  error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+});
+
+function send(res: HttpResponse, reply: HttpReply): void {
+  res.cork(() => {
+    res.writeStatus(statusText[reply.status] ?? String(reply.status));
+    if (reply.status === 204) {
+      res.end();
+      return;
+    }
+    if (reply.text !== undefined) {
+      res.writeHeader('content-type', reply.contentType ?? 'text/plain; charset=utf-8');
+      res.end(reply.text);
+      return;
+    }
+    res.writeHeader('content-type', 'application/json');
+    res.end(JSON.stringify(reply.body ?? {}));
+  });
+}
+
+function parseBody<S extends z.ZodType>(raw: string, schema: S): z.output<S> {
+  let json: unknown;
+  try {
+    json = raw.length === 0 ? {} : JSON.parse(raw);
+  } catch {
+    throw new AppError('bad_request', 'body is not valid JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new AppError('bad_request', 'invalid body', issueDetails(parsed.error));
+  return parsed.data;
+}
+
+/** Collects the body, refusing it as soon as it passes the limit (chunked bodies included). */
+function readBody(res: HttpResponse, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    res.onData((chunk, isLast) => {
+      if (failed) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        failed = true;
+        reject(new AppError('too_large', `body over ${limit} bytes`));
+        return;
+      }
+      // The ArrayBuffer is neutered after this callback: copy it.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+}
+
+/** Pulls the token out of an `Authorization: Bearer …` header. */
+export function bearerToken(authorization: string): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!match) throw new AppError('unauthorized', 'missing bearer token');
+  return match[1]!;
+}
+
+export type { HttpRequest };
+
+/** Parses a query string with a zod schema; failures are bad_request. */
+export function parseQuery<S extends z.ZodType>(query: URLSearchParams, schema: S): z.output<S> {
+  const parsed = schema.safeParse(Object.fromEntries(query));
+  if (!parsed.success) throw new AppError('bad_request', 'invalid query', issueDetails(parsed.error));
+  return parsed.data;
+}
+
+/** Parses one path parameter with a zod schema; a malformed id names nothing, so not_found. */
+export function parseParam<S extends z.ZodType>(value: string | undefined, schema: S, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AppError('not_found', `${what} not found`);
+  return parsed.data;
+}

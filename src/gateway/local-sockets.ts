@@ -1,0 +1,178 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Bus } from '../bus/bus.js';
+import type { ControlMessage } from '../delivery/control.js';
+import type { Fanout, GroupFeeds } from '../delivery/group-feeds.js';
+import { groupTopic, userTopic } from '../delivery/topics.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
+import { CloseCode } from '../protocol/errors.js';
+import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, type GroupSummary } from '../protocol/frames.js';
+import type { Socket } from './socket-state.js';
+
+export interface LocalSocketsDeps {
+  app: TemplatedApp;
+  bus: Bus;
+  metrics: Metrics;
+  logger: Logger;
+  /** The user's summary of a group, or undefined when not a member. */
+  groupSummary(groupId: string, userId: string): Promise<GroupSummary | undefined>;
+}
+
+/**
+ * The sockets of this replica, by user and by connection. It is the feeds' fanout: group
+ * events go to uWS topics (native fan-out, no JavaScript per socket), and it applies users'
+ * control messages (joined a group, left one, read marker, revoked session) to their sockets.
+ */
+export class LocalSockets implements Fanout {
+  private readonly byUser = new Map<string, Set<Socket>>();
+  private readonly byConnection = new Map<string, Socket>();
+  private feeds!: GroupFeeds;
+
+  constructor(private readonly deps: LocalSocketsDeps) {}
+
+  /** Set once: the feeds are built with this object as their fanout. */
+  attachFeeds(feeds: GroupFeeds): void {
+    this.feeds = feeds;
+  }
+
+  get count(): number {
+    return this.byConnection.size;
+  }
+
+  /** Registers an authenticated socket; the first of a user subscribes the user's bus topic. */
+  async register(ws: Socket): Promise<void> {
+    const data = ws.getUserData();
+    const userId = data.principal!.userId;
+    this.byConnection.set(data.connectionId, ws);
+    let sockets = this.byUser.get(userId);
+    if (!sockets) {
+      sockets = new Set();
+      this.byUser.set(userId, sockets);
+      sockets.add(ws);
+      await this.deps.bus.subscribe(userTopic(userId));
+    } else {
+      sockets.add(ws);
+    }
+  }
+
+  /** Forgets a closed socket and drops every reference it held. */
+  unregister(ws: Socket): void {
+    const data = ws.getUserData();
+    if (!this.byConnection.delete(data.connectionId)) return;
+    for (const groupId of data.groups) this.feeds.release(groupId);
+    data.groups.clear();
+    const userId = data.principal!.userId;
+    const sockets = this.byUser.get(userId);
+    sockets?.delete(ws);
+    if (sockets && sockets.size === 0) {
+      this.byUser.delete(userId);
+      this.deps.bus
+        .unsubscribe(userTopic(userId))
+        .catch((err: unknown) => this.deps.logger.warn('bus unsubscribe failed', { userId, err }));
+    }
+  }
+
+  /**
+   * Starts a socket following a group whose feed reference the caller already took (and hands
+   * over). Returns the seq after which the socket receives the group's events.
+   */
+  follow(ws: Socket, groupId: string): number {
+    const data = ws.getUserData();
+    if (data.phase === 'closed' || data.groups.has(groupId) || data.recentlyLeft.has(groupId)) {
+      this.feeds.release(groupId);
+      return -1;
+    }
+    data.groups.add(groupId);
+    ws.subscribe(groupTopic(groupId));
+    return this.feeds.deliveredSeq(groupId);
+  }
+
+  unfollow(ws: Socket, groupId: string): void {
+    const data = ws.getUserData();
+    if (!data.groups.delete(groupId)) return;
+    if (data.phase !== 'closed') ws.unsubscribe(groupTopic(groupId));
+    this.feeds.release(groupId);
+  }
+
+  /** Sends one frame to one socket, unless it has closed meanwhile. */
+  send(ws: Socket, frame: string): void {
+    if (ws.getUserData().phase === 'closed') return;
+    ws.cork(() => ws.send(frame));
+    this.deps.metrics.framesOut.inc();
+  }
+
+  forEach(fn: (ws: Socket) => void): void {
+    for (const ws of this.byConnection.values()) fn(ws);
+  }
+
+  // Fanout
+
+  publish(groupId: string, data: string, origin?: string): void {
+    const originSocket = origin === undefined ? undefined : this.byConnection.get(origin);
+    // A socket's own publish skips that socket: how typing avoids echoing to its sender.
+    if (originSocket && originSocket.getUserData().phase !== 'closed') originSocket.publish(groupTopic(groupId), data);
+    else this.deps.app.publish(groupTopic(groupId), data);
+    this.deps.metrics.framesOut.inc();
+  }
+
+  memberLeft(groupId: string, userId: string): void {
+    for (const ws of this.byUser.get(userId) ?? []) {
+      const data = ws.getUserData();
+      if (data.groups.has(groupId)) {
+        this.unfollow(ws, groupId);
+        this.send(ws, groupRemovedFrame(groupId));
+      } else {
+        data.recentlyLeft.add(groupId);
+      }
+    }
+  }
+
+  // Control messages from the user's bus topic
+
+  control(userId: string, message: ControlMessage): void {
+    for (const ws of this.byUser.get(userId) ?? []) {
+      const data = ws.getUserData();
+      if (message.kind === 'revoke') {
+        if (data.principal?.sessionId === message.sessionId) this.close(ws, CloseCode.revoked, 'session revoked');
+      } else if (data.phase === 'starting') {
+        data.deferred.push(message);
+      } else if (data.phase === 'ready') {
+        this.apply(ws, message);
+      }
+    }
+  }
+
+  /** Applies a control message to a ready socket. */
+  apply(ws: Socket, message: ControlMessage): void {
+    const data = ws.getUserData();
+    if (message.kind === 'read') {
+      if (message.except !== data.connectionId) this.send(ws, readMarkerFrame(message.group, message.seq));
+    } else if (message.kind === 'group_added') {
+      void this.addGroup(ws, message.group).catch((err: unknown) =>
+        this.deps.logger.warn('could not follow a joined group', { groupId: message.group, err }),
+      );
+    }
+  }
+
+  close(ws: Socket, code: number, reason: string): void {
+    const data = ws.getUserData();
+    if (data.phase === 'closed') return;
+    ws.end(code, reason);
+  }
+
+  private async addGroup(ws: Socket, groupId: string): Promise<void> {
+    const data = ws.getUserData();
+    if (data.groups.has(groupId)) return;
+    data.recentlyLeft.delete(groupId);
+    await this.feeds.acquire(groupId);
+    // Read after the feed's baseline: a later removal is an event the feed will still deliver.
+    const summary = await this.deps.groupSummary(groupId, data.principal!.userId);
+    if (!summary) {
+      this.feeds.release(groupId);
+      return;
+    }
+    const lastSeq = this.follow(ws, groupId);
+    if (lastSeq < 0) return;
+    this.send(ws, groupAddedFrame({ ...summary, lastSeq }));
+  }
+}

@@ -1,0 +1,63 @@
+import type { Chat } from '../../chat/index.js';
+import { historyQuery, pageQuery, seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
+import { id } from '../../protocol/limits.js';
+import { parseParam, parseQuery, type HttpRouter } from '../http.js';
+
+const groupId = (params: string[]) => parseParam(params[0], id, 'group');
+
+/** PROTOCOL.md §5: the caller, groups, members and messages. */
+export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
+  router.authed('get', '/v1/me', undefined, async ({ principal }) => ({
+    status: 200,
+    body: {
+      user: { id: principal.userId, name: principal.name },
+      groups: await chat.groups.listMine(principal.userId),
+      communities: await chat.groups.listMyCommunities(principal.userId),
+    },
+  }));
+
+  router.authed('post', '/v1/groups', bodies.createGroup, async ({ principal, body }) => ({
+    status: 201,
+    body: { group: await chat.groups.create(principal.userId, body) },
+  }));
+
+  router.authed('get', '/v1/groups/:id', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: await chat.groups.get(principal.userId, groupId(params)),
+  }));
+
+  router.authed('patch', '/v1/groups/:id', bodies.updateGroup, async ({ principal, params, body }) => ({
+    status: 200,
+    body: { group: await chat.groups.update(principal.userId, groupId(params), body) },
+  }));
+
+  router.authed('get', '/v1/groups/:id/members', undefined, async ({ principal, params, query }) => {
+    const page = parseQuery(query, pageQuery);
+    return { status: 200, body: await chat.groups.members(principal.userId, groupId(params), page.cursor, page.limit ?? 100) };
+  });
+
+  router.authed('post', '/v1/groups/:id/members', bodies.addMember, async ({ principal, params, body }) => {
+    await chat.groups.addMember(principal.userId, groupId(params), body);
+    return { status: 201, body: {} };
+  });
+
+  router.authed('del', '/v1/groups/:id/members/:userId', undefined, async ({ principal, params }) => {
+    await chat.groups.removeMember(principal.userId, groupId(params), parseParam(params[1], id, 'member'));
+    return { status: 204 };
+  });
+
+  router.authed('get', '/v1/groups/:id/messages', undefined, async ({ principal, params, query }) => {
+    const q = parseQuery(query, historyQuery);
+    return { status: 200, body: await chat.messages.history(principal.userId, { group: groupId(params), ...q }) };
+  });
+
+  router.authed('post', '/v1/groups/:id/messages', bodies.postMessage, async ({ principal, params, body }) => {
+    const result = await chat.messages.send(principal.userId, { group: groupId(params), ...body });
+    return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } };
+  });
+
+  router.authed('get', '/v1/groups/:id/messages/:seq/receipts', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: await chat.messages.receipts(principal.userId, groupId(params), parseParam(params[1], seqParam, 'message')),
+  }));
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { startApp } from './app.js';
+import { resolveJwtSecret } from './auth/secret.js';
+import { Tokens } from './auth/tokens.js';
+import { ConfigError, loadConfig } from './config.js';
+import { runMigrations } from './db/connect.js';
+import { createLogger } from './obs/logger.js';
+
+// CLI entry: `start` (default), `migrate`, `token`. Nothing else lives here.
+
+const usage = `usage: banyan [start | migrate | token --sub ID [--name NAME] [--scope server] [--ttl SECONDS]]`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'start', ...rest] = argv;
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  switch (command) {
+    case 'start': {
+      const app = await startApp(config);
+      const stop = (signal: string) => {
+        logger.info('draining', { signal });
+        // A second signal, or a drain that hangs, still ends the process.
+        setTimeout(() => process.exit(1), config.DRAIN_TIMEOUT_MS + 5000).unref();
+        app.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error('shutdown failed', { err });
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      return;
+    }
+    case 'migrate':
+      await runMigrations({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 1 });
+      logger.info('migrations applied');
+      return;
+    case 'token': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { sub: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string' } },
+      });
+      if (!values.sub) throw new ConfigError(usage);
+      const tokens = new Tokens({ secret: await resolveJwtSecret(config, logger), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+      const { token } = await tokens.sign({
+        userId: values.sub,
+        name: values.name ?? values.sub,
+        ...(values.scope === 'server' ? { scope: 'server' as const } : {}),
+        ttlSeconds: Number(values.ttl ?? 3600),
+      });
+      process.stdout.write(token + '\n');
+      return;
+    }
+    default:
+      throw new ConfigError(usage);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`banyan: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`banyan: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

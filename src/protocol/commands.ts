@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import {
+  clientMsgId,
+  emoji,
+  id,
+  issueDetails,
+  mentions,
+  messageText,
+  positiveSeq,
+  seq,
+  type ProtocolLimits,
+} from './limits.js';
+import { AppError } from './errors.js';
+
+// Client → server WebSocket commands (PROTOCOL.md §4). Unknown extra fields are ignored, so
+// clients written against a later protocol keep working.
+
+const commandId = z.union([z.string().min(1).max(64), z.number().int().safe()]);
+
+export function commandSchemas(limits: ProtocolLimits) {
+  const text = messageText(limits);
+  const base = { id: commandId };
+  return {
+    auth: z.object({ ...base, type: z.literal('auth'), token: z.string().min(1).max(8192) }),
+    send: z.object({
+      ...base,
+      type: z.literal('send'),
+      group: id,
+      clientMsgId,
+      text,
+      replyTo: positiveSeq.nullish(),
+      mentions: mentions.optional(),
+    }),
+    edit: z.object({ ...base, type: z.literal('edit'), group: id, target: positiveSeq, text }),
+    delete: z.object({ ...base, type: z.literal('delete'), group: id, target: positiveSeq }),
+    react: z.object({ ...base, type: z.literal('react'), group: id, target: positiveSeq, emoji: emoji.nullable() }),
+    read: z.object({ ...base, type: z.literal('read'), group: id, seq }),
+    typing: z.object({ ...base, type: z.literal('typing'), group: id }),
+    sync: z.object({
+      ...base,
+      type: z.literal('sync'),
+      groups: z.record(id, seq).refine((g) => Object.keys(g).length <= 1000, 'at most 1000 groups per sync'),
+    }),
+    history: z.object({
+      ...base,
+      type: z.literal('history'),
+      group: id,
+      before: positiveSeq.optional(),
+      limit: z.number().int().min(1).max(100).optional(),
+    }),
+    ping: z.object({ ...base, type: z.literal('ping') }),
+  };
+}
+
+type Schemas = ReturnType<typeof commandSchemas>;
+export type CommandType = keyof Schemas;
+export type Command<T extends CommandType = CommandType> = z.output<Schemas[T]>;
+export type AnyCommand = { [T in CommandType]: Command<T> }[CommandType];
+export type CommandId = z.output<typeof commandId>;
+
+const envelope = z.object({ type: z.string().min(1).max(32), id: commandId.optional() }).loose();
+
+/**
+ * Parses one text frame into a command: JSON once, then the schema of its type.
+ * Throws AppError('bad_request') carrying the command id when one could be read.
+ */
+export function createCommandParser(limits: ProtocolLimits) {
+  const schemas = commandSchemas(limits);
+  return function parseCommand(frame: string): AnyCommand {
+    let json: unknown;
+    try {
+      json = JSON.parse(frame);
+    } catch {
+      throw new CommandError(undefined, new AppError('bad_request', 'frame is not valid JSON'));
+    }
+    const head = envelope.safeParse(json);
+    if (!head.success) {
+      throw new CommandError(undefined, new AppError('bad_request', 'frame must be an object with a type', issueDetails(head.error)));
+    }
+    const schema = schemas[head.data.type as CommandType] as Schemas[CommandType] | undefined;
+    if (!schema || !Object.hasOwn(schemas, head.data.type)) {
+      throw new CommandError(head.data.id, new AppError('bad_request', `unknown type "${head.data.type}"`));
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new CommandError(head.data.id, new AppError('bad_request', `invalid ${head.data.type}`, issueDetails(parsed.error)));
+    }
+    return parsed.data as AnyCommand;
+  };
+}
+
+/** A parse failure, with the id of the command when it could be read, so the reply has `re`. */
+export class CommandError extends Error {
+  constructor(
+    readonly commandId: CommandId | undefined,
+    readonly error: AppError,
+  ) {
+    super(error.message);
+  }
+}

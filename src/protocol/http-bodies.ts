@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { clientMsgId, description, id, mentions, messageText, name, positiveSeq, type ProtocolLimits } from './limits.js';
+
+// Request bodies and query strings of the HTTP API (PROTOCOL.md §3 and §5).
+
+const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, '3–32 characters of a-z 0-9 _ . -');
+const password = z.string().min(8).max(256);
+const role = z.enum(['admin', 'member']);
+
+export const groupSettings = z
+  .object({ adminsOnlyPost: z.boolean(), open: z.boolean(), approvalRequired: z.boolean() })
+  .partial()
+  .strict();
+
+export function httpBodies(limits: ProtocolLimits) {
+  const text = messageText(limits);
+  return {
+    signUp: z.object({ username, password, name: name.optional() }),
+    signIn: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
+    createGroup: z.object({ name, description: description.optional(), members: z.array(id).max(1000).optional() }),
+    updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
+    addMember: z.object({ userId: id, role: role.optional() }),
+    postMessage: z.object({ clientMsgId, text, replyTo: positiveSeq.nullish(), mentions: mentions.optional() }),
+  };
+}
+
+export type HttpBodies = ReturnType<typeof httpBodies>;
+
+/** `?before=&limit=` of message history. */
+export const historyQuery = z.object({
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+});
+
+export const pageQuery = z.object({
+  cursor: z.string().min(1).max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+export const seqParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/** The configurable limits the wire schemas enforce. */
+export interface ProtocolLimits {
+  maxTextChars: number;
+}
+
+/** Counts characters as code points, so an emoji is one character as users see it. */
+export const charCount = (s: string) => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+
+export const messageText = (limits: ProtocolLimits) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .refine((s) => charCount(s) <= limits.maxTextChars, `must be at most ${limits.maxTextChars} characters`);
+
+export const id = z.string().min(1).max(64);
+export const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const positiveSeq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+export const clientMsgId = z.string().min(1).max(64);
+export const mentions = z.array(id).max(256);
+export const emoji = z.string().min(1).max(32);
+export const name = z.string().trim().min(1).max(128);
+export const description = z.string().trim().max(2048);
+
+/** Turns zod issues into the `details` of a bad_request error. */
+export function issueDetails(error: z.ZodError): { issues: { path: string; message: string }[] } {
+  return {
+    issues: error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message })),
+  };
+}
