@@ -75,6 +75,10 @@ export const encodeEvent = (e: LogEvent): string => JSON.stringify(eventFrame(e)
 
 export const ackFrame = (re: CommandId, fields: Record<string, unknown> = {}) => JSON.stringify({ type: 'ack', re, ...fields });
 
+/** The ack of a command that appended an event: where it landed in the log. */
+export const eventAckFrame = (re: CommandId, r: { group: string; seq: number; ts: Date }) =>
+  ackFrame(re, { group: r.group, seq: r.seq, ts: r.ts.toISOString() });
+
 export const errorFrame = (re: CommandId | undefined, error: AppError, correlationId?: string) =>
   JSON.stringify({
     type: 'error',

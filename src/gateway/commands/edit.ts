@@ -1,7 +1,5 @@
-import { ackFrame } from '../../protocol/frames.js';
+import { eventAckFrame } from '../../protocol/frames.js';
 import type { CommandHandler } from './context.js';
 
-export const edit: CommandHandler<'edit'> = async ({ chat, userId }, cmd) => {
-  const r = await chat.messages.edit(userId, cmd);
-  return ackFrame(cmd.id, { group: r.group, seq: r.seq, ts: r.ts.toISOString() });
-};
+export const edit: CommandHandler<'edit'> = async ({ chat, userId }, cmd) =>
+  eventAckFrame(cmd.id, await chat.messages.edit(userId, cmd));
