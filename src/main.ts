@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startApp } from './app.js';
 import { resolveJwtSecret } from './auth/secret.js';
@@ -6,17 +7,27 @@ import { Tokens } from './auth/tokens.js';
 import { ConfigError, loadConfig } from './config.js';
 import { runMigrations } from './db/connect.js';
 import { createLogger } from './obs/logger.js';
+import { runWorkers } from './workers.js';
 
 // CLI entry: `start` (default), `migrate`, `token`. Nothing else lives here.
 
-const usage = `usage: banyan [start | migrate | token --sub ID [--name NAME] [--scope server] [--ttl SECONDS]]`;
+const usage = `usage: banyan [start [--workers N] | migrate | token --sub ID [--name NAME] [--scope server] [--ttl SECONDS]]`;
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'start', ...rest] = argv;
-  const config = loadConfig();
+  const env = { ...process.env };
+  if (command === 'start') {
+    const { values } = parseArgs({ args: rest, options: { workers: { type: 'string' } } });
+    if (values.workers !== undefined) env.WORKERS = values.workers;
+  }
+  const config = loadConfig(env);
   const logger = createLogger(config.LOG_LEVEL);
   switch (command) {
     case 'start': {
+      if (config.WORKERS > 1) {
+        await runWorkers(config, logger, fileURLToPath(import.meta.url));
+        process.exit(0);
+      }
       const app = await startApp(config);
       const stop = (signal: string) => {
         logger.info('draining', { signal });
