@@ -1,4 +1,5 @@
-import { aliasedTable, and, asc, eq, gt, isNotNull, isNull, ne, notExists, or, sql } from 'drizzle-orm';
+import { aliasedTable, and, asc, eq, gt, inArray, isNotNull, isNull, ne, notExists, or, sql } from 'drizzle-orm';
+import { listMembers } from './groups.js';
 import type { Queryable, Tx } from './connect.js';
 import { communities, groups, invites, joinRequests, members, users, type CommunityRow } from './schema.js';
 
@@ -160,16 +161,17 @@ export async function membersOnlyThrough(
   return { userIds: rows.slice(0, limit).map((r) => r.userId), nextCursor: rows.length > limit ? rows[limit - 1]!.userId : null };
 }
 
-/** One page of a group's members with their names (never usernames), by user id. */
+/**
+ * One page of a group's members with their names (never usernames), by user id. The page is
+ * read from the members index first and the names looked up for it alone: a join lets the
+ * planner merge-scan users from the start up to the cursor.
+ */
 export async function listMembersWithNames(db: Queryable, groupId: string, cursor: string | undefined, limit: number) {
-  const rows = await db
-    .select({ userId: members.userId, name: users.name, role: members.role, joinedAt: members.joinedAt })
-    .from(members)
-    .innerJoin(users, eq(users.id, members.userId))
-    .where(and(eq(members.groupId, groupId), cursor ? gt(members.userId, cursor) : undefined))
-    .orderBy(asc(members.userId))
-    .limit(limit + 1);
-  return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1]!.userId : null };
+  const page = await listMembers(db, groupId, cursor, limit);
+  const ids = page.rows.map((r) => r.userId);
+  const names = ids.length ? await db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, ids)) : [];
+  const nameOf = new Map(names.map((n) => [n.id, n.name]));
+  return { rows: page.rows.map((r) => ({ ...r, name: nameOf.get(r.userId) ?? r.userId })), nextCursor: page.nextCursor };
 }
 
 /** True when the two users are members of one group (any kind, so a community counts too). */
