@@ -16,7 +16,6 @@ import {
   listMembersWithNames,
   membersOnlyThrough,
   revokeInvite,
-  updateCommunity,
   type CommunityWithAnnouncement,
 } from '../db/communities.js';
 import type { Tx } from '../db/connect.js';
@@ -110,11 +109,8 @@ export class Communities {
   ) {
     const { community } = await this.requireAdmin(communityId, userId);
     return commit(this.deps, async (tx, outbox) => {
-      await updateCommunity(tx, communityId, {
-        ...(input.name !== undefined ? { name: input.name } : {}),
-        ...(input.description !== undefined ? { description: input.description } : {}),
-      });
-      // The announcement group carries the community's name and its settings: one `group` event tells members.
+      // The announcement group carries the community's name and settings (updateIn keeps the
+      // community row in step): one `group` event tells every member.
       await this.groups.updateIn(tx, outbox, userId, community.announcementGroupId, input);
       return communityView((await findCommunity(tx, communityId))!);
     });

@@ -16,7 +16,7 @@ import {
   type NewGroup,
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
-import { findCommunity, listUserCommunities, userCommunityGroupIds } from '../db/communities.js';
+import { findCommunity, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
 import { findUser } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
@@ -248,6 +248,10 @@ export class Groups {
     if (input.settings) changes.settings = { ...current.settings, ...input.settings };
     if (Object.keys(changes).length === 0) return current;
     await updateGroup(tx, groupId, changes);
+    // A community's name and description are its announcement group's: renamed either way, both follow.
+    if (current.kind === 'announcement' && current.communityId) {
+      await updateCommunity(tx, current.communityId, { name: changes.name as string | undefined, description: changes.description as string | undefined });
+    }
     await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes } })]);
     return (await findGroup(tx, groupId))!;
   }

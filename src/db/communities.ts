@@ -38,8 +38,9 @@ export async function findCommunity(db: Queryable, id: string) {
 }
 export type CommunityWithAnnouncement = NonNullable<Awaited<ReturnType<typeof findCommunity>>>;
 
-export async function updateCommunity(tx: Tx, id: string, changes: { name?: string; description?: string }) {
-  if (Object.keys(changes).length > 0) await tx.update(communities).set(changes).where(eq(communities.id, id));
+export async function updateCommunity(tx: Tx, id: string, changes: { name?: string | undefined; description?: string | undefined }) {
+  const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+  if (Object.keys(set).length > 0) await tx.update(communities).set(set).where(eq(communities.id, id));
 }
 
 export async function deleteCommunityRow(tx: Tx, id: string) {

@@ -51,6 +51,10 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     expect(patched.body.community).toMatchObject({ name: 'Org 2', settings: { approvalRequired: true } });
     const change = await socket.next((f) => f.type === 'event' && f.kind === 'group');
     expect(change).toMatchObject({ group: c.announcementGroupId, changes: { name: 'Org 2', settings: { approvalRequired: true } } });
+    // Renaming the announcement group renames the community: one name, one place.
+    await server.http('PATCH', `/v1/groups/${c.announcementGroupId}`, { token: asha.token, body: { name: 'Org 3' } });
+    expect((await server.http('GET', `/v1/communities/${c.id}`, { token: asha.token })).body.community.name).toBe('Org 3');
+    expect((await server.http('GET', '/v1/me', { token: asha.token })).body.communities).toEqual([{ id: c.id, name: 'Org 3', role: 'owner' }]);
     await socket.close();
   });
 
