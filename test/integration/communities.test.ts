@@ -97,8 +97,13 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     const members = async () =>
       (await server.http('GET', `/v1/communities/${c.id}/members`, { token: owner.token })).body.members.map((m: Frame) => m.userId).sort();
     expect(await members()).toEqual([owner.id, ben.id, cara.id, dan.id].sort());
+    const danSocket = await connect(server.wsUrl, dan.token);
     expect((await server.http('DELETE', `/v1/communities/${c.id}/groups/${existing}`, { token: owner.token })).status).toBe(204);
     expect(await members()).toEqual([owner.id, ben.id, cara.id].sort());
+    await danSocket.next((f) => f.type === 'group_removed' && f.group === c.announcementGroupId);
+    expect(memberEvents(danSocket, c.announcementGroupId)).toEqual([{ member: dan.id, action: 'removed' }]);
+    expect(caraSocket.frames.some((f) => f.type === 'group_removed')).toBe(false);
+    await danSocket.close();
     const drivers = await server.http('GET', `/v1/groups/${existing}`, { token: dan.token });
     expect(drivers.body.group).toMatchObject({ communityId: null, memberCount: 3 });
     await caraSocket.close();
