@@ -126,7 +126,30 @@ async function main() {
       console.log(`GET members page (${label}, ${size} rows): ${stats(samples)}`);
     }
 
-    // 4. Member sockets, then announcements: time to ack, one event each, delivered to every socket.
+    // 4. Join by invite, the community view (groups listing), and leaving, at this size.
+    const { code } = (await http('POST', `/v1/communities/${community.id}/invites`, ownerToken, {})) as { code: string };
+    const joinTimes: number[] = [];
+    const viewTimes: number[] = [];
+    const leaveTimes: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const joiner = `seed_${run}_joiner_${i}`;
+      const joinerToken = await token(joiner);
+      await http('GET', '/v1/me', joinerToken); // creates the user row, outside the timing
+      let t = performance.now();
+      await http('POST', `/v1/invites/${code}/join`, joinerToken);
+      joinTimes.push(performance.now() - t);
+      t = performance.now();
+      await http('GET', `/v1/communities/${community.id}`, joinerToken);
+      viewTimes.push(performance.now() - t);
+      t = performance.now();
+      await http('DELETE', `/v1/communities/${community.id}/members/${joiner}`, joinerToken);
+      leaveTimes.push(performance.now() - t);
+    }
+    console.log(`POST /v1/invites/:code/join: ${stats(joinTimes)}`);
+    console.log(`GET /v1/communities/:id (first 100 groups): ${stats(viewTimes)}`);
+    console.log(`DELETE …/members/:me (leave): ${stats(leaveTimes)}`);
+
+    // 5. Member sockets, then announcements: time to ack, one event each, delivered to every socket.
     const received = new Map<string, number>();
     const tOpen = performance.now();
     for (let i = 0; i < SOCKETS; i++) {
@@ -174,7 +197,7 @@ async function main() {
         `idx_scan +${Number(after.idx_scan) - Number(before.idx_scan)}, idx_tup_fetch +${Number(after.idx_tup_fetch) - Number(before.idx_tup_fetch)}`,
     );
 
-    // 5. EXPLAIN ANALYZE of the hot queries (the SQL drizzle issues, written out).
+    // 6. EXPLAIN ANALYZE of the hot queries (the SQL drizzle issues, written out).
     // EXPLAIN ANALYZE runs the statement: each runs in a transaction that is then rolled back.
     const explain = async (label: string, query: string, params: unknown[]) => {
       const rows = await sql
