@@ -206,3 +206,23 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     await socket.close();
   });
 });
+
+describe('community member limit', () => {
+  it('MAX_GROUP_MEMBERS holds for the announcement group with conflict, and nothing is half-joined', async () => {
+    const server = await startServer({ env: { MAX_GROUP_MEMBERS: '3' } });
+    try {
+      const owner = await server.signUp();
+      const c = (await server.http('POST', '/v1/communities', { token: owner.token, body: { name: 'Small' } })).body.community;
+      const { code } = (await server.http('POST', `/v1/communities/${c.id}/invites`, { token: owner.token, body: { maxUses: 10 } })).body;
+      const users = [await server.signUp(), await server.signUp(), await server.signUp()];
+      const statuses = [];
+      for (const u of users) statuses.push((await server.http('POST', `/v1/invites/${code}/join`, { token: u.token })).status);
+      expect(statuses).toEqual([200, 200, 409]);
+      const view = await server.http('GET', `/v1/communities/${c.id}`, { token: owner.token });
+      expect(view.body.community.memberCount).toBe(3);
+      expect((await server.http('GET', `/v1/communities/${c.id}`, { token: users[2]!.token })).status).toBe(404);
+    } finally {
+      await server.stop();
+    }
+  });
+});
