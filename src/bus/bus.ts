@@ -10,13 +10,16 @@ export interface BusMessage {
   topic: string;
   /** The group seq of a log event, readable without parsing `data`; absent for ephemeral frames. */
   seq?: number;
-  /** For a membership event that takes a user out of the group: that user's id. */
+  /** For a membership event that takes a user out of the group: that user's id, or ALL_MEMBERS. */
   leaves?: string;
   /** The connection that caused an ephemeral frame (typing): it does not get its own frame back. */
   origin?: string;
   /** The serialised JSON frame, exactly as sockets receive it, or a control message. */
   data: string;
 }
+
+/** `leaves` of an event that closes the group to everyone (a deleted community); longer than any user id. */
+export const ALL_MEMBERS = '*'.repeat(65);
 
 export type BusHandler = (message: BusMessage) => void;
 

@@ -2,12 +2,13 @@ import type { z } from 'zod';
 import type { Tx } from '../db/connect.js';
 import { draft, lockGroupLog } from '../db/events.js';
 import {
-  deleteMember,
+  deleteMembers,
   findGroup,
   findMembership,
   groupSummary,
   insertGroup,
   insertMember,
+  insertMembers,
   listMembers,
   listUserGroups,
   setMemberRole,
@@ -15,7 +16,7 @@ import {
   type NewGroup,
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
-import { listUserCommunities } from '../db/communities.js';
+import { findCommunity, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
 import { findUser } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
@@ -101,18 +102,7 @@ export class Groups {
     input: { name?: string | undefined; description?: string | undefined; settings?: GroupSettings | undefined },
   ) {
     await requireAdmin(this.deps.db, groupId, userId);
-    return commit(this.deps, async (tx, outbox) => {
-      await lockGroupLog(tx, groupId);
-      const current = (await findGroup(tx, groupId))!;
-      const changes: Record<string, unknown> = {};
-      if (input.name !== undefined && input.name !== current.name) changes.name = input.name;
-      if (input.description !== undefined && input.description !== current.description) changes.description = input.description;
-      if (input.settings) changes.settings = { ...current.settings, ...input.settings };
-      if (Object.keys(changes).length === 0) return groupView(current);
-      await updateGroup(tx, groupId, changes);
-      await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes } })]);
-      return groupView((await findGroup(tx, groupId))!);
-    });
+    return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }
 
   async addMember(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }) {
@@ -130,16 +120,25 @@ export class Groups {
   async removeMember(actorId: string, groupId: string, targetId: string) {
     const actor = await requireMember(this.deps.db, groupId, actorId);
     if (actorId !== targetId) {
+      if (actor.kind === 'direct') throw forbidden('a direct group can only be left');
       if (!isAdmin(actor)) throw forbidden('only group admins may remove members');
       const target = await findMembership(this.deps.db, groupId, targetId);
       if (!target) throw notFound('member');
       if (target.role === 'owner') throw forbidden('the owner cannot be removed');
     }
-    await commit(this.deps, (tx, outbox) => this.removeIn(tx, outbox, groupId, targetId, actorId));
+    // Leaving a community's announcement group is leaving the community (DESIGN.md).
+    const communityId = actor.kind === 'announcement' ? actor.communityId : null;
+    await commit(this.deps, (tx, outbox) =>
+      communityId
+        ? this.removeFromCommunityIn(tx, outbox, communityId, targetId, actorId)
+        : this.removeIn(tx, outbox, groupId, targetId, actorId),
+    );
   }
 
   async members(userId: string, groupId: string, cursor: string | undefined, limit: number) {
-    await requireMember(this.deps.db, groupId, userId);
+    const membership = await requireMember(this.deps.db, groupId, userId);
+    // A community's member list is for its admins: members of an announcement group do not see each other.
+    if (membership.kind === 'announcement' && !isAdmin(membership)) throw forbidden('only community admins may list its members');
     const page = await listMembers(this.deps.db, groupId, cursor, limit);
     return { members: page.rows.map((r) => ({ userId: r.userId, role: r.role, joinedAt: r.joinedAt.toISOString() })), nextCursor: page.nextCursor };
   }
@@ -172,27 +171,89 @@ export class Groups {
 
   /** Adds a member with a `member` event; false when already a member. */
   async addIn(tx: Tx, outbox: Outbox, groupId: string, userId: string, role: Role, actorId: string): Promise<boolean> {
+    return (await this.addManyIn(tx, outbox, groupId, [userId], role, actorId)).length > 0;
+  }
+
+  /**
+   * Adds those of the users who are not members yet, one `member` event each, in one insert;
+   * returns who was added. Users added to a group of a community join its announcement group
+   * too (locked after the group: every path locks ordinary groups before the announcement group).
+   */
+  async addManyIn(tx: Tx, outbox: Outbox, groupId: string, userIds: string[], role: Role, actorId: string): Promise<string[]> {
     await lockGroupLog(tx, groupId);
     const group = (await findGroup(tx, groupId))!;
-    if (group.memberCount >= this.deps.limits.maxGroupMembers) {
+    const added = await insertMembers(tx, groupId, userIds, role);
+    if (added.length === 0) return [];
+    if (group.memberCount + added.length > this.deps.limits.maxGroupMembers) {
       throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
     }
-    if (!(await insertMember(tx, groupId, userId, role))) return false;
-    const action = actorId === userId ? 'joined' : 'added';
-    await outbox.append(tx, groupId, [draft(actorId, 'member', { data: { member: userId, action, role } })]);
-    outbox.notify(userId, { kind: 'group_added', group: groupId });
-    return true;
+    await outbox.append(
+      tx,
+      groupId,
+      added.map((userId) => draft(actorId, 'member', { data: { member: userId, action: actorId === userId ? 'joined' : 'added', role } })),
+    );
+    for (const userId of added) outbox.notify(userId, { kind: 'group_added', group: groupId });
+    if (group.kind === 'group' && group.communityId) {
+      const community = await findCommunity(tx, group.communityId);
+      if (community) await this.addManyIn(tx, outbox, community.announcementGroupId, added, 'member', actorId);
+    }
+    return added;
   }
 
   /** Removes a member with a `member` event; an owner who leaves hands ownership on. */
   async removeIn(tx: Tx, outbox: Outbox, groupId: string, userId: string, actorId: string): Promise<boolean> {
+    return (await this.removeManyIn(tx, outbox, groupId, [userId], actorId)).length > 0;
+  }
+
+  /** Removes those of the users who are members, one `member` event each; returns who was removed. */
+  async removeManyIn(tx: Tx, outbox: Outbox, groupId: string, userIds: string[], actorId: string): Promise<string[]> {
     await lockGroupLog(tx, groupId);
-    const membership = await findMembership(tx, groupId, userId);
-    if (!membership || !(await deleteMember(tx, groupId, userId))) return false;
-    const action = actorId === userId ? 'left' : 'removed';
-    await outbox.append(tx, groupId, [draft(actorId, 'member', { data: { member: userId, action } })]);
-    if (membership.role === 'owner') await this.handOnOwnership(tx, outbox, groupId);
-    return true;
+    const removed = await deleteMembers(tx, groupId, userIds);
+    if (removed.length === 0) return [];
+    await outbox.append(
+      tx,
+      groupId,
+      removed.map((r) => draft(actorId, 'member', { data: { member: r.userId, action: actorId === r.userId ? 'left' : 'removed' } })),
+    );
+    if (removed.some((r) => r.role === 'owner')) await this.handOnOwnership(tx, outbox, groupId);
+    return removed.map((r) => r.userId);
+  }
+
+  /**
+   * Takes the user out of every group of the community and then out of its announcement group,
+   * each with its `member` event, so their sockets stop following all of them in one step.
+   */
+  async removeFromCommunityIn(tx: Tx, outbox: Outbox, communityId: string, userId: string, actorId: string): Promise<boolean> {
+    const community = await findCommunity(tx, communityId);
+    if (!community) return false;
+    for (const groupId of await userCommunityGroupIds(tx, communityId, userId)) {
+      await this.removeIn(tx, outbox, groupId, userId, actorId);
+    }
+    return this.removeIn(tx, outbox, community.announcementGroupId, userId, actorId);
+  }
+
+  /** Applies name, description and settings changes with one `group` event; the group as it now is. */
+  async updateIn(
+    tx: Tx,
+    outbox: Outbox,
+    userId: string,
+    groupId: string,
+    input: { name?: string | undefined; description?: string | undefined; settings?: Record<string, unknown> | undefined },
+  ): Promise<GroupRow> {
+    await lockGroupLog(tx, groupId);
+    const current = (await findGroup(tx, groupId))!;
+    const changes: Record<string, unknown> = {};
+    if (input.name !== undefined && input.name !== current.name) changes.name = input.name;
+    if (input.description !== undefined && input.description !== current.description) changes.description = input.description;
+    if (input.settings) changes.settings = { ...current.settings, ...input.settings };
+    if (Object.keys(changes).length === 0) return current;
+    await updateGroup(tx, groupId, changes);
+    // A community's name and description are its announcement group's: renamed either way, both follow.
+    if (current.kind === 'announcement' && current.communityId) {
+      await updateCommunity(tx, current.communityId, { name: changes.name as string | undefined, description: changes.description as string | undefined });
+    }
+    await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes } })]);
+    return (await findGroup(tx, groupId))!;
   }
 
   /** The first admin, else the longest-standing member, becomes owner (looks at 1,000 at most). */

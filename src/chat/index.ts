@@ -1,16 +1,21 @@
 import type { Tokens } from '../auth/tokens.js';
 import { Accounts } from './accounts.js';
+import { Communities } from './communities.js';
 import type { ChatDeps } from './deps.js';
+import { Direct } from './direct.js';
 import { Groups } from './groups.js';
 import { Messages } from './messages.js';
 
 /** The domain, as transports see it. Knows nothing of uWS or HTTP. */
 export function createChat(deps: ChatDeps, tokens: Tokens) {
   const groups = new Groups(deps);
+  const messages = new Messages(deps);
   return {
     accounts: new Accounts(deps, tokens),
     groups,
-    messages: new Messages(deps),
+    messages,
+    communities: new Communities(deps, groups, messages),
+    direct: new Direct(deps, groups),
   };
 }
 

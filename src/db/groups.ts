@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, gte, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { groups, members, type GroupRow, type Role } from './schema.js';
+import { groups, joinRequests, members, type GroupRow, type Role } from './schema.js';
 
 export type NewGroup = Pick<GroupRow, 'id' | 'kind' | 'name' | 'description' | 'communityId' | 'settings' | 'createdBy'> & {
   directKey?: string | null;
@@ -155,4 +155,44 @@ export async function filterMembers(db: Queryable, groupId: string, userIds: str
     .from(members)
     .where(and(eq(members.groupId, groupId), inArray(members.userId, userIds)));
   return new Set(rows.map((r) => r.userId));
+}
+
+/** Adds the users who are not yet members, in one statement; returns who was added. */
+export async function insertMembers(tx: Tx, groupId: string, userIds: string[], role: Role): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const added = await tx
+    .insert(members)
+    .values(userIds.map((userId) => ({ groupId, userId, role })))
+    .onConflictDoNothing()
+    .returning({ userId: members.userId });
+  if (added.length > 0) {
+    await tx
+      .update(groups)
+      .set({ memberCount: sql`${groups.memberCount} + ${added.length}` })
+      .where(eq(groups.id, groupId));
+  }
+  return added.map((r) => r.userId);
+}
+
+/** Removes those of the users who are members, in one statement; returns who was removed, with roles. */
+export async function deleteMembers(tx: Tx, groupId: string, userIds: string[]) {
+  if (userIds.length === 0) return [];
+  const removed = await tx
+    .delete(members)
+    .where(and(eq(members.groupId, groupId), inArray(members.userId, userIds)))
+    .returning({ userId: members.userId, role: members.role });
+  if (removed.length > 0) {
+    await tx
+      .update(groups)
+      .set({ memberCount: sql`${groups.memberCount} - ${removed.length}` })
+      .where(eq(groups.id, groupId));
+  }
+  return removed;
+}
+
+/** Closes a group to everyone at once (a deleted community's announcement group); its log stays. */
+export async function closeGroup(tx: Tx, groupId: string) {
+  await tx.delete(members).where(eq(members.groupId, groupId));
+  await tx.delete(joinRequests).where(eq(joinRequests.groupId, groupId));
+  await tx.update(groups).set({ memberCount: 0 }).where(eq(groups.id, groupId));
 }

@@ -1,4 +1,4 @@
-import type { BusMessage } from '../bus/bus.js';
+import { ALL_MEMBERS, type BusMessage } from '../bus/bus.js';
 import { encodeEvent, type LogEvent } from '../protocol/frames.js';
 import { groupTopic } from './topics.js';
 
@@ -10,6 +10,7 @@ export function eventBusMessage(row: LogEvent): BusMessage {
 
 /** The user a membership event takes out of the group, if any. */
 function leavingMember(row: LogEvent): string | undefined {
+  if (row.kind === 'group' && (row.data?.changes as { deleted?: unknown } | undefined)?.deleted === true) return ALL_MEMBERS;
   if (row.kind !== 'member' || !row.data) return undefined;
   const action = row.data.action;
   return action === 'removed' || action === 'left' ? String(row.data.member) : undefined;

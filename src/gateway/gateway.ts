@@ -14,6 +14,7 @@ import { FailureReporter } from './failures.js';
 import { bearerToken, HttpRouter } from './http.js';
 import { LocalSockets } from './local-sockets.js';
 import { accountRoutes } from './routes/accounts.js';
+import { communityRoutes } from './routes/communities.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { websocketRoute } from './websocket.js';
@@ -108,6 +109,7 @@ export class Gateway {
     });
     accountRoutes(router, chat, deps.bodies, settings.localAccounts);
     groupRoutes(router, chat, deps.bodies);
+    communityRoutes(router, chat, deps.bodies);
     healthRoutes(router, {
       metrics,
       isReady: async () => {

@@ -1,5 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { Bus } from '../bus/bus.js';
+import { ALL_MEMBERS, type Bus } from '../bus/bus.js';
 import type { ControlMessage } from '../delivery/control.js';
 import type { Fanout, GroupFeeds } from '../delivery/group-feeds.js';
 import { groupTopic, userTopic } from '../delivery/topics.js';
@@ -8,6 +8,8 @@ import type { Metrics } from '../obs/metrics.js';
 import { CloseCode } from '../protocol/errors.js';
 import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, type GroupSummary } from '../protocol/frames.js';
 import type { Socket } from './socket-state.js';
+
+const ANCHOR_TOPIC = 'anchor';
 
 export interface LocalSocketsDeps {
   app: TemplatedApp;
@@ -44,6 +46,10 @@ export class LocalSockets implements Fanout {
     const data = ws.getUserData();
     const userId = data.principal!.userId;
     this.byConnection.set(data.connectionId, ws);
+    // uWS frees a socket's subscriber when it leaves its last topic, dropping a frame published
+    // to that topic but not yet flushed: the event that removed the user. A topic nobody
+    // publishes to (one for all sockets) keeps every group topic from being the last.
+    ws.subscribe(ANCHOR_TOPIC);
     let sockets = this.byUser.get(userId);
     if (!sockets) {
       sockets = new Set();
@@ -116,6 +122,14 @@ export class LocalSockets implements Fanout {
   }
 
   memberLeft(groupId: string, userId: string): void {
+    if (userId === ALL_MEMBERS) {
+      this.forEach((ws) => {
+        if (!ws.getUserData().groups.has(groupId)) return;
+        this.unfollow(ws, groupId);
+        this.send(ws, groupRemovedFrame(groupId));
+      });
+      return;
+    }
     for (const ws of this.byUser.get(userId) ?? []) {
       const data = ws.getUserData();
       if (data.groups.has(groupId)) {

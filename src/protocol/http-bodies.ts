@@ -12,6 +12,9 @@ export const groupSettings = z
   .partial()
   .strict();
 
+/** Community settings live on its announcement group (who posts there, whether joining needs approval). */
+export const communitySettings = z.object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
+
 export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
@@ -21,6 +24,16 @@ export function httpBodies(limits: ProtocolLimits) {
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
     addMember: z.object({ userId: id, role: role.optional() }),
     postMessage: z.object({ clientMsgId, text, replyTo: positiveSeq.nullish(), mentions: mentions.optional() }),
+    createCommunity: z.object({ name, description: description.optional(), settings: communitySettings.optional() }),
+    updateCommunity: z.object({ name: name.optional(), description: description.optional(), settings: communitySettings.optional() }),
+    createCommunityGroup: z.object({ name, description: description.optional(), settings: groupSettings.optional() }),
+    createInvite: z.object({
+      expiresInS: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+      maxUses: z.number().int().min(1).max(1_000_000).optional(),
+    }),
+    decideRequest: z.object({ groupId: id.optional() }),
+    announce: z.object({ clientMsgId, text }),
+    openDirect: z.object({ userId: id }),
   };
 }
 

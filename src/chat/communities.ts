@@ -1,0 +1,379 @@
+import type { z } from 'zod';
+import type { Principal } from '../auth/tokens.js';
+import {
+  consumeInvite,
+  countCommunityGroups,
+  deleteCommunityRow,
+  deleteJoinRequest,
+  detachCommunityGroups,
+  findCommunity,
+  findInvite,
+  insertCommunity,
+  insertInvite,
+  insertJoinRequest,
+  listCommunityGroups,
+  listJoinRequests,
+  listMembersWithNames,
+  membersOnlyThrough,
+  revokeInvite,
+  type CommunityWithAnnouncement,
+} from '../db/communities.js';
+import type { Tx } from '../db/connect.js';
+import { draft, lockGroupLog } from '../db/events.js';
+import { closeGroup, findGroup, findMembership, listMembers, updateGroup, type Membership } from '../db/groups.js';
+import { newId, newInviteCode } from '../ids.js';
+import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
+import type { communitySettings, groupSettings } from '../protocol/http-bodies.js';
+import { isAdmin, requireAdmin } from './access.js';
+import type { ChatDeps } from './deps.js';
+import { groupView, type Groups } from './groups.js';
+import type { Messages } from './messages.js';
+import { commit } from './outbox.js';
+
+type CommunitySettings = z.output<typeof communitySettings>;
+
+export interface CommunityView {
+  id: string;
+  name: string;
+  description: string;
+  announcementGroupId: string;
+  settings: Record<string, unknown>;
+  memberCount: number;
+}
+
+const communityView = (c: CommunityWithAnnouncement): CommunityView => ({
+  id: c.id,
+  name: c.name,
+  description: c.description,
+  announcementGroupId: c.announcementGroupId,
+  settings: c.settings,
+  memberCount: c.memberCount,
+});
+
+const PAGE = 1000;
+
+/**
+ * Communities: an umbrella over groups whose members are exactly the members of its
+ * announcement group, with their roles (owner, admin = community admins). A community the
+ * caller is not in does not exist for them (not_found).
+ */
+export class Communities {
+  constructor(
+    private readonly deps: ChatDeps,
+    private readonly groups: Groups,
+    private readonly messages: Messages,
+  ) {}
+
+  /** The creator owns the community and its announcement group, created in one transaction. */
+  async create(userId: string, input: { name: string; description?: string | undefined; settings?: CommunitySettings | undefined }) {
+    return commit(this.deps, async (tx, outbox) => {
+      const id = newId('c');
+      const announcement = await this.groups.createIn(tx, outbox, {
+        id: newId('g'),
+        kind: 'announcement',
+        name: input.name,
+        description: input.description ?? '',
+        communityId: id,
+        settings: input.settings ?? {},
+        createdBy: userId,
+      });
+      await insertCommunity(tx, { id, name: input.name, description: input.description ?? '', announcementGroupId: announcement.id, createdBy: userId });
+      return communityView((await findCommunity(tx, id))!);
+    });
+  }
+
+  async get(userId: string, communityId: string) {
+    const { community, membership } = await this.requireMember(communityId, userId);
+    const [announcement, page] = await Promise.all([
+      this.groups.summary(community.announcementGroupId, userId),
+      this.listGroups(community.id, userId, undefined, 100),
+    ]);
+    return {
+      community: communityView(community),
+      role: membership.role,
+      groups: [{ ...announcement!, description: community.description, settings: community.settings, memberCount: community.memberCount }, ...page.groups],
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  /** A page of the community's groups the caller is in or may join (open or on approval). */
+  async groupPage(userId: string, communityId: string, cursor: string | undefined, limit: number) {
+    await this.requireMember(communityId, userId);
+    return this.listGroups(communityId, userId, cursor, limit);
+  }
+
+  async update(
+    userId: string,
+    communityId: string,
+    input: { name?: string | undefined; description?: string | undefined; settings?: CommunitySettings | undefined },
+  ) {
+    const { community } = await this.requireAdmin(communityId, userId);
+    return commit(this.deps, async (tx, outbox) => {
+      // The announcement group carries the community's name and settings (updateIn keeps the
+      // community row in step): one `group` event tells every member.
+      await this.groups.updateIn(tx, outbox, userId, community.announcementGroupId, input);
+      return communityView((await findCommunity(tx, communityId))!);
+    });
+  }
+
+  /**
+   * The owner deletes the community: its groups carry on on their own, and its announcement
+   * group closes with one `group` event (`changes.deleted`) that unsubscribes every member socket.
+   */
+  async delete(userId: string, communityId: string) {
+    const { community, membership } = await this.requireMember(communityId, userId);
+    if (membership.role !== 'owner') throw forbidden('only the owner may delete a community');
+    await commit(this.deps, async (tx, outbox) => {
+      for (const groupId of await detachCommunityGroups(tx, communityId)) {
+        await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes: { communityId: null } } })]);
+      }
+      const announcementId = community.announcementGroupId;
+      await outbox.append(tx, announcementId, [draft(userId, 'group', { data: { changes: { deleted: true } } })]);
+      await closeGroup(tx, announcementId);
+      await deleteCommunityRow(tx, communityId);
+    });
+  }
+
+  async createGroup(
+    userId: string,
+    communityId: string,
+    input: { name: string; description?: string | undefined; settings?: z.output<typeof groupSettings> | undefined },
+  ) {
+    const { community } = await this.requireAdmin(communityId, userId);
+    return commit(this.deps, async (tx, outbox) => {
+      // Serialises group creation and linking in this community, so the limit holds.
+      await lockGroupLog(tx, community.announcementGroupId);
+      await this.assertRoomForGroup(tx, communityId);
+      const group = await this.groups.createIn(tx, outbox, {
+        id: newId('g'),
+        kind: 'group',
+        name: input.name,
+        description: input.description ?? '',
+        communityId,
+        settings: input.settings ?? {},
+        createdBy: userId,
+      });
+      return groupView(group);
+    });
+  }
+
+  /** Links a group the caller administers; its members join the community (its announcement group). */
+  async linkGroup(userId: string, communityId: string, groupId: string) {
+    const { community } = await this.requireAdmin(communityId, userId);
+    const groupMembership = await requireAdmin(this.deps.db, groupId, userId);
+    if (groupMembership.kind !== 'group') throw conflict('only ordinary groups can be linked to a community');
+    return commit(this.deps, async (tx, outbox) => {
+      // Locks the group, then the announcement group: the order every membership change takes.
+      await lockGroupLog(tx, groupId);
+      const group = (await findGroup(tx, groupId))!;
+      if (group.communityId === communityId) return groupView(group);
+      if (group.communityId) throw conflict('the group belongs to another community');
+      await lockGroupLog(tx, community.announcementGroupId);
+      await this.assertRoomForGroup(tx, communityId);
+      await updateGroup(tx, groupId, { communityId });
+      await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes: { communityId } } })]);
+      for (let cursor: string | undefined; ; ) {
+        const page = await listMembers(tx, groupId, cursor, PAGE);
+        await this.groups.addManyIn(tx, outbox, community.announcementGroupId, page.rows.map((r) => r.userId), 'member', userId);
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      return groupView((await findGroup(tx, groupId))!);
+    });
+  }
+
+  /**
+   * Unlinks a group: its members keep the group; plain members who are in no other group of the
+   * community leave the community.
+   */
+  async unlinkGroup(userId: string, communityId: string, groupId: string) {
+    const { community } = await this.requireAdmin(communityId, userId);
+    await this.requireCommunityGroup(communityId, groupId);
+    await commit(this.deps, async (tx, outbox) => {
+      await lockGroupLog(tx, groupId);
+      await updateGroup(tx, groupId, { communityId: null });
+      await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes: { communityId: null } } })]);
+      for (let cursor: string | undefined; ; ) {
+        const page = await membersOnlyThrough(tx, groupId, community, cursor, PAGE);
+        await this.groups.removeManyIn(tx, outbox, community.announcementGroupId, page.userIds, userId);
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+    });
+  }
+
+  /** A community member joins an open group, or asks to join one that needs approval. */
+  async joinGroup(userId: string, communityId: string, groupId: string) {
+    await this.requireMember(communityId, userId);
+    const group = await this.requireCommunityGroup(communityId, groupId);
+    if (await findMembership(this.deps.db, groupId, userId)) throw conflict('already a member');
+    if (group.settings.approvalRequired === true) {
+      await insertJoinRequest(this.deps.db, groupId, userId, null);
+      return { status: 'pending' as const };
+    }
+    if (group.settings.open !== true) throw notFound('group');
+    await commit(this.deps, (tx, outbox) => this.groups.addIn(tx, outbox, groupId, userId, 'member', userId));
+    return { status: 'joined' as const, group: (await this.groups.summary(groupId, userId))! };
+  }
+
+  /** One page of members with names and roles, for community admins; never usernames. */
+  async members(userId: string, communityId: string, cursor: string | undefined, limit: number) {
+    const { community } = await this.requireAdmin(communityId, userId);
+    const page = await listMembersWithNames(this.deps.db, community.announcementGroupId, cursor, limit);
+    return {
+      members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })),
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  async setAdmin(actorId: string, communityId: string, targetId: string, admin: boolean) {
+    const { community } = await this.requireAdmin(communityId, actorId);
+    await this.groups.setRole(actorId, community.announcementGroupId, targetId, admin ? 'admin' : 'member');
+  }
+
+  /** An admin removes a user from the community and all its groups, or a member leaves. */
+  async removeMember(actorId: string, communityId: string, targetId: string) {
+    const { community } = await this.requireMember(communityId, actorId);
+    await this.groups.removeMember(actorId, community.announcementGroupId, targetId);
+  }
+
+  async createInvite(userId: string, communityId: string, input: { expiresInS?: number | undefined; maxUses?: number | undefined }) {
+    await this.requireAdmin(communityId, userId);
+    const invite = await insertInvite(this.deps.db, {
+      code: newInviteCode(),
+      communityId,
+      createdBy: userId,
+      expiresAt: input.expiresInS ? new Date(Date.now() + input.expiresInS * 1000) : null,
+      maxUses: input.maxUses ?? null,
+    });
+    return { code: invite.code, expiresAt: invite.expiresAt?.toISOString() ?? null, maxUses: invite.maxUses };
+  }
+
+  async revokeInvite(userId: string, communityId: string, code: string) {
+    await this.requireAdmin(communityId, userId);
+    if (!(await revokeInvite(this.deps.db, communityId, code))) throw notFound('invite');
+  }
+
+  /**
+   * Joins by code: the use is taken in the same transaction as the join (or the request, when
+   * the community needs approval), so concurrent joins never pass `maxUses`. Joining again as
+   * a member, or asking again while a request is pending, takes no use.
+   */
+  async joinByInvite(userId: string, code: string): Promise<{ status: 'joined'; community: CommunityView } | { status: 'pending' }> {
+    const invite = await findInvite(this.deps.db, code);
+    const community = invite && !invite.revokedAt ? await findCommunity(this.deps.db, invite.communityId) : undefined;
+    if (!community) throw notFound('invite');
+    const joined = { status: 'joined' as const, community: communityView(community) };
+    if (await findMembership(this.deps.db, community.announcementGroupId, userId)) return joined;
+    return commit(this.deps, async (tx, outbox) => {
+      if (community.settings.approvalRequired === true) {
+        if (!(await insertJoinRequest(tx, community.announcementGroupId, userId, code))) return { status: 'pending' as const };
+        await this.useInvite(tx, code);
+        return { status: 'pending' as const };
+      }
+      if (!(await this.groups.addIn(tx, outbox, community.announcementGroupId, userId, 'member', userId))) return joined;
+      await this.useInvite(tx, code);
+      return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
+    });
+  }
+
+  /** Pending requests to join the community or one of its groups, for community admins. */
+  async requests(userId: string, communityId: string, cursor: string | undefined, limit: number) {
+    const { community } = await this.requireAdmin(communityId, userId);
+    const page = await listJoinRequests(this.deps.db, community, cursor === undefined ? undefined : decodeCursor(cursor), limit);
+    return {
+      requests: page.rows.map((r) => ({ userId: r.userId, name: r.name, groupId: r.groupId, createdAt: r.createdAt.toISOString() })),
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
+  }
+
+  /** Approves (the user joins, added by the approver) or rejects a pending request. */
+  async decideRequest(actorId: string, communityId: string, targetId: string, groupId: string | undefined, approve: boolean) {
+    const { community, membership } = await this.requireMember(communityId, actorId);
+    const target = groupId ?? community.announcementGroupId;
+    if (target === community.announcementGroupId) {
+      if (!isAdmin(membership)) throw forbidden('only community admins may decide join requests');
+    } else {
+      await this.requireCommunityGroup(communityId, target);
+      const groupRole = await findMembership(this.deps.db, target, actorId);
+      if (!isAdmin(membership) && !(groupRole && isAdmin(groupRole))) throw forbidden('only community or group admins may decide join requests');
+    }
+    await commit(this.deps, async (tx, outbox) => {
+      if (!(await deleteJoinRequest(tx, target, targetId))) throw notFound('request');
+      if (approve) await this.groups.addIn(tx, outbox, target, targetId, 'member', actorId);
+    });
+  }
+
+  /**
+   * Posts to the announcement group: as a member allowed to post there (community admins, or
+   * anyone when the community opens it), or as a backend service with a `scope: server` token,
+   * which is not a member. Either way one event and one publish, whatever the member count.
+   */
+  async announce(principal: Principal, communityId: string, input: { clientMsgId: string; text: string }) {
+    if (principal.scope === 'server') {
+      const community = await findCommunity(this.deps.db, communityId);
+      if (!community) throw notFound('community');
+      return this.messages.sendAs(principal.userId, { group: community.announcementGroupId, ...input });
+    }
+    const { community } = await this.requireMember(communityId, principal.userId);
+    return this.messages.send(principal.userId, { group: community.announcementGroupId, ...input });
+  }
+
+  // Helpers
+
+  private async requireMember(communityId: string, userId: string): Promise<{ community: CommunityWithAnnouncement; membership: Membership }> {
+    const community = await findCommunity(this.deps.db, communityId);
+    const membership = community && (await findMembership(this.deps.db, community.announcementGroupId, userId));
+    if (!community || !membership) throw notFound('community');
+    return { community, membership };
+  }
+
+  private async requireAdmin(communityId: string, userId: string) {
+    const found = await this.requireMember(communityId, userId);
+    if (!isAdmin(found.membership)) throw forbidden('only community admins may do this');
+    return found;
+  }
+
+  /** An ordinary group of the community, or not_found. */
+  private async requireCommunityGroup(communityId: string, groupId: string) {
+    const group = await findGroup(this.deps.db, groupId);
+    if (!group || group.communityId !== communityId || group.kind !== 'group') throw notFound('group');
+    return group;
+  }
+
+  private async assertRoomForGroup(tx: Tx, communityId: string) {
+    const max = this.deps.limits.maxCommunityGroups;
+    if ((await countCommunityGroups(tx, communityId)) >= max) throw conflict(`a community has at most ${max} groups`);
+  }
+
+  private async useInvite(tx: Tx, code: string) {
+    if (!(await consumeInvite(tx, code))) throw conflict('this invite has expired, been used up or been revoked');
+  }
+
+  private async listGroups(communityId: string, userId: string, cursor: string | undefined, limit: number) {
+    const page = await listCommunityGroups(this.deps.db, communityId, userId, cursor, limit);
+    return {
+      groups: page.rows.map((g) => {
+        const base = { id: g.id, kind: g.kind, name: g.name, description: g.description, communityId: g.communityId, settings: g.settings, memberCount: g.memberCount };
+        return g.role
+          ? { ...base, role: g.role, lastSeq: Number(g.lastSeq), readSeq: Number(g.readSeq) }
+          : { ...base, role: null, join: g.settings.approvalRequired === true ? ('approval' as const) : ('open' as const) };
+      }),
+      nextCursor: page.nextCursor,
+    };
+  }
+}
+
+const encodeCursor = (c: { groupId: string; userId: string }) => Buffer.from(JSON.stringify([c.groupId, c.userId])).toString('base64url');
+
+function decodeCursor(cursor: string): { groupId: string; userId: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badRequest('invalid cursor');
+  }
+  const [groupId, userId] = Array.isArray(parsed) ? (parsed as unknown[]) : [];
+  if (typeof groupId !== 'string' || typeof userId !== 'string') throw badRequest('invalid cursor');
+  return { groupId, userId };
+}

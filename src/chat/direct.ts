@@ -1,0 +1,57 @@
+import { shareAGroup } from '../db/communities.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { findDirectGroup, findGroup, findMembership } from '../db/groups.js';
+import { newId } from '../ids.js';
+import { conflict, notFound } from '../protocol/errors.js';
+import type { ChatDeps } from './deps.js';
+import { groupView, type GroupView, type Groups } from './groups.js';
+import { commit } from './outbox.js';
+
+/** The one key of a pair's direct group, whichever of the two asks. */
+const directKey = (a: string, b: string) => JSON.stringify([a, b].sort());
+
+/**
+ * Direct groups: one per pair of users, created on demand, so a member can answer someone
+ * (an announcement's sender, say) privately. Only between users who share a group or community.
+ */
+export class Direct {
+  constructor(
+    private readonly deps: ChatDeps,
+    private readonly groups: Groups,
+  ) {}
+
+  async open(userId: string, otherId: string): Promise<{ group: GroupView; created: boolean }> {
+    if (otherId === userId) throw conflict('a direct group needs two different users');
+    const key = directKey(userId, otherId);
+    const existing = await findDirectGroup(this.deps.db, key);
+    if (existing && (await findMembership(this.deps.db, existing.id, userId))) return { group: groupView(existing), created: false };
+    // Someone the caller shares nothing with does not exist for them.
+    if (!(await shareAGroup(this.deps.db, userId, otherId))) throw notFound('user');
+    if (existing) {
+      // The caller had left it: back in, with the history kept.
+      await commit(this.deps, (tx, outbox) => this.groups.addIn(tx, outbox, existing.id, userId, 'member', userId));
+      return { group: groupView((await findGroup(this.deps.db, existing.id))!), created: false };
+    }
+    try {
+      const group = await commit(this.deps, async (tx, outbox) => {
+        const row = await this.groups.createIn(tx, outbox, {
+          id: newId('g'),
+          kind: 'direct',
+          name: '',
+          description: '',
+          communityId: null,
+          settings: {},
+          createdBy: userId,
+          directKey: key,
+        });
+        await this.groups.addIn(tx, outbox, row.id, otherId, 'member', userId);
+        return (await findGroup(tx, row.id))!;
+      });
+      return { group: groupView(group), created: true };
+    } catch (err) {
+      // The other user opened it at the same moment: theirs is the pair's one group.
+      if (!isUniqueViolation(err)) throw err;
+      return this.open(userId, otherId);
+    }
+  }
+}
