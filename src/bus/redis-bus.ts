@@ -7,7 +7,8 @@ export type BusLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?:
 export interface RedisBusOptions {
   /**
    * `redis://[user:pass@]host:port[/db]` (or `rediss://`). In sharded mode: one or more
-   * comma-separated seed nodes of the cluster, e.g. `redis://10.0.0.1:6379,redis://10.0.0.2:6379`.
+   * comma-separated seed nodes of the cluster, e.g. `redis://10.0.0.1:6379,redis://10.0.0.2:6379`;
+   * credentials and TLS of the first seed that has them apply to all nodes, the db is ignored.
    */
   url: string;
   /** Redis Cluster with sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis >= 7). */
@@ -72,7 +73,12 @@ export class RedisBus implements Bus {
   readonly kind = 'redis' as const;
 
   private readonly pub: Client;
-  private readonly sub: Client;
+  /** Replaced as a whole in sharded mode when the cluster connection is lost (listenSubscriber). */
+  private sub: Client;
+  private readonly newShardSubscriber: ((lazyConnect: boolean) => Cluster) | undefined;
+  /** Shard-subscriber clusters replaced since the last good session; sets the backoff. */
+  private shardSubscriberRestarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
   private readonly transport: Transport;
   private readonly prefix: string;
   private readonly sharded: boolean;
@@ -90,6 +96,7 @@ export class RedisBus implements Bus {
   /** Bumped per subscriber session, so a stale resubscription does not declare the bus live. */
   private subSession = 0;
   private resubscribeTimer: NodeJS.Timeout | undefined;
+  private resubscribing: number | undefined;
   private closing: Promise<void> | undefined;
   private readonly warned = new Map<string, { at: number; suppressed: number }>();
 
@@ -141,19 +148,22 @@ export class RedisBus implements Bus {
         clusterRetryStrategy: retryDelay,
         redisOptions: { ...redisOptions, connectionName: `${name}:pub`, commandTimeout: publishTimeoutMs },
       });
-      const sub = new Cluster(nodes, {
-        enableOfflineQueue: false,
-        shardedSubscribers: true,
-        clusterRetryStrategy: retryDelay,
-        redisOptions: { ...redisOptions, connectionName: `${name}:sub` },
-      });
       this.pub = pub;
-      this.sub = sub;
+      this.newShardSubscriber = (lazyConnect) =>
+        new Cluster(nodes, {
+          lazyConnect,
+          enableOfflineQueue: false,
+          shardedSubscribers: true,
+          clusterRetryStrategy: retryDelay,
+          redisOptions: { ...redisOptions, connectionName: `${name}:sub` },
+        });
+      this.sub = this.newShardSubscriber(false);
+      const sub = () => this.sub as Cluster;
       this.transport = {
         publish: (channel, payload) => pub.spublish(channel, payload),
         // ioredis routes SSUBSCRIBE by slot and rejects channels of different slots in one call.
-        subscribe: (channels) => Promise.all(channels.map((c) => sub.ssubscribe(c))),
-        unsubscribe: (channels) => Promise.all(channels.map((c) => sub.sunsubscribe(c))),
+        subscribe: (channels) => Promise.all(channels.map((c) => sub().ssubscribe(c))),
+        unsubscribe: (channels) => Promise.all(channels.map((c) => sub().sunsubscribe(c))),
         messageEvent: 'smessage',
       };
     } else {
@@ -177,45 +187,95 @@ export class RedisBus implements Bus {
         messageEvent: 'message',
       };
     }
-    this.listen();
-  }
-
-  private listen(): void {
-    for (const [role, client] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
-      client.on('error', (err: Error) => {
-        this.lastError = err.message;
-        if (this.closing) return;
-        this.warnLimited(`error:${role}`, `redis bus ${role} connection error`, { error: err.message });
-      });
-      client.on('node error', (err: Error, node: string) => {
-        this.lastError = err.message;
-        if (this.closing) return;
-        this.warnLimited(`node-error:${role}`, `redis bus ${role} node error`, { error: err.message, node });
-      });
-      client.on('close', () => {
-        if (this.closing) return;
-        if (role === 'subscriber') this.subLive = false;
-        this.warnLimited(`close:${role}`, `redis bus ${role} connection lost; reconnecting`, { url: this.where });
-      });
-    }
+    this.listen('publisher', this.pub);
     this.pub.on('ready', () => {
       this.pubReadyOnce = true;
       if (this.started) this.log('info', 'redis bus publisher reconnected');
       this.checkStartup();
     });
-    if (this.sharded) {
-      // The cluster re-creates shard subscribers after a failure or topology change, then emits this.
-      this.sub.on('subscribersReady', () => this.onSubscriberSession());
-      this.sub.on('ready', () => this.checkStartup());
-      this.sub.on('-subscriber', () => {
+    this.listenSubscriber(this.sub);
+  }
+
+  /** Logging common to every connection. */
+  private listen(role: 'publisher' | 'subscriber', client: Client): void {
+    client.on('error', (err: Error) => {
+      this.lastError = err.message;
+      if (this.closing) return;
+      this.warnLimited(`error:${role}`, `redis bus ${role} connection error`, { error: err.message });
+    });
+    // Cluster only: a node's connection failed ('node error' from the pool, 'nodeError' from a shard subscriber).
+    for (const event of ['node error', 'nodeError']) {
+      client.on(event, (err: Error, node: string) => {
+        this.lastError = err.message;
         if (this.closing) return;
-        this.subLive = false;
-        this.warnLimited('shard-subscriber', 'redis bus lost a shard subscriber; resubscribing', { url: this.where });
+        this.warnLimited(`node-error:${role}`, `redis bus ${role} node error`, { error: err.message, node });
       });
-    } else {
-      this.sub.on('ready', () => this.onSubscriberSession());
     }
-    this.sub.on(this.transport.messageEvent, (channel: string, payload: string) => this.receive(channel, payload));
+    client.on('close', () => {
+      if (this.closing) return;
+      this.warnLimited(`close:${role}`, `redis bus ${role} connection lost; reconnecting`, { url: this.where });
+    });
+  }
+
+  private listenSubscriber(sub: Client): void {
+    this.listen('subscriber', sub);
+    // Events of a shard-subscriber cluster that was replaced (see below) are stale.
+    const current = () => sub === this.sub && !this.closing;
+    sub.on(this.transport.messageEvent, (channel: string, payload: string) => {
+      if (current()) this.receive(channel, payload);
+    });
+    if (!this.sharded) {
+      sub.on('ready', () => {
+        if (current()) this.onSubscriberSession();
+      });
+      sub.on('close', () => {
+        if (current()) this.subLive = false;
+      });
+      return;
+    }
+    let hadSubscribers = false;
+    sub.on('+subscriber', () => {
+      hadSubscribers = true;
+    });
+    sub.on('ready', () => {
+      if (!current()) return;
+      this.checkStartup();
+      // The shard subscribers can be ready before the cluster; a session waiting for it goes on now.
+      if (this.started && !this.subLive) {
+        clearTimeout(this.resubscribeTimer);
+        void this.resubscribe(this.subSession);
+      }
+    });
+    // The cluster (re)creates its shard subscribers after a failure or topology change, then emits this.
+    sub.on('subscribersReady', () => {
+      if (current()) this.onSubscriberSession();
+    });
+    sub.on('-subscriber', () => {
+      if (!current()) return;
+      this.subLive = false;
+      this.warnLimited('shard-subscriber', 'redis bus lost a shard subscriber; resubscribing', { url: this.where });
+    });
+    sub.on('close', () => {
+      if (!current() || !hadSubscribers || !this.newShardSubscriber) return;
+      // ioredis 5.9.2 never re-creates shard subscribers once the cluster client disconnected after
+      // creating them (its subscriber group forgets its slot index but keeps the slot map), so a
+      // fresh cluster client takes over; its first 'subscribersReady' resubscribes and resyncs.
+      this.subLive = false;
+      sub.disconnect();
+      const delay = retryDelay(++this.shardSubscriberRestarts);
+      this.warnLimited('sub-restart', 'redis bus subscriber cluster lost; starting a new client', { url: this.where, delay });
+      const next = this.newShardSubscriber(true);
+      this.sub = next;
+      this.listenSubscriber(next);
+      clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(() => {
+        if (next !== this.sub || this.closing) return;
+        next.connect().catch((err: unknown) => {
+          // It keeps retrying by itself (clusterRetryStrategy).
+          this.warnLimited('sub-restart-connect', 'redis bus subscriber cluster not reachable yet', { error: errorMessage(err) });
+        });
+      }, delay);
+    });
   }
 
   private checkStartup(): void {
@@ -241,6 +301,17 @@ export class RedisBus implements Bus {
 
   /** Subscribes every wanted topic, and only then tells the resync handlers to catch up. */
   private async resubscribe(session: number): Promise<void> {
+    // One run per session at a time: a second trigger while it runs would resync twice.
+    if (this.resubscribing === session) return;
+    this.resubscribing = session;
+    try {
+      await this.resubscribeOnce(session);
+    } finally {
+      if (this.resubscribing === session) this.resubscribing = undefined;
+    }
+  }
+
+  private async resubscribeOnce(session: number): Promise<void> {
     const topics = [...this.wanted];
     try {
       const sent: Promise<unknown>[] = [];
@@ -251,7 +322,7 @@ export class RedisBus implements Bus {
     } catch (err) {
       if (session !== this.subSession || this.closing) return;
       this.warnLimited('resubscribe', 'redis bus resubscription failed; retrying', { error: errorMessage(err) });
-      // A dropped connection starts a new session by itself; a live one needs a nudge.
+      // Retry while this session lasts; a reconnect starts a new session that supersedes it.
       this.resubscribeTimer = setTimeout(() => {
         if (session === this.subSession && !this.closing) void this.resubscribe(session);
       }, RESUBSCRIBE_RETRY_MS);
@@ -259,6 +330,7 @@ export class RedisBus implements Bus {
     }
     if (session !== this.subSession || this.closing) return;
     this.subLive = true;
+    this.shardSubscriberRestarts = 0;
     this.log('info', 'redis bus subscriber reconnected; resyncing', { topics: topics.length });
     for (const resync of this.resyncHandlers) {
       try {
@@ -377,6 +449,7 @@ export class RedisBus implements Bus {
 
   private async shutdown(): Promise<void> {
     clearTimeout(this.resubscribeTimer);
+    clearTimeout(this.restartTimer);
     this.wanted.clear();
     this.subLive = false;
     await Promise.all([this.quit(this.pub), this.quit(this.sub)]);

@@ -41,6 +41,31 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
   const servers: ChildProcess[] = [];
   const admins: Redis[] = [];
   let url = '';
+  /** Starts (or restarts: the node keeps its identity in nodes-<port>.conf) one cluster node. */
+  const startNode = (port: number) =>
+    spawn(
+      'redis-server',
+      [
+        '--port', String(port),
+        '--bind', '127.0.0.1',
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', '5000',
+        '--dir', dir,
+        '--save', '',
+        '--appendonly', 'no',
+      ],
+      { stdio: 'ignore' },
+    );
+  const waitClusterOk = async (timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(admins.map((a) => a.cluster('INFO') as Promise<string>));
+      if (infos.every((i) => i.includes('cluster_state:ok'))) return;
+      if (Date.now() > deadline) throw new Error('test cluster did not reach cluster_state:ok');
+      await sleep(50);
+    }
+  };
   const stopAll = () => {
     for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
   };
@@ -49,27 +74,14 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     ports = await pickPorts();
     dir = mkdtempSync(join(tmpdir(), 'banyan-cluster-'));
     process.once('exit', stopAll);
-    for (const port of ports) {
-      const server = spawn(
-        'redis-server',
-        [
-          '--port', String(port),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', '5000',
-          '--dir', dir,
-          '--save', '',
-          '--appendonly', 'no',
-        ],
-        { stdio: 'ignore' },
-      );
-      servers.push(server);
-    }
+    ports.forEach((port, i) => {
+      servers[i] = startNode(port);
+    });
     for (const port of ports) {
       // Retries until the fresh server listens; the PING waits in the offline queue meanwhile.
       const admin = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50, maxRetriesPerRequest: null });
-      admin.on('error', () => {});
+      // Refused connections are expected until the server listens; the PING below reports real failure.
+      admin.on('error', () => undefined);
       admins.push(admin);
       await admin.ping();
     }
@@ -80,16 +92,10 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     // Every node must agree the cluster is up before clients read the slot map.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const infos = await Promise.all(admins.map((a) => a.cluster('INFO') as Promise<string>));
-      if (infos.every((i) => i.includes('cluster_state:ok'))) break;
-      if (Date.now() > deadline) throw new Error('test cluster did not reach cluster_state:ok');
-      await sleep(50);
-    }
+    await waitClusterOk(10_000);
     // Two of three as seeds: the rest is discovered from the slot map.
     url = `redis://127.0.0.1:${ports[0]},redis://127.0.0.1:${ports[1]}`;
-  }, 20_000);
+  }, 30_000);
 
   afterAll(async () => {
     await Promise.all(admins.map((a) => a.quit().catch(() => a.disconnect())));
@@ -136,9 +142,9 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
       }),
     );
 
-  const killByName = async (name: string) => {
+  const killByName = async (name: string, on: Redis[] = admins) => {
     let killed = 0;
-    for (const a of admins) {
+    for (const a of on) {
       const list = (await a.client('LIST')) as string;
       for (const line of list.split('\n')) {
         const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
@@ -166,30 +172,54 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     expect(atA.map((m) => m.data).sort()).toEqual([...topics].sort());
   });
 
-  it('resubscribes every shard and then resyncs after the shard subscribers are killed', async () => {
+  /** A bus subscribed to topics on every shard (30 random channels miss one of 3 with p ~ 1e-5), another bus to publish, and what the first got. */
+  const subscribedOnEveryShard = async (count: number) => {
     const name = `banyan-test-${randomUUID().slice(0, 8)}`;
     const a = await open({ connectionName: name });
     const b = await open();
     const atA = collect(a);
-    let resyncs = 0;
-    a.onResync(() => resyncs++);
-    const topics = Array.from({ length: 12 }, () => uniqueTopic('resync'));
+    const resync = { count: 0 };
+    a.onResync(() => resync.count++);
+    const topics = Array.from({ length: count }, () => uniqueTopic('resync'));
     for (const t of topics) await a.subscribe(t);
-    await sleep(100);
-    expect(resyncs).toBe(0);
-
+    expect((await shardChannelsPerNode(topics)).every((n) => n > 0)).toBe(true);
     // ioredis names the per-shard subscriber connections after the configured connectionName.
-    expect(await killByName(`ioredis-cluster(ssubscriber):${name}:sub`)).toBe(3);
-    await waitFor(() => resyncs >= 1, 'the resync', 10_000);
-    expect((await shardChannelsPerNode(topics)).reduce((s, n) => s + n, 0)).toBe(12);
+    return { a, b, atA, resync, topics, shardSubscriber: `ioredis-cluster(ssubscriber):${name}:sub` };
+  };
+  const sum = (ns: number[]) => ns.reduce((s, n) => s + n, 0);
+
+  it('resubscribes and then resyncs after a shard subscriber is killed', async () => {
+    const { a, b, atA, resync, topics, shardSubscriber } = await subscribedOnEveryShard(30);
+    await sleep(100);
+    expect(resync.count).toBe(0);
+
+    expect(await killByName(shardSubscriber, admins.slice(0, 1))).toBe(1);
+    await waitFor(() => resync.count === 1, 'the resync', 10_000);
+    // Resync comes only once every topic is subscribed again.
+    expect(sum(await shardChannelsPerNode(topics))).toBe(30);
 
     for (const [i, t] of topics.entries()) await b.publish({ topic: t, seq: i + 1, data: t });
-    await waitFor(() => atA.length === 12, '12 messages after the reconnect');
+    await waitFor(() => atA.length === 30, '30 messages after the reconnect');
     expect(atA.map((m) => m.data).sort()).toEqual([...topics].sort());
+    expect(resync.count).toBe(1);
 
     // Unsubscribing after a resubscription leaves nothing behind on any shard.
     for (const t of topics) await a.unsubscribe(t);
     expect(await shardChannelsPerNode(topics)).toEqual([0, 0, 0]);
+  });
+
+  it('recovers every shard when all shard subscribers are killed', async () => {
+    const { b, atA, resync, topics, shardSubscriber } = await subscribedOnEveryShard(30);
+    expect(await killByName(shardSubscriber)).toBe(3);
+    // The kills land one by one, so recovery may take more than one round; wait for the end state.
+    const deadline = Date.now() + 10_000;
+    while (resync.count === 0 || sum(await shardChannelsPerNode(topics)) !== 30) {
+      if (Date.now() > deadline) throw new Error('shard subscriptions did not come back');
+      await sleep(20);
+    }
+    for (const [i, t] of topics.entries()) await b.publish({ topic: t, seq: i + 1, data: t });
+    await waitFor(() => atA.length === 30, '30 messages after the reconnect');
+    expect(atA.map((m) => m.data).sort()).toEqual([...topics].sort());
   });
 
   it('delivers locally when a shard does not answer a publish', async () => {
@@ -210,5 +240,32 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     } finally {
       server!.kill('SIGCONT');
     }
+  });
+
+  // Last: it restarts every node.
+  it('delivers locally while the whole cluster is down, then resubscribes and resyncs', async () => {
+    const { a, b, atA, resync, topics } = await subscribedOnEveryShard(30);
+    const topic = topics[0]!;
+    const exits = servers.map((s) => new Promise((resolve) => s.once('exit', resolve)));
+    for (const s of servers) s.kill('SIGKILL');
+    await Promise.all(exits);
+    await waitFor(() => !a.healthy(), 'the bus to notice the cluster is gone', 5000);
+    const started = Date.now();
+    await a.publish({ topic, seq: 1, data: 'while the cluster is down' });
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(atA).toStrictEqual([{ topic, seq: 1, data: 'while the cluster is down' }]);
+
+    ports.forEach((port, i) => {
+      servers[i] = startNode(port);
+    });
+    await waitClusterOk(10_000);
+    const deadline = Date.now() + 10_000;
+    while (resync.count === 0 || !a.healthy() || !b.healthy() || sum(await shardChannelsPerNode(topics)) !== 30) {
+      if (Date.now() > deadline) throw new Error('the bus did not come back after the cluster restart');
+      await sleep(50);
+    }
+    for (const [i, t] of topics.entries()) await b.publish({ topic: t, seq: i + 2, data: t });
+    await waitFor(() => atA.length === 31, '30 messages after the restart', 5000);
+    expect(atA.slice(1).map((m) => m.data).sort()).toEqual([...topics].sort());
   });
 });

@@ -275,7 +275,8 @@ describe.skipIf(!hasRedisServer)('RedisBus across a Redis restart (private redis
       stdio: 'ignore',
     });
     const probe = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50, maxRetriesPerRequest: null });
-    probe.on('error', () => {});
+    // Refused connections are expected until the server listens; the PING below reports real failure.
+    probe.on('error', () => undefined);
     await probe.ping();
     await probe.quit();
   };
@@ -322,8 +323,8 @@ describe.skipIf(!hasRedisServer)('RedisBus across a Redis restart (private redis
       expect(resyncs).toBe(0);
 
       await startServer();
-      await waitFor(() => resyncs === 1 && other.healthy(), 'the resync after Redis is back', 10_000);
-      expect(bus.healthy()).toBe(true);
+      // The two connections of a bus come back independently; wait for all of them.
+      await waitFor(() => resyncs === 1 && bus.healthy() && other.healthy(), 'the resync after Redis is back', 10_000);
       await other.publish({ topic, seq: 2, data: 'through Redis again' });
       await waitFor(() => atBus.length === 2, 'the message through Redis');
       expect(atBus.map((m) => m.seq)).toEqual([1, 2]);
