@@ -16,7 +16,14 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
-  REDIS_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
+  /** One redis:// URL, or with REDIS_SHARDED a comma-separated list of cluster seed URLs. */
+  REDIS_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((v) => v.split(',').every((u) => /^rediss?:\/\/[^\s]+$/.test(u.trim())), 'must be redis:// or rediss:// URLs, comma-separated')
+      .optional(),
+  ),
   REDIS_SHARDED: bool.default(false),
   JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
   JWT_PUBLIC_KEY: optionalString,

@@ -40,31 +40,34 @@ const QUIT_TIMEOUT_MS = 1000;
 const WARN_INTERVAL_MS = 10_000;
 
 /**
- * Wire format of a message: `<seq>\n<leaves>\n<data>`, each of the first two possibly empty, so a
+ * Wire format of a message: `<seq>\n<leaves>\n<origin>\n<data>`, each of the first three possibly empty, so a
  * receiver reads seq and leaves without parsing data. data may itself contain newlines.
  */
 export function encodeBusMessage(message: BusMessage): string {
-  const { seq, leaves } = message;
+  const { seq, leaves, origin } = message;
   if (seq !== undefined && !Number.isSafeInteger(seq)) throw new TypeError(`bus: seq must be an integer, got ${seq}`);
-  if (leaves !== undefined && (leaves === '' || leaves.includes('\n'))) {
-    throw new TypeError('bus: leaves must be a non-empty id without newlines');
+  for (const [name, value] of [['leaves', leaves], ['origin', origin]] as const) {
+    if (value !== undefined && (value === '' || value.includes('\n'))) {
+      throw new TypeError(`bus: ${name} must be a non-empty id without newlines`);
+    }
   }
-  return `${seq ?? ''}\n${leaves ?? ''}\n${message.data}`;
+  return `${seq ?? ''}\n${leaves ?? ''}\n${origin ?? ''}\n${message.data}`;
 }
 
 /** The message of a payload, or null when the payload is not in the wire format. */
 export function decodeBusMessage(topic: string, payload: string): BusMessage | null {
   const first = payload.indexOf('\n');
-  if (first < 0) return null;
-  const second = payload.indexOf('\n', first + 1);
-  if (second < 0) return null;
-  const message: BusMessage = { topic, data: payload.slice(second + 1) };
+  const second = first < 0 ? -1 : payload.indexOf('\n', first + 1);
+  const third = second < 0 ? -1 : payload.indexOf('\n', second + 1);
+  if (third < 0) return null;
+  const message: BusMessage = { topic, data: payload.slice(third + 1) };
   if (first > 0) {
     const seq = Number(payload.slice(0, first));
     if (!Number.isSafeInteger(seq)) return null;
     message.seq = seq;
   }
   if (second > first + 1) message.leaves = payload.slice(first + 1, second);
+  if (third > second + 1) message.origin = payload.slice(second + 1, third);
   return message;
 }
 

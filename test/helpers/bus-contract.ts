@@ -81,6 +81,7 @@ export function runBusContract(
         { topic, seq: 0, data: '' },
         { topic, seq: Number.MAX_SAFE_INTEGER, leaves: 'ünï-çødé', data: '\n' },
         { topic, leaves: 'u', data: '\n\n3\nx\n' },
+        { topic, origin: 'conn-1', data: 'typing' },
       ];
       for (const m of sent) await bus.publish(m);
       await waitFor(() => received.length >= sent.length, `${sent.length} messages`);

@@ -16,23 +16,26 @@ const REDIS_URL = process.env.REDIS_URL;
 runBusContract('memory', async () => new MemoryBus(), { shared: false });
 
 describe('bus wire format', () => {
-  it('round-trips seq, leaves and data, including newlines in data', () => {
+  it('round-trips seq, leaves, origin and data, including newlines in data', () => {
     const cases: BusMessage[] = [
       { topic: 'g:1', seq: 12, leaves: 'u-1', data: 'a\nb' },
       { topic: 'g:1', data: '' },
       { topic: 'g:1', seq: 0, data: '\n\n' },
       { topic: 'g:1', leaves: 'u', data: '{"x":"🌳"}' },
+      { topic: 'g:1', origin: 'ab12-3', data: '{"type":"typing"}' },
     ];
     for (const m of cases) expect(decodeBusMessage(m.topic, encodeBusMessage(m))).toStrictEqual(m);
-    expect(encodeBusMessage({ topic: 'g:1', seq: 5, data: '{}' })).toBe('5\n\n{}');
+    expect(encodeBusMessage({ topic: 'g:1', seq: 5, data: '{}' })).toBe('5\n\n\n{}');
   });
 
   it('rejects what it cannot carry and what it cannot read', () => {
     expect(() => encodeBusMessage({ topic: 'g', seq: 1.5, data: '' })).toThrow(/seq/);
     expect(() => encodeBusMessage({ topic: 'g', leaves: 'a\nb', data: '' })).toThrow(/leaves/);
+    expect(() => encodeBusMessage({ topic: 'g', origin: 'a\nb', data: '' })).toThrow(/origin/);
     expect(decodeBusMessage('g', 'no newline')).toBeNull();
     expect(decodeBusMessage('g', '1\nonly one')).toBeNull();
-    expect(decodeBusMessage('g', 'x\n\ndata')).toBeNull();
+    expect(decodeBusMessage('g', '1\n\nonly two')).toBeNull();
+    expect(decodeBusMessage('g', 'x\n\n\ndata')).toBeNull();
   });
 });
 
