@@ -141,7 +141,7 @@ export class Groups {
   async members(userId: string, groupId: string, cursor: string | undefined, limit: number) {
     await requireMember(this.deps.db, groupId, userId);
     const page = await listMembers(this.deps.db, groupId, cursor, limit);
-    return { members: page.rows.map((r) => ({ userId: r.userId, role: r.role, joinedAt: r.joinedAt.toISOString() })), nextCursor: page.nextCursor };
+    return { members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })), nextCursor: page.nextCursor };
   }
 
   async setRole(actorId: string, groupId: string, targetId: string, role: 'admin' | 'member') {

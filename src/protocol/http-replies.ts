@@ -55,7 +55,8 @@ export const httpReplies = {
     })
     .loose(),
   invite: z.object({ code: z.string(), expiresAt: z.string().nullable().optional(), maxUses: z.number().nullable().optional() }).loose(),
-  joined: z.union([z.object({ community: communitySchema }).loose(), z.object({ status: z.literal('pending') }).loose()]),
+  /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
+  joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
 };
 
