@@ -303,9 +303,12 @@ export class BanyanClient extends Emitter<ClientEvents> {
   }
 
   /** One command and its reply; waits for the connection (up to the request timeout). */
-  async request<T extends ServerFrame['type']>(command: Record<string, unknown> & { type: string }): Promise<FrameOf<T>> {
-    const deadline = Date.now() + this.opts.requestTimeoutMs;
-    await this.whenReady(this.opts.requestTimeoutMs);
+  async request<T extends ServerFrame['type']>(
+    command: Record<string, unknown> & { type: string },
+    timeoutMs = this.opts.requestTimeoutMs,
+  ): Promise<FrameOf<T>> {
+    const deadline = Date.now() + timeoutMs;
+    await this.whenReady(timeoutMs);
     const id = this.newId();
     return new Promise<FrameOf<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -542,7 +545,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
 
   private ping(ws: WebSocketLike | undefined): void {
     if (!ws || this.ws !== ws) return;
-    this.request<'pong'>({ type: 'ping' }).catch(() => {
+    this.request<'pong'>({ type: 'ping' }, this.opts.pingTimeoutMs).catch(() => {
       // No pong in time on a socket that is still ours: the network is gone without a close.
       if (this.ws === ws) this.drop(ws);
     });

@@ -19,7 +19,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  execFileSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['web/build.mjs'], { stdio: 'inherit' });
   const hash = createHash('sha256');
   for (const file of readdirSync(migrationsFolder).sort()) {
     if (file.endsWith('.sql')) hash.update(readFileSync(join(migrationsFolder, file)));

@@ -131,6 +131,23 @@ describe.each(storageModes())('client SDK against a real gateway (%s)', (mode) =
     expect(atA.messages(group).map((e) => e.seq)).toEqual([3, 4]);
   });
 
+  it('notices a connection that went silent (no close) by its ping, and resumes without loss', async () => {
+    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    const group = await createGroup(server, asha, [ben]);
+    const network = new FaultyNetwork();
+    const a = client(asha, { WebSocket: network.WebSocket, pingIntervalMs: 200, pingTimeoutMs: 300 });
+    const atA = record(a);
+    await a.connect();
+    const dead = network.current;
+    network.dropIncoming = (_frame, link) => link === dead; // a black hole: nothing arrives, nothing closes
+    for (let i = 0; i < 3; i++) {
+      expect((await server.http('POST', `/v1/groups/${group}/messages`, { token: ben.token, body: { clientMsgId: `s${i}`, text: `m${i}` } })).status).toBe(201);
+    }
+    await atA.waitFor('the messages sent into the silence', () => a.group(group)!.lastSeq === 5);
+    expect(network.links.length).toBe(2);
+    expect(seqsOf(atA.of(group))).toEqual(range(1, 5));
+  });
+
   it('sends made before connecting wait in the queue and go out in order', async () => {
     const [asha, ben] = [await server.signUp(), await server.signUp()];
     const group = await createGroup(server, asha, [ben]);

@@ -32,13 +32,15 @@ export class Names {
   ) {
     this.known.set(me.id, me.name);
   }
-  of(id: string): string {
-    return id === this.me.id ? 'You' : (this.known.get(id) ?? `user ${id.slice(2, 8)}`);
+  of(id: string, fallback?: string): string {
+    return id === this.me.id ? 'You' : (this.known.get(id) ?? fallback ?? `user ${id.slice(2, 8)}`);
   }
   /** Learns the names of a group's members (once per group); resolves when known. */
   async loadGroup(groupId: string, force = false): Promise<void> {
     if (this.loaded.has(groupId) && !force) return;
     this.loaded.add(groupId);
+    // Members of an announcement group may not list each other (forbidden): senders then show
+    // as the community.
     let cursor: string | undefined;
     do {
       const page = await this.http.members(groupId, cursor);

@@ -48,6 +48,12 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     return communityId ? `#/c/${encodeURIComponent(communityId)}` : '#/';
   }
 
+  /** Who announcements are from when their sender's name cannot be known: the community. */
+  const announcer = () => {
+    const g = client.group(groupId);
+    return g?.kind === 'announcement' ? `📣 ${g.name}` : undefined;
+  };
+
   const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
 
   const draw = (stick: boolean) => {
@@ -69,7 +75,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
         else
           nodes.push(
             h('div', { class: `message${item.sender === me ? ' mine' : ''}`, 'data-seq': item.seq, 'data-testid': 'message' },
-              h('div', { class: 'meta' }, h('span', { class: 'sender' }, names.of(item.sender)), ' ', h('time', { datetime: item.ts }, time(item.ts)), item.edited ? ' · edited' : ''),
+              h('div', { class: 'meta' }, h('span', { class: 'sender' }, names.of(item.sender, announcer())), ' ', h('time', { datetime: item.ts }, time(item.ts)), item.edited ? ' · edited' : ''),
               h('div', { class: 'text' }, item.text ?? h('em', {}, 'message deleted')),
             ),
           );

@@ -1,4 +1,4 @@
-// Bundles the web client (web/) into dist/web: hashed assets under /assets, and index.html
+// Bundles the web client (web/src) into dist/web: hashed assets under /assets, and index.html
 // pointing at them. Runs in `npm run build` (so on `npm start`); no CDN, no network.
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
