@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { collectPageErrors, hasChromium, launchChromium, PHONE, screenshot, signUpInBrowser } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { createGroup, startServer, type TestServer } from '../helpers/server.js';
 
 // Two people in two browsers (separate contexts: separate storage) on phone-sized screens,
 // using the web client the gateway serves at `/`. Screenshots go to test-results/screenshots.
@@ -52,6 +52,8 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await screenshot(ben.page, 'group-home-unread');
     await row.click();
     await expect.poll(() => messages(ben.page).allTextContents()).toEqual(['Hello from Asha 👋']);
+    // Ben's read marker reaches Asha as a receipt under her message.
+    await expect.poll(() => asha.page.getByTestId('receipt').textContent(), { timeout: 10_000 }).toBe('Seen by 1 of 1');
 
     // Typing shows on the other side, then the reply arrives live.
     await ben.page.getByTestId('composer').pressSequentially('Hi Asha');
@@ -67,6 +69,30 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await ben.page.getByRole('link', { name: 'Back' }).click();
     await expect.poll(() => ben.page.getByTestId('group-row').filter({ hasText: 'Volunteers' }).getByTestId('unread').count()).toBe(0);
     expect([...asha.errors, ...ben.errors]).toEqual([]);
+  });
+
+  it('shows unread counts on sign-in and loads older messages on scrolling up', async () => {
+    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    const group = await createGroup(server, asha, [ben], 'Archive');
+    for (let i = 0; i < 70; i++) {
+      const r = await server.http('POST', `/v1/groups/${group}/messages`, { token: asha.token, body: { clientMsgId: `o${i}`, text: `old ${i}` } });
+      expect(r.status).toBe(201);
+    }
+    const { page, errors } = await person();
+    await page.goto(server.url);
+    await page.getByLabel('Username').fill(ben.name); // the test helper's usernames are the names
+    await page.getByLabel('Password').fill('password-123');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const row = page.getByTestId('group-row').filter({ hasText: 'Archive' });
+    await expect.poll(() => row.getByTestId('unread').textContent(), { timeout: 10_000 }).toBe('70');
+    await row.click();
+    await expect.poll(() => messages(page).count()).toBe(50);
+    expect(await messages(page).last().textContent()).toBe('old 69');
+    await page.getByTestId('messages').evaluate((el) => el.scrollTo(0, 0));
+    await expect.poll(() => messages(page).count()).toBe(70);
+    expect(await messages(page).first().textContent()).toBe('old 0');
+    await expect.poll(() => page.locator('.older').textContent()).toBe('This is the beginning of the conversation.');
+    expect(errors).toEqual([]);
   });
 
   it('shows a clear error for a wrong password', async () => {

@@ -36,9 +36,10 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   const title = h('h1', {}, client.group(groupId)?.name ?? 'Conversation');
   const list = h('div', { class: 'messages', 'data-testid': 'messages', role: 'log', 'aria-live': 'polite' });
   const typingLine = h('p', { class: 'typing', 'data-testid': 'typing' });
+  const receiptLine = h('p', { class: 'receipt', 'data-testid': 'receipt' });
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
   const composer = h('form', { class: 'composer' });
-  replace(root, h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title), list, typingLine, error, composer);
+  replace(root, h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title), list, receiptLine, typingLine, error, composer);
   root.classList.add('conversation');
   // Where the "new messages" line goes: after what was read when the conversation opened.
   const readAtOpen = client.group(groupId)?.readSeq ?? 0;
@@ -124,6 +125,23 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     }
   };
 
+  /** Read markers of the others: "Seen by n of m" under the user's own last message. */
+  const refreshReceipt = async () => {
+    const last = [...items.values()].filter((i) => !i.system).sort((a, b) => b.seq - a.seq)[0];
+    if (!last || last.sender !== ctx.session.user.id) {
+      receiptLine.textContent = '';
+      return;
+    }
+    try {
+      const { readBy, memberCount } = await ctx.http.receipts(groupId, last.seq);
+      // The sender's own marker passed their message when it arrived on screen.
+      const others = Math.max(0, memberCount - 1);
+      receiptLine.textContent = others === 0 ? '' : `Seen by ${Math.min(others, Math.max(0, readBy - 1))} of ${others}`;
+    } catch {
+      receiptLine.textContent = ''; // e.g. announcement members may not see receipts
+    }
+  };
+
   const markRead = () => {
     if (document.visibilityState === 'visible') client.markRead(groupId);
   };
@@ -196,6 +214,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     for (const e of early.splice(0)) apply(e);
     draw(true);
     markRead();
+    void refreshReceipt();
   };
 
   const offs = [
@@ -203,9 +222,15 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       if (e.group !== groupId) return;
       if (!loaded) return void early.push(e);
       const stick = nearBottom() || e.sender === ctx.session.user.id;
+      if (e.kind === 'message' && typers.has(e.sender)) {
+        clearTimeout(typers.get(e.sender));
+        typers.delete(e.sender);
+        showTyping();
+      }
       apply(e);
       draw(stick);
       markRead();
+      if (e.kind === 'message') void refreshReceipt();
     }),
     client.on('pending', (p) => {
       if (p.group !== groupId) return;
@@ -229,11 +254,13 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     if (loaded && list.scrollTop < 60) void loadOlder();
   };
   list.addEventListener('scroll', onScroll);
+  const receiptTimer = setInterval(() => loaded && void refreshReceipt(), 4000);
   document.addEventListener('visibilitychange', markRead);
   open().catch((err: unknown) => (error.textContent = describeError(err)));
 
   return () => {
     offs.forEach((off) => off());
+    clearInterval(receiptTimer);
     document.removeEventListener('visibilitychange', markRead);
     for (const t of typers.values()) clearTimeout(t);
     root.classList.remove('conversation');
