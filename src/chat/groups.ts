@@ -140,7 +140,7 @@ export class Groups {
     // A community's member list is for its admins: members of an announcement group do not see each other.
     if (membership.kind === 'announcement' && !isAdmin(membership)) throw forbidden('only community admins may list its members');
     const page = await listMembers(this.deps.db, groupId, cursor, limit);
-    return { members: page.rows.map((r) => ({ userId: r.userId, role: r.role, joinedAt: r.joinedAt.toISOString() })), nextCursor: page.nextCursor };
+    return { members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })), nextCursor: page.nextCursor };
   }
 
   async setRole(actorId: string, groupId: string, targetId: string, role: 'admin' | 'member') {

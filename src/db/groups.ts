@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, gte, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { groups, joinRequests, members, type GroupRow, type Role } from './schema.js';
+import { groups, joinRequests, members, users, type GroupRow, type Role } from './schema.js';
 
 export type NewGroup = Pick<GroupRow, 'id' | 'kind' | 'name' | 'description' | 'communityId' | 'settings' | 'createdBy'> & {
   directKey?: string | null;
@@ -139,8 +139,9 @@ export async function countReaders(db: Queryable, groupId: string, seq: number) 
 /** One page of a group's members ordered by user id, after `cursor` (a user id). */
 export async function listMembers(db: Queryable, groupId: string, cursor: string | undefined, limit: number) {
   const rows = await db
-    .select({ userId: members.userId, role: members.role, joinedAt: members.joinedAt })
+    .select({ userId: members.userId, role: members.role, joinedAt: members.joinedAt, name: users.name })
     .from(members)
+    .innerJoin(users, eq(users.id, members.userId))
     .where(and(eq(members.groupId, groupId), cursor ? gt(members.userId, cursor) : undefined))
     .orderBy(asc(members.userId))
     .limit(limit + 1);

@@ -17,6 +17,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { communityRoutes } from './routes/communities.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
+import { staticRoutes } from './routes/static.js';
 import { websocketRoute } from './websocket.js';
 
 // Fail fast: the mirror silently falls back to a slow JavaScript imitation when the native
@@ -122,6 +123,7 @@ export class Gateway {
         return bus.healthy() ? { ready: true } : { ready: false, reason: 'bus unavailable (degraded: local delivery only)' };
       },
     });
+    staticRoutes(this.app, logger);
     router.fallback();
   }
 

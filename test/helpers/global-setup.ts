@@ -13,11 +13,13 @@ declare module 'vitest' {
 }
 
 /**
- * Once per run: compile (multi-replica tests spawn `node dist/main.js`) and prepare a migrated
+ * Once per run: compile (multi-replica tests spawn `node dist/main.js`; the gateway serves the
+ * web client from dist/web) and prepare a migrated
  * PGlite data directory that each test server copies, since a fresh PGlite takes ~8 s to create.
  */
 export default async function setup(project: TestProject) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['web/build.mjs'], { stdio: 'inherit' });
   const hash = createHash('sha256');
   for (const file of readdirSync(migrationsFolder).sort()) {
     if (file.endsWith('.sql')) hash.update(readFileSync(join(migrationsFolder, file)));

@@ -1,0 +1,20 @@
+// `banyan/client`: the client SDK (browsers and Node 20). See README.md for an example.
+export { BanyanClient } from './client.js';
+export type { ClientEvents, ClientOptions, ConnectionState, GroupState, PendingMessage, SendAck, WebSocketConstructor, WebSocketLike } from './client.js';
+export { BanyanHttp } from './http.js';
+export type { Fetch, HttpOptions, HttpReplies } from './http.js';
+export { BanyanError } from './errors.js';
+export { Backoff } from './backoff.js';
+export { GroupCursor } from './group-cursor.js';
+export { parseServerFrame, serverFrameSchema, eventSchema } from '../protocol/server-frames.js';
+export type {
+  FrameOf,
+  GroupEvent,
+  GroupEventKind,
+  GroupSummaryFrame,
+  HistoryMessageFrame,
+  MessageEvent,
+  ServerFrame,
+  ServerFrameType,
+} from '../protocol/server-frames.js';
+export type { Community, Group } from '../protocol/http-replies.js';

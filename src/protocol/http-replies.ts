@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { groupSummarySchema, historyMessageSchema } from './server-frames.js';
+
+// Answers of the HTTP API (PROTOCOL.md §3 and §5) as zod schemas, for clients. Loose, like the
+// frames: a newer server may add fields.
+
+export const userSchema = z.object({ id: z.string(), name: z.string() }).loose();
+
+export const signedInSchema = z.object({ user: userSchema, token: z.string(), expiresAt: z.string() }).loose();
+
+export const groupSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['group', 'announcement', 'direct']),
+    name: z.string(),
+    description: z.string(),
+    communityId: z.string().nullable(),
+    settings: z.record(z.string(), z.unknown()),
+    memberCount: z.number(),
+    lastSeq: z.number(),
+  })
+  .loose();
+
+const role = z.enum(['owner', 'admin', 'member']);
+
+export const communitySchema = z
+  .object({ id: z.string(), name: z.string(), description: z.string().optional(), announcementGroupId: z.string() })
+  .loose();
+
+export const httpReplies = {
+  signedIn: signedInSchema,
+  me: z
+    .object({
+      user: userSchema,
+      groups: z.array(groupSummarySchema),
+      communities: z.array(z.object({ id: z.string(), name: z.string(), role }).loose()),
+    })
+    .loose(),
+  group: z.object({ group: groupSchema }).loose(),
+  groupDetail: z.object({ group: groupSchema, role }).loose(),
+  members: z
+    .object({
+      members: z.array(z.object({ userId: z.string(), role, joinedAt: z.string(), name: z.string().optional() }).loose()),
+      nextCursor: z.string().nullable().optional(),
+    })
+    .loose(),
+  messages: z.object({ messages: z.array(historyMessageSchema), hasMore: z.boolean() }).loose(),
+  posted: z.object({ group: z.string(), seq: z.number(), ts: z.string() }).loose(),
+  community: z.object({ community: communitySchema }).loose(),
+  communityDetail: z
+    .object({
+      community: communitySchema,
+      role,
+      groups: z.array(groupSummarySchema.partial({ role: true, lastSeq: true, readSeq: true })),
+    })
+    .loose(),
+  invite: z.object({ code: z.string(), expiresAt: z.string().nullable().optional(), maxUses: z.number().nullable().optional() }).loose(),
+  /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
+  joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
+  receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
+};
+
+export type HttpReplies = { [K in keyof typeof httpReplies]: z.infer<(typeof httpReplies)[K]> };
+export type Community = z.infer<typeof communitySchema>;
+export type Group = z.infer<typeof groupSchema>;

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+// Server → client frames of PROTOCOL.md §4 as zod schemas, for clients (src/client) and tests.
+// The server does not parse these: it builds frames with the plain encoders of frames.ts, and
+// test/unit/server-frames.test.ts checks that what those encoders write parses here.
+// Objects are loose: a newer server may add fields (the protocol extends, never breaks), and
+// a client keeps them instead of failing.
+
+const seq = z.number().int().min(0);
+const commandId = z.union([z.string(), z.number()]);
+const role = z.enum(['owner', 'admin', 'member']);
+
+export const groupSummarySchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['group', 'announcement', 'direct']),
+    name: z.string(),
+    communityId: z.string().nullable(),
+    role,
+    lastSeq: seq,
+    readSeq: seq,
+  })
+  .loose();
+
+const eventHead = {
+  type: z.literal('event'),
+  group: z.string(),
+  seq: z.number().int().min(1),
+  ts: z.string(),
+  sender: z.string(),
+};
+
+export const messageEventSchema = z
+  .object({
+    ...eventHead,
+    kind: z.literal('message'),
+    clientMsgId: z.string().nullable(),
+    text: z.string().nullable(),
+    replyTo: z.number().int().nullable(),
+    mentions: z.array(z.string()),
+    editedAt: z.string().optional(),
+    deleted: z.boolean().optional(),
+  })
+  .loose();
+
+export const eventSchema = z.discriminatedUnion('kind', [
+  messageEventSchema,
+  z.object({ ...eventHead, kind: z.literal('edit'), target: z.number().int(), text: z.string().nullable() }).loose(),
+  z.object({ ...eventHead, kind: z.literal('delete'), target: z.number().int() }).loose(),
+  z.object({ ...eventHead, kind: z.literal('reaction'), target: z.number().int(), emoji: z.string().nullable() }).loose(),
+  z
+    .object({
+      ...eventHead,
+      kind: z.literal('member'),
+      member: z.string(),
+      action: z.enum(['added', 'removed', 'joined', 'left', 'promoted', 'demoted']),
+      role: role.optional(),
+    })
+    .loose(),
+  z.object({ ...eventHead, kind: z.literal('group'), changes: z.record(z.string(), z.unknown()) }).loose(),
+]);
+
+export const historyMessageSchema = z
+  .object({
+    seq: z.number().int().min(1),
+    ts: z.string(),
+    sender: z.string(),
+    text: z.string().nullable(),
+    replyTo: z.number().int().nullable(),
+    mentions: z.array(z.string()),
+    clientMsgId: z.string().nullable(),
+    editedAt: z.string().nullable(),
+    deleted: z.boolean(),
+    reactions: z.record(z.string(), z.number()),
+  })
+  .loose();
+
+export const errorBodySchema = z
+  .object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
+  .loose();
+
+export const serverFrameSchema = z.discriminatedUnion('type', [
+  eventSchema,
+  z
+    .object({
+      type: z.literal('ready'),
+      re: commandId.optional(),
+      user: z.object({ id: z.string(), name: z.string() }).loose(),
+      sessionId: z.string().nullable(),
+      groups: z.array(groupSummarySchema),
+    })
+    .loose(),
+  z.object({ type: z.literal('ack'), re: commandId, group: z.string().optional(), seq: seq.optional(), ts: z.string().optional() }).loose(),
+  z.object({ type: z.literal('error'), re: commandId.optional(), correlationId: z.string().optional() }).extend(errorBodySchema.shape).loose(),
+  z
+    .object({
+      type: z.literal('synced'),
+      re: commandId,
+      groups: z.record(z.string(), z.object({ events: z.array(eventSchema), hasMore: z.boolean() }).loose()),
+    })
+    .loose(),
+  z
+    .object({ type: z.literal('history'), re: commandId, group: z.string(), messages: z.array(historyMessageSchema), hasMore: z.boolean() })
+    .loose(),
+  z.object({ type: z.literal('pong'), re: commandId }).loose(),
+  z.object({ type: z.literal('typing'), group: z.string(), user: z.string() }).loose(),
+  z.object({ type: z.literal('group_added'), group: groupSummarySchema }).loose(),
+  z.object({ type: z.literal('group_removed'), group: z.string() }).loose(),
+  z.object({ type: z.literal('read'), group: z.string(), seq }).loose(),
+]);
+
+export type ServerFrame = z.infer<typeof serverFrameSchema>;
+export type ServerFrameType = ServerFrame['type'];
+export type FrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+export type GroupEvent = z.infer<typeof eventSchema>;
+export type GroupEventKind = GroupEvent['kind'];
+export type MessageEvent = z.infer<typeof messageEventSchema>;
+export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
+export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
+
+/** Parses one text frame; undefined for JSON or shapes this client does not know (a newer server's). */
+export function parseServerFrame(text: string): ServerFrame | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = serverFrameSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}

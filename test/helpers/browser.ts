@@ -1,0 +1,44 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { uniqueName } from './server.js';
+
+// Debian's chromium driven by playwright-core (no browser download). .ci/run installs it.
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+export const SCREENSHOTS = join(process.cwd(), 'test-results', 'screenshots');
+/** A phone-sized screen: the web client must be usable there. */
+export const PHONE = { width: 390, height: 844 };
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Opens `url` signed out and signs up through the web client's form; returns the username. */
+export async function signUpInBrowser(page: Page, url: string, displayName: string): Promise<string> {
+  const username = uniqueName(displayName.toLowerCase());
+  await page.goto(url);
+  await page.getByRole('button', { name: 'New here? Create an account' }).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill('password-123');
+  await page.getByLabel('Display name (optional)').fill(displayName);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  return username;
+}
+
+/** Reports the first page error (an exception in the app) instead of letting it pass silently. */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  return errors;
+}

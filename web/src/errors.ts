@@ -1,0 +1,22 @@
+import { BanyanError } from '../../src/client/index.js';
+
+/** A message a person can act on, from whatever failed. */
+export function describeError(err: unknown): string {
+  if (err instanceof BanyanError) {
+    const issues = (err.details?.issues as { path: string; message: string }[] | undefined) ?? [];
+    if (issues.length > 0) return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+    switch (err.code) {
+      case 'unavailable':
+        return 'The server cannot be reached right now. Check your connection and try again.';
+      case 'rate_limited':
+        return 'Too many requests: wait a moment and try again.';
+      case 'internal':
+        return 'Something went wrong on the server. Try again later.';
+      default:
+        return capitalize(err.message);
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');

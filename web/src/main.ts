@@ -1,0 +1,140 @@
+import './style.css';
+import { BanyanClient, BanyanHttp } from '../../src/client/index.js';
+import { h, replace } from './dom.js';
+import { loadSession, pendingInvite, saveSession, type Session } from './session.js';
+import { authView } from './views/auth.js';
+import { communityView } from './views/community.js';
+import { conversationView } from './views/conversation.js';
+import { homeView } from './views/home.js';
+import { inviteView } from './views/invite.js';
+import { newCommunityView, newGroupView } from './views/forms.js';
+
+// The web client: hash routes, one view at a time, each view cleaning up after itself.
+
+export interface Ctx {
+  session: Session;
+  client: BanyanClient;
+  http: BanyanHttp;
+  names: Names;
+  navigate(hash: string): void;
+  signOut(): void;
+}
+
+export type View = (root: HTMLElement, ctx: Ctx, param: string) => (() => void) | void;
+
+/** Display names of user ids, learned from group member lists. */
+export class Names {
+  private readonly known = new Map<string, string>();
+  private readonly loaded = new Set<string>();
+  constructor(
+    private readonly http: BanyanHttp,
+    private readonly me: Session['user'],
+  ) {
+    this.known.set(me.id, me.name);
+  }
+  of(id: string, fallback?: string): string {
+    return id === this.me.id ? 'You' : (this.known.get(id) ?? fallback ?? `user ${id.slice(2, 8)}`);
+  }
+  /** Learns the names of a group's members (once per group); resolves when known. */
+  async loadGroup(groupId: string, force = false): Promise<void> {
+    if (this.loaded.has(groupId) && !force) return;
+    this.loaded.add(groupId);
+    // Members of an announcement group may not list each other (forbidden): senders then show
+    // as the community.
+    let cursor: string | undefined;
+    do {
+      const page = await this.http.members(groupId, cursor);
+      for (const m of page.members) if (m.name) this.known.set(m.userId, m.name);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+}
+
+const routes: [RegExp, View][] = [
+  [/^#\/g\/(.+)$/, conversationView],
+  [/^#\/c\/(.+)$/, communityView],
+  [/^#\/invite\/(.+)$/, inviteView],
+  [/^#\/new-group$/, newGroupView],
+  [/^#\/new-community$/, newCommunityView],
+  [/^/, homeView],
+];
+
+const root = document.getElementById('app')!;
+let ctx: Ctx | undefined;
+let cleanup: (() => void) | void;
+let banner: HTMLElement | undefined;
+
+function start(session: Session): void {
+  saveSession(session);
+  const client = new BanyanClient({ url: location.origin, token: session.token });
+  const c: Ctx = {
+    session,
+    client,
+    http: client.http,
+    names: new Names(client.http, session.user),
+    navigate: (hash) => {
+      if (location.hash === hash) render();
+      else location.hash = hash;
+    },
+    signOut: () => {
+      void client.http.signOut().catch(() => undefined); // the local sign-out happens regardless
+      stop();
+    },
+  };
+  ctx = c;
+  banner = connectionBanner(client);
+  client.on('closed', ({ code }) => {
+    if (ctx === c && (code === 4401 || code === 4403)) stop('Your session ended. Sign in again.');
+  });
+  void client.connect().catch(() => undefined); // failures show through the connection banner
+  const invite = pendingInvite.get();
+  if (invite) {
+    pendingInvite.set(undefined);
+    c.navigate(`#/invite/${invite}`);
+  } else render();
+}
+
+function stop(notice?: string): void {
+  ctx?.client.close();
+  ctx = undefined;
+  saveSession(undefined);
+  render(notice);
+}
+
+function render(notice?: string): void {
+  if (cleanup) cleanup();
+  cleanup = undefined;
+  window.scrollTo(0, 0);
+  const view = h('main', { class: 'view' });
+  replace(root, ctx ? banner : null, view);
+  if (!ctx) {
+    const invite = /^#\/invite\/(.+)$/.exec(location.hash)?.[1];
+    if (invite) pendingInvite.set(decodeURIComponent(invite));
+    cleanup = authView(view, start, notice ?? (invite ? 'Sign in or create an account to join the community you were invited to.' : undefined));
+    return;
+  }
+  for (const [pattern, fn] of routes) {
+    const match = pattern.exec(location.hash);
+    if (match) {
+      cleanup = fn(view, ctx, decodeURIComponent(match[1] ?? ''));
+      return;
+    }
+  }
+}
+
+/** A thin bar saying when the connection is down and messages wait to be sent. */
+function connectionBanner(client: BanyanClient): HTMLElement {
+  const bar = h('div', { class: 'connection', role: 'status', 'data-state': client.state });
+  const show = () => {
+    bar.dataset.state = client.state;
+    bar.textContent = client.state === 'reconnecting' ? 'Offline: reconnecting… Messages you send will go out when back online.' : '';
+  };
+  show();
+  client.on('state', show);
+  return bar;
+}
+
+window.addEventListener('hashchange', () => render());
+const saved = loadSession();
+if (saved) start(saved);
+else render();

@@ -1,0 +1,268 @@
+import type { GroupEvent, HistoryMessageFrame, PendingMessage } from '../../../src/client/index.js';
+import { h, link, replace } from '../dom.js';
+import { describeError } from '../errors.js';
+import type { Ctx } from '../main.js';
+
+interface Item {
+  seq: number;
+  sender: string;
+  ts: string;
+  /** null: deleted. */
+  text: string | null;
+  clientMsgId: string | null;
+  edited: boolean;
+  /** A membership or settings line rather than a message. */
+  system?: string;
+}
+
+const fromHistory = (m: HistoryMessageFrame): Item => ({
+  seq: m.seq, sender: m.sender, ts: m.ts, text: m.deleted ? null : m.text, clientMsgId: m.clientMsgId, edited: m.editedAt !== null,
+});
+
+const time = (ts: string) => new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+const actionText: Record<string, string> = { added: 'was added', removed: 'was removed', joined: 'joined', left: 'left', promoted: 'became an admin', demoted: 'is no longer an admin' };
+
+/** One group's conversation: history on scroll, live messages, typing, read markers. */
+export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
+  const { client, names } = ctx;
+  const items = new Map<number, Item>();
+  let pending: PendingMessage[] = client.pending(groupId);
+  let loaded = false;
+  let hasMore = true;
+  let loadingOlder = false;
+  const early: GroupEvent[] = [];
+  const typers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  const title = h('h1', {}, client.group(groupId)?.name ?? 'Conversation');
+  const list = h('div', { class: 'messages', 'data-testid': 'messages', role: 'log', 'aria-live': 'polite' });
+  const typingLine = h('p', { class: 'typing', 'data-testid': 'typing' });
+  const receiptLine = h('p', { class: 'receipt', 'data-testid': 'receipt' });
+  const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
+  const composer = h('form', { class: 'composer' });
+  replace(root, h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title), list, receiptLine, typingLine, error, composer);
+  root.classList.add('conversation');
+  // Where the "new messages" line goes: after what was read when the conversation opened.
+  const readAtOpen = client.group(groupId)?.readSeq ?? 0;
+
+  function backHref() {
+    const communityId = client.group(groupId)?.communityId;
+    return communityId ? `#/c/${encodeURIComponent(communityId)}` : '#/';
+  }
+
+  /** Who announcements are from when their sender's name cannot be known: the community. */
+  const announcer = () => {
+    const g = client.group(groupId);
+    return g?.kind === 'announcement' ? `📣 ${g.name}` : undefined;
+  };
+
+  const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+
+  const draw = (stick: boolean) => {
+    const sorted = [...items.values()].sort((a, b) => a.seq - b.seq);
+    const seen = new Set(sorted.map((i) => i.clientMsgId));
+    const me = ctx.session.user.id;
+    let divider = false;
+    replace(
+      list,
+      hasMore && loaded ? h('p', { class: 'older' }, loadingOlder ? 'Loading older messages…' : 'Scroll up for older messages') : null,
+      !hasMore && loaded ? h('p', { class: 'older' }, 'This is the beginning of the conversation.') : null,
+      sorted.map((item) => {
+        const nodes: Node[] = [];
+        if (!divider && item.seq > readAtOpen && item.sender !== me && !item.system && readAtOpen > 0) {
+          divider = true;
+          nodes.push(h('p', { class: 'divider' }, 'New messages'));
+        }
+        if (item.system) nodes.push(h('p', { class: 'system' }, item.system));
+        else
+          nodes.push(
+            h('div', { class: `message${item.sender === me ? ' mine' : ''}`, 'data-seq': item.seq, 'data-testid': 'message' },
+              h('div', { class: 'meta' }, h('span', { class: 'sender' }, names.of(item.sender, announcer())), ' ', h('time', { datetime: item.ts }, time(item.ts)), item.edited ? ' · edited' : ''),
+              h('div', { class: 'text' }, item.text ?? h('em', {}, 'message deleted')),
+            ),
+          );
+        return nodes;
+      }),
+      pending
+        .filter((p) => !seen.has(p.clientMsgId))
+        .map((p) =>
+          h('div', { class: `message mine pending ${p.status}`, 'data-testid': 'pending' },
+            h('div', { class: 'meta' }, p.status === 'failed' ? `Not sent: ${describeError(p.error)} ` : client.state === 'ready' ? 'Sending…' : 'Waiting for connection…',
+              p.status === 'failed' ? h('button', { type: 'button', class: 'link', onclick: () => client.cancel(groupId, p.clientMsgId) }, 'Dismiss') : null),
+            h('div', { class: 'text' }, p.text),
+          ),
+        ),
+    );
+    if (stick) list.scrollTop = list.scrollHeight;
+  };
+
+  const apply = (e: GroupEvent) => {
+    switch (e.kind) {
+      case 'message':
+        items.set(e.seq, { seq: e.seq, sender: e.sender, ts: e.ts, text: e.deleted ? null : e.text, clientMsgId: e.clientMsgId, edited: !!e.editedAt });
+        break;
+      case 'edit': {
+        const target = items.get(e.target);
+        if (target) items.set(e.target, { ...target, text: e.text, edited: true });
+        break;
+      }
+      case 'delete': {
+        const target = items.get(e.target);
+        if (target) items.set(e.target, { ...target, text: null });
+        break;
+      }
+      case 'member':
+        void names.loadGroup(groupId, true).then(() => draw(nearBottom()));
+        items.set(e.seq, { seq: e.seq, sender: e.sender, ts: e.ts, text: null, clientMsgId: null, edited: false, system: `${names.of(e.member)} ${actionText[e.action] ?? e.action}` });
+        break;
+      case 'group':
+        if (typeof e.changes.name === 'string') {
+          title.textContent = e.changes.name;
+          items.set(e.seq, { seq: e.seq, sender: e.sender, ts: e.ts, text: null, clientMsgId: null, edited: false, system: `${names.of(e.sender)} renamed the group to “${e.changes.name}”` });
+        }
+        break;
+      default:
+        break;
+    }
+  };
+
+  /** Read markers of the others: "Seen by n of m" under the user's own last message. */
+  const refreshReceipt = async () => {
+    const last = [...items.values()].filter((i) => !i.system).sort((a, b) => b.seq - a.seq)[0];
+    if (!last || last.sender !== ctx.session.user.id) {
+      receiptLine.textContent = '';
+      return;
+    }
+    try {
+      const { readBy, memberCount } = await ctx.http.receipts(groupId, last.seq);
+      // The sender's own marker passed their message when it arrived on screen.
+      const others = Math.max(0, memberCount - 1);
+      receiptLine.textContent = others === 0 ? '' : `Seen by ${Math.min(others, Math.max(0, readBy - 1))} of ${others}`;
+    } catch {
+      receiptLine.textContent = ''; // e.g. announcement members may not see receipts
+    }
+  };
+
+  const markRead = () => {
+    if (document.visibilityState === 'visible') client.markRead(groupId);
+  };
+
+  const loadOlder = async () => {
+    if (loadingOlder || !hasMore) return;
+    loadingOlder = true;
+    const oldest = Math.min(...[...items.values()].filter((i) => !i.system).map((i) => i.seq));
+    const before = list.scrollHeight - list.scrollTop;
+    try {
+      const page = await client.history(groupId, { limit: 50, ...(Number.isFinite(oldest) ? { before: oldest } : {}) });
+      for (const m of page.messages) if (!items.has(m.seq)) items.set(m.seq, fromHistory(m));
+      hasMore = page.hasMore;
+    } catch (err) {
+      error.textContent = describeError(err);
+    } finally {
+      loadingOlder = false;
+    }
+    draw(false);
+    list.scrollTop = list.scrollHeight - before; // keep what was on screen in place
+  };
+
+  const setupComposer = () => {
+    const g = client.group(groupId);
+    if (!g) return;
+    title.textContent = g.name;
+    if (g.kind === 'announcement' && g.role === 'member') {
+      replace(composer, h('p', { class: 'hint' }, 'Only community admins post announcements.'));
+      return;
+    }
+    const input = h('textarea', { rows: 1, placeholder: 'Message', 'aria-label': 'Message', 'data-testid': 'composer', maxlength: 4096 });
+    const submit = () => {
+      const text = input.value.trim();
+      if (!text) return;
+      input.value = '';
+      error.textContent = '';
+      client.send(groupId, text).catch((err: unknown) => (error.textContent = `Not sent: ${describeError(err)}`));
+      input.focus();
+    };
+    input.addEventListener('input', () => client.typing(groupId));
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey) {
+        e.preventDefault();
+        submit();
+      }
+    });
+    composer.onsubmit = (e) => {
+      e.preventDefault();
+      submit();
+    };
+    replace(composer, input, h('button', { type: 'submit', class: 'primary', 'aria-label': 'Send' }, 'Send'));
+  };
+
+  const open = async () => {
+    if (!client.group(groupId)) {
+      // Just created or joined: the group arrives on the socket in a moment.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => (off(), reject(new Error('This group does not exist, or you are not a member of it.'))), 8000);
+        const off = client.on('group', (g) => {
+          if (g.id === groupId) (clearTimeout(timer), off(), resolve());
+        });
+      });
+    }
+    setupComposer();
+    await names.loadGroup(groupId).catch(() => undefined); // names are a nicety; ids show otherwise
+    const page = await client.history(groupId, { limit: 50 });
+    for (const m of page.messages) items.set(m.seq, fromHistory(m));
+    hasMore = page.hasMore;
+    loaded = true;
+    for (const e of early.splice(0)) apply(e);
+    draw(true);
+    markRead();
+    void refreshReceipt();
+  };
+
+  const offs = [
+    client.on('event', (e) => {
+      if (e.group !== groupId) return;
+      if (!loaded) return void early.push(e);
+      const stick = nearBottom() || e.sender === ctx.session.user.id;
+      if (e.kind === 'message' && typers.has(e.sender)) {
+        clearTimeout(typers.get(e.sender));
+        typers.delete(e.sender);
+        showTyping();
+      }
+      apply(e);
+      draw(stick);
+      markRead();
+      if (e.kind === 'message') void refreshReceipt();
+    }),
+    client.on('pending', (p) => {
+      if (p.group !== groupId) return;
+      pending = p.messages;
+      if (loaded) draw(true);
+    }),
+    client.on('typing', (t) => {
+      if (t.group !== groupId) return;
+      clearTimeout(typers.get(t.user));
+      typers.set(t.user, setTimeout(() => (typers.delete(t.user), showTyping()), 4000));
+      showTyping();
+    }),
+    client.on('group_removed', ({ group }) => group === groupId && ctx.navigate('#/')),
+    client.on('state', () => loaded && draw(nearBottom())),
+  ];
+  const showTyping = () => {
+    const who = [...typers.keys()].map((id) => names.of(id));
+    typingLine.textContent = who.length === 0 ? '' : `${who.join(', ')} ${who.length === 1 ? 'is' : 'are'} typing…`;
+  };
+  const onScroll = () => {
+    if (loaded && list.scrollTop < 60) void loadOlder();
+  };
+  list.addEventListener('scroll', onScroll);
+  const receiptTimer = setInterval(() => loaded && void refreshReceipt(), 4000);
+  document.addEventListener('visibilitychange', markRead);
+  open().catch((err: unknown) => (error.textContent = describeError(err)));
+
+  return () => {
+    offs.forEach((off) => off());
+    clearInterval(receiptTimer);
+    document.removeEventListener('visibilitychange', markRead);
+    for (const t of typers.values()) clearTimeout(t);
+    root.classList.remove('conversation');
+  };
+}

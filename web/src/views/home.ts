@@ -1,0 +1,82 @@
+import type { GroupState } from '../../../src/client/index.js';
+import { badge, h, link, replace } from '../dom.js';
+import { describeError } from '../errors.js';
+import type { Ctx } from '../main.js';
+
+type MyCommunity = { id: string; name: string; role: string };
+
+/** The communities and groups of the user, with unread counts, live. */
+export function homeView(root: HTMLElement, ctx: Ctx) {
+  const { client, session } = ctx;
+  let communities: MyCommunity[] = [];
+  const error = h('p', { class: 'error', role: 'alert' });
+  const lists = h('div');
+
+  const groupRow = (g: GroupState) =>
+    h(
+      'li',
+      {},
+      link(
+        `#/g/${encodeURIComponent(g.id)}`,
+        { class: 'row', 'data-testid': 'group-row' },
+        h('span', { class: 'name' }, g.kind === 'direct' ? '✉️ ' : '# ', g.name),
+        badge(g.unread),
+      ),
+    );
+
+  const draw = () => {
+    const groups = client.groups();
+    const unreadOf = (communityId: string) => groups.filter((g) => g.communityId === communityId).reduce((n, g) => n + g.unread, 0);
+    const plain = groups.filter((g) => g.communityId === null).sort((a, b) => a.name.localeCompare(b.name));
+    replace(
+      lists,
+      h('section', {}, h('div', { class: 'section-head' }, h('h2', {}, 'Communities'), link('#/new-community', { class: 'button' }, '+ New community')),
+        communities.length === 0
+          ? h('p', { class: 'empty' }, 'No communities yet. Create one, or open an invite link.')
+          : h('ul', { class: 'list' }, communities.map((c) =>
+              h('li', {}, link(`#/c/${encodeURIComponent(c.id)}`, { class: 'row', 'data-testid': 'community-row' },
+                h('span', { class: 'name' }, '🏘️ ', c.name), c.role !== 'member' ? h('span', { class: 'role' }, c.role) : null, badge(unreadOf(c.id)))),
+            )),
+      ),
+      h('section', {}, h('div', { class: 'section-head' }, h('h2', {}, 'Groups'), link('#/new-group', { class: 'button' }, '+ New group')),
+        plain.length === 0
+          ? h('p', { class: 'empty' }, client.state === 'ready' ? 'No groups yet.' : 'Loading…')
+          : h('ul', { class: 'list' }, plain.map(groupRow)),
+      ),
+    );
+  };
+
+  const loadCommunities = () =>
+    ctx.http.me().then(
+      (me) => {
+        communities = me.communities;
+        draw();
+      },
+      (err: unknown) => (error.textContent = describeError(err)),
+    );
+
+  const copy = h('button', { type: 'button', class: 'small', onclick: () => void navigator.clipboard?.writeText(session.user.id).then(() => (copy.textContent = 'Copied')) }, 'Copy');
+  replace(
+    root,
+    h('header', { class: 'top' },
+      h('h1', {}, '🌳 Banyan'),
+      h('div', { class: 'me' },
+        h('span', { 'data-testid': 'my-name' }, session.user.name),
+        h('button', { type: 'button', class: 'link', onclick: () => ctx.signOut() }, 'Sign out'),
+      ),
+    ),
+    h('p', { class: 'my-id' }, 'Your user id (share it to be added to groups): ', h('code', { 'data-testid': 'my-id' }, session.user.id), ' ', copy),
+    error,
+    lists,
+  );
+  draw();
+  void loadCommunities();
+  const offs = [
+    client.on('unread', draw),
+    client.on('ready', draw),
+    client.on('group_removed', () => void loadCommunities()),
+    // A new announcement group means a community was joined.
+    client.on('group', (g) => (g.kind === 'announcement' && !communities.some((c) => c.id === g.communityId) ? void loadCommunities() : draw())),
+  ];
+  return () => offs.forEach((off) => off());
+}
