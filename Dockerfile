@@ -7,7 +7,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json drizzle.config.ts ./
 COPY src ./src
 COPY migrations ./migrations
-COPY web* ./web
+COPY web ./web
 RUN npm run build
 
 # Final stage: production dependencies only, non-root, embedded data under /data by default.
