@@ -72,7 +72,8 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
       // The ArrayBuffer is only valid during this call: decode it now.
       const frame = Buffer.from(message).toString('utf8');
       deps.metrics.framesIn.inc();
-      void onFrame(deps, ws, frame);
+      // A bug in one command must not become an unhandled rejection, which ends the process.
+      onFrame(deps, ws, frame).catch((err: unknown) => deps.logger.error('frame handling failed', { err }));
     },
 
     close: (ws) => {
@@ -167,7 +168,12 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('bad_request', 'already authenticated'))));
     return;
   }
-  const ctx: CommandContext = { chat: deps.chat, userId: data.principal!.userId, connectionId: data.connectionId };
+  if (!data.principal) {
+    // The auth frame is still being checked: commands are taken once it has passed.
+    deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('unauthorized', 'not authenticated yet: wait for ready'))));
+    return;
+  }
+  const ctx: CommandContext = { chat: deps.chat, userId: data.principal.userId, connectionId: data.connectionId };
   try {
     const handler = commandHandlers[command.type] as (ctx: CommandContext, c: AnyCommand) => Promise<string | undefined>;
     const reply = await handler(ctx, command);
