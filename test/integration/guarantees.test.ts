@@ -11,7 +11,7 @@ import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 const seqsOf = (frames: Frame[]) => frames.map((f) => f.seq as number);
 
 /** Sends `count` messages at once (no waiting between them); resolves with every ack. */
-function burst(socket: TestSocket, group: string, prefix: string, count: number, timeoutMs = 20_000): Promise<Frame[]> {
+function burst(socket: TestSocket, group: string, prefix: string, count: number, timeoutMs = 60_000): Promise<Frame[]> {
   return Promise.all(range(1, count).map((i) => socket.request({ type: 'send', group, clientMsgId: `${prefix}-${i}`, text: `${prefix} #${i}` }, timeoutMs)));
 }
 
@@ -95,7 +95,7 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     expect(new Set(results.filter(([w]) => w === 'event').map(([, seq]) => seq)).size).toBe(last - 2);
   });
 
-  it('ordered and gapless: 5 senders × 200 messages at once, plus HTTP sends, reach every socket in seq order', async () => {
+  it('ordered and gapless: 5 senders × 200 messages at once, plus HTTP sends, reach every socket in seq order', { timeout: 90_000 }, async () => {
     const senders = await tokenUsers(server, 5, 'sender');
     const [watcher, http] = await tokenUsers(server, 2, 'watch');
     const group = await createGroup(server, senders[0]!, [...senders.slice(1), watcher!, http!]);
@@ -122,7 +122,7 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     expect(new Set(acked.values()).size).toBe(total);
 
     for (const socket of [...senderSockets, ...watchers]) {
-      const events = await socket.waitForEvents(group, total, 20_000);
+      const events = await socket.waitForEvents(group, total, 30_000);
       const fresh = events.filter((e) => e.seq > base);
       // Strictly increasing by one, no gap, no duplicate.
       expect(seqsOf(fresh)).toEqual(range(base + 1, base + total));
