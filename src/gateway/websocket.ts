@@ -5,7 +5,7 @@ import type { Chat } from '../chat/index.js';
 import type { GroupFeeds } from '../delivery/group-feeds.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { CommandError, type AnyCommand } from '../protocol/commands.js';
+import { CommandError, commandIdOf, type AnyCommand } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import { errorFrame } from '../protocol/frames.js';
 import { commandHandlers, type CommandContext } from './commands/index.js';
@@ -147,7 +147,9 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     if (data.rate.strikes > deps.settings.rateLimitBurst) deps.sockets.close(ws, CloseCode.flooding, 'flooding');
     else {
       const retryAfterMs = Math.ceil(1000 / deps.settings.rateLimitPerS);
-      deps.sockets.send(ws, errorFrame(undefined, deps.failures.toAppError(new AppError('rate_limited', 'slow down', { retryAfterMs }))));
+      // With `re`, so the client knows which command to send again.
+      const error = deps.failures.toAppError(new AppError('rate_limited', 'slow down', { retryAfterMs }));
+      deps.sockets.send(ws, errorFrame(commandIdOf(frame), error));
     }
     return;
   }

@@ -32,6 +32,7 @@ async function expectAccepted(server: TestServer, token: string, user: { id: str
   expect(me.body.user).toEqual(user);
   const s = await connect(server.wsUrl, token);
   expect(s.frames[0]).toMatchObject({ type: 'ready', user });
+  expect(s.frames[0]).not.toHaveProperty('re'); // authenticated by header
   s.terminate();
 }
 

@@ -63,6 +63,19 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
     const wrong = await s.request({ type: 'send', id: 7, group: 1, clientMsgId: ['x'], text: { t: 1 }, replyTo: 'one', mentions: 'all' });
     expect(wrong).toMatchObject({ type: 'error', re: 7, code: 'bad_request' });
     expect(wrong.details.issues.map((i: Frame) => i.path).sort()).toEqual(['clientMsgId', 'group', 'mentions', 'replyTo', 'text']);
+    for (const [command, path] of [
+      [{ type: 'send', group, clientMsgId: 'c'.repeat(65), text: 'hi' }, 'clientMsgId'],
+      [{ type: 'send', group, clientMsgId: '', text: 'hi' }, 'clientMsgId'],
+      [{ type: 'history', group, limit: 0 }, 'limit'],
+      [{ type: 'history', group, limit: 101 }, 'limit'],
+      [{ type: 'read', group, seq: -1 }, 'seq'],
+      [{ type: 'sync', groups: { [group]: 1.5 } }, `groups.${group}`],
+      [{ type: 'edit', group, target: 2 ** 53, text: 'x' }, 'target'],
+    ] as const) {
+      const r = await s.request(command);
+      expect(r, JSON.stringify(command)).toMatchObject({ type: 'error', code: 'bad_request' });
+      expect(new Set(r.details.issues.map((i: Frame) => i.path)), JSON.stringify(command)).toEqual(new Set([path]));
+    }
     const missing = await s.request({ type: 'react', group, target: 0 });
     expect(missing.details.issues.map((i: Frame) => i.path).sort()).toEqual(['emoji', 'target']);
     // The socket still works.
@@ -235,7 +248,8 @@ describe('rate limiting', () => {
     for (const i of range(1, 5)) s.send({ type: 'ping', id: `p${i}` });
     s.send({ type: 'ping', id: 'p6' });
     const limited = await s.next((f) => f.type === 'error');
-    expect(limited).toMatchObject({ code: 'rate_limited', details: { retryAfterMs: 500 } });
+    // The reply names the refused command, so the client knows what to send again.
+    expect(limited).toMatchObject({ re: 'p6', code: 'rate_limited', details: { retryAfterMs: 500 } });
     expect(s.frames.filter((f) => f.type === 'pong').map((f) => f.re)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
     // After waiting as told, commands are taken again.
     await sleep(limited.details.retryAfterMs + 50);
