@@ -8,7 +8,9 @@ const bool = z
 
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Digits only: `0x10`, `1e3` or ` 80 ` are typos here, not numbers.
+const int = (min: number, max: number) =>
+  z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
@@ -55,7 +57,8 @@ export class ConfigError extends Error {}
 /** Parses settings from an environment-like record; throws ConfigError naming the variable. */
 export function loadConfig(env: ConfigInput = process.env as ConfigInput): Config {
   const picked: Record<string, string | undefined> = {};
-  for (const key of Object.keys(envSchema.shape)) picked[key] = (env as Record<string, string | undefined>)[key];
+  // An empty value (`PORT=` in a compose file) means unset: the default, never 0 or an error.
+  for (const key of Object.keys(envSchema.shape)) picked[key] = emptyAsUndefined((env as Record<string, string | undefined>)[key]) as string | undefined;
   const result = envSchema.safeParse(picked);
   if (!result.success) {
     const issue = result.error.issues[0]!;

@@ -53,7 +53,7 @@ export class Accounts {
   /** Revokes the token's session; its sockets on every replica close with 4403. */
   async signOut(principal: Principal): Promise<void> {
     if (!principal.sessionId) throw new AppError('bad_request', 'this token has no session to end');
-    await revokeSession(this.deps.db, principal.sessionId, principal.userId);
+    await revokeSession(this.deps.db, { id: principal.sessionId, userId: principal.userId, expiresAt: principal.expiresAt });
     await this.deps.publisher.control(principal.userId, { kind: 'revoke', sessionId: principal.sessionId });
   }
 

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Queryable } from './connect.js';
 import { isUniqueViolation } from './errors.js';
 import { accounts, sessions, users, type UserRow } from './schema.js';
@@ -45,14 +45,19 @@ export async function insertSession(db: Queryable, session: { id: string; userId
   await db.insert(sessions).values(session);
 }
 
-/** Marks a session revoked; true when it was active. */
-export async function revokeSession(db: Queryable, id: string, userId: string): Promise<boolean> {
-  const rows = await db
-    .update(sessions)
-    .set({ revokedAt: new Date() })
-    .where(and(eq(sessions.id, id), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
-    .returning({ id: sessions.id });
-  return rows.length > 0;
+/**
+ * Marks a session revoked; a session this server did not start (an external token's `sid`) is
+ * recorded as revoked, so the token is refused from now on. Another user's session is untouched.
+ */
+export async function revokeSession(db: Queryable, session: { id: string; userId: string; expiresAt: Date }): Promise<void> {
+  await db
+    .insert(sessions)
+    .values({ ...session, revokedAt: new Date() })
+    .onConflictDoUpdate({
+      target: sessions.id,
+      set: { revokedAt: sql`coalesce(${sessions.revokedAt}, excluded.revoked_at)` },
+      setWhere: eq(sessions.userId, session.userId),
+    });
 }
 
 /** True when the session exists and was revoked; unknown sessions (external tokens) are not. */

@@ -91,7 +91,7 @@ export class HttpRouter {
     const paramCount = (pattern.match(/:/g) ?? []).length;
     this.app[method](pattern, (res, req) => {
       // req is only valid until the first await: copy what we need now.
-      const params = Array.from({ length: paramCount }, (_, i) => decodeURIComponent(req.getParameter(i) ?? ''));
+      const params = Array.from({ length: paramCount }, (_, i) => decodeParam(req.getParameter(i) ?? ''));
       const query = new URLSearchParams(req.getQuery() ?? '');
       const authorization = req.getHeader('authorization');
       const contentLength = Number(req.getHeader('content-length') || 0);
@@ -185,6 +185,19 @@ function readBody(res: HttpResponse, limit: number): Promise<string> {
       if (isLast) resolve(Buffer.concat(chunks).toString('utf8'));
     });
   });
+}
+
+/**
+ * A percent-decoded path parameter; malformed encoding (`%ZZ`) cannot name anything, so it
+ * becomes a value no id schema accepts. decodeURIComponent would throw inside the uWS handler,
+ * which terminates the process.
+ */
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return '';
+  }
 }
 
 /** Pulls the token out of an `Authorization: Bearer …` header. */

@@ -5,7 +5,7 @@ import type { Chat } from '../chat/index.js';
 import type { GroupFeeds } from '../delivery/group-feeds.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { CommandError, type AnyCommand } from '../protocol/commands.js';
+import { CommandError, commandIdOf, type AnyCommand } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import { errorFrame } from '../protocol/frames.js';
 import { commandHandlers, type CommandContext } from './commands/index.js';
@@ -72,7 +72,8 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
       // The ArrayBuffer is only valid during this call: decode it now.
       const frame = Buffer.from(message).toString('utf8');
       deps.metrics.framesIn.inc();
-      void onFrame(deps, ws, frame);
+      // A bug in one command must not become an unhandled rejection, which ends the process.
+      onFrame(deps, ws, frame).catch((err: unknown) => deps.logger.error('frame handling failed', { err }));
     },
 
     close: (ws) => {
@@ -146,7 +147,9 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     if (data.rate.strikes > deps.settings.rateLimitBurst) deps.sockets.close(ws, CloseCode.flooding, 'flooding');
     else {
       const retryAfterMs = Math.ceil(1000 / deps.settings.rateLimitPerS);
-      deps.sockets.send(ws, errorFrame(undefined, deps.failures.toAppError(new AppError('rate_limited', 'slow down', { retryAfterMs }))));
+      // With `re`, so the client knows which command to send again.
+      const error = deps.failures.toAppError(new AppError('rate_limited', 'slow down', { retryAfterMs }));
+      deps.sockets.send(ws, errorFrame(commandIdOf(frame), error));
     }
     return;
   }
@@ -167,7 +170,12 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('bad_request', 'already authenticated'))));
     return;
   }
-  const ctx: CommandContext = { chat: deps.chat, userId: data.principal!.userId, connectionId: data.connectionId };
+  if (!data.principal) {
+    // The auth frame is still being checked: commands are taken once it has passed.
+    deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('unauthorized', 'not authenticated yet: wait for ready'))));
+    return;
+  }
+  const ctx: CommandContext = { chat: deps.chat, userId: data.principal.userId, connectionId: data.connectionId };
   try {
     const handler = commandHandlers[command.type] as (ctx: CommandContext, c: AnyCommand) => Promise<string | undefined>;
     const reply = await handler(ctx, command);

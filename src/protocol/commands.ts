@@ -89,6 +89,18 @@ export function createCommandParser(limits: ProtocolLimits) {
   };
 }
 
+/** The id of a frame that is not otherwise handled (refused by the rate limit), when it has one. */
+export function commandIdOf(frame: string): CommandId | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(frame);
+  } catch {
+    return undefined;
+  }
+  const head = envelope.safeParse(json);
+  return head.success ? head.data.id : undefined;
+}
+
 /** A parse failure, with the id of the command when it could be read, so the reply has `re`. */
 export class CommandError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientMsgId, description, id, mentions, messageText, name, positiveSeq, type ProtocolLimits } from './limits.js';
+import { clientMsgId, description, id, mentions, messageText, name, positiveSeq, storableString, type ProtocolLimits } from './limits.js';
 
 // Request bodies and query strings of the HTTP API (PROTOCOL.md §3 and §5).
 
@@ -19,7 +19,7 @@ export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
     signUp: z.object({ username, password, name: name.optional() }),
-    signIn: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
+    signIn: z.object({ username: storableString().min(1).max(64), password: z.string().min(1).max(256) }),
     createGroup: z.object({ name, description: description.optional(), members: z.array(id).max(1000).optional() }),
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
     addMember: z.object({ userId: id, role: role.optional() }),
@@ -46,7 +46,7 @@ export const historyQuery = z.object({
 });
 
 export const pageQuery = z.object({
-  cursor: z.string().min(1).max(256).optional(),
+  cursor: storableString().min(1).max(256).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 

@@ -12,21 +12,28 @@ export const charCount = (s: string) => {
   return n;
 };
 
+/**
+ * Text PostgreSQL can store as sent: no NUL (text and jsonb refuse it) and no lone surrogate
+ * (it would be stored as U+FFFD, so an idempotency key would not match itself).
+ */
+const storable = /^[^\u0000\p{Cs}]*$/u;
+const storableMessage = 'must be well-formed Unicode without NUL characters';
+export const storableString = () => z.string().regex(storable, storableMessage);
+
 export const messageText = (limits: ProtocolLimits) =>
-  z
-    .string()
+  storableString()
     .trim()
     .min(1, 'must not be empty')
     .refine((s) => charCount(s) <= limits.maxTextChars, `must be at most ${limits.maxTextChars} characters`);
 
-export const id = z.string().min(1).max(64);
+export const id = storableString().min(1).max(64);
 export const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const positiveSeq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-export const clientMsgId = z.string().min(1).max(64);
+export const clientMsgId = storableString().min(1).max(64);
 export const mentions = z.array(id).max(256);
-export const emoji = z.string().min(1).max(32);
-export const name = z.string().trim().min(1).max(128);
-export const description = z.string().trim().max(2048);
+export const emoji = storableString().min(1).max(32);
+export const name = storableString().trim().min(1).max(128);
+export const description = storableString().trim().max(2048);
 
 /** Turns zod issues into the `details` of a bad_request error. */
 export function issueDetails(error: z.ZodError): { issues: { path: string; message: string }[] } {

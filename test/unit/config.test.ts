@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, type ConfigInput } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      DATA_DIR: './data',
+      DATABASE_URL: undefined,
+      DATABASE_POOL_SIZE: 10,
+      REDIS_URL: undefined,
+      REDIS_SHARDED: false,
+      JWT_SECRET: undefined,
+      JWT_PUBLIC_KEY: undefined,
+      JWT_ISSUER: undefined,
+      JWT_AUDIENCE: undefined,
+      TOKEN_TTL_S: 604800,
+      LOCAL_ACCOUNTS: true,
+      MAX_FRAME_BYTES: 65536,
+      MAX_BODY_BYTES: 65536,
+      MAX_TEXT_CHARS: 4096,
+      SYNC_LIMIT: 500,
+      EDIT_WINDOW_S: 900,
+      MAX_GROUP_MEMBERS: 1_000_000,
+      MAX_COMMUNITY_GROUPS: 10_000,
+      AUTH_TIMEOUT_MS: 10_000,
+      SLOW_CONSUMER_BYTES: 1024 * 1024,
+      RATE_LIMIT_PER_S: 50,
+      RATE_LIMIT_BURST: 200,
+      DRAIN_TIMEOUT_MS: 10_000,
+      WORKERS: 1,
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('reads values, coercing numbers and booleans', () => {
+    const c = loadConfig({
+      PORT: '0',
+      DATABASE_URL: 'postgres://u:p@db:5432/banyan',
+      REDIS_URL: 'redis://cache:6379',
+      REDIS_SHARDED: 'yes',
+      LOCAL_ACCOUNTS: 'off',
+      JWT_SECRET: 's'.repeat(32),
+      SYNC_LIMIT: '20',
+      LOG_LEVEL: 'silent',
+    });
+    expect(c).toMatchObject({ PORT: 0, REDIS_SHARDED: true, LOCAL_ACCOUNTS: false, SYNC_LIMIT: 20, LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://u:p@db:5432/banyan' });
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(() => loadConfig({ ...({ HOME: '/root', PORTS: 'x' } as ConfigInput) })).not.toThrow();
+  });
+
+  it('treats an empty value as unset (the default), for numbers too', () => {
+    const c = loadConfig({ PORT: '', HOST: '', DATABASE_URL: '', JWT_SECRET: '', SYNC_LIMIT: '', EDIT_WINDOW_S: '', LOCAL_ACCOUNTS: '', LOG_LEVEL: '' });
+    expect(c).toEqual(loadConfig({}));
+  });
+
+  const bad: [keyof ConfigInput, string][] = [
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['PORT', '0x50'],
+    ['PORT', '8e3'],
+    ['PORT', ' 80'],
+    ['DATABASE_URL', 'not a url'],
+    ['DATABASE_POOL_SIZE', '0'],
+    ['REDIS_URL', 'nope'],
+    ['REDIS_SHARDED', 'maybe'],
+    ['JWT_SECRET', 'too-short'],
+    ['TOKEN_TTL_S', '59'],
+    ['LOCAL_ACCOUNTS', 'TRUE!'],
+    ['MAX_FRAME_BYTES', '1023'],
+    ['MAX_BODY_BYTES', 'big'],
+    ['MAX_TEXT_CHARS', '0'],
+    ['SYNC_LIMIT', '10001'],
+    ['EDIT_WINDOW_S', '-5'],
+    ['MAX_GROUP_MEMBERS', '1'],
+    ['MAX_COMMUNITY_GROUPS', '0'],
+    ['AUTH_TIMEOUT_MS', '99'],
+    ['SLOW_CONSUMER_BYTES', '1'],
+    ['RATE_LIMIT_PER_S', '0'],
+    ['RATE_LIMIT_BURST', 'x'],
+    ['DRAIN_TIMEOUT_MS', '600001'],
+    ['WORKERS', '0'],
+    ['LOG_LEVEL', 'verbose'],
+  ];
+  it.each(bad)('throws ConfigError naming %s for %j', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(new RegExp(`^invalid ${name}=${JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+  });
+
+  it('names the first bad variable when several are bad', () => {
+    expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/^invalid PORT="x"/);
+  });
+});
