@@ -1,6 +1,7 @@
 import type { Chat } from '../chat/index.js';
 import type { GroupFeeds } from '../delivery/group-feeds.js';
 import type { CommandId } from '../protocol/commands.js';
+import { CloseCode } from '../protocol/errors.js';
 import { readyFrame, type GroupSummary } from '../protocol/frames.js';
 import type { LocalSockets } from './local-sockets.js';
 import { isClosed, type Socket } from './socket-state.js';
@@ -24,6 +25,12 @@ export async function startSession(deps: SessionStartDeps, ws: Socket, re: Comma
   if (isClosed(data)) return;
   await deps.sockets.register(ws);
   if (isClosed(data)) return;
+  // The token was checked before the user's control topic was followed: a revocation in
+  // between would otherwise go unheard.
+  if (await deps.chat.accounts.isRevoked(principal)) {
+    deps.sockets.close(ws, CloseCode.revoked, 'session revoked');
+    return;
+  }
 
   // List, take feed references (each feed reads its baseline), then list again: a group left
   // between the two listings is dropped, one left later is an event its feed will deliver.
