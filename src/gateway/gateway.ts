@@ -47,6 +47,8 @@ export interface GatewayDeps {
     rateLimitBurst: number;
     slowConsumerBytes: number;
     drainTimeoutMs: number;
+    /** How long /readyz says 503 before sockets are closed; 0 closes them at once. */
+    drainNoticeMs?: number;
   };
 }
 
@@ -141,19 +143,23 @@ export class Gateway {
   }
 
   /**
-   * Drain: /readyz turns 503, no new connections, every socket is closed with 1001 so its
-   * client reconnects elsewhere and syncs. Resolves when all are gone or the timeout passes.
+   * Drain: /readyz turns 503 and upgrades are refused; after DRAIN_NOTICE_MS (so a load balancer
+   * stops routing here) every socket is closed with 1001, its client reconnects elsewhere and
+   * syncs. The listen socket closes last, so /readyz answers 503 throughout. Bounded by
+   * DRAIN_TIMEOUT_MS after the notice.
    */
   async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
-    this.listenSocket = undefined;
     clearInterval(this.sweepTimer);
+    const notice = this.deps.settings.drainNoticeMs ?? 0;
+    if (notice > 0) await new Promise((r) => setTimeout(r, notice));
     this.sockets.forEach((ws) => this.sockets.close(ws, CloseCode.draining, 'server draining'));
     const deadline = Date.now() + this.deps.settings.drainTimeoutMs;
     while (this.sockets.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.sockets.forEach((ws) => ws.close());
+    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
     this.feeds.close();
   }
 

@@ -43,7 +43,7 @@ const readyzStatus = async (url: string) => {
   }
 };
 
-function track(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export function track(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   children.add(child);
   return new Promise((resolve) =>
     child.once('exit', (code, signal) => {
@@ -62,6 +62,7 @@ export class Replica {
     readonly index: number,
     readonly port: number,
     private readonly env: Record<string, string>,
+    private readonly args: string[] = ['start'],
   ) {}
 
   get url() {
@@ -79,7 +80,7 @@ export class Replica {
 
   /** Starts the process and waits for /readyz 200 (or, with `ready: false`, for /healthz). */
   async start(options: { ready?: boolean } = {}): Promise<void> {
-    const child = spawn(process.execPath, ['dist/main.js', 'start'], { env: { ...process.env, ...this.env, PORT: String(this.port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/main.js', ...this.args], { env: { ...process.env, ...this.env, PORT: String(this.port) }, stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -132,20 +133,7 @@ export interface ReplicaSet {
 
 /** Starts `count` replicas on free ports sharing one PostgreSQL and one Redis. */
 export async function startReplicas(count: number, options: { env?: Record<string, string>; redisUrl?: string; databaseUrl?: string } = {}): Promise<ReplicaSet> {
-  const env = {
-    HOST: '127.0.0.1',
-    DATABASE_URL: options.databaseUrl ?? scaleEnv.databaseUrl!,
-    REDIS_URL: options.redisUrl ?? scaleEnv.redisUrl!,
-    REDIS_SHARDED: 'false',
-    JWT_SECRET: TEST_SECRET,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-    DRAIN_TIMEOUT_MS: '1500',
-    WORKERS: '1',
-    // Tests send fast from few sockets; the flood limit is not what they test.
-    RATE_LIMIT_PER_S: '100000',
-    RATE_LIMIT_BURST: '100000',
-    ...options.env,
-  };
+  const env = replicaEnv(options);
   const replicas: Replica[] = [];
   for (let i = 0; i < count; i++) replicas.push(new Replica(i, await freePort(), env));
   const set: ReplicaSet = {
@@ -181,6 +169,24 @@ export async function startReplicas(count: number, options: { env?: Record<strin
     throw err;
   }
   return set;
+}
+
+/** The environment of a test replica: quiet, fast drain, no flood limit. */
+export function replicaEnv(options: { env?: Record<string, string>; redisUrl?: string; databaseUrl?: string } = {}): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    DATABASE_URL: options.databaseUrl ?? scaleEnv.databaseUrl!,
+    REDIS_URL: options.redisUrl ?? scaleEnv.redisUrl!,
+    REDIS_SHARDED: 'false',
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    DRAIN_TIMEOUT_MS: '1500',
+    WORKERS: '1',
+    // Tests send fast from few sockets; the flood limit is not what they test.
+    RATE_LIMIT_PER_S: '100000',
+    RATE_LIMIT_BURST: '100000',
+    ...options.env,
+  };
 }
 
 /** A redis-server of the test's own on a free port: stopping it disturbs nobody else. */
