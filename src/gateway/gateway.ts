@@ -52,6 +52,16 @@ export interface GatewayDeps {
   };
 }
 
+const READY_PING_TIMEOUT_MS = 2000;
+
+const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+};
+
 /** The uWS server of one replica: HTTP routes, /v1/ws, local sockets and their feeds. */
 export class Gateway {
   readonly app: TemplatedApp;
@@ -117,7 +127,8 @@ export class Gateway {
       isReady: async () => {
         if (this.draining) return { ready: false, reason: 'draining' };
         try {
-          await deps.pingStorage();
+          // A database behind a silent network partition never answers: bound the wait.
+          await withTimeout(deps.pingStorage(), READY_PING_TIMEOUT_MS);
         } catch {
           return { ready: false, reason: 'storage unavailable' };
         }
