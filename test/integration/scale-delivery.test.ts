@@ -110,6 +110,18 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     for (const i of [0, 1, 2]) await expect(connect(r(i).wsUrl, user.token)).rejects.toThrow(/401/);
   });
 
+  it('moves a read marker on the user\'s sockets on other replicas', async () => {
+    const [owner, reader] = await Promise.all([set.user(), set.user()]);
+    const group = await newGroup(owner, [reader]);
+    const [s0, s1, s2] = await Promise.all([on(0, reader), on(1, reader), on(2, reader)]);
+    const so = await on(1, owner);
+    const ack = await so.request({ type: 'send', group, clientMsgId: 'to-read', text: 'read me' });
+    await s0.next((f) => f.type === 'event' && f.seq === ack.seq);
+    expect(await s0.request({ type: 'read', group, seq: ack.seq })).toMatchObject({ type: 'ack', seq: ack.seq });
+    for (const s of [s1, s2]) expect(await s.next((f) => f.type === 'read')).toStrictEqual({ type: 'read', group, seq: ack.seq });
+    expect(s0.frames.filter((f) => f.type === 'read')).toStrictEqual([]);
+  });
+
   it('adds and removes a member whose socket is on another replica than the admin request', async () => {
     const [admin, joiner] = await Promise.all([set.user(), set.user()]);
     const group = await newGroup(admin, []);

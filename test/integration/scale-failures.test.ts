@@ -136,9 +136,13 @@ describe.skipIf(noScaleServers)('replica failures', () => {
       await s.until(100);
       await redis.stop();
       await waitUntil(async () => (await Promise.all(set.replicas.map((r) => r.readyz()))).every((st) => st === 503), 10_000, 'readyz 503 on both');
-      // Redis is down: sends are still stored and acked.
+      // Redis is down: sends are still stored and acked, and each replica's own sockets still
+      // get events (in order: the other replica's show up as gaps, filled from storage).
       const down = s.acked;
       await s.until(down + 100);
+      const ackedOnReplica0 = Math.max(...[clients[0]!, clients[2]!].flatMap((c) => [...c.acked.values()].map((a) => a.seq)));
+      await Promise.all([clients[0]!, clients[2]!].map((c) => c.waitForSeq(group, ackedOnReplica0, 10_000)));
+      expect(await set.replicas[0]!.readyz()).toBe(503);
       await redis.start();
       await waitUntil(async () => (await Promise.all(set.replicas.map((r) => r.readyz()))).every((st) => st === 200), 15_000, 'readyz 200 again');
       await s.until(s.acked + 100);
