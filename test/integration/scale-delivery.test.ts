@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../src/db/connect.js';
+import { appendEvents, messageDraft } from '../../src/db/events.js';
 import { expectAckedOnce, fullLog, LogClient } from '../helpers/log-client.js';
-import { killAll, noScaleServers, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
+import { killAll, noScaleServers, scaleEnv, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -108,6 +110,20 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     expect((await other.request({ type: 'ping' })).type).toBe('pong');
     // The revoked token no longer opens a socket anywhere.
     for (const i of [0, 1, 2]) await expect(connect(r(i).wsUrl, user.token)).rejects.toThrow(/401/);
+  });
+
+  it('a resend of a message stored by a replica that died before publishing it reaches everyone', async () => {
+    const [a, b] = await Promise.all([set.user(), set.user()]);
+    const group = await newGroup(a, [b]);
+    const [sa, sb] = await Promise.all([on(0, a), on(2, b)]);
+    // What a replica killed between commit and publish leaves behind: stored, never announced.
+    const storage = await openStorage({ databaseUrl: scaleEnv.databaseUrl, dataDir: '', poolSize: 1 });
+    const [row] = await storage.db.transaction((tx) => appendEvents(tx, group, [messageDraft(a.id, { clientMsgId: 'orphan', text: 'stored only' })]));
+    await storage.close();
+    // The sender never got an ack, so it resends (to another replica): same seq, and now delivered.
+    const ack = await sa.request({ type: 'send', group, clientMsgId: 'orphan', text: 'stored only' });
+    expect(ack).toMatchObject({ type: 'ack', seq: row!.seq });
+    for (const s of [sa, sb]) expect(await s.next((f) => f.type === 'event' && f.seq === row!.seq, 3000)).toMatchObject({ clientMsgId: 'orphan', text: 'stored only' });
   });
 
   it('moves a read marker on the user\'s sockets on other replicas', async () => {
