@@ -69,6 +69,7 @@ export class Gateway {
   readonly feeds: GroupFeeds;
   private listenSocket: us_listen_socket | undefined;
   private draining = false;
+  private readonly commands = { inflight: 0, refusing: false };
   private sweepTimer: NodeJS.Timeout | undefined;
   port = 0;
 
@@ -117,6 +118,7 @@ export class Gateway {
       parseCommand: deps.parseCommand,
       authenticate,
       isDraining: () => this.draining,
+      commands: this.commands,
       settings: { ...settings, maxBackpressure: Math.max(settings.slowConsumerBytes * 8, 16 * 1024 * 1024) },
     });
     accountRoutes(router, chat, deps.bodies, settings.localAccounts);
@@ -155,8 +157,8 @@ export class Gateway {
 
   /**
    * Drain: /readyz turns 503 and upgrades are refused; after DRAIN_NOTICE_MS (so a load balancer
-   * stops routing here) every socket is closed with 1001, its client reconnects elsewhere and
-   * syncs. The listen socket closes last, so /readyz answers 503 throughout. Bounded by
+   * stops routing here) new commands are refused with `unavailable`, those in flight are answered,
+   * then every socket is closed with 1001, its client reconnects elsewhere and syncs. The listen socket closes last, so /readyz answers 503 throughout. Bounded by
    * DRAIN_TIMEOUT_MS after the notice.
    */
   async drain(): Promise<void> {
@@ -165,9 +167,15 @@ export class Gateway {
     clearInterval(this.sweepTimer);
     const notice = this.deps.settings.drainNoticeMs ?? 0;
     if (notice > 0) await new Promise((r) => setTimeout(r, notice));
-    this.sockets.forEach((ws) => this.sockets.close(ws, CloseCode.draining, 'server draining'));
     const deadline = Date.now() + this.deps.settings.drainTimeoutMs;
-    while (this.sockets.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const waitFor = async (done: () => boolean) => {
+      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    // Flush what this replica owes: commands in flight get their answers before the close.
+    this.commands.refusing = true;
+    await waitFor(() => this.commands.inflight === 0);
+    this.sockets.forEach((ws) => this.sockets.close(ws, CloseCode.draining, 'server draining'));
+    await waitFor(() => this.sockets.count === 0);
     this.sockets.forEach((ws) => ws.close());
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
