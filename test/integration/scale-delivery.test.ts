@@ -1,8 +1,9 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/db/connect.js';
 import { appendEvents, messageDraft } from '../../src/db/events.js';
 import { expectAckedOnce, fullLog, LogClient } from '../helpers/log-client.js';
-import { killAll, noScaleServers, scaleEnv, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
+import { killAll, noScaleServers, scaleEnv, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -110,6 +111,29 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     expect((await other.request({ type: 'ping' })).type).toBe('pong');
     // The revoked token no longer opens a socket anywhere.
     for (const i of [0, 1, 2]) await expect(connect(r(i).wsUrl, user.token)).rejects.toThrow(/401/);
+  });
+
+  it('a replica subscribes on Redis to a group only while one of its sockets is in it', async () => {
+    const [a, b] = await Promise.all([set.user(), set.user()]);
+    const group = await newGroup(a, [b]);
+    const redis = new Redis(scaleEnv.redisUrl!);
+    const subscribers = async () => Number(((await redis.pubsub('NUMSUB', `banyan:g:${group}`)) as [string, number])[1]);
+    try {
+      expect(await subscribers()).toBe(0);
+      const sa = await on(0, a);
+      const sa2 = await on(0, a);
+      const sb = await on(1, b);
+      // One subscription per replica, however many of its sockets follow the group.
+      expect(await subscribers()).toBe(2);
+      await sa.close();
+      expect(await subscribers()).toBe(2);
+      await sa2.close();
+      await waitUntil(async () => (await subscribers()) === 1, 3000, 'replica 0 to unsubscribe');
+      await sb.close();
+      await waitUntil(async () => (await subscribers()) === 0, 3000, 'replica 1 to unsubscribe');
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('a resend of a message stored by a replica that died before publishing it reaches everyone', async () => {
