@@ -58,6 +58,9 @@ async function expectAllComplete(clients: LogClient[], users: TestUser[], group:
   return log;
 }
 
+/** How long a draining replica answers /readyz 503 before closing its sockets. */
+const NOTICE_MS = 1500;
+
 describe.skipIf(noScaleServers)('replica failures', () => {
   afterAll(killAll);
 
@@ -65,7 +68,7 @@ describe.skipIf(noScaleServers)('replica failures', () => {
     let set: ReplicaSet;
     const clients: LogClient[] = [];
     beforeAll(async () => {
-      set = await startReplicas(3, { env: { DRAIN_NOTICE_MS: '600' } });
+      set = await startReplicas(3, { env: { DRAIN_NOTICE_MS: String(NOTICE_MS) } });
     });
     afterAll(async () => {
       await Promise.all(clients.map((c) => c.close()));
@@ -106,20 +109,26 @@ describe.skipIf(noScaleServers)('replica failures', () => {
       const s = stream(all, group, 'd');
       await s.until(200);
       const t0 = Date.now();
+      const ackedBefore = all[2]!.acked.size;
       victim.kill('SIGTERM');
       // During the notice the replica still answers, but is not ready, and refuses new sockets.
-      await waitUntil(async () => (await victim.readyz()) === 503, 500, 'readyz 503');
+      await waitUntil(async () => (await victim.readyz()) === 503, NOTICE_MS - 500, 'readyz 503');
       await expect(connect(victim.wsUrl, users[0]!.token)).rejects.toThrow(/503/);
+      // Its sockets still work meanwhile.
+      await waitUntil(() => all[2]!.acked.size >= ackedBefore + 5, NOTICE_MS - 500, 'acks during the notice');
+      expect(all[2]!.replica).toBe(victim);
+      expect(all[2]!.closes).toStrictEqual([]);
       const exit = await victim.exited;
       const tookMs = Date.now() - t0;
       expect(exit).toStrictEqual({ code: 0, signal: null });
-      expect(tookMs).toBeLessThan(600 + 1500 + 1000);
+      expect(tookMs).toBeGreaterThanOrEqual(NOTICE_MS);
+      expect(tookMs).toBeLessThan(NOTICE_MS + 1500 + 1000);
       await s.until(s.acked + 200);
       await s.stop();
       await expectAllComplete(all, users, group, set.replicas[0]!, users[0]!.token);
       expect(all.filter((c) => c.closes.some((x) => x.code === 1001)).map((c) => c.name)).toStrictEqual(['u2', 'u5']);
       expect(all.map((c) => c.reconnects > 0)).toStrictEqual([false, false, true, false, false, true]);
-      console.log(`drain: exited ${tookMs} ms after SIGTERM (notice 600 ms)`);
+      console.log(`drain: exited ${tookMs} ms after SIGTERM (notice ${NOTICE_MS} ms)`);
     }, 90_000);
   });
 
