@@ -158,8 +158,9 @@ export class Gateway {
   /**
    * Drain: /readyz turns 503 and upgrades are refused; after DRAIN_NOTICE_MS (so a load balancer
    * stops routing here) new commands are refused with `unavailable`, those in flight are answered,
-   * then every socket is closed with 1001, its client reconnects elsewhere and syncs. The listen socket closes last, so /readyz answers 503 throughout. Bounded by
-   * DRAIN_TIMEOUT_MS after the notice.
+   * then every socket is closed with 1001, its client reconnects elsewhere and syncs. The listen
+   * socket closes last, so /readyz answers 503 throughout. Bounded by DRAIN_TIMEOUT_MS after the
+   * notice.
    */
   async drain(): Promise<void> {
     if (this.draining) return;
