@@ -87,6 +87,7 @@ export async function startApp(config: Config): Promise<App> {
       rateLimitBurst: config.RATE_LIMIT_BURST,
       slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
       drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+      drainNoticeMs: config.DRAIN_NOTICE_MS,
     },
   });
   const port = await gateway.listen();

@@ -45,6 +45,8 @@ const envSchema = z.object({
   RATE_LIMIT_PER_S: int(1, 1_000_000).default(50),
   RATE_LIMIT_BURST: int(1, 1_000_000).default(200),
   DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  /** On SIGTERM, how long /readyz answers 503 before sockets are closed (load balancers notice). */
+  DRAIN_NOTICE_MS: int(0, 600_000).default(0),
   WORKERS: int(1, 256).default(1),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });

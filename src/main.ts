@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
       const stop = (signal: string) => {
         logger.info('draining', { signal });
         // A second signal, or a drain that hangs, still ends the process.
-        setTimeout(() => process.exit(1), config.DRAIN_TIMEOUT_MS + 5000).unref();
+        setTimeout(() => process.exit(1), config.DRAIN_NOTICE_MS + config.DRAIN_TIMEOUT_MS + 5000).unref();
         app.stop().then(
           () => process.exit(0),
           (err: unknown) => {

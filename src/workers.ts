@@ -46,7 +46,7 @@ export async function runWorkers(config: Config, logger: Logger, entry: string):
       for (const child of workers.values()) child.kill('SIGTERM');
       const deadline = setTimeout(() => {
         for (const child of workers.values()) child.kill('SIGKILL');
-      }, config.DRAIN_TIMEOUT_MS + 5000);
+      }, config.DRAIN_NOTICE_MS + config.DRAIN_TIMEOUT_MS + 5000);
       const check = setInterval(() => {
         if (workers.size > 0) return;
         clearInterval(check);

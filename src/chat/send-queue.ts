@@ -1,5 +1,6 @@
 import type { Tx } from '../db/connect.js';
 import { appendEvents, findMessagesByClientIds, messageDraft } from '../db/events.js';
+import type { EventRow } from '../db/schema.js';
 import type { ChatDeps } from './deps.js';
 
 export interface NewMessage {
@@ -70,12 +71,15 @@ export class SendQueue {
     const { db, publisher, metrics } = this.deps;
     for (let attempt = 0; ; attempt++) {
       try {
-        const { results, rows } = await db.transaction((tx) => this.insertBatch(tx, groupId, batch, attempt > 0));
+        const { results, rows, repeated } = await db.transaction((tx) => this.insertBatch(tx, groupId, batch, attempt > 0));
         metrics.appendBatch.observe(batch.length);
-        if (rows.length > 0) {
-          metrics.eventsStored.inc({ kind: 'message' }, rows.length);
+        metrics.eventsStored.inc({ kind: 'message' }, rows.length);
+        // A repeated send is published again: the replica that stored it first may have died
+        // between commit and publish, and feeds drop what they already delivered.
+        const publish = [...repeated, ...rows].sort((a, b) => a.seq - b.seq);
+        if (publish.length > 0) {
           // Committed: a bus failure must not turn a stored message into an error for its sender.
-          await publisher.events(rows).catch((err: unknown) => this.deps.logger.error('publish failed', { groupId, err }));
+          await publisher.events(publish).catch((err: unknown) => this.deps.logger.error('publish failed', { groupId, err }));
         }
         return batch.map((m) => results.get(keyOf(m.senderId, m.clientMsgId))!);
       } catch (err) {
@@ -90,21 +94,28 @@ export class SendQueue {
    */
   private async insertBatch(tx: Tx, groupId: string, batch: NewMessage[], lookUpFirst: boolean) {
     const results = new Map<string, SendResult>();
+    const repeated: EventRow[] = [];
     if (lookUpFirst) {
+      const wanted = new Set(batch.map((m) => keyOf(m.senderId, m.clientMsgId)));
       const existing = await findMessagesByClientIds(tx, groupId, [...new Set(batch.map((m) => m.clientMsgId))]);
-      for (const e of existing) results.set(keyOf(e.senderId, e.clientMsgId!), { group: groupId, seq: e.seq, ts: e.ts });
+      for (const e of existing) {
+        const key = keyOf(e.senderId, e.clientMsgId!);
+        if (!wanted.has(key)) continue;
+        results.set(key, { group: groupId, seq: e.seq, ts: e.ts });
+        repeated.push(e);
+      }
     }
     const fresh = new Map<string, NewMessage>();
     for (const m of batch) {
       const key = keyOf(m.senderId, m.clientMsgId);
       if (!results.has(key) && !fresh.has(key)) fresh.set(key, m);
     }
-    if (fresh.size === 0) return { results, rows: [] };
+    if (fresh.size === 0) return { results, rows: [] as EventRow[], repeated };
 
     const drafts = [...fresh.values()].map((m) => messageDraft(m.senderId, m));
     const rows = await appendEvents(tx, groupId, drafts, { skipDuplicates: true });
     if (rows.length !== drafts.length) throw new DuplicateRace();
     for (const row of rows) results.set(keyOf(row.senderId, row.clientMsgId!), { group: groupId, seq: row.seq, ts: row.ts });
-    return { results, rows };
+    return { results, rows, repeated };
   }
 }

@@ -68,10 +68,10 @@ export async function lockGroupLog(tx: Tx, groupId: string): Promise<number | un
 }
 
 /** Existing messages of these senders' clientMsgIds in a group: the idempotency lookup. */
-export async function findMessagesByClientIds(db: Queryable, groupId: string, clientMsgIds: string[]) {
+export async function findMessagesByClientIds(db: Queryable, groupId: string, clientMsgIds: string[]): Promise<EventRow[]> {
   if (clientMsgIds.length === 0) return [];
   return db
-    .select({ seq: events.seq, ts: events.ts, senderId: events.senderId, clientMsgId: events.clientMsgId })
+    .select()
     .from(events)
     .where(and(eq(events.groupId, groupId), inArray(events.clientMsgId, clientMsgIds)));
 }

@@ -48,8 +48,20 @@ export interface GatewayDeps {
     rateLimitBurst: number;
     slowConsumerBytes: number;
     drainTimeoutMs: number;
+    /** How long /readyz says 503 before sockets are closed; 0 closes them at once. */
+    drainNoticeMs?: number;
   };
 }
+
+const READY_PING_TIMEOUT_MS = 2000;
+
+const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+};
 
 /** The uWS server of one replica: HTTP routes, /v1/ws, local sockets and their feeds. */
 export class Gateway {
@@ -58,6 +70,7 @@ export class Gateway {
   readonly feeds: GroupFeeds;
   private listenSocket: us_listen_socket | undefined;
   private draining = false;
+  private readonly commands = { inflight: 0, refusing: false };
   private sweepTimer: NodeJS.Timeout | undefined;
   port = 0;
 
@@ -106,6 +119,7 @@ export class Gateway {
       parseCommand: deps.parseCommand,
       authenticate,
       isDraining: () => this.draining,
+      commands: this.commands,
       settings: { ...settings, maxBackpressure: Math.max(settings.slowConsumerBytes * 8, 16 * 1024 * 1024) },
     });
     accountRoutes(router, chat, deps.bodies, settings.localAccounts);
@@ -116,7 +130,8 @@ export class Gateway {
       isReady: async () => {
         if (this.draining) return { ready: false, reason: 'draining' };
         try {
-          await deps.pingStorage();
+          // A database behind a silent network partition never answers: bound the wait.
+          await withTimeout(deps.pingStorage(), READY_PING_TIMEOUT_MS);
         } catch {
           return { ready: false, reason: 'storage unavailable' };
         }
@@ -143,19 +158,30 @@ export class Gateway {
   }
 
   /**
-   * Drain: /readyz turns 503, no new connections, every socket is closed with 1001 so its
-   * client reconnects elsewhere and syncs. Resolves when all are gone or the timeout passes.
+   * Drain: /readyz turns 503 and upgrades are refused; after DRAIN_NOTICE_MS (so a load balancer
+   * stops routing here) new commands are refused with `unavailable`, those in flight are answered,
+   * then every socket is closed with 1001, its client reconnects elsewhere and syncs. The listen
+   * socket closes last, so /readyz answers 503 throughout. Bounded by DRAIN_TIMEOUT_MS after the
+   * notice.
    */
   async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
+    clearInterval(this.sweepTimer);
+    const notice = this.deps.settings.drainNoticeMs ?? 0;
+    if (notice > 0) await new Promise((r) => setTimeout(r, notice));
+    const deadline = Date.now() + this.deps.settings.drainTimeoutMs;
+    const waitFor = async (done: () => boolean) => {
+      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    // Flush what this replica owes: commands in flight get their answers before the close.
+    this.commands.refusing = true;
+    await waitFor(() => this.commands.inflight === 0);
+    this.sockets.forEach((ws) => this.sockets.close(ws, CloseCode.draining, 'server draining'));
+    await waitFor(() => this.sockets.count === 0);
+    this.sockets.forEach((ws) => ws.close());
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
-    clearInterval(this.sweepTimer);
-    this.sockets.forEach((ws) => this.sockets.close(ws, CloseCode.draining, 'server draining'));
-    const deadline = Date.now() + this.deps.settings.drainTimeoutMs;
-    while (this.sockets.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    this.sockets.forEach((ws) => ws.close());
     this.feeds.close();
   }
 

@@ -26,6 +26,8 @@ export interface WebSocketDeps {
   /** Verifies a token (from the header or the auth frame) and checks its session. */
   authenticate(token: string): Promise<Principal>;
   isDraining(): boolean;
+  /** Commands being handled now, and whether new ones are refused (the drain's last phase). */
+  commands: { inflight: number; refusing: boolean };
   settings: {
     maxFrameBytes: number;
     authTimeoutMs: number;
@@ -175,7 +177,13 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('unauthorized', 'not authenticated yet: wait for ready'))));
     return;
   }
+  if (deps.commands.refusing) {
+    // Draining: what is in flight finishes and is answered; anything newer goes to another replica.
+    deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('unavailable', 'server draining; reconnect to another replica'))));
+    return;
+  }
   const ctx: CommandContext = { chat: deps.chat, userId: data.principal.userId, connectionId: data.connectionId };
+  deps.commands.inflight++;
   try {
     const handler = commandHandlers[command.type] as (ctx: CommandContext, c: AnyCommand) => Promise<string | undefined>;
     const reply = await handler(ctx, command);
@@ -186,6 +194,8 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
       return;
     }
     deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(err)));
+  } finally {
+    deps.commands.inflight--;
   }
 }
 

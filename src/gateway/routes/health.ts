@@ -8,7 +8,8 @@ export interface HealthDeps {
 
 /** Liveness, readiness and Prometheus metrics. */
 export function healthRoutes(router: HttpRouter, deps: HealthDeps) {
-  router.public('get', '/healthz', undefined, () => ({ status: 200, body: { status: 'ok' } }));
+  // pid: which process answered (several workers share one port).
+  router.public('get', '/healthz', undefined, () => ({ status: 200, body: { status: 'ok', pid: process.pid } }));
   router.public('get', '/readyz', undefined, async () => {
     const r = await deps.isReady();
     return r.ready
