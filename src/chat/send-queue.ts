@@ -1,5 +1,8 @@
 import type { Tx } from '../db/connect.js';
-import { appendEvents, findMessagesByClientIds, messageDraft } from '../db/events.js';
+import { isRetryableConflict, isUniqueViolation } from '../db/errors.js';
+import { appendEvents, appendMessages, findMessagesByClientIds, messageDraft, type MessageInsert } from '../db/events.js';
+import type { LogEvent } from '../protocol/frames.js';
+import { notFound } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
 
 export interface NewMessage {
@@ -17,78 +20,149 @@ export interface SendResult {
 }
 
 interface Pending {
+  groupId: string;
   message: NewMessage;
   resolve: (r: SendResult) => void;
   reject: (err: unknown) => void;
 }
 
 const keyOf = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
+const MAX_CONFLICT_RETRIES = 3;
 
 class DuplicateRace extends Error {}
 
 /**
- * Group commit: sends to one group that arrive while its previous batch is being stored wait and
- * go together in the next transaction (one seq bump, one multi-row insert). Batches of a group run
- * one after another, so events are published in seq order.
+ * Group commit: sends that arrive while the previous batch is being stored wait and go together,
+ * whatever their groups, in one statement (one round trip, one WAL flush). A lone send goes at
+ * once. Batches run one after another, so each group's events are published in seq order.
+ * A repeated clientMsgId makes the fast statement fail as a whole; that batch then takes the
+ * per-group path, which looks the stored ones up and answers them with their first ack.
  */
 export class SendQueue {
-  private readonly queues = new Map<string, Pending[]>();
+  private pending: Pending[] = [];
+  private running = false;
 
   constructor(
     private readonly deps: ChatDeps,
-    private readonly maxBatch = 512,
+    private readonly maxBatch = 2000,
   ) {}
 
   enqueue(groupId: string, message: NewMessage): Promise<SendResult> {
     return new Promise((resolve, reject) => {
-      const queue = this.queues.get(groupId);
-      if (queue) {
-        queue.push({ message, resolve, reject });
-        return;
-      }
-      this.queues.set(groupId, [{ message, resolve, reject }]);
-      void this.drain(groupId);
+      this.pending.push({ groupId, message, resolve, reject });
+      if (!this.running) void this.run();
     });
   }
 
-  private async drain(groupId: string): Promise<void> {
-    const queue = this.queues.get(groupId)!;
-    while (queue.length > 0) {
-      const batch = queue.splice(0, this.maxBatch);
-      try {
-        const results = await this.store(groupId, batch.map((p) => p.message));
-        batch.forEach((p, i) => p.resolve(results[i]!));
-      } catch (err) {
-        for (const p of batch) p.reject(err);
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        await this.storeBatch(batch);
       }
+    } finally {
+      this.running = false;
     }
-    this.queues.delete(groupId);
   }
 
-  /** Stores a batch and publishes what is new; returns one result per message, in order. */
-  private async store(groupId: string, batch: NewMessage[]): Promise<SendResult[]> {
+  /** Stores a batch, publishes what is new, and settles every send of it; never throws. */
+  private async storeBatch(batch: Pending[]): Promise<void> {
+    // One insert per (group, sender, clientMsgId); repeats within the batch share its result.
+    const unique = new Map<string, MessageInsert>();
+    const ords = new Map<string, number>();
+    for (const p of batch) {
+      const key = `${p.groupId}\u0000${keyOf(p.message.senderId, p.message.clientMsgId)}`;
+      if (unique.has(key)) continue;
+      const ord = (ords.get(p.groupId) ?? 0) + 1;
+      ords.set(p.groupId, ord);
+      unique.set(key, { groupId: p.groupId, ord, ...p.message });
+    }
+    let stored: Awaited<ReturnType<typeof appendMessages>>;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        stored = await appendMessages(this.deps.db, [...unique.values()]);
+        break;
+      } catch (err) {
+        if (isRetryableConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
+        if (isUniqueViolation(err)) return this.storePerGroup(batch);
+        for (const p of batch) p.reject(err);
+        return;
+      }
+    }
+    this.deps.metrics.appendBatch.observe(unique.size);
+    this.deps.metrics.eventsStored.inc({ kind: 'message' }, stored.length);
+    const byKey = new Map<string, LogEvent>();
+    for (const row of stored) {
+      const m = unique.get(`${row.groupId}\u0000${keyOf(row.senderId, row.clientMsgId)}`)!;
+      byKey.set(`${row.groupId}\u0000${keyOf(row.senderId, row.clientMsgId)}`, {
+        groupId: row.groupId,
+        seq: row.seq,
+        ts: row.ts,
+        senderId: m.senderId,
+        kind: 'message',
+        clientMsgId: m.clientMsgId,
+        text: m.text,
+        target: null,
+        replyTo: m.replyTo,
+        data: { mentions: m.mentions },
+        editedAt: null,
+        deleted: false,
+      });
+    }
+    // Committed: publish in seq order per group before answering anyone (durable before visible;
+    // a bus failure must not turn a stored message into an error for its sender).
+    const events = [...byKey.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.seq - b.seq));
+    this.deps.publisher.events(events).catch((err: unknown) => this.deps.logger.error('publish failed', { err }));
+    for (const p of batch) {
+      const e = byKey.get(`${p.groupId}\u0000${keyOf(p.message.senderId, p.message.clientMsgId)}`);
+      if (e) p.resolve({ group: e.groupId, seq: e.seq, ts: e.ts });
+      else p.reject(notFound('group')); // the group is gone
+    }
+  }
+
+  /** The careful path, one transaction per group, after a repeated clientMsgId. */
+  private async storePerGroup(batch: Pending[]): Promise<void> {
+    const groups = new Map<string, Pending[]>();
+    for (const p of batch) {
+      const list = groups.get(p.groupId);
+      if (list) list.push(p);
+      else groups.set(p.groupId, [p]);
+    }
+    for (const [groupId, list] of groups) {
+      try {
+        const results = await this.storeGroup(groupId, list.map((p) => p.message));
+        list.forEach((p, i) => p.resolve(results[i]!));
+      } catch (err) {
+        for (const p of list) p.reject(err);
+      }
+    }
+  }
+
+  /** Stores one group's messages and publishes what is new; returns one result per message, in order. */
+  private async storeGroup(groupId: string, batch: NewMessage[]): Promise<SendResult[]> {
     const { db, publisher, metrics } = this.deps;
     for (let attempt = 0; ; attempt++) {
       try {
-        const { results, rows } = await db.transaction((tx) => this.insertBatch(tx, groupId, batch, attempt > 0));
+        const { results, rows } = await db.transaction((tx) => this.insertGroup(tx, groupId, batch, true));
         metrics.appendBatch.observe(batch.length);
         if (rows.length > 0) {
           metrics.eventsStored.inc({ kind: 'message' }, rows.length);
-          // Committed: a bus failure must not turn a stored message into an error for its sender.
           await publisher.events(rows).catch((err: unknown) => this.deps.logger.error('publish failed', { groupId, err }));
         }
-        return batch.map((m) => results.get(keyOf(m.senderId, m.clientMsgId))!);
+        return batch.map((m) => {
+          const r = results.get(keyOf(m.senderId, m.clientMsgId));
+          if (!r) throw notFound('group');
+          return r;
+        });
       } catch (err) {
-        if (!(err instanceof DuplicateRace) || attempt >= 3) throw err;
+        if (!(err instanceof DuplicateRace || isRetryableConflict(err)) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
     }
   }
 
-  /**
-   * Fast path: one seq bump and one insert. The idempotency index catches a repeated
-   * clientMsgId; then the transaction is retried with a lookup of the stored ones first.
-   */
-  private async insertBatch(tx: Tx, groupId: string, batch: NewMessage[], lookUpFirst: boolean) {
+  /** Looks the stored clientMsgIds up first, then inserts the others with one seq bump. */
+  private async insertGroup(tx: Tx, groupId: string, batch: NewMessage[], lookUpFirst: boolean) {
     const results = new Map<string, SendResult>();
     if (lookUpFirst) {
       const existing = await findMessagesByClientIds(tx, groupId, [...new Set(batch.map((m) => m.clientMsgId))]);
