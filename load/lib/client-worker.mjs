@@ -158,7 +158,8 @@ function onData(s, chunk, flavor) {
 
 function open(s, o) {
   return new Promise((resolve) => {
-    const port = Number(o.urls[s.index % o.urls.length].split(':').pop());
+    // A reconnect tries the next process: the one it was on may be gone.
+    const port = Number(o.urls[(s.index + (s.attempt ?? 0)) % o.urls.length].split(':').pop());
     const sock = net.connect({ host: '127.0.0.1', port, localAddress: `127.${workerIndex + 1}.${(s.index >> 8) & 255}.${(s.index & 255) || 1}` });
     s.sock = sock;
     s.ready = false;
@@ -193,7 +194,10 @@ function open(s, o) {
       s.ready = false;
       stats.closed++;
       settle(false);
-      if (o.reconnect && !closing) setTimeout(() => open(s, o), 50 + Math.random() * 200);
+      if (o.reconnect && !closing) {
+        s.attempt = (s.attempt ?? 0) + 1;
+        setTimeout(() => open(s, o), 50 + Math.random() * 200);
+      }
     });
   });
 }
