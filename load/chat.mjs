@@ -42,7 +42,9 @@ await withSystem(
     if (warm > 0) {
       progress(`warm-up: ${N} messages at ${warm}/s`);
       await clients.all(() => ({ cmd: 'chat', ratePerS: warm / clients.workers.length, durationMs: (N / warm) * 1000, textBytes: 10 }));
-      await sleep(3000);
+      // Until the warm-up is stored and answered, so that steps start from an idle server.
+      for (let t = 0; t < 60 && (await clients.report()).unacked > 0; t++) await sleep(500);
+      await sleep(1000);
     }
     for (const rate of list(o.rates).map(Number)) {
       const rowsBefore = await countEvents('g-bench-c%');

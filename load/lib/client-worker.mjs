@@ -203,6 +203,9 @@ function open(s, o) {
 }
 
 let closing = false;
+// Across steps: a clientMsgId is never reused (a repeat would be answered with its first ack).
+let cursor = 0;
+let id = 1 + workerIndex * 1e9;
 
 async function connect(o) {
   const secret = o.secret;
@@ -227,8 +230,6 @@ function chat(o) {
   const start = nowMicros();
   const end = start + o.durationMs * 1000;
   let due = 0;
-  let cursor = 0;
-  let id = 1 + workerIndex * 1e9;
   const pad = 'x'.repeat(Math.max(0, o.textBytes - 24));
   return new Promise((resolve) => {
     chatTimer = setInterval(() => {
@@ -286,6 +287,7 @@ process.on('message', async (m) => {
       process.send({ ev: 'connected', ...result });
     } else if (m.cmd === 'reset') {
       resetStats();
+      pendingAcks.clear(); // acks of earlier steps still on their way are not this step's
       process.send({ ev: 'reset' });
     } else if (m.cmd === 'chat') {
       await chat(m);

@@ -133,6 +133,7 @@ export async function seed({ users, announcement = false, chatGroupSize = 0 }) {
         from generate_series(0, ${users - 1}::int) i`;
     }
     await sql`analyze members`;
+    await sql`analyze groups`;
   } finally {
     await sql.end({ timeout: 5 });
   }

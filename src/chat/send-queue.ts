@@ -31,71 +31,111 @@ const MAX_CONFLICT_RETRIES = 3;
 
 class DuplicateRace extends Error {}
 
+/** How a batch went: stored (events to publish, by send key), or already settled by the careful path. */
+type Outcome = { stored: Map<string, LogEvent> } | { settled: true } | { failed: unknown };
+
+const sendKey = (groupId: string, senderId: string, clientMsgId: string) => `${groupId}\u0000${keyOf(senderId, clientMsgId)}`;
+
 /**
- * Group commit: sends that arrive while the previous batch is being stored wait and go together,
+ * Group commit: sends that arrive while earlier batches are being stored wait and go together,
  * whatever their groups, in one statement (one round trip, one WAL flush). A lone send goes at
- * once. Batches run one after another, so each group's events are published in seq order.
+ * once. Up to `maxInFlight` batches may be stored at the same time.
+ * Batches are published and answered in the order they started, and a group is in one batch at
+ * a time, so each group's events leave this replica in seq order.
  * A repeated clientMsgId makes the fast statement fail as a whole; that batch then takes the
  * per-group path, which looks the stored ones up and answers them with their first ack.
  */
 export class SendQueue {
   private pending: Pending[] = [];
-  private running = false;
+  private inFlight = 0;
+  /** Groups with sends in a batch being stored now. */
+  private readonly busyGroups = new Set<string>();
+  /** Resolves when the last started batch has been published and answered. */
+  private lastSettled: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly deps: ChatDeps,
     private readonly maxBatch = 2000,
+    // 1 measured best on 2 shared cores with a slow WAL flush (p99 116 ms vs 406 ms with 4 at
+    // 1,000 sends/s, BENCHMARKS.md); more may pay where PostgreSQL has cores of its own.
+    private readonly maxInFlight = 1,
   ) {}
 
   enqueue(groupId: string, message: NewMessage): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       this.pending.push({ groupId, message, resolve, reject });
-      if (!this.running) void this.run();
+      this.pump();
     });
   }
 
-  private async run(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, this.maxBatch);
-        await this.storeBatch(batch);
-      }
-    } finally {
-      this.running = false;
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
+      const batch = this.nextBatch();
+      if (batch.length === 0) return;
+      const groups = new Set(batch.map((p) => p.groupId));
+      for (const g of groups) this.busyGroups.add(g);
+      this.inFlight++;
+      const outcome = this.store(batch);
+      const previous = this.lastSettled;
+      this.lastSettled = outcome.then(async (o) => {
+        await previous;
+        this.settle(batch, o);
+      });
+      void outcome.finally(() => {
+        for (const g of groups) this.busyGroups.delete(g);
+        this.inFlight--;
+        this.pump();
+      });
     }
   }
 
-  /** Stores a batch, publishes what is new, and settles every send of it; never throws. */
-  private async storeBatch(batch: Pending[]): Promise<void> {
+  /**
+   * Takes pending sends in arrival order, leaving those of groups a batch in flight is storing:
+   * two statements on two connections may reach PostgreSQL in either order, so a group is in
+   * one batch at a time, and its sends get their seqs in the order they arrived.
+   */
+  private nextBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    for (const p of this.pending) {
+      if (batch.length < this.maxBatch && !this.busyGroups.has(p.groupId)) batch.push(p);
+      else rest.push(p);
+    }
+    this.pending = rest;
+    return batch;
+  }
+
+  /** Stores a batch; never rejects. */
+  private async store(batch: Pending[]): Promise<Outcome> {
     // One insert per (group, sender, clientMsgId); repeats within the batch share its result.
     const unique = new Map<string, MessageInsert>();
     const ords = new Map<string, number>();
     for (const p of batch) {
-      const key = `${p.groupId}\u0000${keyOf(p.message.senderId, p.message.clientMsgId)}`;
+      const key = sendKey(p.groupId, p.message.senderId, p.message.clientMsgId);
       if (unique.has(key)) continue;
       const ord = (ords.get(p.groupId) ?? 0) + 1;
       ords.set(p.groupId, ord);
       unique.set(key, { groupId: p.groupId, ord, ...p.message });
     }
-    let stored: Awaited<ReturnType<typeof appendMessages>>;
+    let rows: Awaited<ReturnType<typeof appendMessages>>;
     for (let attempt = 0; ; attempt++) {
       try {
-        stored = await appendMessages(this.deps.db, [...unique.values()]);
+        rows = await appendMessages(this.deps.db, [...unique.values()]);
         break;
       } catch (err) {
         if (isRetryableConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
-        if (isUniqueViolation(err)) return this.storePerGroup(batch);
-        for (const p of batch) p.reject(err);
-        return;
+        if (!isUniqueViolation(err)) return { failed: err };
+        await this.storePerGroup(batch);
+        return { settled: true };
       }
     }
     this.deps.metrics.appendBatch.observe(unique.size);
-    this.deps.metrics.eventsStored.inc({ kind: 'message' }, stored.length);
-    const byKey = new Map<string, LogEvent>();
-    for (const row of stored) {
-      const m = unique.get(`${row.groupId}\u0000${keyOf(row.senderId, row.clientMsgId)}`)!;
-      byKey.set(`${row.groupId}\u0000${keyOf(row.senderId, row.clientMsgId)}`, {
+    this.deps.metrics.eventsStored.inc({ kind: 'message' }, rows.length);
+    const stored = new Map<string, LogEvent>();
+    for (const row of rows) {
+      const key = sendKey(row.groupId, row.senderId, row.clientMsgId);
+      const m = unique.get(key)!;
+      stored.set(key, {
         groupId: row.groupId,
         seq: row.seq,
         ts: row.ts,
@@ -110,12 +150,21 @@ export class SendQueue {
         deleted: false,
       });
     }
-    // Committed: publish in seq order per group before answering anyone (durable before visible;
-    // a bus failure must not turn a stored message into an error for its sender).
-    const events = [...byKey.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.seq - b.seq));
+    return { stored };
+  }
+
+  /** Publishes a stored batch (in seq order per group), then answers each of its sends. */
+  private settle(batch: Pending[], outcome: Outcome): void {
+    if ('settled' in outcome) return;
+    if ('failed' in outcome) {
+      for (const p of batch) p.reject(outcome.failed);
+      return;
+    }
+    // Committed: a bus failure must not turn a stored message into an error for its sender.
+    const events = [...outcome.stored.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.seq - b.seq));
     this.deps.publisher.events(events).catch((err: unknown) => this.deps.logger.error('publish failed', { err }));
     for (const p of batch) {
-      const e = byKey.get(`${p.groupId}\u0000${keyOf(p.message.senderId, p.message.clientMsgId)}`);
+      const e = outcome.stored.get(sendKey(p.groupId, p.message.senderId, p.message.clientMsgId));
       if (e) p.resolve({ group: e.groupId, seq: e.seq, ts: e.ts });
       else p.reject(notFound('group')); // the group is gone
     }

@@ -83,16 +83,17 @@ export async function appendMessages(db: Queryable, batch: MessageInsert[]): Pro
   );
   type Row = { group_id: string; seq: string | number; sender_id: string; client_msg_id: string; ts: Date | string };
   const result: unknown = await db.execute(sql`
+    -- = any(array(...)) keeps both lookups of groups on its primary key whatever the estimates.
     with v as (
       select * from jsonb_to_recordset(${json}::jsonb) as x(g text, o int, s text, c text, t text, r bigint, m jsonb)
     ), n as (
       select g, count(*)::int as n from v group by g
     ), locked as (
-      select id from ${groups} where id in (select g from n) order by id for update
+      select id from ${groups} where id = any(array(select g from n)) order by id for update
     ), bumped as (
       update ${groups} set last_seq = ${groups}.last_seq + n.n
-      from n join locked on locked.id = n.g
-      where ${groups}.id = n.g
+      from n
+      where ${groups}.id = n.g and ${groups}.id = any(array(select id from locked))
       returning ${groups}.id, ${groups}.last_seq - n.n as first
     )
     insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data)
