@@ -162,6 +162,8 @@ export class Gateway {
 
   /** Past the limit a socket is cut with 4000, never silently skipped; it resyncs on reconnect. */
   private closeSlowConsumers(): void {
+    // A buffer grows only by sending: an idle server skips the walk over every socket.
+    if (!this.sockets.takeActivity()) return;
     const limit = this.deps.settings.slowConsumerBytes;
     this.sockets.forEach((ws) => {
       if (ws.getBufferedAmount() > limit) {
