@@ -218,7 +218,11 @@ async function connect(o) {
   const started = nowMicros();
   let next = 0;
   const lane = async () => {
-    while (next < sockets.length) await open(sockets[next++], o);
+    // A handshake that fails (a dropped SYN, a busy server) is tried again, up to 3 times.
+    while (next < sockets.length) {
+      const s = sockets[next++];
+      for (let attempt = 0; !(await open(s, o)) && !o.reconnect && attempt < 2; attempt++);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency, sockets.length) }, lane));
   return { ready: readyCount, failed, seconds: (nowMicros() - started) / 1e6 };
