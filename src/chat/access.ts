@@ -19,7 +19,7 @@ export async function requireAdmin(db: Queryable, groupId: string, userId: strin
 }
 
 /** Announcement groups (and groups set to adminsOnlyPost) take posts from admins only. */
-export function assertMayPost(m: Membership): void {
+export function assertMayPost(m: Pick<Membership, 'role' | 'kind' | 'settings'>): void {
   const adminsOnly = m.settings.adminsOnlyPost ?? m.kind === 'announcement';
   if (adminsOnly && !isAdmin(m)) throw forbidden('only admins may post in this group');
 }

@@ -4,13 +4,16 @@ import { Communities } from './communities.js';
 import type { ChatDeps } from './deps.js';
 import { Direct } from './direct.js';
 import { Groups } from './groups.js';
+import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 
 /** The domain, as transports see it. Knows nothing of uWS or HTTP. */
 export function createChat(deps: ChatDeps, tokens: Tokens) {
   const groups = new Groups(deps);
-  const messages = new Messages(deps);
+  const membership = new MembershipCache(deps.db);
+  const messages = new Messages(deps, membership);
   return {
+    membership,
     accounts: new Accounts(deps, tokens),
     groups,
     messages,

@@ -15,6 +15,7 @@ import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
 import type { ChatDeps } from './deps.js';
+import type { MembershipCache } from './membership-cache.js';
 import { commit } from './outbox.js';
 import { SendQueue, type SendResult } from './send-queue.js';
 
@@ -30,12 +31,15 @@ export interface SendInput {
 export class Messages {
   private readonly queue: SendQueue;
 
-  constructor(private readonly deps: ChatDeps) {
+  constructor(
+    private readonly deps: ChatDeps,
+    private readonly membership: MembershipCache,
+  ) {
     this.queue = new SendQueue(deps);
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
-    assertMayPost(await requireMember(this.deps.db, input.group, userId));
+    assertMayPost(await this.membership.require(input.group, userId));
     return this.sendAs(userId, input);
   }
 
@@ -122,7 +126,7 @@ export class Messages {
   }
 
   async typing(userId: string, groupId: string, connectionId: string) {
-    assertMayPost(await requireMember(this.deps.db, groupId, userId));
+    assertMayPost(await this.membership.require(groupId, userId));
     await this.deps.publisher.typing(groupId, userId, connectionId);
   }
 

@@ -3,6 +3,7 @@ import { appendEvents, type EventDraft } from '../db/events.js';
 import type { EventRow } from '../db/schema.js';
 import type { ControlMessage } from '../delivery/control.js';
 import type { ChatDeps } from './deps.js';
+import type { AccessChange } from './membership-cache.js';
 
 /** What a transaction will announce once committed: log events, then users' control messages. */
 export class Outbox {
@@ -30,10 +31,22 @@ export async function commit<T>(deps: ChatDeps, work: (tx: Tx, outbox: Outbox) =
   const result = await deps.db.transaction((tx) => work(tx, outbox));
   for (const row of outbox.events) deps.metrics.eventsStored.inc({ kind: row.kind });
   try {
+    // Caches first: by the time any socket sees a removal, no replica still accepts the member.
+    await Promise.all(accessChanges(outbox.events).map((c) => deps.publisher.accessChanged(c)));
     await deps.publisher.events(outbox.events);
     await Promise.all(outbox.controls.map((c) => deps.publisher.control(c.userId, c.message)));
   } catch (err) {
     deps.logger.error('publish after commit failed', { err });
   }
   return result;
+}
+
+/** What committed events change for authorization: a member's role or presence, a group's settings. */
+function accessChanges(events: readonly EventRow[]): AccessChange[] {
+  const changes: AccessChange[] = [];
+  for (const e of events) {
+    if (e.kind === 'member' && typeof e.data?.member === 'string') changes.push({ group: e.groupId, user: e.data.member });
+    else if (e.kind === 'group') changes.push({ group: e.groupId });
+  }
+  return changes;
 }

@@ -9,6 +9,8 @@ const codeOf = (err: unknown): string | undefined => {
 };
 
 export const isUniqueViolation = (err: unknown) => codeOf(err) === '23505';
+/** Deadlock or serialization failure: the statement did nothing and may simply be retried. */
+export const isRetryableConflict = (err: unknown) => ['40P01', '40001'].includes(codeOf(err) ?? '');
 
 const unavailableCodes = new Set([
   'ECONNREFUSED',

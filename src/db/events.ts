@@ -57,6 +57,53 @@ export async function appendEvents(
   return (options.skipDuplicates ? insert.onConflictDoNothing() : insert).returning();
 }
 
+/** A message for appendMessages: `ord` is its 1-based place among the batch's messages to its group. */
+export interface MessageInsert {
+  groupId: string;
+  ord: number;
+  senderId: string;
+  clientMsgId: string;
+  text: string;
+  replyTo: number | null;
+  mentions: string[];
+}
+
+/**
+ * Group commit across groups in ONE statement (one round trip, atomic on its own): locks the
+ * groups in id order (so concurrent batches of several replicas cannot deadlock each other),
+ * bumps each group's lastSeq by its count and inserts every message with its seq. A repeated
+ * clientMsgId fails the whole statement with a unique violation (nothing stored, no seq taken);
+ * the caller then takes the per-group path. Messages to a group that does not exist are not
+ * stored and not returned.
+ */
+export async function appendMessages(db: Queryable, batch: MessageInsert[]): Promise<{ groupId: string; seq: number; senderId: string; clientMsgId: string; ts: Date }[]> {
+  if (batch.length === 0) return [];
+  const json = JSON.stringify(
+    batch.map((m) => ({ g: m.groupId, o: m.ord, s: m.senderId, c: m.clientMsgId, t: m.text, r: m.replyTo, m: { mentions: m.mentions } })),
+  );
+  type Row = { group_id: string; seq: string | number; sender_id: string; client_msg_id: string; ts: Date | string };
+  const result: unknown = await db.execute(sql`
+    -- = any(array(...)) keeps both lookups of groups on its primary key whatever the estimates.
+    with v as (
+      select * from jsonb_to_recordset(${json}::jsonb) as x(g text, o int, s text, c text, t text, r bigint, m jsonb)
+    ), n as (
+      select g, count(*)::int as n from v group by g
+    ), locked as (
+      select id from ${groups} where id = any(array(select g from n)) order by id for update
+    ), bumped as (
+      update ${groups} set last_seq = ${groups}.last_seq + n.n
+      from n
+      where ${groups}.id = n.g and ${groups}.id = any(array(select id from locked))
+      returning ${groups}.id, ${groups}.last_seq - n.n as first
+    )
+    insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data)
+    select v.g, b.first + v.o, v.s, 'message', v.c, v.t, v.r, v.m from v join bumped b on b.id = v.g
+    returning group_id, seq, sender_id, client_msg_id, ts`);
+  // postgres.js answers an array of rows, PGlite an object with `rows`.
+  const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+  return rows.map((r) => ({ groupId: r.group_id, seq: Number(r.seq), senderId: r.sender_id, clientMsgId: r.client_msg_id, ts: new Date(r.ts) }));
+}
+
 /** Locks the group's log (as appendEvents does) without appending; returns its last seq. */
 export async function lockGroupLog(tx: Tx, groupId: string): Promise<number | undefined> {
   const [row] = await tx

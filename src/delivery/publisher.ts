@@ -2,7 +2,8 @@ import type { Bus } from '../bus/bus.js';
 import { typingFrame, type LogEvent } from '../protocol/frames.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
-import { groupTopic, userTopic } from './topics.js';
+import { ACCESS_TOPIC, groupTopic, userTopic } from './topics.js';
+import { encodeAccessChange, type AccessChange } from '../chat/membership-cache.js';
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
@@ -16,6 +17,11 @@ export class Publisher {
 
   async control(userId: string, message: ControlMessage): Promise<void> {
     await this.bus.publish({ topic: userTopic(userId), data: encodeControl(message) });
+  }
+
+  /** Tells every replica's membership cache; call only after the change is committed. */
+  async accessChanged(change: AccessChange): Promise<void> {
+    await this.bus.publish({ topic: ACCESS_TOPIC, data: encodeAccessChange(change) });
   }
 
   async typing(groupId: string, userId: string, originConnection: string): Promise<void> {

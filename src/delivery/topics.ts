@@ -2,6 +2,8 @@
 
 export const groupTopic = (groupId: string) => `g:${groupId}`;
 export const userTopic = (userId: string) => `u:${userId}`;
+/** Membership and group-settings changes, for every replica's membership cache. */
+export const ACCESS_TOPIC = 'access';
 
 export const topicGroupId = (topic: string) => (topic.startsWith('g:') ? topic.slice(2) : undefined);
 export const topicUserId = (topic: string) => (topic.startsWith('u:') ? topic.slice(2) : undefined);

@@ -3,7 +3,8 @@ import type { Principal } from '../auth/tokens.js';
 import type { Chat } from '../chat/index.js';
 import type { Bus } from '../bus/bus.js';
 import { GroupFeeds, type FeedStorage } from '../delivery/group-feeds.js';
-import { topicGroupId, topicUserId } from '../delivery/topics.js';
+import { ACCESS_TOPIC, topicGroupId, topicUserId } from '../delivery/topics.js';
+import { decodeAccessChange } from '../chat/membership-cache.js';
 import { decodeControl } from '../delivery/control.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -91,9 +92,13 @@ export class Gateway {
       const groupId = topicGroupId(message.topic);
       if (groupId !== undefined) return this.feeds.receive(groupId, message);
       const userId = topicUserId(message.topic);
-      if (userId !== undefined) this.sockets.control(userId, decodeControl(message.data));
+      if (userId !== undefined) return this.sockets.control(userId, decodeControl(message.data));
+      if (message.topic === ACCESS_TOPIC) chat.membership.invalidate(decodeAccessChange(message.data));
     });
-    bus.onResync(() => this.feeds.resyncAll());
+    bus.onResync(() => {
+      chat.membership.clear();
+      this.feeds.resyncAll();
+    });
 
     const authenticate = async (token: string) => {
       const principal = await deps.verifyToken(token);
@@ -187,6 +192,8 @@ export class Gateway {
 
   /** Past the limit a socket is cut with 4000, never silently skipped; it resyncs on reconnect. */
   private closeSlowConsumers(): void {
+    // A buffer grows only by sending: an idle server skips the walk over every socket.
+    if (!this.sockets.takeActivity()) return;
     const limit = this.deps.settings.slowConsumerBytes;
     this.sockets.forEach((ws) => {
       if (ws.getBufferedAmount() > limit) {

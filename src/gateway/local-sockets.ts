@@ -29,6 +29,8 @@ export class LocalSockets implements Fanout {
   private readonly byUser = new Map<string, Set<Socket>>();
   private readonly byConnection = new Map<string, Socket>();
   private feeds!: GroupFeeds;
+  /** Something was sent since the last takeActivity(): only then can a socket's buffer have grown. */
+  private activity = false;
 
   constructor(private readonly deps: LocalSocketsDeps) {}
 
@@ -100,9 +102,17 @@ export class LocalSockets implements Fanout {
     this.feeds.release(groupId);
   }
 
+  /** True when a frame was sent since the last call. */
+  takeActivity(): boolean {
+    const was = this.activity;
+    this.activity = false;
+    return was;
+  }
+
   /** Sends one frame to one socket, unless it has closed meanwhile. */
   send(ws: Socket, frame: string): void {
     if (ws.getUserData().phase === 'closed') return;
+    this.activity = true;
     ws.cork(() => ws.send(frame));
     this.deps.metrics.framesOut.inc();
   }
@@ -114,6 +124,7 @@ export class LocalSockets implements Fanout {
   // Fanout
 
   publish(groupId: string, data: string, origin?: string): void {
+    this.activity = true;
     const originSocket = origin === undefined ? undefined : this.byConnection.get(origin);
     // A socket's own publish skips that socket: how typing avoids echoing to its sender.
     if (originSocket && originSocket.getUserData().phase !== 'closed') originSocket.publish(groupTopic(groupId), data);

@@ -1,0 +1,76 @@
+// http: autocannon against the HTTP API of one Banyan process: sign-in (scrypt, slow by design),
+// GET /v1/me, a history page, and POST messages (each with a fresh clientMsgId).
+import autocannon from 'autocannon';
+import { args, list, sample, sleep } from './lib/run.mjs';
+import { cpuBetween, secondsBetween } from './lib/proc.mjs';
+import { progress, table, writeResult } from './lib/report.mjs';
+import { mintToken } from './lib/admin.mjs';
+import { SECRET, USER_PREFIX, seed, startBanyan } from './lib/targets.mjs';
+import postgres from 'postgres';
+import { DATABASE_URL } from './lib/targets.mjs';
+
+const o = args(
+  'http',
+  { processes: { type: 'string' }, connections: { type: 'string' }, 'duration-s': { type: 'string' }, only: { type: 'string' } },
+  { processes: '1', connections: '50', 'duration-s': '8', only: 'me,history,post,login' },
+);
+
+const target = await startBanyan({ replicas: Number(o.processes) });
+const results = [];
+try {
+  await seed({ users: 1000, chatGroupSize: 10 });
+  // History to read: 200 messages in the first group, through the API.
+  const base = `http://127.0.0.1:${target.ports[0]}`;
+  const token = await mintToken(SECRET, `${USER_PREFIX}0`);
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  for (let i = 0; i < 200; i++) {
+    await fetch(`${base}/v1/groups/g-bench-c0/messages`, { method: 'POST', headers: auth, body: JSON.stringify({ clientMsgId: `h${Date.now()}-${i}`, text: `history ${i}` }) });
+  }
+  const username = `bench${Date.now().toString(36)}`;
+  await fetch(`${base}/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'password-123' }) });
+
+  const scenarios = {
+    // scrypt costs ~0.2 s of CPU here: few connections, or none would finish within the run.
+    login: { connections: 4, method: 'POST', path: '/v1/sessions', body: JSON.stringify({ username, password: 'password-123' }), headers: { 'content-type': 'application/json' } },
+    me: { method: 'GET', path: '/v1/me', headers: auth },
+    history: { method: 'GET', path: '/v1/groups/g-bench-c0/messages?limit=50', headers: auth },
+    post: { method: 'POST', path: '/v1/groups/g-bench-c0/messages', headers: auth, body: JSON.stringify({ clientMsgId: `p${Date.now()}-[<id>]`, text: 'x'.repeat(100) }), idReplacement: true },
+  };
+  for (const name of list(o.only)) {
+    const s = scenarios[name];
+    progress(`http ${name}: ${o.connections} connections for ${o['duration-s']} s`);
+    const from = sample(target.pids);
+    const r = await autocannon({
+      url: `${base}${s.path}`,
+      method: s.method,
+      headers: s.headers,
+      body: s.body,
+      idReplacement: s.idReplacement ?? false,
+      connections: s.connections ?? Number(o.connections),
+      duration: Number(o['duration-s']),
+    });
+    const to = sample(target.pids);
+    if (process.env.DEBUG_HTTP) console.log(JSON.stringify({ requests: r.requests, errors: r.errors, timeouts: r.timeouts, statusCodeStats: r.statusCodeStats }));
+    results.push({
+      scenario: name,
+      connections: s.connections ?? Number(o.connections),
+      requestsPerS: Math.round(r.requests.average),
+      p50ms: r.latency.p50,
+      p99ms: r.latency.p99,
+      non2xx: r.non2xx,
+      errors: r.errors,
+      serverCpuPct: Math.round(cpuBetween(from, to) / secondsBetween(from, to) / 1e4),
+      serverUsPerRequest: Math.round(cpuBetween(from, to) / Math.max(1, r.requests.total)),
+    });
+    await sleep(500);
+  }
+  const sql = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
+  const [{ n }] = await sql`select count(*)::int as n from events where group_id = 'g-bench-c0' and kind = 'message'`;
+  await sql.end();
+  progress(`messages stored in g-bench-c0: ${n}`);
+} finally {
+  await target.stop();
+}
+table(`http: ${o.connections} connections, ${o['duration-s']} s each, ${o.processes} Banyan process(es)`, results);
+writeResult('http', { parameters: { connections: Number(o.connections), durationS: Number(o['duration-s']) }, results });
+process.exit(0);

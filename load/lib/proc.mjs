@@ -1,0 +1,101 @@
+// Child processes of a benchmark run and what /proc says about them. Every child is killed when
+// the run ends, however it ends (normal exit, error, signal, hard timeout).
+import { fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const children = new Set();
+const TICK_US = 1e6 / 100; // CLK_TCK is 100 on Linux x86-64
+
+function killAll() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  children.clear();
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+/** Ends the whole run after `ms`, whatever it is doing: a benchmark must stop by itself. */
+export function hardTimeout(ms, name) {
+  setTimeout(() => {
+    process.stderr.write(`\n${name}: hard timeout after ${ms} ms, stopping\n`);
+    process.exit(3);
+  }, ms).unref();
+}
+
+function track(child, name) {
+  children.add(child);
+  child.on('exit', (code, signal) => {
+    children.delete(child);
+    if (!child.expectedExit && code !== 0) process.stderr.write(`[${name}] exited ${code ?? signal}\n`);
+  });
+  return child;
+}
+
+/** Starts a long-running server process; its output is prefixed and shown. */
+export function startProcess(name, command, args, env) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (chunk) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `[${name}] ${l}\n`)
+      .join('');
+  child.stdout.on('data', (c) => process.stderr.write(prefix(c)));
+  child.stderr.on('data', (c) => process.stderr.write(prefix(c)));
+  return track(child, name);
+}
+
+/** Forks a Node worker with an IPC channel. */
+export function forkWorker(name, script, args = [], execArgv = []) {
+  return track(fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }), name);
+}
+
+export async function stopProcess(child, signal = 'SIGTERM', graceMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.expectedExit = true;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** user+system CPU of a process (all its threads), in µs; 10 ms resolution. */
+export function cpuMicros(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** Resident set size of a process, in bytes. */
+export function rssBytes(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+}
+
+/** CPU and memory of a set of processes, to diff between two points of a run. */
+export function sample(pids) {
+  return { at: process.hrtime.bigint(), cpu: pids.map((p) => cpuMicros(p)), rss: pids.map((p) => rssBytes(p)) };
+}
+
+export const cpuBetween = (a, b) => b.cpu.reduce((s, v, i) => s + v - a.cpu[i], 0);
+export const secondsBetween = (a, b) => Number(b.at - a.at) / 1e9;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until fn() is true or the time is up; returns whether it became true. */
+export async function waitFor(fn, timeoutMs, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return true;
+    await sleep(everyMs);
+  }
+  return false;
+}
+
+export const nowMicros = () => Number(process.hrtime.bigint() / 1000n);

@@ -1,0 +1,150 @@
+// The systems under test, started as child processes on 127.0.0.1: Banyan replicas
+// (`node dist/main.js start`), and the peers of load/peers/. Each returns {flavor, urls, pids, stop}.
+import postgres from 'postgres';
+import { progress } from './report.mjs';
+import { sleep, startProcess, stopProcess, waitFor } from './proc.mjs';
+
+export const SECRET = process.env.BENCH_JWT_SECRET ?? 'bench-secret-bench-secret-bench-secret-0123456789';
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/banyan_perf';
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const ADMIN = 'bench-admin';
+export const USER_PREFIX = 'bu';
+
+const root = new URL('../../', import.meta.url).pathname;
+const basePort = Number(process.env.BENCH_BASE_PORT ?? 9300);
+/** Node flags for every server under test: a full GC on SIGUSR2 (see gc-on-signal.cjs). */
+const gcFlags = ['--expose-gc', '--require', `${root}load/lib/gc-on-signal.cjs`];
+
+async function healthy(port, path) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    return res.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+async function startAll(name, count, spawnOne, healthPath) {
+  const ports = Array.from({ length: count }, (_, i) => basePort + i);
+  const children = ports.map((port, i) => spawnOne(port, i));
+  for (const port of ports) {
+    if (!(await waitFor(() => healthy(port, healthPath), 30_000, 100))) throw new Error(`${name} on ${port} did not start`);
+  }
+  progress(`${name}: ${count} process(es) on ports ${ports.join(', ')}`);
+  return {
+    urls: ports.map((p) => `ws://127.0.0.1:${p}`),
+    ports,
+    pids: children.map((c) => c.pid),
+    children,
+    stop: async () => {
+      await Promise.all(children.map((c) => stopProcess(c, 'SIGTERM', 15_000)));
+      await sleep(200);
+    },
+  };
+}
+
+/** Banyan replicas; with more than one, they share the Redis bus. */
+export async function startBanyan({ replicas, env = {}, profileDir }) {
+  const t = await startAll(
+    'banyan',
+    replicas,
+    (port, i) =>
+      startProcess(`banyan${i}`, process.execPath, [...gcFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), `${root}dist/main.js`, 'start'], {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_URL,
+        JWT_SECRET: SECRET,
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_PER_S: '100000',
+        RATE_LIMIT_BURST: '100000',
+        DRAIN_TIMEOUT_MS: '2000',
+        ...(replicas > 1 ? { REDIS_URL } : { REDIS_URL: '' }),
+        ...env,
+      }),
+    '/healthz',
+  );
+  return { flavor: 'banyan', name: 'banyan', ...t };
+}
+
+/** Socket.IO 4 with the Redis adapter, websocket transport only, `processes` processes. */
+export async function startSocketIo({ processes }) {
+  const t = await startAll(
+    'socket.io',
+    processes,
+    (port, i) =>
+      startProcess(`sio${i}`, process.execPath, [...gcFlags, `${root}load/peers/socketio-server.mjs`], {
+        PORT: String(port),
+        JWT_SECRET: SECRET,
+        REDIS_URL,
+        ADMIN,
+      }),
+    '/healthz',
+  );
+  return { flavor: 'socketio', name: 'socket.io', ...t };
+}
+
+/** The floor: a minimal `ws` broadcast server (Redis pub/sub between processes when > 1). */
+export async function startWsFloor({ processes }) {
+  const t = await startAll(
+    'ws',
+    processes,
+    (port, i) =>
+      startProcess(`ws${i}`, process.execPath, [...gcFlags, `${root}load/peers/ws-server.mjs`], {
+        PORT: String(port),
+        JWT_SECRET: SECRET,
+        REDIS_URL: processes > 1 ? REDIS_URL : '',
+        ADMIN,
+      }),
+    '/healthz',
+  );
+  return { flavor: 'ws', name: 'ws', ...t };
+}
+
+export function startTarget(system, count, options = {}) {
+  if (system === 'banyan') return startBanyan({ replicas: count, ...options });
+  if (system === 'socketio') return startSocketIo({ processes: count });
+  if (system === 'ws') return startWsFloor({ processes: count });
+  throw new Error(`unknown system ${system}`);
+}
+
+/**
+ * Seeds PostgreSQL directly (the endpoints for communities live on other branches): users
+ * bu0..bu<n-1>, and either one announcement group with all of them plus the admin, or chat
+ * groups of `groupSize`. Earlier bench groups (ids g-bench-*) are dropped first.
+ */
+export async function seed({ users, announcement = false, chatGroupSize = 0 }) {
+  const sql = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql`delete from groups where id like 'g-bench-%'`;
+    await sql`insert into users (id, name) select ${USER_PREFIX} || i, ${USER_PREFIX} || i from generate_series(0, ${users - 1}::int) i on conflict do nothing`;
+    await sql`insert into users (id, name) values (${ADMIN}, ${ADMIN}) on conflict do nothing`;
+    if (announcement) {
+      await sql`insert into groups (id, kind, name, created_by, member_count) values ('g-bench-ann', 'announcement', 'Bench announcements', ${ADMIN}, ${users + 1})`;
+      await sql`insert into members (group_id, user_id, role) values ('g-bench-ann', ${ADMIN}, 'owner')`;
+      await sql`insert into members (group_id, user_id, role) select 'g-bench-ann', ${USER_PREFIX} || i, 'member' from generate_series(0, ${users - 1}::int) i`;
+    }
+    if (chatGroupSize > 0) {
+      const groups = Math.ceil(users / chatGroupSize);
+      await sql`insert into groups (id, kind, name, created_by, member_count)
+        select 'g-bench-c' || g, 'group', 'Bench chat ' || g, ${USER_PREFIX} || (g * ${chatGroupSize}), ${chatGroupSize}
+        from generate_series(0, ${groups - 1}::int) g`;
+      await sql`insert into members (group_id, user_id, role)
+        select 'g-bench-c' || (i / ${chatGroupSize}), ${USER_PREFIX} || i, case when i % ${chatGroupSize} = 0 then 'owner' else 'member' end
+        from generate_series(0, ${users - 1}::int) i`;
+    }
+    await sql`analyze members`;
+    await sql`analyze groups`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+export async function countEvents(groupLike) {
+  const sql = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql`select count(*)::int as n from events where group_id like ${groupLike} and kind = 'message'`;
+    return row.n;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
