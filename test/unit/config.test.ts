@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_PER_S: 50,
       RATE_LIMIT_BURST: 200,
       DRAIN_TIMEOUT_MS: 10_000,
+      DRAIN_NOTICE_MS: 0,
       WORKERS: 1,
       LOG_LEVEL: 'info',
     });
