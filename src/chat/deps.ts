@@ -19,9 +19,3 @@ export interface ChatLimits {
   maxCommunityGroups: number;
   tokenTtlS: number;
 }
-
-/** The caller of a domain operation, from a verified token. */
-export interface Actor {
-  userId: string;
-  scope: 'user' | 'server';
-}

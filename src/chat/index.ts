@@ -23,4 +23,4 @@ export function createChat(deps: ChatDeps, tokens: Tokens) {
 }
 
 export type Chat = ReturnType<typeof createChat>;
-export type { Actor, ChatDeps, ChatLimits } from './deps.js';
+export type { ChatDeps, ChatLimits } from './deps.js';

@@ -148,16 +148,6 @@ export async function listMembers(db: Queryable, groupId: string, cursor: string
   return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1]!.userId : null };
 }
 
-/** Which of these users are members of the group. */
-export async function filterMembers(db: Queryable, groupId: string, userIds: string[]) {
-  if (userIds.length === 0) return new Set<string>();
-  const rows = await db
-    .select({ userId: members.userId })
-    .from(members)
-    .where(and(eq(members.groupId, groupId), inArray(members.userId, userIds)));
-  return new Set(rows.map((r) => r.userId));
-}
-
 /** Adds the users who are not yet members, in one statement; returns who was added. */
 export async function insertMembers(tx: Tx, groupId: string, userIds: string[], role: Role): Promise<string[]> {
   if (userIds.length === 0) return [];
