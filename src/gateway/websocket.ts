@@ -150,8 +150,7 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     else {
       const retryAfterMs = Math.ceil(1000 / deps.settings.rateLimitPerS);
       // With `re`, so the client knows which command to send again.
-      const error = deps.failures.toAppError(new AppError('rate_limited', 'slow down', { retryAfterMs }));
-      deps.sockets.send(ws, errorFrame(commandIdOf(frame), error));
+      replyError(deps, ws, commandIdOf(frame), new AppError('rate_limited', 'slow down', { retryAfterMs }));
     }
     return;
   }
@@ -161,7 +160,7 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;
     if (data.phase === 'auth') deps.sockets.close(ws, CloseCode.unauthorized, 'expected an auth frame');
-    else deps.sockets.send(ws, errorFrame(err.commandId, deps.failures.toAppError(err.error)));
+    else replyError(deps, ws, err.commandId, err.error);
     return;
   }
   if (data.phase === 'auth') {
@@ -169,17 +168,17 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     return;
   }
   if (command.type === 'auth') {
-    deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('bad_request', 'already authenticated'))));
+    replyError(deps, ws, command.id, new AppError('bad_request', 'already authenticated'));
     return;
   }
   if (!data.principal) {
     // The auth frame is still being checked: commands are taken once it has passed.
-    deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('unauthorized', 'not authenticated yet: wait for ready'))));
+    replyError(deps, ws, command.id, new AppError('unauthorized', 'not authenticated yet: wait for ready'));
     return;
   }
   if (deps.commands.refusing) {
     // Draining: what is in flight finishes and is answered; anything newer goes to another replica.
-    deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(new AppError('unavailable', 'server draining; reconnect to another replica'))));
+    replyError(deps, ws, command.id, new AppError('unavailable', 'server draining; reconnect to another replica'));
     return;
   }
   const ctx: CommandContext = { chat: deps.chat, userId: data.principal.userId, connectionId: data.connectionId };
@@ -193,7 +192,7 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
       deps.sockets.close(ws, err.closeCode, err.message);
       return;
     }
-    deps.sockets.send(ws, errorFrame(command.id, deps.failures.toAppError(err)));
+    replyError(deps, ws, command.id, err);
   } finally {
     deps.commands.inflight--;
   }
@@ -234,4 +233,9 @@ function takeToken(deps: WebSocketDeps, data: SocketData): boolean {
   }
   data.rate.strikes++;
   return false;
+}
+
+/** Answers a command with an error frame; the socket stays open. */
+function replyError(deps: WebSocketDeps, ws: Socket, re: AnyCommand['id'] | undefined, err: unknown): void {
+  deps.sockets.send(ws, errorFrame(re, deps.failures.toAppError(err)));
 }

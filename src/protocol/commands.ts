@@ -11,6 +11,7 @@ import {
   type ProtocolLimits,
 } from './limits.js';
 import { AppError } from './errors.js';
+import { tryParseJson } from './json.js';
 
 // Client → server WebSocket commands (PROTOCOL.md §4). Unknown extra fields are ignored, so
 // clients written against a later protocol keep working.
@@ -67,12 +68,8 @@ const envelope = z.object({ type: z.string().min(1).max(32), id: commandId.optio
 export function createCommandParser(limits: ProtocolLimits) {
   const schemas = commandSchemas(limits);
   return function parseCommand(frame: string): AnyCommand {
-    let json: unknown;
-    try {
-      json = JSON.parse(frame);
-    } catch {
-      throw new CommandError(undefined, new AppError('bad_request', 'frame is not valid JSON'));
-    }
+    const json = tryParseJson(frame);
+    if (json === undefined) throw new CommandError(undefined, new AppError('bad_request', 'frame is not valid JSON'));
     const head = envelope.safeParse(json);
     if (!head.success) {
       throw new CommandError(undefined, new AppError('bad_request', 'frame must be an object with a type', issueDetails(head.error)));
@@ -91,13 +88,7 @@ export function createCommandParser(limits: ProtocolLimits) {
 
 /** The id of a frame that is not otherwise handled (refused by the rate limit), when it has one. */
 export function commandIdOf(frame: string): CommandId | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(frame);
-  } catch {
-    return undefined;
-  }
-  const head = envelope.safeParse(json);
+  const head = envelope.safeParse(tryParseJson(frame));
   return head.success ? head.data.id : undefined;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tryParseJson } from './json.js';
 
 // Server → client frames of PROTOCOL.md §4 as zod schemas, for clients (src/client) and tests.
 // The server does not parse these: it builds frames with the plain encoders of frames.ts, and
@@ -120,12 +121,6 @@ export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
 
 /** Parses one text frame; undefined for JSON or shapes this client does not know (a newer server's). */
 export function parseServerFrame(text: string): ServerFrame | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = serverFrameSchema.safeParse(json);
+  const parsed = serverFrameSchema.safeParse(tryParseJson(text));
   return parsed.success ? parsed.data : undefined;
 }
