@@ -117,6 +117,20 @@ export class LocalSockets implements Fanout {
     this.deps.metrics.framesOut.inc();
   }
 
+  /**
+   * Runs `fn` (an upgrade after an await) while some other socket is corked. uWS 20.30 can close
+   * a socket upgraded inside its own `res.cork()` after an await, at random, right after `open`
+   * (1006; uNetworking/uWebSockets#1929, fixed upstream after the version we can load): the cork's
+   * epilogue reads the freed HTTP state of the reallocated socket. With another socket corked,
+   * `res.cork()` only runs its callback and the 101 is written directly. uWS.js counts any cork
+   * callback as corked, so no "not corked" warning either. With no other socket, `fn` runs as is.
+   */
+  withAnotherCorked(fn: () => void): void {
+    const other = this.byConnection.values().next().value;
+    if (other && other.getUserData().phase !== 'closed') other.cork(fn);
+    else fn();
+  }
+
   forEach(fn: (ws: Socket) => void): void {
     for (const ws of this.byConnection.values()) fn(ws);
   }

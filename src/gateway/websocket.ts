@@ -118,7 +118,7 @@ function upgrade(
     .authenticate(bearer(authorization))
     .then(
       (principal) => {
-        if (!aborted) accept(principal);
+        if (!aborted) deps.sockets.withAnotherCorked(() => accept(principal));
       },
       (err: unknown) => {
         const error = deps.failures.toAppError(err);

@@ -13,6 +13,8 @@ export interface CloseInfo {
 export class TestSocket {
   readonly frames: Frame[] = [];
   readonly closed: Promise<CloseInfo>;
+  /** How the socket closed, once it has. */
+  closeInfo: CloseInfo | undefined;
   private waiters: { predicate: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   private nextId = 1;
 
@@ -26,15 +28,25 @@ export class TestSocket {
         return false;
       });
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        resolve(this.closeInfo);
+      }),
+    );
   }
 
   /** Resolves with the first frame (already received or coming) that matches. */
   next(predicate: (f: Frame) => boolean, timeoutMs = 5000, from = 0): Promise<Frame> {
     const seen = this.frames.slice(from).find(predicate);
     if (seen) return Promise.resolve(seen);
+    // Made here, so a timeout names the caller that waited, not the timer.
+    const timeout = new Error(`no matching frame in ${timeoutMs} ms`);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching frame in ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`)), timeoutMs);
+      const timer = setTimeout(() => {
+        timeout.message += `; got ${JSON.stringify(this.frames.slice(-5))}; closed ${JSON.stringify(this.closeInfo ?? null)}`;
+        reject(timeout);
+      }, timeoutMs);
       this.waiters.push({
         predicate,
         resolve: (f) => {

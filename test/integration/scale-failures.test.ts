@@ -151,8 +151,13 @@ describe.skipIf(noScaleServers)('replica failures', () => {
       const down = s.acked;
       await s.until(down + 100);
       await s.stop();
-      const ackedOnReplica0 = Math.max(...[clients[0]!, clients[2]!].flatMap((c) => [...c.acked.values()].map((a) => a.seq)));
-      await Promise.all([clients[0]!, clients[2]!].map((c) => c.waitForSeq(group, ackedOnReplica0, 10_000)));
+      const highestAck = (on: LogClient[]) => Math.max(...on.flatMap((c) => [...c.acked.values()].map((a) => a.seq)));
+      const onReplica0 = [clients[0]!, clients[2]!];
+      const onReplica1 = [clients[1]!, clients[3]!];
+      await Promise.all(onReplica0.map((c) => c.waitForSeq(group, highestAck(onReplica0), 10_000)));
+      // Replica 1's gap fills (from storage, reading up to the newest seq) are over once its own
+      // last event is delivered: only then is "nothing follows them there" true.
+      await Promise.all(onReplica1.map((c) => c.waitForSeq(group, highestAck(onReplica1), 10_000)));
       // The last sends of replica 0 never crossed to replica 1, and nothing follows them there:
       // only the catch-up after Redis returns brings them.
       const lastSend = await clients[0]!.send(group, 'while-down', 'only replica 0 knows');
