@@ -7,7 +7,7 @@ import { SECRET, USER_PREFIX, seed } from './lib/targets.mjs';
 
 const o = args(
   'idle',
-  { sockets: { type: 'string' }, processes: { type: 'string' }, systems: { type: 'string' }, 'idle-s': { type: 'string' } },
+  { sockets: { type: 'string' }, processes: { type: 'string' }, systems: { type: 'string' }, 'idle-s': { type: 'string' }, profile: { type: 'string' } },
   { sockets: '10000', processes: '2', systems: 'banyan,socketio,ws', 'idle-s': '10' },
 );
 const N = Number(o.sockets);
@@ -31,7 +31,7 @@ const results = [];
 for (const system of list(o.systems)) {
   const processes = Number(o.processes);
   results.push(
-    await withSystem({ system, processes, sockets: N }, async (target, clients) => {
+    await withSystem({ system, processes, sockets: N, targetOptions: o.profile ? { profileDir: o.profile } : {} }, async (target, clients) => {
       if (system === 'banyan') await seed({ users: N, announcement: true });
       await collect(target);
       const before = sample(target.pids);

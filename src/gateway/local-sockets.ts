@@ -147,20 +147,14 @@ export class LocalSockets implements Fanout {
   }
 
   memberLeft(groupId: string, userId: string): void {
-    if (userId === ALL_MEMBERS) {
-      this.forEach((ws) => {
-        if (!ws.getUserData().groups.has(groupId)) return;
-        this.unfollow(ws, groupId);
-        this.send(ws, groupRemovedFrame(groupId));
-      });
-      return;
-    }
-    for (const ws of this.byUser.get(userId) ?? []) {
+    const everyone = userId === ALL_MEMBERS;
+    for (const ws of everyone ? this.byConnection.values() : (this.byUser.get(userId) ?? [])) {
       const data = ws.getUserData();
       if (data.groups.has(groupId)) {
         this.unfollow(ws, groupId);
         this.send(ws, groupRemovedFrame(groupId));
-      } else {
+      } else if (!everyone || data.phase === 'starting') {
+        // A socket still starting may have listed the group already: it must not follow it.
         data.recentlyLeft.add(groupId);
       }
     }

@@ -20,7 +20,6 @@ export async function startSession(deps: SessionStartDeps, ws: Socket, re: Comma
   const data = ws.getUserData();
   const principal = data.principal!;
   data.phase = 'starting';
-  await deps.chat.accounts.ensureUser(principal);
   // Checked right before registering: once registered, the close handler unregisters.
   if (isClosed(data)) return;
   await deps.sockets.register(ws);
@@ -32,14 +31,22 @@ export async function startSession(deps: SessionStartDeps, ws: Socket, re: Comma
     return;
   }
 
-  // List, take feed references (each feed reads its baseline), then list again: a group left
-  // between the two listings is dropped, one left later is an event its feed will deliver.
+  // List, take feed references (each new feed reads its baseline), then list again: a group
+  // left between the two listings is dropped, one left later is an event its feed will deliver.
+  // When every feed was already running, a removal after the first listing is an event those
+  // feeds deliver to this registered user (see LocalSockets.memberLeft): one listing suffices.
   const first = await deps.chat.groups.listMine(principal.userId);
+  // A member's row exists; only a user in no group may be new (created on first sight).
+  if (first.length === 0) await deps.chat.accounts.ensureUser(principal);
+  const allRunning = first.every((g) => deps.feeds.deliveredSeq(g.id) >= 0);
   const held = new Set<string>();
   try {
     await acquireAll(deps.feeds, first, held);
-    const groups = await deps.chat.groups.listMine(principal.userId);
-    await acquireAll(deps.feeds, groups, held);
+    let groups = first;
+    if (!allRunning) {
+      groups = await deps.chat.groups.listMine(principal.userId);
+      await acquireAll(deps.feeds, groups, held);
+    }
     if (isClosed(data)) return;
 
     const followed: GroupSummary[] = [];

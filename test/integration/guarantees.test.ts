@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsAfter } from '../../src/db/events.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
-import { range, tokenUsers } from '../helpers/users.js';
+import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 // PROTOCOL.md §2, over real sockets: durable before visible, ordered gapless delivery, lossless
@@ -306,6 +306,44 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
       // A new socket of the removed member does not list the group.
       const fresh = await open(member!);
       expect(fresh.frames[0]!.groups.map((g: Frame) => g.id)).toEqual([other]);
+    });
+
+    it('a member removed or added while a socket of theirs starts ends up following exactly the groups it is in', async () => {
+      const [owner, member] = await tokenUsers(server, 2, 'racing');
+      const group = await createGroup(server, owner!, [member!]);
+      const other = await createGroup(server, owner!, [member!], 'Other');
+      // The owner's socket keeps both feeds running: the session start lists once.
+      const o = await open(owner!);
+      for (let round = 0; round < 16; round++) {
+        const removing = round % 2 === 0;
+        const change = async () => {
+          await sleep(round % 4);
+          const res = removing
+            ? await server.http('DELETE', `/v1/groups/${group}/members/${member!.id}`, { token: owner!.token })
+            : await server.http('POST', `/v1/groups/${group}/members`, { token: owner!.token, body: { userId: member!.id } });
+          expect(res.status).toBe(removing ? 204 : 201);
+        };
+        const [m] = await Promise.all([open(member!), change()]);
+        // What the socket was told, in order: listed at ready, then added or removed.
+        const follows = () => {
+          let on = (m!.frames[0]!.groups as Frame[]).some((g) => g.id === group);
+          for (const f of m!.frames) {
+            if (f.type === 'group_added' && f.group.id === group) on = true;
+            if (f.type === 'group_removed' && f.group === group) on = false;
+          }
+          return on;
+        };
+        const deadline = Date.now() + 5000;
+        while (follows() === removing && Date.now() < deadline) await sleep(10);
+        expect(follows(), `round ${round}`).toBe(!removing);
+        // And what it receives: a message of the group arrives only while it is a member.
+        const text = `round ${round}`;
+        await o.request({ type: 'send', group, clientMsgId: `r${round}`, text });
+        const marker = (await o.request({ type: 'send', group: other, clientMsgId: `m${round}`, text: 'marker' })).seq;
+        await m!.next((f) => f.type === 'event' && f.group === other && f.seq === marker);
+        expect(m!.frames.some((f) => f.type === 'event' && f.group === group && f.text === text), `round ${round}`).toBe(!removing);
+        m!.terminate();
+      }
     });
 
     it('an added member gets group_added, then the live events right after its lastSeq', async () => {
