@@ -314,16 +314,18 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
       const other = await createGroup(server, owner!, [member!], 'Other');
       // The owner's socket keeps both feeds running: the session start lists once.
       const o = await open(owner!);
-      for (let round = 0; round < 16; round++) {
+      for (let round = 0; round < 40; round++) {
         const removing = round % 2 === 0;
+        // Either side first, by 0 to 4 ms: the change lands before, during and after the start.
+        const lead = (Math.floor(round / 2) % 9) - 4;
         const change = async () => {
-          await sleep(round % 4);
+          await sleep(Math.max(0, lead));
           const res = removing
             ? await server.http('DELETE', `/v1/groups/${group}/members/${member!.id}`, { token: owner!.token })
             : await server.http('POST', `/v1/groups/${group}/members`, { token: owner!.token, body: { userId: member!.id } });
           expect(res.status).toBe(removing ? 204 : 201);
         };
-        const [m] = await Promise.all([open(member!), change()]);
+        const [m] = await Promise.all([sleep(Math.max(0, -lead)).then(() => open(member!)), change()]);
         // What the socket was told, in order: listed at ready, then added or removed.
         const follows = () => {
           let on = (m!.frames[0]!.groups as Frame[]).some((g) => g.id === group);
