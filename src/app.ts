@@ -7,7 +7,7 @@ import { createChat } from './chat/index.js';
 import type { Config } from './config.js';
 import { openStorage, runMigrations, type Storage } from './db/connect.js';
 import { eventsAfter } from './db/events.js';
-import { findGroup } from './db/groups.js';
+import { findGroup, findLastSeqs } from './db/groups.js';
 import { Publisher } from './delivery/publisher.js';
 import { ACCESS_TOPIC } from './delivery/topics.js';
 import { Gateway } from './gateway/gateway.js';
@@ -69,6 +69,7 @@ export async function startApp(config: Config): Promise<App> {
     bus,
     feedStorage: {
       lastSeq: async (groupId) => (await findGroup(storage.db, groupId))?.lastSeq ?? 0,
+      lastSeqs: (groupIds) => findLastSeqs(storage.db, groupIds),
       eventsAfter: (groupId, after, limit) => eventsAfter(storage.db, groupId, after, limit),
     },
     bodies: httpBodies(limits),
@@ -89,6 +90,7 @@ export async function startApp(config: Config): Promise<App> {
       slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
       drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
       drainNoticeMs: config.DRAIN_NOTICE_MS,
+      feedCheckMs: config.FEED_CHECK_MS,
     },
   });
   // Every replica hears every membership change, for its membership cache.

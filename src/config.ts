@@ -47,6 +47,8 @@ const envSchema = z.object({
   DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   /** On SIGTERM, how long /readyz answers 503 before sockets are closed (load balancers notice). */
   DRAIN_NOTICE_MS: int(0, 600_000).default(0),
+  /** How often each replica checks its followed groups against storage for events the bus lost. */
+  FEED_CHECK_MS: int(100, 3_600_000).default(5000),
   WORKERS: int(1, 256).default(1),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });

@@ -15,6 +15,8 @@ export interface Fanout {
 /** What a feed reads from storage: where a log ends, and the events it missed. */
 export interface FeedStorage {
   lastSeq(groupId: string): Promise<number>;
+  /** Where each of these logs ends; groups that no longer exist may be left out. */
+  lastSeqs(groupIds: string[]): Promise<{ id: string; lastSeq: number }[]>;
   eventsAfter(groupId: string, afterSeq: number, limit: number): Promise<LogEvent[]>;
 }
 
@@ -22,8 +24,13 @@ export interface FeedOptions {
   /** How long an out-of-order event waits for the missing ones before storage is asked. */
   gapWaitMs: number;
   fillPageSize: number;
+  /** How often every running feed is checked against storage for events the bus never brought. */
+  checkIntervalMs: number;
   onGapFill?: () => void;
 }
+
+/** Feeds asked about in one storage query by the periodic check. */
+const CHECK_CHUNK = 1000;
 
 interface Feed {
   readonly groupId: string;
@@ -38,6 +45,8 @@ interface Feed {
   gapTimer: NodeJS.Timeout | undefined;
   filling: boolean;
   closed: boolean;
+  /** The log's end as storage gave it at the previous periodic check. */
+  checkedEnd: number;
 }
 
 /**
@@ -47,6 +56,8 @@ interface Feed {
  */
 export class GroupFeeds {
   private readonly feeds = new Map<string, Feed>();
+  private readonly checkTimer: NodeJS.Timeout;
+  private checking = false;
 
   constructor(
     private readonly bus: Bus,
@@ -54,7 +65,10 @@ export class GroupFeeds {
     private readonly fanout: Fanout,
     private readonly options: FeedOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.checkTimer = setInterval(() => void this.checkAgainstStorage(), options.checkIntervalMs);
+    this.checkTimer.unref();
+  }
 
   /** Takes a reference; resolves once the feed knows where the log stands. */
   acquire(groupId: string): Promise<void> {
@@ -73,6 +87,7 @@ export class GroupFeeds {
       gapTimer: undefined,
       filling: false,
       closed: false,
+      checkedEnd: -1,
     };
     this.feeds.set(groupId, feed);
     feed.ready = this.start(feed);
@@ -119,7 +134,36 @@ export class GroupFeeds {
     }
   }
 
+  /**
+   * Catches up feeds whose log moved on without this replica hearing of it: an event committed
+   * and published, but lost on the way (this replica's or the sender's Redis connection dropped
+   * with it in flight, no resync follows on this side). Without this, connected sockets would get
+   * it only with the group's next event, which in an announcement group may be hours away. An
+   * end that storage reported one check ago and that is still not delivered is filled; an event
+   * merely in flight on the bus at one check is delivered by the next, so busy groups cost nothing.
+   */
+  async checkAgainstStorage(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const ids = [...this.feeds.values()].filter((f) => f.delivered >= 0).map((f) => f.groupId);
+      for (let i = 0; i < ids.length; i += CHECK_CHUNK) {
+        for (const { id, lastSeq } of await this.storage.lastSeqs(ids.slice(i, i + CHECK_CHUNK))) {
+          const feed = this.feeds.get(id);
+          if (!feed || feed.delivered < 0) continue;
+          if (feed.checkedEnd > feed.delivered) void this.fill(feed, feed.checkedEnd);
+          feed.checkedEnd = lastSeq;
+        }
+      }
+    } catch (err) {
+      this.logger.warn('checking feeds against storage failed; next check retries', { err });
+    } finally {
+      this.checking = false;
+    }
+  }
+
   close(): void {
+    clearInterval(this.checkTimer);
     for (const feed of this.feeds.values()) {
       feed.closed = true;
       clearTimeout(feed.gapTimer);

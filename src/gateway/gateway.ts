@@ -51,6 +51,8 @@ export interface GatewayDeps {
     drainTimeoutMs: number;
     /** How long /readyz says 503 before sockets are closed; 0 closes them at once. */
     drainNoticeMs?: number;
+    /** How often running feeds are checked against storage for events the bus lost. */
+    feedCheckMs: number;
   };
 }
 
@@ -86,7 +88,7 @@ export class Gateway {
       logger,
       groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
     });
-    this.feeds = new GroupFeeds(bus, deps.feedStorage, this.sockets, { gapWaitMs: 50, fillPageSize: 500, onGapFill: () => metrics.gapFills.inc() }, logger);
+    this.feeds = new GroupFeeds(bus, deps.feedStorage, this.sockets, { gapWaitMs: 50, fillPageSize: 500, checkIntervalMs: settings.feedCheckMs, onGapFill: () => metrics.gapFills.inc() }, logger);
     this.sockets.attachFeeds(this.feeds);
     bus.onMessage((message) => {
       const groupId = topicGroupId(message.topic);

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsAfter } from '../../src/db/events.js';
+import { appendMessages, eventsAfter } from '../../src/db/events.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
@@ -41,7 +41,7 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
   };
 
   beforeAll(async () => {
-    server = await startServer({ mode, env: { SYNC_LIMIT: '20', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_S: '100000' } });
+    server = await startServer({ mode, env: { SYNC_LIMIT: '20', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_S: '100000', FEED_CHECK_MS: '200' } });
     if (mode === 'postgres') independent = postgres(process.env.DATABASE_URL!, { max: 4, onnotice: () => {} });
   });
   afterAll(async () => {
@@ -129,6 +129,23 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
       // Exactly what was acked, each at the seq its ack named.
       expect(new Map(fresh.map((e) => [`${e.sender}/${e.clientMsgId}`, e.seq]))).toEqual(acked);
     }
+  });
+
+  it('an event stored but never published (lost on the bus) reaches connected sockets by the periodic check', async () => {
+    const [owner, member] = await tokenUsers(server, 2, 'lostpub');
+    const group = await createGroup(server, owner!, [member!]);
+    const m = await open(member!);
+    // Committed the way a send commits, with no publish after it: as if the bus lost it.
+    const [row] = await appendMessages(server.app.storage.db, [
+      { groupId: group, ord: 1, senderId: owner!.id, clientMsgId: 'lost', text: 'never published', replyTo: null, mentions: [] },
+    ]);
+    const started = Date.now();
+    const event = await m.next((f) => f.type === 'event' && f.group === group && f.seq === row!.seq, 3000);
+    expect(event).toMatchObject({ kind: 'message', text: 'never published', sender: owner!.id, clientMsgId: 'lost' });
+    // Within two checks of FEED_CHECK_MS (200 ms), with margin for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(2000);
+    // Nothing before it was skipped, nothing delivered twice.
+    expect(seqsOf(m.events(group))).toEqual([row!.seq]);
   });
 
   it('lossless resume: after a disconnect mid-stream, sync pages (hasMore) return exactly the missed events', async () => {

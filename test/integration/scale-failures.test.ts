@@ -159,7 +159,8 @@ describe.skipIf(noScaleServers)('replica failures', () => {
       // last event is delivered: only then is "nothing follows them there" true.
       await Promise.all(onReplica1.map((c) => c.waitForSeq(group, highestAck(onReplica1), 10_000)));
       // The last sends of replica 0 never crossed to replica 1, and nothing follows them there:
-      // only the catch-up after Redis returns brings them.
+      // only the catch-up after Redis returns brings them (or the periodic check against
+      // storage, FEED_CHECK_MS later: 5 s by default, long after this assertion).
       const lastSend = await clients[0]!.send(group, 'while-down', 'only replica 0 knows');
       await clients[2]!.waitForSeq(group, lastSend.seq);
       expect(clients[1]!.seen(group)).toBeLessThan(lastSend.seq);

@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_BURST: 200,
       DRAIN_TIMEOUT_MS: 10_000,
       DRAIN_NOTICE_MS: 0,
+      FEED_CHECK_MS: 5000,
       WORKERS: 1,
       LOG_LEVEL: 'info',
     });
