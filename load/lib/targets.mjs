@@ -66,39 +66,24 @@ export async function startBanyan({ replicas, env = {}, profileDir }) {
   return { flavor: 'banyan', name: 'banyan', ...t };
 }
 
-/** Socket.IO 4 with the Redis adapter, websocket transport only, `processes` processes. */
-export async function startSocketIo({ processes }) {
+/** A peer server from load/peers/, `processes` processes, same secret and admin as Banyan's. */
+async function startPeer({ flavor, name, prefix, script, processes, redisUrl }) {
   const t = await startAll(
-    'socket.io',
+    name,
     processes,
-    (port, i) =>
-      startProcess(`sio${i}`, process.execPath, [...gcFlags, `${root}load/peers/socketio-server.mjs`], {
-        PORT: String(port),
-        JWT_SECRET: SECRET,
-        REDIS_URL,
-        ADMIN,
-      }),
+    (port, i) => startProcess(`${prefix}${i}`, process.execPath, [...gcFlags, `${root}load/peers/${script}`], { PORT: String(port), JWT_SECRET: SECRET, REDIS_URL: redisUrl, ADMIN }),
     '/healthz',
   );
-  return { flavor: 'socketio', name: 'socket.io', ...t };
+  return { flavor, name, ...t };
 }
 
+/** Socket.IO 4 with the Redis adapter (always), websocket transport only. */
+export const startSocketIo = ({ processes }) =>
+  startPeer({ flavor: 'socketio', name: 'socket.io', prefix: 'sio', script: 'socketio-server.mjs', processes, redisUrl: REDIS_URL });
+
 /** The floor: a minimal `ws` broadcast server (Redis pub/sub between processes when > 1). */
-export async function startWsFloor({ processes }) {
-  const t = await startAll(
-    'ws',
-    processes,
-    (port, i) =>
-      startProcess(`ws${i}`, process.execPath, [...gcFlags, `${root}load/peers/ws-server.mjs`], {
-        PORT: String(port),
-        JWT_SECRET: SECRET,
-        REDIS_URL: processes > 1 ? REDIS_URL : '',
-        ADMIN,
-      }),
-    '/healthz',
-  );
-  return { flavor: 'ws', name: 'ws', ...t };
-}
+export const startWsFloor = ({ processes }) =>
+  startPeer({ flavor: 'ws', name: 'ws', prefix: 'ws', script: 'ws-server.mjs', processes, redisUrl: processes > 1 ? REDIS_URL : '' });
 
 export function startTarget(system, count, options = {}) {
   if (system === 'banyan') return startBanyan({ replicas: count, ...options });
