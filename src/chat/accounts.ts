@@ -4,6 +4,7 @@ import { findAccount, insertAccount, insertSession, insertUserIfMissing, isSessi
 import { newId } from '../ids.js';
 import { AppError, conflict } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
+import { publishCommitted } from './outbox.js';
 
 export interface SignedIn {
   user: { id: string; name: string };
@@ -54,7 +55,7 @@ export class Accounts {
   async signOut(principal: Principal): Promise<void> {
     if (!principal.sessionId) throw new AppError('bad_request', 'this token has no session to end');
     await revokeSession(this.deps.db, { id: principal.sessionId, userId: principal.userId, expiresAt: principal.expiresAt });
-    await this.deps.publisher.control(principal.userId, { kind: 'revoke', sessionId: principal.sessionId });
+    await publishCommitted(this.deps, { controls: [{ userId: principal.userId, message: { kind: 'revoke', sessionId: principal.sessionId } }] });
   }
 
   /** True when the token names a session that was revoked or has expired. */

@@ -1,16 +1,10 @@
 import type { Queryable } from '../db/connect.js';
 import { findMembership, type Membership } from '../db/groups.js';
+import type { AccessChange } from '../delivery/access-change.js';
 import { notFound } from '../protocol/errors.js';
 
 /** What a cached membership may be used for: who may post (role, kind, settings), nothing else. */
 export type CachedMembership = Pick<Membership, 'role' | 'kind' | 'communityId' | 'settings'>;
-
-/** A change of who is in a group or what they may do, as it travels to every replica. */
-export interface AccessChange {
-  group: string;
-  /** The member whose membership changed; absent when the group itself changed (settings). */
-  user?: string;
-}
 
 export interface MembershipCacheOptions {
   /** Safety net for an invalidation lost with the bus; exactness comes from invalidations. */
@@ -21,7 +15,7 @@ export interface MembershipCacheOptions {
 /**
  * Memberships for the hot authorization checks (send, typing), so a message costs no query
  * before its insert. Exact: every committed membership or settings change reaches every
- * replica's cache as an AccessChange on the bus (Outbox -> Publisher.accessChanged), and a
+ * replica's cache as an AccessChange on the bus (publishCommitted -> Hub -> invalidate), and a
  * lookup that raced an invalidation is not stored (epoch check). Only memberships are cached,
  * never "not a member". After the bus lost messages, everything is dropped (clear()).
  */
@@ -95,6 +89,3 @@ export class MembershipCache {
     members.set(userId, { m, at });
   }
 }
-
-export const encodeAccessChange = (c: AccessChange) => JSON.stringify(c);
-export const decodeAccessChange = (data: string) => JSON.parse(data) as AccessChange;

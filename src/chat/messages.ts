@@ -16,7 +16,7 @@ import type { HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
-import { commit } from './outbox.js';
+import { commit, publishCommitted } from './outbox.js';
 import { SendQueue, type SendResult } from './send-queue.js';
 
 export interface SendInput {
@@ -100,9 +100,8 @@ export class Messages {
     await requireMember(this.deps.db, input.group, userId);
     const seq = await advanceReadSeq(this.deps.db, input.group, userId, input.seq);
     if (seq === undefined) throw notFound('group');
-    await this.deps.publisher
-      .control(userId, { kind: 'read', group: input.group, seq, ...(connectionId ? { except: connectionId } : {}) })
-      .catch((err: unknown) => this.deps.logger.warn('read marker publish failed', { err }));
+    const message = { kind: 'read', group: input.group, seq, ...(connectionId ? { except: connectionId } : {}) } as const;
+    await publishCommitted(this.deps, { controls: [{ userId, message }] });
     return { group: input.group, seq };
   }
 

@@ -1,11 +1,18 @@
 import type { Tx } from '../db/connect.js';
 import { appendEvents, type EventDraft } from '../db/events.js';
 import type { EventRow } from '../db/schema.js';
+import type { AccessChange } from '../delivery/access-change.js';
 import type { ControlMessage } from '../delivery/control.js';
+import type { LogEvent } from '../protocol/frames.js';
 import type { ChatDeps } from './deps.js';
-import type { AccessChange } from './membership-cache.js';
 
-/** What a transaction will announce once committed: log events, then users' control messages. */
+/** What a commit makes visible: log events (each group's in seq order), then users' control messages. */
+export interface Committed {
+  events?: readonly LogEvent[];
+  controls?: readonly { userId: string; message: ControlMessage }[];
+}
+
+/** Collects, inside a transaction, what it will make visible once committed. */
 export class Outbox {
   readonly events: EventRow[] = [];
   readonly controls: { userId: string; message: ControlMessage }[] = [];
@@ -22,27 +29,43 @@ export class Outbox {
 }
 
 /**
- * Runs `work` in one transaction and publishes its outbox only after the commit (durable before
- * visible). A failed publish is logged, not thrown: what is stored stays stored, and replicas
- * catch up from storage.
+ * Runs `work` in one transaction and makes its outbox visible after the commit. Writers of a
+ * single statement (outside a transaction) call publishCommitted themselves once it returns.
  */
 export async function commit<T>(deps: ChatDeps, work: (tx: Tx, outbox: Outbox) => Promise<T>): Promise<T> {
   const outbox = new Outbox();
   const result = await deps.db.transaction((tx) => work(tx, outbox));
   for (const row of outbox.events) deps.metrics.eventsStored.inc({ kind: row.kind });
-  try {
-    // Caches first: by the time any socket sees a removal, no replica still accepts the member.
-    await Promise.all(accessChanges(outbox.events).map((c) => deps.publisher.accessChanged(c)));
-    await deps.publisher.events(outbox.events);
-    await Promise.all(outbox.controls.map((c) => deps.publisher.control(c.userId, c.message)));
-  } catch (err) {
-    deps.logger.error('publish after commit failed', { err });
-  }
+  await publishCommitted(deps, outbox);
   return result;
 }
 
+/**
+ * The one way anything written reaches sockets: called only after the commit (durable before
+ * visible). The ordering rule lives here and nowhere else: **access changes before the events
+ * they govern** — every replica's membership cache has dropped a removed member before any socket
+ * sees the removal, so no replica still accepts a send from them; then the events; then the users'
+ * control messages (group_added, read markers, revocations), which may point at those events.
+ *
+ * Without access changes, the events are handed to the bus before the first await, so callers that
+ * publish one commit after another keep their order on the bus without waiting for it.
+ * Never throws: what is stored stays stored; a failed publish is logged, and replicas catch up
+ * from storage (their feeds' periodic check, or a resync).
+ */
+export async function publishCommitted(deps: ChatDeps, committed: Committed): Promise<void> {
+  const events = committed.events ?? [];
+  try {
+    const changes = accessChanges(events);
+    if (changes.length > 0) await Promise.all(changes.map((c) => deps.publisher.accessChanged(c)));
+    if (events.length > 0) await deps.publisher.events(events);
+    await Promise.all((committed.controls ?? []).map((c) => deps.publisher.control(c.userId, c.message)));
+  } catch (err) {
+    deps.logger.error('publish after commit failed', { err });
+  }
+}
+
 /** What committed events change for authorization: a member's role or presence, a group's settings. */
-function accessChanges(events: readonly EventRow[]): AccessChange[] {
+function accessChanges(events: readonly LogEvent[]): AccessChange[] {
   const changes: AccessChange[] = [];
   for (const e of events) {
     if (e.kind === 'member' && typeof e.data?.member === 'string') changes.push({ group: e.groupId, user: e.data.member });

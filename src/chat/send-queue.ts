@@ -5,6 +5,7 @@ import type { EventRow } from '../db/schema.js';
 import type { LogEvent } from '../protocol/frames.js';
 import { notFound } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
+import { publishCommitted } from './outbox.js';
 
 export interface NewMessage {
   senderId: string;
@@ -161,9 +162,10 @@ export class SendQueue {
       for (const p of batch) p.reject(outcome.failed);
       return;
     }
-    // Committed: a bus failure must not turn a stored message into an error for its sender.
+    // Committed: handed to the bus now, in batch order (publishCommitted issues before its first
+    // await); the acks do not wait for the bus, and its failure is not the sender's.
     const events = [...outcome.stored.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.seq - b.seq));
-    this.deps.publisher.events(events).catch((err: unknown) => this.deps.logger.error('publish failed', { err }));
+    void publishCommitted(this.deps, { events });
     for (const p of batch) {
       const e = outcome.stored.get(sendKey(p.groupId, p.message.senderId, p.message.clientMsgId));
       if (e) p.resolve({ group: e.groupId, seq: e.seq, ts: e.ts });
@@ -191,7 +193,7 @@ export class SendQueue {
 
   /** Stores one group's messages and publishes what is new; returns one result per message, in order. */
   private async storeGroup(groupId: string, batch: NewMessage[]): Promise<SendResult[]> {
-    const { db, publisher, metrics } = this.deps;
+    const { db, metrics } = this.deps;
     for (let attempt = 0; ; attempt++) {
       try {
         const { results, rows, repeated } = await db.transaction((tx) => this.insertGroup(tx, groupId, batch));
@@ -199,10 +201,7 @@ export class SendQueue {
         metrics.eventsStored.inc({ kind: 'message' }, rows.length);
         // A repeated send is published again: the replica that stored it first may have died
         // between commit and publish, and feeds drop what they already delivered.
-        const publish = [...repeated, ...rows].sort((a, b) => a.seq - b.seq);
-        if (publish.length > 0) {
-          await publisher.events(publish).catch((err: unknown) => this.deps.logger.error('publish failed', { groupId, err }));
-        }
+        await publishCommitted(this.deps, { events: [...repeated, ...rows].sort((a, b) => a.seq - b.seq) });
         return batch.map((m) => {
           const r = results.get(keyOf(m.senderId, m.clientMsgId));
           if (!r) throw notFound('group');

@@ -1,9 +1,9 @@
 import type { Bus } from '../bus/bus.js';
 import { typingFrame, type LogEvent } from '../protocol/frames.js';
+import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
 import { ACCESS_TOPIC, groupTopic, userTopic } from './topics.js';
-import { encodeAccessChange, type AccessChange } from '../chat/membership-cache.js';
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
