@@ -9,7 +9,6 @@ import { openStorage, runMigrations, type Storage } from './db/connect.js';
 import { eventsAfter } from './db/events.js';
 import { findGroup, findLastSeqs } from './db/groups.js';
 import { Publisher } from './delivery/publisher.js';
-import { ACCESS_TOPIC } from './delivery/topics.js';
 import { Gateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics } from './obs/metrics.js';
@@ -93,8 +92,6 @@ export async function startApp(config: Config): Promise<App> {
       feedCheckMs: config.FEED_CHECK_MS,
     },
   });
-  // Every replica hears every membership change, for its membership cache.
-  await bus.subscribe(ACCESS_TOPIC);
   const port = await gateway.listen();
   logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind });
 

@@ -4,11 +4,11 @@ import type { LogEvent } from '../protocol/frames.js';
 import { eventBusMessage } from './event-message.js';
 import { groupTopic } from './topics.js';
 
-/** Where a feed hands in-order frames: the gateway's local sockets (uWS topics). */
+/** Where a feed hands in-order frames: the hub, which passes them to the transport's topics. */
 export interface Fanout {
-  /** Sends the bytes to every local socket following the group, except the origin connection. */
+  /** Sends the bytes to every local session following the group, except the origin connection. */
   publish(groupId: string, data: string, origin?: string): void;
-  /** The user left the group: their local sockets stop following it, right after that event. */
+  /** The user left the group: their local sessions stop following it, right after that event. */
   memberLeft(groupId: string, userId: string): void;
 }
 
@@ -106,10 +106,6 @@ export class GroupFeeds {
   /** The seq after which a socket that starts following the group now receives events. */
   deliveredSeq(groupId: string): number {
     return this.feeds.get(groupId)?.delivered ?? -1;
-  }
-
-  get size(): number {
-    return this.feeds.size;
   }
 
   /** A bus message on a group topic. */

@@ -1,78 +1,126 @@
-import type { TemplatedApp } from 'uWebSockets.js';
-import { ALL_MEMBERS, type Bus } from '../bus/bus.js';
-import type { ControlMessage } from '../delivery/control.js';
-import type { Fanout, GroupFeeds } from '../delivery/group-feeds.js';
-import { groupTopic, userTopic } from '../delivery/topics.js';
+import { randomBytes } from 'node:crypto';
+import type { Principal } from '../auth/tokens.js';
+import { ALL_MEMBERS, type Bus, type BusMessage } from '../bus/bus.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { CloseCode } from '../protocol/errors.js';
+import { CloseCode, Disconnect } from '../protocol/errors.js';
 import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, type GroupSummary } from '../protocol/frames.js';
-import type { Socket } from './socket-state.js';
+import { decodeAccessChange, type AccessChange } from './access-change.js';
+import { decodeControl, type ControlMessage } from './control.js';
+import { GroupFeeds, type FeedStorage } from './group-feeds.js';
+import { startSession } from './session-start.js';
+import type { Session } from './session.js';
+import { ACCESS_TOPIC, groupTopic, topicGroupId, topicUserId, userTopic } from './topics.js';
+import type { SocketTransport } from './transport.js';
 
-const ANCHOR_TOPIC = 'anchor';
-
-export interface LocalSocketsDeps {
-  app: TemplatedApp;
-  bus: Bus;
-  metrics: Metrics;
-  logger: Logger;
-  /** The user's summary of a group, or undefined when not a member. */
+/** What the receiving side reads about users and their groups; the domain answers (wired in app.ts). */
+export interface Directory {
+  /** The user's groups, as `ready` lists them. */
+  listGroups(userId: string): Promise<GroupSummary[]>;
+  /** The user's summary of one group, or undefined when not a member. */
   groupSummary(groupId: string, userId: string): Promise<GroupSummary | undefined>;
+  isRevoked(principal: Principal): Promise<boolean>;
+  /** Creates the user's row on first sight of a token's subject. */
+  ensureUser(principal: Principal): Promise<void>;
 }
 
+export interface HubDeps<S> {
+  bus: Bus;
+  transport: SocketTransport<S>;
+  directory: Directory;
+  feedStorage: FeedStorage;
+  /** A committed access change reached this replica; `all` after the bus may have lost some. */
+  onAccessChange(change: AccessChange | 'all'): void;
+  metrics: Metrics;
+  logger: Logger;
+  settings: {
+    /** How often running feeds are checked against storage for events the bus lost. */
+    feedCheckMs: number;
+    /** Unsent bytes past which a socket is cut with 4000. */
+    slowConsumerBytes: number;
+  };
+}
+
+const SLOW_CONSUMER_SWEEP_MS = 250;
+
 /**
- * The sockets of this replica, by user and by connection. It is the feeds' fanout: group
- * events go to uWS topics (native fan-out, no JavaScript per socket), and it applies users'
- * control messages (joined a group, left one, read marker, revoked session) to their sockets.
+ * The receiving side of delivery on one replica (centrifuge's Node/Hub): the sessions connected
+ * here by user and by connection, the group feeds they follow (reference counted on the bus),
+ * routing of every bus message, session start, users' control messages, and the slow-consumer
+ * policy. It reaches sockets only through the SocketTransport the gateway gives it.
  */
-export class LocalSockets implements Fanout {
-  private readonly byUser = new Map<string, Set<Socket>>();
-  private readonly byConnection = new Map<string, Socket>();
-  private feeds!: GroupFeeds;
-  /** Something was sent since the last takeActivity(): only then can a socket's buffer have grown. */
-  private activity = false;
+export class Hub<S> {
+  private readonly byUser = new Map<string, Set<Session<S>>>();
+  private readonly byConnection = new Map<string, Session<S>>();
+  readonly feeds: GroupFeeds;
+  private readonly replicaTag = randomBytes(4).toString('hex');
+  private nextConnection = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: LocalSocketsDeps) {}
-
-  /** Set once: the feeds are built with this object as their fanout. */
-  attachFeeds(feeds: GroupFeeds): void {
-    this.feeds = feeds;
+  constructor(private readonly deps: HubDeps<S>) {
+    const { bus, metrics, logger, settings } = deps;
+    this.feeds = new GroupFeeds(
+      bus,
+      deps.feedStorage,
+      { publish: (groupId, data, origin) => this.fanOut(groupId, data, origin), memberLeft: (groupId, userId) => this.memberLeft(groupId, userId) },
+      { gapWaitMs: 50, fillPageSize: 500, checkIntervalMs: settings.feedCheckMs, onGapFill: () => metrics.gapFills.inc() },
+      logger,
+    );
+    bus.onMessage((message) => this.route(message));
+    bus.onResync(() => {
+      deps.onAccessChange('all');
+      this.feeds.resyncAll();
+    });
   }
 
-  get count(): number {
-    return this.byConnection.size;
+  /** Subscribes what every replica hears, and starts cutting slow consumers. */
+  async start(): Promise<void> {
+    // Every replica hears every membership change, for its membership cache.
+    await this.deps.bus.subscribe(ACCESS_TOPIC);
+    this.sweepTimer = setInterval(() => this.closeSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
+    this.sweepTimer.unref();
   }
 
-  /** Registers an authenticated socket; the first of a user subscribes the user's bus topic. */
-  async register(ws: Socket): Promise<void> {
-    const data = ws.getUserData();
-    const userId = data.principal!.userId;
-    this.byConnection.set(data.connectionId, ws);
-    // uWS frees a socket's subscriber when it leaves its last topic, dropping a frame published
-    // to that topic but not yet flushed: the event that removed the user. A topic nobody
-    // publishes to (one for all sockets) keeps every group topic from being the last.
-    ws.subscribe(ANCHOR_TOPIC);
-    let sockets = this.byUser.get(userId);
-    if (!sockets) {
-      sockets = new Set();
-      this.byUser.set(userId, sockets);
-      sockets.add(ws);
-      await this.deps.bus.subscribe(userTopic(userId));
-    } else {
-      sockets.add(ws);
-    }
+  /** Closes every session (a drain: 1001); no sweep cuts anyone with 4000 from now on. */
+  disconnectAll(reason: Disconnect): void {
+    clearInterval(this.sweepTimer);
+    for (const session of this.byConnection.values()) this.disconnect(session, reason);
   }
 
-  /** Forgets a closed socket and drops every reference it held. */
-  unregister(ws: Socket): void {
-    const data = ws.getUserData();
-    if (!this.byConnection.delete(data.connectionId)) return;
-    for (const groupId of data.groups) this.feeds.release(groupId);
-    data.groups.clear();
-    const userId = data.principal!.userId;
-    const sockets = this.byUser.get(userId);
-    sockets?.delete(ws);
-    if (sockets && sockets.size === 0) {
+  /** Stops every feed; call once the sessions are gone. */
+  close(): void {
+    clearInterval(this.sweepTimer);
+    this.feeds.close();
+  }
+
+  /** A new authenticated connection; `begin` takes it to `ready`. */
+  open(socket: S, principal: Principal): Session<S> {
+    return {
+      socket,
+      connectionId: `${this.replicaTag}-${(this.nextConnection++).toString(36)}`,
+      principal,
+      phase: 'starting',
+      groups: new Set(),
+      deferred: [],
+      recentlyLeft: new Set(),
+    };
+  }
+
+  /** Follows every group of the session's user and sends `ready` (with `re` when the auth frame asked). */
+  begin(session: Session<S>, re: string | number | undefined): Promise<void> {
+    return startSession(this, this.deps.directory, session, re);
+  }
+
+  /** The connection closed: forgets it and drops every reference it held. */
+  end(session: Session<S>): void {
+    session.phase = 'closed';
+    if (!this.byConnection.delete(session.connectionId)) return;
+    for (const groupId of session.groups) this.feeds.release(groupId);
+    session.groups.clear();
+    const userId = session.principal.userId;
+    const sessions = this.byUser.get(userId);
+    sessions?.delete(session);
+    if (sessions && sessions.size === 0) {
       this.byUser.delete(userId);
       this.deps.bus
         .unsubscribe(userTopic(userId))
@@ -80,132 +128,146 @@ export class LocalSockets implements Fanout {
     }
   }
 
+  get sessionCount(): number {
+    return this.byConnection.size;
+  }
+
+  sessions(): IterableIterator<Session<S>> {
+    return this.byConnection.values();
+  }
+
+  /** Sends one frame to one session, unless it has closed meanwhile. */
+  send(session: Session<S>, frame: string): void {
+    if (session.phase === 'closed') return;
+    this.deps.transport.send(session.socket, frame);
+    this.deps.metrics.framesOut.inc();
+  }
+
+  disconnect(session: Session<S>, reason: Disconnect): void {
+    if (session.phase === 'closed') return;
+    this.deps.transport.close(session.socket, reason);
+  }
+
+  // For session start (session-start.ts)
+
+  /** Registers a starting session; the first of a user subscribes the user's control topic. */
+  async register(session: Session<S>): Promise<void> {
+    const userId = session.principal.userId;
+    this.byConnection.set(session.connectionId, session);
+    let sessions = this.byUser.get(userId);
+    if (!sessions) {
+      sessions = new Set();
+      this.byUser.set(userId, sessions);
+      sessions.add(session);
+      await this.deps.bus.subscribe(userTopic(userId));
+    } else {
+      sessions.add(session);
+    }
+  }
+
   /**
-   * Starts a socket following a group whose feed reference the caller already took (and hands
-   * over). Returns the seq after which the socket receives the group's events.
+   * Starts a session following a group whose feed reference the caller already took (and hands
+   * over). Returns the seq after which the session receives the group's events, or -1 when it
+   * must not follow it (closed, already following, or left meanwhile).
    */
-  follow(ws: Socket, groupId: string): number {
-    const data = ws.getUserData();
-    if (data.phase === 'closed' || data.groups.has(groupId) || data.recentlyLeft.has(groupId)) {
+  follow(session: Session<S>, groupId: string): number {
+    if (session.phase === 'closed' || session.groups.has(groupId) || session.recentlyLeft.has(groupId)) {
       this.feeds.release(groupId);
       return -1;
     }
-    data.groups.add(groupId);
-    ws.subscribe(groupTopic(groupId));
+    session.groups.add(groupId);
+    this.deps.transport.subscribe(session.socket, groupTopic(groupId));
     return this.feeds.deliveredSeq(groupId);
   }
 
-  unfollow(ws: Socket, groupId: string): void {
-    const data = ws.getUserData();
-    if (!data.groups.delete(groupId)) return;
-    if (data.phase !== 'closed') ws.unsubscribe(groupTopic(groupId));
-    this.feeds.release(groupId);
-  }
-
-  /** True when a frame was sent since the last call. */
-  takeActivity(): boolean {
-    const was = this.activity;
-    this.activity = false;
-    return was;
-  }
-
-  /** Sends one frame to one socket, unless it has closed meanwhile. */
-  send(ws: Socket, frame: string): void {
-    if (ws.getUserData().phase === 'closed') return;
-    this.activity = true;
-    ws.cork(() => ws.send(frame));
-    this.deps.metrics.framesOut.inc();
-  }
-
-  /**
-   * Runs `fn` (an upgrade after an await) while some other socket is corked. uWS 20.30 can close
-   * a socket upgraded inside its own `res.cork()` after an await, at random, right after `open`
-   * (1006; uNetworking/uWebSockets#1929, fixed upstream after the version we can load): the cork's
-   * epilogue reads the freed HTTP state of the reallocated socket. With another socket corked,
-   * `res.cork()` only runs its callback and the 101 is written directly. uWS.js counts any cork
-   * callback as corked, so no "not corked" warning either. With no other socket, `fn` runs as is.
-   */
-  withAnotherCorked(fn: () => void): void {
-    const other = this.byConnection.values().next().value;
-    if (other && other.getUserData().phase !== 'closed') other.cork(fn);
-    else fn();
-  }
-
-  forEach(fn: (ws: Socket) => void): void {
-    for (const ws of this.byConnection.values()) fn(ws);
-  }
-
-  // Fanout
-
-  publish(groupId: string, data: string, origin?: string): void {
-    this.activity = true;
-    const originSocket = origin === undefined ? undefined : this.byConnection.get(origin);
-    // A socket's own publish skips that socket: how typing avoids echoing to its sender.
-    if (originSocket && originSocket.getUserData().phase !== 'closed') originSocket.publish(groupTopic(groupId), data);
-    else this.deps.app.publish(groupTopic(groupId), data);
-    this.deps.metrics.framesOut.inc();
-  }
-
-  memberLeft(groupId: string, userId: string): void {
-    const everyone = userId === ALL_MEMBERS;
-    for (const ws of everyone ? this.byConnection.values() : (this.byUser.get(userId) ?? [])) {
-      const data = ws.getUserData();
-      if (data.groups.has(groupId)) {
-        this.unfollow(ws, groupId);
-        this.send(ws, groupRemovedFrame(groupId));
-      } else if (!everyone || data.phase === 'starting') {
-        // A socket still starting may have listed the group already: it must not follow it.
-        data.recentlyLeft.add(groupId);
-      }
-    }
-  }
-
-  // Control messages from the user's bus topic
-
-  control(userId: string, message: ControlMessage): void {
-    for (const ws of this.byUser.get(userId) ?? []) {
-      const data = ws.getUserData();
-      if (message.kind === 'revoke') {
-        if (data.principal?.sessionId === message.sessionId) this.close(ws, CloseCode.revoked, 'session revoked');
-      } else if (data.phase === 'starting') {
-        data.deferred.push(message);
-      } else if (data.phase === 'ready') {
-        this.apply(ws, message);
-      }
-    }
-  }
-
-  /** Applies a control message to a ready socket. */
-  apply(ws: Socket, message: ControlMessage): void {
-    const data = ws.getUserData();
+  /** Applies a control message to a ready session. */
+  apply(session: Session<S>, message: ControlMessage): void {
     if (message.kind === 'read') {
-      if (message.except !== data.connectionId) this.send(ws, readMarkerFrame(message.group, message.seq));
+      if (message.except !== session.connectionId) this.send(session, readMarkerFrame(message.group, message.seq));
     } else if (message.kind === 'group_added') {
-      void this.addGroup(ws, message.group).catch((err: unknown) =>
+      void this.addGroup(session, message.group).catch((err: unknown) =>
         this.deps.logger.warn('could not follow a joined group', { groupId: message.group, err }),
       );
     }
   }
 
-  close(ws: Socket, code: number, reason: string): void {
-    const data = ws.getUserData();
-    if (data.phase === 'closed') return;
-    ws.end(code, reason);
+  // Bus routing
+
+  private route(message: BusMessage): void {
+    const groupId = topicGroupId(message.topic);
+    if (groupId !== undefined) return this.feeds.receive(groupId, message);
+    const userId = topicUserId(message.topic);
+    if (userId !== undefined) return this.control(userId, decodeControl(message.data));
+    if (message.topic === ACCESS_TOPIC) this.deps.onAccessChange(decodeAccessChange(message.data));
   }
 
-  private async addGroup(ws: Socket, groupId: string): Promise<void> {
-    const data = ws.getUserData();
-    if (data.groups.has(groupId)) return;
-    data.recentlyLeft.delete(groupId);
+  /** In-order frames from a feed go to the transport's topic: native fan-out, no JavaScript per socket. */
+  private fanOut(groupId: string, data: string, origin?: string): void {
+    const originSession = origin === undefined ? undefined : this.byConnection.get(origin);
+    // A session's own publish skips that session: how typing avoids echoing to its sender.
+    const skip = originSession && originSession.phase !== 'closed' ? originSession.socket : undefined;
+    this.deps.transport.publish(groupTopic(groupId), data, skip);
+    this.deps.metrics.framesOut.inc();
+  }
+
+  /** The user left the group (right after that event): their sessions stop following it. */
+  private memberLeft(groupId: string, userId: string): void {
+    const everyone = userId === ALL_MEMBERS;
+    for (const session of everyone ? this.byConnection.values() : (this.byUser.get(userId) ?? [])) {
+      if (session.groups.has(groupId)) {
+        this.unfollow(session, groupId);
+        this.send(session, groupRemovedFrame(groupId));
+      } else if (!everyone || session.phase === 'starting') {
+        // A session still starting may have listed the group already: it must not follow it.
+        session.recentlyLeft.add(groupId);
+      }
+    }
+  }
+
+  private unfollow(session: Session<S>, groupId: string): void {
+    if (!session.groups.delete(groupId)) return;
+    if (session.phase !== 'closed') this.deps.transport.unsubscribe(session.socket, groupTopic(groupId));
+    this.feeds.release(groupId);
+  }
+
+  /** A message on the user's control topic, for each of their sessions on this replica. */
+  private control(userId: string, message: ControlMessage): void {
+    for (const session of this.byUser.get(userId) ?? []) {
+      if (message.kind === 'revoke') {
+        if (session.principal.sessionId === message.sessionId) this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
+      } else if (session.phase === 'starting') {
+        session.deferred.push(message);
+      } else if (session.phase === 'ready') {
+        this.apply(session, message);
+      }
+    }
+  }
+
+  private async addGroup(session: Session<S>, groupId: string): Promise<void> {
+    if (session.groups.has(groupId)) return;
+    session.recentlyLeft.delete(groupId);
     await this.feeds.acquire(groupId);
     // Read after the feed's baseline: a later removal is an event the feed will still deliver.
-    const summary = await this.deps.groupSummary(groupId, data.principal!.userId);
+    const summary = await this.deps.directory.groupSummary(groupId, session.principal.userId);
     if (!summary) {
       this.feeds.release(groupId);
       return;
     }
-    const lastSeq = this.follow(ws, groupId);
+    const lastSeq = this.follow(session, groupId);
     if (lastSeq < 0) return;
-    this.send(ws, groupAddedFrame({ ...summary, lastSeq }));
+    this.send(session, groupAddedFrame({ ...summary, lastSeq }));
+  }
+
+  /** Past the limit a socket is cut with 4000, never silently skipped; it resyncs on reconnect. */
+  private closeSlowConsumers(): void {
+    const { transport, settings, metrics } = this.deps;
+    // A buffer grows only by sending: an idle replica skips the walk over every session.
+    if (!transport.takeActivity()) return;
+    for (const session of this.byConnection.values()) {
+      if (session.phase !== 'closed' && transport.bufferedAmount(session.socket) > settings.slowConsumerBytes) {
+        metrics.slowConsumers.inc();
+        this.disconnect(session, new Disconnect(CloseCode.slowConsumer, 'slow consumer'));
+      }
+    }
   }
 }

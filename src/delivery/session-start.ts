@@ -1,68 +1,59 @@
-import type { Chat } from '../chat/index.js';
-import type { GroupFeeds } from '../delivery/group-feeds.js';
 import type { CommandId } from '../protocol/commands.js';
-import { CloseCode } from '../protocol/errors.js';
+import { CloseCode, Disconnect } from '../protocol/errors.js';
 import { readyFrame, type GroupSummary } from '../protocol/frames.js';
-import type { LocalSockets } from './local-sockets.js';
-import { isClosed, type Socket } from './socket-state.js';
-
-export interface SessionStartDeps {
-  chat: Chat;
-  feeds: GroupFeeds;
-  sockets: LocalSockets;
-}
+import type { GroupFeeds } from './group-feeds.js';
+import type { Directory, Hub } from './hub.js';
+import { isClosed, type Session } from './session.js';
 
 /**
- * Takes an authenticated socket to `ready`: follows every group of the user, each at the seq
- * its feed has delivered, so the socket's stream starts exactly after the `lastSeq` it is told.
+ * Takes an authenticated session to `ready`: follows every group of the user, each at the seq
+ * its feed has delivered, so the session's stream starts exactly after the `lastSeq` it is told.
  */
-export async function startSession(deps: SessionStartDeps, ws: Socket, re: CommandId | undefined): Promise<void> {
-  const data = ws.getUserData();
-  const principal = data.principal!;
-  data.phase = 'starting';
-  // Checked right before registering: once registered, the close handler unregisters.
-  if (isClosed(data)) return;
-  await deps.sockets.register(ws);
-  if (isClosed(data)) return;
+export async function startSession<S>(hub: Hub<S>, directory: Directory, session: Session<S>, re: CommandId | undefined): Promise<void> {
+  const { principal } = session;
+  // Checked right before registering: once registered, the transport's close ends the session.
+  if (isClosed(session)) return;
+  await hub.register(session);
+  if (isClosed(session)) return;
   // The token was checked before the user's control topic was followed: a revocation in
   // between would otherwise go unheard.
-  if (await deps.chat.accounts.isRevoked(principal)) {
-    deps.sockets.close(ws, CloseCode.revoked, 'session revoked');
+  if (await directory.isRevoked(principal)) {
+    hub.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
     return;
   }
 
   // List, take feed references (each new feed reads its baseline), then list again: a group
   // left between the two listings is dropped, one left later is an event its feed will deliver.
   // When every feed was already running, a removal after the first listing is an event those
-  // feeds deliver to this registered user (see LocalSockets.memberLeft): one listing suffices.
-  const first = await deps.chat.groups.listMine(principal.userId);
+  // feeds deliver to this registered user (see Hub.memberLeft): one listing suffices.
+  const first = await directory.listGroups(principal.userId);
   // A member's row exists; only a user in no group may be new (created on first sight).
-  if (first.length === 0) await deps.chat.accounts.ensureUser(principal);
-  const allRunning = first.every((g) => deps.feeds.deliveredSeq(g.id) >= 0);
+  if (first.length === 0) await directory.ensureUser(principal);
+  const allRunning = first.every((g) => hub.feeds.deliveredSeq(g.id) >= 0);
   const held = new Set<string>();
   try {
-    await acquireAll(deps.feeds, first, held);
+    await acquireAll(hub.feeds, first, held);
     let groups = first;
     if (!allRunning) {
-      groups = await deps.chat.groups.listMine(principal.userId);
-      await acquireAll(deps.feeds, groups, held);
+      groups = await directory.listGroups(principal.userId);
+      await acquireAll(hub.feeds, groups, held);
     }
-    if (isClosed(data)) return;
+    if (isClosed(session)) return;
 
     const followed: GroupSummary[] = [];
     for (const group of groups) {
       held.delete(group.id);
-      const lastSeq = deps.sockets.follow(ws, group.id);
+      const lastSeq = hub.follow(session, group.id);
       if (lastSeq >= 0) followed.push({ ...group, lastSeq });
     }
-    data.phase = 'ready';
-    deps.sockets.send(ws, readyFrame(re, { id: principal.userId, name: principal.name }, principal.sessionId, followed));
-    const deferred = data.deferred;
-    data.deferred = [];
-    for (const message of deferred) deps.sockets.apply(ws, message);
+    session.phase = 'ready';
+    hub.send(session, readyFrame(re, { id: principal.userId, name: principal.name }, principal.sessionId, followed));
+    const deferred = session.deferred;
+    session.deferred = [];
+    for (const message of deferred) hub.apply(session, message);
   } finally {
-    // References taken for groups the socket did not end up following.
-    for (const groupId of held) deps.feeds.release(groupId);
+    // References taken for groups the session did not end up following.
+    for (const groupId of held) hub.feeds.release(groupId);
   }
 }
 

@@ -2,23 +2,22 @@ import uws, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { Principal } from '../auth/tokens.js';
 import type { Chat } from '../chat/index.js';
 import type { Bus } from '../bus/bus.js';
-import { GroupFeeds, type FeedStorage } from '../delivery/group-feeds.js';
-import { ACCESS_TOPIC, topicGroupId, topicUserId } from '../delivery/topics.js';
-import { decodeAccessChange } from '../chat/membership-cache.js';
-import { decodeControl } from '../delivery/control.js';
+import type { FeedStorage } from '../delivery/group-feeds.js';
+import { Hub } from '../delivery/hub.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { AppError, CloseCode } from '../protocol/errors.js';
+import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import type { AnyCommand } from '../protocol/commands.js';
 import type { HttpBodies } from '../protocol/http-bodies.js';
 import { FailureReporter } from './failures.js';
 import { bearerToken, HttpRouter } from './http.js';
-import { LocalSockets } from './local-sockets.js';
 import { accountRoutes } from './routes/accounts.js';
 import { communityRoutes } from './routes/communities.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { staticRoutes } from './routes/static.js';
+import type { Socket } from './socket-state.js';
+import { UwsTransport } from './uws-transport.js';
 import { websocketRoute } from './websocket.js';
 
 // Fail fast: the mirror silently falls back to a slow JavaScript imitation when the native
@@ -66,40 +65,37 @@ const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> => {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 };
 
-/** The uWS server of one replica: HTTP routes, /v1/ws, local sockets and their feeds. */
+/**
+ * The uWS server of one replica: HTTP routes and /v1/ws. Delivery's receiving side (the hub) owns
+ * the sessions and what they follow; the gateway hands it sockets through a UwsTransport.
+ */
 export class Gateway {
   readonly app: TemplatedApp;
-  readonly sockets: LocalSockets;
-  readonly feeds: GroupFeeds;
+  readonly hub: Hub<Socket>;
   private listenSocket: us_listen_socket | undefined;
   private draining = false;
   private readonly commands = { inflight: 0, refusing: false };
-  private sweepTimer: NodeJS.Timeout | undefined;
   port = 0;
 
   constructor(private readonly deps: GatewayDeps) {
     const { chat, bus, metrics, logger, settings } = deps;
     const failures = new FailureReporter(logger, metrics);
     this.app = uws.App();
-    this.sockets = new LocalSockets({
-      app: this.app,
+    const transport = new UwsTransport(this.app);
+    this.hub = new Hub<Socket>({
       bus,
+      transport,
+      feedStorage: deps.feedStorage,
+      directory: {
+        listGroups: (userId) => chat.groups.listMine(userId),
+        groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
+        isRevoked: (principal) => chat.accounts.isRevoked(principal),
+        ensureUser: (principal) => chat.accounts.ensureUser(principal),
+      },
+      onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
       metrics,
       logger,
-      groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
-    });
-    this.feeds = new GroupFeeds(bus, deps.feedStorage, this.sockets, { gapWaitMs: 50, fillPageSize: 500, checkIntervalMs: settings.feedCheckMs, onGapFill: () => metrics.gapFills.inc() }, logger);
-    this.sockets.attachFeeds(this.feeds);
-    bus.onMessage((message) => {
-      const groupId = topicGroupId(message.topic);
-      if (groupId !== undefined) return this.feeds.receive(groupId, message);
-      const userId = topicUserId(message.topic);
-      if (userId !== undefined) return this.sockets.control(userId, decodeControl(message.data));
-      if (message.topic === ACCESS_TOPIC) chat.membership.invalidate(decodeAccessChange(message.data));
-    });
-    bus.onResync(() => {
-      chat.membership.clear();
-      this.feeds.resyncAll();
+      settings: { feedCheckMs: settings.feedCheckMs, slowConsumerBytes: settings.slowConsumerBytes },
     });
 
     const authenticate = async (token: string) => {
@@ -118,8 +114,8 @@ export class Gateway {
     });
     websocketRoute(this.app, {
       chat,
-      feeds: this.feeds,
-      sockets: this.sockets,
+      hub: this.hub,
+      transport,
       failures,
       metrics,
       logger,
@@ -149,16 +145,15 @@ export class Gateway {
     router.fallback();
   }
 
-  /** Listens on host:port (port 0 picks a free one); resolves with the port. */
-  listen(): Promise<number> {
+  /** Starts the hub, then listens on host:port (port 0 picks a free one); resolves with the port. */
+  async listen(): Promise<number> {
+    await this.hub.start();
     const { host, port } = this.deps.settings;
     return new Promise((resolve, reject) => {
       this.app.listen(host, port, (socket) => {
         if (!socket) return reject(new Error(`could not listen on ${host}:${port}`));
         this.listenSocket = socket;
         this.port = uws.us_socket_local_port(socket);
-        this.sweepTimer = setInterval(() => this.closeSlowConsumers(), 250);
-        this.sweepTimer.unref();
         resolve(this.port);
       });
     });
@@ -174,7 +169,6 @@ export class Gateway {
   async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    clearInterval(this.sweepTimer);
     const notice = this.deps.settings.drainNoticeMs ?? 0;
     if (notice > 0) await new Promise((r) => setTimeout(r, notice));
     const deadline = Date.now() + this.deps.settings.drainTimeoutMs;
@@ -184,24 +178,12 @@ export class Gateway {
     // Flush what this replica owes: commands in flight get their answers before the close.
     this.commands.refusing = true;
     await waitFor(() => this.commands.inflight === 0);
-    this.sockets.forEach((ws) => this.sockets.close(ws, CloseCode.draining, 'server draining'));
-    await waitFor(() => this.sockets.count === 0);
-    this.sockets.forEach((ws) => ws.close());
+    this.hub.disconnectAll(new Disconnect(CloseCode.draining, 'server draining'));
+    await waitFor(() => this.hub.sessionCount === 0);
+    // Past the deadline: closed without a handshake.
+    for (const session of this.hub.sessions()) session.socket.close();
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
-    this.feeds.close();
-  }
-
-  /** Past the limit a socket is cut with 4000, never silently skipped; it resyncs on reconnect. */
-  private closeSlowConsumers(): void {
-    // A buffer grows only by sending: an idle server skips the walk over every socket.
-    if (!this.sockets.takeActivity()) return;
-    const limit = this.deps.settings.slowConsumerBytes;
-    this.sockets.forEach((ws) => {
-      if (ws.getBufferedAmount() > limit) {
-        this.deps.metrics.slowConsumers.inc();
-        this.sockets.close(ws, CloseCode.slowConsumer, 'slow consumer');
-      }
-    });
+    this.hub.close();
   }
 }

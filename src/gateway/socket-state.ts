@@ -1,41 +1,34 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../auth/tokens.js';
-import type { ControlMessage } from '../delivery/control.js';
+import type { Session } from '../delivery/session.js';
+
+/**
+ * Where a connection stands in the gateway. A principal exists only from `upgraded` on, and a
+ * session (delivery's view: groups, phase to `ready`) only in `open`, so neither is ever assumed.
+ */
+export type SocketPhase =
+  /** Waiting for the `auth` frame (a browser: no header at upgrade). */
+  | { phase: 'auth' }
+  /** The auth frame's token is being checked: no second auth frame, no commands yet. */
+  | { phase: 'checking' }
+  /** The upgrade's Authorization header was verified; `open` turns it into a session. */
+  | { phase: 'upgraded'; principal: Principal }
+  | { phase: 'open'; session: Session<Socket> }
+  | { phase: 'closed' };
 
 /** Per-socket state, the typed user data of each uWS WebSocket. */
 export interface SocketData {
-  readonly connectionId: string;
-  /** Set once authenticated (by header at upgrade, or by the `auth` frame). */
-  principal: Principal | null;
-  /**
-   * auth: waiting for the auth frame; starting: loading groups before `ready`;
-   * ready: following its groups; closed: gone (never send again).
-   */
-  phase: 'auth' | 'starting' | 'ready' | 'closed';
-  /** Groups this socket follows: subscribed to their uWS topics, holding a feed reference. */
-  readonly groups: Set<string>;
-  /** Control messages that arrived while starting, applied right after `ready`. */
-  deferred: ControlMessage[];
-  /** Groups the user left while this socket was not yet following them: not to be followed. */
-  readonly recentlyLeft: Set<string>;
+  state: SocketPhase;
   readonly rate: { tokens: number; last: number; strikes: number };
   timers: NodeJS.Timeout[];
 }
 
 export type Socket = WebSocket<SocketData>;
 
-export function newSocketData(connectionId: string, principal: Principal | null, burst: number): SocketData {
+export function newSocketData(principal: Principal | null, burst: number): SocketData {
   return {
-    connectionId,
-    principal,
-    phase: 'auth',
-    groups: new Set(),
-    deferred: [],
-    recentlyLeft: new Set(),
+    state: principal ? { phase: 'upgraded', principal } : { phase: 'auth' },
     rate: { tokens: burst, last: Date.now(), strikes: 0 },
     timers: [],
   };
 }
-
-/** A function, not an inline check, because the phase changes across awaits. */
-export const isClosed = (data: SocketData) => data.phase === 'closed';

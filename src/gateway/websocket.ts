@@ -1,24 +1,22 @@
 import uws, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
-import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/tokens.js';
 import type { Chat } from '../chat/index.js';
-import type { GroupFeeds } from '../delivery/group-feeds.js';
+import type { Hub } from '../delivery/hub.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { CommandError, commandIdOf, type AnyCommand } from '../protocol/commands.js';
+import { CommandError, commandIdOf, type AnyCommand, type CommandId } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import { errorFrame } from '../protocol/frames.js';
 import { commandHandlers, type CommandContext } from './commands/index.js';
 import type { FailureReporter } from './failures.js';
 import { errorBody } from './http.js';
-import type { LocalSockets } from './local-sockets.js';
-import { startSession } from './session-start.js';
-import { isClosed, newSocketData, type SocketData, type Socket } from './socket-state.js';
+import { newSocketData, type Socket, type SocketData } from './socket-state.js';
+import { ANCHOR_TOPIC, type UwsTransport } from './uws-transport.js';
 
 export interface WebSocketDeps {
   chat: Chat;
-  feeds: GroupFeeds;
-  sockets: LocalSockets;
+  hub: Hub<Socket>;
+  transport: UwsTransport;
   failures: FailureReporter;
   metrics: Metrics;
   logger: Logger;
@@ -40,10 +38,6 @@ export interface WebSocketDeps {
 
 /** `GET /v1/ws`: upgrade (with or without a token), per-socket state, frames in, replies out. */
 export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
-  const replicaTag = randomBytes(4).toString('hex');
-  let nextConnection = 0;
-  const newConnectionId = () => `${replicaTag}-${(nextConnection++).toString(36)}`;
-
   app.ws<SocketData>('/v1/ws', {
     // uWS drops oversized frames without a close code; it gets a hard cap above ours so that
     // frames over MAX_FRAME_BYTES reach us and are closed with 1009 as PROTOCOL.md says.
@@ -54,21 +48,23 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
     idleTimeout: 120,
     sendPingsAutomatically: true,
 
-    upgrade: (res, req, context) => upgrade(deps, res, req, context, newConnectionId),
+    upgrade: (res, req, context) => upgrade(deps, res, req, context),
 
     open: (ws) => {
       deps.metrics.socketsOpen.inc();
+      ws.subscribe(ANCHOR_TOPIC);
       const data = ws.getUserData();
-      if (data.principal) {
-        begin(deps, ws, undefined);
+      if (data.state.phase === 'upgraded') {
+        begin(deps, ws, data.state.principal, undefined);
       } else {
-        data.timers.push(setTimeout(() => deps.sockets.close(ws, CloseCode.authTimeout, 'no auth frame in time'), deps.settings.authTimeoutMs));
+        const close = () => disconnect(deps, ws, new Disconnect(CloseCode.authTimeout, 'no auth frame in time'));
+        data.timers.push(setTimeout(close, deps.settings.authTimeoutMs));
       }
     },
 
     message: (ws, message) => {
       if (message.byteLength > deps.settings.maxFrameBytes) {
-        deps.sockets.close(ws, CloseCode.tooLarge, 'frame too large');
+        disconnect(deps, ws, new Disconnect(CloseCode.tooLarge, 'frame too large'));
         return;
       }
       // The ArrayBuffer is only valid during this call: decode it now.
@@ -80,21 +76,15 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
 
     close: (ws) => {
       const data = ws.getUserData();
-      data.phase = 'closed';
       for (const timer of data.timers) clearTimeout(timer);
-      if (data.principal) deps.sockets.unregister(ws);
+      if (data.state.phase === 'open') deps.hub.end(data.state.session);
+      data.state = { phase: 'closed' };
       deps.metrics.socketsOpen.dec();
     },
   });
 }
 
-function upgrade(
-  deps: WebSocketDeps,
-  res: HttpResponse,
-  req: HttpRequest,
-  context: us_socket_context_t,
-  newConnectionId: () => string,
-): void {
+function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
   // req dies at the first await: copy the headers first.
   const key = req.getHeader('sec-websocket-key');
   const protocol = req.getHeader('sec-websocket-protocol');
@@ -109,44 +99,59 @@ function upgrade(
     return;
   }
   const accept = (principal: Principal | null) =>
-    res.cork(() => res.upgrade(newSocketData(newConnectionId(), principal, deps.settings.rateLimitBurst), key, protocol, extensions, context));
+    res.cork(() => res.upgrade(newSocketData(principal, deps.settings.rateLimitBurst), key, protocol, extensions, context));
   if (!authorization) {
     accept(null);
     return;
   }
-  deps
-    .authenticate(bearer(authorization))
-    .then(
-      (principal) => {
-        if (!aborted) deps.sockets.withAnotherCorked(() => accept(principal));
-      },
-      (err: unknown) => {
-        const error = deps.failures.toAppError(err);
-        const status = error.code === 'unauthorized' ? '401 Unauthorized' : '503 Service Unavailable';
-        if (!aborted) res.cork(() => res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody(error))));
-      },
-    );
+  deps.authenticate(bearer(authorization)).then(
+    (principal) => {
+      if (!aborted) withAnotherCorked(deps.hub, () => accept(principal));
+    },
+    (err: unknown) => {
+      const error = deps.failures.toAppError(err);
+      const status = error.code === 'unauthorized' ? '401 Unauthorized' : '503 Service Unavailable';
+      if (!aborted) res.cork(() => res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody(error))));
+    },
+  );
 }
 
 const bearer = (authorization: string) => /^Bearer\s+(\S+)$/i.exec(authorization.trim())?.[1] ?? '';
 
-/** Starts the session of an authenticated socket and arms the token-expiry close. */
-function begin(deps: WebSocketDeps, ws: Socket, re: AnyCommand['id'] | undefined): void {
+/**
+ * Runs `fn` (an upgrade after an await) while some other socket is corked. uWS 20.30 can close
+ * a socket upgraded inside its own `res.cork()` after an await, at random, right after `open`
+ * (1006; uNetworking/uWebSockets#1929, fixed upstream after the version we can load): the cork's
+ * epilogue reads the freed HTTP state of the reallocated socket. With another socket corked,
+ * `res.cork()` only runs its callback and the 101 is written directly. uWS.js counts any cork
+ * callback as corked, so no "not corked" warning either. With no other socket, `fn` runs as is.
+ */
+function withAnotherCorked(hub: Hub<Socket>, fn: () => void): void {
+  const other = hub.sessions().next().value;
+  if (other && other.phase !== 'closed') other.socket.cork(fn);
+  else fn();
+}
+
+/** Opens the delivery session of an authenticated socket and arms the token-expiry close. */
+function begin(deps: WebSocketDeps, ws: Socket, principal: Principal, re: CommandId | undefined): void {
   const data = ws.getUserData();
-  const msLeft = data.principal!.expiresAt.getTime() - Date.now();
-  data.timers.push(setTimeout(() => deps.sockets.close(ws, CloseCode.unauthorized, 'token expired'), Math.min(msLeft, 2 ** 31 - 1)));
-  startSession(deps, ws, re).catch((err: unknown) => {
+  const session = deps.hub.open(ws, principal);
+  data.state = { phase: 'open', session };
+  const msLeft = principal.expiresAt.getTime() - Date.now();
+  const expire = () => disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'token expired'));
+  data.timers.push(setTimeout(expire, Math.min(msLeft, 2 ** 31 - 1)));
+  deps.hub.begin(session, re).catch((err: unknown) => {
     const error = deps.failures.toAppError(err);
-    deps.sockets.send(ws, errorFrame(re, error));
-    // 1011: the standard "server error" close; the client reconnects and syncs.
-    deps.sockets.close(ws, 1011, error.code);
+    reply(deps, ws, errorFrame(re, error));
+    // The client reconnects and syncs.
+    disconnect(deps, ws, new Disconnect(CloseCode.serverError, error.code));
   });
 }
 
 async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<void> {
   const data = ws.getUserData();
   if (!takeToken(deps, data)) {
-    if (data.rate.strikes > deps.settings.rateLimitBurst) deps.sockets.close(ws, CloseCode.flooding, 'flooding');
+    if (data.rate.strikes > deps.settings.rateLimitBurst) disconnect(deps, ws, new Disconnect(CloseCode.flooding, 'flooding'));
     else {
       const retryAfterMs = Math.ceil(1000 / deps.settings.rateLimitPerS);
       // With `re`, so the client knows which command to send again.
@@ -159,40 +164,45 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     command = deps.parseCommand(frame);
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;
-    if (data.phase === 'auth') deps.sockets.close(ws, CloseCode.unauthorized, 'expected an auth frame');
+    if (data.state.phase === 'auth') disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'expected an auth frame'));
     else replyError(deps, ws, err.commandId, err.error);
     return;
   }
-  if (data.phase === 'auth') {
-    await authenticateByFrame(deps, ws, command);
-    return;
+  const { state } = data;
+  switch (state.phase) {
+    case 'auth':
+      await authenticateByFrame(deps, ws, command);
+      return;
+    case 'open':
+      if (command.type === 'auth') replyError(deps, ws, command.id, new AppError('bad_request', 'already authenticated'));
+      else await runCommand(deps, ws, state.session.principal.userId, state.session.connectionId, command);
+      return;
+    case 'checking':
+    case 'upgraded':
+      // The token is still being checked: commands are taken once it has passed.
+      replyError(deps, ws, command.id, new AppError('unauthorized', 'not authenticated yet: wait for ready'));
+      return;
+    case 'closed':
+      return;
   }
-  if (command.type === 'auth') {
-    replyError(deps, ws, command.id, new AppError('bad_request', 'already authenticated'));
-    return;
-  }
-  if (!data.principal) {
-    // The auth frame is still being checked: commands are taken once it has passed.
-    replyError(deps, ws, command.id, new AppError('unauthorized', 'not authenticated yet: wait for ready'));
-    return;
-  }
+}
+
+async function runCommand(deps: WebSocketDeps, ws: Socket, userId: string, connectionId: string, command: Exclude<AnyCommand, { type: 'auth' }>) {
   if (deps.commands.refusing) {
     // Draining: what is in flight finishes and is answered; anything newer goes to another replica.
     replyError(deps, ws, command.id, new AppError('unavailable', 'server draining; reconnect to another replica'));
     return;
   }
-  const ctx: CommandContext = { chat: deps.chat, userId: data.principal.userId, connectionId: data.connectionId };
+  const ctx: CommandContext = { chat: deps.chat, userId, connectionId };
   deps.commands.inflight++;
   try {
     const handler = commandHandlers[command.type] as (ctx: CommandContext, c: AnyCommand) => Promise<string | undefined>;
-    const reply = await handler(ctx, command);
-    if (reply !== undefined) deps.sockets.send(ws, reply);
+    const frame = await handler(ctx, command);
+    if (frame !== undefined) reply(deps, ws, frame);
   } catch (err) {
-    if (err instanceof Disconnect) {
-      deps.sockets.close(ws, err.closeCode, err.message);
-      return;
-    }
-    replyError(deps, ws, command.id, err);
+    // DESIGN.md's two error kinds: a Disconnect closes the socket, anything else is answered.
+    if (err instanceof Disconnect) disconnect(deps, ws, err);
+    else replyError(deps, ws, command.id, err);
   } finally {
     deps.commands.inflight--;
   }
@@ -201,24 +211,27 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
 async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: AnyCommand): Promise<void> {
   const data = ws.getUserData();
   if (command.type !== 'auth') {
-    deps.sockets.close(ws, CloseCode.unauthorized, 'expected an auth frame');
+    disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'expected an auth frame'));
     return;
   }
-  data.phase = 'starting'; // no second auth frame while this one is checked
+  data.state = { phase: 'checking' };
   let principal: Principal;
   try {
     principal = await deps.authenticate(command.token);
   } catch (err) {
     const error = deps.failures.toAppError(err);
-    deps.sockets.send(ws, errorFrame(command.id, error));
-    deps.sockets.close(ws, error.code === 'unauthorized' ? CloseCode.unauthorized : 1011, error.message);
+    reply(deps, ws, errorFrame(command.id, error));
+    const code = error.code === 'unauthorized' ? CloseCode.unauthorized : CloseCode.serverError;
+    disconnect(deps, ws, new Disconnect(code, error.message));
     return;
   }
-  if (isClosed(data)) return;
+  if (phaseOf(data) === 'closed') return;
   for (const timer of data.timers.splice(0)) clearTimeout(timer);
-  data.principal = principal;
-  begin(deps, ws, command.id);
+  begin(deps, ws, principal, command.id);
 }
+
+/** A function, not an inline check, because the phase changes across awaits. */
+const phaseOf = (data: SocketData) => data.state.phase;
 
 /** Token bucket per socket; `strikes` counts frames refused in a row. */
 function takeToken(deps: WebSocketDeps, data: SocketData): boolean {
@@ -235,7 +248,17 @@ function takeToken(deps: WebSocketDeps, data: SocketData): boolean {
   return false;
 }
 
+function reply(deps: WebSocketDeps, ws: Socket, frame: string): void {
+  deps.transport.send(ws, frame);
+  deps.metrics.framesOut.inc();
+}
+
 /** Answers a command with an error frame; the socket stays open. */
-function replyError(deps: WebSocketDeps, ws: Socket, re: AnyCommand['id'] | undefined, err: unknown): void {
-  deps.sockets.send(ws, errorFrame(re, deps.failures.toAppError(err)));
+function replyError(deps: WebSocketDeps, ws: Socket, re: CommandId | undefined, err: unknown): void {
+  reply(deps, ws, errorFrame(re, deps.failures.toAppError(err)));
+}
+
+/** The one way this file closes a socket. */
+function disconnect(deps: WebSocketDeps, ws: Socket, reason: Disconnect): void {
+  deps.transport.close(ws, reason);
 }

@@ -16,7 +16,9 @@ export type ErrorCode = keyof typeof errorStatus;
 
 export const CloseCode = {
   draining: 1001,
+  invalidUtf8: 1007,
   tooLarge: 1009,
+  serverError: 1011,
   slowConsumer: 4000,
   unauthorized: 4401,
   revoked: 4403,
@@ -38,7 +40,11 @@ export class AppError extends Error {
   }
 }
 
-/** A failure that ends the connection with a close code from PROTOCOL.md. */
+/**
+ * A failure that ends the connection with a close code from PROTOCOL.md. Every close of a socket
+ * is one of these, thrown by a command or handed to the transport's close; the message is the
+ * close reason (uWS caps it at 123 bytes).
+ */
 export class Disconnect extends Error {
   constructor(
     readonly closeCode: CloseCodeValue,

@@ -79,14 +79,13 @@ export const ackFrame = (re: CommandId, fields: Record<string, unknown> = {}) =>
 export const eventAckFrame = (re: CommandId, r: { group: string; seq: number; ts: Date }) =>
   ackFrame(re, { group: r.group, seq: r.seq, ts: r.ts.toISOString() });
 
-export const errorFrame = (re: CommandId | undefined, error: AppError, correlationId?: string) =>
+export const errorFrame = (re: CommandId | undefined, error: AppError) =>
   JSON.stringify({
     type: 'error',
     ...(re === undefined ? {} : { re }),
     code: error.code,
     message: error.message,
     ...(error.details ? { details: error.details } : {}),
-    ...(correlationId ? { correlationId } : {}),
   });
 
 export const readyFrame = (

@@ -79,7 +79,7 @@ describe.each(storageModes())('client SDK against a real gateway (%s)', (mode) =
       if (i === 10 || i === 25) {
         await benSends[i];
         if (cuts++ === 0) network.cut();
-        else server.app.gateway.sockets.forEach((ws) => ws.getUserData().principal?.userId === asha.id && ws.close());
+        else for (const s of server.app.gateway.hub.sessions()) if (s.principal.userId === asha.id) s.socket.close();
         await waitFor(() => a.state === 'reconnecting', 'asha to notice the cut');
         for (let j = 0; j < 5; j++) ashaSends.push(a.send(group, `a${ashaSends.length}`));
       }

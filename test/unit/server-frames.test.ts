@@ -47,7 +47,7 @@ describe('server frame schemas', () => {
       readyFrame(undefined, { id: 'u1', name: 'Asha' }, null, []),
       ackFrame('r1', { group: 'g1', seq: 3, ts: ts.toISOString() }),
       ackFrame(7),
-      errorFrame('r2', new AppError('forbidden', 'only admins may post', { why: 'x' }), 'corr-1'),
+      errorFrame('r2', new AppError('forbidden', 'only admins may post', { why: 'x' })),
       errorFrame(undefined, new AppError('rate_limited', 'slow down', { retryAfterMs: 20 })),
       typingFrame('g1', 'u2'),
       groupAddedFrame(summary),

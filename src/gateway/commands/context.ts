@@ -8,5 +8,8 @@ export interface CommandContext {
   connectionId: string;
 }
 
-/** Returns the reply frame, or undefined for commands without a reply (typing). */
+/**
+ * Returns the reply frame, or undefined for commands without a reply (typing). A thrown AppError
+ * is answered as an error frame; a thrown Disconnect closes the socket with its code.
+ */
 export type CommandHandler<T extends CommandType> = (ctx: CommandContext, command: Command<T>) => Promise<string | undefined>;
