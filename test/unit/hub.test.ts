@@ -1,0 +1,223 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Principal } from '../../src/auth/tokens.js';
+import { MemoryBus } from '../../src/bus/memory-bus.js';
+import type { FeedStorage } from '../../src/delivery/group-feeds.js';
+import { type Directory, Hub } from '../../src/delivery/hub.js';
+import { Publisher } from '../../src/delivery/publisher.js';
+import type { Session } from '../../src/delivery/session.js';
+import type { SocketTransport } from '../../src/delivery/transport.js';
+import { createLogger } from '../../src/obs/logger.js';
+import { createMetrics } from '../../src/obs/metrics.js';
+import type { Disconnect } from '../../src/protocol/errors.js';
+import type { GroupSummary, LogEvent } from '../../src/protocol/frames.js';
+
+// The hub over a transport without uWS: sockets are names, topics are sets, frames are kept.
+
+class FakeTransport implements SocketTransport<string> {
+  readonly topics = new Map<string, Set<string>>();
+  readonly frames = new Map<string, Record<string, unknown>[]>();
+  readonly closed = new Map<string, number>();
+  readonly buffered = new Map<string, number>();
+  private activity = false;
+  /** What the gateway's close handler does: the hub hears that the socket ended. */
+  onClose: (socket: string) => void = () => {};
+
+  subscribe(socket: string, topic: string) {
+    let set = this.topics.get(topic);
+    if (!set) this.topics.set(topic, (set = new Set()));
+    set.add(socket);
+  }
+  unsubscribe(socket: string, topic: string) {
+    this.topics.get(topic)?.delete(socket);
+  }
+  publish(topic: string, bytes: string, origin?: string) {
+    this.activity = true;
+    for (const socket of this.topics.get(topic) ?? []) if (socket !== origin) this.push(socket, bytes);
+  }
+  send(socket: string, bytes: string) {
+    this.activity = true;
+    this.push(socket, bytes);
+  }
+  close(socket: string, reason: Disconnect) {
+    if (this.closed.has(socket)) return;
+    this.closed.set(socket, reason.closeCode);
+    for (const set of this.topics.values()) set.delete(socket);
+    this.onClose(socket);
+  }
+  bufferedAmount(socket: string) {
+    return this.buffered.get(socket) ?? 0;
+  }
+  takeActivity() {
+    const was = this.activity;
+    this.activity = false;
+    return was;
+  }
+  framesOf(socket: string) {
+    return this.frames.get(socket) ?? [];
+  }
+  private push(socket: string, bytes: string) {
+    const list = this.frames.get(socket) ?? [];
+    list.push(JSON.parse(bytes));
+    this.frames.set(socket, list);
+  }
+}
+
+/** Group logs in memory, standing in for storage: the feed's baseline and its gap fills. */
+class Logs implements FeedStorage {
+  readonly events = new Map<string, LogEvent[]>();
+  append(groupId: string, kind: LogEvent['kind'], data: Record<string, unknown> | null = null, text: string | null = null): LogEvent {
+    const log = this.events.get(groupId) ?? [];
+    const event: LogEvent = {
+      groupId, seq: log.length + 1, ts: new Date(0), senderId: 'u-admin', kind, clientMsgId: null, text,
+      target: null, replyTo: null, data, editedAt: null, deleted: false,
+    };
+    log.push(event);
+    this.events.set(groupId, log);
+    return event;
+  }
+  async lastSeq(groupId: string) {
+    return this.events.get(groupId)?.length ?? 0;
+  }
+  async lastSeqs(groupIds: string[]) {
+    return groupIds.map((id) => ({ id, lastSeq: this.events.get(id)?.length ?? 0 }));
+  }
+  async eventsAfter(groupId: string, afterSeq: number, limit: number) {
+    return (this.events.get(groupId) ?? []).filter((e) => e.seq > afterSeq).slice(0, limit);
+  }
+}
+
+const principal = (userId: string, sessionId: string | null = null): Principal => ({
+  userId, name: userId, sessionId, scope: 'user', expiresAt: new Date(Date.now() + 60_000),
+});
+
+function setup(members: Record<string, string[]>) {
+  const bus = new MemoryBus();
+  const transport = new FakeTransport();
+  const logs = new Logs();
+  const summary = (id: string): GroupSummary => ({ id, kind: 'group', name: id, communityId: null, role: 'member', lastSeq: 0, readSeq: 0 });
+  const directory: Directory = {
+    listGroups: async (userId) => (members[userId] ?? []).map(summary),
+    groupSummary: async (groupId, userId) => ((members[userId] ?? []).includes(groupId) ? summary(groupId) : undefined),
+    isRevoked: async (p) => p.sessionId === 'revoked',
+    ensureUser: async () => {},
+  };
+  const accessChanges: unknown[] = [];
+  const hub = new Hub<string>({
+    bus, transport, directory, feedStorage: logs,
+    onAccessChange: (change) => accessChanges.push(change),
+    metrics: createMetrics(), logger: createLogger('silent'),
+    settings: { feedCheckMs: 60_000, slowConsumerBytes: 1000 },
+  });
+  const sessions = new Map<string, Session<string>>();
+  transport.onClose = (socket) => {
+    const session = sessions.get(socket);
+    if (session) hub.end(session);
+  };
+  const publisher = new Publisher(bus);
+  const connect = async (socket: string, who: Principal) => {
+    const session = hub.open(socket, who);
+    sessions.set(socket, session);
+    await hub.begin(session, '1');
+    return session;
+  };
+  /** Appends to the log, then publishes: what a commit followed by publishCommitted does. */
+  const post = async (groupId: string, kind: LogEvent['kind'] = 'message', data: Record<string, unknown> | null = null) =>
+    publisher.events([logs.append(groupId, kind, data, kind === 'message' ? 'hi' : null)]);
+  hubs.push(hub);
+  return { bus, transport, logs, hub, connect, post, publisher, accessChanges, members };
+}
+
+const hubs: Hub<string>[] = [];
+afterEach(() => {
+  for (const hub of hubs.splice(0)) hub.close();
+});
+
+const seqsOf = (frames: Record<string, unknown>[], group: string) =>
+  frames.filter((f) => f.type === 'event' && f.group === group).map((f) => f.seq);
+
+describe('Hub (delivery, receiving side)', () => {
+  it('sends ready with each group at the seq its feed has delivered, then every later event in order', async () => {
+    const t = setup({ asha: ['g1', 'g2'] });
+    t.logs.append('g1', 'message');
+    t.logs.append('g1', 'message');
+    await t.hub.start();
+    await t.connect('s1', principal('asha'));
+    const ready = t.transport.framesOf('s1')[0]!;
+    expect(ready).toMatchObject({ type: 'ready', re: '1', user: { id: 'asha' } });
+    expect(ready.groups).toEqual([expect.objectContaining({ id: 'g1', lastSeq: 2 }), expect.objectContaining({ id: 'g2', lastSeq: 0 })]);
+    for (let i = 0; i < 3; i++) await t.post('g1');
+    await t.post('g2');
+    expect(seqsOf(t.transport.framesOf('s1'), 'g1')).toEqual([3, 4, 5]);
+    expect(seqsOf(t.transport.framesOf('s1'), 'g2')).toEqual([1]);
+  });
+
+  it('does not echo a typing frame to the connection that sent it, but to the same user’s other one', async () => {
+    const t = setup({ asha: ['g1'] });
+    await t.hub.start();
+    const one = await t.connect('s1', principal('asha'));
+    await t.connect('s2', principal('asha'));
+    await t.publisher.typing('g1', 'asha', one.connectionId);
+    expect(t.transport.framesOf('s1').filter((f) => f.type === 'typing')).toEqual([]);
+    expect(t.transport.framesOf('s2').filter((f) => f.type === 'typing')).toEqual([{ type: 'typing', group: 'g1', user: 'asha' }]);
+  });
+
+  it('follows a group the user joins (group_added) and stops right after the event that removes them', async () => {
+    const t = setup({ asha: [] });
+    await t.hub.start();
+    await t.connect('s1', principal('asha'));
+    t.members.asha = ['g1'];
+    await t.publisher.control('asha', { kind: 'group_added', group: 'g1' });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.transport.framesOf('s1').at(-1)).toMatchObject({ type: 'group_added', group: { id: 'g1', lastSeq: 0 } });
+    await t.post('g1');
+    await t.post('g1', 'member', { member: 'asha', action: 'removed' });
+    await t.post('g1');
+    const frames = t.transport.framesOf('s1');
+    expect(seqsOf(frames, 'g1')).toEqual([1, 2]);
+    expect(frames.at(-1)).toEqual({ type: 'group_removed', group: 'g1' });
+  });
+
+  it('closes only the revoked session with 4403, and a session revoked before it registered at once', async () => {
+    const t = setup({ asha: ['g1'] });
+    await t.hub.start();
+    await t.connect('s1', principal('asha', 'keep'));
+    await t.connect('s2', principal('asha', 'drop'));
+    await t.publisher.control('asha', { kind: 'revoke', sessionId: 'drop' });
+    expect([...t.transport.closed]).toEqual([['s2', 4403]]);
+    await t.connect('s3', principal('asha', 'revoked'));
+    expect(t.transport.closed.get('s3')).toBe(4403);
+    expect(t.transport.framesOf('s3')).toEqual([]);
+    expect(t.hub.sessionCount).toBe(1);
+  });
+
+  it('fills from storage an event the bus never brought, before the next one', async () => {
+    const t = setup({ asha: ['g1'] });
+    await t.hub.start();
+    await t.connect('s1', principal('asha'));
+    t.logs.append('g1', 'message'); // committed, its publish lost
+    await t.post('g1');
+    await new Promise((r) => setTimeout(r, 120)); // past the 50 ms gap wait
+    expect(seqsOf(t.transport.framesOf('s1'), 'g1')).toEqual([1, 2]);
+  });
+
+  it('cuts a slow consumer with 4000 after a send, and releases its feeds', async () => {
+    const t = setup({ asha: ['g1'], ben: ['g1'] });
+    await t.hub.start();
+    await t.connect('s1', principal('asha'));
+    await t.connect('s2', principal('ben'));
+    t.transport.buffered.set('s2', 5000);
+    await t.post('g1');
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...t.transport.closed]).toEqual([['s2', 4000]]);
+    t.transport.close('s1', { closeCode: 1000 } as Disconnect);
+    expect(t.hub.sessionCount).toBe(0);
+    expect(t.hub.feeds.deliveredSeq('g1')).toBe(-1); // the last reference went with the last session
+  });
+
+  it('hands access changes to the membership cache', async () => {
+    const t = setup({});
+    await t.hub.start();
+    await t.publisher.accessChanged({ group: 'g1', user: 'asha' });
+    expect(t.accessChanges).toEqual([{ group: 'g1', user: 'asha' }]);
+  });
+});
