@@ -58,10 +58,6 @@ export class Tokens {
     if (this.verifiers.length === 0) throw new Error('no JWT key configured: set JWT_SECRET or JWT_PUBLIC_KEY');
   }
 
-  get canSign(): boolean {
-    return this.secret !== undefined;
-  }
-
   async verify(token: string): Promise<Principal> {
     let alg: string | undefined;
     try {

@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Principal } from '../auth/tokens.js';
 import { AppError, errorStatus } from '../protocol/errors.js';
@@ -206,8 +206,6 @@ export function bearerToken(authorization: string): string {
   if (!match) throw new AppError('unauthorized', 'missing bearer token');
   return match[1]!;
 }
-
-export type { HttpRequest };
 
 /** Parses a query string with a zod schema; failures are bad_request. */
 export function parseQuery<S extends z.ZodType>(query: URLSearchParams, schema: S): z.output<S> {
