@@ -115,6 +115,7 @@ export class Gateway {
         return principal;
       },
       failures,
+      logger,
     });
     websocketRoute(this.app, {
       chat,
