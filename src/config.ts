@@ -56,7 +56,17 @@ const envSchema = z.object({
 export type Config = z.output<typeof envSchema>;
 export type ConfigInput = Partial<Record<keyof z.input<typeof envSchema>, string | undefined>>;
 
-export class ConfigError extends Error {}
+/**
+ * A setting (or the key material it points at) the server cannot start with: main.ts prints its
+ * message as one line and exits non-zero, with no stack, since nothing in the code is at fault.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The one shape of a bad setting: `invalid NAME="value": why`; the value is left out for secrets and keys. */
+export const invalidSetting = (name: string, why: string, value?: string) =>
+  new ConfigError(`invalid ${name}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${why}`);
 
 /** Parses settings from an environment-like record; throws ConfigError naming the variable. */
 export function loadConfig(env: ConfigInput = process.env as ConfigInput): Config {
@@ -67,7 +77,7 @@ export function loadConfig(env: ConfigInput = process.env as ConfigInput): Confi
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`invalid ${name}=${JSON.stringify(picked[name] ?? '')}: ${issue.message}`);
+    throw invalidSetting(name, issue.message, picked[name] ?? '');
   }
   return result.data;
 }

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from '../config.js';
-import { ConfigError } from '../config.js';
+import { invalidSetting, type Config } from '../config.js';
 import type { Logger } from '../obs/logger.js';
 
 /**
@@ -14,7 +13,7 @@ export async function resolveJwtSecret(config: Config, logger: Logger): Promise<
   if (config.JWT_SECRET) return config.JWT_SECRET;
   if (config.DATABASE_URL) {
     if (config.JWT_PUBLIC_KEY && !config.LOCAL_ACCOUNTS) return undefined;
-    throw new ConfigError('invalid JWT_SECRET="": required when DATABASE_URL is set (at least 32 characters)');
+    throw invalidSetting('JWT_SECRET', 'required when DATABASE_URL is set (at least 32 characters)', '');
   }
   const file = join(config.DATA_DIR, 'jwt-secret');
   try {

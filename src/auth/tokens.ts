@@ -10,6 +10,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { z } from 'zod';
+import { ConfigError, invalidSetting } from '../config.js';
 import { AppError } from '../protocol/errors.js';
 
 /** Who is calling, as a verified token says. */
@@ -55,11 +56,7 @@ export class Tokens {
       this.verifiers.push({ algorithms: ['HS256'], key });
     }
     if (config.publicKey) this.verifiers.push(publicKeyVerifier(config.publicKey));
-    if (this.verifiers.length === 0) throw new Error('no JWT key configured: set JWT_SECRET or JWT_PUBLIC_KEY');
-  }
-
-  get canSign(): boolean {
-    return this.secret !== undefined;
+    if (this.verifiers.length === 0) throw new ConfigError('no JWT key configured: set JWT_SECRET or JWT_PUBLIC_KEY');
   }
 
   async verify(token: string): Promise<Principal> {
@@ -97,7 +94,7 @@ export class Tokens {
   }
 
   async sign(p: { userId: string; name: string; sessionId?: string; scope?: 'server'; ttlSeconds: number }) {
-    if (!this.secret) throw new Error('signing needs JWT_SECRET');
+    if (!this.secret) throw invalidSetting('JWT_SECRET', 'signing tokens needs it', '');
     const expiresAt = new Date(Math.floor(Date.now() / 1000 + p.ttlSeconds) * 1000);
     let jwt = new SignJWT({ name: p.name, ...(p.sessionId ? { sid: p.sessionId } : {}), ...(p.scope ? { scope: p.scope } : {}) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -112,8 +109,17 @@ export class Tokens {
 
 const unauthorized = (message: string) => new AppError('unauthorized', message);
 
+/** A key that does not parse is a setting to fix, named as such: the process cannot verify anything without it. */
 function publicKeyVerifier(source: string): Verifier {
-  const trimmed = source.trim();
+  try {
+    return parsePublicKey(source.trim());
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw invalidSetting('JWT_PUBLIC_KEY', err instanceof Error ? err.message : String(err));
+  }
+}
+
+function parsePublicKey(trimmed: string): Verifier {
   if (/^https?:\/\//.test(trimmed)) {
     return { algorithms: ['EdDSA', 'ES256', 'RS256'], key: createRemoteJWKSet(new URL(trimmed)) };
   }
@@ -127,5 +133,5 @@ function publicKeyVerifier(source: string): Verifier {
   if (type === 'ed25519') return { algorithms: ['EdDSA', 'Ed25519'], key };
   if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return { algorithms: ['ES256'], key };
   if (type === 'rsa') return { algorithms: ['RS256'], key };
-  throw new Error(`JWT_PUBLIC_KEY: unsupported key type ${type ?? 'unknown'} (use Ed25519, P-256 or RSA)`);
+  throw invalidSetting('JWT_PUBLIC_KEY', `unsupported key type ${type ?? 'unknown'} (use Ed25519, P-256 or RSA)`);
 }

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterNode, RedisOptions } from 'ioredis';
+import { createLogger } from '../obs/logger.js';
 import type { Bus, BusHandler, BusMessage } from './bus.js';
 
 export type BusLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -138,7 +139,7 @@ export class RedisBus implements Bus {
   private constructor(options: RedisBusOptions) {
     this.prefix = options.prefix ?? 'banyan:';
     this.sharded = options.sharded ?? false;
-    this.log = options.logger ?? consoleLogger;
+    this.log = options.logger ?? defaultLogger();
     this.where = redactUrl(options.url);
     const name = options.connectionName ?? 'banyan-bus';
     const publishTimeoutMs = options.publishTimeoutMs ?? 2000;
@@ -529,8 +530,8 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const consoleLogger: BusLogger = (level, msg, fields) => {
-  const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
-  if (level === 'info') process.stdout.write(line + '\n');
-  else process.stderr.write(line + '\n');
-};
+/** Without a logger from the app, the bus writes the app's line format at info. */
+function defaultLogger(): BusLogger {
+  const logger = createLogger('info');
+  return (level, msg, fields) => logger[level](msg, fields);
+}

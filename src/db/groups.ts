@@ -100,19 +100,6 @@ export async function insertMember(tx: Tx, groupId: string, userId: string, role
   return true;
 }
 
-export async function deleteMember(tx: Tx, groupId: string, userId: string): Promise<boolean> {
-  const removed = await tx
-    .delete(members)
-    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
-    .returning({ userId: members.userId });
-  if (removed.length === 0) return false;
-  await tx
-    .update(groups)
-    .set({ memberCount: sql`${groups.memberCount} - 1` })
-    .where(eq(groups.id, groupId));
-  return true;
-}
-
 export async function setMemberRole(tx: Tx, groupId: string, userId: string, role: Role): Promise<boolean> {
   const rows = await tx
     .update(members)

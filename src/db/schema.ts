@@ -52,7 +52,6 @@ export const communities = pgTable('communities', {
   id: text().primaryKey(),
   name: text().notNull(),
   description: text().notNull().default(''),
-  settings: jsonb().$type<Record<string, unknown>>().notNull().default({}),
   /** The one announcement group; its members are the community's members (DESIGN.md). */
   announcementGroupId: text().notNull().unique(),
   createdBy: text().notNull(),
@@ -180,5 +179,3 @@ export type MemberRow = typeof members.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type CommunityRow = typeof communities.$inferSelect;
 export type Role = MemberRow['role'];
-export type GroupKind = GroupRow['kind'];
-export type EventKind = EventRow['kind'];

@@ -111,6 +111,7 @@ export class Gateway {
         return principal;
       },
       failures,
+      logger,
     });
     websocketRoute(this.app, {
       chat,

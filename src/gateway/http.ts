@@ -1,13 +1,16 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { randomUUID } from 'node:crypto';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Principal } from '../auth/tokens.js';
+import type { Logger } from '../obs/logger.js';
 import { AppError, errorStatus } from '../protocol/errors.js';
-import { issueDetails } from '../protocol/limits.js';
+import { id, issueDetails } from '../protocol/limits.js';
 import type { FailureReporter } from './failures.js';
 
 // A small typed router over uWS: each route declares its body schema and whether it needs a
 // token; this file reads the body, checks size and JSON, and maps every failure to PROTOCOL.md's
-// error shape. Handlers never touch HttpResponse.
+// error shape. Handlers never touch HttpResponse. Path parameters arrive by name, typed from the
+// pattern: `'/v1/groups/:id/members/:userId'` hands the handler `{ id: string; userId: string }`.
 
 export interface HttpReply {
   status: number;
@@ -17,20 +20,33 @@ export interface HttpReply {
   contentType?: string;
 }
 
-export interface RouteInput<B> {
+/** The `:name`s of a route pattern, as a union of names. */
+type ParamNames<P extends string> = P extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | ParamNames<`/${Rest}`>
+  : P extends `${string}:${infer Name}`
+    ? Name
+    : never;
+export type PathParams<P extends string> = { [K in ParamNames<P>]: string };
+
+export interface RouteInput<B, P extends string = string> {
   principal: Principal;
-  params: string[];
+  params: PathParams<P>;
   query: URLSearchParams;
   body: B;
 }
+
+type Body<S> = S extends z.ZodType ? z.output<S> : undefined;
 
 export interface HttpDeps {
   maxBodyBytes: number;
   authenticate(authorization: string): Promise<Principal>;
   failures: FailureReporter;
+  /** Each request logs through a child carrying its requestId and route. */
+  logger: Logger;
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
+const methodName: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
 
 const statusText: Record<number, string> = {
   200: '200 OK',
@@ -55,21 +71,21 @@ export class HttpRouter {
   ) {}
 
   /** A route that needs no token (sign-up, health). */
-  public<S extends z.ZodType | undefined>(
+  public<P extends string, S extends z.ZodType | undefined>(
     method: Method,
-    pattern: string,
+    pattern: P,
     bodySchema: S,
-    handler: (input: Omit<RouteInput<S extends z.ZodType ? z.output<S> : undefined>, 'principal'>) => Promise<HttpReply> | HttpReply,
+    handler: (input: Omit<RouteInput<Body<S>, P>, 'principal'>) => Promise<HttpReply> | HttpReply,
   ): void {
     this.register(method, pattern, bodySchema, false, handler as never);
   }
 
   /** A route that needs a valid bearer token. */
-  authed<S extends z.ZodType | undefined>(
+  authed<P extends string, S extends z.ZodType | undefined>(
     method: Method,
-    pattern: string,
+    pattern: P,
     bodySchema: S,
-    handler: (input: RouteInput<S extends z.ZodType ? z.output<S> : undefined>) => Promise<HttpReply>,
+    handler: (input: RouteInput<Body<S>, P>) => Promise<HttpReply>,
   ): void {
     this.register(method, pattern, bodySchema, true, handler as never);
   }
@@ -88,10 +104,16 @@ export class HttpRouter {
     needsAuth: boolean,
     handler: (input: RouteInput<unknown>) => Promise<HttpReply> | HttpReply,
   ): void {
-    const paramCount = (pattern.match(/:/g) ?? []).length;
+    // uWS hands parameters by position: their names come from the pattern, once.
+    const names = pattern
+      .split('/')
+      .filter((segment) => segment.startsWith(':'))
+      .map((segment) => segment.slice(1));
+    const route = `${methodName[method]} ${pattern}`;
     this.app[method](pattern, (res, req) => {
       // req is only valid until the first await: copy what we need now.
-      const params = Array.from({ length: paramCount }, (_, i) => decodeParam(req.getParameter(i) ?? ''));
+      const params: Record<string, string> = {};
+      names.forEach((name, i) => (params[name] = decodeParam(req.getParameter(i) ?? '')));
       const query = new URLSearchParams(req.getQuery() ?? '');
       const authorization = req.getHeader('authorization');
       const contentLength = Number(req.getHeader('content-length') || 0);
@@ -99,7 +121,7 @@ export class HttpRouter {
       res.onAborted(() => {
         state.aborted = true;
       });
-      void this.handle(res, state, { params, query, authorization, contentLength, method, bodySchema, needsAuth, handler });
+      void this.handle(res, state, { route, params, query, authorization, contentLength, method, bodySchema, needsAuth, handler });
     });
   }
 
@@ -107,7 +129,8 @@ export class HttpRouter {
     res: HttpResponse,
     state: { aborted: boolean },
     r: {
-      params: string[];
+      route: string;
+      params: Record<string, string>;
       query: URLSearchParams;
       authorization: string;
       contentLength: number;
@@ -117,6 +140,10 @@ export class HttpRouter {
       handler: (input: RouteInput<unknown>) => Promise<HttpReply> | HttpReply;
     },
   ): Promise<void> {
+    const started = performance.now();
+    // Made only when a line is written: most requests log nothing.
+    let log: Logger | undefined;
+    const requestLog = () => (log ??= this.deps.logger.child({ requestId: randomUUID(), route: r.route }));
     let reply: HttpReply;
     try {
       const hasBody = r.method !== 'get' && r.method !== 'del';
@@ -126,8 +153,11 @@ export class HttpRouter {
       const body = r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
       reply = await r.handler({ principal, params: r.params, query: r.query, body });
     } catch (err) {
-      const error = this.deps.failures.toAppError(err);
+      const error = this.deps.failures.toAppError(err, requestLog());
       reply = { status: errorStatus[error.code], body: errorBody(error) };
+    }
+    if (this.deps.logger.enabled('debug')) {
+      requestLog().debug('http request', { status: reply.status, ms: Math.round((performance.now() - started) * 10) / 10, aborted: state.aborted });
     }
     if (!state.aborted) send(res, reply);
   }
@@ -207,8 +237,6 @@ export function bearerToken(authorization: string): string {
   return match[1]!;
 }
 
-export type { HttpRequest };
-
 /** Parses a query string with a zod schema; failures are bad_request. */
 export function parseQuery<S extends z.ZodType>(query: URLSearchParams, schema: S): z.output<S> {
   const parsed = schema.safeParse(Object.fromEntries(query));
@@ -217,8 +245,11 @@ export function parseQuery<S extends z.ZodType>(query: URLSearchParams, schema: 
 }
 
 /** Parses one path parameter with a zod schema; a malformed id names nothing, so not_found. */
-export function parseParam<S extends z.ZodType>(value: string | undefined, schema: S, what: string): z.output<S> {
+export function parseParam<S extends z.ZodType>(value: string, schema: S, what: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new AppError('not_found', `${what} not found`);
   return parsed.data;
 }
+
+/** An id path parameter (`:id`, `:userId`, `:code`…); `what` names it in the not_found message. */
+export const idParam = (value: string, what: string) => parseParam(value, id, what);

@@ -1,5 +1,12 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveJwtSecret } from '../../src/auth/secret.js';
+import { Tokens } from '../../src/auth/tokens.js';
 import { ConfigError, loadConfig, type ConfigInput } from '../../src/config.js';
+import { createLogger } from '../../src/obs/logger.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
@@ -102,5 +109,37 @@ describe('loadConfig', () => {
 
   it('names the first bad variable when several are bad', () => {
     expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/^invalid PORT="x"/);
+  });
+});
+
+describe('key material', () => {
+  const configError = (name: string) => expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(new RegExp(`^invalid ${name}[=:]`)) });
+
+  it.each([
+    ['not a key', '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----'],
+    ['broken JSON', '{"kty":'],
+    ['not a JWK', '{"keys": 3}'],
+    ['not a URL', 'https://'],
+  ])('a JWT_PUBLIC_KEY that does not parse (%s) is a ConfigError naming it', (_what, publicKey) => {
+    let error: unknown;
+    try {
+      new Tokens({ publicKey });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toEqual(configError('JWT_PUBLIC_KEY'));
+  });
+
+  it('no key at all, or signing without a secret, is a ConfigError', async () => {
+    expect(() => new Tokens({})).toThrow(ConfigError);
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const verifyOnly = new Tokens({ publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() });
+    await expect(verifyOnly.sign({ userId: 'u', name: 'u', ttlSeconds: 60 })).rejects.toEqual(configError('JWT_SECRET'));
+  });
+
+  it('PostgreSQL without JWT_SECRET is a ConfigError naming it', async () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://localhost/x', DATA_DIR: mkdtempSync(join(tmpdir(), 'banyan-config-')) });
+    await expect(resolveJwtSecret(config, createLogger('silent'))).rejects.toEqual(configError('JWT_SECRET'));
   });
 });

@@ -1,10 +1,8 @@
 import type { Chat } from '../../chat/index.js';
 import { pageQuery, type HttpBodies } from '../../protocol/http-bodies.js';
-import { id } from '../../protocol/limits.js';
-import { parseParam, parseQuery, type HttpRouter } from '../http.js';
+import { idParam, parseQuery, type HttpRouter } from '../http.js';
 
-const communityId = (params: string[]) => parseParam(params[0], id, 'community');
-const second = (params: string[], what: string) => parseParam(params[1], id, what);
+const communityId = (params: { id: string }) => idParam(params.id, 'community');
 const page = (query: URLSearchParams) => {
   const q = parseQuery(query, pageQuery);
   return { cursor: q.cursor, limit: q.limit ?? 100 };
@@ -46,16 +44,16 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('put', '/v1/communities/:id/groups/:groupId', undefined, async ({ principal, params }) => ({
     status: 200,
-    body: { group: await c.linkGroup(principal.userId, communityId(params), second(params, 'group')) },
+    body: { group: await c.linkGroup(principal.userId, communityId(params), idParam(params.groupId, 'group')) },
   }));
 
   router.authed('del', '/v1/communities/:id/groups/:groupId', undefined, async ({ principal, params }) => {
-    await c.unlinkGroup(principal.userId, communityId(params), second(params, 'group'));
+    await c.unlinkGroup(principal.userId, communityId(params), idParam(params.groupId, 'group'));
     return { status: 204 };
   });
 
   router.authed('post', '/v1/communities/:id/groups/:groupId/join', undefined, async ({ principal, params }) => {
-    const result = await c.joinGroup(principal.userId, communityId(params), second(params, 'group'));
+    const result = await c.joinGroup(principal.userId, communityId(params), idParam(params.groupId, 'group'));
     return result.status === 'pending' ? { status: 202, body: result } : { status: 200, body: { group: result.group } };
   });
 
@@ -65,13 +63,13 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
   });
 
   router.authed('del', '/v1/communities/:id/members/:userId', undefined, async ({ principal, params }) => {
-    await c.removeMember(principal.userId, communityId(params), second(params, 'member'));
+    await c.removeMember(principal.userId, communityId(params), idParam(params.userId, 'member'));
     return { status: 204 };
   });
 
   for (const [method, admin] of [['put', true], ['del', false]] as const) {
     router.authed(method, '/v1/communities/:id/admins/:userId', undefined, async ({ principal, params }) => {
-      await c.setAdmin(principal.userId, communityId(params), second(params, 'member'), admin);
+      await c.setAdmin(principal.userId, communityId(params), idParam(params.userId, 'member'), admin);
       return { status: 204 };
     });
   }
@@ -82,12 +80,12 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
   }));
 
   router.authed('del', '/v1/communities/:id/invites/:code', undefined, async ({ principal, params }) => {
-    await c.revokeInvite(principal.userId, communityId(params), second(params, 'invite'));
+    await c.revokeInvite(principal.userId, communityId(params), idParam(params.code, 'invite'));
     return { status: 204 };
   });
 
   router.authed('post', '/v1/invites/:code/join', undefined, async ({ principal, params }) => {
-    const result = await c.joinByInvite(principal.userId, parseParam(params[0], id, 'invite'));
+    const result = await c.joinByInvite(principal.userId, idParam(params.code, 'invite'));
     return result.status === 'pending' ? { status: 202, body: result } : { status: 200, body: { community: result.community } };
   });
 
@@ -98,7 +96,7 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   for (const [action, approve] of [['approve', true], ['reject', false]] as const) {
     router.authed('post', `/v1/communities/:id/requests/:userId/${action}`, bodies.decideRequest, async ({ principal, params, body }) => {
-      await c.decideRequest(principal.userId, communityId(params), second(params, 'request'), body.groupId, approve);
+      await c.decideRequest(principal.userId, communityId(params), idParam(params.userId, 'request'), body.groupId, approve);
       return approve ? { status: 200, body: {} } : { status: 204 };
     });
   }

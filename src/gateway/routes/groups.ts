@@ -1,9 +1,8 @@
 import type { Chat } from '../../chat/index.js';
 import { historyQuery, pageQuery, seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
-import { id } from '../../protocol/limits.js';
-import { parseParam, parseQuery, type HttpRouter } from '../http.js';
+import { idParam, parseParam, parseQuery, type HttpRouter } from '../http.js';
 
-const groupId = (params: string[]) => parseParam(params[0], id, 'group');
+const groupId = (params: { id: string }) => idParam(params.id, 'group');
 
 /** PROTOCOL.md §5: the caller, groups, members and messages. */
 export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
@@ -42,7 +41,7 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
   });
 
   router.authed('del', '/v1/groups/:id/members/:userId', undefined, async ({ principal, params }) => {
-    await chat.groups.removeMember(principal.userId, groupId(params), parseParam(params[1], id, 'member'));
+    await chat.groups.removeMember(principal.userId, groupId(params), idParam(params.userId, 'member'));
     return { status: 204 };
   });
 
@@ -58,6 +57,6 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
 
   router.authed('get', '/v1/groups/:id/messages/:seq/receipts', undefined, async ({ principal, params }) => ({
     status: 200,
-    body: await chat.messages.receipts(principal.userId, groupId(params), parseParam(params[1], seqParam, 'message')),
+    body: await chat.messages.receipts(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message')),
   }));
 }
