@@ -11,21 +11,24 @@ export class FailureReporter {
     private readonly metrics: Metrics,
   ) {}
 
-  /** `logger`: the caller's child (a request's, a socket's), so the line carries its ids. */
-  toAppError(err: unknown, logger: Logger = this.logger): AppError {
+  /**
+   * `logger` makes the caller's child (a request's, a socket's), so a logged line carries its ids;
+   * it is called only when something is logged, so an ordinary AppError builds no logger.
+   */
+  toAppError(err: unknown, logger: () => Logger = () => this.logger): AppError {
     const error = this.classify(err, logger);
     this.metrics.errors.inc({ code: error.code });
     return error;
   }
 
-  private classify(err: unknown, logger: Logger): AppError {
+  private classify(err: unknown, logger: () => Logger): AppError {
     if (err instanceof AppError) return err;
     if (isStorageUnavailable(err)) {
-      logger.warn('storage unavailable', { err });
+      logger().warn('storage unavailable', { err });
       return new AppError('unavailable', 'storage is unavailable; nothing was stored; retry');
     }
     const correlationId = randomUUID();
-    logger.error('internal error', { correlationId, err });
+    logger().error('internal error', { correlationId, err });
     return new AppError('internal', `internal error (correlation id ${correlationId})`, { correlationId });
   }
 }

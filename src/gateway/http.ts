@@ -153,7 +153,7 @@ export class HttpRouter {
       const body = r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
       reply = await r.handler({ principal, params: r.params, query: r.query, body });
     } catch (err) {
-      const error = this.deps.failures.toAppError(err, requestLog());
+      const error = this.deps.failures.toAppError(err, requestLog);
       reply = { status: errorStatus[error.code], body: errorBody(error) };
     }
     if (this.deps.logger.enabled('debug')) {

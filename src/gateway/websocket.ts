@@ -71,7 +71,7 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
       const frame = Buffer.from(message).toString('utf8');
       deps.metrics.framesIn.inc();
       // A bug in one command must not become an unhandled rejection, which ends the process.
-      onFrame(deps, ws, frame).catch((err: unknown) => deps.logger.error('frame handling failed', { err }));
+      onFrame(deps, ws, frame).catch((err: unknown) => socketLog(deps, ws).error('frame handling failed', { err }));
     },
 
     close: (ws) => {
@@ -141,7 +141,7 @@ function begin(deps: WebSocketDeps, ws: Socket, principal: Principal, re: Comman
   const expire = () => disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'token expired'));
   data.timers.push(setTimeout(expire, Math.min(msLeft, 2 ** 31 - 1)));
   deps.hub.begin(session, re).catch((err: unknown) => {
-    const error = deps.failures.toAppError(err);
+    const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(re, error));
     // The client reconnects and syncs.
     disconnect(deps, ws, new Disconnect(CloseCode.serverError, error.code));
@@ -219,7 +219,7 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
   try {
     principal = await deps.authenticate(command.token);
   } catch (err) {
-    const error = deps.failures.toAppError(err);
+    const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(command.id, error));
     const code = error.code === 'unauthorized' ? CloseCode.unauthorized : CloseCode.serverError;
     disconnect(deps, ws, new Disconnect(code, error.message));
@@ -255,7 +255,14 @@ function reply(deps: WebSocketDeps, ws: Socket, frame: string): void {
 
 /** Answers a command with an error frame; the socket stays open. */
 function replyError(deps: WebSocketDeps, ws: Socket, re: CommandId | undefined, err: unknown): void {
-  reply(deps, ws, errorFrame(re, deps.failures.toAppError(err)));
+  reply(deps, ws, errorFrame(re, deps.failures.toAppError(err, () => socketLog(deps, ws))));
+}
+
+/** The socket's logger, made only when a line is written (rare): no socket keeps one. */
+function socketLog(deps: WebSocketDeps, ws: Socket): Logger {
+  const { state } = ws.getUserData();
+  if (state.phase !== 'open') return deps.logger.child({ phase: state.phase });
+  return deps.logger.child({ connectionId: state.session.connectionId, userId: state.session.principal.userId });
 }
 
 /** The one way this file closes a socket. */

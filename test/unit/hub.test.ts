@@ -8,7 +8,7 @@ import type { Session } from '../../src/delivery/session.js';
 import type { SocketTransport } from '../../src/delivery/transport.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { createMetrics } from '../../src/obs/metrics.js';
-import type { Disconnect } from '../../src/protocol/errors.js';
+import { CloseCode, Disconnect } from '../../src/protocol/errors.js';
 import type { GroupSummary, LogEvent } from '../../src/protocol/frames.js';
 
 // The hub over a transport without uWS: sockets are names, topics are sets, frames are kept.
@@ -209,7 +209,7 @@ describe('Hub (delivery, receiving side)', () => {
     await t.post('g1');
     await new Promise((r) => setTimeout(r, 300));
     expect([...t.transport.closed]).toEqual([['s2', 4000]]);
-    t.transport.close('s1', { closeCode: 1000 } as Disconnect);
+    t.transport.close('s1', new Disconnect(CloseCode.draining, 'bye'));
     expect(t.hub.sessionCount).toBe(0);
     expect(t.hub.feeds.deliveredSeq('g1')).toBe(-1); // the last reference went with the last session
   });
