@@ -119,6 +119,17 @@ export type MessageEvent = z.infer<typeof messageEventSchema>;
 export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
 export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
 
+/**
+ * A loose schema's type without its index signature: the fields the protocol names, for code
+ * that writes them (the server) or picks and omits them (`keyof` of a loose type is `string`).
+ */
+export type Known<T> = T extends unknown ? { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] } : never;
+
+/** A group as `ready`, `group_added` and `GET /v1/me` list it for its member. */
+export type GroupSummary = Known<GroupSummaryFrame>;
+/** A message as `history` and `GET /v1/groups/:id/messages` give it, as it now stands. */
+export type HistoryMessage = Known<HistoryMessageFrame>;
+
 /** Parses one text frame; undefined for JSON or shapes this client does not know (a newer server's). */
 export function parseServerFrame(text: string): ServerFrame | undefined {
   const parsed = serverFrameSchema.safeParse(tryParseJson(text));
