@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CommandType } from './commands.js';
 import { tryParseJson } from './json.js';
 
 // Server → client frames of PROTOCOL.md §4 as zod schemas, for clients (src/client) and tests.
@@ -113,6 +114,9 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
 export type ServerFrameType = ServerFrame['type'];
 export type FrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+/** The frame that answers each command (an `error` frame may answer any of them instead). */
+type Replies = { auth: 'ready'; sync: 'synced'; history: 'history'; ping: 'pong' };
+export type ReplyTo<T extends CommandType> = FrameOf<T extends keyof Replies ? Replies[T] : 'ack'>;
 export type GroupEvent = z.infer<typeof eventSchema>;
 export type GroupEventKind = GroupEvent['kind'];
 export type MessageEvent = z.infer<typeof messageEventSchema>;
