@@ -159,6 +159,11 @@ export class Connection {
     this.write({ ...command, id: this.newId() } as Command);
   }
 
+  /** A delay for retrying after a failure, on the reconnect schedule. */
+  retryDelay(): number {
+    return this.backoff.next();
+  }
+
   private setState(state: ConnectionState): void {
     if (this.current === state) return;
     this.current = state;
@@ -255,11 +260,12 @@ export class Connection {
     this.scheduleReconnect();
   }
 
-  /** Forgets the current socket: in-flight requests fail. */
+  /** Forgets the current socket, if any: in-flight requests fail. */
   private detach(): void {
     const ws = this.ws;
+    if (!ws) return;
     this.ws = undefined;
-    if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     clearInterval(this.pingTimer);
     for (const [id, request] of this.inFlight) {
       clearTimeout(request.timer);
@@ -274,11 +280,6 @@ export class Connection {
     this.setState('reconnecting');
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.open(), this.backoff.next());
-  }
-
-  /** A delay for retrying after a failure, on the reconnect schedule. */
-  retryDelay(): number {
-    return this.backoff.next();
   }
 
   private ping(ws: WebSocketLike | undefined): void {
