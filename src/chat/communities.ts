@@ -24,6 +24,7 @@ import { closeGroup, findGroup, findMembership, listMembers, updateGroup, type M
 import { newId, newInviteCode } from '../ids.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { communitySettings, groupSettings } from '../protocol/http-bodies.js';
+import type { Community, CommunityGroup, HttpReply } from '../protocol/http-replies.js';
 import { isAdmin, requireAdmin } from './access.js';
 import type { ChatDeps } from './deps.js';
 import { groupView, type Groups } from './groups.js';
@@ -32,14 +33,7 @@ import { commit } from './outbox.js';
 
 type CommunitySettings = z.output<typeof communitySettings>;
 
-export interface CommunityView {
-  id: string;
-  name: string;
-  description: string;
-  announcementGroupId: string;
-  settings: Record<string, unknown>;
-  memberCount: number;
-}
+export type CommunityView = Community;
 
 const communityView = (c: CommunityWithAnnouncement): CommunityView => ({
   id: c.id,
@@ -82,7 +76,7 @@ export class Communities {
     });
   }
 
-  async get(userId: string, communityId: string) {
+  async get(userId: string, communityId: string): Promise<HttpReply<'communityDetail'>> {
     const { community, membership } = await this.requireMember(communityId, userId);
     const [announcement, page] = await Promise.all([
       this.groups.summary(community.announcementGroupId, userId),
@@ -97,7 +91,7 @@ export class Communities {
   }
 
   /** A page of the community's groups the caller is in or may join (open or on approval). */
-  async groupPage(userId: string, communityId: string, cursor: string | undefined, limit: number) {
+  async groupPage(userId: string, communityId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'communityGroups'>> {
     await this.requireMember(communityId, userId);
     return this.listGroups(communityId, userId, cursor, limit);
   }
@@ -353,7 +347,7 @@ export class Communities {
   private async listGroups(communityId: string, userId: string, cursor: string | undefined, limit: number) {
     const page = await listCommunityGroups(this.deps.db, communityId, userId, cursor, limit);
     return {
-      groups: page.rows.map((g) => {
+      groups: page.rows.map((g): CommunityGroup => {
         const base = { id: g.id, kind: g.kind, name: g.name, description: g.description, communityId: g.communityId, settings: g.settings, memberCount: g.memberCount };
         return g.role
           ? { ...base, role: g.role, lastSeq: Number(g.lastSeq), readSeq: Number(g.readSeq) }

@@ -21,6 +21,7 @@ import { findUser } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { GroupSummary } from '../protocol/frames.js';
+import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { isAdmin, requireAdmin, requireMember } from './access.js';
 import type { ChatDeps } from './deps.js';
@@ -28,16 +29,7 @@ import { commit, type Outbox } from './outbox.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
 
-export interface GroupView {
-  id: string;
-  kind: GroupRow['kind'];
-  name: string;
-  description: string;
-  communityId: string | null;
-  settings: Record<string, unknown>;
-  memberCount: number;
-  lastSeq: number;
-}
+export type GroupView = Group;
 
 export const groupView = (g: GroupRow): GroupView => ({
   id: g.id,
@@ -89,7 +81,7 @@ export class Groups {
     });
   }
 
-  async get(userId: string, groupId: string) {
+  async get(userId: string, groupId: string): Promise<HttpReply<'groupDetail'>> {
     const membership = await requireMember(this.deps.db, groupId, userId);
     const group = await findGroup(this.deps.db, groupId);
     if (!group) throw notFound('group');
@@ -135,7 +127,7 @@ export class Groups {
     );
   }
 
-  async members(userId: string, groupId: string, cursor: string | undefined, limit: number) {
+  async members(userId: string, groupId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'members'>> {
     const membership = await requireMember(this.deps.db, groupId, userId);
     // A community's member list is for its admins: members of an announcement group do not see each other.
     if (membership.kind === 'announcement' && !isAdmin(membership)) throw forbidden('only community admins may list its members');

@@ -11,6 +11,7 @@ import {
 } from '../db/events.js';
 import { advanceReadSeq, countReaders, findGroup } from '../db/groups.js';
 import type { EventRow } from '../db/schema.js';
+import type { SendInput } from '../protocol/commands.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
@@ -18,14 +19,6 @@ import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
 import { SendQueue, type SendResult } from './send-queue.js';
-
-export interface SendInput {
-  group: string;
-  clientMsgId: string;
-  text: string;
-  replyTo?: number | null | undefined;
-  mentions?: string[] | undefined;
-}
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
 export class Messages {

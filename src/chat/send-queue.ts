@@ -7,13 +7,8 @@ import { notFound } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
 import { publishCommitted } from './outbox.js';
 
-export interface NewMessage {
-  senderId: string;
-  clientMsgId: string;
-  text: string;
-  replyTo: number | null;
-  mentions: string[];
-}
+/** One send of one sender, its group aside. */
+export type NewMessage = Omit<MessageInsert, 'groupId' | 'ord'>;
 
 export interface SendResult {
   group: string;

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { HttpBodies } from '../protocol/http-bodies.js';
 import { httpReplies, type HttpReplies } from '../protocol/http-replies.js';
 import { errorBodySchema } from '../protocol/server-frames.js';
 import { BanyanError } from './errors.js';
@@ -15,6 +16,9 @@ export interface HttpOptions {
   fetch?: Fetch | undefined;
 }
 
+/** A request body as the server's schema takes it. */
+type Body<K extends keyof HttpBodies> = z.input<HttpBodies[K]>;
+
 const path = (strings: TemplateStringsArray, ...ids: string[]) =>
   strings.reduce((out, s, i) => out + s + (i < ids.length ? encodeURIComponent(ids[i]!) : ''), '');
 
@@ -22,10 +26,10 @@ export class BanyanHttp {
   constructor(private readonly options: HttpOptions) {}
 
   // Accounts and sessions (§3)
-  signUp(body: { username: string; password: string; name?: string }) {
+  signUp(body: Body<'signUp'>) {
     return this.call('POST', '/v1/accounts', httpReplies.signedIn, body, false);
   }
-  signIn(body: { username: string; password: string }) {
+  signIn(body: Body<'signIn'>) {
     return this.call('POST', '/v1/sessions', httpReplies.signedIn, body, false);
   }
   signOut() {
@@ -36,7 +40,7 @@ export class BanyanHttp {
   me() {
     return this.call('GET', '/v1/me', httpReplies.me);
   }
-  createGroup(body: { name: string; description?: string; members?: string[] }) {
+  createGroup(body: Body<'createGroup'>) {
     return this.call('POST', '/v1/groups', httpReplies.group, body);
   }
   group(groupId: string) {
@@ -45,7 +49,7 @@ export class BanyanHttp {
   members(groupId: string, cursor?: string) {
     return this.call('GET', path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''), httpReplies.members);
   }
-  addMember(groupId: string, userId: string, role?: 'admin' | 'member') {
+  addMember(groupId: string, userId: string, role?: Body<'addMember'>['role']) {
     return this.call('POST', path`/v1/groups/${groupId}/members`, undefined, { userId, ...(role ? { role } : {}) });
   }
   leaveGroup(groupId: string, userId: string) {
@@ -56,25 +60,29 @@ export class BanyanHttp {
   }
 
   // Communities (§5)
-  createCommunity(body: { name: string; description?: string }) {
+  createCommunity(body: Body<'createCommunity'>) {
     return this.call('POST', '/v1/communities', httpReplies.community, body);
   }
   community(communityId: string) {
     return this.call('GET', path`/v1/communities/${communityId}`, httpReplies.communityDetail);
   }
-  createCommunityGroup(communityId: string, body: { name: string; description?: string }) {
+  /** The community's groups after the first page that `community()` gives. */
+  communityGroups(communityId: string, cursor: string) {
+    return this.call('GET', path`/v1/communities/${communityId}/groups` + `?cursor=${encodeURIComponent(cursor)}`, httpReplies.communityGroups);
+  }
+  createCommunityGroup(communityId: string, body: Body<'createCommunityGroup'>) {
     return this.call('POST', path`/v1/communities/${communityId}/groups`, httpReplies.group, body);
   }
   joinCommunityGroup(communityId: string, groupId: string) {
     return this.call('POST', path`/v1/communities/${communityId}/groups/${groupId}/join`, undefined);
   }
-  createInvite(communityId: string, body: { expiresInS?: number; maxUses?: number } = {}) {
+  createInvite(communityId: string, body: Body<'createInvite'> = {}) {
     return this.call('POST', path`/v1/communities/${communityId}/invites`, httpReplies.invite, body);
   }
   joinByInvite(code: string) {
     return this.call('POST', path`/v1/invites/${code}/join`, httpReplies.joined);
   }
-  announce(communityId: string, body: { clientMsgId: string; text: string }) {
+  announce(communityId: string, body: Body<'announce'>) {
     return this.call('POST', path`/v1/communities/${communityId}/announcements`, httpReplies.posted, body);
   }
 

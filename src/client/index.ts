@@ -17,4 +17,6 @@ export type {
   ServerFrame,
   ServerFrameType,
 } from '../protocol/server-frames.js';
-export type { Community, Group } from '../protocol/http-replies.js';
+export type { Community, CommunityGroup, Group } from '../protocol/http-replies.js';
+export type { CommandBody, CommandType, OutgoingMessage, SendInput } from '../protocol/commands.js';
+export type { ReplyTo } from '../protocol/server-frames.js';

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import type { Queryable, Tx } from './connect.js';
 import { events, groups, reactions, type EventRow } from './schema.js';
 
@@ -7,7 +8,7 @@ export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 
 
 export const messageDraft = (
   senderId: string,
-  m: { clientMsgId: string; text: string; replyTo?: number | null | undefined; mentions?: string[] | undefined },
+  m: Omit<SendInput, 'group'>,
 ): EventDraft => ({
   senderId,
   kind: 'message',
@@ -58,15 +59,7 @@ export async function appendEvents(
 }
 
 /** A message for appendMessages: `ord` is its 1-based place among the batch's messages to its group. */
-export interface MessageInsert {
-  groupId: string;
-  ord: number;
-  senderId: string;
-  clientMsgId: string;
-  text: string;
-  replyTo: number | null;
-  mentions: string[];
-}
+export type MessageInsert = Omit<OutgoingMessage, 'group'> & { groupId: string; ord: number; senderId: string };
 
 /**
  * Group commit across groups in ONE statement (one round trip, atomic on its own): locks the

@@ -58,6 +58,13 @@ export type CommandType = keyof Schemas;
 export type Command<T extends CommandType = CommandType> = z.output<Schemas[T]>;
 export type AnyCommand = { [T in CommandType]: Command<T> }[CommandType];
 export type CommandId = z.output<typeof commandId>;
+/** A command as a client writes it; the client adds the id that correlates the reply. */
+export type CommandBody<T extends CommandType = CommandType> = T extends CommandType ? Omit<Command<T>, 'id'> : never;
+
+/** One message to send: the fields of `send` (and of `POST /v1/groups/:id/messages`, with the group in the path). */
+export type SendInput = Pick<Command<'send'>, 'group' | 'clientMsgId' | 'text' | 'replyTo' | 'mentions'>;
+/** A message with its optional fields settled: how one send is queued, stored and shown while pending. */
+export type OutgoingMessage = { [K in keyof SendInput]-?: Exclude<SendInput[K], undefined> };
 
 const envelope = z.object({ type: z.string().min(1).max(32), id: commandId.optional() }).loose();
 

@@ -1,47 +1,15 @@
+import type { EventRow } from '../db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
+import type { GroupSummary } from './server-frames.js';
+
+export type { GroupSummary, HistoryMessage } from './server-frames.js';
 
 // Server → client frames (PROTOCOL.md §4). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
 
-/** A stored log event as the domain hands it to the wire. */
-export interface LogEvent {
-  groupId: string;
-  seq: number;
-  ts: Date;
-  senderId: string;
-  kind: 'message' | 'edit' | 'delete' | 'reaction' | 'member' | 'group';
-  clientMsgId: string | null;
-  text: string | null;
-  target: number | null;
-  replyTo: number | null;
-  data: Record<string, unknown> | null;
-  editedAt: Date | null;
-  deleted: boolean;
-}
-
-export interface GroupSummary {
-  id: string;
-  kind: 'group' | 'announcement' | 'direct';
-  name: string;
-  communityId: string | null;
-  role: 'owner' | 'admin' | 'member';
-  lastSeq: number;
-  readSeq: number;
-}
-
-export interface HistoryMessage {
-  seq: number;
-  ts: string;
-  sender: string;
-  text: string | null;
-  replyTo: number | null;
-  mentions: string[];
-  clientMsgId: string | null;
-  editedAt: string | null;
-  deleted: boolean;
-  reactions: Record<string, number>;
-}
+/** A stored log event as the domain hands it to the wire: the row of the log. */
+export type LogEvent = EventRow;
 
 /** The event object of PROTOCOL.md §4 "Server frames", as sync and live delivery send it. */
 export function eventFrame(e: LogEvent): Record<string, unknown> {

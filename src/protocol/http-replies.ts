@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { groupSummarySchema, historyMessageSchema } from './server-frames.js';
+import { groupSummarySchema, historyMessageSchema, type Known } from './server-frames.js';
 
 // Answers of the HTTP API (PROTOCOL.md §3 and §5) as zod schemas, for clients. Loose, like the
 // frames: a newer server may add fields.
@@ -24,8 +24,31 @@ export const groupSchema = z
 const role = z.enum(['owner', 'admin', 'member']);
 
 export const communitySchema = z
-  .object({ id: z.string(), name: z.string(), description: z.string().optional(), announcementGroupId: z.string() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    announcementGroupId: z.string(),
+    settings: z.record(z.string(), z.unknown()),
+    memberCount: z.number(),
+  })
   .loose();
+
+const groupDetails = groupSchema.pick({ description: true, settings: true, memberCount: true }).shape;
+
+/**
+ * A group in a community's list (docs/communities.md): the caller's summary of a group they are
+ * in, or, with `role: null`, one they may join.
+ */
+export const communityGroupSchema = z.union([
+  groupSummarySchema.extend(groupDetails).loose(),
+  groupSummarySchema
+    .omit({ role: true, lastSeq: true, readSeq: true })
+    .extend({ ...groupDetails, role: z.null(), join: z.enum(['open', 'approval']) })
+    .loose(),
+]);
+
+const communityGroupPage = { groups: z.array(communityGroupSchema), nextCursor: z.string().nullable() };
 
 export const httpReplies = {
   signedIn: signedInSchema,
@@ -47,13 +70,8 @@ export const httpReplies = {
   messages: z.object({ messages: z.array(historyMessageSchema), hasMore: z.boolean() }).loose(),
   posted: z.object({ group: z.string(), seq: z.number(), ts: z.string() }).loose(),
   community: z.object({ community: communitySchema }).loose(),
-  communityDetail: z
-    .object({
-      community: communitySchema,
-      role,
-      groups: z.array(groupSummarySchema.partial({ role: true, lastSeq: true, readSeq: true })),
-    })
-    .loose(),
+  communityDetail: z.object({ community: communitySchema, role, ...communityGroupPage }).loose(),
+  communityGroups: z.object(communityGroupPage).loose(),
   invite: z.object({ code: z.string(), expiresAt: z.string().nullable().optional(), maxUses: z.number().nullable().optional() }).loose(),
   /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
   joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
@@ -61,5 +79,8 @@ export const httpReplies = {
 };
 
 export type HttpReplies = { [K in keyof typeof httpReplies]: z.infer<(typeof httpReplies)[K]> };
-export type Community = z.infer<typeof communitySchema>;
-export type Group = z.infer<typeof groupSchema>;
+/** What the server writes for each reply: the fields the protocol names (replies are loose for clients). */
+export type HttpReply<K extends keyof HttpReplies> = Known<HttpReplies[K]>;
+export type Community = Known<z.infer<typeof communitySchema>>;
+export type Group = Known<z.infer<typeof groupSchema>>;
+export type CommunityGroup = Known<z.infer<typeof communityGroupSchema>>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CommandType } from './commands.js';
 import { tryParseJson } from './json.js';
 
 // Server → client frames of PROTOCOL.md §4 as zod schemas, for clients (src/client) and tests.
@@ -113,11 +114,25 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
 export type ServerFrameType = ServerFrame['type'];
 export type FrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+/** The frame that answers each command (an `error` frame may answer any of them instead). */
+type Replies = { auth: 'ready'; sync: 'synced'; history: 'history'; ping: 'pong' };
+export type ReplyTo<T extends CommandType> = FrameOf<T extends keyof Replies ? Replies[T] : 'ack'>;
 export type GroupEvent = z.infer<typeof eventSchema>;
 export type GroupEventKind = GroupEvent['kind'];
 export type MessageEvent = z.infer<typeof messageEventSchema>;
 export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
 export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
+
+/**
+ * A loose schema's type without its index signature: the fields the protocol names, for code
+ * that writes them (the server) or picks and omits them (`keyof` of a loose type is `string`).
+ */
+export type Known<T> = T extends unknown ? { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] } : never;
+
+/** A group as `ready`, `group_added` and `GET /v1/me` list it for its member. */
+export type GroupSummary = Known<GroupSummaryFrame>;
+/** A message as `history` and `GET /v1/groups/:id/messages` give it, as it now stands. */
+export type HistoryMessage = Known<HistoryMessageFrame>;
 
 /** Parses one text frame; undefined for JSON or shapes this client does not know (a newer server's). */
 export function parseServerFrame(text: string): ServerFrame | undefined {

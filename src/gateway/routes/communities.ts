@@ -1,5 +1,6 @@
 import type { Chat } from '../../chat/index.js';
 import { pageQuery, type HttpBodies } from '../../protocol/http-bodies.js';
+import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseQuery, type HttpRouter } from '../http.js';
 
 const communityId = (params: { id: string }) => idParam(params.id, 'community');
@@ -14,7 +15,7 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('post', '/v1/communities', bodies.createCommunity, async ({ principal, body }) => ({
     status: 201,
-    body: { community: await c.create(principal.userId, body) },
+    body: { community: await c.create(principal.userId, body) } satisfies HttpReply<'community'>,
   }));
 
   router.authed('get', '/v1/communities/:id', undefined, async ({ principal, params }) => ({
@@ -24,7 +25,7 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('patch', '/v1/communities/:id', bodies.updateCommunity, async ({ principal, params, body }) => ({
     status: 200,
-    body: { community: await c.update(principal.userId, communityId(params), body) },
+    body: { community: await c.update(principal.userId, communityId(params), body) } satisfies HttpReply<'community'>,
   }));
 
   router.authed('del', '/v1/communities/:id', undefined, async ({ principal, params }) => {
@@ -39,12 +40,12 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('post', '/v1/communities/:id/groups', bodies.createCommunityGroup, async ({ principal, params, body }) => ({
     status: 201,
-    body: { group: await c.createGroup(principal.userId, communityId(params), body) },
+    body: { group: await c.createGroup(principal.userId, communityId(params), body) } satisfies HttpReply<'group'>,
   }));
 
   router.authed('put', '/v1/communities/:id/groups/:groupId', undefined, async ({ principal, params }) => ({
     status: 200,
-    body: { group: await c.linkGroup(principal.userId, communityId(params), idParam(params.groupId, 'group')) },
+    body: { group: await c.linkGroup(principal.userId, communityId(params), idParam(params.groupId, 'group')) } satisfies HttpReply<'group'>,
   }));
 
   router.authed('del', '/v1/communities/:id/groups/:groupId', undefined, async ({ principal, params }) => {
@@ -76,7 +77,7 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('post', '/v1/communities/:id/invites', bodies.createInvite, async ({ principal, params, body }) => ({
     status: 201,
-    body: await c.createInvite(principal.userId, communityId(params), body),
+    body: (await c.createInvite(principal.userId, communityId(params), body)) satisfies HttpReply<'invite'>,
   }));
 
   router.authed('del', '/v1/communities/:id/invites/:code', undefined, async ({ principal, params }) => {
@@ -86,7 +87,9 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('post', '/v1/invites/:code/join', undefined, async ({ principal, params }) => {
     const result = await c.joinByInvite(principal.userId, idParam(params.code, 'invite'));
-    return result.status === 'pending' ? { status: 202, body: result } : { status: 200, body: { community: result.community } };
+    return result.status === 'pending'
+      ? { status: 202, body: result satisfies HttpReply<'joined'> }
+      : { status: 200, body: { community: result.community } satisfies HttpReply<'joined'> };
   });
 
   router.authed('get', '/v1/communities/:id/requests', undefined, async ({ principal, params, query }) => {
@@ -103,11 +106,11 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('post', '/v1/communities/:id/announcements', bodies.announce, async ({ principal, params, body }) => {
     const result = await c.announce(principal, communityId(params), body);
-    return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } };
+    return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } satisfies HttpReply<'posted'> };
   });
 
   router.authed('post', '/v1/direct', bodies.openDirect, async ({ principal, body }) => {
     const result = await chat.direct.open(principal.userId, body.userId);
-    return { status: result.created ? 201 : 200, body: { group: result.group } };
+    return { status: result.created ? 201 : 200, body: { group: result.group } satisfies HttpReply<'group'> };
   });
 }

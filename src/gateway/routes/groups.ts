@@ -1,5 +1,6 @@
 import type { Chat } from '../../chat/index.js';
 import { historyQuery, pageQuery, seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
+import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseParam, parseQuery, type HttpRouter } from '../http.js';
 
 const groupId = (params: { id: string }) => idParam(params.id, 'group');
@@ -12,12 +13,12 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
       user: { id: principal.userId, name: principal.name },
       groups: await chat.groups.listMine(principal.userId),
       communities: await chat.groups.listMyCommunities(principal.userId),
-    },
+    } satisfies HttpReply<'me'>,
   }));
 
   router.authed('post', '/v1/groups', bodies.createGroup, async ({ principal, body }) => ({
     status: 201,
-    body: { group: await chat.groups.create(principal.userId, body) },
+    body: { group: await chat.groups.create(principal.userId, body) } satisfies HttpReply<'group'>,
   }));
 
   router.authed('get', '/v1/groups/:id', undefined, async ({ principal, params }) => ({
@@ -27,7 +28,7 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
 
   router.authed('patch', '/v1/groups/:id', bodies.updateGroup, async ({ principal, params, body }) => ({
     status: 200,
-    body: { group: await chat.groups.update(principal.userId, groupId(params), body) },
+    body: { group: await chat.groups.update(principal.userId, groupId(params), body) } satisfies HttpReply<'group'>,
   }));
 
   router.authed('get', '/v1/groups/:id/members', undefined, async ({ principal, params, query }) => {
@@ -47,16 +48,17 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
 
   router.authed('get', '/v1/groups/:id/messages', undefined, async ({ principal, params, query }) => {
     const q = parseQuery(query, historyQuery);
-    return { status: 200, body: await chat.messages.history(principal.userId, { group: groupId(params), ...q }) };
+    const body: HttpReply<'messages'> = await chat.messages.history(principal.userId, { group: groupId(params), ...q });
+    return { status: 200, body };
   });
 
   router.authed('post', '/v1/groups/:id/messages', bodies.postMessage, async ({ principal, params, body }) => {
     const result = await chat.messages.send(principal.userId, { group: groupId(params), ...body });
-    return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } };
+    return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } satisfies HttpReply<'posted'> };
   });
 
   router.authed('get', '/v1/groups/:id/messages/:seq/receipts', undefined, async ({ principal, params }) => ({
     status: 200,
-    body: await chat.messages.receipts(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message')),
+    body: (await chat.messages.receipts(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message'))) satisfies HttpReply<'receipts'>,
   }));
 }
