@@ -3,18 +3,7 @@ import type { Bus, BusHandler, BusMessage } from '../../src/bus/bus.js';
 import type { Fanout, FeedStorage } from '../../src/delivery/group-feeds.js';
 import type { Logger } from '../../src/obs/logger.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
-
-/** A deterministic random source in [0, 1) (mulberry32), so a failing seed replays exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './random.js';
 
 export interface Chaos {
   seed?: number;

@@ -3,10 +3,11 @@ import { eventBusMessage } from '../../src/delivery/event-message.js';
 import { GroupFeeds, type FeedOptions } from '../../src/delivery/group-feeds.js';
 import { Publisher } from '../../src/delivery/publisher.js';
 import { topicGroupId } from '../../src/delivery/topics.js';
-import { FakeBus, MemoryFeedStorage, RecordingFanout, deferred, memberLeftEvent, seededRandom, silentLogger, type Chaos } from '../helpers/fakes.js';
+import { FakeBus, MemoryFeedStorage, RecordingFanout, deferred, memberLeftEvent, silentLogger, type Chaos } from '../helpers/fakes.js';
+import { seededRandom } from '../helpers/random.js';
+import { range } from '../helpers/users.js';
 
 const GAP_WAIT_MS = 5;
-const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 /** One replica's receiving side over a fake bus and in-memory storage; the check runs only when a test calls it. */
 function setup(chaos: Chaos = {}, options: Partial<FeedOptions> = {}, readDelayMs = 0) {

@@ -42,16 +42,22 @@ describe('MembershipCache', () => {
     expect(await queriesOf(async () => expect((await cache.require(g, 'u2')).role).toBe('admin'))).toBe(1);
   });
 
-  it('does not cache a lookup that raced an invalidation', async () => {
+  /** Starts u2's lookup (a plain member) and lets it read; its answer arrives only on `arrive()`. */
+  const startRacedLookup = async () => {
     const g = await seedGroup({ u1: 'owner', u2: 'member' });
     const cache = new MembershipCache(t.db);
-    // The lookup reads "member"; before its answer arrives, u2 is made admin and the change is announced.
     const held = t.holdNextAnswer();
     const raced = cache.require(g, 'u2');
     await held.read;
+    return { g, cache, raced, arrive: held.release };
+  };
+
+  it('does not cache a lookup that raced an invalidation', async () => {
+    // The lookup reads "member"; before its answer arrives, u2 is made admin and the change is announced.
+    const { g, cache, raced, arrive } = await startRacedLookup();
     await setRole(g, 'u2', 'admin');
     cache.invalidate({ group: g, user: 'u2' });
-    held.release();
+    arrive();
     expect((await raced).role).toBe('member');
     expect(await queriesOf(async () => expect((await cache.require(g, 'u2')).role).toBe('admin'))).toBe(1);
   });
@@ -60,28 +66,20 @@ describe('MembershipCache', () => {
     ['the member', { user: 'u2' }],
     ['the whole group', {}],
   ])('does not let a caller after an invalidation of %s share a lookup begun before it', async (_, change) => {
-    const g = await seedGroup({ u1: 'owner', u2: 'member' });
-    const cache = new MembershipCache(t.db);
-    const held = t.holdNextAnswer();
-    const raced = cache.require(g, 'u2');
-    await held.read;
+    const { g, cache, raced, arrive } = await startRacedLookup();
     await setRole(g, 'u2', 'admin');
     cache.invalidate({ group: g, ...change });
     const after = cache.require(g, 'u2');
-    held.release();
+    arrive();
     expect((await raced).role).toBe('member');
     expect((await after).role).toBe('admin');
   });
 
   it('does not cache a lookup that raced a change of the whole group (settings)', async () => {
-    const g = await seedGroup({ u1: 'owner', u2: 'member' });
-    const cache = new MembershipCache(t.db);
-    const held = t.holdNextAnswer();
-    const raced = cache.require(g, 'u2');
-    await held.read;
+    const { g, cache, raced, arrive } = await startRacedLookup();
     await t.db.update(groups).set({ settings: { onlyAdminsPost: true } }).where(eq(groups.id, g));
     cache.invalidate({ group: g });
-    held.release();
+    arrive();
     expect((await raced).settings).toEqual({});
     expect((await cache.require(g, 'u2')).settings).toEqual({ onlyAdminsPost: true });
   });

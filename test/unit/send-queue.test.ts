@@ -6,7 +6,9 @@ import { events, groups } from '../../src/db/schema.js';
 import { Publisher } from '../../src/delivery/publisher.js';
 import { createMetrics } from '../../src/obs/metrics.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
-import { FakeBus, seededRandom, silentLogger } from '../helpers/fakes.js';
+import { FakeBus, silentLogger } from '../helpers/fakes.js';
+import { seededRandom } from '../helpers/random.js';
+import { range } from '../helpers/users.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 
 const message = (clientMsgId: string, senderId = 'u1'): NewMessage => ({ senderId, clientMsgId, text: `text ${clientMsgId}`, replyTo: null, mentions: [] });
@@ -92,7 +94,7 @@ describe('SendQueue', () => {
       }
     }
     for (const [g, end] of Object.entries(ends)) {
-      expect(firstSeen.get(g), `published seqs of ${g}`).toEqual(Array.from({ length: end }, (_, i) => i + 1));
+      expect(firstSeen.get(g), `published seqs of ${g}`).toEqual(range(1, end));
     }
   };
 
