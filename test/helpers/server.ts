@@ -1,9 +1,9 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inject } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type ConfigInput } from '../../src/config.js';
+import { copyPgliteTemplate } from './pglite.js';
 
 export type StorageMode = 'pglite' | 'postgres';
 
@@ -44,7 +44,7 @@ export const uniqueName = (prefix = 'user') => `${prefix}${process.pid}x${Date.n
 export async function startServer(options: { mode?: StorageMode; env?: ConfigInput } = {}): Promise<TestServer> {
   const mode = options.mode ?? 'pglite';
   const dataDir = mkdtempSync(join(tmpdir(), 'banyan-test-'));
-  if (mode === 'pglite') cpSync(join(inject('pgliteTemplate'), 'pglite'), join(dataDir, 'pglite'), { recursive: true });
+  if (mode === 'pglite') copyPgliteTemplate(dataDir);
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',

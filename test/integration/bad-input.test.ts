@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { seededRandom } from '../helpers/random.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, open, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
@@ -197,7 +198,7 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
     const fuzzGroup = await createGroup(server, users[0]!, users.slice(1));
     const fuzzers = await Promise.all(users.map(async (u) => track(await connect(server.wsUrl, u.token))));
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-    const rand = mulberry32(seed);
+    const rand = seededRandom(seed);
     const before = (await server.http('GET', `/v1/groups/${fuzzGroup}`, { token: users[0]!.token })).body.group.lastSeq as number;
 
     const perSocket = 2000;
@@ -286,17 +287,6 @@ async function quiet(sockets: TestSocket[], ms: number) {
     last = now;
     await sleep(ms);
   }
-}
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const oddStrings = ['', ' ', '\u0000', '\ud800', '\udfff', 'x\u0000y', '🌳', '‮rtl', '\u2028', 'é'.normalize('NFD'), '__proto__', 'constructor', 'prototype', 'a'.repeat(70), '𝔘𝔫𝔦𝔠𝔬𝔡𝔢', '\\', '"', '{}'];

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { copyPgliteTemplate } from '../helpers/pglite.js';
 import { httpRequest } from '../helpers/server.js';
 import { connect } from '../helpers/ws-client.js';
 
@@ -51,7 +52,7 @@ describe('embedded mode (node dist/main.js start)', () => {
   it('needs only DATA_DIR and PORT, and keeps data, accounts and the token secret across a restart', { timeout: 120_000 }, async () => {
     // The migrated embedded database of the global setup, as a first start would leave it (a fresh
     // PGlite takes ~10 s to create, far more on a busy machine); the JWT secret is not in it.
-    cpSync(join(inject('pgliteTemplate'), 'pglite'), join(dataDir, 'pglite'), { recursive: true });
+    copyPgliteTemplate(dataDir);
     expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
     const env = { DATA_DIR: dataDir, PORT: '0' };
     const first = await start(env);
