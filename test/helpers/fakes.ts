@@ -1,7 +1,7 @@
 // Small fakes for unit tests that isolate one class from the bus, the sockets or storage.
 import type { Bus, BusHandler, BusMessage } from '../../src/bus/bus.js';
 import type { Fanout, FeedStorage } from '../../src/delivery/group-feeds.js';
-import type { Logger } from '../../src/obs/logger.js';
+import { createLogger, type Logger } from '../../src/obs/logger.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
 import { seededRandom } from './random.js';
 
@@ -180,7 +180,7 @@ export class MemoryFeedStorage implements FeedStorage {
   }
 }
 
-export const silentLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+export const silentLogger: Logger = createLogger('silent');
 
 /** A promise with its resolve, for holding something back until the test says so. */
 export function deferred(): { promise: Promise<void>; resolve: () => void } {
