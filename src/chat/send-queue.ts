@@ -1,5 +1,5 @@
 import type { Tx } from '../db/connect.js';
-import { isRetryableConflict, isUniqueViolation } from '../db/errors.js';
+import { isRetryableConflict, isUniqueViolation, MissingGroup } from '../db/errors.js';
 import { appendEvents, appendMessages, findMessagesByClientIds, messageDraft, type MessageInsert } from '../db/events.js';
 import type { EventRow } from '../db/schema.js';
 import type { LogEvent } from '../protocol/frames.js';
@@ -203,6 +203,8 @@ export class SendQueue {
           return r;
         });
       } catch (err) {
+        // Deleted while the send waited: to the sender it is gone, as on the fast path.
+        if (err instanceof MissingGroup) throw notFound('group');
         if (!(err instanceof DuplicateRace || isRetryableConflict(err)) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
     }

@@ -8,6 +8,14 @@ const codeOf = (err: unknown): string | undefined => {
   return undefined;
 };
 
+/** An append to a group that does not exist (deleted meanwhile): the caller decides what it means. */
+export class MissingGroup extends Error {
+  constructor(readonly groupId: string) {
+    super(`group ${groupId} does not exist`);
+    this.name = 'MissingGroup';
+  }
+}
+
 export const isUniqueViolation = (err: unknown) => codeOf(err) === '23505';
 /** Deadlock or serialization failure: the statement did nothing and may simply be retried. */
 export const isRetryableConflict = (err: unknown) => ['40P01', '40001'].includes(codeOf(err) ?? '');

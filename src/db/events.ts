@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import type { Queryable, Tx } from './connect.js';
+import { MissingGroup } from './errors.js';
 import { events, groups, reactions, type EventRow } from './schema.js';
 
 /** An event before the log gives it a seq and a time. */
@@ -50,7 +51,7 @@ export async function appendEvents(
     .set({ lastSeq: sql`${groups.lastSeq} + ${drafts.length}` })
     .where(eq(groups.id, groupId))
     .returning({ lastSeq: groups.lastSeq });
-  if (!bumped) throw new Error(`appendEvents: group ${groupId} does not exist`);
+  if (!bumped) throw new MissingGroup(groupId);
   const first = Number(bumped.lastSeq) - drafts.length + 1;
   const insert = tx.insert(events).values(drafts.map((d, i) => ({ ...d, groupId, seq: first + i })));
   // With skipDuplicates a repeated clientMsgId yields fewer rows than drafts: the caller must

@@ -209,10 +209,8 @@ describe('SendQueue', () => {
     await expectPublishedInOrderAfterCommit(published, { [g!]: 2 });
   });
 
-  // Known bug, for the lead: on the careful path (a batch with a repeated clientMsgId) a send to a
-  // group that is gone gets appendEvents' plain Error, which the gateway answers as `internal`.
-  // Flip `it.fails` to `it` once storeGroup maps it to not_found.
-  it.fails('answers not_found for a group that does not exist on the careful path too', async () => {
+  // The careful path (a batch with a repeated clientMsgId) once answered this as `internal`.
+  it('answers not_found for a group that does not exist on the careful path too', async () => {
     const [g] = await seedGroups(1);
     const { queue } = start();
     await queue.enqueue(g!, message('dup'));
