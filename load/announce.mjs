@@ -40,7 +40,14 @@ for (const system of list(o.systems)) {
     },
     async (target, clients) => {
       if (system === 'banyan') await seed({ users: N, announcement: true });
-      const connected = await clients.connect({ flavor: target.flavor, urls: target.urls, total: N, prefix: USER_PREFIX, secret: SECRET, concurrency: 200 });
+      const connected = await clients.connect({
+        flavor: target.flavor,
+        urls: target.urls,
+        total: N,
+        prefix: USER_PREFIX,
+        secret: SECRET,
+        concurrency: 200,
+      });
       progress(`${system}: ${connected.ready}/${N} ready in ${connected.seconds.toFixed(1)} s (${connected.failed} failed)`);
       const poster = await connectPoster({ flavor: target.flavor, url: target.urls[0], secret: SECRET, user: ADMIN });
       await sleep(1000);
@@ -92,7 +99,7 @@ for (const system of list(o.systems)) {
         deliveriesPerS: Math.round(rep.delivered / seconds),
         serverCpuS: serverCpu / 1e6,
         serverUsPerDelivery: serverCpu / rep.delivered,
-        serverIdleCpuPct: (idleCpuPerS / 1e4),
+        serverIdleCpuPct: idleCpuPerS / 1e4,
         clientUsPerDelivery: cpuBetween(clientFrom, clientTo) / rep.delivered,
         serverRssMiB: Math.round(serverTo.rss.reduce((a, b) => a + b, 0) / 2 ** 20),
       };
@@ -112,7 +119,40 @@ const ratios = banyan
         'deliveries/s (banyan/peer)': banyan.deliveriesPerS / p.deliveriesPerS,
       }))
   : [];
-table(`S1 announce: ${N} sockets, ${count} announcements at ${rate}/s`, results.map(({ system, processes, sockets, deliveryRatio, p50ms, p99ms, p999ms, lastReceiverMaxMs, deliveriesPerS, serverUsPerDelivery, clientUsPerDelivery, serverIdleCpuPct, handshakesPerS }) => ({ system, processes, sockets, deliveryRatio, p50ms, p99ms, p999ms, lastReceiverMaxMs, deliveriesPerS, serverUsPerDelivery, clientUsPerDelivery, serverIdleCpuPct, handshakesPerS })));
+table(
+  `S1 announce: ${N} sockets, ${count} announcements at ${rate}/s`,
+  results.map(
+    ({
+      system,
+      processes,
+      sockets,
+      deliveryRatio,
+      p50ms,
+      p99ms,
+      p999ms,
+      lastReceiverMaxMs,
+      deliveriesPerS,
+      serverUsPerDelivery,
+      clientUsPerDelivery,
+      serverIdleCpuPct,
+      handshakesPerS,
+    }) => ({
+      system,
+      processes,
+      sockets,
+      deliveryRatio,
+      p50ms,
+      p99ms,
+      p999ms,
+      lastReceiverMaxMs,
+      deliveriesPerS,
+      serverUsPerDelivery,
+      clientUsPerDelivery,
+      serverIdleCpuPct,
+      handshakesPerS,
+    }),
+  ),
+);
 table('ratios (above 1: Banyan better)', ratios);
 writeResult('announce', { parameters: { sockets: N, count, rate, textBytes: Number(o['text-bytes']) }, results, ratios });
 process.exit(0);

@@ -1,7 +1,7 @@
 // S3 chat: users in groups of 10, all connected; senders post at a fixed rate (open loop) over
 // WS, in steps of rising rate. Per step: send->ack and send->delivery (every member socket,
 // the sender's included), loss, and rows in PostgreSQL equal to acks.
-import { args, list, sleep, until, withSystem } from './lib/run.mjs';
+import { args, list, sleep, withSystem } from './lib/run.mjs';
 import { cpuBetween, sample, secondsBetween } from './lib/proc.mjs';
 import { percentiles, progress, table, writeResult } from './lib/report.mjs';
 import { SECRET, USER_PREFIX, countEvents, seed } from './lib/targets.mjs';
@@ -35,7 +35,15 @@ await withSystem(
   },
   async (target, clients) => {
     await seed({ users: N, chatGroupSize: GROUP });
-    const connected = await clients.connect({ flavor: 'banyan', urls: target.urls, total: N, prefix: USER_PREFIX, secret: SECRET, concurrency: 200, chatGroups: true });
+    const connected = await clients.connect({
+      flavor: 'banyan',
+      urls: target.urls,
+      total: N,
+      prefix: USER_PREFIX,
+      secret: SECRET,
+      concurrency: 200,
+      chatGroups: true,
+    });
     progress(`banyan: ${connected.ready}/${N} ready in ${connected.seconds.toFixed(1)} s`);
     // Warm-up, not measured: every socket sends once (caches, JIT, connection pool).
     const warm = Number(o['warmup-rate'] ?? 4000);
@@ -52,7 +60,12 @@ await withSystem(
       const serverFrom = sample(target.pids);
       const clientFrom = sample(clients.pids);
       clients.showProgress(`chat ${rate}/s`);
-      await clients.all(() => ({ cmd: 'chat', ratePerS: rate / clients.workers.length, durationMs: stepMs, textBytes: Number(o['text-bytes']) }));
+      await clients.all(() => ({
+        cmd: 'chat',
+        ratePerS: rate / clients.workers.length,
+        durationMs: stepMs,
+        textBytes: Number(o['text-bytes']),
+      }));
       // Let what was sent arrive: acks, then every member's copy.
       let r = await clients.report();
       const deadline = Date.now() + 5000;
@@ -95,5 +108,9 @@ await withSystem(
 const best = steps.filter((s) => s.pass).at(-1);
 table(`S3 chat: ${N} users in groups of ${GROUP}, ${o.processes} replica(s), steps of ${o['step-s']} s`, steps);
 process.stdout.write(`\nhighest passing rate: ${best ? `${best.ratePerS} messages/s (${best.persistedPerS} persisted/s)` : 'none'}\n`);
-writeResult('chat', { parameters: { users: N, groupSize: GROUP, processes: Number(o.processes), stepS: stepMs / 1000 }, steps, best: best ?? null });
+writeResult('chat', {
+  parameters: { users: N, groupSize: GROUP, processes: Number(o.processes), stepS: stepMs / 1000 },
+  steps,
+  best: best ?? null,
+});
 process.exit(0);

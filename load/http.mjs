@@ -24,17 +24,37 @@ try {
   const token = await mintToken(SECRET, `${USER_PREFIX}0`);
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   for (let i = 0; i < 200; i++) {
-    await fetch(`${base}/v1/groups/g-bench-c0/messages`, { method: 'POST', headers: auth, body: JSON.stringify({ clientMsgId: `h${Date.now()}-${i}`, text: `history ${i}` }) });
+    await fetch(`${base}/v1/groups/g-bench-c0/messages`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ clientMsgId: `h${Date.now()}-${i}`, text: `history ${i}` }),
+    });
   }
   const username = `bench${Date.now().toString(36)}`;
-  await fetch(`${base}/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'password-123' }) });
+  await fetch(`${base}/v1/accounts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'password-123' }),
+  });
 
   const scenarios = {
     // scrypt costs ~0.2 s of CPU here: few connections, or none would finish within the run.
-    login: { connections: 4, method: 'POST', path: '/v1/sessions', body: JSON.stringify({ username, password: 'password-123' }), headers: { 'content-type': 'application/json' } },
+    login: {
+      connections: 4,
+      method: 'POST',
+      path: '/v1/sessions',
+      body: JSON.stringify({ username, password: 'password-123' }),
+      headers: { 'content-type': 'application/json' },
+    },
     me: { method: 'GET', path: '/v1/me', headers: auth },
     history: { method: 'GET', path: '/v1/groups/g-bench-c0/messages?limit=50', headers: auth },
-    post: { method: 'POST', path: '/v1/groups/g-bench-c0/messages', headers: auth, body: JSON.stringify({ clientMsgId: `p${Date.now()}-[<id>]`, text: 'x'.repeat(100) }), idReplacement: true },
+    post: {
+      method: 'POST',
+      path: '/v1/groups/g-bench-c0/messages',
+      headers: auth,
+      body: JSON.stringify({ clientMsgId: `p${Date.now()}-[<id>]`, text: 'x'.repeat(100) }),
+      idReplacement: true,
+    },
   };
   for (const name of list(o.only)) {
     const s = scenarios[name];
@@ -50,7 +70,8 @@ try {
       duration: Number(o['duration-s']),
     });
     const to = sample(target.pids);
-    if (process.env.DEBUG_HTTP) console.log(JSON.stringify({ requests: r.requests, errors: r.errors, timeouts: r.timeouts, statusCodeStats: r.statusCodeStats }));
+    if (process.env.DEBUG_HTTP)
+      console.log(JSON.stringify({ requests: r.requests, errors: r.errors, timeouts: r.timeouts, statusCodeStats: r.statusCodeStats }));
     results.push({
       scenario: name,
       connections: s.connections ?? Number(o.connections),

@@ -8,20 +8,28 @@ const rows = Number(rowsArg ?? 25);
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map();
 const dt = profile.timeDeltas;
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0)));
+for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-const short = (url) => url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'nm/').replace(/.*\/dist\//, 'dist/');
+const short = (url) =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/.*node_modules\//, 'nm/')
+    .replace(/.*\/dist\//, 'dist/');
 const fn = new Map();
 const files = new Map();
 for (const [id, us] of self) {
   const { functionName, url, lineNumber } = byId.get(id).callFrame;
   const key = `${functionName || '(anonymous)'} ${short(url)}:${lineNumber + 1}`;
   fn.set(key, (fn.get(key) ?? 0) + us);
-  const f = url ? short(url).split(':')[0].replace(/^(nm\/(@[^/]+\/)?[^/]+).*/, '$1') : functionName;
+  const f = url
+    ? short(url)
+        .split(':')[0]
+        .replace(/^(nm\/(@[^/]+\/)?[^/]+).*/, '$1')
+    : functionName;
   files.set(f, (files.get(f) ?? 0) + us);
 }
 const top = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, rows);
-const pct = (us) => ((100 * us) / total).toFixed(1).padStart(5) + '%';
+const pct = (us) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
 console.log(`total sampled ${(total / 1e6).toFixed(2)} s`);
 console.log('\nself time by function');
 for (const [k, us] of top(fn)) console.log(`${pct(us)}  ${k}`);

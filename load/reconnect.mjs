@@ -6,14 +6,26 @@ import { nowMicros } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
 import { SECRET, USER_PREFIX, seed } from './lib/targets.mjs';
 
-const o = args('reconnect', { sockets: { type: 'string' }, processes: { type: 'string' }, systems: { type: 'string' } }, { sockets: '10000', processes: '2', systems: 'banyan,socketio,ws' });
+const o = args(
+  'reconnect',
+  { sockets: { type: 'string' }, processes: { type: 'string' }, systems: { type: 'string' } },
+  { sockets: '10000', processes: '2', systems: 'banyan,socketio,ws' },
+);
 const N = Number(o.sockets);
 const results = [];
 for (const system of list(o.systems)) {
   results.push(
     await withSystem({ system, processes: Number(o.processes), sockets: N }, async (target, clients) => {
       if (system === 'banyan') await seed({ users: N, announcement: true });
-      const connected = await clients.connect({ flavor: target.flavor, urls: target.urls, total: N, prefix: USER_PREFIX, secret: SECRET, concurrency: 200, reconnect: true });
+      const connected = await clients.connect({
+        flavor: target.flavor,
+        urls: target.urls,
+        total: N,
+        prefix: USER_PREFIX,
+        secret: SECRET,
+        concurrency: 200,
+        reconnect: true,
+      });
       progress(`${system}: ${connected.ready}/${N} ready; killing process 1`);
       await sleep(1000);
       const killedAt = nowMicros();
@@ -27,7 +39,15 @@ for (const system of list(o.systems)) {
       // The killed process held every socket whose index % processes === 1.
       const dropped = Math.floor((N + Number(o.processes) - 2) / Number(o.processes));
       progress(`${system}: ready fell to ${lowest}`);
-      return { system, processes: Number(o.processes), sockets: connected.ready, dropped, allBack: back >= connected.ready, secondsToAllBack: seconds, handshakesPerS: Math.round(dropped / seconds) };
+      return {
+        system,
+        processes: Number(o.processes),
+        sockets: connected.ready,
+        dropped,
+        allBack: back >= connected.ready,
+        secondsToAllBack: seconds,
+        handshakesPerS: Math.round(dropped / seconds),
+      };
     }),
   );
 }

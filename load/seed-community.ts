@@ -66,7 +66,8 @@ async function main() {
   );
   const sql = postgres(databaseUrl!, { max: 4, onnotice: () => {} });
   const base = `http://127.0.0.1:${app.port}`;
-  const token = async (sub: string, scope?: 'server') => (await app.tokens.sign({ userId: sub, name: sub, ttlSeconds: 3600, ...(scope ? { scope } : {}) })).token;
+  const token = async (sub: string, scope?: 'server') =>
+    (await app.tokens.sign({ userId: sub, name: sub, ttlSeconds: 3600, ...(scope ? { scope } : {}) })).token;
   const http = async (method: string, path: string, tok: string, body?: unknown) => {
     const res = await fetch(base + path, {
       method,
@@ -83,7 +84,10 @@ async function main() {
     const t0 = performance.now();
     const ownerId = `seed_${run}_owner`;
     const ownerToken = await token(ownerId);
-    const community = (await http('POST', '/v1/communities', ownerToken, { name: `Seed ${run}` })).community as { id: string; announcementGroupId: string };
+    const community = (await http('POST', '/v1/communities', ownerToken, { name: `Seed ${run}` })).community as {
+      id: string;
+      announcementGroupId: string;
+    };
     const groupIds: string[] = [];
     for (let g = 0; g < GROUPS; g++) {
       const created = await http('POST', `/v1/communities/${community.id}/groups`, ownerToken, { name: `Group ${g}` });
@@ -104,7 +108,9 @@ async function main() {
               where g.id = ${community.announcementGroupId} or g.community_id = ${community.id}`;
     await sql`analyze members`;
     await sql`analyze users`;
-    const { count } = (await sql<{ count: number }[]>`select member_count as count from groups where id = ${community.announcementGroupId}`)[0]!;
+    const { count } = (
+      await sql<{ count: number }[]>`select member_count as count from groups where id = ${community.announcementGroupId}`
+    )[0]!;
     console.log(`inserted ${MEMBERS} members (${count} in the announcement group) in ${ms(performance.now() - t1)}`);
 
     // 3. Member pages: first, middle, last.
@@ -167,12 +173,15 @@ async function main() {
     console.log(`${SOCKETS} member sockets ready in ${ms(performance.now() - tOpen)}`);
 
     const membersStats = async () =>
-      (await sql<{ seq_scan: string; idx_scan: string; idx_tup_fetch: string }[]>`
-        select seq_scan, idx_scan, idx_tup_fetch from pg_stat_user_tables where relname = 'members'`)[0]!;
+      (
+        await sql<{ seq_scan: string; idx_scan: string; idx_tup_fetch: string }[]>`
+        select seq_scan, idx_scan, idx_tup_fetch from pg_stat_user_tables where relname = 'members'`
+      )[0]!;
     // Statistics reach the shared view when backends go idle (≤ 10 s in PostgreSQL 15).
     await new Promise((r) => setTimeout(r, 11_000));
     const before = await membersStats();
-    const lastSeq = async () => Number((await sql<{ last_seq: string }[]>`select last_seq from groups where id = ${community.announcementGroupId}`)[0]!.last_seq);
+    const lastSeq = async () =>
+      Number((await sql<{ last_seq: string }[]>`select last_seq from groups where id = ${community.announcementGroupId}`)[0]!.last_seq);
     const seqBefore = await lastSeq();
     const service = await token(`seed_${run}_service`, 'server');
     const ackTimes: number[] = [];
@@ -180,13 +189,20 @@ async function main() {
     for (let i = 0; i < ANNOUNCEMENTS; i++) {
       const clientMsgId = `ann-${i}`;
       const t = performance.now();
-      await http('POST', `/v1/communities/${community.id}/announcements`, i % 2 ? service : ownerToken, { clientMsgId, text: `Announcement ${i}` });
+      await http('POST', `/v1/communities/${community.id}/announcements`, i % 2 ? service : ownerToken, {
+        clientMsgId,
+        text: `Announcement ${i}`,
+      });
       ackTimes.push(performance.now() - t);
       while ((received.get(clientMsgId) ?? 0) < SOCKETS) await new Promise((r) => setImmediate(r));
       deliveryTimes.push(performance.now() - t);
     }
     const seqAfter = await lastSeq();
-    const { events } = (await sql<{ events: number }[]>`select count(*)::int as events from events where group_id = ${community.announcementGroupId} and kind = 'message'`)[0]!;
+    const { events } = (
+      await sql<
+        { events: number }[]
+      >`select count(*)::int as events from events where group_id = ${community.announcementGroupId} and kind = 'message'`
+    )[0]!;
     await new Promise((r) => setTimeout(r, 11_000));
     const after = await membersStats();
     console.log(`POST announcement (admin and scope:server alternately), time to ack: ${stats(ackTimes)}`);
@@ -217,17 +233,17 @@ async function main() {
       `select user_id, role, joined_at from members where group_id = $1 and user_id > $2 order by user_id limit 101`,
       [community.announcementGroupId, middle],
     );
+    await explain('member page (middle): its names', `select id, name from users where id = any($1)`, [
+      Array.from({ length: 101 }, (_, i) => userId(Math.floor(MEMBERS / 2) + 1 + i)),
+    ]);
     await explain(
-      'member page (middle): its names',
-      `select id, name from users where id = any($1)`,
-      [Array.from({ length: 101 }, (_, i) => userId(Math.floor(MEMBERS / 2) + 1 + i))],
-    );
-    await explain(
-      'announcement: the poster\'s membership (authorization)',
+      "announcement: the poster's membership (authorization)",
       `select m.role, g.kind, g.settings from members m join groups g on g.id = m.group_id where m.group_id = $1 and m.user_id = $2 limit 1`,
       [community.announcementGroupId, ownerId],
     );
-    await explain('announcement: seq bump (rolled back)', `update groups set last_seq = last_seq + 1 where id = $1 returning last_seq`, [community.announcementGroupId]);
+    await explain('announcement: seq bump (rolled back)', `update groups set last_seq = last_seq + 1 where id = $1 returning last_seq`, [
+      community.announcementGroupId,
+    ]);
     await explain(
       'join: add one member (rolled back)',
       `insert into members (group_id, user_id, role) values ($1, $2, 'member') on conflict do nothing returning user_id`,

@@ -8,7 +8,13 @@ import { ADMIN, SECRET, USER_PREFIX, seed } from './lib/targets.mjs';
 
 const o = args(
   'throughput',
-  { sockets: { type: 'string' }, processes: { type: 'string' }, systems: { type: 'string' }, rates: { type: 'string' }, 'step-s': { type: 'string' } },
+  {
+    sockets: { type: 'string' },
+    processes: { type: 'string' },
+    systems: { type: 'string' },
+    rates: { type: 'string' },
+    'step-s': { type: 'string' },
+  },
   { sockets: '10000', processes: '2', systems: 'banyan', rates: '5,10,20,40,60,80,120,160', 'step-s': '4' },
 );
 const N = Number(o.sockets);
@@ -22,7 +28,14 @@ for (const system of list(o.systems)) {
   const steps = [];
   await withSystem({ system, processes: Number(o.processes), sockets: N }, async (target, clients) => {
     if (system === 'banyan') await seed({ users: N, announcement: true });
-    const connected = await clients.connect({ flavor: target.flavor, urls: target.urls, total: N, prefix: USER_PREFIX, secret: SECRET, concurrency: 200 });
+    const connected = await clients.connect({
+      flavor: target.flavor,
+      urls: target.urls,
+      total: N,
+      prefix: USER_PREFIX,
+      secret: SECRET,
+      concurrency: 200,
+    });
     progress(`${system}: ${connected.ready}/${N} ready`);
     const poster = await connectPoster({ flavor: target.flavor, url: target.urls[0], secret: SECRET, user: ADMIN });
     let item = 0;
@@ -62,7 +75,12 @@ for (const system of list(o.systems)) {
   const best = steps.filter((s) => s.pass).at(-1);
   allSteps[system] = steps;
   table(`S2 throughput ${system}: ${N} sockets, ${o.processes} process(es), ${stepS} s steps`, steps);
-  summary.push({ system, bestDeliveriesPerS: best?.deliveriesPerS ?? 0, atAnnouncementsPerS: best?.announcementsPerS ?? 0, p99ms: best?.p99ms ?? null });
+  summary.push({
+    system,
+    bestDeliveriesPerS: best?.deliveriesPerS ?? 0,
+    atAnnouncementsPerS: best?.announcementsPerS ?? 0,
+    p99ms: best?.p99ms ?? null,
+  });
 }
 table('S2 highest sustained deliveries/s (p99 <= 250 ms, no loss)', summary);
 writeResult('throughput', { parameters: { sockets: N, processes: Number(o.processes), stepS }, steps: allSteps, summary });

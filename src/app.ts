@@ -40,7 +40,11 @@ export async function startApp(config: Config): Promise<App> {
   let bus: Bus;
   try {
     bus = config.REDIS_URL
-      ? await RedisBus.connect({ url: config.REDIS_URL, sharded: config.REDIS_SHARDED, logger: (level, msg, fields) => logger[level](msg, fields as Record<string, unknown>) })
+      ? await RedisBus.connect({
+          url: config.REDIS_URL,
+          sharded: config.REDIS_SHARDED,
+          logger: (level, msg, fields) => logger[level](msg, fields as Record<string, unknown>),
+        })
       : new MemoryBus();
   } catch (err) {
     await storage.close();

@@ -2,15 +2,17 @@ import { z } from 'zod';
 
 // The only reader of process.env. Every setting is documented in README.md with its default.
 
-const bool = z
-  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
-  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+const bool = z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 // Digits only: `0x10`, `1e3` or ` 80 ` are typos here, not numbers.
 const int = (min: number, max: number) =>
-  z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
@@ -23,7 +25,10 @@ const envSchema = z.object({
     emptyAsUndefined,
     z
       .string()
-      .refine((v) => v.split(',').every((u) => /^rediss?:\/\/[^\s]+$/.test(u.trim())), 'must be redis:// or rediss:// URLs, comma-separated')
+      .refine(
+        (v) => v.split(',').every((u) => /^rediss?:\/\/[^\s]+$/.test(u.trim())),
+        'must be redis:// or rediss:// URLs, comma-separated',
+      )
       .optional(),
   ),
   REDIS_SHARDED: bool.default(false),
@@ -72,7 +77,8 @@ export const invalidSetting = (name: string, why: string, value?: string) =>
 export function loadConfig(env: ConfigInput = process.env as ConfigInput): Config {
   const picked: Record<string, string | undefined> = {};
   // An empty value (`PORT=` in a compose file) means unset: the default, never 0 or an error.
-  for (const key of Object.keys(envSchema.shape)) picked[key] = emptyAsUndefined((env as Record<string, string | undefined>)[key]) as string | undefined;
+  for (const key of Object.keys(envSchema.shape))
+    picked[key] = emptyAsUndefined((env as Record<string, string | undefined>)[key]) as string | undefined;
   const result = envSchema.safeParse(picked);
   if (!result.success) {
     const issue = result.error.issues[0]!;

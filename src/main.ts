@@ -55,14 +55,18 @@ async function main(argv: string[]): Promise<void> {
         options: { sub: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string' } },
       });
       if (!values.sub) throw new ConfigError(usage);
-      const tokens = new Tokens({ secret: await resolveJwtSecret(config, logger), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+      const tokens = new Tokens({
+        secret: await resolveJwtSecret(config, logger),
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+      });
       const { token } = await tokens.sign({
         userId: values.sub,
         name: values.name ?? values.sub,
         ...(values.scope === 'server' ? { scope: 'server' as const } : {}),
         ttlSeconds: Number(values.ttl ?? 3600),
       });
-      process.stdout.write(token + '\n');
+      process.stdout.write(`${token}\n`);
       return;
     }
     default:

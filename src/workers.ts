@@ -44,9 +44,12 @@ export async function runWorkers(config: Config, logger: Logger, entry: string):
       stopping = true;
       logger.info('draining workers', { signal });
       for (const child of workers.values()) child.kill('SIGTERM');
-      const deadline = setTimeout(() => {
-        for (const child of workers.values()) child.kill('SIGKILL');
-      }, config.DRAIN_NOTICE_MS + config.DRAIN_TIMEOUT_MS + 5000);
+      const deadline = setTimeout(
+        () => {
+          for (const child of workers.values()) child.kill('SIGKILL');
+        },
+        config.DRAIN_NOTICE_MS + config.DRAIN_TIMEOUT_MS + 5000,
+      );
       const check = setInterval(() => {
         if (workers.size > 0) return;
         clearInterval(check);

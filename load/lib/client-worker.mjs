@@ -116,7 +116,7 @@ function control(s, opcode, payload) {
 
 /** Splits the byte stream into frames (server frames are unmasked and, here, never fragmented). */
 function onData(s, chunk, flavor) {
-  let buf = s.rest ? Buffer.concat([s.rest, chunk]) : chunk;
+  const buf = s.rest ? Buffer.concat([s.rest, chunk]) : chunk;
   s.rest = undefined;
   let i = 0;
   if (!s.upgraded) {
@@ -160,7 +160,11 @@ function open(s, o) {
   return new Promise((resolve) => {
     // A reconnect tries the next process: the one it was on may be gone.
     const port = Number(o.urls[(s.index + (s.attempt ?? 0)) % o.urls.length].split(':').pop());
-    const sock = net.connect({ host: '127.0.0.1', port, localAddress: `127.${workerIndex + 1}.${(s.index >> 8) & 255}.${(s.index & 255) || 1}` });
+    const sock = net.connect({
+      host: '127.0.0.1',
+      port,
+      localAddress: `127.${workerIndex + 1}.${(s.index >> 8) & 255}.${s.index & 255 || 1}`,
+    });
     s.sock = sock;
     s.ready = false;
     s.upgraded = false;
@@ -309,5 +313,17 @@ process.on('message', async (m) => {
   }
 });
 
-setInterval(() => process.send({ ev: 'progress', worker: workerIndex, ready: readyCount, failed, opened, delivered: stats.delivered, acked: stats.acked }), 200).unref();
+setInterval(
+  () =>
+    process.send({
+      ev: 'progress',
+      worker: workerIndex,
+      ready: readyCount,
+      failed,
+      opened,
+      delivered: stats.delivered,
+      acked: stats.acked,
+    }),
+  200,
+).unref();
 process.on('disconnect', () => process.exit(0));

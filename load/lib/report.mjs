@@ -47,10 +47,10 @@ export function table(title, rows) {
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cell = (v) => (v === undefined || v === null ? '' : typeof v === 'number' ? fmt(v) : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
-  const out = [`\n${title}`, line(columns), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|'];
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  const out = [`\n${title}`, line(columns), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`];
   for (const r of rows) out.push(line(columns.map((c) => cell(r[c]))));
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 const fmt = (v) => (Number.isInteger(v) ? String(v) : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));

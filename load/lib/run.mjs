@@ -12,7 +12,11 @@ export function args(name, options, defaults) {
   return o;
 }
 
-export const list = (s) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
+export const list = (s) =>
+  String(s)
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /** Starts a system with `processes` processes, forks clients, runs `body`, always cleans up. */
 export async function withSystem({ system, processes, sockets, clientWorkers, targetOptions }, body) {

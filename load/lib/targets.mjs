@@ -49,18 +49,23 @@ export async function startBanyan({ replicas, env = {}, profileDir }) {
     'banyan',
     replicas,
     (port, i) =>
-      startProcess(`banyan${i}`, process.execPath, [...gcFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), `${root}dist/main.js`, 'start'], {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL,
-        JWT_SECRET: SECRET,
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_PER_S: '100000',
-        RATE_LIMIT_BURST: '100000',
-        DRAIN_TIMEOUT_MS: '2000',
-        ...(replicas > 1 ? { REDIS_URL } : { REDIS_URL: '' }),
-        ...env,
-      }),
+      startProcess(
+        `banyan${i}`,
+        process.execPath,
+        [...gcFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), `${root}dist/main.js`, 'start'],
+        {
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          DATABASE_URL,
+          JWT_SECRET: SECRET,
+          LOG_LEVEL: 'warn',
+          RATE_LIMIT_PER_S: '100000',
+          RATE_LIMIT_BURST: '100000',
+          DRAIN_TIMEOUT_MS: '2000',
+          ...(replicas > 1 ? { REDIS_URL } : { REDIS_URL: '' }),
+          ...env,
+        },
+      ),
     '/healthz',
   );
   return { flavor: 'banyan', name: 'banyan', ...t };
@@ -71,7 +76,13 @@ async function startPeer({ flavor, name, prefix, script, processes, redisUrl }) 
   const t = await startAll(
     name,
     processes,
-    (port, i) => startProcess(`${prefix}${i}`, process.execPath, [...gcFlags, `${root}load/peers/${script}`], { PORT: String(port), JWT_SECRET: SECRET, REDIS_URL: redisUrl, ADMIN }),
+    (port, i) =>
+      startProcess(`${prefix}${i}`, process.execPath, [...gcFlags, `${root}load/peers/${script}`], {
+        PORT: String(port),
+        JWT_SECRET: SECRET,
+        REDIS_URL: redisUrl,
+        ADMIN,
+      }),
     '/healthz',
   );
   return { flavor, name, ...t };

@@ -43,8 +43,16 @@ io.on('connection', (socket) => {
     if (socket.data.user !== process.env.ADMIN) return;
     const ts = new Date().toISOString();
     io.to('community').emit('event', {
-      type: 'event', group: 'community', seq: ++seq, ts, sender: socket.data.user, kind: 'message',
-      clientMsgId: m.clientMsgId, text: m.text, replyTo: null, mentions: [],
+      type: 'event',
+      group: 'community',
+      seq: ++seq,
+      ts,
+      sender: socket.data.user,
+      kind: 'message',
+      clientMsgId: m.clientMsgId,
+      text: m.text,
+      replyTo: null,
+      mentions: [],
     });
     if (typeof ack === 'function') ack({ seq, ts });
   });

@@ -42,8 +42,16 @@ function onMessage(ws, data) {
   if (m.type !== 'send') return;
   const ts = new Date().toISOString();
   const frame = JSON.stringify({
-    type: 'event', group: m.group, seq: ++seq, ts, sender: ws.user, kind: 'message',
-    clientMsgId: m.clientMsgId, text: m.text, replyTo: null, mentions: [],
+    type: 'event',
+    group: m.group,
+    seq: ++seq,
+    ts,
+    sender: ws.user,
+    kind: 'message',
+    clientMsgId: m.clientMsgId,
+    text: m.text,
+    replyTo: null,
+    mentions: [],
   });
   if (pub) void pub.publish('bench-ws', frame);
   else broadcast(frame);

@@ -23,7 +23,7 @@ export async function resolveJwtSecret(config: Config, logger: Logger): Promise<
   }
   await mkdir(config.DATA_DIR, { recursive: true });
   const secret = randomBytes(48).toString('base64url');
-  await writeFile(file, secret + '\n', { mode: 0o600 });
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
   logger.info('generated a JWT secret for embedded mode', { file });
   return secret;
 }

@@ -47,7 +47,10 @@ const WARN_INTERVAL_MS = 10_000;
 export function encodeBusMessage(message: BusMessage): string {
   const { seq, leaves, origin } = message;
   if (seq !== undefined && !Number.isSafeInteger(seq)) throw new TypeError(`bus: seq must be an integer, got ${seq}`);
-  for (const [name, value] of [['leaves', leaves], ['origin', origin]] as const) {
+  for (const [name, value] of [
+    ['leaves', leaves],
+    ['origin', origin],
+  ] as const) {
     if (value !== undefined && (value === '' || value.includes('\n'))) {
       throw new TypeError(`bus: ${name} must be a non-empty id without newlines`);
     }

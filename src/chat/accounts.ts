@@ -55,7 +55,9 @@ export class Accounts {
   async signOut(principal: Principal): Promise<void> {
     if (!principal.sessionId) throw new AppError('bad_request', 'this token has no session to end');
     await revokeSession(this.deps.db, { id: principal.sessionId, userId: principal.userId, expiresAt: principal.expiresAt });
-    await publishCommitted(this.deps, { controls: [{ userId: principal.userId, message: { kind: 'revoke', sessionId: principal.sessionId } }] });
+    await publishCommitted(this.deps, {
+      controls: [{ userId: principal.userId, message: { kind: 'revoke', sessionId: principal.sessionId } }],
+    });
   }
 
   /** True when the token names a session that was revoked or has expired. */

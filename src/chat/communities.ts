@@ -71,7 +71,13 @@ export class Communities {
         settings: input.settings ?? {},
         createdBy: userId,
       });
-      await insertCommunity(tx, { id, name: input.name, description: input.description ?? '', announcementGroupId: announcement.id, createdBy: userId });
+      await insertCommunity(tx, {
+        id,
+        name: input.name,
+        description: input.description ?? '',
+        announcementGroupId: announcement.id,
+        createdBy: userId,
+      });
       return communityView((await findCommunity(tx, id))!);
     });
   }
@@ -85,7 +91,10 @@ export class Communities {
     return {
       community: communityView(community),
       role: membership.role,
-      groups: [{ ...announcement!, description: community.description, settings: community.settings, memberCount: community.memberCount }, ...page.groups],
+      groups: [
+        { ...announcement!, description: community.description, settings: community.settings, memberCount: community.memberCount },
+        ...page.groups,
+      ],
       nextCursor: page.nextCursor,
     };
   }
@@ -168,7 +177,14 @@ export class Communities {
       await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes: { communityId } } })]);
       for (let cursor: string | undefined; ; ) {
         const page = await listMembers(tx, groupId, cursor, PAGE);
-        await this.groups.addManyIn(tx, outbox, community.announcementGroupId, page.rows.map((r) => r.userId), 'member', userId);
+        await this.groups.addManyIn(
+          tx,
+          outbox,
+          community.announcementGroupId,
+          page.rows.map((r) => r.userId),
+          'member',
+          userId,
+        );
         if (!page.nextCursor) break;
         cursor = page.nextCursor;
       }
@@ -290,7 +306,8 @@ export class Communities {
     } else {
       await this.requireCommunityGroup(communityId, target);
       const groupRole = await findMembership(this.deps.db, target, actorId);
-      if (!isAdmin(membership) && !(groupRole && isAdmin(groupRole))) throw forbidden('only community or group admins may decide join requests');
+      if (!isAdmin(membership) && !(groupRole && isAdmin(groupRole)))
+        throw forbidden('only community or group admins may decide join requests');
     }
     await commit(this.deps, async (tx, outbox) => {
       if (!(await deleteJoinRequest(tx, target, targetId))) throw notFound('request');
@@ -315,7 +332,10 @@ export class Communities {
 
   // Helpers
 
-  private async requireMember(communityId: string, userId: string): Promise<{ community: CommunityWithAnnouncement; membership: Membership }> {
+  private async requireMember(
+    communityId: string,
+    userId: string,
+  ): Promise<{ community: CommunityWithAnnouncement; membership: Membership }> {
     const community = await findCommunity(this.deps.db, communityId);
     const membership = community && (await findMembership(this.deps.db, community.announcementGroupId, userId));
     if (!community || !membership) throw notFound('community');
@@ -348,7 +368,15 @@ export class Communities {
     const page = await listCommunityGroups(this.deps.db, communityId, userId, cursor, limit);
     return {
       groups: page.rows.map((g): CommunityGroup => {
-        const base = { id: g.id, kind: g.kind, name: g.name, description: g.description, communityId: g.communityId, settings: g.settings, memberCount: g.memberCount };
+        const base = {
+          id: g.id,
+          kind: g.kind,
+          name: g.name,
+          description: g.description,
+          communityId: g.communityId,
+          settings: g.settings,
+          memberCount: g.memberCount,
+        };
         return g.role
           ? { ...base, role: g.role, lastSeq: Number(g.lastSeq), readSeq: Number(g.readSeq) }
           : { ...base, role: null, join: g.settings.approvalRequired === true ? ('approval' as const) : ('open' as const) };

@@ -132,7 +132,10 @@ export class Groups {
     // A community's member list is for its admins: members of an announcement group do not see each other.
     if (membership.kind === 'announcement' && !isAdmin(membership)) throw forbidden('only community admins may list its members');
     const page = await listMembers(this.deps.db, groupId, cursor, limit);
-    return { members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })), nextCursor: page.nextCursor };
+    return {
+      members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })),
+      nextCursor: page.nextCursor,
+    };
   }
 
   async setRole(actorId: string, groupId: string, targetId: string, role: 'admin' | 'member') {
@@ -242,7 +245,10 @@ export class Groups {
     await updateGroup(tx, groupId, changes);
     // A community's name and description are its announcement group's: renamed either way, both follow.
     if (current.kind === 'announcement' && current.communityId) {
-      await updateCommunity(tx, current.communityId, { name: changes.name as string | undefined, description: changes.description as string | undefined });
+      await updateCommunity(tx, current.communityId, {
+        name: changes.name as string | undefined,
+        description: changes.description as string | undefined,
+      });
     }
     await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes } })]);
     return (await findGroup(tx, groupId))!;

@@ -1,14 +1,5 @@
 import type { Tx } from '../db/connect.js';
-import {
-  draft,
-  eraseMessage,
-  eventsAfter,
-  findMessage,
-  lockGroupLog,
-  messagesBefore,
-  setMessageText,
-  setReaction,
-} from '../db/events.js';
+import { draft, eraseMessage, eventsAfter, findMessage, lockGroupLog, messagesBefore, setMessageText, setReaction } from '../db/events.js';
 import { advanceReadSeq, countReaders, findGroup } from '../db/groups.js';
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';

@@ -178,8 +178,11 @@ export class SendQueue {
     }
     for (const [groupId, list] of groups) {
       try {
-        const results = await this.storeGroup(groupId, list.map((p) => p.message));
-        list.forEach((p, i) => p.resolve(results[i]!));
+        const results = await this.storeGroup(
+          groupId,
+          list.map((p) => p.message),
+        );
+        for (const [i, p] of list.entries()) p.resolve(results[i]!);
       } catch (err) {
         for (const p of list) p.reject(err);
       }

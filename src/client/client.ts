@@ -193,7 +193,10 @@ export class BanyanClient extends Emitter<ClientEvents> {
   }
 
   /** Messages before `before` (newest first), as they now stand. */
-  async history(group: string, options: { before?: number; limit?: number } = {}): Promise<{ messages: HistoryMessageFrame[]; hasMore: boolean }> {
+  async history(
+    group: string,
+    options: { before?: number; limit?: number } = {},
+  ): Promise<{ messages: HistoryMessageFrame[]; hasMore: boolean }> {
     const reply = await this.request({ type: 'history', group, ...options });
     return { messages: reply.messages, hasMore: reply.hasMore };
   }
@@ -202,7 +205,10 @@ export class BanyanClient extends Emitter<ClientEvents> {
   async *historyPages(group: string, options: { before?: number; limit?: number } = {}) {
     let before = options.before;
     for (;;) {
-      const page = await this.history(group, { ...(before !== undefined ? { before } : {}), ...(options.limit ? { limit: options.limit } : {}) });
+      const page = await this.history(group, {
+        ...(before !== undefined ? { before } : {}),
+        ...(options.limit ? { limit: options.limit } : {}),
+      });
       if (page.messages.length > 0) yield page.messages;
       if (!page.hasMore || page.messages.length === 0) return;
       before = page.messages[page.messages.length - 1]!.seq;
@@ -230,9 +236,11 @@ export class BanyanClient extends Emitter<ClientEvents> {
   private onFrame(frame: PushedFrame): void {
     switch (frame.type) {
       case 'ready':
-        return this.onReady(frame);
+        this.onReady(frame);
+        return;
       case 'event':
-        return this.groupsTracked.accept(frame);
+        this.groupsTracked.accept(frame);
+        return;
       case 'typing':
         if (this.groupsTracked.has(frame.group)) this.emit('typing', frame);
         return;
@@ -242,11 +250,14 @@ export class BanyanClient extends Emitter<ClientEvents> {
         this.emit('group', this.group(frame.group.id)!);
         return;
       case 'group_removed':
-        return this.untrack(frame.group);
+        this.untrack(frame.group);
+        return;
       case 'read':
-        return this.groupsTracked.readElsewhere(frame.group, frame.seq);
+        this.groupsTracked.readElsewhere(frame.group, frame.seq);
+        return;
       case 'synced':
-        return this.onSynced(frame);
+        this.onSynced(frame);
+        return;
     }
   }
 

@@ -145,10 +145,13 @@ export class Connection {
     await this.whenLive(timeoutMs);
     const id = this.newId();
     return new Promise<ReplyTo<T>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.inFlight.delete(id);
-        reject(new BanyanError('unavailable', `no reply to ${command.type} in time`));
-      }, Math.max(1, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.inFlight.delete(id);
+          reject(new BanyanError('unavailable', `no reply to ${command.type} in time`));
+        },
+        Math.max(1, deadline - Date.now()),
+      );
       this.inFlight.set(id, { resolve: (frame) => resolve(frame as ReplyTo<T>), reject, timer });
       this.write({ ...command, id } as Command);
     });
@@ -179,7 +182,7 @@ export class Connection {
     }
     let ws: WebSocketLike;
     try {
-      ws = new Ctor(this.options.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/v1/ws');
+      ws = new Ctor(`${this.options.url.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/ws`);
     } catch (err) {
       this.hooks.error(new BanyanError('unavailable', `could not open the socket: ${String(err)}`));
       this.scheduleReconnect();
@@ -202,7 +205,8 @@ export class Connection {
       this.drop(ws);
       return;
     }
-    if (this.ws === ws && ws.readyState === WS_OPEN) ws.send(JSON.stringify({ type: 'auth', id: AUTH_ID, token } satisfies Command<'auth'>));
+    if (this.ws === ws && ws.readyState === WS_OPEN)
+      ws.send(JSON.stringify({ type: 'auth', id: AUTH_ID, token } satisfies Command<'auth'>));
   }
 
   private onMessage(text: string): void {
@@ -292,7 +296,10 @@ export class Connection {
 
   /** In a browser, coming back online reconnects at once instead of waiting out the backoff. */
   private watchNetwork(): void {
-    const target = globalThis as { addEventListener?: (t: string, f: () => void) => void; removeEventListener?: (t: string, f: () => void) => void };
+    const target = globalThis as {
+      addEventListener?: (t: string, f: () => void) => void;
+      removeEventListener?: (t: string, f: () => void) => void;
+    };
     if (typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') return;
     const online = () => {
       if (this.current !== 'reconnecting' || this.ws) return;

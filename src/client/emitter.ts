@@ -7,7 +7,10 @@ export class Emitter<Events extends Record<string, unknown>> {
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof Events>(name: K, listener: (payload: Events[K]) => void): () => void {
     let set = this.listeners.get(name);
-    if (!set) this.listeners.set(name, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+    }
     set.add(listener as (payload: never) => void);
     return () => set.delete(listener as (payload: never) => void);
   }

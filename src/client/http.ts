@@ -47,7 +47,11 @@ export class BanyanHttp {
     return this.call('GET', path`/v1/groups/${groupId}`, httpReplies.groupDetail);
   }
   members(groupId: string, cursor?: string) {
-    return this.call('GET', path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''), httpReplies.members);
+    return this.call(
+      'GET',
+      path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''),
+      httpReplies.members,
+    );
   }
   addMember(groupId: string, userId: string, role?: Body<'addMember'>['role']) {
     return this.call('POST', path`/v1/groups/${groupId}/members`, undefined, { userId, ...(role ? { role } : {}) });
@@ -68,7 +72,11 @@ export class BanyanHttp {
   }
   /** The community's groups after the first page that `community()` gives. */
   communityGroups(communityId: string, cursor: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/groups` + `?cursor=${encodeURIComponent(cursor)}`, httpReplies.communityGroups);
+    return this.call(
+      'GET',
+      `${path`/v1/communities/${communityId}/groups`}?cursor=${encodeURIComponent(cursor)}`,
+      httpReplies.communityGroups,
+    );
   }
   createCommunityGroup(communityId: string, body: Body<'createCommunityGroup'>) {
     return this.call('POST', path`/v1/communities/${communityId}/groups`, httpReplies.group, body);

@@ -1,6 +1,15 @@
 // `banyan/client`: the client SDK (browsers and Node 20). See README.md for an example.
 export { BanyanClient } from './client.js';
-export type { ClientEvents, ClientOptions, ConnectionState, GroupState, PendingMessage, SendAck, WebSocketConstructor, WebSocketLike } from './client.js';
+export type {
+  ClientEvents,
+  ClientOptions,
+  ConnectionState,
+  GroupState,
+  PendingMessage,
+  SendAck,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './client.js';
 export { BanyanHttp } from './http.js';
 export type { Fetch, HttpOptions, HttpReplies } from './http.js';
 export { BanyanError } from './errors.js';

@@ -47,7 +47,10 @@ export class OutgoingQueue {
   add(message: OutgoingMessage): Promise<SendAck> {
     return new Promise<SendAck>((resolve, reject) => {
       let queue = this.queues.get(message.group);
-      if (!queue) this.queues.set(message.group, (queue = []));
+      if (!queue) {
+        queue = [];
+        this.queues.set(message.group, queue);
+      }
       queue.push({ ...message, status: 'queued', inFlight: false, retries: 0, resolve, reject });
       this.emit(message.group);
       this.pump(message.group);

@@ -13,7 +13,10 @@ export async function listUserCommunities(db: Queryable, userId: string) {
     .orderBy(asc(communities.id));
 }
 
-export async function insertCommunity(tx: Tx, row: Pick<CommunityRow, 'id' | 'name' | 'description' | 'announcementGroupId' | 'createdBy'>) {
+export async function insertCommunity(
+  tx: Tx,
+  row: Pick<CommunityRow, 'id' | 'name' | 'description' | 'announcementGroupId' | 'createdBy'>,
+) {
   const [inserted] = await tx.insert(communities).values(row).returning();
   return inserted!;
 }
@@ -81,11 +84,7 @@ export async function listCommunityGroups(db: Queryable, communityId: string, us
         eq(groups.communityId, communityId),
         eq(groups.kind, 'group'),
         cursor ? gt(groups.id, cursor) : undefined,
-        or(
-          isNotNull(members.userId),
-          sql`${groups.settings}->>'open' = 'true'`,
-          sql`${groups.settings}->>'approvalRequired' = 'true'`,
-        ),
+        or(isNotNull(members.userId), sql`${groups.settings}->>'open' = 'true'`, sql`${groups.settings}->>'approvalRequired' = 'true'`),
       ),
     )
     .orderBy(asc(groups.id))

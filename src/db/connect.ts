@@ -35,9 +35,7 @@ export interface StorageOptions {
 
 /** Opens PostgreSQL (postgres.js) when a URL is given, else PGlite on disk under dataDir. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize)
-    : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize) : openPglite(options.dataDir);
 }
 
 /** Applies the committed migrations; safe to call from several replicas at once. */

@@ -7,10 +7,7 @@ import { events, groups, reactions, type EventRow } from './schema.js';
 /** An event before the log gives it a seq and a time. */
 export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted'>;
 
-export const messageDraft = (
-  senderId: string,
-  m: Omit<SendInput, 'group'>,
-): EventDraft => ({
+export const messageDraft = (senderId: string, m: Omit<SendInput, 'group'>): EventDraft => ({
   senderId,
   kind: 'message',
   clientMsgId: m.clientMsgId,
@@ -70,7 +67,10 @@ export type MessageInsert = Omit<OutgoingMessage, 'group'> & { groupId: string; 
  * the caller then takes the per-group path. Messages to a group that does not exist are not
  * stored and not returned.
  */
-export async function appendMessages(db: Queryable, batch: MessageInsert[]): Promise<{ groupId: string; seq: number; senderId: string; clientMsgId: string; ts: Date }[]> {
+export async function appendMessages(
+  db: Queryable,
+  batch: MessageInsert[],
+): Promise<{ groupId: string; seq: number; senderId: string; clientMsgId: string; ts: Date }[]> {
   if (batch.length === 0) return [];
   const json = JSON.stringify(
     batch.map((m) => ({ g: m.groupId, o: m.ord, s: m.senderId, c: m.clientMsgId, t: m.text, r: m.replyTo, m: { mentions: m.mentions } })),
@@ -95,7 +95,13 @@ export async function appendMessages(db: Queryable, batch: MessageInsert[]): Pro
     returning group_id, seq, sender_id, client_msg_id, ts`);
   // postgres.js answers an array of rows, PGlite an object with `rows`.
   const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
-  return rows.map((r) => ({ groupId: r.group_id, seq: Number(r.seq), senderId: r.sender_id, clientMsgId: r.client_msg_id, ts: new Date(r.ts) }));
+  return rows.map((r) => ({
+    groupId: r.group_id,
+    seq: Number(r.seq),
+    senderId: r.sender_id,
+    clientMsgId: r.client_msg_id,
+    ts: new Date(r.ts),
+  }));
 }
 
 /** Locks the group's log (as appendEvents does) without appending; returns its last seq. */
@@ -140,13 +146,7 @@ export async function messagesBefore(db: Queryable, groupId: string, before: num
   const rows = await db
     .select()
     .from(events)
-    .where(
-      and(
-        eq(events.groupId, groupId),
-        eq(events.kind, 'message'),
-        before === undefined ? undefined : lt(events.seq, before),
-      ),
-    )
+    .where(and(eq(events.groupId, groupId), eq(events.kind, 'message'), before === undefined ? undefined : lt(events.seq, before)))
     .orderBy(desc(events.seq))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
@@ -154,7 +154,15 @@ export async function messagesBefore(db: Queryable, groupId: string, before: num
     ? await db
         .select({ seq: reactions.messageSeq, emoji: reactions.emoji, count: sql<number>`count(*)::int` })
         .from(reactions)
-        .where(and(eq(reactions.groupId, groupId), inArray(reactions.messageSeq, page.map((r) => r.seq))))
+        .where(
+          and(
+            eq(reactions.groupId, groupId),
+            inArray(
+              reactions.messageSeq,
+              page.map((r) => r.seq),
+            ),
+          ),
+        )
         .groupBy(reactions.messageSeq, reactions.emoji)
     : [];
   const bySeq = new Map<number, Record<string, number>>();

@@ -87,11 +87,7 @@ export async function groupSummary(db: Queryable, groupId: string, userId: strin
 
 /** Adds a member (no-op when present); true when added. Keeps groups.member_count exact. */
 export async function insertMember(tx: Tx, groupId: string, userId: string, role: Role): Promise<boolean> {
-  const added = await tx
-    .insert(members)
-    .values({ groupId, userId, role })
-    .onConflictDoNothing()
-    .returning({ userId: members.userId });
+  const added = await tx.insert(members).values({ groupId, userId, role }).onConflictDoNothing().returning({ userId: members.userId });
   if (added.length === 0) return false;
   await tx
     .update(groups)

@@ -1,16 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  boolean,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-} from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 // Columns are snake_case in SQL (drizzle.config.ts sets casing), camelCase in TypeScript.
 
@@ -134,10 +123,7 @@ export const reactions = pgTable(
     userId: text().notNull(),
     emoji: text().notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] }),
-    index().on(t.groupId, t.messageSeq, t.emoji),
-  ],
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] }), index().on(t.groupId, t.messageSeq, t.emoji)],
 );
 
 export const invites = pgTable(

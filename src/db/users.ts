@@ -20,9 +20,7 @@ export async function insertAccount(
   try {
     await db.transaction(async (tx) => {
       await tx.insert(users).values({ id: account.userId, name: account.name });
-      await tx
-        .insert(accounts)
-        .values({ username: account.username, userId: account.userId, passwordHash: account.passwordHash });
+      await tx.insert(accounts).values({ username: account.username, userId: account.userId, passwordHash: account.passwordHash });
     });
     return true;
   } catch (err) {

@@ -62,7 +62,10 @@ export class Hub<S> {
     this.feeds = new GroupFeeds(
       bus,
       deps.feedStorage,
-      { publish: (groupId, data, origin) => this.fanOut(groupId, data, origin), memberLeft: (groupId, userId) => this.memberLeft(groupId, userId) },
+      {
+        publish: (groupId, data, origin) => this.fanOut(groupId, data, origin),
+        memberLeft: (groupId, userId) => this.memberLeft(groupId, userId),
+      },
       { gapWaitMs: 50, fillPageSize: 500, checkIntervalMs: settings.feedCheckMs, onGapFill: () => metrics.gapFills.inc() },
       logger,
     );
@@ -195,10 +198,10 @@ export class Hub<S> {
 
   private route(message: BusMessage): void {
     const groupId = topicGroupId(message.topic);
-    if (groupId !== undefined) return this.feeds.receive(groupId, message);
     const userId = topicUserId(message.topic);
-    if (userId !== undefined) return this.control(userId, decodeControl(message.data));
-    if (message.topic === ACCESS_TOPIC) this.deps.onAccessChange(decodeAccessChange(message.data));
+    if (groupId !== undefined) this.feeds.receive(groupId, message);
+    else if (userId !== undefined) this.control(userId, decodeControl(message.data));
+    else if (message.topic === ACCESS_TOPIC) this.deps.onAccessChange(decodeAccessChange(message.data));
   }
 
   /** In-order frames from a feed go to the transport's topic: native fan-out, no JavaScript per socket. */
@@ -234,7 +237,8 @@ export class Hub<S> {
   private control(userId: string, message: ControlMessage): void {
     for (const session of this.byUser.get(userId) ?? []) {
       if (message.kind === 'revoke') {
-        if (session.principal.sessionId === message.sessionId) this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
+        if (session.principal.sessionId === message.sessionId)
+          this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
       } else if (session.phase === 'starting') {
         session.deferred.push(message);
       } else if (session.phase === 'ready') {

@@ -113,7 +113,7 @@ export class HttpRouter {
     this.app[method](pattern, (res, req) => {
       // req is only valid until the first await: copy what we need now.
       const params: Record<string, string> = {};
-      names.forEach((name, i) => (params[name] = decodeParam(req.getParameter(i) ?? '')));
+      for (const [i, name] of names.entries()) params[name] = decodeParam(req.getParameter(i) ?? '');
       const query = new URLSearchParams(req.getQuery() ?? '');
       const authorization = req.getHeader('authorization');
       const contentLength = Number(req.getHeader('content-length') || 0);
@@ -157,7 +157,11 @@ export class HttpRouter {
       reply = { status: errorStatus[error.code], body: errorBody(error) };
     }
     if (this.deps.logger.enabled('debug')) {
-      requestLog().debug('http request', { status: reply.status, ms: Math.round((performance.now() - started) * 10) / 10, aborted: state.aborted });
+      requestLog().debug('http request', {
+        status: reply.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        aborted: state.aborted,
+      });
     }
     if (!state.aborted) send(res, reply);
   }

@@ -111,7 +111,13 @@ function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, conte
     (err: unknown) => {
       const error = deps.failures.toAppError(err);
       const status = error.code === 'unauthorized' ? '401 Unauthorized' : '503 Service Unavailable';
-      if (!aborted) res.cork(() => res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody(error))));
+      if (!aborted)
+        res.cork(() =>
+          res
+            .writeStatus(status)
+            .writeHeader('content-type', 'application/json')
+            .end(JSON.stringify(errorBody(error))),
+        );
     },
   );
 }
@@ -187,7 +193,13 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
   }
 }
 
-async function runCommand(deps: WebSocketDeps, ws: Socket, userId: string, connectionId: string, command: Exclude<AnyCommand, { type: 'auth' }>) {
+async function runCommand(
+  deps: WebSocketDeps,
+  ws: Socket,
+  userId: string,
+  connectionId: string,
+  command: Exclude<AnyCommand, { type: 'auth' }>,
+) {
   if (deps.commands.refusing) {
     // Draining: what is in flight finishes and is answered; anything newer goes to another replica.
     replyError(deps, ws, command.id, new AppError('unavailable', 'server draining; reconnect to another replica'));
@@ -255,7 +267,14 @@ function reply(deps: WebSocketDeps, ws: Socket, frame: string): void {
 
 /** Answers a command with an error frame; the socket stays open. */
 function replyError(deps: WebSocketDeps, ws: Socket, re: CommandId | undefined, err: unknown): void {
-  reply(deps, ws, errorFrame(re, deps.failures.toAppError(err, () => socketLog(deps, ws))));
+  reply(
+    deps,
+    ws,
+    errorFrame(
+      re,
+      deps.failures.toAppError(err, () => socketLog(deps, ws)),
+    ),
+  );
 }
 
 /** The socket's logger, made only when a line is written (rare): no socket keeps one. */

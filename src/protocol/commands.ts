@@ -1,15 +1,5 @@
 import { z } from 'zod';
-import {
-  clientMsgId,
-  emoji,
-  id,
-  issueDetails,
-  mentions,
-  messageText,
-  positiveSeq,
-  seq,
-  type ProtocolLimits,
-} from './limits.js';
+import { clientMsgId, emoji, id, issueDetails, mentions, messageText, positiveSeq, seq, type ProtocolLimits } from './limits.js';
 import { AppError } from './errors.js';
 import { tryParseJson } from './json.js';
 

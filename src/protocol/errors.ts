@@ -57,7 +57,5 @@ export class Disconnect extends Error {
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const forbidden = (message: string) => new AppError('forbidden', message);
-export const conflict = (message: string, details?: Record<string, unknown>) =>
-  new AppError('conflict', message, details);
-export const badRequest = (message: string, details?: Record<string, unknown>) =>
-  new AppError('bad_request', message, details);
+export const conflict = (message: string, details?: Record<string, unknown>) => new AppError('conflict', message, details);
+export const badRequest = (message: string, details?: Record<string, unknown>) => new AppError('bad_request', message, details);

@@ -7,10 +7,7 @@ const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, '3–32 characters of a
 const password = z.string().min(8).max(256);
 const role = z.enum(['admin', 'member']);
 
-export const groupSettings = z
-  .object({ adminsOnlyPost: z.boolean(), open: z.boolean(), approvalRequired: z.boolean() })
-  .partial()
-  .strict();
+export const groupSettings = z.object({ adminsOnlyPost: z.boolean(), open: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
 
 /** Community settings live on its announcement group (who posts there, whether joining needs approval). */
 export const communitySettings = z.object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
@@ -28,7 +25,12 @@ export function httpBodies(limits: ProtocolLimits) {
     updateCommunity: z.object({ name: name.optional(), description: description.optional(), settings: communitySettings.optional() }),
     createCommunityGroup: z.object({ name, description: description.optional(), settings: groupSettings.optional() }),
     createInvite: z.object({
-      expiresInS: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+      expiresInS: z
+        .number()
+        .int()
+        .min(60)
+        .max(365 * 24 * 3600)
+        .optional(),
       maxUses: z.number().int().min(1).max(1_000_000).optional(),
     }),
     decideRequest: z.object({ groupId: id.optional() }),

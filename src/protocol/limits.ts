@@ -16,6 +16,7 @@ export const charCount = (s: string) => {
  * Text PostgreSQL can store as sent: no NUL (text and jsonb refuse it) and no lone surrogate
  * (it would be stored as U+FFFD, so an idempotency key would not match itself).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the one character PostgreSQL text cannot store.
 const storable = /^[^\u0000\p{Cs}]*$/u;
 const storableMessage = 'must be well-formed Unicode without NUL characters';
 export const storableString = () => z.string().regex(storable, storableMessage);

@@ -93,7 +93,10 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     })
     .loose(),
   z.object({ type: z.literal('ack'), re: commandId, group: z.string().optional(), seq: seq.optional(), ts: z.string().optional() }).loose(),
-  z.object({ type: z.literal('error'), re: commandId.optional(), correlationId: z.string().optional() }).extend(errorBodySchema.shape).loose(),
+  z
+    .object({ type: z.literal('error'), re: commandId.optional(), correlationId: z.string().optional() })
+    .extend(errorBodySchema.shape)
+    .loose(),
   z
     .object({
       type: z.literal('synced'),

@@ -75,7 +75,10 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     const [asha, ben] = [await server.signUp(), await server.signUp()];
     const group = await createGroup(server, asha, [ben], 'Archive');
     for (let i = 0; i < 70; i++) {
-      const r = await server.http('POST', `/v1/groups/${group}/messages`, { token: asha.token, body: { clientMsgId: `o${i}`, text: `old ${i}` } });
+      const r = await server.http('POST', `/v1/groups/${group}/messages`, {
+        token: asha.token,
+        body: { clientMsgId: `o${i}`, text: `old ${i}` },
+      });
       expect(r.status).toBe(201);
     }
     const { page, errors } = await person();
@@ -127,7 +130,9 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
 
     await admin.page.getByTestId('announcement-text').fill('Saturday 9:00 at the old bridge. Bring gloves!');
     await admin.page.getByRole('button', { name: 'Announce' }).click();
-    await expect.poll(() => messages(member.page).allTextContents(), { timeout: 10_000 }).toEqual(['Saturday 9:00 at the old bridge. Bring gloves!']);
+    await expect
+      .poll(() => messages(member.page).allTextContents(), { timeout: 10_000 })
+      .toEqual(['Saturday 9:00 at the old bridge. Bring gloves!']);
     await screenshot(member.page, 'community-announcement-member');
     expect([...admin.errors, ...member.errors]).toEqual([]);
   });

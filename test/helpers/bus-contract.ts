@@ -36,11 +36,7 @@ export function collect(bus: Bus): BusMessage[] {
 const ofTopic = (received: BusMessage[], topic: string) => received.filter((m) => m.topic === topic);
 
 /** The contract every Bus implementation passes. Run it inside the implementation's test file. */
-export function runBusContract(
-  name: string,
-  factory: () => Promise<Bus>,
-  options: BusContractOptions = { shared: false },
-): void {
+export function runBusContract(name: string, factory: () => Promise<Bus>, options: BusContractOptions = { shared: false }): void {
   const settleMs = options.settleMs ?? 50;
 
   describe(`Bus contract: ${name}`, { timeout: 20_000 }, () => {

@@ -57,7 +57,11 @@ export function fakeSockets() {
       super(url, sockets);
     }
   };
-  return { sockets, WebSocket, get current() {
-    return sockets[sockets.length - 1]!;
-  } };
+  return {
+    sockets,
+    WebSocket,
+    get current() {
+      return sockets[sockets.length - 1]!;
+    },
+  };
 }

@@ -127,12 +127,26 @@ export class RecordingFanout implements Fanout {
 const ts = new Date('2026-01-01T00:00:00.000Z');
 
 export const messageEvent = (groupId: string, seq: number): LogEvent => ({
-  groupId, seq, ts, senderId: 'u1', kind: 'message', clientMsgId: `c${seq}`, text: `text ${seq}`,
-  target: null, replyTo: null, data: { mentions: [] }, editedAt: null, deleted: false,
+  groupId,
+  seq,
+  ts,
+  senderId: 'u1',
+  kind: 'message',
+  clientMsgId: `c${seq}`,
+  text: `text ${seq}`,
+  target: null,
+  replyTo: null,
+  data: { mentions: [] },
+  editedAt: null,
+  deleted: false,
 });
 
 export const memberLeftEvent = (groupId: string, seq: number, member: string): LogEvent => ({
-  ...messageEvent(groupId, seq), kind: 'member', clientMsgId: null, text: null, data: { action: 'left', member },
+  ...messageEvent(groupId, seq),
+  kind: 'member',
+  clientMsgId: null,
+  text: null,
+  data: { action: 'left', member },
 });
 
 /** Group logs in memory, as storage would hold them after commit. */

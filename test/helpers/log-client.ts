@@ -69,10 +69,14 @@ export class LogClient {
         await sleep(20);
         continue;
       }
-      const reply = await Promise.race([socket.request({ type: 'send', group, clientMsgId, text }, 10_000).catch(() => undefined), socket.closed.then(() => undefined)]);
+      const reply = await Promise.race([
+        socket.request({ type: 'send', group, clientMsgId, text }, 10_000).catch(() => undefined),
+        socket.closed.then(() => undefined),
+      ]);
       if (reply?.type === 'ack') {
         const earlier = this.acked.get(clientMsgId);
-        if (earlier && earlier.seq !== reply.seq) this.violations.push(`${clientMsgId} acked twice with seqs ${earlier.seq} and ${reply.seq}`);
+        if (earlier && earlier.seq !== reply.seq)
+          this.violations.push(`${clientMsgId} acked twice with seqs ${earlier.seq} and ${reply.seq}`);
         this.acked.set(clientMsgId, { group, seq: reply.seq });
         return reply;
       }
@@ -85,7 +89,8 @@ export class LogClient {
   async waitForSeq(group: string, seq: number, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.seen(group) < seq) {
-      if (Date.now() > deadline) throw new Error(`${this.name} (replica ${this.replica?.index}): has ${group} up to ${this.seen(group)} of ${seq}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.name} (replica ${this.replica?.index}): has ${group} up to ${this.seen(group)} of ${seq}`);
       await sleep(20);
     }
   }
@@ -111,7 +116,8 @@ export class LogClient {
     } else if (frame.type === 'event') {
       const last = this.socketLast.get(frame.group);
       if (last === undefined) this.violations.push(`${this.name}: event ${frame.seq} of unfollowed ${frame.group}`);
-      else if (frame.seq !== last + 1) this.violations.push(`${this.name} (replica ${this.replica?.index}): ${frame.group} seq ${frame.seq} after ${last}`);
+      else if (frame.seq !== last + 1)
+        this.violations.push(`${this.name} (replica ${this.replica?.index}): ${frame.group} seq ${frame.seq} after ${last}`);
       this.socketLast.set(frame.group, frame.seq);
       this.record(frame);
     }
@@ -127,7 +133,8 @@ export class LogClient {
     const events = this.log.get(event.group) ?? new Map<number, Frame>();
     this.log.set(event.group, events);
     const earlier = events.get(event.seq);
-    if (earlier && eventKey(earlier) !== eventKey(event)) this.violations.push(`${this.name}: seq ${event.seq} differs: ${eventKey(earlier)} vs ${eventKey(event)}`);
+    if (earlier && eventKey(earlier) !== eventKey(event))
+      this.violations.push(`${this.name}: seq ${event.seq} differs: ${eventKey(earlier)} vs ${eventKey(event)}`);
     events.set(event.seq, event);
   }
 
@@ -202,7 +209,10 @@ export function expectAckedOnce(log: Frame[], senders: { id: string; client: Log
     for (const [clientMsgId, ack] of client.acked) {
       if (ack.group !== log[0]?.group) continue;
       const copies = bySenderMsg.get(`${id}/${clientMsgId}`) ?? [];
-      expect(copies.map((c) => c.seq), `${client.name} ${clientMsgId}`).toStrictEqual([ack.seq]);
+      expect(
+        copies.map((c) => c.seq),
+        `${client.name} ${clientMsgId}`,
+      ).toStrictEqual([ack.seq]);
     }
   }
   const seqs = log.map((e) => e.seq);

@@ -80,7 +80,10 @@ export class Replica {
 
   /** Starts the process and waits for /readyz 200 (or, with `ready: false`, for /healthz). */
   async start(options: { ready?: boolean } = {}): Promise<void> {
-    const child = spawn(process.execPath, ['dist/main.js', ...this.args], { env: { ...process.env, ...this.env, PORT: String(this.port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/main.js', ...this.args], {
+      env: { ...process.env, ...this.env, PORT: String(this.port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.child = child;
     this.stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -132,7 +135,10 @@ export interface ReplicaSet {
 }
 
 /** Starts `count` replicas on free ports sharing one PostgreSQL and one Redis. */
-export async function startReplicas(count: number, options: { env?: Record<string, string>; redisUrl?: string; databaseUrl?: string } = {}): Promise<ReplicaSet> {
+export async function startReplicas(
+  count: number,
+  options: { env?: Record<string, string>; redisUrl?: string; databaseUrl?: string } = {},
+): Promise<ReplicaSet> {
   const env = replicaEnv(options);
   const replicas: Replica[] = [];
   for (let i = 0; i < count; i++) replicas.push(new Replica(i, await freePort(), env));
@@ -172,7 +178,9 @@ export async function startReplicas(count: number, options: { env?: Record<strin
 }
 
 /** The environment of a test replica: quiet, fast drain, no flood limit. */
-export function replicaEnv(options: { env?: Record<string, string>; redisUrl?: string; databaseUrl?: string } = {}): Record<string, string> {
+export function replicaEnv(
+  options: { env?: Record<string, string>; redisUrl?: string; databaseUrl?: string } = {},
+): Record<string, string> {
   return {
     HOST: '127.0.0.1',
     DATABASE_URL: options.databaseUrl ?? scaleEnv.databaseUrl!,
@@ -207,7 +215,11 @@ export class PrivateRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+      { stdio: 'ignore' },
+    );
     this.child = child;
     this.exited = track(child);
     await waitUntil(() => canConnect(this.port), 10_000, `redis-server on ${this.port}`);

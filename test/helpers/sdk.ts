@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { BanyanClient, type ClientOptions, type GroupEvent, type WebSocketLike } from '../../src/client/index.js';
+import type { BanyanClient, ClientOptions, GroupEvent, WebSocketLike } from '../../src/client/index.js';
 import { waitFor } from './bus-contract.js';
 
 /**
@@ -15,6 +15,7 @@ export class FaultyNetwork {
   readonly WebSocket = ((network: FaultyNetwork) =>
     class {
       constructor(url: string) {
+        // biome-ignore lint/correctness/noConstructorReturn: `new WebSocket(url)` in the SDK must yield this network's Link.
         return new Link(url, network);
       }
     } as unknown as ClientOptions['WebSocket'])(this);

@@ -143,17 +143,28 @@ describe.each([
   it(`accepts ${alg} tokens of the key and rejects others`, async () => {
     const sub = newSub('ext');
     const claims = { sub, name: 'From the IdP', exp: now() + 60 };
-    await expectAccepted(server, await new SignJWT(claims).setProtectedHeader({ alg }).sign(keys.privateKey), { id: sub, name: 'From the IdP' });
+    await expectAccepted(server, await new SignJWT(claims).setProtectedHeader({ alg }).sign(keys.privateKey), {
+      id: sub,
+      name: 'From the IdP',
+    });
     await expectRefused(server, await new SignJWT(claims).setProtectedHeader({ alg }).sign(other.privateKey), 'another key');
     // Algorithm confusion: HS256 "signed" with the public key's text as the secret.
-    await expectRefused(server, await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pem)), 'HS256 with the public key');
+    await expectRefused(
+      server,
+      await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pem)),
+      'HS256 with the public key',
+    );
     const otherAlg = alg === 'EdDSA' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519');
     await expectRefused(
       server,
       await new SignJWT(claims).setProtectedHeader({ alg: alg === 'EdDSA' ? 'ES256' : 'EdDSA' }).sign(otherAlg.privateKey),
       'the other algorithm',
     );
-    await expectRefused(server, await new SignJWT({ ...claims, exp: now() - 60 }).setProtectedHeader({ alg }).sign(keys.privateKey), 'expired');
+    await expectRefused(
+      server,
+      await new SignJWT({ ...claims, exp: now() - 60 }).setProtectedHeader({ alg }).sign(keys.privateKey),
+      'expired',
+    );
   });
 
   it('has no local accounts endpoints', async () => {
@@ -197,14 +208,21 @@ describe.each(storageModes())('local accounts and sessions (%s)', (mode) => {
       [{ password: 'password-123' }, 'username'],
     ] as const) {
       const r = await server.http('POST', '/v1/accounts', { body });
-      expect({ body, status: r.status, paths: r.body.error.details.issues.map((i: { path: string }) => i.path) }).toEqual({ body, status: 400, paths: [field] });
+      expect({ body, status: r.status, paths: r.body.error.details.issues.map((i: { path: string }) => i.path) }).toEqual({
+        body,
+        status: 400,
+        paths: [field],
+      });
     }
 
     const signIn = await server.http('POST', '/v1/sessions', { body: { username, password: 'correct horse' } });
     expect(signIn.status).toBe(200);
     expect(signIn.body.user).toEqual(up.body.user);
     expect(signIn.body.token).not.toBe(up.body.token);
-    for (const body of [{ username, password: 'wrong horse' }, { username: `${username}x`, password: 'correct horse' }]) {
+    for (const body of [
+      { username, password: 'wrong horse' },
+      { username: `${username}x`, password: 'correct horse' },
+    ]) {
       const r = await server.http('POST', '/v1/sessions', { body });
       expect(r).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
     }

@@ -8,14 +8,29 @@ import { connect, open, type Frame, type TestSocket } from '../helpers/ws-client
 // PROTOCOL.md §2.6 "Bad input is answered, never fatal", the §4 error table and close codes.
 
 const errorCodes = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'too_large', 'rate_limited', 'unavailable'];
-const serverFrameTypes = new Set(['ready', 'ack', 'error', 'event', 'typing', 'synced', 'history', 'pong', 'read', 'group_added', 'group_removed']);
+const serverFrameTypes = new Set([
+  'ready',
+  'ack',
+  'error',
+  'event',
+  'typing',
+  'synced',
+  'history',
+  'pong',
+  'read',
+  'group_added',
+  'group_removed',
+]);
 
 /** Sends a raw body with an explicit content-length or none at all (chunked). */
 function rawPost(url: string, path: string, body: Buffer, chunked: boolean): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url + path, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) }) },
+      headers: {
+        'content-type': 'application/json',
+        ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) }),
+      },
     });
     req.on('response', (res) => {
       let text = '';
@@ -35,12 +50,23 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
   let owner: TestUser;
   let group: string;
   const sockets: TestSocket[] = [];
-  const track = (s: TestSocket) => (sockets.push(s), s);
+  const track = (s: TestSocket) => {
+    sockets.push(s);
+    return s;
+  };
 
   beforeAll(async () => {
     server = await startServer({
       mode,
-      env: { MAX_FRAME_BYTES: '8192', MAX_BODY_BYTES: '4096', MAX_TEXT_CHARS: '100', AUTH_TIMEOUT_MS: '300', SYNC_LIMIT: '10', RATE_LIMIT_BURST: '1000000', RATE_LIMIT_PER_S: '1000000' },
+      env: {
+        MAX_FRAME_BYTES: '8192',
+        MAX_BODY_BYTES: '4096',
+        MAX_TEXT_CHARS: '100',
+        AUTH_TIMEOUT_MS: '300',
+        SYNC_LIMIT: '10',
+        RATE_LIMIT_BURST: '1000000',
+        RATE_LIMIT_PER_S: '1000000',
+      },
     });
     owner = (await tokenUsers(server, 1, 'bad'))[0]!;
     group = await createGroup(server, owner!);
@@ -59,7 +85,12 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
       expect(reply.re).toBeUndefined();
     }
     for (const type of ['nope', '__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
-      expect(await s.request({ type, id: `u-${type}` }), type).toMatchObject({ type: 'error', re: `u-${type}`, code: 'bad_request', message: `unknown type "${type}"` });
+      expect(await s.request({ type, id: `u-${type}` }), type).toMatchObject({
+        type: 'error',
+        re: `u-${type}`,
+        code: 'bad_request',
+        message: `unknown type "${type}"`,
+      });
     }
     const wrong = await s.request({ type: 'send', id: 7, group: 1, clientMsgId: ['x'], text: { t: 1 }, replyTo: 'one', mentions: 'all' });
     expect(wrong).toMatchObject({ type: 'error', re: 7, code: 'bad_request' });
@@ -90,7 +121,10 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
       expect(r, JSON.stringify(text)).toMatchObject({ type: 'error', code: 'bad_request', details: { issues: [{ path: 'text' }] } });
     }
     expect(await s.request({ type: 'send', group, clientMsgId: 'ok100', text: `  ${'🌳'.repeat(100)}  ` })).toMatchObject({ type: 'ack' });
-    const http = await server.http('POST', `/v1/groups/${group}/messages`, { token: owner.token, body: { clientMsgId: 'long', text: 'y'.repeat(101) } });
+    const http = await server.http('POST', `/v1/groups/${group}/messages`, {
+      token: owner.token,
+      body: { clientMsgId: 'long', text: 'y'.repeat(101) },
+    });
     expect(http.status).toBe(400);
     expect(http.body.error).toMatchObject({ code: 'bad_request', details: { issues: [{ path: 'text' }] } });
   });
@@ -104,10 +138,11 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
       { type: 'history', group: `${group}\u0000` },
       { type: 'react', group, target: 1, emoji: '\udc00' },
     ];
-    for (const command of cases) expect(await s.request(command), JSON.stringify(command)).toMatchObject({ type: 'error', code: 'bad_request' });
+    for (const command of cases)
+      expect(await s.request(command), JSON.stringify(command)).toMatchObject({ type: 'error', code: 'bad_request' });
     const http = await server.http('POST', '/v1/sessions', { body: { username: 'a\u0000b', password: 'password-123' } });
     expect(http.status).toBe(400);
-    const param = await server.http('GET', `/v1/groups/${encodeURIComponent(group + '\u0000')}`, { token: owner.token });
+    const param = await server.http('GET', `/v1/groups/${encodeURIComponent(`${group}\u0000`)}`, { token: owner.token });
     expect(param.status).toBe(404);
   });
 
@@ -181,7 +216,12 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
       const r = await rawPost(server.url, '/v1/groups', big, chunked);
       expect({ chunked, status: r.status, code: JSON.parse(r.body).error.code }).toEqual({ chunked, status: 413, code: 'too_large' });
     }
-    for (const [method, path] of [['GET', '/v1/nope'], ['POST', '/v1/groups/x/y/z'], ['PUT', '/v1/groups'], ['GET', '/v2/groups']]) {
+    for (const [method, path] of [
+      ['GET', '/v1/nope'],
+      ['POST', '/v1/groups/x/y/z'],
+      ['PUT', '/v1/groups'],
+      ['GET', '/v2/groups'],
+    ]) {
       const r = await server.http(method!, path!, { token: owner.token });
       expect({ path, status: r.status, code: r.body?.error?.code }).toEqual({ path, status: 404, code: 'not_found' });
     }
@@ -211,7 +251,10 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
     // Each socket's ping goes after its fuzz: once all are answered and things go quiet, all was read.
     // Slow is fine (PGlite on a busy machine); stuck is not: fail once nothing arrives for 10 s.
     const done = Promise.all(fuzzers.map((s) => s.request({ type: 'ping', id: 'done' }, 100_000)));
-    await Promise.race([done, stalled(fuzzers, 10_000).then(() => Promise.reject(new Error(`the gateway stopped answering (FUZZ_SEED=${seed})`)))]);
+    await Promise.race([
+      done,
+      stalled(fuzzers, 10_000).then(() => Promise.reject(new Error(`the gateway stopped answering (FUZZ_SEED=${seed})`))),
+    ]);
     await quiet(fuzzers, 300);
 
     for (const [i, s] of fuzzers.entries()) {
@@ -289,22 +332,50 @@ async function quiet(sockets: TestSocket[], ms: number) {
   }
 }
 
-const oddStrings = ['', ' ', '\u0000', '\ud800', '\udfff', 'x\u0000y', '🌳', '‮rtl', '\u2028', 'é'.normalize('NFD'), '__proto__', 'constructor', 'prototype', 'a'.repeat(70), '𝔘𝔫𝔦𝔠𝔬𝔡𝔢', '\\', '"', '{}'];
+const oddStrings = [
+  '',
+  ' ',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  'x\u0000y',
+  '🌳',
+  '‮rtl',
+  '\u2028',
+  'é'.normalize('NFD'),
+  '__proto__',
+  'constructor',
+  'prototype',
+  'a'.repeat(70),
+  '𝔘𝔫𝔦𝔠𝔬𝔡𝔢',
+  '\\',
+  '"',
+  '{}',
+];
 const oddNumbers = [0, -1, 1.5, 2 ** 53, 2 ** 53 + 2, -(2 ** 63), 1e308, -1e308, Number.MIN_VALUE, 4294967297];
 
 function fuzzFrame(rand: () => number, group: string, tag: string): string | Buffer {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const oddValue = (depth = 0): unknown => {
     switch (Math.floor(rand() * 9)) {
-      case 0: return pick(oddStrings);
-      case 1: return pick(oddNumbers);
-      case 2: return rand() < 0.5;
-      case 3: return null;
-      case 4: return depth < 3 ? [oddValue(depth + 1), oddValue(depth + 1)] : [];
-      case 5: return depth < 3 ? { [pick(oddStrings)]: oddValue(depth + 1), __proto__x: 1 } : {};
-      case 6: return group;
-      case 7: return Math.floor(rand() * 40);
-      default: return String.fromCharCode(...Array.from({ length: 1 + Math.floor(rand() * 20) }, () => Math.floor(rand() * 0xffff)));
+      case 0:
+        return pick(oddStrings);
+      case 1:
+        return pick(oddNumbers);
+      case 2:
+        return rand() < 0.5;
+      case 3:
+        return null;
+      case 4:
+        return depth < 3 ? [oddValue(depth + 1), oddValue(depth + 1)] : [];
+      case 5:
+        return depth < 3 ? { [pick(oddStrings)]: oddValue(depth + 1), __proto__x: 1 } : {};
+      case 6:
+        return group;
+      case 7:
+        return Math.floor(rand() * 40);
+      default:
+        return String.fromCharCode(...Array.from({ length: 1 + Math.floor(rand() * 20) }, () => Math.floor(rand() * 0xffff)));
     }
   };
   const valid = (): Frame => {
@@ -326,9 +397,12 @@ function fuzzFrame(rand: () => number, group: string, tag: string): string | Buf
   if (kind < 0.08) return Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 200) }, () => Math.floor(rand() * 256)));
   if (kind < 0.12) {
     const depth = 1 + Math.floor(rand() * 3000);
-    return rand() < 0.5 ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(Math.min(depth, 1300)) + '1' + '}'.repeat(Math.min(depth, 1300));
+    return rand() < 0.5
+      ? '['.repeat(depth) + ']'.repeat(depth)
+      : `${'{"a":'.repeat(Math.min(depth, 1300))}1${'}'.repeat(Math.min(depth, 1300))}`;
   }
-  if (kind < 0.16) return `{"type":"send","id":"${tag}","group":"${group}","__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},"clientMsgId":"p${tag}","text":"proto"}`;
+  if (kind < 0.16)
+    return `{"type":"send","id":"${tag}","group":"${group}","__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},"clientMsgId":"p${tag}","text":"proto"}`;
   const command: Frame = { ...valid(), id: rand() < 0.9 ? tag : oddValue() };
   if (kind < 0.18) return JSON.stringify(command); // valid (mostly), for load and real state
   // Mutations hit the fields the schema reads (the first never only the id), and add odd extras.

@@ -15,8 +15,7 @@ import { collect, runBusContract, sleep, uniqueTopic, waitFor } from '../helpers
 // A throwaway three-master Redis Cluster on 127.0.0.1, for sharded pub/sub (SSUBSCRIBE/SPUBLISH).
 
 const hasBinary = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
-const skip =
-  process.env.BANYAN_TEST_CLUSTER === '0' || !hasBinary('redis-server') || !hasBinary('redis-cli');
+const skip = process.env.BANYAN_TEST_CLUSTER === '0' || !hasBinary('redis-server') || !hasBinary('redis-cli');
 
 const portFree = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -46,14 +45,22 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     spawn(
       'redis-server',
       [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '5000',
-        '--dir', dir,
-        '--save', '',
-        '--appendonly', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '5000',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
       ],
       { stdio: 'ignore' },
     );
@@ -101,9 +108,7 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     await Promise.all(admins.map((a) => a.quit().catch(() => a.disconnect())));
     stopAll();
     await Promise.all(
-      servers.map((s) =>
-        s.exitCode !== null || s.signalCode !== null ? undefined : new Promise((r) => s.once('exit', r)),
-      ),
+      servers.map((s) => (s.exitCode !== null || s.signalCode !== null ? undefined : new Promise((r) => s.once('exit', r)))),
     );
     process.removeListener('exit', stopAll);
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -227,7 +232,7 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     const atA = collect(a);
     const topic = uniqueTopic('stalled');
     await a.subscribe(topic);
-    const owner = (await shardChannelsPerNode([topic])).findIndex((n) => n === 1);
+    const owner = (await shardChannelsPerNode([topic])).indexOf(1);
     const server = servers[owner];
     expect(server).toBeDefined();
     server!.kill('SIGSTOP');
@@ -266,6 +271,11 @@ describe.skipIf(skip)('RedisBus on a Redis Cluster (sharded pub/sub)', { timeout
     }
     for (const [i, t] of topics.entries()) await b.publish({ topic: t, seq: i + 2, data: t });
     await waitFor(() => atA.length === 31, '30 messages after the restart', 5000);
-    expect(atA.slice(1).map((m) => m.data).sort()).toEqual([...topics].sort());
+    expect(
+      atA
+        .slice(1)
+        .map((m) => m.data)
+        .sort(),
+    ).toEqual([...topics].sort());
   });
 });

@@ -141,7 +141,10 @@ describe.each(storageModes())('client SDK against a real gateway (%s)', (mode) =
     const dead = network.current;
     network.dropIncoming = (_frame, link) => link === dead; // a black hole: nothing arrives, nothing closes
     for (let i = 0; i < 3; i++) {
-      expect((await server.http('POST', `/v1/groups/${group}/messages`, { token: ben.token, body: { clientMsgId: `s${i}`, text: `m${i}` } })).status).toBe(201);
+      expect(
+        (await server.http('POST', `/v1/groups/${group}/messages`, { token: ben.token, body: { clientMsgId: `s${i}`, text: `m${i}` } }))
+          .status,
+      ).toBe(201);
     }
     await atA.waitFor('the messages sent into the silence', () => a.group(group)!.lastSeq === 5);
     expect(network.links.length).toBe(2);
@@ -181,7 +184,10 @@ describe.each(storageModes())('client SDK against a real gateway (%s)', (mode) =
     const [asha, ben] = [await server.signUp(), await server.signUp()];
     const group = await createGroup(server, asha, [ben]);
     for (let i = 0; i < 21; i++) {
-      const r = await server.http('POST', `/v1/groups/${group}/messages`, { token: asha.token, body: { clientMsgId: `h${i}`, text: `m${i}` } });
+      const r = await server.http('POST', `/v1/groups/${group}/messages`, {
+        token: asha.token,
+        body: { clientMsgId: `h${i}`, text: `m${i}` },
+      });
       expect(r.status).toBe(201);
     }
     const b = client(ben, { cursors: { [group]: 0 } });

@@ -12,7 +12,10 @@ describe.each(storageModes())('community invites, announcements and privacy (%s)
   });
 
   async function community(owner: TestUser, settings?: Record<string, boolean>) {
-    const r = await server.http('POST', '/v1/communities', { token: owner.token, body: { name: 'Org', ...(settings ? { settings } : {}) } });
+    const r = await server.http('POST', '/v1/communities', {
+      token: owner.token,
+      body: { name: 'Org', ...(settings ? { settings } : {}) },
+    });
     expect(r.status).toBe(201);
     return r.body.community as { id: string; announcementGroupId: string };
   }
@@ -75,14 +78,23 @@ describe.each(storageModes())('community invites, announcements and privacy (%s)
     expect((await server.http('GET', `/v1/communities/${c.id}/requests`, { token: owner.token })).body.requests).toEqual([]);
 
     // A group of the community can require approval too.
-    const g = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Closed', settings: { approvalRequired: true } } })).body.group.id;
-    const hidden = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Hidden' } })).body.group.id;
+    const g = (
+      await server.http('POST', `/v1/communities/${c.id}/groups`, {
+        token: owner.token,
+        body: { name: 'Closed', settings: { approvalRequired: true } },
+      })
+    ).body.group.id;
+    const hidden = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Hidden' } })).body
+      .group.id;
     const view = await server.http('GET', `/v1/communities/${c.id}`, { token: ben.token });
     expect(view.body.groups.map((x: Frame) => x.id)).toEqual([c.announcementGroupId, g]);
     expect(view.body.groups[1]).toMatchObject({ role: null, join: 'approval' });
     expect((await server.http('POST', `/v1/communities/${c.id}/groups/${hidden}/join`, { token: ben.token })).status).toBe(404);
     expect((await server.http('POST', `/v1/communities/${c.id}/groups/${g}/join`, { token: ben.token })).status).toBe(202);
-    expect((await server.http('POST', `/v1/communities/${c.id}/requests/${ben.id}/approve`, { token: owner.token, body: { groupId: g } })).status).toBe(200);
+    expect(
+      (await server.http('POST', `/v1/communities/${c.id}/requests/${ben.id}/approve`, { token: owner.token, body: { groupId: g } }))
+        .status,
+    ).toBe(200);
     await benSocket.next((f) => f.type === 'group_added' && f.group.id === g);
     // The configured limit (2 groups) holds.
     const third = await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Third' } });
@@ -98,30 +110,56 @@ describe.each(storageModes())('community invites, announcements and privacy (%s)
     for (const m of members) await server.http('POST', `/v1/invites/${inv.code}/join`, { token: m.token });
     const sockets = await Promise.all(members.map((m) => connect(server.wsUrl, m.token)));
 
-    const byAdmin = await server.http('POST', `/v1/communities/${c.id}/announcements`, { token: owner.token, body: { clientMsgId: 'a1', text: 'Meeting at 5' } });
+    const byAdmin = await server.http('POST', `/v1/communities/${c.id}/announcements`, {
+      token: owner.token,
+      body: { clientMsgId: 'a1', text: 'Meeting at 5' },
+    });
     expect(byAdmin.status).toBe(201);
     expect(byAdmin.body).toMatchObject({ group: c.announcementGroupId });
-    const byMember = await server.http('POST', `/v1/communities/${c.id}/announcements`, { token: members[0]!.token, body: { clientMsgId: 'a2', text: 'me too' } });
+    const byMember = await server.http('POST', `/v1/communities/${c.id}/announcements`, {
+      token: members[0]!.token,
+      body: { clientMsgId: 'a2', text: 'me too' },
+    });
     expect(byMember.status).toBe(403);
     const ws = await sockets[0]!.request({ type: 'send', group: c.announcementGroupId, clientMsgId: 'a3', text: 'me too' });
     expect(ws).toMatchObject({ type: 'error', code: 'forbidden' });
 
     const service = await server.token('ngo-backend', { scope: 'server', name: 'NGO system' });
-    const byService = await server.http('POST', `/v1/communities/${c.id}/announcements`, { token: service, body: { clientMsgId: 's1', text: 'From HQ' } });
+    const byService = await server.http('POST', `/v1/communities/${c.id}/announcements`, {
+      token: service,
+      body: { clientMsgId: 's1', text: 'From HQ' },
+    });
     expect(byService.status).toBe(201);
     expect(byService.body.seq).toBe(byAdmin.body.seq + 1);
     const plain = await server.token('not-a-service');
-    expect((await server.http('POST', `/v1/communities/${c.id}/announcements`, { token: plain, body: { clientMsgId: 's2', text: 'x' } })).status).toBe(404);
-    expect((await server.http('POST', `/v1/communities/c_nope/announcements`, { token: service, body: { clientMsgId: 's3', text: 'x' } })).status).toBe(404);
+    expect(
+      (await server.http('POST', `/v1/communities/${c.id}/announcements`, { token: plain, body: { clientMsgId: 's2', text: 'x' } })).status,
+    ).toBe(404);
+    expect(
+      (await server.http('POST', `/v1/communities/c_nope/announcements`, { token: service, body: { clientMsgId: 's3', text: 'x' } }))
+        .status,
+    ).toBe(404);
 
     for (const s of sockets) {
       const got = await s.next((f) => f.type === 'event' && f.clientMsgId === 's1');
       expect(got).toMatchObject({ group: c.announcementGroupId, seq: byService.body.seq, sender: 'ngo-backend', text: 'From HQ' });
-      expect(s.events(c.announcementGroupId).filter((e) => e.kind === 'message').map((e) => e.clientMsgId)).toEqual(['a1', 's1']);
+      expect(
+        s
+          .events(c.announcementGroupId)
+          .filter((e) => e.kind === 'message')
+          .map((e) => e.clientMsgId),
+      ).toEqual(['a1', 's1']);
     }
     // A setting opens the announcement group to members.
     await server.http('PATCH', `/v1/communities/${c.id}`, { token: owner.token, body: { settings: { adminsOnlyPost: false } } });
-    expect((await server.http('POST', `/v1/communities/${c.id}/announcements`, { token: members[0]!.token, body: { clientMsgId: 'a4', text: 'now I may' } })).status).toBe(201);
+    expect(
+      (
+        await server.http('POST', `/v1/communities/${c.id}/announcements`, {
+          token: members[0]!.token,
+          body: { clientMsgId: 'a4', text: 'now I may' },
+        })
+      ).status,
+    ).toBe(201);
     await Promise.all(sockets.map((s) => s.close()));
   });
 
@@ -139,7 +177,10 @@ describe.each(storageModes())('community invites, announcements and privacy (%s)
     expect(again).toMatchObject({ status: 200, body: { group: { id: opened.body.group.id } } });
     const added = await ownerSocket.next((f) => f.type === 'group_added' && f.group.id === opened.body.group.id);
     expect(added.group.kind).toBe('direct');
-    const sent = await server.http('POST', `/v1/groups/${opened.body.group.id}/messages`, { token: ben.token, body: { clientMsgId: 'r1', text: 'about the meeting' } });
+    const sent = await server.http('POST', `/v1/groups/${opened.body.group.id}/messages`, {
+      token: ben.token,
+      body: { clientMsgId: 'r1', text: 'about the meeting' },
+    });
     expect(sent.status).toBe(201);
     await ownerSocket.next((f) => f.type === 'event' && f.group === opened.body.group.id && f.clientMsgId === 'r1');
 
@@ -152,7 +193,9 @@ describe.each(storageModes())('community invites, announcements and privacy (%s)
   it('an outsider probing every community endpoint gets 404', async () => {
     const [owner, member, outsider] = [await server.signUp(), await server.signUp(), await server.signUp()];
     const c = await community(owner);
-    const g = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Open', settings: { open: true } } })).body.group.id;
+    const g = (
+      await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Open', settings: { open: true } } })
+    ).body.group.id;
     const inv = await invite(c, owner);
     await server.http('POST', `/v1/invites/${inv.code}/join`, { token: member.token });
     const own = await createGroup(server, outsider, [], 'Mine');

@@ -3,7 +3,10 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 const memberEvents = (s: TestSocket, group: string) =>
-  s.events(group).filter((e) => e.kind === 'member').map((e) => ({ member: e.member, action: e.action }));
+  s
+    .events(group)
+    .filter((e) => e.kind === 'member')
+    .map((e) => ({ member: e.member, action: e.action }));
 
 describe.each(storageModes())('communities (%s)', (mode) => {
   let server: TestServer;
@@ -15,7 +18,10 @@ describe.each(storageModes())('communities (%s)', (mode) => {
   });
 
   async function community(owner: TestUser, name = 'Org', settings?: Record<string, boolean>) {
-    const r = await server.http('POST', '/v1/communities', { token: owner.token, body: { name, description: 'all of us', ...(settings ? { settings } : {}) } });
+    const r = await server.http('POST', '/v1/communities', {
+      token: owner.token,
+      body: { name, description: 'all of us', ...(settings ? { settings } : {}) },
+    });
     expect(r.status).toBe(201);
     return r.body.community as { id: string; announcementGroupId: string; name: string };
   }
@@ -54,14 +60,19 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     // Renaming the announcement group renames the community: one name, one place.
     await server.http('PATCH', `/v1/groups/${c.announcementGroupId}`, { token: asha.token, body: { name: 'Org 3' } });
     expect((await server.http('GET', `/v1/communities/${c.id}`, { token: asha.token })).body.community.name).toBe('Org 3');
-    expect((await server.http('GET', '/v1/me', { token: asha.token })).body.communities).toEqual([{ id: c.id, name: 'Org 3', role: 'owner' }]);
+    expect((await server.http('GET', '/v1/me', { token: asha.token })).body.communities).toEqual([
+      { id: c.id, name: 'Org 3', role: 'owner' },
+    ]);
     await socket.close();
   });
 
   it('groups inside: members join the community; unlinking keeps the group but leaves the community', async () => {
     const [owner, ben, cara] = [await server.signUp(), await server.signUp(), await server.signUp()];
     const c = await community(owner);
-    const inside = await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Volunteers', settings: { open: true } } });
+    const inside = await server.http('POST', `/v1/communities/${c.id}/groups`, {
+      token: owner.token,
+      body: { name: 'Volunteers', settings: { open: true } },
+    });
     expect(inside.status).toBe(201);
     expect(inside.body.group).toMatchObject({ kind: 'group', communityId: c.id, name: 'Volunteers' });
 
@@ -89,7 +100,9 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     const joined = await server.http('POST', `/v1/communities/${c.id}/groups/${inside.body.group.id}/join`, { token: cara.token });
     expect(joined.status).toBe(200);
     expect(joined.body.group).toMatchObject({ id: inside.body.group.id, role: 'member' });
-    expect((await server.http('POST', `/v1/communities/${c.id}/groups/${inside.body.group.id}/join`, { token: cara.token })).status).toBe(409);
+    expect((await server.http('POST', `/v1/communities/${c.id}/groups/${inside.body.group.id}/join`, { token: cara.token })).status).toBe(
+      409,
+    );
 
     // Unlink: Cara is still in Volunteers, so stays in the community; Dan, only in Drivers, leaves it.
     const dan = await server.signUp();
@@ -112,10 +125,15 @@ describe.each(storageModes())('communities (%s)', (mode) => {
   it('removing a member takes them out of every group at once; their socket gets nothing more', async () => {
     const [owner, ben] = [await server.signUp(), await server.signUp()];
     const c = await community(owner);
-    const g1 = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'One', settings: { open: true } } })).body.group.id;
-    const g2 = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Two', settings: { open: true } } })).body.group.id;
+    const g1 = (
+      await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'One', settings: { open: true } } })
+    ).body.group.id;
+    const g2 = (
+      await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'Two', settings: { open: true } } })
+    ).body.group.id;
     await inviteAndJoin(c, owner, [ben]);
-    for (const g of [g1, g2]) expect((await server.http('POST', `/v1/communities/${c.id}/groups/${g}/join`, { token: ben.token })).status).toBe(200);
+    for (const g of [g1, g2])
+      expect((await server.http('POST', `/v1/communities/${c.id}/groups/${g}/join`, { token: ben.token })).status).toBe(200);
 
     const benSocket = await connect(server.wsUrl, ben.token);
     const ownerSocket = await connect(server.wsUrl, owner.token);
@@ -124,12 +142,17 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     expect((await server.http('DELETE', `/v1/communities/${c.id}/members/${ben.id}`, { token: owner.token })).status).toBe(204);
     for (const g of [g1, g2, c.announcementGroupId]) {
       await benSocket.next((f) => f.type === 'group_removed' && f.group === g);
-      await ownerSocket.next((f) => f.type === 'event' && f.group === g && f.kind === 'member' && f.member === ben.id && f.action === 'removed');
+      await ownerSocket.next(
+        (f) => f.type === 'event' && f.group === g && f.kind === 'member' && f.member === ben.id && f.action === 'removed',
+      );
       // The removal event is the last thing Ben's socket gets of that group.
       expect(benSocket.events(g).at(-1)).toMatchObject({ kind: 'member', member: ben.id, action: 'removed' });
     }
     const seen = benSocket.frames.length;
-    const announced = await server.http('POST', `/v1/communities/${c.id}/announcements`, { token: owner.token, body: { clientMsgId: 'a1', text: 'after' } });
+    const announced = await server.http('POST', `/v1/communities/${c.id}/announcements`, {
+      token: owner.token,
+      body: { clientMsgId: 'a1', text: 'after' },
+    });
     expect(announced.status).toBe(201);
     for (const g of [g1, g2]) await ownerSocket.request({ type: 'send', group: g, clientMsgId: `after-${g}`, text: 'after' });
     await ownerSocket.next((f) => f.type === 'event' && f.group === c.announcementGroupId && f.clientMsgId === 'a1');
@@ -145,7 +168,9 @@ describe.each(storageModes())('communities (%s)', (mode) => {
   it('leaving the announcement group is leaving the community; the owner cannot be removed', async () => {
     const [owner, ben, cara] = [await server.signUp(), await server.signUp(), await server.signUp()];
     const c = await community(owner);
-    const g = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'G', settings: { open: true } } })).body.group.id;
+    const g = (
+      await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'G', settings: { open: true } } })
+    ).body.group.id;
     await inviteAndJoin(c, owner, [ben, cara]);
     await server.http('POST', `/v1/communities/${c.id}/groups/${g}/join`, { token: ben.token });
     await server.http('POST', `/v1/communities/${c.id}/groups/${g}/join`, { token: cara.token });
@@ -176,7 +201,11 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     const all: Frame[] = [];
     let cursor: string | null = null;
     do {
-      const r: { status: number; body: Frame } = await server.http('GET', `/v1/communities/${c.id}/members?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token });
+      const r: { status: number; body: Frame } = await server.http(
+        'GET',
+        `/v1/communities/${c.id}/members?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        { token: owner.token },
+      );
       expect(r.status).toBe(200);
       expect(r.body.members.length).toBeLessThanOrEqual(2);
       all.push(...r.body.members);
@@ -192,7 +221,9 @@ describe.each(storageModes())('communities (%s)', (mode) => {
   it('deleting a community closes its announcement group on every socket and frees its groups', async () => {
     const [owner, ben] = [await server.signUp(), await server.signUp()];
     const c = await community(owner);
-    const g = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'G', settings: { open: true } } })).body.group.id;
+    const g = (
+      await server.http('POST', `/v1/communities/${c.id}/groups`, { token: owner.token, body: { name: 'G', settings: { open: true } } })
+    ).body.group.id;
     await inviteAndJoin(c, owner, [ben]);
     await server.http('POST', `/v1/communities/${c.id}/groups/${g}/join`, { token: ben.token });
     const socket = await connect(server.wsUrl, ben.token);

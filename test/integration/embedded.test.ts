@@ -57,13 +57,15 @@ describe('embedded mode (node dist/main.js start)', () => {
     const env = { DATA_DIR: dataDir, PORT: '0' };
     const first = await start(env);
     children.push(first.child);
-    const signUp = await httpRequest(first.url, 'POST', '/v1/accounts', { body: { username: 'standalone', password: 'password-123', name: 'Solo' } });
+    const signUp = await httpRequest(first.url, 'POST', '/v1/accounts', {
+      body: { username: 'standalone', password: 'password-123', name: 'Solo' },
+    });
     expect(signUp.status).toBe(201);
     const { token, user } = signUp.body;
     const group = await httpRequest(first.url, 'POST', '/v1/groups', { token, body: { name: 'Persistent' } });
     expect(group.status).toBe(201);
     const groupId = group.body.group.id as string;
-    const socket = await connect(first.url.replace('http', 'ws') + '/v1/ws', token);
+    const socket = await connect(`${first.url.replace('http', 'ws')}/v1/ws`, token);
     const ack = await socket.request({ type: 'send', group: groupId, clientMsgId: 'keep', text: 'still here after a restart' });
     expect(ack.type).toBe('ack');
 
@@ -78,11 +80,16 @@ describe('embedded mode (node dist/main.js start)', () => {
     // The old token still verifies: the generated secret was kept in DATA_DIR.
     const history = await httpRequest(second.url, 'GET', `/v1/groups/${groupId}/messages`, { token });
     expect(history.status).toBe(200);
-    expect(history.body.messages).toEqual([expect.objectContaining({ seq: ack.seq, ts: ack.ts, sender: user.id, text: 'still here after a restart', clientMsgId: 'keep' })]);
+    expect(history.body.messages).toEqual([
+      expect.objectContaining({ seq: ack.seq, ts: ack.ts, sender: user.id, text: 'still here after a restart', clientMsgId: 'keep' }),
+    ]);
     const signIn = await httpRequest(second.url, 'POST', '/v1/sessions', { body: { username: 'standalone', password: 'password-123' } });
     expect(signIn).toMatchObject({ status: 200, body: { user } });
     // Idempotency survives the restart too.
-    const again = await httpRequest(second.url, 'POST', `/v1/groups/${groupId}/messages`, { token, body: { clientMsgId: 'keep', text: 'still here after a restart' } });
+    const again = await httpRequest(second.url, 'POST', `/v1/groups/${groupId}/messages`, {
+      token,
+      body: { clientMsgId: 'keep', text: 'still here after a restart' },
+    });
     expect(again.body).toEqual({ group: groupId, seq: ack.seq, ts: ack.ts });
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);

@@ -12,7 +12,9 @@ const seqsOf = (frames: Frame[]) => frames.map((f) => f.seq as number);
 
 /** Sends `count` messages at once (no waiting between them); resolves with every ack. */
 function burst(socket: TestSocket, group: string, prefix: string, count: number, timeoutMs = 60_000): Promise<Frame[]> {
-  return Promise.all(range(1, count).map((i) => socket.request({ type: 'send', group, clientMsgId: `${prefix}-${i}`, text: `${prefix} #${i}` }, timeoutMs)));
+  return Promise.all(
+    range(1, count).map((i) => socket.request({ type: 'send', group, clientMsgId: `${prefix}-${i}`, text: `${prefix} #${i}` }, timeoutMs)),
+  );
 }
 
 /** Pages `sync` from `after` until hasMore is false; returns every event and the page sizes. */
@@ -41,7 +43,10 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
   };
 
   beforeAll(async () => {
-    server = await startServer({ mode, env: { SYNC_LIMIT: '20', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_S: '100000', FEED_CHECK_MS: '200' } });
+    server = await startServer({
+      mode,
+      env: { SYNC_LIMIT: '20', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_S: '100000', FEED_CHECK_MS: '200' },
+    });
     if (mode === 'postgres') independent = postgres(process.env.DATABASE_URL!, { max: 4, onnotice: () => {} });
   });
   afterAll(async () => {
@@ -66,7 +71,9 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     // through a fresh HTTP history request of another user.
     const probe = (what: string, seq: number, isMessage: boolean) => {
       const inHistory = isMessage
-        ? server.http('GET', `/v1/groups/${group}/messages?before=${seq + 1}&limit=1`, { token: ben!.token }).then((r) => r.body.messages[0]?.seq === seq)
+        ? server
+            .http('GET', `/v1/groups/${group}/messages?before=${seq + 1}&limit=1`, { token: ben!.token })
+            .then((r) => r.body.messages[0]?.seq === seq)
         : Promise.resolve(true);
       checks.push(Promise.all([stored(group, seq), inHistory]).then(([s, h]) => [what, seq, s, h]));
     };
@@ -85,7 +92,9 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
       a.request({ type: 'edit', group, target: first, text: 'edited' }),
       b.request({ type: 'react', group, target: first, emoji: '👍' }),
       a.request({ type: 'delete', group, target: first + 1 }),
-      ...range(1, 10).map((i) => server.http('POST', `/v1/groups/${group}/messages`, { token: ben!.token, body: { clientMsgId: `h${i}`, text: 'over http' } })),
+      ...range(1, 10).map((i) =>
+        server.http('POST', `/v1/groups/${group}/messages`, { token: ben!.token, body: { clientMsgId: `h${i}`, text: 'over http' } }),
+      ),
     ]);
     const last = (await a.request({ type: 'send', group, clientMsgId: 'last', text: 'last' })).seq as number;
     await b.next((f) => f.type === 'event' && f.seq === last);
@@ -95,7 +104,9 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     expect(new Set(results.filter(([w]) => w === 'event').map(([, seq]) => seq)).size).toBe(last - 2);
   });
 
-  it('ordered and gapless: 5 senders × 200 messages at once, plus HTTP sends, reach every socket in seq order', { timeout: 90_000 }, async () => {
+  it('ordered and gapless: 5 senders × 200 messages at once, plus HTTP sends, reach every socket in seq order', {
+    timeout: 90_000,
+  }, async () => {
     const senders = await tokenUsers(server, 5, 'sender');
     const [watcher, http] = await tokenUsers(server, 2, 'watch');
     const group = await createGroup(server, senders[0]!, [...senders.slice(1), watcher!, http!]);
@@ -106,18 +117,23 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     const [wsAcks, httpReplies] = await Promise.all([
       Promise.all(senderSockets.map((s, i) => burst(s, group, `s${i}`, 200))),
       Promise.all(
-        range(1, 40).map((i) => server.http('POST', `/v1/groups/${group}/messages`, { token: http!.token, body: { clientMsgId: `http-${i}`, text: `http ${i}` } })),
+        range(1, 40).map((i) =>
+          server.http('POST', `/v1/groups/${group}/messages`, {
+            token: http!.token,
+            body: { clientMsgId: `http-${i}`, text: `http ${i}` },
+          }),
+        ),
       ),
     ]);
     expect(httpReplies.every((r) => r.status === 201)).toBe(true);
     const acked = new Map<string, number>();
-    wsAcks.forEach((acks, i) =>
-      acks.forEach((ack, j) => {
+    for (const [i, acks] of wsAcks.entries()) {
+      for (const [j, ack] of acks.entries()) {
         expect(ack.type).toBe('ack');
         acked.set(`${senders[i]!.id}/s${i}-${j + 1}`, ack.seq);
-      }),
-    );
-    httpReplies.forEach((r, i) => acked.set(`${http!.id}/http-${i + 1}`, r.body.seq));
+      }
+    }
+    for (const [i, r] of httpReplies.entries()) acked.set(`${http!.id}/http-${i + 1}`, r.body.seq);
     const total = 5 * 200 + 40;
     expect(new Set(acked.values()).size).toBe(total);
 
@@ -197,7 +213,10 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
 
     const one = await a1.request({ type: 'send', group, clientMsgId: 'seq-1', text: 'once' });
     const again = await a1.request({ type: 'send', group, clientMsgId: 'seq-1', text: 'once' });
-    const viaHttp = await server.http('POST', `/v1/groups/${group}/messages`, { token: asha!.token, body: { clientMsgId: 'seq-1', text: 'once' } });
+    const viaHttp = await server.http('POST', `/v1/groups/${group}/messages`, {
+      token: asha!.token,
+      body: { clientMsgId: 'seq-1', text: 'once' },
+    });
     expect(again).toMatchObject({ type: 'ack', group, seq: one.seq, ts: one.ts });
     expect(viaHttp).toEqual({ status: 201, body: { group, seq: one.seq, ts: one.ts } });
 
@@ -206,11 +225,16 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
       Promise.all(range(1, 10).map(() => a1.request({ type: 'send', group, clientMsgId: 'conc', text: 'concurrent' }))),
       Promise.all(range(1, 10).map((i) => a2.request({ type: 'send', group, clientMsgId: i % 2 ? 'conc' : `other-${i}`, text: 'x' }))),
       Promise.all(
-        range(1, 6).map(() => server.http('POST', `/v1/groups/${group}/messages`, { token: asha!.token, body: { clientMsgId: 'conc', text: 'concurrent' } })),
+        range(1, 6).map(() =>
+          server.http('POST', `/v1/groups/${group}/messages`, { token: asha!.token, body: { clientMsgId: 'conc', text: 'concurrent' } }),
+        ),
       ),
     ]);
     expect(overHttp.map((r) => r.status)).toEqual(range(1, 6).map(() => 201));
-    const concAcks = [...onA1, ...onA2.filter((_, i) => i % 2 === 0), ...overHttp.map((r) => r.body as Frame)].map((r) => ({ seq: r.seq, ts: r.ts }));
+    const concAcks = [...onA1, ...onA2.filter((_, i) => i % 2 === 0), ...overHttp.map((r) => r.body as Frame)].map((r) => ({
+      seq: r.seq,
+      ts: r.ts,
+    }));
     expect(concAcks).toHaveLength(10 + 5 + 6);
     expect(new Set(concAcks.map((r) => JSON.stringify(r))).size).toBe(1);
 
@@ -223,7 +247,10 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     const delivered = watcher.events(group).filter((e) => e.kind === 'message');
     expect(delivered.filter((e) => e.clientMsgId === 'seq-1' && e.sender === asha!.id).map((e) => e.seq)).toEqual([one.seq]);
     expect(delivered.filter((e) => e.clientMsgId === 'conc').map((e) => [e.sender, e.seq])).toEqual(
-      [[asha!.id, concAcks[0]!.seq], [ben!.id, bens.seq]].sort((x, y) => (x[1] as number) - (y[1] as number)),
+      [
+        [asha!.id, concAcks[0]!.seq],
+        [ben!.id, bens.seq],
+      ].sort((x, y) => (x[1] as number) - (y[1] as number)),
     );
     const history = await server.http('GET', `/v1/groups/${group}/messages?limit=100`, { token: ben!.token });
     expect(history.body.messages.filter((m: Frame) => m.clientMsgId === 'conc')).toHaveLength(2);
@@ -318,7 +345,10 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
       await m.next((f) => f.type === 'event' && f.group === other && f.seq === marker);
       expect(m.events(group).at(-1)).toEqual(removedEvent);
       expect(m.frames.filter((f) => f.type === 'typing' && f.group === group)).toEqual([]);
-      expect(await m.request({ type: 'send', group, clientMsgId: 'late', text: 'hello?' })).toMatchObject({ type: 'error', code: 'not_found' });
+      expect(await m.request({ type: 'send', group, clientMsgId: 'late', text: 'hello?' })).toMatchObject({
+        type: 'error',
+        code: 'not_found',
+      });
       expect(await m.request({ type: 'sync', groups: { [group]: 0 } })).toMatchObject({ type: 'error', code: 'not_found' });
       // A new socket of the removed member does not list the group.
       const fresh = await open(member!);
@@ -360,7 +390,10 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
         await o.request({ type: 'send', group, clientMsgId: `r${round}`, text });
         const marker = (await o.request({ type: 'send', group: other, clientMsgId: `m${round}`, text: 'marker' })).seq;
         await m!.next((f) => f.type === 'event' && f.group === other && f.seq === marker);
-        expect(m!.frames.some((f) => f.type === 'event' && f.group === group && f.text === text), `round ${round}`).toBe(!removing);
+        expect(
+          m!.frames.some((f) => f.type === 'event' && f.group === group && f.text === text),
+          `round ${round}`,
+        ).toBe(!removing);
         m!.terminate();
       }
     });

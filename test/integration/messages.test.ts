@@ -40,7 +40,10 @@ describe.each(storageModes())('messages (%s)', (mode) => {
   it('edit: only the sender; appends an edit event; history shows the new text and editedAt', async () => {
     const target = await send(a, 'first draft');
     expect(await b.request({ type: 'edit', group, target, text: 'hijacked' })).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(await o.request({ type: 'edit', group, target, text: 'even the owner may not' })).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(await o.request({ type: 'edit', group, target, text: 'even the owner may not' })).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+    });
     const ack = await a.request({ type: 'edit', group, target, text: '  final  ' });
     expect(ack).toMatchObject({ type: 'ack', group, seq: target + 1 });
     const event = await b.next((f) => f.type === 'event' && f.seq === ack.seq);
@@ -61,7 +64,11 @@ describe.each(storageModes())('messages (%s)', (mode) => {
     expect(bySender).toMatchObject({ type: 'ack', group });
     const byAdmin = await o.request({ type: 'delete', group, target: other });
     expect(byAdmin).toMatchObject({ type: 'ack', group });
-    expect(await b.next((f) => f.type === 'event' && f.seq === byAdmin.seq)).toMatchObject({ kind: 'delete', target: other, sender: owner.id });
+    expect(await b.next((f) => f.type === 'event' && f.seq === byAdmin.seq)).toMatchObject({
+      kind: 'delete',
+      target: other,
+      sender: owner.id,
+    });
     expect(await a.request({ type: 'delete', group, target: mine })).toMatchObject({ type: 'error', code: 'conflict' });
     expect(await a.request({ type: 'react', group, target: mine, emoji: '👍' })).toMatchObject({ type: 'error', code: 'conflict' });
     expect(await a.request({ type: 'edit', group, target: mine, text: 'undo' })).toMatchObject({ type: 'error', code: 'conflict' });
@@ -75,7 +82,15 @@ describe.each(storageModes())('messages (%s)', (mode) => {
     const events = new Map(synced.groups[group].events.map((e: Frame) => [e.seq, e]));
     expect(events.get(mine)).toMatchObject({ kind: 'message', text: null, deleted: true });
     expect(events.get(edited.seq)).toMatchObject({ kind: 'edit', target: mine, text: null });
-    expect(events.get(bySender.seq)).toEqual({ type: 'event', group, seq: bySender.seq, ts: bySender.ts, sender: alice.id, kind: 'delete', target: mine });
+    expect(events.get(bySender.seq)).toEqual({
+      type: 'event',
+      group,
+      seq: bySender.seq,
+      ts: bySender.ts,
+      sender: alice.id,
+      kind: 'delete',
+      target: mine,
+    });
     // And storage itself holds no trace of the words.
     const leftovers = await server.app.storage.db
       .select({ seq: eventsTable.seq })
@@ -90,7 +105,12 @@ describe.each(storageModes())('messages (%s)', (mode) => {
     const r2 = await b.request({ type: 'react', group, target, emoji: '👍' });
     const r3 = await o.request({ type: 'react', group, target, emoji: '🎉' });
     expect([r1, r2, r3].map((r) => r.seq)).toEqual([target + 1, target + 2, target + 3]);
-    expect(await b.next((f) => f.type === 'event' && f.seq === r3.seq)).toMatchObject({ kind: 'reaction', target, emoji: '🎉', sender: owner.id });
+    expect(await b.next((f) => f.type === 'event' && f.seq === r3.seq)).toMatchObject({
+      kind: 'reaction',
+      target,
+      emoji: '🎉',
+      sender: owner.id,
+    });
     const countsOf = async () => (await history(`?before=${target + 1}&limit=1`)).messages[0].reactions;
     expect(await countsOf()).toEqual({ '👍': 2, '🎉': 1 });
     // The same again changes nothing and appends nothing.
@@ -100,7 +120,12 @@ describe.each(storageModes())('messages (%s)', (mode) => {
     expect(changed.seq).toBe(r3.seq + 1);
     expect(await countsOf()).toEqual({ '👍': 1, '🎉': 2 });
     const removed = await b.request({ type: 'react', group, target, emoji: null });
-    expect(await a.next((f) => f.type === 'event' && f.seq === removed.seq)).toMatchObject({ kind: 'reaction', target, emoji: null, sender: bob.id });
+    expect(await a.next((f) => f.type === 'event' && f.seq === removed.seq)).toMatchObject({
+      kind: 'reaction',
+      target,
+      emoji: null,
+      sender: bob.id,
+    });
     expect(await countsOf()).toEqual({ '🎉': 2 });
     const again = await b.request({ type: 'react', group, target, emoji: null });
     expect(again.seq).toBeUndefined();
@@ -129,8 +154,14 @@ describe.each(storageModes())('messages (%s)', (mode) => {
     const receipts = await server.http('GET', `/v1/groups/${group}/messages/${top}/receipts`, { token: owner.token });
     expect(receipts).toEqual({ status: 200, body: { readBy: 2, memberCount: 3 } });
     await o.request({ type: 'read', group, seq: top - 1 });
-    expect((await server.http('GET', `/v1/groups/${group}/messages/${top - 1}/receipts`, { token: alice.token })).body).toEqual({ readBy: 3, memberCount: 3 });
-    expect((await server.http('GET', `/v1/groups/${group}/messages/${top + 1}/receipts`, { token: alice.token })).body).toEqual({ readBy: 0, memberCount: 3 });
+    expect((await server.http('GET', `/v1/groups/${group}/messages/${top - 1}/receipts`, { token: alice.token })).body).toEqual({
+      readBy: 3,
+      memberCount: 3,
+    });
+    expect((await server.http('GET', `/v1/groups/${group}/messages/${top + 1}/receipts`, { token: alice.token })).body).toEqual({
+      readBy: 0,
+      memberCount: 3,
+    });
   });
 
   it('history: newest first, paged by before/limit with hasMore, messages only', async () => {
@@ -140,7 +171,18 @@ describe.each(storageModes())('messages (%s)', (mode) => {
     const page1 = await b.request({ type: 'history', group: fresh, limit: 3 });
     expect(page1).toMatchObject({ type: 'history', group: fresh, hasMore: true });
     expect(page1.messages.map((m: Frame) => m.seq)).toEqual(seqs.slice(-3).reverse());
-    expect(Object.keys(page1.messages[0]).sort()).toEqual(['clientMsgId', 'deleted', 'editedAt', 'mentions', 'reactions', 'replyTo', 'sender', 'seq', 'text', 'ts']);
+    expect(Object.keys(page1.messages[0]).sort()).toEqual([
+      'clientMsgId',
+      'deleted',
+      'editedAt',
+      'mentions',
+      'reactions',
+      'replyTo',
+      'sender',
+      'seq',
+      'text',
+      'ts',
+    ]);
     const page2 = await b.request({ type: 'history', group: fresh, limit: 3, before: page1.messages[2].seq });
     expect(page2.messages.map((m: Frame) => m.seq)).toEqual(seqs.slice(1, 4).reverse());
     expect(page2.hasMore).toBe(true);
@@ -187,7 +229,10 @@ describe.each(storageModes())('edit window (%s)', (mode) => {
     const early = await s.request({ type: 'send', group, clientMsgId: 'early', text: 'typo' });
     expect(await s.request({ type: 'edit', group, target: early.seq, text: 'fixed' })).toMatchObject({ type: 'ack' });
     await sleep(1300);
-    expect(await s.request({ type: 'edit', group, target: early.seq, text: 'too late' })).toMatchObject({ type: 'error', code: 'conflict' });
+    expect(await s.request({ type: 'edit', group, target: early.seq, text: 'too late' })).toMatchObject({
+      type: 'error',
+      code: 'conflict',
+    });
     // The window runs from the message, not from its last edit; delete has no window.
     expect(await s.request({ type: 'delete', group, target: early.seq })).toMatchObject({ type: 'ack' });
     s.terminate();

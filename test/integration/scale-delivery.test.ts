@@ -88,7 +88,10 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     expect(acked).toBe(6 * perSender);
     expect(logs[main]!.length + logs[side]!.length).toBeGreaterThanOrEqual(acked);
     for (const group of [main, side]) {
-      expectAckedOnce(logs[group]!, senders.map((client, i) => ({ id: users[i]!.id, client })));
+      expectAckedOnce(
+        logs[group]!,
+        senders.map((client, i) => ({ id: users[i]!.id, client })),
+      );
       const last = logs[group]!.at(-1)!.seq as number;
       const members = group === main ? all : all.slice(0, 6);
       await Promise.all(members.map((c) => c.waitForSeq(group, last)));
@@ -106,7 +109,9 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     const revoked = await Promise.all([on(0, user), on(1, user), on(2, user)]);
     const other = await on(2, { ...user, token: signIn.body.token });
     expect((await r(2).http('DELETE', '/v1/sessions/current', { token: user.token })).status).toBe(204);
-    const closes = await Promise.all(revoked.map((s) => Promise.race([s.closed, new Promise((res) => setTimeout(() => res('open'), 5000))])));
+    const closes = await Promise.all(
+      revoked.map((s) => Promise.race([s.closed, new Promise((res) => setTimeout(() => res('open'), 5000))])),
+    );
     expect(closes.map((c) => (c as { code: number }).code)).toStrictEqual([4403, 4403, 4403]);
     expect((await other.request({ type: 'ping' })).type).toBe('pong');
     // The revoked token no longer opens a socket anywhere.
@@ -142,15 +147,21 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     const [sa, sb] = await Promise.all([on(0, a), on(2, b)]);
     // What a replica killed between commit and publish leaves behind: stored, never announced.
     const storage = await openStorage({ databaseUrl: scaleEnv.databaseUrl, dataDir: '', poolSize: 1 });
-    const [row] = await storage.db.transaction((tx) => appendEvents(tx, group, [messageDraft(a.id, { clientMsgId: 'orphan', text: 'stored only' })]));
+    const [row] = await storage.db.transaction((tx) =>
+      appendEvents(tx, group, [messageDraft(a.id, { clientMsgId: 'orphan', text: 'stored only' })]),
+    );
     await storage.close();
     // The sender never got an ack, so it resends (to another replica): same seq, and now delivered.
     const ack = await sa.request({ type: 'send', group, clientMsgId: 'orphan', text: 'stored only' });
     expect(ack).toMatchObject({ type: 'ack', seq: row!.seq });
-    for (const s of [sa, sb]) expect(await s.next((f) => f.type === 'event' && f.seq === row!.seq, 3000)).toMatchObject({ clientMsgId: 'orphan', text: 'stored only' });
+    for (const s of [sa, sb])
+      expect(await s.next((f) => f.type === 'event' && f.seq === row!.seq, 3000)).toMatchObject({
+        clientMsgId: 'orphan',
+        text: 'stored only',
+      });
   });
 
-  it('moves a read marker on the user\'s sockets on other replicas', async () => {
+  it("moves a read marker on the user's sockets on other replicas", async () => {
     const [owner, reader] = await Promise.all([set.user(), set.user()]);
     const group = await newGroup(owner, [reader]);
     const [s0, s1, s2] = await Promise.all([on(0, reader), on(1, reader), on(2, reader)]);

@@ -51,7 +51,10 @@ function stream(senders: LogClient[], group: string, tag: string) {
 
 async function expectAllComplete(clients: LogClient[], users: TestUser[], group: string, via: Replica, token: string) {
   const log = await fullLog(via, token, group);
-  expectAckedOnce(log, clients.map((client, i) => ({ id: users[i]!.id, client })));
+  expectAckedOnce(
+    log,
+    clients.map((client, i) => ({ id: users[i]!.id, client })),
+  );
   const last = log.at(-1)!.seq as number;
   await Promise.all(clients.map((c) => c.waitForSeq(group, last)));
   for (const c of clients) c.expectComplete(group, log);
@@ -77,7 +80,10 @@ describe.skipIf(noScaleServers)('replica failures', () => {
 
     const setUp = async (count: number) => {
       const users = await Promise.all(Array.from({ length: count }, () => set.user()));
-      const res = await set.replicas[0]!.http('POST', '/v1/groups', { token: users[0]!.token, body: { name: 'f', members: users.slice(1).map((u) => u.id) } });
+      const res = await set.replicas[0]!.http('POST', '/v1/groups', {
+        token: users[0]!.token,
+        body: { name: 'f', members: users.slice(1).map((u) => u.id) },
+      });
       const group = res.body.group.id as string;
       const all = users.map((u, i) => new LogClient(`u${i}`, u.token, () => set.replicas));
       clients.push(...all);
@@ -138,14 +144,21 @@ describe.skipIf(noScaleServers)('replica failures', () => {
     const clients: LogClient[] = [];
     try {
       const users = await Promise.all(Array.from({ length: 4 }, () => set.user()));
-      const res = await set.replicas[0]!.http('POST', '/v1/groups', { token: users[0]!.token, body: { name: 'r', members: users.slice(1).map((u) => u.id) } });
+      const res = await set.replicas[0]!.http('POST', '/v1/groups', {
+        token: users[0]!.token,
+        body: { name: 'r', members: users.slice(1).map((u) => u.id) },
+      });
       const group = res.body.group.id as string;
       clients.push(...users.map((u, i) => new LogClient(`u${i}`, u.token, () => set.replicas)));
       await Promise.all(clients.map((c, i) => c.connect(set.replicas[i % 2]!)));
       const s = stream(clients, group, 'r');
       await s.until(100);
       await redis.stop();
-      await waitUntil(async () => (await Promise.all(set.replicas.map((r) => r.readyz()))).every((st) => st === 503), 10_000, 'readyz 503 on both');
+      await waitUntil(
+        async () => (await Promise.all(set.replicas.map((r) => r.readyz()))).every((st) => st === 503),
+        10_000,
+        'readyz 503 on both',
+      );
       // Redis is down: sends are still stored and acked, and each replica's own sockets still
       // get events (in order: the other replica's show up as gaps, filled from storage).
       const down = s.acked;
@@ -167,7 +180,11 @@ describe.skipIf(noScaleServers)('replica failures', () => {
       expect(await set.replicas[0]!.readyz()).toBe(503);
 
       await redis.start();
-      await waitUntil(async () => (await Promise.all(set.replicas.map((r) => r.readyz()))).every((st) => st === 200), 15_000, 'readyz 200 again');
+      await waitUntil(
+        async () => (await Promise.all(set.replicas.map((r) => r.readyz()))).every((st) => st === 200),
+        15_000,
+        'readyz 200 again',
+      );
       await expectAllComplete(clients, users, group, set.replicas[1]!, users[1]!.token);
       // Nobody reconnected: the replicas caught their sockets up from storage themselves.
       expect(clients.map((c) => c.reconnects)).toStrictEqual([0, 0, 0, 0]);
@@ -201,7 +218,10 @@ describe.skipIf(noScaleServers)('replica failures', () => {
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect(await replica.readyz()).toBe(503);
       expect((await replica.http('GET', '/healthz')).status).toBe(200);
-      const httpSend = await replica.http('POST', `/v1/groups/${group}/messages`, { token: user.token, body: { clientMsgId: 'during-http', text: 'x' } });
+      const httpSend = await replica.http('POST', `/v1/groups/${group}/messages`, {
+        token: user.token,
+        body: { clientMsgId: 'during-http', text: 'x' },
+      });
       expect([httpSend.status, httpSend.body.error?.code]).toStrictEqual([503, 'unavailable']);
 
       await proxy.restore();
@@ -237,7 +257,15 @@ describe.skipIf(noScaleServers)('replica failures', () => {
         req.end();
       });
     try {
-      await waitUntil(() => healthz().then(() => true, () => false), 30_000, 'workers up');
+      await waitUntil(
+        () =>
+          healthz().then(
+            () => true,
+            () => false,
+          ),
+        30_000,
+        'workers up',
+      );
       const pids = new Set<number>();
       for (let i = 0; i < 200 && pids.size < 2; i++) {
         pids.add(await healthz().catch(() => 0));
@@ -251,7 +279,10 @@ describe.skipIf(noScaleServers)('replica failures', () => {
     }
     expect(await exited).toStrictEqual({ code: 0, signal: null });
 
-    const refused = spawn(process.execPath, ['dist/main.js', 'start', '--workers', '2'], { env: { ...env, REDIS_URL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const refused = spawn(process.execPath, ['dist/main.js', 'start', '--workers', '2'], {
+      env: { ...env, REDIS_URL: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     refused.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     expect(await track(refused)).toStrictEqual({ code: 2, signal: null });

@@ -80,8 +80,13 @@ describe.each(storageModes())('send path (%s)', (mode) => {
     const b = await connect(server.wsUrl, ben.token);
     expect(await b.request({ type: 'send', group, clientMsgId: 'b1', text: 'hi' })).toMatchObject({ type: 'ack' });
     expect((await server.http('DELETE', `/v1/groups/${group}/members/${ben.id}`, { token: asha.token })).status).toBe(204);
-    expect(await b.request({ type: 'send', group, clientMsgId: 'b2', text: 'still here?' })).toMatchObject({ type: 'error', code: 'not_found' });
-    expect((await server.http('POST', `/v1/groups/${group}/messages`, { token: ben.token, body: { clientMsgId: 'b3', text: 'x' } })).status).toBe(404);
+    expect(await b.request({ type: 'send', group, clientMsgId: 'b2', text: 'still here?' })).toMatchObject({
+      type: 'error',
+      code: 'not_found',
+    });
+    expect(
+      (await server.http('POST', `/v1/groups/${group}/messages`, { token: ben.token, body: { clientMsgId: 'b3', text: 'x' } })).status,
+    ).toBe(404);
     // Back in: allowed again (the refusal was not cached).
     expect((await server.http('POST', `/v1/groups/${group}/members`, { token: asha.token, body: { userId: ben.id } })).status).toBe(201);
     expect(await b.request({ type: 'send', group, clientMsgId: 'b4', text: 'back' })).toMatchObject({ type: 'ack' });
@@ -94,7 +99,10 @@ describe.each(storageModes())('send path (%s)', (mode) => {
     const b = await connect(server.wsUrl, ben.token);
     expect(await b.request({ type: 'send', group, clientMsgId: 'b1', text: 'hi' })).toMatchObject({ type: 'ack' });
     const patch = (adminsOnlyPost: boolean) =>
-      server.http('PATCH', `/v1/groups/${group}`, { token: asha.token, body: { settings: { adminsOnlyPost, open: false, approvalRequired: false } } });
+      server.http('PATCH', `/v1/groups/${group}`, {
+        token: asha.token,
+        body: { settings: { adminsOnlyPost, open: false, approvalRequired: false } },
+      });
     expect((await patch(true)).status).toBe(200);
     expect(await b.request({ type: 'send', group, clientMsgId: 'b2', text: 'muted?' })).toMatchObject({ type: 'error', code: 'forbidden' });
     expect((await patch(false)).status).toBe(200);

@@ -20,7 +20,15 @@ describe.each(storageModes())('group chat over a real socket (%s)', (mode) => {
     expect(ack).toMatchObject({ type: 'ack', group, seq: 3 });
     for (const s of [a, b]) {
       const event = await s.next((f) => f.type === 'event' && f.seq === 3);
-      expect(event).toMatchObject({ group, sender: asha.id, kind: 'message', clientMsgId: 'm1', text: 'hello', replyTo: null, mentions: [] });
+      expect(event).toMatchObject({
+        group,
+        sender: asha.id,
+        kind: 'message',
+        clientMsgId: 'm1',
+        text: 'hello',
+        replyTo: null,
+        mentions: [],
+      });
     }
     await Promise.all([a.close(), b.close()]);
   });

@@ -13,7 +13,7 @@ describe('web client files', () => {
   });
 
   it('serves index.html at / revalidated on every load, pointing at hashed assets cached for good', async () => {
-    const index = await fetch(server.url + '/');
+    const index = await fetch(`${server.url}/`);
     expect(index.status).toBe(200);
     expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(index.headers.get('cache-control')).toBe('no-cache');
@@ -36,7 +36,7 @@ describe('web client files', () => {
   });
 
   it('answers 404 for unknown assets and keeps the API error shape for unknown API paths', async () => {
-    const missing = await fetch(server.url + '/assets/nope.js');
+    const missing = await fetch(`${server.url}/assets/nope.js`);
     expect(missing.status).toBe(404);
     const api = await server.http('GET', '/v1/nothing-here');
     expect(api).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'no such endpoint' } } });

@@ -25,7 +25,15 @@ function setup(token: string | (() => Promise<string>) = 'tok') {
     error: (e) => errors.push(e),
   };
   const connection = new Connection(
-    { url: 'http://chat.test/', token, WebSocket: net.WebSocket, reconnect: { baseMs: 100, maxMs: 1000 }, pingIntervalMs: 1000, pingTimeoutMs: 500, random: () => 0.5 },
+    {
+      url: 'http://chat.test/',
+      token,
+      WebSocket: net.WebSocket,
+      reconnect: { baseMs: 100, maxMs: 1000 },
+      pingIntervalMs: 1000,
+      pingTimeoutMs: 500,
+      random: () => 0.5,
+    },
     hooks,
   );
   return { net, connection, states, frames, errors, log };
@@ -149,6 +157,11 @@ describe('Connection', () => {
 
 describe('BanyanError', () => {
   it('marks what is worth retrying', () => {
-    expect(['unavailable', 'rate_limited', 'internal', 'forbidden'].map((c) => new BanyanError(c, '').retryable)).toEqual([true, true, true, false]);
+    expect(['unavailable', 'rate_limited', 'internal', 'forbidden'].map((c) => new BanyanError(c, '').retryable)).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 });

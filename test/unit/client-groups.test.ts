@@ -5,10 +5,24 @@ import type { GroupEvent, GroupSummary } from '../../src/protocol/server-frames.
 // Which groups a client follows, where each stands, and what is unread: no socket involved.
 
 const summary = (over: Partial<GroupSummary> = {}): GroupSummary => ({
-  id: 'g1', kind: 'group', name: 'Volunteers', communityId: null, role: 'member', lastSeq: 10, readSeq: 4, ...over,
+  id: 'g1',
+  kind: 'group',
+  name: 'Volunteers',
+  communityId: null,
+  role: 'member',
+  lastSeq: 10,
+  readSeq: 4,
+  ...over,
 });
 const head = (seq: number, sender = 'u2') => ({ type: 'event' as const, group: 'g1', seq, ts: '2026-01-01T00:00:00.000Z', sender });
-const message = (seq: number, sender?: string): GroupEvent => ({ ...head(seq, sender), kind: 'message', clientMsgId: `m${seq}`, text: `t${seq}`, replyTo: null, mentions: [] });
+const message = (seq: number, sender?: string): GroupEvent => ({
+  ...head(seq, sender),
+  kind: 'message',
+  clientMsgId: `m${seq}`,
+  text: `t${seq}`,
+  replyTo: null,
+  mentions: [],
+});
 const removal = (seq: number, target: number): GroupEvent => ({ ...head(seq), kind: 'delete', target });
 const rename = (seq: number, name: string): GroupEvent => ({ ...head(seq), kind: 'group', changes: { name } });
 
@@ -32,7 +46,16 @@ describe('GroupTracker', () => {
   it('starts a new group at its read marker, or the backlog, or a given cursor; unfetched events after the marker count as unread', () => {
     const fromRead = setup();
     fromRead.tracker.track(summary());
-    expect(fromRead.tracker.state('g1')).toEqual({ id: 'g1', kind: 'group', name: 'Volunteers', communityId: null, role: 'member', lastSeq: 4, readSeq: 4, unread: 0 });
+    expect(fromRead.tracker.state('g1')).toEqual({
+      id: 'g1',
+      kind: 'group',
+      name: 'Volunteers',
+      communityId: null,
+      role: 'member',
+      lastSeq: 4,
+      readSeq: 4,
+      unread: 0,
+    });
 
     const backlog = setup({ initialBacklog: 3 });
     backlog.tracker.track(summary());

@@ -4,8 +4,16 @@ import { GroupCursor } from '../../src/client/group-cursor.js';
 import type { GroupEvent } from '../../src/protocol/server-frames.js';
 
 const event = (seq: number): GroupEvent => ({
-  type: 'event', group: 'g1', seq, ts: '2026-01-01T00:00:00.000Z', sender: 'u1', kind: 'message',
-  clientMsgId: `m${seq}`, text: `text ${seq}`, replyTo: null, mentions: [],
+  type: 'event',
+  group: 'g1',
+  seq,
+  ts: '2026-01-01T00:00:00.000Z',
+  sender: 'u1',
+  kind: 'message',
+  clientMsgId: `m${seq}`,
+  text: `text ${seq}`,
+  replyTo: null,
+  mentions: [],
 });
 const seqs = (events: GroupEvent[]) => events.map((e) => e.seq);
 
@@ -38,7 +46,10 @@ describe('GroupCursor', () => {
     // A live stream and a sync page overlapping, shuffled with a fixed seed.
     const all = [...Array.from({ length: 200 }, (_, i) => i + 1), ...Array.from({ length: 120 }, (_, i) => i + 50)];
     let seed = 7;
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const rand = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
     for (let i = all.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
       [all[i], all[j]] = [all[j]!, all[i]!];

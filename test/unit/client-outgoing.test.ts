@@ -26,9 +26,18 @@ function setup() {
       ),
     pending: (p) => pending.push(p),
   });
-  const msg = (group: string, clientMsgId: string): OutgoingMessage => ({ group, clientMsgId, text: clientMsgId, replyTo: null, mentions: [] });
+  const msg = (group: string, clientMsgId: string): OutgoingMessage => ({
+    group,
+    clientMsgId,
+    text: clientMsgId,
+    replyTo: null,
+    mentions: [],
+  });
   return {
-    queue, wire, pending, msg,
+    queue,
+    wire,
+    pending,
+    msg,
     connect: () => {
       live = true;
       queue.resume();

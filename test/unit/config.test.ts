@@ -54,7 +54,14 @@ describe('loadConfig', () => {
       SYNC_LIMIT: '20',
       LOG_LEVEL: 'silent',
     });
-    expect(c).toMatchObject({ PORT: 0, REDIS_SHARDED: true, LOCAL_ACCOUNTS: false, SYNC_LIMIT: 20, LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://u:p@db:5432/banyan' });
+    expect(c).toMatchObject({
+      PORT: 0,
+      REDIS_SHARDED: true,
+      LOCAL_ACCOUNTS: false,
+      SYNC_LIMIT: 20,
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: 'postgres://u:p@db:5432/banyan',
+    });
   });
 
   it('ignores variables it does not know', () => {
@@ -62,7 +69,16 @@ describe('loadConfig', () => {
   });
 
   it('treats an empty value as unset (the default), for numbers too', () => {
-    const c = loadConfig({ PORT: '', HOST: '', DATABASE_URL: '', JWT_SECRET: '', SYNC_LIMIT: '', EDIT_WINDOW_S: '', LOCAL_ACCOUNTS: '', LOG_LEVEL: '' });
+    const c = loadConfig({
+      PORT: '',
+      HOST: '',
+      DATABASE_URL: '',
+      JWT_SECRET: '',
+      SYNC_LIMIT: '',
+      EDIT_WINDOW_S: '',
+      LOCAL_ACCOUNTS: '',
+      LOG_LEVEL: '',
+    });
     expect(c).toEqual(loadConfig({}));
   });
 
@@ -104,7 +120,9 @@ describe('loadConfig', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toMatch(new RegExp(`^invalid ${name}=${JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    expect((error as Error).message).toMatch(
+      new RegExp(`^invalid ${name}=${JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `),
+    );
   });
 
   it('names the first bad variable when several are bad', () => {
@@ -113,7 +131,8 @@ describe('loadConfig', () => {
 });
 
 describe('key material', () => {
-  const configError = (name: string) => expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(new RegExp(`^invalid ${name}[=:]`)) });
+  const configError = (name: string) =>
+    expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(new RegExp(`^invalid ${name}[=:]`)) });
 
   it.each([
     ['not a key', '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----'],

@@ -14,7 +14,13 @@ function setup(chaos: Chaos = {}, options: Partial<FeedOptions> = {}, readDelayM
   const bus = new FakeBus(chaos);
   const storage = new MemoryFeedStorage(readDelayMs);
   const fanout = new RecordingFanout();
-  const feeds = new GroupFeeds(bus, storage, fanout, { gapWaitMs: GAP_WAIT_MS, fillPageSize: 4, checkIntervalMs: 3_600_000, ...options }, silentLogger);
+  const feeds = new GroupFeeds(
+    bus,
+    storage,
+    fanout,
+    { gapWaitMs: GAP_WAIT_MS, fillPageSize: 4, checkIntervalMs: 3_600_000, ...options },
+    silentLogger,
+  );
   bus.onMessage((m) => feeds.receive(topicGroupId(m.topic)!, m));
   const publisher = new Publisher(bus);
   /** Commits events to a group's log and publishes them, as the sending side does. */
@@ -42,42 +48,45 @@ describe('GroupFeeds', () => {
     return s;
   };
 
-  it.each(range(1, 12))('hands each group to its sockets in seq order, gapless and once, however the bus reorders, doubles and drops (seed %i)', async (seed) => {
-    // Storage answers take 2 ms, so the bus overtakes baselines and fills.
-    const { bus, storage, fanout, feeds, commit } = start({ seed, drop: 0.15, duplicate: 0.25, delay: 0.4 }, {}, 2);
-    const random = seededRandom(seed * 7919);
-    const groups = ['a', 'b', 'c'];
-    // A socket starts following a group where the feed stands, and has the log up to there already.
-    const sockets: { groupId: string; after: number; from: number }[] = [];
-    const follow = (groupId: string) =>
-      void feeds.acquire(groupId).then(() => sockets.push({ groupId, after: feeds.deliveredSeq(groupId), from: fanout.calls.length }));
-    for (const g of groups) storage.append(g, Math.floor(random() * 4));
-    for (const g of groups) follow(g);
+  it.each(range(1, 12))(
+    'hands each group to its sockets in seq order, gapless and once, however the bus reorders, doubles and drops (seed %i)',
+    async (seed) => {
+      // Storage answers take 2 ms, so the bus overtakes baselines and fills.
+      const { bus, storage, fanout, feeds, commit } = start({ seed, drop: 0.15, duplicate: 0.25, delay: 0.4 }, {}, 2);
+      const random = seededRandom(seed * 7919);
+      const groups = ['a', 'b', 'c'];
+      // A socket starts following a group where the feed stands, and has the log up to there already.
+      const sockets: { groupId: string; after: number; from: number }[] = [];
+      const follow = (groupId: string) =>
+        void feeds.acquire(groupId).then(() => sockets.push({ groupId, after: feeds.deliveredSeq(groupId), from: fanout.calls.length }));
+      for (const g of groups) storage.append(g, Math.floor(random() * 4));
+      for (const g of groups) follow(g);
 
-    for (let step = 0; step < 80; step++) {
-      const r = random();
-      const g = groups[Math.floor(random() * groups.length)]!;
-      if (r < 0.45) commit(g, 1 + Math.floor(random() * 3));
-      else if (r < 0.75) bus.flush();
-      else if (r < 0.95) await vi.advanceTimersByTimeAsync(Math.floor(random() * 2 * GAP_WAIT_MS));
-      else follow(g);
-    }
-    bus.drain();
-    await vi.advanceTimersByTimeAsync(10 * GAP_WAIT_MS);
-    // The last events of a group may be lost with nothing after them: the periodic check finds them.
-    for (let check = 0; check < 2; check++) {
-      const checked = feeds.checkAgainstStorage();
+      for (let step = 0; step < 80; step++) {
+        const r = random();
+        const g = groups[Math.floor(random() * groups.length)]!;
+        if (r < 0.45) commit(g, 1 + Math.floor(random() * 3));
+        else if (r < 0.75) bus.flush();
+        else if (r < 0.95) await vi.advanceTimersByTimeAsync(Math.floor(random() * 2 * GAP_WAIT_MS));
+        else follow(g);
+      }
+      bus.drain();
       await vi.advanceTimersByTimeAsync(10 * GAP_WAIT_MS);
-      await checked;
-    }
+      // The last events of a group may be lost with nothing after them: the periodic check finds them.
+      for (let check = 0; check < 2; check++) {
+        const checked = feeds.checkAgainstStorage();
+        await vi.advanceTimersByTimeAsync(10 * GAP_WAIT_MS);
+        await checked;
+      }
 
-    expect(bus.dropped.length).toBeGreaterThan(0);
-    expect(sockets.length).toBeGreaterThan(groups.length);
-    for (const s of sockets) {
-      const end = storage.logs.get(s.groupId)?.length ?? 0;
-      expect(fanout.seqs(s.groupId, s.from), `group ${s.groupId} after ${s.after}`).toEqual(range(s.after + 1, end));
-    }
-  });
+      expect(bus.dropped.length).toBeGreaterThan(0);
+      expect(sockets.length).toBeGreaterThan(groups.length);
+      for (const s of sockets) {
+        const end = storage.logs.get(s.groupId)?.length ?? 0;
+        expect(fanout.seqs(s.groupId, s.from), `group ${s.groupId} after ${s.after}`).toEqual(range(s.after + 1, end));
+      }
+    },
+  );
 
   it('holds events that arrive before the baseline and delivers them after it, filling what is missing', async () => {
     const { bus, storage, fanout, feeds, commit } = start();
@@ -148,7 +157,11 @@ describe('GroupFeeds', () => {
   it('takes a leaving member off the group right after the event that says so, from the bus or from storage', async () => {
     const { bus, storage, fanout, feeds, publisher } = start();
     await feeds.acquire('g');
-    const events = [storage.append('g')[0]!, storage.append('g', 1, (g, seq) => memberLeftEvent(g, seq, 'u2'))[0]!, storage.append('g')[0]!];
+    const events = [
+      storage.append('g')[0]!,
+      storage.append('g', 1, (g, seq) => memberLeftEvent(g, seq, 'u2'))[0]!,
+      storage.append('g')[0]!,
+    ];
     void publisher.events(events);
     bus.drain();
     const left = storage.append('g', 1, (g, seq) => memberLeftEvent(g, seq, 'u3'))[0]!; // 4, lost: filled from storage
@@ -157,7 +170,13 @@ describe('GroupFeeds', () => {
     await vi.advanceTimersByTimeAsync(GAP_WAIT_MS);
     expect(left.seq).toBe(4);
     expect(fanout.calls.map((c) => (c.type === 'publish' ? (JSON.parse(c.data) as { seq: number }).seq : `left ${c.userId}`))).toEqual([
-      1, 2, 'left u2', 3, 4, 'left u3', 5,
+      1,
+      2,
+      'left u2',
+      3,
+      4,
+      'left u3',
+      5,
     ]);
   });
 

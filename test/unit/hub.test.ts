@@ -24,7 +24,10 @@ class FakeTransport implements SocketTransport<string> {
 
   subscribe(socket: string, topic: string) {
     let set = this.topics.get(topic);
-    if (!set) this.topics.set(topic, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.topics.set(topic, set);
+    }
     set.add(socket);
   }
   unsubscribe(socket: string, topic: string) {
@@ -68,8 +71,18 @@ class Logs implements FeedStorage {
   append(groupId: string, kind: LogEvent['kind'], data: Record<string, unknown> | null = null, text: string | null = null): LogEvent {
     const log = this.events.get(groupId) ?? [];
     const event: LogEvent = {
-      groupId, seq: log.length + 1, ts: new Date(0), senderId: 'u-admin', kind, clientMsgId: null, text,
-      target: null, replyTo: null, data, editedAt: null, deleted: false,
+      groupId,
+      seq: log.length + 1,
+      ts: new Date(0),
+      senderId: 'u-admin',
+      kind,
+      clientMsgId: null,
+      text,
+      target: null,
+      replyTo: null,
+      data,
+      editedAt: null,
+      deleted: false,
     };
     log.push(event);
     this.events.set(groupId, log);
@@ -87,14 +100,26 @@ class Logs implements FeedStorage {
 }
 
 const principal = (userId: string, sessionId: string | null = null): Principal => ({
-  userId, name: userId, sessionId, scope: 'user', expiresAt: new Date(Date.now() + 60_000),
+  userId,
+  name: userId,
+  sessionId,
+  scope: 'user',
+  expiresAt: new Date(Date.now() + 60_000),
 });
 
 function setup(members: Record<string, string[]>) {
   const bus = new MemoryBus();
   const transport = new FakeTransport();
   const logs = new Logs();
-  const summary = (id: string): GroupSummary => ({ id, kind: 'group', name: id, communityId: null, role: 'member', lastSeq: 0, readSeq: 0 });
+  const summary = (id: string): GroupSummary => ({
+    id,
+    kind: 'group',
+    name: id,
+    communityId: null,
+    role: 'member',
+    lastSeq: 0,
+    readSeq: 0,
+  });
   const directory: Directory = {
     listGroups: async (userId) => (members[userId] ?? []).map(summary),
     groupSummary: async (groupId, userId) => ((members[userId] ?? []).includes(groupId) ? summary(groupId) : undefined),
@@ -103,9 +128,13 @@ function setup(members: Record<string, string[]>) {
   };
   const accessChanges: unknown[] = [];
   const hub = new Hub<string>({
-    bus, transport, directory, feedStorage: logs,
+    bus,
+    transport,
+    directory,
+    feedStorage: logs,
     onAccessChange: (change) => accessChanges.push(change),
-    metrics: createMetrics(), logger: createLogger('silent'),
+    metrics: createMetrics(),
+    logger: createLogger('silent'),
     settings: { feedCheckMs: 60_000, slowConsumerBytes: 1000 },
   });
   const sessions = new Map<string, Session<string>>();

@@ -24,7 +24,10 @@ describe('MembershipCache', () => {
     return id;
   };
   const setRole = (groupId: string, userId: string, role: Role) =>
-    t.db.update(members).set({ role }).where(and(eq(members.groupId, groupId), eq(members.userId, userId)));
+    t.db
+      .update(members)
+      .set({ role })
+      .where(and(eq(members.groupId, groupId), eq(members.userId, userId)));
   /** What the cache's lookups cost in queries. */
   const queriesOf = async (run: () => Promise<unknown>) => {
     const before = t.queries;
@@ -77,7 +80,10 @@ describe('MembershipCache', () => {
 
   it('does not cache a lookup that raced a change of the whole group (settings)', async () => {
     const { g, cache, raced, arrive } = await startRacedLookup();
-    await t.db.update(groups).set({ settings: { onlyAdminsPost: true } }).where(eq(groups.id, g));
+    await t.db
+      .update(groups)
+      .set({ settings: { onlyAdminsPost: true } })
+      .where(eq(groups.id, g));
     cache.invalidate({ group: g });
     arrive();
     expect((await raced).settings).toEqual({});
@@ -121,7 +127,11 @@ describe('MembershipCache', () => {
     const all = ['u1', 'u2', 'u3', 'u4'];
     for (const u of all) await cache.require(g, u);
     // Had all four been kept, asking again would cost nothing.
-    expect(await queriesOf(async () => { for (const u of all) await cache.require(g, u); })).toBeGreaterThanOrEqual(2);
+    expect(
+      await queriesOf(async () => {
+        for (const u of all) await cache.require(g, u);
+      }),
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('drops everything on clear() (after the bus lost messages)', async () => {
@@ -130,6 +140,11 @@ describe('MembershipCache', () => {
     await cache.require(g, 'u1');
     await cache.require(g, 'u2');
     cache.clear();
-    expect(await queriesOf(async () => { await cache.require(g, 'u1'); await cache.require(g, 'u2'); })).toBe(2);
+    expect(
+      await queriesOf(async () => {
+        await cache.require(g, 'u1');
+        await cache.require(g, 'u2');
+      }),
+    ).toBe(2);
   });
 });

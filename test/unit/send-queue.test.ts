@@ -11,7 +11,13 @@ import { seededRandom } from '../helpers/random.js';
 import { range } from '../helpers/users.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 
-const message = (clientMsgId: string, senderId = 'u1'): NewMessage => ({ senderId, clientMsgId, text: `text ${clientMsgId}`, replyTo: null, mentions: [] });
+const message = (clientMsgId: string, senderId = 'u1'): NewMessage => ({
+  senderId,
+  clientMsgId,
+  text: `text ${clientMsgId}`,
+  replyTo: null,
+  mentions: [],
+});
 const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('SendQueue', () => {
@@ -68,7 +74,10 @@ describe('SendQueue', () => {
   };
 
   const storedMessage = async (groupId: string, seq: number) => {
-    const [row] = await t.db.select().from(events).where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
+    const [row] = await t.db
+      .select()
+      .from(events)
+      .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
     return row && { senderId: row.senderId, clientMsgId: row.clientMsgId, text: row.text };
   };
 
@@ -128,7 +137,13 @@ describe('SendQueue', () => {
       ]),
     );
     expect(statements).toBe(2);
-    expect(results.map((r) => [r.group, r.seq])).toEqual([[g, 1], [g, 2], [h, 1], [g, 3], [h, 2]]);
+    expect(results.map((r) => [r.group, r.seq])).toEqual([
+      [g, 1],
+      [g, 2],
+      [h, 1],
+      [g, 3],
+      [h, 2],
+    ]);
     expect(await storedMessage(h!, 2)).toEqual({ senderId: 'u2', clientMsgId: 'h2', text: 'text h2' });
     await expectPublishedInOrderAfterCommit(published, { [g!]: 3, [h!]: 2 });
   });

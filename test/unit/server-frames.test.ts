@@ -21,8 +21,18 @@ import { historyMessageSchema, parseServerFrame } from '../../src/protocol/serve
 
 const ts = new Date('2026-01-02T03:04:05.000Z');
 const base: LogEvent = {
-  groupId: 'g1', seq: 43, ts, senderId: 'u1', kind: 'message', clientMsgId: 'c-77', text: 'hello',
-  target: null, replyTo: null, data: { mentions: ['u2'] }, editedAt: null, deleted: false,
+  groupId: 'g1',
+  seq: 43,
+  ts,
+  senderId: 'u1',
+  kind: 'message',
+  clientMsgId: 'c-77',
+  text: 'hello',
+  target: null,
+  replyTo: null,
+  data: { mentions: ['u2'] },
+  editedAt: null,
+  deleted: false,
 };
 const summary: GroupSummary = { id: 'g1', kind: 'group', name: 'Volunteers', communityId: null, role: 'member', lastSeq: 42, readSeq: 40 };
 
@@ -66,7 +76,12 @@ describe('server frame schemas', () => {
   });
 
   it('keeps fields a newer server adds, and refuses what is not a known frame', () => {
-    expect(parseServerFrame('{"type":"typing","group":"g1","user":"u2","future":1}')).toEqual({ type: 'typing', group: 'g1', user: 'u2', future: 1 });
+    expect(parseServerFrame('{"type":"typing","group":"g1","user":"u2","future":1}')).toEqual({
+      type: 'typing',
+      group: 'g1',
+      user: 'u2',
+      future: 1,
+    });
     expect(parseServerFrame('{"type":"presence","user":"u2"}')).toBeUndefined();
     expect(parseServerFrame('{"type":"event","group":"g1","seq":0,"ts":"x","sender":"u","kind":"delete","target":1}')).toBeUndefined();
     expect(parseServerFrame('not json')).toBeUndefined();

@@ -33,4 +33,6 @@ export const link = (href: string, attrs: Attrs, ...children: Child[]) => h('a',
 
 /** An unread badge, or nothing at zero. */
 export const badge = (count: number) =>
-  count > 0 ? h('span', { class: 'badge', 'aria-label': `${count} unread`, 'data-testid': 'unread' }, count > 99 ? '99+' : String(count)) : null;
+  count > 0
+    ? h('span', { class: 'badge', 'aria-label': `${count} unread`, 'data-testid': 'unread' }, count > 99 ? '99+' : String(count))
+    : null;

@@ -1,5 +1,5 @@
 import './style.css';
-import { BanyanClient, BanyanHttp } from '../../src/client/index.js';
+import { BanyanClient, type BanyanHttp } from '../../src/client/index.js';
 import { h, replace } from './dom.js';
 import { loadSession, pendingInvite, saveSession, type Session } from './session.js';
 import { authView } from './views/auth.js';
@@ -20,6 +20,7 @@ export interface Ctx {
   signOut(): void;
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a view returns its cleanup, or nothing at all.
 export type View = (root: HTMLElement, ctx: Ctx, param: string) => (() => void) | void;
 
 /** Display names of user ids, learned from group member lists. */
@@ -61,7 +62,7 @@ const routes: [RegExp, View][] = [
 
 const root = document.getElementById('app')!;
 let ctx: Ctx | undefined;
-let cleanup: (() => void) | void;
+let cleanup: ReturnType<View>;
 let banner: HTMLElement | undefined;
 
 function start(session: Session): void {
@@ -110,7 +111,11 @@ function render(notice?: string): void {
   if (!ctx) {
     const invite = /^#\/invite\/(.+)$/.exec(location.hash)?.[1];
     if (invite) pendingInvite.set(decodeURIComponent(invite));
-    cleanup = authView(view, start, notice ?? (invite ? 'Sign in or create an account to join the community you were invited to.' : undefined));
+    cleanup = authView(
+      view,
+      start,
+      notice ?? (invite ? 'Sign in or create an account to join the community you were invited to.' : undefined),
+    );
     return;
   }
   for (const [pattern, fn] of routes) {

@@ -45,7 +45,9 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
 
   router.authed('put', '/v1/communities/:id/groups/:groupId', undefined, async ({ principal, params }) => ({
     status: 200,
-    body: { group: await c.linkGroup(principal.userId, communityId(params), idParam(params.groupId, 'group')) } satisfies HttpReply<'group'>,
+    body: {
+      group: await c.linkGroup(principal.userId, communityId(params), idParam(params.groupId, 'group')),
+    } satisfies HttpReply<'group'>,
   }));
 
   router.authed('del', '/v1/communities/:id/groups/:groupId', undefined, async ({ principal, params }) => {
@@ -68,7 +70,10 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
     return { status: 204 };
   });
 
-  for (const [method, admin] of [['put', true], ['del', false]] as const) {
+  for (const [method, admin] of [
+    ['put', true],
+    ['del', false],
+  ] as const) {
     router.authed(method, '/v1/communities/:id/admins/:userId', undefined, async ({ principal, params }) => {
       await c.setAdmin(principal.userId, communityId(params), idParam(params.userId, 'member'), admin);
       return { status: 204 };
@@ -97,7 +102,10 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
     return { status: 200, body: await c.requests(principal.userId, communityId(params), cursor, limit) };
   });
 
-  for (const [action, approve] of [['approve', true], ['reject', false]] as const) {
+  for (const [action, approve] of [
+    ['approve', true],
+    ['reject', false],
+  ] as const) {
     router.authed('post', `/v1/communities/:id/requests/:userId/${action}`, bodies.decideRequest, async ({ principal, params, body }) => {
       await c.decideRequest(principal.userId, communityId(params), idParam(params.userId, 'request'), body.groupId, approve);
       return approve ? { status: 200, body: {} } : { status: 204 };

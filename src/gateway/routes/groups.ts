@@ -59,6 +59,10 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
 
   router.authed('get', '/v1/groups/:id/messages/:seq/receipts', undefined, async ({ principal, params }) => ({
     status: 200,
-    body: (await chat.messages.receipts(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message'))) satisfies HttpReply<'receipts'>,
+    body: (await chat.messages.receipts(
+      principal.userId,
+      groupId(params),
+      parseParam(params.seq, seqParam, 'message'),
+    )) satisfies HttpReply<'receipts'>,
   }));
 }

@@ -12,9 +12,7 @@ export function healthRoutes(router: HttpRouter, deps: HealthDeps) {
   router.public('get', '/healthz', undefined, () => ({ status: 200, body: { status: 'ok', pid: process.pid } }));
   router.public('get', '/readyz', undefined, async () => {
     const r = await deps.isReady();
-    return r.ready
-      ? { status: 200, body: { status: 'ready' } }
-      : { status: 503, body: { status: 'unavailable', reason: r.reason } };
+    return r.ready ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'unavailable', reason: r.reason } };
   });
   router.public('get', '/metrics', undefined, async () => ({
     status: 200,

@@ -45,7 +45,9 @@ export function staticRoutes(app: TemplatedApp, logger: Logger, root = webRoot()
     res.cork(() => {
       if (!file) {
         const missingIndex = path === '/index.html';
-        res.writeStatus(missingIndex ? '503 Service Unavailable' : '404 Not Found').writeHeader('content-type', 'text/plain; charset=utf-8');
+        res
+          .writeStatus(missingIndex ? '503 Service Unavailable' : '404 Not Found')
+          .writeHeader('content-type', 'text/plain; charset=utf-8');
         res.end(missingIndex ? 'The web client is not built: run `npm run build`.\n' : 'Not found\n');
         return;
       }

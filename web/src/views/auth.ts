@@ -9,8 +9,20 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
   let mode: 'in' | 'up' = 'in';
   const draw = () => {
     const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
-    const username = h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false', placeholder: 'e.g. asha' });
-    const password = h('input', { name: 'password', type: 'password', required: true, autocomplete: mode === 'in' ? 'current-password' : 'new-password' });
+    const username = h('input', {
+      name: 'username',
+      autocomplete: 'username',
+      required: true,
+      autocapitalize: 'none',
+      spellcheck: 'false',
+      placeholder: 'e.g. asha',
+    });
+    const password = h('input', {
+      name: 'password',
+      type: 'password',
+      required: true,
+      autocomplete: mode === 'in' ? 'current-password' : 'new-password',
+    });
     const name = h('input', { name: 'name', autocomplete: 'name', placeholder: 'How others see you' });
     const submit = h('button', { type: 'submit', class: 'primary' }, mode === 'in' ? 'Sign in' : 'Create account');
     const form = h(
@@ -23,7 +35,10 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
           submit.disabled = true;
           try {
             const body = { username: username.value.trim().toLowerCase(), password: password.value };
-            const session = mode === 'in' ? await http.signIn(body) : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}) });
+            const session =
+              mode === 'in'
+                ? await http.signIn(body)
+                : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}) });
             onSignedIn(session);
           } catch (err) {
             error.textContent = describeError(err);
@@ -42,7 +57,14 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       submit,
       h(
         'button',
-        { type: 'button', class: 'link', onclick: () => ((mode = mode === 'in' ? 'up' : 'in'), draw()) },
+        {
+          type: 'button',
+          class: 'link',
+          onclick: () => {
+            mode = mode === 'in' ? 'up' : 'in';
+            draw();
+          },
+        },
         mode === 'in' ? 'New here? Create an account' : 'Have an account? Sign in',
       ),
     );

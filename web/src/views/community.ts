@@ -24,7 +24,12 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
           title.textContent = d.community.name;
           const isAdmin = d.role === 'owner' || d.role === 'admin';
           // Drawn once: redrawing the lists must not wipe what the admin is typing.
-          replace(body, d.community.description ? h('p', { class: 'description' }, d.community.description) : null, lists, isAdmin ? adminTools(d.community.id) : null);
+          replace(
+            body,
+            d.community.description ? h('p', { class: 'description' }, d.community.description) : null,
+            lists,
+            isAdmin ? adminTools(d.community.id) : null,
+          );
         }
         draw();
       },
@@ -35,21 +40,25 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
     );
 
   const action = (label: string, run: (button: HTMLButtonElement) => Promise<void>, attrs: Record<string, string> = {}) => {
-    const button: HTMLButtonElement = h('button', {
-      type: 'button',
-      ...attrs,
-      onclick: async () => {
-        error.textContent = '';
-        button.disabled = true;
-        try {
-          await run(button);
-        } catch (err) {
-          error.textContent = describeError(err);
-        } finally {
-          button.disabled = false;
-        }
+    const button: HTMLButtonElement = h(
+      'button',
+      {
+        type: 'button',
+        ...attrs,
+        onclick: async () => {
+          error.textContent = '';
+          button.disabled = true;
+          try {
+            await run(button);
+          } catch (err) {
+            error.textContent = describeError(err);
+          } finally {
+            button.disabled = false;
+          }
+        },
       },
-    }, label);
+      label,
+    );
     return button;
   };
 
@@ -60,18 +69,49 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
     const others = detail.groups.filter((g) => g.id !== community.announcementGroupId);
     replace(
       lists,
-      link(`#/g/${encodeURIComponent(community.announcementGroupId)}`, { class: 'row announcement', 'data-testid': 'announcement-row' },
-        h('span', { class: 'name' }, '📣 Announcements'), badge(announcement?.unread ?? 0)),
-      h('section', {}, h('h2', {}, 'Groups'),
-        others.length === 0 ? h('p', { class: 'empty' }, 'No groups in this community yet.') : h('ul', { class: 'list' }, others.map((g) => {
-          const mine = client.group(g.id);
-          return h('li', {}, mine
-            ? link(`#/g/${encodeURIComponent(g.id)}`, { class: 'row', 'data-testid': 'group-row' }, h('span', { class: 'name' }, '# ', g.name), badge(mine.unread))
-            : h('div', { class: 'row' }, h('span', { class: 'name' }, '# ', g.name), action('Join', async () => {
-                await http.joinCommunityGroup(community.id, g.id);
-                ctx.navigate(`#/g/${encodeURIComponent(g.id)}`);
-              }, { class: 'small' })));
-        })),
+      link(
+        `#/g/${encodeURIComponent(community.announcementGroupId)}`,
+        { class: 'row announcement', 'data-testid': 'announcement-row' },
+        h('span', { class: 'name' }, '📣 Announcements'),
+        badge(announcement?.unread ?? 0),
+      ),
+      h(
+        'section',
+        {},
+        h('h2', {}, 'Groups'),
+        others.length === 0
+          ? h('p', { class: 'empty' }, 'No groups in this community yet.')
+          : h(
+              'ul',
+              { class: 'list' },
+              others.map((g) => {
+                const mine = client.group(g.id);
+                return h(
+                  'li',
+                  {},
+                  mine
+                    ? link(
+                        `#/g/${encodeURIComponent(g.id)}`,
+                        { class: 'row', 'data-testid': 'group-row' },
+                        h('span', { class: 'name' }, '# ', g.name),
+                        badge(mine.unread),
+                      )
+                    : h(
+                        'div',
+                        { class: 'row' },
+                        h('span', { class: 'name' }, '# ', g.name),
+                        action(
+                          'Join',
+                          async () => {
+                            await http.joinCommunityGroup(community.id, g.id);
+                            ctx.navigate(`#/g/${encodeURIComponent(g.id)}`);
+                          },
+                          { class: 'small' },
+                        ),
+                      ),
+                );
+              }),
+            ),
       ),
     );
   };
@@ -80,35 +120,70 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
     const inviteOut = h('div', { class: 'invite' });
     const text = h('textarea', { rows: 3, placeholder: 'Write an announcement to every member…', 'data-testid': 'announcement-text' });
     const groupName = h('input', { placeholder: 'Group name', 'data-testid': 'new-group-name' });
-    return h('section', { class: 'card admin' },
+    return h(
+      'section',
+      { class: 'card admin' },
       h('h2', {}, 'Admin'),
-      h('div', { class: 'announce' }, text, action('Announce', async (button) => {
-        if (!text.value.trim()) return;
-        await http.announce(id, { clientMsgId: crypto.randomUUID(), text: text.value.trim() });
-        text.value = '';
-        button.textContent = 'Announced ✓';
-        setTimeout(() => (button.textContent = 'Announce'), 2000);
-      }, { class: 'primary' })),
-      h('div', { class: 'inline' }, action('Create invite link', async () => {
-        const invite = await http.createInvite(id);
-        const url = `${location.origin}/#/invite/${encodeURIComponent(invite.code)}`;
-        const input = h('input', { readonly: true, value: url, 'data-testid': 'invite-link', onfocus: (e: FocusEvent) => (e.target as HTMLInputElement).select() });
-        replace(inviteOut, input, action('Copy', async (b) => {
-          await navigator.clipboard.writeText(url);
-          b.textContent = 'Copied';
-        }, { class: 'small' }));
-      })),
+      h(
+        'div',
+        { class: 'announce' },
+        text,
+        action(
+          'Announce',
+          async (button) => {
+            if (!text.value.trim()) return;
+            await http.announce(id, { clientMsgId: crypto.randomUUID(), text: text.value.trim() });
+            text.value = '';
+            button.textContent = 'Announced ✓';
+            setTimeout(() => (button.textContent = 'Announce'), 2000);
+          },
+          { class: 'primary' },
+        ),
+      ),
+      h(
+        'div',
+        { class: 'inline' },
+        action('Create invite link', async () => {
+          const invite = await http.createInvite(id);
+          const url = `${location.origin}/#/invite/${encodeURIComponent(invite.code)}`;
+          const input = h('input', {
+            readonly: true,
+            value: url,
+            'data-testid': 'invite-link',
+            onfocus: (e: FocusEvent) => (e.target as HTMLInputElement).select(),
+          });
+          replace(
+            inviteOut,
+            input,
+            action(
+              'Copy',
+              async (b) => {
+                await navigator.clipboard.writeText(url);
+                b.textContent = 'Copied';
+              },
+              { class: 'small' },
+            ),
+          );
+        }),
+      ),
       inviteOut,
-      h('div', { class: 'inline' }, groupName, action('Add group', async () => {
-        if (!groupName.value.trim()) return;
-        await http.createCommunityGroup(id, { name: groupName.value.trim() });
-        groupName.value = '';
-        await load();
-      })),
+      h(
+        'div',
+        { class: 'inline' },
+        groupName,
+        action('Add group', async () => {
+          if (!groupName.value.trim()) return;
+          await http.createCommunityGroup(id, { name: groupName.value.trim() });
+          groupName.value = '';
+          await load();
+        }),
+      ),
     );
   };
 
   void load();
   const offs = [client.on('unread', draw), client.on('group', draw), client.on('ready', draw)];
-  return () => offs.forEach((off) => off());
+  return () => {
+    for (const off of offs) off();
+  };
 }

@@ -16,11 +16,23 @@ interface Item {
 }
 
 const fromHistory = (m: HistoryMessageFrame): Item => ({
-  seq: m.seq, sender: m.sender, ts: m.ts, text: m.deleted ? null : m.text, clientMsgId: m.clientMsgId, edited: m.editedAt !== null,
+  seq: m.seq,
+  sender: m.sender,
+  ts: m.ts,
+  text: m.deleted ? null : m.text,
+  clientMsgId: m.clientMsgId,
+  edited: m.editedAt !== null,
 });
 
 const time = (ts: string) => new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-const actionText: Record<string, string> = { added: 'was added', removed: 'was removed', joined: 'joined', left: 'left', promoted: 'became an admin', demoted: 'is no longer an admin' };
+const actionText: Record<string, string> = {
+  added: 'was added',
+  removed: 'was removed',
+  joined: 'joined',
+  left: 'left',
+  promoted: 'became an admin',
+  demoted: 'is no longer an admin',
+};
 
 /** One group's conversation: history on scroll, live messages, typing, read markers. */
 export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
@@ -39,7 +51,15 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   const receiptLine = h('p', { class: 'receipt', 'data-testid': 'receipt' });
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
   const composer = h('form', { class: 'composer' });
-  replace(root, h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title), list, receiptLine, typingLine, error, composer);
+  replace(
+    root,
+    h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title),
+    list,
+    receiptLine,
+    typingLine,
+    error,
+    composer,
+  );
   root.classList.add('conversation');
   // Where the "new messages" line goes: after what was read when the conversation opened.
   const readAtOpen = client.group(groupId)?.readSeq ?? 0;
@@ -75,8 +95,17 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
         if (item.system) nodes.push(h('p', { class: 'system' }, item.system));
         else
           nodes.push(
-            h('div', { class: `message${item.sender === me ? ' mine' : ''}`, 'data-seq': item.seq, 'data-testid': 'message' },
-              h('div', { class: 'meta' }, h('span', { class: 'sender' }, names.of(item.sender, announcer())), ' ', h('time', { datetime: item.ts }, time(item.ts)), item.edited ? ' · edited' : ''),
+            h(
+              'div',
+              { class: `message${item.sender === me ? ' mine' : ''}`, 'data-seq': item.seq, 'data-testid': 'message' },
+              h(
+                'div',
+                { class: 'meta' },
+                h('span', { class: 'sender' }, names.of(item.sender, announcer())),
+                ' ',
+                h('time', { datetime: item.ts }, time(item.ts)),
+                item.edited ? ' · edited' : '',
+              ),
               h('div', { class: 'text' }, item.text ?? h('em', {}, 'message deleted')),
             ),
           );
@@ -85,9 +114,21 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       pending
         .filter((p) => !seen.has(p.clientMsgId))
         .map((p) =>
-          h('div', { class: `message mine pending ${p.status}`, 'data-testid': 'pending' },
-            h('div', { class: 'meta' }, p.status === 'failed' ? `Not sent: ${describeError(p.error)} ` : client.state === 'ready' ? 'Sending…' : 'Waiting for connection…',
-              p.status === 'failed' ? h('button', { type: 'button', class: 'link', onclick: () => client.cancel(groupId, p.clientMsgId) }, 'Dismiss') : null),
+          h(
+            'div',
+            { class: `message mine pending ${p.status}`, 'data-testid': 'pending' },
+            h(
+              'div',
+              { class: 'meta' },
+              p.status === 'failed'
+                ? `Not sent: ${describeError(p.error)} `
+                : client.state === 'ready'
+                  ? 'Sending…'
+                  : 'Waiting for connection…',
+              p.status === 'failed'
+                ? h('button', { type: 'button', class: 'link', onclick: () => client.cancel(groupId, p.clientMsgId) }, 'Dismiss')
+                : null,
+            ),
             h('div', { class: 'text' }, p.text),
           ),
         ),
@@ -98,7 +139,14 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   const apply = (e: GroupEvent) => {
     switch (e.kind) {
       case 'message':
-        items.set(e.seq, { seq: e.seq, sender: e.sender, ts: e.ts, text: e.deleted ? null : e.text, clientMsgId: e.clientMsgId, edited: !!e.editedAt });
+        items.set(e.seq, {
+          seq: e.seq,
+          sender: e.sender,
+          ts: e.ts,
+          text: e.deleted ? null : e.text,
+          clientMsgId: e.clientMsgId,
+          edited: !!e.editedAt,
+        });
         break;
       case 'edit': {
         const target = items.get(e.target);
@@ -112,12 +160,28 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       }
       case 'member':
         void names.loadGroup(groupId, true).then(() => draw(nearBottom()));
-        items.set(e.seq, { seq: e.seq, sender: e.sender, ts: e.ts, text: null, clientMsgId: null, edited: false, system: `${names.of(e.member)} ${actionText[e.action] ?? e.action}` });
+        items.set(e.seq, {
+          seq: e.seq,
+          sender: e.sender,
+          ts: e.ts,
+          text: null,
+          clientMsgId: null,
+          edited: false,
+          system: `${names.of(e.member)} ${actionText[e.action] ?? e.action}`,
+        });
         break;
       case 'group':
         if (typeof e.changes.name === 'string') {
           title.textContent = e.changes.name;
-          items.set(e.seq, { seq: e.seq, sender: e.sender, ts: e.ts, text: null, clientMsgId: null, edited: false, system: `${names.of(e.sender)} renamed the group to “${e.changes.name}”` });
+          items.set(e.seq, {
+            seq: e.seq,
+            sender: e.sender,
+            ts: e.ts,
+            text: null,
+            clientMsgId: null,
+            edited: false,
+            system: `${names.of(e.sender)} renamed the group to “${e.changes.name}”`,
+          });
         }
         break;
       default:
@@ -199,9 +263,15 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     if (!client.group(groupId)) {
       // Just created or joined: the group arrives on the socket in a moment.
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => (off(), reject(new Error('This group does not exist, or you are not a member of it.'))), 8000);
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error('This group does not exist, or you are not a member of it.'));
+        }, 8000);
         const off = client.on('group', (g) => {
-          if (g.id === groupId) (clearTimeout(timer), off(), resolve());
+          if (g.id !== groupId) return;
+          clearTimeout(timer);
+          off();
+          resolve();
         });
       });
     }
@@ -240,7 +310,11 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     client.on('typing', (t) => {
       if (t.group !== groupId) return;
       clearTimeout(typers.get(t.user));
-      typers.set(t.user, setTimeout(() => (typers.delete(t.user), showTyping()), 4000));
+      const expire = () => {
+        typers.delete(t.user);
+        showTyping();
+      };
+      typers.set(t.user, setTimeout(expire, 4000));
       showTyping();
     }),
     client.on('group_removed', ({ group }) => group === groupId && ctx.navigate('#/')),
@@ -259,7 +333,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   open().catch((err: unknown) => (error.textContent = describeError(err)));
 
   return () => {
-    offs.forEach((off) => off());
+    for (const off of offs) off();
     clearInterval(receiptTimer);
     document.removeEventListener('visibilitychange', markRead);
     for (const t of typers.values()) clearTimeout(t);

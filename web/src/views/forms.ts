@@ -3,7 +3,14 @@ import { describeError } from '../errors.js';
 import type { Ctx } from '../main.js';
 
 /** A titled form with one submit button and an error line; `run` returns where to go next. */
-export function formPage(root: HTMLElement, ctx: Ctx, title: string, fields: HTMLElement[], submitLabel: string, run: () => Promise<string>) {
+export function formPage(
+  root: HTMLElement,
+  ctx: Ctx,
+  title: string,
+  fields: HTMLElement[],
+  submitLabel: string,
+  run: () => Promise<string>,
+) {
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
   replace(
@@ -33,23 +40,41 @@ export function formPage(root: HTMLElement, ctx: Ctx, title: string, fields: HTM
   root.querySelector('input')?.focus();
 }
 
-const field = (label: string, input: HTMLElement, hint?: string) => h('label', {}, label, input, hint ? h('span', { class: 'hint' }, hint) : null);
+const field = (label: string, input: HTMLElement, hint?: string) =>
+  h('label', {}, label, input, hint ? h('span', { class: 'hint' }, hint) : null);
 
 export function newGroupView(root: HTMLElement, ctx: Ctx) {
   const name = h('input', { name: 'name', required: true, maxlength: 128 });
   const members = h('textarea', { name: 'members', rows: 2, placeholder: 'u_abc…, u_def…' });
-  formPage(root, ctx, 'New group', [field('Name', name), field('Add people by user id (optional)', members, 'Separate ids with commas or spaces.')], 'Create group', async () => {
-    const ids = members.value.split(/[\s,]+/).filter(Boolean);
-    const { group } = await ctx.http.createGroup({ name: name.value.trim(), ...(ids.length ? { members: ids } : {}) });
-    return `#/g/${encodeURIComponent(group.id)}`;
-  });
+  formPage(
+    root,
+    ctx,
+    'New group',
+    [field('Name', name), field('Add people by user id (optional)', members, 'Separate ids with commas or spaces.')],
+    'Create group',
+    async () => {
+      const ids = members.value.split(/[\s,]+/).filter(Boolean);
+      const { group } = await ctx.http.createGroup({ name: name.value.trim(), ...(ids.length ? { members: ids } : {}) });
+      return `#/g/${encodeURIComponent(group.id)}`;
+    },
+  );
 }
 
 export function newCommunityView(root: HTMLElement, ctx: Ctx) {
   const name = h('input', { name: 'name', required: true, maxlength: 128 });
   const description = h('textarea', { name: 'description', rows: 3, maxlength: 2048 });
-  formPage(root, ctx, 'New community', [field('Name', name), field('Description (optional)', description)], 'Create community', async () => {
-    const { community } = await ctx.http.createCommunity({ name: name.value.trim(), ...(description.value.trim() ? { description: description.value.trim() } : {}) });
-    return `#/c/${encodeURIComponent(community.id)}`;
-  });
+  formPage(
+    root,
+    ctx,
+    'New community',
+    [field('Name', name), field('Description (optional)', description)],
+    'Create community',
+    async () => {
+      const { community } = await ctx.http.createCommunity({
+        name: name.value.trim(),
+        ...(description.value.trim() ? { description: description.value.trim() } : {}),
+      });
+      return `#/c/${encodeURIComponent(community.id)}`;
+    },
+  );
 }

@@ -30,15 +30,34 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
     const plain = groups.filter((g) => g.communityId === null).sort((a, b) => a.name.localeCompare(b.name));
     replace(
       lists,
-      h('section', {}, h('div', { class: 'section-head' }, h('h2', {}, 'Communities'), link('#/new-community', { class: 'button' }, '+ New community')),
+      h(
+        'section',
+        {},
+        h('div', { class: 'section-head' }, h('h2', {}, 'Communities'), link('#/new-community', { class: 'button' }, '+ New community')),
         communities.length === 0
           ? h('p', { class: 'empty' }, 'No communities yet. Create one, or open an invite link.')
-          : h('ul', { class: 'list' }, communities.map((c) =>
-              h('li', {}, link(`#/c/${encodeURIComponent(c.id)}`, { class: 'row', 'data-testid': 'community-row' },
-                h('span', { class: 'name' }, '🏘️ ', c.name), c.role !== 'member' ? h('span', { class: 'role' }, c.role) : null, badge(unreadOf(c.id)))),
-            )),
+          : h(
+              'ul',
+              { class: 'list' },
+              communities.map((c) =>
+                h(
+                  'li',
+                  {},
+                  link(
+                    `#/c/${encodeURIComponent(c.id)}`,
+                    { class: 'row', 'data-testid': 'community-row' },
+                    h('span', { class: 'name' }, '🏘️ ', c.name),
+                    c.role !== 'member' ? h('span', { class: 'role' }, c.role) : null,
+                    badge(unreadOf(c.id)),
+                  ),
+                ),
+              ),
+            ),
       ),
-      h('section', {}, h('div', { class: 'section-head' }, h('h2', {}, 'Groups'), link('#/new-group', { class: 'button' }, '+ New group')),
+      h(
+        'section',
+        {},
+        h('div', { class: 'section-head' }, h('h2', {}, 'Groups'), link('#/new-group', { class: 'button' }, '+ New group')),
         plain.length === 0
           ? h('p', { class: 'empty' }, client.state === 'ready' ? 'No groups yet.' : 'Loading…')
           : h('ul', { class: 'list' }, plain.map(groupRow)),
@@ -55,17 +74,36 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       (err: unknown) => (error.textContent = describeError(err)),
     );
 
-  const copy = h('button', { type: 'button', class: 'small', onclick: () => void navigator.clipboard?.writeText(session.user.id).then(() => (copy.textContent = 'Copied')) }, 'Copy');
+  const copy = h(
+    'button',
+    {
+      type: 'button',
+      class: 'small',
+      onclick: () => void navigator.clipboard?.writeText(session.user.id).then(() => (copy.textContent = 'Copied')),
+    },
+    'Copy',
+  );
   replace(
     root,
-    h('header', { class: 'top' },
+    h(
+      'header',
+      { class: 'top' },
       h('h1', {}, '🌳 Banyan'),
-      h('div', { class: 'me' },
+      h(
+        'div',
+        { class: 'me' },
         h('span', { 'data-testid': 'my-name' }, session.user.name),
         h('button', { type: 'button', class: 'link', onclick: () => ctx.signOut() }, 'Sign out'),
       ),
     ),
-    h('p', { class: 'my-id' }, 'Your user id (share it to be added to groups): ', h('code', { 'data-testid': 'my-id' }, session.user.id), ' ', copy),
+    h(
+      'p',
+      { class: 'my-id' },
+      'Your user id (share it to be added to groups): ',
+      h('code', { 'data-testid': 'my-id' }, session.user.id),
+      ' ',
+      copy,
+    ),
     error,
     lists,
   );
@@ -76,7 +114,11 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
     client.on('ready', draw),
     client.on('group_removed', () => void loadCommunities()),
     // A new announcement group means a community was joined.
-    client.on('group', (g) => (g.kind === 'announcement' && !communities.some((c) => c.id === g.communityId) ? void loadCommunities() : draw())),
+    client.on('group', (g) =>
+      g.kind === 'announcement' && !communities.some((c) => c.id === g.communityId) ? void loadCommunities() : draw(),
+    ),
   ];
-  return () => offs.forEach((off) => off());
+  return () => {
+    for (const off of offs) off();
+  };
 }

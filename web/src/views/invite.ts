@@ -5,7 +5,11 @@ import type { Ctx } from '../main.js';
 /** `#/invite/CODE`: joins the community, then opens it. */
 export function inviteView(root: HTMLElement, ctx: Ctx, code: string) {
   const status = h('p', { class: 'notice', role: 'status' }, 'Joining…');
-  replace(root, h('header', { class: 'top' }, link('#/', { class: 'back', 'aria-label': 'Back' }, '‹'), h('h1', {}, 'Invitation')), h('div', { class: 'card' }, status));
+  replace(
+    root,
+    h('header', { class: 'top' }, link('#/', { class: 'back', 'aria-label': 'Back' }, '‹'), h('h1', {}, 'Invitation')),
+    h('div', { class: 'card' }, status),
+  );
   ctx.http.joinByInvite(code).then(
     (reply) => {
       if (reply.community) ctx.navigate(`#/c/${encodeURIComponent(reply.community.id)}`);
