@@ -27,7 +27,7 @@ import type { communitySettings, groupSettings } from '../protocol/http-bodies.j
 import type { Community, CommunityGroup, HttpReply } from '../protocol/http-replies.js';
 import { isAdmin, requireAdmin } from './access.js';
 import type { ChatDeps } from './deps.js';
-import { groupView, type Groups } from './groups.js';
+import { groupFields, groupView, type Groups } from './groups.js';
 import type { Messages } from './messages.js';
 import { commit } from './outbox.js';
 
@@ -368,15 +368,7 @@ export class Communities {
     const page = await listCommunityGroups(this.deps.db, communityId, userId, cursor, limit);
     return {
       groups: page.rows.map((g): CommunityGroup => {
-        const base = {
-          id: g.id,
-          kind: g.kind,
-          name: g.name,
-          description: g.description,
-          communityId: g.communityId,
-          settings: g.settings,
-          memberCount: g.memberCount,
-        };
+        const base = groupFields(g);
         return g.role
           ? { ...base, role: g.role, lastSeq: Number(g.lastSeq), readSeq: Number(g.readSeq) }
           : { ...base, role: null, join: g.settings.approvalRequired === true ? ('approval' as const) : ('open' as const) };

@@ -31,7 +31,8 @@ export type GroupSettings = z.output<typeof groupSettings>;
 
 export type GroupView = Group;
 
-export const groupView = (g: GroupRow): GroupView => ({
+/** What anyone who may see a group sees of it, whether or not they are in it. */
+export const groupFields = (g: Pick<GroupRow, 'id' | 'kind' | 'name' | 'description' | 'communityId' | 'settings' | 'memberCount'>) => ({
   id: g.id,
   kind: g.kind,
   name: g.name,
@@ -39,8 +40,9 @@ export const groupView = (g: GroupRow): GroupView => ({
   communityId: g.communityId,
   settings: g.settings,
   memberCount: g.memberCount,
-  lastSeq: g.lastSeq,
 });
+
+export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq });
 
 /** Groups and their members. Every change appends an event to the group's log. */
 export class Groups {
