@@ -1,11 +1,11 @@
 // S1 announce: N authenticated member sockets over R processes; an admin posts `count`
 // announcements on a fixed schedule (open loop); per-receiver latency from the intended send
 // time carried in the text (CLOCK_MONOTONIC, shared by all processes of the machine).
-import { args, list, sample, sleep, until, withSystem } from './lib/run.mjs';
+import { args, connectBenchUsers, list, sample, sleep, until, withSystem } from './lib/run.mjs';
 import { connectPoster } from './lib/admin.mjs';
 import { cpuBetween, secondsBetween, nowMicros } from './lib/proc.mjs';
 import { percentiles, progress, table, writeResult } from './lib/report.mjs';
-import { ADMIN, SECRET, USER_PREFIX, seed } from './lib/targets.mjs';
+import { ADMIN, SECRET, seed } from './lib/targets.mjs';
 
 const o = args(
   'announce',
@@ -40,14 +40,7 @@ for (const system of list(o.systems)) {
     },
     async (target, clients) => {
       if (system === 'banyan') await seed({ users: N, announcement: true });
-      const connected = await clients.connect({
-        flavor: target.flavor,
-        urls: target.urls,
-        total: N,
-        prefix: USER_PREFIX,
-        secret: SECRET,
-        concurrency: 200,
-      });
+      const connected = await connectBenchUsers(clients, target, N);
       progress(`${system}: ${connected.ready}/${N} ready in ${connected.seconds.toFixed(1)} s (${connected.failed} failed)`);
       const poster = await connectPoster({ flavor: target.flavor, url: target.urls[0], secret: SECRET, user: ADMIN });
       await sleep(1000);
@@ -119,39 +112,11 @@ const ratios = banyan
         'deliveries/s (banyan/peer)': banyan.deliveriesPerS / p.deliveriesPerS,
       }))
   : [];
+const COLUMNS = ['system', 'processes', 'sockets', 'deliveryRatio', 'p50ms', 'p99ms', 'p999ms', 'lastReceiverMaxMs', 'deliveriesPerS'];
+const CPU_COLUMNS = ['serverUsPerDelivery', 'clientUsPerDelivery', 'serverIdleCpuPct', 'handshakesPerS'];
 table(
   `S1 announce: ${N} sockets, ${count} announcements at ${rate}/s`,
-  results.map(
-    ({
-      system,
-      processes,
-      sockets,
-      deliveryRatio,
-      p50ms,
-      p99ms,
-      p999ms,
-      lastReceiverMaxMs,
-      deliveriesPerS,
-      serverUsPerDelivery,
-      clientUsPerDelivery,
-      serverIdleCpuPct,
-      handshakesPerS,
-    }) => ({
-      system,
-      processes,
-      sockets,
-      deliveryRatio,
-      p50ms,
-      p99ms,
-      p999ms,
-      lastReceiverMaxMs,
-      deliveriesPerS,
-      serverUsPerDelivery,
-      clientUsPerDelivery,
-      serverIdleCpuPct,
-      handshakesPerS,
-    }),
-  ),
+  results.map((r) => Object.fromEntries([...COLUMNS, ...CPU_COLUMNS].map((k) => [k, r[k]]))),
 );
 table('ratios (above 1: Banyan better)', ratios);
 writeResult('announce', { parameters: { sockets: N, count, rate, textBytes: Number(o['text-bytes']) }, results, ratios });

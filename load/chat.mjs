@@ -1,10 +1,10 @@
 // S3 chat: users in groups of 10, all connected; senders post at a fixed rate (open loop) over
 // WS, in steps of rising rate. Per step: send->ack and send->delivery (every member socket,
 // the sender's included), loss, and rows in PostgreSQL equal to acks.
-import { args, list, sleep, withSystem } from './lib/run.mjs';
+import { args, connectBenchUsers, list, sleep, withSystem } from './lib/run.mjs';
 import { cpuBetween, sample, secondsBetween } from './lib/proc.mjs';
 import { percentiles, progress, table, writeResult } from './lib/report.mjs';
-import { SECRET, USER_PREFIX, countEvents, seed } from './lib/targets.mjs';
+import { countEvents, seed } from './lib/targets.mjs';
 
 const o = args(
   'chat',
@@ -35,15 +35,7 @@ await withSystem(
   },
   async (target, clients) => {
     await seed({ users: N, chatGroupSize: GROUP });
-    const connected = await clients.connect({
-      flavor: 'banyan',
-      urls: target.urls,
-      total: N,
-      prefix: USER_PREFIX,
-      secret: SECRET,
-      concurrency: 200,
-      chatGroups: true,
-    });
+    const connected = await connectBenchUsers(clients, target, N, { chatGroups: true });
     progress(`banyan: ${connected.ready}/${N} ready in ${connected.seconds.toFixed(1)} s`);
     // Warm-up, not measured: every socket sends once (caches, JIT, connection pool).
     const warm = Number(o['warmup-rate'] ?? 4000);

@@ -1,9 +1,9 @@
 // S4 idle: N authenticated sockets that do nothing; RSS and heap per socket (after minus
 // before connecting, summed over the server processes), and the CPU an idle server burns.
-import { args, list, sample, sleep, withSystem } from './lib/run.mjs';
+import { args, connectBenchUsers, list, sample, sleep, withSystem } from './lib/run.mjs';
 import { cpuBetween, secondsBetween } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
-import { SECRET, USER_PREFIX, seed } from './lib/targets.mjs';
+import { seed } from './lib/targets.mjs';
 
 const o = args(
   'idle',
@@ -44,14 +44,7 @@ for (const system of list(o.systems)) {
         await collect(target);
         const before = sample(target.pids);
         const heapBefore = await heapOf(target);
-        const connected = await clients.connect({
-          flavor: target.flavor,
-          urls: target.urls,
-          total: N,
-          prefix: USER_PREFIX,
-          secret: SECRET,
-          concurrency: 200,
-        });
+        const connected = await connectBenchUsers(clients, target, N);
         progress(`${system}: ${connected.ready}/${N} ready in ${connected.seconds.toFixed(1)} s`);
         await sleep(3000);
         const from = sample(target.pids);

@@ -1,10 +1,10 @@
 // S5 reconnect: N sockets over R processes; one process holding 1/R of them is killed (SIGKILL);
 // its clients reconnect to the others. Time until every socket is ready again (Banyan's `ready`
 // carries each group's lastSeq: the socket is synced from there), and handshakes/s meanwhile.
-import { args, list, sleep, until, withSystem } from './lib/run.mjs';
+import { args, connectBenchUsers, list, sleep, until, withSystem } from './lib/run.mjs';
 import { nowMicros } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
-import { SECRET, USER_PREFIX, seed } from './lib/targets.mjs';
+import { seed } from './lib/targets.mjs';
 
 const o = args(
   'reconnect',
@@ -17,15 +17,7 @@ for (const system of list(o.systems)) {
   results.push(
     await withSystem({ system, processes: Number(o.processes), sockets: N }, async (target, clients) => {
       if (system === 'banyan') await seed({ users: N, announcement: true });
-      const connected = await clients.connect({
-        flavor: target.flavor,
-        urls: target.urls,
-        total: N,
-        prefix: USER_PREFIX,
-        secret: SECRET,
-        concurrency: 200,
-        reconnect: true,
-      });
+      const connected = await connectBenchUsers(clients, target, N, { reconnect: true });
       progress(`${system}: ${connected.ready}/${N} ready; killing process 1`);
       await sleep(1000);
       const killedAt = nowMicros();

@@ -1,10 +1,10 @@
 // S2 throughput: N sockets, one announcement group; the admin's rate rises step by step until
 // p99 > 250 ms or a delivery is missing. Reports the highest deliveries/s that passed.
-import { args, list, sample, sleep, until, withSystem } from './lib/run.mjs';
+import { args, connectBenchUsers, list, sample, sleep, until, withSystem } from './lib/run.mjs';
 import { connectPoster } from './lib/admin.mjs';
 import { cpuBetween, nowMicros, secondsBetween } from './lib/proc.mjs';
 import { percentiles, progress, table, writeResult } from './lib/report.mjs';
-import { ADMIN, SECRET, USER_PREFIX, seed } from './lib/targets.mjs';
+import { ADMIN, SECRET, seed } from './lib/targets.mjs';
 
 const o = args(
   'throughput',
@@ -28,14 +28,7 @@ for (const system of list(o.systems)) {
   const steps = [];
   await withSystem({ system, processes: Number(o.processes), sockets: N }, async (target, clients) => {
     if (system === 'banyan') await seed({ users: N, announcement: true });
-    const connected = await clients.connect({
-      flavor: target.flavor,
-      urls: target.urls,
-      total: N,
-      prefix: USER_PREFIX,
-      secret: SECRET,
-      concurrency: 200,
-    });
+    const connected = await connectBenchUsers(clients, target, N);
     progress(`${system}: ${connected.ready}/${N} ready`);
     const poster = await connectPoster({ flavor: target.flavor, url: target.urls[0], secret: SECRET, user: ADMIN });
     let item = 0;

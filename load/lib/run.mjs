@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { Clients, workersFor } from './clients.mjs';
 import { hardTimeout, sample, sleep } from './proc.mjs';
 import { progress } from './report.mjs';
-import { startTarget } from './targets.mjs';
+import { SECRET, USER_PREFIX, startTarget } from './targets.mjs';
 
 export function args(name, options, defaults) {
   const { values } = parseArgs({ options: { ...options, 'timeout-s': { type: 'string' } }, allowPositionals: true });
@@ -42,3 +42,7 @@ export async function until(clients, key, done, timeoutMs) {
 }
 
 export { sample, sleep };
+
+/** Connects `total` bench users (`bu0`…) to the target, 200 handshakes at a time; `extra` adds worker options. */
+export const connectBenchUsers = (clients, target, total, extra = {}) =>
+  clients.connect({ flavor: target.flavor, urls: target.urls, total, prefix: USER_PREFIX, secret: SECRET, concurrency: 200, ...extra });
