@@ -15,6 +15,17 @@ interface Item {
   system?: string;
 }
 
+/** A membership or settings event shown as one line of text. */
+const systemLine = (e: GroupEvent, system: string): Item => ({
+  seq: e.seq,
+  sender: e.sender,
+  ts: e.ts,
+  text: null,
+  clientMsgId: null,
+  edited: false,
+  system,
+});
+
 const fromHistory = (m: HistoryMessageFrame): Item => ({
   seq: m.seq,
   sender: m.sender,
@@ -160,28 +171,12 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       }
       case 'member':
         void names.loadGroup(groupId, true).then(() => draw(nearBottom()));
-        items.set(e.seq, {
-          seq: e.seq,
-          sender: e.sender,
-          ts: e.ts,
-          text: null,
-          clientMsgId: null,
-          edited: false,
-          system: `${names.of(e.member)} ${actionText[e.action] ?? e.action}`,
-        });
+        items.set(e.seq, systemLine(e, `${names.of(e.member)} ${actionText[e.action] ?? e.action}`));
         break;
       case 'group':
         if (typeof e.changes.name === 'string') {
           title.textContent = e.changes.name;
-          items.set(e.seq, {
-            seq: e.seq,
-            sender: e.sender,
-            ts: e.ts,
-            text: null,
-            clientMsgId: null,
-            edited: false,
-            system: `${names.of(e.sender)} renamed the group to “${e.changes.name}”`,
-          });
+          items.set(e.seq, systemLine(e, `${names.of(e.sender)} renamed the group to “${e.changes.name}”`));
         }
         break;
       default:
