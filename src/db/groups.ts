@@ -58,11 +58,14 @@ export type Membership = NonNullable<Awaited<ReturnType<typeof findMembership>>>
 /** Of these groups, those the user is in, with where each log ends: one query for a whole `sync`. */
 export async function findMemberLastSeqs(db: Queryable, userId: string, groupIds: string[]): Promise<{ id: string; lastSeq: number }[]> {
   if (groupIds.length === 0) return [];
-  return db
-    .select({ id: groups.id, lastSeq: groups.lastSeq })
-    .from(members)
-    .innerJoin(groups, eq(groups.id, members.groupId))
-    .where(and(eq(members.userId, userId), inArray(members.groupId, groupIds)));
+  return (
+    db
+      .select({ id: groups.id, lastSeq: groups.lastSeq })
+      .from(members)
+      .innerJoin(groups, eq(groups.id, members.groupId))
+      // One array parameter, not one per id: 1000 ids bind and plan several times faster.
+      .where(and(eq(members.userId, userId), sql`${members.groupId} = any(${sql.param(groupIds)}::text[])`))
+  );
 }
 
 const summaryColumns = {
