@@ -50,7 +50,7 @@ export async function startApp(config: Config): Promise<App> {
     await storage.close();
     throw err;
   }
-  const limits = { maxTextChars: config.MAX_TEXT_CHARS };
+  const limits = { maxTextChars: config.MAX_TEXT_CHARS, maxMembersPerCall: config.MAX_MEMBERS_PER_CALL };
   const chat = createChat(
     {
       db: storage.db,
@@ -60,6 +60,9 @@ export async function startApp(config: Config): Promise<App> {
       limits: {
         editWindowS: config.EDIT_WINDOW_S,
         syncLimit: config.SYNC_LIMIT,
+        maxReplyBytes: config.MAX_REPLY_BYTES,
+        readBudgetRowsPerS: config.READ_BUDGET_ROWS_PER_S,
+        readBudgetBurstRows: config.READ_BUDGET_BURST_ROWS,
         maxGroupMembers: config.MAX_GROUP_MEMBERS,
         maxCommunityGroups: config.MAX_COMMUNITY_GROUPS,
         tokenTtlS: config.TOKEN_TTL_S,

@@ -42,6 +42,13 @@ const envSchema = z.object({
   MAX_BODY_BYTES: int(1024, 16 * 1024 * 1024).default(65536),
   MAX_TEXT_CHARS: int(1, 65536).default(4096),
   SYNC_LIMIT: int(1, 10000).default(500),
+  /** Bytes of events in one sync or history answer (at least one event always goes). */
+  MAX_REPLY_BYTES: int(4096, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Members one request may add; more go through further calls (or a community invite). */
+  MAX_MEMBERS_PER_CALL: int(1, 100_000).default(256),
+  /** Each user's rows read by sync and history, per second and in a burst (per replica). */
+  READ_BUDGET_ROWS_PER_S: int(1, 10_000_000).default(5000),
+  READ_BUDGET_BURST_ROWS: int(1, 100_000_000).default(20_000),
   EDIT_WINDOW_S: int(0, 365 * 24 * 3600).default(900),
   MAX_GROUP_MEMBERS: int(2, 10_000_000).default(1_000_000),
   MAX_COMMUNITY_GROUPS: int(1, 100_000).default(10_000),

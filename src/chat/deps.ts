@@ -15,6 +15,11 @@ export interface ChatDeps {
 export interface ChatLimits {
   editWindowS: number;
   syncLimit: number;
+  /** Bytes of events (or messages) in one sync or history answer; at least one always goes. */
+  maxReplyBytes: number;
+  /** Each user's rows read by sync and history per second, and the burst (per replica). */
+  readBudgetRowsPerS: number;
+  readBudgetBurstRows: number;
   maxGroupMembers: number;
   maxCommunityGroups: number;
   tokenTtlS: number;

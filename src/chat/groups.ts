@@ -17,7 +17,7 @@ import {
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
 import { findCommunity, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
-import { findUser } from '../db/users.js';
+import { findUser, findUserIds } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { GroupSummary } from '../protocol/frames.js';
@@ -67,8 +67,11 @@ export class Groups {
     if (others.length + 1 > this.deps.limits.maxGroupMembers) {
       throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
     }
+    // A bounded number of statements whatever the member count (the body caps it per call).
     return commit(this.deps, async (tx, outbox) => {
-      for (const id of others) if (!(await findUser(tx, id))) throw notFound(`user ${id}`);
+      const known = await findUserIds(tx, others);
+      const unknown = others.find((id) => !known.has(id));
+      if (unknown) throw notFound(`user ${unknown}`);
       const group = await this.createIn(tx, outbox, {
         id: newId('g'),
         kind: 'group',
@@ -78,7 +81,7 @@ export class Groups {
         settings: {},
         createdBy: userId,
       });
-      for (const id of others) await this.addIn(tx, outbox, group.id, id, 'member', userId);
+      await this.addManyIn(tx, outbox, group.id, others, 'member', userId);
       return groupView((await findGroup(tx, group.id))!);
     });
   }

@@ -1,25 +1,38 @@
 import type { Tx } from '../db/connect.js';
-import { draft, eraseMessage, eventsAfter, findMessage, lockGroupLog, messagesBefore, setMessageText, setReaction } from '../db/events.js';
-import { advanceReadSeq, countReaders, findGroup } from '../db/groups.js';
+import {
+  draft,
+  eraseMessage,
+  eventsInRanges,
+  findMessage,
+  type LogRange,
+  lockGroupLog,
+  messagesBefore,
+  setMessageText,
+  setReaction,
+} from '../db/events.js';
+import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs } from '../db/groups.js';
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
-import type { HistoryMessage } from '../protocol/frames.js';
+import { encodeEvent, type HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
+import { ReadBudget } from './read-budget.js';
 import { SendQueue, type SendResult } from './send-queue.js';
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
 export class Messages {
   private readonly queue: SendQueue;
+  private readonly readBudget: ReadBudget;
 
   constructor(
     private readonly deps: ChatDeps,
     private readonly membership: MembershipCache,
   ) {
     this.queue = new SendQueue(deps);
+    this.readBudget = new ReadBudget({ rowsPerS: deps.limits.readBudgetRowsPerS, burstRows: deps.limits.readBudgetBurstRows });
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
@@ -89,21 +102,69 @@ export class Messages {
     return { group: input.group, seq };
   }
 
+  /**
+   * Messages newest first before `before`, as many as fit `maxReplyBytes` (at least one), each
+   * with its JSON as the reply carries it; `hasMore` when older messages are left.
+   */
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
     await requireMember(this.deps.db, input.group, userId);
-    const page = await messagesBefore(this.deps.db, input.group, input.before, input.limit ?? 50);
-    return { messages: page.messages.map(({ row, reactions }) => historyMessage(row, reactions)), hasMore: page.hasMore };
+    const limit = input.limit ?? 50;
+    const refund = await this.readBudget.reserve(userId, limit + 1);
+    const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
+    refund(page.messages.length + (page.hasMore ? 1 : 0));
+    const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
+    const messages: HistoryMessage[] = [];
+    const json: string[] = [];
+    for (const { row, reactions } of page.messages) {
+      const message = historyMessage(row, reactions);
+      const encoded = JSON.stringify(message);
+      if (!reply.fits(encoded)) break;
+      messages.push(message);
+      json.push(encoded);
+    }
+    return { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
   }
 
-  /** Events after each given seq, at most syncLimit per group; groups the caller is not in are not_found. */
-  async sync(userId: string, groups: Record<string, number>) {
-    const entries = Object.entries(groups);
-    await Promise.all(entries.map(([groupId]) => requireMember(this.deps.db, groupId, userId)));
-    const limit = this.deps.limits.syncLimit;
-    const out: Record<string, { events: EventRow[]; hasMore: boolean }> = {};
-    for (const [groupId, after] of entries) {
-      const rows = await eventsAfter(this.deps.db, groupId, after, limit + 1);
-      out[groupId] = { events: rows.slice(0, limit), hasMore: rows.length > limit };
+  /**
+   * Events after each given seq, each as its event frame's JSON: one membership query for every
+   * listed group (one the caller is not in makes it all not_found, before any event is read), then
+   * one read of at most `syncLimit` events per group and per frame, cut to `maxReplyBytes` (at
+   * least one event). A group cut short or not reached has `hasMore`: the client syncs it again
+   * from the last seq it got.
+   */
+  async sync(userId: string, groups: Record<string, number>): Promise<Record<string, SyncedGroup>> {
+    const ids = Object.keys(groups);
+    const logs = await findMemberLastSeqs(this.deps.db, userId, ids);
+    if (logs.length < ids.length) throw notFound('group');
+    const lastSeq = new Map(logs.map((l) => [l.id, Number(l.lastSeq)]));
+    const { syncLimit, maxReplyBytes } = this.deps.limits;
+    // Logs are gapless, so where each ends says how many events it has to give without reading them.
+    const ranges: LogRange[] = [];
+    let rowsLeft = syncLimit;
+    for (const id of [...ids].sort()) {
+      const after = groups[id]!;
+      const take = Math.min(lastSeq.get(id)! - after, syncLimit, rowsLeft);
+      if (take <= 0) continue;
+      ranges.push({ groupId: id, after, upTo: after + take });
+      rowsLeft -= take;
+    }
+    const refund = await this.readBudget.reserve(userId, syncLimit - rowsLeft);
+    const rows = await eventsInRanges(this.deps.db, ranges, maxReplyBytes);
+    refund(rows.length);
+    const reply = new ReplyBytes(maxReplyBytes);
+    const got = new Map<string, { events: string[]; last: number }>();
+    for (const row of rows) {
+      const encoded = encodeEvent(row);
+      if (!reply.fits(encoded)) break;
+      const group = got.get(row.groupId) ?? { events: [], last: 0 };
+      group.events.push(encoded);
+      group.last = row.seq;
+      got.set(row.groupId, group);
+    }
+    const out: Record<string, SyncedGroup> = {};
+    for (const id of ids) {
+      const group = got.get(id);
+      out[id] = { events: group?.events ?? [], hasMore: lastSeq.get(id)! > (group?.last ?? groups[id]!) };
     }
     return out;
   }
@@ -126,6 +187,28 @@ export class Messages {
     if (!message) throw notFound('message');
     if (message.deleted) throw conflict('message was deleted');
     return message;
+  }
+}
+
+/** One group of a `sync` answer: its events, each as its event frame's JSON. */
+export interface SyncedGroup {
+  events: string[];
+  hasMore: boolean;
+}
+
+/** Counts a reply's bytes part by part (with the commas between); the first part always fits, so a client always progresses. */
+class ReplyBytes {
+  private used = 0;
+  private parts = 0;
+
+  constructor(private readonly max: number) {}
+
+  fits(json: string): boolean {
+    const bytes = Buffer.byteLength(json) + (this.parts > 0 ? 1 : 0);
+    if (this.parts > 0 && this.used + bytes > this.max) return false;
+    this.used += bytes;
+    this.parts++;
+    return true;
   }
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import type { Queryable, Tx } from './connect.js';
 import { MissingGroup } from './errors.js';
@@ -130,6 +130,41 @@ export async function eventsAfter(db: Queryable, groupId: string, afterSeq: numb
     .where(and(eq(events.groupId, groupId), gt(events.seq, afterSeq)))
     .orderBy(asc(events.seq))
     .limit(limit);
+}
+
+/** A slice of one group's log: the events with after < seq <= upTo. */
+export interface LogRange {
+  groupId: string;
+  after: number;
+  upTo: number;
+}
+
+/**
+ * The events of several log slices in one query, ordered by group and seq, leaving out every row
+ * whose predecessors' text already passes `maxTextBytes`: a reply over that budget could not hold
+ * it (an event's JSON is never shorter than its text's UTF-8), so it is not even read.
+ */
+export async function eventsInRanges(db: Queryable, ranges: LogRange[], maxTextBytes: number): Promise<EventRow[]> {
+  if (ranges.length === 0) return [];
+  // "C": the same order as a plain string comparison, whatever the database's collation.
+  const order = sql`${events.groupId} collate "C", ${events.seq}`;
+  const slices = db
+    .select({
+      ...getTableColumns(events),
+      textBefore:
+        sql<number>`coalesce(sum(octet_length(${events.text})) over (order by ${order} rows between unbounded preceding and 1 preceding), 0)`.as(
+          'text_before',
+        ),
+    })
+    .from(events)
+    .where(or(...ranges.map((r) => and(eq(events.groupId, r.groupId), gt(events.seq, r.after), lte(events.seq, r.upTo)))))
+    .as('slices');
+  const rows = await db
+    .select()
+    .from(slices)
+    .where(lt(slices.textBefore, maxTextBytes))
+    .orderBy(sql`${slices.groupId} collate "C"`, slices.seq);
+  return rows.map(({ textBefore: _, ...row }) => row);
 }
 
 export async function findMessage(db: Queryable, groupId: string, seq: number): Promise<EventRow | undefined> {

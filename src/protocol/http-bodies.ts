@@ -17,7 +17,11 @@ export function httpBodies(limits: ProtocolLimits) {
   return {
     signUp: z.object({ username, password, name: name.optional() }),
     signIn: z.object({ username: storableString().min(1).max(64), password: z.string().min(1).max(256) }),
-    createGroup: z.object({ name, description: description.optional(), members: z.array(id).max(1000).optional() }),
+    createGroup: z.object({
+      name,
+      description: description.optional(),
+      members: z.array(id).max(limits.maxMembersPerCall, `at most ${limits.maxMembersPerCall} members per call`).optional(),
+    }),
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
     addMember: z.object({ userId: id, role: role.optional() }),
     postMessage: z.object({ clientMsgId, text, replyTo: positiveSeq.nullish(), mentions: mentions.optional() }),

@@ -3,6 +3,8 @@ import { z } from 'zod';
 /** The configurable limits the wire schemas enforce. */
 export interface ProtocolLimits {
   maxTextChars: number;
+  /** Members one request may add (creating a group); more go through further calls or invites. */
+  maxMembersPerCall: number;
 }
 
 /** Counts characters as code points, so an emoji is one character as users see it. */

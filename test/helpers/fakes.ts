@@ -1,5 +1,6 @@
 // Small fakes for unit tests that isolate one class from the bus, the sockets or storage.
 import type { Bus, BusHandler, BusMessage } from '../../src/bus/bus.js';
+import type { ChatLimits } from '../../src/chat/deps.js';
 import type { Fanout, FeedStorage } from '../../src/delivery/group-feeds.js';
 import { createLogger, type Logger } from '../../src/obs/logger.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
@@ -202,3 +203,15 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
 }
+
+/** The domain's limits at their defaults (a smaller group cap), for unit tests that build ChatDeps. */
+export const testChatLimits: ChatLimits = {
+  editWindowS: 900,
+  syncLimit: 500,
+  maxReplyBytes: 1024 * 1024,
+  readBudgetRowsPerS: 5000,
+  readBudgetBurstRows: 20_000,
+  maxGroupMembers: 1000,
+  maxCommunityGroups: 100,
+  tokenTtlS: 3600,
+};

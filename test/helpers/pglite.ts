@@ -15,6 +15,8 @@ export interface TestDb {
   client: PGlite;
   /** Queries sent to PGlite outside transactions so far. */
   readonly queries: number;
+  /** Statements sent so far, inside transactions too (BEGIN and COMMIT are not counted). */
+  readonly statements: number;
   /** Holds back the answer of the next query (read when it runs) until `release()`. */
   holdNextAnswer(): { read: Promise<void>; release: () => void };
   close(): Promise<void>;
@@ -27,10 +29,12 @@ export async function openTestDb(): Promise<TestDb> {
   const storage = await openStorage({ dataDir, poolSize: 1 });
   const client = (storage.db as unknown as { $client: PGlite }).$client;
   let queries = 0;
+  let statements = 0;
   let hold: { read: () => void; gate: Promise<void> } | undefined;
   const query = client.query.bind(client);
   client.query = (async (...args: Parameters<PGlite['query']>) => {
     queries++;
+    statements++;
     const held = hold;
     hold = undefined;
     const result = await query(...args);
@@ -40,11 +44,24 @@ export async function openTestDb(): Promise<TestDb> {
     }
     return result;
   }) as PGlite['query'];
+  const transaction = client.transaction.bind(client);
+  client.transaction = ((callback: Parameters<PGlite['transaction']>[0]) =>
+    transaction((tx) => {
+      const txQuery = tx.query.bind(tx);
+      tx.query = ((...args: Parameters<typeof tx.query>) => {
+        statements++;
+        return txQuery(...args);
+      }) as typeof tx.query;
+      return callback(tx);
+    })) as PGlite['transaction'];
   return {
     db: storage.db,
     client,
     get queries() {
       return queries;
+    },
+    get statements() {
+      return statements;
     },
     holdNextAnswer() {
       let read!: () => void;

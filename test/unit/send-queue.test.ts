@@ -6,7 +6,7 @@ import { events, groups } from '../../src/db/schema.js';
 import { Publisher } from '../../src/delivery/publisher.js';
 import { createMetrics } from '../../src/obs/metrics.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
-import { FakeBus, silentLogger } from '../helpers/fakes.js';
+import { FakeBus, silentLogger, testChatLimits } from '../helpers/fakes.js';
 import { seededRandom } from '../helpers/random.js';
 import { range } from '../helpers/users.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
@@ -61,7 +61,7 @@ describe('SendQueue', () => {
       publisher,
       logger: silentLogger,
       metrics: createMetrics(),
-      limits: { editWindowS: 900, syncLimit: 500, maxGroupMembers: 1000, maxCommunityGroups: 100, tokenTtlS: 3600 },
+      limits: testChatLimits,
     };
     return { queue: new SendQueue(deps), published };
   };

@@ -1,10 +1,10 @@
-import { eventFrame } from '../../protocol/frames.js';
 import type { CommandHandler } from './context.js';
 
 export const sync: CommandHandler<'sync'> = async ({ chat, userId }, cmd) => {
   const result = await chat.messages.sync(userId, cmd.groups);
-  const groups = Object.fromEntries(
-    Object.entries(result).map(([groupId, r]) => [groupId, { events: r.events.map(eventFrame), hasMore: r.hasMore }]),
+  // The events come as JSON, already counted against the reply's byte budget: joined, not serialised again.
+  const groups = Object.entries(result).map(
+    ([groupId, r]) => `${JSON.stringify(groupId)}:{"events":[${r.events.join(',')}],"hasMore":${r.hasMore}}`,
   );
-  return JSON.stringify({ type: 'synced', re: cmd.id, groups });
+  return `{"type":"synced","re":${JSON.stringify(cmd.id)},"groups":{${groups.join(',')}}}`;
 };

@@ -48,8 +48,8 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
 
   router.authed('get', '/v1/groups/:id/messages', undefined, async ({ principal, params, query }) => {
     const q = parseQuery(query, historyQuery);
-    const body: HttpReply<'messages'> = await chat.messages.history(principal.userId, { group: groupId(params), ...q });
-    return { status: 200, body };
+    const page = await chat.messages.history(principal.userId, { group: groupId(params), ...q });
+    return { status: 200, body: { messages: page.messages, hasMore: page.hasMore } satisfies HttpReply<'messages'> };
   });
 
   router.authed('post', '/v1/groups/:id/messages', bodies.postMessage, async ({ principal, params, body }) => {
