@@ -38,8 +38,8 @@ const memoryStore: Store = (name, rate) => new RateLimiterMemory({ keyPrefix: na
 /**
  * Sign-in guard (OWASP's login throttling): attempts per address and per username; after
  * SIGNIN_FREE_FAILS failures in a row of one username from one address, or SIGNIN_ADDRESS_FREE_FAILS
- * failures of one address in a day, each further failure locks that pair (or address) for a delay
- * that doubles from 1 s up to SIGNIN_MAX_DELAY_S. A locked attempt is refused before any hashing,
+ * failures of one address in a day, that pair (or address) is locked for a delay that doubles with
+ * each further failure, from 1 s up to SIGNIN_MAX_DELAY_S. A locked attempt is refused before any hashing,
  * whatever the password. Keys are the username as typed: an unknown username is counted exactly
  * like a known one, so the answers do not tell them apart.
  */
@@ -64,30 +64,47 @@ class SignInGuard {
 
   /** Before checking a password: throws rate_limited when locked or over a rate. */
   async admit(username: string, address: string): Promise<void> {
-    const locks = await Promise.all([this.locks.get(pairKey(username, address)), this.locks.get(addressKey(address))]);
+    const pair = pairKey(username, address);
+    const locks = await Promise.all([this.locks.get(pair), this.locks.get(addressKey(address))]);
     const wait = Math.max(0, ...locks.map((lock) => (lock && lock.consumedPoints > 1 ? lock.msBeforeNext : 0)));
     if (wait > 0) throw rateLimited(wait);
     await take(this.attemptsByAddress, address);
     await take(this.attemptsByUsername, username);
+    // Counted as a failure until it succeeds, so attempts sent together cannot all pass the check above.
+    const { consumedPoints: n } = await this.fails.consume(pair);
+    const free = this.settings.SIGNIN_FREE_FAILS;
+    if (n > free) {
+      // Past the free ones, one attempt per delay: the first to take the gate goes, the others wait.
+      try {
+        await this.locks.consume(pair);
+      } catch (err) {
+        await this.fails.reward(pair);
+        if (err instanceof RateLimiterRes) throw rateLimited(err.msBeforeNext);
+        throw err;
+      }
+    }
+    if (n >= free) await this.locks.block(pair, this.delayS(n - free));
   }
 
+  /** A wrong password: the pair's delay runs from now (its failure was counted on admission), the address's failures grow. */
   async failed(username: string, address: string): Promise<void> {
-    const { SIGNIN_FREE_FAILS, SIGNIN_ADDRESS_FREE_FAILS } = this.settings;
-    await Promise.all([
-      this.countFailure(pairKey(username, address), SIGNIN_FREE_FAILS),
-      this.countFailure(addressKey(address), SIGNIN_ADDRESS_FREE_FAILS),
-    ]);
+    const pair = pairKey(username, address);
+    const n = (await this.fails.get(pair))?.consumedPoints ?? 0;
+    const over = n - this.settings.SIGNIN_FREE_FAILS;
+    if (over >= 0) await this.locks.block(pair, this.delayS(over));
+    const key = addressKey(address);
+    const overByAddress = (await this.fails.consume(key)).consumedPoints - this.settings.SIGNIN_ADDRESS_FREE_FAILS;
+    if (overByAddress >= 0) await this.locks.block(key, this.delayS(overByAddress));
   }
 
   /** The right password: the pair's failures in a row start again (the address's do not). */
   async succeeded(username: string, address: string): Promise<void> {
-    await this.fails.delete(pairKey(username, address));
+    const pair = pairKey(username, address);
+    await Promise.all([this.fails.delete(pair), this.locks.delete(pair)]);
   }
 
-  private async countFailure(key: string, free: number): Promise<void> {
-    const { consumedPoints } = await this.fails.consume(key);
-    const over = consumedPoints - free;
-    if (over >= 0) await this.locks.block(key, Math.min(2 ** Math.min(over, 30), this.settings.SIGNIN_MAX_DELAY_S));
+  private delayS(over: number): number {
+    return Math.min(2 ** Math.min(over, 30), this.settings.SIGNIN_MAX_DELAY_S);
   }
 }
 
