@@ -10,6 +10,7 @@ import { eventsAfter } from './db/events.js';
 import { findGroup, findLastSeqs } from './db/groups.js';
 import { Publisher } from './delivery/publisher.js';
 import { Gateway } from './gateway/gateway.js';
+import { RateLimits } from './gateway/rate-limits.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics } from './obs/metrics.js';
 import { createCommandParser } from './protocol/commands.js';
@@ -66,10 +67,12 @@ export async function startApp(config: Config): Promise<App> {
         maxGroupMembers: config.MAX_GROUP_MEMBERS,
         maxCommunityGroups: config.MAX_COMMUNITY_GROUPS,
         tokenTtlS: config.TOKEN_TTL_S,
+        scryptLogN: config.SCRYPT_LOG_N,
       },
     },
     tokens,
   );
+  const rateLimits = RateLimits.create(config, logger);
   const gateway = new Gateway({
     chat,
     bus,
@@ -84,6 +87,7 @@ export async function startApp(config: Config): Promise<App> {
     parseCommand: createCommandParser(limits),
     verifyToken: (token) => tokens.verify(token),
     pingStorage: () => storage.ping(),
+    limits: rateLimits,
     settings: {
       host: config.HOST,
       port: config.PORT,
@@ -97,6 +101,7 @@ export async function startApp(config: Config): Promise<App> {
       drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
       drainNoticeMs: config.DRAIN_NOTICE_MS,
       feedCheckMs: config.FEED_CHECK_MS,
+      trustProxy: config.TRUST_PROXY,
     },
   });
   const port = await gateway.listen();
@@ -114,6 +119,7 @@ export async function startApp(config: Config): Promise<App> {
     stop: () =>
       (stopping ??= (async () => {
         await gateway.drain();
+        await rateLimits.close();
         await bus.close();
         await storage.close();
       })()),

@@ -13,6 +13,17 @@ const int = (min: number, max: number) =>
     .regex(/^-?\d+$/, 'must be an integer')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+/** `points/seconds`: at most `points` actions in a window of `seconds` that starts with the first. */
+const rate = z
+  .string()
+  .regex(/^\d{1,9}\/\d{1,7}$/, 'must be points/seconds, e.g. 30/60')
+  .transform((v) => {
+    const [points, seconds] = v.split('/').map(Number) as [number, number];
+    return { points, durationS: seconds };
+  })
+  .refine((r) => r.points >= 1 && r.durationS >= 1, 'points and seconds must be at least 1');
+/** off, on (one proxy in front: the rightmost X-Forwarded-For entry) or the number of proxies. */
+const trustProxy = z.union([bool.transform((on) => (on ? 1 : 0)), int(0, 16)]);
 
 const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
@@ -56,6 +67,24 @@ const envSchema = z.object({
   SLOW_CONSUMER_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
   RATE_LIMIT_PER_S: int(1, 1_000_000).default(50),
   RATE_LIMIT_BURST: int(1, 1_000_000).default(200),
+  /** Per client address and per user, every `/v1` request (HTTP). */
+  HTTP_RATE_ADDRESS: rate.default({ points: 1200, durationS: 60 }),
+  HTTP_RATE_USER: rate.default({ points: 600, durationS: 60 }),
+  /** Sign-in attempts per address and per username, whatever their outcome. */
+  SIGNIN_RATE_ADDRESS: rate.default({ points: 30, durationS: 60 }),
+  SIGNIN_RATE_USERNAME: rate.default({ points: 10, durationS: 60 }),
+  /** Failures of one username from one address (in a row) and of one address (in a day) before delays start. */
+  SIGNIN_FREE_FAILS: int(1, 1_000_000).default(5),
+  SIGNIN_ADDRESS_FREE_FAILS: int(1, 1_000_000).default(50),
+  /** The delay after a failure past the free ones doubles from 1 s up to this. */
+  SIGNIN_MAX_DELAY_S: int(1, 24 * 3600).default(900),
+  SIGNUP_RATE_ADDRESS: rate.default({ points: 10, durationS: 3600 }),
+  /** Per user per group, over the socket: reactions (over it: rate_limited) and typing (over it: dropped). */
+  REACT_RATE: rate.default({ points: 30, durationS: 10 }),
+  TYPING_RATE: rate.default({ points: 10, durationS: 10 }),
+  TRUST_PROXY: trustProxy.default(0),
+  /** scrypt cost 2^SCRYPT_LOG_N (r=8, p=1); older hashes are rehashed at the next sign-in. */
+  SCRYPT_LOG_N: int(14, 20).default(17),
   DRAIN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   /** On SIGTERM, how long /readyz answers 503 before sockets are closed (load balancers notice). */
   DRAIN_NOTICE_MS: int(0, 600_000).default(0),

@@ -499,7 +499,7 @@ function retryDelay(attempt: number): number {
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
-function parseSeeds(url: string): { nodes: ClusterNode[]; redisOptions: RedisOptions } {
+export function parseSeeds(url: string): { nodes: ClusterNode[]; redisOptions: RedisOptions } {
   const seeds = url
     .split(',')
     .map((s) => s.trim())

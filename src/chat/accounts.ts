@@ -1,6 +1,16 @@
-import { hashPassword, decoyHash, verifyPassword } from '../auth/password.js';
+import { PasswordHasher } from '../auth/password.js';
 import type { Principal, Tokens } from '../auth/tokens.js';
-import { findAccount, insertAccount, insertSession, insertUserIfMissing, isSessionRevoked, revokeSession } from '../db/users.js';
+import {
+  findAccount,
+  findAccountOfUser,
+  insertAccount,
+  insertSession,
+  insertUserIfMissing,
+  isSessionRevoked,
+  revokeSession,
+  revokeUserSessions,
+  updatePasswordHash,
+} from '../db/users.js';
 import { newId } from '../ids.js';
 import { AppError, conflict } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
@@ -16,11 +26,14 @@ export interface SignedIn {
 export class Accounts {
   /** Users already known to exist, so a reconnect storm does not write per connection. */
   private readonly knownUsers = new Set<string>();
+  private readonly passwords: PasswordHasher;
 
   constructor(
     private readonly deps: ChatDeps,
     private readonly tokens: Tokens,
-  ) {}
+  ) {
+    this.passwords = new PasswordHasher(deps.limits.scryptLogN);
+  }
 
   /** Creates the user row on first sight of a token's subject. */
   async ensureUser(principal: Principal): Promise<void> {
@@ -37,7 +50,7 @@ export class Accounts {
       userId,
       name,
       username: input.username,
-      passwordHash: await hashPassword(input.password),
+      passwordHash: await this.passwords.hash(input.password),
     });
     if (!created) throw conflict('username is taken');
     return this.startSession({ id: userId, name });
@@ -45,10 +58,48 @@ export class Accounts {
 
   async signIn(input: { username: string; password: string }): Promise<SignedIn> {
     const account = await findAccount(this.deps.db, input.username);
-    // Hash even for unknown usernames, so timing does not tell which usernames exist.
-    const ok = await verifyPassword(input.password, account?.passwordHash ?? (await decoyHash));
+    const { ok, stale } = await this.passwords.verify(input.password, account?.passwordHash);
     if (!account || !ok) throw new AppError('unauthorized', 'wrong username or password');
+    // A hash made at an older, cheaper cost is replaced now that the password is known.
+    if (stale) await updatePasswordHash(this.deps.db, account.userId, await this.passwords.hash(input.password));
     return this.startSession({ id: account.userId, name: account.name });
+  }
+
+  /** The account's username, so that password checks are limited like sign-ins; undefined without a local account. */
+  async usernameOf(userId: string): Promise<string | undefined> {
+    return (await findAccountOfUser(this.deps.db, userId))?.username;
+  }
+
+  /**
+   * Sets a new password after checking the current one, and revokes every other session of the
+   * user: their sockets, on every replica, close with 4403. The calling session stays.
+   */
+  async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }): Promise<void> {
+    const account = await findAccountOfUser(this.deps.db, principal.userId);
+    if (!account) throw new AppError('bad_request', 'this user has no local account');
+    const { ok } = await this.passwords.verify(input.currentPassword, account.passwordHash);
+    if (!ok) throw new AppError('forbidden', 'wrong current password');
+    const passwordHash = await this.passwords.hash(input.newPassword);
+    await this.deps.db.transaction(async (tx) => {
+      await updatePasswordHash(tx, principal.userId, passwordHash);
+      await revokeUserSessions(tx, principal.userId, principal.sessionId ?? undefined);
+    });
+    await this.revokedAll(principal.userId, principal.sessionId ?? undefined);
+  }
+
+  /** Signs out everywhere: every session of the user is revoked, the caller's included. */
+  async signOutEverywhere(principal: Principal): Promise<void> {
+    await revokeUserSessions(this.deps.db, principal.userId);
+    // An external token's session has no row until it is revoked.
+    if (principal.sessionId)
+      await revokeSession(this.deps.db, { id: principal.sessionId, userId: principal.userId, expiresAt: principal.expiresAt });
+    await this.revokedAll(principal.userId, undefined);
+  }
+
+  private revokedAll(userId: string, except: string | undefined): Promise<void> {
+    return publishCommitted(this.deps, {
+      controls: [{ userId, message: { kind: 'revoke_all', ...(except === undefined ? {} : { except }) } }],
+    });
   }
 
   /** Revokes the token's session; its sockets on every replica close with 4403. */

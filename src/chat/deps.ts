@@ -23,4 +23,6 @@ export interface ChatLimits {
   maxGroupMembers: number;
   maxCommunityGroups: number;
   tokenTtlS: number;
+  /** scrypt cost of new password hashes, 2^scryptLogN; OWASP's 17 when unset. */
+  scryptLogN?: number;
 }

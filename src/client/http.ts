@@ -35,6 +35,14 @@ export class BanyanHttp {
   signOut() {
     return this.call('DELETE', '/v1/sessions/current', undefined);
   }
+  /** Every session of this user ends (this one too): their sockets close with 4403. */
+  signOutEverywhere() {
+    return this.call('DELETE', '/v1/sessions', undefined);
+  }
+  /** Sets a new password; every other session of this user ends, this one stays. */
+  changePassword(body: Body<'changePassword'>) {
+    return this.call('PUT', '/v1/me/password', undefined, body);
+  }
 
   // Groups (§5)
   me() {

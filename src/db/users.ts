@@ -1,4 +1,4 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from './connect.js';
 import { isUniqueViolation } from './errors.js';
 import { accounts, sessions, users, type UserRow } from './schema.js';
@@ -44,6 +44,28 @@ export async function findAccount(db: Queryable, username: string) {
     .where(eq(accounts.username, username))
     .limit(1);
   return row;
+}
+
+/** The local account of a user, if it has one. */
+export async function findAccountOfUser(db: Queryable, userId: string) {
+  const [row] = await db
+    .select({ username: accounts.username, passwordHash: accounts.passwordHash })
+    .from(accounts)
+    .where(eq(accounts.userId, userId))
+    .limit(1);
+  return row;
+}
+
+export async function updatePasswordHash(db: Queryable, userId: string, passwordHash: string): Promise<void> {
+  await db.update(accounts).set({ passwordHash }).where(eq(accounts.userId, userId));
+}
+
+/** Revokes every session of the user, except one (the caller's, on a password change). */
+export async function revokeUserSessions(db: Queryable, userId: string, except?: string): Promise<void> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), except === undefined ? undefined : ne(sessions.id, except)));
 }
 
 export async function insertSession(db: Queryable, session: { id: string; userId: string; expiresAt: Date }) {

@@ -7,7 +7,13 @@ export type ControlMessage =
   /** The user's read marker moved; `except` is the connection that moved it. */
   | { kind: 'read'; group: string; seq: number; except?: string }
   /** A session was revoked: its sockets close with 4403. */
-  | { kind: 'revoke'; sessionId: string };
+  | { kind: 'revoke'; sessionId: string }
+  /** Every session of the user was revoked (but `except`, the one that changed the password). */
+  | { kind: 'revoke_all'; except?: string };
+
+/** Whether the message ends a socket of this session (4403); sockets of tokens without a session stay. */
+export const revokes = (m: ControlMessage, sessionId: string | null | undefined): boolean =>
+  sessionId != null && ((m.kind === 'revoke' && m.sessionId === sessionId) || (m.kind === 'revoke_all' && m.except !== sessionId));
 
 export const encodeControl = (m: ControlMessage) => JSON.stringify(m);
 export const decodeControl = (data: string) => JSON.parse(data) as ControlMessage;

@@ -6,7 +6,7 @@ import type { Metrics } from '../obs/metrics.js';
 import { CloseCode, Disconnect } from '../protocol/errors.js';
 import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, type GroupSummary } from '../protocol/frames.js';
 import { decodeAccessChange, type AccessChange } from './access-change.js';
-import { decodeControl, type ControlMessage } from './control.js';
+import { decodeControl, revokes, type ControlMessage } from './control.js';
 import { GroupFeeds, type FeedStorage } from './group-feeds.js';
 import { startSession } from './session-start.js';
 import type { Session } from './session.js';
@@ -236,9 +236,8 @@ export class Hub<S> {
   /** A message on the user's control topic, for each of their sessions on this replica. */
   private control(userId: string, message: ControlMessage): void {
     for (const session of this.byUser.get(userId) ?? []) {
-      if (message.kind === 'revoke') {
-        if (session.principal.sessionId === message.sessionId)
-          this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
+      if (message.kind === 'revoke' || message.kind === 'revoke_all') {
+        if (revokes(message, session.principal.sessionId)) this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
       } else if (session.phase === 'starting') {
         session.deferred.push(message);
       } else if (session.phase === 'ready') {

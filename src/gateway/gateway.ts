@@ -11,6 +11,7 @@ import type { AnyCommand } from '../protocol/commands.js';
 import type { HttpBodies } from '../protocol/http-bodies.js';
 import { FailureReporter } from './failures.js';
 import { bearerToken, HttpRouter } from './http.js';
+import type { RateLimits } from './rate-limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { communityRoutes } from './routes/communities.js';
 import { groupRoutes } from './routes/groups.js';
@@ -37,6 +38,7 @@ export interface GatewayDeps {
   verifyToken(token: string): Promise<Principal>;
   /** Resolves when storage answers (for /readyz). */
   pingStorage(): Promise<void>;
+  limits: RateLimits;
   settings: {
     host: string;
     port: number;
@@ -52,6 +54,8 @@ export interface GatewayDeps {
     drainNoticeMs?: number;
     /** How often running feeds are checked against storage for events the bus lost. */
     feedCheckMs: number;
+    /** Proxies whose X-Forwarded-For entries are believed (TRUST_PROXY). */
+    trustProxy: number;
   };
 }
 
@@ -112,6 +116,8 @@ export class Gateway {
       },
       failures,
       logger,
+      limits: deps.limits,
+      trustProxy: settings.trustProxy,
     });
     websocketRoute(this.app, {
       chat,
@@ -124,9 +130,10 @@ export class Gateway {
       authenticate,
       isDraining: () => this.draining,
       commands: this.commands,
+      limits: deps.limits,
       settings: { ...settings, maxBackpressure: Math.max(settings.slowConsumerBytes * 8, 16 * 1024 * 1024) },
     });
-    accountRoutes(router, chat, deps.bodies, settings.localAccounts);
+    accountRoutes(router, chat, deps.bodies, settings.localAccounts, deps.limits);
     groupRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
     healthRoutes(router, {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Principal } from '../auth/tokens.js';
 import type { Logger } from '../obs/logger.js';
 import { AppError, errorStatus } from '../protocol/errors.js';
 import { id, issueDetails } from '../protocol/limits.js';
 import type { FailureReporter } from './failures.js';
+import type { RateLimits } from './rate-limits.js';
 
 // A small typed router over uWS: each route declares its body schema and whether it needs a
 // token; this file reads the body, checks size and JSON, and maps every failure to PROTOCOL.md's
@@ -18,6 +19,7 @@ export interface HttpReply {
   /** Preformatted text (Prometheus) instead of JSON. */
   text?: string;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 /** The `:name`s of a route pattern, as a union of names. */
@@ -33,6 +35,8 @@ export interface RouteInput<B, P extends string = string> {
   params: PathParams<P>;
   query: URLSearchParams;
   body: B;
+  /** The client's address (clientAddress): what per-address limits count. */
+  address: string;
 }
 
 type Body<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -43,6 +47,10 @@ export interface HttpDeps {
   failures: FailureReporter;
   /** Each request logs through a child carrying its requestId and route. */
   logger: Logger;
+  /** Per address and per user, for every `/v1` route. */
+  limits: Pick<RateLimits, 'httpAddress' | 'httpUser'>;
+  /** Proxies in front whose X-Forwarded-For entries are believed (TRUST_PROXY); 0: none. */
+  trustProxy: number;
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -117,11 +125,12 @@ export class HttpRouter {
       const query = new URLSearchParams(req.getQuery() ?? '');
       const authorization = req.getHeader('authorization');
       const contentLength = Number(req.getHeader('content-length') || 0);
+      const address = clientAddress(res, req, this.deps.trustProxy);
       const state = { aborted: false };
       res.onAborted(() => {
         state.aborted = true;
       });
-      void this.handle(res, state, { route, params, query, authorization, contentLength, method, bodySchema, needsAuth, handler });
+      void this.handle(res, state, { route, params, query, authorization, contentLength, address, method, bodySchema, needsAuth, handler });
     });
   }
 
@@ -134,6 +143,7 @@ export class HttpRouter {
       query: URLSearchParams;
       authorization: string;
       contentLength: number;
+      address: string;
       method: Method;
       bodySchema: z.ZodType | undefined;
       needsAuth: boolean;
@@ -147,14 +157,20 @@ export class HttpRouter {
     let reply: HttpReply;
     try {
       const hasBody = r.method !== 'get' && r.method !== 'del';
+      // Health checks and metrics come from load balancers and scrapers, not clients.
+      const limited = r.route.includes(' /v1/');
+      if (limited) await this.deps.limits.httpAddress(r.address);
       if (r.contentLength > this.deps.maxBodyBytes) throw new AppError('too_large', `body over ${this.deps.maxBodyBytes} bytes`);
       const raw = hasBody ? await readBody(res, this.deps.maxBodyBytes) : '';
       const principal = r.needsAuth ? await this.deps.authenticate(r.authorization) : (undefined as never);
+      if (limited && principal) await this.deps.limits.httpUser(principal.userId);
       const body = r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
-      reply = await r.handler({ principal, params: r.params, query: r.query, body });
+      reply = await r.handler({ principal, params: r.params, query: r.query, body, address: r.address });
     } catch (err) {
       const error = this.deps.failures.toAppError(err, requestLog);
       reply = { status: errorStatus[error.code], body: errorBody(error) };
+      const retryAfterMs = error.code === 'rate_limited' ? Number(error.details?.retryAfterMs) : Number.NaN;
+      if (retryAfterMs > 0) reply.headers = { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) };
     }
     if (this.deps.logger.enabled('debug')) {
       requestLog().debug('http request', {
@@ -174,6 +190,7 @@ export const errorBody = (error: AppError) => ({
 function send(res: HttpResponse, reply: HttpReply): void {
   res.cork(() => {
     res.writeStatus(statusText[reply.status] ?? String(reply.status));
+    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
     if (reply.status === 204) {
       res.end();
       return;
@@ -232,6 +249,38 @@ function decodeParam(raw: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * The client's address, read before the first await. Without TRUST_PROXY it is the peer's; with
+ * it, each of the `trustedHops` proxies in front appended the address it saw to X-Forwarded-For
+ * (every such header, in order), so the entry `trustedHops` from the right is the client as the
+ * outermost trusted proxy saw it; entries left of it are whatever the client wrote. IPv6
+ * addresses count by their /64, the block one subscriber usually holds.
+ */
+export function clientAddress(res: HttpResponse, req: HttpRequest, trustedHops: number): string {
+  const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+  if (trustedHops === 0) return addressKey(peer);
+  const entries: string[] = [];
+  req.forEach((name, value) => {
+    if (name === 'x-forwarded-for') for (const entry of value.split(',')) if (entry.trim()) entries.push(entry.trim());
+  });
+  return addressKey(entries[Math.max(0, entries.length - trustedHops)] ?? peer);
+}
+
+function addressKey(address: string): string {
+  const v4 = /(?:^|:)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address);
+  if (v4) return v4[1]!;
+  if (!address.includes(':')) return address.slice(0, 64);
+  // Expand `::` and keep the first four groups.
+  const [head = '', tail] = address.toLowerCase().split('::', 2);
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, '').slice(0, 4))
+    .join(':')}::/64`;
 }
 
 /** Pulls the token out of an `Authorization: Bearer …` header. */

@@ -9,6 +9,7 @@ import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import { errorFrame } from '../protocol/frames.js';
 import { commandHandlers, type CommandContext } from './commands/index.js';
 import type { FailureReporter } from './failures.js';
+import type { RateLimits } from './rate-limits.js';
 import { errorBody } from './http.js';
 import { newSocketData, type Socket, type SocketData } from './socket-state.js';
 import { ANCHOR_TOPIC, type UwsTransport } from './uws-transport.js';
@@ -26,6 +27,8 @@ export interface WebSocketDeps {
   isDraining(): boolean;
   /** Commands being handled now, and whether new ones are refused (the drain's last phase). */
   commands: { inflight: number; refusing: boolean };
+  /** Reactions and typing per user per group. */
+  limits: Pick<RateLimits, 'groupAction'>;
   settings: {
     maxFrameBytes: number;
     authTimeoutMs: number;
@@ -160,7 +163,7 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     if (data.rate.strikes > deps.settings.rateLimitBurst) disconnect(deps, ws, new Disconnect(CloseCode.flooding, 'flooding'));
     else {
       const retryAfterMs = Math.ceil(1000 / deps.settings.rateLimitPerS);
-      // With `re`, so the client knows which command to send again.
+      // With `re`, so the client knows which command to send again; the frame is not parsed.
       replyError(deps, ws, commandIdOf(frame), new AppError('rate_limited', 'slow down', { retryAfterMs }));
     }
     return;
@@ -205,6 +208,15 @@ async function runCommand(
     replyError(deps, ws, command.id, new AppError('unavailable', 'server draining; reconnect to another replica'));
     return;
   }
+  if (command.type === 'react' || command.type === 'typing') {
+    const retryAfterMs = await deps.limits.groupAction(command.type, userId, command.group);
+    // Typing has no reply: over its limit it is dropped.
+    if (retryAfterMs > 0) {
+      if (command.type === 'react')
+        replyError(deps, ws, command.id, new AppError('rate_limited', 'too many reactions in this group', { retryAfterMs }));
+      return;
+    }
+  }
   const ctx: CommandContext = { chat: deps.chat, userId, connectionId };
   deps.commands.inflight++;
   try {
@@ -245,15 +257,21 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
 /** A function, not an inline check, because the phase changes across awaits. */
 const phaseOf = (data: SocketData) => data.state.phase;
 
-/** Token bucket per socket; `strikes` counts frames refused in a row. */
+/**
+ * Token bucket per socket. Each refused frame is a strike; strikes fade at half the refill rate
+ * (never reset by a granted frame), so a socket that keeps sending faster than 1.5× the rate
+ * after `rate_limited` gathers more than RATE_LIMIT_BURST of them and is closed, while one that
+ * backs off, or overshoots briefly, never is.
+ */
 function takeToken(deps: WebSocketDeps, data: SocketData): boolean {
   const now = Date.now();
   const { rateLimitPerS, rateLimitBurst } = deps.settings;
-  data.rate.tokens = Math.min(rateLimitBurst, data.rate.tokens + ((now - data.rate.last) / 1000) * rateLimitPerS);
+  const refill = ((now - data.rate.last) / 1000) * rateLimitPerS;
+  data.rate.tokens = Math.min(rateLimitBurst, data.rate.tokens + refill);
+  data.rate.strikes = Math.max(0, data.rate.strikes - refill / 2);
   data.rate.last = now;
   if (data.rate.tokens >= 1) {
     data.rate.tokens -= 1;
-    data.rate.strikes = 0;
     return true;
   }
   data.rate.strikes++;

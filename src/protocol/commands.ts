@@ -83,10 +83,22 @@ export function createCommandParser(limits: ProtocolLimits) {
   };
 }
 
-/** The id of a frame that is not otherwise handled (refused by the rate limit), when it has one. */
+// `"id": "…"` or `"id": 123` as the object's first key (or second, after a short `type`), or as its last.
+const idValue = String.raw`"id"\s*:\s*("(?:[^"\\]|\\.){1,64}"|-?\d{1,16})`;
+const idFirst = new RegExp(String.raw`^\s*\{\s*(?:"type"\s*:\s*"[a-z_]{1,32}"\s*,\s*)?${idValue}\s*[,}]`);
+const idLast = new RegExp(String.raw`[{,]\s*${idValue}\s*\}\s*$`);
+const SCAN_CHARS = 256;
+
+/**
+ * The id of a frame refused by the rate limit, read by a bounded scan of its two ends rather than
+ * parsing it (a refused frame may be 64 KiB); undefined when the id is elsewhere. In valid JSON
+ * these anchored matches can only be a key of the top-level object.
+ */
 export function commandIdOf(frame: string): CommandId | undefined {
-  const head = envelope.safeParse(tryParseJson(frame));
-  return head.success ? head.data.id : undefined;
+  const match = idFirst.exec(frame.slice(0, SCAN_CHARS)) ?? idLast.exec(frame.slice(-SCAN_CHARS));
+  if (!match) return undefined;
+  const parsed = commandId.safeParse(tryParseJson(match[1]!));
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** A parse failure, with the id of the command when it could be read, so the reply has `re`. */

@@ -17,6 +17,7 @@ export function httpBodies(limits: ProtocolLimits) {
   return {
     signUp: z.object({ username, password, name: name.optional() }),
     signIn: z.object({ username: storableString().min(1).max(64), password: z.string().min(1).max(256) }),
+    changePassword: z.object({ currentPassword: z.string().min(1).max(256), newPassword: password }),
     createGroup: z.object({
       name,
       description: description.optional(),

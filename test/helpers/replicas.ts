@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, createServer, type AddressInfo, type Server, type Socket as NetSocket } from 'node:net';
 import { Tokens } from '../../src/auth/tokens.js';
-import { httpRequest, TEST_SECRET, uniqueName, type HttpResult, type TestUser } from './server.js';
+import { generousLimits, httpRequest, TEST_SECRET, uniqueName, type HttpResult, type TestUser } from './server.js';
 
 // Several gateway processes (`node dist/main.js start`, built by the global setup) against real
 // PostgreSQL and Redis, plus the tools to break them: a private redis-server, a cuttable TCP proxy.
@@ -193,6 +193,7 @@ export function replicaEnv(
     // Tests send fast from few sockets; the flood limit is not what they test.
     RATE_LIMIT_PER_S: '100000',
     RATE_LIMIT_BURST: '100000',
+    ...generousLimits,
     ...options.env,
   };
 }

@@ -39,12 +39,35 @@ describe('loadConfig', () => {
       SLOW_CONSUMER_BYTES: 1024 * 1024,
       RATE_LIMIT_PER_S: 50,
       RATE_LIMIT_BURST: 200,
+      HTTP_RATE_ADDRESS: { points: 1200, durationS: 60 },
+      HTTP_RATE_USER: { points: 600, durationS: 60 },
+      SIGNIN_RATE_ADDRESS: { points: 30, durationS: 60 },
+      SIGNIN_RATE_USERNAME: { points: 10, durationS: 60 },
+      SIGNIN_FREE_FAILS: 5,
+      SIGNIN_ADDRESS_FREE_FAILS: 50,
+      SIGNIN_MAX_DELAY_S: 900,
+      SIGNUP_RATE_ADDRESS: { points: 10, durationS: 3600 },
+      REACT_RATE: { points: 30, durationS: 10 },
+      TYPING_RATE: { points: 10, durationS: 10 },
+      TRUST_PROXY: 0,
+      SCRYPT_LOG_N: 17,
       DRAIN_TIMEOUT_MS: 10_000,
       DRAIN_NOTICE_MS: 0,
       FEED_CHECK_MS: 5000,
       WORKERS: 1,
       LOG_LEVEL: 'info',
     });
+  });
+
+  it('reads rates as points/seconds and TRUST_PROXY as off, on or a hop count', () => {
+    expect(loadConfig({ SIGNIN_RATE_ADDRESS: '5/2', TRUST_PROXY: 'on' })).toMatchObject({
+      SIGNIN_RATE_ADDRESS: { points: 5, durationS: 2 },
+      TRUST_PROXY: 1,
+    });
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'off' }).TRUST_PROXY).toBe(0);
+    for (const bad of ['5', '5/0', '0/5', '5/x', ' 5/5']) expect(() => loadConfig({ REACT_RATE: bad })).toThrow(/REACT_RATE/);
+    expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
   });
 
   it('reads values, coercing numbers and booleans', () => {

@@ -1,0 +1,187 @@
+import { Cluster, Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { parseSeeds } from '../bus/redis-bus.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../obs/logger.js';
+import { AppError } from '../protocol/errors.js';
+
+// Every limit of the HTTP API and of per-group socket actions, in one place, with its numbers
+// from config (README's settings table). rate-limiter-flexible counts in windows that start with
+// the first action of a key. The limits that matter for brute force (sign-in, sign-up) are kept in
+// Redis when REDIS_URL is set, so every replica counts the same attempts; the rest are per replica.
+
+export interface Rate {
+  points: number;
+  durationS: number;
+}
+
+/** A day: how long failures of one address, and failures in a row of one username, are remembered. */
+const FAILS_WINDOW_S = 24 * 3600;
+
+export const rateLimited = (msBeforeNext: number) =>
+  new AppError('rate_limited', 'too many requests: wait retryAfterMs', { retryAfterMs: Math.max(1, Math.ceil(msBeforeNext)) });
+
+/** Takes one point, or throws `rate_limited` with the wait; store errors go to the insurance limiter. */
+async function take(limiter: RateLimiterAbstract, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (err) {
+    if (err instanceof RateLimiterRes) throw rateLimited(err.msBeforeNext);
+    throw err;
+  }
+}
+
+type Store = (name: string, rate: Rate) => RateLimiterAbstract;
+
+const memoryStore: Store = (name, rate) => new RateLimiterMemory({ keyPrefix: name, points: rate.points, duration: rate.durationS });
+
+/**
+ * Sign-in guard (OWASP's login throttling): attempts per address and per username; after
+ * SIGNIN_FREE_FAILS failures in a row of one username from one address, or SIGNIN_ADDRESS_FREE_FAILS
+ * failures of one address in a day, that pair (or address) is locked for a delay that doubles with
+ * each further failure, from 1 s up to SIGNIN_MAX_DELAY_S. A locked attempt is refused before any hashing,
+ * whatever the password. Keys are the username as typed: an unknown username is counted exactly
+ * like a known one, so the answers do not tell them apart.
+ */
+class SignInGuard {
+  private readonly attemptsByAddress: RateLimiterAbstract;
+  private readonly attemptsByUsername: RateLimiterAbstract;
+  private readonly fails: RateLimiterAbstract;
+  private readonly locks: RateLimiterAbstract;
+
+  constructor(
+    store: Store,
+    private readonly settings: Pick<
+      Config,
+      'SIGNIN_RATE_ADDRESS' | 'SIGNIN_RATE_USERNAME' | 'SIGNIN_FREE_FAILS' | 'SIGNIN_ADDRESS_FREE_FAILS' | 'SIGNIN_MAX_DELAY_S'
+    >,
+  ) {
+    this.attemptsByAddress = store('signin-address', settings.SIGNIN_RATE_ADDRESS);
+    this.attemptsByUsername = store('signin-username', settings.SIGNIN_RATE_USERNAME);
+    this.fails = store('signin-fails', { points: 2 ** 30, durationS: FAILS_WINDOW_S });
+    this.locks = store('signin-lock', { points: 1, durationS: 1 });
+  }
+
+  /** Before checking a password: throws rate_limited when locked or over a rate. */
+  async admit(username: string, address: string): Promise<void> {
+    const pair = pairKey(username, address);
+    const locks = await Promise.all([this.locks.get(pair), this.locks.get(addressKey(address))]);
+    const wait = Math.max(0, ...locks.map((lock) => (lock && lock.consumedPoints > 1 ? lock.msBeforeNext : 0)));
+    if (wait > 0) throw rateLimited(wait);
+    await take(this.attemptsByAddress, address);
+    await take(this.attemptsByUsername, username);
+    // Counted as a failure until it succeeds, so attempts sent together cannot all pass the check above.
+    const { consumedPoints: n } = await this.fails.consume(pair);
+    const free = this.settings.SIGNIN_FREE_FAILS;
+    if (n > free) {
+      // Past the free ones, one attempt per delay: the first to take the gate goes, the others wait.
+      try {
+        await this.locks.consume(pair);
+      } catch (err) {
+        await this.fails.reward(pair);
+        if (err instanceof RateLimiterRes) throw rateLimited(err.msBeforeNext);
+        throw err;
+      }
+    }
+    if (n >= free) await this.locks.block(pair, this.delayS(n - free));
+  }
+
+  /** A wrong password: the pair's delay runs from now (its failure was counted on admission), the address's failures grow. */
+  async failed(username: string, address: string): Promise<void> {
+    const pair = pairKey(username, address);
+    const n = (await this.fails.get(pair))?.consumedPoints ?? 0;
+    const over = n - this.settings.SIGNIN_FREE_FAILS;
+    if (over >= 0) await this.locks.block(pair, this.delayS(over));
+    const key = addressKey(address);
+    const overByAddress = (await this.fails.consume(key)).consumedPoints - this.settings.SIGNIN_ADDRESS_FREE_FAILS;
+    if (overByAddress >= 0) await this.locks.block(key, this.delayS(overByAddress));
+  }
+
+  /** The right password: the pair's failures in a row start again (the address's do not). */
+  async succeeded(username: string, address: string): Promise<void> {
+    const pair = pairKey(username, address);
+    await Promise.all([this.fails.delete(pair), this.locks.delete(pair)]);
+  }
+
+  private delayS(over: number): number {
+    return Math.min(2 ** Math.min(over, 30), this.settings.SIGNIN_MAX_DELAY_S);
+  }
+}
+
+const pairKey = (username: string, address: string) => `u:${username}|${address}`;
+const addressKey = (address: string) => `a:${address}`;
+
+export class RateLimits {
+  readonly signIn: SignInGuard;
+  private readonly signUps: RateLimiterAbstract;
+  private readonly httpByAddress: RateLimiterAbstract;
+  private readonly httpByUser: RateLimiterAbstract;
+  private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
+
+  private constructor(
+    config: Config,
+    shared: Store,
+    private readonly redis: Redis | Cluster | undefined,
+  ) {
+    this.signIn = new SignInGuard(shared, config);
+    this.signUps = shared('signup-address', config.SIGNUP_RATE_ADDRESS);
+    this.httpByAddress = memoryStore('http-address', config.HTTP_RATE_ADDRESS);
+    this.httpByUser = memoryStore('http-user', config.HTTP_RATE_USER);
+    this.groupActions = { react: memoryStore('react', config.REACT_RATE), typing: memoryStore('typing', config.TYPING_RATE) };
+  }
+
+  /** In memory, or the brute-force limits in Redis when REDIS_URL is set (a small connection of their own). */
+  static create(config: Config, logger: Logger): RateLimits {
+    if (!config.REDIS_URL) return new RateLimits(config, memoryStore, undefined);
+    const redis = connectRedis(config.REDIS_URL, config.REDIS_SHARDED);
+    redis.on('error', (err: Error) => logger.warn('rate-limit redis error; counting in memory meanwhile', { err: err.message }));
+    const shared: Store = (name, rate) =>
+      new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix: `banyan:rl:${name}`,
+        points: rate.points,
+        duration: rate.durationS,
+        // Redis down: each replica counts alone rather than letting every attempt through.
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: memoryStore(name, rate),
+      });
+    return new RateLimits(config, shared, redis);
+  }
+
+  /** Every `/v1` request, before its body is read. */
+  httpAddress(address: string): Promise<void> {
+    return take(this.httpByAddress, address);
+  }
+
+  /** Every authenticated `/v1` request. */
+  httpUser(userId: string): Promise<void> {
+    return take(this.httpByUser, userId);
+  }
+
+  signUp(address: string): Promise<void> {
+    return take(this.signUps, address);
+  }
+
+  /** Reactions and typing, per user per group: the wait in ms when over the limit, else 0. */
+  async groupAction(kind: 'react' | 'typing', userId: string, groupId: string): Promise<number> {
+    try {
+      await this.groupActions[kind].consume(`${userId}|${groupId}`);
+      return 0;
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return Math.max(1, Math.ceil(err.msBeforeNext));
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.redis) return;
+    await this.redis.quit().catch(() => this.redis?.disconnect());
+  }
+}
+
+function connectRedis(url: string, sharded: boolean): Redis | Cluster {
+  const options = { enableOfflineQueue: false, connectionName: 'banyan-limits', commandTimeout: 1000, maxRetriesPerRequest: 0 };
+  if (!sharded) return new Redis(url, options);
+  const { nodes, redisOptions } = parseSeeds(url);
+  return new Cluster(nodes, { enableOfflineQueue: false, redisOptions: { ...redisOptions, ...options } });
+}

@@ -1,0 +1,332 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PasswordHasher } from '../../src/auth/password.js';
+import { accounts } from '../../src/db/schema.js';
+import { insertAccount } from '../../src/db/users.js';
+import { createGroup, startServer, storageModes, uniqueName, type TestServer, type TestUser } from '../helpers/server.js';
+import { range, sleep, tokenUsers } from '../helpers/users.js';
+import { connect, type TestSocket } from '../helpers/ws-client.js';
+import { type Answer, call, randomAddress } from '../helpers/addresses.js';
+
+// Issue 11, as an attacker would try it: sign-in brute force, account creation, HTTP and
+// reaction floods, a frame flood, and the account endpoints that end other sessions.
+
+const PASSWORD = 'password-123';
+
+/** The shape of an answer with the varying numbers taken out, to compare two of them. */
+const shape = (a: Answer) => ({
+  status: a.status,
+  body: JSON.parse(JSON.stringify(a.body), (k, v) => (k === 'retryAfterMs' ? typeof v : v)),
+  retryAfter: a.retryAfter === null ? null : 'set',
+});
+
+describe.each(storageModes())('sign-in limits (%s)', (mode) => {
+  let server: TestServer;
+  const signIn = (username: string, password: string, address: string) =>
+    call(server.url, 'POST', '/v1/sessions', { body: { username, password }, address });
+
+  beforeAll(async () => {
+    server = await startServer({
+      mode,
+      env: {
+        TRUST_PROXY: 'on',
+        SIGNIN_FREE_FAILS: '3',
+        SIGNIN_ADDRESS_FREE_FAILS: '1000',
+        SIGNIN_RATE_ADDRESS: '100/60',
+        SIGNIN_RATE_USERNAME: '100/60',
+        SIGNIN_MAX_DELAY_S: '60',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('slows then refuses a brute force with 429 alike for a known and an unknown username; others sign in meanwhile', async () => {
+    const victim = await server.signUp();
+    const bystander = await server.signUp();
+    const ghost = uniqueName('ghost');
+    const [attackerA, attackerB] = [randomAddress(), randomAddress()];
+
+    // Three failures in a row each: answered 401, the same for both usernames.
+    const [known, unknown] = await Promise.all([
+      Promise.all(range(1, 3).map(() => signIn(victim.name, 'wrong-password', attackerA))),
+      Promise.all(range(1, 3).map(() => signIn(ghost, 'wrong-password', attackerB))),
+    ]);
+    expect(known.map(shape)).toEqual(unknown.map(shape));
+    expect(known.map((a) => a.status)).toEqual([401, 401, 401]);
+
+    // Then locked: even the right password is refused, without a hash, with the wait.
+    const lockedKnown = await signIn(victim.name, PASSWORD, attackerA);
+    const lockedUnknown = await signIn(ghost, PASSWORD, attackerB);
+    expect(shape(lockedKnown)).toEqual(shape(lockedUnknown));
+    for (const locked of [lockedKnown, lockedUnknown]) {
+      expect(locked.status).toBe(429);
+      expect(locked.body.error).toMatchObject({ code: 'rate_limited' });
+      expect(locked.body.error.details.retryAfterMs).toBeGreaterThan(0);
+      expect(locked.body.error.details.retryAfterMs).toBeLessThanOrEqual(1000);
+      expect(locked.retryAfter).toBe('1');
+    }
+    // Hammering while locked gets nothing but 429s.
+    const hammer = await Promise.all(range(1, 10).map(() => signIn(victim.name, 'guess-guess', attackerA)));
+    expect(hammer.map((a) => a.status)).toEqual(range(1, 10).map(() => 429));
+
+    // The victim from their own address, and another user, are not slowed by the attack.
+    const own = await signIn(victim.name, PASSWORD, randomAddress());
+    const other = await signIn(bystander.name, PASSWORD, randomAddress());
+    expect([own.status, other.status]).toEqual([200, 200]);
+    expect(other.ms).toBeLessThan(1500);
+
+    // After the wait, ten guesses at once: one is checked (and fails), the others wait.
+    await sleep(lockedKnown.body.error.details.retryAfterMs + 50);
+    const together = await Promise.all(range(1, 10).map(() => signIn(victim.name, 'wrong-again', attackerA)));
+    expect(together.map((a) => a.status).sort()).toEqual([401, ...range(1, 9).map(() => 429)]);
+    // The delay grows: now 2 s.
+    const longer = await signIn(victim.name, PASSWORD, attackerA);
+    expect(longer.status).toBe(429);
+    expect(longer.body.error.details.retryAfterMs).toBeGreaterThan(1000);
+    expect(longer.retryAfter).toBe('2');
+
+    // Once it is over, the right password works and the count starts again.
+    await sleep(longer.body.error.details.retryAfterMs + 50);
+    expect((await signIn(victim.name, PASSWORD, attackerA)).status).toBe(200);
+    expect((await signIn(victim.name, 'wrong-once', attackerA)).status).toBe(401);
+    expect((await signIn(victim.name, PASSWORD, attackerA)).status).toBe(200);
+  });
+});
+
+describe('attempt, sign-up and HTTP rates', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({
+      env: {
+        TRUST_PROXY: 'on',
+        SIGNUP_RATE_ADDRESS: '3/60',
+        HTTP_RATE_USER: '5/60',
+        HTTP_RATE_ADDRESS: '8/60',
+        SIGNIN_RATE_USERNAME: '4/60',
+        SIGNIN_ADDRESS_FREE_FAILS: '3',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('sign-up: per address; another address still signs up', async () => {
+    const address = randomAddress();
+    const signUp = (username: string, from = address) =>
+      call(server.url, 'POST', '/v1/accounts', { body: { username, password: PASSWORD }, address: from });
+    const taken = uniqueName();
+    expect((await signUp(taken)).status).toBe(201);
+    // A refused name counts too: trying names is what the limit is for.
+    expect((await signUp(taken)).status).toBe(409);
+    expect((await signUp(uniqueName())).status).toBe(201);
+    const refused = await signUp(uniqueName());
+    expect(refused).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    expect(refused.body.error.details.retryAfterMs).toBeGreaterThan(55_000);
+    expect(Number(refused.retryAfter)).toBeGreaterThan(55);
+    expect((await signUp(uniqueName(), randomAddress())).status).toBe(201);
+  });
+
+  it('sign-in: attempts per username, from any address, right or wrong', async () => {
+    const user = await server.signUp();
+    const answers = [];
+    for (const i of range(1, 5))
+      answers.push(
+        await call(server.url, 'POST', '/v1/sessions', { body: { username: user.name, password: i === 2 ? 'nope-nope' : PASSWORD } }),
+      );
+    expect(answers.map((a) => a.status)).toEqual([200, 401, 200, 200, 429]);
+  });
+
+  it('sign-in: failures of one address across usernames lock that address, not others', async () => {
+    const [user, address] = [await server.signUp(), randomAddress()];
+    for (const _ of range(1, 3))
+      expect(
+        (await call(server.url, 'POST', '/v1/sessions', { body: { username: uniqueName(), password: PASSWORD }, address })).status,
+      ).toBe(401);
+    const locked = await call(server.url, 'POST', '/v1/sessions', { body: { username: user.name, password: PASSWORD }, address });
+    expect(locked).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    expect((await call(server.url, 'POST', '/v1/sessions', { body: { username: user.name, password: PASSWORD } })).status).toBe(200);
+  });
+
+  it('HTTP: per user, whatever the address; another user is unaffected', async () => {
+    const [greedy, calm] = (await tokenUsers(server, 2, 'http')) as [TestUser, TestUser];
+    // tokenUsers made one request each already.
+    const answers = await Promise.all(range(1, 6).map(() => call(server.url, 'GET', '/v1/me', { token: greedy.token })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 429, 429]);
+    const refused = answers.find((a) => a.status === 429)!;
+    expect(refused.body.error).toMatchObject({ code: 'rate_limited', details: { retryAfterMs: expect.any(Number) } });
+    expect(refused.retryAfter).toMatch(/^\d+$/);
+    expect((await call(server.url, 'GET', '/v1/me', { token: calm.token })).status).toBe(200);
+  });
+
+  it('HTTP: per address, before anything else; health checks are not counted', async () => {
+    const address = randomAddress();
+    const answers = [];
+    for (const _ of range(1, 9)) answers.push(await call(server.url, 'GET', '/v1/me', { address }));
+    expect(answers.map((a) => a.status)).toEqual([...range(1, 8).map(() => 401), 429]);
+    expect((await call(server.url, 'GET', '/healthz', { address })).status).toBe(200);
+    expect((await call(server.url, 'GET', '/v1/me', { address: randomAddress() })).status).toBe(401);
+  });
+});
+
+describe('per group socket limits, and flooding', () => {
+  let server: TestServer;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    server = await startServer({ env: { REACT_RATE: '3/60', TYPING_RATE: '2/60', RATE_LIMIT_PER_S: '50', RATE_LIMIT_BURST: '200' } });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.terminate();
+    await server?.stop();
+  });
+  const open = async (user: TestUser) => {
+    const s = await connect(server.wsUrl, user.token);
+    sockets.push(s);
+    return s;
+  };
+
+  it('reactions: rate_limited past the limit in one group, other groups unaffected; typing past it is dropped', async () => {
+    const [alice, bob] = (await tokenUsers(server, 2, 'react')) as [TestUser, TestUser];
+    const [g1, g2] = [await createGroup(server, alice, [bob]), await createGroup(server, alice, [bob])];
+    const [a, b] = [await open(alice), await open(bob)];
+    const target1 = (await a.request({ type: 'send', group: g1, clientMsgId: 'm1', text: 'hi' })).seq;
+    const target2 = (await a.request({ type: 'send', group: g2, clientMsgId: 'm2', text: 'hi' })).seq;
+    const emojis = ['👍', '🎉', '❤️', '🔥'];
+    const replies = [];
+    for (const emoji of emojis) replies.push(await a.request({ type: 'react', group: g1, target: target1, emoji }));
+    expect(replies.map((r) => r.type)).toEqual(['ack', 'ack', 'ack', 'error']);
+    expect(replies[3]).toMatchObject({ code: 'rate_limited', details: { retryAfterMs: expect.any(Number) } });
+    expect(await a.request({ type: 'react', group: g2, target: target2, emoji: '👍' })).toMatchObject({ type: 'ack' });
+
+    for (const i of range(1, 5)) a.send({ type: 'typing', id: `t${i}`, group: g1 });
+    expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    await sleep(200);
+    expect(b.frames.filter((f) => f.type === 'typing' && f.group === g1)).toHaveLength(2);
+    // No reply of any kind to a dropped typing.
+    expect(a.frames.filter((f) => typeof f.re === 'string' && f.re.startsWith('t'))).toEqual([]);
+  });
+
+  it('closes a socket flooding 60 KB frames at 410/s with 4429 within about a second, and never one at 45/s', async () => {
+    const [attacker, honest] = (await tokenUsers(server, 2, 'flood')) as [TestUser, TestUser];
+    const [s, h] = [await open(attacker), await open(honest)];
+    const pad = 'x'.repeat(60 * 1024);
+    const started = performance.now();
+    let sent = 0;
+    const flood = setInterval(() => {
+      for (let i = 0; i < 4 && s.ws.readyState === s.ws.OPEN; i++) s.send(`{"type":"ping","id":"f${sent++}","pad":"${pad}"}`);
+    }, 10);
+    const honestSender = setInterval(() => h.send({ type: 'ping', id: `h${Date.now()}` }), 1000 / 45);
+    try {
+      const closed = await Promise.race([s.closed, sleep(4000).then(() => undefined)]);
+      const ms = performance.now() - started;
+      expect(closed?.code).toBe(4429);
+      expect(ms).toBeLessThan(1600);
+      const refusals = s.frames.filter((f) => f.code === 'rate_limited');
+      // Bounded by the burst (plus what fades meanwhile), not by how long the flood lasts.
+      expect(refusals.length).toBeLessThan(300);
+      // The refused frames were not parsed, yet each reply names its command.
+      expect(refusals.every((f) => /^f\d+$/.test(f.re))).toBe(true);
+      // The honest client goes on for a few seconds at 45/s: never refused, never closed.
+      await sleep(3000);
+    } finally {
+      clearInterval(flood);
+      clearInterval(honestSender);
+    }
+    expect(h.closeInfo).toBeUndefined();
+    expect(h.frames.filter((f) => f.type === 'error')).toEqual([]);
+    expect(await h.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+  });
+
+  it('a burst past the bucket is answered rate_limited, and the socket stays open once it slows down', async () => {
+    const [user] = (await tokenUsers(server, 1, 'burst')) as [TestUser];
+    const s = await open(user);
+    for (const i of range(1, 300)) s.send({ type: 'ping', id: i });
+    await s.next((f) => f.re === 300);
+    expect(s.frames.filter((f) => f.code === 'rate_limited').length).toBeGreaterThan(50);
+    await sleep(1000);
+    for (const i of range(1, 45)) {
+      s.send({ type: 'ping', id: `slow${i}` });
+      await sleep(1000 / 45);
+    }
+    expect(await s.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(s.closeInfo).toBeUndefined();
+  });
+});
+
+describe.each(storageModes())('account endpoints (%s)', (mode) => {
+  let server: TestServer;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    server = await startServer({ mode, env: { SCRYPT_LOG_N: '17' } });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.terminate();
+    await server?.stop();
+  });
+  const open = async (token: string) => {
+    const s = await connect(server.wsUrl, token);
+    sockets.push(s);
+    return s;
+  };
+  const signIn = async (username: string, password = PASSWORD) => server.http('POST', '/v1/sessions', { body: { username, password } });
+
+  it('PUT /v1/me/password: 204, other sessions end (4403), this one stays; the old password stops working', async () => {
+    const user = await server.signUp();
+    const second = (await signIn(user.name)).body.token as string;
+    const [mine, other] = [await open(user.token), await open(second)];
+    const wrong = await server.http('PUT', '/v1/me/password', {
+      token: user.token,
+      body: { currentPassword: 'not-my-password', newPassword: 'new-password-456' },
+    });
+    expect(wrong).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    expect(
+      (await server.http('PUT', '/v1/me/password', { token: user.token, body: { currentPassword: PASSWORD, newPassword: 'short' } }))
+        .status,
+    ).toBe(400);
+
+    const changed = await server.http('PUT', '/v1/me/password', {
+      token: user.token,
+      body: { currentPassword: PASSWORD, newPassword: 'new-password-456' },
+    });
+    expect(changed.status).toBe(204);
+    expect((await other.closed).code).toBe(4403);
+    expect(await mine.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect((await server.http('GET', '/v1/me', { token: second })).status).toBe(401);
+    expect((await server.http('GET', '/v1/me', { token: user.token })).status).toBe(200);
+    expect((await signIn(user.name)).status).toBe(401);
+    expect((await signIn(user.name, 'new-password-456')).status).toBe(200);
+  });
+
+  it('DELETE /v1/sessions: every session of the user ends, the caller’s included; other users stay', async () => {
+    const user = await server.signUp();
+    const bystander = await server.signUp();
+    const second = (await signIn(user.name)).body.token as string;
+    const [a, b, c] = [await open(user.token), await open(second), await open(bystander.token)];
+    expect((await server.http('DELETE', '/v1/sessions', { token: second })).status).toBe(204);
+    expect([(await a.closed).code, (await b.closed).code]).toEqual([4403, 4403]);
+    for (const token of [user.token, second]) expect((await server.http('GET', '/v1/me', { token })).status).toBe(401);
+    expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect((await signIn(user.name)).status).toBe(200);
+  });
+
+  it('rehashes a 2^15 hash at 2^17 on the next sign-in', async () => {
+    const username = uniqueName('old');
+    const oldHash = await new PasswordHasher(15).hash(PASSWORD);
+    expect(oldHash.startsWith('scrypt$32768$8$1$')).toBe(true);
+    const userId = `u-${randomBytes(6).toString('hex')}`;
+    expect(await insertAccount(server.app.storage.db, { userId, name: username, username, passwordHash: oldHash })).toBe(true);
+    const stored = async () =>
+      (await server.app.storage.db.select({ h: accounts.passwordHash }).from(accounts).where(eq(accounts.username, username)))[0]!.h;
+
+    expect((await signIn(username, 'wrong-password')).status).toBe(401);
+    expect(await stored()).toBe(oldHash);
+    expect((await signIn(username)).status).toBe(200);
+    const rehashed = await stored();
+    expect(rehashed.startsWith('scrypt$131072$8$1$')).toBe(true);
+    expect((await signIn(username)).status).toBe(200);
+    expect(await stored()).toBe(rehashed);
+  });
+});
