@@ -19,6 +19,8 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
+  /** Embedded mode: sync every commit to disk before acknowledging it. Off survives a killed process, not an OS crash. */
+  EMBEDDED_FSYNC: bool.default(true),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   /** One redis:// URL, or with REDIS_SHARDED a comma-separated list of cluster seed URLs. */
   REDIS_URL: z.preprocess(
