@@ -101,6 +101,7 @@ export async function startApp(config: Config): Promise<App> {
       drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
       drainNoticeMs: config.DRAIN_NOTICE_MS,
       feedCheckMs: config.FEED_CHECK_MS,
+      metricsToken: config.METRICS_TOKEN,
     },
   });
   const port = await gateway.listen();

@@ -56,6 +56,8 @@ const envSchema = z.object({
   DRAIN_NOTICE_MS: int(0, 600_000).default(0),
   /** How often each replica checks its followed groups against storage for events the bus lost. */
   FEED_CHECK_MS: int(100, 3_600_000).default(5000),
+  /** Bearer token /metrics asks for; unset, /metrics is not served (it is not for clients). */
+  METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   WORKERS: int(1, 256).default(1),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });

@@ -52,6 +52,8 @@ export interface GatewayDeps {
     drainNoticeMs?: number;
     /** How often running feeds are checked against storage for events the bus lost. */
     feedCheckMs: number;
+    /** Bearer token for /metrics; unset, /metrics is not served. */
+    metricsToken?: string | undefined;
   };
 }
 
@@ -131,6 +133,7 @@ export class Gateway {
     communityRoutes(router, chat, deps.bodies);
     healthRoutes(router, {
       metrics,
+      metricsToken: settings.metricsToken,
       isReady: async () => {
         if (this.draining) return { ready: false, reason: 'draining' };
         try {
