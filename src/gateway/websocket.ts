@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import uws, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
 import type { Principal } from '../auth/tokens.js';
 import type { Chat } from '../chat/index.js';
@@ -68,15 +67,9 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
       }
     },
 
-    message: (ws, message, isBinary) => {
+    message: (ws, message) => {
       if (message.byteLength > deps.settings.maxFrameBytes) {
         disconnect(deps, ws, new Disconnect(CloseCode.tooLarge, 'frame too large'));
-        return;
-      }
-      // uWS checks text frames itself (and drops the connection, with no close code, on bad
-      // UTF-8); a binary frame's bytes are read as the same text, so they are checked here.
-      if (isBinary && !isUtf8(message)) {
-        disconnect(deps, ws, new Disconnect(CloseCode.invalidUtf8, 'frame is not valid UTF-8'));
         return;
       }
       // The ArrayBuffer is only valid during this call: decode it now.
