@@ -3,7 +3,7 @@
 import { args, connectBenchUsers, list, sample, sleep, withSystem } from './lib/run.mjs';
 import { cpuBetween, secondsBetween } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
-import { seed } from './lib/targets.mjs';
+import { METRICS_TOKEN, seed } from './lib/targets.mjs';
 
 const o = args(
   'idle',
@@ -21,7 +21,7 @@ const N = Number(o.sockets);
 /** Heap used by one server process: Banyan's Prometheus metrics, or the peers' /memory. */
 async function heapUsed(flavor, port) {
   if (flavor === 'banyan') {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     return Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)[1]);
   }
   return (await (await fetch(`http://127.0.0.1:${port}/memory`)).json()).heapUsed;

@@ -34,7 +34,14 @@ export async function startApp(config: Config): Promise<App> {
   const metrics = createMetrics();
   const secret = await resolveJwtSecret(config, logger);
   const tokens = new Tokens({ secret, publicKey: config.JWT_PUBLIC_KEY, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
-  const storageOptions = { databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE };
+  const storageOptions = {
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DATABASE_POOL_SIZE,
+    embeddedFsync: config.EMBEDDED_FSYNC,
+  };
+  if (!config.DATABASE_URL && !config.EMBEDDED_FSYNC)
+    logger.warn('EMBEDDED_FSYNC is off: acknowledged writes survive a killed process but not an OS crash or power loss');
   // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
   if (config.DATABASE_URL) await runMigrations(storageOptions);
   const storage = await openStorage(storageOptions);
@@ -102,6 +109,7 @@ export async function startApp(config: Config): Promise<App> {
       drainNoticeMs: config.DRAIN_NOTICE_MS,
       feedCheckMs: config.FEED_CHECK_MS,
       trustProxy: config.TRUST_PROXY,
+      metricsToken: config.METRICS_TOKEN,
     },
   });
   const port = await gateway.listen();

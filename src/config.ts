@@ -30,6 +30,8 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.preprocess(emptyAsUndefined, z.url().optional()),
+  /** Embedded mode: sync every commit to disk before acknowledging it. Off survives a killed process, not an OS crash. */
+  EMBEDDED_FSYNC: bool.default(true),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   /** One redis:// URL, or with REDIS_SHARDED a comma-separated list of cluster seed URLs. */
   REDIS_URL: z.preprocess(
@@ -90,6 +92,8 @@ const envSchema = z.object({
   DRAIN_NOTICE_MS: int(0, 600_000).default(0),
   /** How often each replica checks its followed groups against storage for events the bus lost. */
   FEED_CHECK_MS: int(100, 3_600_000).default(5000),
+  /** Bearer token /metrics asks for; unset, /metrics is not served (it is not for clients). */
+  METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   WORKERS: int(1, 256).default(1),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });

@@ -6,6 +6,7 @@ import { resolveJwtSecret } from './auth/secret.js';
 import { Tokens } from './auth/tokens.js';
 import { ConfigError, loadConfig } from './config.js';
 import { runMigrations } from './db/connect.js';
+import { DataDirLocked } from './db/data-dir-lock.js';
 import { createLogger } from './obs/logger.js';
 import { runWorkers } from './workers.js';
 
@@ -46,7 +47,12 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'migrate':
-      await runMigrations({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 1 });
+      await runMigrations({
+        databaseUrl: config.DATABASE_URL,
+        dataDir: config.DATA_DIR,
+        poolSize: 1,
+        embeddedFsync: config.EMBEDDED_FSYNC,
+      });
       logger.info('migrations applied');
       return;
     case 'token': {
@@ -75,7 +81,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  // Nothing in the code is at fault: one line, no stack.
+  if (err instanceof ConfigError || err instanceof DataDirLocked) {
     process.stderr.write(`banyan: ${err.message}\n`);
     process.exit(2);
   }

@@ -8,6 +8,8 @@ export const SECRET = process.env.BENCH_JWT_SECRET ?? 'bench-secret-bench-secret
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/banyan_perf';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ADMIN = 'bench-admin';
+/** /metrics answers only with this bearer token (METRICS_TOKEN); idle.mjs reads the heap there. */
+export const METRICS_TOKEN = process.env.BENCH_METRICS_TOKEN ?? 'bench-metrics-token-0123456789';
 export const USER_PREFIX = 'bu';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -58,6 +60,7 @@ export async function startBanyan({ replicas, env = {}, profileDir }) {
           HOST: '127.0.0.1',
           DATABASE_URL,
           JWT_SECRET: SECRET,
+          METRICS_TOKEN,
           LOG_LEVEL: 'warn',
           RATE_LIMIT_PER_S: '100000',
           RATE_LIMIT_BURST: '100000',

@@ -31,9 +31,13 @@ export interface TokenConfig {
   audience?: string | undefined;
 }
 
+/** Clock skew allowed between this server and the token's issuer. */
+const IAT_SKEW_S = 60;
+
 const claims = z.object({
   sub: z.string().min(1).max(64),
   exp: z.number(),
+  iat: z.number().optional(),
   name: z.string().trim().min(1).max(128).optional().catch(undefined),
   sid: z.string().min(1).max(128).optional(),
   scope: z.string().optional(),
@@ -84,6 +88,8 @@ export class Tokens {
     const parsed = claims.safeParse(payload);
     if (!parsed.success) throw unauthorized('token claims are invalid');
     const c = parsed.data;
+    // A token issued in the future is forged or from a badly wrong clock: refused past a small skew.
+    if (c.iat !== undefined && c.iat > Date.now() / 1000 + IAT_SKEW_S) throw unauthorized('token issued in the future');
     return {
       userId: c.sub,
       name: c.name ?? c.sub,

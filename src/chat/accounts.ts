@@ -113,7 +113,7 @@ export class Accounts {
 
   /** True when the token names a session that was revoked or has expired. */
   async isRevoked(principal: Principal): Promise<boolean> {
-    return principal.sessionId ? isSessionRevoked(this.deps.db, principal.sessionId) : false;
+    return principal.sessionId ? isSessionRevoked(this.deps.db, { id: principal.sessionId, userId: principal.userId }) : false;
   }
 
   private async startSession(user: { id: string; name: string }): Promise<SignedIn> {

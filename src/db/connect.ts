@@ -1,12 +1,15 @@
+import { fsyncSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { NodeFS } from '@electric-sql/pglite/nodefs';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { lockDataDir } from './data-dir-lock.js';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -31,17 +34,19 @@ export interface StorageOptions {
   databaseUrl?: string | undefined;
   dataDir: string;
   poolSize: number;
+  /** Embedded mode: a commit reaches the disk before it is acknowledged (EMBEDDED_FSYNC). Default on. */
+  embeddedFsync?: boolean;
 }
 
 /** Opens PostgreSQL (postgres.js) when a URL is given, else PGlite on disk under dataDir. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize) : openPglite(options);
 }
 
 /** Applies the committed migrations; safe to call from several replicas at once. */
 export async function runMigrations(options: StorageOptions): Promise<void> {
   if (!options.databaseUrl) {
-    const storage = await openPglite(options.dataDir);
+    const storage = await openPglite(options);
     await storage.close();
     return;
   }
@@ -77,12 +82,22 @@ async function openPostgres(url: string, poolSize: number): Promise<Storage> {
   };
 }
 
-async function openPglite(dataDir: string): Promise<Storage> {
-  const dir = `${dataDir.replace(/\/$/, '')}/pglite`;
+async function openPglite(options: StorageOptions): Promise<Storage> {
+  const dataDir = options.dataDir.replace(/\/$/, '');
+  const dir = `${dataDir}/pglite`;
   await mkdir(dir, { recursive: true });
-  const client = await PGlite.create(dir);
+  const lock = lockDataDir(dataDir);
+  let client: PGlite;
+  try {
+    client = await PGlite.create(
+      options.embeddedFsync === false ? { dataDir: dir } : { fs: new DurableNodeFS(dir), startParams: durableStartParams },
+    );
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const pglite = drizzlePglite({ client, schema, casing: 'snake_case' });
-  // PGlite is one embedded process, so no other writer can race this.
+  // PGlite is one embedded process, and the lock keeps other processes out: no writer can race this.
   await migratePglite(pglite, { migrationsFolder });
   return {
     db: pglite as unknown as Db,
@@ -91,7 +106,34 @@ async function openPglite(dataDir: string): Promise<Storage> {
       await client.query('select 1');
     },
     async close() {
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        lock.release();
+      }
     },
   };
+}
+
+/**
+ * PGlite's defaults without `-F` (fsync off), and WAL flushed with fsync(): its Emscripten
+ * runtime turns fdatasync() (PostgreSQL's default on Linux) into a no-op, but fsync() into the
+ * file system's `fsync`, which DurableNodeFS provides.
+ */
+const durableStartParams = [...PGlite.defaultStartParams.filter((p) => p !== '-F'), '-c', 'wal_sync_method=fsync'];
+
+/** PGlite's NodeFS, whose files can be synced: Emscripten's NODEFS has no `fsync`, so fsync() never reached the disk. */
+class DurableNodeFS extends NodeFS {
+  override async init(...args: Parameters<NodeFS['init']>) {
+    const result = await super.init(...args);
+    const preRun = result.emscriptenOpts.preRun ?? [];
+    preRun.push((mod) => {
+      const nodefs = (mod as unknown as { NODEFS: { stream_ops: Record<string, unknown> } }).NODEFS;
+      nodefs.stream_ops.fsync = (stream: { nfd: number }) => {
+        fsyncSync(stream.nfd);
+        return 0;
+      };
+    });
+    return { emscriptenOpts: { ...result.emscriptenOpts, preRun } };
+  }
 }

@@ -56,6 +56,8 @@ export interface GatewayDeps {
     feedCheckMs: number;
     /** Proxies whose X-Forwarded-For entries are believed (TRUST_PROXY). */
     trustProxy: number;
+    /** Bearer token for /metrics; unset, /metrics is not served. */
+    metricsToken?: string | undefined;
   };
 }
 
@@ -138,6 +140,7 @@ export class Gateway {
     communityRoutes(router, chat, deps.bodies);
     healthRoutes(router, {
       metrics,
+      metricsToken: settings.metricsToken,
       isReady: async () => {
         if (this.draining) return { ready: false, reason: 'draining' };
         try {

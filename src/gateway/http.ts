@@ -32,6 +32,8 @@ export type PathParams<P extends string> = { [K in ParamNames<P>]: string };
 
 export interface RouteInput<B, P extends string = string> {
   principal: Principal;
+  /** The raw `Authorization` header, for a route with its own credential (/metrics). */
+  authorization: string;
   params: PathParams<P>;
   query: URLSearchParams;
   body: B;
@@ -125,6 +127,16 @@ export class HttpRouter {
       const query = new URLSearchParams(req.getQuery() ?? '');
       const authorization = req.getHeader('authorization');
       const contentLength = Number(req.getHeader('content-length') || 0);
+      // getHeader sees the first; a second, different length makes the body's end ambiguous
+      // (request smuggling behind a proxy that reads the other one): refused, connection closed.
+      const lengths = new Set<string>();
+      req.forEach((key, value) => {
+        if (key === 'content-length') lengths.add(value.trim());
+      });
+      if (lengths.size > 1) {
+        send(res, { status: 400, body: errorBody(new AppError('bad_request', 'conflicting content-length headers')) }, true);
+        return;
+      }
       const address = clientAddress(res, req, this.deps.trustProxy);
       const state = { aborted: false };
       res.onAborted(() => {
@@ -165,7 +177,7 @@ export class HttpRouter {
       const principal = r.needsAuth ? await this.deps.authenticate(r.authorization) : (undefined as never);
       if (limited && principal) await this.deps.limits.httpUser(principal.userId);
       const body = r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
-      reply = await r.handler({ principal, params: r.params, query: r.query, body, address: r.address });
+      reply = await r.handler({ principal, authorization: r.authorization, params: r.params, query: r.query, body, address: r.address });
     } catch (err) {
       const error = this.deps.failures.toAppError(err, requestLog);
       reply = { status: errorStatus[error.code], body: errorBody(error) };
@@ -187,21 +199,30 @@ export const errorBody = (error: AppError) => ({
   error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
 });
 
-function send(res: HttpResponse, reply: HttpReply): void {
+/** On every API answer: no type sniffing, no caching (answers carry tokens and private data), no framing. */
+const apiHeaders: [string, string][] = [
+  ['x-content-type-options', 'nosniff'],
+  ['cache-control', 'no-store'],
+  ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['referrer-policy', 'no-referrer'],
+];
+
+function send(res: HttpResponse, reply: HttpReply, closeConnection = false): void {
   res.cork(() => {
     res.writeStatus(statusText[reply.status] ?? String(reply.status));
+    for (const [name, value] of apiHeaders) res.writeHeader(name, value);
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
     if (reply.status === 204) {
-      res.end();
+      res.end(undefined, closeConnection);
       return;
     }
     if (reply.text !== undefined) {
       res.writeHeader('content-type', reply.contentType ?? 'text/plain; charset=utf-8');
-      res.end(reply.text);
+      res.end(reply.text, closeConnection);
       return;
     }
     res.writeHeader('content-type', 'application/json');
-    res.end(JSON.stringify(reply.body ?? {}));
+    res.end(JSON.stringify(reply.body ?? {}), closeConnection);
   });
 }
 

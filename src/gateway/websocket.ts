@@ -34,7 +34,10 @@ export interface WebSocketDeps {
     authTimeoutMs: number;
     rateLimitPerS: number;
     rateLimitBurst: number;
-    /** Hard per-socket buffer cap inside uWS; the slow-consumer sweep closes sockets well before it. */
+    /**
+     * Unsent bytes past which a reply closes its socket with 4000 at once; uWS's own cap (which
+     * drops the connection without a close code) is twice this, so the 4000 close frame still fits.
+     */
     maxBackpressure: number;
   };
 }
@@ -45,7 +48,9 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
     // uWS drops oversized frames without a close code; it gets a hard cap above ours so that
     // frames over MAX_FRAME_BYTES reach us and are closed with 1009 as PROTOCOL.md says.
     maxPayloadLength: Math.min(deps.settings.maxFrameBytes * 16, 64 * 1024 * 1024),
-    maxBackpressure: deps.settings.maxBackpressure,
+    // The memory bound per socket. Reached only by a reader more than 2 × maxBackpressure behind
+    // within one slow-consumer sweep: every reply checks, and the sweep closes with 4000 before.
+    maxBackpressure: 2 * deps.settings.maxBackpressure,
     closeOnBackpressureLimit: 1,
     compression: uws.DISABLED,
     idleTimeout: 120,
@@ -141,14 +146,25 @@ function withAnotherCorked(hub: Hub<Socket>, fn: () => void): void {
   else fn();
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `fn` at `when`, pushing its timers on `timers` (cleared on close). Node fires a timer over
+ * 2^31 − 1 ms (24.8 days) at once, so a later time is waited for in steps.
+ */
+export function callAt(when: Date, timers: NodeJS.Timeout[], fn: () => void): void {
+  const msLeft = when.getTime() - Date.now();
+  if (msLeft > MAX_TIMER_MS) timers.push(setTimeout(() => callAt(when, timers, fn), MAX_TIMER_MS));
+  else timers.push(setTimeout(fn, msLeft));
+}
+
 /** Opens the delivery session of an authenticated socket and arms the token-expiry close. */
 function begin(deps: WebSocketDeps, ws: Socket, principal: Principal, re: CommandId | undefined): void {
   const data = ws.getUserData();
   const session = deps.hub.open(ws, principal);
   data.state = { phase: 'open', session };
-  const msLeft = principal.expiresAt.getTime() - Date.now();
   const expire = () => disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'token expired'));
-  data.timers.push(setTimeout(expire, Math.min(msLeft, 2 ** 31 - 1)));
+  callAt(principal.expiresAt, data.timers, expire);
   deps.hub.begin(session, re).catch((err: unknown) => {
     const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(re, error));
@@ -281,6 +297,12 @@ function takeToken(deps: WebSocketDeps, data: SocketData): boolean {
 function reply(deps: WebSocketDeps, ws: Socket, frame: string): void {
   deps.transport.send(ws, frame);
   deps.metrics.framesOut.inc();
+  // A reader far behind is cut now, before uWS's cap would drop it with no close code; the
+  // slow-consumer sweep cuts the ones merely behind.
+  if (ws.getUserData().state.phase !== 'closed' && deps.transport.bufferedAmount(ws) > deps.settings.maxBackpressure) {
+    deps.metrics.slowConsumers.inc();
+    disconnect(deps, ws, new Disconnect(CloseCode.slowConsumer, 'slow consumer'));
+  }
 }
 
 /** Answers a command with an error frame; the socket stays open. */

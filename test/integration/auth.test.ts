@@ -90,6 +90,12 @@ describe('JWT verification with JWT_SECRET (HS256)', () => {
     await expectAccepted(server, await hs256({ sub: long, exp: now() + 60 }), { id: long, name: long });
   });
 
+  it('refuses a token issued in the future, past 60 s of clock skew', async () => {
+    const sub = newSub();
+    await expectRefused(server, await hs256({ sub, exp: now() + 7200, iat: now() + 3600 }), 'iat an hour ahead');
+    await expectAccepted(server, await hs256({ sub, exp: now() + 600, iat: now() + 30 }), { id: sub, name: sub });
+  });
+
   it('closes a live socket with 4401 when its token expires', async () => {
     const user = await tokenUser(server, 'short', { ttlSeconds: 2 });
     const byHeader = await connect(server.wsUrl, user.token);
@@ -258,5 +264,23 @@ describe.each(storageModes())('local accounts and sessions (%s)', (mode) => {
     expect((await s.closed).code).toBe(4403);
     await expectRefused(server, token, 'revoked external session');
     expect((await server.http('GET', '/v1/me', { token: otherSession })).status).toBe(200);
+  });
+
+  it("does not end another user's session that has the same external sid", async () => {
+    const sid = `idp-session-${randomBytes(4).toString('hex')}`;
+    const [mine, theirs] = await Promise.all(
+      ['me', 'them'].map(async (label) => {
+        const sub = newSub(label);
+        return (await server.app.tokens.sign({ userId: sub, name: sub, sessionId: sid, ttlSeconds: 600 })).token;
+      }),
+    );
+    const theirSocket = await connect(server.wsUrl, theirs!);
+    sockets.push(theirSocket);
+    expect((await server.http('DELETE', '/v1/sessions/current', { token: mine })).status).toBe(204);
+    await expectRefused(server, mine!, 'my revoked session');
+    expect((await server.http('GET', '/v1/me', { token: theirs })).status).toBe(200);
+    const again = await connect(server.wsUrl, theirs!);
+    sockets.push(again);
+    expect(await theirSocket.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
   });
 });

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyPgliteTemplate } from '../helpers/pglite.js';
 import { httpRequest } from '../helpers/server.js';
-import { connect } from '../helpers/ws-client.js';
+import { connect, type Frame } from '../helpers/ws-client.js';
 
 // The standalone path a newcomer takes: `node dist/main.js start` with nothing but a data
 // directory (PGlite on disk, a generated JWT secret), stopped and started again.
@@ -44,9 +44,10 @@ function start(env: Record<string, string>): Promise<Running> {
 describe('embedded mode (node dist/main.js start)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'banyan-embedded-'));
   const children: ChildProcess[] = [];
+  const dirs = [dataDir];
   afterAll(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
   it('needs only DATA_DIR and PORT, and keeps data, accounts and the token secret across a restart', { timeout: 120_000 }, async () => {
@@ -91,6 +92,88 @@ describe('embedded mode (node dist/main.js start)', () => {
       body: { clientMsgId: 'keep', text: 'still here after a restart' },
     });
     expect(again.body).toEqual({ group: groupId, seq: ack.seq, ts: ack.ts });
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+  });
+
+  /** A data directory of its own holding the migrated database, removed after the file. */
+  const freshDataDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banyan-embedded-'));
+    copyPgliteTemplate(dir);
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('refuses a second server on the same DATA_DIR at once, with one line naming the directory and the holder', {
+    timeout: 120_000,
+  }, async () => {
+    const dir = freshDataDir();
+    const first = await start({ DATA_DIR: dir, PORT: '0' });
+    children.push(first.child);
+    const child = spawn(process.execPath, [main, 'start'], { env: { DATA_DIR: dir, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      `banyan: DATA_DIR ${dir} is in use by process ${first.child.pid} (lock file ${join(dir, 'banyan.lock')}): one server per data directory`,
+    ]);
+    // The first one is untouched and still serves.
+    expect((await httpRequest(first.url, 'GET', '/readyz')).status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    // Released on a clean exit.
+    expect(existsSync(join(dir, 'banyan.lock'))).toBe(false);
+  });
+
+  it("keeps every acknowledged message across kill -9 during sends, and takes over the dead holder's lock", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = freshDataDir();
+    const env = { DATA_DIR: dir, PORT: '0' };
+    const first = await start(env);
+    children.push(first.child);
+    const signUp = await httpRequest(first.url, 'POST', '/v1/accounts', {
+      body: { username: 'crash', password: 'password-123', name: 'Crash' },
+    });
+    const { token } = signUp.body;
+    const group = await httpRequest(first.url, 'POST', '/v1/groups', { token, body: { name: 'Crash' } });
+    const groupId = group.body.group.id as string;
+    const socket = await connect(`${first.url.replace('http', 'ws')}/v1/ws`, token);
+    const acked: Frame[] = [];
+    // Eight senders in flight, so commits are batched as in real use; killed while they send.
+    let n = 0;
+    const sender = async () => {
+      while (socket.closeInfo === undefined) {
+        const id = `m${n++}`;
+        const reply = await socket
+          .request({ type: 'send', id, group: groupId, clientMsgId: id, text: `message ${id}` })
+          .catch(() => undefined);
+        if (reply?.type === 'ack') acked.push({ ...reply, clientMsgId: id });
+      }
+    };
+    const senders = Array.from({ length: 8 }, sender);
+    while (acked.length < 150) await new Promise((r) => setTimeout(r, 5));
+    first.child.kill('SIGKILL');
+    await Promise.all([first.exited, ...senders]);
+    expect(Number(readFileSync(join(dir, 'banyan.lock'), 'utf8'))).toBe(first.child.pid);
+
+    const second = await start(env);
+    children.push(second.child);
+    const stored = new Map<string, number>();
+    for (let before: number | undefined; ; ) {
+      const page = await httpRequest(second.url, 'GET', `/v1/groups/${groupId}/messages?limit=100${before ? `&before=${before}` : ''}`, {
+        token,
+      });
+      expect(page.status).toBe(200);
+      for (const m of page.body.messages) stored.set(m.clientMsgId, m.seq);
+      if (page.body.messages.length < 100) break;
+      before = Math.min(...page.body.messages.map((m: Frame) => m.seq));
+    }
+    expect(acked.length).toBeGreaterThanOrEqual(150);
+    for (const ack of acked) expect(stored.get(ack.clientMsgId), ack.clientMsgId).toBe(ack.seq);
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
   });

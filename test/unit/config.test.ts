@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       DATA_DIR: './data',
       DATABASE_URL: undefined,
+      EMBEDDED_FSYNC: true,
       DATABASE_POOL_SIZE: 10,
       REDIS_URL: undefined,
       REDIS_SHARDED: false,
@@ -54,6 +55,7 @@ describe('loadConfig', () => {
       DRAIN_TIMEOUT_MS: 10_000,
       DRAIN_NOTICE_MS: 0,
       FEED_CHECK_MS: 5000,
+      METRICS_TOKEN: undefined,
       WORKERS: 1,
       LOG_LEVEL: 'info',
     });
