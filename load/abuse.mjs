@@ -80,7 +80,9 @@ async function pairWorker() {
   let stopping = false;
   let timer;
 
-  process.on('message', async (m) => {
+  process.on('message', (m) => handle(m).catch((err) => process.send({ ev: 'error', message: String(err?.stack ?? err) })));
+
+  async function handle(m) {
     if (m.cmd === 'start') {
       const sockets = await Promise.all(m.users.map((user, i) => connect(m, user, m.tokens[i])));
       const period = 1e6 / m.rate;
@@ -114,7 +116,7 @@ async function pairWorker() {
       process.send({ ev: 'stopped' });
       setTimeout(() => process.exit(0), 50);
     }
-  });
+  }
 
   async function connect(m, user, token) {
     const side = { ws: undefined, reconnects: 0 };
@@ -132,12 +134,15 @@ async function pairWorker() {
       const rec = sent.get(Number(id));
       if (rec && rec.latency === undefined) rec.latency = Math.max(1, nowMicros() - Number(t));
     };
+    const reconnect = () => {
+      if (!stopping && side.reconnects++ < 20) setTimeout(() => open().catch(reconnect), 200);
+    };
     const open = async () => {
       side.ws = await openSocket(m.url, token, undefined, onMessage);
       side.ws.on('close', (code) => {
         closes[code] = (closes[code] ?? 0) + 1;
         side.ws = undefined;
-        if (!stopping && side.reconnects++ < 20) setTimeout(() => open().catch(() => undefined), 200);
+        reconnect();
       });
     };
     await open();
@@ -589,13 +594,17 @@ async function fill(url, token, group, count, text) {
   if (acked.size < count) throw new Error(`amplification setup: ${acked.size}/${count} messages acked`);
 }
 
-/** Pair messages answered by the pair worker: one command, one answer. */
+/** A command to the pair worker and its one answer (within 30 s). */
 function ask(child, m) {
-  return new Promise((resolve) => {
-    const onMessage = (r) => {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`pair worker: no answer to ${m.cmd} in 30 s`)), 30_000);
+    const done = (err, r) => {
+      clearTimeout(timer);
       child.off('message', onMessage);
-      resolve(r);
+      if (err) reject(err);
+      else resolve(r);
     };
+    const onMessage = (r) => (r.ev === 'error' ? done(new Error(`pair worker: ${r.message}`)) : done(undefined, r));
     child.on('message', onMessage);
     child.send(m);
   });
