@@ -462,6 +462,15 @@ async function main() {
 }
 
 const arrow = (a, b) => `${a} → ${b}`;
+/** What went wrong for the pair besides latency: messages never delivered, errors, closes. */
+function pairTrouble(w) {
+  const notes = [];
+  if (w.undelivered) notes.push(`${w.undelivered} of ${w.count} undelivered`);
+  for (const [code, n] of Object.entries(w.errors)) notes.push(`${code} ×${n}`);
+  for (const [code, n] of Object.entries(w.closes)) notes.push(`close ${code} ×${n}`);
+  if (w.unsent) notes.push(`${w.unsent} unsent`);
+  return notes.length ? ` (pair: ${notes.join(', ')})` : '';
+}
 function tableRow(r) {
   if (r.skipped) return { attack: r.attack, 'abuser answered': r.skipped };
   return {
@@ -470,7 +479,7 @@ function tableRow(r) {
     p99: arrow(r.without.p99, r.with.p99),
     max: arrow(r.without.max, r.with.max),
     ratio: `${r.ratio}×`,
-    target: r.pass ? 'pass' : 'FAIL',
+    target: `${r.pass ? 'pass' : 'FAIL'}${pairTrouble(r.with)}`,
     'abuser answered': r.answered,
   };
 }
