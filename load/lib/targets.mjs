@@ -26,8 +26,8 @@ async function healthy(port, path) {
   }
 }
 
-async function startAll(name, count, spawnOne, healthPath) {
-  const ports = Array.from({ length: count }, (_, i) => basePort + i);
+async function startAll(name, count, spawnOne, healthPath, firstPort = basePort) {
+  const ports = Array.from({ length: count }, (_, i) => firstPort + i);
   const children = ports.map((port, i) => spawnOne(port, i));
   for (const port of ports) {
     if (!(await waitFor(() => healthy(port, healthPath), 30_000, 100))) throw new Error(`${name} on ${port} did not start`);
@@ -45,8 +45,8 @@ async function startAll(name, count, spawnOne, healthPath) {
   };
 }
 
-/** Banyan replicas; with more than one, they share the Redis bus. */
-export async function startBanyan({ replicas, env = {}, profileDir }) {
+/** Banyan replicas; with more than one, they share the Redis bus. `port`: the first one's (else BENCH_BASE_PORT). */
+export async function startBanyan({ replicas, env = {}, profileDir, port }) {
   const t = await startAll(
     'banyan',
     replicas,
@@ -75,6 +75,7 @@ export async function startBanyan({ replicas, env = {}, profileDir }) {
         },
       ),
     '/healthz',
+    port,
   );
   return { flavor: 'banyan', name: 'banyan', ...t };
 }
