@@ -9,7 +9,9 @@ import {
   insertGroup,
   insertMember,
   insertMembers,
+  listAdminIds,
   listMembers,
+  userNames,
   listUserGroups,
   setMemberRole,
   updateGroup,
@@ -17,14 +19,15 @@ import {
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
 import { findCommunity, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
-import { findUser, findUserIds } from '../db/users.js';
+import { findUser } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
-import type { GroupSummary } from '../protocol/frames.js';
+import { memberChangedFrame, type GroupSummary } from '../protocol/frames.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { isAdmin, requireAdmin, requireMember } from './access.js';
 import type { ChatDeps } from './deps.js';
+import { decideAdds, inviteIn } from './consent.js';
 import { commit, type Outbox } from './outbox.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
@@ -69,9 +72,9 @@ export class Groups {
     }
     // A bounded number of statements whatever the member count (the body caps it per call).
     return commit(this.deps, async (tx, outbox) => {
-      const known = await findUserIds(tx, others);
-      const unknown = others.find((id) => !known.has(id));
-      if (unknown) throw notFound(`user ${unknown}`);
+      // Who may be added directly; the others are invited (or dropped, answered alike: no enumeration).
+      const decisions = await decideAdds(tx, userId, others, this.deps.limits.defaultGroupAdd);
+      const direct = others.filter((id) => decisions.get(id) === 'add');
       const group = await this.createIn(tx, outbox, {
         id: newId('g'),
         kind: 'group',
@@ -81,8 +84,11 @@ export class Groups {
         settings: {},
         createdBy: userId,
       });
-      await this.addManyIn(tx, outbox, group.id, others, 'member', userId);
-      return groupView((await findGroup(tx, group.id))!);
+      await this.addManyIn(tx, outbox, group.id, direct, 'member', userId);
+      const invite = others.filter((id) => decisions.get(id) === 'invite');
+      const row = (await findGroup(tx, group.id))!;
+      if (invite.length > 0) await inviteIn(tx, outbox, row, await this.actor(tx, userId), invite);
+      return { group: groupView(row), invited: others.filter((id) => decisions.get(id) !== 'add') };
     });
   }
 
@@ -102,15 +108,28 @@ export class Groups {
     return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }
 
-  async addMember(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }) {
+  /**
+   * Adds a user who lets the actor add them (`added`); anyone else, unknown and blocking users
+   * included, is `invited` — the same answer, so it tells nothing of who exists or chose what.
+   */
+  async addMember(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }): Promise<'added' | 'invited'> {
     const actor = await requireAdmin(this.deps.db, groupId, actorId);
     if (actor.kind === 'direct') throw conflict('direct groups have exactly two members');
     if (input.role === 'owner') throw forbidden('ownership cannot be given by adding');
     return commit(this.deps, async (tx, outbox) => {
-      if (!(await findUser(tx, input.userId))) throw notFound('user');
-      const added = await this.addIn(tx, outbox, groupId, input.userId, input.role ?? 'member', actorId);
-      if (!added) throw conflict('already a member');
+      const decision = (await decideAdds(tx, actorId, [input.userId], this.deps.limits.defaultGroupAdd)).get(input.userId);
+      if (decision === 'add') {
+        const added = await this.addIn(tx, outbox, groupId, input.userId, input.role ?? 'member', actorId);
+        if (!added) throw conflict('already a member');
+        return 'added';
+      }
+      if (decision === 'invite') await inviteIn(tx, outbox, (await findGroup(tx, groupId))!, await this.actor(tx, actorId), [input.userId]);
+      return 'invited';
     });
+  }
+
+  private async actor(tx: Tx, userId: string) {
+    return { id: userId, name: (await findUser(tx, userId))?.name ?? userId };
   }
 
   /** An admin removes a member, or a member leaves (actor === target). */
@@ -153,18 +172,21 @@ export class Groups {
       if (target.role === role) return;
       await setMemberRole(tx, groupId, targetId, role);
       const action = role === 'admin' ? 'promoted' : 'demoted';
-      await outbox.append(tx, groupId, [draft(actorId, 'member', { data: { member: targetId, action, role } })]);
+      await this.roleChanged(tx, outbox, groupId, targetId, action, role, actorId);
     });
   }
 
   // The *In methods work inside a caller's transaction, so communities can compose them.
 
+  /** Creates a group with its creator in it: its owner, or a plain member of a (symmetric) direct group. */
   async createIn(tx: Tx, outbox: Outbox, group: NewGroup): Promise<GroupRow> {
     const row = await insertGroup(tx, group);
-    await insertMember(tx, row.id, group.createdBy, 'owner');
-    await outbox.append(tx, row.id, [
-      draft(group.createdBy, 'member', { data: { member: group.createdBy, action: 'joined', role: 'owner' } }),
-    ]);
+    const role: Role = group.kind === 'direct' ? 'member' : 'owner';
+    await insertMember(tx, row.id, group.createdBy, role);
+    // A private roster logs no membership: the creator learns of the group by group_added alone.
+    if (!hasPrivateRoster(row)) {
+      await outbox.append(tx, row.id, [draft(group.createdBy, 'member', { data: { member: group.createdBy, action: 'joined', role } })]);
+    }
     outbox.notify(group.createdBy, { kind: 'group_added', group: row.id });
     return row;
   }
@@ -187,11 +209,15 @@ export class Groups {
     if (group.memberCount + added.length > this.deps.limits.maxGroupMembers) {
       throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
     }
-    await outbox.append(
-      tx,
-      groupId,
-      added.map((userId) => draft(actorId, 'member', { data: { member: userId, action: actorId === userId ? 'joined' : 'added', role } })),
-    );
+    const changes = added.map((userId) => ({ userId, action: actorId === userId ? ('joined' as const) : ('added' as const), role }));
+    if (hasPrivateRoster(group)) await this.rosterChanged(tx, outbox, group, changes);
+    else {
+      await outbox.append(
+        tx,
+        groupId,
+        changes.map((c) => draft(actorId, 'member', { data: { member: c.userId, action: c.action, role } })),
+      );
+    }
     for (const userId of added) outbox.notify(userId, { kind: 'group_added', group: groupId });
     if (group.kind === 'group' && group.communityId) {
       const community = await findCommunity(tx, group.communityId);
@@ -210,11 +236,22 @@ export class Groups {
     await lockGroupLog(tx, groupId);
     const removed = await deleteMembers(tx, groupId, userIds);
     if (removed.length === 0) return [];
-    await outbox.append(
-      tx,
-      groupId,
-      removed.map((r) => draft(actorId, 'member', { data: { member: r.userId, action: actorId === r.userId ? 'left' : 'removed' } })),
-    );
+    const group = (await findGroup(tx, groupId))!;
+    if (hasPrivateRoster(group)) {
+      const changes = removed.map((r) => ({
+        userId: r.userId,
+        action: actorId === r.userId ? ('left' as const) : ('removed' as const),
+        role: null,
+      }));
+      await this.rosterChanged(tx, outbox, group, changes);
+      for (const r of removed) outbox.notify(r.userId, { kind: 'group_removed', group: groupId });
+    } else {
+      await outbox.append(
+        tx,
+        groupId,
+        removed.map((r) => draft(actorId, 'member', { data: { member: r.userId, action: actorId === r.userId ? 'left' : 'removed' } })),
+      );
+    }
     if (removed.some((r) => r.role === 'owner')) await this.handOnOwnership(tx, outbox, groupId);
     return removed.map((r) => r.userId);
   }
@@ -265,9 +302,66 @@ export class Groups {
     const heir = rows.find((r) => r.role === 'admin') ?? rows.sort((a, b) => +a.joinedAt - +b.joinedAt)[0];
     if (!heir) return;
     await setMemberRole(tx, groupId, heir.userId, 'owner');
-    await outbox.append(tx, groupId, [draft(heir.userId, 'member', { data: { member: heir.userId, action: 'promoted', role: 'owner' } })]);
+    await this.roleChanged(tx, outbox, groupId, heir.userId, 'promoted', 'owner', heir.userId);
+  }
+
+  /** A member's new role: a `member` event, or in a private roster a frame to admins and to the member. */
+  private async roleChanged(
+    tx: Tx,
+    outbox: Outbox,
+    groupId: string,
+    userId: string,
+    action: 'promoted' | 'demoted',
+    role: Role,
+    actorId: string,
+  ) {
+    const group = (await findGroup(tx, groupId))!;
+    if (!hasPrivateRoster(group)) {
+      await outbox.append(tx, groupId, [draft(actorId, 'member', { data: { member: userId, action, role } })]);
+      return;
+    }
+    await this.rosterChanged(tx, outbox, group, [{ userId, action, role }], userId);
+  }
+
+  /**
+   * Membership changes of a private roster (an announcement group): no log event (every member
+   * would receive it, and learn who is in the community); instead every replica's membership cache
+   * hears of each change, and the community's admins (at most ROSTER_ADMINS) get one
+   * `member_changed` frame per change on their own topic — O(admins) frames, whatever the members.
+   * `self` also hears of its own change (a role it now has).
+   */
+  private async rosterChanged(
+    tx: Tx,
+    outbox: Outbox,
+    group: GroupRow,
+    changes: { userId: string; action: RosterAction; role: Role | null }[],
+    self?: string,
+  ) {
+    for (const c of changes) outbox.accessChanged({ group: group.id, user: c.userId });
+    const community = group.communityId ?? group.id;
+    const [admins, names] = await Promise.all([
+      listAdminIds(tx, group.id, ROSTER_ADMINS),
+      userNames(
+        tx,
+        changes.map((c) => c.userId),
+      ),
+    ]);
+    const frames = changes.map((c) =>
+      memberChangedFrame(community, { id: c.userId, name: names.get(c.userId) ?? c.userId }, c.action, c.role),
+    );
+    const to = new Set(admins);
+    if (self) to.add(self);
+    for (const admin of to) outbox.notify(admin, { kind: 'frames', frames });
   }
 }
+
+/** Groups whose members do not see each other: membership changes there are not log events. */
+export const hasPrivateRoster = (g: Pick<GroupRow, 'kind'>) => g.kind === 'announcement';
+
+type RosterAction = 'added' | 'removed' | 'joined' | 'left' | 'promoted' | 'demoted';
+
+/** Admins told of a private roster's changes; a community has a handful. */
+const ROSTER_ADMINS = 1000;
 
 function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): GroupSummary {
   return {
@@ -278,5 +372,6 @@ function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): Gro
     role: row.role,
     lastSeq: Number(row.lastSeq),
     readSeq: Number(row.readSeq),
+    memberCount: row.memberCount,
   };
 }

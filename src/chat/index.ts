@@ -4,6 +4,8 @@ import { Communities } from './communities.js';
 import type { ChatDeps } from './deps.js';
 import { Direct } from './direct.js';
 import { Groups } from './groups.js';
+import { Invitations } from './invitations.js';
+import { Privacy } from './privacy.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 
@@ -14,6 +16,10 @@ export function createChat(deps: ChatDeps, tokens: Tokens) {
   const messages = new Messages(deps, membership);
   return {
     membership,
+    privacy: new Privacy(deps),
+    invitations: new Invitations(deps, groups),
+    /** Stops background work (reaction tallies); storage closes after. */
+    close: () => messages.tallies.close(),
     accounts: new Accounts(deps, tokens),
     groups,
     messages,

@@ -40,7 +40,7 @@ describe('close codes', () => {
     const group = await createGroup(server, owner);
     const writer = track(await connect(server.wsUrl, owner.token));
     // 100 events of ~24 KiB once escaped (U+0001 is six bytes in JSON).
-    const text = '\u0001'.repeat(4096);
+    const text = `x${'\u0001'.repeat(4095)}`;
     const acks = await Promise.all(
       Array.from({ length: 100 }, (_, i) => writer.request({ type: 'send', group, clientMsgId: `big${i}`, text }, 20_000)),
     );

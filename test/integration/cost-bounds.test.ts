@@ -8,7 +8,8 @@ import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 const MAX_REPLY_BYTES = 1024 * 1024;
 /** 4096 × U+0001: 4 KiB stored, 24 KiB once JSON-escaped (`\u0001` is 6 bytes). */
-const HEAVY_TEXT = '\u0001'.repeat(4096);
+// Visible text (one letter) padded with controls, which JSON escapes to six bytes each.
+const HEAVY_TEXT = `x${'\u0001'.repeat(4095)}`;
 const HEAVY_MESSAGES = 500;
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

@@ -10,7 +10,7 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
   router.authed('get', '/v1/me', undefined, async ({ principal }) => ({
     status: 200,
     body: {
-      user: { id: principal.userId, name: principal.name },
+      user: await chat.privacy.me(principal),
       groups: await chat.groups.listMine(principal.userId),
       communities: await chat.groups.listMyCommunities(principal.userId),
     } satisfies HttpReply<'me'>,
@@ -18,7 +18,7 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
 
   router.authed('post', '/v1/groups', bodies.createGroup, async ({ principal, body }) => ({
     status: 201,
-    body: { group: await chat.groups.create(principal.userId, body) } satisfies HttpReply<'group'>,
+    body: (await chat.groups.create(principal.userId, body)) satisfies HttpReply<'groupCreated'>,
   }));
 
   router.authed('get', '/v1/groups/:id', undefined, async ({ principal, params }) => ({
@@ -37,7 +37,10 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
   });
 
   router.authed('post', '/v1/groups/:id/members', bodies.addMember, async ({ principal, params, body }) => {
-    await chat.groups.addMember(principal.userId, groupId(params), body);
+    // Not added directly, for whatever reason: one answer (PROTOCOL.md §6, no enumeration).
+    if ((await chat.groups.addMember(principal.userId, groupId(params), body)) === 'invited') {
+      return { status: 202, body: { status: 'invited' } satisfies HttpReply<'invited'> };
+    }
     return { status: 201, body: {} };
   });
 
