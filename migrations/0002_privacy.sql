@@ -34,6 +34,7 @@ CREATE INDEX "blocks_blocked_id_index" ON "blocks" USING btree ("blocked_id");--
 CREATE INDEX "invitations_user_id_invited_by_index" ON "invitations" USING btree ("user_id","invited_by");--> statement-breakpoint
 CREATE INDEX "invitations_invited_by_created_at_index" ON "invitations" USING btree ("invited_by","created_at");--> statement-breakpoint
 CREATE INDEX "reaction_tallies_due" ON "reaction_tallies" USING btree ("due_at") WHERE pending;--> statement-breakpoint
+CREATE INDEX "members_admins" ON "members" USING btree ("group_id") WHERE role <> 'member';--> statement-breakpoint
 -- Direct groups are symmetric (PROTOCOL.md §6): whoever opened one is no longer its owner.
 UPDATE "members" SET "role" = 'member' WHERE "role" <> 'member' AND "group_id" IN (SELECT "id" FROM "groups" WHERE "kind" = 'direct');--> statement-breakpoint
 -- Announcement groups keep their roster private: the membership events and per-user reaction

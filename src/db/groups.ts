@@ -197,7 +197,7 @@ export async function listAdminIds(db: Queryable, groupId: string, limit: number
   const rows = await db
     .select({ userId: members.userId })
     .from(members)
-    .where(and(eq(members.groupId, groupId), inArray(members.role, ['owner', 'admin'])))
+    .where(and(eq(members.groupId, groupId), sql`${members.role} <> 'member'`))
     .limit(limit);
   return rows.map((r) => r.userId);
 }

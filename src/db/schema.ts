@@ -86,7 +86,12 @@ export const members = pgTable(
     readSeq: bigint({ mode: 'number' }).notNull().default(0),
     joinedAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index().on(t.userId, t.groupId)],
+  (t) => [
+    primaryKey({ columns: [t.groupId, t.userId] }),
+    index().on(t.userId, t.groupId),
+    // A group's admins without reading its members: a join of a private roster tells them (O(admins)).
+    index('members_admins').on(t.groupId).where(sql`role <> 'member'`),
+  ],
 );
 
 /**

@@ -87,6 +87,8 @@ export const httpReplies = {
   profile: z.object({ user: meSchema }).loose(),
   /** `POST /v1/groups`: `invited` lists every requested member who was not added directly. */
   groupCreated: z.object({ group: groupSchema, invited: z.array(z.string()) }).loose(),
+  /** `POST /v1/groups/:id/members`: `{}` (201) when added, `{status: "invited"}` (202) for anyone else. */
+  memberAdded: z.object({ status: z.literal('invited').optional() }).loose(),
   /** `POST /v1/groups/:id/members` for anyone not added directly, whatever the reason. */
   invited: z.object({ status: z.literal('invited') }).loose(),
   invitations: z

@@ -78,4 +78,22 @@ describe('SDK ↔ server contract (HTTP replies)', () => {
     const invite = await sdk(owner).createInvite(community.id);
     expect(await sdk(member).joinByInvite(invite.code)).toEqual({ status: 'pending' });
   });
+  it('privacy and safety (§6): profile, invitations, blocks', async () => {
+    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    const me = await sdk(ben).updateMe({ name: 'Ben B', privacy: { groupAdd: 'nobody' } });
+    expect(me.user).toEqual({ id: ben.id, name: 'Ben B', avatar: null, privacy: { groupAdd: 'nobody', lastSeen: 'shared' } });
+    expect((await sdk(ben).me()).user.privacy.groupAdd).toBe('nobody');
+    const created = await sdk(asha).createGroup({ name: 'Ask first', members: [ben.id] });
+    expect(created.invited).toEqual([ben.id]);
+    const other = await sdk(asha).createGroup({ name: 'Second' });
+    expect(await sdk(asha).addMember(other.group.id, ben.id)).toEqual({ status: 'invited' });
+    const list = await sdk(ben).invitations();
+    expect(list.invitations.map((i) => i.group.id).sort()).toEqual([created.group.id, other.group.id].sort());
+    expect((await sdk(ben).acceptInvitation(created.group.id)).group).toMatchObject({ id: created.group.id, memberCount: 2 });
+    await sdk(ben).declineInvitation(other.group.id);
+    await sdk(ben).block(asha.id);
+    expect((await sdk(ben).blocks()).blocks.map((b) => b.userId)).toEqual([asha.id]);
+    await sdk(ben).unblock(asha.id);
+    expect((await sdk(ben).blocks()).blocks).toEqual([]);
+  });
 });
