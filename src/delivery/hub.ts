@@ -193,6 +193,9 @@ export class Hub<S> {
       if (session.groups.has(message.group)) {
         this.unfollow(session, message.group);
         this.send(session, groupRemovedFrame(message.group));
+      } else {
+        // A group_added still being followed (addGroup awaits) must not follow it after all.
+        session.recentlyLeft.add(message.group);
       }
     } else if (message.kind === 'group_added') {
       void this.addGroup(session, message.group).catch((err: unknown) =>
