@@ -161,6 +161,7 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     // A direct chat with Asha (they now share Garden): block, and her message is refused; unblock.
     const direct = await server.http('POST', '/v1/direct', { token: asha.token, body: { userId: ben.id } });
     expect(direct.status).toBe(201);
+    await expect.poll(() => page.getByTestId('group-row').count(), { timeout: 10_000 }).toBe(2); // Garden and the direct chat
     await page.goto(`${server.url}/#/g/${direct.body.group.id}`);
     await expect.poll(() => page.getByTestId('block').textContent(), { timeout: 10_000 }).toBe('Block');
     await page.getByTestId('block').click();

@@ -32,7 +32,11 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
                 h(
                   'li',
                   { class: 'row', 'data-testid': 'invitation' },
-                  h('span', { class: 'name' }, `${inv.by.name} invited you to “${inv.group.name}” (${inv.group.memberCount} members)`),
+                  h(
+                    'span',
+                    { class: 'name', title: `${inv.by.name} invited you (${inv.group.memberCount} members)` },
+                    `“${inv.group.name}” from ${inv.by.name}`,
+                  ),
                   h('button', { type: 'button', class: 'small', onclick: () => decide(inv.group.id, true) }, 'Accept'),
                   h('button', { type: 'button', class: 'small link', onclick: () => decide(inv.group.id, false) }, 'Decline'),
                 ),
