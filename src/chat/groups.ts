@@ -123,7 +123,11 @@ export class Groups {
         if (!added) throw conflict('already a member');
         return 'added';
       }
-      if (decision === 'invite') await inviteIn(tx, outbox, (await findGroup(tx, groupId))!, await this.actor(tx, actorId), [input.userId]);
+      if (decision === 'invite') {
+        // A member is answered as for one added directly: the admin sees members anyway.
+        if (await findMembership(tx, groupId, input.userId)) throw conflict('already a member');
+        await inviteIn(tx, outbox, (await findGroup(tx, groupId))!, await this.actor(tx, actorId), [input.userId]);
+      }
       return 'invited';
     });
   }
