@@ -32,7 +32,13 @@ export class Messages {
     private readonly membership: MembershipCache,
   ) {
     this.queue = new SendQueue(deps);
-    this.readBudget = new ReadBudget({ rowsPerS: deps.limits.readBudgetRowsPerS, burstRows: deps.limits.readBudgetBurstRows });
+    const { readBudgetRowsPerS, readBudgetBurstRows, readBudgetBytesPerS, readBudgetBurstBytes } = deps.limits;
+    this.readBudget = new ReadBudget({
+      rowsPerS: readBudgetRowsPerS,
+      burstRows: readBudgetBurstRows,
+      bytesPerS: readBudgetBytesPerS,
+      burstBytes: readBudgetBurstBytes,
+    });
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
@@ -109,20 +115,21 @@ export class Messages {
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
     await requireMember(this.deps.db, input.group, userId);
     const limit = input.limit ?? 50;
-    const refund = await this.readBudget.reserve(userId, limit + 1);
-    const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
-    refund(page.messages.length + (page.hasMore ? 1 : 0));
-    const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
-    const messages: HistoryMessage[] = [];
-    const json: string[] = [];
-    for (const { row, reactions } of page.messages) {
-      const message = historyMessage(row, reactions);
-      const encoded = JSON.stringify(message);
-      if (!reply.fits(encoded)) break;
-      messages.push(message);
-      json.push(encoded);
-    }
-    return { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
+    return this.readBudget.spend(userId, limit + 1, async () => {
+      const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
+      const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
+      const messages: HistoryMessage[] = [];
+      const json: string[] = [];
+      for (const { row, reactions } of page.messages) {
+        const message = historyMessage(row, reactions);
+        const encoded = JSON.stringify(message);
+        if (!reply.fits(encoded)) break;
+        messages.push(message);
+        json.push(encoded);
+      }
+      const result = { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
+      return { result, cost: { rows: page.messages.length + (page.hasMore ? 1 : 0), bytes: reply.bytes } };
+    });
   }
 
   /**
@@ -148,19 +155,20 @@ export class Messages {
       ranges.push({ groupId: id, after, upTo: after + take });
       rowsLeft -= take;
     }
-    const refund = await this.readBudget.reserve(userId, syncLimit - rowsLeft);
-    const rows = await eventsInRanges(this.deps.db, ranges, maxReplyBytes);
-    refund(rows.length);
-    const reply = new ReplyBytes(maxReplyBytes);
-    const got = new Map<string, { events: string[]; last: number }>();
-    for (const row of rows) {
-      const encoded = encodeEvent(row);
-      if (!reply.fits(encoded)) break;
-      const group = got.get(row.groupId) ?? { events: [], last: 0 };
-      group.events.push(encoded);
-      group.last = row.seq;
-      got.set(row.groupId, group);
-    }
+    const got = await this.readBudget.spend(userId, syncLimit - rowsLeft, async () => {
+      const rows = await eventsInRanges(this.deps.db, ranges, maxReplyBytes);
+      const reply = new ReplyBytes(maxReplyBytes);
+      const got = new Map<string, { events: string[]; last: number }>();
+      for (const row of rows) {
+        const encoded = encodeEvent(row);
+        if (!reply.fits(encoded)) break;
+        const group = got.get(row.groupId) ?? { events: [], last: 0 };
+        group.events.push(encoded);
+        group.last = row.seq;
+        got.set(row.groupId, group);
+      }
+      return { result: got, cost: { rows: rows.length, bytes: reply.bytes } };
+    });
     const out: Record<string, SyncedGroup> = {};
     for (const id of ids) {
       const group = got.get(id);
@@ -209,6 +217,10 @@ class ReplyBytes {
     this.used += bytes;
     this.parts++;
     return true;
+  }
+
+  get bytes(): number {
+    return this.used;
   }
 }
 
