@@ -295,7 +295,9 @@ export class BanyanClient extends Emitter<ClientEvents> {
         for (const id of chunk) this.groupsTracked.endSync(id);
         this.emit('error', err);
         this.maybeReady();
-        if (err.code !== 'not_found') setTimeout(() => this.syncGroups(chunk), this.connection.retryDelay());
+        // A read budget spent says when it refills: wait that long, not the reconnect backoff.
+        const after = Number(err.details?.retryAfterMs) || this.connection.retryDelay();
+        if (err.code !== 'not_found') setTimeout(() => this.syncGroups(chunk), after);
       });
     }
   }
