@@ -265,7 +265,8 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
   } catch (err) {
     const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(command.id, error));
-    const code = error.code === 'unauthorized' ? CloseCode.unauthorized : CloseCode.serverError;
+    const code =
+      error.code === 'unauthorized' ? CloseCode.unauthorized : error.code === 'rate_limited' ? CloseCode.flooding : CloseCode.serverError;
     disconnect(deps, ws, new Disconnect(code, error.message));
     return;
   }

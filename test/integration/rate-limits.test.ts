@@ -195,6 +195,11 @@ describe('attempt, sign-up and HTTP rates', () => {
     }
     // tokenUsers made one request already.
     expect(byUser).toEqual([101, 101, 101, 101, 429, 429]);
+    // By an auth frame instead: refused with retryAfterMs, then closed as flooding.
+    const byFrame = await open(server.wsUrl, { headers: { 'x-forwarded-for': randomAddress() } });
+    byFrame.send({ type: 'auth', id: 'a1', token: user.token });
+    expect(await byFrame.next((f) => f.re === 'a1')).toMatchObject({ type: 'error', code: 'rate_limited' });
+    expect((await byFrame.closed).code).toBe(4429);
     for (const s of sockets) s.terminate();
   });
 
