@@ -22,11 +22,15 @@ export const accounts = pgTable('accounts', {
   createdAt: createdAt(),
 });
 
-/** A signed-in session; its id is the JWT `sid`, and revoking it closes its sockets (4403). */
+/**
+ * A signed-in session; its id is the JWT `sid`, and revoking it closes its sockets (4403). Keyed by
+ * user and `sid`: an external identity service's `sid`s are unique only per user (or guessable),
+ * and one user's row must never stand in the way of another's revocation.
+ */
 export const sessions = pgTable(
   'sessions',
   {
-    id: text().primaryKey(),
+    id: text().notNull(),
     userId: text()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -34,7 +38,7 @@ export const sessions = pgTable(
     expiresAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     revokedAt: timestamp({ withTimezone: true, mode: 'date' }),
   },
-  (t) => [index().on(t.userId)],
+  (t) => [primaryKey({ columns: [t.userId, t.id] })],
 );
 
 export const communities = pgTable('communities', {
