@@ -16,7 +16,7 @@ export interface ReadCost {
 
 /** Reads of one user running at once on this replica; more wait their turn, and past a queue they are refused. */
 const READS_AT_ONCE = 2;
-const READS_WAITING = 16;
+const READS_WAITING = 256;
 
 /**
  * Each user's budget for `sync` and `history` (WebSocket and HTTP alike), per replica, in rows

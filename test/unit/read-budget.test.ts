@@ -24,7 +24,7 @@ describe('ReadBudget', () => {
     await expect(budget.spend('v', 10, read)).resolves.toBe('ok');
   });
 
-  it('refuses past 16 waiting reads, and a failed read gives its turn back', async () => {
+  it('refuses past 256 waiting reads, and a failed read gives its turn back', async () => {
     const budget = new ReadBudget({ ...settings, burstBytes: 1_000_000, bytesPerS: 1_000_000 });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -32,7 +32,7 @@ describe('ReadBudget', () => {
       await gate;
       return { result: 'ok', cost: { rows: 0, bytes: 0 } };
     };
-    const queued = Array.from({ length: 18 }, () => budget.spend('u', 1, slow));
+    const queued = Array.from({ length: 258 }, () => budget.spend('u', 1, slow));
     await expect(budget.spend('u', 1, slow)).rejects.toMatchObject(refusal);
     release();
     await Promise.all(queued);
