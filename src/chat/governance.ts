@@ -87,7 +87,7 @@ export class Governance {
 
   /** Mutes a member of the group for `forS` seconds; every replica's membership cache hears of it before this returns. */
   async mute(actorId: string, groupId: string, targetId: string, forS: number): Promise<Date> {
-    const authority = await requireGovernor(this.deps.db, groupId, actorId);
+    const authority = await this.requireModerator(groupId, actorId);
     if (targetId === actorId) throw conflict('you cannot mute yourself');
     const target = await findMembership(this.deps.db, groupId, targetId);
     if (!target) throw notFound('member');
@@ -100,7 +100,7 @@ export class Governance {
 
   /** Lifts a mute (no mute: nothing to do, same answer). */
   async unmute(actorId: string, groupId: string, targetId: string): Promise<void> {
-    await requireGovernor(this.deps.db, groupId, actorId);
+    await this.requireModerator(groupId, actorId);
     if (await deleteMute(this.deps.db, groupId, targetId)) {
       await publishCommitted(this.deps, { access: [{ group: groupId, user: targetId }] });
     }
@@ -131,6 +131,8 @@ export class Governance {
         snapshot: snapshotOf(message),
       });
       if (!row) return;
+      // Nobody governs a direct group: the report is kept, and reaches no admin.
+      if (member.kind === 'direct') return;
       const [view] = await this.views(tx, [row]);
       const governing = community ? [...new Set([community.announcementGroupId, groupId])] : [groupId];
       await notifyAdmins(tx, outbox, governing, reportFrame(view!), message.senderId);
@@ -145,7 +147,7 @@ export class Governance {
 
   /** One group's queue, for its governors. */
   async groupReports(actorId: string, groupId: string, query: ReportQuery) {
-    await requireGovernor(this.deps.db, groupId, actorId);
+    await this.requireModerator(groupId, actorId);
     return this.page({ groupId }, actorId, query);
   }
 
@@ -156,7 +158,7 @@ export class Governance {
   async resolve(actorId: string, reportId: string, input: { action: ReportAction; forS?: number | undefined }): Promise<ReportView> {
     const report = await findReport(this.deps.db, reportId);
     const authority = report && (await findAuthority(this.deps.db, report.groupId, actorId));
-    if (!report || !authority?.governs || report.senderId === actorId) throw notFound('report');
+    if (!report || !authority?.governs || authority.kind === 'direct' || report.senderId === actorId) throw notFound('report');
     if (report.status === 'resolved') throw conflict('this report is already resolved');
     const { groupId, seq, senderId } = report;
     switch (input.action) {
@@ -216,6 +218,13 @@ export class Governance {
       resolvedAt: r.resolvedAt ? r.resolvedAt.toISOString() : null,
       createdAt: r.createdAt.toISOString(),
     }));
+  }
+
+  /** A governor of a group that has any: both members of a direct group are equals (PROTOCOL.md §6). */
+  private async requireModerator(groupId: string, userId: string): Promise<Authority> {
+    const authority = await requireGovernor(this.deps.db, groupId, userId);
+    if (authority.kind === 'direct') throw forbidden('nobody moderates a direct group');
+    return authority;
   }
 
   /** The community, when the caller is one of its admins; not_found for outsiders, forbidden for members. */

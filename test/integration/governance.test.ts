@@ -449,4 +449,25 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     // Nothing happened to the target.
     expect(await inCommunity(c, owner, target.id)).toBe(true);
   });
+
+  it('nobody moderates a direct group: its opener cannot mute the other or read reports; a report there reaches no one', async () => {
+    const [owner, opener, other] = await users('owner', 'opener', 'other');
+    const c = await community(owner);
+    await join(c, owner, opener, other);
+    const g = await communityGroup(c, owner, { open: true });
+    for (const u of [opener, other]) await ok('POST', `/v1/communities/${c.id}/groups/${g}/join`, u, 200);
+    const direct = (await ok('POST', '/v1/direct', opener, 201, { userId: other.id })).group.id as string;
+    const [openerSocket, ownerSocket] = await socketsOf(opener, owner);
+    const seq = await post(direct, other, 'between us');
+    expect(await http('POST', `/v1/groups/${direct}/messages/${seq}/report`, opener, { reason: 'harassment' })).toEqual({
+      status: 202,
+      body: { status: 'received' },
+    });
+    expect((await http('PUT', `/v1/groups/${direct}/mutes/${other.id}`, opener, { forS: 600 })).status).toBe(403);
+    expect((await http('GET', `/v1/groups/${direct}/reports`, opener)).status).toBe(403);
+    // Community admins do not govern direct groups either: for them it does not exist.
+    expect((await http('GET', `/v1/groups/${direct}/reports`, owner)).status).toBe(404);
+    await sleep(100);
+    for (const s of [openerSocket, ownerSocket]) expect(s.frames.some((f) => f.type === 'report')).toBe(false);
+  });
 });
