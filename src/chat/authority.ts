@@ -37,13 +37,19 @@ export async function findAuthority(db: Queryable, groupId: string, userId: stri
   return { member, kind: group.kind, community, communityAdmin, governs: (member !== undefined && isAdmin(member)) || communityAdmin };
 }
 
+/** A member of the group, or an admin of its community who is not in it; else not_found. */
+export async function requireMemberOrGovernor(db: Queryable, groupId: string, userId: string): Promise<Authority> {
+  const authority = await findAuthority(db, groupId, userId);
+  if (!authority || (!authority.member && !authority.communityAdmin)) throw notFound('group');
+  return authority;
+}
+
 /**
  * A governor of the group, or: `forbidden` for a member who is not one, `not_found` for anyone
  * else (a group the caller is not in does not exist for them).
  */
 export async function requireGovernor(db: Queryable, groupId: string, userId: string): Promise<Authority> {
-  const authority = await findAuthority(db, groupId, userId);
-  if (!authority || (!authority.member && !authority.communityAdmin)) throw notFound('group');
+  const authority = await requireMemberOrGovernor(db, groupId, userId);
   if (!authority.governs) throw forbidden('only group or community admins may do this');
   return authority;
 }

@@ -16,7 +16,7 @@ import {
   type NewGroup,
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
-import { findCommunity, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
+import { findCommunity, insertJoinRequest, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
 import { findUser, findUserIds } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
@@ -24,10 +24,9 @@ import type { GroupSummary } from '../protocol/frames.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
-import { insertJoinRequest } from '../db/communities.js';
-import { isAdmin, requireAdmin, requireMember } from './access.js';
+import { requireAdmin, requireMember } from './access.js';
 import { notifyJoinRequest } from './admin-frames.js';
-import { requireGovernor, type Authority } from './authority.js';
+import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import { commit, type Outbox } from './outbox.js';
 
@@ -91,10 +90,11 @@ export class Groups {
   }
 
   async get(userId: string, groupId: string): Promise<HttpReply<'groupDetail'>> {
-    const membership = await requireMember(this.deps.db, groupId, userId);
+    // Community admins see every group of their community: `role: null` when they are not in it.
+    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
     const group = await findGroup(this.deps.db, groupId);
     if (!group) throw notFound('group');
-    return { group: groupView(group), role: membership.role };
+    return { group: groupView(group), role: authority.member?.role ?? null };
   }
 
   async update(
@@ -183,9 +183,10 @@ export class Groups {
   }
 
   async members(userId: string, groupId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'members'>> {
-    const membership = await requireMember(this.deps.db, groupId, userId);
+    // Community admins list the members of every group of their community, in it or not.
+    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
     // A community's member list is for its admins: members of an announcement group do not see each other.
-    if (membership.kind === 'announcement' && !isAdmin(membership)) throw forbidden('only community admins may list its members');
+    if (authority.kind === 'announcement' && !authority.governs) throw forbidden('only community admins may list its members');
     const page = await listMembers(this.deps.db, groupId, cursor, limit);
     return {
       members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })),

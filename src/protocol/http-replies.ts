@@ -60,7 +60,8 @@ export const httpReplies = {
     })
     .loose(),
   group: z.object({ group: groupSchema }).loose(),
-  groupDetail: z.object({ group: groupSchema, role }).loose(),
+  /** `role: null` for a community admin who governs the group without being in it. */
+  groupDetail: z.object({ group: groupSchema, role: role.nullable() }).loose(),
   members: z
     .object({
       members: z.array(z.object({ userId: z.string(), role, joinedAt: z.string(), name: z.string().optional() }).loose()),

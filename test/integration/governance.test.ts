@@ -185,6 +185,12 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     const posterSocket = await socket(poster);
     const seq = await post(g, poster, 'something awful');
 
+    // They see the group and its members, to know whom to act on.
+    expect(await ok('GET', `/v1/groups/${g}`, owner, 200)).toMatchObject({ group: { id: g, memberCount: 3 }, role: null });
+    const listed = await ok('GET', `/v1/groups/${g}/members`, owner, 200);
+    expect(listed.members.map((m: Frame) => m.userId).sort()).toEqual([admin.id, poster.id, quiet.id].sort());
+    expect((await http('GET', `/v1/groups/${g}`, plain)).status).toBe(404);
+    expect((await http('GET', `/v1/groups/${g}/members`, plain)).status).toBe(404);
     // Settings.
     const patched = await ok('PATCH', `/v1/groups/${g}`, owner, 200, { settings: { adminsOnlyPost: false, open: true } });
     expect(patched.group.settings).toMatchObject({ open: true });
