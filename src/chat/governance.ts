@@ -111,7 +111,7 @@ export class Governance {
   /**
    * A member reports a message: one report per reporter per message (a repeat changes nothing and
    * gets the same answer), with a snapshot of the message that outlives its deletion. The admins
-   * who may act on it get a `report` frame; the reported sender never does.
+   * who handle it (handlesReports) get a `report` frame; the reported sender never does.
    */
   async report(userId: string, groupId: string, seq: number, input: { reason: string; note?: string | undefined }): Promise<void> {
     const member = await requireMember(this.deps.db, groupId, userId);
@@ -134,8 +134,7 @@ export class Governance {
       // Nobody governs a direct group: the report is kept, and reaches no admin.
       if (member.kind === 'direct') return;
       const [view] = await this.views(tx, [row]);
-      const governing = community ? [...new Set([community.announcementGroupId, groupId])] : [groupId];
-      await notifyAdmins(tx, outbox, governing, reportFrame(view!), message.senderId);
+      await notifyAdmins(tx, outbox, [community?.announcementGroupId ?? groupId], reportFrame(view!), message.senderId);
     });
   }
 
@@ -145,9 +144,10 @@ export class Governance {
     return this.page({ communityId }, actorId, query);
   }
 
-  /** One group's queue, for its governors. */
+  /** One group's queue, for those who handle its reports. */
   async groupReports(actorId: string, groupId: string, query: ReportQuery) {
-    await this.requireModerator(groupId, actorId);
+    const authority = await this.requireModerator(groupId, actorId);
+    if (!handlesReports(authority)) throw forbidden('only community admins handle reports of a community group');
     return this.page({ groupId }, actorId, query);
   }
 
@@ -158,7 +158,9 @@ export class Governance {
   async resolve(actorId: string, reportId: string, input: { action: ReportAction; forS?: number | undefined }): Promise<ReportView> {
     const report = await findReport(this.deps.db, reportId);
     const authority = report && (await findAuthority(this.deps.db, report.groupId, actorId));
-    if (!report || !authority?.governs || authority.kind === 'direct' || report.senderId === actorId) throw notFound('report');
+    if (!report || !authority || !handlesReports(authority) || authority.kind === 'direct' || report.senderId === actorId) {
+      throw notFound('report');
+    }
     if (report.status === 'resolved') throw conflict('this report is already resolved');
     const { groupId, seq, senderId } = report;
     switch (input.action) {
@@ -182,9 +184,9 @@ export class Governance {
     return commit(this.deps, async (tx, outbox) => {
       const resolved = await resolveReports(tx, groupId, seq, { action: input.action, resolvedBy: actorId });
       const views = await this.views(tx, resolved);
-      const governing = authority.community ? [...new Set([authority.community.announcementGroupId, groupId])] : [groupId];
+      const handlers = [authority.community?.announcementGroupId ?? groupId];
       // Other admins' queues follow: the resolved reports reach them as `report` frames too.
-      for (const view of views) await notifyAdmins(tx, outbox, governing, reportFrame(view), senderId);
+      for (const view of views) await notifyAdmins(tx, outbox, handlers, reportFrame(view), senderId);
       return views.find((v) => v.id === reportId) ?? (await this.views(tx, [(await findReport(tx, reportId))!]))[0]!;
     });
   }
@@ -256,6 +258,12 @@ export interface ReportQuery {
   cursor?: string | undefined;
   limit?: number | undefined;
 }
+
+/**
+ * Who handles reports (PROTOCOL.md §6 "Reports"): in a community, its admins alone (a report names
+ * its reporter, so it goes no wider than the community's own admins); outside, the group's admins.
+ */
+const handlesReports = (a: Authority) => (a.community ? a.communityAdmin : a.governs);
 
 /** What a report keeps of the message: its sender, text, time, and attachments when it has them. */
 function snapshotOf(message: LogEvent): Record<string, unknown> {

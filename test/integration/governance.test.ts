@@ -282,8 +282,8 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     expect(await http('POST', `/v1/groups/${g}/messages/${seq}/report`, r1, { reason: 'spam' })).toEqual(first);
     expect(await http('POST', `/v1/groups/${g}/messages/${seq}/report`, r2, { reason: 'harassment' })).toEqual(first);
 
-    // Community admins and the group's admins hear of each report once.
-    for (const s of [ownerSocket, adminSocket]) {
+    // Community admins hear of each report once (a group admin of a community group does not: reports name their reporter).
+    for (const s of [ownerSocket]) {
       await s.next((f) => f.type === 'report' && f.report.reporter.id === r2.id);
       const frames = s.frames.filter((f) => f.type === 'report');
       expect(frames.map((f) => f.report.reporter.id)).toEqual([r1.id, r2.id]);
@@ -301,7 +301,7 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     }
     // Nobody else's socket learns of any report: not the sender, not the other reporter.
     await sleep(100);
-    for (const s of [senderSocket, r1Socket, r2Socket]) expect(s.frames.some((f) => f.type === 'report')).toBe(false);
+    for (const s of [adminSocket, senderSocket, r1Socket, r2Socket]) expect(s.frames.some((f) => f.type === 'report')).toBe(false);
     // A reporter cannot read the queue.
     expect((await http('GET', `/v1/groups/${g}/reports`, r1)).status).toBe(403);
     expect((await http('GET', `/v1/communities/${c.id}/reports`, r1)).status).toBe(403);
@@ -311,17 +311,21 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     const queue = await ok('GET', `/v1/communities/${c.id}/reports?status=open`, owner, 200);
     expect(queue.reports).toHaveLength(2);
     expect(queue.reports.map((r: Frame) => r.snapshot.text)).toEqual(['you know where I live', 'you know where I live']);
-    expect((await ok('GET', `/v1/groups/${g}/reports`, groupAdmin, 200)).reports).toHaveLength(2);
+    expect((await ok('GET', `/v1/groups/${g}/reports`, owner, 200)).reports).toHaveLength(2);
+    expect((await http('GET', `/v1/groups/${g}/reports`, groupAdmin)).status).toBe(403);
     // A deleted message can no longer be reported.
     expect((await http('POST', `/v1/groups/${g}/messages/${seq}/report`, owner, { reason: 'x' })).status).toBe(404);
 
     // Resolving one resolves the message's other reports; only governors find a report.
     const reportId = queue.reports[1].id as string;
-    for (const u of [r1, sender])
+    for (const u of [r1, sender, groupAdmin]) {
       expect((await http('POST', `/v1/reports/${reportId}/resolve`, u, { action: 'dismiss' })).status).toBe(404);
-    const resolved = await ok('POST', `/v1/reports/${reportId}/resolve`, groupAdmin, 200, { action: 'dismiss' });
-    expect(resolved.report).toMatchObject({ id: reportId, status: 'resolved', action: 'dismiss', resolvedBy: groupAdmin.id });
+    }
+    const resolved = await ok('POST', `/v1/reports/${reportId}/resolve`, owner, 200, { action: 'dismiss' });
+    expect(resolved.report).toMatchObject({ id: reportId, status: 'resolved', action: 'dismiss', resolvedBy: owner.id });
     expect((await http('POST', `/v1/reports/${reportId}/resolve`, owner, { action: 'dismiss' })).status).toBe(409);
+    // The other community admins' queues follow: the resolution reaches them as report frames.
+    await ownerSocket.next((f) => f.type === 'report' && f.report.status === 'resolved');
     expect((await ok('GET', `/v1/communities/${c.id}/reports`, owner, 200)).reports).toEqual([]);
     expect((await ok('GET', `/v1/communities/${c.id}/reports?status=resolved`, owner, 200)).reports).toHaveLength(2);
   });
@@ -475,5 +479,33 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     expect((await http('GET', `/v1/groups/${direct}/reports`, owner)).status).toBe(404);
     await sleep(100);
     for (const s of [openerSocket, ownerSocket]) expect(s.frames.some((f) => f.type === 'report')).toBe(false);
+  });
+
+  it('linking a group with a banned member does not bring them in: they leave the group', async () => {
+    const [owner, friend, banned] = await users('owner', 'friend', 'banned');
+    const c = await community(owner);
+    const outside = (await ok('POST', '/v1/groups', owner, 201, { name: 'Old group', members: [friend.id, banned.id] })).group.id;
+    await ok('PUT', `/v1/communities/${c.id}/bans/${banned.id}`, owner, 204, {});
+    const bannedSocket = await socket(banned);
+    await ok('PUT', `/v1/communities/${c.id}/groups/${outside}`, owner, 200);
+    await bannedSocket.next((f) => f.type === 'group_removed' && f.group === outside);
+    expect(await inCommunity(c, owner, friend.id)).toBe(true);
+    expect(await inCommunity(c, owner, banned.id)).toBe(false);
+    expect(bannedSocket.frames.some((f) => f.type === 'group_added')).toBe(false);
+  });
+
+  it("a community admin may remove a group's owner (ownership passes on), never the community's owner", async () => {
+    const [owner, admin, groupOwner, member] = await users('owner', 'cadmin', 'gowner', 'member');
+    const c = await community(owner);
+    await join(c, owner, admin, groupOwner, member);
+    await ok('PUT', `/v1/communities/${c.id}/admins/${admin.id}`, owner, 204);
+    await ok('PUT', `/v1/communities/${c.id}/admins/${groupOwner.id}`, owner, 204);
+    const g = await communityGroup(c, groupOwner);
+    expect((await add(g, groupOwner, member.id)).status).toBe(201);
+    await ok('DELETE', `/v1/communities/${c.id}/admins/${groupOwner.id}`, owner, 204);
+    // A community admin who is not in the group removes its owner; ownership passes to the member left.
+    await ok('DELETE', `/v1/groups/${g}/members/${groupOwner.id}`, admin, 204);
+    expect((await ok('GET', `/v1/groups/${g}`, member, 200)).role).toBe('owner');
+    expect((await http('DELETE', `/v1/groups/${c.announcementGroupId}/members/${owner.id}`, admin)).status).toBe(403);
   });
 });
