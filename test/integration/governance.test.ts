@@ -508,4 +508,21 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     expect((await ok('GET', `/v1/groups/${g}`, member, 200)).role).toBe('owner');
     expect((await http('DELETE', `/v1/groups/${c.announcementGroupId}/members/${owner.id}`, admin)).status).toBe(403);
   });
+
+  it("asking to join a group on approval reaches the community's admins and the group's admins live", async () => {
+    const [owner, groupAdmin, asker, bystander] = await users('owner', 'gadmin', 'asker', 'bystander');
+    const c = await community(owner);
+    await join(c, owner, groupAdmin, asker, bystander);
+    const g = await communityGroup(c, owner, { approvalRequired: true });
+    expect((await add(g, owner, groupAdmin.id, 'admin')).status).toBe(201);
+    const [ownerSocket, adminSocket, bystanderSocket] = await socketsOf(owner, groupAdmin, bystander);
+    expect(await http('POST', `/v1/communities/${c.id}/groups/${g}/join`, asker)).toEqual({ status: 202, body: { status: 'pending' } });
+    const expected = { type: 'join_request', community: c.id, group: g, user: { id: asker.id, name: 'asker' } };
+    for (const s of [ownerSocket, adminSocket]) expect(await s.next((f) => f.type === 'join_request')).toEqual(expected);
+    await sleep(100);
+    expect(bystanderSocket.frames.some((f) => f.type === 'join_request')).toBe(false);
+    // The group's admin approves a community member's request.
+    await ok('POST', `/v1/communities/${c.id}/requests/${asker.id}/approve`, groupAdmin, 200, { groupId: g });
+    expect((await ok('GET', `/v1/groups/${g}`, asker, 200)).role).toBe('member');
+  });
 });
