@@ -86,6 +86,8 @@ const envSchema = z.object({
   /** Per user per group, over the socket: reactions (over it: rate_limited) and typing (over it: dropped). */
   REACT_RATE: rate.default({ points: 30, durationS: 10 }),
   TYPING_RATE: rate.default({ points: 10, durationS: 10 }),
+  /** Reports each user may file (counted across replicas when REDIS_URL is set). */
+  REPORT_RATE: rate.default({ points: 20, durationS: 3600 }),
   TRUST_PROXY: trustProxy.default(0),
   /** scrypt cost 2^SCRYPT_LOG_N (r=8, p=1); older hashes are rehashed at the next sign-in. */
   SCRYPT_LOG_N: int(14, 20).default(17),

@@ -15,7 +15,8 @@ import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import { encodeEvent, type HistoryMessage } from '../protocol/frames.js';
-import { assertMayPost, isAdmin, requireMember } from './access.js';
+import { assertMayPost, requireMember } from './access.js';
+import { assertNotMuted, findAuthority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
@@ -42,7 +43,9 @@ export class Messages {
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
-    assertMayPost(await this.membership.require(input.group, userId));
+    const membership = await this.membership.require(input.group, userId);
+    assertMayPost(membership);
+    assertNotMuted(membership);
     return this.sendAs(userId, input);
   }
 
@@ -58,7 +61,7 @@ export class Messages {
   }
 
   async edit(userId: string, input: { group: string; target: number; text: string }) {
-    await requireMember(this.deps.db, input.group, userId);
+    assertNotMuted(await requireMember(this.deps.db, input.group, userId));
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
       if (message.senderId !== userId) throw forbidden('only the sender may edit a message');
@@ -71,11 +74,13 @@ export class Messages {
     });
   }
 
+  /** The sender, or a governor of the group (its admins, its community's admins even when not in it). */
   async delete(userId: string, input: { group: string; target: number }) {
-    const membership = await requireMember(this.deps.db, input.group, userId);
+    const authority = await findAuthority(this.deps.db, input.group, userId);
+    if (!authority || (!authority.member && !authority.communityAdmin)) throw notFound('group');
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
-      if (message.senderId !== userId && !isAdmin(membership)) {
+      if (message.senderId !== userId && !authority.governs) {
         throw forbidden('only the sender or a group admin may delete a message');
       }
       await eraseMessage(tx, input.group, input.target);
@@ -86,7 +91,7 @@ export class Messages {
 
   /** Sets or removes (emoji null) the caller's one reaction; no event when nothing changes. */
   async react(userId: string, input: { group: string; target: number; emoji: string | null }) {
-    await requireMember(this.deps.db, input.group, userId);
+    assertNotMuted(await this.membership.require(input.group, userId));
     return commit(this.deps, async (tx, outbox) => {
       await this.liveMessage(tx, input.group, input.target);
       const changed = await setReaction(tx, input.group, input.target, userId, input.emoji);
@@ -178,7 +183,9 @@ export class Messages {
   }
 
   async typing(userId: string, groupId: string, connectionId: string) {
-    assertMayPost(await this.membership.require(groupId, userId));
+    const membership = await this.membership.require(groupId, userId);
+    assertMayPost(membership);
+    assertNotMuted(membership);
     await this.deps.publisher.typing(groupId, userId, connectionId);
   }
 

@@ -49,6 +49,10 @@ export interface ClientEvents extends Record<string, unknown> {
   group: GroupState;
   group_removed: { group: string };
   unread: { group: string; unread: number; readSeq: number };
+  /** For community admins: someone asked to join the community or one of its groups. */
+  join_request: FrameOf<'join_request'>;
+  /** For admins: a message was reported, or a report was resolved (its `status` says). */
+  report: FrameOf<'report'>;
   /** The pending (unacknowledged) sends of a group changed. */
   pending: { group: string; messages: PendingMessage[] };
   /** A non-fatal problem: an error frame without a command, an unreadable frame. */
@@ -257,6 +261,10 @@ export class BanyanClient extends Emitter<ClientEvents> {
         return;
       case 'synced':
         this.onSynced(frame);
+        return;
+      case 'join_request':
+      case 'report':
+        this.emit(frame.type, frame as never);
         return;
     }
   }

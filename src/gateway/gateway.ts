@@ -14,6 +14,7 @@ import { bearerToken, HttpRouter } from './http.js';
 import type { RateLimits } from './rate-limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { communityRoutes } from './routes/communities.js';
+import { governanceRoutes } from './routes/governance.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { staticRoutes } from './routes/static.js';
@@ -138,6 +139,7 @@ export class Gateway {
     accountRoutes(router, chat, deps.bodies, settings.localAccounts, deps.limits);
     groupRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
+    governanceRoutes(router, chat, deps.bodies, deps.limits);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

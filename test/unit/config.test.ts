@@ -52,6 +52,7 @@ describe('loadConfig', () => {
       SIGNUP_RATE_ADDRESS: { points: 10, durationS: 3600 },
       REACT_RATE: { points: 30, durationS: 10 },
       TYPING_RATE: { points: 10, durationS: 10 },
+      REPORT_RATE: { points: 20, durationS: 3600 },
       TRUST_PROXY: 0,
       SCRYPT_LOG_N: 17,
       DRAIN_TIMEOUT_MS: 10_000,
