@@ -3,6 +3,7 @@ import { Accounts } from './accounts.js';
 import { Communities } from './communities.js';
 import type { ChatDeps } from './deps.js';
 import { Direct } from './direct.js';
+import { Governance } from './governance.js';
 import { Groups } from './groups.js';
 import { Invitations } from './invitations.js';
 import { Privacy } from './privacy.js';
@@ -25,6 +26,7 @@ export function createChat(deps: ChatDeps, tokens: Tokens) {
     messages,
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
+    governance: new Governance(deps, groups, messages),
   };
 }
 

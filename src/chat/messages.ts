@@ -18,6 +18,7 @@ import type { SendInput } from '../protocol/commands.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
 import { encodeEvent, type HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
+import { assertNotMuted, findAuthority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
@@ -38,12 +39,19 @@ export class Messages {
   ) {
     this.tallies = new ReactionTallies(deps);
     this.queue = new SendQueue(deps);
-    this.readBudget = new ReadBudget({ rowsPerS: deps.limits.readBudgetRowsPerS, burstRows: deps.limits.readBudgetBurstRows });
+    const { readBudgetRowsPerS, readBudgetBurstRows, readBudgetBytesPerS, readBudgetBurstBytes } = deps.limits;
+    this.readBudget = new ReadBudget({
+      rowsPerS: readBudgetRowsPerS,
+      burstRows: readBudgetBurstRows,
+      bytesPerS: readBudgetBytesPerS,
+      burstBytes: readBudgetBurstBytes,
+    });
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
     const membership = await this.membership.require(input.group, userId);
     assertMayPost(membership);
+    assertNotMuted(membership);
     await this.assertNotBlocked(membership, input.group, userId);
     if (input.mentions?.length && membership.kind === 'announcement' && !isAdmin(membership)) {
       // Answering "not a member" would let a member probe the private roster.
@@ -67,7 +75,9 @@ export class Messages {
   }
 
   async edit(userId: string, input: { group: string; target: number; text: string }) {
-    await this.assertNotBlocked(await requireMember(this.deps.db, input.group, userId), input.group, userId);
+    const membership = await requireMember(this.deps.db, input.group, userId);
+    assertNotMuted(membership);
+    await this.assertNotBlocked(membership, input.group, userId);
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
       if (message.senderId !== userId) throw forbidden('only the sender may edit a message');
@@ -80,11 +90,13 @@ export class Messages {
     });
   }
 
+  /** The sender, or a governor of the group (its admins, its community's admins even when not in it). */
   async delete(userId: string, input: { group: string; target: number }) {
-    const membership = await requireMember(this.deps.db, input.group, userId);
+    const authority = await findAuthority(this.deps.db, input.group, userId);
+    if (!authority || (!authority.member && !authority.communityAdmin)) throw notFound('group');
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
-      if (message.senderId !== userId && !isAdmin(membership)) {
+      if (message.senderId !== userId && !authority.governs) {
         throw forbidden('only the sender or a group admin may delete a message');
       }
       await eraseMessage(tx, input.group, input.target);
@@ -99,7 +111,8 @@ export class Messages {
    * interval, ReactionTallies), so a reaction neither floods every member nor names the reactor.
    */
   async react(userId: string, input: { group: string; target: number; emoji: string | null }) {
-    const membership = await requireMember(this.deps.db, input.group, userId);
+    const membership = await this.membership.require(input.group, userId);
+    assertNotMuted(membership);
     await this.assertNotBlocked(membership, input.group, userId);
     const tallied = membership.kind === 'announcement';
     const result = await commit(this.deps, async (tx, outbox) => {
@@ -136,20 +149,21 @@ export class Messages {
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
     await requireMember(this.deps.db, input.group, userId);
     const limit = input.limit ?? 50;
-    const refund = await this.readBudget.reserve(userId, limit + 1);
-    const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
-    refund(page.messages.length + (page.hasMore ? 1 : 0));
-    const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
-    const messages: HistoryMessage[] = [];
-    const json: string[] = [];
-    for (const { row, reactions } of page.messages) {
-      const message = historyMessage(row, reactions);
-      const encoded = JSON.stringify(message);
-      if (!reply.fits(encoded)) break;
-      messages.push(message);
-      json.push(encoded);
-    }
-    return { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
+    return this.readBudget.spend(userId, limit + 1, async () => {
+      const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
+      const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
+      const messages: HistoryMessage[] = [];
+      const json: string[] = [];
+      for (const { row, reactions } of page.messages) {
+        const message = historyMessage(row, reactions);
+        const encoded = JSON.stringify(message);
+        if (!reply.fits(encoded)) break;
+        messages.push(message);
+        json.push(encoded);
+      }
+      const result = { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
+      return { result, cost: { rows: page.messages.length + (page.hasMore ? 1 : 0), bytes: reply.bytes } };
+    });
   }
 
   /**
@@ -175,19 +189,20 @@ export class Messages {
       ranges.push({ groupId: id, after, upTo: after + take });
       rowsLeft -= take;
     }
-    const refund = await this.readBudget.reserve(userId, syncLimit - rowsLeft);
-    const rows = await eventsInRanges(this.deps.db, ranges, maxReplyBytes);
-    refund(rows.length);
-    const reply = new ReplyBytes(maxReplyBytes);
-    const got = new Map<string, { events: string[]; last: number }>();
-    for (const row of rows) {
-      const encoded = encodeEvent(row);
-      if (!reply.fits(encoded)) break;
-      const group = got.get(row.groupId) ?? { events: [], last: 0 };
-      group.events.push(encoded);
-      group.last = row.seq;
-      got.set(row.groupId, group);
-    }
+    const got = await this.readBudget.spend(userId, syncLimit - rowsLeft, async () => {
+      const rows = await eventsInRanges(this.deps.db, ranges, maxReplyBytes);
+      const reply = new ReplyBytes(maxReplyBytes);
+      const got = new Map<string, { events: string[]; last: number }>();
+      for (const row of rows) {
+        const encoded = encodeEvent(row);
+        if (!reply.fits(encoded)) break;
+        const group = got.get(row.groupId) ?? { events: [], last: 0 };
+        group.events.push(encoded);
+        group.last = row.seq;
+        got.set(row.groupId, group);
+      }
+      return { result: got, cost: { rows: rows.length, bytes: reply.bytes } };
+    });
     const out: Record<string, SyncedGroup> = {};
     for (const id of ids) {
       const group = got.get(id);
@@ -199,6 +214,7 @@ export class Messages {
   async typing(userId: string, groupId: string, connectionId: string) {
     const membership = await this.membership.require(groupId, userId);
     assertMayPost(membership);
+    assertNotMuted(membership);
     await this.assertNotBlocked(membership, groupId, userId);
     await this.deps.publisher.typing(groupId, userId, connectionId);
   }
@@ -259,6 +275,10 @@ class ReplyBytes {
     this.used += bytes;
     this.parts++;
     return true;
+  }
+
+  get bytes(): number {
+    return this.used;
   }
 }
 

@@ -9,7 +9,7 @@ import type { ChatDeps } from './deps.js';
 /** What a commit makes visible: log events (each group's in seq order), then users' control messages. */
 export interface Committed {
   events?: readonly LogEvent[];
-  /** Access changes no event tells of (private rosters); those events tell are derived from them. */
+  /** Access changes no event carries (a mute, a private roster's membership change), for every replica's membership cache. */
   access?: readonly AccessChange[];
   controls?: readonly { userId: string; message: ControlMessage }[];
 }
@@ -30,7 +30,7 @@ export class Outbox {
     this.controls.push({ userId, message });
   }
 
-  /** An access change that no appended event tells of (a private roster's membership change). */
+  /** An access change no event of this commit carries (a mute lifted or set, a private roster's membership change). */
   accessChanged(change: AccessChange): void {
     this.access.push(change);
   }
@@ -63,7 +63,7 @@ export async function commit<T>(deps: ChatDeps, work: (tx: Tx, outbox: Outbox) =
 export async function publishCommitted(deps: ChatDeps, committed: Committed): Promise<void> {
   const events = committed.events ?? [];
   try {
-    const changes = [...(committed.access ?? []), ...accessChanges(events)];
+    const changes = [...accessChanges(events), ...(committed.access ?? [])];
     if (changes.length > 0) await Promise.all(changes.map((c) => deps.publisher.accessChanged(c)));
     if (events.length > 0) await deps.publisher.events(events);
     await Promise.all((committed.controls ?? []).map((c) => deps.publisher.control(c.userId, c.message)));

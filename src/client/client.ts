@@ -53,6 +53,10 @@ export interface ClientEvents extends Record<string, unknown> {
   /** A community's roster changed (to its admins; to a member, their own role). */
   member_changed: FrameOf<'member_changed'>;
   unread: { group: string; unread: number; readSeq: number };
+  /** For community admins: someone asked to join the community or one of its groups. */
+  join_request: FrameOf<'join_request'>;
+  /** For admins: a message was reported, or a report was resolved (its `status` says). */
+  report: FrameOf<'report'>;
   /** The pending (unacknowledged) sends of a group changed. */
   pending: { group: string; messages: PendingMessage[] };
   /** A non-fatal problem: an error frame without a command, an unreadable frame. */
@@ -268,6 +272,10 @@ export class BanyanClient extends Emitter<ClientEvents> {
       case 'synced':
         this.onSynced(frame);
         return;
+      case 'join_request':
+      case 'report':
+        this.emit(frame.type, frame as never);
+        return;
     }
   }
 
@@ -305,7 +313,9 @@ export class BanyanClient extends Emitter<ClientEvents> {
         for (const id of chunk) this.groupsTracked.endSync(id);
         this.emit('error', err);
         this.maybeReady();
-        if (err.code !== 'not_found') setTimeout(() => this.syncGroups(chunk), this.connection.retryDelay());
+        // A read budget spent says when it refills: wait that long, not the reconnect backoff.
+        const after = Number(err.details?.retryAfterMs) || this.connection.retryDelay();
+        if (err.code !== 'not_found') setTimeout(() => this.syncGroups(chunk), after);
       });
     }
   }

@@ -14,6 +14,7 @@ import { bearerToken, HttpRouter } from './http.js';
 import type { RateLimits } from './rate-limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { communityRoutes } from './routes/communities.js';
+import { governanceRoutes } from './routes/governance.js';
 import { groupRoutes } from './routes/groups.js';
 import { privacyRoutes } from './routes/privacy.js';
 import { healthRoutes } from './routes/health.js';
@@ -140,6 +141,7 @@ export class Gateway {
     groupRoutes(router, chat, deps.bodies);
     privacyRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
+    governanceRoutes(router, chat, deps.bodies, deps.limits);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

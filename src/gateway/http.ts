@@ -103,7 +103,7 @@ export class HttpRouter {
   /** Answers every unmatched request with 404 in the protocol's error shape. */
   fallback(): void {
     this.app.any('/*', (res) => {
-      send(res, { status: 404, body: errorBody(new AppError('not_found', 'no such endpoint')) });
+      sendReply(res, errorReply(new AppError('not_found', 'no such endpoint')));
     });
   }
 
@@ -134,7 +134,7 @@ export class HttpRouter {
         if (key === 'content-length') lengths.add(value.trim());
       });
       if (lengths.size > 1) {
-        send(res, { status: 400, body: errorBody(new AppError('bad_request', 'conflicting content-length headers')) }, true);
+        sendReply(res, errorReply(new AppError('bad_request', 'conflicting content-length headers')), true);
         return;
       }
       const address = clientAddress(res, req, this.deps.trustProxy);
@@ -179,10 +179,7 @@ export class HttpRouter {
       const body = r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
       reply = await r.handler({ principal, authorization: r.authorization, params: r.params, query: r.query, body, address: r.address });
     } catch (err) {
-      const error = this.deps.failures.toAppError(err, requestLog);
-      reply = { status: errorStatus[error.code], body: errorBody(error) };
-      const retryAfterMs = error.code === 'rate_limited' ? Number(error.details?.retryAfterMs) : Number.NaN;
-      if (retryAfterMs > 0) reply.headers = { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) };
+      reply = errorReply(this.deps.failures.toAppError(err, requestLog));
     }
     if (this.deps.logger.enabled('debug')) {
       requestLog().debug('http request', {
@@ -191,13 +188,21 @@ export class HttpRouter {
         aborted: state.aborted,
       });
     }
-    if (!state.aborted) send(res, reply);
+    if (!state.aborted) sendReply(res, reply);
   }
 }
 
 export const errorBody = (error: AppError) => ({
   error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
 });
+
+/** An error as an HTTP answer: its status, its body, and `Retry-After` when it says how long to wait. */
+export function errorReply(error: AppError): HttpReply {
+  const reply: HttpReply = { status: errorStatus[error.code], body: errorBody(error) };
+  const retryAfterMs = error.code === 'rate_limited' ? Number(error.details?.retryAfterMs) : Number.NaN;
+  if (retryAfterMs > 0) reply.headers = { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) };
+  return reply;
+}
 
 /** On every API answer: no type sniffing, no caching (answers carry tokens and private data), no framing. */
 const apiHeaders: [string, string][] = [
@@ -207,7 +212,7 @@ const apiHeaders: [string, string][] = [
   ['referrer-policy', 'no-referrer'],
 ];
 
-function send(res: HttpResponse, reply: HttpReply, closeConnection = false): void {
+export function sendReply(res: HttpResponse, reply: HttpReply, closeConnection = false): void {
   res.cork(() => {
     res.writeStatus(statusText[reply.status] ?? String(reply.status));
     for (const [name, value] of apiHeaders) res.writeHeader(name, value);

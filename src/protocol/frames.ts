@@ -1,7 +1,7 @@
 import type { EventRow } from '../db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
-import type { GroupSummary, InvitedGroup } from './server-frames.js';
+import type { GroupSummary, InvitedGroup, ReportView } from './server-frames.js';
 
 export type { GroupSummary, HistoryMessage, InvitedGroup } from './server-frames.js';
 
@@ -77,3 +77,9 @@ export const groupInvitedFrame = (group: InvitedGroup, by: { id: string; name: s
 export const memberChangedFrame = (community: string, user: { id: string; name: string }, action: string, role: string | null) =>
   JSON.stringify({ type: 'member_changed', community, user, action, role });
 export const readMarkerFrame = (group: string, seq: number) => JSON.stringify({ type: 'read', group, seq });
+
+/** To community admins' sockets when someone asks to join the community or one of its groups (not logged). */
+export const joinRequestFrame = (community: string, group: string, user: { id: string; name: string }) =>
+  JSON.stringify({ type: 'join_request', community, group, user });
+/** To the admins who may act on a new report (not logged). */
+export const reportFrame = (report: ReportView) => JSON.stringify({ type: 'report', report });

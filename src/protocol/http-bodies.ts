@@ -21,6 +21,13 @@ export const updateMe = z.object({
   privacy: z.object({ groupAdd: audience, lastSeen: audience }).partial().strict().optional(),
 });
 
+/** How long a mute lasts: a minute up to a year. */
+const muteSeconds = z
+  .number()
+  .int()
+  .min(60)
+  .max(365 * 24 * 3600);
+
 export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
@@ -51,6 +58,10 @@ export function httpBodies(limits: ProtocolLimits) {
     announce: z.object({ clientMsgId, text }),
     openDirect: z.object({ userId: id }),
     updateMe,
+    ban: z.object({ reason: storableString().trim().max(500).optional() }),
+    mute: z.object({ forS: muteSeconds }),
+    report: z.object({ reason: storableString().trim().min(1).max(64), note: storableString().trim().max(2000).optional() }),
+    resolveReport: z.object({ action: z.enum(['dismiss', 'delete', 'mute', 'remove', 'ban']), forS: muteSeconds.optional() }),
   };
 }
 
@@ -68,3 +79,6 @@ export const pageQuery = z.object({
 });
 
 export const seqParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** `?status=&cursor=&limit=` of a report queue (open first by default). */
+export const reportsQuery = pageQuery.extend({ status: z.enum(['open', 'resolved']).optional() });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { groupSummarySchema, historyMessageSchema, invitedGroupSchema, type Known } from './server-frames.js';
+import { groupSummarySchema, historyMessageSchema, invitedGroupSchema, reportSchema, type Known } from './server-frames.js';
 
 // Answers of the HTTP API (PROTOCOL.md §3 and §5) as zod schemas, for clients. Loose, like the
 // frames: a newer server may add fields.
@@ -67,7 +67,8 @@ export const httpReplies = {
     })
     .loose(),
   group: z.object({ group: groupSchema }).loose(),
-  groupDetail: z.object({ group: groupSchema, role }).loose(),
+  /** `role: null` for a community admin who governs the group without being in it. */
+  groupDetail: z.object({ group: groupSchema, role: role.nullable() }).loose(),
   members: z
     .object({
       members: z.array(z.object({ userId: z.string(), role, joinedAt: z.string(), name: z.string().optional() }).loose()),
@@ -89,8 +90,6 @@ export const httpReplies = {
   groupCreated: z.object({ group: groupSchema, invited: z.array(z.string()) }).loose(),
   /** `POST /v1/groups/:id/members`: `{}` (201) when added, `{status: "invited"}` (202) for anyone else. */
   memberAdded: z.object({ status: z.literal('invited').optional() }).loose(),
-  /** `POST /v1/groups/:id/members` for anyone not added directly, whatever the reason. */
-  invited: z.object({ status: z.literal('invited') }).loose(),
   invitations: z
     .object({
       invitations: z.array(
@@ -99,6 +98,27 @@ export const httpReplies = {
     })
     .loose(),
   blocks: z.object({ blocks: z.array(z.object({ userId: z.string(), createdAt: z.string() }).loose()) }).loose(),
+  /** `202 {status: "invited"}`: the user was not added directly (an invitation or a join request, or nothing: the answer does not say). */
+  invited: z.object({ status: z.literal('invited') }).loose(),
+  bans: z
+    .object({
+      bans: z.array(
+        z
+          .object({
+            userId: z.string(),
+            name: z.string().nullable(),
+            reason: z.string().nullable(),
+            bannedBy: z.string(),
+            createdAt: z.string(),
+          })
+          .loose(),
+      ),
+      nextCursor: z.string().nullable(),
+    })
+    .loose(),
+  reported: z.object({ status: z.literal('received') }).loose(),
+  reports: z.object({ reports: z.array(reportSchema), nextCursor: z.string().nullable() }).loose(),
+  report: z.object({ report: reportSchema }).loose(),
 };
 
 export type HttpReplies = { [K in keyof typeof httpReplies]: z.infer<(typeof httpReplies)[K]> };

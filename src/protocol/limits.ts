@@ -31,8 +31,16 @@ export const storableString = () => z.string().regex(storable, storableMessage);
 const invisibleOnly = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]*$/u;
 export const isInvisible = (s: string) => invisibleOnly.test(s);
 
+/**
+ * Control characters other than tab and line breaks mean nothing in a message, and one of them is
+ * six bytes once JSON-escaped: refusing them bounds what a stored text can grow to in a reply (2×).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters.
+const controlCharacter = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
+
 export const messageText = (limits: ProtocolLimits) =>
   storableString()
+    .refine((s) => !controlCharacter.test(s), 'must not contain control characters (tab and line breaks are fine)')
     .trim()
     .min(1, { error: 'must not be empty', abort: true })
     .refine((s) => !isInvisible(s), 'must show something: only invisible characters')
