@@ -222,7 +222,7 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     expect(g.group.memberCount).toBe(3);
   });
 
-  it('POST /v1/direct: two plain members of a community cannot reach each other; a member reaches an admin', async () => {
+  it('two plain members of a community cannot reach each other (direct, add); a member reaches an admin', async () => {
     const [admin, m1, m2] = await users(3);
     const c = await community(admin!);
     await joinCommunity(c, admin!, [m1!, m2!]);
@@ -231,6 +231,11 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     expect(plain).toEqual(unknown);
     expect((await server.http('POST', '/v1/direct', { token: m1!.token, body: { userId: admin!.id } })).status).toBe(201);
     expect((await server.http('POST', '/v1/direct', { token: admin!.token, body: { userId: m2!.id } })).status).toBe(201);
+    // Nor does sharing only the announcement group let one plain member add the other (groupAdd `shared`).
+    const m1Group = await newGroup(m1!, [m2!.id], 'from m1');
+    expect(m1Group.invited).toEqual([m2!.id]);
+    // An admin sees them there: the admin adds them directly.
+    expect((await newGroup(admin!, [m1!.id, m2!.id], 'from admin')).invited).toEqual([]);
   });
 
   it('announcement group: a member who syncs from 0 and reads everything finds no other member id; admins get member_changed', async () => {
