@@ -1,14 +1,16 @@
 import type { Principal } from '../auth/tokens.js';
-import { deleteBlock, dropInvitationsFrom, insertBlock, listBlocks, updateUser, type Audience } from '../db/privacy.js';
+import { countBlocks, deleteBlock, dropInvitationsFrom, insertBlock, listBlocks, updateUser, type Audience } from '../db/privacy.js';
 import type { UserRow } from '../db/schema.js';
 import { findUser, insertUserIfMissing } from '../db/users.js';
-import { badRequest, notFound } from '../protocol/errors.js';
+import { badRequest, conflict, notFound } from '../protocol/errors.js';
 import type { HttpReply } from '../protocol/http-replies.js';
 import type { ChatDeps } from './deps.js';
 
 type Me = HttpReply<'profile'>['user'];
 
 const BLOCKS_LISTED = 1000;
+/** Blocks one user may hold: far past any person's need, and a bound on what one account stores. */
+export const MAX_BLOCKS = 10_000;
 
 /** The caller's own profile, privacy settings and blocks (PROTOCOL.md §6). */
 export class Privacy {
@@ -44,6 +46,7 @@ export class Privacy {
    */
   async block(userId: string, targetId: string): Promise<void> {
     if (targetId === userId) throw badRequest('you cannot block yourself');
+    if ((await countBlocks(this.deps.db, userId)) >= MAX_BLOCKS) throw conflict(`at most ${MAX_BLOCKS} blocks`);
     await insertBlock(this.deps.db, userId, targetId);
     await dropInvitationsFrom(this.deps.db, userId, targetId);
   }

@@ -56,6 +56,11 @@ export async function insertBlock(db: Queryable, blockerId: string, blockedId: s
   await db.insert(blocks).values({ blockerId, blockedId }).onConflictDoNothing();
 }
 
+export async function countBlocks(db: Queryable, blockerId: string): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(blocks).where(eq(blocks.blockerId, blockerId));
+  return Number(row?.n ?? 0);
+}
+
 export async function deleteBlock(db: Queryable, blockerId: string, blockedId: string): Promise<void> {
   await db.delete(blocks).where(and(eq(blocks.blockerId, blockerId), eq(blocks.blockedId, blockedId)));
 }
