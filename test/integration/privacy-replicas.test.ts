@@ -87,14 +87,11 @@ describe.skipIf(noScaleServers)('privacy across replicas', () => {
       }),
     );
     const elapsed = Date.now() - started;
-    const last = await watcher.next(
-      (f) => f.type === 'event' && f.kind === 'reactions' && f.counts['❤️'] === 2 && f.counts['👍'] === 2,
-      5000,
-    );
-    expect(last.counts).toEqual({ '❤️': 2, '👍': 2 });
-    await sleep(TALLY_INTERVAL_MS + 300);
+    // The last tally comes at most an interval after the last change (an earlier one may show the
+    // same counts by chance: the state passes through them).
+    await sleep(2 * TALLY_INTERVAL_MS + 500);
     const tallies = watcher.events(g).filter((e: Frame) => e.kind === 'reactions');
-    expect(tallies.at(-1)).toEqual(last);
+    expect(tallies.at(-1)!.counts).toEqual({ '❤️': 2, '👍': 2 });
     expect(tallies.length).toBeLessThanOrEqual(Math.ceil(elapsed / TALLY_INTERVAL_MS) + 2);
     for (let i = 1; i < tallies.length; i++) {
       expect(Date.parse(tallies[i]!.ts) - Date.parse(tallies[i - 1]!.ts)).toBeGreaterThanOrEqual(TALLY_INTERVAL_MS - 50);
