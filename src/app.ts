@@ -77,6 +77,8 @@ export async function startApp(config: Config): Promise<App> {
         maxCommunityGroups: config.MAX_COMMUNITY_GROUPS,
         tokenTtlS: config.TOKEN_TTL_S,
         scryptLogN: config.SCRYPT_LOG_N,
+        defaultGroupAdd: config.DEFAULT_GROUP_ADD,
+        tallyIntervalMs: config.TALLY_INTERVAL_MS,
       },
     },
     tokens,
@@ -129,6 +131,7 @@ export async function startApp(config: Config): Promise<App> {
     stop: () =>
       (stopping ??= (async () => {
         await gateway.drain();
+        await chat.close();
         await rateLimits.close();
         await bus.close();
         await storage.close();

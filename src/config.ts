@@ -98,6 +98,10 @@ const envSchema = z.object({
   FEED_CHECK_MS: int(100, 3_600_000).default(5000),
   /** Bearer token /metrics asks for; unset, /metrics is not served (it is not for clients). */
   METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+  /** Who may add a user who never chose (`privacy.groupAdd`): everyone, shared (PROTOCOL.md §6) or nobody. */
+  DEFAULT_GROUP_ADD: z.enum(['everyone', 'shared', 'nobody']).default('shared'),
+  /** At most one reaction tally per message of an announcement group per this many ms. */
+  TALLY_INTERVAL_MS: int(100, 3_600_000).default(2000),
   WORKERS: int(1, 256).default(1),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });

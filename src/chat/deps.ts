@@ -25,6 +25,10 @@ export interface ChatLimits {
   maxGroupMembers: number;
   maxCommunityGroups: number;
   tokenTtlS: number;
+  /** `groupAdd` of users who never chose (DEFAULT_GROUP_ADD; PROTOCOL.md §6 says `shared`). */
+  defaultGroupAdd: 'everyone' | 'shared' | 'nobody';
+  /** At most one reaction tally per message of an announcement group per this interval. */
+  tallyIntervalMs: number;
   /** scrypt cost of new password hashes, 2^scryptLogN; OWASP's 17 when unset. */
   scryptLogN?: number;
 }

@@ -1,6 +1,6 @@
-import { shareAGroup } from '../db/communities.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { findDirectGroup, findGroup, findMembership } from '../db/groups.js';
+import { eitherBlocks, visiblySharing } from '../db/privacy.js';
 import { newId } from '../ids.js';
 import { conflict, notFound } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
@@ -12,7 +12,9 @@ const directKey = (a: string, b: string) => JSON.stringify([a, b].sort());
 
 /**
  * Direct groups: one per pair of users, created on demand, so a member can answer someone
- * (an announcement's sender, say) privately. Only between users who share a group or community.
+ * (an announcement's sender, say) privately. Only between users who can see each other in a
+ * shared group. Symmetric: both are plain members, so neither can rename it, change its settings,
+ * add anyone or delete the other's messages (PROTOCOL.md §6).
  */
 export class Direct {
   constructor(
@@ -25,8 +27,13 @@ export class Direct {
     const key = directKey(userId, otherId);
     const existing = await findDirectGroup(this.deps.db, key);
     if (existing && (await findMembership(this.deps.db, existing.id, userId))) return { group: groupView(existing), created: false };
-    // Someone the caller shares nothing with does not exist for them.
-    if (!(await shareAGroup(this.deps.db, userId, otherId))) throw notFound('user');
+    // Someone the caller cannot see in a shared group does not exist for them (an announcement
+    // group counts only when one of the two is its admin); nor does someone either of them blocked.
+    const [visible, blocked] = await Promise.all([
+      visiblySharing(this.deps.db, userId, [otherId]),
+      eitherBlocks(this.deps.db, userId, otherId),
+    ]);
+    if (!visible.has(otherId) || blocked) throw notFound('user');
     if (existing) {
       // The caller had left it: back in, with the history kept.
       await commit(this.deps, (tx, outbox) => this.groups.addIn(tx, outbox, existing.id, userId, 'member', userId));

@@ -9,7 +9,9 @@ import {
   insertGroup,
   insertMember,
   insertMembers,
+  listAdminIds,
   listMembers,
+  userNames,
   listUserGroups,
   setMemberRole,
   updateGroup,
@@ -17,10 +19,10 @@ import {
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
 import { findCommunity, insertJoinRequest, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
-import { findUser, findUserIds } from '../db/users.js';
+import { findUser } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
-import type { GroupSummary } from '../protocol/frames.js';
+import { memberChangedFrame, type GroupSummary } from '../protocol/frames.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
@@ -28,6 +30,7 @@ import { requireAdmin, requireMember } from './access.js';
 import { notifyJoinRequest } from './admin-frames.js';
 import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
 import type { ChatDeps } from './deps.js';
+import { decideAdds, inviteIn } from './consent.js';
 import { commit, type Outbox } from './outbox.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
@@ -72,9 +75,9 @@ export class Groups {
     }
     // A bounded number of statements whatever the member count (the body caps it per call).
     return commit(this.deps, async (tx, outbox) => {
-      const known = await findUserIds(tx, others);
-      const unknown = others.find((id) => !known.has(id));
-      if (unknown) throw notFound(`user ${unknown}`);
+      // Who may be added directly; the others are invited (or dropped, answered alike: no enumeration).
+      const decisions = await decideAdds(tx, userId, others, this.deps.limits.defaultGroupAdd);
+      const direct = others.filter((id) => decisions.get(id) === 'add');
       const group = await this.createIn(tx, outbox, {
         id: newId('g'),
         kind: 'group',
@@ -84,8 +87,11 @@ export class Groups {
         settings: {},
         createdBy: userId,
       });
-      await this.addManyIn(tx, outbox, group.id, others, 'member', userId);
-      return groupView((await findGroup(tx, group.id))!);
+      await this.addManyIn(tx, outbox, group.id, direct, 'member', userId);
+      const invite = others.filter((id) => decisions.get(id) === 'invite');
+      const row = (await findGroup(tx, group.id))!;
+      if (invite.length > 0) await inviteIn(tx, outbox, row, await this.actor(tx, userId), invite);
+      return { group: groupView(row), invited: others.filter((id) => decisions.get(id) !== 'add') };
     });
   }
 
@@ -108,10 +114,12 @@ export class Groups {
   }
 
   /**
-   * A governor adds a user: `added`, or `invited` when the user was not added directly. In a group
-   * of a community, a group admin who is not a community admin adds only community members;
-   * anyone else becomes a request to join the group that only community admins may approve.
-   * Banned and unknown users are answered `invited` too, and nothing is stored for them.
+   * A governor adds a user: `added`, or `invited` when the user was not added directly. A user
+   * who does not let the actor add them gets an invitation instead (PROTOCOL.md §6 "Who can add
+   * me"). In a group of a community, a group admin who is not a community admin adds only
+   * community members; anyone else becomes a request to join the group that only community
+   * admins may approve. Banned, blocking and unknown users are answered `invited` too, and
+   * nothing is stored for them: the answer tells nothing of who exists or chose what.
    */
   async addMember(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }): Promise<'added' | 'invited'> {
     const actor = await requireGovernor(this.deps.db, groupId, actorId);
@@ -119,11 +127,34 @@ export class Groups {
     if (input.role === 'owner') throw forbidden('ownership cannot be given by adding');
     if (actor.kind === 'group' && actor.community) return this.addToCommunityGroup(actor, actorId, groupId, input);
     return commit(this.deps, async (tx, outbox) => {
-      if (!(await findUser(tx, input.userId))) throw notFound('user');
+      return this.addWithConsentIn(tx, outbox, groupId, actorId, input);
+    });
+  }
+
+  /** Adds the user if they let the actor add them; else invites them (or, blocked or unknown, nothing). */
+  private async addWithConsentIn(
+    tx: Tx,
+    outbox: Outbox,
+    groupId: string,
+    actorId: string,
+    input: { userId: string; role?: Role | undefined },
+  ): Promise<'added' | 'invited'> {
+    const decision = (await decideAdds(tx, actorId, [input.userId], this.deps.limits.defaultGroupAdd)).get(input.userId);
+    if (decision === 'add') {
       const added = await this.addIn(tx, outbox, groupId, input.userId, input.role ?? 'member', actorId);
       if (!added) throw conflict('already a member');
-      return 'added' as const;
-    });
+      return 'added';
+    }
+    if (decision === 'invite') {
+      // A member is answered as for one added directly: the admin sees members anyway.
+      if (await findMembership(tx, groupId, input.userId)) throw conflict('already a member');
+      await inviteIn(tx, outbox, (await findGroup(tx, groupId))!, await this.actor(tx, actorId), [input.userId]);
+    }
+    return 'invited';
+  }
+
+  private async actor(tx: Tx, userId: string) {
+    return { id: userId, name: (await findUser(tx, userId))?.name ?? userId };
   }
 
   private async addToCommunityGroup(
@@ -140,11 +171,7 @@ export class Groups {
       const user = await findUser(tx, input.userId);
       if (!user || (await isBanned(tx, community.id, input.userId))) return 'invited' as const;
       const inCommunity = await findMembership(tx, community.announcementGroupId, input.userId);
-      if (inCommunity || actor.communityAdmin) {
-        const added = await this.addIn(tx, outbox, groupId, input.userId, input.role ?? 'member', actorId);
-        if (!added) throw conflict('already a member');
-        return 'added' as const;
-      }
+      if (inCommunity || actor.communityAdmin) return this.addWithConsentIn(tx, outbox, groupId, actorId, input);
       if (await insertJoinRequest(tx, groupId, input.userId, null)) {
         await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
       }
@@ -204,18 +231,21 @@ export class Groups {
       if (target.role === role) return;
       await setMemberRole(tx, groupId, targetId, role);
       const action = role === 'admin' ? 'promoted' : 'demoted';
-      await outbox.append(tx, groupId, [draft(actorId, 'member', { data: { member: targetId, action, role } })]);
+      await this.roleChanged(tx, outbox, groupId, targetId, action, role, actorId);
     });
   }
 
   // The *In methods work inside a caller's transaction, so communities can compose them.
 
+  /** Creates a group with its creator in it: its owner, or a plain member of a (symmetric) direct group. */
   async createIn(tx: Tx, outbox: Outbox, group: NewGroup): Promise<GroupRow> {
     const row = await insertGroup(tx, group);
-    await insertMember(tx, row.id, group.createdBy, 'owner');
-    await outbox.append(tx, row.id, [
-      draft(group.createdBy, 'member', { data: { member: group.createdBy, action: 'joined', role: 'owner' } }),
-    ]);
+    const role: Role = group.kind === 'direct' ? 'member' : 'owner';
+    await insertMember(tx, row.id, group.createdBy, role);
+    // A private roster logs no membership: the creator learns of the group by group_added alone.
+    if (!hasPrivateRoster(row)) {
+      await outbox.append(tx, row.id, [draft(group.createdBy, 'member', { data: { member: group.createdBy, action: 'joined', role } })]);
+    }
     outbox.notify(group.createdBy, { kind: 'group_added', group: row.id });
     return row;
   }
@@ -238,11 +268,15 @@ export class Groups {
     if (group.memberCount + added.length > this.deps.limits.maxGroupMembers) {
       throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
     }
-    await outbox.append(
-      tx,
-      groupId,
-      added.map((userId) => draft(actorId, 'member', { data: { member: userId, action: actorId === userId ? 'joined' : 'added', role } })),
-    );
+    const changes = added.map((userId) => ({ userId, action: actorId === userId ? ('joined' as const) : ('added' as const), role }));
+    if (hasPrivateRoster(group)) await this.rosterChanged(tx, outbox, group, changes);
+    else {
+      await outbox.append(
+        tx,
+        groupId,
+        changes.map((c) => draft(actorId, 'member', { data: { member: c.userId, action: c.action, role } })),
+      );
+    }
     for (const userId of added) outbox.notify(userId, { kind: 'group_added', group: groupId });
     if (group.kind === 'group' && group.communityId) {
       const community = await findCommunity(tx, group.communityId);
@@ -261,11 +295,22 @@ export class Groups {
     await lockGroupLog(tx, groupId);
     const removed = await deleteMembers(tx, groupId, userIds);
     if (removed.length === 0) return [];
-    await outbox.append(
-      tx,
-      groupId,
-      removed.map((r) => draft(actorId, 'member', { data: { member: r.userId, action: actorId === r.userId ? 'left' : 'removed' } })),
-    );
+    const group = (await findGroup(tx, groupId))!;
+    if (hasPrivateRoster(group)) {
+      const changes = removed.map((r) => ({
+        userId: r.userId,
+        action: actorId === r.userId ? ('left' as const) : ('removed' as const),
+        role: null,
+      }));
+      await this.rosterChanged(tx, outbox, group, changes);
+      for (const r of removed) outbox.notify(r.userId, { kind: 'group_removed', group: groupId });
+    } else {
+      await outbox.append(
+        tx,
+        groupId,
+        removed.map((r) => draft(actorId, 'member', { data: { member: r.userId, action: actorId === r.userId ? 'left' : 'removed' } })),
+      );
+    }
     if (removed.some((r) => r.role === 'owner')) await this.handOnOwnership(tx, outbox, groupId);
     return removed.map((r) => r.userId);
   }
@@ -318,9 +363,66 @@ export class Groups {
     const heir = rows.find((r) => r.role === 'admin') ?? rows.sort((a, b) => +a.joinedAt - +b.joinedAt)[0];
     if (!heir) return;
     await setMemberRole(tx, groupId, heir.userId, 'owner');
-    await outbox.append(tx, groupId, [draft(heir.userId, 'member', { data: { member: heir.userId, action: 'promoted', role: 'owner' } })]);
+    await this.roleChanged(tx, outbox, groupId, heir.userId, 'promoted', 'owner', heir.userId);
+  }
+
+  /** A member's new role: a `member` event, or in a private roster a frame to admins and to the member. */
+  private async roleChanged(
+    tx: Tx,
+    outbox: Outbox,
+    groupId: string,
+    userId: string,
+    action: 'promoted' | 'demoted',
+    role: Role,
+    actorId: string,
+  ) {
+    const group = (await findGroup(tx, groupId))!;
+    if (!hasPrivateRoster(group)) {
+      await outbox.append(tx, groupId, [draft(actorId, 'member', { data: { member: userId, action, role } })]);
+      return;
+    }
+    await this.rosterChanged(tx, outbox, group, [{ userId, action, role }], userId);
+  }
+
+  /**
+   * Membership changes of a private roster (an announcement group): no log event (every member
+   * would receive it, and learn who is in the community); instead every replica's membership cache
+   * hears of each change, and the community's admins (at most ROSTER_ADMINS) get one
+   * `member_changed` frame per change on their own topic — O(admins) frames, whatever the members.
+   * `self` also hears of its own change (a role it now has).
+   */
+  private async rosterChanged(
+    tx: Tx,
+    outbox: Outbox,
+    group: GroupRow,
+    changes: { userId: string; action: RosterAction; role: Role | null }[],
+    self?: string,
+  ) {
+    for (const c of changes) outbox.accessChanged({ group: group.id, user: c.userId });
+    const community = group.communityId ?? group.id;
+    const [admins, names] = await Promise.all([
+      listAdminIds(tx, group.id, ROSTER_ADMINS),
+      userNames(
+        tx,
+        changes.map((c) => c.userId),
+      ),
+    ]);
+    const frames = changes.map((c) =>
+      memberChangedFrame(community, { id: c.userId, name: names.get(c.userId) ?? c.userId }, c.action, c.role),
+    );
+    const to = new Set(admins);
+    if (self) to.add(self);
+    for (const admin of to) outbox.notify(admin, { kind: 'frames', frames });
   }
 }
+
+/** Groups whose members do not see each other: membership changes there are not log events. */
+export const hasPrivateRoster = (g: Pick<GroupRow, 'kind'>) => g.kind === 'announcement';
+
+type RosterAction = 'added' | 'removed' | 'joined' | 'left' | 'promoted' | 'demoted';
+
+/** Admins told of a private roster's changes; a community has a handful. */
+const ROSTER_ADMINS = 1000;
 
 function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): GroupSummary {
   return {
@@ -331,5 +433,6 @@ function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): Gro
     role: row.role,
     lastSeq: Number(row.lastSeq),
     readSeq: Number(row.readSeq),
+    memberCount: row.memberCount,
   };
 }

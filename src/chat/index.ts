@@ -5,6 +5,8 @@ import type { ChatDeps } from './deps.js';
 import { Direct } from './direct.js';
 import { Governance } from './governance.js';
 import { Groups } from './groups.js';
+import { Invitations } from './invitations.js';
+import { Privacy } from './privacy.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 
@@ -15,6 +17,10 @@ export function createChat(deps: ChatDeps, tokens: Tokens) {
   const messages = new Messages(deps, membership);
   return {
     membership,
+    privacy: new Privacy(deps),
+    invitations: new Invitations(deps, groups),
+    /** Stops background work (reaction tallies); storage closes after. */
+    close: () => messages.tallies.close(),
     accounts: new Accounts(deps, tokens),
     groups,
     messages,

@@ -10,28 +10,34 @@ import {
   setMessageText,
   setReaction,
 } from '../db/events.js';
-import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs } from '../db/groups.js';
+import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs, memberIdsOf } from '../db/groups.js';
+import { directGroupBlocked } from '../db/privacy.js';
+import { markTallyOwed } from '../db/tallies.js';
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
-import { conflict, forbidden, notFound } from '../protocol/errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
 import { encodeEvent, type HistoryMessage } from '../protocol/frames.js';
-import { assertMayPost, requireMember } from './access.js';
+import { assertMayPost, isAdmin, requireMember } from './access.js';
 import { assertNotMuted, findAuthority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
 import { ReadBudget } from './read-budget.js';
 import { SendQueue, type SendResult } from './send-queue.js';
+import { ReactionTallies } from './tallies.js';
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
 export class Messages {
   private readonly queue: SendQueue;
   private readonly readBudget: ReadBudget;
 
+  readonly tallies: ReactionTallies;
+
   constructor(
     private readonly deps: ChatDeps,
     private readonly membership: MembershipCache,
   ) {
+    this.tallies = new ReactionTallies(deps);
     this.queue = new SendQueue(deps);
     const { readBudgetRowsPerS, readBudgetBurstRows, readBudgetBytesPerS, readBudgetBurstBytes } = deps.limits;
     this.readBudget = new ReadBudget({
@@ -46,11 +52,19 @@ export class Messages {
     const membership = await this.membership.require(input.group, userId);
     assertMayPost(membership);
     assertNotMuted(membership);
+    await this.assertNotBlocked(membership, input.group, userId);
+    if (input.mentions?.length && membership.kind === 'announcement' && !isAdmin(membership)) {
+      // Answering "not a member" would let a member probe the private roster.
+      throw badRequest('only admins may mention members in an announcement group', {
+        issues: [{ path: 'mentions', message: 'not allowed here' }],
+      });
+    }
     return this.sendAs(userId, input);
   }
 
   /** Sends without the membership check, for callers that authorized otherwise (server tokens). */
-  sendAs(userId: string, input: SendInput): Promise<SendResult> {
+  async sendAs(userId: string, input: SendInput): Promise<SendResult> {
+    await this.assertReferences(input);
     return this.queue.enqueue(input.group, {
       senderId: userId,
       clientMsgId: input.clientMsgId,
@@ -61,7 +75,9 @@ export class Messages {
   }
 
   async edit(userId: string, input: { group: string; target: number; text: string }) {
-    assertNotMuted(await requireMember(this.deps.db, input.group, userId));
+    const membership = await requireMember(this.deps.db, input.group, userId);
+    assertNotMuted(membership);
+    await this.assertNotBlocked(membership, input.group, userId);
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
       if (message.senderId !== userId) throw forbidden('only the sender may edit a message');
@@ -89,18 +105,31 @@ export class Messages {
     });
   }
 
-  /** Sets or removes (emoji null) the caller's one reaction; no event when nothing changes. */
+  /**
+   * Sets or removes (emoji null) the caller's one reaction; no event when nothing changes. In an
+   * announcement group no event either: the message's tally is owed (one `reactions` event per
+   * interval, ReactionTallies), so a reaction neither floods every member nor names the reactor.
+   */
   async react(userId: string, input: { group: string; target: number; emoji: string | null }) {
-    assertNotMuted(await this.membership.require(input.group, userId));
-    return commit(this.deps, async (tx, outbox) => {
+    const membership = await this.membership.require(input.group, userId);
+    assertNotMuted(membership);
+    await this.assertNotBlocked(membership, input.group, userId);
+    const tallied = membership.kind === 'announcement';
+    const result = await commit(this.deps, async (tx, outbox) => {
       await this.liveMessage(tx, input.group, input.target);
       const changed = await setReaction(tx, input.group, input.target, userId, input.emoji);
       if (!changed) return { group: input.group };
+      if (tallied) {
+        await markTallyOwed(tx, input.group, input.target, this.deps.limits.tallyIntervalMs);
+        return { group: input.group };
+      }
       const [row] = await outbox.append(tx, input.group, [
         draft(userId, 'reaction', { target: input.target, data: { emoji: input.emoji } }),
       ]);
       return ackOf(row!);
     });
+    if (tallied) this.tallies.owed();
+    return result;
   }
 
   /** Moves the read marker forward; the user's other sockets hear of it. */
@@ -186,6 +215,7 @@ export class Messages {
     const membership = await this.membership.require(groupId, userId);
     assertMayPost(membership);
     assertNotMuted(membership);
+    await this.assertNotBlocked(membership, groupId, userId);
     await this.deps.publisher.typing(groupId, userId, connectionId);
   }
 
@@ -193,6 +223,27 @@ export class Messages {
     await requireMember(this.deps.db, groupId, userId);
     const [readBy, group] = await Promise.all([countReaders(this.deps.db, groupId, seq), findGroup(this.deps.db, groupId)]);
     return { readBy, memberCount: group?.memberCount ?? 0 };
+  }
+
+  /**
+   * In a direct group of two users one of whom blocked the other, neither may write: `forbidden`
+   * without a reason (the other's choice is not told).
+   */
+  private async assertNotBlocked(m: { kind: string }, groupId: string, userId: string) {
+    if (m.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot send here');
+  }
+
+  /** `replyTo` must name a message of the group, `mentions` its members (PROTOCOL.md §6 "Input meaning"). */
+  private async assertReferences(input: SendInput) {
+    const [reply, mentioned] = await Promise.all([
+      input.replyTo == null ? undefined : findMessage(this.deps.db, input.group, input.replyTo),
+      input.mentions?.length ? memberIdsOf(this.deps.db, input.group, [...new Set(input.mentions)]) : undefined,
+    ]);
+    const issues: { path: string; message: string }[] = [];
+    if (input.replyTo != null && !reply) issues.push({ path: 'replyTo', message: 'must name a message of this group' });
+    if (mentioned && input.mentions!.some((id) => !mentioned.has(id)))
+      issues.push({ path: 'mentions', message: 'must name members of this group' });
+    if (issues.length > 0) throw badRequest(`invalid ${issues.map((i) => i.path).join(' and ')}`, { issues });
   }
 
   /** Locks the group's log first, so a concurrent edit and delete of one message serialise. */

@@ -9,7 +9,7 @@ import type { ChatDeps } from './deps.js';
 /** What a commit makes visible: log events (each group's in seq order), then users' control messages. */
 export interface Committed {
   events?: readonly LogEvent[];
-  /** Access changes that no event carries (a mute), for every replica's membership cache. */
+  /** Access changes no event carries (a mute, a private roster's membership change), for every replica's membership cache. */
   access?: readonly AccessChange[];
   controls?: readonly { userId: string; message: ControlMessage }[];
 }
@@ -30,7 +30,7 @@ export class Outbox {
     this.controls.push({ userId, message });
   }
 
-  /** An access change no event of this commit carries (a mute lifted or set). */
+  /** An access change no event of this commit carries (a mute lifted or set, a private roster's membership change). */
   accessChanged(change: AccessChange): void {
     this.access.push(change);
   }

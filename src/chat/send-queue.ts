@@ -3,7 +3,7 @@ import { isRetryableConflict, isUniqueViolation, MissingGroup } from '../db/erro
 import { appendEvents, appendMessages, findMessagesByClientIds, messageDraft, type MessageInsert } from '../db/events.js';
 import type { EventRow } from '../db/schema.js';
 import type { LogEvent } from '../protocol/frames.js';
-import { notFound } from '../protocol/errors.js';
+import { AppError, conflict, notFound } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
 import { publishCommitted } from './outbox.js';
 
@@ -28,6 +28,20 @@ const MAX_CONFLICT_RETRIES = 3;
 
 class DuplicateRace extends Error {}
 
+/**
+ * Whether a repeated send (same sender and clientMsgId) carries what the stored one did. A message
+ * edited or deleted since cannot be compared and counts as the same: its sender is retrying.
+ */
+function sameContent(stored: { text: string | null; replyTo: number | null; mentions: unknown; edited?: boolean }, m: NewMessage): boolean {
+  if (stored.edited) return true;
+  const mentions = Array.isArray(stored.mentions) ? (stored.mentions as string[]) : [];
+  return (
+    stored.text === m.text && (stored.replyTo ?? null) === (m.replyTo ?? null) && mentions.join('\u0000') === m.mentions.join('\u0000')
+  );
+}
+
+const reused = () => conflict('this clientMsgId was used for a different message');
+
 /** How a batch went: stored (events to publish, by send key), or already settled by the careful path. */
 type Outcome = { stored: Map<string, LogEvent> } | { settled: true } | { failed: unknown };
 
@@ -47,6 +61,8 @@ export class SendQueue {
   private inFlight = 0;
   /** Groups with sends in a batch being stored now. */
   private readonly busyGroups = new Set<string>();
+  /** Sends of a batch that repeat an earlier send's clientMsgId with other content: answered 409. */
+  private readonly reusedIds = new Set<Pending>();
   /** Resolves when the last started batch has been published and answered. */
   private lastSettled: Promise<void> = Promise.resolve();
 
@@ -109,7 +125,11 @@ export class SendQueue {
     const ords = new Map<string, number>();
     for (const p of batch) {
       const key = sendKey(p.groupId, p.message.senderId, p.message.clientMsgId);
-      if (unique.has(key)) continue;
+      const first = unique.get(key);
+      if (first) {
+        if (!sameContent({ text: first.text, replyTo: first.replyTo, mentions: first.mentions }, p.message)) this.reusedIds.add(p);
+        continue;
+      }
       const ord = (ords.get(p.groupId) ?? 0) + 1;
       ords.set(p.groupId, ord);
       unique.set(key, { groupId: p.groupId, ord, ...p.message });
@@ -154,7 +174,10 @@ export class SendQueue {
   private settle(batch: Pending[], outcome: Outcome): void {
     if ('settled' in outcome) return;
     if ('failed' in outcome) {
-      for (const p of batch) p.reject(outcome.failed);
+      for (const p of batch) {
+        this.reusedIds.delete(p);
+        p.reject(outcome.failed);
+      }
       return;
     }
     // Committed: handed to the bus now, in batch order (publishCommitted issues before its first
@@ -163,7 +186,8 @@ export class SendQueue {
     void publishCommitted(this.deps, { events });
     for (const p of batch) {
       const e = outcome.stored.get(sendKey(p.groupId, p.message.senderId, p.message.clientMsgId));
-      if (e) p.resolve({ group: e.groupId, seq: e.seq, ts: e.ts });
+      if (this.reusedIds.delete(p)) p.reject(reused());
+      else if (e) p.resolve({ group: e.groupId, seq: e.seq, ts: e.ts });
       else p.reject(notFound('group')); // the group is gone
     }
   }
@@ -182,15 +206,23 @@ export class SendQueue {
           groupId,
           list.map((p) => p.message),
         );
-        for (const [i, p] of list.entries()) p.resolve(results[i]!);
+        for (const [i, p] of list.entries()) {
+          const r = results[i]!;
+          this.reusedIds.delete(p);
+          if (r instanceof AppError) p.reject(r);
+          else p.resolve(r);
+        }
       } catch (err) {
-        for (const p of list) p.reject(err);
+        for (const p of list) {
+          this.reusedIds.delete(p);
+          p.reject(err);
+        }
       }
     }
   }
 
-  /** Stores one group's messages and publishes what is new; returns one result per message, in order. */
-  private async storeGroup(groupId: string, batch: NewMessage[]): Promise<SendResult[]> {
+  /** Stores one group's messages and publishes what is new; returns one result (or 409) per message, in order. */
+  private async storeGroup(groupId: string, batch: NewMessage[]): Promise<(SendResult | AppError)[]> {
     const { db, metrics } = this.deps;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -203,7 +235,7 @@ export class SendQueue {
         return batch.map((m) => {
           const r = results.get(keyOf(m.senderId, m.clientMsgId));
           if (!r) throw notFound('group');
-          return r;
+          return sameContent(r.content, m) ? r.result : reused();
         });
       } catch (err) {
         // Deleted while the send waited: to the sender it is gone, as on the fast path.
@@ -215,13 +247,14 @@ export class SendQueue {
 
   /** Looks the stored clientMsgIds up first, then inserts the others with one seq bump. */
   private async insertGroup(tx: Tx, groupId: string, batch: NewMessage[]) {
-    const results = new Map<string, SendResult>();
+    const results = new Map<string, { result: SendResult; content: Parameters<typeof sameContent>[0] }>();
     const repeated: EventRow[] = [];
     const wanted = new Set(batch.map((m) => keyOf(m.senderId, m.clientMsgId)));
     for (const e of await findMessagesByClientIds(tx, groupId, [...new Set(batch.map((m) => m.clientMsgId))])) {
       const key = keyOf(e.senderId, e.clientMsgId!);
       if (!wanted.has(key)) continue; // another sender's message with the same clientMsgId
-      results.set(key, { group: groupId, seq: e.seq, ts: e.ts });
+      const content = { text: e.text, replyTo: e.replyTo, mentions: e.data?.mentions, edited: e.editedAt !== null || e.deleted };
+      results.set(key, { result: { group: groupId, seq: e.seq, ts: e.ts }, content });
       repeated.push(e);
     }
     const fresh = new Map<string, NewMessage>();
@@ -234,7 +267,10 @@ export class SendQueue {
     const drafts = [...fresh.values()].map((m) => messageDraft(m.senderId, m));
     const rows = await appendEvents(tx, groupId, drafts, { skipDuplicates: true });
     if (rows.length !== drafts.length) throw new DuplicateRace();
-    for (const row of rows) results.set(keyOf(row.senderId, row.clientMsgId!), { group: groupId, seq: row.seq, ts: row.ts });
+    for (const row of rows) {
+      const content = { text: row.text, replyTo: row.replyTo, mentions: row.data?.mentions };
+      results.set(keyOf(row.senderId, row.clientMsgId!), { result: { group: groupId, seq: row.seq, ts: row.ts }, content });
+    }
     return { results, rows, repeated };
   }
 }

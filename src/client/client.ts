@@ -48,6 +48,10 @@ export interface ClientEvents extends Record<string, unknown> {
   /** A group joined, or its summary changed. */
   group: GroupState;
   group_removed: { group: string };
+  /** Someone invited this user to a group (accept or decline with `http`). */
+  group_invited: FrameOf<'group_invited'>;
+  /** A community's roster changed (to its admins; to a member, their own role). */
+  member_changed: FrameOf<'member_changed'>;
   unread: { group: string; unread: number; readSeq: number };
   /** For community admins: someone asked to join the community or one of its groups. */
   join_request: FrameOf<'join_request'>;
@@ -258,6 +262,12 @@ export class BanyanClient extends Emitter<ClientEvents> {
         return;
       case 'read':
         this.groupsTracked.readElsewhere(frame.group, frame.seq);
+        return;
+      case 'group_invited':
+        this.emit('group_invited', frame);
+        return;
+      case 'member_changed':
+        this.emit('member_changed', frame);
         return;
       case 'synced':
         this.onSynced(frame);

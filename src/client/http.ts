@@ -54,8 +54,9 @@ export class BanyanHttp {
   me() {
     return this.call('GET', '/v1/me', httpReplies.me);
   }
+  /** `invited`: every listed member not added directly (they may get an invitation; PROTOCOL.md §6). */
   createGroup(body: Body<'createGroup'>) {
-    return this.call('POST', '/v1/groups', httpReplies.group, body);
+    return this.call('POST', '/v1/groups', httpReplies.groupCreated, body);
   }
   group(groupId: string) {
     return this.call('GET', path`/v1/groups/${groupId}`, httpReplies.groupDetail);
@@ -67,14 +68,41 @@ export class BanyanHttp {
       httpReplies.members,
     );
   }
+  /** `{}` when added; `{status: 'invited'}` for anyone else, whatever the reason (PROTOCOL.md §6). */
   addMember(groupId: string, userId: string, role?: Body<'addMember'>['role']) {
-    return this.call('POST', path`/v1/groups/${groupId}/members`, undefined, { userId, ...(role ? { role } : {}) });
+    return this.call('POST', path`/v1/groups/${groupId}/members`, httpReplies.memberAdded, { userId, ...(role ? { role } : {}) });
   }
   leaveGroup(groupId: string, userId: string) {
     return this.call('DELETE', path`/v1/groups/${groupId}/members/${userId}`, undefined);
   }
   receipts(groupId: string, seq: number) {
     return this.call('GET', path`/v1/groups/${groupId}/messages/${String(seq)}/receipts`, httpReplies.receipts);
+  }
+
+  // Privacy and safety (§6)
+  /** Name, avatar (null clears) and privacy settings. */
+  updateMe(body: Body<'updateMe'>) {
+    return this.call('PATCH', '/v1/me', httpReplies.profile, body);
+  }
+  invitations() {
+    return this.call('GET', '/v1/invitations', httpReplies.invitations);
+  }
+  /** Joins the group: its `group_added` follows on the socket. */
+  acceptInvitation(groupId: string) {
+    return this.call('POST', path`/v1/groups/${groupId}/invitation`, httpReplies.group);
+  }
+  /** Declines: that group cannot invite this user again. */
+  declineInvitation(groupId: string) {
+    return this.call('DELETE', path`/v1/groups/${groupId}/invitation`, undefined);
+  }
+  blocks() {
+    return this.call('GET', '/v1/blocks', httpReplies.blocks);
+  }
+  block(userId: string) {
+    return this.call('PUT', path`/v1/blocks/${userId}`, undefined);
+  }
+  unblock(userId: string) {
+    return this.call('DELETE', path`/v1/blocks/${userId}`, undefined);
   }
 
   // Communities (§5)

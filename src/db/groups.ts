@@ -79,6 +79,7 @@ const summaryColumns = {
   role: members.role,
   lastSeq: groups.lastSeq,
   readSeq: members.readSeq,
+  memberCount: groups.memberCount,
 };
 
 /** Every group the user is in, as `ready` and `/v1/me` list them. */
@@ -192,4 +193,31 @@ export async function closeGroup(tx: Tx, groupId: string) {
   await tx.delete(members).where(eq(members.groupId, groupId));
   await tx.delete(joinRequests).where(eq(joinRequests.groupId, groupId));
   await tx.update(groups).set({ memberCount: 0 }).where(eq(groups.id, groupId));
+}
+
+/** A group's owner and admins (at most `limit`): who hears of a private roster's changes. */
+export async function listAdminIds(db: Queryable, groupId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), sql`${members.role} <> 'member'`))
+    .limit(limit);
+  return rows.map((r) => r.userId);
+}
+
+/** The names of these users, by id (a missing user is named by its id). */
+export async function userNames(db: Queryable, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, ids));
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/** Of these users, those who are members of the group. */
+export async function memberIdsOf(db: Queryable, groupId: string, userIds: string[]): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const rows = await db
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), inArray(members.userId, userIds)));
+  return new Set(rows.map((r) => r.userId));
 }

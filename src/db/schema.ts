@@ -8,6 +8,12 @@ const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull(
 export const users = pgTable('users', {
   id: text().primaryKey(),
   name: text().notNull(),
+  /** An attachment id (attachments are not built yet: only null is ever stored). */
+  avatar: text(),
+  /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
+  groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
+  /** Who sees this user's last-seen time (presence is not built yet; stored for it). */
+  lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
   createdAt: createdAt(),
 });
 
@@ -84,7 +90,12 @@ export const members = pgTable(
     readSeq: bigint({ mode: 'number' }).notNull().default(0),
     joinedAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index().on(t.userId, t.groupId)],
+  (t) => [
+    primaryKey({ columns: [t.groupId, t.userId] }),
+    index().on(t.userId, t.groupId),
+    // A group's admins without reading its members: a join of a private roster tells them (O(admins)).
+    index('members_admins').on(t.groupId).where(sql`role <> 'member'`),
+  ],
 );
 
 /**
@@ -100,7 +111,11 @@ export const events = pgTable(
     seq: bigint({ mode: 'number' }).notNull(),
     ts: createdAt(),
     senderId: text().notNull(),
-    kind: text({ enum: ['message', 'edit', 'delete', 'reaction', 'member', 'group'] }).notNull(),
+    /**
+     * `reactions`: a tally of an announcement group's message; `hidden`: a place kept in the log
+     * for an event no member may see any more (announcement-group roster changes before 0002).
+     */
+    kind: text({ enum: ['message', 'edit', 'delete', 'reaction', 'member', 'group', 'reactions', 'hidden'] }).notNull(),
     clientMsgId: text(),
     text: text(),
     target: bigint({ mode: 'number' }),
@@ -228,6 +243,57 @@ export const reports = pgTable(
     index('reports_community_queue').on(t.communityId, t.status, t.n),
     index('reports_group_queue').on(t.groupId, t.status, t.n),
   ],
+);
+
+/** `blocker` blocked `blocked` (PROTOCOL.md §6 Blocks). */
+export const blocks = pgTable(
+  'blocks',
+  {
+    blockerId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    blockedId: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index().on(t.blockedId)],
+);
+
+/**
+ * An invitation to a group, for a user who does not let the inviter add them directly. `declinedAt`
+ * set: declined, and that group cannot invite them again (kept, so a group cannot nag).
+ */
+export const invitations = pgTable(
+  'invitations',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    invitedBy: text().notNull(),
+    createdAt: createdAt(),
+    declinedAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index().on(t.userId, t.invitedBy), index().on(t.invitedBy, t.createdAt)],
+);
+
+/**
+ * Reaction tallies of announcement groups still owed to the log: `pending` since a reaction
+ * changed; flushed (one `reactions` event) no earlier than `dueAt`, at most once per interval.
+ */
+export const reactionTallies = pgTable(
+  'reaction_tallies',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    pending: boolean().notNull().default(true),
+    dueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    flushedAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq] }), index('reaction_tallies_due').on(t.dueAt).where(sql`pending`)],
 );
 
 export type UserRow = typeof users.$inferSelect;

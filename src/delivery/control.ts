@@ -4,6 +4,13 @@
 export type ControlMessage =
   /** The user joined a group: sockets start following it and get `group_added`. */
   | { kind: 'group_added'; group: string }
+  /**
+   * The user left a group whose roster is private (an announcement group: no log event tells):
+   * their sockets stop following it at once and get `group_removed`.
+   */
+  | { kind: 'group_removed'; group: string }
+  /** Frames for the user's ready sockets as they are (invitations, roster changes for admins); never logged. */
+  | { kind: 'frames'; frames: string[] }
   /** The user's read marker moved; `except` is the connection that moved it. */
   | { kind: 'read'; group: string; seq: number; except?: string }
   /** A session was revoked: its sockets close with 4403. */

@@ -189,6 +189,16 @@ export class Hub<S> {
       if (message.except !== session.connectionId) this.send(session, readMarkerFrame(message.group, message.seq));
     } else if (message.kind === 'frame') {
       this.send(session, message.data);
+    } else if (message.kind === 'frames') {
+      for (const frame of message.frames) this.send(session, frame);
+    } else if (message.kind === 'group_removed') {
+      if (session.groups.has(message.group)) {
+        this.unfollow(session, message.group);
+        this.send(session, groupRemovedFrame(message.group));
+      } else {
+        // A group_added still being followed (addGroup awaits) must not follow it after all.
+        session.recentlyLeft.add(message.group);
+      }
     } else if (message.kind === 'group_added') {
       void this.addGroup(session, message.group).catch((err: unknown) =>
         this.deps.logger.warn('could not follow a joined group', { groupId: message.group, err }),
@@ -241,6 +251,8 @@ export class Hub<S> {
       if (message.kind === 'revoke' || message.kind === 'revoke_all') {
         if (revokes(message, session.principal.sessionId)) this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
       } else if (session.phase === 'starting') {
+        // A session still starting may have listed the group already: it must not follow it.
+        if (message.kind === 'group_removed') session.recentlyLeft.add(message.group);
         session.deferred.push(message);
       } else if (session.phase === 'ready') {
         this.apply(session, message);

@@ -16,6 +16,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { communityRoutes } from './routes/communities.js';
 import { governanceRoutes } from './routes/governance.js';
 import { groupRoutes } from './routes/groups.js';
+import { privacyRoutes } from './routes/privacy.js';
 import { healthRoutes } from './routes/health.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
@@ -138,6 +139,7 @@ export class Gateway {
     });
     accountRoutes(router, chat, deps.bodies, settings.localAccounts, deps.limits);
     groupRoutes(router, chat, deps.bodies);
+    privacyRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
     governanceRoutes(router, chat, deps.bodies, deps.limits);
     healthRoutes(router, {

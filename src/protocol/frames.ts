@@ -1,9 +1,9 @@
 import type { EventRow } from '../db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
-import type { GroupSummary, ReportView } from './server-frames.js';
+import type { GroupSummary, InvitedGroup, ReportView } from './server-frames.js';
 
-export type { GroupSummary, HistoryMessage } from './server-frames.js';
+export type { GroupSummary, HistoryMessage, InvitedGroup } from './server-frames.js';
 
 // Server → client frames (PROTOCOL.md §4). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
@@ -36,6 +36,10 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
       return { ...head, member: data.member, action: data.action, ...(data.role ? { role: data.role } : {}) };
     case 'group':
       return { ...head, changes: data.changes ?? {} };
+    case 'reactions':
+      return { ...head, target: e.target, counts: data.counts ?? {} };
+    case 'hidden':
+      return head;
   }
 }
 
@@ -66,6 +70,12 @@ export const readyFrame = (
 export const typingFrame = (group: string, user: string) => JSON.stringify({ type: 'typing', group, user });
 export const groupAddedFrame = (group: GroupSummary) => JSON.stringify({ type: 'group_added', group });
 export const groupRemovedFrame = (group: string) => JSON.stringify({ type: 'group_removed', group });
+/** An invitation to a group the user is not in: what anyone invited may see of it, and who invited. */
+export const groupInvitedFrame = (group: InvitedGroup, by: { id: string; name: string }) =>
+  JSON.stringify({ type: 'group_invited', group, by });
+/** A roster change of a community, for its admins (and a member's own role change, for them): never logged. */
+export const memberChangedFrame = (community: string, user: { id: string; name: string }, action: string, role: string | null) =>
+  JSON.stringify({ type: 'member_changed', community, user, action, role });
 export const readMarkerFrame = (group: string, seq: number) => JSON.stringify({ type: 'read', group, seq });
 
 /** To community admins' sockets when someone asks to join the community or one of its groups (not logged). */

@@ -12,6 +12,15 @@ export const groupSettings = z.object({ adminsOnlyPost: z.boolean(), open: z.boo
 /** Community settings live on its announcement group (who posts there, whether joining needs approval). */
 export const communitySettings = z.object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
 
+const audience = z.enum(['everyone', 'shared', 'nobody']);
+
+/** `PATCH /v1/me`: any of the fields; `privacy` fields each optional. */
+export const updateMe = z.object({
+  name: name.optional(),
+  avatar: id.nullable().optional(),
+  privacy: z.object({ groupAdd: audience, lastSeen: audience }).partial().strict().optional(),
+});
+
 /** How long a mute lasts: a minute up to a year. */
 const muteSeconds = z
   .number()
@@ -48,6 +57,7 @@ export function httpBodies(limits: ProtocolLimits) {
     decideRequest: z.object({ groupId: id.optional() }),
     announce: z.object({ clientMsgId, text }),
     openDirect: z.object({ userId: id }),
+    updateMe,
     ban: z.object({ reason: storableString().trim().max(500).optional() }),
     mute: z.object({ forS: muteSeconds }),
     report: z.object({ reason: storableString().trim().min(1).max(64), note: storableString().trim().max(2000).optional() }),

@@ -1,10 +1,17 @@
 import { z } from 'zod';
-import { groupSummarySchema, historyMessageSchema, reportSchema, type Known } from './server-frames.js';
+import { groupSummarySchema, historyMessageSchema, invitedGroupSchema, reportSchema, type Known } from './server-frames.js';
 
 // Answers of the HTTP API (PROTOCOL.md §3 and §5) as zod schemas, for clients. Loose, like the
 // frames: a newer server may add fields.
 
 export const userSchema = z.object({ id: z.string(), name: z.string() }).loose();
+
+const audience = z.enum(['everyone', 'shared', 'nobody']);
+
+/** The caller as `GET /v1/me` and `PATCH /v1/me` give it: with the avatar and privacy settings. */
+export const meSchema = userSchema
+  .extend({ avatar: z.string().nullable(), privacy: z.object({ groupAdd: audience, lastSeen: audience }).loose() })
+  .loose();
 
 export const signedInSchema = z.object({ user: userSchema, token: z.string(), expiresAt: z.string() }).loose();
 
@@ -54,7 +61,7 @@ export const httpReplies = {
   signedIn: signedInSchema,
   me: z
     .object({
-      user: userSchema,
+      user: meSchema,
       groups: z.array(groupSummarySchema),
       communities: z.array(z.object({ id: z.string(), name: z.string(), role }).loose()),
     })
@@ -77,6 +84,20 @@ export const httpReplies = {
   /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
   joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
+  /** `PATCH /v1/me`. */
+  profile: z.object({ user: meSchema }).loose(),
+  /** `POST /v1/groups`: `invited` lists every requested member who was not added directly. */
+  groupCreated: z.object({ group: groupSchema, invited: z.array(z.string()) }).loose(),
+  /** `POST /v1/groups/:id/members`: `{}` (201) when added, `{status: "invited"}` (202) for anyone else. */
+  memberAdded: z.object({ status: z.literal('invited').optional() }).loose(),
+  invitations: z
+    .object({
+      invitations: z.array(
+        z.object({ group: invitedGroupSchema, by: z.object({ id: z.string(), name: z.string() }).loose(), createdAt: z.string() }).loose(),
+      ),
+    })
+    .loose(),
+  blocks: z.object({ blocks: z.array(z.object({ userId: z.string(), createdAt: z.string() }).loose()) }).loose(),
   /** `202 {status: "invited"}`: the user was not added directly (an invitation or a join request, or nothing: the answer does not say). */
   invited: z.object({ status: z.literal('invited') }).loose(),
   bans: z

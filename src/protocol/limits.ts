@@ -24,6 +24,14 @@ const storableMessage = 'must be well-formed Unicode without NUL characters';
 export const storableString = () => z.string().regex(storable, storableMessage);
 
 /**
+ * Characters that show nothing: white space, controls, format characters (zero-width space and
+ * joiners, bidi marks), default-ignorables (Hangul fillers, variation selectors) and the blank
+ * braille pattern, which clients render as empty.
+ */
+const invisibleOnly = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]*$/u;
+export const isInvisible = (s: string) => invisibleOnly.test(s);
+
+/**
  * Control characters other than tab and line breaks mean nothing in a message, and one of them is
  * six bytes once JSON-escaped: refusing them bounds what a stored text can grow to in a reply (2×).
  */
@@ -34,15 +42,31 @@ export const messageText = (limits: ProtocolLimits) =>
   storableString()
     .refine((s) => !controlCharacter.test(s), 'must not contain control characters (tab and line breaks are fine)')
     .trim()
-    .min(1, 'must not be empty')
+    .min(1, { error: 'must not be empty', abort: true })
+    .refine((s) => !isInvisible(s), 'must show something: only invisible characters')
     .refine((s) => charCount(s) <= limits.maxTextChars, `must be at most ${limits.maxTextChars} characters`);
+
+// One RGI emoji (a skin tone, flag, keycap or ZWJ sequence is one; the v flag knows the set), or
+// one pictographic character without its emoji variation selector ("❤" as keyboards often send it).
+// Built from a string: the TypeScript target does not parse v-flag literals.
+// biome-ignore lint/complexity/useRegexLiterals: a v-flag literal does not compile for this target.
+const oneEmoji = new RegExp('^(?:\\p{RGI_Emoji}|\\p{Extended_Pictographic})$', 'v');
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Exactly one emoji grapheme, as a user picks it from an emoji keyboard. */
+export const isOneEmoji = (s: string) => {
+  if (s.length > 32 || !oneEmoji.test(s)) return false;
+  let n = 0;
+  for (const _ of graphemes.segment(s)) if (++n > 1) return false;
+  return n === 1;
+};
 
 export const id = storableString().min(1).max(64);
 export const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const positiveSeq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 export const clientMsgId = storableString().min(1).max(64);
 export const mentions = z.array(id).max(256);
-export const emoji = storableString().min(1).max(32);
+export const emoji = storableString().min(1).max(32).refine(isOneEmoji, 'must be exactly one emoji');
 export const name = storableString().trim().min(1).max(128);
 export const description = storableString().trim().max(2048);
 

@@ -21,6 +21,20 @@ export const groupSummarySchema = z
     role,
     lastSeq: seq,
     readSeq: seq,
+    /** How many members the group has (announcement groups: the one thing a member learns of the roster). */
+    memberCount: z.number().int().min(0).optional(),
+  })
+  .loose();
+
+/** A group someone is invited to (not a member yet): what an invitation shows of it. */
+export const invitedGroupSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['group', 'announcement', 'direct']),
+    name: z.string(),
+    description: z.string(),
+    communityId: z.string().nullable(),
+    memberCount: z.number().int().min(0),
   })
   .loose();
 
@@ -60,6 +74,10 @@ export const eventSchema = z.discriminatedUnion('kind', [
     })
     .loose(),
   z.object({ ...eventHead, kind: z.literal('group'), changes: z.record(z.string(), z.unknown()) }).loose(),
+  /** An announcement group's reaction tally of one message (sender is empty: nobody's). */
+  z.object({ ...eventHead, kind: z.literal('reactions'), target: z.number().int(), counts: z.record(z.string(), z.number()) }).loose(),
+  /** A place in the log with nothing to show (an announcement group's roster change from before 0002). */
+  z.object({ ...eventHead, kind: z.literal('hidden') }).loose(),
 ]);
 
 export const historyMessageSchema = z
@@ -143,6 +161,18 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     })
     .loose(),
   z.object({ type: z.literal('report'), report: reportSchema }).loose(),
+  z
+    .object({ type: z.literal('group_invited'), group: invitedGroupSchema, by: z.object({ id: z.string(), name: z.string() }).loose() })
+    .loose(),
+  z
+    .object({
+      type: z.literal('member_changed'),
+      community: z.string(),
+      user: z.object({ id: z.string(), name: z.string() }).loose(),
+      action: z.enum(['added', 'removed', 'joined', 'left', 'promoted', 'demoted']),
+      role: role.nullable(),
+    })
+    .loose(),
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
@@ -165,6 +195,8 @@ export type Known<T> = T extends unknown ? { [K in keyof T as string extends K ?
 
 /** A group as `ready`, `group_added` and `GET /v1/me` list it for its member. */
 export type GroupSummary = Known<GroupSummaryFrame>;
+/** A group as an invitation shows it. */
+export type InvitedGroup = Known<z.infer<typeof invitedGroupSchema>>;
 /** A message as `history` and `GET /v1/groups/:id/messages` give it, as it now stands. */
 export type HistoryMessage = Known<HistoryMessageFrame>;
 /** A report as admins get it, in `report` frames and report lists. */

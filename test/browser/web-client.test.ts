@@ -136,4 +136,45 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await screenshot(member.page, 'community-announcement-member');
     expect([...admin.errors, ...member.errors]).toEqual([]);
   });
+  it('invitations: accept and decline from the home screen; block and unblock in a direct chat', async () => {
+    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    expect((await server.http('PATCH', '/v1/me', { token: ben.token, body: { privacy: { groupAdd: 'nobody' } } })).status).toBe(200);
+    const { page, errors } = await person();
+    await page.goto(server.url);
+    await page.getByLabel('Username').fill(ben.name);
+    await page.getByLabel('Password').fill('password-123');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByTestId('my-name').textContent()).toBe(ben.name);
+    for (const name of ['Garden', 'Spam']) {
+      const r = await server.http('POST', '/v1/groups', { token: asha.token, body: { name, members: [ben.id] } });
+      expect(r.body.invited).toEqual([ben.id]);
+    }
+    const invitation = (name: string) => page.getByTestId('invitation').filter({ hasText: name });
+    await expect.poll(() => page.getByTestId('invitation').count(), { timeout: 10_000 }).toBe(2);
+    await screenshot(page, 'invitations-home');
+    await invitation('Spam').getByRole('button', { name: 'Decline' }).click();
+    await expect.poll(() => page.getByTestId('invitation').count()).toBe(1);
+    await invitation('Garden').getByRole('button', { name: 'Accept' }).click();
+    await expect.poll(() => page.getByTestId('invitation').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('group-row').filter({ hasText: 'Garden' }).count(), { timeout: 10_000 }).toBe(1);
+
+    // A direct chat with Asha (they now share Garden): block, and her message is refused; unblock.
+    const direct = await server.http('POST', '/v1/direct', { token: asha.token, body: { userId: ben.id } });
+    expect(direct.status).toBe(201);
+    await expect.poll(() => page.getByTestId('group-row').count(), { timeout: 10_000 }).toBe(2); // Garden and the direct chat
+    await page.goto(`${server.url}/#/g/${direct.body.group.id}`);
+    await expect.poll(() => page.getByTestId('block').textContent(), { timeout: 10_000 }).toBe('Block');
+    await page.getByTestId('block').click();
+    await expect.poll(() => page.getByTestId('block').textContent()).toBe('Unblock');
+    const refused = await server.http('POST', `/v1/groups/${direct.body.group.id}/messages`, {
+      token: asha.token,
+      body: { clientMsgId: 'b1', text: 'hello?' },
+    });
+    expect(refused.status).toBe(403);
+    await screenshot(page, 'direct-blocked');
+    await page.getByTestId('block').click();
+    await expect.poll(() => page.getByTestId('block').textContent()).toBe('Block');
+    expect((await server.http('GET', '/v1/blocks', { token: ben.token })).body.blocks).toEqual([]);
+    expect(errors).toEqual([]);
+  });
 });

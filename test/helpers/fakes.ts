@@ -216,4 +216,6 @@ export const testChatLimits: ChatLimits = {
   maxGroupMembers: 1000,
   maxCommunityGroups: 100,
   tokenTtlS: 3600,
+  defaultGroupAdd: 'everyone',
+  tallyIntervalMs: 2000,
 };

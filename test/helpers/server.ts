@@ -52,6 +52,9 @@ export const generousLimits = {
   REACT_RATE: '1000000/1',
   TYPING_RATE: '1000000/1',
   SCRYPT_LOG_N: '15',
+  // Tests written before PROTOCOL.md §6 add strangers to groups freely; the privacy tests set
+  // `shared` (the protocol's default) themselves.
+  DEFAULT_GROUP_ADD: 'everyone',
 } as const;
 
 let counter = 0;

@@ -29,7 +29,7 @@ async function expectRefused(server: TestServer, token: string, why: string) {
 async function expectAccepted(server: TestServer, token: string, user: { id: string; name: string }) {
   const me = await server.http('GET', '/v1/me', { token });
   expect(me.status).toBe(200);
-  expect(me.body.user).toEqual(user);
+  expect(me.body.user).toMatchObject(user);
   const s = await connect(server.wsUrl, token);
   expect(s.frames[0]).toMatchObject({ type: 'ready', user });
   expect(s.frames[0]).not.toHaveProperty('re'); // authenticated by header
@@ -83,8 +83,12 @@ describe('JWT verification with JWT_SECRET (HS256)', () => {
     for (const [why, token] of cases) await expectRefused(server, token, why);
     // None of them created a user.
     const owner = await tokenUser(server, 'owner');
+    // (An unknown id is answered like anyone not added, and only an existing user who lets anyone
+    // add them would be a member: DEFAULT_GROUP_ADD is `everyone` in tests.)
     const r = await server.http('POST', '/v1/groups', { token: owner.token, body: { name: 'G', members: [sub] } });
-    expect(r.status).toBe(404);
+    expect(r.status).toBe(201);
+    expect(r.body.invited).toEqual([sub]);
+    expect(r.body.group.memberCount).toBe(1);
     // A 64-character sub is fine.
     const long = 'L'.repeat(64);
     await expectAccepted(server, await hs256({ sub: long, exp: now() + 60 }), { id: long, name: long });

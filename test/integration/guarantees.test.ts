@@ -223,7 +223,11 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     // Concurrently: two sockets and HTTP at once, several times each, with other sends between.
     const [onA1, onA2, overHttp] = await Promise.all([
       Promise.all(range(1, 10).map(() => a1.request({ type: 'send', group, clientMsgId: 'conc', text: 'concurrent' }))),
-      Promise.all(range(1, 10).map((i) => a2.request({ type: 'send', group, clientMsgId: i % 2 ? 'conc' : `other-${i}`, text: 'x' }))),
+      Promise.all(
+        range(1, 10).map((i) =>
+          a2.request({ type: 'send', group, clientMsgId: i % 2 ? 'conc' : `other-${i}`, text: i % 2 ? 'concurrent' : 'x' }),
+        ),
+      ),
       Promise.all(
         range(1, 6).map(() =>
           server.http('POST', `/v1/groups/${group}/messages`, { token: asha!.token, body: { clientMsgId: 'conc', text: 'concurrent' } }),

@@ -80,12 +80,30 @@ describe('SDK ↔ server contract (HTTP replies)', () => {
     const invite = await sdk(owner).createInvite(community.id);
     expect(await sdk(member).joinByInvite(invite.code)).toEqual({ status: 'pending' });
   });
+  it('privacy and safety (§6): profile, invitations, blocks', async () => {
+    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    const me = await sdk(ben).updateMe({ name: 'Ben B', privacy: { groupAdd: 'nobody' } });
+    expect(me.user).toEqual({ id: ben.id, name: 'Ben B', avatar: null, privacy: { groupAdd: 'nobody', lastSeen: 'shared' } });
+    expect((await sdk(ben).me()).user.privacy.groupAdd).toBe('nobody');
+    const created = await sdk(asha).createGroup({ name: 'Ask first', members: [ben.id] });
+    expect(created.invited).toEqual([ben.id]);
+    const other = await sdk(asha).createGroup({ name: 'Second' });
+    expect(await sdk(asha).addMember(other.group.id, ben.id)).toEqual({ status: 'invited' });
+    const list = await sdk(ben).invitations();
+    expect(list.invitations.map((i) => i.group.id).sort()).toEqual([created.group.id, other.group.id].sort());
+    expect((await sdk(ben).acceptInvitation(created.group.id)).group).toMatchObject({ id: created.group.id, memberCount: 2 });
+    await sdk(ben).declineInvitation(other.group.id);
+    await sdk(ben).block(asha.id);
+    expect((await sdk(ben).blocks()).blocks.map((b) => b.userId)).toEqual([asha.id]);
+    await sdk(ben).unblock(asha.id);
+    expect((await sdk(ben).blocks()).blocks).toEqual([]);
+  });
 
   it('moderation: bans, mutes, reports and the live report and join_request frames reach an admin client', async () => {
     const [owner, member, asker] = [await server.signUp(), await server.signUp(), await server.signUp()];
     const { community } = await sdk(owner).createCommunity({ name: 'Safe', settings: { approvalRequired: true } });
     const { group } = await sdk(owner).createCommunityGroup(community.id, { name: 'Talk' });
-    expect(await sdk(owner).addMember(group.id, member.id)).toBeUndefined();
+    expect(await sdk(owner).addMember(group.id, member.id)).toEqual({});
     const admin = new BanyanClient({ url: server.url, token: owner.token, WebSocket });
     const reports: unknown[] = [];
     const requests: unknown[] = [];

@@ -59,6 +59,8 @@ describe('loadConfig', () => {
       DRAIN_NOTICE_MS: 0,
       FEED_CHECK_MS: 5000,
       METRICS_TOKEN: undefined,
+      DEFAULT_GROUP_ADD: 'shared',
+      TALLY_INTERVAL_MS: 2000,
       WORKERS: 1,
       LOG_LEVEL: 'info',
     });
@@ -145,6 +147,8 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_PER_S', '0'],
     ['RATE_LIMIT_BURST', 'x'],
     ['DRAIN_TIMEOUT_MS', '600001'],
+    ['DEFAULT_GROUP_ADD', 'friends'],
+    ['TALLY_INTERVAL_MS', '99'],
     ['WORKERS', '0'],
     ['LOG_LEVEL', 'verbose'],
   ];

@@ -65,7 +65,7 @@ describe('cost-bounded commands', () => {
   it('sync with one group of many the caller is not in: not_found after ONE query, no event read', async () => {
     const [owner] = await seedUsers(1);
     const mine = [];
-    for (let i = 0; i < 3; i++) mine.push((await chatGroups.create(owner!, { name: `g${i}` })).id);
+    for (let i = 0; i < 3; i++) mine.push((await chatGroups.create(owner!, { name: `g${i}` })).group.id);
     const listed = Object.fromEntries([...mine.map((id) => [id, 0]), ['not-mine', 0]]);
     const { value, statements } = await statementsOf(() => refusal(messages.sync(owner!, listed)));
     expect(value).toBe('not_found');
@@ -75,7 +75,7 @@ describe('cost-bounded commands', () => {
   it('sync of many groups costs two statements: the membership query and one read', async () => {
     const [owner] = await seedUsers(1);
     const mine: string[] = [];
-    for (let i = 0; i < 20; i++) mine.push((await chatGroups.create(owner!, { name: `s${i}` })).id);
+    for (let i = 0; i < 20; i++) mine.push((await chatGroups.create(owner!, { name: `s${i}` })).group.id);
     const { value, statements } = await statementsOf(() => messages.sync(owner!, Object.fromEntries(mine.map((id) => [id, 0]))));
     expect(statements).toBe(2);
     for (const id of mine) {
@@ -92,8 +92,8 @@ describe('cost-bounded commands', () => {
     expect(large.statements).toBe(small.statements);
     expect(large.statements).toBeLessThanOrEqual(15);
 
-    const groupId = large.value.id;
-    expect(large.value.memberCount).toBe(257);
+    const groupId = large.value.group.id;
+    expect(large.value.group.memberCount).toBe(257);
     const [stored] = await t.db.select().from(groups).where(eq(groups.id, groupId));
     expect(stored!.memberCount).toBe(257);
     expect(stored!.lastSeq).toBe(257);
@@ -106,10 +106,12 @@ describe('cost-bounded commands', () => {
     expect(controls.every((c) => c.message.kind === 'group_added' && c.message.group === groupId)).toBe(true);
   });
 
-  it('creating a group with an unknown member: not_found, nothing stored', async () => {
+  it('creating a group with an unknown member: created, the unknown id listed as invited like anyone not added (no enumeration)', async () => {
     const [owner, other] = await seedUsers(2);
-    const before = await t.db.select().from(groups);
-    expect(await refusal(chatGroups.create(owner!, { name: 'x', members: [other!, 'cb-nobody'] }))).toBe('not_found');
-    expect(await t.db.select().from(groups)).toHaveLength(before.length);
+    controls.length = 0;
+    const created = await chatGroups.create(owner!, { name: 'x', members: [other!, 'cb-nobody'] });
+    expect(created.invited).toEqual(['cb-nobody']);
+    expect(created.group.memberCount).toBe(2);
+    expect(controls.map((c) => c.userId)).toEqual([owner, other]);
   });
 });

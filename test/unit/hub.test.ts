@@ -249,4 +249,39 @@ describe('Hub (delivery, receiving side)', () => {
     await t.publisher.accessChanged({ group: 'g1', user: 'asha' });
     expect(t.accessChanges).toEqual([{ group: 'g1', user: 'asha' }]);
   });
+  it('a private roster: group_removed stops following at once (no event), and frames reach the user as they are', async () => {
+    const t = setup({ asha: ['ann'] });
+    await t.hub.start();
+    await t.connect('s1', principal('asha'));
+    await t.connect('s2', principal('asha'));
+    await t.post('ann');
+    await t.publisher.control('asha', {
+      kind: 'frames',
+      frames: ['{"type":"member_changed","community":"c","user":{"id":"x","name":"X"},"action":"joined","role":"member"}'],
+    });
+    t.members.asha = [];
+    await t.publisher.control('asha', { kind: 'group_removed', group: 'ann' });
+    await t.post('ann');
+    for (const s of ['s1', 's2']) {
+      const frames = t.transport.framesOf(s);
+      expect(seqsOf(frames, 'ann')).toEqual([1]);
+      expect(frames.map((f) => f.type)).toEqual(['ready', 'event', 'member_changed', 'group_removed']);
+    }
+    // Its feed is released: the bus no longer carries the group to this replica.
+    expect(t.hub.feeds.deliveredSeq('ann')).toBe(-1);
+  });
+
+  it('a private roster: a removal that reaches a session still starting keeps it from following the group', async () => {
+    const t = setup({ asha: ['ann'] });
+    await t.hub.start();
+    const session = t.hub.open('s1', principal('asha'));
+    const begun = t.hub.begin(session, '1');
+    // Before ready: the removal is deferred, and the group must not be followed.
+    await t.publisher.control('asha', { kind: 'group_removed', group: 'ann' });
+    await begun;
+    await t.post('ann');
+    const frames = t.transport.framesOf('s1');
+    expect(seqsOf(frames, 'ann')).toEqual([]);
+    expect(session.groups.has('ann')).toBe(false);
+  });
 });

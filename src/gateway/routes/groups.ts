@@ -10,7 +10,7 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
   router.authed('get', '/v1/me', undefined, async ({ principal }) => ({
     status: 200,
     body: {
-      user: { id: principal.userId, name: principal.name },
+      user: await chat.privacy.me(principal),
       groups: await chat.groups.listMine(principal.userId),
       communities: await chat.groups.listMyCommunities(principal.userId),
     } satisfies HttpReply<'me'>,
@@ -18,7 +18,7 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
 
   router.authed('post', '/v1/groups', bodies.createGroup, async ({ principal, body }) => ({
     status: 201,
-    body: { group: await chat.groups.create(principal.userId, body) } satisfies HttpReply<'group'>,
+    body: (await chat.groups.create(principal.userId, body)) satisfies HttpReply<'groupCreated'>,
   }));
 
   router.authed('get', '/v1/groups/:id', undefined, async ({ principal, params }) => ({

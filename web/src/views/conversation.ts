@@ -62,9 +62,10 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   const receiptLine = h('p', { class: 'receipt', 'data-testid': 'receipt' });
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
   const composer = h('form', { class: 'composer' });
+  const blockButton = directBlockButton(ctx, groupId, (message) => (error.textContent = message));
   replace(
     root,
-    h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title),
+    h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title, blockButton),
     list,
     receiptLine,
     typingLine,
@@ -361,4 +362,39 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     for (const t of typers.values()) clearTimeout(t);
     root.classList.remove('conversation');
   };
+}
+
+/**
+ * In a direct group, Block / Unblock the other member (PROTOCOL.md §6): neither can then write
+ * here. Known from the blocks list and the group's two members; nothing for other groups.
+ */
+function directBlockButton(ctx: Ctx, groupId: string, fail: (message: string) => void): HTMLElement | null {
+  if (ctx.client.group(groupId)?.kind !== 'direct') return null;
+  const button = h('button', { type: 'button', class: 'small', 'data-testid': 'block', hidden: true }, 'Block');
+  let other: string | undefined;
+  let blocked = false;
+  const show = () => {
+    button.textContent = blocked ? 'Unblock' : 'Block';
+    button.hidden = other === undefined;
+  };
+  void Promise.all([ctx.http.members(groupId), ctx.http.blocks()]).then(
+    ([page, list]) => {
+      other = page.members.find((m) => m.userId !== ctx.session.user.id)?.userId;
+      blocked = other !== undefined && list.blocks.some((b) => b.userId === other);
+      show();
+    },
+    (err: unknown) => fail(describeError(err)),
+  );
+  button.onclick = () => {
+    if (!other) return;
+    const target = other;
+    void (blocked ? ctx.http.unblock(target) : ctx.http.block(target)).then(
+      () => {
+        blocked = !blocked;
+        show();
+      },
+      (err: unknown) => fail(describeError(err)),
+    );
+  };
+  return button;
 }

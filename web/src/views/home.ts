@@ -4,13 +4,59 @@ import { describeError } from '../errors.js';
 import type { Ctx } from '../main.js';
 
 type MyCommunity = { id: string; name: string; role: string };
+type Invitation = { group: { id: string; name: string; memberCount: number }; by: { id: string; name: string } };
 
 /** The communities and groups of the user, with unread counts, live. */
 export function homeView(root: HTMLElement, ctx: Ctx) {
   const { client, session } = ctx;
   let communities: MyCommunity[] = [];
+  let invitations: Invitation[] = [];
   const error = h('p', { class: 'error', role: 'alert' });
   const lists = h('div');
+  const invitationList = h('div', { 'data-testid': 'invitations' });
+
+  /** Pending invitations (PROTOCOL.md §6), each with Accept and Decline. */
+  const drawInvitations = () =>
+    replace(
+      invitationList,
+      invitations.length === 0
+        ? null
+        : h(
+            'section',
+            {},
+            h('h2', {}, 'Invitations'),
+            h(
+              'ul',
+              { class: 'list' },
+              invitations.map((inv) =>
+                h(
+                  'li',
+                  { class: 'row', 'data-testid': 'invitation' },
+                  h(
+                    'span',
+                    { class: 'name', title: `${inv.by.name} invited you (${inv.group.memberCount} members)` },
+                    `“${inv.group.name}” from ${inv.by.name}`,
+                  ),
+                  h('button', { type: 'button', class: 'small', onclick: () => decide(inv.group.id, true) }, 'Accept'),
+                  h('button', { type: 'button', class: 'small link', onclick: () => decide(inv.group.id, false) }, 'Decline'),
+                ),
+              ),
+            ),
+          ),
+    );
+  const loadInvitations = () =>
+    ctx.http.invitations().then(
+      (r) => {
+        invitations = r.invitations;
+        drawInvitations();
+      },
+      (err: unknown) => (error.textContent = describeError(err)),
+    );
+  const decide = (groupId: string, accept: boolean) =>
+    void (accept ? ctx.http.acceptInvitation(groupId) : ctx.http.declineInvitation(groupId)).then(
+      () => void loadInvitations(),
+      (err: unknown) => (error.textContent = describeError(err)),
+    );
 
   const groupRow = (g: GroupState) =>
     h(
@@ -105,14 +151,17 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       copy,
     ),
     error,
+    invitationList,
     lists,
   );
   draw();
   void loadCommunities();
+  void loadInvitations();
   const offs = [
     client.on('unread', draw),
     client.on('ready', draw),
     client.on('group_removed', () => void loadCommunities()),
+    client.on('group_invited', () => void loadInvitations()),
     // A new announcement group means a community was joined.
     client.on('group', (g) =>
       g.kind === 'announcement' && !communities.some((c) => c.id === g.communityId) ? void loadCommunities() : draw(),

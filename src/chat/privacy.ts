@@ -1,0 +1,72 @@
+import type { Principal } from '../auth/tokens.js';
+import { countBlocks, deleteBlock, dropInvitationsFrom, insertBlock, listBlocks, updateUser, type Audience } from '../db/privacy.js';
+import type { UserRow } from '../db/schema.js';
+import { findUser, insertUserIfMissing } from '../db/users.js';
+import { badRequest, conflict, notFound } from '../protocol/errors.js';
+import type { HttpReply } from '../protocol/http-replies.js';
+import type { ChatDeps } from './deps.js';
+
+type Me = HttpReply<'profile'>['user'];
+
+const BLOCKS_LISTED = 1000;
+/** Blocks one user may hold: far past any person's need, and a bound on what one account stores. */
+export const MAX_BLOCKS = 10_000;
+
+/** The caller's own profile, privacy settings and blocks (PROTOCOL.md §6). */
+export class Privacy {
+  constructor(private readonly deps: ChatDeps) {}
+
+  async me(principal: Principal): Promise<Me> {
+    await insertUserIfMissing(this.deps.db, principal.userId, principal.name);
+    return this.view((await findUser(this.deps.db, principal.userId))!);
+  }
+
+  async update(
+    principal: Principal,
+    input: {
+      name?: string | undefined;
+      avatar?: string | null | undefined;
+      privacy?: { groupAdd?: Audience | undefined; lastSeen?: Audience | undefined } | undefined;
+    },
+  ): Promise<Me> {
+    // Attachments are not built yet: no id names one, and null clears.
+    if (typeof input.avatar === 'string') throw notFound('attachment');
+    await insertUserIfMissing(this.deps.db, principal.userId, principal.name);
+    const changes: Partial<Pick<UserRow, 'name' | 'avatar' | 'groupAdd' | 'lastSeen'>> = {};
+    if (input.name !== undefined) changes.name = input.name;
+    if (input.avatar === null) changes.avatar = null;
+    if (input.privacy?.groupAdd) changes.groupAdd = input.privacy.groupAdd;
+    if (input.privacy?.lastSeen) changes.lastSeen = input.privacy.lastSeen;
+    return this.view((await updateUser(this.deps.db, principal.userId, changes))!);
+  }
+
+  /**
+   * Blocks a user: any id is accepted alike (204), so blocking tells nothing of who exists.
+   * Their pending invitations to the caller go.
+   */
+  async block(userId: string, targetId: string): Promise<void> {
+    if (targetId === userId) throw badRequest('you cannot block yourself');
+    if ((await countBlocks(this.deps.db, userId)) >= MAX_BLOCKS) throw conflict(`at most ${MAX_BLOCKS} blocks`);
+    await insertBlock(this.deps.db, userId, targetId);
+    await dropInvitationsFrom(this.deps.db, userId, targetId);
+  }
+
+  async unblock(userId: string, targetId: string): Promise<void> {
+    await deleteBlock(this.deps.db, userId, targetId);
+  }
+
+  /** Ids only: a name would tell the blocker about users they may share nothing with. */
+  async blocks(userId: string): Promise<HttpReply<'blocks'>> {
+    const rows = await listBlocks(this.deps.db, userId, BLOCKS_LISTED);
+    return { blocks: rows.map((r) => ({ userId: r.userId, createdAt: r.createdAt.toISOString() })) };
+  }
+
+  private view(row: UserRow): Me {
+    return {
+      id: row.id,
+      name: row.name,
+      avatar: row.avatar,
+      privacy: { groupAdd: row.groupAdd ?? this.deps.limits.defaultGroupAdd, lastSeen: row.lastSeen ?? 'shared' },
+    };
+  }
+}

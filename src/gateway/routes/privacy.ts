@@ -1,0 +1,42 @@
+import type { Chat } from '../../chat/index.js';
+import type { HttpBodies } from '../../protocol/http-bodies.js';
+import type { HttpReply } from '../../protocol/http-replies.js';
+import { idParam, type HttpRouter } from '../http.js';
+
+/** PROTOCOL.md §6: the caller's profile and privacy, invitations, blocks. */
+export function privacyRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
+  router.authed('patch', '/v1/me', bodies.updateMe, async ({ principal, body }) => ({
+    status: 200,
+    body: { user: await chat.privacy.update(principal, body) } satisfies HttpReply<'profile'>,
+  }));
+
+  router.authed('get', '/v1/invitations', undefined, async ({ principal }) => ({
+    status: 200,
+    body: await chat.invitations.list(principal.userId),
+  }));
+
+  router.authed('post', '/v1/groups/:id/invitation', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: { group: await chat.invitations.accept(principal.userId, idParam(params.id, 'invitation')) } satisfies HttpReply<'group'>,
+  }));
+
+  router.authed('del', '/v1/groups/:id/invitation', undefined, async ({ principal, params }) => {
+    await chat.invitations.decline(principal.userId, idParam(params.id, 'invitation'));
+    return { status: 204 };
+  });
+
+  router.authed('get', '/v1/blocks', undefined, async ({ principal }) => ({
+    status: 200,
+    body: await chat.privacy.blocks(principal.userId),
+  }));
+
+  router.authed('put', '/v1/blocks/:userId', undefined, async ({ principal, params }) => {
+    await chat.privacy.block(principal.userId, idParam(params.userId, 'user'));
+    return { status: 204 };
+  });
+
+  router.authed('del', '/v1/blocks/:userId', undefined, async ({ principal, params }) => {
+    await chat.privacy.unblock(principal.userId, idParam(params.userId, 'user'));
+    return { status: 204 };
+  });
+}
