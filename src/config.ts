@@ -95,6 +95,20 @@ const envSchema = z.object({
   /** Bearer token /metrics asks for; unset, /metrics is not served (it is not for clients). */
   METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   WORKERS: int(1, 256).default(1),
+  /** Where attachment bytes live: unset = files under DATA_DIR/blobs; `file:///path`; `s3://bucket?endpoint=…&region=…`. */
+  STORAGE_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^(file|s3):\/\/\S+$/, 'must be a file:// or s3:// URL')
+      .optional(),
+  ),
+  /** One upload's bytes at most (a longer body is refused with 413, mid-stream if need be). */
+  MAX_UPLOAD_BYTES: int(1, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
+  /** All of one user's stored uploads together. */
+  UPLOAD_QUOTA_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+  /** Per user: searches (over it: rate_limited). */
+  SEARCH_RATE: rate.default({ points: 30, durationS: 10 }),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 

@@ -1,9 +1,13 @@
 import type { Tx } from '../db/connect.js';
+import { claimOwnAttachments, insertAttachmentRefs } from '../db/attachments.js';
+import { isRetryableConflict } from '../db/errors.js';
 import {
   draft,
   eraseMessage,
   eventsInRanges,
   findMessage,
+  findMessagesByClientIds,
+  messageDraft,
   type LogRange,
   lockGroupLog,
   messagesBefore,
@@ -14,8 +18,9 @@ import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs } from '../
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
-import { encodeEvent, type HistoryMessage } from '../protocol/frames.js';
+import { attachmentsOf, encodeEvent, type HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
+import { attachmentMeta } from './attachments.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
@@ -37,7 +42,40 @@ export class Messages {
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
     assertMayPost(await this.membership.require(input.group, userId));
+    if (input.attachments?.length) return this.sendWithAttachments(userId, input);
     return this.sendAs(userId, input);
+  }
+
+  /**
+   * A message with files, in one transaction of its own (not the group commit): the caller's own
+   * uploads are locked, so no sweeper deletes them meanwhile, and their references are stored with
+   * the message. Any id that is not the caller's live upload makes it `not_found`, naming none.
+   */
+  private async sendWithAttachments(userId: string, input: SendInput): Promise<SendResult> {
+    const ids = [...new Set(input.attachments ?? [])];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await commit(this.deps, async (tx, outbox) => {
+          if ((await lockGroupLog(tx, input.group)) === undefined) throw notFound('group');
+          const [repeated] = (await findMessagesByClientIds(tx, input.group, [input.clientMsgId])).filter((e) => e.senderId === userId);
+          if (repeated) {
+            // Published again, as the group commit's careful path does: the first publish may have been lost.
+            outbox.events.push(repeated);
+            return ackOf(repeated);
+          }
+          const rows = await claimOwnAttachments(tx, ids, userId);
+          if (rows.length !== ids.length) throw notFound('attachment');
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          const message = messageDraft(userId, { ...input, mentions: [...new Set(input.mentions ?? [])] });
+          message.data = { ...message.data, attachments: ids.map((id) => attachmentMeta(byId.get(id)!)) };
+          const [row] = await outbox.append(tx, input.group, [message]);
+          await insertAttachmentRefs(tx, input.group, row!.seq, ids);
+          return ackOf(row!);
+        });
+      } catch (err) {
+        if (!isRetryableConflict(err) || attempt >= 3) throw err;
+      }
+    }
   }
 
   /** Sends without the membership check, for callers that authorized otherwise (server tokens). */
@@ -226,5 +264,6 @@ export function historyMessage(row: EventRow, reactions: Record<string, number>)
     editedAt: row.editedAt ? row.editedAt.toISOString() : null,
     deleted: row.deleted,
     reactions,
+    ...(attachmentsOf(row).length > 0 ? { attachments: attachmentsOf(row) } : {}),
   };
 }

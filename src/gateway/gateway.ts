@@ -13,9 +13,11 @@ import { FailureReporter } from './failures.js';
 import { bearerToken, HttpRouter } from './http.js';
 import type { RateLimits } from './rate-limits.js';
 import { accountRoutes } from './routes/accounts.js';
+import { attachmentRoutes } from './routes/attachments.js';
 import { communityRoutes } from './routes/communities.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
+import { searchRoutes } from './routes/search.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
 import { UwsTransport } from './uws-transport.js';
@@ -58,6 +60,8 @@ export interface GatewayDeps {
     trustProxy: number;
     /** Bearer token for /metrics; unset, /metrics is not served. */
     metricsToken?: string | undefined;
+    /** Bytes one upload may have (MAX_UPLOAD_BYTES). */
+    maxUploadBytes: number;
   };
 }
 
@@ -138,6 +142,8 @@ export class Gateway {
     accountRoutes(router, chat, deps.bodies, settings.localAccounts, deps.limits);
     groupRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
+    attachmentRoutes(router, chat, settings.maxUploadBytes);
+    searchRoutes(router, chat, deps.limits);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

@@ -8,7 +8,7 @@ export interface ByteRange {
 
 /**
  * Where attachment bytes live: local files under DATA_DIR or an S3-compatible bucket
- * (STORAGE_URL). Keys are opaque `[a-z0-9./_-]` strings the caller chooses; blobs are immutable.
+ * (STORAGE_URL). Keys are opaque `[A-Za-z0-9./_-]` strings the caller chooses; blobs are immutable.
  */
 export interface BlobStore {
   readonly kind: 'file' | 's3';
@@ -26,7 +26,7 @@ export interface BlobStore {
   close(): Promise<void>;
 }
 
-const KEY = /^[a-z0-9][a-z0-9._/-]{0,255}$/;
+const KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$/;
 
 /** Refuses keys that could climb out of the store's root (`..`, absolute paths). */
 export function assertKey(key: string): void {

@@ -1,0 +1,80 @@
+import { sql } from 'drizzle-orm';
+import type { Queryable } from './connect.js';
+import { communities, events, groups, members } from './schema.js';
+
+export interface SearchCursor {
+  /** The last result's time as PostgreSQL wrote it (microseconds kept), its group and seq. */
+  ts: string;
+  groupId: string;
+  seq: number;
+}
+
+export interface SearchHit {
+  groupId: string;
+  seq: number;
+  ts: Date;
+  tsText: string;
+  senderId: string;
+  text: string;
+}
+
+/** Characters LIKE treats specially, escaped so the query matches as typed. */
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** Letters outside ASCII: words of scripts that stemming does not cover (Devanagari, Tamil…). */
+const NON_ASCII_LETTER = /[^\p{ASCII}]/u;
+
+/**
+ * Messages of the user's groups (optionally one group, or one community's) whose current text
+ * matches `q`, newest first, after `cursor`; `limit + 1` rows at most, so the caller knows if
+ * there are more. Matching: the words of `q` as English stems or as plain words (any script), via
+ * the GIN index on events.search; and for text with letters outside ASCII, `q` as a substring
+ * (pg_trgm's GIN index), so suffixed forms match too (स्वयंसेवकों contains स्वयंसेवक).
+ * Deleted messages have no text, so they never match; an edit replaced the text that did.
+ */
+export async function searchMessages(
+  db: Queryable,
+  userId: string,
+  options: { q: string; groupId?: string | undefined; communityId?: string | undefined; cursor?: SearchCursor | undefined; limit: number },
+): Promise<SearchHit[]> {
+  const { q, groupId, communityId, cursor, limit } = options;
+  const scope = sql`select ${members.groupId} from ${members}
+    ${communityId ? sql`join ${groups} on ${groups.id} = ${members.groupId} and ${groups.communityId} = ${communityId}` : sql``}
+    where ${members.userId} = ${userId} ${groupId ? sql`and ${members.groupId} = ${groupId}` : sql``}`;
+  const query = sql`(websearch_to_tsquery('english'::regconfig, ${q}) || websearch_to_tsquery('simple'::regconfig, ${q}))`;
+  const substring = NON_ASCII_LETTER.test(q) && [...q].length >= 3 ? sql` or ${events.text} ilike ${`%${likeEscape(q)}%`}` : sql``;
+  const after = cursor
+    ? sql`and (${events.ts}, ${events.groupId}, ${events.seq}) < (${cursor.ts}::timestamptz, ${cursor.groupId}, ${cursor.seq})`
+    : sql``;
+  const result: unknown = await db.execute(sql`
+    select ${events.groupId} as group_id, ${events.seq} as seq, ${events.ts} as ts, ${events.ts}::text as ts_text,
+      ${events.senderId} as sender_id, ${events.text} as text
+    from ${events}
+    where ${events.kind} = 'message' and ${events.text} is not null
+      and ${events.groupId} in (${scope})
+      and (search @@ ${query}${substring})
+      ${after}
+    order by ${events.ts} desc, ${events.groupId} desc, ${events.seq} desc
+    limit ${limit + 1}`);
+  type Row = { group_id: string; seq: string | number; ts: Date | string; ts_text: string; sender_id: string; text: string };
+  const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+  return rows.map((r) => ({
+    groupId: r.group_id,
+    seq: Number(r.seq),
+    ts: new Date(r.ts),
+    tsText: r.ts_text,
+    senderId: r.sender_id,
+    text: r.text,
+  }));
+}
+
+/** Whether the user is in the community (a member of its announcement group). */
+export async function isCommunityMember(db: Queryable, communityId: string, userId: string): Promise<boolean> {
+  const rows = await db
+    .select({ one: sql<number>`1` })
+    .from(communities)
+    .innerJoin(members, sql`${members.groupId} = ${communities.announcementGroupId} and ${members.userId} = ${userId}`)
+    .where(sql`${communities.id} = ${communityId}`)
+    .limit(1);
+  return rows.length > 0;
+}
