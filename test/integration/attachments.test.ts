@@ -27,7 +27,6 @@ const png = () =>
 
 interface UploadResult {
   status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON under test
   body: any;
 }
 
