@@ -71,7 +71,10 @@ export type CommandBody<T extends CommandType = CommandType> = T extends Command
 /** One message to send: the fields of `send` (and of `POST /v1/groups/:id/messages`, with the group in the path). */
 export type SendInput = Pick<Command<'send'>, 'group' | 'clientMsgId' | 'text' | 'replyTo' | 'mentions' | 'attachments'>;
 /** A message with its optional fields settled: how one send is queued, stored and shown while pending. */
-export type OutgoingMessage = { [K in Exclude<keyof SendInput, 'attachments'>]-?: Exclude<SendInput[K], undefined> };
+export type OutgoingMessage = { [K in Exclude<keyof SendInput, 'attachments'>]-?: Exclude<SendInput[K], undefined> } & Pick<
+  SendInput,
+  'attachments'
+>;
 
 const envelope = z.object({ type: z.string().min(1).max(32), id: commandId.optional() }).loose();
 

@@ -20,7 +20,7 @@ describe.each(storageModes())('search (%s)', (mode) => {
     return r.body.seq as number;
   };
   const search = async (user: TestUser, params: Record<string, string | number>) => {
-    const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+    const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
     return server.http('GET', `/v1/search?${query}`, { token: user.token });
   };
   const texts = async (user: TestUser, q: string, extra: Record<string, string> = {}) => {
