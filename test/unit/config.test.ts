@@ -57,6 +57,9 @@ describe('loadConfig', () => {
       FEED_CHECK_MS: 5000,
       METRICS_TOKEN: undefined,
       WORKERS: 1,
+      MAX_UPLOAD_BYTES: 25 * 1024 * 1024,
+      UPLOAD_QUOTA_BYTES: 1024 * 1024 * 1024,
+      SEARCH_RATE: { points: 30, durationS: 10 },
       LOG_LEVEL: 'info',
     });
   });
