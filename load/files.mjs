@@ -145,6 +145,7 @@ async function search() {
   try {
     progress(`search: seeding ${messages} messages across ${groups} groups`);
     await sql`delete from groups where id like 'gs-%'`;
+    await sql`vacuum events`;
     await sql`insert into users (id, name) values (${user}, 'searcher'), ('bench-poster', 'poster') on conflict do nothing`;
     await sql`insert into groups (id, kind, name, created_by, last_seq)
       select 'gs-' || i, 'group', 'search ' || i, 'bench-poster', ceil(${messages}::numeric / ${groups}::int) from generate_series(1, ${groups}::int) i`;
@@ -161,7 +162,7 @@ async function search() {
         from generate_series(${from}::int, ${Math.min(messages, from + batch) - 1}::int) n, (select ${sql.array(vocabulary)}::text[] as v) vocab`;
       progress(`  ${Math.min(messages, from + batch)} messages`);
     }
-    await sql`analyze events`;
+    await sql`vacuum analyze events`;
     const seedSeconds = Number(process.hrtime.bigint() - seededAt) / 1e9;
     const [sizes] = await sql`select pg_relation_size('events_search') as fts, pg_relation_size('events_text_trgm') as trgm,
       pg_total_relation_size('events') as events_total, (select count(*) from events) as rows`;

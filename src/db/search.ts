@@ -38,7 +38,13 @@ export async function searchMessages(
   options: { q: string; groupId?: string | undefined; communityId?: string | undefined; cursor?: SearchCursor | undefined; limit: number },
 ): Promise<SearchHit[]> {
   const { q, groupId, communityId, cursor, limit } = options;
-  const query = sql`(websearch_to_tsquery('english'::regconfig, ${q}) || websearch_to_tsquery('simple'::regconfig, ${q}))`;
+  const english = sql`websearch_to_tsquery('english'::regconfig, ${q})`;
+  const simple = sql`websearch_to_tsquery('simple'::regconfig, ${q})`;
+  // ASCII words: their English stems (one posting list a word, half the work for a common word),
+  // or the plain words when English drops them all as stop words; other scripts: both.
+  const query = NON_ASCII_LETTER.test(q)
+    ? sql`(${english} || ${simple})`
+    : sql`(case when numnode(${english}) = 0 then ${simple} else ${english} end)`;
   const substring = NON_ASCII_LETTER.test(q) && [...q].length >= 3 ? sql` or ${events.text} ilike ${`%${likeEscape(q)}%`}` : sql``;
   const after = cursor
     ? sql`and (${events.ts}, ${events.groupId}, ${events.seq}) < (${cursor.ts}::timestamptz, ${cursor.groupId}, ${cursor.seq})`

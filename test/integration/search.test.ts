@@ -58,6 +58,9 @@ describe.each(storageModes())('search (%s)', (mode) => {
       },
     ]);
     expect(r.body.nextCursor).toBeNull();
+    // Only English stop words: matched as plain words rather than not at all.
+    await post(bob, shared, 'The Who played at the fair');
+    expect(await texts(alice, 'the who')).toEqual(['The Who played at the fair']);
   });
 
   it('Hindi: whole words, phrases and suffixed forms (स्वयंसेवक, मासिक धर्म)', async () => {
