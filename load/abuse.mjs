@@ -348,7 +348,10 @@ const attacks = {
       }),
     ),
 
-  /** 20 syncs from 0 of a group of 500 messages of 4096 × U+0001 (12 MB each once escaped); after a close, on the next socket. */
+  /**
+   * 20 syncs from 0 of a group of 500 messages of 4096 × `"` (4.1 MB once escaped: the most a
+   * text can grow now that control characters are refused); after a close, on the next socket.
+   */
   amplification: (ctx) =>
     withAbuserSocket(ctx, async (s) => {
       const deadline = Date.now() + ctx.durationMs + ANSWER_GRACE_MS;
@@ -486,7 +489,7 @@ function tableRow(r) {
 
 async function startServer(port, env) {
   if ((await request(port, 'GET', '/healthz')).status !== 0) throw new Error(`port ${port} is in use (--port)`);
-  const target = await startBanyan({ replicas: 1, port, env });
+  const target = await startBanyan({ replicas: 1, port, env, ...(o.profile ? { profileDir: o.profile } : {}) });
   // /healthz names its pid: the server answering is the one just started.
   const health = await request(port, 'GET', '/healthz');
   if (health.body?.pid !== target.pids[0]) throw new Error(`port ${port}: /healthz answered by pid ${health.body?.pid}`);
@@ -563,9 +566,9 @@ async function prepare(port, chosen) {
     await Promise.all(Array.from({ length: 8 }, lane));
   }
   if (chosen.includes('amplification')) {
-    progress('setup: 500 messages of 4096 × U+0001 for amplification');
+    progress('setup: 500 messages of 4096 × " for amplification');
     ctx.ampGroup = (await must(port, 'POST', '/v1/groups', { token: tokens.abuser, body: { name: 'amplifier' } })).body.group.id;
-    await fill(ctx.wsUrl, tokens.abuser, ctx.ampGroup, 500, '\u0001'.repeat(4096));
+    await fill(ctx.wsUrl, tokens.abuser, ctx.ampGroup, 500, '"'.repeat(4096));
   }
   if (chosen.includes('sign-in')) {
     for (const account of [VICTIM, PAIR_ACCOUNT]) await must(port, 'POST', '/v1/accounts', { body: account }, [201, 409]);
@@ -695,6 +698,7 @@ if (process.argv.includes('--pair-worker')) {
       rate: { type: 'string' },
       'abuser-rate': { type: 'string' },
       port: { type: 'string' },
+      profile: { type: 'string' },
     },
     {
       modes: 'pglite,postgres',

@@ -86,6 +86,8 @@ export async function startApp(config: Config): Promise<App> {
         maxReplyBytes: config.MAX_REPLY_BYTES,
         readBudgetRowsPerS: config.READ_BUDGET_ROWS_PER_S,
         readBudgetBurstRows: config.READ_BUDGET_BURST_ROWS,
+        readBudgetBytesPerS: config.READ_BUDGET_BYTES_PER_S,
+        readBudgetBurstBytes: config.READ_BUDGET_BURST_BYTES,
         maxGroupMembers: config.MAX_GROUP_MEMBERS,
         maxCommunityGroups: config.MAX_COMMUNITY_GROUPS,
         tokenTtlS: config.TOKEN_TTL_S,

@@ -62,6 +62,8 @@ const envSchema = z.object({
   /** Each user's rows read by sync and history, per second and in a burst (per replica). */
   READ_BUDGET_ROWS_PER_S: int(1, 10_000_000).default(5000),
   READ_BUDGET_BURST_ROWS: int(1, 100_000_000).default(20_000),
+  READ_BUDGET_BYTES_PER_S: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  READ_BUDGET_BURST_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   EDIT_WINDOW_S: int(0, 365 * 24 * 3600).default(900),
   MAX_GROUP_MEMBERS: int(2, 10_000_000).default(1_000_000),
   MAX_COMMUNITY_GROUPS: int(1, 100_000).default(10_000),
@@ -84,6 +86,8 @@ const envSchema = z.object({
   /** Per user per group, over the socket: reactions (over it: rate_limited) and typing (over it: dropped). */
   REACT_RATE: rate.default({ points: 30, durationS: 10 }),
   TYPING_RATE: rate.default({ points: 10, durationS: 10 }),
+  /** Reports each user may file (counted across replicas when REDIS_URL is set). */
+  REPORT_RATE: rate.default({ points: 20, durationS: 3600 }),
   TRUST_PROXY: trustProxy.default(0),
   /** scrypt cost 2^SCRYPT_LOG_N (r=8, p=1); older hashes are rehashed at the next sign-in. */
   SCRYPT_LOG_N: int(14, 20).default(17),

@@ -25,7 +25,10 @@ import { newId, newInviteCode } from '../ids.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { communitySettings, groupSettings } from '../protocol/http-bodies.js';
 import type { Community, CommunityGroup, HttpReply } from '../protocol/http-replies.js';
+import { bannedAmong, deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
+import { findUser } from '../db/users.js';
 import { isAdmin, requireAdmin } from './access.js';
+import { notifyJoinRequest } from './admin-frames.js';
 import type { ChatDeps } from './deps.js';
 import { groupFields, groupView, type Groups } from './groups.js';
 import type { Messages } from './messages.js';
@@ -177,11 +180,15 @@ export class Communities {
       await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes: { communityId } } })]);
       for (let cursor: string | undefined; ; ) {
         const page = await listMembers(tx, groupId, cursor, PAGE);
+        const ids = page.rows.map((r) => r.userId);
+        // Users banned from the community do not come in with the group: they leave it.
+        const banned = await bannedAmong(tx, communityId, ids);
+        if (banned.size > 0) await this.groups.removeManyIn(tx, outbox, groupId, [...banned], userId);
         await this.groups.addManyIn(
           tx,
           outbox,
           community.announcementGroupId,
-          page.rows.map((r) => r.userId),
+          ids.filter((id) => !banned.has(id)),
           'member',
           userId,
         );
@@ -205,7 +212,8 @@ export class Communities {
       await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes: { communityId: null } } })]);
       for (let cursor: string | undefined; ; ) {
         const page = await membersOnlyThrough(tx, groupId, community, cursor, PAGE);
-        await this.groups.removeManyIn(tx, outbox, community.announcementGroupId, page.userIds, userId);
+        const removed = await this.groups.removeManyIn(tx, outbox, community.announcementGroupId, page.userIds, userId);
+        await deleteCommunityJoinRequests(tx, community, removed);
         if (!page.nextCursor) break;
         cursor = page.nextCursor;
       }
@@ -214,11 +222,16 @@ export class Communities {
 
   /** A community member joins an open group, or asks to join one that needs approval. */
   async joinGroup(userId: string, communityId: string, groupId: string) {
-    await this.requireMember(communityId, userId);
+    const { community } = await this.requireMember(communityId, userId);
     const group = await this.requireCommunityGroup(communityId, groupId);
     if (await findMembership(this.deps.db, groupId, userId)) throw conflict('already a member');
     if (group.settings.approvalRequired === true) {
-      await insertJoinRequest(this.deps.db, groupId, userId, null);
+      await commit(this.deps, async (tx, outbox) => {
+        const user = await findUser(tx, userId);
+        if (user && (await insertJoinRequest(tx, groupId, userId, null))) {
+          await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
+        }
+      });
       return { status: 'pending' as const };
     }
     if (group.settings.open !== true) throw notFound('group');
@@ -276,9 +289,15 @@ export class Communities {
     const joined = { status: 'joined' as const, community: communityView(community) };
     if (await findMembership(this.deps.db, community.announcementGroupId, userId)) return joined;
     return commit(this.deps, async (tx, outbox) => {
+      // A banned user is answered as if the community approved joins, and nothing is stored. The
+      // ban is checked under the announcement group's lock, which a ban's removal also takes.
+      await lockGroupLog(tx, community.announcementGroupId);
+      if (await isBanned(tx, community.id, userId)) return { status: 'pending' as const };
       if (community.settings.approvalRequired === true) {
         if (!(await insertJoinRequest(tx, community.announcementGroupId, userId, code))) return { status: 'pending' as const };
         await this.useInvite(tx, code);
+        const user = await findUser(tx, userId);
+        if (user) await notifyJoinRequest(tx, outbox, community, community.announcementGroupId, { id: user.id, name: user.name });
         return { status: 'pending' as const };
       }
       if (!(await this.groups.addIn(tx, outbox, community.announcementGroupId, userId, 'member', userId))) return joined;
@@ -310,8 +329,15 @@ export class Communities {
         throw forbidden('only community or group admins may decide join requests');
     }
     await commit(this.deps, async (tx, outbox) => {
+      if (target !== community.announcementGroupId) await lockGroupLog(tx, target);
+      await lockGroupLog(tx, community.announcementGroupId);
+      if (approve && !isAdmin(membership) && !(await findMembership(tx, community.announcementGroupId, targetId))) {
+        // Bringing someone into the community is for its admins alone (a group admin's request for
+        // a non-member, or a member removed since they asked).
+        throw notFound('request');
+      }
       if (!(await deleteJoinRequest(tx, target, targetId))) throw notFound('request');
-      if (approve) await this.groups.addIn(tx, outbox, target, targetId, 'member', actorId);
+      if (approve && !(await isBanned(tx, communityId, targetId))) await this.groups.addIn(tx, outbox, target, targetId, 'member', actorId);
     });
   }
 

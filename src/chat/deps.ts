@@ -20,6 +20,8 @@ export interface ChatLimits {
   /** Each user's rows read by sync and history per second, and the burst (per replica). */
   readBudgetRowsPerS: number;
   readBudgetBurstRows: number;
+  readBudgetBytesPerS: number;
+  readBudgetBurstBytes: number;
   maxGroupMembers: number;
   maxCommunityGroups: number;
   tokenTtlS: number;

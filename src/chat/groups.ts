@@ -16,14 +16,17 @@ import {
   type NewGroup,
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
-import { findCommunity, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
+import { findCommunity, insertJoinRequest, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
 import { findUser, findUserIds } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { GroupSummary } from '../protocol/frames.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
-import { isAdmin, requireAdmin, requireMember } from './access.js';
+import { deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
+import { requireAdmin, requireMember } from './access.js';
+import { notifyJoinRequest } from './admin-frames.js';
+import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import { commit, type Outbox } from './outbox.js';
 
@@ -87,10 +90,11 @@ export class Groups {
   }
 
   async get(userId: string, groupId: string): Promise<HttpReply<'groupDetail'>> {
-    const membership = await requireMember(this.deps.db, groupId, userId);
+    // Community admins see every group of their community: `role: null` when they are not in it.
+    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
     const group = await findGroup(this.deps.db, groupId);
     if (!group) throw notFound('group');
-    return { group: groupView(group), role: membership.role };
+    return { group: groupView(group), role: authority.member?.role ?? null };
   }
 
   async update(
@@ -98,44 +102,91 @@ export class Groups {
     groupId: string,
     input: { name?: string | undefined; description?: string | undefined; settings?: GroupSettings | undefined },
   ) {
-    await requireAdmin(this.deps.db, groupId, userId);
+    // Its admins, or its community's admins without being in it.
+    await requireGovernor(this.deps.db, groupId, userId);
     return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }
 
-  async addMember(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }) {
-    const actor = await requireAdmin(this.deps.db, groupId, actorId);
+  /**
+   * A governor adds a user: `added`, or `invited` when the user was not added directly. In a group
+   * of a community, a group admin who is not a community admin adds only community members;
+   * anyone else becomes a request to join the group that only community admins may approve.
+   * Banned and unknown users are answered `invited` too, and nothing is stored for them.
+   */
+  async addMember(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }): Promise<'added' | 'invited'> {
+    const actor = await requireGovernor(this.deps.db, groupId, actorId);
     if (actor.kind === 'direct') throw conflict('direct groups have exactly two members');
     if (input.role === 'owner') throw forbidden('ownership cannot be given by adding');
+    if (actor.kind === 'group' && actor.community) return this.addToCommunityGroup(actor, actorId, groupId, input);
     return commit(this.deps, async (tx, outbox) => {
       if (!(await findUser(tx, input.userId))) throw notFound('user');
       const added = await this.addIn(tx, outbox, groupId, input.userId, input.role ?? 'member', actorId);
       if (!added) throw conflict('already a member');
+      return 'added' as const;
     });
   }
 
-  /** An admin removes a member, or a member leaves (actor === target). */
+  private async addToCommunityGroup(
+    actor: Authority,
+    actorId: string,
+    groupId: string,
+    input: { userId: string; role?: Role | undefined },
+  ): Promise<'added' | 'invited'> {
+    const community = actor.community!;
+    return commit(this.deps, async (tx, outbox) => {
+      // After the announcement group's lock, a ban committed before is seen (a ban takes it too).
+      await lockGroupLog(tx, groupId);
+      await lockGroupLog(tx, community.announcementGroupId);
+      const user = await findUser(tx, input.userId);
+      if (!user || (await isBanned(tx, community.id, input.userId))) return 'invited' as const;
+      const inCommunity = await findMembership(tx, community.announcementGroupId, input.userId);
+      if (inCommunity || actor.communityAdmin) {
+        const added = await this.addIn(tx, outbox, groupId, input.userId, input.role ?? 'member', actorId);
+        if (!added) throw conflict('already a member');
+        return 'added' as const;
+      }
+      if (await insertJoinRequest(tx, groupId, input.userId, null)) {
+        await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
+      }
+      return 'invited' as const;
+    });
+  }
+
+  /**
+   * A governor removes a member (community admins without being in the group; they may remove
+   * a group's owner, never the community's), or a member leaves (actor === target).
+   */
   async removeMember(actorId: string, groupId: string, targetId: string) {
-    const actor = await requireMember(this.deps.db, groupId, actorId);
-    if (actorId !== targetId) {
+    let kind: GroupRow['kind'];
+    let communityId: string | null;
+    if (actorId === targetId) {
+      const self = await requireMember(this.deps.db, groupId, actorId);
+      kind = self.kind;
+      communityId = self.communityId;
+    } else {
+      const actor = await requireGovernor(this.deps.db, groupId, actorId);
       if (actor.kind === 'direct') throw forbidden('a direct group can only be left');
-      if (!isAdmin(actor)) throw forbidden('only group admins may remove members');
       const target = await findMembership(this.deps.db, groupId, targetId);
       if (!target) throw notFound('member');
-      if (target.role === 'owner') throw forbidden('the owner cannot be removed');
+      if (target.role === 'owner' && (actor.kind === 'announcement' || !actor.communityAdmin))
+        throw forbidden('the owner cannot be removed');
+      kind = actor.kind;
+      communityId = actor.community?.id ?? null;
     }
     // Leaving a community's announcement group is leaving the community (DESIGN.md).
-    const communityId = actor.kind === 'announcement' ? actor.communityId : null;
+    const leavesCommunity = kind === 'announcement' ? communityId : null;
     await commit(this.deps, (tx, outbox) =>
-      communityId
-        ? this.removeFromCommunityIn(tx, outbox, communityId, targetId, actorId)
+      leavesCommunity
+        ? this.removeFromCommunityIn(tx, outbox, leavesCommunity, targetId, actorId)
         : this.removeIn(tx, outbox, groupId, targetId, actorId),
     );
   }
 
   async members(userId: string, groupId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'members'>> {
-    const membership = await requireMember(this.deps.db, groupId, userId);
+    // Community admins list the members of every group of their community, in it or not.
+    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
     // A community's member list is for its admins: members of an announcement group do not see each other.
-    if (membership.kind === 'announcement' && !isAdmin(membership)) throw forbidden('only community admins may list its members');
+    if (authority.kind === 'announcement' && !authority.governs) throw forbidden('only community admins may list its members');
     const page = await listMembers(this.deps.db, groupId, cursor, limit);
     return {
       members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })),
@@ -229,6 +280,8 @@ export class Groups {
     for (const groupId of await userCommunityGroupIds(tx, communityId, userId)) {
       await this.removeIn(tx, outbox, groupId, userId, actorId);
     }
+    // A pending request must not bring them back when someone approves it later.
+    await deleteCommunityJoinRequests(tx, community, [userId]);
     return this.removeIn(tx, outbox, community.announcementGroupId, userId, actorId);
   }
 

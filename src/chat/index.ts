@@ -4,6 +4,7 @@ import { Attachments, type MediaDeps } from './attachments.js';
 import { Communities } from './communities.js';
 import type { ChatDeps } from './deps.js';
 import { Direct } from './direct.js';
+import { Governance } from './governance.js';
 import { Groups } from './groups.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
@@ -23,6 +24,7 @@ export function createChat(deps: ChatDeps, tokens: Tokens, media: Omit<MediaDeps
     direct: new Direct(deps, groups),
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),
     search: new Search(deps.db),
+    governance: new Governance(deps, groups, messages),
   };
 }
 

@@ -3,8 +3,8 @@ import { findMembership, type Membership } from '../db/groups.js';
 import type { AccessChange } from '../delivery/access-change.js';
 import { notFound } from '../protocol/errors.js';
 
-/** What a cached membership may be used for: who may post (role, kind, settings), nothing else. */
-export type CachedMembership = Pick<Membership, 'role' | 'kind' | 'communityId' | 'settings'>;
+/** What a cached membership may be used for: who may post (role, kind, settings, mute), nothing else. */
+export type CachedMembership = Pick<Membership, 'role' | 'kind' | 'communityId' | 'settings' | 'mutedUntil'>;
 
 export interface MembershipCacheOptions {
   /** Safety net for an invalidation lost with the bus; exactness comes from invalidations. */
@@ -13,8 +13,8 @@ export interface MembershipCacheOptions {
 }
 
 /**
- * Memberships for the hot authorization checks (send, typing), so a message costs no query
- * before its insert. Exact: every committed membership or settings change reaches every
+ * Memberships for the hot authorization checks (send, react, typing), so a message costs no query
+ * before its insert. Exact: every committed membership, mute or settings change reaches every
  * replica's cache as an AccessChange on the bus (publishCommitted -> Hub -> invalidate), and a
  * lookup that raced an invalidation is not stored (epoch check). Only memberships are cached,
  * never "not a member". After the bus lost messages, everything is dropped (clear()).
@@ -50,7 +50,13 @@ export class MembershipCache {
     const epoch = this.epoch;
     const row = await findMembership(this.db, groupId, userId);
     if (!row) throw notFound('group');
-    const m: CachedMembership = { role: row.role, kind: row.kind, communityId: row.communityId, settings: row.settings };
+    const m: CachedMembership = {
+      role: row.role,
+      kind: row.kind,
+      communityId: row.communityId,
+      settings: row.settings,
+      mutedUntil: row.mutedUntil,
+    };
     if (epoch === this.epoch) this.store(groupId, userId, m, now);
     return m;
   }

@@ -19,8 +19,9 @@ import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import { attachmentsOf, encodeEvent, type HistoryMessage } from '../protocol/frames.js';
-import { assertMayPost, isAdmin, requireMember } from './access.js';
+import { assertMayPost, requireMember } from './access.js';
 import { attachmentMeta } from './attachments.js';
+import { assertNotMuted, findAuthority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
@@ -37,11 +38,19 @@ export class Messages {
     private readonly membership: MembershipCache,
   ) {
     this.queue = new SendQueue(deps);
-    this.readBudget = new ReadBudget({ rowsPerS: deps.limits.readBudgetRowsPerS, burstRows: deps.limits.readBudgetBurstRows });
+    const { readBudgetRowsPerS, readBudgetBurstRows, readBudgetBytesPerS, readBudgetBurstBytes } = deps.limits;
+    this.readBudget = new ReadBudget({
+      rowsPerS: readBudgetRowsPerS,
+      burstRows: readBudgetBurstRows,
+      bytesPerS: readBudgetBytesPerS,
+      burstBytes: readBudgetBurstBytes,
+    });
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
-    assertMayPost(await this.membership.require(input.group, userId));
+    const membership = await this.membership.require(input.group, userId);
+    assertMayPost(membership);
+    assertNotMuted(membership);
     if (input.attachments?.length) return this.sendWithAttachments(userId, input);
     return this.sendAs(userId, input);
   }
@@ -90,7 +99,7 @@ export class Messages {
   }
 
   async edit(userId: string, input: { group: string; target: number; text: string }) {
-    await requireMember(this.deps.db, input.group, userId);
+    assertNotMuted(await requireMember(this.deps.db, input.group, userId));
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
       if (message.senderId !== userId) throw forbidden('only the sender may edit a message');
@@ -103,11 +112,13 @@ export class Messages {
     });
   }
 
+  /** The sender, or a governor of the group (its admins, its community's admins even when not in it). */
   async delete(userId: string, input: { group: string; target: number }) {
-    const membership = await requireMember(this.deps.db, input.group, userId);
+    const authority = await findAuthority(this.deps.db, input.group, userId);
+    if (!authority || (!authority.member && !authority.communityAdmin)) throw notFound('group');
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
-      if (message.senderId !== userId && !isAdmin(membership)) {
+      if (message.senderId !== userId && !authority.governs) {
         throw forbidden('only the sender or a group admin may delete a message');
       }
       await eraseMessage(tx, input.group, input.target);
@@ -118,7 +129,7 @@ export class Messages {
 
   /** Sets or removes (emoji null) the caller's one reaction; no event when nothing changes. */
   async react(userId: string, input: { group: string; target: number; emoji: string | null }) {
-    await requireMember(this.deps.db, input.group, userId);
+    assertNotMuted(await this.membership.require(input.group, userId));
     return commit(this.deps, async (tx, outbox) => {
       await this.liveMessage(tx, input.group, input.target);
       const changed = await setReaction(tx, input.group, input.target, userId, input.emoji);
@@ -147,20 +158,21 @@ export class Messages {
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
     await requireMember(this.deps.db, input.group, userId);
     const limit = input.limit ?? 50;
-    const refund = await this.readBudget.reserve(userId, limit + 1);
-    const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
-    refund(page.messages.length + (page.hasMore ? 1 : 0));
-    const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
-    const messages: HistoryMessage[] = [];
-    const json: string[] = [];
-    for (const { row, reactions } of page.messages) {
-      const message = historyMessage(row, reactions);
-      const encoded = JSON.stringify(message);
-      if (!reply.fits(encoded)) break;
-      messages.push(message);
-      json.push(encoded);
-    }
-    return { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
+    return this.readBudget.spend(userId, limit + 1, async () => {
+      const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
+      const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
+      const messages: HistoryMessage[] = [];
+      const json: string[] = [];
+      for (const { row, reactions } of page.messages) {
+        const message = historyMessage(row, reactions);
+        const encoded = JSON.stringify(message);
+        if (!reply.fits(encoded)) break;
+        messages.push(message);
+        json.push(encoded);
+      }
+      const result = { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
+      return { result, cost: { rows: page.messages.length + (page.hasMore ? 1 : 0), bytes: reply.bytes } };
+    });
   }
 
   /**
@@ -186,19 +198,20 @@ export class Messages {
       ranges.push({ groupId: id, after, upTo: after + take });
       rowsLeft -= take;
     }
-    const refund = await this.readBudget.reserve(userId, syncLimit - rowsLeft);
-    const rows = await eventsInRanges(this.deps.db, ranges, maxReplyBytes);
-    refund(rows.length);
-    const reply = new ReplyBytes(maxReplyBytes);
-    const got = new Map<string, { events: string[]; last: number }>();
-    for (const row of rows) {
-      const encoded = encodeEvent(row);
-      if (!reply.fits(encoded)) break;
-      const group = got.get(row.groupId) ?? { events: [], last: 0 };
-      group.events.push(encoded);
-      group.last = row.seq;
-      got.set(row.groupId, group);
-    }
+    const got = await this.readBudget.spend(userId, syncLimit - rowsLeft, async () => {
+      const rows = await eventsInRanges(this.deps.db, ranges, maxReplyBytes);
+      const reply = new ReplyBytes(maxReplyBytes);
+      const got = new Map<string, { events: string[]; last: number }>();
+      for (const row of rows) {
+        const encoded = encodeEvent(row);
+        if (!reply.fits(encoded)) break;
+        const group = got.get(row.groupId) ?? { events: [], last: 0 };
+        group.events.push(encoded);
+        group.last = row.seq;
+        got.set(row.groupId, group);
+      }
+      return { result: got, cost: { rows: rows.length, bytes: reply.bytes } };
+    });
     const out: Record<string, SyncedGroup> = {};
     for (const id of ids) {
       const group = got.get(id);
@@ -208,7 +221,9 @@ export class Messages {
   }
 
   async typing(userId: string, groupId: string, connectionId: string) {
-    assertMayPost(await this.membership.require(groupId, userId));
+    const membership = await this.membership.require(groupId, userId);
+    assertMayPost(membership);
+    assertNotMuted(membership);
     await this.deps.publisher.typing(groupId, userId, connectionId);
   }
 
@@ -247,6 +262,10 @@ class ReplyBytes {
     this.used += bytes;
     this.parts++;
     return true;
+  }
+
+  get bytes(): number {
+    return this.used;
   }
 }
 

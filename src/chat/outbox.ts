@@ -9,6 +9,8 @@ import type { ChatDeps } from './deps.js';
 /** What a commit makes visible: log events (each group's in seq order), then users' control messages. */
 export interface Committed {
   events?: readonly LogEvent[];
+  /** Access changes that no event carries (a mute), for every replica's membership cache. */
+  access?: readonly AccessChange[];
   controls?: readonly { userId: string; message: ControlMessage }[];
 }
 
@@ -16,6 +18,7 @@ export interface Committed {
 export class Outbox {
   readonly events: EventRow[] = [];
   readonly controls: { userId: string; message: ControlMessage }[] = [];
+  readonly access: AccessChange[] = [];
 
   async append(tx: Tx, groupId: string, drafts: EventDraft[]): Promise<EventRow[]> {
     const rows = await appendEvents(tx, groupId, drafts);
@@ -25,6 +28,11 @@ export class Outbox {
 
   notify(userId: string, message: ControlMessage): void {
     this.controls.push({ userId, message });
+  }
+
+  /** An access change no event of this commit carries (a mute lifted or set). */
+  accessChanged(change: AccessChange): void {
+    this.access.push(change);
   }
 }
 
@@ -55,7 +63,7 @@ export async function commit<T>(deps: ChatDeps, work: (tx: Tx, outbox: Outbox) =
 export async function publishCommitted(deps: ChatDeps, committed: Committed): Promise<void> {
   const events = committed.events ?? [];
   try {
-    const changes = accessChanges(events);
+    const changes = [...accessChanges(events), ...(committed.access ?? [])];
     if (changes.length > 0) await Promise.all(changes.map((c) => deps.publisher.accessChanged(c)));
     if (events.length > 0) await deps.publisher.events(events);
     await Promise.all((committed.controls ?? []).map((c) => deps.publisher.control(c.userId, c.message)));

@@ -1,34 +1,90 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../protocol/errors.js';
 
+export interface ReadBudgetSettings {
+  rowsPerS: number;
+  burstRows: number;
+  bytesPerS: number;
+  burstBytes: number;
+}
+
+/** What one read used: rows from the database, bytes in its answer. */
+export interface ReadCost {
+  rows: number;
+  bytes: number;
+}
+
+/** Reads of one user running at once on this replica; more wait their turn, and past a queue they are refused. */
+const READS_AT_ONCE = 2;
+const READS_WAITING = 256;
+
 /**
- * Each user's budget of rows read by `sync` and `history` (WebSocket and HTTP alike), per
- * replica. A window of burst/rate seconds holding `burst` points gives the token bucket's
- * average rate and burst; rate-limiter-flexible keeps it, so this file only reserves and refunds.
+ * Each user's budget for `sync` and `history` (WebSocket and HTTP alike), per replica, in rows
+ * read and in bytes answered: rows bound the database's work, bytes the JSON the server builds and
+ * sends (one row can be 24 KB once escaped, so rows alone let a reader ask for 1 MiB replies at
+ * the frame rate). A window of burst/rate seconds holding `burst` points gives the token bucket's
+ * average rate and burst; rate-limiter-flexible keeps it. Bytes are known only once a read is
+ * answered, so a user's reads run at most READS_AT_ONCE at a time: the budget can be overdrawn by
+ * that many answers, never by a volley of reads sent together.
  */
 export class ReadBudget {
-  private readonly limiter: RateLimiterMemory;
+  private readonly rows: RateLimiterMemory;
+  private readonly bytes: RateLimiterMemory;
+  private readonly turns = new Map<string, { running: number; waiting: (() => void)[] }>();
 
-  constructor(settings: { rowsPerS: number; burstRows: number }) {
-    this.limiter = new RateLimiterMemory({ points: settings.burstRows, duration: settings.burstRows / settings.rowsPerS });
+  constructor(settings: ReadBudgetSettings) {
+    this.rows = new RateLimiterMemory({ points: settings.burstRows, duration: settings.burstRows / settings.rowsPerS });
+    this.bytes = new RateLimiterMemory({ points: settings.burstBytes, duration: settings.burstBytes / settings.bytesPerS });
   }
 
   /**
-   * Reserves up to `rows` rows for one read (never more than the burst, so a read always fits an
-   * unused budget) and returns how to give back what the read did not use; `rate_limited` with
-   * `retryAfterMs` when the budget is spent.
+   * Runs one read of at most `rows` rows (reserved up front, never more than the burst, so a read
+   * always fits an unused budget): unused rows go back, the answer's bytes are charged.
+   * `rate_limited` with `retryAfterMs` when either budget is spent or too many reads wait.
    */
-  async reserve(userId: string, rows: number): Promise<(used: number) => void> {
-    const reserved = Math.min(rows, this.limiter.points);
-    if (reserved <= 0) return () => {};
+  async spend<T>(userId: string, rows: number, read: () => Promise<{ result: T; cost: ReadCost }>): Promise<T> {
+    await this.takeTurn(userId);
     try {
-      await this.limiter.consume(userId, reserved);
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
-      throw new AppError('rate_limited', 'too many rows read: slow down', { retryAfterMs: Math.max(1, Math.ceil(err.msBeforeNext)) });
+      const bytesSpent = await this.bytes.get(userId);
+      if (bytesSpent && bytesSpent.consumedPoints >= this.bytes.points) throw tooMuch(bytesSpent.msBeforeNext);
+      const reserved = Math.min(rows, this.rows.points);
+      if (reserved > 0) {
+        try {
+          await this.rows.consume(userId, reserved);
+        } catch (err) {
+          if (!(err instanceof RateLimiterRes)) throw err;
+          throw tooMuch(err.msBeforeNext);
+        }
+      }
+      const { result, cost } = await read();
+      if (cost.rows < reserved) await this.rows.reward(userId, reserved - cost.rows);
+      if (cost.bytes > 0) await this.bytes.penalty(userId, cost.bytes);
+      return result;
+    } finally {
+      this.endTurn(userId);
     }
-    return (used) => {
-      if (used < reserved) void this.limiter.reward(userId, reserved - used);
-    };
+  }
+
+  private async takeTurn(userId: string): Promise<void> {
+    const turn = this.turns.get(userId) ?? { running: 0, waiting: [] };
+    this.turns.set(userId, turn);
+    if (turn.running < READS_AT_ONCE) {
+      turn.running++;
+      return;
+    }
+    if (turn.waiting.length >= READS_WAITING) throw tooMuch(100);
+    // endTurn hands its slot over: `running` stays counted.
+    await new Promise<void>((resolve) => turn.waiting.push(resolve));
+  }
+
+  private endTurn(userId: string): void {
+    const turn = this.turns.get(userId);
+    if (!turn) return;
+    const next = turn.waiting.shift();
+    if (next) next();
+    else if (--turn.running === 0) this.turns.delete(userId);
   }
 }
+
+const tooMuch = (msBeforeNext: number) =>
+  new AppError('rate_limited', 'too much read: slow down', { retryAfterMs: Math.max(1, Math.ceil(msBeforeNext)) });

@@ -49,6 +49,10 @@ export interface ClientEvents extends Record<string, unknown> {
   group: GroupState;
   group_removed: { group: string };
   unread: { group: string; unread: number; readSeq: number };
+  /** For community admins: someone asked to join the community or one of its groups. */
+  join_request: FrameOf<'join_request'>;
+  /** For admins: a message was reported, or a report was resolved (its `status` says). */
+  report: FrameOf<'report'>;
   /** The pending (unacknowledged) sends of a group changed. */
   pending: { group: string; messages: PendingMessage[] };
   /** A non-fatal problem: an error frame without a command, an unreadable frame. */
@@ -267,6 +271,10 @@ export class BanyanClient extends Emitter<ClientEvents> {
       case 'synced':
         this.onSynced(frame);
         return;
+      case 'join_request':
+      case 'report':
+        this.emit(frame.type, frame as never);
+        return;
     }
   }
 
@@ -304,7 +312,9 @@ export class BanyanClient extends Emitter<ClientEvents> {
         for (const id of chunk) this.groupsTracked.endSync(id);
         this.emit('error', err);
         this.maybeReady();
-        if (err.code !== 'not_found') setTimeout(() => this.syncGroups(chunk), this.connection.retryDelay());
+        // A read budget spent says when it refills: wait that long, not the reconnect backoff.
+        const after = Number(err.details?.retryAfterMs) || this.connection.retryDelay();
+        if (err.code !== 'not_found') setTimeout(() => this.syncGroups(chunk), after);
       });
     }
   }

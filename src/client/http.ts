@@ -23,6 +23,12 @@ type Body<K extends keyof HttpBodies> = z.input<HttpBodies[K]>;
 const path = (strings: TemplateStringsArray, ...ids: string[]) =>
   strings.reduce((out, s, i) => out + s + (i < ids.length ? encodeURIComponent(ids[i]!) : ''), '');
 
+/** `?a=1&b=2` of the values given, or nothing. */
+const query = (values: Record<string, string | undefined>) => {
+  const entries = Object.entries(values).filter((e): e is [string, string] => e[1] !== undefined);
+  return entries.length ? `?${new URLSearchParams(entries).toString()}` : '';
+};
+
 export class BanyanHttp {
   constructor(private readonly options: HttpOptions) {}
 
@@ -133,6 +139,41 @@ export class BanyanHttp {
     const query = new URLSearchParams({ q });
     for (const [k, v] of Object.entries(options)) if (v !== undefined) query.set(k, String(v));
     return this.call('GET', `/v1/search?${query}`, httpReplies.search);
+  }
+  // Moderation (PROTOCOL.md §6): bans, mutes, reports
+
+  /** Community admins: removes the user from the community and all its groups, and keeps them out. */
+  ban(communityId: string, userId: string, body: Body<'ban'> = {}) {
+    return this.call('PUT', path`/v1/communities/${communityId}/bans/${userId}`, undefined, body);
+  }
+  unban(communityId: string, userId: string) {
+    return this.call('DELETE', path`/v1/communities/${communityId}/bans/${userId}`, undefined);
+  }
+  bans(communityId: string, cursor?: string) {
+    return this.call('GET', path`/v1/communities/${communityId}/bans` + query({ cursor }), httpReplies.bans);
+  }
+  /** Group or community admins: the member cannot send, react or type in the group for `forS` seconds. */
+  mute(groupId: string, userId: string, forS: number) {
+    return this.call('PUT', path`/v1/groups/${groupId}/mutes/${userId}`, undefined, { forS } satisfies Body<'mute'>);
+  }
+  unmute(groupId: string, userId: string) {
+    return this.call('DELETE', path`/v1/groups/${groupId}/mutes/${userId}`, undefined);
+  }
+  /** Any member: reports a message to the admins (once per message; repeating changes nothing). */
+  report(groupId: string, seq: number, body: Body<'report'>) {
+    return this.call('POST', path`/v1/groups/${groupId}/messages/${String(seq)}/report`, httpReplies.reported, body);
+  }
+  /** Community admins: the community's report queue, newest first. */
+  communityReports(communityId: string, options: { status?: 'open' | 'resolved'; cursor?: string } = {}) {
+    return this.call('GET', path`/v1/communities/${communityId}/reports` + query(options), httpReplies.reports);
+  }
+  /** Group or community admins: one group's report queue. */
+  groupReports(groupId: string, options: { status?: 'open' | 'resolved'; cursor?: string } = {}) {
+    return this.call('GET', path`/v1/groups/${groupId}/reports` + query(options), httpReplies.reports);
+  }
+  /** Acts on a report (`dismiss`, `delete`, `mute` with `forS?`, `remove`, `ban`) and resolves the message's reports. */
+  resolveReport(reportId: string, body: Body<'resolveReport'>) {
+    return this.call('POST', path`/v1/reports/${reportId}/resolve`, httpReplies.report, body);
   }
 
   /** One request: JSON in, the answer parsed with its schema; failures become BanyanError. */

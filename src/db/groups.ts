@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, gte, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { groups, joinRequests, members, users, type GroupRow, type Role } from './schema.js';
+import { groups, joinRequests, members, mutes, users, type GroupRow, type Role } from './schema.js';
 
 export type NewGroup = Pick<GroupRow, 'id' | 'kind' | 'name' | 'description' | 'communityId' | 'settings' | 'createdBy'> & {
   directKey?: string | null;
@@ -46,9 +46,12 @@ export async function findMembership(db: Queryable, groupId: string, userId: str
       communityId: groups.communityId,
       settings: groups.settings,
       lastSeq: groups.lastSeq,
+      /** Until when the member may not send, react or type (a past time or null: not muted). */
+      mutedUntil: mutes.until,
     })
     .from(members)
     .innerJoin(groups, eq(groups.id, members.groupId))
+    .leftJoin(mutes, and(eq(mutes.groupId, members.groupId), eq(mutes.userId, members.userId)))
     .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
     .limit(1);
   return row;

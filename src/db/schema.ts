@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 // Columns are snake_case in SQL (drizzle.config.ts sets casing), camelCase in TypeScript.
 
@@ -22,11 +22,15 @@ export const accounts = pgTable('accounts', {
   createdAt: createdAt(),
 });
 
-/** A signed-in session; its id is the JWT `sid`, and revoking it closes its sockets (4403). */
+/**
+ * A signed-in session; its id is the JWT `sid`, and revoking it closes its sockets (4403). Keyed by
+ * user and `sid`: an external identity service's `sid`s are unique only per user (or guessable),
+ * and one user's row must never stand in the way of another's revocation.
+ */
 export const sessions = pgTable(
   'sessions',
   {
-    id: text().primaryKey(),
+    id: text().notNull(),
     userId: text()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -34,7 +38,7 @@ export const sessions = pgTable(
     expiresAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     revokedAt: timestamp({ withTimezone: true, mode: 'date' }),
   },
-  (t) => [index().on(t.userId)],
+  (t) => [primaryKey({ columns: [t.userId, t.id] })],
 );
 
 export const communities = pgTable('communities', {
@@ -159,6 +163,73 @@ export const joinRequests = pgTable(
   (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
 );
 
+// Governance (PROTOCOL.md §6): bans, mutes, reports.
+
+/** A user refused by a community: removed from it and all its groups, and kept out. Any id may be banned (no users FK: a ban does not say whether the user exists). */
+export const bans = pgTable(
+  'bans',
+  {
+    communityId: text()
+      .notNull()
+      .references(() => communities.id, { onDelete: 'cascade' }),
+    userId: text().notNull(),
+    reason: text(),
+    bannedBy: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.communityId, t.userId] })],
+);
+
+/** A member who may not send, react or type in a group until `until`. */
+export const mutes = pgTable(
+  'mutes',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: text().notNull(),
+    until: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    mutedBy: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
+);
+
+/**
+ * A member's report of a message, with a snapshot of the message as it was reported (kept when
+ * the message is later deleted). One per reporter per message; `n` orders the queue.
+ */
+export const reports = pgTable(
+  'reports',
+  {
+    n: bigserial({ mode: 'number' }).notNull().unique(),
+    id: text().primaryKey(),
+    communityId: text(),
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    seq: bigint({ mode: 'number' }).notNull(),
+    /** The reported message's sender (also in the snapshot), so their own reports can be kept from them. */
+    senderId: text().notNull(),
+    reporterId: text().notNull(),
+    reason: text().notNull(),
+    note: text(),
+    snapshot: jsonb().$type<Record<string, unknown>>().notNull(),
+    status: text({ enum: ['open', 'resolved'] })
+      .notNull()
+      .default('open'),
+    action: text({ enum: ['dismiss', 'delete', 'mute', 'remove', 'ban'] }),
+    resolvedBy: text(),
+    resolvedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('reports_one_per_reporter').on(t.groupId, t.seq, t.reporterId),
+    index('reports_community_queue').on(t.communityId, t.status, t.n),
+    index('reports_group_queue').on(t.groupId, t.status, t.n),
+  ],
+);
+
 /**
  * An uploaded file (PROTOCOL.md §8). Its bytes live in the BlobStore under `a/<id>` (and
  * `a/<id>.thumb` for an image's thumbnail). `sweepAfter` is when the sweeper may delete it: 24 h
@@ -212,3 +283,4 @@ export type EventRow = typeof events.$inferSelect;
 export type AttachmentRow = typeof attachments.$inferSelect;
 export type CommunityRow = typeof communities.$inferSelect;
 export type Role = MemberRow['role'];
+export type ReportRow = typeof reports.$inferSelect;

@@ -81,9 +81,8 @@ export async function revokeSession(db: Queryable, session: { id: string; userId
     .insert(sessions)
     .values({ ...session, revokedAt: new Date() })
     .onConflictDoUpdate({
-      target: sessions.id,
+      target: [sessions.userId, sessions.id],
       set: { revokedAt: sql`coalesce(${sessions.revokedAt}, excluded.revoked_at)` },
-      setWhere: eq(sessions.userId, session.userId),
     });
 }
 

@@ -9,7 +9,9 @@ export type ControlMessage =
   /** A session was revoked: its sockets close with 4403. */
   | { kind: 'revoke'; sessionId: string }
   /** Every session of the user was revoked (but `except`, the one that changed the password). */
-  | { kind: 'revoke_all'; except?: string };
+  | { kind: 'revoke_all'; except?: string }
+  /** A frame for the user's sockets that is no group's event (join_request, report to admins): sent as is. */
+  | { kind: 'frame'; data: string };
 
 /** Whether the message ends a socket of this session (4403); sockets of tokens without a session stay. */
 export const revokes = (m: ControlMessage, sessionId: string | null | undefined): boolean =>

@@ -187,6 +187,8 @@ export class Hub<S> {
   apply(session: Session<S>, message: ControlMessage): void {
     if (message.kind === 'read') {
       if (message.except !== session.connectionId) this.send(session, readMarkerFrame(message.group, message.seq));
+    } else if (message.kind === 'frame') {
+      this.send(session, message.data);
     } else if (message.kind === 'group_added') {
       void this.addGroup(session, message.group).catch((err: unknown) =>
         this.deps.logger.warn('could not follow a joined group', { groupId: message.group, err }),

@@ -15,6 +15,7 @@ import type { RateLimits } from './rate-limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { communityRoutes } from './routes/communities.js';
+import { governanceRoutes } from './routes/governance.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { searchRoutes } from './routes/search.js';
@@ -144,6 +145,7 @@ export class Gateway {
     communityRoutes(router, chat, deps.bodies);
     attachmentRoutes(router, chat, settings.maxUploadBytes);
     searchRoutes(router, chat, deps.limits);
+    governanceRoutes(router, chat, deps.bodies, deps.limits);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

@@ -127,7 +127,7 @@ export class HttpRouter {
   /** Answers every unmatched request with 404 in the protocol's error shape. */
   fallback(): void {
     this.app.any('/*', (res) => {
-      send(res, { status: 404, body: errorBody(new AppError('not_found', 'no such endpoint')) });
+      sendReply(res, errorReply(new AppError('not_found', 'no such endpoint')));
     });
   }
 
@@ -162,7 +162,7 @@ export class HttpRouter {
         if (key === 'content-length') lengths.add(value.trim());
       });
       if (lengths.size > 1) {
-        send(res, { status: 400, body: errorBody(new AppError('bad_request', 'conflicting content-length headers')) }, true);
+        sendReply(res, errorReply(new AppError('bad_request', 'conflicting content-length headers')), true);
         return;
       }
       const address = clientAddress(res, req, this.deps.trustProxy);
@@ -245,10 +245,7 @@ export class HttpRouter {
         requestLog().debug('request aborted by the client', { err: err instanceof Error ? err.message : String(err) });
         return;
       }
-      const error = this.deps.failures.toAppError(err, requestLog);
-      reply = { status: errorStatus[error.code], body: errorBody(error) };
-      const retryAfterMs = error.code === 'rate_limited' ? Number(error.details?.retryAfterMs) : Number.NaN;
-      if (retryAfterMs > 0) reply.headers = { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) };
+      reply = errorReply(this.deps.failures.toAppError(err, requestLog));
     }
     if (this.deps.logger.enabled('debug')) {
       requestLog().debug('http request', {
@@ -269,13 +266,21 @@ export class HttpRouter {
     // A streamed body not read to its end leaves the connection mid-request: close it after the answer.
     const unread = r.stream !== undefined && !r.stream.body.readableEnded;
     if (unread) r.stream?.body.destroy();
-    send(res, reply, unread);
+    sendReply(res, reply, unread);
   }
 }
 
 export const errorBody = (error: AppError) => ({
   error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
 });
+
+/** An error as an HTTP answer: its status, its body, and `Retry-After` when it says how long to wait. */
+export function errorReply(error: AppError): HttpReply {
+  const reply: HttpReply = { status: errorStatus[error.code], body: errorBody(error) };
+  const retryAfterMs = error.code === 'rate_limited' ? Number(error.details?.retryAfterMs) : Number.NaN;
+  if (retryAfterMs > 0) reply.headers = { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) };
+  return reply;
+}
 
 /** On every API answer: no type sniffing, no caching (answers carry tokens and private data), no framing. */
 const apiHeaders: [string, string][] = [
@@ -293,7 +298,7 @@ function writeHead(res: HttpResponse, reply: HttpReply): void {
   for (const [name, value] of Object.entries(own)) res.writeHeader(name, value);
 }
 
-function send(res: HttpResponse, reply: HttpReply, closeConnection = false): void {
+export function sendReply(res: HttpResponse, reply: HttpReply, closeConnection = false): void {
   res.cork(() => {
     writeHead(res, reply);
     if (reply.status === 204) {

@@ -114,6 +114,7 @@ const addressKey = (address: string) => `a:${address}`;
 export class RateLimits {
   readonly signIn: SignInGuard;
   private readonly signUps: RateLimiterAbstract;
+  private readonly reports: RateLimiterAbstract;
   private readonly httpByAddress: RateLimiterAbstract;
   private readonly httpByUser: RateLimiterAbstract;
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
@@ -126,6 +127,8 @@ export class RateLimits {
   ) {
     this.signIn = new SignInGuard(shared, config);
     this.signUps = shared('signup-address', config.SIGNUP_RATE_ADDRESS);
+    // Shared like sign-ups: one member flooding admins' queues from every replica counts once.
+    this.reports = shared('report-user', config.REPORT_RATE);
     this.httpByAddress = memoryStore('http-address', config.HTTP_RATE_ADDRESS);
     this.httpByUser = memoryStore('http-user', config.HTTP_RATE_USER);
     this.groupActions = { react: memoryStore('react', config.REACT_RATE), typing: memoryStore('typing', config.TYPING_RATE) };
@@ -167,6 +170,11 @@ export class RateLimits {
 
   signUp(address: string): Promise<void> {
     return take(this.signUps, address);
+  }
+
+  /** Each report a user files, repeats included. */
+  report(userId: string): Promise<void> {
+    return take(this.reports, userId);
   }
 
   /** Reactions and typing, per user per group: the wait in ms when over the limit, else 0. */

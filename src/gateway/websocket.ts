@@ -10,7 +10,7 @@ import { errorFrame } from '../protocol/frames.js';
 import { commandHandlers, type CommandContext } from './commands/index.js';
 import type { FailureReporter } from './failures.js';
 import type { RateLimits } from './rate-limits.js';
-import { errorBody } from './http.js';
+import { clientAddress, errorReply, sendReply } from './http.js';
 import { newSocketData, type Socket, type SocketData } from './socket-state.js';
 import { ANCHOR_TOPIC, type UwsTransport } from './uws-transport.js';
 
@@ -27,9 +27,14 @@ export interface WebSocketDeps {
   isDraining(): boolean;
   /** Commands being handled now, and whether new ones are refused (the drain's last phase). */
   commands: { inflight: number; refusing: boolean };
-  /** Reactions and typing per user per group. */
-  limits: Pick<RateLimits, 'groupAction'>;
+  /**
+   * Reactions and typing per user per group; upgrades count as HTTP requests of their address,
+   * and session starts as requests of their user, so opening sockets is as bounded as any request.
+   */
+  limits: Pick<RateLimits, 'groupAction' | 'httpAddress' | 'httpUser'>;
   settings: {
+    /** Proxies in front whose X-Forwarded-For is believed (TRUST_PROXY). */
+    trustProxy: number;
     maxFrameBytes: number;
     authTimeoutMs: number;
     rateLimitPerS: number;
@@ -98,36 +103,34 @@ function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, conte
   const protocol = req.getHeader('sec-websocket-protocol');
   const extensions = req.getHeader('sec-websocket-extensions');
   const authorization = req.getHeader('authorization');
+  const address = clientAddress(res, req, deps.settings.trustProxy);
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
   });
+  const refuse = (err: unknown) => {
+    const reply = errorReply(deps.failures.toAppError(err));
+    if (!aborted) sendReply(res, reply);
+  };
   if (deps.isDraining()) {
-    res.cork(() => res.writeStatus('503 Service Unavailable').end(JSON.stringify(errorBody(new AppError('unavailable', 'draining')))));
+    refuse(new AppError('unavailable', 'draining'));
     return;
   }
   const accept = (principal: Principal | null) =>
     res.cork(() => res.upgrade(newSocketData(principal, deps.settings.rateLimitBurst), key, protocol, extensions, context));
-  if (!authorization) {
-    accept(null);
-    return;
-  }
-  deps.authenticate(bearer(authorization)).then(
-    (principal) => {
-      if (!aborted) withAnotherCorked(deps.hub, () => accept(principal));
-    },
-    (err: unknown) => {
-      const error = deps.failures.toAppError(err);
-      const status = error.code === 'unauthorized' ? '401 Unauthorized' : '503 Service Unavailable';
-      if (!aborted)
-        res.cork(() =>
-          res
-            .writeStatus(status)
-            .writeHeader('content-type', 'application/json')
-            .end(JSON.stringify(errorBody(error))),
-        );
-    },
-  );
+  deps.limits
+    .httpAddress(address)
+    .then(async () => {
+      if (!authorization) return null;
+      const principal = await deps.authenticate(bearer(authorization));
+      await deps.limits.httpUser(principal.userId);
+      return principal;
+    })
+    .then((principal) => {
+      if (aborted) return;
+      if (principal) withAnotherCorked(deps.hub, () => accept(principal));
+      else accept(null);
+    }, refuse);
 }
 
 const bearer = (authorization: string) => /^Bearer\s+(\S+)$/i.exec(authorization.trim())?.[1] ?? '';
@@ -258,10 +261,12 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
   let principal: Principal;
   try {
     principal = await deps.authenticate(command.token);
+    await deps.limits.httpUser(principal.userId);
   } catch (err) {
     const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(command.id, error));
-    const code = error.code === 'unauthorized' ? CloseCode.unauthorized : CloseCode.serverError;
+    const code =
+      error.code === 'unauthorized' ? CloseCode.unauthorized : error.code === 'rate_limited' ? CloseCode.flooding : CloseCode.serverError;
     disconnect(deps, ws, new Disconnect(code, error.message));
     return;
   }

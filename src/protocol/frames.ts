@@ -1,7 +1,7 @@
 import type { EventRow } from '../db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
-import type { AttachmentFrame, GroupSummary, Known } from './server-frames.js';
+import type { AttachmentFrame, GroupSummary, Known, ReportView } from './server-frames.js';
 
 export type { GroupSummary, HistoryMessage } from './server-frames.js';
 
@@ -75,3 +75,9 @@ export const typingFrame = (group: string, user: string) => JSON.stringify({ typ
 export const groupAddedFrame = (group: GroupSummary) => JSON.stringify({ type: 'group_added', group });
 export const groupRemovedFrame = (group: string) => JSON.stringify({ type: 'group_removed', group });
 export const readMarkerFrame = (group: string, seq: number) => JSON.stringify({ type: 'read', group, seq });
+
+/** To community admins' sockets when someone asks to join the community or one of its groups (not logged). */
+export const joinRequestFrame = (community: string, group: string, user: { id: string; name: string }) =>
+  JSON.stringify({ type: 'join_request', community, group, user });
+/** To the admins who may act on a new report (not logged). */
+export const reportFrame = (report: ReportView) => JSON.stringify({ type: 'report', report });

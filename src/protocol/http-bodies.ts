@@ -26,6 +26,13 @@ export const groupSettings = z.object({ adminsOnlyPost: z.boolean(), open: z.boo
 /** Community settings live on its announcement group (who posts there, whether joining needs approval). */
 export const communitySettings = z.object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
 
+/** How long a mute lasts: a minute up to a year. */
+const muteSeconds = z
+  .number()
+  .int()
+  .min(60)
+  .max(365 * 24 * 3600);
+
 export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
@@ -63,6 +70,10 @@ export function httpBodies(limits: ProtocolLimits) {
     decideRequest: z.object({ groupId: id.optional() }),
     announce: z.object({ clientMsgId, text }),
     openDirect: z.object({ userId: id }),
+    ban: z.object({ reason: storableString().trim().max(500).optional() }),
+    mute: z.object({ forS: muteSeconds }),
+    report: z.object({ reason: storableString().trim().min(1).max(64), note: storableString().trim().max(2000).optional() }),
+    resolveReport: z.object({ action: z.enum(['dismiss', 'delete', 'mute', 'remove', 'ban']), forS: muteSeconds.optional() }),
   };
 }
 
@@ -80,3 +91,6 @@ export const pageQuery = z.object({
 });
 
 export const seqParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** `?status=&cursor=&limit=` of a report queue (open first by default). */
+export const reportsQuery = pageQuery.extend({ status: z.enum(['open', 'resolved']).optional() });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { attachmentSchema, groupSummarySchema, historyMessageSchema, type Known } from './server-frames.js';
+import { attachmentSchema, groupSummarySchema, historyMessageSchema, reportSchema, type Known } from './server-frames.js';
 
 // Answers of the HTTP API (PROTOCOL.md §3 and §5) as zod schemas, for clients. Loose, like the
 // frames: a newer server may add fields.
@@ -60,7 +60,8 @@ export const httpReplies = {
     })
     .loose(),
   group: z.object({ group: groupSchema }).loose(),
-  groupDetail: z.object({ group: groupSchema, role }).loose(),
+  /** `role: null` for a community admin who governs the group without being in it. */
+  groupDetail: z.object({ group: groupSchema, role: role.nullable() }).loose(),
   members: z
     .object({
       members: z.array(z.object({ userId: z.string(), role, joinedAt: z.string(), name: z.string().optional() }).loose()),
@@ -76,6 +77,27 @@ export const httpReplies = {
   /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
   joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
+  /** `202 {status: "invited"}`: the user was not added directly (an invitation or a join request, or nothing: the answer does not say). */
+  invited: z.object({ status: z.literal('invited') }).loose(),
+  bans: z
+    .object({
+      bans: z.array(
+        z
+          .object({
+            userId: z.string(),
+            name: z.string().nullable(),
+            reason: z.string().nullable(),
+            bannedBy: z.string(),
+            createdAt: z.string(),
+          })
+          .loose(),
+      ),
+      nextCursor: z.string().nullable(),
+    })
+    .loose(),
+  reported: z.object({ status: z.literal('received') }).loose(),
+  reports: z.object({ reports: z.array(reportSchema), nextCursor: z.string().nullable() }).loose(),
+  report: z.object({ report: reportSchema }).loose(),
   /** `POST /v1/attachments` (PROTOCOL.md §8). */
   attachment: z.object({ attachment: attachmentSchema }).loose(),
   /** `GET /v1/search` (PROTOCOL.md §8). */

@@ -23,8 +23,16 @@ const storable = /^[^\u0000\p{Cs}]*$/u;
 const storableMessage = 'must be well-formed Unicode without NUL characters';
 export const storableString = () => z.string().regex(storable, storableMessage);
 
+/**
+ * Control characters other than tab and line breaks mean nothing in a message, and one of them is
+ * six bytes once JSON-escaped: refusing them bounds what a stored text can grow to in a reply (2×).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters.
+const controlCharacter = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
+
 export const messageText = (limits: ProtocolLimits) =>
   storableString()
+    .refine((s) => !controlCharacter.test(s), 'must not contain control characters (tab and line breaks are fine)')
     .trim()
     .min(1, 'must not be empty')
     .refine((s) => charCount(s) <= limits.maxTextChars, `must be at most ${limits.maxTextChars} characters`);
@@ -32,6 +40,7 @@ export const messageText = (limits: ProtocolLimits) =>
 /** Message text that may be empty (a message with files): trimmed, at most maxTextChars. */
 export const optionalMessageText = (limits: ProtocolLimits) =>
   storableString()
+    .refine((s) => !controlCharacter.test(s), 'must not contain control characters (tab and line breaks are fine)')
     .trim()
     .refine((s) => charCount(s) <= limits.maxTextChars, `must be at most ${limits.maxTextChars} characters`);
 

@@ -94,6 +94,28 @@ export const historyMessageSchema = z
   })
   .loose();
 
+/** A report of a message as its admins see it (PROTOCOL.md §6 "Reports"). */
+export const reportSchema = z
+  .object({
+    id: z.string(),
+    community: z.string().nullable(),
+    group: z.string(),
+    seq: z.number().int().min(1),
+    reason: z.string(),
+    note: z.string().nullable(),
+    reporter: z.object({ id: z.string(), name: z.string() }).loose(),
+    /** The message as it was when reported; kept when the message is deleted. */
+    snapshot: z
+      .object({ sender: z.string(), text: z.string().nullable(), ts: z.string(), attachments: z.array(z.unknown()).optional() })
+      .loose(),
+    status: z.enum(['open', 'resolved']),
+    action: z.enum(['dismiss', 'delete', 'mute', 'remove', 'ban']).nullable(),
+    resolvedBy: z.string().nullable(),
+    resolvedAt: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .loose();
+
 export const errorBodySchema = z
   .object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
   .loose();
@@ -129,6 +151,15 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('group_added'), group: groupSummarySchema }).loose(),
   z.object({ type: z.literal('group_removed'), group: z.string() }).loose(),
   z.object({ type: z.literal('read'), group: z.string(), seq }).loose(),
+  z
+    .object({
+      type: z.literal('join_request'),
+      community: z.string(),
+      group: z.string(),
+      user: z.object({ id: z.string(), name: z.string() }).loose(),
+    })
+    .loose(),
+  z.object({ type: z.literal('report'), report: reportSchema }).loose(),
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
@@ -154,6 +185,8 @@ export type Known<T> = T extends unknown ? { [K in keyof T as string extends K ?
 export type GroupSummary = Known<GroupSummaryFrame>;
 /** A message as `history` and `GET /v1/groups/:id/messages` give it, as it now stands. */
 export type HistoryMessage = Known<HistoryMessageFrame>;
+/** A report as admins get it, in `report` frames and report lists. */
+export type ReportView = Known<z.infer<typeof reportSchema>>;
 
 /** Parses one text frame; undefined for JSON or shapes this client does not know (a newer server's). */
 export function parseServerFrame(text: string): ServerFrame | undefined {

@@ -211,6 +211,8 @@ export const testChatLimits: ChatLimits = {
   maxReplyBytes: 1024 * 1024,
   readBudgetRowsPerS: 5000,
   readBudgetBurstRows: 20_000,
+  readBudgetBytesPerS: 1024 * 1024,
+  readBudgetBurstBytes: 4 * 1024 * 1024,
   maxGroupMembers: 1000,
   maxCommunityGroups: 100,
   tokenTtlS: 3600,

@@ -282,5 +282,10 @@ describe.each(storageModes())('local accounts and sessions (%s)', (mode) => {
     const again = await connect(server.wsUrl, theirs!);
     sockets.push(again);
     expect(await theirSocket.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+
+    // And the other user can still sign that session out: my row does not stand in the way.
+    expect((await server.http('DELETE', '/v1/sessions/current', { token: theirs })).status).toBe(204);
+    expect((await theirSocket.closed).code).toBe(4403);
+    await expectRefused(server, theirs!, 'their revoked session');
   });
 });

@@ -146,6 +146,21 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
     expect(param.status).toBe(404);
   });
 
+  it('refuses control characters in message text (six bytes each once escaped), keeps tabs and line breaks', async () => {
+    const s = track(await connect(server.wsUrl, owner.token));
+    for (const text of ['a\u0001b', '\u001b[31mred', 'x\u007f', 'c1\u0085']) {
+      const reply = await s.request({ type: 'send', group, clientMsgId: `ctl-${text.length}-${text.codePointAt(1)}`, text });
+      expect(reply, JSON.stringify(text)).toMatchObject({ type: 'error', code: 'bad_request' });
+    }
+    const http = await server.http('POST', `/v1/groups/${group}/messages`, {
+      token: owner.token,
+      body: { clientMsgId: 'ctl-http', text: 'bell\u0007' },
+    });
+    expect(http.status).toBe(400);
+    const fine = await s.request({ type: 'send', group, clientMsgId: 'ctl-ok', text: 'line one\n\tline two\r\n' });
+    expect(fine).toMatchObject({ type: 'ack' });
+  });
+
   it('closes a frame over MAX_FRAME_BYTES with 1009, also far over it', async () => {
     for (const size of [8193, 100_000]) {
       const s = track(await connect(server.wsUrl, owner.token));

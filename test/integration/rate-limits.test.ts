@@ -6,7 +6,7 @@ import { accounts } from '../../src/db/schema.js';
 import { insertAccount } from '../../src/db/users.js';
 import { createGroup, startServer, storageModes, uniqueName, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
-import { connect, type TestSocket } from '../helpers/ws-client.js';
+import { connect, open, type TestSocket } from '../helpers/ws-client.js';
 import { type Answer, call, randomAddress } from '../helpers/addresses.js';
 
 // Issue 11, as an attacker would try it: sign-in brute force, account creation, HTTP and
@@ -160,6 +160,47 @@ describe('attempt, sign-up and HTTP rates', () => {
     expect(refused.body.error).toMatchObject({ code: 'rate_limited', details: { retryAfterMs: expect.any(Number) } });
     expect(refused.retryAfter).toMatch(/^\d+$/);
     expect((await call(server.url, 'GET', '/v1/me', { token: calm.token })).status).toBe(200);
+  });
+
+  it('WebSocket upgrades count as requests of their address (before the token is checked) and of their user', async () => {
+    const address = randomAddress();
+    const statuses: number[] = [];
+    const sockets: TestSocket[] = [];
+    for (const _ of range(1, 9)) {
+      const s = await open(server.wsUrl, { headers: { 'x-forwarded-for': address } }).then(
+        (socket) => {
+          sockets.push(socket);
+          return 101;
+        },
+        (err: Error) => Number(/unexpected response (\d+)/.exec(err.message)?.[1] ?? 0),
+      );
+      statuses.push(s);
+    }
+    expect(statuses).toEqual([...range(1, 8).map(() => 101), 429]);
+    for (const s of sockets) s.terminate();
+
+    // Five upgrades of one user with a token (HTTP_RATE_USER 5/60), each from another address.
+    const [user] = (await tokenUsers(server, 1, 'sockets')) as [TestUser];
+    const byUser: number[] = [];
+    for (const _ of range(1, 6)) {
+      byUser.push(
+        await open(server.wsUrl, { headers: { authorization: `Bearer ${user.token}`, 'x-forwarded-for': randomAddress() } }).then(
+          (socket) => {
+            sockets.push(socket);
+            return 101;
+          },
+          (err: Error) => Number(/unexpected response (\d+)/.exec(err.message)?.[1] ?? 0),
+        ),
+      );
+    }
+    // tokenUsers made one request already.
+    expect(byUser).toEqual([101, 101, 101, 101, 429, 429]);
+    // By an auth frame instead: refused with retryAfterMs, then closed as flooding.
+    const byFrame = await open(server.wsUrl, { headers: { 'x-forwarded-for': randomAddress() } });
+    byFrame.send({ type: 'auth', id: 'a1', token: user.token });
+    expect(await byFrame.next((f) => f.re === 'a1')).toMatchObject({ type: 'error', code: 'rate_limited' });
+    expect((await byFrame.closed).code).toBe(4429);
+    for (const s of sockets) s.terminate();
   });
 
   it('HTTP: per address, before anything else; health checks are not counted', async () => {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BanyanHttp } from '../../src/client/index.js';
+import WebSocket from 'ws';
+import { BanyanClient, BanyanHttp } from '../../src/client/index.js';
+import { waitFor } from '../helpers/bus-contract.js';
 import { startServer, uniqueName, type TestServer, type TestUser } from '../helpers/server.js';
 
 // The SDK's HTTP methods against a real server: every answer must parse with the reply schema
@@ -77,5 +79,44 @@ describe('SDK ↔ server contract (HTTP replies)', () => {
 
     const invite = await sdk(owner).createInvite(community.id);
     expect(await sdk(member).joinByInvite(invite.code)).toEqual({ status: 'pending' });
+  });
+
+  it('moderation: bans, mutes, reports and the live report and join_request frames reach an admin client', async () => {
+    const [owner, member, asker] = [await server.signUp(), await server.signUp(), await server.signUp()];
+    const { community } = await sdk(owner).createCommunity({ name: 'Safe', settings: { approvalRequired: true } });
+    const { group } = await sdk(owner).createCommunityGroup(community.id, { name: 'Talk' });
+    expect(await sdk(owner).addMember(group.id, member.id)).toBeUndefined();
+    const admin = new BanyanClient({ url: server.url, token: owner.token, WebSocket });
+    const reports: unknown[] = [];
+    const requests: unknown[] = [];
+    admin.on('report', (f) => reports.push(f.report));
+    admin.on('join_request', (f) => requests.push(f));
+    await admin.connect();
+    try {
+      const posted = await server.http('POST', `/v1/groups/${group.id}/messages`, {
+        token: member.token,
+        body: { clientMsgId: 'm', text: 'rude' },
+      });
+      const { seq } = posted.body as { seq: number };
+      expect(await sdk(owner).report(group.id, seq, { reason: 'abuse', note: 'see above' })).toEqual({ status: 'received' });
+      await waitFor(() => reports.length === 1, 'a report frame', 5000);
+      const queue = await sdk(owner).groupReports(group.id);
+      expect(queue.reports).toHaveLength(1);
+      expect(await sdk(owner).communityReports(community.id, { status: 'resolved' })).toEqual({ reports: [], nextCursor: null });
+      const { report } = await sdk(owner).resolveReport(queue.reports[0]!.id, { action: 'mute', forS: 60 });
+      expect(report).toMatchObject({ status: 'resolved', action: 'mute', snapshot: { text: 'rude', sender: member.id } });
+      await sdk(owner).unmute(group.id, member.id);
+      await sdk(owner).mute(group.id, member.id, 120);
+      await sdk(owner).ban(community.id, member.id, { reason: 'spam' });
+      expect((await sdk(owner).bans(community.id)).bans).toEqual([expect.objectContaining({ userId: member.id, reason: 'spam' })]);
+      await sdk(owner).unban(community.id, member.id);
+
+      const invite = await sdk(owner).createInvite(community.id);
+      await sdk(asker).joinByInvite(invite.code);
+      await waitFor(() => requests.length === 1, 'a join_request frame', 5000);
+      expect(requests[0]).toMatchObject({ type: 'join_request', community: community.id, user: { id: asker.id } });
+    } finally {
+      admin.close();
+    }
   });
 });

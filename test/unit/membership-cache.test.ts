@@ -38,7 +38,7 @@ describe('MembershipCache', () => {
   it('answers from memory after the first lookup, and reads again once invalidated', async () => {
     const g = await seedGroup({ u1: 'owner', u2: 'member' });
     const cache = new MembershipCache(t.db);
-    expect(await cache.require(g, 'u2')).toEqual({ role: 'member', kind: 'group', communityId: null, settings: {} });
+    expect(await cache.require(g, 'u2')).toEqual({ role: 'member', kind: 'group', communityId: null, settings: {}, mutedUntil: null });
     await setRole(g, 'u2', 'admin');
     expect(await queriesOf(async () => expect((await cache.require(g, 'u2')).role).toBe('member'))).toBe(0);
     cache.invalidate({ group: g, user: 'u2' });

@@ -8,7 +8,9 @@ import {
   errorFrame,
   groupAddedFrame,
   groupRemovedFrame,
+  joinRequestFrame,
   readMarkerFrame,
+  reportFrame,
   readyFrame,
   typingFrame,
   type GroupSummary,
@@ -63,6 +65,22 @@ describe('server frame schemas', () => {
       groupAddedFrame(summary),
       groupRemovedFrame('g1'),
       readMarkerFrame('g1', 9),
+      joinRequestFrame('c1', 'g_ann', { id: 'u3', name: 'Ben' }),
+      reportFrame({
+        id: 'r_1',
+        community: 'c1',
+        group: 'g1',
+        seq: 43,
+        reason: 'harassment',
+        note: null,
+        reporter: { id: 'u2', name: 'Cara' },
+        snapshot: { sender: 'u1', text: 'hello', ts: ts.toISOString(), attachments: [{ id: 'a1' }] },
+        status: 'resolved',
+        action: 'mute',
+        resolvedBy: 'u9',
+        resolvedAt: ts.toISOString(),
+        createdAt: ts.toISOString(),
+      }),
     ];
     for (const wire of frames) expect(parseServerFrame(wire)).toStrictEqual(JSON.parse(wire));
   });

@@ -37,8 +37,8 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
   });
 
   router.authed('post', '/v1/groups/:id/members', bodies.addMember, async ({ principal, params, body }) => {
-    await chat.groups.addMember(principal.userId, groupId(params), body);
-    return { status: 201, body: {} };
+    const result = await chat.groups.addMember(principal.userId, groupId(params), body);
+    return result === 'added' ? { status: 201, body: {} } : { status: 202, body: { status: 'invited' } satisfies HttpReply<'invited'> };
   });
 
   router.authed('del', '/v1/groups/:id/members/:userId', undefined, async ({ principal, params }) => {

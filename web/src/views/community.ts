@@ -29,7 +29,9 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
             d.community.description ? h('p', { class: 'description' }, d.community.description) : null,
             lists,
             isAdmin ? adminTools(d.community.id) : null,
+            isAdmin ? moderation : null,
           );
+          if (isAdmin) void loadModeration();
         }
         draw();
       },
@@ -181,8 +183,88 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
     );
   };
 
+  // Moderation, for admins: the open reports (refreshed as `report` frames come) and the bans.
+  const moderation = h('section', { class: 'card admin', 'data-testid': 'moderation' });
+  const loadModeration = async () => {
+    try {
+      const [queue, banned] = await Promise.all([http.communityReports(communityId), http.bans(communityId)]);
+      const resolve = (id: string, label: string, body: Parameters<typeof http.resolveReport>[1]) =>
+        action(
+          label,
+          async () => {
+            await http.resolveReport(id, body);
+            await loadModeration();
+          },
+          { class: 'small', 'data-testid': `resolve-${body.action}` },
+        );
+      replace(
+        moderation,
+        h('h2', {}, 'Reports'),
+        queue.reports.length === 0
+          ? h('p', { class: 'empty' }, 'No open reports.')
+          : h(
+              'ul',
+              { class: 'list' },
+              queue.reports.map((r) =>
+                h(
+                  'li',
+                  { class: 'report', 'data-testid': 'report-row' },
+                  h('blockquote', {}, r.snapshot.text ?? h('em', {}, 'no text')),
+                  h(
+                    'p',
+                    { class: 'meta' },
+                    `${ctx.names.of(r.snapshot.sender)} · reported by ${r.reporter.name} for “${r.reason}”`,
+                    r.note ? `: ${r.note}` : '',
+                  ),
+                  h(
+                    'div',
+                    { class: 'inline' },
+                    resolve(r.id, 'Dismiss', { action: 'dismiss' }),
+                    resolve(r.id, 'Delete message', { action: 'delete' }),
+                    resolve(r.id, 'Mute 24 h', { action: 'mute', forS: 24 * 3600 }),
+                    resolve(r.id, 'Remove from group', { action: 'remove' }),
+                    resolve(r.id, 'Ban', { action: 'ban' }),
+                  ),
+                ),
+              ),
+            ),
+        h('h2', {}, 'Banned'),
+        banned.bans.length === 0
+          ? h('p', { class: 'empty' }, 'Nobody is banned.')
+          : h(
+              'ul',
+              { class: 'list' },
+              banned.bans.map((b) =>
+                h(
+                  'li',
+                  { class: 'row' },
+                  h('span', { class: 'name' }, b.name ?? b.userId, b.reason ? ` — ${b.reason}` : ''),
+                  action(
+                    'Unban',
+                    async () => {
+                      await http.unban(communityId, b.userId);
+                      await loadModeration();
+                    },
+                    { class: 'small' },
+                  ),
+                ),
+              ),
+            ),
+      );
+    } catch (err) {
+      error.textContent = describeError(err);
+    }
+  };
+
   void load();
-  const offs = [client.on('unread', draw), client.on('group', draw), client.on('ready', draw)];
+  const offs = [
+    client.on('unread', draw),
+    client.on('group', draw),
+    client.on('ready', draw),
+    client.on('report', (f) => {
+      if (f.report.community === communityId) void loadModeration();
+    }),
+  ];
   return () => {
     for (const off of offs) off();
   };

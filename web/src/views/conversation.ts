@@ -116,6 +116,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
                 ' ',
                 h('time', { datetime: item.ts }, time(item.ts)),
                 item.edited ? ' · edited' : '',
+                item.sender !== me && item.text !== null ? reportButton(item.seq) : null,
               ),
               h('div', { class: 'text' }, item.text ?? h('em', {}, 'message deleted')),
             ),
@@ -146,6 +147,32 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     );
     if (stick) list.scrollTop = list.scrollHeight;
   };
+
+  /** Reports another's message to the admins; the answer is the same however many reported it. */
+  const reportButton = (seq: number) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link report',
+        'data-testid': 'report',
+        title: 'Report this message to the admins',
+        onclick: async (e: MouseEvent) => {
+          const button = e.currentTarget as HTMLButtonElement;
+          const reason = window.prompt('Why are you reporting this message? (spam, harassment, hate, violence, other)', 'harassment');
+          if (reason === null || !reason.trim()) return;
+          button.disabled = true;
+          try {
+            await ctx.http.report(groupId, seq, { reason: reason.trim().slice(0, 64) });
+            button.textContent = 'Reported';
+          } catch (err) {
+            button.disabled = false;
+            error.textContent = describeError(err);
+          }
+        },
+      },
+      'Report',
+    );
 
   const apply = (e: GroupEvent) => {
     switch (e.kind) {
