@@ -1,9 +1,10 @@
+import { join } from 'node:path';
 import { resolveJwtSecret } from './auth/secret.js';
 import { Tokens } from './auth/tokens.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
-import { createChat } from './chat/index.js';
+import { type Chat, createChat } from './chat/index.js';
 import type { Config } from './config.js';
 import { openStorage, runMigrations, type Storage } from './db/connect.js';
 import { eventsAfter } from './db/events.js';
@@ -11,6 +12,9 @@ import { findGroup, findLastSeqs } from './db/groups.js';
 import { Publisher } from './delivery/publisher.js';
 import { Gateway } from './gateway/gateway.js';
 import { RateLimits } from './gateway/rate-limits.js';
+import type { BlobStore } from './media/blob-store.js';
+import { openBlobStore } from './media/open-blob-store.js';
+import { SWEEP_INTERVAL_MS, Sweeper } from './media/sweeper.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics } from './obs/metrics.js';
 import { createCommandParser } from './protocol/commands.js';
@@ -24,6 +28,9 @@ export interface App {
   readonly bus: Bus;
   readonly gateway: Gateway;
   readonly logger: Logger;
+  /** The domain (tests call what timers otherwise do, such as the attachment sweep). */
+  readonly chat: Chat;
+  readonly blobs: BlobStore;
   /** Drains sockets (1001), then closes the bus and storage, in that order. */
   stop(): Promise<void>;
 }
@@ -58,6 +65,14 @@ export async function startApp(config: Config): Promise<App> {
     await storage.close();
     throw err;
   }
+  let blobs: BlobStore;
+  try {
+    blobs = await openBlobStore(config.STORAGE_URL, config.DATA_DIR);
+  } catch (err) {
+    await bus.close();
+    await storage.close();
+    throw err;
+  }
   const limits = { maxTextChars: config.MAX_TEXT_CHARS, maxMembersPerCall: config.MAX_MEMBERS_PER_CALL };
   const chat = createChat(
     {
@@ -82,7 +97,14 @@ export async function startApp(config: Config): Promise<App> {
       },
     },
     tokens,
+    {
+      blobs,
+      stagingDir: join(config.DATA_DIR, 'uploads'),
+      maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      quotaBytes: config.UPLOAD_QUOTA_BYTES,
+    },
   );
+  const sweeper = new Sweeper(() => chat.attachments.sweep(), SWEEP_INTERVAL_MS, logger);
   const rateLimits = RateLimits.create(config, logger);
   const gateway = new Gateway({
     chat,
@@ -114,10 +136,12 @@ export async function startApp(config: Config): Promise<App> {
       feedCheckMs: config.FEED_CHECK_MS,
       trustProxy: config.TRUST_PROXY,
       metricsToken: config.METRICS_TOKEN,
+      maxUploadBytes: config.MAX_UPLOAD_BYTES,
     },
   });
   const port = await gateway.listen();
-  logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind });
+  sweeper.start();
+  logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind, files: blobs.kind });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -128,12 +152,16 @@ export async function startApp(config: Config): Promise<App> {
     bus,
     gateway,
     logger,
+    chat,
+    blobs,
     stop: () =>
       (stopping ??= (async () => {
         await gateway.drain();
+        await sweeper.stop();
         await chat.close();
         await rateLimits.close();
         await bus.close();
+        await blobs.close();
         await storage.close();
       })()),
   };

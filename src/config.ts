@@ -103,6 +103,20 @@ const envSchema = z.object({
   /** At most one reaction tally per message of an announcement group per this many ms. */
   TALLY_INTERVAL_MS: int(100, 3_600_000).default(2000),
   WORKERS: int(1, 256).default(1),
+  /** Where attachment bytes live: unset = files under DATA_DIR/blobs; `file:///path`; `s3://bucket?endpoint=…&region=…`. */
+  STORAGE_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^(file|s3):\/\/\S+$/, 'must be a file:// or s3:// URL')
+      .optional(),
+  ),
+  /** One upload's bytes at most (a longer body is refused with 413, mid-stream if need be). */
+  MAX_UPLOAD_BYTES: int(1, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
+  /** All of one user's stored uploads together. */
+  UPLOAD_QUOTA_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+  /** Per user: searches (over it: rate_limited). */
+  SEARCH_RATE: rate.default({ points: 30, durationS: 10 }),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 

@@ -1,9 +1,13 @@
 import type { Tx } from '../db/connect.js';
+import { claimOwnAttachments, insertAttachmentRefs } from '../db/attachments.js';
+import { isRetryableConflict } from '../db/errors.js';
 import {
   draft,
   eraseMessage,
   eventsInRanges,
   findMessage,
+  findMessagesByClientIds,
+  messageDraft,
   type LogRange,
   lockGroupLog,
   messagesBefore,
@@ -16,8 +20,9 @@ import { markTallyOwed } from '../db/tallies.js';
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
-import { encodeEvent, type HistoryMessage } from '../protocol/frames.js';
+import { attachmentsOf, encodeEvent, type HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
+import { attachmentMeta } from './attachments.js';
 import { assertNotMuted, findAuthority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
@@ -59,7 +64,44 @@ export class Messages {
         issues: [{ path: 'mentions', message: 'not allowed here' }],
       });
     }
+    if (input.attachments?.length) {
+      await this.assertReferences(input);
+      return this.sendWithAttachments(userId, input);
+    }
     return this.sendAs(userId, input);
+  }
+
+  /**
+   * A message with files, in one transaction of its own (not the group commit): the caller's own
+   * uploads are locked, so no sweeper deletes them meanwhile, and their references are stored with
+   * the message. Any id that is not the caller's live upload makes it `not_found`, naming none.
+   */
+  private async sendWithAttachments(userId: string, input: SendInput): Promise<SendResult> {
+    const ids = [...new Set(input.attachments ?? [])];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await commit(this.deps, async (tx, outbox) => {
+          if ((await lockGroupLog(tx, input.group)) === undefined) throw notFound('group');
+          const [repeated] = (await findMessagesByClientIds(tx, input.group, [input.clientMsgId])).filter((e) => e.senderId === userId);
+          if (repeated) {
+            if (!sameContent(repeated, input, ids)) throw conflict('this clientMsgId was used for a different message');
+            // Published again, as the group commit's careful path does: the first publish may have been lost.
+            outbox.events.push(repeated);
+            return ackOf(repeated);
+          }
+          const rows = await claimOwnAttachments(tx, ids, userId);
+          if (rows.length !== ids.length) throw notFound('attachment');
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          const message = messageDraft(userId, { ...input, mentions: [...new Set(input.mentions ?? [])] });
+          message.data = { ...message.data, attachments: ids.map((id) => attachmentMeta(byId.get(id)!)) };
+          const [row] = await outbox.append(tx, input.group, [message]);
+          await insertAttachmentRefs(tx, input.group, row!.seq, ids);
+          return ackOf(row!);
+        });
+      } catch (err) {
+        if (!isRetryableConflict(err) || attempt >= 3) throw err;
+      }
+    }
   }
 
   /** Sends without the membership check, for callers that authorized otherwise (server tokens). */
@@ -296,5 +338,19 @@ export function historyMessage(row: EventRow, reactions: Record<string, number>)
     editedAt: row.editedAt ? row.editedAt.toISOString() : null,
     deleted: row.deleted,
     reactions,
+    ...(attachmentsOf(row).length > 0 ? { attachments: attachmentsOf(row) } : {}),
   };
+}
+
+/** A repeated send with files carries what the stored one did (one edited or deleted since counts as the same). */
+function sameContent(stored: EventRow, input: SendInput, attachmentIds: string[]): boolean {
+  if (stored.editedAt !== null || stored.deleted) return true;
+  const mentions = (stored.data?.mentions as string[] | undefined) ?? [];
+  const files = ((stored.data?.attachments as { id: string }[] | undefined) ?? []).map((a) => a.id);
+  return (
+    stored.text === input.text &&
+    (stored.replyTo ?? null) === (input.replyTo ?? null) &&
+    mentions.join('\u0000') === [...new Set(input.mentions ?? [])].join('\u0000') &&
+    files.join('\u0000') === attachmentIds.join('\u0000')
+  );
 }

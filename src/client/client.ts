@@ -128,6 +128,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
           text: m.text,
           ...(m.replyTo !== null ? { replyTo: m.replyTo } : {}),
           ...(m.mentions.length > 0 ? { mentions: m.mentions } : {}),
+          ...(m.attachments?.length ? { attachments: m.attachments } : {}),
         }),
       pending: (change) => this.emit('pending', change),
     });
@@ -178,8 +179,15 @@ export class BanyanClient extends Emitter<ClientEvents> {
     return this.groupsTracked.state(id);
   }
 
-  /** Sends a message; retried across reconnects with one clientMsgId until acknowledged. */
-  send(group: string, text: string, extra: Partial<Pick<SendInput, 'replyTo' | 'mentions' | 'clientMsgId'>> = {}): Promise<SendAck> {
+  /**
+   * Sends a message; retried across reconnects with one clientMsgId until acknowledged. With
+   * `attachments` (ids from `http.upload`), `text` may be empty.
+   */
+  send(
+    group: string,
+    text: string,
+    extra: Partial<Pick<SendInput, 'replyTo' | 'mentions' | 'clientMsgId' | 'attachments'>> = {},
+  ): Promise<SendAck> {
     if (this.state === 'closed') return Promise.reject(new BanyanError('unavailable', 'client closed'));
     return this.outgoing.add({
       group,
@@ -187,6 +195,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
       text,
       replyTo: extra.replyTo ?? null,
       mentions: extra.mentions ?? [],
+      ...(extra.attachments?.length ? { attachments: extra.attachments } : {}),
     });
   }
 

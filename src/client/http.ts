@@ -7,6 +7,7 @@ import { BanyanError } from './errors.js';
 // The HTTP API of PROTOCOL.md §3 and §5 over the global fetch (browsers, Node 20).
 
 export type Fetch = typeof globalThis.fetch;
+type RequestBody = NonNullable<RequestInit['body']>;
 
 export interface HttpOptions {
   /** The server's base URL, e.g. `http://localhost:8080` (a page can use its own origin). */
@@ -136,6 +137,37 @@ export class BanyanHttp {
     return this.call('POST', path`/v1/communities/${communityId}/announcements`, httpReplies.posted, body);
   }
 
+  // Files and search (§8)
+  /**
+   * Uploads a file (≤ the server's MAX_UPLOAD_BYTES); its id goes in `send(…, {attachments})`.
+   * `contentType` must agree with the bytes (the server sniffs them); unknown: application/octet-stream.
+   */
+  upload(data: Blob | ArrayBuffer | Uint8Array, options: { name: string; contentType?: string }) {
+    const type = options.contentType ?? ((typeof Blob !== 'undefined' && data instanceof Blob && data.type) || 'application/octet-stream');
+    return this.call('POST', `/v1/attachments?name=${encodeURIComponent(options.name)}`, httpReplies.attachment, undefined, true, {
+      body: data as RequestBody,
+      contentType: type,
+    });
+  }
+  /** Where an attachment (or its image thumbnail) is served; fetch it with the token (`download`). */
+  attachmentUrl(id: string, options: { thumbnail?: boolean } = {}) {
+    return new URL(path`/v1/attachments/${id}` + (options.thumbnail ? '/thumbnail' : ''), this.options.url).toString();
+  }
+  /** The attachment's bytes (a `Range` such as `bytes=0-1023` for a part) as a fetch Response. */
+  async download(id: string, options: { thumbnail?: boolean; range?: string } = {}): Promise<Response> {
+    const res = await this.fetchRaw('GET', this.attachmentUrl(id, options), {
+      authorization: `Bearer ${await this.token()}`,
+      ...(options.range ? { range: options.range } : {}),
+    });
+    if (!res.ok) await this.failure(res);
+    return res;
+  }
+  /** Messages of the caller's groups matching `q`, newest first; pass `nextCursor` back for more. */
+  search(q: string, options: { group?: string; community?: string; cursor?: string; limit?: number } = {}) {
+    const query = new URLSearchParams({ q });
+    for (const [k, v] of Object.entries(options)) if (v !== undefined) query.set(k, String(v));
+    return this.call('GET', `/v1/search?${query}`, httpReplies.search);
+  }
   // Moderation (PROTOCOL.md §6): bans, mutes, reports
 
   /** Community admins: removes the user from the community and all its groups, and keeps them out. */
@@ -179,32 +211,41 @@ export class BanyanHttp {
     schema: S,
     body?: unknown,
     authed = true,
+    raw?: { body: RequestBody; contentType: string },
   ): Promise<S extends z.ZodType ? z.infer<S> : void> {
     const headers: Record<string, string> = {};
     if (authed) headers.authorization = `Bearer ${await this.token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
-    let res: Response;
-    try {
-      res = await doFetch(new URL(route, this.options.url).toString(), {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (err) {
-      throw new BanyanError('unavailable', `could not reach the server (${err instanceof Error ? err.message : String(err)})`);
-    }
-    const text = await res.text();
-    const json = parseJson(text);
-    if (!res.ok) {
-      const error = errorBodySchema.safeParse((json as { error?: unknown } | undefined)?.error);
-      if (error.success) throw new BanyanError(error.data.code, error.data.message, error.data.details, res.status);
-      throw new BanyanError(res.status >= 500 ? 'unavailable' : 'bad_request', `HTTP ${res.status}`, undefined, res.status);
-    }
+    if (raw) headers['content-type'] = raw.contentType;
+    const res = await this.fetchRaw(
+      method,
+      new URL(route, this.options.url).toString(),
+      headers,
+      raw ? raw.body : body !== undefined ? JSON.stringify(body) : undefined,
+    );
+    if (!res.ok) await this.failure(res);
+    const json = parseJson(await res.text());
     if (!schema) return undefined as never;
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new BanyanError('internal', `unexpected answer to ${method} ${route}`, { issues: parsed.error.issues });
     return parsed.data as never;
+  }
+
+  private async fetchRaw(method: string, url: string, headers: Record<string, string>, body?: RequestBody): Promise<Response> {
+    const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+    try {
+      return await doFetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+    } catch (err) {
+      throw new BanyanError('unavailable', `could not reach the server (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
+
+  /** Turns a failed answer into the BanyanError it carries. */
+  private async failure(res: Response): Promise<never> {
+    const json = parseJson(await res.text());
+    const error = errorBodySchema.safeParse((json as { error?: unknown } | undefined)?.error);
+    if (error.success) throw new BanyanError(error.data.code, error.data.message, error.data.details, res.status);
+    throw new BanyanError(res.status >= 500 ? 'unavailable' : 'bad_request', `HTTP ${res.status}`, undefined, res.status);
   }
 
   private async token(): Promise<string> {

@@ -2,6 +2,7 @@ import { fsyncSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { NodeFS } from '@electric-sql/pglite/nodefs';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -90,7 +91,10 @@ async function openPglite(options: StorageOptions): Promise<Storage> {
   let client: PGlite;
   try {
     client = await PGlite.create(
-      options.embeddedFsync === false ? { dataDir: dir } : { fs: new DurableNodeFS(dir), startParams: durableStartParams },
+      // pg_trgm: search's substring index (migration 0005); PostgreSQL has it in its contrib package.
+      options.embeddedFsync === false
+        ? { dataDir: dir, extensions }
+        : { fs: new DurableNodeFS(dir), startParams: durableStartParams, extensions },
     );
   } catch (err) {
     lock.release();
@@ -120,6 +124,8 @@ async function openPglite(options: StorageOptions): Promise<Storage> {
  * runtime turns fdatasync() (PostgreSQL's default on Linux) into a no-op, but fsync() into the
  * file system's `fsync`, which DurableNodeFS provides.
  */
+const extensions = { pg_trgm };
+
 const durableStartParams = [...PGlite.defaultStartParams.filter((p) => p !== '-F'), '-c', 'wal_sync_method=fsync'];
 
 /** PGlite's NodeFS, whose files can be synced: Emscripten's NODEFS has no `fsync`, so fsync() never reached the disk. */

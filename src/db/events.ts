@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
+import { releaseAttachmentRefs } from './attachments.js';
 import type { Queryable, Tx } from './connect.js';
 import { MissingGroup } from './errors.js';
 import { events, groups, reactions, type EventRow } from './schema.js';
@@ -217,12 +218,16 @@ export async function setMessageText(tx: Tx, groupId: string, seq: number, text:
     .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
 }
 
-/** Erases a message's text everywhere it is stored: the message and its edits. */
+/**
+ * Erases a message's text everywhere it is stored (the message and its edits) and its files'
+ * metadata; its files go once no other message refers to them.
+ */
 export async function eraseMessage(tx: Tx, groupId: string, seq: number) {
   await tx
     .update(events)
-    .set({ text: null, deleted: true })
+    .set({ text: null, deleted: true, data: sql`${events.data} - 'attachments'` })
     .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
+  await releaseAttachmentRefs(tx, groupId, seq);
   await tx
     .update(events)
     .set({ text: null })

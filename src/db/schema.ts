@@ -296,10 +296,57 @@ export const reactionTallies = pgTable(
   (t) => [primaryKey({ columns: [t.groupId, t.messageSeq] }), index('reaction_tallies_due').on(t.dueAt).where(sql`pending`)],
 );
 
+/**
+ * An uploaded file (PROTOCOL.md §8). Its bytes live in the BlobStore under `a/<id>` (and
+ * `a/<id>.thumb` for an image's thumbnail). `sweepAfter` is when the sweeper may delete it: 24 h
+ * after upload while unattached, null once a message refers to it, and "now" when the last
+ * message that referred to it is deleted. `deleting`: claimed by a sweeper, no longer served.
+ */
+export const attachments = pgTable(
+  'attachments',
+  {
+    id: text().primaryKey(),
+    uploaderId: text().notNull(),
+    name: text().notNull(),
+    contentType: text().notNull(),
+    size: bigint({ mode: 'number' }).notNull(),
+    sha256: text().notNull(),
+    width: integer(),
+    height: integer(),
+    blurhash: text(),
+    /** Bytes of the WebP thumbnail (images only). */
+    thumbnailSize: integer(),
+    createdAt: createdAt(),
+    sweepAfter: timestamp({ withTimezone: true, mode: 'date' }),
+    deleting: boolean().notNull().default(false),
+  },
+  (t) => [index().on(t.uploaderId), index('attachments_sweep').on(t.sweepAfter).where(sql`${t.sweepAfter} is not null`)],
+);
+
+/** Which messages refer to an attachment: who may fetch it (members of these groups), and when it may go. */
+export const attachmentRefs = pgTable(
+  'attachment_refs',
+  {
+    attachmentId: text()
+      .notNull()
+      .references(() => attachments.id, { onDelete: 'cascade' }),
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    seq: bigint({ mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.attachmentId, t.groupId, t.seq] }), index().on(t.groupId, t.seq)],
+);
+
+// events.search (tsvector, generated from text) and the events_search / events_text_trgm indexes
+// are written in migrations/0005_attachments_search.sql only: the search query (db/search.ts) is
+// the one reader, and leaving the column out here keeps every other read of events from fetching it.
+
 export type UserRow = typeof users.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
 export type MemberRow = typeof members.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type AttachmentRow = typeof attachments.$inferSelect;
 export type CommunityRow = typeof communities.$inferSelect;
 export type Role = MemberRow['role'];
 export type ReportRow = typeof reports.$inferSelect;

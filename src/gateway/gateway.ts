@@ -13,11 +13,13 @@ import { FailureReporter } from './failures.js';
 import { bearerToken, HttpRouter } from './http.js';
 import type { RateLimits } from './rate-limits.js';
 import { accountRoutes } from './routes/accounts.js';
+import { attachmentRoutes } from './routes/attachments.js';
 import { communityRoutes } from './routes/communities.js';
 import { governanceRoutes } from './routes/governance.js';
 import { groupRoutes } from './routes/groups.js';
 import { privacyRoutes } from './routes/privacy.js';
 import { healthRoutes } from './routes/health.js';
+import { searchRoutes } from './routes/search.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
 import { UwsTransport } from './uws-transport.js';
@@ -60,6 +62,8 @@ export interface GatewayDeps {
     trustProxy: number;
     /** Bearer token for /metrics; unset, /metrics is not served. */
     metricsToken?: string | undefined;
+    /** Bytes one upload may have (MAX_UPLOAD_BYTES). */
+    maxUploadBytes: number;
   };
 }
 
@@ -141,6 +145,8 @@ export class Gateway {
     groupRoutes(router, chat, deps.bodies);
     privacyRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
+    attachmentRoutes(router, chat, settings.maxUploadBytes);
+    searchRoutes(router, chat, deps.limits);
     governanceRoutes(router, chat, deps.bodies, deps.limits);
     healthRoutes(router, {
       metrics,

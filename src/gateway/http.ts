@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Principal } from '../auth/tokens.js';
@@ -7,6 +8,7 @@ import { AppError, errorStatus } from '../protocol/errors.js';
 import { id, issueDetails } from '../protocol/limits.js';
 import type { FailureReporter } from './failures.js';
 import type { RateLimits } from './rate-limits.js';
+import { pipeToResponse, requestBody, type ResponseState } from './uws-streams.js';
 
 // A small typed router over uWS: each route declares its body schema and whether it needs a
 // token; this file reads the body, checks size and JSON, and maps every failure to PROTOCOL.md's
@@ -16,6 +18,8 @@ import type { RateLimits } from './rate-limits.js';
 export interface HttpReply {
   status: number;
   body?: unknown;
+  /** Bytes to stream as the body (`size` of them), with `headers` (content-type among them). */
+  stream?: { source: Readable; size: number };
   /** Preformatted text (Prometheus) instead of JSON. */
   text?: string;
   contentType?: string;
@@ -39,6 +43,15 @@ export interface RouteInput<B, P extends string = string> {
   body: B;
   /** The client's address (clientAddress): what per-address limits count. */
   address: string;
+  /** The request's `content-type` and `range` headers ('' when absent). */
+  contentType: string;
+  range: string;
+}
+
+/** A route whose body is handed over as a stream (uploads), instead of parsed JSON. */
+export interface StreamInput<P extends string = string> extends RouteInput<Readable, P> {
+  /** The declared `content-length`, or undefined for a chunked body. */
+  contentLength: number | undefined;
 }
 
 type Body<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -60,6 +73,8 @@ const methodName: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT
 
 const statusText: Record<number, string> = {
   200: '200 OK',
+  206: '206 Partial Content',
+  302: '302 Found',
   201: '201 Created',
   202: '202 Accepted',
   204: '204 No Content',
@@ -69,6 +84,7 @@ const statusText: Record<number, string> = {
   404: '404 Not Found',
   409: '409 Conflict',
   413: '413 Payload Too Large',
+  416: '416 Range Not Satisfiable',
   429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
@@ -100,6 +116,14 @@ export class HttpRouter {
     this.register(method, pattern, bodySchema, true, handler as never);
   }
 
+  /**
+   * A route that needs a token and takes its body as a stream of at most `maxBytes` (checked
+   * against content-length before anything is read; the handler counts what arrives).
+   */
+  streamed<P extends string>(pattern: P, maxBytes: number, handler: (input: StreamInput<P>) => Promise<HttpReply>): void {
+    this.register('post', pattern, undefined, true, handler as never, maxBytes);
+  }
+
   /** Answers every unmatched request with 404 in the protocol's error shape. */
   fallback(): void {
     this.app.any('/*', (res) => {
@@ -113,6 +137,7 @@ export class HttpRouter {
     bodySchema: z.ZodType | undefined,
     needsAuth: boolean,
     handler: (input: RouteInput<unknown>) => Promise<HttpReply> | HttpReply,
+    streamMaxBytes?: number,
   ): void {
     // uWS hands parameters by position: their names come from the pattern, once.
     const names = pattern
@@ -126,7 +151,10 @@ export class HttpRouter {
       for (const [i, name] of names.entries()) params[name] = decodeParam(req.getParameter(i) ?? '');
       const query = new URLSearchParams(req.getQuery() ?? '');
       const authorization = req.getHeader('authorization');
-      const contentLength = Number(req.getHeader('content-length') || 0);
+      const contentLengthHeader = req.getHeader('content-length');
+      const contentLength = Number(contentLengthHeader || 0);
+      const contentType = req.getHeader('content-type');
+      const range = req.getHeader('range');
       // getHeader sees the first; a second, different length makes the body's end ambiguous
       // (request smuggling behind a proxy that reads the other one): refused, connection closed.
       const lengths = new Set<string>();
@@ -138,23 +166,45 @@ export class HttpRouter {
         return;
       }
       const address = clientAddress(res, req, this.deps.trustProxy);
-      const state = { aborted: false };
+      const state: ResponseState = { aborted: false };
       res.onAborted(() => {
         state.aborted = true;
+        state.onAbort?.();
       });
-      void this.handle(res, state, { route, params, query, authorization, contentLength, address, method, bodySchema, needsAuth, handler });
+      const stream =
+        streamMaxBytes === undefined
+          ? undefined
+          : { maxBytes: streamMaxBytes, body: requestBody(res, state), declared: contentLengthHeader ? contentLength : undefined };
+      void this.handle(res, state, {
+        route,
+        params,
+        query,
+        authorization,
+        contentLength,
+        contentType,
+        range,
+        address,
+        method,
+        bodySchema,
+        needsAuth,
+        handler,
+        stream,
+      });
     });
   }
 
   private async handle(
     res: HttpResponse,
-    state: { aborted: boolean },
+    state: ResponseState,
     r: {
       route: string;
       params: Record<string, string>;
       query: URLSearchParams;
       authorization: string;
       contentLength: number;
+      contentType: string;
+      range: string;
+      stream: { maxBytes: number; body: Readable; declared: number | undefined } | undefined;
       address: string;
       method: Method;
       bodySchema: z.ZodType | undefined;
@@ -172,13 +222,29 @@ export class HttpRouter {
       // Health checks and metrics come from load balancers and scrapers, not clients.
       const limited = r.route.includes(' /v1/');
       if (limited) await this.deps.limits.httpAddress(r.address);
-      if (r.contentLength > this.deps.maxBodyBytes) throw new AppError('too_large', `body over ${this.deps.maxBodyBytes} bytes`);
-      const raw = hasBody ? await readBody(res, this.deps.maxBodyBytes) : '';
+      const maxBytes = r.stream?.maxBytes ?? this.deps.maxBodyBytes;
+      if (r.contentLength > maxBytes) throw new AppError('too_large', `body over ${maxBytes} bytes`);
+      const raw = hasBody && !r.stream ? await readBody(res, this.deps.maxBodyBytes) : '';
       const principal = r.needsAuth ? await this.deps.authenticate(r.authorization) : (undefined as never);
       if (limited && principal) await this.deps.limits.httpUser(principal.userId);
-      const body = r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
-      reply = await r.handler({ principal, authorization: r.authorization, params: r.params, query: r.query, body, address: r.address });
+      const body = r.stream ? r.stream.body : r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
+      reply = await r.handler({
+        principal,
+        authorization: r.authorization,
+        params: r.params,
+        query: r.query,
+        body,
+        address: r.address,
+        contentType: r.contentType,
+        range: r.range,
+        ...(r.stream ? { contentLength: r.stream.declared } : {}),
+      });
     } catch (err) {
+      // The client went away mid-request (an upload cut off): nobody to answer, nothing broken.
+      if (state.aborted) {
+        requestLog().debug('request aborted by the client', { err: err instanceof Error ? err.message : String(err) });
+        return;
+      }
       reply = errorReply(this.deps.failures.toAppError(err, requestLog));
     }
     if (this.deps.logger.enabled('debug')) {
@@ -188,7 +254,19 @@ export class HttpRouter {
         aborted: state.aborted,
       });
     }
-    if (!state.aborted) sendReply(res, reply);
+    if (state.aborted) {
+      reply.stream?.source.destroy();
+      return;
+    }
+    if (reply.stream) {
+      const { source, size } = reply.stream;
+      await pipeToResponse(res, state, source, size, () => writeHead(res, reply));
+      return;
+    }
+    // A streamed body not read to its end leaves the connection mid-request: close it after the answer.
+    const unread = r.stream !== undefined && !r.stream.body.readableEnded;
+    if (unread) r.stream?.body.destroy();
+    sendReply(res, reply, unread);
   }
 }
 
@@ -212,11 +290,17 @@ const apiHeaders: [string, string][] = [
   ['referrer-policy', 'no-referrer'],
 ];
 
+/** Status and headers: the reply's own, and the API's defaults for those it does not set. */
+function writeHead(res: HttpResponse, reply: HttpReply): void {
+  res.writeStatus(statusText[reply.status] ?? String(reply.status));
+  const own = reply.headers ?? {};
+  for (const [name, value] of apiHeaders) if (!(name in own)) res.writeHeader(name, value);
+  for (const [name, value] of Object.entries(own)) res.writeHeader(name, value);
+}
+
 export function sendReply(res: HttpResponse, reply: HttpReply, closeConnection = false): void {
   res.cork(() => {
-    res.writeStatus(statusText[reply.status] ?? String(reply.status));
-    for (const [name, value] of apiHeaders) res.writeHeader(name, value);
-    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+    writeHead(res, reply);
     if (reply.status === 204) {
       res.end(undefined, closeConnection);
       return;

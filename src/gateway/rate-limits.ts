@@ -118,6 +118,7 @@ export class RateLimits {
   private readonly httpByAddress: RateLimiterAbstract;
   private readonly httpByUser: RateLimiterAbstract;
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
+  private readonly searches: RateLimiterAbstract;
 
   private constructor(
     config: Config,
@@ -131,6 +132,7 @@ export class RateLimits {
     this.httpByAddress = memoryStore('http-address', config.HTTP_RATE_ADDRESS);
     this.httpByUser = memoryStore('http-user', config.HTTP_RATE_USER);
     this.groupActions = { react: memoryStore('react', config.REACT_RATE), typing: memoryStore('typing', config.TYPING_RATE) };
+    this.searches = memoryStore('search', config.SEARCH_RATE);
   }
 
   /** In memory, or the brute-force limits in Redis when REDIS_URL is set (a small connection of their own). */
@@ -159,6 +161,11 @@ export class RateLimits {
   /** Every authenticated `/v1` request. */
   httpUser(userId: string): Promise<void> {
     return take(this.httpByUser, userId);
+  }
+
+  /** Each search, per user (a search reads more than any other request). */
+  search(userId: string): Promise<void> {
+    return take(this.searches, userId);
   }
 
   signUp(address: string): Promise<void> {

@@ -1,5 +1,19 @@
 import { z } from 'zod';
-import { clientMsgId, emoji, id, issueDetails, mentions, messageText, positiveSeq, seq, type ProtocolLimits } from './limits.js';
+import {
+  attachmentIds,
+  clientMsgId,
+  emoji,
+  emptyMessage,
+  hasContent,
+  id,
+  issueDetails,
+  mentions,
+  messageText,
+  optionalMessageText,
+  positiveSeq,
+  seq,
+  type ProtocolLimits,
+} from './limits.js';
 import { AppError } from './errors.js';
 import { tryParseJson } from './json.js';
 
@@ -13,15 +27,18 @@ export function commandSchemas(limits: ProtocolLimits) {
   const base = { id: commandId };
   return {
     auth: z.object({ ...base, type: z.literal('auth'), token: z.string().min(1).max(8192) }),
-    send: z.object({
-      ...base,
-      type: z.literal('send'),
-      group: id,
-      clientMsgId,
-      text,
-      replyTo: positiveSeq.nullish(),
-      mentions: mentions.optional(),
-    }),
+    send: z
+      .object({
+        ...base,
+        type: z.literal('send'),
+        group: id,
+        clientMsgId,
+        text: optionalMessageText(limits).default(''),
+        replyTo: positiveSeq.nullish(),
+        mentions: mentions.optional(),
+        attachments: attachmentIds.optional(),
+      })
+      .refine(hasContent, emptyMessage),
     edit: z.object({ ...base, type: z.literal('edit'), group: id, target: positiveSeq, text }),
     delete: z.object({ ...base, type: z.literal('delete'), group: id, target: positiveSeq }),
     react: z.object({ ...base, type: z.literal('react'), group: id, target: positiveSeq, emoji: emoji.nullable() }),
@@ -52,9 +69,12 @@ export type CommandId = z.output<typeof commandId>;
 export type CommandBody<T extends CommandType = CommandType> = T extends CommandType ? Omit<Command<T>, 'id'> : never;
 
 /** One message to send: the fields of `send` (and of `POST /v1/groups/:id/messages`, with the group in the path). */
-export type SendInput = Pick<Command<'send'>, 'group' | 'clientMsgId' | 'text' | 'replyTo' | 'mentions'>;
+export type SendInput = Pick<Command<'send'>, 'group' | 'clientMsgId' | 'text' | 'replyTo' | 'mentions' | 'attachments'>;
 /** A message with its optional fields settled: how one send is queued, stored and shown while pending. */
-export type OutgoingMessage = { [K in keyof SendInput]-?: Exclude<SendInput[K], undefined> };
+export type OutgoingMessage = { [K in Exclude<keyof SendInput, 'attachments'>]-?: Exclude<SendInput[K], undefined> } & Pick<
+  SendInput,
+  'attachments'
+>;
 
 const envelope = z.object({ type: z.string().min(1).max(32), id: commandId.optional() }).loose();
 

@@ -1,9 +1,16 @@
 import type { EventRow } from '../db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
-import type { GroupSummary, InvitedGroup, ReportView } from './server-frames.js';
+import type { AttachmentFrame, GroupSummary, InvitedGroup, Known, ReportView } from './server-frames.js';
 
 export type { GroupSummary, HistoryMessage, InvitedGroup } from './server-frames.js';
+
+/** An attachment's metadata as messages carry it: `{id,name,contentType,size,width?,height?,blurhash?}`. */
+export type AttachmentMeta = Known<AttachmentFrame>;
+
+/** The attachments a stored message carries (kept in its `data`); none once it is deleted. */
+export const attachmentsOf = (e: Pick<LogEvent, 'data' | 'deleted'>): AttachmentMeta[] =>
+  e.deleted ? [] : ((e.data?.attachments as AttachmentMeta[] | undefined) ?? []);
 
 // Server → client frames (PROTOCOL.md §4). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
@@ -23,6 +30,7 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
         text: e.text,
         replyTo: e.replyTo,
         mentions: data.mentions ?? [],
+        ...(attachmentsOf(e).length > 0 ? { attachments: attachmentsOf(e) } : {}),
         ...(e.editedAt ? { editedAt: e.editedAt.toISOString() } : {}),
         ...(e.deleted ? { deleted: true } : {}),
       };

@@ -1,5 +1,19 @@
 import { z } from 'zod';
-import { clientMsgId, description, id, mentions, messageText, name, positiveSeq, storableString, type ProtocolLimits } from './limits.js';
+import {
+  attachmentIds,
+  clientMsgId,
+  description,
+  emptyMessage,
+  hasContent,
+  id,
+  mentions,
+  messageText,
+  name,
+  optionalMessageText,
+  positiveSeq,
+  storableString,
+  type ProtocolLimits,
+} from './limits.js';
 
 // Request bodies and query strings of the HTTP API (PROTOCOL.md §3 and §5).
 
@@ -41,7 +55,15 @@ export function httpBodies(limits: ProtocolLimits) {
     }),
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
     addMember: z.object({ userId: id, role: role.optional() }),
-    postMessage: z.object({ clientMsgId, text, replyTo: positiveSeq.nullish(), mentions: mentions.optional() }),
+    postMessage: z
+      .object({
+        clientMsgId,
+        text: optionalMessageText(limits).default(''),
+        replyTo: positiveSeq.nullish(),
+        mentions: mentions.optional(),
+        attachments: attachmentIds.optional(),
+      })
+      .refine(hasContent, emptyMessage),
     createCommunity: z.object({ name, description: description.optional(), settings: communitySettings.optional() }),
     updateCommunity: z.object({ name: name.optional(), description: description.optional(), settings: communitySettings.optional() }),
     createCommunityGroup: z.object({ name, description: description.optional(), settings: groupSettings.optional() }),

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { groupSummarySchema, historyMessageSchema, invitedGroupSchema, reportSchema, type Known } from './server-frames.js';
+import {
+  attachmentSchema,
+  groupSummarySchema,
+  historyMessageSchema,
+  invitedGroupSchema,
+  reportSchema,
+  type Known,
+} from './server-frames.js';
 
 // Answers of the HTTP API (PROTOCOL.md §3 and §5) as zod schemas, for clients. Loose, like the
 // frames: a newer server may add fields.
@@ -119,6 +126,17 @@ export const httpReplies = {
   reported: z.object({ status: z.literal('received') }).loose(),
   reports: z.object({ reports: z.array(reportSchema), nextCursor: z.string().nullable() }).loose(),
   report: z.object({ report: reportSchema }).loose(),
+  /** `POST /v1/attachments` (PROTOCOL.md §8). */
+  attachment: z.object({ attachment: attachmentSchema }).loose(),
+  /** `GET /v1/search` (PROTOCOL.md §8). */
+  search: z
+    .object({
+      results: z.array(
+        z.object({ group: z.string(), seq: z.number(), ts: z.string(), sender: z.string(), text: z.string(), snippet: z.string() }).loose(),
+      ),
+      nextCursor: z.string().nullable(),
+    })
+    .loose(),
 };
 
 export type HttpReplies = { [K in keyof typeof httpReplies]: z.infer<(typeof httpReplies)[K]> };

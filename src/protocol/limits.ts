@@ -61,7 +61,22 @@ export const isOneEmoji = (s: string) => {
   return n === 1;
 };
 
+/** Message text that may be empty (a message with files): trimmed, at most maxTextChars. */
+export const optionalMessageText = (limits: ProtocolLimits) =>
+  storableString()
+    .refine((s) => !controlCharacter.test(s), 'must not contain control characters (tab and line breaks are fine)')
+    .trim()
+    .refine((s) => s.length === 0 || !isInvisible(s), 'must show something: only invisible characters')
+    .refine((s) => charCount(s) <= limits.maxTextChars, `must be at most ${limits.maxTextChars} characters`);
+
+/** Text is needed unless the message carries something else (files). */
+export const hasContent = (m: { text: string; attachments?: string[] | undefined }) =>
+  m.text.length > 0 || (m.attachments?.length ?? 0) > 0;
+export const emptyMessage = { message: 'must not be empty', path: ['text'] };
+
 export const id = storableString().min(1).max(64);
+/** Uploads one message carries (PROTOCOL.md §8). */
+export const attachmentIds = z.array(storableString().min(1).max(64)).max(10, 'at most 10 attachments');
 export const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const positiveSeq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 export const clientMsgId = storableString().min(1).max(64);

@@ -38,6 +38,19 @@ export const invitedGroupSchema = z
   })
   .loose();
 
+/** An attachment as messages carry it (PROTOCOL.md §8). */
+export const attachmentSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    contentType: z.string(),
+    size: z.number().int().min(1),
+    width: z.number().int().optional(),
+    height: z.number().int().optional(),
+    blurhash: z.string().optional(),
+  })
+  .loose();
+
 const eventHead = {
   type: z.literal('event'),
   group: z.string(),
@@ -54,6 +67,8 @@ export const messageEventSchema = z
     text: z.string().nullable(),
     replyTo: z.number().int().nullable(),
     mentions: z.array(z.string()),
+    /** Present when the message has files. */
+    attachments: z.array(attachmentSchema).optional(),
     editedAt: z.string().optional(),
     deleted: z.boolean().optional(),
   })
@@ -92,6 +107,8 @@ export const historyMessageSchema = z
     editedAt: z.string().nullable(),
     deleted: z.boolean(),
     reactions: z.record(z.string(), z.number()),
+    /** Present when the message has files (and is not deleted). */
+    attachments: z.array(attachmentSchema).optional(),
   })
   .loose();
 
@@ -186,6 +203,7 @@ export type GroupEventKind = GroupEvent['kind'];
 export type MessageEvent = z.infer<typeof messageEventSchema>;
 export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
 export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
+export type AttachmentFrame = z.infer<typeof attachmentSchema>;
 
 /**
  * A loose schema's type without its index signature: the fields the protocol names, for code

@@ -62,6 +62,9 @@ describe('loadConfig', () => {
       DEFAULT_GROUP_ADD: 'shared',
       TALLY_INTERVAL_MS: 2000,
       WORKERS: 1,
+      MAX_UPLOAD_BYTES: 25 * 1024 * 1024,
+      UPLOAD_QUOTA_BYTES: 1024 * 1024 * 1024,
+      SEARCH_RATE: { points: 30, durationS: 10 },
       LOG_LEVEL: 'info',
     });
   });
