@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { resolveJwtSecret } from './auth/secret.js';
 import { Tokens } from './auth/tokens.js';
 import type { Bus } from './bus/bus.js';
@@ -15,6 +16,10 @@ import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics } from './obs/metrics.js';
 import { createCommandParser } from './protocol/commands.js';
 import { httpBodies } from './protocol/http-bodies.js';
+import { LocalPresence, type Presence, RedisPresence } from './notify/presence.js';
+import { PushSender } from './notify/push-sender.js';
+import { resolveVapidKeys } from './notify/vapid.js';
+import { NotifyWorker } from './notify/worker.js';
 
 export interface App {
   readonly port: number;
@@ -58,11 +63,31 @@ export async function startApp(config: Config): Promise<App> {
     await storage.close();
     throw err;
   }
+  const replicaId = randomBytes(8).toString('hex');
+  let presence: Presence;
+  try {
+    presence = config.REDIS_URL
+      ? await RedisPresence.connect({
+          url: config.REDIS_URL,
+          sharded: config.REDIS_SHARDED,
+          replicaId,
+          ttlMs: config.PRESENCE_TTL_MS,
+          logger,
+        })
+      : new LocalPresence();
+  } catch (err) {
+    await bus.close();
+    await storage.close();
+    throw err;
+  }
+  const vapid = await resolveVapidKeys(config, storage.db, logger);
+  let notifyWorker: NotifyWorker | undefined;
   const limits = { maxTextChars: config.MAX_TEXT_CHARS, maxMembersPerCall: config.MAX_MEMBERS_PER_CALL };
   const chat = createChat(
     {
       db: storage.db,
       publisher: new Publisher(bus),
+      notificationsOwed: () => notifyWorker?.kick(),
       logger,
       metrics,
       limits: {
@@ -75,6 +100,8 @@ export async function startApp(config: Config): Promise<App> {
         maxCommunityGroups: config.MAX_COMMUNITY_GROUPS,
         tokenTtlS: config.TOKEN_TTL_S,
         scryptLogN: config.SCRYPT_LOG_N,
+        notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
+        allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
       },
     },
     tokens,
@@ -95,6 +122,8 @@ export async function startApp(config: Config): Promise<App> {
     verifyToken: (token) => tokens.verify(token),
     pingStorage: () => storage.ping(),
     limits: rateLimits,
+    presence,
+    vapidPublicKey: vapid.publicKey,
     settings: {
       host: config.HOST,
       port: config.PORT,
@@ -112,7 +141,21 @@ export async function startApp(config: Config): Promise<App> {
       metricsToken: config.METRICS_TOKEN,
     },
   });
+  const pushSender = new PushSender(vapid, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
+  notifyWorker = new NotifyWorker({
+    db: storage.db,
+    presence,
+    sender: pushSender,
+    logger,
+    settings: {
+      coalesceMs: config.PUSH_COALESCE_MS,
+      leaseMs: config.NOTIFY_LEASE_MS,
+      notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
+      pollMs: Math.min(1000, config.NOTIFY_LEASE_MS),
+    },
+  });
   const port = await gateway.listen();
+  notifyWorker.start();
   logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind });
 
   let stopping: Promise<void> | undefined;
@@ -127,6 +170,9 @@ export async function startApp(config: Config): Promise<App> {
     stop: () =>
       (stopping ??= (async () => {
         await gateway.drain();
+        await notifyWorker?.stop();
+        pushSender.close();
+        await presence.close();
         await rateLimits.close();
         await bus.close();
         await storage.close();

@@ -21,6 +21,7 @@ import { findUser, findUserIds } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { GroupSummary } from '../protocol/frames.js';
+import { defaultNotifyLevel } from './notifications.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { isAdmin, requireAdmin, requireMember } from './access.js';
@@ -48,9 +49,13 @@ export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastS
 export class Groups {
   constructor(private readonly deps: ChatDeps) {}
 
+  private get notifyAllMax(): number {
+    return this.deps.limits.notifyAllMaxMembers ?? 256;
+  }
+
   async listMine(userId: string): Promise<GroupSummary[]> {
     const rows = await listUserGroups(this.deps.db, userId);
-    return rows.map(toSummary);
+    return rows.map((r) => toSummary(r, this.notifyAllMax));
   }
 
   async listMyCommunities(userId: string) {
@@ -59,7 +64,7 @@ export class Groups {
 
   async summary(groupId: string, userId: string): Promise<GroupSummary | undefined> {
     const row = await groupSummary(this.deps.db, groupId, userId);
-    return row && toSummary(row);
+    return row && toSummary(row, this.notifyAllMax);
   }
 
   async create(userId: string, input: { name: string; description?: string | undefined; members?: string[] | undefined }) {
@@ -269,7 +274,7 @@ export class Groups {
   }
 }
 
-function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): GroupSummary {
+function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number], notifyAllMax: number): GroupSummary {
   return {
     id: row.id,
     kind: row.kind,
@@ -278,5 +283,7 @@ function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): Gro
     role: row.role,
     lastSeq: Number(row.lastSeq),
     readSeq: Number(row.readSeq),
+    level: row.notifyLevel ?? defaultNotifyLevel(row.kind, row.memberCount, notifyAllMax),
+    muteUntil: row.muteUntil ? row.muteUntil.toISOString() : null,
   };
 }

@@ -6,6 +6,8 @@ import { Direct } from './direct.js';
 import { Groups } from './groups.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
+import { Notifications } from './notifications.js';
+import { checkTargetUrl } from '../notify/address-guard.js';
 
 /** The domain, as transports see it. Knows nothing of uWS or HTTP. */
 export function createChat(deps: ChatDeps, tokens: Tokens) {
@@ -19,6 +21,9 @@ export function createChat(deps: ChatDeps, tokens: Tokens) {
     messages,
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
+    notifications: new Notifications(deps, (endpoint) => {
+      checkTargetUrl(endpoint, deps.limits.allowPrivateTargets ?? false, 'endpoint');
+    }),
   };
 }
 

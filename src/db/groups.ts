@@ -76,6 +76,9 @@ const summaryColumns = {
   role: members.role,
   lastSeq: groups.lastSeq,
   readSeq: members.readSeq,
+  memberCount: groups.memberCount,
+  notifyLevel: members.notifyLevel,
+  muteUntil: members.muteUntil,
 };
 
 /** Every group the user is in, as `ready` and `/v1/me` list them. */

@@ -33,6 +33,8 @@ export interface HubDeps<S> {
   onAccessChange(change: AccessChange | 'all'): void;
   metrics: Metrics;
   logger: Logger;
+  /** Told when a user's first session here opens and their last one closes (who not to push). */
+  presence?: { online(userId: string): void; offline(userId: string): void };
   settings: {
     /** How often running feeds are checked against storage for events the bus lost. */
     feedCheckMs: number;
@@ -125,6 +127,7 @@ export class Hub<S> {
     sessions?.delete(session);
     if (sessions && sessions.size === 0) {
       this.byUser.delete(userId);
+      this.deps.presence?.offline(userId);
       this.deps.bus
         .unsubscribe(userTopic(userId))
         .catch((err: unknown) => this.deps.logger.warn('bus unsubscribe failed', { userId, err }));
@@ -162,6 +165,7 @@ export class Hub<S> {
       sessions = new Set();
       this.byUser.set(userId, sessions);
       sessions.add(session);
+      this.deps.presence?.online(userId);
       await this.deps.bus.subscribe(userTopic(userId));
     } else {
       sessions.add(session);

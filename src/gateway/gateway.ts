@@ -16,6 +16,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { communityRoutes } from './routes/communities.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
 import { UwsTransport } from './uws-transport.js';
@@ -39,6 +40,10 @@ export interface GatewayDeps {
   /** Resolves when storage answers (for /readyz). */
   pingStorage(): Promise<void>;
   limits: RateLimits;
+  /** Who is connected here, for notifications (PROTOCOL.md §7). */
+  presence?: { online(userId: string): void; offline(userId: string): void };
+  /** The VAPID public key clients subscribe to Web Push with. */
+  vapidPublicKey: string;
   settings: {
     host: string;
     port: number;
@@ -101,6 +106,7 @@ export class Gateway {
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
       metrics,
       logger,
+      ...(deps.presence ? { presence: deps.presence } : {}),
       settings: { feedCheckMs: settings.feedCheckMs, slowConsumerBytes: settings.slowConsumerBytes },
     });
 
@@ -138,6 +144,7 @@ export class Gateway {
     accountRoutes(router, chat, deps.bodies, settings.localAccounts, deps.limits);
     groupRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
+    notificationRoutes(router, chat, deps.bodies, deps.vapidPublicKey);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

@@ -12,6 +12,8 @@ export const groupSettings = z.object({ adminsOnlyPost: z.boolean(), open: z.boo
 /** Community settings live on its announcement group (who posts there, whether joining needs approval). */
 export const communitySettings = z.object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
 
+export const notifyLevel = z.enum(['all', 'mentions', 'none']);
+
 export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
@@ -41,6 +43,16 @@ export function httpBodies(limits: ProtocolLimits) {
     decideRequest: z.object({ groupId: id.optional() }),
     announce: z.object({ clientMsgId, text }),
     openDirect: z.object({ userId: id }),
+    notificationPreference: z.object({ level: notifyLevel, muteUntil: z.iso.datetime({ offset: true }).nullish() }).strict(),
+    pushSubscription: z.object({
+      endpoint: z.string().min(1).max(2048),
+      keys: z.object({
+        // RFC 8291: an uncompressed P-256 point (65 bytes) and a 16-byte secret, base64url.
+        p256dh: z.string().regex(/^[A-Za-z0-9_-]{86,88}={0,2}$/, 'a base64url P-256 public key'),
+        auth: z.string().regex(/^[A-Za-z0-9_-]{22,24}={0,2}$/, 'a base64url 16-byte secret'),
+      }),
+      expirationTime: z.number().nullish(),
+    }),
   };
 }
 

@@ -21,6 +21,9 @@ export const groupSummarySchema = z
     role,
     lastSeq: seq,
     readSeq: seq,
+    /** v1.1 (§7): the caller's notification level here, and until when it is muted. */
+    level: z.enum(['all', 'mentions', 'none']).optional(),
+    muteUntil: z.string().nullable().optional(),
   })
   .loose();
 
