@@ -36,7 +36,9 @@ export class LocalPushService {
   readonly refused: { subscription: string; status: number }[] = [];
   private readonly subscribers = new Map<string, Subscriber>();
   private answerFor: (subscription: string) => Answer = () => ({ status: 201 });
-  private vapidPublicKey: string | undefined;
+  vapidPublicKey: string | undefined;
+  /** Answers wait this long (a slow push service). */
+  delayMs = 0;
 
   private constructor(
     private readonly server: Server,
@@ -46,10 +48,14 @@ export class LocalPushService {
   static async start(): Promise<LocalPushService> {
     let service: LocalPushService | undefined;
     const server = createServer((req, res) => {
-      void service!.handle(req).then((answer) => {
-        res.writeHead(answer.status, answer.retryAfter ? { 'retry-after': answer.retryAfter } : {});
-        res.end();
-      });
+      service!
+        .handle(req)
+        .then((answer) => {
+          res.writeHead(answer.status, answer.retryAfter ? { 'retry-after': answer.retryAfter } : {});
+          res.end();
+        })
+        // A sender killed mid-request (kill -9 tests): nothing to answer.
+        .catch(() => res.destroy());
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
@@ -135,6 +141,7 @@ export class LocalPushService {
     } catch (err) {
       return reject(`payload does not decrypt: ${(err as Error).message}`);
     }
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const answer = this.answerFor(subscriber.id);
     if (answer.status === 201) {
       this.delivered.push({

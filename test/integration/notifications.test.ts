@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushSubscriptions } from '../../src/db/schema.js';
+import { ownDatabase } from '../helpers/own-database.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';
 import { waitUntil } from '../helpers/replicas.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
@@ -34,11 +35,20 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
   const waitPushes = (s: Subscriber, count: number, ms = 8000) =>
     waitUntil(() => pushesTo(s).length >= count, ms, `${count} pushes to ${s.id} (got ${pushesTo(s).length})`);
 
+  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
+
   beforeAll(async () => {
     push = await LocalPushService.start();
+    if (mode === 'postgres') database = await ownDatabase('notify');
     server = await startServer({
       mode,
-      env: { WEBHOOK_ALLOW_PRIVATE: 'on', PUSH_COALESCE_MS: '1000', NOTIFY_LEASE_MS: '3000', NOTIFY_ALL_MAX_MEMBERS: '4' },
+      env: {
+        ...(database ? { DATABASE_URL: database.url } : {}),
+        WEBHOOK_ALLOW_PRIVATE: 'on',
+        PUSH_COALESCE_MS: '1000',
+        NOTIFY_LEASE_MS: '3000',
+        NOTIFY_ALL_MAX_MEMBERS: '4',
+      },
     });
     const key = await server.http('GET', '/v1/push/vapid-key');
     expect(key.status).toBe(200);
@@ -49,6 +59,7 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
     for (const s of sockets) s.terminate();
     await server?.stop();
     await push?.stop();
+    await database?.drop();
   });
 
   it('preferences: defaults by kind and size, PUT changes them, summaries and ready carry level', async () => {
