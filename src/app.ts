@@ -17,6 +17,7 @@ import { createMetrics } from './obs/metrics.js';
 import { createCommandParser } from './protocol/commands.js';
 import { httpBodies } from './protocol/http-bodies.js';
 import { LocalPresence, type Presence, RedisPresence } from './notify/presence.js';
+import { OutboundHttp } from './notify/outbound.js';
 import { PushSender } from './notify/push-sender.js';
 import { resolveVapidKeys } from './notify/vapid.js';
 import { NotifyWorker } from './notify/worker.js';
@@ -142,16 +143,19 @@ export async function startApp(config: Config): Promise<App> {
     },
   });
   const pushSender = new PushSender(vapid, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
+  const webhookHttp = new OutboundHttp({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
   notifyWorker = new NotifyWorker({
     db: storage.db,
     presence,
     sender: pushSender,
+    webhookHttp,
     logger,
     settings: {
       coalesceMs: config.PUSH_COALESCE_MS,
       leaseMs: config.NOTIFY_LEASE_MS,
       notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
       pollMs: Math.min(1000, config.NOTIFY_LEASE_MS),
+      webhookRetryMs: config.WEBHOOK_RETRY_S * 1000,
     },
   });
   const port = await gateway.listen();
@@ -172,6 +176,7 @@ export async function startApp(config: Config): Promise<App> {
         await gateway.drain();
         await notifyWorker?.stop();
         pushSender.close();
+        webhookHttp.close();
         await presence.close();
         await rateLimits.close();
         await bus.close();

@@ -112,6 +112,8 @@ const envSchema = z.object({
   NOTIFY_LEASE_MS: int(1000, 3_600_000).default(30_000),
   /** A push or webhook request not answered in this time fails (and is retried). */
   PUSH_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** How long a webhook delivery is retried (with backoff) before it is marked failed. */
+  WEBHOOK_RETRY_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   /** With Redis: a replica's connected users stop counting this long after its last heartbeat. */
   PRESENCE_TTL_MS: int(1000, 600_000).default(15_000),
   WORKERS: int(1, 256).default(1),

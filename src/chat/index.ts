@@ -7,6 +7,7 @@ import { Groups } from './groups.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 import { Notifications } from './notifications.js';
+import { Webhooks } from './webhooks.js';
 import { checkTargetUrl } from '../notify/address-guard.js';
 
 /** The domain, as transports see it. Knows nothing of uWS or HTTP. */
@@ -23,6 +24,9 @@ export function createChat(deps: ChatDeps, tokens: Tokens) {
     direct: new Direct(deps, groups),
     notifications: new Notifications(deps, (endpoint) => {
       checkTargetUrl(endpoint, deps.limits.allowPrivateTargets ?? false, 'endpoint');
+    }),
+    webhooks: new Webhooks(deps, (url) => {
+      checkTargetUrl(url, deps.limits.allowPrivateTargets ?? false, 'url');
     }),
   };
 }

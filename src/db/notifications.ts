@@ -1,5 +1,6 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
+import { enqueueDeliveries } from './webhooks.js';
 import { groups, members, messageStats, notifyOutbox, pushQueue, pushSubscriptions, serverKeys, users, events } from './schema.js';
 
 // Notifications (PROTOCOL.md §7): preferences, push subscriptions, the outbox of owed
@@ -155,6 +156,8 @@ export async function fanOutPushes(
     coalesceMs: number;
     /** For announcements: the reach counters' row, with the member count now. */
     statsMembers?: number;
+    /** Webhook deliveries this message owes. */
+    deliveries?: { id: string; webhookId: string; event: string; payload: Record<string, unknown> }[];
   },
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
@@ -163,6 +166,7 @@ export async function fanOutPushes(
       .where(and(eq(notifyOutbox.groupId, input.groupId), eq(notifyOutbox.seq, input.seq), eq(notifyOutbox.leaseToken, input.token)))
       .returning({ seq: notifyOutbox.seq });
     if (owned.length === 0) return false;
+    await enqueueDeliveries(tx, input.deliveries ?? []);
     if (input.statsMembers !== undefined) {
       await tx
         .insert(messageStats)

@@ -240,6 +240,49 @@ export const serverKeys = pgTable('server_keys', {
   createdAt: createdAt(),
 });
 
+/** A community's signed webhook (Standard Webhooks), for the event types it subscribed to. */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: text().primaryKey(),
+    communityId: text()
+      .notNull()
+      .references(() => communities.id, { onDelete: 'cascade' }),
+    url: text().notNull(),
+    events: jsonb().$type<string[]>().notNull(),
+    /** `whsec_` + base64 of the signing key. */
+    secret: text().notNull(),
+    createdBy: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index().on(t.communityId)],
+);
+
+/** One event owed to one webhook, and its delivery log: retried with backoff for up to 24 h. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text().primaryKey(),
+    webhookId: text()
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    event: text().notNull(),
+    payload: jsonb().$type<Record<string, unknown>>().notNull(),
+    status: text({ enum: ['pending', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer().notNull().default(0),
+    nextAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseToken: text(),
+    lastStatus: integer(),
+    lastError: text(),
+    createdAt: createdAt(),
+    deliveredAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('webhook_deliveries_due').on(t.nextAt).where(sql`status = 'pending'`), index().on(t.webhookId, t.createdAt)],
+);
+
 export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;
 export type PushQueueRow = typeof pushQueue.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import webpush from 'web-push';
-import { guardedLookup, PrivateAddressError } from './address-guard.js';
+import { OutboundHttp } from './outbound.js';
 import type { VapidKeys } from './vapid.js';
 
 // Web Push delivery (RFC 8030) of payloads encrypted by `web-push` (RFC 8291 aes128gcm) with a
-// VAPID signature (RFC 8292). web-push builds each request; this module sends it itself, for
-// three things web-push's own sender does not do: resolve-and-pin the address through the
-// private-address guard, reuse connections, and hand back Retry-After.
+// VAPID signature (RFC 8292). web-push builds each request; OutboundHttp sends it, for what
+// web-push's own sender does not do: resolve-and-pin the address through the private-address
+// guard, reuse connections, hand back Retry-After, and plain http for local tests.
 
 export interface PushTarget {
   endpoint: string;
@@ -37,8 +35,7 @@ export function topicOf(groupId: string): string {
 const VAPID_TTL_S = 12 * 3600;
 
 export class PushSender {
-  private readonly httpsAgent: https.Agent;
-  private readonly httpAgent: http.Agent;
+  private readonly http: OutboundHttp;
   /** VAPID Authorization headers per push service origin: one signature per origin per few hours, not per push. */
   private readonly vapidByAudience = new Map<string, { header: string; until: number }>();
 
@@ -46,9 +43,7 @@ export class PushSender {
     private readonly vapid: VapidKeys,
     private readonly settings: { allowPrivate: boolean; timeoutMs: number },
   ) {
-    const lookup = guardedLookup(settings.allowPrivate);
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, lookup });
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64, lookup });
+    this.http = new OutboundHttp({ ...settings, maxSockets: 128 });
   }
 
   async send(target: PushTarget, payload: string, options: PushOptions): Promise<PushResult> {
@@ -58,7 +53,7 @@ export class PushSender {
     } catch {
       return { outcome: 'gone' };
     }
-    if (url.protocol !== 'https:' && !(this.settings.allowPrivate && url.protocol === 'http:')) return { outcome: 'gone' };
+    if (!this.http.allows(url)) return { outcome: 'gone' };
     const details = webpush.generateRequestDetails(
       { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
       payload,
@@ -75,8 +70,7 @@ export class PushSender {
   }
 
   close(): void {
-    this.httpsAgent.destroy();
-    this.httpAgent.destroy();
+    this.http.close();
   }
 
   private vapidHeader(audience: string): string {
@@ -97,38 +91,14 @@ export class PushSender {
     return Authorization;
   }
 
-  private post(url: URL, headers: Record<string, string | number>, body: Buffer): Promise<PushResult> {
-    const secure = url.protocol === 'https:';
-    return new Promise((resolve) => {
-      const req = (secure ? https : http).request(
-        url,
-        { method: 'POST', headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: this.settings.timeoutMs },
-        (res) => {
-          res.resume(); // the body is not needed; drained so the connection is reused
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve({ outcome: 'accepted' });
-          else if (status === 404 || status === 410) resolve({ outcome: 'gone' });
-          else if (status === 429 || status >= 500) {
-            const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-            resolve(retryAfterMs === undefined ? { outcome: 'retry' } : { outcome: 'retry', retryAfterMs });
-          } else resolve({ outcome: 'rejected', status }); // 3xx too: redirects are not followed
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('push request timed out')));
-      req.on('error', (err) => {
-        // An endpoint that resolves only to private addresses is treated as dead, not retried.
-        resolve(err instanceof PrivateAddressError ? { outcome: 'gone' } : { outcome: 'retry' });
-      });
-      req.end(body);
-    });
+  private async post(url: URL, headers: Record<string, string | number>, body: Buffer): Promise<PushResult> {
+    const r = await this.http.post(url, headers, body);
+    // An endpoint that resolves only to private addresses is treated as dead, not retried.
+    if ('error' in r) return r.privateAddress ? { outcome: 'gone' } : { outcome: 'retry' };
+    if (r.status >= 200 && r.status < 300) return { outcome: 'accepted' };
+    if (r.status === 404 || r.status === 410) return { outcome: 'gone' };
+    if (r.status === 429 || r.status >= 500)
+      return r.retryAfterMs === undefined ? { outcome: 'retry' } : { outcome: 'retry', retryAfterMs: r.retryAfterMs };
+    return { outcome: 'rejected', status: r.status }; // 3xx too: redirects are not followed
   }
-}
-
-/** Retry-After as delay-seconds or an HTTP date (RFC 9110), in ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -15,6 +15,10 @@ import {
   subscriptionsOf,
 } from '../db/notifications.js';
 import type { PushSubscriptionRow } from '../db/schema.js';
+import { claimDeliveries, nextDeliveryDue, settleDelivery, webhooksFor } from '../db/webhooks.js';
+import type { WebhookEvent } from '../chat/webhooks.js';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import type { OutboundHttp } from './outbound.js';
 import type { Logger } from '../obs/logger.js';
 import { buildPayload, coalescedPayload } from './payload.js';
 import type { Presence } from './presence.js';
@@ -26,11 +30,14 @@ export interface NotifyWorkerSettings {
   notifyAllMaxMembers: number;
   /** How often an idle worker looks for work another replica owes (or left behind when it died). */
   pollMs: number;
+  /** How long a webhook delivery is retried before it is marked failed. */
+  webhookRetryMs: number;
 }
 
 const OUTBOX_BATCH = 50;
 const PUSH_BATCH = 200;
 const PUSH_CONCURRENCY = 100;
+const WEBHOOK_BATCH = 20;
 const PUSH_TTL_S = 24 * 3600;
 /** Backoff doubles from 1 s up to 5 min; after this many attempts (about 2 h) a push is dropped. */
 const MAX_PUSH_ATTEMPTS = 30;
@@ -68,6 +75,9 @@ class Wakeup {
   }
 }
 
+/** A Standard Webhooks message id: unique per event and webhook, the same on every retry. */
+const newWebhookMessageId = () => `msg_${randomBytes(16).toString('base64url')}`;
+
 export const backoffMs = (attempts: number, retryAfterMs?: number): number => {
   const exp = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts, 20));
   const jittered = exp * (0.8 + Math.random() * 0.4);
@@ -86,6 +96,7 @@ export class NotifyWorker {
   private readonly token = randomBytes(8).toString('hex');
   private readonly fanOutWake = new Wakeup();
   private readonly pushWake = new Wakeup();
+  private readonly webhookWake = new Wakeup();
   private running = false;
   private loops: Promise<void>[] = [];
   private lastPrune = 0;
@@ -95,6 +106,7 @@ export class NotifyWorker {
       db: Db;
       presence: Presence;
       sender: PushSender;
+      webhookHttp: OutboundHttp;
       logger: Logger;
       settings: NotifyWorkerSettings;
     },
@@ -106,6 +118,7 @@ export class NotifyWorker {
     this.loops = [
       this.loop('fan-out', () => this.fanOutBatch(), this.fanOutWake),
       this.loop('push', () => this.pushBatch(), this.pushWake),
+      this.loop('webhook', () => this.webhookBatch(), this.webhookWake),
     ];
   }
 
@@ -118,6 +131,7 @@ export class NotifyWorker {
     this.running = false;
     this.fanOutWake.kick();
     this.pushWake.kick();
+    this.webhookWake.kick();
     await Promise.all(this.loops);
   }
 
@@ -126,7 +140,8 @@ export class NotifyWorker {
       let idleMs = 0;
       try {
         const done = await batch();
-        if (done === 0) idleMs = name === 'push' ? await this.pushIdleMs() : this.deps.settings.pollMs;
+        if (done === 0)
+          idleMs = name === 'push' ? await this.pushIdleMs() : name === 'webhook' ? await this.webhookIdleMs() : this.deps.settings.pollMs;
       } catch (err) {
         if (!this.running) return;
         this.deps.logger.warn(`notification ${name} failed; retrying`, { err });
@@ -147,12 +162,21 @@ export class NotifyWorker {
     return Math.max(5, Math.min(settings.pollMs, due.getTime() - Date.now()));
   }
 
+  private async webhookIdleMs(): Promise<number> {
+    const due = await nextDeliveryDue(this.deps.db);
+    if (!due) return this.deps.settings.pollMs;
+    return Math.max(5, Math.min(this.deps.settings.pollMs, due.getTime() - Date.now()));
+  }
+
   /** Fans out up to a batch of owed messages; returns how many. */
   async fanOutBatch(): Promise<number> {
     const { db, settings } = this.deps;
     const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
     for (const { groupId, seq } of claimed) await this.fanOut(groupId, seq);
-    if (claimed.length > 0) this.pushWake.kick();
+    if (claimed.length > 0) {
+      this.pushWake.kick();
+      this.webhookWake.kick();
+    }
     return claimed.length;
   }
 
@@ -184,8 +208,80 @@ export class NotifyWorker {
     await fanOutPushes(db, {
       ...base,
       batches,
+      deliveries: await this.webhookDeliveries(groupId, seq, source, mentions),
       ...(source.groupKind === 'announcement' ? { statsMembers: source.memberCount } : {}),
     });
+  }
+
+  /** One delivery per webhook of the group's community that wants this message, as its most specific type. */
+  private async webhookDeliveries(
+    groupId: string,
+    seq: number,
+    source: NonNullable<Awaited<ReturnType<typeof notificationSource>>>,
+    mentions: string[],
+  ) {
+    if (!source.communityId || source.groupKind === 'direct') return [];
+    const types: WebhookEvent[] = source.groupKind === 'announcement' ? ['announcement'] : ['message'];
+    if (mentions.length > 0) types.unshift('mention');
+    const hooks = await webhooksFor(this.deps.db, source.communityId, types);
+    if (hooks.length === 0) return [];
+    const data = {
+      community: source.communityId,
+      group: groupId,
+      groupName: source.groupName,
+      seq,
+      sender: { id: source.senderId, name: source.senderName ?? source.senderId },
+      text: source.text,
+      mentions,
+      ts: source.ts.toISOString(),
+    };
+    return hooks.map((hook) => {
+      const event = types.find((t) => hook.events.includes(t))!;
+      return { id: newWebhookMessageId(), webhookId: hook.id, event, payload: { type: event, timestamp: new Date().toISOString(), data } };
+    });
+  }
+
+  /** Delivers up to a batch of due webhook events; returns how many. */
+  async webhookBatch(): Promise<number> {
+    const { db, settings, webhookHttp } = this.deps;
+    const claimed = await claimDeliveries(db, this.token, settings.leaseMs, WEBHOOK_BATCH);
+    await forEachLimited(claimed, WEBHOOK_BATCH, async (d) => {
+      const body = JSON.stringify(d.payload);
+      const now = new Date();
+      let url: URL;
+      try {
+        url = new URL(d.url);
+      } catch {
+        await settleDelivery(db, this.token, d.id, { status: 'failed', httpStatus: null, error: 'invalid url' });
+        return;
+      }
+      const r = await webhookHttp.post(
+        url,
+        {
+          'content-type': 'application/json',
+          'user-agent': 'Banyan-Webhooks/1',
+          'webhook-id': d.id,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': new StandardWebhook(d.secret).sign(d.id, now, body),
+        },
+        body,
+      );
+      if ('status' in r && r.status >= 200 && r.status < 300) {
+        await settleDelivery(db, this.token, d.id, { status: 'delivered', httpStatus: r.status, error: null });
+        return;
+      }
+      const httpStatus = 'status' in r ? r.status : null;
+      const error = 'error' in r ? r.error : `HTTP ${r.status}`;
+      const nextAt = new Date(Date.now() + backoffMs(d.attempts, 'status' in r ? r.retryAfterMs : undefined));
+      const giveUp = nextAt.getTime() - d.createdAt.getTime() > settings.webhookRetryMs;
+      await settleDelivery(
+        db,
+        this.token,
+        d.id,
+        giveUp ? { status: 'failed', httpStatus, error } : { status: 'pending', httpStatus, error, nextAt },
+      );
+    });
+    return claimed.length;
   }
 
   /** Sends up to a batch of due pushes; returns how many. */

@@ -53,6 +53,13 @@ export function httpBodies(limits: ProtocolLimits) {
       }),
       expirationTime: z.number().nullish(),
     }),
+    createWebhook: z.object({
+      url: z.string().min(1).max(2048),
+      events: z
+        .array(z.enum(['announcement', 'message', 'mention', 'join_request', 'report', 'member']))
+        .min(1)
+        .max(6),
+    }),
   };
 }
 

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushSubscriptions } from '../../src/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';
 import { waitUntil } from '../helpers/replicas.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
@@ -233,6 +234,102 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
     expect((await server.http('GET', statsPath, { token: members[0]!.token })).status).toBe(403);
     expect(pushesTo(members[2]!.sub)).toHaveLength(0);
   });
+});
+
+describe.each(storageModes())('webhooks (%s)', (mode) => {
+  let server: TestServer;
+  let receiver: WebhookReceiver;
+  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    if (mode === 'postgres') database = await ownDatabase('hooks');
+    server = await startServer({
+      mode,
+      env: { ...(database ? { DATABASE_URL: database.url } : {}), WEBHOOK_ALLOW_PRIVATE: 'on', WEBHOOK_RETRY_S: '4' },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await receiver?.stop();
+    await database?.drop();
+  });
+
+  async function community() {
+    const admin = await tokenUser(server, 'hookadmin');
+    const c = (await server.http('POST', '/v1/communities', { token: admin.token, body: { name: 'Org' } })).body.community;
+    const code = (await server.http('POST', `/v1/communities/${c.id}/invites`, { token: admin.token, body: {} })).body.code;
+    const member = await tokenUser(server, 'hookmember');
+    await server.http('POST', `/v1/invites/${code}/join`, { token: member.token });
+    return { admin, member, id: c.id as string };
+  }
+
+  it('community admins create, list, get and delete webhooks; members get 403, outsiders 404; secret is whsec_', async () => {
+    const { admin, member, id } = await community();
+    const body = { url: `${receiver.url}/crud`, events: ['announcement'] };
+    expect((await server.http('POST', `/v1/communities/${id}/webhooks`, { token: member.token, body })).status).toBe(403);
+    const outsider = await tokenUser(server, 'hookout');
+    expect((await server.http('POST', `/v1/communities/${id}/webhooks`, { token: outsider.token, body })).status).toBe(404);
+    expect(
+      (await server.http('POST', `/v1/communities/${id}/webhooks`, { token: admin.token, body: { ...body, events: ['everything'] } }))
+        .status,
+    ).toBe(400);
+    const created = await server.http('POST', `/v1/communities/${id}/webhooks`, { token: admin.token, body });
+    expect(created.status).toBe(201);
+    expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    const got = await server.http('GET', `/v1/communities/${id}/webhooks/${created.body.id}`, { token: admin.token });
+    expect(got.body.webhook).toMatchObject({ id: created.body.id, url: body.url, events: ['announcement'] });
+    expect(got.body.webhook.secret).toBeUndefined();
+    expect((await server.http('GET', `/v1/communities/${id}/webhooks/${created.body.id}`, { token: member.token })).status).toBe(403);
+    expect((await server.http('DELETE', `/v1/communities/${id}/webhooks/${created.body.id}`, { token: admin.token })).status).toBe(204);
+    expect((await server.http('GET', `/v1/communities/${id}/webhooks/${created.body.id}`, { token: admin.token })).status).toBe(404);
+  });
+
+  it('announcements, messages and mentions are delivered signed; 5xx retried until accepted; redirects not followed, then failed', async () => {
+    const { admin, member, id } = await community();
+    const hook = async (path: string, events: string[]) => {
+      const r = await server.http('POST', `/v1/communities/${id}/webhooks`, {
+        token: admin.token,
+        body: { url: receiver.url + path, events },
+      });
+      expect(r.status).toBe(201);
+      receiver.expect(path, r.body.secret);
+      return r.body.id as string;
+    };
+    let failures = 0;
+    receiver.answer('/flaky', () => (failures++ < 2 ? { status: 503 } : { status: 204 }));
+    receiver.answer('/moved', () => ({ status: 302, headers: { location: `${receiver.url}/elsewhere` } }));
+    const all = await hook('/all', ['announcement', 'message', 'mention']);
+    const flaky = await hook('/flaky', ['announcement']);
+    const moved = await hook('/moved', ['announcement']);
+    const a = await server.http('POST', `/v1/communities/${id}/announcements`, {
+      token: admin.token,
+      body: { clientMsgId: 'h1', text: 'Hello all' },
+    });
+    const group = (await server.http('POST', `/v1/communities/${id}/groups`, { token: admin.token, body: { name: 'Drivers' } })).body.group
+      .id;
+    await server.http('POST', `/v1/groups/${group}/messages`, { token: admin.token, body: { clientMsgId: 'h2', text: 'routine' } });
+    await waitUntil(() => receiver.at('/all').length >= 2, 8000, 'two deliveries to /all');
+    const [first, second] = receiver.at('/all');
+    expect(first).toMatchObject({
+      verified: true,
+      body: { type: 'announcement', data: { community: id, seq: a.body.seq, text: 'Hello all' } },
+    });
+    expect(second).toMatchObject({ verified: true, body: { type: 'message', data: { group, text: 'routine' } } });
+    await waitUntil(() => receiver.at('/flaky').length >= 3, 15_000, 'the flaky hook answered 2xx');
+    const flakyIds = receiver.at('/flaky').map((r) => r.id);
+    expect(new Set(flakyIds).size, 'one webhook-id across retries').toBe(1);
+    const log = async (hookId: string) =>
+      (await server.http('GET', `/v1/communities/${id}/webhooks/${hookId}/deliveries`, { token: admin.token })).body.deliveries;
+    await waitUntil(async () => (await log(flaky))[0]?.status === 'delivered', 5000, 'flaky delivered');
+    expect((await log(flaky))[0]).toMatchObject({ event: 'announcement', status: 'delivered', attempts: 3, lastStatus: 204 });
+    // A redirect is an answer that is not 2xx: never followed, retried, failed after WEBHOOK_RETRY_S.
+    await waitUntil(async () => (await log(moved))[0]?.status === 'failed', 15_000, 'moved failed');
+    expect((await log(moved))[0]).toMatchObject({ status: 'failed', lastStatus: 302 });
+    expect(receiver.at('/elsewhere')).toHaveLength(0);
+    expect((await log(all)).map((d: { event: string }) => d.event).sort()).toEqual(['announcement', 'message']);
+    expect((await server.http('GET', `/v1/communities/${id}/webhooks/${all}/deliveries`, { token: member.token })).status).toBe(403);
+  }, 40_000);
 });
 
 describe('notification targets on private addresses', () => {

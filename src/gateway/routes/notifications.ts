@@ -2,7 +2,7 @@ import type { Chat } from '../../chat/index.js';
 import { seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
 import { idParam, parseParam, type HttpRouter } from '../http.js';
 
-/** PROTOCOL.md §7: notification preferences, Web Push subscriptions, reach statistics. */
+/** PROTOCOL.md §7: notification preferences, Web Push subscriptions, community webhooks, reach statistics. */
 export function notificationRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, vapidPublicKey: string) {
   const n = chat.notifications;
 
@@ -23,6 +23,29 @@ export function notificationRoutes(router: HttpRouter, chat: Chat, bodies: HttpB
     await n.unsubscribePush(principal.userId, idParam(params.id, 'subscription'));
     return { status: 204 };
   });
+
+  const communityId = (params: { id: string }) => idParam(params.id, 'community');
+  const webhookId = (params: { webhookId: string }) => idParam(params.webhookId, 'webhook');
+  router.authed('post', '/v1/communities/:id/webhooks', bodies.createWebhook, async ({ principal, params, body }) => ({
+    status: 201,
+    body: await chat.webhooks.create(principal.userId, communityId(params), body),
+  }));
+  router.authed('get', '/v1/communities/:id/webhooks', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: { webhooks: await chat.webhooks.list(principal.userId, communityId(params)) },
+  }));
+  router.authed('get', '/v1/communities/:id/webhooks/:webhookId', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: { webhook: await chat.webhooks.get(principal.userId, communityId(params), webhookId(params)) },
+  }));
+  router.authed('del', '/v1/communities/:id/webhooks/:webhookId', undefined, async ({ principal, params }) => {
+    await chat.webhooks.delete(principal.userId, communityId(params), webhookId(params));
+    return { status: 204 };
+  });
+  router.authed('get', '/v1/communities/:id/webhooks/:webhookId/deliveries', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: { deliveries: await chat.webhooks.deliveries(principal.userId, communityId(params), webhookId(params)) },
+  }));
 
   router.authed('get', '/v1/groups/:id/messages/:seq/stats', undefined, async ({ principal, params }) => ({
     status: 200,
