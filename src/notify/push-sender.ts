@@ -41,7 +41,7 @@ export class PushSender {
 
   constructor(
     private readonly vapid: VapidKeys,
-    private readonly settings: { allowPrivate: boolean; timeoutMs: number },
+    settings: { allowPrivate: boolean; timeoutMs: number },
   ) {
     this.http = new OutboundHttp({ ...settings, maxSockets: 128 });
   }
