@@ -149,6 +149,7 @@ export async function startApp(config: Config): Promise<App> {
     presence,
     sender: pushSender,
     webhookHttp,
+    onReachChanged: (groupId, seq) => chat.reach.changed(groupId, seq),
     logger,
     settings: {
       coalesceMs: config.PUSH_COALESCE_MS,
@@ -177,6 +178,7 @@ export async function startApp(config: Config): Promise<App> {
         await notifyWorker?.stop();
         pushSender.close();
         webhookHttp.close();
+        chat.reach.close();
         await presence.close();
         await rateLimits.close();
         await bus.close();

@@ -7,6 +7,7 @@ import { Groups } from './groups.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 import { Notifications } from './notifications.js';
+import { ReachStats } from './reach.js';
 import { Webhooks } from './webhooks.js';
 import { checkTargetUrl } from '../notify/address-guard.js';
 
@@ -14,9 +15,11 @@ import { checkTargetUrl } from '../notify/address-guard.js';
 export function createChat(deps: ChatDeps, tokens: Tokens) {
   const groups = new Groups(deps);
   const membership = new MembershipCache(deps.db);
-  const messages = new Messages(deps, membership);
+  const reach = new ReachStats(deps);
+  const messages = new Messages(deps, membership, reach);
   return {
     membership,
+    reach,
     accounts: new Accounts(deps, tokens),
     groups,
     messages,

@@ -20,6 +20,8 @@ import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
 import { ReadBudget } from './read-budget.js';
+import type { ReachStats } from './reach.js';
+import { advanceReadCounting } from '../db/notifications.js';
 import { SendQueue, type SendResult } from './send-queue.js';
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
@@ -30,6 +32,7 @@ export class Messages {
   constructor(
     private readonly deps: ChatDeps,
     private readonly membership: MembershipCache,
+    private readonly reach?: ReachStats,
   ) {
     this.queue = new SendQueue(deps);
     this.readBudget = new ReadBudget({ rowsPerS: deps.limits.readBudgetRowsPerS, burstRows: deps.limits.readBudgetBurstRows });
@@ -94,8 +97,16 @@ export class Messages {
 
   /** Moves the read marker forward; the user's other sockets hear of it. */
   async markRead(userId: string, input: { group: string; seq: number }, connectionId?: string) {
-    await requireMember(this.deps.db, input.group, userId);
-    const seq = await advanceReadSeq(this.deps.db, input.group, userId, input.seq);
+    const membership = await requireMember(this.deps.db, input.group, userId);
+    let seq: number | undefined;
+    if (membership.kind === 'announcement' && this.reach) {
+      // Announcements count their readers as markers pass them (reach statistics, §7).
+      const moved = await this.deps.db.transaction((tx) => advanceReadCounting(tx, input.group, userId, input.seq));
+      seq = moved?.seq;
+      for (const counted of moved?.counted ?? []) this.reach.changed(input.group, counted);
+    } else {
+      seq = await advanceReadSeq(this.deps.db, input.group, userId, input.seq);
+    }
     if (seq === undefined) throw notFound('group');
     const message = { kind: 'read', group: input.group, seq, ...(connectionId ? { except: connectionId } : {}) } as const;
     await publishCommitted(this.deps, { controls: [{ userId, message }] });

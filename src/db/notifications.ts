@@ -154,8 +154,8 @@ export async function fanOutPushes(
     /** Recipients in groups of the same payload and urgency (a mention differs from the rest). */
     batches: { userIds: string[]; urgent: boolean; payload: Record<string, unknown> }[];
     coalesceMs: number;
-    /** For announcements: the reach counters' row, with the member count now. */
-    statsMembers?: number;
+    /** For announcements: the reach counters' row, with the member count and the connected members now. */
+    stats?: { members: number; delivered: number };
     /** Webhook deliveries this message owes. */
     deliveries?: { id: string; webhookId: string; event: string; payload: Record<string, unknown> }[];
   },
@@ -167,11 +167,12 @@ export async function fanOutPushes(
       .returning({ seq: notifyOutbox.seq });
     if (owned.length === 0) return false;
     await enqueueDeliveries(tx, input.deliveries ?? []);
-    if (input.statsMembers !== undefined) {
+    if (input.stats) {
+      const { members: memberCount, delivered } = input.stats;
       await tx
         .insert(messageStats)
-        .values({ groupId: input.groupId, seq: input.seq, members: input.statsMembers })
-        .onConflictDoUpdate({ target: [messageStats.groupId, messageStats.seq], set: { members: input.statsMembers } });
+        .values({ groupId: input.groupId, seq: input.seq, members: memberCount, delivered })
+        .onConflictDoUpdate({ target: [messageStats.groupId, messageStats.seq], set: { members: memberCount, delivered } });
     }
     for (const batch of input.batches) {
       if (batch.userIds.length === 0) continue;
@@ -256,7 +257,7 @@ export async function settlePushes(
   },
   /** Pushes retried for some devices after reaching others: they count as notified now. */
   partlyNotified: ClaimedPush[] = [],
-): Promise<void> {
+): Promise<{ g: string; s: number }[]> {
   if (outcomes.sent.length > 0) {
     const sent = JSON.stringify(outcomes.sent.map((s) => ({ u: s.push.userId, g: s.push.groupId, c: s.push.count })));
     await db.execute(sql`
@@ -293,6 +294,7 @@ export async function settlePushes(
       delete from ${pushQueue} q using jsonb_to_recordset(${dropped}::jsonb) as s(u text, g text)
       where q.user_id = s.u and q.group_id = s.g and q.lease_token = ${token}`);
   }
+  return [...notified.values()];
 }
 
 /** Forgets pushes sent longer ago than the coalescing window with nothing owed since. */
@@ -348,4 +350,46 @@ export async function ensureServerKey(db: Queryable, name: string, value: Record
   await db.insert(serverKeys).values({ name, value }).onConflictDoNothing();
   const [row] = await db.select().from(serverKeys).where(eq(serverKeys.name, name)).limit(1);
   return row!.value;
+}
+
+/** The group's owners and admins (few), who see its reach. */
+export async function groupAdmins(db: Queryable, groupId: string): Promise<string[]> {
+  const rows = await db
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), sql`${members.role} in ('owner', 'admin')`));
+  return rows.map((r) => r.userId);
+}
+
+/** Every member of the group but one (for who received an announcement). */
+export async function memberIdsExcept(db: Queryable, groupId: string, except: string): Promise<string[]> {
+  const rows = await db
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), sql`${members.userId} <> ${except}`));
+  return rows.map((r) => r.userId);
+}
+
+/**
+ * Moves a member's read marker in an announcement group and counts, in the same transaction
+ * (the member row locked, so concurrent reads of one user count once), every counted
+ * announcement it passed as read once more.
+ */
+export async function advanceReadCounting(tx: Tx, groupId: string, userId: string, seq: number) {
+  const [old] = await tx
+    .select({ readSeq: members.readSeq })
+    .from(members)
+    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
+    .for('update');
+  if (!old) return undefined;
+  const [row] = await tx
+    .update(members)
+    .set({
+      readSeq: sql`greatest(${members.readSeq}, least(${seq}, (select ${groups.lastSeq} from ${groups} where ${groups.id} = ${groupId})))`,
+    })
+    .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
+    .returning({ readSeq: members.readSeq });
+  const now = Number(row!.readSeq);
+  const counted = await addReads(tx, groupId, Number(old.readSeq), now);
+  return { seq: now, counted: counted.map((c) => Number(c.seq)) };
 }

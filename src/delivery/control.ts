@@ -9,7 +9,19 @@ export type ControlMessage =
   /** A session was revoked: its sockets close with 4403. */
   | { kind: 'revoke'; sessionId: string }
   /** Every session of the user was revoked (but `except`, the one that changed the password). */
-  | { kind: 'revoke_all'; except?: string };
+  | { kind: 'revoke_all'; except?: string }
+  /** An announcement's reach changed (the user is an admin of its group): a `stats` frame. */
+  | { kind: 'stats'; stats: ReachStatsFrame };
+
+/** The reach of one message (PROTOCOL.md §7), as `GET …/stats` answers it and `stats` frames carry it. */
+export interface ReachStatsFrame {
+  group: string;
+  seq: number;
+  members: number;
+  delivered: number;
+  notified: number;
+  read: number;
+}
 
 /** Whether the message ends a socket of this session (4403); sockets of tokens without a session stay. */
 export const revokes = (m: ControlMessage, sessionId: string | null | undefined): boolean =>

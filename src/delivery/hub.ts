@@ -4,7 +4,7 @@ import { ALL_MEMBERS, type Bus, type BusMessage } from '../bus/bus.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { CloseCode, Disconnect } from '../protocol/errors.js';
-import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, type GroupSummary } from '../protocol/frames.js';
+import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, statsFrame, type GroupSummary } from '../protocol/frames.js';
 import { decodeAccessChange, type AccessChange } from './access-change.js';
 import { decodeControl, revokes, type ControlMessage } from './control.js';
 import { GroupFeeds, type FeedStorage } from './group-feeds.js';
@@ -191,6 +191,8 @@ export class Hub<S> {
   apply(session: Session<S>, message: ControlMessage): void {
     if (message.kind === 'read') {
       if (message.except !== session.connectionId) this.send(session, readMarkerFrame(message.group, message.seq));
+    } else if (message.kind === 'stats') {
+      this.send(session, statsFrame(message.stats));
     } else if (message.kind === 'group_added') {
       void this.addGroup(session, message.group).catch((err: unknown) =>
         this.deps.logger.warn('could not follow a joined group', { groupId: message.group, err }),

@@ -4,6 +4,7 @@ import {
   type ClaimedPush,
   claimOutbox,
   claimPushes,
+  memberIdsExcept,
   deletePushSubscriptionById,
   fanOutPushes,
   nextPushDue,
@@ -107,6 +108,8 @@ export class NotifyWorker {
       presence: Presence;
       sender: PushSender;
       webhookHttp: OutboundHttp;
+      /** An announcement's reach counters changed (live `stats` frames). */
+      onReachChanged?: (groupId: string, seq: number) => void;
       logger: Logger;
       settings: NotifyWorkerSettings;
     },
@@ -205,12 +208,24 @@ export class NotifyWorker {
       { userIds: plain, urgent, payload: buildPayload(groupId, seq, source, false) },
       { userIds: named, urgent: true, payload: buildPayload(groupId, seq, source, true) },
     ].filter((b) => b.userIds.length > 0);
-    await fanOutPushes(db, {
+    const announcement = source.groupKind === 'announcement';
+    const fannedOut = await fanOutPushes(db, {
       ...base,
       batches,
       deliveries: await this.webhookDeliveries(groupId, seq, source, mentions),
-      ...(source.groupKind === 'announcement' ? { statsMembers: source.memberCount } : {}),
+      ...(announcement ? { stats: { members: source.memberCount, delivered: await this.connectedMembers(groupId, source.senderId) } } : {}),
     });
+    if (fannedOut && announcement) this.deps.onReachChanged?.(groupId, seq);
+  }
+
+  /**
+   * Members with a live socket now, the sender aside: the announcement reaches their sockets
+   * (delivery is gapless), so they are its `delivered`. Members who connect later get it by
+   * sync and are counted by `read` once they read it.
+   */
+  private async connectedMembers(groupId: string, senderId: string): Promise<number> {
+    const ids = await memberIdsExcept(this.deps.db, groupId, senderId);
+    return ids.length === 0 ? 0 : (await this.deps.presence.connectedAmong(ids)).size;
   }
 
   /** One delivery per webhook of the group's community that wants this message, as its most specific type. */
@@ -337,7 +352,8 @@ export class NotifyWorker {
         });
       }
     });
-    await settlePushes(db, this.token, settings.coalesceMs, outcomes, partlyNotified);
+    const notified = await settlePushes(db, this.token, settings.coalesceMs, outcomes, partlyNotified);
+    for (const n of notified) this.deps.onReachChanged?.(n.g, n.s);
     return claimed.length;
   }
 

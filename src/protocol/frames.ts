@@ -67,3 +67,5 @@ export const typingFrame = (group: string, user: string) => JSON.stringify({ typ
 export const groupAddedFrame = (group: GroupSummary) => JSON.stringify({ type: 'group_added', group });
 export const groupRemovedFrame = (group: string) => JSON.stringify({ type: 'group_removed', group });
 export const readMarkerFrame = (group: string, seq: number) => JSON.stringify({ type: 'read', group, seq });
+export const statsFrame = (stats: { group: string; seq: number; members: number; delivered: number; notified: number; read: number }) =>
+  JSON.stringify({ type: 'stats', ...stats });

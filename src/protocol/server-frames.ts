@@ -115,6 +115,18 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('group_added'), group: groupSummarySchema }).loose(),
   z.object({ type: z.literal('group_removed'), group: z.string() }).loose(),
   z.object({ type: z.literal('read'), group: z.string(), seq }).loose(),
+  /** v1.1 (§7): an announcement's reach, to its admins, at most once a second while it changes. */
+  z
+    .object({
+      type: z.literal('stats'),
+      group: z.string(),
+      seq,
+      members: seq,
+      delivered: seq,
+      notified: seq,
+      read: seq,
+    })
+    .loose(),
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

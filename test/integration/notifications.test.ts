@@ -216,7 +216,8 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
     for (const m of members)
       expect((await server.http('POST', `/v1/invites/${invite.body.code}/join`, { token: m.token })).status).toBe(200);
     const online = await connect(server.wsUrl, members[2]!.token);
-    sockets.push(online);
+    const adminSocket = await connect(server.wsUrl, admin.token);
+    sockets.push(online, adminSocket);
     const r = await server.http('POST', `/v1/communities/${community.id}/announcements`, {
       token: admin.token,
       body: { clientMsgId: 'a1', text: 'Shift change at 6' },
@@ -230,9 +231,32 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
     });
     const statsPath = `/v1/groups/${community.announcementGroupId}/messages/${r.body.seq}/stats`;
     await waitUntil(async () => (await server.http('GET', statsPath, { token: admin.token })).body.notified === 2, 5000, 'notified 2');
-    expect((await server.http('GET', statsPath, { token: admin.token })).body).toMatchObject({ members: 4, notified: 2 });
+    // 4 members: the admin (sender), 2 offline (pushed), 1 connected (delivered to its socket).
+    expect((await server.http('GET', statsPath, { token: admin.token })).body).toMatchObject({
+      members: 4,
+      delivered: 1,
+      notified: 2,
+      read: 0,
+    });
     expect((await server.http('GET', statsPath, { token: members[0]!.token })).status).toBe(403);
     expect(pushesTo(members[2]!.sub)).toHaveLength(0);
+    // Read markers count as they pass it; the admin's socket hears of it in a stats frame.
+    expect(await online.request({ type: 'read', group: community.announcementGroupId, seq: r.body.seq })).toMatchObject({ type: 'ack' });
+    expect(await online.request({ type: 'read', group: community.announcementGroupId, seq: r.body.seq })).toMatchObject({ type: 'ack' });
+    const frame = await adminSocket.next((f) => f.type === 'stats' && f.read === 1, 5000);
+    expect(frame).toEqual({
+      type: 'stats',
+      group: community.announcementGroupId,
+      seq: r.body.seq,
+      members: 4,
+      delivered: 1,
+      notified: 2,
+      read: 1,
+    });
+    expect((await server.http('GET', statsPath, { token: admin.token })).body).toMatchObject({ read: 1 });
+    // Plain members get no stats frames.
+    await sleep(1200);
+    expect(online.frames.filter((f) => f.type === 'stats')).toEqual([]);
   });
 });
 
