@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BanyanHttp } from '../../src/client/http.js';
 import { pushSubscriptions } from '../../src/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -89,6 +90,22 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
     expect(
       (await server.http('PUT', `/v1/groups/${big}/notifications`, { token: a!.token, body: { level: 'all', muteUntil: 'soon' } })).status,
     ).toBe(400);
+  });
+
+  it('SDK: vapidKey, subscribePush, setNotifications, messageStats, typed', async () => {
+    const user = await tokenUser(server, 'sdk');
+    const http = new BanyanHttp({ url: server.url, token: user.token });
+    expect((await http.vapidKey()).publicKey).toBe(push.vapidPublicKey);
+    const sub = push.subscribe();
+    const { id } = await http.subscribePush({ endpoint: sub.endpoint, keys: sub.keys });
+    expect(id).toMatch(/^p_/);
+    const group = await createGroup(server, user, []);
+    await http.setNotifications(group, { level: 'mentions' });
+    expect((await http.me()).groups.find((g) => g.id === group)?.level).toBe('mentions');
+    const seq = await post(user, group, 'mine');
+    expect(await http.messageStats(group, seq)).toEqual({ group, seq, members: 1, delivered: 0, notified: 0, read: 0 });
+    await expect(http.messageStats(group, seq + 10)).rejects.toMatchObject({ code: 'not_found' });
+    await http.unsubscribePush(id);
   });
 
   it('subscriptions: 201 {id}; DELETE only the owner’s; bad keys refused', async () => {
