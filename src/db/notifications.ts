@@ -1,6 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { enqueueDeliveries } from './webhooks.js';
+import { webhooks } from './schema.js';
 import { groups, members, messageStats, notifyOutbox, pushQueue, pushSubscriptions, serverKeys, users, events } from './schema.js';
 
 // Notifications (PROTOCOL.md §7): preferences, push subscriptions, the outbox of owed
@@ -94,6 +95,30 @@ export async function claimOutbox(db: Queryable, token: string, leaseMs: number,
     where o.group_id = c.group_id and o.seq = c.seq
     returning o.group_id, o.seq`);
   return rowsOf<{ group_id: string; seq: string | number }>(result).map((r) => ({ groupId: r.group_id, seq: Number(r.seq) }));
+}
+
+/**
+ * Of the claimed messages, deletes (in one statement) those that owe nothing: not an
+ * announcement (no reach counters), no member with a push subscription, no webhook in the
+ * group's community. Returns what is left to fan out one by one. Most messages of a chat where
+ * nobody subscribed end here, at one statement per batch.
+ */
+export async function dropNothingOwed(
+  db: Queryable,
+  token: string,
+  claimed: { groupId: string; seq: number }[],
+): Promise<{ groupId: string; seq: number }[]> {
+  if (claimed.length === 0) return [];
+  const keys = JSON.stringify(claimed.map((c) => ({ g: c.groupId, s: c.seq })));
+  const result = await db.execute(sql`
+    delete from ${notifyOutbox} o using ${groups} g, jsonb_to_recordset(${keys}::jsonb) as k(g text, s bigint)
+    where o.group_id = k.g and o.seq = k.s and o.lease_token = ${token} and g.id = o.group_id
+      and g.kind <> 'announcement'
+      and not exists (select 1 from ${members} m join ${pushSubscriptions} s on s.user_id = m.user_id where m.group_id = o.group_id)
+      and (g.community_id is null or not exists (select 1 from ${webhooks} w where w.community_id = g.community_id))
+    returning o.group_id, o.seq`);
+  const dropped = new Set(rowsOf<{ group_id: string; seq: string | number }>(result).map((r) => `${r.group_id}\u0000${Number(r.seq)}`));
+  return claimed.filter((c) => !dropped.has(`${c.groupId}\u0000${c.seq}`));
 }
 
 /** What a notification of one message needs to know of it, its group and its sender. */

@@ -4,6 +4,7 @@ import {
   type ClaimedPush,
   claimOutbox,
   claimPushes,
+  dropNothingOwed,
   memberIdsExcept,
   deletePushSubscriptionById,
   fanOutPushes,
@@ -175,7 +176,7 @@ export class NotifyWorker {
   async fanOutBatch(): Promise<number> {
     const { db, settings } = this.deps;
     const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
-    for (const { groupId, seq } of claimed) await this.fanOut(groupId, seq);
+    for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) await this.fanOut(groupId, seq);
     if (claimed.length > 0) {
       this.pushWake.kick();
       this.webhookWake.kick();
