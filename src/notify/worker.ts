@@ -37,7 +37,8 @@ export interface NotifyWorkerSettings {
 }
 
 const OUTBOX_BATCH = 50;
-const PUSH_BATCH = 200;
+const PUSH_BATCH = 100;
+const PUSH_LOOPS = 3;
 const PUSH_CONCURRENCY = 100;
 const WEBHOOK_BATCH = 20;
 const PUSH_TTL_S = 24 * 3600;
@@ -97,7 +98,8 @@ export const backoffMs = (attempts: number, retryAfterMs?: number): number => {
 export class NotifyWorker {
   private readonly token = randomBytes(8).toString('hex');
   private readonly fanOutWake = new Wakeup();
-  private readonly pushWake = new Wakeup();
+  /** Several push loops, so one's database round trips overlap another's requests (SKIP LOCKED keeps their rows apart). */
+  private readonly pushWakes = Array.from({ length: PUSH_LOOPS }, () => new Wakeup());
   private readonly webhookWake = new Wakeup();
   private running = false;
   private loops: Promise<void>[] = [];
@@ -121,7 +123,7 @@ export class NotifyWorker {
     this.running = true;
     this.loops = [
       this.loop('fan-out', () => this.fanOutBatch(), this.fanOutWake),
-      this.loop('push', () => this.pushBatch(), this.pushWake),
+      ...this.pushWakes.map((wake) => this.loop('push', () => this.pushBatch(), wake)),
       this.loop('webhook', () => this.webhookBatch(), this.webhookWake),
     ];
   }
@@ -134,7 +136,7 @@ export class NotifyWorker {
   async stop(): Promise<void> {
     this.running = false;
     this.fanOutWake.kick();
-    this.pushWake.kick();
+    for (const wake of this.pushWakes) wake.kick();
     this.webhookWake.kick();
     await Promise.all(this.loops);
   }
@@ -178,7 +180,7 @@ export class NotifyWorker {
     const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
     for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) await this.fanOut(groupId, seq);
     if (claimed.length > 0) {
-      this.pushWake.kick();
+      for (const wake of this.pushWakes) wake.kick();
       this.webhookWake.kick();
     }
     return claimed.length;

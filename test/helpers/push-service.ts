@@ -37,6 +37,7 @@ export class LocalPushService {
   private readonly subscribers = new Map<string, Subscriber>();
   private answerFor: (subscription: string) => Answer = () => ({ status: 201 });
   vapidPublicKey: string | undefined;
+  private readonly keys = new Map<string, Awaited<ReturnType<typeof importJWK>>>();
   /** Answers wait this long (a slow push service). */
   delayMs = 0;
 
@@ -116,11 +117,15 @@ export class LocalPushService {
     const [, jwt, k] = auth as unknown as [string, string, string];
     if (this.vapidPublicKey && k !== this.vapidPublicKey) return reject('VAPID key is not the server key');
     try {
-      const point = Buffer.from(k, 'base64url');
-      const key = await importJWK(
-        { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url') },
-        'ES256',
-      );
+      let key = this.keys.get(k);
+      if (!key) {
+        const point = Buffer.from(k, 'base64url');
+        key = await importJWK(
+          { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url') },
+          'ES256',
+        );
+        this.keys.set(k, key);
+      }
       const { payload } = await jwtVerify(jwt, key, { audience: this.url, algorithms: ['ES256'] });
       if (typeof payload.sub !== 'string' || !/^(mailto:|https:)/.test(payload.sub)) return reject('VAPID sub missing');
       if (!payload.exp || payload.exp > Date.now() / 1000 + 24 * 3600) return reject('VAPID exp missing or over 24 h');
