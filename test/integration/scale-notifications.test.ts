@@ -121,11 +121,11 @@ describe.skipIf(noScaleServers)('notifications across replicas', () => {
       await waitUntil(() => countFor(subs, seq, c.groupId).every((k) => k >= 1), 40_000, 'every member pushed');
       const counts = countFor(subs, seq, c.groupId);
       const duplicates = counts.reduce((sum, k) => sum + (k - 1), 0);
-      // Duplicates are pushes in flight (sent, not yet settled) when the replica died: at most a claimed batch.
+      // Duplicates are pushes in flight (sent, not yet settled) when the replica died: at most its claimed batches.
       console.log(
         `kill -9 mid-announcement: ${subs.length} owed, ${counts.filter((k) => k >= 1).length} delivered, ${duplicates} duplicates`,
       );
-      expect(duplicates).toBeLessThanOrEqual(200);
+      expect(duplicates).toBeLessThanOrEqual(300); // 3 push loops × batches of 100
       expect(push.rejected).toEqual([]);
     } finally {
       push.delayMs = 0;
