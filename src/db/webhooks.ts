@@ -148,3 +148,10 @@ export async function nextDeliveryDue(db: Queryable): Promise<Date | undefined> 
   const due = rowsOf<{ due: Date | string | null }>(result)[0]?.due;
   return due ? new Date(due) : undefined;
 }
+
+/** Forgets settled deliveries older than `keepMs` (the log keeps recent attempts, not history). */
+export async function pruneDeliveries(db: Queryable, keepMs: number): Promise<void> {
+  await db.execute(sql`
+    delete from ${webhookDeliveries}
+    where status <> 'pending' and created_at < now() - ${keepMs} * interval '1 millisecond'`);
+}

@@ -17,7 +17,7 @@ import {
   subscriptionsOf,
 } from '../db/notifications.js';
 import type { PushSubscriptionRow } from '../db/schema.js';
-import { claimDeliveries, nextDeliveryDue, settleDelivery, webhooksFor } from '../db/webhooks.js';
+import { claimDeliveries, nextDeliveryDue, pruneDeliveries, settleDelivery, webhooksFor } from '../db/webhooks.js';
 import type { WebhookEvent } from '../chat/webhooks.js';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import type { OutboundHttp } from './outbound.js';
@@ -47,6 +47,8 @@ const MAX_PUSH_ATTEMPTS = 30;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const MAX_RETRY_AFTER_MS = 3600_000;
 const PRUNE_EVERY_MS = 60_000;
+/** Settled webhook deliveries stay in the log this long. */
+const DELIVERY_LOG_KEEP_MS = 7 * 24 * 3600_000;
 
 /** A sleep that a kick ends early. */
 class Wakeup {
@@ -162,6 +164,7 @@ export class NotifyWorker {
     if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = Date.now();
       await prunePushQueue(db, settings.coalesceMs);
+      await pruneDeliveries(db, DELIVERY_LOG_KEEP_MS);
     }
     const due = await nextPushDue(db);
     if (!due) return settings.pollMs;
