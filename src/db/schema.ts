@@ -191,7 +191,7 @@ export const notifyOutbox = pgTable(
     leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
     leaseToken: text(),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.groupId, t.seq] }), index('notify_outbox_created').on(t.createdAt)],
 );
 
 /**

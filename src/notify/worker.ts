@@ -50,7 +50,7 @@ const PRUNE_EVERY_MS = 60_000;
 /** Settled webhook deliveries stay in the log this long. */
 const DELIVERY_LOG_KEEP_MS = 7 * 24 * 3600_000;
 
-/** A sleep that a kick ends early. */
+/** A sleep that a kick ends early; a kick while awake makes the next sleep return at once. */
 class Wakeup {
   private wake: (() => void) | undefined;
   private kicked = false;
@@ -66,15 +66,15 @@ class Wakeup {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const finish = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
         this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.wake = () => {
         this.kicked = false;
-        done();
+        finish();
       };
     });
   }
