@@ -256,6 +256,8 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
       read: 0,
     });
     expect((await server.http('GET', statsPath, { token: members[0]!.token })).status).toBe(403);
+    const outsider = await tokenUser(server, 'statsout');
+    expect((await server.http('GET', statsPath, { token: outsider.token })).status).toBe(404);
     expect(pushesTo(members[2]!.sub)).toHaveLength(0);
     // Read markers count as they pass it; the admin's socket hears of it in a stats frame.
     expect(await online.request({ type: 'read', group: community.announcementGroupId, seq: r.body.seq })).toMatchObject({ type: 'ack' });
@@ -370,6 +372,16 @@ describe.each(storageModes())('webhooks (%s)', (mode) => {
     expect(receiver.at('/elsewhere')).toHaveLength(0);
     expect((await log(all)).map((d: { event: string }) => d.event).sort()).toEqual(['announcement', 'message']);
     expect((await server.http('GET', `/v1/communities/${id}/webhooks/${all}/deliveries`, { token: member.token })).status).toBe(403);
+    // Another community's admin cannot reach this webhook through their own community.
+    const other = await community();
+    for (const [method, suffix] of [
+      ['GET', ''],
+      ['GET', '/deliveries'],
+      ['DELETE', ''],
+    ] as const) {
+      const r = await server.http(method, `/v1/communities/${other.id}/webhooks/${all}${suffix}`, { token: other.admin.token });
+      expect(r.status, `${method} ${suffix}`).toBe(404);
+    }
   }, 40_000);
 });
 
