@@ -349,14 +349,20 @@ export async function addStats(db: Queryable, counter: StatsCounter, adds: { g: 
     on conflict (group_id, seq) do update set ${column} = m.${column} + excluded.${column}`);
 }
 
-/** A read marker moved from `from` to `to`: every counted announcement in between was read once more. */
-export async function addReads(db: Queryable, groupId: string, from: number, to: number): Promise<{ seq: number }[]> {
+/**
+ * A read marker moved from `from` to `to` in an announcement group: every message in between
+ * (but the reader's own) was read once more. Rows are created when missing: a reader may be faster than the fan-out
+ * that creates a message's row.
+ */
+export async function addReads(db: Queryable, groupId: string, reader: string, from: number, to: number): Promise<{ seq: number }[]> {
   if (to <= from) return [];
-  return db
-    .update(messageStats)
-    .set({ read: sql`${messageStats.read} + 1` })
-    .where(and(eq(messageStats.groupId, groupId), sql`${messageStats.seq} > ${from} and ${messageStats.seq} <= ${to}`))
-    .returning({ seq: messageStats.seq });
+  const result = await db.execute(sql`
+    insert into ${messageStats} as m (group_id, seq, read)
+    select group_id, seq, 1 from ${events}
+    where group_id = ${groupId} and seq > ${from} and seq <= ${to} and kind = 'message' and sender_id <> ${reader}
+    on conflict (group_id, seq) do update set read = m.read + 1
+    returning seq`);
+  return rowsOf<{ seq: string | number }>(result).map((r) => ({ seq: Number(r.seq) }));
 }
 
 export async function findStats(db: Queryable, groupId: string, seq: number) {
@@ -415,6 +421,6 @@ export async function advanceReadCounting(tx: Tx, groupId: string, userId: strin
     .where(and(eq(members.groupId, groupId), eq(members.userId, userId)))
     .returning({ readSeq: members.readSeq });
   const now = Number(row!.readSeq);
-  const counted = await addReads(tx, groupId, Number(old.readSeq), now);
+  const counted = await addReads(tx, groupId, userId, Number(old.readSeq), now);
   return { seq: now, counted: counted.map((c) => Number(c.seq)) };
 }
