@@ -107,7 +107,9 @@ describe.skipIf(!hasChromium)('web push in a real browser', { timeout: 120_000 }
     await memberSocket.next((f) => f.type === 'event' && f.seq === posted.body.seq);
     await memberSocket.request({ type: 'read', group: c.announcementGroupId, seq: posted.body.seq });
     const statsPath = `/v1/groups/${c.announcementGroupId}/messages/${posted.body.seq}/stats`;
-    await expect.poll(async () => (await server.http('GET', statsPath, { token })).body, { timeout: 10_000 }).toMatchObject({ delivered: 1, read: 1 });
+    await expect
+      .poll(async () => (await server.http('GET', statsPath, { token })).body, { timeout: 10_000 })
+      .toMatchObject({ delivered: 1, read: 1 });
     await expect
       .poll(() => page.getByTestId('reach').last().textContent(), { timeout: 10_000 })
       .toBe('Reached 1 of 1: 1 online, 0 notified, 1 read');
