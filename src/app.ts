@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { resolveJwtSecret } from './auth/secret.js';
 import { Tokens } from './auth/tokens.js';
 import type { Bus } from './bus/bus.js';
@@ -19,6 +20,11 @@ import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics } from './obs/metrics.js';
 import { createCommandParser } from './protocol/commands.js';
 import { httpBodies } from './protocol/http-bodies.js';
+import { LocalPresence, type Presence, RedisPresence } from './notify/presence.js';
+import { OutboundHttp } from './notify/outbound.js';
+import { PushSender } from './notify/push-sender.js';
+import { resolveVapidKeys } from './notify/vapid.js';
+import { NotifyWorker } from './notify/worker.js';
 
 export interface App {
   readonly port: number;
@@ -73,11 +79,32 @@ export async function startApp(config: Config): Promise<App> {
     await storage.close();
     throw err;
   }
+  const replicaId = randomBytes(8).toString('hex');
+  let presence: Presence;
+  try {
+    presence = config.REDIS_URL
+      ? await RedisPresence.connect({
+          url: config.REDIS_URL,
+          sharded: config.REDIS_SHARDED,
+          replicaId,
+          ttlMs: config.PRESENCE_TTL_MS,
+          logger,
+        })
+      : new LocalPresence();
+  } catch (err) {
+    await blobs.close();
+    await bus.close();
+    await storage.close();
+    throw err;
+  }
+  const vapid = await resolveVapidKeys(config, storage.db, logger);
+  let notifyWorker: NotifyWorker | undefined;
   const limits = { maxTextChars: config.MAX_TEXT_CHARS, maxMembersPerCall: config.MAX_MEMBERS_PER_CALL };
   const chat = createChat(
     {
       db: storage.db,
       publisher: new Publisher(bus),
+      notificationsOwed: () => notifyWorker?.kick(),
       logger,
       metrics,
       limits: {
@@ -94,6 +121,8 @@ export async function startApp(config: Config): Promise<App> {
         scryptLogN: config.SCRYPT_LOG_N,
         defaultGroupAdd: config.DEFAULT_GROUP_ADD,
         tallyIntervalMs: config.TALLY_INTERVAL_MS,
+        notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
+        allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
       },
     },
     tokens,
@@ -121,6 +150,8 @@ export async function startApp(config: Config): Promise<App> {
     verifyToken: (token) => tokens.verify(token),
     pingStorage: () => storage.ping(),
     limits: rateLimits,
+    presence,
+    vapidPublicKey: vapid.publicKey,
     settings: {
       host: config.HOST,
       port: config.PORT,
@@ -139,8 +170,26 @@ export async function startApp(config: Config): Promise<App> {
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
     },
   });
+  const pushSender = new PushSender(vapid, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
+  const webhookHttp = new OutboundHttp({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
+  notifyWorker = new NotifyWorker({
+    db: storage.db,
+    presence,
+    sender: pushSender,
+    webhookHttp,
+    onReachChanged: (groupId, seq) => chat.reach.changed(groupId, seq),
+    logger,
+    settings: {
+      coalesceMs: config.PUSH_COALESCE_MS,
+      leaseMs: config.NOTIFY_LEASE_MS,
+      notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
+      pollMs: Math.min(1000, config.NOTIFY_LEASE_MS),
+      webhookRetryMs: config.WEBHOOK_RETRY_S * 1000,
+    },
+  });
   const port = await gateway.listen();
   sweeper.start();
+  notifyWorker.start();
   logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind, files: blobs.kind });
 
   let stopping: Promise<void> | undefined;
@@ -158,7 +207,12 @@ export async function startApp(config: Config): Promise<App> {
       (stopping ??= (async () => {
         await gateway.drain();
         await sweeper.stop();
+        await notifyWorker?.stop();
+        pushSender.close();
+        webhookHttp.close();
+        chat.reach.close();
         await chat.close();
+        await presence.close();
         await rateLimits.close();
         await bus.close();
         await blobs.close();

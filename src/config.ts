@@ -102,6 +102,28 @@ const envSchema = z.object({
   DEFAULT_GROUP_ADD: z.enum(['everyone', 'shared', 'nobody']).default('shared'),
   /** At most one reaction tally per message of an announcement group per this many ms. */
   TALLY_INTERVAL_MS: int(100, 3_600_000).default(2000),
+  /** Groups up to this many members notify `all` by default, larger ones `mentions` (PROTOCOL.md §7). */
+  NOTIFY_ALL_MAX_MEMBERS: int(0, 10_000_000).default(256),
+  /** At most one push per user per group in this window; later messages collapse into the next. */
+  PUSH_COALESCE_MS: int(0, 3_600_000).default(3000),
+  /** VAPID key pair (RFC 8292, base64url); unset, one is generated (DATA_DIR or the database). */
+  VAPID_PUBLIC_KEY: optionalString,
+  VAPID_PRIVATE_KEY: optionalString,
+  /** The contact a push service may use (`mailto:` or `https:`). */
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)\S+$/, 'must be a mailto: or https:// URL')
+    .default('mailto:admin@banyan.invalid'),
+  /** Push endpoints and webhooks on private, loopback or link-local addresses (and plain http) allowed. */
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  /** How long a replica owns claimed notification work before another replica may take it over. */
+  NOTIFY_LEASE_MS: int(1000, 3_600_000).default(30_000),
+  /** A push or webhook request not answered in this time fails (and is retried). */
+  PUSH_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** How long a webhook delivery is retried (with backoff) before it is marked failed. */
+  WEBHOOK_RETRY_S: int(1, 30 * 24 * 3600).default(24 * 3600),
+  /** With Redis: a replica's connected users stop counting this long after its last heartbeat. */
+  PRESENCE_TTL_MS: int(1000, 600_000).default(15_000),
   WORKERS: int(1, 256).default(1),
   /** Where attachment bytes live: unset = files under DATA_DIR/blobs; `file:///path`; `s3://bucket?endpoint=…&region=…`. */
   STORAGE_URL: z.preprocess(

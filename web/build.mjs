@@ -38,6 +38,17 @@ const result = await build({
   logLevel: 'warning',
 });
 
+// The service worker keeps one unhashed URL (/sw.js): browsers check it for updates themselves.
+await build({
+  entryPoints: [join(root, 'web/src/sw.ts')],
+  bundle: true,
+  format: 'iife',
+  target: ['es2020', 'chrome90', 'firefox90', 'safari14'],
+  minify: true,
+  outfile: join(out, 'sw.js'),
+  logLevel: 'warning',
+});
+
 const outputs = Object.keys(result.metafile.outputs).map((p) => basename(p));
 const pick = (ext) => {
   const name = outputs.find((f) => f.endsWith(ext));

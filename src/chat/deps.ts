@@ -10,6 +10,8 @@ export interface ChatDeps {
   logger: Logger;
   metrics: Metrics;
   limits: ChatLimits;
+  /** Told after messages were stored: their notifications are owed (the local worker starts at once). */
+  notificationsOwed?: () => void;
 }
 
 export interface ChatLimits {
@@ -31,4 +33,8 @@ export interface ChatLimits {
   tallyIntervalMs: number;
   /** scrypt cost of new password hashes, 2^scryptLogN; OWASP's 17 when unset. */
   scryptLogN?: number;
+  /** Groups up to this many members notify `all` by default (NOTIFY_ALL_MAX_MEMBERS); 256 when unset. */
+  notifyAllMaxMembers?: number;
+  /** Push endpoints and webhooks may be private addresses or plain http (WEBHOOK_ALLOW_PRIVATE). */
+  allowPrivateTargets?: boolean;
 }

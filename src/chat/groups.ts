@@ -23,6 +23,7 @@ import { findUser } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import { memberChangedFrame, type GroupSummary } from '../protocol/frames.js';
+import { defaultNotifyLevel } from './notifications.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
@@ -54,9 +55,13 @@ export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastS
 export class Groups {
   constructor(private readonly deps: ChatDeps) {}
 
+  private get notifyAllMax(): number {
+    return this.deps.limits.notifyAllMaxMembers ?? 256;
+  }
+
   async listMine(userId: string): Promise<GroupSummary[]> {
     const rows = await listUserGroups(this.deps.db, userId);
-    return rows.map(toSummary);
+    return rows.map((r) => toSummary(r, this.notifyAllMax));
   }
 
   async listMyCommunities(userId: string) {
@@ -65,7 +70,7 @@ export class Groups {
 
   async summary(groupId: string, userId: string): Promise<GroupSummary | undefined> {
     const row = await groupSummary(this.deps.db, groupId, userId);
-    return row && toSummary(row);
+    return row && toSummary(row, this.notifyAllMax);
   }
 
   async create(userId: string, input: { name: string; description?: string | undefined; members?: string[] | undefined }) {
@@ -424,7 +429,7 @@ type RosterAction = 'added' | 'removed' | 'joined' | 'left' | 'promoted' | 'demo
 /** Admins told of a private roster's changes; a community has a handful. */
 const ROSTER_ADMINS = 1000;
 
-function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): GroupSummary {
+function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number], notifyAllMax: number): GroupSummary {
   return {
     id: row.id,
     kind: row.kind,
@@ -434,5 +439,7 @@ function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number]): Gro
     lastSeq: Number(row.lastSeq),
     readSeq: Number(row.readSeq),
     memberCount: row.memberCount,
+    level: row.notifyLevel ?? defaultNotifyLevel(row.kind, row.memberCount, notifyAllMax),
+    muteUntil: row.muteUntil ? row.muteUntil.toISOString() : null,
   };
 }

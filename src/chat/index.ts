@@ -11,18 +11,24 @@ import { Privacy } from './privacy.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 import { Search } from './search.js';
+import { Notifications } from './notifications.js';
+import { ReachStats } from './reach.js';
+import { Webhooks } from './webhooks.js';
+import { checkTargetUrl } from '../notify/address-guard.js';
 
 /** The domain, as transports see it. Knows nothing of uWS or HTTP. */
 export function createChat(deps: ChatDeps, tokens: Tokens, media: Omit<MediaDeps, 'db' | 'logger'>) {
   const groups = new Groups(deps);
   const membership = new MembershipCache(deps.db);
-  const messages = new Messages(deps, membership);
+  const reach = new ReachStats(deps);
+  const messages = new Messages(deps, membership, reach);
   return {
     membership,
     privacy: new Privacy(deps),
     invitations: new Invitations(deps, groups),
     /** Stops background work (reaction tallies); storage closes after. */
     close: () => messages.tallies.close(),
+    reach,
     accounts: new Accounts(deps, tokens),
     groups,
     messages,
@@ -31,6 +37,12 @@ export function createChat(deps: ChatDeps, tokens: Tokens, media: Omit<MediaDeps
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),
     search: new Search(deps.db),
     governance: new Governance(deps, groups, messages),
+    notifications: new Notifications(deps, (endpoint) => {
+      checkTargetUrl(endpoint, deps.limits.allowPrivateTargets ?? false, 'endpoint');
+    }),
+    webhooks: new Webhooks(deps, (url) => {
+      checkTargetUrl(url, deps.limits.allowPrivateTargets ?? false, 'url');
+    }),
   };
 }
 

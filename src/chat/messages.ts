@@ -17,6 +17,7 @@ import {
 import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs, memberIdsOf } from '../db/groups.js';
 import { directGroupBlocked } from '../db/privacy.js';
 import { markTallyOwed } from '../db/tallies.js';
+import { oweNotifications } from '../db/notifications.js';
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
@@ -28,6 +29,8 @@ import type { ChatDeps } from './deps.js';
 import type { MembershipCache } from './membership-cache.js';
 import { commit, publishCommitted } from './outbox.js';
 import { ReadBudget } from './read-budget.js';
+import type { ReachStats } from './reach.js';
+import { advanceReadCounting } from '../db/notifications.js';
 import { SendQueue, type SendResult } from './send-queue.js';
 import { ReactionTallies } from './tallies.js';
 
@@ -41,6 +44,7 @@ export class Messages {
   constructor(
     private readonly deps: ChatDeps,
     private readonly membership: MembershipCache,
+    private readonly reach?: ReachStats,
   ) {
     this.tallies = new ReactionTallies(deps);
     this.queue = new SendQueue(deps);
@@ -96,6 +100,7 @@ export class Messages {
           message.data = { ...message.data, attachments: ids.map((id) => attachmentMeta(byId.get(id)!)) };
           const [row] = await outbox.append(tx, input.group, [message]);
           await insertAttachmentRefs(tx, input.group, row!.seq, ids);
+          await oweNotifications(tx, [row!]);
           return ackOf(row!);
         });
       } catch (err) {
@@ -176,8 +181,16 @@ export class Messages {
 
   /** Moves the read marker forward; the user's other sockets hear of it. */
   async markRead(userId: string, input: { group: string; seq: number }, connectionId?: string) {
-    await requireMember(this.deps.db, input.group, userId);
-    const seq = await advanceReadSeq(this.deps.db, input.group, userId, input.seq);
+    const membership = await requireMember(this.deps.db, input.group, userId);
+    let seq: number | undefined;
+    if (membership.kind === 'announcement' && this.reach) {
+      // Announcements count their readers as markers pass them (reach statistics, §7).
+      const moved = await this.deps.db.transaction((tx) => advanceReadCounting(tx, input.group, userId, input.seq));
+      seq = moved?.seq;
+      for (const counted of moved?.counted ?? []) this.reach.changed(input.group, counted);
+    } else {
+      seq = await advanceReadSeq(this.deps.db, input.group, userId, input.seq);
+    }
     if (seq === undefined) throw notFound('group');
     const message = { kind: 'read', group: input.group, seq, ...(connectionId ? { except: connectionId } : {}) } as const;
     await publishCommitted(this.deps, { controls: [{ userId, message }] });

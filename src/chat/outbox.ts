@@ -67,6 +67,8 @@ export async function publishCommitted(deps: ChatDeps, committed: Committed): Pr
     if (changes.length > 0) await Promise.all(changes.map((c) => deps.publisher.accessChanged(c)));
     if (events.length > 0) await deps.publisher.events(events);
     await Promise.all((committed.controls ?? []).map((c) => deps.publisher.control(c.userId, c.message)));
+    // Stored messages owe notifications (notify_outbox, written with them): wake this replica's worker.
+    if (deps.notificationsOwed && events.some((e) => e.kind === 'message')) deps.notificationsOwed();
   } catch (err) {
     deps.logger.error('publish after commit failed', { err });
   }

@@ -1,6 +1,7 @@
 import type { Tx } from '../db/connect.js';
 import { isRetryableConflict, isUniqueViolation, MissingGroup } from '../db/errors.js';
 import { appendEvents, appendMessages, findMessagesByClientIds, messageDraft, type MessageInsert } from '../db/events.js';
+import { oweNotifications } from '../db/notifications.js';
 import type { EventRow } from '../db/schema.js';
 import type { LogEvent } from '../protocol/frames.js';
 import { AppError, conflict, notFound } from '../protocol/errors.js';
@@ -267,6 +268,7 @@ export class SendQueue {
     const drafts = [...fresh.values()].map((m) => messageDraft(m.senderId, m));
     const rows = await appendEvents(tx, groupId, drafts, { skipDuplicates: true });
     if (rows.length !== drafts.length) throw new DuplicateRace();
+    await oweNotifications(tx, rows);
     for (const row of rows) {
       const content = { text: row.text, replyTo: row.replyTo, mentions: row.data?.mentions };
       results.set(keyOf(row.senderId, row.clientMsgId!), { result: { group: groupId, seq: row.seq, ts: row.ts }, content });

@@ -4,7 +4,7 @@ import { Connection, stopError, type ConnectionState, type PushedFrame, type Web
 import { Emitter } from './emitter.js';
 import { BanyanError } from './errors.js';
 import { GroupTracker, type GroupState } from './group-tracker.js';
-import { BanyanHttp, type Fetch } from './http.js';
+import { BanyanHttp, type Fetch, type PushSubscriptionLike } from './http.js';
 import { OutgoingQueue, type PendingMessage, type SendAck } from './outgoing.js';
 
 // The Banyan client: one socket, resumed after every disconnect so that each group's events
@@ -63,6 +63,8 @@ export interface ClientEvents extends Record<string, unknown> {
   error: BanyanError;
   /** The client stopped for good: closed by the app, token refused, or session revoked. */
   closed: { code: number; reason: string };
+  /** An announcement's reach changed (you are an admin of its group); at most once a second per message. */
+  stats: FrameOf<'stats'>;
 }
 
 /** At most this many groups per `sync` (PROTOCOL.md §4). */
@@ -245,6 +247,21 @@ export class BanyanClient extends Emitter<ClientEvents> {
     this.connection.send({ type: 'typing', group });
   }
 
+  /** Registers this device for Web Push (a browser's `PushSubscription.toJSON()`); answers the subscription id. */
+  async subscribePush(subscription: PushSubscriptionLike): Promise<string> {
+    return (await this.http.subscribePush(subscription)).id;
+  }
+
+  /** Your notification level in a group, and optionally a mute until an ISO time. */
+  setNotifications(group: string, level: 'all' | 'mentions' | 'none', muteUntil?: string | null): Promise<void> {
+    return this.http.setNotifications(group, { level, ...(muteUntil !== undefined ? { muteUntil } : {}) });
+  }
+
+  /** An announcement's reach (group admins); live changes arrive as `stats` events. */
+  stats(group: string, seq: number) {
+    return this.http.messageStats(group, seq);
+  }
+
   /** One command and its reply; waits for the connection (up to the request timeout). */
   request<T extends CommandType>(command: { type: T } & CommandBody<T>, timeoutMs = this.requestTimeoutMs): Promise<ReplyTo<T>> {
     return this.connection.request<T>(command, timeoutMs);
@@ -284,6 +301,9 @@ export class BanyanClient extends Emitter<ClientEvents> {
       case 'join_request':
       case 'report':
         this.emit(frame.type, frame as never);
+        break;
+      case 'stats':
+        this.emit('stats', frame);
         return;
     }
   }

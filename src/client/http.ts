@@ -17,6 +17,12 @@ export interface HttpOptions {
   fetch?: Fetch | undefined;
 }
 
+/** What `PushSubscription.toJSON()` gives in a browser (the keys are base64url). */
+export interface PushSubscriptionLike {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+
 /** A request body as the server's schema takes it. */
 type Body<K extends keyof HttpBodies> = z.input<HttpBodies[K]>;
 
@@ -202,6 +208,39 @@ export class BanyanHttp {
   /** Acts on a report (`dismiss`, `delete`, `mute` with `forS?`, `remove`, `ban`) and resolves the message's reports. */
   resolveReport(reportId: string, body: Body<'resolveReport'>) {
     return this.call('POST', path`/v1/reports/${reportId}/resolve`, httpReplies.report, body);
+  }
+  // Notifications (v1.1 §7)
+  /** Your notification level in a group (`all`, `mentions`, `none`), muted until `muteUntil` when given. */
+  setNotifications(groupId: string, body: Body<'notificationPreference'>) {
+    return this.call('PUT', path`/v1/groups/${groupId}/notifications`, undefined, body);
+  }
+  /** The application server key for `PushManager.subscribe({applicationServerKey})`. */
+  vapidKey() {
+    return this.call('GET', '/v1/push/vapid-key', httpReplies.vapidKey, undefined, false);
+  }
+  /** Registers a browser's push subscription (`PushSubscription.toJSON()`); answers its id. */
+  subscribePush(subscription: PushSubscriptionLike) {
+    const body = { endpoint: subscription.endpoint, keys: { p256dh: subscription.keys.p256dh, auth: subscription.keys.auth } };
+    return this.call('POST', '/v1/push/subscriptions', httpReplies.created, body);
+  }
+  unsubscribePush(id: string) {
+    return this.call('DELETE', path`/v1/push/subscriptions/${id}`, undefined);
+  }
+  /** An announcement's reach (group admins): `{members, delivered, notified, read}`. */
+  messageStats(groupId: string, seq: number) {
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/stats`, httpReplies.stats);
+  }
+  createWebhook(communityId: string, body: Body<'createWebhook'>) {
+    return this.call('POST', path`/v1/communities/${communityId}/webhooks`, httpReplies.webhookCreated, body);
+  }
+  webhooks(communityId: string) {
+    return this.call('GET', path`/v1/communities/${communityId}/webhooks`, httpReplies.webhooks);
+  }
+  deleteWebhook(communityId: string, webhookId: string) {
+    return this.call('DELETE', path`/v1/communities/${communityId}/webhooks/${webhookId}`, undefined);
+  }
+  webhookDeliveries(communityId: string, webhookId: string) {
+    return this.call('GET', path`/v1/communities/${communityId}/webhooks/${webhookId}/deliveries`, httpReplies.deliveries);
   }
 
   /** One request: JSON in, the answer parsed with its schema; failures become BanyanError. */

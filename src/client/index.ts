@@ -11,7 +11,7 @@ export type {
   WebSocketLike,
 } from './client.js';
 export { BanyanHttp } from './http.js';
-export type { Fetch, HttpOptions, HttpReplies } from './http.js';
+export type { Fetch, HttpOptions, HttpReplies, PushSubscriptionLike } from './http.js';
 export { BanyanError } from './errors.js';
 export { Backoff } from './backoff.js';
 export { GroupCursor } from './group-cursor.js';

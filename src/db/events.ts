@@ -3,7 +3,7 @@ import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import { releaseAttachmentRefs } from './attachments.js';
 import type { Queryable, Tx } from './connect.js';
 import { MissingGroup } from './errors.js';
-import { events, groups, reactions, type EventRow } from './schema.js';
+import { events, groups, notifyOutbox, reactions, type EventRow } from './schema.js';
 
 /** An event before the log gives it a seq and a time. */
 export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted'>;
@@ -66,7 +66,7 @@ export type MessageInsert = Omit<OutgoingMessage, 'group'> & { groupId: string; 
  * bumps each group's lastSeq by its count and inserts every message with its seq. A repeated
  * clientMsgId fails the whole statement with a unique violation (nothing stored, no seq taken);
  * the caller then takes the per-group path. Messages to a group that does not exist are not
- * stored and not returned.
+ * stored and not returned. Each stored message also owes its notifications (notify_outbox).
  */
 export async function appendMessages(
   db: Queryable,
@@ -90,10 +90,15 @@ export async function appendMessages(
       from n
       where ${groups}.id = n.g and ${groups}.id = any(array(select id from locked))
       returning ${groups}.id, ${groups}.last_seq - n.n as first
+    ), stored as (
+      insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data)
+      select v.g, b.first + v.o, v.s, 'message', v.c, v.t, v.r, v.m from v join bumped b on b.id = v.g
+      returning group_id, seq, sender_id, client_msg_id, ts
+    ), owed as (
+      -- The notifications these messages owe, durable with them (PROTOCOL.md §7).
+      insert into ${notifyOutbox} (group_id, seq) select group_id, seq from stored
     )
-    insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data)
-    select v.g, b.first + v.o, v.s, 'message', v.c, v.t, v.r, v.m from v join bumped b on b.id = v.g
-    returning group_id, seq, sender_id, client_msg_id, ts`);
+    select * from stored`);
   // postgres.js answers an array of rows, PGlite an object with `rows`.
   const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
   return rows.map((r) => ({

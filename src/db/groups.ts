@@ -80,6 +80,8 @@ const summaryColumns = {
   lastSeq: groups.lastSeq,
   readSeq: members.readSeq,
   memberCount: groups.memberCount,
+  notifyLevel: members.notifyLevel,
+  muteUntil: members.muteUntil,
 };
 
 /** Every group the user is in, as `ready` and `/v1/me` list them. */

@@ -89,6 +89,9 @@ export const members = pgTable(
     role: text({ enum: ['owner', 'admin', 'member'] }).notNull(),
     readSeq: bigint({ mode: 'number' }).notNull().default(0),
     joinedAt: createdAt(),
+    /** Notification preference (PROTOCOL.md §7); null means the default for the group's kind and size. */
+    notifyLevel: text({ enum: ['all', 'mentions', 'none'] }),
+    muteUntil: timestamp({ withTimezone: true, mode: 'date' }),
   },
   (t) => [
     primaryKey({ columns: [t.groupId, t.userId] }),
@@ -342,6 +345,129 @@ export const attachmentRefs = pgTable(
 // are written in migrations/0005_attachments_search.sql only: the search query (db/search.ts) is
 // the one reader, and leaving the column out here keeps every other read of events from fetching it.
 
+/** A Web Push subscription of one device (RFC 8030); an endpoint belongs to one user at a time. */
+export const pushSubscriptions = pgTable(
+  'push_subscriptions',
+  {
+    id: text().primaryKey(),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    endpoint: text().notNull().unique(),
+    p256dh: text().notNull(),
+    auth: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index().on(t.userId)],
+);
+
+/**
+ * Notifications owed, one row per message, written by the statement that stores the message:
+ * a worker on any replica claims rows (lease), fans each out into push_queue and deletes it.
+ */
+export const notifyOutbox = pgTable(
+  'notify_outbox',
+  {
+    groupId: text().notNull(),
+    seq: bigint({ mode: 'number' }).notNull(),
+    createdAt: createdAt(),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseToken: text(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.seq] }), index('notify_outbox_created').on(t.createdAt)],
+);
+
+/**
+ * One push owed per user per group: later messages in the coalescing window add to `count`
+ * ("3 new messages"). A row stays after its push (count 0) to remember `sentAt` for the window.
+ */
+export const pushQueue = pgTable(
+  'push_queue',
+  {
+    userId: text().notNull(),
+    groupId: text().notNull(),
+    count: integer().notNull(),
+    lastSeq: bigint({ mode: 'number' }).notNull(),
+    urgent: boolean().notNull(),
+    /** The newest message's push payload (PROTOCOL.md §7), before the count is applied. */
+    payload: jsonb().$type<Record<string, unknown>>().notNull(),
+    dueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseToken: text(),
+    attempts: integer().notNull().default(0),
+    /** Subscription ids still owed this push after a partial failure; null means all of the user's. */
+    retrySubscriptions: jsonb().$type<string[]>(),
+    sentAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index('push_queue_due').on(t.dueAt).where(sql`count > 0`)],
+);
+
+/** Reach of an announcement (PROTOCOL.md §7), counted as things happen: never a per-member scan. */
+export const messageStats = pgTable(
+  'message_stats',
+  {
+    groupId: text().notNull(),
+    seq: bigint({ mode: 'number' }).notNull(),
+    members: integer().notNull().default(0),
+    delivered: integer().notNull().default(0),
+    notified: integer().notNull().default(0),
+    read: integer().notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.seq] })],
+);
+
+/** Server key material shared by every replica (the VAPID key pair when not configured). */
+export const serverKeys = pgTable('server_keys', {
+  name: text().primaryKey(),
+  value: jsonb().$type<Record<string, string>>().notNull(),
+  createdAt: createdAt(),
+});
+
+/** A community's signed webhook (Standard Webhooks), for the event types it subscribed to. */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: text().primaryKey(),
+    communityId: text()
+      .notNull()
+      .references(() => communities.id, { onDelete: 'cascade' }),
+    url: text().notNull(),
+    events: jsonb().$type<string[]>().notNull(),
+    /** `whsec_` + base64 of the signing key. */
+    secret: text().notNull(),
+    createdBy: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index().on(t.communityId)],
+);
+
+/** One event owed to one webhook, and its delivery log: retried with backoff for up to 24 h. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text().primaryKey(),
+    webhookId: text()
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    event: text().notNull(),
+    payload: jsonb().$type<Record<string, unknown>>().notNull(),
+    status: text({ enum: ['pending', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer().notNull().default(0),
+    nextAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseToken: text(),
+    lastStatus: integer(),
+    lastError: text(),
+    createdAt: createdAt(),
+    deliveredAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('webhook_deliveries_due').on(t.nextAt).where(sql`status = 'pending'`), index().on(t.webhookId, t.createdAt)],
+);
+
+export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;
+export type PushQueueRow = typeof pushQueue.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
 export type MemberRow = typeof members.$inferSelect;

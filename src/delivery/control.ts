@@ -18,7 +18,20 @@ export type ControlMessage =
   /** Every session of the user was revoked (but `except`, the one that changed the password). */
   | { kind: 'revoke_all'; except?: string }
   /** A frame for the user's sockets that is no group's event (join_request, report to admins): sent as is. */
-  | { kind: 'frame'; data: string };
+  | { kind: 'frame'; data: string }
+
+  /** An announcement's reach changed (the user is an admin of its group): a `stats` frame. */
+  | { kind: 'stats'; stats: ReachStatsFrame };
+
+/** The reach of one message (PROTOCOL.md §7), as `GET …/stats` answers it and `stats` frames carry it. */
+export interface ReachStatsFrame {
+  group: string;
+  seq: number;
+  members: number;
+  delivered: number;
+  notified: number;
+  read: number;
+}
 
 /** Whether the message ends a socket of this session (4403); sockets of tokens without a session stay. */
 export const revokes = (m: ControlMessage, sessionId: string | null | undefined): boolean =>

@@ -4,7 +4,7 @@ import { ALL_MEMBERS, type Bus, type BusMessage } from '../bus/bus.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { CloseCode, Disconnect } from '../protocol/errors.js';
-import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, type GroupSummary } from '../protocol/frames.js';
+import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, statsFrame, type GroupSummary } from '../protocol/frames.js';
 import { decodeAccessChange, type AccessChange } from './access-change.js';
 import { decodeControl, revokes, type ControlMessage } from './control.js';
 import { GroupFeeds, type FeedStorage } from './group-feeds.js';
@@ -33,6 +33,8 @@ export interface HubDeps<S> {
   onAccessChange(change: AccessChange | 'all'): void;
   metrics: Metrics;
   logger: Logger;
+  /** Told when a user's first session here opens and their last one closes (who not to push). */
+  presence?: { online(userId: string): void; offline(userId: string): void };
   settings: {
     /** How often running feeds are checked against storage for events the bus lost. */
     feedCheckMs: number;
@@ -125,6 +127,7 @@ export class Hub<S> {
     sessions?.delete(session);
     if (sessions && sessions.size === 0) {
       this.byUser.delete(userId);
+      this.deps.presence?.offline(userId);
       this.deps.bus
         .unsubscribe(userTopic(userId))
         .catch((err: unknown) => this.deps.logger.warn('bus unsubscribe failed', { userId, err }));
@@ -162,6 +165,7 @@ export class Hub<S> {
       sessions = new Set();
       this.byUser.set(userId, sessions);
       sessions.add(session);
+      this.deps.presence?.online(userId);
       await this.deps.bus.subscribe(userTopic(userId));
     } else {
       sessions.add(session);
@@ -199,6 +203,8 @@ export class Hub<S> {
         // A group_added still being followed (addGroup awaits) must not follow it after all.
         session.recentlyLeft.add(message.group);
       }
+    } else if (message.kind === 'stats') {
+      this.send(session, statsFrame(message.stats));
     } else if (message.kind === 'group_added') {
       void this.addGroup(session, message.group).catch((err: unknown) =>
         this.deps.logger.warn('could not follow a joined group', { groupId: message.group, err }),

@@ -20,6 +20,7 @@ import { groupRoutes } from './routes/groups.js';
 import { privacyRoutes } from './routes/privacy.js';
 import { healthRoutes } from './routes/health.js';
 import { searchRoutes } from './routes/search.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
 import { UwsTransport } from './uws-transport.js';
@@ -43,6 +44,10 @@ export interface GatewayDeps {
   /** Resolves when storage answers (for /readyz). */
   pingStorage(): Promise<void>;
   limits: RateLimits;
+  /** Who is connected here, for notifications (PROTOCOL.md §7). */
+  presence?: { online(userId: string): void; offline(userId: string): void };
+  /** The VAPID public key clients subscribe to Web Push with. */
+  vapidPublicKey: string;
   settings: {
     host: string;
     port: number;
@@ -107,6 +112,7 @@ export class Gateway {
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
       metrics,
       logger,
+      ...(deps.presence ? { presence: deps.presence } : {}),
       settings: { feedCheckMs: settings.feedCheckMs, slowConsumerBytes: settings.slowConsumerBytes },
     });
 
@@ -148,6 +154,7 @@ export class Gateway {
     attachmentRoutes(router, chat, settings.maxUploadBytes);
     searchRoutes(router, chat, deps.limits);
     governanceRoutes(router, chat, deps.bodies, deps.limits);
+    notificationRoutes(router, chat, deps.bodies, deps.vapidPublicKey);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

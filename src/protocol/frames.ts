@@ -91,3 +91,5 @@ export const joinRequestFrame = (community: string, group: string, user: { id: s
   JSON.stringify({ type: 'join_request', community, group, user });
 /** To the admins who may act on a new report (not logged). */
 export const reportFrame = (report: ReportView) => JSON.stringify({ type: 'report', report });
+export const statsFrame = (stats: { group: string; seq: number; members: number; delivered: number; notified: number; read: number }) =>
+  JSON.stringify({ type: 'stats', ...stats });

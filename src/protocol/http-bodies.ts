@@ -41,6 +41,7 @@ const muteSeconds = z
   .int()
   .min(60)
   .max(365 * 24 * 3600);
+export const notifyLevel = z.enum(['all', 'mentions', 'none']);
 
 export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
@@ -84,6 +85,23 @@ export function httpBodies(limits: ProtocolLimits) {
     mute: z.object({ forS: muteSeconds }),
     report: z.object({ reason: storableString().trim().min(1).max(64), note: storableString().trim().max(2000).optional() }),
     resolveReport: z.object({ action: z.enum(['dismiss', 'delete', 'mute', 'remove', 'ban']), forS: muteSeconds.optional() }),
+    notificationPreference: z.object({ level: notifyLevel, muteUntil: z.iso.datetime({ offset: true }).nullish() }).strict(),
+    pushSubscription: z.object({
+      endpoint: z.string().min(1).max(2048),
+      keys: z.object({
+        // RFC 8291: an uncompressed P-256 point (65 bytes) and a 16-byte secret, base64url.
+        p256dh: z.string().regex(/^[A-Za-z0-9_-]{86,88}={0,2}$/, 'a base64url P-256 public key'),
+        auth: z.string().regex(/^[A-Za-z0-9_-]{22,24}={0,2}$/, 'a base64url 16-byte secret'),
+      }),
+      expirationTime: z.number().nullish(),
+    }),
+    createWebhook: z.object({
+      url: z.string().min(1).max(2048),
+      events: z
+        .array(z.enum(['announcement', 'message', 'mention', 'join_request', 'report', 'member']))
+        .min(1)
+        .max(6),
+    }),
   };
 }
 

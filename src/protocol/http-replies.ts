@@ -62,6 +62,8 @@ export const communityGroupSchema = z.union([
     .loose(),
 ]);
 
+const webhookSchema = z.object({ id: z.string(), url: z.string(), events: z.array(z.string()), createdAt: z.string() }).loose();
+
 const communityGroupPage = { groups: z.array(communityGroupSchema), nextCursor: z.string().nullable() };
 
 export const httpReplies = {
@@ -135,6 +137,34 @@ export const httpReplies = {
         z.object({ group: z.string(), seq: z.number(), ts: z.string(), sender: z.string(), text: z.string(), snippet: z.string() }).loose(),
       ),
       nextCursor: z.string().nullable(),
+    })
+    .loose(),
+  // v1.1 §7: notifications
+  vapidKey: z.object({ publicKey: z.string() }).loose(),
+  created: z.object({ id: z.string() }).loose(),
+  stats: z
+    .object({ group: z.string(), seq: z.number(), members: z.number(), delivered: z.number(), notified: z.number(), read: z.number() })
+    .loose(),
+  webhookCreated: z.object({ id: z.string(), secret: z.string(), url: z.string(), events: z.array(z.string()) }).loose(),
+  webhook: z.object({ webhook: webhookSchema }).loose(),
+  webhooks: z.object({ webhooks: z.array(webhookSchema) }).loose(),
+  deliveries: z
+    .object({
+      deliveries: z.array(
+        z
+          .object({
+            id: z.string(),
+            event: z.string(),
+            status: z.enum(['pending', 'delivered', 'failed']),
+            attempts: z.number(),
+            lastStatus: z.number().nullable(),
+            lastError: z.string().nullable(),
+            createdAt: z.string(),
+            deliveredAt: z.string().nullable(),
+            nextAttemptAt: z.string().nullable(),
+          })
+          .loose(),
+      ),
     })
     .loose(),
 };

@@ -23,6 +23,9 @@ export const groupSummarySchema = z
     readSeq: seq,
     /** How many members the group has (announcement groups: the one thing a member learns of the roster). */
     memberCount: z.number().int().min(0).optional(),
+    /** v1.1 (§7): the caller's notification level here, and until when it is muted. */
+    level: z.enum(['all', 'mentions', 'none']).optional(),
+    muteUntil: z.string().nullable().optional(),
   })
   .loose();
 
@@ -188,6 +191,18 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
       user: z.object({ id: z.string(), name: z.string() }).loose(),
       action: z.enum(['added', 'removed', 'joined', 'left', 'promoted', 'demoted']),
       role: role.nullable(),
+    })
+    .loose(),
+  /** v1.1 (§7): an announcement's reach, to its admins, at most once a second while it changes. */
+  z
+    .object({
+      type: z.literal('stats'),
+      group: z.string(),
+      seq,
+      members: seq,
+      delivered: seq,
+      notified: seq,
+      read: seq,
     })
     .loose(),
 ]);

@@ -59,6 +59,8 @@ export function staticRoutes(app: TemplatedApp, logger: Logger, root = webRoot()
   app.get('/', (res) => serve(res, '/index.html', 'no-cache'));
   app.get('/index.html', (res) => serve(res, '/index.html', 'no-cache'));
   app.get('/assets/*', (res, req) => serve(res, req.getUrl(), 'public, max-age=31536000, immutable'));
+  // The Web Push service worker (scope /): revalidated, so a new build replaces it.
+  app.get('/sw.js', (res) => serve(res, '/sw.js', 'no-cache'));
 }
 
 function loadFiles(root: string): Map<string, StaticFile> {

@@ -63,9 +63,35 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
   const composer = h('form', { class: 'composer' });
   const blockButton = directBlockButton(ctx, groupId, (message) => (error.textContent = message));
+  // Notifications for this group (PROTOCOL.md §7): the level, read from the caller's summary.
+  const levelSelect = h(
+    'select',
+    {
+      class: 'small',
+      'aria-label': 'Notifications',
+      'data-testid': 'notify-level',
+      onchange: () =>
+        void client
+          .setNotifications(groupId, levelSelect.value as 'all' | 'mentions' | 'none')
+          .catch((err: unknown) => (error.textContent = describeError(err))),
+    },
+    h('option', { value: 'all' }, '🔔 All messages'),
+    h('option', { value: 'mentions' }, '@ Mentions only'),
+    h('option', { value: 'none' }, '🔕 Off'),
+  );
+  void ctx.http.me().then((me) => {
+    const level = me.groups.find((g) => g.id === groupId)?.level;
+    if (level) levelSelect.value = level;
+  });
+  /** Reach of announcements, for the group's admins: counters from GET …/stats and live stats frames. */
+  const reach = new Map<number, { delivered: number; notified: number; read: number; members: number }>();
+  const isAdminHere = () => {
+    const g = client.group(groupId);
+    return g?.kind === 'announcement' && (g.role === 'owner' || g.role === 'admin');
+  };
   replace(
     root,
-    h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title, blockButton),
+    h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title, levelSelect, blockButton),
     list,
     receiptLine,
     typingLine,
@@ -120,6 +146,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
                 item.sender !== me && item.text !== null ? reportButton(item.seq) : null,
               ),
               h('div', { class: 'text' }, item.text ?? h('em', {}, 'message deleted')),
+              reachLine(item.seq),
             ),
           );
         return nodes;
@@ -174,6 +201,28 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       },
       'Report',
     );
+  const reachLine = (seq: number) => {
+    const r = reach.get(seq);
+    if (!r) return null;
+    return h(
+      'div',
+      { class: 'meta reach', 'data-testid': 'reach' },
+      `Reached ${r.delivered + r.notified} of ${Math.max(0, r.members - 1)}: ${r.delivered} online, ${r.notified} notified, ${r.read} read`,
+    );
+  };
+  /** The newest announcements' reach, fetched once when the conversation opens (admins only). */
+  const loadReach = async () => {
+    if (!isAdminHere()) return;
+    const recent = [...items.values()]
+      .filter((i) => !i.system && i.text !== null)
+      .sort((a, b) => b.seq - a.seq)
+      .slice(0, 10);
+    for (const item of recent) {
+      const r = await client.stats(groupId, item.seq).catch(() => undefined);
+      if (r) reach.set(item.seq, r);
+    }
+    draw(nearBottom());
+  };
 
   const apply = (e: GroupEvent) => {
     switch (e.kind) {
@@ -308,6 +357,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     draw(true);
     markRead();
     void refreshReceipt();
+    void loadReach();
   };
 
   const offs = [
@@ -341,6 +391,11 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       showTyping();
     }),
     client.on('group_removed', ({ group }) => group === groupId && ctx.navigate('#/')),
+    client.on('stats', (s) => {
+      if (s.group !== groupId || !loaded) return;
+      reach.set(s.seq, s);
+      draw(nearBottom());
+    }),
     client.on('state', () => loaded && draw(nearBottom())),
   ];
   const showTyping = () => {

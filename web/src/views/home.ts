@@ -2,6 +2,35 @@ import type { GroupState } from '../../../src/client/index.js';
 import { badge, h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import type { Ctx } from '../main.js';
+import { enablePush, pushEnabled, pushSupported } from '../push.js';
+
+/** A clear opt-in to notifications, shown after sign-in; the browser asks only when it is pressed. */
+function pushOptIn(client: Ctx['client'], error: HTMLElement) {
+  const box = h('p', { class: 'push-opt-in' });
+  if (!pushSupported()) return box;
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      class: 'small',
+      'data-testid': 'enable-push',
+      onclick: () => {
+        button.disabled = true;
+        enablePush(client).then(
+          () => replace(box, 'Notifications are on for this browser.'),
+          (err: unknown) => {
+            button.disabled = false;
+            error.textContent = `Could not turn on notifications: ${describeError(err)}`;
+          },
+        );
+      },
+    },
+    '🔔 Turn on notifications',
+  );
+  replace(box, 'Get a notification when a message arrives while Banyan is closed: ', button);
+  void pushEnabled().then((on) => on && replace(box, 'Notifications are on for this browser.'));
+  return box;
+}
 
 type MyCommunity = { id: string; name: string; role: string };
 type Invitation = { group: { id: string; name: string; memberCount: number }; by: { id: string; name: string } };
@@ -150,6 +179,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       ' ',
       copy,
     ),
+    pushOptIn(client, error),
     error,
     invitationList,
     lists,

@@ -1,0 +1,44 @@
+import { findStats, groupAdmins } from '../db/notifications.js';
+import type { ChatDeps } from './deps.js';
+
+/**
+ * Live reach of announcements (PROTOCOL.md §7): counters changed here are sent to the group's
+ * admins as `stats` frames, each message's at most once per interval (per replica), with the
+ * counters as stored then.
+ */
+export class ReachStats {
+  private readonly pending = new Map<string, { groupId: string; seq: number }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: ChatDeps,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  changed(groupId: string, seq: number): void {
+    this.pending.set(`${groupId}\u0000${seq}`, { groupId, seq });
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush().catch((err: unknown) => this.deps.logger.warn('stats frames failed', { err }));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
+  }
+
+  private async flush(): Promise<void> {
+    const due = [...this.pending.values()];
+    this.pending.clear();
+    for (const { groupId, seq } of due) {
+      const [row, admins] = await Promise.all([findStats(this.deps.db, groupId, seq), groupAdmins(this.deps.db, groupId)]);
+      if (!row) continue;
+      const stats = { group: groupId, seq, members: row.members, delivered: row.delivered, notified: row.notified, read: row.read };
+      await Promise.all(admins.map((userId) => this.deps.publisher.control(userId, { kind: 'stats', stats })));
+    }
+  }
+}

@@ -1,0 +1,387 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/connect.js';
+import {
+  type ClaimedPush,
+  claimOutbox,
+  claimPushes,
+  dropNothingOwed,
+  memberIdsExcept,
+  deletePushSubscriptionById,
+  fanOutPushes,
+  nextPushDue,
+  type NotifyLevel,
+  notificationSource,
+  prunePushQueue,
+  pushCandidates,
+  settlePushes,
+  subscriptionsOf,
+} from '../db/notifications.js';
+import type { PushSubscriptionRow } from '../db/schema.js';
+import { claimDeliveries, nextDeliveryDue, pruneDeliveries, settleDelivery, webhooksFor } from '../db/webhooks.js';
+import type { WebhookEvent } from '../chat/webhooks.js';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import type { OutboundHttp } from './outbound.js';
+import type { Logger } from '../obs/logger.js';
+import { buildPayload, coalescedPayload } from './payload.js';
+import type { Presence } from './presence.js';
+import { type PushResult, type PushSender, topicOf } from './push-sender.js';
+
+export interface NotifyWorkerSettings {
+  coalesceMs: number;
+  leaseMs: number;
+  notifyAllMaxMembers: number;
+  /** How often an idle worker looks for work another replica owes (or left behind when it died). */
+  pollMs: number;
+  /** How long a webhook delivery is retried before it is marked failed. */
+  webhookRetryMs: number;
+}
+
+const OUTBOX_BATCH = 50;
+const PUSH_BATCH = 100;
+const PUSH_LOOPS = 3;
+const PUSH_CONCURRENCY = 100;
+const WEBHOOK_BATCH = 20;
+const PUSH_TTL_S = 24 * 3600;
+/** Backoff doubles from 1 s up to 5 min; after this many attempts (about 2 h) a push is dropped. */
+const MAX_PUSH_ATTEMPTS = 30;
+const MAX_BACKOFF_MS = 5 * 60_000;
+const MAX_RETRY_AFTER_MS = 3600_000;
+const PRUNE_EVERY_MS = 60_000;
+/** Settled webhook deliveries stay in the log this long. */
+const DELIVERY_LOG_KEEP_MS = 7 * 24 * 3600_000;
+
+/** A sleep that a kick ends early; a kick while awake makes the next sleep return at once. */
+class Wakeup {
+  private wake: (() => void) | undefined;
+  private kicked = false;
+
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (this.kicked) {
+      this.kicked = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.wake = () => {
+        this.kicked = false;
+        finish();
+      };
+    });
+  }
+}
+
+/** A Standard Webhooks message id: unique per event and webhook, the same on every retry. */
+const newWebhookMessageId = () => `msg_${randomBytes(16).toString('base64url')}`;
+
+export const backoffMs = (attempts: number, retryAfterMs?: number): number => {
+  const exp = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts, 20));
+  const jittered = exp * (0.8 + Math.random() * 0.4);
+  return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+};
+
+/**
+ * The notification worker of one replica (every replica runs one): two loops over storage.
+ * Fan-out claims owed messages from notify_outbox (a lease, FOR UPDATE SKIP LOCKED), works out
+ * who is owed a push and moves them into push_queue, deleting the outbox row in the same
+ * transaction. Push claims due rows of push_queue, sends them and settles them. Either claim,
+ * left by a replica that died, is taken over when its lease runs out: every owed push is sent at
+ * least once; only pushes in flight at the death are sent twice.
+ */
+export class NotifyWorker {
+  private readonly token = randomBytes(8).toString('hex');
+  private readonly fanOutWake = new Wakeup();
+  /** Several push loops, so one's database round trips overlap another's requests (SKIP LOCKED keeps their rows apart). */
+  private readonly pushWakes = Array.from({ length: PUSH_LOOPS }, () => new Wakeup());
+  private readonly webhookWake = new Wakeup();
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private lastPrune = 0;
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      presence: Presence;
+      sender: PushSender;
+      webhookHttp: OutboundHttp;
+      /** An announcement's reach counters changed (live `stats` frames). */
+      onReachChanged?: (groupId: string, seq: number) => void;
+      logger: Logger;
+      settings: NotifyWorkerSettings;
+    },
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loops = [
+      this.loop('fan-out', () => this.fanOutBatch(), this.fanOutWake),
+      ...this.pushWakes.map((wake) => this.loop('push', () => this.pushBatch(), wake)),
+      this.loop('webhook', () => this.webhookBatch(), this.webhookWake),
+    ];
+  }
+
+  /** Messages were stored here: fan them out now rather than at the next poll. */
+  kick(): void {
+    this.fanOutWake.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.fanOutWake.kick();
+    for (const wake of this.pushWakes) wake.kick();
+    this.webhookWake.kick();
+    await Promise.all(this.loops);
+  }
+
+  private async loop(name: string, batch: () => Promise<number>, wake: Wakeup): Promise<void> {
+    while (this.running) {
+      let idleMs = 0;
+      try {
+        const done = await batch();
+        if (done === 0)
+          idleMs = name === 'push' ? await this.pushIdleMs() : name === 'webhook' ? await this.webhookIdleMs() : this.deps.settings.pollMs;
+      } catch (err) {
+        if (!this.running) return;
+        this.deps.logger.warn(`notification ${name} failed; retrying`, { err });
+        idleMs = this.deps.settings.pollMs;
+      }
+      if (idleMs > 0 && this.running) await wake.sleep(idleMs);
+    }
+  }
+
+  private async pushIdleMs(): Promise<number> {
+    const { db, settings } = this.deps;
+    if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = Date.now();
+      await prunePushQueue(db, settings.coalesceMs);
+      await pruneDeliveries(db, DELIVERY_LOG_KEEP_MS);
+    }
+    const due = await nextPushDue(db);
+    if (!due) return settings.pollMs;
+    return Math.max(5, Math.min(settings.pollMs, due.getTime() - Date.now()));
+  }
+
+  private async webhookIdleMs(): Promise<number> {
+    const due = await nextDeliveryDue(this.deps.db);
+    if (!due) return this.deps.settings.pollMs;
+    return Math.max(5, Math.min(this.deps.settings.pollMs, due.getTime() - Date.now()));
+  }
+
+  /** Fans out up to a batch of owed messages; returns how many. */
+  async fanOutBatch(): Promise<number> {
+    const { db, settings } = this.deps;
+    const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
+    for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) await this.fanOut(groupId, seq);
+    if (claimed.length > 0) {
+      for (const wake of this.pushWakes) wake.kick();
+      this.webhookWake.kick();
+    }
+    return claimed.length;
+  }
+
+  private async fanOut(groupId: string, seq: number): Promise<void> {
+    const { db, presence, settings } = this.deps;
+    const source = await notificationSource(db, groupId, seq);
+    const base = { groupId, seq, token: this.token, coalesceMs: settings.coalesceMs };
+    if (source?.kind !== 'message' || source.deleted) {
+      await fanOutPushes(db, { ...base, batches: [] });
+      return;
+    }
+    const defaultLevel: NotifyLevel =
+      source.groupKind !== 'group' || source.memberCount <= settings.notifyAllMaxMembers ? 'all' : 'mentions';
+    const mentions = ((source.data?.mentions as string[] | undefined) ?? []).filter((m) => typeof m === 'string');
+    const candidates = await pushCandidates(db, { groupId, senderId: source.senderId, mentions, defaultLevel });
+    const connected = candidates.length > 0 ? await presence.connectedAmong(candidates) : new Set<string>();
+    const mentioned = new Set(mentions);
+    const plain: string[] = [];
+    const named: string[] = [];
+    for (const user of candidates) {
+      if (connected.has(user)) continue;
+      (mentioned.has(user) ? named : plain).push(user);
+    }
+    const urgent = source.groupKind !== 'group';
+    const batches = [
+      { userIds: plain, urgent, payload: buildPayload(groupId, seq, source, false) },
+      { userIds: named, urgent: true, payload: buildPayload(groupId, seq, source, true) },
+    ].filter((b) => b.userIds.length > 0);
+    const announcement = source.groupKind === 'announcement';
+    const fannedOut = await fanOutPushes(db, {
+      ...base,
+      batches,
+      deliveries: await this.webhookDeliveries(groupId, seq, source, mentions),
+      ...(announcement ? { stats: { members: source.memberCount, delivered: await this.connectedMembers(groupId, source.senderId) } } : {}),
+    });
+    if (fannedOut && announcement) this.deps.onReachChanged?.(groupId, seq);
+  }
+
+  /**
+   * Members with a live socket now, the sender aside: the announcement reaches their sockets
+   * (delivery is gapless), so they are its `delivered`. Members who connect later get it by
+   * sync and are counted by `read` once they read it.
+   */
+  private async connectedMembers(groupId: string, senderId: string): Promise<number> {
+    const ids = await memberIdsExcept(this.deps.db, groupId, senderId);
+    return ids.length === 0 ? 0 : (await this.deps.presence.connectedAmong(ids)).size;
+  }
+
+  /** One delivery per webhook of the group's community that wants this message, as its most specific type. */
+  private async webhookDeliveries(
+    groupId: string,
+    seq: number,
+    source: NonNullable<Awaited<ReturnType<typeof notificationSource>>>,
+    mentions: string[],
+  ) {
+    if (!source.communityId || source.groupKind === 'direct') return [];
+    const types: WebhookEvent[] = source.groupKind === 'announcement' ? ['announcement'] : ['message'];
+    if (mentions.length > 0) types.unshift('mention');
+    const hooks = await webhooksFor(this.deps.db, source.communityId, types);
+    if (hooks.length === 0) return [];
+    const data = {
+      community: source.communityId,
+      group: groupId,
+      groupName: source.groupName,
+      seq,
+      sender: { id: source.senderId, name: source.senderName ?? source.senderId },
+      text: source.text,
+      mentions,
+      ts: source.ts.toISOString(),
+    };
+    return hooks.map((hook) => {
+      const event = types.find((t) => hook.events.includes(t))!;
+      return { id: newWebhookMessageId(), webhookId: hook.id, event, payload: { type: event, timestamp: new Date().toISOString(), data } };
+    });
+  }
+
+  /** Delivers up to a batch of due webhook events; returns how many. */
+  async webhookBatch(): Promise<number> {
+    const { db, settings, webhookHttp } = this.deps;
+    const claimed = await claimDeliveries(db, this.token, settings.leaseMs, WEBHOOK_BATCH);
+    await forEachLimited(claimed, WEBHOOK_BATCH, async (d) => {
+      const body = JSON.stringify(d.payload);
+      const now = new Date();
+      let url: URL;
+      try {
+        url = new URL(d.url);
+      } catch {
+        await settleDelivery(db, this.token, d.id, { status: 'failed', httpStatus: null, error: 'invalid url' });
+        return;
+      }
+      const r = await webhookHttp.post(
+        url,
+        {
+          'content-type': 'application/json',
+          'user-agent': 'Banyan-Webhooks/1',
+          'webhook-id': d.id,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': new StandardWebhook(d.secret).sign(d.id, now, body),
+        },
+        body,
+      );
+      if ('status' in r && r.status >= 200 && r.status < 300) {
+        await settleDelivery(db, this.token, d.id, { status: 'delivered', httpStatus: r.status, error: null });
+        return;
+      }
+      const httpStatus = 'status' in r ? r.status : null;
+      const error = 'error' in r ? r.error : `HTTP ${r.status}`;
+      const nextAt = new Date(Date.now() + backoffMs(d.attempts, 'status' in r ? r.retryAfterMs : undefined));
+      const giveUp = nextAt.getTime() - d.createdAt.getTime() > settings.webhookRetryMs;
+      await settleDelivery(
+        db,
+        this.token,
+        d.id,
+        giveUp ? { status: 'failed', httpStatus, error } : { status: 'pending', httpStatus, error, nextAt },
+      );
+    });
+    return claimed.length;
+  }
+
+  /** Sends up to a batch of due pushes; returns how many. */
+  async pushBatch(): Promise<number> {
+    const { db, settings } = this.deps;
+    const claimed = await claimPushes(db, this.token, settings.leaseMs, PUSH_BATCH);
+    if (claimed.length === 0) return 0;
+    const subscriptions = new Map<string, PushSubscriptionRow[]>();
+    for (const s of await subscriptionsOf(db, [...new Set(claimed.map((c) => c.userId))])) {
+      const list = subscriptions.get(s.userId);
+      if (list) list.push(s);
+      else subscriptions.set(s.userId, [s]);
+    }
+    const outcomes = {
+      sent: [] as { push: ClaimedPush; countsAsNotified: boolean }[],
+      retry: [] as { push: ClaimedPush; subscriptions: string[]; dueAt: Date }[],
+      dropped: [] as ClaimedPush[],
+    };
+    const partlyNotified: ClaimedPush[] = [];
+    await forEachLimited(claimed, PUSH_CONCURRENCY, async (push) => {
+      const all = subscriptions.get(push.userId) ?? [];
+      const owed = push.retrySubscriptions ? all.filter((s) => push.retrySubscriptions!.includes(s.id)) : all;
+      if (owed.length === 0) {
+        outcomes.dropped.push(push);
+        return;
+      }
+      const payload = JSON.stringify(push.count > 1 ? coalescedPayload(push.payload, push.count) : push.payload);
+      const results = await Promise.all(owed.map((s) => this.sendOne(s, payload, push)));
+      const failed: string[] = [];
+      let retryAfterMs: number | undefined;
+      let accepted = 0;
+      results.forEach((r, i) => {
+        if (r.outcome === 'accepted') accepted++;
+        else if (r.outcome === 'retry') {
+          failed.push(owed[i]!.id);
+          if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
+        }
+      });
+      const firstTry = push.retrySubscriptions === null;
+      if (failed.length === 0) {
+        outcomes.sent.push({ push, countsAsNotified: firstTry && accepted > 0 });
+      } else if (push.attempts + 1 >= MAX_PUSH_ATTEMPTS) {
+        this.deps.logger.warn('push dropped after its last attempt', { groupId: push.groupId, attempts: push.attempts + 1 });
+        outcomes.dropped.push(push);
+      } else {
+        // All failed: retry them all (retrySubscriptions stays null, so success still counts as notified once).
+        const partial = accepted > 0 || failed.length < owed.length;
+        if (partial && firstTry && accepted > 0) partlyNotified.push(push);
+        outcomes.retry.push({
+          push,
+          subscriptions: partial || !firstTry ? failed : (null as unknown as string[]),
+          dueAt: new Date(Date.now() + backoffMs(push.attempts, retryAfterMs)),
+        });
+      }
+    });
+    const notified = await settlePushes(db, this.token, settings.coalesceMs, outcomes, partlyNotified);
+    for (const n of notified) this.deps.onReachChanged?.(n.g, n.s);
+    return claimed.length;
+  }
+
+  private async sendOne(subscription: PushSubscriptionRow, payload: string, push: ClaimedPush): Promise<PushResult> {
+    const result = await this.deps.sender.send(subscription, payload, {
+      topic: topicOf(push.groupId),
+      urgent: push.urgent,
+      ttlS: PUSH_TTL_S,
+    });
+    if (result.outcome === 'gone') {
+      await deletePushSubscriptionById(this.deps.db, subscription.id);
+    } else if (result.outcome === 'rejected') {
+      this.deps.logger.warn('push service rejected a push', { status: result.status });
+    }
+    return result;
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(runners);
+}
