@@ -41,3 +41,10 @@ export function buildPayload(groupId: string, seq: number, source: PushSource, m
 export function coalescedPayload(payload: Record<string, unknown>, count: number): Record<string, unknown> {
   return { ...payload, body: `${count} new messages`, count };
 }
+
+/** "📎 a.pdf, b.jpg" for a message's files (its metadata in `data.attachments`), or null without any. */
+export function attachmentsLine(data: Record<string, unknown> | null): string | null {
+  const files = (data?.attachments as { name?: unknown }[] | undefined) ?? [];
+  const names = files.map((f) => (typeof f.name === 'string' ? f.name : 'file'));
+  return names.length > 0 ? `📎 ${names.join(', ')}` : null;
+}

@@ -22,7 +22,7 @@ import type { WebhookEvent } from '../chat/webhooks.js';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import type { OutboundHttp } from './outbound.js';
 import type { Logger } from '../obs/logger.js';
-import { buildPayload, coalescedPayload } from './payload.js';
+import { attachmentsLine, buildPayload, coalescedPayload } from './payload.js';
 import type { Presence } from './presence.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
 
@@ -191,7 +191,9 @@ export class NotifyWorker {
 
   private async fanOut(groupId: string, seq: number): Promise<void> {
     const { db, presence, settings } = this.deps;
-    const source = await notificationSource(db, groupId, seq);
+    const found = await notificationSource(db, groupId, seq);
+    // A message of files alone says what it carries ("📎 leaflet.pdf"), not nothing.
+    const source = found && { ...found, text: found.text || attachmentsLine(found.data) };
     const base = { groupId, seq, token: this.token, coalesceMs: settings.coalesceMs };
     if (source?.kind !== 'message' || source.deleted) {
       await fanOutPushes(db, { ...base, batches: [] });

@@ -1,11 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { checkTargetUrl, isPrivateAddress } from '../../src/notify/address-guard.js';
 import { parseRetryAfter } from '../../src/notify/outbound.js';
-import { buildPayload, coalescedPayload, preview } from '../../src/notify/payload.js';
+import { attachmentsLine, buildPayload, coalescedPayload, preview } from '../../src/notify/payload.js';
 import { topicOf } from '../../src/notify/push-sender.js';
 import { backoffMs } from '../../src/notify/worker.js';
 
 describe('notification helpers', () => {
+  it('a message of files alone is previewed by their names', () => {
+    expect(
+      attachmentsLine({
+        attachments: [
+          { id: 'a_1', name: 'leaflet.pdf' },
+          { id: 'a_2', name: 'map.jpg' },
+        ],
+      }),
+    ).toBe('📎 leaflet.pdf, map.jpg');
+    expect(attachmentsLine({ mentions: [] })).toBeNull();
+    expect(attachmentsLine(null)).toBeNull();
+  });
+
   it('private addresses: loopback, RFC 1918, link-local, CGNAT, unique-local, mapped IPv4; public ones pass', () => {
     for (const a of [
       '127.0.0.1',
