@@ -5,3 +5,6 @@ export const newId = (prefix: 'u' | 'g' | 'c' | 's' | 'a' | 'r' | 'p' | 'w') => 
 
 /** Invite codes carry 128 random bits. */
 export const newInviteCode = () => randomBytes(16).toString('base64url');
+
+/** A webhook message id (Standard Webhooks `webhook-id`): the same on every retry of one delivery. */
+export const newWebhookMessageId = () => `msg_${randomBytes(16).toString('base64url')}`;

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/connect.js';
 import { listAdminIds } from '../db/governance.js';
 import { joinRequestFrame } from '../protocol/frames.js';
+import { oweCommunityEvent } from './community-webhooks.js';
 import type { Outbox } from './outbox.js';
 
 // Live frames for admins (not logged): each goes on the user topic of every owner and admin of
@@ -26,4 +27,5 @@ export async function notifyJoinRequest(
 ): Promise<void> {
   const groups = groupId === community.announcementGroupId ? [groupId] : [community.announcementGroupId, groupId];
   await notifyAdmins(db, outbox, groups, joinRequestFrame(community.id, groupId, user));
+  await oweCommunityEvent(db, community.id, 'join_request', { group: groupId, user });
 }

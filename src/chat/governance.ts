@@ -20,6 +20,7 @@ import { AppError, badRequest, conflict, forbidden, notFound } from '../protocol
 import { reportFrame, type LogEvent } from '../protocol/frames.js';
 import type { ReportView } from '../protocol/server-frames.js';
 import { isAdmin, requireMember } from './access.js';
+import { oweCommunityEvent } from './community-webhooks.js';
 import { notifyAdmins } from './admin-frames.js';
 import { findAuthority, requireGovernor, type Authority } from './authority.js';
 import type { ChatDeps } from './deps.js';
@@ -135,6 +136,7 @@ export class Governance {
       if (member.kind === 'direct') return;
       const [view] = await this.views(tx, [row]);
       await notifyAdmins(tx, outbox, [community?.announcementGroupId ?? groupId], reportFrame(view!), message.senderId);
+      if (community) await oweCommunityEvent(tx, community.id, 'report', { group: groupId, report: view });
     });
   }
 

@@ -32,6 +32,7 @@ import { notifyJoinRequest } from './admin-frames.js';
 import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import { decideAdds, inviteIn } from './consent.js';
+import { oweCommunityEvent } from './community-webhooks.js';
 import { commit, type Outbox } from './outbox.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
@@ -418,6 +419,14 @@ export class Groups {
     const to = new Set(admins);
     if (self) to.add(self);
     for (const admin of to) outbox.notify(admin, { kind: 'frames', frames });
+    if (group.communityId) {
+      const events = changes.map((c) => ({
+        user: { id: c.userId, name: names.get(c.userId) ?? c.userId },
+        action: c.action,
+        role: c.role,
+      }));
+      await oweCommunityEvent(tx, group.communityId, 'member', ...events);
+    }
   }
 }
 

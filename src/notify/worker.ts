@@ -18,6 +18,7 @@ import {
 } from '../db/notifications.js';
 import type { PushSubscriptionRow } from '../db/schema.js';
 import { claimDeliveries, nextDeliveryDue, pruneDeliveries, settleDelivery, webhooksFor } from '../db/webhooks.js';
+import { newWebhookMessageId } from '../ids.js';
 import type { WebhookEvent } from '../chat/webhooks.js';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import type { OutboundHttp } from './outbound.js';
@@ -81,7 +82,6 @@ class Wakeup {
 }
 
 /** A Standard Webhooks message id: unique per event and webhook, the same on every retry. */
-const newWebhookMessageId = () => `msg_${randomBytes(16).toString('base64url')}`;
 
 export const backoffMs = (attempts: number, retryAfterMs?: number): number => {
   const exp = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts, 20));

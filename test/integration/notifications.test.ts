@@ -328,6 +328,51 @@ describe.each(storageModes())('webhooks (%s)', (mode) => {
     expect((await server.http('GET', `/v1/communities/${id}/webhooks/${created.body.id}`, { token: admin.token })).status).toBe(404);
   });
 
+  it('member, join_request and report events are delivered signed to the webhooks subscribed to them', async () => {
+    const { admin, member, id } = await community();
+    const r = await server.http('POST', `/v1/communities/${id}/webhooks`, {
+      token: admin.token,
+      body: { url: `${receiver.url}/community`, events: ['member', 'join_request', 'report'] },
+    });
+    expect(r.status).toBe(201);
+    receiver.expect('/community', r.body.secret);
+    // A newcomer joins by invite: `member`.
+    const code = (await server.http('POST', `/v1/communities/${id}/invites`, { token: admin.token, body: {} })).body.code;
+    const newcomer = await tokenUser(server, 'hooknew');
+    expect((await server.http('POST', `/v1/invites/${code}/join`, { token: newcomer.token })).status).toBeLessThan(300);
+    // With approval on, a join is a request: `join_request`.
+    expect(
+      (await server.http('PATCH', `/v1/communities/${id}`, { token: admin.token, body: { settings: { approvalRequired: true } } })).status,
+    ).toBeLessThan(300);
+    const asker = await tokenUser(server, 'hookask');
+    expect((await server.http('POST', `/v1/invites/${code}/join`, { token: asker.token })).status).toBe(202);
+    // A member reports a message of a community group: `report`.
+    const group = (
+      await server.http('POST', `/v1/communities/${id}/groups`, { token: admin.token, body: { name: 'Open', settings: { open: true } } })
+    ).body.group.id;
+    for (const who of [member, newcomer])
+      expect((await server.http('POST', `/v1/communities/${id}/groups/${group}/join`, { token: who.token })).status).toBeLessThan(300);
+    const sent = await server.http('POST', `/v1/groups/${group}/messages`, {
+      token: newcomer.token,
+      body: { clientMsgId: 'rep', text: 'spam!' },
+    });
+    expect(
+      (await server.http('POST', `/v1/groups/${group}/messages/${sent.body.seq}/report`, { token: member.token, body: { reason: 'spam' } }))
+        .status,
+    ).toBe(202);
+
+    const types = () => receiver.at('/community').map((d) => d.body.type);
+    await waitUntil(() => ['member', 'join_request', 'report'].every((t) => types().includes(t)), 8000, 'the three community events');
+    for (const d of receiver.at('/community')) expect(d.verified).toBe(true);
+    const byType = (t: string) => receiver.at('/community').find((d) => d.body.type === t)!.body.data;
+    const members = receiver.at('/community').filter((d) => d.body.type === 'member');
+    expect(members.map((d) => d.body.data)).toContainEqual(
+      expect.objectContaining({ community: id, user: expect.objectContaining({ id: newcomer.id }), action: expect.any(String) }),
+    );
+    expect(byType('join_request')).toMatchObject({ community: id, user: { id: asker.id } });
+    expect(byType('report')).toMatchObject({ community: id, group, report: { reason: 'spam', snapshot: { text: 'spam!' } } });
+  });
+
   it('announcements, messages and mentions are delivered signed; 5xx retried until accepted; redirects not followed, then failed', async () => {
     const { admin, member, id } = await community();
     const hook = async (path: string, events: string[]) => {
