@@ -15,7 +15,7 @@ export interface ReadCost {
 }
 
 /** Reads of one user running at once on this replica; more wait their turn, and past a queue they are refused. */
-const READS_AT_ONCE = 2;
+const READS_AT_ONCE = 1;
 const READS_WAITING = 256;
 
 /**
@@ -24,8 +24,9 @@ const READS_WAITING = 256;
  * sends (one row can be 24 KB once escaped, so rows alone let a reader ask for 1 MiB replies at
  * the frame rate). A window of burst/rate seconds holding `burst` points gives the token bucket's
  * average rate and burst; rate-limiter-flexible keeps it. Bytes are known only once a read is
- * answered, so a user's reads run at most READS_AT_ONCE at a time: the budget can be overdrawn by
- * that many answers, never by a volley of reads sent together.
+ * answered, so a user's reads run one at a time: the budget can be overdrawn by one answer, never
+ * by a volley of reads sent together; and one user's large answers are built one after another,
+ * with others' work in between, not all in one stall.
  */
 export class ReadBudget {
   private readonly rows: RateLimiterMemory;
