@@ -58,31 +58,19 @@ export async function startApp(config: Config): Promise<App> {
   // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
   if (config.DATABASE_URL) await runMigrations(storageOptions);
   const storage = await openStorage(storageOptions);
-  let bus: Bus;
-  try {
-    bus = config.REDIS_URL
+  const bus: Bus = await openOrUnwind([storage], async () =>
+    config.REDIS_URL
       ? await RedisBus.connect({
           url: config.REDIS_URL,
           sharded: config.REDIS_SHARDED,
           logger: (level, msg, fields) => logger[level](msg, fields as Record<string, unknown>),
         })
-      : new MemoryBus();
-  } catch (err) {
-    await storage.close();
-    throw err;
-  }
-  let blobs: BlobStore;
-  try {
-    blobs = await openBlobStore(config.STORAGE_URL, config.DATA_DIR);
-  } catch (err) {
-    await bus.close();
-    await storage.close();
-    throw err;
-  }
+      : new MemoryBus(),
+  );
+  const blobs = await openOrUnwind([storage, bus], () => openBlobStore(config.STORAGE_URL, config.DATA_DIR));
   const replicaId = randomBytes(8).toString('hex');
-  let presence: Presence;
-  try {
-    presence = config.REDIS_URL
+  const presence: Presence = await openOrUnwind([storage, bus, blobs], async () =>
+    config.REDIS_URL
       ? await RedisPresence.connect({
           url: config.REDIS_URL,
           sharded: config.REDIS_SHARDED,
@@ -90,13 +78,8 @@ export async function startApp(config: Config): Promise<App> {
           ttlMs: config.PRESENCE_TTL_MS,
           logger,
         })
-      : new LocalPresence();
-  } catch (err) {
-    await blobs.close();
-    await bus.close();
-    await storage.close();
-    throw err;
-  }
+      : new LocalPresence(),
+  );
   const vapid = await resolveVapidKeys(config, storage.db, logger);
   let notifyWorker: NotifyWorker | undefined;
   const limits = { maxTextChars: config.MAX_TEXT_CHARS, maxMembersPerCall: config.MAX_MEMBERS_PER_CALL };
@@ -219,4 +202,14 @@ export async function startApp(config: Config): Promise<App> {
         await storage.close();
       })()),
   };
+}
+
+/** Opens one part of the server; if that fails, closes the parts opened before it (last first) and rethrows. */
+async function openOrUnwind<T>(opened: { close(): unknown }[], open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    for (const part of [...opened].reverse()) await part.close();
+    throw err;
+  }
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, createServer, type AddressInfo, type Server, type Socket as NetSocket } from 'node:net';
 import { Tokens } from '../../src/auth/tokens.js';
 import { generousLimits, httpRequest, TEST_SECRET, uniqueName, type HttpResult, type TestUser } from './server.js';
+import { connect, type TestSocket } from './ws-client.js';
 
 // Several gateway processes (`node dist/main.js start`, built by the global setup) against real
 // PostgreSQL and Redis, plus the tools to break them: a private redis-server, a cuttable TCP proxy.
@@ -303,4 +304,18 @@ export class TcpProxy {
 export async function killAll(): Promise<void> {
   for (const child of children) child.kill('SIGKILL');
   await waitUntil(() => children.size === 0, 10_000, 'children to exit');
+}
+
+/** Sockets a test opens on the replicas of a set (`on(i, user)`: on replica i, ready), closed together after. */
+export function replicaSockets(set: () => ReplicaSet) {
+  const sockets: TestSocket[] = [];
+  return {
+    sockets,
+    async on(i: number, user: TestUser): Promise<TestSocket> {
+      const socket = await connect(set().replicas[i]!.wsUrl, user.token);
+      sockets.push(socket);
+      return socket;
+    },
+    closeAll: () => Promise.all(sockets.map((s) => s.close())),
+  };
 }

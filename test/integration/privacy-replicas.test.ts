@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, noScaleServers, sleep, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
-import type { TestUser } from '../helpers/server.js';
-import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
+import { killAll, noScaleServers, sleep, replicaSockets, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
+import type { Frame } from '../helpers/ws-client.js';
 
 // PROTOCOL.md §6 rules with a live effect, across three gateway processes over PostgreSQL and
 // Redis: invitations, private roster frames and removals, blocks and reaction tallies.
@@ -10,7 +9,7 @@ const TALLY_INTERVAL_MS = 500;
 
 describe.skipIf(noScaleServers)('privacy across replicas', () => {
   let set: ReplicaSet;
-  const sockets: TestSocket[] = [];
+  const { sockets, on } = replicaSockets(() => set);
 
   beforeAll(async () => {
     set = await startReplicas(3, { env: { DEFAULT_GROUP_ADD: 'shared', TALLY_INTERVAL_MS: String(TALLY_INTERVAL_MS) } });
@@ -22,11 +21,6 @@ describe.skipIf(noScaleServers)('privacy across replicas', () => {
   });
 
   const r = (i: number) => set.replicas[i]!;
-  const on = async (i: number, user: TestUser) => {
-    const socket = await connect(r(i).wsUrl, user.token);
-    sockets.push(socket);
-    return socket;
-  };
 
   it('an invitation made on one replica reaches the invitee on another; accepting there adds them', async () => {
     const [owner, guest] = await Promise.all([set.user(), set.user()]);

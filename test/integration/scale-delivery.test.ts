@@ -3,16 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/db/connect.js';
 import { appendEvents, messageDraft } from '../../src/db/events.js';
 import { expectAckedOnce, fullLog, LogClient } from '../helpers/log-client.js';
-import { killAll, noScaleServers, scaleEnv, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
+import { killAll, noScaleServers, scaleEnv, replicaSockets, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';
-import { connect, type TestSocket } from '../helpers/ws-client.js';
+import { connect } from '../helpers/ws-client.js';
 
 // Three gateway processes over the machine's PostgreSQL and Redis: delivery, order and control
 // messages across replicas.
 
 describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () => {
   let set: ReplicaSet;
-  const sockets: TestSocket[] = [];
+  const { sockets, on } = replicaSockets(() => set);
   const clients: LogClient[] = [];
 
   beforeAll(async () => {
@@ -25,11 +25,6 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
   });
 
   const r = (i: number) => set.replicas[i]!;
-  const on = async (i: number, user: TestUser) => {
-    const socket = await connect(r(i).wsUrl, user.token);
-    sockets.push(socket);
-    return socket;
-  };
   const newGroup = async (owner: TestUser, members: TestUser[], via = 0) => {
     const res = await r(via).http('POST', '/v1/groups', { token: owner.token, body: { name: 'scale', members: members.map((m) => m.id) } });
     expect(res.status).toBe(201);

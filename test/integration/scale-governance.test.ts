@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, noScaleServers, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
+import { killAll, noScaleServers, replicaSockets, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';
-import { connect, type TestSocket } from '../helpers/ws-client.js';
 
 // Two replicas over PostgreSQL and Redis: a mute or a ban issued on one takes effect on the
 // other's sockets at once (PROTOCOL.md §6; the membership cache learns it over the bus).
 
 describe.skipIf(noScaleServers)('governance across two replicas', () => {
   let set: ReplicaSet;
-  const sockets: TestSocket[] = [];
+  const { sockets, on } = replicaSockets(() => set);
 
   beforeAll(async () => {
     set = await startReplicas(2);
@@ -20,11 +19,6 @@ describe.skipIf(noScaleServers)('governance across two replicas', () => {
   });
 
   const r = (i: number) => set.replicas[i]!;
-  const on = async (i: number, user: TestUser) => {
-    const socket = await connect(r(i).wsUrl, user.token);
-    sockets.push(socket);
-    return socket;
-  };
   const call = async (i: number, method: string, path: string, u: TestUser, body?: unknown, status = 200) => {
     const res = await r(i).http(method, path, { token: u.token, ...(body === undefined ? {} : { body }) });
     expect({ path, status: res.status, body: res.body }).toMatchObject({ path, status });
