@@ -6,11 +6,14 @@ import { createGroup, startServer, type TestServer, type TestUser } from '../hel
 
 // Files and search in the web client (PROTOCOL.md §8), in a real browser on a phone-sized screen.
 
+/** Chromium's test microphone (a beep), granted without asking: voice notes can be recorded. */
+const FAKE_MICROPHONE = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
 describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000 }, () => {
   let server: TestServer;
   let browser: Browser;
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium()]);
+    [server, browser] = await Promise.all([startServer(), launchChromium(FAKE_MICROPHONE)]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -35,7 +38,7 @@ describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000
       return image.complete && image.src.startsWith('blob:') ? image.naturalWidth : 0;
     });
 
-  it('a photo sent by one member shows for the other as a thumbnail over its blurhash, and opens full size', async () => {
+  it('a photo, a PDF and a voice note sent by one member show for the other: thumbnail over its blurhash, full image, download link, audio player', async () => {
     const [asha, ben] = [await server.signUp(), await server.signUp()];
     const group = await createGroup(server, asha, [ben], 'Clean-up');
     const photo = await sharp({
@@ -69,6 +72,8 @@ describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000
     await thumbnail.click();
     await expect.poll(() => loadedSize(b.page.getByTestId('attachment-full')), { timeout: 10_000 }).toBe(600);
     await screenshot(b.page, 'files-image-full');
+    await b.page.getByRole('button', { name: 'Close' }).click();
+    expect(await b.page.getByTestId('attachment-full').count()).toBe(0);
 
     // A file alone (no text) is a message too; a PDF shows as a download link with its size.
     const pdf = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
@@ -78,6 +83,21 @@ describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000
     await expect
       .poll(() => b.page.getByTestId('attachment-file').textContent(), { timeout: 10_000 })
       .toBe(`📄permission-slip.pdf${pdf.length} B`);
+
+    // A voice note recorded from the microphone arrives as an audio player.
+    await a.page.getByTestId('record').click();
+    await expect.poll(() => a.page.getByTestId('record').getAttribute('aria-label')).toBe('Stop recording');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await a.page.getByTestId('record').click();
+    await expect.poll(() => a.page.getByTestId('uploaded').count(), { timeout: 10_000 }).toBe(1);
+    expect(await a.page.getByTestId('staged-file').textContent()).toMatch(/^voice-note-.+\.webm · \d+ KB/);
+    await a.page.getByRole('button', { name: 'Send' }).click();
+    const player = b.page.getByTestId('attachment-audio').locator('audio');
+    await expect.poll(() => player.getAttribute('src'), { timeout: 10_000 }).toMatch(/^blob:/);
+    await expect
+      .poll(() => player.evaluate((el) => (el as unknown as { duration: number }).duration), { timeout: 10_000 })
+      .toBeGreaterThan(0);
+    await screenshot(b.page, 'files-voice-note');
     expect([...a.errors, ...b.errors]).toEqual([]);
   });
 

@@ -153,8 +153,10 @@ export class AttachmentViews {
     const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
     const overlay = h('div', { class: 'lightbox', role: 'dialog', 'aria-label': a.name }, close, img, h('p', {}, a.name));
     overlay.onclick = () => overlay.remove();
+    overlay.onkeydown = (e) => e.key === 'Escape' && overlay.remove();
     this.overlay = overlay;
     document.body.append(overlay);
+    close.focus();
     try {
       img.src = await this.blobUrl(a.id);
     } catch (err) {
@@ -210,4 +212,42 @@ export class AttachmentViews {
       h('span', { class: 'size' }, formatSize(a.size)),
     );
   }
+}
+
+/** Whether this browser can record a voice note (microphone and MediaRecorder). */
+export const canRecord = () => typeof MediaRecorder !== 'undefined' && !!navigator.mediaDevices?.getUserMedia;
+
+/**
+ * Records a voice note from the microphone; `stop` gives the file, typed by its container
+ * (audio/webm in Chrome and Firefox, audio/mp4 in Safari), which the server accepts as audio.
+ */
+export async function startRecording(): Promise<{ stop(): Promise<File>; cancel(): void }> {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  const recorder = new MediaRecorder(stream);
+  const chunks: Blob[] = [];
+  const release = () => {
+    for (const track of stream.getTracks()) track.stop();
+  };
+  recorder.ondataavailable = (e) => {
+    if (e.data.size > 0) chunks.push(e.data);
+  };
+  recorder.start();
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        recorder.onstop = () => {
+          release();
+          const type = (recorder.mimeType || 'audio/webm').split(';')[0]!.replace(/^video\//, 'audio/');
+          const extension = type.endsWith('mp4') ? 'm4a' : type.endsWith('ogg') ? 'ogg' : 'webm';
+          const stamp = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
+          resolve(new File(chunks, `voice-note-${stamp}.${extension}`, { type }));
+        };
+        recorder.stop();
+      }),
+    cancel: () => {
+      recorder.onstop = release;
+      if (recorder.state !== 'inactive') recorder.stop();
+      else release();
+    },
+  };
 }

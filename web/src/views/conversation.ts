@@ -1,7 +1,7 @@
 import type { GroupEvent, HistoryMessageFrame, PendingMessage } from '../../../src/client/index.js';
 import { h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
-import { type Attachment, AttachmentViews, describeUploadError, formatSize, uploadFile } from '../files.js';
+import { type Attachment, AttachmentViews, canRecord, describeUploadError, formatSize, startRecording, uploadFile } from '../files.js';
 import type { Ctx } from '../main.js';
 import { searchBox } from '../search.js';
 
@@ -351,6 +351,9 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     list.scrollTop = list.scrollHeight - before; // keep what was on screen in place
   };
 
+  let recording: Awaited<ReturnType<typeof startRecording>> | undefined;
+  /** Set once the composer can record: stops a recording in progress (the view closing). */
+  let stopRecording: () => void = () => undefined;
   const setupComposer = () => {
     const g = client.group(groupId);
     if (!g) return;
@@ -413,6 +416,48 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       return chooser;
     };
     const anyFile = picker('attach-input', 'image/*,audio/*,video/*,application/pdf,*/*');
+    /** A voice note: the first press starts recording, the second stops it and stages the file. */
+    const recordButton = canRecord()
+      ? h('button', { type: 'button', class: 'icon', 'aria-label': 'Record a voice note', 'data-testid': 'record' }, '🎙️')
+      : null;
+    if (recordButton) {
+      let startedAt = 0;
+      let ticker: ReturnType<typeof setInterval> | undefined;
+      const idle = () => {
+        clearInterval(ticker);
+        recording = undefined;
+        recordButton.textContent = '🎙️';
+        recordButton.setAttribute('aria-label', 'Record a voice note');
+        recordButton.classList.remove('recording');
+      };
+      recordButton.onclick = async () => {
+        if (recording) {
+          const current = recording;
+          idle();
+          stage(await current.stop());
+          return;
+        }
+        try {
+          recording = await startRecording();
+        } catch (err) {
+          error.textContent = `The microphone is not available: ${describeError(err)}`;
+          return;
+        }
+        startedAt = Date.now();
+        recordButton.classList.add('recording');
+        recordButton.setAttribute('aria-label', 'Stop recording');
+        const tick = () => {
+          const s = Math.floor((Date.now() - startedAt) / 1000);
+          recordButton.textContent = `⏹ ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+        };
+        tick();
+        ticker = setInterval(tick, 500);
+      };
+      stopRecording = () => {
+        recording?.cancel();
+        idle();
+      };
+    }
     const camera = picker('camera-input', 'image/*', 'environment');
     const submit = () => {
       const text = input.value.trim();
@@ -454,6 +499,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
           { type: 'button', class: 'icon', 'aria-label': 'Take a photo', title: 'Take a photo', onclick: () => camera.click() },
           '📷',
         ),
+        recordButton,
         input,
         sendButton,
       ),
@@ -557,6 +603,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
 
   return () => {
     for (const off of offs) off();
+    stopRecording();
     files.dispose();
     clearInterval(receiptTimer);
     document.removeEventListener('visibilitychange', markRead);
