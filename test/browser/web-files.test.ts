@@ -8,12 +8,16 @@ import { createGroup, startServer, type TestServer, type TestUser } from '../hel
 
 /** Chromium's test microphone (a beep), granted without asking: voice notes can be recorded. */
 const FAKE_MICROPHONE = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+const MAX_UPLOAD = 1024 * 1024;
 
 describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000 }, () => {
   let server: TestServer;
   let browser: Browser;
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium(FAKE_MICROPHONE)]);
+    [server, browser] = await Promise.all([
+      startServer({ env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD) } }),
+      launchChromium(FAKE_MICROPHONE),
+    ]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -38,7 +42,7 @@ describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000
       return image.complete && image.src.startsWith('blob:') ? image.naturalWidth : 0;
     });
 
-  it('a photo, a PDF and a voice note sent by one member show for the other: thumbnail over its blurhash, full image, download link, audio player', async () => {
+  it('refused uploads say why; a photo, a PDF and a voice note sent by one member show for the other (thumbnail over blurhash, full image, download link, audio player)', async () => {
     const [asha, ben] = [await server.signUp(), await server.signUp()];
     const group = await createGroup(server, asha, [ben], 'Clean-up');
     const photo = await sharp({
@@ -54,8 +58,17 @@ describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000
     await a.page
       .getByTestId('attach-input')
       .setInputFiles({ name: 'fake.png', mimeType: 'image/png', buffer: Buffer.from('not a picture') });
-    await expect.poll(() => a.page.getByTestId('error').textContent(), { timeout: 10_000 }).toContain('“fake.png”');
+    await expect
+      .poll(() => a.page.getByTestId('error').textContent(), { timeout: 10_000 })
+      .toBe('“fake.png” is not what its type says (image/png): it cannot be sent.');
     expect(await a.page.getByTestId('staged-file').count()).toBe(0);
+    // So is a file over the server's MAX_UPLOAD_BYTES, saying what the limit is.
+    await a.page
+      .getByTestId('attach-input')
+      .setInputFiles({ name: 'video.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(MAX_UPLOAD + 1, 7) });
+    await expect
+      .poll(() => a.page.getByTestId('error').textContent(), { timeout: 10_000 })
+      .toBe('“video.bin” is too large (1.0 MB): the limit is 1.0 MB.');
 
     await a.page.getByTestId('attach-input').setInputFiles({ name: 'river.png', mimeType: 'image/png', buffer: photo });
     await expect.poll(() => a.page.getByTestId('uploaded').count(), { timeout: 10_000 }).toBe(1);

@@ -16,22 +16,27 @@ export const formatSize = (bytes: number) =>
  * Uploads one file, reporting progress (0–1). XMLHttpRequest rather than the SDK's fetch: fetch
  * has no upload progress in the browsers this client targets.
  */
-export function uploadFile(ctx: Ctx, file: File, onProgress: (fraction: number) => void): Promise<Attachment> {
+export function uploadFile(ctx: Ctx, file: File, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<Attachment> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    // An upload stopped half way leaves nothing on the server (it discards a partial body).
+    signal?.addEventListener('abort', () => xhr.abort());
+    xhr.onabort = () => reject(new BanyanError('aborted', 'upload cancelled'));
     xhr.open('POST', `/v1/attachments?name=${encodeURIComponent(file.name || 'file')}`);
     xhr.setRequestHeader('authorization', `Bearer ${ctx.session.token}`);
     xhr.setRequestHeader('content-type', file.type || 'application/octet-stream');
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onload = () => {
-      let body: { attachment?: Attachment; code?: string; message?: string; details?: Record<string, unknown> } = {};
+      let body: { attachment?: Attachment; error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
       try {
         body = JSON.parse(xhr.responseText);
       } catch {
-        // an answer that is not JSON: described by its status below
+        // an answer that is not JSON (a proxy's error page): described by its status below
       }
-      if (xhr.status === 201 && body.attachment) resolve(body.attachment);
-      else reject(new BanyanError(body.code ?? 'internal', body.message ?? `upload failed (${xhr.status})`, body.details, xhr.status));
+      if (xhr.status === 201 && body.attachment) return resolve(body.attachment);
+      const e = body.error ?? {};
+      const code = e.code ?? (xhr.status === 413 ? 'too_large' : 'internal');
+      reject(new BanyanError(code, e.message ?? `upload failed (${xhr.status})`, e.details, xhr.status));
     };
     // A 413 cut-off closes the connection mid-body: browsers then report a network error.
     xhr.onerror = () => reject(new BanyanError('unavailable', 'upload failed'));
@@ -44,13 +49,14 @@ export function describeUploadError(err: unknown, file: File): string {
   if (err instanceof BanyanError) {
     if (err.code === 'too_large' && err.details?.reason === 'quota')
       return `“${file.name}” does not fit: your storage is full. Delete old messages with files to make room.`;
-    if (err.code === 'too_large') return `“${file.name}” is too large (${formatSize(file.size)}): the limit is 25 MB.`;
-    if (err.code === 'bad_request' && err.details?.sniffed !== undefined)
+    if (err.code === 'too_large') {
+      const limit = /over (\d+) bytes/.exec(err.message)?.[1]; // the server's MAX_UPLOAD_BYTES
+      return `“${file.name}” is too large (${formatSize(file.size)})${limit ? `: the limit is ${formatSize(Number(limit))}` : ''}.`;
+    }
+    if (err.code === 'bad_request' && err.details?.declared !== undefined)
       return `“${file.name}” is not what its type says (${String(err.details.declared)}): it cannot be sent.`;
     if (err.code === 'bad_request' && file.size === 0) return `“${file.name}” is empty.`;
     if (err.code === 'bad_request') return `“${file.name}” cannot be sent: ${describeError(err)}`;
-    if (err.code === 'unavailable' && file.size > 25 * 1024 * 1024)
-      return `“${file.name}” is too large (${formatSize(file.size)}): the limit is 25 MB.`;
   }
   return `“${file.name}” was not uploaded: ${describeError(err)}`;
 }
@@ -72,11 +78,13 @@ function placeholder(hash: string | undefined): HTMLCanvasElement | null {
 
 /**
  * The attachments of one conversation, each element made once and reused across redraws (so
- * nothing is fetched twice); `dispose` revokes every blob URL when the conversation closes.
+ * nothing is fetched twice). Blob URLs are revoked when their attachment is no longer drawn
+ * (`keepOnly`, after each redraw) and when the conversation closes (`dispose`).
  */
 export class AttachmentViews {
   private readonly views = new Map<string, HTMLElement>();
-  private readonly urls = new Set<string>();
+  /** The blob URLs made for each attachment id. */
+  private readonly urls = new Map<string, string[]>();
   private overlay: HTMLElement | undefined;
 
   constructor(
@@ -100,17 +108,28 @@ export class AttachmentViews {
     );
   }
 
+  /** Forgets the attachments not in `ids` (deleted messages): their URLs are revoked. */
+  keepOnly(ids: Set<string>): void {
+    for (const id of [...this.views.keys()]) if (!ids.has(id)) this.forget(id);
+  }
+
   dispose(): void {
-    for (const url of this.urls) URL.revokeObjectURL(url);
-    this.urls.clear();
-    this.views.clear();
+    for (const id of [...this.views.keys()]) this.forget(id);
     this.overlay?.remove();
+  }
+
+  private forget(id: string): void {
+    for (const url of this.urls.get(id) ?? []) URL.revokeObjectURL(url);
+    this.urls.delete(id);
+    this.views.delete(id);
   }
 
   private async blobUrl(id: string, thumbnail = false): Promise<string> {
     const res = await this.ctx.http.download(id, { thumbnail });
     const url = URL.createObjectURL(await res.blob());
-    this.urls.add(url);
+    // Fetched for a view already forgotten (the message went meanwhile): revoked at once.
+    if (!this.views.has(id)) URL.revokeObjectURL(url);
+    else this.urls.set(id, [...(this.urls.get(id) ?? []), url]);
     return url;
   }
 

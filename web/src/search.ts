@@ -16,6 +16,12 @@ const when = (ts: string) => {
     : d.toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' });
 };
 
+/** Announcement members may not list each other: a sender not known shows as the community. */
+const announcer = (group: string, ctx: Ctx) => {
+  const g = ctx.client.group(group);
+  return g?.kind === 'announcement' ? `📣 ${g.name}` : undefined;
+};
+
 export function searchBox(ctx: Ctx, scope: { group?: string } = {}): HTMLElement {
   const input = h('input', {
     type: 'search',
@@ -41,7 +47,7 @@ export function searchBox(ctx: Ctx, scope: { group?: string } = {}): HTMLElement
           'span',
           { class: 'meta' },
           scope.group ? null : h('span', { class: 'group' }, ctx.client.group(r.group)?.name ?? 'a group'),
-          h('span', { class: 'sender' }, ctx.names.of(r.sender)),
+          h('span', { class: 'sender' }, ctx.names.of(r.sender, announcer(r.group, ctx))),
           h('time', { datetime: r.ts }, when(r.ts)),
         ),
         h('span', { class: 'snippet' }, r.snippet),

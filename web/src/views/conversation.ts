@@ -217,6 +217,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
           ),
         ),
     );
+    files.keepOnly(new Set(sorted.flatMap((i) => (i.text === null ? [] : i.attachments.map((a) => a.id)))));
     if (stick) list.scrollTop = list.scrollHeight;
   };
 
@@ -354,6 +355,8 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
   let recording: Awaited<ReturnType<typeof startRecording>> | undefined;
   /** Set once the composer can record: stops a recording in progress (the view closing). */
   let stopRecording: () => void = () => undefined;
+  /** Set with the composer: stops the uploads in progress (the view closing). */
+  let abortUploads: () => void = () => undefined;
   const setupComposer = () => {
     const g = client.group(groupId);
     if (!g) return;
@@ -364,7 +367,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     }
     const input = h('textarea', { rows: 1, placeholder: 'Message', 'aria-label': 'Message', 'data-testid': 'composer', maxlength: 4096 });
     /** Files picked for the next message: uploaded at once, with a progress bar each. */
-    const staged: { file: File; id?: string; row: HTMLElement }[] = [];
+    const staged: { file: File; id?: string; row: HTMLElement; upload: AbortController }[] = [];
     const tray = h('ul', { class: 'staged', 'data-testid': 'staged' });
     const sendButton = h('button', { type: 'submit', class: 'primary', 'aria-label': 'Send' }, 'Send');
     const uploading = () => staged.some((s) => !s.id);
@@ -373,7 +376,8 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       tray.hidden = staged.length === 0;
     };
     const unstage = (entry: (typeof staged)[number]) => {
-      staged.splice(staged.indexOf(entry), 1);
+      entry.upload.abort(); // nothing once uploaded; else the bytes stop going out
+      if (staged.includes(entry)) staged.splice(staged.indexOf(entry), 1);
       entry.row.remove();
       refresh();
     };
@@ -389,18 +393,19 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
         h('span', { class: 'name' }, `${file.name} · ${formatSize(file.size)}`),
         bar,
       );
-      const entry: (typeof staged)[number] = { file, row };
+      const entry: (typeof staged)[number] = { file, row, upload: new AbortController() };
       row.append(h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${file.name}`, onclick: () => unstage(entry) }, '×'));
       staged.push(entry);
       tray.append(row);
       refresh();
-      uploadFile(ctx, file, (f) => (bar.value = f)).then(
+      uploadFile(ctx, file, (f) => (bar.value = f), entry.upload.signal).then(
         (attachment) => {
           entry.id = attachment.id;
           bar.replaceWith(h('span', { class: 'done', 'data-testid': 'uploaded' }, '✓'));
           refresh();
         },
         (err: unknown) => {
+          if (entry.upload.signal.aborted) return; // removed by the user, or the conversation closed
           unstage(entry);
           error.textContent = describeUploadError(err, file);
         },
@@ -458,6 +463,9 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
         idle();
       };
     }
+    abortUploads = () => {
+      for (const entry of staged) entry.upload.abort();
+    };
     const camera = picker('camera-input', 'image/*', 'environment');
     const submit = () => {
       const text = input.value.trim();
@@ -604,6 +612,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
   return () => {
     for (const off of offs) off();
     stopRecording();
+    abortUploads();
     files.dispose();
     clearInterval(receiptTimer);
     document.removeEventListener('visibilitychange', markRead);
