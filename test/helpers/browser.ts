@@ -11,7 +11,8 @@ export const SCREENSHOTS = join(process.cwd(), 'test-results', 'screenshots');
 /** A phone-sized screen: the web client must be usable there. */
 export const PHONE = { width: 390, height: 844 };
 
-export function launchChromium(): Promise<Browser> {
+/** `extraArgs`: e.g. Chromium's fake microphone (`--use-fake-device-for-media-stream`). */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -22,6 +23,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -22,7 +22,11 @@ const contentTypes: Record<string, string> = {
 const securityHeaders: [string, string][] = [
   ['x-content-type-options', 'nosniff'],
   ['referrer-policy', 'no-referrer'],
-  ['content-security-policy', "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'"],
+  // blob: for attachments, which the client fetches with its token and shows from object URLs.
+  [
+    'content-security-policy',
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; media-src 'self' blob:; frame-ancestors 'none'",
+  ],
 ];
 
 interface StaticFile {

@@ -1,7 +1,9 @@
 import type { GroupEvent, HistoryMessageFrame, PendingMessage } from '../../../src/client/index.js';
 import { h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
+import { type Attachment, AttachmentViews, canRecord, describeUploadError, formatSize, startRecording, uploadFile } from '../files.js';
 import type { Ctx } from '../main.js';
+import { searchBox } from '../search.js';
 
 interface Item {
   seq: number;
@@ -11,6 +13,7 @@ interface Item {
   text: string | null;
   clientMsgId: string | null;
   edited: boolean;
+  attachments: Attachment[];
   /** A membership or settings line rather than a message. */
   system?: string;
 }
@@ -23,6 +26,7 @@ const systemLine = (e: GroupEvent, system: string): Item => ({
   text: null,
   clientMsgId: null,
   edited: false,
+  attachments: [],
   system,
 });
 
@@ -33,6 +37,7 @@ const fromHistory = (m: HistoryMessageFrame): Item => ({
   text: m.deleted ? null : m.text,
   clientMsgId: m.clientMsgId,
   edited: m.editedAt !== null,
+  attachments: m.deleted ? [] : (m.attachments ?? []),
 });
 
 const time = (ts: string) => new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -45,9 +50,14 @@ const actionText: Record<string, string> = {
   demoted: 'is no longer an admin',
 };
 
-/** One group's conversation: history on scroll, live messages, typing, read markers. */
-export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
+/**
+ * One group's conversation: history on scroll, live messages, typing, read markers, files.
+ * `param` is the group id, or `<group>/<seq>` to open at a message (a search result).
+ */
+export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
   const { client, names } = ctx;
+  const [groupId = '', at] = param.split('/');
+  const focusSeq = at && /^\d+$/.test(at) ? Number(at) : undefined;
   const items = new Map<number, Item>();
   let pending: PendingMessage[] = client.pending(groupId);
   let loaded = false;
@@ -62,6 +72,23 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   const receiptLine = h('p', { class: 'receipt', 'data-testid': 'receipt' });
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
   const composer = h('form', { class: 'composer' });
+  const files = new AttachmentViews(ctx, (message) => (error.textContent = message));
+  const search = searchBox(ctx, { group: groupId });
+  search.hidden = true;
+  const searchToggle = h(
+    'button',
+    {
+      type: 'button',
+      class: 'small',
+      'aria-label': 'Search this group',
+      'data-testid': 'search-toggle',
+      onclick: () => {
+        search.hidden = !search.hidden;
+        if (!search.hidden) search.querySelector('input')?.focus();
+      },
+    },
+    '🔍',
+  );
   const blockButton = directBlockButton(ctx, groupId, (message) => (error.textContent = message));
   // Notifications for this group (PROTOCOL.md §7): the level, read from the caller's summary.
   const levelSelect = h(
@@ -91,7 +118,16 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
   };
   replace(
     root,
-    h('header', { class: 'top' }, link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'), title, levelSelect, blockButton),
+    h(
+      'header',
+      { class: 'top' },
+      link(backHref(), { class: 'back', 'aria-label': 'Back' }, '‹'),
+      title,
+      searchToggle,
+      levelSelect,
+      blockButton,
+    ),
+    search,
     list,
     receiptLine,
     typingLine,
@@ -135,7 +171,11 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
           nodes.push(
             h(
               'div',
-              { class: `message${item.sender === me ? ' mine' : ''}`, 'data-seq': item.seq, 'data-testid': 'message' },
+              {
+                class: `message${item.sender === me ? ' mine' : ''}${item.seq === focusSeq ? ' highlight' : ''}`,
+                'data-seq': item.seq,
+                'data-testid': 'message',
+              },
               h(
                 'div',
                 { class: 'meta' },
@@ -146,6 +186,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
                 item.sender !== me && item.text !== null ? reportButton(item.seq) : null,
               ),
               h('div', { class: 'text' }, item.text ?? h('em', {}, 'message deleted')),
+              item.text === null ? null : files.render(item.attachments),
               reachLine(item.seq),
             ),
           );
@@ -170,9 +211,13 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
                 : null,
             ),
             h('div', { class: 'text' }, p.text),
+            p.attachments?.length
+              ? h('div', { class: 'meta' }, `📎 ${p.attachments.length} file${p.attachments.length > 1 ? 's' : ''}`)
+              : null,
           ),
         ),
     );
+    files.keepOnly(new Set(sorted.flatMap((i) => (i.text === null ? [] : i.attachments.map((a) => a.id)))));
     if (stick) list.scrollTop = list.scrollHeight;
   };
 
@@ -234,6 +279,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
           text: e.deleted ? null : e.text,
           clientMsgId: e.clientMsgId,
           edited: !!e.editedAt,
+          attachments: e.deleted ? [] : (e.attachments ?? []),
         });
         break;
       case 'edit': {
@@ -243,7 +289,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       }
       case 'delete': {
         const target = items.get(e.target);
-        if (target) items.set(e.target, { ...target, text: null });
+        if (target) items.set(e.target, { ...target, text: null, attachments: [] });
         break;
       }
       case 'member':
@@ -282,8 +328,14 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     if (document.visibilityState === 'visible') client.markRead(groupId);
   };
 
-  const loadOlder = async () => {
-    if (loadingOlder || !hasMore) return;
+  /** One page of older history; callers share the page already on its way. */
+  let olderPage: Promise<void> | undefined;
+  const loadOlder = () => {
+    if (!hasMore) return Promise.resolve();
+    olderPage ??= fetchOlder().finally(() => (olderPage = undefined));
+    return olderPage;
+  };
+  const fetchOlder = async () => {
     loadingOlder = true;
     const oldest = Math.min(...[...items.values()].filter((i) => !i.system).map((i) => i.seq));
     const before = list.scrollHeight - list.scrollTop;
@@ -300,6 +352,11 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     list.scrollTop = list.scrollHeight - before; // keep what was on screen in place
   };
 
+  let recording: Awaited<ReturnType<typeof startRecording>> | undefined;
+  /** Set once the composer can record: stops a recording in progress (the view closing). */
+  let stopRecording: () => void = () => undefined;
+  /** Set with the composer: stops the uploads in progress (the view closing). */
+  let abortUploads: () => void = () => undefined;
   const setupComposer = () => {
     const g = client.group(groupId);
     if (!g) return;
@@ -309,12 +366,117 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       return;
     }
     const input = h('textarea', { rows: 1, placeholder: 'Message', 'aria-label': 'Message', 'data-testid': 'composer', maxlength: 4096 });
+    /** Files picked for the next message: uploaded at once, with a progress bar each. */
+    const staged: { file: File; id?: string; row: HTMLElement; upload: AbortController }[] = [];
+    const tray = h('ul', { class: 'staged', 'data-testid': 'staged' });
+    const sendButton = h('button', { type: 'submit', class: 'primary', 'aria-label': 'Send' }, 'Send');
+    const uploading = () => staged.some((s) => !s.id);
+    const refresh = () => {
+      sendButton.disabled = uploading();
+      tray.hidden = staged.length === 0;
+    };
+    const unstage = (entry: (typeof staged)[number]) => {
+      entry.upload.abort(); // nothing once uploaded; else the bytes stop going out
+      if (staged.includes(entry)) staged.splice(staged.indexOf(entry), 1);
+      entry.row.remove();
+      refresh();
+    };
+    const stage = (file: File) => {
+      if (staged.length >= 10) {
+        error.textContent = 'At most 10 files in one message.';
+        return;
+      }
+      const bar = h('progress', { max: 1, value: 0, 'aria-label': `Uploading ${file.name}` });
+      const row = h(
+        'li',
+        { class: 'staged-file', 'data-testid': 'staged-file' },
+        h('span', { class: 'name' }, `${file.name} · ${formatSize(file.size)}`),
+        bar,
+      );
+      const entry: (typeof staged)[number] = { file, row, upload: new AbortController() };
+      row.append(h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${file.name}`, onclick: () => unstage(entry) }, '×'));
+      staged.push(entry);
+      tray.append(row);
+      refresh();
+      uploadFile(ctx, file, (f) => (bar.value = f), entry.upload.signal).then(
+        (attachment) => {
+          entry.id = attachment.id;
+          bar.replaceWith(h('span', { class: 'done', 'data-testid': 'uploaded' }, '✓'));
+          refresh();
+        },
+        (err: unknown) => {
+          if (entry.upload.signal.aborted) return; // removed by the user, or the conversation closed
+          unstage(entry);
+          error.textContent = describeUploadError(err, file);
+        },
+      );
+    };
+    const picker = (testid: string, accept: string, capture?: string) => {
+      const chooser = h('input', { type: 'file', accept, capture, multiple: !capture, hidden: true, 'data-testid': testid });
+      chooser.onchange = () => {
+        error.textContent = '';
+        for (const file of chooser.files ?? []) stage(file);
+        chooser.value = '';
+      };
+      return chooser;
+    };
+    const anyFile = picker('attach-input', 'image/*,audio/*,video/*,application/pdf,*/*');
+    /** A voice note: the first press starts recording, the second stops it and stages the file. */
+    const recordButton = canRecord()
+      ? h('button', { type: 'button', class: 'icon', 'aria-label': 'Record a voice note', 'data-testid': 'record' }, '🎙️')
+      : null;
+    if (recordButton) {
+      let startedAt = 0;
+      let ticker: ReturnType<typeof setInterval> | undefined;
+      const idle = () => {
+        clearInterval(ticker);
+        recording = undefined;
+        recordButton.textContent = '🎙️';
+        recordButton.setAttribute('aria-label', 'Record a voice note');
+        recordButton.classList.remove('recording');
+      };
+      recordButton.onclick = async () => {
+        if (recording) {
+          const current = recording;
+          idle();
+          stage(await current.stop());
+          return;
+        }
+        try {
+          recording = await startRecording();
+        } catch (err) {
+          error.textContent = `The microphone is not available: ${describeError(err)}`;
+          return;
+        }
+        startedAt = Date.now();
+        recordButton.classList.add('recording');
+        recordButton.setAttribute('aria-label', 'Stop recording');
+        const tick = () => {
+          const s = Math.floor((Date.now() - startedAt) / 1000);
+          recordButton.textContent = `⏹ ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+        };
+        tick();
+        ticker = setInterval(tick, 500);
+      };
+      stopRecording = () => {
+        recording?.cancel();
+        idle();
+      };
+    }
+    abortUploads = () => {
+      for (const entry of staged) entry.upload.abort();
+    };
+    const camera = picker('camera-input', 'image/*', 'environment');
     const submit = () => {
       const text = input.value.trim();
-      if (!text) return;
+      if (uploading()) return;
+      const attachments = staged.flatMap((s) => (s.id ? [s.id] : []));
+      if (!text && attachments.length === 0) return;
       input.value = '';
+      for (const s of staged.splice(0)) s.row.remove();
+      refresh();
       error.textContent = '';
-      client.send(groupId, text).catch((err: unknown) => (error.textContent = `Not sent: ${describeError(err)}`));
+      client.send(groupId, text, { attachments }).catch((err: unknown) => (error.textContent = `Not sent: ${describeError(err)}`));
       input.focus();
     };
     input.addEventListener('input', () => client.typing(groupId));
@@ -328,23 +490,51 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
       e.preventDefault();
       submit();
     };
-    replace(composer, input, h('button', { type: 'submit', class: 'primary', 'aria-label': 'Send' }, 'Send'));
+    refresh();
+    replace(
+      composer,
+      tray,
+      h(
+        'div',
+        { class: 'compose-row' },
+        h(
+          'button',
+          { type: 'button', class: 'icon', 'aria-label': 'Attach a file', title: 'Attach a file', onclick: () => anyFile.click() },
+          '📎',
+        ),
+        h(
+          'button',
+          { type: 'button', class: 'icon', 'aria-label': 'Take a photo', title: 'Take a photo', onclick: () => camera.click() },
+          '📷',
+        ),
+        recordButton,
+        input,
+        sendButton,
+      ),
+      anyFile,
+      camera,
+    );
   };
 
   const open = async () => {
     if (!client.group(groupId)) {
-      // Just created or joined: the group arrives on the socket in a moment.
+      // Just created or joined, or the page just loaded: the group arrives on the socket in a
+      // moment (its own frame, or the `ready` summary).
       await new Promise<void>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          for (const off of waits) off();
+        };
         const timer = setTimeout(() => {
-          off();
+          done();
           reject(new Error('This group does not exist, or you are not a member of it.'));
         }, 8000);
-        const off = client.on('group', (g) => {
-          if (g.id !== groupId) return;
-          clearTimeout(timer);
-          off();
+        const arrived = () => {
+          if (!client.group(groupId)) return;
+          done();
           resolve();
-        });
+        };
+        const waits = [client.on('group', arrived), client.on('ready', arrived)];
       });
     }
     setupComposer();
@@ -358,6 +548,15 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
     markRead();
     void refreshReceipt();
     void loadReach();
+    if (focusSeq !== undefined) await reveal(focusSeq);
+  };
+
+  /** Opens at a message (a search result): older pages load until it is there; it is then centred. */
+  const reveal = async (seq: number) => {
+    for (let pages = 0; !items.has(seq) && hasMore && pages < 100; pages++) await loadOlder();
+    const el = list.querySelector(`[data-seq="${seq}"]`);
+    if (el) el.scrollIntoView({ block: 'center' });
+    else error.textContent = 'That message is no longer in this conversation.';
   };
 
   const offs = [
@@ -412,6 +611,9 @@ export function conversationView(root: HTMLElement, ctx: Ctx, groupId: string) {
 
   return () => {
     for (const off of offs) off();
+    stopRecording();
+    abortUploads();
+    files.dispose();
     clearInterval(receiptTimer);
     document.removeEventListener('visibilitychange', markRead);
     for (const t of typers.values()) clearTimeout(t);

@@ -3,6 +3,7 @@ import { badge, h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import type { Ctx } from '../main.js';
 import { enablePush, pushEnabled, pushSupported } from '../push.js';
+import { searchBox } from '../search.js';
 
 /** A clear opt-in to notifications, shown after sign-in; the browser asks only when it is pressed. */
 function pushOptIn(client: Ctx['client'], error: HTMLElement) {
@@ -179,6 +180,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       ' ',
       copy,
     ),
+    searchBox(ctx),
     pushOptIn(client, error),
     error,
     invitationList,
