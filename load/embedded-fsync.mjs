@@ -13,7 +13,13 @@ import { SECRET, startBanyan } from './lib/targets.mjs';
 
 const o = args(
   'embedded-fsync',
-  { rounds: { type: 'string' }, sockets: { type: 'string' }, inflight: { type: 'string' }, 'duration-s': { type: 'string' }, port: { type: 'string' } },
+  {
+    rounds: { type: 'string' },
+    sockets: { type: 'string' },
+    inflight: { type: 'string' },
+    'duration-s': { type: 'string' },
+    port: { type: 'string' },
+  },
   { rounds: '2', sockets: '4', inflight: '8', 'duration-s': '5', port: '9390', 'timeout-s': '300' },
 );
 const port = Number(o.port);

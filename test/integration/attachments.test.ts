@@ -62,7 +62,8 @@ function chunkedUpload(server: TestServer, user: TestUser, chunks: number, size:
       resolve(res.statusCode ?? 0);
       req.destroy();
     });
-    req.on('error', reject);
+    // The server may close mid-stream before this side reads its 413: a reset is the same refusal.
+    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? resolve(-1) : reject(err)));
     let sent = 0;
     const next = () => {
       if (req.destroyed) return;
@@ -209,8 +210,9 @@ function suite(label: string, mode: 'pglite' | 'postgres', storageUrl?: () => Pr
     it('over MAX_UPLOAD_BYTES: 413 at once from content-length, or mid-stream for a chunked body; nothing left behind', async () => {
       const before = (await rowsOf(server, carol.id)).length;
       expect((await upload(server, carol, Buffer.alloc(MAX + 1, 1), 'application/octet-stream')).status).toBe(413);
-      // Chunked: no content-length, so the server counts and stops once past the limit.
-      expect(await chunkedUpload(server, carol, 20, 50_000)).toBe(413);
+      // Chunked: no content-length, so the server counts and stops once past the limit (413, or
+      // the connection closed under a client still writing: -1).
+      expect([413, -1]).toContain(await chunkedUpload(server, carol, 20, 50_000));
       expect((await rowsOf(server, carol.id)).length).toBe(before);
       expect(stagingFiles(server)).toEqual([]);
     });
