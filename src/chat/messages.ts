@@ -31,7 +31,7 @@ import { commit, publishCommitted } from './outbox.js';
 import { ReadBudget } from './read-budget.js';
 import type { ReachStats } from './reach.js';
 import { advanceReadCounting } from '../db/notifications.js';
-import { SendQueue, type SendResult } from './send-queue.js';
+import { SendQueue, type SendResult, sameContent, storedContent } from './send-queue.js';
 import { ReactionTallies } from './tallies.js';
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
@@ -88,7 +88,13 @@ export class Messages {
           if ((await lockGroupLog(tx, input.group)) === undefined) throw notFound('group');
           const [repeated] = (await findMessagesByClientIds(tx, input.group, [input.clientMsgId])).filter((e) => e.senderId === userId);
           if (repeated) {
-            if (!sameContent(repeated, input, ids)) throw conflict('this clientMsgId was used for a different message');
+            // The send queue's rule, and the same files.
+            const stored = storedContent(repeated);
+            const files = ((repeated.data?.attachments as { id: string }[] | undefined) ?? []).map((a) => a.id);
+            const same =
+              sameContent(stored, { text: input.text, replyTo: input.replyTo ?? null, mentions: [...new Set(input.mentions ?? [])] }) &&
+              (stored.edited || files.join('\u0000') === ids.join('\u0000'));
+            if (!same) throw conflict('this clientMsgId was used for a different message');
             // Published again, as the group commit's careful path does: the first publish may have been lost.
             outbox.events.push(repeated);
             return ackOf(repeated);
@@ -353,17 +359,4 @@ export function historyMessage(row: EventRow, reactions: Record<string, number>)
     reactions,
     ...(attachmentsOf(row).length > 0 ? { attachments: attachmentsOf(row) } : {}),
   };
-}
-
-/** A repeated send with files carries what the stored one did (one edited or deleted since counts as the same). */
-function sameContent(stored: EventRow, input: SendInput, attachmentIds: string[]): boolean {
-  if (stored.editedAt !== null || stored.deleted) return true;
-  const mentions = (stored.data?.mentions as string[] | undefined) ?? [];
-  const files = ((stored.data?.attachments as { id: string }[] | undefined) ?? []).map((a) => a.id);
-  return (
-    stored.text === input.text &&
-    (stored.replyTo ?? null) === (input.replyTo ?? null) &&
-    mentions.join('\u0000') === [...new Set(input.mentions ?? [])].join('\u0000') &&
-    files.join('\u0000') === attachmentIds.join('\u0000')
-  );
 }

@@ -33,13 +33,23 @@ class DuplicateRace extends Error {}
  * Whether a repeated send (same sender and clientMsgId) carries what the stored one did. A message
  * edited or deleted since cannot be compared and counts as the same: its sender is retrying.
  */
-function sameContent(stored: { text: string | null; replyTo: number | null; mentions: unknown; edited?: boolean }, m: NewMessage): boolean {
+export function sameContent(stored: StoredContent, m: Pick<NewMessage, 'text' | 'replyTo' | 'mentions'>): boolean {
   if (stored.edited) return true;
   const mentions = Array.isArray(stored.mentions) ? (stored.mentions as string[]) : [];
   return (
     stored.text === m.text && (stored.replyTo ?? null) === (m.replyTo ?? null) && mentions.join('\u0000') === m.mentions.join('\u0000')
   );
 }
+
+type StoredContent = { text: string | null; replyTo: number | null; mentions: unknown; edited?: boolean };
+
+/** What a stored message's repeat is compared with. */
+export const storedContent = (row: EventRow): StoredContent => ({
+  text: row.text,
+  replyTo: row.replyTo,
+  mentions: row.data?.mentions,
+  edited: row.editedAt !== null || row.deleted,
+});
 
 const reused = () => conflict('this clientMsgId was used for a different message');
 
@@ -254,7 +264,7 @@ export class SendQueue {
     for (const e of await findMessagesByClientIds(tx, groupId, [...new Set(batch.map((m) => m.clientMsgId))])) {
       const key = keyOf(e.senderId, e.clientMsgId!);
       if (!wanted.has(key)) continue; // another sender's message with the same clientMsgId
-      const content = { text: e.text, replyTo: e.replyTo, mentions: e.data?.mentions, edited: e.editedAt !== null || e.deleted };
+      const content = storedContent(e);
       results.set(key, { result: { group: groupId, seq: e.seq, ts: e.ts }, content });
       repeated.push(e);
     }

@@ -1,16 +1,13 @@
 import { z } from 'zod';
 import {
-  attachmentIds,
   clientMsgId,
   description,
   emptyMessage,
+  messageFields,
   hasContent,
   id,
-  mentions,
   messageText,
   name,
-  optionalMessageText,
-  positiveSeq,
   storableString,
   type ProtocolLimits,
 } from './limits.js';
@@ -56,15 +53,7 @@ export function httpBodies(limits: ProtocolLimits) {
     }),
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
     addMember: z.object({ userId: id, role: role.optional() }),
-    postMessage: z
-      .object({
-        clientMsgId,
-        text: optionalMessageText(limits).default(''),
-        replyTo: positiveSeq.nullish(),
-        mentions: mentions.optional(),
-        attachments: attachmentIds.optional(),
-      })
-      .refine(hasContent, emptyMessage),
+    postMessage: z.object(messageFields(limits)).refine(hasContent, emptyMessage),
     createCommunity: z.object({ name, description: description.optional(), settings: communitySettings.optional() }),
     updateCommunity: z.object({ name: name.optional(), description: description.optional(), settings: communitySettings.optional() }),
     createCommunityGroup: z.object({ name, description: description.optional(), settings: groupSettings.optional() }),

@@ -74,6 +74,15 @@ export const hasContent = (m: { text: string; attachments?: string[] | undefined
   m.text.length > 0 || (m.attachments?.length ?? 0) > 0;
 export const emptyMessage = { message: 'must not be empty', path: ['text'] };
 
+/** A new message's fields, the same in the `send` command and `POST …/messages` (refine with hasContent). */
+export const messageFields = (limits: ProtocolLimits) => ({
+  clientMsgId,
+  text: optionalMessageText(limits).default(''),
+  replyTo: positiveSeq.nullish(),
+  mentions: mentions.optional(),
+  attachments: attachmentIds.optional(),
+});
+
 export const id = storableString().min(1).max(64);
 /** Uploads one message carries (PROTOCOL.md §8). */
 export const attachmentIds = z.array(storableString().min(1).max(64)).max(10, 'at most 10 attachments');
