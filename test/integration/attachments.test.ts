@@ -257,7 +257,14 @@ function suite(label: string, mode: 'pglite' | 'postgres', storageUrl?: () => Pr
         expect(again).toMatchObject({ type: 'ack', seq: ack.seq });
         // The same clientMsgId with other text or other files is another message: 409, as without files.
         for (const other of [{ text: 'not mine' }, { attachments: [mine.id] }]) {
-          const reused = await socket.request({ type: 'send', group, clientMsgId: 'ws-att', text: 'mine', attachments: [bobs.id], ...other });
+          const reused = await socket.request({
+            type: 'send',
+            group,
+            clientMsgId: 'ws-att',
+            text: 'mine',
+            attachments: [bobs.id],
+            ...other,
+          });
           expect(reused, JSON.stringify(other)).toMatchObject({ type: 'error', code: 'conflict' });
         }
         expect((await post(alice, { text: 'again', attachments: [mine.id] })).status).toBe(201);
