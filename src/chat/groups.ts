@@ -33,6 +33,7 @@ import { requireGovernor, requireMemberOrGovernor, type Authority } from './auth
 import type { ChatDeps } from './deps.js';
 import { decideAdds, inviteIn } from './consent.js';
 import { oweCommunityEvent } from './community-webhooks.js';
+import { assertMessageTtl } from './message-ttl.js';
 import { commit, type Outbox } from './outbox.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
@@ -50,7 +51,8 @@ export const groupFields = (g: Pick<GroupRow, 'id' | 'kind' | 'name' | 'descript
   memberCount: g.memberCount,
 });
 
-export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq });
+/** The group resource, for its members and governors. */
+export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq, pins: g.pins });
 
 /** Groups and their members. Every change appends an event to the group's log. */
 export class Groups {
@@ -114,8 +116,18 @@ export class Groups {
     groupId: string,
     input: { name?: string | undefined; description?: string | undefined; settings?: GroupSettings | undefined },
   ) {
-    // Its admins, or its community's admins without being in it.
-    await requireGovernor(this.deps.db, groupId, userId);
+    // Its admins, or its community's admins without being in it; in a direct group (no admins)
+    // either member turns disappearing messages on or off, and changes nothing else.
+    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
+    const onlyTtl =
+      input.name === undefined &&
+      input.description === undefined &&
+      input.settings !== undefined &&
+      Object.keys(input.settings).every((key) => key === 'messageTtlS');
+    if (!authority.governs && !(authority.kind === 'direct' && authority.member && onlyTtl)) {
+      throw forbidden('only group or community admins may do this');
+    }
+    assertMessageTtl(input.settings?.messageTtlS, this.deps.limits.extraMessageTtls);
     return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }
 
@@ -450,5 +462,6 @@ function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number], noti
     memberCount: row.memberCount,
     level: row.notifyLevel ?? defaultNotifyLevel(row.kind, row.memberCount, notifyAllMax),
     muteUntil: row.muteUntil ? row.muteUntil.toISOString() : null,
+    pins: row.pins,
   };
 }

@@ -176,6 +176,8 @@ export class SendQueue {
         data: { mentions: m.mentions },
         editedAt: null,
         deleted: false,
+        expiresAt: row.expiresAt,
+        expired: false,
       });
     }
     return { stored };
