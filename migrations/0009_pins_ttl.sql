@@ -1,7 +1,7 @@
 -- Pins (PROTOCOL.md §8): the seqs of a group's pinned messages, most recently pinned first (≤ 5).
 ALTER TABLE "groups" ADD COLUMN "pins" jsonb DEFAULT '[]'::jsonb NOT NULL;
 --> statement-breakpoint
--- Disappearing messages: when a message sent under the group's messageTtlS expires, and whether
+-- Disappearing messages: when a message sent under the group's messageTtlS (or an edit of it) expires, and whether
 -- the sweeper has erased it (its seq stays in the log).
 ALTER TABLE "events" ADD COLUMN "expires_at" timestamp with time zone;
 --> statement-breakpoint

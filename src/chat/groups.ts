@@ -27,6 +27,7 @@ import { defaultNotifyLevel } from './notifications.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
+import { directGroupBlocked } from '../db/privacy.js';
 import { requireAdmin, requireMember } from './access.js';
 import { notifyJoinRequest } from './admin-frames.js';
 import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
@@ -127,6 +128,7 @@ export class Groups {
     if (!authority.governs && !(authority.kind === 'direct' && authority.member && onlyTtl)) {
       throw forbidden('only group or community admins may do this');
     }
+    if (authority.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot change this');
     assertMessageTtl(input.settings?.messageTtlS, this.deps.limits.extraMessageTtls);
     return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }

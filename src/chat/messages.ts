@@ -31,6 +31,7 @@ import { commit, publishCommitted } from './outbox.js';
 import { ReadBudget } from './read-budget.js';
 import type { ReachStats } from './reach.js';
 import { advanceReadCounting } from '../db/notifications.js';
+import { setExpiry } from '../db/expiry.js';
 import { SendQueue, type SendResult, sameContent, storedContent } from './send-queue.js';
 import { ReactionTallies } from './tallies.js';
 import { unpinGoneIn } from './pins.js';
@@ -140,6 +141,11 @@ export class Messages {
       }
       const [row] = await outbox.append(tx, input.group, [draft(userId, 'edit', { target: input.target, text: input.text })]);
       await setMessageText(tx, input.group, input.target, input.text, row!.ts);
+      // An edit of a disappearing message disappears with it (its text is the message's).
+      if (message.expiresAt) {
+        await setExpiry(tx, input.group, row!.seq, message.expiresAt);
+        row!.expiresAt = message.expiresAt;
+      }
       return ackOf(row!);
     });
   }

@@ -2,6 +2,7 @@ import type { Tx } from '../db/connect.js';
 import { draft, findMessage, lockGroupLog } from '../db/events.js';
 import { setPins } from '../db/expiry.js';
 import { findGroup } from '../db/groups.js';
+import { directGroupBlocked } from '../db/privacy.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import { isExpired } from '../protocol/frames.js';
 import { requireMemberOrGovernor } from './authority.js';
@@ -71,6 +72,8 @@ export class Pins {
     const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
     const mayPin = authority.governs || (authority.kind === 'direct' && authority.member !== undefined);
     if (!mayPin) throw forbidden('only group or community admins may pin messages');
+    // As for sends: no reason given (the other's choice is not told).
+    if (authority.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot pin here');
   }
 }
 

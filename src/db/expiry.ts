@@ -10,7 +10,7 @@ export async function dueExpiries(db: Queryable, limit: number): Promise<{ group
   const rows = await db
     .select({ groupId: events.groupId, seq: events.seq })
     .from(events)
-    .where(and(sql`${events.expiresAt} <= now()`, eq(events.expired, false)))
+    .where(and(sql`${events.expiresAt} <= now()`, eq(events.expired, false), eq(events.kind, 'message')))
     .orderBy(asc(events.expiresAt))
     .limit(limit);
   return rows.map((r) => ({ groupId: r.groupId, seq: Number(r.seq) }));
@@ -52,7 +52,7 @@ export async function eraseExpired(tx: Tx, groupId: string, seqs: number[]): Pro
   if (done.length === 0) return { seqs: [], filesDue: 0 };
   await tx
     .update(events)
-    .set({ text: null })
+    .set({ text: null, expired: true })
     .where(and(eq(events.groupId, groupId), inArray(events.target, done), eq(events.kind, 'edit')));
   await tx
     .update(events)
@@ -61,6 +61,14 @@ export async function eraseExpired(tx: Tx, groupId: string, seqs: number[]): Pro
   await tx.delete(reactions).where(and(eq(reactions.groupId, groupId), inArray(reactions.messageSeq, done)));
   const filesDue = await releaseAttachmentRefsOf(tx, groupId, done);
   return { seqs: done, filesDue };
+}
+
+/** An event (an edit of a disappearing message) expires with its message. */
+export async function setExpiry(tx: Tx, groupId: string, seq: number, expiresAt: Date): Promise<void> {
+  await tx
+    .update(events)
+    .set({ expiresAt })
+    .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
 }
 
 /** Replaces the group's pins (caller holds the group's log lock). */

@@ -129,7 +129,7 @@ export const events = pgTable(
     data: jsonb().$type<Record<string, unknown>>(),
     editedAt: timestamp({ withTimezone: true, mode: 'date' }),
     deleted: boolean().notNull().default(false),
-    /** A message sent while the group's messageTtlS was on: when it disappears. */
+    /** A message sent while the group's messageTtlS was on (or an edit of one): when it disappears. */
     expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
     /** Erased by the expiry sweeper: its seq stays, its content is gone. */
     expired: boolean().notNull().default(false),

@@ -54,7 +54,8 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
         ...(e.expiresAt ? { expiresAt: e.expiresAt.toISOString() } : {}),
       };
     case 'edit':
-      return { ...head, target: e.target, text: e.text };
+      // An edit of a disappearing message expires with it.
+      return isExpired(e) ? { ...head, target: e.target, text: null, expired: true } : { ...head, target: e.target, text: e.text };
     case 'delete':
       return { ...head, target: e.target };
     case 'reaction':

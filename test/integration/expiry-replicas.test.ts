@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, noScaleServers, replicaSockets, startReplicas, waitUntil, type Replica, type ReplicaSet } from '../helpers/replicas.js';
+import { ownDatabase } from '../helpers/own-database.js';
 import type { TestUser } from '../helpers/server.js';
 
 // PROTOCOL.md §8 "Disappearing messages" across replicas: every replica runs the expiry sweeper,
 // small batches and a short interval so they overlap, and each message is erased exactly once.
+// A database of their own: other test files' servers would sweep these messages too.
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 const GROUPS = 4;
@@ -16,10 +18,13 @@ const erasedBy = async (replica: Replica): Promise<number> => {
 
 describe.skipIf(noScaleServers)('disappearing messages across replicas', () => {
   let set: ReplicaSet;
+  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
   const { sockets, on } = replicaSockets(() => set);
 
   beforeAll(async () => {
+    database = await ownDatabase('expiry');
     set = await startReplicas(2, {
+      databaseUrl: database.url,
       env: { MESSAGE_TTL_ALLOWED: '1', EXPIRY_SWEEP_MS: '100', EXPIRY_SWEEP_BATCH: '7', METRICS_TOKEN },
     });
   });
@@ -27,6 +32,7 @@ describe.skipIf(noScaleServers)('disappearing messages across replicas', () => {
     await Promise.all(sockets.map((s) => s.close()));
     await set?.stop();
     await killAll();
+    await database?.drop();
   });
 
   it('two replicas sweeping erase each expired message once, and sockets on either hear of it', async () => {

@@ -1,12 +1,17 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BanyanClient } from '../../src/client/index.js';
 import { attachmentRefs, attachments, events, reactions } from '../../src/db/schema.js';
+import { ownDatabase } from '../helpers/own-database.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { tokenUser, tokenUsers, sleep } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 // PROTOCOL.md §8 "Pins" and "Disappearing messages", from an attacker's side: who may pin and
 // change the TTL, the pin limit, and an expired message gone from storage, not only hidden.
+// On PostgreSQL each server has a database of its own: every server sweeps what its database
+// holds, and another test file's server (another bus) would erase these messages unseen here.
 
 // Long enough to edit, react and pin a message before it goes, on a loaded machine.
 const TTL_S = 2;
@@ -15,6 +20,13 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
   let server: TestServer;
   let admin: TestUser, member: TestUser, stranger: TestUser;
   const sockets: TestSocket[] = [];
+  const databases: { drop(): Promise<void> }[] = [];
+  const start = async (env: Record<string, string>) => {
+    if (mode === 'pglite') return startServer({ mode, env });
+    const database = await ownDatabase('pins');
+    databases.push(database);
+    return startServer({ mode, env: { ...env, DATABASE_URL: database.url } });
+  };
 
   const open = async (user: TestUser) => {
     const s = await connect(server.wsUrl, user.token);
@@ -50,12 +62,13 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
   };
 
   beforeAll(async () => {
-    server = await startServer({ mode, env: { MESSAGE_TTL_ALLOWED: String(TTL_S), EXPIRY_SWEEP_MS: '200' } });
+    server = await start({ MESSAGE_TTL_ALLOWED: String(TTL_S), EXPIRY_SWEEP_MS: '200' });
     [admin, member, stranger] = (await tokenUsers(server, 3, 'pin')) as [TestUser, TestUser, TestUser];
   });
   afterAll(async () => {
     for (const s of sockets) s.terminate();
     await server?.stop();
+    for (const d of databases) await d.drop();
   });
 
   describe('pins', () => {
@@ -140,6 +153,20 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       const ack = await ms.request({ type: 'pin', group: direct, target: seq });
       expect(ack).toMatchObject({ type: 'ack', group: direct, seq: expect.any(Number) });
       expect((await unpin(admin, direct, seq)).body.group.pins).toEqual([]);
+    });
+
+    it('in a direct group where one blocked the other, neither pins nor changes the TTL (no reason given)', async () => {
+      const [x, y] = (await tokenUsers(server, 2, 'blk')) as [TestUser, TestUser];
+      await createGroup(server, x, [y], 'Shared first');
+      const direct = (await server.http('POST', '/v1/direct', { token: x.token, body: { userId: y.id } })).body.group.id as string;
+      const seq = await post(x, direct, 'hello');
+      expect((await server.http('PUT', `/v1/blocks/${x.id}`, { token: y.token })).status).toBe(204);
+      for (const u of [x, y]) {
+        const pinned = await pin(u, direct, seq);
+        expect(pinned).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+        expect(pinned.body.error.details).toBeUndefined();
+        expect((await setTtl(u, direct, 86_400)).status).toBe(403);
+      }
     });
 
     it('a community admin who is not in the group pins; a plain community member does not', async () => {
@@ -229,7 +256,7 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       const row = await rowsOf(server, group, sent.seq);
       expect(row).toMatchObject({ kind: 'message', text: null, data: null, expired: true });
       const edit = await rowsOf(server, group, edited.seq);
-      expect(edit).toMatchObject({ kind: 'edit', text: null });
+      expect(edit).toMatchObject({ kind: 'edit', text: null, expired: true });
       expect(await server.app.storage.db.select().from(reactions).where(eq(reactions.groupId, group))).toEqual([]);
       const searchable = await rows(sql`select seq from ${events} where group_id = ${group} and search is not null`);
       expect(searchable.map((r) => Number(r.seq)).sort()).toEqual([before, keeper].sort());
@@ -265,8 +292,39 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       expect((await server.http('GET', `/v1/groups/${group}`, { token: admin.token })).body.group.pins).toEqual([]);
     });
 
+    it('SDK: pin, unpin and setMessageTtl, with pins in the group state and `expired` from the tracker', async () => {
+      const group = await createGroup(server, admin, [member], 'SDK');
+      const make = (user: TestUser) => {
+        const c = new BanyanClient({ url: server.url, token: user.token, WebSocket, reconnect: { baseMs: 20, maxMs: 200 } });
+        c.on('error', () => undefined);
+        return c;
+      };
+      const [a, m] = [make(admin), make(member)];
+      const expired: { group: string; seqs: number[] }[] = [];
+      m.on('expired', (e) => expired.push(e));
+      try {
+        await Promise.all([a.connect(), m.connect()]);
+        const first = await a.send(group, 'pinned forever');
+        await a.pin(group, first.seq);
+        await expect.poll(() => m.group(group)?.pins).toEqual([first.seq]);
+        await expect(m.pin(group, first.seq)).rejects.toMatchObject({ code: 'forbidden' });
+        expect((await a.setMessageTtl(group, TTL_S)).group.settings.messageTtlS).toBe(TTL_S);
+        const gone = await a.send(group, 'gone soon');
+        await expect.poll(() => expired.flatMap((e) => e.seqs), { timeout: 10_000 }).toEqual([gone.seq]);
+        expect(expired[0]!.group).toBe(group);
+        const page = await m.history(group, { limit: 5 });
+        expect(page.messages.find((x) => x.seq === gone.seq)).toMatchObject({ text: null, expired: true });
+        await a.unpin(group, first.seq);
+        await expect.poll(() => m.group(group)?.pins).toEqual([]);
+        expect((await a.http.updateGroup(group, { settings: { messageTtlS: null } })).group.settings.messageTtlS).toBeNull();
+      } finally {
+        a.close();
+        m.close();
+      }
+    });
+
     it('content past its time is withheld before the sweep reaches it; messages from before the setting stay', async () => {
-      const paused = await startServer({ mode, env: { MESSAGE_TTL_ALLOWED: String(TTL_S), EXPIRY_SWEEP_MS: '3600000' } });
+      const paused = await start({ MESSAGE_TTL_ALLOWED: String(TTL_S), EXPIRY_SWEEP_MS: '3600000' });
       try {
         const [a, b] = (await tokenUsers(paused, 2, 'w')) as [TestUser, TestUser];
         const group = await createGroup(paused, a, [b], 'Withheld');
@@ -277,17 +335,32 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
         const seq = (
           await paused.http('POST', `/v1/groups/${group}/messages`, { token: a.token, body: { clientMsgId: 'n', text: 'new lantern' } })
         ).body.seq;
+        const socket = await connect(paused.wsUrl, b.token);
+        sockets.push(socket);
+        const as = await connect(paused.wsUrl, a.token);
+        sockets.push(as);
+        const edit = await as.request({ type: 'edit', group, target: seq, text: 'new lantern, brighter' });
+        expect(edit.type).toBe('ack');
         await sleep(TTL_S * 1000 + 100);
+        // Sync withholds the message and its edit alike; neither edits nor reactions reach it.
+        const synced = (await socket.request({ type: 'sync', groups: { [group]: seq - 1 } })).groups[group].events as Frame[];
+        expect(synced.map((e) => [e.seq, e.kind, e.text, e.expired])).toEqual([
+          [seq, 'message', null, true],
+          [edit.seq, 'edit', null, true],
+        ]);
+        expect((await as.request({ type: 'edit', group, target: seq, text: 'again' })).code).toBe('conflict');
+        expect((await socket.request({ type: 'react', group, target: seq, emoji: '👍' })).code).toBe('conflict');
         const history = (await paused.http('GET', `/v1/groups/${group}/messages`, { token: b.token })).body.messages as Frame[];
         expect(history.find((m) => m.seq === seq)).toMatchObject({ text: null, expired: true });
         expect(history.find((m) => m.seq === old)).toMatchObject({ text: 'old lantern' });
         const found = (await paused.http('GET', '/v1/search?q=lantern', { token: b.token })).body.results.map((r: Frame) => r.seq);
         expect(found).toEqual([old]);
         // Nothing erased yet; one sweep does it, and a second finds nothing to do.
-        expect((await rowsOf(paused, group, seq)).text).toBe('new lantern');
+        expect((await rowsOf(paused, group, seq)).text).toBe('new lantern, brighter');
         expect(await paused.app.chat.expiry.sweep(100)).toMatchObject({ erased: 1 });
         expect(await paused.app.chat.expiry.sweep(100)).toMatchObject({ erased: 0 });
         expect(await rowsOf(paused, group, seq)).toMatchObject({ text: null, expired: true });
+        expect(await rowsOf(paused, group, edit.seq)).toMatchObject({ kind: 'edit', text: null, expired: true });
       } finally {
         await paused.stop();
       }
