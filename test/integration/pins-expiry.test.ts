@@ -235,7 +235,8 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       const live = await ms.next((f) => f.type === 'event' && f.seq === sent.seq);
       expect(live.expiresAt).toEqual(expect.any(String));
       expect(Date.parse(live.expiresAt) - Date.parse(live.ts)).toBe(TTL_S * 1000);
-      const withFiles = await post(admin, group, 'files', { attachments: [goneFile, keptFile] });
+      const filesBody = { clientMsgId: 'files-1', text: 'files', attachments: [goneFile, keptFile] };
+      const withFiles = await post(admin, group, 'files', filesBody);
       const edited = await as.request({ type: 'edit', group, target: sent.seq, text: 'meet at the sunflower gate at 9' });
       expect(edited.type).toBe('ack');
       expect((await ms.request({ type: 'react', group, target: sent.seq, emoji: '👍' })).type).toBe('ack');
@@ -287,6 +288,11 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
       const syncedMessage = synced.groups[group].events.find((e: Frame) => e.seq === sent.seq);
       expect(syncedMessage).toMatchObject({ kind: 'message', text: null, mentions: [], expired: true });
+      // Its sender's retry of the same send gets the first ack, and stores nothing.
+      const retry = await as.request({ type: 'send', group, clientMsgId: 'v1', text: 'meet at the sunflower gate', mentions: [member.id] });
+      expect(retry).toMatchObject({ type: 'ack', seq: sent.seq });
+      const filesRetry = await server.http('POST', `/v1/groups/${group}/messages`, { token: admin.token, body: filesBody });
+      expect(filesRetry).toMatchObject({ status: 201, body: { seq: withFiles } });
       // Pinning it now is a conflict; the pins lost it.
       expect(await pin(admin, group, sent.seq)).toMatchObject({ status: 409 });
       expect((await server.http('GET', `/v1/groups/${group}`, { token: admin.token })).body.group.pins).toEqual([]);
