@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BanyanClient, type ClientEvents } from '../../src/client/index.js';
 import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -119,6 +121,30 @@ describe.each(storageModes())('presence (%s)', (mode) => {
     expect(presenceOf(sb, asha!.id).length).toBe(seenByB);
     expect(presenceOf(sc, bela!.id).length).toBe(seenByC);
     expect((await groupPresence(bela!, g)).status).toBe(404);
+  });
+
+  it('the SDK: profile(), updateProfile(), presence() and the user and presence events', async () => {
+    const [asha, bela] = await users(2);
+    const g = await newGroup(asha!, [bela!]);
+    const client = (u: TestUser) => new BanyanClient({ url: server.url, token: u.token, WebSocket, reconnect: { baseMs: 20, maxMs: 200 } });
+    const a = client(asha!);
+    const b = client(bela!);
+    try {
+      await a.connect();
+      const online = new Promise<ClientEvents['presence']>((resolve) => a.on('presence', resolve));
+      const renamed = new Promise<ClientEvents['user']>((resolve) => a.on('user', resolve));
+      await b.connect();
+      expect(await online).toMatchObject({ user: bela!.id, online: true, lastSeen: null });
+      expect(await a.presence(g)).toEqual([{ user: bela!.id, online: true, lastSeen: null }]);
+      expect(await b.updateProfile({ name: 'Bela SDK' })).toEqual({ id: bela!.id, name: 'Bela SDK', avatar: null });
+      expect(b.user?.name).toBe('Bela SDK');
+      expect(await renamed).toEqual({ id: bela!.id, name: 'Bela SDK', avatar: null });
+      expect(await a.profile(bela!.id)).toEqual({ id: bela!.id, name: 'Bela SDK', avatar: null });
+      await expect(a.profile('u_unknown')).rejects.toMatchObject({ code: 'not_found' });
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   it('never through announcement groups, nor groups past PRESENCE_MAX_MEMBERS; a direct group shares it', async () => {
