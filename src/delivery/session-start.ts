@@ -26,9 +26,8 @@ export async function startSession<S>(hub: Hub<S>, directory: Directory, session
   // left between the two listings is dropped, one left later is an event its feed will deliver.
   // When every feed was already running, a removal after the first listing is an event those
   // feeds deliver to this registered user (see Hub.memberLeft): one listing suffices.
-  // Before listing: a user seen for the first time exists from here on.
-  const user = await directory.startProfile(principal);
-  const first = await directory.listGroups(principal.userId);
+  // Side by side: a user seen for the first time is in no group to list.
+  const [user, first] = await Promise.all([directory.startProfile(principal), directory.listGroups(principal.userId)]);
   const allRunning = first.every((g) => hub.feeds.deliveredSeq(g.id) >= 0);
   const held = new Set<string>();
   try {
