@@ -47,7 +47,7 @@ export class Privacy {
       if (input.avatar !== undefined && !(await setAvatar(tx, principal.userId, input.avatar))) throw notFound('attachment');
       return { before, after: (await updateUser(tx, principal.userId, changes))! };
     });
-    if (after.name !== before.name || after.avatar !== before.avatar) await this.profiles.announce(after);
+    if (after.name !== before.name || after.avatar !== before.avatar) await this.profiles.changed(principal.userId);
     if (after.lastSeen === 'nobody' && before.lastSeen !== 'nobody') this.presence.hidden(principal.userId);
     return this.view(after);
   }

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROFILE_ANNOUNCE_INTERVAL_MS } from '../../src/chat/profiles.js';
 import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
@@ -94,6 +95,15 @@ describe.each(storageModes())('profiles (%s)', (mode) => {
     await sleep(200);
     expect(userFrames(sblocked, asha!.id)).toEqual([]);
     expect(userFrames(sstranger, asha!.id)).toEqual([]);
+  });
+
+  it('renaming in a loop is not a flood: at most one user frame per interval, the last name after it', async () => {
+    const [asha, bela] = await users(2);
+    await newGroup(asha!, [bela!]);
+    const sb = await open(bela!);
+    for (let i = 0; i < 10; i++) await rename(asha!, `Asha ${i}`);
+    await sb.next((f) => f.type === 'user' && f.user.name === 'Asha 9', PROFILE_ANNOUNCE_INTERVAL_MS + 3000);
+    expect(userFrames(sb, asha!.id).map((f) => f.user.name)).toEqual(['Asha 0', 'Asha 9']);
   });
 
   it('a rename shows in history, member lists, search results and the next ready: names are looked up', async () => {
