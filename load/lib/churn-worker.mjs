@@ -1,29 +1,31 @@
 // Presence churn (load/presence.mjs): sockets of users `<prefix>0…` connect (to the replicas in
 // turn), wait for `ready`, stay `holdMs`, close, and come back later: an open loop of `ratePerS`
-// connections a second until told to stop. Counts connects, closes, failures and presence frames.
+// connections a second between `go` and `pause`. Counts connects, closes, failures and presence frames.
 import WebSocket from 'ws';
 import { mintToken } from './admin.mjs';
 
 const stats = { started: 0, ready: 0, closed: 0, failed: 0, presenceFrames: 0, userFrames: 0 };
-let running = false;
+const TICK_MS = 10;
+let options;
+const tokens = [];
+let next = 0;
 let timer;
 
-async function start(o) {
-  const tokens = [];
+async function prepare(o) {
+  options = o;
   for (let i = 0; i < o.total; i++) tokens.push(await mintToken(o.secret, `${o.prefix}${i}`));
   process.send({ ev: 'minted' });
-  await new Promise((resolve) => process.once('message', resolve)); // go
-  running = true;
-  let next = 0;
-  let due = 0;
+}
+
+function go() {
   const startedAt = performance.now();
-  const TICK_MS = 10;
+  let due = 0;
   timer = setInterval(() => {
     // Open loop: what the rate says is due by now, whatever the server's answers.
-    const target = Math.floor(((performance.now() - startedAt) / 1000) * o.ratePerS);
-    for (; due < target && running; due++) {
-      const i = next++ % o.total;
-      cycle(o.urls[i % o.urls.length], tokens[i], o.holdMs);
+    const target = Math.floor(((performance.now() - startedAt) / 1000) * options.ratePerS);
+    for (; due < target; due++) {
+      const i = next++ % options.total;
+      cycle(options.urls[i % options.urls.length], tokens[i], options.holdMs);
     }
   }, TICK_MS);
 }
@@ -48,10 +50,8 @@ function cycle(url, token, holdMs) {
 }
 
 process.on('message', (m) => {
-  if (m.cmd === 'start') void start(m.options);
-  else if (m.cmd === 'stop') {
-    running = false;
-    clearInterval(timer);
-    process.send({ ev: 'stats', stats });
-  } else if (m.cmd === 'report') process.send({ ev: 'stats', stats });
+  if (m.cmd === 'prepare') void prepare(m.options);
+  else if (m.cmd === 'go') go();
+  else if (m.cmd === 'pause') clearInterval(timer);
+  else if (m.cmd === 'stats') process.send({ ev: 'stats', stats: { ...stats } });
 });
