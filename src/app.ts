@@ -104,6 +104,7 @@ export async function startApp(config: Config): Promise<App> {
         scryptLogN: config.SCRYPT_LOG_N,
         defaultGroupAdd: config.DEFAULT_GROUP_ADD,
         tallyIntervalMs: config.TALLY_INTERVAL_MS,
+        eventReminderS: config.EVENT_REMINDER_S,
         notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
         allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
       },

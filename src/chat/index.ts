@@ -12,6 +12,7 @@ import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 import { Search } from './search.js';
 import { Notifications } from './notifications.js';
+import { Polls } from './polls.js';
 import { ReachStats } from './reach.js';
 import { Webhooks } from './webhooks.js';
 import { checkTargetUrl } from '../notify/address-guard.js';
@@ -26,12 +27,13 @@ export function createChat(deps: ChatDeps, tokens: Tokens, media: Omit<MediaDeps
     membership,
     privacy: new Privacy(deps),
     invitations: new Invitations(deps, groups),
-    /** Stops background work (reaction tallies); storage closes after. */
+    /** Stops background work (tallies); storage closes after. */
     close: () => messages.tallies.close(),
     reach,
     accounts: new Accounts(deps, tokens),
     groups,
     messages,
+    polls: new Polls(deps, membership, messages.tallies),
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),

@@ -62,6 +62,20 @@ const eventHead = {
   sender: z.string(),
 };
 
+/** A poll as a message carries it (PROTOCOL.md §8); `closed` once voting ended. */
+export const pollSchema = z
+  .object({ question: z.string(), options: z.array(z.string()), multiple: z.boolean(), closed: z.boolean().optional() })
+  .loose();
+
+/** An event (meeting, shift) as a message carries it: instants in UTC. */
+export const eventDefinitionSchema = z
+  .object({ title: z.string(), startsAt: z.string(), endsAt: z.string().optional(), location: z.string().optional() })
+  .loose();
+
+const rsvpAnswer = z.enum(['going', 'maybe', 'no']);
+/** How many members gave each answer to an event. */
+export const rsvpCountsSchema = z.object({ going: z.number(), maybe: z.number(), no: z.number() }).loose();
+
 export const messageEventSchema = z
   .object({
     ...eventHead,
@@ -72,6 +86,10 @@ export const messageEventSchema = z
     mentions: z.array(z.string()),
     /** Present when the message has files. */
     attachments: z.array(attachmentSchema).optional(),
+    /** Present when the message is a poll (and is not deleted). */
+    poll: pollSchema.optional(),
+    /** Present when the message is an event (and is not deleted). */
+    event: eventDefinitionSchema.optional(),
     editedAt: z.string().optional(),
     deleted: z.boolean().optional(),
   })
@@ -96,6 +114,21 @@ export const eventSchema = z.discriminatedUnion('kind', [
   z.object({ ...eventHead, kind: z.literal('reactions'), target: z.number().int(), counts: z.record(z.string(), z.number()) }).loose(),
   /** A place in the log with nothing to show (an announcement group's roster change from before 0002). */
   z.object({ ...eventHead, kind: z.literal('hidden') }).loose(),
+  /** A member's vote (ordinary and direct groups); `options: []` retracts it. */
+  z
+    .object({ ...eventHead, kind: z.literal('vote'), target: z.number().int(), voter: z.string(), options: z.array(z.number().int()) })
+    .loose(),
+  /** A member's answer to an event (ordinary and direct groups). */
+  z.object({ ...eventHead, kind: z.literal('rsvp'), target: z.number().int(), user: z.string(), answer: rsvpAnswer }).loose(),
+  /**
+   * An announcement group's counts of one poll (votes per option, in option order) or event
+   * (answers), at most one per message per TALLY_INTERVAL_MS; sender is empty: nobody's.
+   */
+  z
+    .object({ ...eventHead, kind: z.literal('tally'), target: z.number().int(), counts: z.union([z.array(z.number()), rsvpCountsSchema]) })
+    .loose(),
+  /** Voting on a poll ended; `counts` are its final votes per option. */
+  z.object({ ...eventHead, kind: z.literal('poll_closed'), target: z.number().int(), counts: z.array(z.number()) }).loose(),
 ]);
 
 export const historyMessageSchema = z
@@ -112,6 +145,13 @@ export const historyMessageSchema = z
     reactions: z.record(z.string(), z.number()),
     /** Present when the message has files (and is not deleted). */
     attachments: z.array(attachmentSchema).optional(),
+    /** A poll with its votes per option now, and the caller's own vote (`[]`: none). */
+    poll: pollSchema
+      .extend({ closed: z.boolean(), counts: z.array(z.number()), mine: z.array(z.number()) })
+      .loose()
+      .optional(),
+    /** An event with its answers now, and the caller's own (null: none). */
+    event: eventDefinitionSchema.extend({ counts: rsvpCountsSchema, mine: rsvpAnswer.nullable() }).loose().optional(),
   })
   .loose();
 
@@ -219,6 +259,7 @@ export type MessageEvent = z.infer<typeof messageEventSchema>;
 export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
 export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
 export type AttachmentFrame = z.infer<typeof attachmentSchema>;
+export type RsvpCounts = Known<z.infer<typeof rsvpCountsSchema>>;
 
 /**
  * A loose schema's type without its index signature: the fields the protocol names, for code

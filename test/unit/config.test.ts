@@ -61,6 +61,7 @@ describe('loadConfig', () => {
       METRICS_TOKEN: undefined,
       DEFAULT_GROUP_ADD: 'shared',
       TALLY_INTERVAL_MS: 2000,
+      EVENT_REMINDER_S: 3600,
       NOTIFY_ALL_MAX_MEMBERS: 256,
       PUSH_COALESCE_MS: 3000,
       VAPID_PUBLIC_KEY: undefined,
@@ -162,6 +163,7 @@ describe('loadConfig', () => {
     ['DRAIN_TIMEOUT_MS', '600001'],
     ['DEFAULT_GROUP_ADD', 'friends'],
     ['TALLY_INTERVAL_MS', '99'],
+    ['EVENT_REMINDER_S', '0'],
     ['WORKERS', '0'],
     ['LOG_LEVEL', 'verbose'],
   ];
