@@ -1,4 +1,7 @@
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BanyanClient, BanyanError } from '../../src/client/index.js';
+import type { GroupEvent } from '../../src/protocol/server-frames.js';
 import { waitUntil } from '../helpers/replicas.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { sleep, tokenUser, tokenUsers } from '../helpers/users.js';
@@ -364,5 +367,44 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
     const synced = await as.request({ type: 'sync', groups: { [g]: seq - 1 } });
     expect(synced.groups[g].events[0].poll).toBeUndefined();
     expect(JSON.stringify(synced)).not.toContain('Delete me?');
+  });
+
+  it('SDK: sendPoll, vote, votes, closePoll, sendEvent, rsvp, rsvps, typed; refusals are BanyanErrors', async () => {
+    const [owner, asha] = await tokenUsers(server, 2, 'sdk');
+    const g = await createGroup(server, owner!, [asha!]);
+    const clients = [owner!, asha!].map((u) => new BanyanClient({ url: server.url, token: u.token, WebSocket }));
+    const [o, a] = clients as [BanyanClient, BanyanClient];
+    const seen: GroupEvent[] = [];
+    o.on('event', (e) => seen.push(e));
+    try {
+      await Promise.all([o.connect(), a.connect()]);
+      const poll = await o.sendPoll(g, { question: 'Tea or coffee?', options: ['Tea', 'Coffee'] }, { text: 'Vote please' });
+      const event = await o.sendEvent(g, { title: 'Shift', startsAt: inMs(3_600_000), location: 'Hall' });
+      const ack = await a.vote(g, poll.seq, [1]);
+      expect(ack.seq).toBe(event.seq + 1);
+      await a.rsvp(g, event.seq, 'maybe');
+      expect(await a.votes(g, poll.seq)).toEqual({
+        group: g,
+        seq: poll.seq,
+        closed: false,
+        counts: [0, 1],
+        mine: [1],
+        voters: [[], [asha!.id]],
+      });
+      expect(await o.rsvps(g, event.seq)).toMatchObject({ counts: { going: 0, maybe: 1, no: 0 }, mine: null });
+      await expect(a.closePoll(g, poll.seq)).rejects.toMatchObject({ code: 'forbidden' });
+      expect(await o.closePoll(g, poll.seq)).toMatchObject({ group: g, seq: event.seq + 3 });
+      await expect(a.vote(g, poll.seq, [0])).rejects.toBeInstanceOf(BanyanError);
+      await waitUntil(() => seen.some((e) => e.kind === 'poll_closed'), 5000, 'poll_closed at the SDK');
+      const kinds = seen.filter((e) => e.seq >= poll.seq).map((e) => e.kind);
+      expect(kinds).toEqual(['message', 'message', 'vote', 'rsvp', 'poll_closed']);
+      const first = seen.find((e) => e.seq === poll.seq);
+      expect(first?.kind === 'message' && first.poll).toEqual({ question: 'Tea or coffee?', options: ['Tea', 'Coffee'], multiple: false });
+      const history = await a.history(g);
+      expect(history.messages.find((m) => m.seq === poll.seq)!.poll).toMatchObject({ closed: true, counts: [0, 1], mine: [1] });
+      expect(history.messages.find((m) => m.seq === event.seq)!.event).toMatchObject({ title: 'Shift', location: 'Hall', mine: 'maybe' });
+    } finally {
+      for (const c of clients) c.close();
+    }
   });
 });
