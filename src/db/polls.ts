@@ -224,3 +224,64 @@ export async function fireReminder(
     return rowsOf<{ user_id: string }>(result).map((r) => r.user_id);
   });
 }
+
+/** One member's answer to a poll (options; none retracts) or to an event. */
+export type TalliedAnswer = { userId: string; options: number[] } | { userId: string; answer: RsvpAnswer };
+
+/**
+ * Answers of several members to one message of an announcement group, in ONE statement (no
+ * transaction, no log lock: no event is appended): the message's row is share-locked while it is
+ * still a live, open poll (or a live event), so a close waits for answers in flight and none lands
+ * after it; the answers are stored (one per member: the caller keeps the last of each); when any
+ * changed, the message's `answers` tally is owed (as markTallyOwed does). Answers queue on the
+ * tally row, so they are batched rather than sent one statement each.
+ * `live`: false when the message was not (any more) an open poll or live event: nothing stored.
+ */
+export async function storeTalliedAnswers(
+  db: Queryable,
+  input: { groupId: string; seq: number; intervalMs: number; kind: 'poll' | 'event'; answers: TalliedAnswer[] },
+): Promise<{ live: boolean; changed: boolean }> {
+  const { groupId, seq } = input;
+  const open =
+    input.kind === 'poll' ? sql`data ? 'poll' and coalesce((data->'poll'->>'closed')::boolean, false) = false` : sql`data ? 'event'`;
+  const rows = JSON.stringify(
+    input.answers.map((a) => ('options' in a ? { u: a.userId, o: [...a.options].sort((x, y) => x - y) } : { u: a.userId, a: a.answer })),
+  );
+  const store =
+    input.kind === 'poll'
+      ? sql`retracted as (
+            delete from ${pollVotes} p using given, live
+            where p.group_id = ${groupId} and p.message_seq = ${seq} and p.user_id = given.u and cardinality(given.o) = 0
+            returning 1
+          ), stored as (
+            insert into ${pollVotes} as p (group_id, message_seq, user_id, options)
+            select ${groupId}, ${seq}, given.u, given.o from given, live where cardinality(given.o) > 0
+            on conflict (group_id, message_seq, user_id) do update set options = excluded.options where p.options <> excluded.options
+            returning 1
+          ), changed as (select 1 from retracted union all select 1 from stored)`
+      : sql`changed as (
+            insert into ${eventRsvps} as r (group_id, message_seq, user_id, answer)
+            select ${groupId}, ${seq}, given.u, given.a from given, live
+            on conflict (group_id, message_seq, user_id) do update set answer = excluded.answer where r.answer <> excluded.answer
+            returning 1
+          )`;
+  const result = await db.execute(sql`
+    with live as (
+      select 1 from ${events}
+      where group_id = ${groupId} and seq = ${seq} and kind = 'message' and not deleted and ${open}
+      for share
+    ), given as (
+      select * from jsonb_to_recordset(${rows}::jsonb) as x(u text, o int[], a text)
+    ), ${store}, owed as (
+      insert into ${reactionTallies} as t (group_id, message_seq, subject, pending, due_at)
+      select ${groupId}, ${seq}, 'answers', true, now() where exists (select 1 from changed)
+      on conflict (group_id, message_seq, subject) do update set
+        pending = true,
+        due_at = case when t.pending then t.due_at
+          else greatest(now(), coalesce(t.flushed_at, now()) + make_interval(secs => ${input.intervalMs}::float8 / 1000)) end
+      returning 1
+    )
+    select (select count(*) from live)::int as live, (select count(*) from owed)::int as changed`);
+  const [row] = rowsOf<{ live: number; changed: number }>(result);
+  return { live: Number(row?.live) > 0, changed: Number(row?.changed) > 0 };
+}

@@ -349,6 +349,13 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
     expect((await server.http('POST', `/v1/groups/${g}/messages/${seq}/close`, { token: spy.token })).status).toBe(403);
     expect((await server.http('POST', `/v1/groups/${g}/messages/${seq}/close`, { token: admin!.token })).status).toBe(200);
     expect(await spySocket.next((f) => f.kind === 'poll_closed')).toMatchObject({ target: seq, counts: [5, 3], sender: admin!.id });
+    // The tallied path refuses a closed poll too (it knew the poll open before), and stores nothing.
+    expect(await spySocket.request({ type: 'vote', group: g, target: seq, options: [1] })).toMatchObject({
+      type: 'error',
+      code: 'conflict',
+      message: 'poll is closed',
+    });
+    expect((await votes(spy, g, seq)).body).toMatchObject({ counts: [5, 3], mine: [0] });
   });
 
   it('a deleted poll takes its votes with it: gone from history, sync and GET votes', async () => {
