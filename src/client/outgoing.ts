@@ -112,43 +112,33 @@ export class OutgoingQueue {
     this.emit(group);
     const connection = this.hooks.connection();
     const { group: g, clientMsgId, text, replyTo, mentions, attachments, poll, event } = head;
-    this.hooks
-      .send({
-        group: g,
-        clientMsgId,
-        text,
-        replyTo,
-        mentions,
-        ...(attachments ? { attachments } : {}),
-        ...(poll ? { poll } : {}),
-        ...(event ? { event } : {}),
-      })
-      .then(
-        (ack) => {
-          this.finish(group, head);
-          head.resolve({ group, seq: ack.seq ?? 0, ts: ack.ts ?? '', clientMsgId: head.clientMsgId });
-        },
-        (err: BanyanError) => {
-          head.inFlight = false;
-          if (this.hooks.connection() !== connection && err.code === 'unavailable') return; // the reconnect resends it
-          if (err.retryable) {
-            head.status = 'queued';
-            head.retries++;
-            const after = Number(err.details?.retryAfterMs) || Math.min(30_000, 250 * 2 ** Math.min(head.retries, 7));
-            head.retryTimer = setTimeout(() => {
-              head.retryTimer = undefined;
-              this.pump(group);
-            }, after);
-            this.emit(group);
-            return;
-          }
-          head.status = 'failed';
-          head.error = err;
+    const extras = { ...(attachments ? { attachments } : {}), ...(poll ? { poll } : {}), ...(event ? { event } : {}) };
+    this.hooks.send({ group: g, clientMsgId, text, replyTo, mentions, ...extras }).then(
+      (ack) => {
+        this.finish(group, head);
+        head.resolve({ group, seq: ack.seq ?? 0, ts: ack.ts ?? '', clientMsgId: head.clientMsgId });
+      },
+      (err: BanyanError) => {
+        head.inFlight = false;
+        if (this.hooks.connection() !== connection && err.code === 'unavailable') return; // the reconnect resends it
+        if (err.retryable) {
+          head.status = 'queued';
+          head.retries++;
+          const after = Number(err.details?.retryAfterMs) || Math.min(30_000, 250 * 2 ** Math.min(head.retries, 7));
+          head.retryTimer = setTimeout(() => {
+            head.retryTimer = undefined;
+            this.pump(group);
+          }, after);
           this.emit(group);
-          head.reject(err);
-          this.pump(group);
-        },
-      );
+          return;
+        }
+        head.status = 'failed';
+        head.error = err;
+        this.emit(group);
+        head.reject(err);
+        this.pump(group);
+      },
+    );
   }
 
   private finish(group: string, message: Outgoing): void {

@@ -171,6 +171,16 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
       expect(ws).toMatchObject({ type: 'error', code: 'bad_request' });
     }
     expect(await postPoll(owner!, g, { question: 'Twelve?', options: options(12) })).toBeGreaterThan(0);
+    // Idempotent by clientMsgId: the same poll gets the first ack, another poll is a conflict.
+    const body = { clientMsgId: `same${n++}`, text: '', poll: { question: 'Once?', options: ['A', 'B'] } };
+    const first = await server.http('POST', `/v1/groups/${g}/messages`, { token: owner!.token, body });
+    const again = await server.http('POST', `/v1/groups/${g}/messages`, { token: owner!.token, body });
+    expect(again.body).toEqual(first.body);
+    const other = await server.http('POST', `/v1/groups/${g}/messages`, {
+      token: owner!.token,
+      body: { ...body, poll: { question: 'Once?', options: ['A', 'C'] } },
+    });
+    expect(other.status).toBe(409);
     const both = await post(owner!, g, { poll: { question: 'Q', options: ['A', 'B'] }, event: { title: 'E', startsAt: inMs(60_000) } });
     expect(both.status).toBe(400);
   });
