@@ -11,6 +11,7 @@ import {
   insertCommunity,
   insertInvite,
   insertJoinRequest,
+  listAllCommunityGroups,
   listCommunityGroups,
   listJoinRequests,
   listMembersWithNames,
@@ -98,6 +99,28 @@ export class Communities {
         { ...announcement!, description: community.description, settings: community.settings, memberCount: community.memberCount },
         ...page.groups,
       ],
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  /**
+   * For community admins: a page of every ordinary group of the community (private ones too) with
+   * its member count, settings, last seq and the time of its last event, and the caller's role.
+   */
+  async overview(userId: string, communityId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'communityOverview'>> {
+    await this.requireAdmin(communityId, userId);
+    const page = await listAllCommunityGroups(this.deps.db, communityId, userId, cursor, limit);
+    return {
+      groups: page.rows.map((g) => ({
+        id: g.id,
+        name: g.name,
+        description: g.description,
+        settings: g.settings,
+        memberCount: g.memberCount,
+        lastSeq: Number(g.lastSeq),
+        lastActivityAt: g.lastActivityAt?.toISOString() ?? null,
+        role: g.role,
+      })),
       nextCursor: page.nextCursor,
     };
   }
@@ -240,9 +263,10 @@ export class Communities {
   }
 
   /** One page of members with names and roles, for community admins; never usernames. */
-  async members(userId: string, communityId: string, cursor: string | undefined, limit: number) {
+  /** With `nameContains`, only members whose display name contains it (any case). */
+  async members(userId: string, communityId: string, cursor: string | undefined, limit: number, nameContains?: string) {
     const { community } = await this.requireAdmin(communityId, userId);
-    const page = await listMembersWithNames(this.deps.db, community.announcementGroupId, cursor, limit);
+    const page = await listMembersWithNames(this.deps.db, community.announcementGroupId, cursor, limit, nameContains);
     return {
       members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })),
       nextCursor: page.nextCursor,

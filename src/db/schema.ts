@@ -5,17 +5,22 @@ import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey,
 
 const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
-export const users = pgTable('users', {
-  id: text().primaryKey(),
-  name: text().notNull(),
-  /** An attachment id (attachments are not built yet: only null is ever stored). */
-  avatar: text(),
-  /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
-  groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
-  /** Who sees this user's last-seen time (presence is not built yet; stored for it). */
-  lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
-  createdAt: createdAt(),
-});
+export const users = pgTable(
+  'users',
+  {
+    id: text().primaryKey(),
+    name: text().notNull(),
+    /** An attachment id (attachments are not built yet: only null is ever stored). */
+    avatar: text(),
+    /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
+    groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
+    /** Who sees this user's last-seen time (presence is not built yet; stored for it). */
+    lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
+    createdAt: createdAt(),
+  },
+  // Admins search their community's members by name (`GET /v1/communities/:id/members?q=`).
+  (t) => [index('users_name_trgm').using('gin', t.name.op('gin_trgm_ops'))],
+);
 
 /** Local accounts (username + password) for standalone use; external identity services skip this. */
 export const accounts = pgTable('accounts', {

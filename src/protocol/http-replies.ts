@@ -89,6 +89,28 @@ export const httpReplies = {
   community: z.object({ community: communitySchema }).loose(),
   communityDetail: z.object({ community: communitySchema, role, ...communityGroupPage }).loose(),
   communityGroups: z.object(communityGroupPage).loose(),
+  /** `GET /v1/communities/:id/overview` (community admins): every ordinary group, private ones too. */
+  communityOverview: z
+    .object({
+      groups: z.array(
+        z
+          .object({
+            id: z.string(),
+            name: z.string(),
+            description: z.string(),
+            settings: z.record(z.string(), z.unknown()),
+            memberCount: z.number(),
+            lastSeq: z.number(),
+            /** When its last event (message, membership or settings change) was stored; null for none. */
+            lastActivityAt: z.string().nullable(),
+            /** The caller's role in it; null when they govern it without being in it. */
+            role: role.nullable(),
+          })
+          .loose(),
+      ),
+      nextCursor: z.string().nullable(),
+    })
+    .loose(),
   invite: z.object({ code: z.string(), expiresAt: z.string().nullable().optional(), maxUses: z.number().nullable().optional() }).loose(),
   /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
   joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
