@@ -1,4 +1,4 @@
-import { aliasedTable, and, asc, eq, gt, ilike, inArray, isNotNull, isNull, ne, notExists, or, sql } from 'drizzle-orm';
+import { aliasedTable, and, asc, eq, gt, ilike, isNotNull, isNull, ne, notExists, or, sql } from 'drizzle-orm';
 import { listMembers } from './groups.js';
 import type { Queryable, Tx } from './connect.js';
 import { communities, events, groups, invites, joinRequests, members, users, type CommunityRow } from './schema.js';

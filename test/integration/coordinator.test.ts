@@ -82,10 +82,10 @@ describe.each(storageModes())('coordinator endpoints (%s)', (mode) => {
 
     const r = await server.http('GET', `/v1/communities/${c.id}/overview`, { token: owner!.token });
     expect(r.status).toBe(200);
-    const byName = Object.fromEntries((r.body.groups as { name: string }[]).map((g) => [g.name, g]));
+    const byName = Object.fromEntries((r.body.groups as { name: string; lastActivityAt: string }[]).map((g) => [g.name, g]));
     expect(Object.keys(byName).sort()).toEqual(['Open', 'Secret']);
     expect(byName.Open).toMatchObject({ id: open, memberCount: 2, settings: { open: true }, role: 'owner', lastSeq: 3 });
-    expect(Date.parse(byName.Open.lastActivityAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(byName.Open!.lastActivityAt)).toBeGreaterThanOrEqual(before - 1000);
     expect(byName.Secret).toMatchObject({ id: secret, memberCount: 0, role: null });
     expect(r.body.nextCursor).toBeNull();
     // The member's own list still hides the private group.
