@@ -115,6 +115,13 @@ export const httpReplies = {
   /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
   joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
+  /** `GET /v1/communities/:id/requests`: `groupId` is the announcement group for a request to join the community. */
+  requests: z
+    .object({
+      requests: z.array(z.object({ userId: z.string(), name: z.string(), groupId: z.string(), createdAt: z.string() }).loose()),
+      nextCursor: z.string().nullable(),
+    })
+    .loose(),
   /** `PATCH /v1/me`. */
   profile: z.object({ user: meSchema }).loose(),
   /** `POST /v1/groups`: `invited` lists every requested member who was not added directly. */
