@@ -167,9 +167,8 @@ export async function membersOnlyThrough(
  * planner merge-scan users from the start up to the cursor.
  */
 /**
- * One page of a group's members with names; with `nameContains`, only those whose display name
- * contains it (any case). The users_name_trgm index finds the names when the text has 3 characters
- * or more; shorter ones read the group's members in key order, which the page limit bounds.
+ * One page of a group's members with names; with `nameContains` (3 characters or more, so the
+ * users_name_trgm index can find the names), only those whose display name contains it, any case.
  */
 export async function listMembersWithNames(
   db: Queryable,

@@ -117,8 +117,11 @@ export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-/** `?q=&cursor=&limit=` of a community's member list: `q` is part of a display name. */
-export const memberQuery = pageQuery.extend({ q: storableString().trim().min(1).max(64).optional() });
+/**
+ * `?q=&cursor=&limit=` of a community's member list: `q` is part of a display name, at least 3
+ * characters so that the name index (trigrams) always serves it, never a scan of every user.
+ */
+export const memberQuery = pageQuery.extend({ q: storableString().trim().min(3, 'at least 3 characters').max(64).optional() });
 
 export const seqParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 

@@ -69,6 +69,7 @@ export const adminEn = {
   'admin.members.title': 'Members',
   'admin.members.search': 'Search by name',
   'admin.members.searchPlaceholder': 'Name…',
+  'admin.members.searchHint': 'At least 3 letters of a name.',
   'admin.members.none': 'No members found.',
   'admin.members.joined': 'joined',
   'admin.members.promote': 'Promote',

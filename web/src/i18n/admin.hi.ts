@@ -69,6 +69,7 @@ export const adminHi: Partial<Record<keyof typeof adminEn, string>> = {
   'admin.members.title': 'सदस्य',
   'admin.members.search': 'नाम से खोजें',
   'admin.members.searchPlaceholder': 'नाम…',
+  'admin.members.searchHint': 'नाम के कम से कम 3 अक्षर।',
   'admin.members.none': 'कोई सदस्य नहीं मिला।',
   'admin.members.joined': 'जुड़े',
   'admin.members.promote': 'एडमिन बनाएँ',

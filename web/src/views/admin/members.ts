@@ -14,6 +14,7 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
     type: 'search',
     id: 'member-search',
     maxlength: 64,
+    'aria-describedby': 'member-search-hint',
     autocomplete: 'off',
     placeholder: t('admin.members.searchPlaceholder'),
     'data-testid': 'member-search',
@@ -23,7 +24,8 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
     error,
     list,
     async (cursor) => {
-      const q = search.value.trim();
+      // The server searches from 3 characters (its name index); fewer list everyone.
+      const q = search.value.trim().length >= 3 ? search.value.trim() : '';
       const page = await http.communityMembers(communityId, { ...(q ? { q } : {}), ...(cursor ? { cursor } : {}), limit: 50 });
       return { items: page.members, nextCursor: page.nextCursor };
     },
@@ -111,6 +113,7 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
       },
       h('label', { for: 'member-search' }, t('admin.members.search')),
       search,
+      h('span', { class: 'hint', id: 'member-search-hint' }, t('admin.members.searchHint')),
     ),
     h('p', { class: 'hint' }, t('admin.members.muteHint')),
     paged.element,
