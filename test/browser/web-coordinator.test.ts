@@ -162,9 +162,11 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     await expect.poll(() => request.textContent(), { timeout: 10_000 }).toContain('Ben Volunteer');
     expect(await request.textContent()).toContain('to join Tree planting');
     expect(await coordinator.page.getByTestId('live').textContent()).toBe('New request from Ben Volunteer.');
+    await expect.poll(() => coordinator.page.getByTestId('count-requests').textContent()).toBe('1');
     await checkScreen(coordinator.page, 'requests');
     await pressOn(coordinator.page, coordinator.page.getByRole('button', { name: 'Approve Ben Volunteer', exact: true }));
     await expect.poll(() => coordinator.page.getByTestId('request-list').textContent()).toContain('Nobody is waiting.');
+    await expect.poll(() => coordinator.page.getByTestId('count-requests').count()).toBe(0);
     const members = await server.http('GET', `/v1/groups/${groupIds['Tree planting']}/members`, { token: coordinator.user.token });
     expect((members.body.members as { userId: string }[]).map((m) => m.userId)).toContain(member.user.id);
     expect([...coordinator.errors, ...member.errors]).toEqual([]);
@@ -294,9 +296,11 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     const row = page.getByTestId('report-row');
     await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain('Buy cheap watches here!!!');
     expect(await row.textContent()).toContain('Ben Volunteer · reported by Dev Reporter for “spam”');
+    await expect.poll(() => page.getByTestId('count-reports').textContent()).toBe('1');
     await checkScreen(page, 'reports');
     await pressOn(page, row.getByTestId('resolve-delete'));
     await expect.poll(() => page.getByTestId('report-list').textContent()).toContain('No open reports.');
+    await expect.poll(() => page.getByTestId('count-reports').count()).toBe(0);
     const history = await server.http('GET', `/v1/groups/${groupId}/messages`, { token: coordinator.user.token });
     expect(history.body.messages.find((m: { seq: number }) => m.seq === posted.body.seq).deleted).toBe(true);
 

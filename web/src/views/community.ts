@@ -38,7 +38,11 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
   const title = h('h1', {}, t('community.title'));
   replace(root, h('header', { class: 'top' }, link('#/', { class: 'back', 'aria-label': t('admin.back.home') }, '‹'), title), error, body);
 
+  // Listeners of the admin's parts, made once the community has loaded: a view left before then
+  // runs them at once.
   const cleanups: (() => void)[] = [];
+  let closed = false;
+  const onClose = (cleanup: () => void) => (closed ? cleanup() : cleanups.push(cleanup));
   let redraw = () => {};
 
   const start = async () => {
@@ -64,15 +68,18 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
     };
     drawAnnouncementRow();
     let announce: ReturnType<typeof announcementsSection> | undefined;
+    let nav: ReturnType<typeof adminNav> | undefined;
     if (isAdmin) {
+      nav = adminNav(ctx, communityId, 'overview');
+      onClose(nav.cleanup);
       announce = announcementsSection(ctx, communityId, community.announcementGroupId, error);
-      cleanups.push(announce.cleanup);
+      onClose(announce.cleanup);
     }
     const inviteOut = h('div', { class: 'invite' });
     replace(
       body,
       community.description ? h('p', { class: 'description' }, community.description) : null,
-      isAdmin ? adminNav(communityId, 'overview') : null,
+      nav?.element,
       announcementRow,
       announce?.element,
       groups.element,
@@ -97,6 +104,7 @@ export function communityView(root: HTMLElement, ctx: Ctx, communityId: string) 
   });
   const offs = [client.on('unread', () => redraw()), client.on('group', () => redraw()), client.on('ready', () => redraw())];
   return () => {
+    closed = true;
     for (const off of [...offs, ...cleanups]) off();
   };
 }

@@ -26,7 +26,7 @@ const MUTE_OPTIONS: [number, 'admin.group.mute1h' | 'admin.group.mute24h' | 'adm
 /** `#/c/:id/g/:groupId`: a group's settings, its members (remove, mute) and adding people by username. */
 export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string, groupId: string) {
   const { http } = ctx;
-  const { heading, error, body } = adminPage(root, communityId, t('admin.group.title'), 'overview');
+  const { heading, error, body, cleanup } = adminPage(root, ctx, communityId, t('admin.group.title'), 'overview');
 
   const start = async () => {
     const { group } = await http.group(groupId);
@@ -187,4 +187,5 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
     body.replaceChildren();
     error.textContent = describeError(err);
   });
+  return cleanup;
 }

@@ -9,7 +9,7 @@ type Member = HttpReplies['members']['members'][number];
 /** `#/c/:id/members`: the member directory, searched by name; promote, demote, remove, ban. */
 export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
   const { http } = ctx;
-  const { error, body } = adminPage(root, communityId, t('admin.members.title'), 'members');
+  const { error, body, cleanup } = adminPage(root, ctx, communityId, t('admin.members.title'), 'members');
   const search = h('input', {
     type: 'search',
     id: 'member-search',
@@ -119,5 +119,8 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
     paged.element,
   );
   void paged.reload();
-  return () => clearTimeout(timer);
+  return () => {
+    clearTimeout(timer);
+    cleanup();
+  };
 }

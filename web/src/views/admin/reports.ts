@@ -11,7 +11,7 @@ type Resolution = Parameters<Ctx['http']['resolveReport']>[1];
 /** `#/c/:id/reports`: the open reports (live `report` frames) with their actions, and the bans. */
 export function reportsView(root: HTMLElement, ctx: Ctx, communityId: string) {
   const { http, client } = ctx;
-  const { error, body } = adminPage(root, communityId, t('admin.reports.title'), 'reports');
+  const { error, body, refreshCounts, cleanup } = adminPage(root, ctx, communityId, t('admin.reports.title'), 'reports');
   const live = liveRegion();
   const reportList = h('ul', { class: 'list reports', 'data-testid': 'report-list' });
   const banList = h('ul', { class: 'list bans', 'data-testid': 'ban-list' });
@@ -45,6 +45,7 @@ export function reportsView(root: HTMLElement, ctx: Ctx, communityId: string) {
     const resolve = (label: string, resolution: Resolution) => async () => {
       await http.resolveReport(r.id, resolution);
       live.textContent = t('admin.reports.resolved', { action: label });
+      refreshCounts();
       await reports.reload();
       if (resolution.action === 'ban') await bans.reload();
     };
@@ -113,5 +114,8 @@ export function reportsView(root: HTMLElement, ctx: Ctx, communityId: string) {
     if (f.report.status === 'open') live.textContent = t('admin.reports.new');
     void reports.reload();
   });
-  return off;
+  return () => {
+    off();
+    cleanup();
+  };
 }

@@ -9,7 +9,7 @@ type Request = HttpReplies['requests']['requests'][number];
 /** `#/c/:id/requests`: people asking to join the community or its groups, live; approve or decline. */
 export function requestsView(root: HTMLElement, ctx: Ctx, communityId: string) {
   const { http, client } = ctx;
-  const { error, body } = adminPage(root, communityId, t('admin.requests.title'), 'requests');
+  const { error, body, refreshCounts, cleanup } = adminPage(root, ctx, communityId, t('admin.requests.title'), 'requests');
   const live = liveRegion();
   const list = h('ul', { class: 'list requests', 'data-testid': 'request-list' });
   // Names of the groups asked for; the community's own requests name its announcement group.
@@ -34,6 +34,7 @@ export function requestsView(root: HTMLElement, ctx: Ctx, communityId: string) {
     const decide = (approve: boolean) => async () => {
       await http.decideRequest(communityId, r.userId, approve, r.groupId === announcementGroupId ? undefined : r.groupId);
       row.remove();
+      refreshCounts();
       live.textContent = approve ? t('admin.requests.approved', { name: r.name }) : t('admin.requests.declined', { name: r.name });
       if (!list.querySelector('[data-testid="request-row"]')) void paged.reload();
     };
@@ -74,5 +75,8 @@ export function requestsView(root: HTMLElement, ctx: Ctx, communityId: string) {
     live.textContent = t('admin.requests.new', { name: f.user.name });
     void paged.reload();
   });
-  return off;
+  return () => {
+    off();
+    cleanup();
+  };
 }

@@ -7,7 +7,7 @@ import { actionButton, adminPage, field } from './ui.js';
 /** `#/c/:id/settings`: the community's name, description, who posts announcements, approval to join; invite links. */
 export function settingsView(root: HTMLElement, ctx: Ctx, communityId: string) {
   const { http } = ctx;
-  const { heading, error, body } = adminPage(root, communityId, t('admin.settings.title'), 'settings');
+  const { heading, error, body, cleanup } = adminPage(root, ctx, communityId, t('admin.settings.title'), 'settings');
 
   const start = async () => {
     const { community } = await http.community(communityId);
@@ -66,6 +66,7 @@ export function settingsView(root: HTMLElement, ctx: Ctx, communityId: string) {
     body.replaceChildren();
     error.textContent = describeError(err);
   });
+  return cleanup;
 }
 
 /** "Create invite link": makes a code and shows its link, selectable and copyable. */

@@ -1,7 +1,8 @@
 import '../../admin.css';
 import { h, link, replace } from '../../dom.js';
 import { describeError } from '../../errors.js';
-import { formatDateTime, type MessageKey, t } from '../../i18n/index.js';
+import { formatDateTime, formatNumber, type MessageKey, t } from '../../i18n/index.js';
+import type { Ctx } from '../../main.js';
 
 // Pieces every coordinator screen uses: the header with the community's sections, buttons that
 // act (disabled while they run, failures shown in the screen's error line), and two-step
@@ -18,9 +19,33 @@ const sections: [Section, string, MessageKey][] = [
 
 export const communityHash = (communityId: string, path = '') => `#/c/${encodeURIComponent(communityId)}${path ? `/${path}` : ''}`;
 
-/** The coordinator's sections of a community, the current one marked. */
-export function adminNav(communityId: string, current: Section): HTMLElement {
-  return h(
+/**
+ * The coordinator's sections of a community, the current one marked, with how many requests wait
+ * and reports are open (a first page's worth, "99+" past it), kept current by `join_request` and
+ * `report` frames and by `refresh` after a screen decides one.
+ */
+export function adminNav(ctx: Ctx, communityId: string, current: Section) {
+  const counts: Partial<Record<Section, HTMLElement>> = { requests: h('span'), reports: h('span') };
+  const show = (section: Section, items: number, more: boolean) =>
+    replace(
+      counts[section]!,
+      items > 0 ? h('span', { class: 'badge', 'data-testid': `count-${section}` }, more ? '99+' : formatNumber(items)) : null,
+    );
+  const ignore = () => undefined; // a count is a hint: the section itself shows errors
+  const requests = () => ctx.http.joinRequests(communityId).then((p) => show('requests', p.requests.length, p.nextCursor !== null), ignore);
+  const reports = () =>
+    ctx.http.communityReports(communityId).then((p) => show('reports', p.reports.length, p.nextCursor !== null), ignore);
+  const refresh = () => void Promise.all([requests(), reports()]);
+  refresh();
+  const offs = [
+    ctx.client.on('join_request', (f) => {
+      if (f.community === communityId) void requests();
+    }),
+    ctx.client.on('report', (f) => {
+      if (f.report.community === communityId) void reports();
+    }),
+  ];
+  const element = h(
     'nav',
     { class: 'admin-nav', 'aria-label': t('admin.nav.label') },
     h(
@@ -34,27 +59,36 @@ export function adminNav(communityId: string, current: Section): HTMLElement {
             communityHash(communityId, path),
             { 'aria-current': section === current ? 'page' : null, 'data-testid': `nav-${section}` },
             t(key),
+            counts[section] ?? null,
           ),
         ),
       ),
     ),
   );
+  return {
+    element,
+    refresh,
+    cleanup: () => {
+      for (const off of offs) off();
+    },
+  };
 }
 
 /** A coordinator screen: header (back to the community), its sections, an error line; returns the parts to fill. */
-export function adminPage(root: HTMLElement, communityId: string, title: string, current: Section) {
+export function adminPage(root: HTMLElement, ctx: Ctx, communityId: string, title: string, current: Section) {
   const heading = h('h1', {}, title);
+  const nav = adminNav(ctx, communityId, current);
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
   const body = h('div', { class: 'admin-body' }, h('p', { class: 'loading' }, t('common.loading')));
   replace(
     root,
     h('header', { class: 'top' }, link(communityHash(communityId), { class: 'back', 'aria-label': t('admin.back') }, '‹'), heading),
-    adminNav(communityId, current),
+    nav.element,
     error,
     body,
   );
   root.classList.add('admin-view');
-  return { heading, error, body };
+  return { heading, error, body, refreshCounts: nav.refresh, cleanup: nav.cleanup };
 }
 
 /** A button that runs `run`, disabled meanwhile; a failure goes to `error`. */
