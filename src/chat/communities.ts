@@ -284,16 +284,23 @@ export class Communities {
     await this.groups.removeMember(actorId, community.announcementGroupId, targetId);
   }
 
-  async createInvite(userId: string, communityId: string, input: { expiresInS?: number | undefined; maxUses?: number | undefined }) {
+  /** A code to join the community; with `groupId` (an ordinary group of it), to join that group too. */
+  async createInvite(
+    userId: string,
+    communityId: string,
+    input: { expiresInS?: number | undefined; maxUses?: number | undefined; groupId?: string | undefined },
+  ) {
     await this.requireAdmin(communityId, userId);
+    if (input.groupId !== undefined) await this.requireCommunityGroup(communityId, input.groupId);
     const invite = await insertInvite(this.deps.db, {
       code: newInviteCode(),
       communityId,
+      groupId: input.groupId ?? null,
       createdBy: userId,
       expiresAt: input.expiresInS ? new Date(Date.now() + input.expiresInS * 1000) : null,
       maxUses: input.maxUses ?? null,
     });
-    return { code: invite.code, expiresAt: invite.expiresAt?.toISOString() ?? null, maxUses: invite.maxUses };
+    return { code: invite.code, expiresAt: invite.expiresAt?.toISOString() ?? null, maxUses: invite.maxUses, groupId: invite.groupId };
   }
 
   async revokeInvite(userId: string, communityId: string, code: string) {
@@ -306,11 +313,19 @@ export class Communities {
    * the community needs approval), so concurrent joins never pass `maxUses`. Joining again as
    * a member, or asking again while a request is pending, takes no use.
    */
-  async joinByInvite(userId: string, code: string): Promise<{ status: 'joined'; community: CommunityView } | { status: 'pending' }> {
+  async joinByInvite(
+    userId: string,
+    code: string,
+  ): Promise<{ status: 'joined'; community: CommunityView; groupId?: string } | { status: 'pending' }> {
     const invite = await findInvite(this.deps.db, code);
     const community = invite && !invite.revokedAt ? await findCommunity(this.deps.db, invite.communityId) : undefined;
     if (!community) throw notFound('invite');
     const joined = { status: 'joined' as const, community: communityView(community) };
+    if (invite!.groupId) {
+      const group = await findGroup(this.deps.db, invite!.groupId);
+      // A group unlinked from the community since: the code still joins the community.
+      if (group?.communityId === community.id && group.kind === 'group') return this.joinGroupByInvite(userId, code, community, group.id);
+    }
     if (await findMembership(this.deps.db, community.announcementGroupId, userId)) return joined;
     return commit(this.deps, async (tx, outbox) => {
       // A banned user is answered as if the community approved joins, and nothing is stored. The
@@ -326,6 +341,32 @@ export class Communities {
       }
       if (!(await this.groups.addIn(tx, outbox, community.announcementGroupId, userId, 'member', userId))) return joined;
       await this.useInvite(tx, code);
+      return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
+    });
+  }
+
+  /**
+   * Joins by a group's code: the group, and with it the community. When the community approves
+   * joins, a newcomer's request is to join the group (a community admin's approval brings them into
+   * both). A member of the community joins the group at once; one already in it takes no use.
+   */
+  private async joinGroupByInvite(userId: string, code: string, community: CommunityWithAnnouncement, groupId: string) {
+    const joined = { status: 'joined' as const, groupId };
+    if (await findMembership(this.deps.db, groupId, userId)) return { ...joined, community: communityView(community) };
+    return commit(this.deps, async (tx, outbox) => {
+      // Ordinary group first, then the announcement group: the order every membership change locks in.
+      await lockGroupLog(tx, groupId);
+      await lockGroupLog(tx, community.announcementGroupId);
+      if (await isBanned(tx, community.id, userId)) return { status: 'pending' as const };
+      const inCommunity = await findMembership(tx, community.announcementGroupId, userId);
+      if (!inCommunity && community.settings.approvalRequired === true) {
+        if (!(await insertJoinRequest(tx, groupId, userId, code))) return { status: 'pending' as const };
+        await this.useInvite(tx, code);
+        const user = await findUser(tx, userId);
+        if (user) await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
+        return { status: 'pending' as const };
+      }
+      if (await this.groups.addIn(tx, outbox, groupId, userId, 'member', userId)) await this.useInvite(tx, code);
       return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
     });
   }

@@ -240,7 +240,7 @@ export async function shareAGroup(db: Queryable, a: string, b: string): Promise<
 
 export async function insertInvite(
   db: Queryable,
-  invite: { code: string; communityId: string; createdBy: string; expiresAt: Date | null; maxUses: number | null },
+  invite: { code: string; communityId: string; groupId: string | null; createdBy: string; expiresAt: Date | null; maxUses: number | null },
 ) {
   const [row] = await db.insert(invites).values(invite).returning();
   return row!;

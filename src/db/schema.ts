@@ -161,6 +161,8 @@ export const invites = pgTable(
       .notNull()
       .references(() => communities.id, { onDelete: 'cascade' }),
     createdBy: text().notNull(),
+    /** A group of the community that joining by this code joins too (an invite link per group). */
+    groupId: text().references(() => groups.id, { onDelete: 'cascade' }),
     expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
     maxUses: integer(),
     uses: integer().notNull().default(0),

@@ -75,6 +75,8 @@ export function httpBodies(limits: ProtocolLimits) {
         .max(365 * 24 * 3600)
         .optional(),
       maxUses: z.number().int().min(1).max(1_000_000).optional(),
+      /** A group of the community: the link joins it too. */
+      groupId: id.optional(),
     }),
     decideRequest: z.object({ groupId: id.optional() }),
     announce: z.object({ clientMsgId, text }),

@@ -111,9 +111,19 @@ export const httpReplies = {
       nextCursor: z.string().nullable(),
     })
     .loose(),
-  invite: z.object({ code: z.string(), expiresAt: z.string().nullable().optional(), maxUses: z.number().nullable().optional() }).loose(),
-  /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
-  joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
+  invite: z
+    .object({
+      code: z.string(),
+      expiresAt: z.string().nullable().optional(),
+      maxUses: z.number().nullable().optional(),
+      groupId: z.string().nullable().optional(),
+    })
+    .loose(),
+  /**
+   * `200 {community}` (with `groupId` when the link named a group, now joined too), or `202
+   * {status: 'pending'}` when the community approves joins.
+   */
+  joined: z.object({ community: communitySchema.optional(), groupId: z.string().optional(), status: z.string().optional() }).loose(),
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
   /** `GET /v1/communities/:id/requests`: `groupId` is the announcement group for a request to join the community. */
   requests: z

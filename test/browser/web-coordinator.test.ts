@@ -234,6 +234,17 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     await expect.poll(() => result.textContent()).toContain('nobody-by-this-name');
     expect((await result.textContent())!.replace('nobody-by-this-name', 'X')).toBe(forReal);
 
+    // An invite link to this group: the newcomer opens it and is in the community and the group.
+    await pressOn(page, page.getByRole('button', { name: 'Create a link to this group', exact: true }));
+    const link = await page.getByTestId('invite-link').inputValue();
+    expect(link).toMatch(new RegExp(`^${server.url}/#/invite/.+`));
+    await newcomer.page.goto(link);
+    await expect.poll(() => newcomer.page.locator('header h1').textContent(), { timeout: 10_000 }).toBe('Riverside Volunteers');
+    await expect.poll(() => newcomer.page.getByTestId('group-row').filter({ hasText: 'Cleanup crew' }).count(), { timeout: 10_000 }).toBe(1);
+    await open(coordinator, `#/c/${community.id}`);
+    await open(coordinator, `#/c/${community.id}/g/${groupId}`);
+    await expect.poll(() => page.getByTestId('group-member').count()).toBe(3);
+
     // Mute the member for an hour: their sends are refused; unmute.
     const ben = page.getByTestId('group-member').filter({ hasText: 'Ben Volunteer' });
     await tabTo(page, ben.getByTestId('mute-for'));

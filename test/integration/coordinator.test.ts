@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BanyanHttp } from '../../src/client/index.js';
 import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 
 // What the coordinator's screens need of the server, tried as an attacker would: the member
@@ -161,5 +162,93 @@ describe.each(storageModes())('coordinator endpoints (%s)', (mode) => {
     expect((await server.http('POST', `/v1/groups/${own}/members`, { token: prober!.token, body: { userId: 'u_nobody' } })).status).toBe(
       202,
     );
+  });
+  it('an invite link per group joins the group and the community; on approval it asks for the group', async () => {
+    const [admin, member, newcomer, late, banned, other] = await users(6);
+    const c = await community(admin!, [member!]);
+    const group = (await server.http('POST', `/v1/communities/${c.id}/groups`, { token: admin!.token, body: { name: 'Private' } })).body
+      .group.id as string;
+    const invite = (body: Record<string, unknown>, by = admin!) =>
+      server.http('POST', `/v1/communities/${c.id}/invites`, { token: by.token, body });
+    const join = (u: TestUser, code: string) => server.http('POST', `/v1/invites/${code}/join`, { token: u.token });
+    const inGroup = async (u: TestUser) =>
+      ((await server.http('GET', `/v1/groups/${group}/members`, { token: admin!.token })).body.members as { userId: string }[]).some(
+        (m) => m.userId === u.id,
+      );
+
+    // Only community admins, only for an ordinary group of this community.
+    expect((await invite({ groupId: group }, member!)).status).toBe(403);
+    expect((await invite({ groupId: c.announcementGroupId })).status).toBe(404);
+    const elsewhere = (await server.http('POST', '/v1/groups', { token: admin!.token, body: { name: 'Not linked' } })).body.group.id;
+    expect((await invite({ groupId: elsewhere })).status).toBe(404);
+
+    const link = await invite({ groupId: group, maxUses: 2 });
+    expect(link).toMatchObject({ status: 201, body: { groupId: group, maxUses: 2 } });
+    const code = link.body.code as string;
+    // A newcomer: into the group and the community, in one step.
+    const first = await join(newcomer!, code);
+    expect(first).toMatchObject({ status: 200, body: { groupId: group, community: { id: c.id } } });
+    expect(await inGroup(newcomer!)).toBe(true);
+    // Again: no use taken. A community member: into the group.
+    expect((await join(newcomer!, code)).status).toBe(200);
+    expect((await join(member!, code)).status).toBe(200);
+    expect(await inGroup(member!)).toBe(true);
+    // Both uses taken: the next newcomer is refused, and is in neither.
+    expect((await join(late!, code)).status).toBe(409);
+    expect(await inGroup(late!)).toBe(false);
+    expect((await server.http('GET', `/v1/communities/${c.id}`, { token: late!.token })).status).toBe(404);
+
+    // A banned user is answered as on approval, and nothing is stored.
+    expect((await server.http('PUT', `/v1/communities/${c.id}/bans/${banned!.id}`, { token: admin!.token, body: {} })).status).toBe(204);
+    const open = (await invite({ groupId: group })).body.code as string;
+    expect(await join(banned!, open)).toEqual({ status: 202, body: { status: 'pending' } });
+    expect((await server.http('GET', `/v1/communities/${c.id}/requests`, { token: admin!.token })).body.requests).toEqual([]);
+
+    // On approval: a request to join the group; a community admin's approval brings them into both.
+    expect(
+      (await server.http('PATCH', `/v1/communities/${c.id}`, { token: admin!.token, body: { settings: { approvalRequired: true } } }))
+        .status,
+    ).toBe(200);
+    expect(await join(other!, open)).toEqual({ status: 202, body: { status: 'pending' } });
+    const requests = (await server.http('GET', `/v1/communities/${c.id}/requests`, { token: admin!.token })).body.requests;
+    expect(requests).toMatchObject([{ userId: other!.id, groupId: group }]);
+    const approved = await server.http('POST', `/v1/communities/${c.id}/requests/${other!.id}/approve`, {
+      token: admin!.token,
+      body: { groupId: group },
+    });
+    expect(approved.status).toBe(200);
+    expect(await inGroup(other!)).toBe(true);
+    expect((await server.http('GET', `/v1/communities/${c.id}`, { token: other!.token })).status).toBe(200);
+  });
+  it("the SDK's coordinator methods parse every reply", async () => {
+    const [admin, member] = await users(2);
+    const sdk = (u: TestUser) => new BanyanHttp({ url: server.url, token: u.token });
+    const { community } = await sdk(admin!).createCommunity({ name: 'SDK' });
+    const { group } = await sdk(admin!).createCommunityGroup(community.id, { name: 'Open', settings: { open: true } });
+    const link = await sdk(admin!).createInvite(community.id, { groupId: group.id });
+    expect(link.groupId).toBe(group.id);
+    expect(await sdk(member!).joinByInvite(link.code)).toMatchObject({ community: { id: community.id }, groupId: group.id });
+    expect((await sdk(admin!).communityOverview(community.id)).groups).toMatchObject([{ id: group.id, memberCount: 2, role: 'owner' }]);
+    expect((await sdk(admin!).communityMembers(community.id, { q: member!.name })).members).toMatchObject([
+      { userId: member!.id },
+    ]);
+    expect(await sdk(admin!).updateGroup(group.id, { settings: { approvalRequired: true } })).toMatchObject({
+      group: { settings: { approvalRequired: true } },
+    });
+    expect(await sdk(admin!).updateCommunity(community.id, { description: 'Ours' })).toMatchObject({ community: { description: 'Ours' } });
+    await sdk(admin!).setCommunityAdmin(community.id, member!.id, true);
+    await sdk(admin!).setCommunityAdmin(community.id, member!.id, false);
+    expect(await sdk(admin!).addMemberByUsername(group.id, 'nobody-at-all')).toEqual({ status: 'invited' });
+    const posted = await sdk(admin!).announce(community.id, { clientMsgId: 'a1', text: 'Hello all' });
+    expect((await sdk(admin!).history(community.announcementGroupId, { limit: 5 })).messages).toMatchObject([
+      { seq: posted.seq, text: 'Hello all' },
+    ]);
+    await sdk(member!).leaveGroup(group.id, member!.id);
+    await sdk(member!).joinCommunityGroup(community.id, group.id); // on approval now: a request
+    expect((await sdk(admin!).joinRequests(community.id)).requests).toMatchObject([{ userId: member!.id, groupId: group.id }]);
+    await sdk(admin!).decideRequest(community.id, member!.id, false, group.id);
+    expect((await sdk(admin!).joinRequests(community.id)).requests).toEqual([]);
+    await sdk(admin!).removeFromCommunity(community.id, member!.id);
+    expect((await sdk(admin!).communityMembers(community.id)).members).toHaveLength(1);
   });
 });

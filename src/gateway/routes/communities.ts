@@ -99,7 +99,10 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
     const result = await c.joinByInvite(principal.userId, idParam(params.code, 'invite'));
     return result.status === 'pending'
       ? { status: 202, body: result satisfies HttpReply<'joined'> }
-      : { status: 200, body: { community: result.community } satisfies HttpReply<'joined'> };
+      : {
+          status: 200,
+          body: { community: result.community, ...(result.groupId ? { groupId: result.groupId } : {}) } satisfies HttpReply<'joined'>,
+        };
   });
 
   router.authed('get', '/v1/communities/:id/requests', undefined, async ({ principal, params, query }) => {

@@ -3,6 +3,7 @@ import { h, replace } from '../../dom.js';
 import { describeError } from '../../errors.js';
 import { t } from '../../i18n/index.js';
 import type { Ctx } from '../../main.js';
+import { inviteButton } from './settings.js';
 import {
   actionButton,
   adminPage,
@@ -107,6 +108,16 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
       addResult,
     );
 
+    const inviteOut = h('div', { class: 'invite' });
+    const invite = h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'group-invite' },
+      h('h2', { id: 'group-invite' }, t('admin.invite.groupTitle')),
+      h('p', { class: 'hint' }, t('admin.invite.groupHint')),
+      h('div', { class: 'actions' }, inviteButton(ctx, communityId, error, inviteOut, groupId)),
+      inviteOut,
+    );
+
     const list = h('ul', { class: 'list members', 'data-testid': 'group-members' });
     const members = pagedList<Member>(
       error,
@@ -179,6 +190,7 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
       body,
       settings,
       add,
+      invite,
       h('section', { 'aria-labelledby': 'group-members' }, h('h2', { id: 'group-members' }, t('admin.group.members')), members.element),
     );
     await members.reload();

@@ -69,10 +69,11 @@ export function settingsView(root: HTMLElement, ctx: Ctx, communityId: string) {
   return cleanup;
 }
 
-/** "Create invite link": makes a code and shows its link, selectable and copyable. */
-export function inviteButton(ctx: Ctx, communityId: string, error: HTMLElement, out: HTMLElement): HTMLButtonElement {
-  return actionButton(error, t('admin.invite.create'), async () => {
-    const invite = await ctx.http.createInvite(communityId);
+/** "Create invite link": makes a code (for a group of the community: joining it too) and shows its link, selectable and copyable. */
+export function inviteButton(ctx: Ctx, communityId: string, error: HTMLElement, out: HTMLElement, groupId?: string): HTMLButtonElement {
+  const label = groupId ? t('admin.invite.createForGroup') : t('admin.invite.create');
+  return actionButton(error, label, async () => {
+    const invite = await ctx.http.createInvite(communityId, groupId ? { groupId } : {});
     const url = `${location.origin}/#/invite/${encodeURIComponent(invite.code)}`;
     const input = h('input', {
       readonly: true,
