@@ -88,12 +88,15 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
   };
 
   /** axe-core at phone and desktop width, then a screenshot at each. */
-  async function checkScreen(page: Page, name: string) {
+  async function checkScreen(page: Page, name: string, show?: Locator) {
     for (const [label, size] of [
       ['phone', PHONE],
       ['desktop', DESKTOP],
     ] as const) {
       await page.setViewportSize(size);
+      // The same view of each screen: its top, or the part the test is about.
+      if (show) await show.scrollIntoViewIfNeeded();
+      else await page.evaluate("document.querySelector('main.view')?.scrollTo(0, 0)");
       await page.evaluate(axeSource);
       const violations = (await page.evaluate(
         `axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))`,
@@ -152,6 +155,10 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     expect(await page.getByText('Board').count()).toBe(0);
     await checkScreen(page, 'member-community');
 
+    // An unknown community: a plain error, nothing thrown.
+    await open(member, '#/c/c_nonexistent');
+    await expect.poll(() => page.getByTestId('error').textContent()).toMatch(/not found/i);
+    await open(member, `#/c/${community.id}`);
     await pressOn(page, page.getByRole('button', { name: 'Ask to join Tree planting', exact: true }));
     await expect.poll(() => page.getByTestId('requested').textContent()).toBe('Request sent: an admin will decide.');
     await pressOn(page, page.getByRole('button', { name: 'Join Cleanup crew', exact: true }));
@@ -187,7 +194,7 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
       .poll(() => member.page.getByTestId('message').locator('.text').allTextContents(), { timeout: 10_000 })
       .toContain('Saturday 9:00 at the old bridge. Bring gloves!');
     await expect.poll(() => item.getByTestId('reach-read').textContent(), { timeout: 15_000 }).toBe('Read 1 (50%)');
-    await checkScreen(page, 'announcements');
+    await checkScreen(page, 'announcements', page.getByTestId('announcement-list'));
   });
 
   it('member directory: search by name, promote and demote with the keyboard', async () => {
@@ -240,7 +247,9 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     expect(link).toMatch(new RegExp(`^${server.url}/#/invite/.+`));
     await newcomer.page.goto(link);
     await expect.poll(() => newcomer.page.locator('header h1').textContent(), { timeout: 10_000 }).toBe('Riverside Volunteers');
-    await expect.poll(() => newcomer.page.getByTestId('group-row').filter({ hasText: 'Cleanup crew' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => newcomer.page.getByTestId('group-row').filter({ hasText: 'Cleanup crew' }).count(), { timeout: 10_000 })
+      .toBe(1);
     await open(coordinator, `#/c/${community.id}`);
     await open(coordinator, `#/c/${community.id}/g/${groupId}`);
     await expect.poll(() => page.getByTestId('group-member').count()).toBe(3);

@@ -229,9 +229,7 @@ describe.each(storageModes())('coordinator endpoints (%s)', (mode) => {
     expect(link.groupId).toBe(group.id);
     expect(await sdk(member!).joinByInvite(link.code)).toMatchObject({ community: { id: community.id }, groupId: group.id });
     expect((await sdk(admin!).communityOverview(community.id)).groups).toMatchObject([{ id: group.id, memberCount: 2, role: 'owner' }]);
-    expect((await sdk(admin!).communityMembers(community.id, { q: member!.name })).members).toMatchObject([
-      { userId: member!.id },
-    ]);
+    expect((await sdk(admin!).communityMembers(community.id, { q: member!.name })).members).toMatchObject([{ userId: member!.id }]);
     expect(await sdk(admin!).updateGroup(group.id, { settings: { approvalRequired: true } })).toMatchObject({
       group: { settings: { approvalRequired: true } },
     });
