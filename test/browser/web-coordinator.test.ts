@@ -197,7 +197,7 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     await checkScreen(page, 'announcements', page.getByTestId('announcement-list'));
   });
 
-  it('member directory: search by name, promote and demote with the keyboard', async () => {
+  it('member directory: search by name, promote, demote and mute in the announcements with the keyboard', async () => {
     const { page } = coordinator;
     await open(coordinator, `#/c/${community.id}/members`);
     await expect.poll(() => page.getByTestId('member-row').count()).toBe(2);
@@ -217,6 +217,25 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     await pressOn(page, page.getByRole('button', { name: 'Demote Ben Volunteer to member', exact: true }));
     await expect.poll(() => page.getByTestId('member-row').locator('.role').textContent()).toBe('Member');
     expect(await roleOf()).toBe('member');
+
+    // A mute in the announcements: with members allowed to announce, Ben's announcement is refused.
+    const settings = (adminsOnlyPost: boolean) =>
+      server.http('PATCH', `/v1/communities/${community.id}`, { token: coordinator.user.token, body: { settings: { adminsOnlyPost } } });
+    expect((await settings(false)).status).toBe(200);
+    const announce = () =>
+      server.http('POST', `/v1/communities/${community.id}/announcements`, {
+        token: member.user.token,
+        body: { clientMsgId: crypto.randomUUID(), text: 'From Ben' },
+      });
+    await pressOn(page, page.getByRole('button', { name: 'Mute Ben Volunteer in the announcements', exact: true }));
+    await expect.poll(() => page.getByTestId('member-row').locator('[role=status]').textContent()).toBe('Muted.');
+    const refused = await announce();
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.details.reason).toBe('muted');
+    await pressOn(page, page.getByRole('button', { name: 'Unmute Ben Volunteer in the announcements', exact: true }));
+    await expect.poll(() => page.getByTestId('member-row').locator('[role=status]').textContent()).toBe('Unmuted.');
+    expect((await announce()).status).toBe(201);
+    expect((await settings(true)).status).toBe(200);
     // No match: said so.
     await page.getByTestId('member-search').fill('zzz');
     await expect.poll(() => page.getByTestId('member-list').textContent()).toBe('No members found.');

@@ -83,7 +83,10 @@ export const adminEn = {
   'admin.members.confirmRemove': 'Remove {name}? Press again',
   'admin.members.ban': 'Ban',
   'admin.members.confirmBan': 'Ban {name}? Press again',
-  'admin.members.muteHint': 'Mutes are per group: open a group with Manage to mute someone there.',
+  'admin.members.muteHint':
+    'Mute here stops someone reacting in the announcements (and posting them, when members may). To mute someone in a group, open it with Manage.',
+  'admin.members.muteWho': 'Mute {name} in the announcements',
+  'admin.members.unmuteWho': 'Unmute {name} in the announcements',
 
   'admin.requests.title': 'Join requests',
   'admin.requests.none': 'Nobody is waiting.',

@@ -83,7 +83,10 @@ export const adminHi: Partial<Record<keyof typeof adminEn, string>> = {
   'admin.members.confirmRemove': '{name} को हटाएँ? फिर दबाएँ',
   'admin.members.ban': 'प्रतिबंधित करें',
   'admin.members.confirmBan': '{name} को प्रतिबंधित करें? फिर दबाएँ',
-  'admin.members.muteHint': 'म्यूट हर समूह में अलग होता है: किसी को म्यूट करने के लिए समूह को “प्रबंधित करें” से खोलें।',
+  'admin.members.muteHint':
+    'यहाँ म्यूट करने से वे घोषणाओं पर प्रतिक्रिया नहीं दे सकते (और, सदस्यों को अनुमति हो तो, घोषणा नहीं कर सकते)। किसी समूह में म्यूट करने के लिए उसे “प्रबंधित करें” से खोलें।',
+  'admin.members.muteWho': '{name} को घोषणाओं में म्यूट करें',
+  'admin.members.unmuteWho': '{name} का घोषणाओं में म्यूट हटाएँ',
 
   'admin.requests.title': 'जुड़ने के अनुरोध',
   'admin.requests.none': 'कोई प्रतीक्षा में नहीं है।',

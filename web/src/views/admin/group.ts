@@ -5,10 +5,10 @@ import { t } from '../../i18n/index.js';
 import type { Ctx } from '../../main.js';
 import { inviteButton } from './settings.js';
 import {
-  actionButton,
   adminPage,
   confirmButton,
   field,
+  muteControls,
   pagedList,
   roleLabel,
   visibilityChoice,
@@ -17,12 +17,6 @@ import {
 } from './ui.js';
 
 type Member = HttpReplies['members']['members'][number];
-
-const MUTE_OPTIONS: [number, 'admin.group.mute1h' | 'admin.group.mute24h' | 'admin.group.mute7d'][] = [
-  [3600, 'admin.group.mute1h'],
-  [24 * 3600, 'admin.group.mute24h'],
-  [7 * 24 * 3600, 'admin.group.mute7d'],
-];
 
 /** `#/c/:id/g/:groupId`: a group's settings, its members (remove, mute) and adding people by username. */
 export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string, groupId: string) {
@@ -132,11 +126,6 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
     const memberRow = (m: Member): HTMLElement => {
       const who = m.name ?? m.userId;
       const status = h('span', { class: 'meta', role: 'status' });
-      const muteSelect = h(
-        'select',
-        { 'aria-label': t('admin.group.muteFor', { name: who }), 'data-testid': 'mute-for' },
-        MUTE_OPTIONS.map(([s, key]) => h('option', { value: s }, t(key))),
-      );
       const row = h(
         'li',
         { class: 'member', 'data-testid': 'group-member', 'data-user': m.userId },
@@ -152,25 +141,7 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
           : h(
               'div',
               { class: 'actions' },
-              muteSelect,
-              actionButton(
-                error,
-                t('admin.group.mute'),
-                async () => {
-                  await http.mute(groupId, m.userId, Number(muteSelect.value));
-                  status.textContent = t('admin.group.muted');
-                },
-                { class: 'small', 'data-testid': 'mute', 'aria-label': t('admin.group.muteWho', { name: who }) },
-              ),
-              actionButton(
-                error,
-                t('admin.group.unmute'),
-                async () => {
-                  await http.unmute(groupId, m.userId);
-                  status.textContent = t('admin.group.unmuted');
-                },
-                { class: 'small', 'data-testid': 'unmute', 'aria-label': t('admin.group.unmuteWho', { name: who }) },
-              ),
+              muteControls(ctx, error, groupId, { id: m.userId, name: who }, status),
               confirmButton(
                 error,
                 t('admin.group.remove'),

@@ -2,7 +2,7 @@ import type { HttpReplies } from '../../../../src/client/index.js';
 import { h } from '../../dom.js';
 import { t } from '../../i18n/index.js';
 import type { Ctx } from '../../main.js';
-import { actionButton, adminPage, confirmButton, pagedList, roleLabel, when } from './ui.js';
+import { actionButton, adminPage, confirmButton, muteControls, pagedList, roleLabel, when } from './ui.js';
 
 type Member = HttpReplies['members']['members'][number];
 
@@ -20,10 +20,12 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
     'data-testid': 'member-search',
   });
   const list = h('ul', { class: 'list members', 'data-testid': 'member-list' });
+  let announcementGroupId: string | undefined;
   const paged = pagedList<Member>(
     error,
     list,
     async (cursor) => {
+      announcementGroupId ??= (await http.community(communityId)).community.announcementGroupId;
       // The server searches from 3 characters (its name index); fewer list everyone.
       const q = search.value.trim().length >= 3 ? search.value.trim() : '';
       const page = await http.communityMembers(communityId, { ...(q ? { q } : {}), ...(cursor ? { cursor } : {}), limit: 50 });
@@ -36,7 +38,7 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
   const memberRow = (m: Member): HTMLElement => {
     const name = m.name ?? m.userId;
     const mine = m.userId === ctx.session.user.id;
-    const actions =
+    const actions: HTMLElement[] =
       m.role === 'owner' || mine
         ? []
         : [
@@ -80,6 +82,11 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
               { class: 'small', 'data-testid': 'ban' },
             ),
           ];
+    // Plain members can be muted in the announcements (admins cannot be muted in their community).
+    const status = h('span', { class: 'meta', role: 'status' });
+    if (m.role === 'member' && !mine && announcementGroupId) {
+      actions.unshift(...muteControls(ctx, error, announcementGroupId, { id: m.userId, name }, status, 'announcements'));
+    }
     const row = h(
       'li',
       { class: 'member', 'data-testid': 'member-row', 'data-user': m.userId },
@@ -89,6 +96,7 @@ export function membersView(root: HTMLElement, ctx: Ctx, communityId: string) {
         h('span', { class: 'name' }, name),
         h('span', { class: `role role-${m.role}` }, roleLabel(m.role)),
         h('span', { class: 'meta' }, t('admin.members.joined'), ' ', when(m.joinedAt)),
+        status,
       ),
       actions.length ? h('div', { class: 'actions' }, actions) : null,
     );

@@ -159,6 +159,63 @@ export function confirmButton(
   return button;
 }
 
+const MUTE_FOR: [number, MessageKey][] = [
+  [3600, 'admin.group.mute1h'],
+  [24 * 3600, 'admin.group.mute24h'],
+  [7 * 24 * 3600, 'admin.group.mute7d'],
+];
+
+/**
+ * How long, Mute and Unmute for one member in one group; `status` says what was done. In the
+ * announcement group (`where: 'announcements'`) a mute stops their reactions there, and their
+ * announcements when members may post them.
+ */
+export function muteControls(
+  ctx: Ctx,
+  error: HTMLElement,
+  groupId: string,
+  user: { id: string; name: string },
+  status: HTMLElement,
+  where: 'group' | 'announcements' = 'group',
+): HTMLElement[] {
+  const name = user.name;
+  const duration = h(
+    'select',
+    { 'aria-label': t('admin.group.muteFor', { name }), 'data-testid': 'mute-for' },
+    MUTE_FOR.map(([s, key]) => h('option', { value: s }, t(key))),
+  );
+  const inAnnouncements = where === 'announcements';
+  return [
+    duration,
+    actionButton(
+      error,
+      t('admin.group.mute'),
+      async () => {
+        await ctx.http.mute(groupId, user.id, Number(duration.value));
+        status.textContent = t('admin.group.muted');
+      },
+      {
+        class: 'small',
+        'data-testid': 'mute',
+        'aria-label': inAnnouncements ? t('admin.members.muteWho', { name }) : t('admin.group.muteWho', { name }),
+      },
+    ),
+    actionButton(
+      error,
+      t('admin.group.unmute'),
+      async () => {
+        await ctx.http.unmute(groupId, user.id);
+        status.textContent = t('admin.group.unmuted');
+      },
+      {
+        class: 'small',
+        'data-testid': 'unmute',
+        'aria-label': inAnnouncements ? t('admin.members.unmuteWho', { name }) : t('admin.group.unmuteWho', { name }),
+      },
+    ),
+  ];
+}
+
 /** A polite live region: what changed on its own (a new request, a new report) is read out. */
 export const liveRegion = () => h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite', 'data-testid': 'live' });
 
