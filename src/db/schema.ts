@@ -10,16 +10,21 @@ export const users = pgTable(
   {
     id: text().primaryKey(),
     name: text().notNull(),
-    /** An attachment id (attachments are not built yet: only null is ever stored). */
+    /** The avatar: an image attachment the user uploaded (kept from the sweeper while it is one). */
     avatar: text(),
     /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
     groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
-    /** Who sees this user's last-seen time (presence is not built yet; stored for it). */
+    /** Who sees this user's presence (null: `shared`). */
     lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
+    /** The `name` claim last taken from an external identity service (null for local accounts). */
+    claimedName: text(),
     createdAt: createdAt(),
   },
-  // Admins search their community's members by name (`GET /v1/communities/:id/members?q=`).
-  (t) => [index('users_name_trgm').using('gin', t.name.op('gin_trgm_ops'))],
+  (t) => [
+    index('users_avatar_index').on(t.avatar).where(sql`${t.avatar} is not null`),
+    // Admins search their community's members by name (`GET /v1/communities/:id/members?q=`).
+    index('users_name_trgm').using('gin', t.name.op('gin_trgm_ops')),
+  ],
 );
 
 /** Local accounts (username + password) for standalone use; external identity services skip this. */
@@ -74,6 +79,8 @@ export const groups = pgTable(
     /** The last seq handed out; bumped inside the insert transaction, so seqs are gapless. */
     lastSeq: bigint({ mode: 'number' }).notNull().default(0),
     memberCount: integer().notNull().default(0),
+    /** The seqs of pinned messages, most recently pinned first (at most MAX_PINS). */
+    pins: jsonb().$type<number[]>().notNull().default([]),
     /** For `direct` groups: the two user ids, sorted and joined, so each pair has one. */
     directKey: text().unique(),
     createdBy: text().notNull(),
@@ -132,9 +139,14 @@ export const events = pgTable(
     data: jsonb().$type<Record<string, unknown>>(),
     editedAt: timestamp({ withTimezone: true, mode: 'date' }),
     deleted: boolean().notNull().default(false),
+    /** A message sent while the group's messageTtlS was on (or an edit of one): when it disappears. */
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
+    /** Erased by the expiry sweeper: its seq stays, its content is gone. */
+    expired: boolean().notNull().default(false),
   },
   (t) => [
     primaryKey({ columns: [t.groupId, t.seq] }),
+    index('events_expiry').on(t.expiresAt).where(sql`${t.expiresAt} is not null and not ${t.expired}`),
     uniqueIndex('events_idempotency').on(t.groupId, t.senderId, t.clientMsgId),
     index('events_messages').on(t.groupId, t.seq).where(sql`kind = 'message'`),
     index('events_target').on(t.groupId, t.target).where(sql`target is not null`),

@@ -26,6 +26,8 @@ export const groupSummarySchema = z
     /** v1.1 (§7): the caller's notification level here, and until when it is muted. */
     level: z.enum(['all', 'mentions', 'none']).optional(),
     muteUntil: z.string().nullable().optional(),
+    /** v1.1 (§8): seqs of the pinned messages, most recently pinned first. */
+    pins: z.array(z.number().int()).optional(),
   })
   .loose();
 
@@ -74,6 +76,10 @@ export const messageEventSchema = z
     attachments: z.array(attachmentSchema).optional(),
     editedAt: z.string().optional(),
     deleted: z.boolean().optional(),
+    /** v1.1 (§8): sent while disappearing messages were on: when it disappears. */
+    expiresAt: z.string().optional(),
+    /** v1.1 (§8): erased on expiry (text null, no mentions or files); its seq stays. */
+    expired: z.boolean().optional(),
   })
   .loose();
 
@@ -112,6 +118,9 @@ export const historyMessageSchema = z
     reactions: z.record(z.string(), z.number()),
     /** Present when the message has files (and is not deleted). */
     attachments: z.array(attachmentSchema).optional(),
+    /** v1.1 (§8): when a disappearing message disappears, and whether it has. */
+    expiresAt: z.string().optional(),
+    expired: z.boolean().optional(),
   })
   .loose();
 
@@ -141,6 +150,9 @@ export const errorBodySchema = z
   .object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
   .loose();
 
+/** A user as others see them (PROTOCOL.md §8 "Profiles"): `avatar` is an image attachment's id. */
+export const profileSchema = z.object({ id: z.string(), name: z.string(), avatar: z.string().nullable() }).loose();
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
   eventSchema,
   z
@@ -169,6 +181,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     .loose(),
   z.object({ type: z.literal('pong'), re: commandId }).loose(),
   z.object({ type: z.literal('typing'), group: z.string(), user: z.string() }).loose(),
+  /** v1.1 (§8): these messages of the group disappeared (not logged; their events now say `expired: true`). */
+  z.object({ type: z.literal('expired'), group: z.string(), seqs: z.array(z.number().int().min(1)) }).loose(),
   z.object({ type: z.literal('group_added'), group: groupSummarySchema }).loose(),
   z.object({ type: z.literal('group_removed'), group: z.string() }).loose(),
   z.object({ type: z.literal('read'), group: z.string(), seq }).loose(),
@@ -193,6 +207,10 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
       role: role.nullable(),
     })
     .loose(),
+  /** v1.1 (§8): a profile changed (name or avatar), to those who may see it. */
+  z.object({ type: z.literal('user'), user: profileSchema }).loose(),
+  /** v1.1 (§8): a user came online or went offline (`lastSeen`: null while online or when hidden). */
+  z.object({ type: z.literal('presence'), user: z.string(), online: z.boolean(), lastSeen: z.string().nullable() }).loose(),
   /** v1.1 (§7): an announcement's reach, to its admins, at most once a second while it changes. */
   z
     .object({
@@ -219,6 +237,8 @@ export type MessageEvent = z.infer<typeof messageEventSchema>;
 export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
 export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
 export type AttachmentFrame = z.infer<typeof attachmentSchema>;
+/** A user's profile as `GET /v1/users/:id` and `user` frames give it. */
+export type ProfileView = Known<z.infer<typeof profileSchema>>;
 
 /**
  * A loose schema's type without its index signature: the fields the protocol names, for code
