@@ -297,10 +297,14 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     await page.keyboard.press('ArrowDown');
     await tabTo(page, page.getByTestId('admins-only'));
     await page.keyboard.press('Space');
+    // Disappearing messages: after 7 days (two steps down from Off).
+    await tabTo(page, page.getByTestId('message-ttl'));
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
     await pressOn(page, page.getByTestId('save-group'));
     await expect.poll(() => page.getByText('Saved.').count()).toBe(1);
     const group = await server.http('GET', `/v1/groups/${groupId}`, { token: coordinator.user.token });
-    expect(group.body.group.settings).toEqual({ open: false, approvalRequired: true, adminsOnlyPost: true });
+    expect(group.body.group.settings).toEqual({ open: false, approvalRequired: true, adminsOnlyPost: true, messageTtlS: 604800 });
     await checkScreen(page, 'group');
   });
 

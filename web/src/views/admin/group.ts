@@ -1,7 +1,7 @@
 import type { HttpReplies } from '../../../../src/client/index.js';
 import { h, replace } from '../../dom.js';
 import { describeError } from '../../errors.js';
-import { t } from '../../i18n/index.js';
+import { type MessageKey, t } from '../../i18n/index.js';
 import type { Ctx } from '../../main.js';
 import { inviteButton } from './settings.js';
 import {
@@ -31,6 +31,7 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
     description.value = group.description;
     const visibility = visibilityChoice('visibility', visibilityOf(group.settings));
     const adminsOnly = h('input', { type: 'checkbox', checked: group.settings.adminsOnlyPost === true, 'data-testid': 'admins-only' });
+    const ttl = disappearingChoice(typeof group.settings.messageTtlS === 'number' ? group.settings.messageTtlS : null);
     const saved = h('p', { class: 'notice', role: 'status' });
     const settings = h(
       'form',
@@ -45,7 +46,7 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
             await http.updateGroup(groupId, {
               name: name.value.trim(),
               description: description.value.trim(),
-              settings: { ...visibilitySettings(visibility.value()), adminsOnlyPost: adminsOnly.checked },
+              settings: { ...visibilitySettings(visibility.value()), adminsOnlyPost: adminsOnly.checked, messageTtlS: ttl.value() },
             });
             saved.textContent = t('admin.saved');
           } catch (err) {
@@ -58,6 +59,7 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
       field(t('admin.group.description'), description),
       visibility.element,
       h('label', { class: 'check' }, adminsOnly, h('span', {}, t('admin.group.adminsOnlyPost'))),
+      field(t('admin.group.disappearing'), ttl.element, t('admin.group.disappearingHint')),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'save-group' }, t('admin.save'))),
       saved,
     );
@@ -171,4 +173,23 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
     error.textContent = describeError(err);
   });
   return cleanup;
+}
+
+/** The protocol's disappearing-message periods (PROTOCOL.md §8), and a group's own if it has another. */
+const TTL_CHOICES: [number | null, MessageKey][] = [
+  [null, 'admin.group.ttlOff'],
+  [86400, 'admin.group.ttlDay'],
+  [604800, 'admin.group.ttlWeek'],
+  [7776000, 'admin.group.ttl90Days'],
+];
+
+function disappearingChoice(current: number | null): { element: HTMLSelectElement; value: () => number | null } {
+  const choices = TTL_CHOICES.map(([s, key]): [number | null, string] => [s, t(key)]);
+  if (current !== null && !choices.some(([s]) => s === current)) choices.push([current, t('admin.group.ttlSeconds', { n: current })]);
+  const element = h(
+    'select',
+    { 'data-testid': 'message-ttl' },
+    choices.map(([s, label]) => h('option', { value: s === null ? '' : String(s), selected: s === current }, label)),
+  );
+  return { element, value: () => (element.value === '' ? null : Number(element.value)) };
 }
