@@ -3,6 +3,7 @@ import { BanyanClient, type BanyanHttp } from '../../src/client/index.js';
 import { h, replace } from './dom.js';
 import { loadSession, pendingInvite, saveSession, type Session } from './session.js';
 import { authView } from './views/auth.js';
+import { adminView } from './views/admin/index.js';
 import { communityView } from './views/community.js';
 import { conversationView } from './views/conversation.js';
 import { homeView } from './views/home.js';
@@ -53,6 +54,7 @@ export class Names {
 
 const routes: [RegExp, View][] = [
   [/^#\/g\/(.+)$/, conversationView],
+  [/^#\/c\/([^/]+\/.+)$/, adminView],
   [/^#\/c\/(.+)$/, communityView],
   [/^#\/invite\/(.+)$/, inviteView],
   [/^#\/new-group$/, newGroupView],
