@@ -1,21 +1,31 @@
 // http: autocannon against the HTTP API of one Banyan process: sign-in (scrypt, slow by design),
-// GET /v1/me, a history page, and POST messages (each with a fresh clientMsgId).
+// GET /v1/me, a history page, and POST messages (each with a fresh clientMsgId). The reads are
+// also run against the floor server (load/peers/floor-server.mjs, same database, same rows),
+// alternating Banyan and floor `--rounds` times, so each ratio comes from neighbouring runs.
 import autocannon from 'autocannon';
 import { args, list, sample, sleep } from './lib/run.mjs';
 import { cpuBetween, secondsBetween } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
 import { mintToken } from './lib/admin.mjs';
-import { SECRET, USER_PREFIX, seed, startBanyan } from './lib/targets.mjs';
+import { SECRET, USER_PREFIX, seed, startBanyan, startFloor } from './lib/targets.mjs';
 import postgres from 'postgres';
 import { DATABASE_URL } from './lib/targets.mjs';
 
 const o = args(
   'http',
-  { processes: { type: 'string' }, connections: { type: 'string' }, 'duration-s': { type: 'string' }, only: { type: 'string' } },
-  { processes: '1', connections: '50', 'duration-s': '8', only: 'me,history,post,login' },
+  {
+    processes: { type: 'string' },
+    connections: { type: 'string' },
+    'duration-s': { type: 'string' },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    profile: { type: 'string' },
+  },
+  { processes: '1', connections: '50', 'duration-s': '8', only: 'me,history,post,login', rounds: '1' },
 );
 
-const target = await startBanyan({ replicas: Number(o.processes) });
+const target = await startBanyan({ replicas: Number(o.processes), ...(o.profile ? { profileDir: o.profile } : {}) });
+const floor = await startFloor({ processes: 1, port: target.ports.at(-1) + 1 });
 const results = [];
 try {
   await seed({ users: 1000, chatGroupSize: 10 });
@@ -56,12 +66,20 @@ try {
       idReplacement: true,
     },
   };
+  const floorBase = `http://127.0.0.1:${floor.ports[0]}`;
+  const runs = [];
   for (const name of list(o.only)) {
+    for (let round = 0; round < Number(o.rounds); round++) {
+      runs.push({ name, system: 'banyan', base, pids: target.pids });
+      if (name === 'me' || name === 'history') runs.push({ name, system: 'floor', base: floorBase, pids: floor.pids });
+    }
+  }
+  for (const { name, system, base: url, pids } of runs) {
     const s = scenarios[name];
-    progress(`http ${name}: ${o.connections} connections for ${o['duration-s']} s`);
-    const from = sample(target.pids);
+    progress(`http ${name} on ${system}: ${s.connections ?? o.connections} connections for ${o['duration-s']} s`);
+    const from = sample(pids);
     const r = await autocannon({
-      url: `${base}${s.path}`,
+      url: `${url}${s.path}`,
       method: s.method,
       headers: s.headers,
       body: s.body,
@@ -69,11 +87,12 @@ try {
       connections: s.connections ?? Number(o.connections),
       duration: Number(o['duration-s']),
     });
-    const to = sample(target.pids);
+    const to = sample(pids);
     if (process.env.DEBUG_HTTP)
       console.log(JSON.stringify({ requests: r.requests, errors: r.errors, timeouts: r.timeouts, statusCodeStats: r.statusCodeStats }));
     results.push({
       scenario: name,
+      system,
       connections: s.connections ?? Number(o.connections),
       requestsPerS: Math.round(r.requests.average),
       p50ms: r.latency.p50,
@@ -91,6 +110,7 @@ try {
   progress(`messages stored in g-bench-c0: ${n}`);
 } finally {
   await target.stop();
+  await floor.stop();
 }
 table(`http: ${o.connections} connections, ${o['duration-s']} s each, ${o.processes} Banyan process(es)`, results);
 writeResult('http', { parameters: { connections: Number(o.connections), durationS: Number(o['duration-s']) }, results });
