@@ -22,14 +22,18 @@ export function createChat(deps: ChatDeps, tokens: Tokens, media: Omit<MediaDeps
   const membership = new MembershipCache(deps.db);
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
+  const accounts = new Accounts(deps, tokens);
   return {
     membership,
     privacy: new Privacy(deps),
     invitations: new Invitations(deps, groups),
     /** Stops background work (reaction tallies); storage closes after. */
-    close: () => messages.tallies.close(),
+    close: () => {
+      accounts.revoked.close();
+      return messages.tallies.close();
+    },
     reach,
-    accounts: new Accounts(deps, tokens),
+    accounts,
     groups,
     messages,
     communities: new Communities(deps, groups, messages),

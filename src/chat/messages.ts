@@ -208,7 +208,7 @@ export class Messages {
    * with its JSON as the reply carries it; `hasMore` when older messages are left.
    */
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
-    await requireMember(this.deps.db, input.group, userId);
+    await this.membership.require(input.group, userId);
     const limit = input.limit ?? 50;
     return this.readBudget.spend(userId, limit + 1, async () => {
       const page = await messagesBefore(this.deps.db, input.group, input.before, limit);

@@ -1,7 +1,8 @@
 import type { Principal } from '../auth/tokens.js';
 import { countBlocks, deleteBlock, dropInvitationsFrom, insertBlock, listBlocks, updateUser, type Audience } from '../db/privacy.js';
 import type { UserRow } from '../db/schema.js';
-import { findUser, insertUserIfMissing } from '../db/users.js';
+import { findUserRow } from '../db/hot-reads.js';
+import { insertUserIfMissing } from '../db/users.js';
 import { badRequest, conflict, notFound } from '../protocol/errors.js';
 import type { HttpReply } from '../protocol/http-replies.js';
 import type { ChatDeps } from './deps.js';
@@ -16,9 +17,9 @@ export const MAX_BLOCKS = 10_000;
 export class Privacy {
   constructor(private readonly deps: ChatDeps) {}
 
+  /** The caller's row exists: every authenticated request ensured it (Accounts.ensureUser), and users are never deleted. */
   async me(principal: Principal): Promise<Me> {
-    await insertUserIfMissing(this.deps.db, principal.userId, principal.name);
-    return this.view((await findUser(this.deps.db, principal.userId))!);
+    return this.view((await findUserRow(this.deps.db, principal.userId))!);
   }
 
   async update(

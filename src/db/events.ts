@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import { releaseAttachmentRefs } from './attachments.js';
-import type { Queryable, Tx } from './connect.js';
+import type { Db, Queryable, Tx } from './connect.js';
+import { messageRows, reactionCounts } from './hot-reads.js';
 import { MissingGroup } from './errors.js';
 import { events, groups, notifyOutbox, reactions, type EventRow } from './schema.js';
 
@@ -182,29 +183,16 @@ export async function findMessage(db: Queryable, groupId: string, seq: number): 
   return row;
 }
 
-/** Messages newest first, before `before` (exclusive), with reaction counts. */
-export async function messagesBefore(db: Queryable, groupId: string, before: number | undefined, limit: number) {
-  const rows = await db
-    .select()
-    .from(events)
-    .where(and(eq(events.groupId, groupId), eq(events.kind, 'message'), before === undefined ? undefined : lt(events.seq, before)))
-    .orderBy(desc(events.seq))
-    .limit(limit + 1);
+/** Messages newest first, before `before` (exclusive), with reaction counts: two prepared statements. */
+export async function messagesBefore(db: Db, groupId: string, before: number | undefined, limit: number) {
+  const rows = await messageRows(db, groupId, before, limit + 1);
   const page = rows.slice(0, limit);
   const counts = page.length
-    ? await db
-        .select({ seq: reactions.messageSeq, emoji: reactions.emoji, count: sql<number>`count(*)::int` })
-        .from(reactions)
-        .where(
-          and(
-            eq(reactions.groupId, groupId),
-            inArray(
-              reactions.messageSeq,
-              page.map((r) => r.seq),
-            ),
-          ),
-        )
-        .groupBy(reactions.messageSeq, reactions.emoji)
+    ? await reactionCounts(
+        db,
+        groupId,
+        page.map((r) => r.seq),
+      )
     : [];
   const bySeq = new Map<number, Record<string, number>>();
   for (const c of counts) {

@@ -3,7 +3,7 @@ import { typingFrame, type LogEvent } from '../protocol/frames.js';
 import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
-import { ACCESS_TOPIC, groupTopic, userTopic } from './topics.js';
+import { ACCESS_TOPIC, REVOKED_TOPIC, groupTopic, userTopic } from './topics.js';
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
@@ -22,6 +22,16 @@ export class Publisher {
   /** Tells every replica's membership cache; call only after the change is committed. */
   async accessChanged(change: AccessChange): Promise<void> {
     await this.bus.publish({ topic: ACCESS_TOPIC, data: encodeAccessChange(change) });
+  }
+
+  /** Tells every replica that sessions of the user were revoked; call only after the commit. */
+  async revoked(userId: string): Promise<void> {
+    await this.bus.publish({ topic: REVOKED_TOPIC, data: userId });
+  }
+
+  /** Whether the bus delivers now (what is kept in memory from it is trusted only then). */
+  busHealthy(): boolean {
+    return this.bus.healthy();
   }
 
   async typing(groupId: string, userId: string, originConnection: string): Promise<void> {

@@ -110,6 +110,7 @@ export class Gateway {
         ensureUser: (principal) => chat.accounts.ensureUser(principal),
       },
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
+      onRevoked: (userId) => (userId === 'all' ? void chat.accounts.revoked.readAll() : chat.accounts.revoked.heard(userId)),
       metrics,
       logger,
       ...(deps.presence ? { presence: deps.presence } : {}),
