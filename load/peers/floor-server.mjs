@@ -5,7 +5,7 @@
 // - GET /v1/ws (upgrade): one query for the user's groups with lastSeq/readSeq, one uWS subscribe
 //   per group, a `ready` frame with the same fields as Banyan's.
 // - GET /v1/me: the user's row, groups and communities (3 queries), JSON.
-// - GET /v1/groups/:id/messages?limit=N: the membership row, the newest N+1 messages, their
+// - GET /v1/groups/:id/messages?limit=N[&before=S]: the membership row, N+1 messages, their
 //   reaction counts (3 queries), JSON with the same fields as Banyan's page.
 import { webcrypto } from 'node:crypto';
 import { jwtVerify } from 'jose';
@@ -86,12 +86,14 @@ get('/v1/me', async (user) => {
 });
 
 get('/v1/groups/:id/messages', async (user, [groupId], query) => {
-  const limit = Number(new URLSearchParams(query).get('limit') ?? 50);
+  const q = new URLSearchParams(query);
+  const limit = Number(q.get('limit') ?? 50);
+  const before = q.has('before') ? Number(q.get('before')) : Number.MAX_SAFE_INTEGER;
   const [member] = await sql`select role from members where group_id = ${groupId} and user_id = ${user.id}`;
   if (!member) throw Object.assign(new Error('not found'), { status: '404 Not Found' });
   const rows = await sql`
     select seq, ts, sender_id, text, reply_to, data, client_msg_id, edited_at, deleted from events
-    where group_id = ${groupId} and kind = 'message' order by seq desc limit ${limit + 1}`;
+    where group_id = ${groupId} and kind = 'message' and seq < ${before} order by seq desc limit ${limit + 1}`;
   const page = rows.slice(0, limit);
   const counts = page.length
     ? await sql`select message_seq, emoji, count(*)::int as n from reactions

@@ -11,6 +11,7 @@ import {
   type LogRange,
   lockGroupLog,
   messagesBefore,
+  reactionsOf,
   setMessageText,
   setReaction,
 } from '../db/events.js';
@@ -33,11 +34,15 @@ import type { ReachStats } from './reach.js';
 import { advanceReadCounting } from '../db/notifications.js';
 import { SendQueue, type SendResult, sameContent, storedContent } from './send-queue.js';
 import { ReactionTallies } from './tallies.js';
+import { NewestPages, type GroupLogView, type NewestPage } from './newest-pages.js';
+
+type HistoryAnswer = { result: { json: string[]; hasMore: boolean }; cost: { rows: number; bytes: number } };
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
 export class Messages {
   private readonly queue: SendQueue;
   private readonly readBudget: ReadBudget;
+  private pages: NewestPages | undefined;
 
   readonly tallies: ReactionTallies;
 
@@ -48,6 +53,7 @@ export class Messages {
   ) {
     this.tallies = new ReactionTallies(deps);
     this.queue = new SendQueue(deps);
+    deps.publisher.onCommitted((groupId) => this.committed(groupId));
     const { readBudgetRowsPerS, readBudgetBurstRows, readBudgetBytesPerS, readBudgetBurstBytes } = deps.limits;
     this.readBudget = new ReadBudget({
       rowsPerS: readBudgetRowsPerS,
@@ -208,23 +214,56 @@ export class Messages {
    * with its JSON as the reply carries it; `hasMore` when older messages are left.
    */
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
-    await this.membership.require(input.group, userId);
+    const membership = await this.membership.require(input.group, userId);
     const limit = input.limit ?? 50;
     return this.readBudget.spend(userId, limit + 1, async () => {
-      const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
-      const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
-      const messages: HistoryMessage[] = [];
-      const json: string[] = [];
-      for (const { row, reactions } of page.messages) {
-        const message = historyMessage(row, reactions);
-        const encoded = JSON.stringify(message);
-        if (!reply.fits(encoded)) break;
-        messages.push(message);
-        json.push(encoded);
+      if (input.before !== undefined || !this.pages)
+        return this.historyAnswer(await messagesBefore(this.deps.db, input.group, input.before, limit));
+      const entry = await this.pages.get(input.group, limit, () => messagesBefore(this.deps.db, input.group, undefined, limit));
+      // Announcement reactions change without an event until their tally (NewestPages): counted now.
+      if (membership.kind === 'announcement') {
+        const reactions = await reactionsOf(
+          this.deps.db,
+          input.group,
+          entry.page.messages.map((m) => m.row),
+        );
+        return this.historyAnswer({
+          messages: entry.page.messages.map(({ row }) => ({ row, reactions: reactions.get(row.seq) ?? {} })),
+          hasMore: entry.page.hasMore,
+        });
       }
-      const result = { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
-      return { result, cost: { rows: page.messages.length + (page.hasMore ? 1 : 0), bytes: reply.bytes } };
+      entry.answer ??= this.historyAnswer(entry.page);
+      return entry.answer as HistoryAnswer;
     });
+  }
+
+  /** Serves the newest history pages from memory once the gateway lets it see where delivery stands. */
+  attachLogView(view: GroupLogView): void {
+    this.pages = new NewestPages(view);
+  }
+
+  /** Events of the group were committed here (Publisher.onCommitted). */
+  committed(groupId: string): void {
+    this.pages?.committed(groupId);
+  }
+
+  /** Stops serving pages from memory and lets go of their feeds. */
+  detachLogView(): void {
+    this.pages?.close();
+    this.pages = undefined;
+  }
+
+  /** A page as the reply carries it: each message's JSON, cut to maxReplyBytes, and what it cost. */
+  private historyAnswer(page: NewestPage): HistoryAnswer {
+    const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
+    const json: string[] = [];
+    for (const { row, reactions } of page.messages) {
+      const encoded = JSON.stringify(historyMessage(row, reactions));
+      if (!reply.fits(encoded)) break;
+      json.push(encoded);
+    }
+    const result = { json, hasMore: page.hasMore || json.length < page.messages.length };
+    return { result, cost: { rows: page.messages.length + (page.hasMore ? 1 : 0), bytes: reply.bytes } };
   }
 
   /**

@@ -187,21 +187,25 @@ export async function findMessage(db: Queryable, groupId: string, seq: number): 
 export async function messagesBefore(db: Db, groupId: string, before: number | undefined, limit: number) {
   const rows = await messageRows(db, groupId, before, limit + 1);
   const page = rows.slice(0, limit);
-  const counts = page.length
-    ? await reactionCounts(
-        db,
-        groupId,
-        page.map((r) => r.seq),
-      )
-    : [];
+  const bySeq = await reactionsOf(db, groupId, page);
+  return { messages: page.map((row) => ({ row, reactions: bySeq.get(row.seq) ?? {} })), hasMore: rows.length > limit };
+}
+
+/** Reaction counts of these messages of one group, by seq then emoji. */
+export async function reactionsOf(db: Db, groupId: string, rows: readonly EventRow[]): Promise<Map<number, Record<string, number>>> {
   const bySeq = new Map<number, Record<string, number>>();
-  for (const c of counts) {
+  if (rows.length === 0) return bySeq;
+  for (const c of await reactionCounts(
+    db,
+    groupId,
+    rows.map((r) => r.seq),
+  )) {
     const seq = Number(c.seq);
     const entry = bySeq.get(seq) ?? {};
     entry[c.emoji] = Number(c.count);
     bySeq.set(seq, entry);
   }
-  return { messages: page.map((row) => ({ row, reactions: bySeq.get(row.seq) ?? {} })), hasMore: rows.length > limit };
+  return bySeq;
 }
 
 export async function setMessageText(tx: Tx, groupId: string, seq: number, text: string, editedAt: Date) {

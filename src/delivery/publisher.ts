@@ -7,10 +7,21 @@ import { ACCESS_TOPIC, REVOKED_TOPIC, groupTopic, userTopic } from './topics.js'
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
+  private readonly committedListeners: ((groupId: string) => void)[] = [];
+
   constructor(private readonly bus: Bus) {}
+
+  /** Told, on this replica, of every group whose events are about to be published (what is cached here of it is stale). */
+  onCommitted(listener: (groupId: string) => void): void {
+    this.committedListeners.push(listener);
+  }
 
   /** Publishes committed events of one group, in seq order. Call only after the commit. */
   async events(rows: readonly LogEvent[]): Promise<void> {
+    for (const listener of this.committedListeners) {
+      let last: string | undefined;
+      for (const row of rows) if (row.groupId !== last) listener((last = row.groupId));
+    }
     // Issued back to back without waiting: the bus keeps per-topic order on one connection.
     await Promise.all(rows.map((row) => this.bus.publish(eventBusMessage(row))));
   }

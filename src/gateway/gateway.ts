@@ -117,6 +117,13 @@ export class Gateway {
       settings: { feedCheckMs: settings.feedCheckMs, slowConsumerBytes: settings.slowConsumerBytes },
     });
 
+    // The newest history pages are served from memory while this replica's feeds say they are current.
+    chat.messages.attachLogView({
+      follow: (groupId) => this.hub.feeds.acquire(groupId),
+      release: (groupId) => this.hub.feeds.release(groupId),
+      deliveredSeq: (groupId) => this.hub.feeds.deliveredSeq(groupId),
+    });
+
     const authenticate = async (token: string) => {
       const principal = await deps.verifyToken(token);
       if (await chat.accounts.isRevoked(principal)) throw new AppError('unauthorized', 'session revoked');
@@ -213,6 +220,7 @@ export class Gateway {
     for (const session of this.hub.sessions()) session.socket.close();
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
+    this.deps.chat.messages.detachLogView();
     this.hub.close();
   }
 }
