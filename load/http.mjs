@@ -20,11 +20,17 @@ const o = args(
     only: { type: 'string' },
     rounds: { type: 'string' },
     profile: { type: 'string' },
+    // banyan-before: the build in BENCH_BEFORE_ROOT (before/after comparisons).
+    system: { type: 'string' },
   },
   { processes: '1', connections: '50', 'duration-s': '8', only: 'me,history,history-ann,history-older,post,login', rounds: '1' },
 );
 
-const target = await startBanyan({ replicas: Number(o.processes), ...(o.profile ? { profileDir: o.profile } : {}) });
+const target = await startBanyan({
+  replicas: Number(o.processes),
+  ...(o.profile ? { profileDir: o.profile } : {}),
+  ...(o.system === 'banyan-before' ? { name: o.system, banyanRoot: `${process.env.BENCH_BEFORE_ROOT.replace(/\/$/, '')}/` } : {}),
+});
 const floor = await startFloor({ processes: 1, port: target.ports.at(-1) + 1 });
 const results = [];
 try {
@@ -95,7 +101,7 @@ try {
   const runs = [];
   for (const name of list(o.only)) {
     for (let round = 0; round < Number(o.rounds); round++) {
-      runs.push({ name, system: 'banyan', base, pids: target.pids });
+      runs.push({ name, system: target.name, base, pids: target.pids });
       if (name === 'me' || name.startsWith('history')) runs.push({ name, system: 'floor', base: floorBase, pids: floor.pids });
     }
   }
