@@ -18,10 +18,8 @@ export class Publisher {
 
   /** Publishes committed events of one group, in seq order. Call only after the commit. */
   async events(rows: readonly LogEvent[]): Promise<void> {
-    for (const listener of this.committedListeners) {
-      let last: string | undefined;
-      for (const row of rows) if (row.groupId !== last) listener((last = row.groupId));
-    }
+    const groups = new Set(rows.map((row) => row.groupId));
+    for (const listener of this.committedListeners) for (const groupId of groups) listener(groupId);
     // Issued back to back without waiting: the bus keeps per-topic order on one connection.
     await Promise.all(rows.map((row) => this.bus.publish(eventBusMessage(row))));
   }
