@@ -70,7 +70,7 @@ export class Groups {
         list.push(toSummary(row, this.notifyAllMax));
       }
       return byUser;
-    }, []);
+    }, () => []);
   }
 
   private get notifyAllMax(): number {

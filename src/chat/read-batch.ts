@@ -10,7 +10,8 @@ export class ReadBatch<K, V> {
 
   constructor(
     private readonly load: (keys: K[]) => Promise<Map<K, V>>,
-    private readonly missing: V,
+    /** The answer for a key storage had nothing for, made per key (callers of one key share its answer). */
+    private readonly missing: () => V,
     private readonly maxBatch = 500,
   ) {}
 
@@ -35,7 +36,7 @@ export class ReadBatch<K, V> {
       const batch = keys.slice(i, i + this.maxBatch);
       this.load(batch).then(
         (found) => {
-          for (const key of batch) for (const c of all.get(key)!) c.resolve(found.get(key) ?? this.missing);
+          for (const key of batch) for (const c of all.get(key)!) c.resolve(found.get(key) ?? this.missing());
         },
         (err: unknown) => {
           for (const key of batch) for (const c of all.get(key)!) c.reject(err);
