@@ -59,18 +59,21 @@ export class Groups {
   private readonly listings: ReadBatch<string, GroupSummary[]>;
 
   constructor(private readonly deps: ChatDeps) {
-    this.listings = new ReadBatch(async (userIds) => {
-      const byUser = new Map<string, GroupSummary[]>();
-      for (const row of await listGroupsOfUsers(deps.db, userIds)) {
-        let list = byUser.get(row.userId);
-        if (!list) {
-          list = [];
-          byUser.set(row.userId, list);
+    this.listings = new ReadBatch(
+      async (userIds) => {
+        const byUser = new Map<string, GroupSummary[]>();
+        for (const row of await listGroupsOfUsers(deps.db, userIds)) {
+          let list = byUser.get(row.userId);
+          if (!list) {
+            list = [];
+            byUser.set(row.userId, list);
+          }
+          list.push(toSummary(row, this.notifyAllMax));
         }
-        list.push(toSummary(row, this.notifyAllMax));
-      }
-      return byUser;
-    }, () => []);
+        return byUser;
+      },
+      () => [],
+    );
   }
 
   private get notifyAllMax(): number {
