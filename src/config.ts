@@ -102,6 +102,19 @@ const envSchema = z.object({
   DEFAULT_GROUP_ADD: z.enum(['everyone', 'shared', 'nobody']).default('shared'),
   /** At most one reaction tally per message of an announcement group per this many ms. */
   TALLY_INTERVAL_MS: int(100, 3_600_000).default(2000),
+  /** messageTtlS values allowed besides the protocol's (86400, 604800, 7776000): e.g. `2` for tests. */
+  MESSAGE_TTL_ALLOWED: z
+    .string()
+    .regex(/^(\d{1,9}(,\d{1,9})*)?$/, 'must be a comma-separated list of seconds')
+    .transform((v) => (v === '' ? [] : v.split(',').map(Number)))
+    .refine((list) => list.every((n) => n >= 1), 'each value must be at least 1 second')
+    .default([]),
+  /** How often each replica looks for expired messages to erase (any number of replicas may). */
+  EXPIRY_SWEEP_MS: int(100, 3_600_000).default(30_000),
+  /** Expired messages one replica erases per sweep at most; the rest wait for the next. */
+  EXPIRY_SWEEP_BATCH: int(1, 100_000).default(1000),
+  /** Members who answered going or maybe to an event get a reminder this many seconds before it starts. */
+  EVENT_REMINDER_S: int(1, 30 * 24 * 3600).default(3600),
   /** Groups up to this many members notify `all` by default, larger ones `mentions` (PROTOCOL.md §7). */
   NOTIFY_ALL_MAX_MEMBERS: int(0, 10_000_000).default(256),
   /** At most one push per user per group in this window; later messages collapse into the next. */
@@ -124,6 +137,10 @@ const envSchema = z.object({
   WEBHOOK_RETRY_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   /** With Redis: a replica's connected users stop counting this long after its last heartbeat. */
   PRESENCE_TTL_MS: int(1000, 600_000).default(15_000),
+  /** Presence is shared only through ordinary and direct groups of at most this many members. */
+  PRESENCE_MAX_MEMBERS: int(2, 10_000).default(256),
+  /** Presence changes of a replica are gathered this long and sent together (the latest per user). */
+  PRESENCE_COALESCE_MS: int(10, 60_000).default(1000),
   WORKERS: int(1, 256).default(1),
   /** Where attachment bytes live: unset = files under DATA_DIR/blobs; `file:///path`; `s3://bucket?endpoint=…&region=…`. */
   STORAGE_URL: z.preprocess(

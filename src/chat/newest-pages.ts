@@ -49,8 +49,11 @@ export interface NewestPagesOptions {
  * announcement groups are tallied into events only every TALLY_INTERVAL_MS, so callers read those
  * counts from storage on every request (`answer` is not kept for them).
  *
- * What a page holds is the same for every member: history filters nothing per viewer today. A
- * rule that shows members different messages (blocks, hidden kinds) must key or bypass this cache.
+ * What a page holds (rows and, but for announcement groups, reaction counts) is the same for every
+ * member; what differs per viewer or moment is computed per request by the caller (poll and RSVP
+ * answers, expiry against the clock). A rule that shows members different rows (blocks, hidden
+ * kinds) must key or bypass this cache. Expiry erases rows without an event: its frame tells this
+ * replica's commits (Publisher.expired), and a page read before renders the row expired by its clock.
  */
 export class NewestPages {
   private readonly entries = new Map<string, Entry>();

@@ -1,4 +1,4 @@
-import type { CommandBody, CommandType, SendInput } from '../protocol/commands.js';
+import type { CommandBody, CommandType, EventInput, PollInput, RsvpAnswer, SendInput } from '../protocol/commands.js';
 import type { FrameOf, GroupEvent, HistoryMessageFrame, ReplyTo } from '../protocol/server-frames.js';
 import { Connection, stopError, type ConnectionState, type PushedFrame, type WebSocketConstructor } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -45,8 +45,10 @@ export interface ClientEvents extends Record<string, unknown> {
   /** An event of a group, once, in seq order. */
   event: GroupEvent;
   typing: FrameOf<'typing'>;
-  /** A group joined, or its summary changed. */
+  /** A group joined, or its summary changed (a rename, its pins). */
   group: GroupState;
+  /** Disappearing messages of a group ran out and were erased: drop their text and files. */
+  expired: { group: string; seqs: number[] };
   group_removed: { group: string };
   /** Someone invited this user to a group (accept or decline with `http`). */
   group_invited: FrameOf<'group_invited'>;
@@ -65,6 +67,10 @@ export interface ClientEvents extends Record<string, unknown> {
   closed: { code: number; reason: string };
   /** An announcement's reach changed (you are an admin of its group); at most once a second per message. */
   stats: FrameOf<'stats'>;
+  /** Someone you may see (or you, from another session) changed their name or avatar. */
+  user: FrameOf<'user'>['user'];
+  /** Someone who shares a small ordinary or direct group with you came online or went offline. */
+  presence: FrameOf<'presence'>;
 }
 
 /** At most this many groups per `sync` (PROTOCOL.md §4). */
@@ -115,6 +121,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
       {
         event: (e) => this.emit('event', e),
         group: (state) => this.emit('group', state),
+        expired: (change) => this.emit('expired', change),
         unread: (change) => this.emit('unread', change),
         gap: (group) => this.syncGroups([group]),
       },
@@ -131,6 +138,8 @@ export class BanyanClient extends Emitter<ClientEvents> {
           ...(m.replyTo !== null ? { replyTo: m.replyTo } : {}),
           ...(m.mentions.length > 0 ? { mentions: m.mentions } : {}),
           ...(m.attachments?.length ? { attachments: m.attachments } : {}),
+          ...(m.poll ? { poll: m.poll } : {}),
+          ...(m.event ? { event: m.event } : {}),
         }),
       pending: (change) => this.emit('pending', change),
     });
@@ -183,12 +192,12 @@ export class BanyanClient extends Emitter<ClientEvents> {
 
   /**
    * Sends a message; retried across reconnects with one clientMsgId until acknowledged. With
-   * `attachments` (ids from `http.upload`), `text` may be empty.
+   * `attachments` (ids from `http.upload`), a `poll` or an `event`, `text` may be empty.
    */
   send(
     group: string,
     text: string,
-    extra: Partial<Pick<SendInput, 'replyTo' | 'mentions' | 'clientMsgId' | 'attachments'>> = {},
+    extra: Partial<Pick<SendInput, 'replyTo' | 'mentions' | 'clientMsgId' | 'attachments' | 'poll' | 'event'>> = {},
   ): Promise<SendAck> {
     if (this.state === 'closed') return Promise.reject(new BanyanError('unavailable', 'client closed'));
     return this.outgoing.add({
@@ -198,7 +207,47 @@ export class BanyanClient extends Emitter<ClientEvents> {
       replyTo: extra.replyTo ?? null,
       mentions: extra.mentions ?? [],
       ...(extra.attachments?.length ? { attachments: extra.attachments } : {}),
+      ...(extra.poll ? { poll: extra.poll } : {}),
+      ...(extra.event ? { event: extra.event } : {}),
     });
+  }
+
+  /** Sends a poll (2–12 options; `multiple` lets members pick several). */
+  sendPoll(group: string, poll: PollInput, extra: { text?: string; clientMsgId?: string } = {}): Promise<SendAck> {
+    return this.send(group, extra.text ?? '', { poll, ...(extra.clientMsgId ? { clientMsgId: extra.clientMsgId } : {}) });
+  }
+
+  /** Sends an event (instants with their offset, e.g. `2026-12-05T09:00:00+05:30`). */
+  sendEvent(group: string, event: EventInput, extra: { text?: string; clientMsgId?: string } = {}): Promise<SendAck> {
+    return this.send(group, extra.text ?? '', { event, ...(extra.clientMsgId ? { clientMsgId: extra.clientMsgId } : {}) });
+  }
+
+  /**
+   * Votes on a poll by option index (one for a single-choice poll); a new vote replaces the last,
+   * `[]` retracts it. The ack has a `seq` when a `vote` event was appended (not in announcement groups).
+   */
+  vote(group: string, target: number, options: number[]) {
+    return this.request({ type: 'vote', group, target, options });
+  }
+
+  /** Answers an event: going, maybe or no (until it is over). */
+  rsvp(group: string, target: number, answer: RsvpAnswer) {
+    return this.request({ type: 'rsvp', group, target, answer });
+  }
+
+  /** Ends voting on a poll (its author or an admin); a `poll_closed` event with the final counts follows. */
+  closePoll(group: string, seq: number) {
+    return this.http.closePoll(group, seq);
+  }
+
+  /** A poll's counts and your vote; who voted for what outside announcement groups. */
+  votes(group: string, seq: number) {
+    return this.http.votes(group, seq);
+  }
+
+  /** An event's answer counts and yours; who answered what outside announcement groups. */
+  rsvps(group: string, seq: number) {
+    return this.http.rsvps(group, seq);
   }
 
   /** The sends of a group not yet acknowledged (and those refused), oldest first. */
@@ -247,6 +296,23 @@ export class BanyanClient extends Emitter<ClientEvents> {
     this.connection.send({ type: 'typing', group });
   }
 
+  /** Pins a message (group admins; either member of a direct group); at most 5 per group. */
+  async pin(group: string, seq: number): Promise<void> {
+    await this.request({ type: 'pin', group, target: seq });
+  }
+
+  async unpin(group: string, seq: number): Promise<void> {
+    await this.request({ type: 'unpin', group, target: seq });
+  }
+
+  /**
+   * Turns disappearing messages on (86400, 604800 or 7776000 seconds) or off (null) for messages
+   * sent from now on (group admins; either member of a direct group).
+   */
+  setMessageTtl(group: string, messageTtlS: number | null) {
+    return this.http.updateGroup(group, { settings: { messageTtlS } });
+  }
+
   /** Registers this device for Web Push (a browser's `PushSubscription.toJSON()`); answers the subscription id. */
   async subscribePush(subscription: PushSubscriptionLike): Promise<string> {
     return (await this.http.subscribePush(subscription)).id;
@@ -260,6 +326,23 @@ export class BanyanClient extends Emitter<ClientEvents> {
   /** An announcement's reach (group admins); live changes arrive as `stats` events. */
   stats(group: string, seq: number) {
     return this.http.messageStats(group, seq);
+  }
+
+  /** A user's profile `{id, name, avatar}` if they share a visible group with you; live changes arrive as `user` events. */
+  async profile(userId: string) {
+    return (await this.http.user(userId)).user;
+  }
+
+  /** Changes your name or avatar (an image attachment you uploaded, or null); answers your profile as others see it. */
+  async updateProfile(changes: { name?: string; avatar?: string | null }) {
+    const { user } = await this.http.updateProfile(changes);
+    if (this.me) this.me = { ...this.me, name: user.name };
+    return { id: user.id, name: user.name, avatar: user.avatar };
+  }
+
+  /** Who of a small ordinary or direct group's members is online now; live changes arrive as `presence` events. */
+  async presence(group: string) {
+    return (await this.http.groupPresence(group)).presence;
   }
 
   /** One command and its reply; waits for the connection (up to the request timeout). */
@@ -277,6 +360,9 @@ export class BanyanClient extends Emitter<ClientEvents> {
         return;
       case 'typing':
         if (this.groupsTracked.has(frame.group)) this.emit('typing', frame);
+        return;
+      case 'expired':
+        this.groupsTracked.expired(frame.group, frame.seqs);
         return;
       case 'group_added':
         this.groupsTracked.track(frame.group);
@@ -304,6 +390,13 @@ export class BanyanClient extends Emitter<ClientEvents> {
         break;
       case 'stats':
         this.emit('stats', frame);
+        return;
+      case 'user':
+        if (this.me && frame.user.id === this.me.id) this.me = { ...this.me, name: frame.user.name };
+        this.emit('user', frame.user);
+        return;
+      case 'presence':
+        this.emit('presence', frame);
         return;
     }
   }

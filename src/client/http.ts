@@ -68,6 +68,17 @@ export class BanyanHttp {
   group(groupId: string) {
     return this.call('GET', path`/v1/groups/${groupId}`, httpReplies.groupDetail);
   }
+  /** Name, description, settings (`messageTtlS`: disappearing messages); group admins. */
+  updateGroup(groupId: string, body: Body<'updateGroup'>) {
+    return this.call('PATCH', path`/v1/groups/${groupId}`, httpReplies.group, body);
+  }
+  /** Pins a message; the group as it now stands (`pins`). */
+  pin(groupId: string, seq: number) {
+    return this.call('PUT', path`/v1/groups/${groupId}/pins/${String(seq)}`, httpReplies.group);
+  }
+  unpin(groupId: string, seq: number) {
+    return this.call('DELETE', path`/v1/groups/${groupId}/pins/${String(seq)}`, httpReplies.group);
+  }
   members(groupId: string, cursor?: string) {
     return this.call(
       'GET',
@@ -90,6 +101,18 @@ export class BanyanHttp {
   /** Name, avatar (null clears) and privacy settings. */
   updateMe(body: Body<'updateMe'>) {
     return this.call('PATCH', '/v1/me', httpReplies.profile, body);
+  }
+  /** Name and avatar (an image attachment you uploaded, or null): `user` frames tell those who see you (§8). */
+  updateProfile(body: Pick<Body<'updateMe'>, 'name' | 'avatar'>) {
+    return this.updateMe(body);
+  }
+  /** A user who shares a visible group with you; `not_found` otherwise, as for an unknown id (§8). */
+  user(userId: string) {
+    return this.call('GET', path`/v1/users/${userId}`, httpReplies.user);
+  }
+  /** Who of a small ordinary or direct group's members is online, and when the others were last seen (§8). */
+  groupPresence(groupId: string) {
+    return this.call('GET', path`/v1/groups/${groupId}/presence`, httpReplies.presence);
   }
   invitations() {
     return this.call('GET', '/v1/invitations', httpReplies.invitations);
@@ -226,6 +249,27 @@ export class BanyanHttp {
   unsubscribePush(id: string) {
     return this.call('DELETE', path`/v1/push/subscriptions/${id}`, undefined);
   }
+  // Polls and events (§8)
+  /** Votes over HTTP (the socket's `vote` does the same); `[]` retracts. */
+  vote(groupId: string, seq: number, options: number[]) {
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/vote`, httpReplies.answered, { options });
+  }
+  rsvp(groupId: string, seq: number, answer: Body<'rsvp'>['answer']) {
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvp`, httpReplies.answered, { answer });
+  }
+  closePoll(groupId: string, seq: number) {
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/close`, httpReplies.answered);
+  }
+  /** `voters: true` in an announcement group is refused (forbidden): nobody learns who voted there. */
+  votes(groupId: string, seq: number, options: { voters?: boolean } = {}) {
+    const q = query({ voters: options.voters === undefined ? undefined : String(options.voters) });
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/votes${q}`, httpReplies.votes);
+  }
+  rsvps(groupId: string, seq: number, options: { users?: boolean } = {}) {
+    const q = query({ users: options.users === undefined ? undefined : String(options.users) });
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvps${q}`, httpReplies.rsvps);
+  }
+
   /** An announcement's reach (group admins): `{members, delivered, notified, read}`. */
   messageStats(groupId: string, seq: number) {
     return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/stats`, httpReplies.stats);

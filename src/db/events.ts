@@ -4,10 +4,14 @@ import { releaseAttachmentRefs } from './attachments.js';
 import type { Db, Queryable, Tx } from './connect.js';
 import { messageRows, reactionCounts } from './hot-reads.js';
 import { MissingGroup } from './errors.js';
+import { eraseAnswers } from './polls.js';
 import { events, groups, notifyOutbox, reactions, type EventRow } from './schema.js';
 
 /** An event before the log gives it a seq and a time. */
-export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted'>;
+export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted' | 'expiresAt' | 'expired'>;
+
+/** A group's messageTtlS as SQL reads it from its settings (null: messages do not disappear). */
+const messageTtlS = sql`(${groups.settings}->>'messageTtlS')::int`;
 
 export const messageDraft = (senderId: string, m: Omit<SendInput, 'group'>): EventDraft => ({
   senderId,
@@ -16,7 +20,11 @@ export const messageDraft = (senderId: string, m: Omit<SendInput, 'group'>): Eve
   text: m.text,
   target: null,
   replyTo: m.replyTo ?? null,
-  data: { mentions: m.mentions ?? [] },
+  data: {
+    mentions: m.mentions ?? [],
+    ...(m.poll ? { poll: { question: m.poll.question, options: m.poll.options, multiple: m.poll.multiple ?? false } } : {}),
+    ...(m.event ? { event: m.event } : {}),
+  },
 });
 
 export const draft = (
@@ -49,10 +57,14 @@ export async function appendEvents(
     .update(groups)
     .set({ lastSeq: sql`${groups.lastSeq} + ${drafts.length}` })
     .where(eq(groups.id, groupId))
-    .returning({ lastSeq: groups.lastSeq });
+    .returning({ lastSeq: groups.lastSeq, ttlS: sql<number | null>`${messageTtlS}` });
   if (!bumped) throw new MissingGroup(groupId);
   const first = Number(bumped.lastSeq) - drafts.length + 1;
-  const insert = tx.insert(events).values(drafts.map((d, i) => ({ ...d, groupId, seq: first + i })));
+  // Messages sent while disappearing messages are on carry their expiry (the setting as of this lock).
+  const expiresAt = bumped.ttlS ? sql`now() + make_interval(secs => ${bumped.ttlS})` : null;
+  const insert = tx
+    .insert(events)
+    .values(drafts.map((d, i) => ({ ...d, groupId, seq: first + i, expiresAt: d.kind === 'message' ? expiresAt : null })));
   // With skipDuplicates a repeated clientMsgId yields fewer rows than drafts: the caller must
   // then roll back, since the seqs it took would leave a gap.
   return (options.skipDuplicates ? insert.onConflictDoNothing() : insert).returning();
@@ -72,12 +84,19 @@ export type MessageInsert = Omit<OutgoingMessage, 'group'> & { groupId: string; 
 export async function appendMessages(
   db: Queryable,
   batch: MessageInsert[],
-): Promise<{ groupId: string; seq: number; senderId: string; clientMsgId: string; ts: Date }[]> {
+): Promise<{ groupId: string; seq: number; senderId: string; clientMsgId: string; ts: Date; expiresAt: Date | null }[]> {
   if (batch.length === 0) return [];
   const json = JSON.stringify(
     batch.map((m) => ({ g: m.groupId, o: m.ord, s: m.senderId, c: m.clientMsgId, t: m.text, r: m.replyTo, m: { mentions: m.mentions } })),
   );
-  type Row = { group_id: string; seq: string | number; sender_id: string; client_msg_id: string; ts: Date | string };
+  type Row = {
+    group_id: string;
+    seq: string | number;
+    sender_id: string;
+    client_msg_id: string;
+    ts: Date | string;
+    expires_at: Date | string | null;
+  };
   const result: unknown = await db.execute(sql`
     -- = any(array(...)) keeps both lookups of groups on its primary key whatever the estimates.
     with v as (
@@ -90,11 +109,13 @@ export async function appendMessages(
       update ${groups} set last_seq = ${groups}.last_seq + n.n
       from n
       where ${groups}.id = n.g and ${groups}.id = any(array(select id from locked))
-      returning ${groups}.id, ${groups}.last_seq - n.n as first
+      returning ${groups}.id, ${groups}.last_seq - n.n as first, ${messageTtlS} as ttl
     ), stored as (
-      insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data)
-      select v.g, b.first + v.o, v.s, 'message', v.c, v.t, v.r, v.m from v join bumped b on b.id = v.g
-      returning group_id, seq, sender_id, client_msg_id, ts
+      -- Messages sent while disappearing messages are on carry their expiry.
+      insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data, expires_at)
+      select v.g, b.first + v.o, v.s, 'message', v.c, v.t, v.r, v.m, now() + make_interval(secs => b.ttl)
+      from v join bumped b on b.id = v.g
+      returning group_id, seq, sender_id, client_msg_id, ts, expires_at
     ), owed as (
       -- The notifications these messages owe, durable with them (PROTOCOL.md §7).
       insert into ${notifyOutbox} (group_id, seq) select group_id, seq from stored
@@ -108,6 +129,7 @@ export async function appendMessages(
     senderId: r.sender_id,
     clientMsgId: r.client_msg_id,
     ts: new Date(r.ts),
+    expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
   }));
 }
 
@@ -216,15 +238,16 @@ export async function setMessageText(tx: Tx, groupId: string, seq: number, text:
 }
 
 /**
- * Erases a message's text everywhere it is stored (the message and its edits) and its files'
- * metadata; its files go once no other message refers to them.
+ * Erases a message's text everywhere it is stored (the message and its edits), its files'
+ * metadata, and its poll or event with their answers; its files go once no other message refers to them.
  */
 export async function eraseMessage(tx: Tx, groupId: string, seq: number) {
   await tx
     .update(events)
-    .set({ text: null, deleted: true, data: sql`${events.data} - 'attachments'` })
+    .set({ text: null, deleted: true, data: sql`${events.data} - 'attachments' - 'poll' - 'event'` })
     .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
   await releaseAttachmentRefs(tx, groupId, seq);
+  await eraseAnswers(tx, groupId, [seq]);
   await tx
     .update(events)
     .set({ text: null })

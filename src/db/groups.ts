@@ -82,6 +82,7 @@ export const summaryColumns = {
   memberCount: groups.memberCount,
   notifyLevel: members.notifyLevel,
   muteUntil: members.muteUntil,
+  pins: groups.pins,
 };
 
 export async function groupSummary(db: Queryable, groupId: string, userId: string) {

@@ -5,17 +5,23 @@ import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey,
 
 const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
-export const users = pgTable('users', {
-  id: text().primaryKey(),
-  name: text().notNull(),
-  /** An attachment id (attachments are not built yet: only null is ever stored). */
-  avatar: text(),
-  /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
-  groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
-  /** Who sees this user's last-seen time (presence is not built yet; stored for it). */
-  lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
-  createdAt: createdAt(),
-});
+export const users = pgTable(
+  'users',
+  {
+    id: text().primaryKey(),
+    name: text().notNull(),
+    /** The avatar: an image attachment the user uploaded (kept from the sweeper while it is one). */
+    avatar: text(),
+    /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
+    groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
+    /** Who sees this user's presence (null: `shared`). */
+    lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
+    /** The `name` claim last taken from an external identity service (null for local accounts). */
+    claimedName: text(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('users_avatar_index').on(t.avatar).where(sql`${t.avatar} is not null`)],
+);
 
 /** Local accounts (username + password) for standalone use; external identity services skip this. */
 export const accounts = pgTable('accounts', {
@@ -69,6 +75,8 @@ export const groups = pgTable(
     /** The last seq handed out; bumped inside the insert transaction, so seqs are gapless. */
     lastSeq: bigint({ mode: 'number' }).notNull().default(0),
     memberCount: integer().notNull().default(0),
+    /** The seqs of pinned messages, most recently pinned first (at most MAX_PINS). */
+    pins: jsonb().$type<number[]>().notNull().default([]),
     /** For `direct` groups: the two user ids, sorted and joined, so each pair has one. */
     directKey: text().unique(),
     createdBy: text().notNull(),
@@ -116,9 +124,13 @@ export const events = pgTable(
     senderId: text().notNull(),
     /**
      * `reactions`: a tally of an announcement group's message; `hidden`: a place kept in the log
-     * for an event no member may see any more (announcement-group roster changes before 0002).
+     * for an event no member may see any more (announcement-group roster changes before 0002);
+     * `vote`/`rsvp`: one member's answer to a poll or event (not in announcement groups), `tally`:
+     * an announcement group's answer counts of one poll or event, `poll_closed`: voting ended.
      */
-    kind: text({ enum: ['message', 'edit', 'delete', 'reaction', 'member', 'group', 'reactions', 'hidden'] }).notNull(),
+    kind: text({
+      enum: ['message', 'edit', 'delete', 'reaction', 'member', 'group', 'reactions', 'hidden', 'vote', 'rsvp', 'tally', 'poll_closed'],
+    }).notNull(),
     clientMsgId: text(),
     text: text(),
     target: bigint({ mode: 'number' }),
@@ -127,9 +139,14 @@ export const events = pgTable(
     data: jsonb().$type<Record<string, unknown>>(),
     editedAt: timestamp({ withTimezone: true, mode: 'date' }),
     deleted: boolean().notNull().default(false),
+    /** A message sent while the group's messageTtlS was on (or an edit of one): when it disappears. */
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
+    /** Erased by the expiry sweeper: its seq stays, its content is gone. */
+    expired: boolean().notNull().default(false),
   },
   (t) => [
     primaryKey({ columns: [t.groupId, t.seq] }),
+    index('events_expiry').on(t.expiresAt).where(sql`${t.expiresAt} is not null and not ${t.expired}`),
     uniqueIndex('events_idempotency').on(t.groupId, t.senderId, t.clientMsgId),
     index('events_messages').on(t.groupId, t.seq).where(sql`kind = 'message'`),
     index('events_target').on(t.groupId, t.target).where(sql`target is not null`),
@@ -282,8 +299,9 @@ export const invitations = pgTable(
 );
 
 /**
- * Reaction tallies of announcement groups still owed to the log: `pending` since a reaction
- * changed; flushed (one `reactions` event) no earlier than `dueAt`, at most once per interval.
+ * Tallies of announcement groups still owed to the log: `pending` since a reaction (subject
+ * `reactions`) or a vote or RSVP (subject `answers`) changed; flushed (one `reactions` or `tally`
+ * event) no earlier than `dueAt`, at most once per interval and subject.
  */
 export const reactionTallies = pgTable(
   'reaction_tallies',
@@ -292,11 +310,57 @@ export const reactionTallies = pgTable(
       .notNull()
       .references(() => groups.id, { onDelete: 'cascade' }),
     messageSeq: bigint({ mode: 'number' }).notNull(),
+    subject: text({ enum: ['reactions', 'answers'] })
+      .notNull()
+      .default('reactions'),
     pending: boolean().notNull().default(true),
     dueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     flushedAt: timestamp({ withTimezone: true, mode: 'date' }),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq] }), index('reaction_tallies_due').on(t.dueAt).where(sql`pending`)],
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.subject] }), index('reaction_tallies_due').on(t.dueAt).where(sql`pending`)],
+);
+
+/** One member's vote on a poll (the option indexes chosen); no row once retracted. */
+export const pollVotes = pgTable(
+  'poll_votes',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    userId: text().notNull(),
+    options: integer().array().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] })],
+);
+
+/** One member's answer to an event. */
+export const eventRsvps = pgTable(
+  'event_rsvps',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    userId: text().notNull(),
+    answer: text({ enum: ['going', 'maybe', 'no'] }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] })],
+);
+
+/** An event's reminder still owed (EVENT_REMINDER_S before it starts): claimed by one replica (lease), then deleted. */
+export const eventReminders = pgTable(
+  'event_reminders',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    dueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseToken: text(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq] }), index('event_reminders_due').on(t.dueAt)],
 );
 
 /**

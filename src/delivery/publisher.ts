@@ -1,5 +1,5 @@
 import type { Bus } from '../bus/bus.js';
-import { typingFrame, type LogEvent } from '../protocol/frames.js';
+import { expiredFrame, typingFrame, type LogEvent } from '../protocol/frames.js';
 import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
@@ -41,6 +41,12 @@ export class Publisher {
   /** Whether the bus delivers now (what is kept in memory from it is trusted only then). */
   busHealthy(): boolean {
     return this.bus.healthy();
+  }
+
+  /** Messages of a group erased on expiry: a frame (no seq, not logged) to its sockets; call only after the commit. */
+  async expired(groupId: string, seqs: number[]): Promise<void> {
+    for (const listener of this.committedListeners) listener(groupId);
+    await this.bus.publish({ topic: groupTopic(groupId), data: expiredFrame(groupId, seqs) });
   }
 
   async typing(groupId: string, userId: string, originConnection: string): Promise<void> {

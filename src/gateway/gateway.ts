@@ -20,6 +20,7 @@ import { groupRoutes } from './routes/groups.js';
 import { privacyRoutes } from './routes/privacy.js';
 import { healthRoutes } from './routes/health.js';
 import { searchRoutes } from './routes/search.js';
+import { pollRoutes } from './routes/polls.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
@@ -107,7 +108,7 @@ export class Gateway {
         listGroups: (userId) => chat.groups.listMine(userId),
         groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
         isRevoked: (principal) => chat.accounts.isRevoked(principal),
-        ensureUser: (principal) => chat.accounts.ensureUser(principal),
+        startProfile: (principal) => chat.profiles.startSession(principal),
       },
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
       onRevoked: (userId) => (userId === 'all' ? void chat.accounts.revoked.readAll() : chat.accounts.revoked.heard(userId)),
@@ -163,6 +164,7 @@ export class Gateway {
     searchRoutes(router, chat, deps.limits);
     governanceRoutes(router, chat, deps.bodies, deps.limits);
     notificationRoutes(router, chat, deps.bodies, deps.vapidPublicKey);
+    pollRoutes(router, chat, deps.bodies);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

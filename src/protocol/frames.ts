@@ -1,7 +1,7 @@
 import type { EventRow } from '../db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
-import type { AttachmentFrame, GroupSummary, InvitedGroup, Known, ReportView } from './server-frames.js';
+import type { AttachmentFrame, GroupSummary, InvitedGroup, Known, ProfileView, ReportView } from './server-frames.js';
 
 export type { GroupSummary, HistoryMessage, InvitedGroup } from './server-frames.js';
 
@@ -11,6 +11,22 @@ export type AttachmentMeta = Known<AttachmentFrame>;
 /** The attachments a stored message carries (kept in its `data`); none once it is deleted. */
 export const attachmentsOf = (e: Pick<LogEvent, 'data' | 'deleted'>): AttachmentMeta[] =>
   e.deleted ? [] : ((e.data?.attachments as AttachmentMeta[] | undefined) ?? []);
+
+/**
+ * A disappearing message past its time: erased by the sweeper, or due and not swept yet (its
+ * content is then withheld all the same).
+ */
+export const isExpired = (e: Pick<LogEvent, 'expiresAt' | 'expired'>, now = Date.now()): boolean =>
+  e.expired || (e.expiresAt !== null && e.expiresAt.getTime() <= now);
+/** A message's poll as stored: its definition, and `closed` once voting ended. */
+export type StoredPoll = { question: string; options: string[]; multiple: boolean; closed?: boolean };
+/** A message's event as stored (instants in UTC). */
+export type StoredEvent = { title: string; startsAt: string; endsAt?: string; location?: string };
+
+export const pollOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredPoll | undefined =>
+  e.kind === 'message' && !e.deleted ? (e.data?.poll as StoredPoll | undefined) : undefined;
+export const eventOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredEvent | undefined =>
+  e.kind === 'message' && !e.deleted ? (e.data?.event as StoredEvent | undefined) : undefined;
 
 // Server → client frames (PROTOCOL.md §4). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
@@ -24,6 +40,17 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
   const data = e.data ?? {};
   switch (e.kind) {
     case 'message':
+      if (isExpired(e)) {
+        return {
+          ...head,
+          clientMsgId: e.clientMsgId,
+          text: null,
+          replyTo: null,
+          mentions: [],
+          expiresAt: e.expiresAt?.toISOString(),
+          expired: true,
+        };
+      }
       return {
         ...head,
         clientMsgId: e.clientMsgId,
@@ -31,11 +58,15 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
         replyTo: e.replyTo,
         mentions: data.mentions ?? [],
         ...(attachmentsOf(e).length > 0 ? { attachments: attachmentsOf(e) } : {}),
+        ...(pollOf(e) ? { poll: pollOf(e) } : {}),
+        ...(eventOf(e) ? { event: eventOf(e) } : {}),
         ...(e.editedAt ? { editedAt: e.editedAt.toISOString() } : {}),
         ...(e.deleted ? { deleted: true } : {}),
+        ...(e.expiresAt ? { expiresAt: e.expiresAt.toISOString() } : {}),
       };
     case 'edit':
-      return { ...head, target: e.target, text: e.text };
+      // An edit of a disappearing message expires with it.
+      return isExpired(e) ? { ...head, target: e.target, text: null, expired: true } : { ...head, target: e.target, text: e.text };
     case 'delete':
       return { ...head, target: e.target };
     case 'reaction':
@@ -48,6 +79,13 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
       return { ...head, target: e.target, counts: data.counts ?? {} };
     case 'hidden':
       return head;
+    case 'vote':
+      return { ...head, target: e.target, voter: e.senderId, options: data.options ?? [] };
+    case 'rsvp':
+      return { ...head, target: e.target, user: e.senderId, answer: data.answer };
+    case 'tally':
+    case 'poll_closed':
+      return { ...head, target: e.target, counts: data.counts };
   }
 }
 
@@ -75,6 +113,8 @@ export const readyFrame = (
   groups: GroupSummary[],
 ) => JSON.stringify({ type: 'ready', ...(re === undefined ? {} : { re }), user, sessionId, groups });
 
+/** Messages of a group the expiry sweeper has just erased (not logged: their seqs stay in the log, with `expired: true`). */
+export const expiredFrame = (group: string, seqs: number[]) => JSON.stringify({ type: 'expired', group, seqs });
 export const typingFrame = (group: string, user: string) => JSON.stringify({ type: 'typing', group, user });
 export const groupAddedFrame = (group: GroupSummary) => JSON.stringify({ type: 'group_added', group });
 export const groupRemovedFrame = (group: string) => JSON.stringify({ type: 'group_removed', group });
@@ -84,6 +124,9 @@ export const groupInvitedFrame = (group: InvitedGroup, by: { id: string; name: s
 /** A roster change of a community, for its admins (and a member's own role change, for them): never logged. */
 export const memberChangedFrame = (community: string, user: { id: string; name: string }, action: string, role: string | null) =>
   JSON.stringify({ type: 'member_changed', community, user, action, role });
+export const userFrame = (user: ProfileView) => JSON.stringify({ type: 'user', user });
+export const presenceFrame = (user: string, online: boolean, lastSeen: number | null) =>
+  JSON.stringify({ type: 'presence', user, online, lastSeen: lastSeen === null ? null : new Date(lastSeen).toISOString() });
 export const readMarkerFrame = (group: string, seq: number) => JSON.stringify({ type: 'read', group, seq });
 
 /** To community admins' sockets when someone asks to join the community or one of its groups (not logged). */

@@ -3,7 +3,9 @@ import {
   attachmentSchema,
   groupSummarySchema,
   historyMessageSchema,
+  rsvpCountsSchema,
   invitedGroupSchema,
+  profileSchema,
   reportSchema,
   type Known,
 } from './server-frames.js';
@@ -32,6 +34,8 @@ export const groupSchema = z
     settings: z.record(z.string(), z.unknown()),
     memberCount: z.number(),
     lastSeq: z.number(),
+    /** v1.1 (§8): seqs of the pinned messages (at most 5), most recently pinned first. */
+    pins: z.array(z.number().int()),
   })
   .loose();
 
@@ -95,6 +99,12 @@ export const httpReplies = {
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
   /** `PATCH /v1/me`. */
   profile: z.object({ user: meSchema }).loose(),
+  /** `GET /v1/users/:id` (PROTOCOL.md §8). */
+  user: z.object({ user: profileSchema }).loose(),
+  /** `GET /v1/groups/:id/presence`: members whose presence the caller may see (`lastSeen` in ISO-8601, null while online or unknown). */
+  presence: z
+    .object({ presence: z.array(z.object({ user: z.string(), online: z.boolean(), lastSeen: z.string().nullable() }).loose()) })
+    .loose(),
   /** `POST /v1/groups`: `invited` lists every requested member who was not added directly. */
   groupCreated: z.object({ group: groupSchema, invited: z.array(z.string()) }).loose(),
   /** `POST /v1/groups/:id/members`: `{}` (201) when added, `{status: "invited"}` (202) for anyone else. */
@@ -137,6 +147,33 @@ export const httpReplies = {
         z.object({ group: z.string(), seq: z.number(), ts: z.string(), sender: z.string(), text: z.string(), snippet: z.string() }).loose(),
       ),
       nextCursor: z.string().nullable(),
+    })
+    .loose(),
+  // v1.1 §8: polls and events
+  /** `POST …/vote`, `POST …/rsvp`, `POST …/close`: `seq` and `ts` when an event was appended. */
+  answered: z.object({ group: z.string(), seq: z.number().optional(), ts: z.string().optional() }).loose(),
+  /** `GET …/messages/:seq/votes`: `voters` (user ids per option) outside announcement groups only. */
+  votes: z
+    .object({
+      group: z.string(),
+      seq: z.number(),
+      closed: z.boolean(),
+      counts: z.array(z.number()),
+      mine: z.array(z.number()),
+      voters: z.array(z.array(z.string())).optional(),
+    })
+    .loose(),
+  /** `GET …/messages/:seq/rsvps`: `users` (ids per answer) outside announcement groups only. */
+  rsvps: z
+    .object({
+      group: z.string(),
+      seq: z.number(),
+      counts: rsvpCountsSchema,
+      mine: z.enum(['going', 'maybe', 'no']).nullable(),
+      users: z
+        .object({ going: z.array(z.string()), maybe: z.array(z.string()), no: z.array(z.string()) })
+        .loose()
+        .optional(),
     })
     .loose(),
   // v1.1 §7: notifications

@@ -26,6 +26,8 @@ export const groupSummarySchema = z
     /** v1.1 (§7): the caller's notification level here, and until when it is muted. */
     level: z.enum(['all', 'mentions', 'none']).optional(),
     muteUntil: z.string().nullable().optional(),
+    /** v1.1 (§8): seqs of the pinned messages, most recently pinned first. */
+    pins: z.array(z.number().int()).optional(),
   })
   .loose();
 
@@ -62,6 +64,20 @@ const eventHead = {
   sender: z.string(),
 };
 
+/** A poll as a message carries it (PROTOCOL.md §8); `closed` once voting ended. */
+export const pollSchema = z
+  .object({ question: z.string(), options: z.array(z.string()), multiple: z.boolean(), closed: z.boolean().optional() })
+  .loose();
+
+/** An event (meeting, shift) as a message carries it: instants in UTC. */
+export const eventDefinitionSchema = z
+  .object({ title: z.string(), startsAt: z.string(), endsAt: z.string().optional(), location: z.string().optional() })
+  .loose();
+
+const rsvpAnswer = z.enum(['going', 'maybe', 'no']);
+/** How many members gave each answer to an event. */
+export const rsvpCountsSchema = z.object({ going: z.number(), maybe: z.number(), no: z.number() }).loose();
+
 export const messageEventSchema = z
   .object({
     ...eventHead,
@@ -72,8 +88,16 @@ export const messageEventSchema = z
     mentions: z.array(z.string()),
     /** Present when the message has files. */
     attachments: z.array(attachmentSchema).optional(),
+    /** Present when the message is a poll (and is not deleted). */
+    poll: pollSchema.optional(),
+    /** Present when the message is an event (and is not deleted). */
+    event: eventDefinitionSchema.optional(),
     editedAt: z.string().optional(),
     deleted: z.boolean().optional(),
+    /** v1.1 (§8): sent while disappearing messages were on: when it disappears. */
+    expiresAt: z.string().optional(),
+    /** v1.1 (§8): erased on expiry (text null, no mentions or files); its seq stays. */
+    expired: z.boolean().optional(),
   })
   .loose();
 
@@ -96,6 +120,21 @@ export const eventSchema = z.discriminatedUnion('kind', [
   z.object({ ...eventHead, kind: z.literal('reactions'), target: z.number().int(), counts: z.record(z.string(), z.number()) }).loose(),
   /** A place in the log with nothing to show (an announcement group's roster change from before 0002). */
   z.object({ ...eventHead, kind: z.literal('hidden') }).loose(),
+  /** A member's vote (ordinary and direct groups); `options: []` retracts it. */
+  z
+    .object({ ...eventHead, kind: z.literal('vote'), target: z.number().int(), voter: z.string(), options: z.array(z.number().int()) })
+    .loose(),
+  /** A member's answer to an event (ordinary and direct groups). */
+  z.object({ ...eventHead, kind: z.literal('rsvp'), target: z.number().int(), user: z.string(), answer: rsvpAnswer }).loose(),
+  /**
+   * An announcement group's counts of one poll (votes per option, in option order) or event
+   * (answers), at most one per message per TALLY_INTERVAL_MS; sender is empty: nobody's.
+   */
+  z
+    .object({ ...eventHead, kind: z.literal('tally'), target: z.number().int(), counts: z.union([z.array(z.number()), rsvpCountsSchema]) })
+    .loose(),
+  /** Voting on a poll ended; `counts` are its final votes per option. */
+  z.object({ ...eventHead, kind: z.literal('poll_closed'), target: z.number().int(), counts: z.array(z.number()) }).loose(),
 ]);
 
 export const historyMessageSchema = z
@@ -112,6 +151,16 @@ export const historyMessageSchema = z
     reactions: z.record(z.string(), z.number()),
     /** Present when the message has files (and is not deleted). */
     attachments: z.array(attachmentSchema).optional(),
+    /** v1.1 (§8): when a disappearing message disappears, and whether it has. */
+    expiresAt: z.string().optional(),
+    expired: z.boolean().optional(),
+    /** A poll with its votes per option now, and the caller's own vote (`[]`: none). */
+    poll: pollSchema
+      .extend({ closed: z.boolean(), counts: z.array(z.number()), mine: z.array(z.number()) })
+      .loose()
+      .optional(),
+    /** An event with its answers now, and the caller's own (null: none). */
+    event: eventDefinitionSchema.extend({ counts: rsvpCountsSchema, mine: rsvpAnswer.nullable() }).loose().optional(),
   })
   .loose();
 
@@ -141,6 +190,9 @@ export const errorBodySchema = z
   .object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
   .loose();
 
+/** A user as others see them (PROTOCOL.md §8 "Profiles"): `avatar` is an image attachment's id. */
+export const profileSchema = z.object({ id: z.string(), name: z.string(), avatar: z.string().nullable() }).loose();
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
   eventSchema,
   z
@@ -169,6 +221,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     .loose(),
   z.object({ type: z.literal('pong'), re: commandId }).loose(),
   z.object({ type: z.literal('typing'), group: z.string(), user: z.string() }).loose(),
+  /** v1.1 (§8): these messages of the group disappeared (not logged; their events now say `expired: true`). */
+  z.object({ type: z.literal('expired'), group: z.string(), seqs: z.array(z.number().int().min(1)) }).loose(),
   z.object({ type: z.literal('group_added'), group: groupSummarySchema }).loose(),
   z.object({ type: z.literal('group_removed'), group: z.string() }).loose(),
   z.object({ type: z.literal('read'), group: z.string(), seq }).loose(),
@@ -193,6 +247,10 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
       role: role.nullable(),
     })
     .loose(),
+  /** v1.1 (§8): a profile changed (name or avatar), to those who may see it. */
+  z.object({ type: z.literal('user'), user: profileSchema }).loose(),
+  /** v1.1 (§8): a user came online or went offline (`lastSeen`: null while online or when hidden). */
+  z.object({ type: z.literal('presence'), user: z.string(), online: z.boolean(), lastSeen: z.string().nullable() }).loose(),
   /** v1.1 (§7): an announcement's reach, to its admins, at most once a second while it changes. */
   z
     .object({
@@ -219,6 +277,9 @@ export type MessageEvent = z.infer<typeof messageEventSchema>;
 export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
 export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
 export type AttachmentFrame = z.infer<typeof attachmentSchema>;
+/** A user's profile as `GET /v1/users/:id` and `user` frames give it. */
+export type ProfileView = Known<z.infer<typeof profileSchema>>;
+export type RsvpCounts = Known<z.infer<typeof rsvpCountsSchema>>;
 
 /**
  * A loose schema's type without its index signature: the fields the protocol names, for code
