@@ -39,7 +39,7 @@ for (const system of list(o.systems)) {
       targetOptions: o.profile ? { profileDir: o.profile } : {},
     },
     async (target, clients) => {
-      if (system === 'banyan') await seed({ users: N, announcement: true });
+      if (system.startsWith('banyan')) await seed({ users: N, announcement: true });
       const connected = await connectBenchUsers(clients, target, N);
       progress(`${system}: ${connected.ready}/${N} ready in ${connected.seconds.toFixed(1)} s (${connected.failed} failed)`);
       const poster = await connectPoster({ flavor: target.flavor, url: target.urls[0], secret: SECRET, user: ADMIN });

@@ -17,8 +17,10 @@ const o = args(
     workers: { type: 'string' },
     profile: { type: 'string' },
     'warmup-rate': { type: 'string' },
+    // banyan-before: the build in BENCH_BEFORE_ROOT (before/after comparisons).
+    system: { type: 'string' },
   },
-  { users: '20000', processes: '2', rates: '1000,2000,4000,6000,8000,10000,12000', 'step-s': '8', 'text-bytes': '100' },
+  { users: '20000', processes: '2', rates: '1000,2000,4000,6000,8000,10000,12000', 'step-s': '8', 'text-bytes': '100', system: 'banyan' },
 );
 const N = Number(o.users);
 const GROUP = 10;
@@ -27,7 +29,7 @@ const stepMs = Number(o['step-s']) * 1000;
 const steps = [];
 await withSystem(
   {
-    system: 'banyan',
+    system: o.system,
     processes: Number(o.processes),
     sockets: N,
     clientWorkers: o.workers ? Number(o.workers) : undefined,

@@ -31,7 +31,11 @@ async function collect(target) {
   for (const pid of target.pids) process.kill(pid, 'SIGUSR2');
   await sleep(1500);
 }
-const heapOf = async (target) => (await Promise.all(target.ports.map((p) => heapUsed(target.flavor, p)))).reduce((a, b) => a + b, 0);
+const heapOf = async (target) =>
+  (await Promise.all(target.ports.map((p) => heapUsed(target.name.startsWith('banyan') ? 'banyan' : 'peer', p)))).reduce(
+    (a, b) => a + b,
+    0,
+  );
 
 const results = [];
 for (const system of list(o.systems)) {
@@ -40,7 +44,7 @@ for (const system of list(o.systems)) {
     await withSystem(
       { system, processes, sockets: N, targetOptions: o.profile ? { profileDir: o.profile } : {} },
       async (target, clients) => {
-        if (system === 'banyan') await seed({ users: N, announcement: true });
+        if (system !== 'socketio' && system !== 'ws') await seed({ users: N, announcement: true });
         await collect(target);
         const before = sample(target.pids);
         const heapBefore = await heapOf(target);

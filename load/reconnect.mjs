@@ -16,7 +16,7 @@ const results = [];
 for (const system of list(o.systems)) {
   results.push(
     await withSystem({ system, processes: Number(o.processes), sockets: N }, async (target, clients) => {
-      if (system === 'banyan') await seed({ users: N, announcement: true });
+      if (system !== 'socketio' && system !== 'ws') await seed({ users: N, announcement: true });
       const connected = await connectBenchUsers(clients, target, N, { reconnect: true });
       progress(`${system}: ${connected.ready}/${N} ready; killing process 1`);
       await sleep(1000);
@@ -35,6 +35,8 @@ for (const system of list(o.systems)) {
         system,
         processes: Number(o.processes),
         sockets: connected.ready,
+        // The first connect of all N sockets: session starts per second from cold.
+        connectPerS: Math.round(connected.ready / connected.seconds),
         dropped,
         allBack: back >= connected.ready,
         secondsToAllBack: seconds,

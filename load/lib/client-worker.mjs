@@ -158,8 +158,10 @@ function onData(s, chunk, flavor) {
 
 function open(s, o) {
   return new Promise((resolve) => {
-    // A reconnect tries the next process: the one it was on may be gone.
-    const port = Number(o.urls[(s.index + (s.attempt ?? 0)) % o.urls.length].split(':').pop());
+    // A reconnect tries another process, at random as a load balancer would spread them: the one
+    // it was on may be gone, and sending all of its sockets to one neighbour would double that one.
+    const other = s.attempt ? 1 + Math.floor(Math.random() * (o.urls.length - 1)) : 0;
+    const port = Number(o.urls[(s.index + other) % o.urls.length].split(':').pop());
     const sock = net.connect({
       host: '127.0.0.1',
       port,

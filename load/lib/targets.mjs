@@ -13,6 +13,7 @@ export const METRICS_TOKEN = process.env.BENCH_METRICS_TOKEN ?? 'bench-metrics-t
 export const USER_PREFIX = 'bu';
 
 const root = new URL('../../', import.meta.url).pathname;
+
 const basePort = Number(process.env.BENCH_BASE_PORT ?? 9300);
 /** Node flags for every server under test: a full GC on SIGUSR2 (see gc-on-signal.cjs). */
 const gcFlags = ['--expose-gc', '--require', `${root}load/lib/gc-on-signal.cjs`];
@@ -46,7 +47,7 @@ async function startAll(name, count, spawnOne, healthPath, firstPort = basePort)
 }
 
 /** Banyan replicas; with more than one, they share the Redis bus. `port`: the first one's (else BENCH_BASE_PORT). */
-export async function startBanyan({ replicas, env = {}, profileDir, port }) {
+export async function startBanyan({ replicas, env = {}, profileDir, port, name = 'banyan', banyanRoot = root }) {
   const t = await startAll(
     'banyan',
     replicas,
@@ -54,7 +55,7 @@ export async function startBanyan({ replicas, env = {}, profileDir, port }) {
       startProcess(
         `banyan${i}`,
         process.execPath,
-        [...gcFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), `${root}dist/main.js`, 'start'],
+        [...gcFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), `${banyanRoot}dist/main.js`, 'start'],
         {
           PORT: String(port),
           HOST: '127.0.0.1',
@@ -69,6 +70,11 @@ export async function startBanyan({ replicas, env = {}, profileDir, port }) {
           HTTP_RATE_USER: '1000000/1',
           SIGNIN_RATE_ADDRESS: '1000000/1',
           SIGNIN_RATE_USERNAME: '1000000/1',
+          // History pages of one user as fast as they come (the per-user read budget).
+          READ_BUDGET_ROWS_PER_S: '10000000',
+          READ_BUDGET_BURST_ROWS: '100000000',
+          READ_BUDGET_BYTES_PER_S: '1073741824',
+          READ_BUDGET_BURST_BYTES: '17179869184',
           DRAIN_TIMEOUT_MS: '2000',
           ...(replicas > 1 ? { REDIS_URL } : { REDIS_URL: '' }),
           ...env,
@@ -77,11 +83,11 @@ export async function startBanyan({ replicas, env = {}, profileDir, port }) {
     '/healthz',
     port,
   );
-  return { flavor: 'banyan', name: 'banyan', ...t };
+  return { flavor: 'banyan', name, ...t };
 }
 
 /** A peer server from load/peers/, `processes` processes, same secret and admin as Banyan's. */
-async function startPeer({ flavor, name, prefix, script, processes, redisUrl }) {
+async function startPeer({ flavor, name, prefix, script, processes, redisUrl, firstPort }) {
   const t = await startAll(
     name,
     processes,
@@ -91,8 +97,10 @@ async function startPeer({ flavor, name, prefix, script, processes, redisUrl }) 
         JWT_SECRET: SECRET,
         REDIS_URL: redisUrl,
         ADMIN,
+        DATABASE_URL,
       }),
     '/healthz',
+    firstPort,
   );
   return { flavor, name, ...t };
 }
@@ -105,8 +113,22 @@ export const startSocketIo = ({ processes }) =>
 export const startWsFloor = ({ processes }) =>
   startPeer({ flavor: 'ws', name: 'ws', prefix: 'ws', script: 'ws-server.mjs', processes, redisUrl: processes > 1 ? REDIS_URL : '' });
 
+/**
+ * The floor for session starts and HTTP reads (load/peers/floor-server.mjs): uWS, jose and
+ * postgres.js doing Banyan's reads on the same database, nothing else. Speaks Banyan's protocol
+ * for what it serves, so the load clients treat it as Banyan.
+ */
+export const startFloor = ({ processes, port }) =>
+  startPeer({ flavor: 'banyan', name: 'floor', prefix: 'floor', script: 'floor-server.mjs', processes, redisUrl: '', firstPort: port });
+
 export function startTarget(system, count, options = {}) {
   if (system === 'banyan') return startBanyan({ replicas: count, ...options });
+  if (system === 'floor') return startFloor({ processes: count });
+  // An older build, for before/after in one run: BENCH_BEFORE_ROOT is a work tree of it, built.
+  if (system === 'banyan-before') {
+    if (!process.env.BENCH_BEFORE_ROOT) throw new Error('banyan-before needs BENCH_BEFORE_ROOT (a built work tree of the older commit)');
+    return startBanyan({ replicas: count, ...options, name: system, banyanRoot: `${process.env.BENCH_BEFORE_ROOT.replace(/\/$/, '')}/` });
+  }
   if (system === 'socketio') return startSocketIo({ processes: count });
   if (system === 'ws') return startWsFloor({ processes: count });
   throw new Error(`unknown system ${system}`);

@@ -87,6 +87,8 @@ export class RedisBus implements Bus {
   private shardSubscriberRestarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly transport: Transport;
+  /** The SUBSCRIBE being gathered (subscribeBatched). */
+  private subscribing: { topics: Set<string>; done: Promise<void> } | undefined;
   private readonly prefix: string;
   private readonly sharded: boolean;
   private readonly log: BusLogger;
@@ -396,11 +398,39 @@ export class RedisBus implements Bus {
     this.wanted.add(topic);
     // While the subscriber is away, the next session subscribes every wanted topic.
     if (!this.subscriberConnected()) return;
-    try {
-      await this.transport.subscribe([this.prefix + topic]);
-    } catch (err) {
-      this.subscriptionFailed('subscribe', topic, err);
+    await this.subscribeBatched(topic);
+  }
+
+  /**
+   * Topics wanted while the event loop is busy (a reconnect storm's users) go to Redis in one
+   * SUBSCRIBE once the current I/O phase is over; each caller resolves when it is confirmed.
+   * A topic no longer wanted by then is left out.
+   */
+  private subscribeBatched(topic: string): Promise<void> {
+    let batch = this.subscribing;
+    if (!batch) {
+      const topics = new Set<string>();
+      const done = new Promise<void>((resolve) => {
+        setImmediate(() => {
+          this.subscribing = undefined;
+          const wanted = [...topics].filter((t) => this.wanted.has(t));
+          const sent: Promise<unknown>[] = [];
+          for (let i = 0; i < wanted.length; i += RESUBSCRIBE_CHUNK) {
+            const chunk = wanted.slice(i, i + RESUBSCRIBE_CHUNK);
+            sent.push(
+              this.transport
+                .subscribe(chunk.map((t) => this.prefix + t))
+                .catch((err: unknown) => this.subscriptionFailed('subscribe', chunk[0]!, err)),
+            );
+          }
+          void Promise.all(sent).then(() => resolve());
+        });
+      });
+      batch = { topics, done };
+      this.subscribing = batch;
     }
+    batch.topics.add(topic);
+    return batch.done;
   }
 
   async unsubscribe(topic: string): Promise<void> {

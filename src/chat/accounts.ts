@@ -6,7 +6,6 @@ import {
   insertAccount,
   insertSession,
   insertUserIfMissing,
-  isSessionRevoked,
   revokeSession,
   revokeUserSessions,
   updatePasswordHash,
@@ -15,6 +14,7 @@ import { newId } from '../ids.js';
 import { AppError, conflict } from '../protocol/errors.js';
 import type { ChatDeps } from './deps.js';
 import { publishCommitted } from './outbox.js';
+import { RevokedSessions } from './revoked-sessions.js';
 
 export interface SignedIn {
   user: { id: string; name: string };
@@ -27,12 +27,15 @@ export class Accounts {
   /** Users already known to exist, so a reconnect storm does not write per connection. */
   private readonly knownUsers = new Set<string>();
   private readonly passwords: PasswordHasher;
+  /** Fed by the bus (Hub -> revokedHeard); without it every lookup asks storage. */
+  readonly revoked: RevokedSessions;
 
   constructor(
     private readonly deps: ChatDeps,
     private readonly tokens: Tokens,
   ) {
     this.passwords = new PasswordHasher(deps.limits.scryptLogN);
+    this.revoked = new RevokedSessions(deps.db, deps.logger, () => deps.publisher.busHealthy());
   }
 
   /** Creates the user row on first sight of a token's subject. */
@@ -113,7 +116,7 @@ export class Accounts {
 
   /** True when the token names a session that was revoked or has expired. */
   async isRevoked(principal: Principal): Promise<boolean> {
-    return principal.sessionId ? isSessionRevoked(this.deps.db, { id: principal.sessionId, userId: principal.userId }) : false;
+    return principal.sessionId ? this.revoked.isRevoked(principal.userId, principal.sessionId) : false;
   }
 
   private async startSession(user: { id: string; name: string }): Promise<SignedIn> {

@@ -12,13 +12,13 @@ import {
   listAdminIds,
   listMembers,
   userNames,
-  listUserGroups,
   setMemberRole,
   updateGroup,
   type NewGroup,
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
-import { findCommunity, insertJoinRequest, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
+import { findCommunity, insertJoinRequest, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
+import { listCommunitiesOfUser, listGroupsOfUsers } from '../db/hot-reads.js';
 import { findUser, findUserIdByUsername } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
@@ -36,6 +36,7 @@ import { decideAdds, inviteIn } from './consent.js';
 import { oweCommunityEvent } from './community-webhooks.js';
 import { assertMessageTtl } from './message-ttl.js';
 import { commit, type Outbox } from './outbox.js';
+import { ReadBatch } from './read-batch.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
 
@@ -60,19 +61,38 @@ const NO_USER = '?'.repeat(65);
 
 /** Groups and their members. Every change appends an event to the group's log. */
 export class Groups {
-  constructor(private readonly deps: ChatDeps) {}
+  /** Session starts and `/v1/me` of concurrent users share one statement. */
+  private readonly listings: ReadBatch<string, GroupSummary[]>;
+
+  constructor(private readonly deps: ChatDeps) {
+    this.listings = new ReadBatch(
+      async (userIds) => {
+        const byUser = new Map<string, GroupSummary[]>();
+        for (const row of await listGroupsOfUsers(deps.db, userIds)) {
+          let list = byUser.get(row.userId);
+          if (!list) {
+            list = [];
+            byUser.set(row.userId, list);
+          }
+          list.push(toSummary(row, this.notifyAllMax));
+        }
+        return byUser;
+      },
+      () => [],
+    );
+  }
 
   private get notifyAllMax(): number {
     return this.deps.limits.notifyAllMaxMembers ?? 256;
   }
 
-  async listMine(userId: string): Promise<GroupSummary[]> {
-    const rows = await listUserGroups(this.deps.db, userId);
-    return rows.map((r) => toSummary(r, this.notifyAllMax));
+  /** The user's groups, read by a statement that starts after this call (batched with other users'). */
+  listMine(userId: string): Promise<GroupSummary[]> {
+    return this.listings.get(userId);
   }
 
-  async listMyCommunities(userId: string) {
-    return listUserCommunities(this.deps.db, userId);
+  listMyCommunities(userId: string) {
+    return listCommunitiesOfUser(this.deps.db, userId);
   }
 
   async summary(groupId: string, userId: string): Promise<GroupSummary | undefined> {
@@ -464,7 +484,7 @@ type RosterAction = 'added' | 'removed' | 'joined' | 'left' | 'promoted' | 'demo
 /** Admins told of a private roster's changes; a community has a handful. */
 const ROSTER_ADMINS = 1000;
 
-function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number], notifyAllMax: number): GroupSummary {
+function toSummary(row: Awaited<ReturnType<typeof groupSummary>> & {}, notifyAllMax: number): GroupSummary {
   return {
     id: row.id,
     kind: row.kind,

@@ -35,19 +35,21 @@ export function createChat(
   const membership = new MembershipCache(deps.db);
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
+  const accounts = new Accounts(deps, tokens);
   return {
     membership,
     privacy: new Privacy(deps, profiles, presenceFeed),
     profiles,
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
-    /** Stops background work (reaction tallies, presence frames); storage closes after. */
+    /** Stops background work (reaction tallies, presence frames, revoked-session pruning); storage closes after. */
     close: async () => {
+      accounts.revoked.close();
       await messages.tallies.close();
       await presenceFeed.close();
     },
     reach,
-    accounts: new Accounts(deps, tokens),
+    accounts,
     groups,
     messages,
     pins: new Pins(deps),

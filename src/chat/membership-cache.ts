@@ -1,5 +1,6 @@
-import type { Queryable } from '../db/connect.js';
-import { findMembership, type Membership } from '../db/groups.js';
+import type { Db } from '../db/connect.js';
+import type { Membership } from '../db/groups.js';
+import { findMembershipRow } from '../db/hot-reads.js';
 import type { AccessChange } from '../delivery/access-change.js';
 import { notFound } from '../protocol/errors.js';
 
@@ -28,7 +29,7 @@ export class MembershipCache {
   private epoch = 0;
 
   constructor(
-    private readonly db: Queryable,
+    private readonly db: Db,
     private readonly options: MembershipCacheOptions = { ttlMs: 60_000, maxEntries: 500_000 },
   ) {}
 
@@ -48,7 +49,7 @@ export class MembershipCache {
 
   private async load(groupId: string, userId: string, now: number): Promise<CachedMembership> {
     const epoch = this.epoch;
-    const row = await findMembership(this.db, groupId, userId);
+    const row = await findMembershipRow(this.db, groupId, userId);
     if (!row) throw notFound('group');
     const m: CachedMembership = {
       role: row.role,

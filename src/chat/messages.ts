@@ -13,6 +13,7 @@ import {
   type LogRange,
   lockGroupLog,
   messagesBefore,
+  reactionsOf,
   setMessageText,
   setReaction,
 } from '../db/events.js';
@@ -46,11 +47,15 @@ import { setExpiry } from '../db/expiry.js';
 import { SendQueue, type SendResult, sameContent, storedContent } from './send-queue.js';
 import { ReactionTallies } from './tallies.js';
 import { unpinGoneIn } from './pins.js';
+import { NewestPages, type GroupLogView, type NewestPage } from './newest-pages.js';
+
+type HistoryAnswer = { result: { json: string[]; hasMore: boolean }; cost: { rows: number; bytes: number } };
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
 export class Messages {
   private readonly queue: SendQueue;
   private readonly readBudget: ReadBudget;
+  private pages: NewestPages | undefined;
 
   readonly tallies: ReactionTallies;
 
@@ -61,6 +66,7 @@ export class Messages {
   ) {
     this.tallies = new ReactionTallies(deps);
     this.queue = new SendQueue(deps);
+    deps.publisher.onCommitted((groupId) => this.committed(groupId));
     const { readBudgetRowsPerS, readBudgetBurstRows, readBudgetBytesPerS, readBudgetBurstBytes } = deps.limits;
     this.readBudget = new ReadBudget({
       rowsPerS: readBudgetRowsPerS,
@@ -234,29 +240,62 @@ export class Messages {
    * with its JSON as the reply carries it; `hasMore` when older messages are left.
    */
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
-    await requireMember(this.deps.db, input.group, userId);
+    const membership = await this.membership.require(input.group, userId);
     const limit = input.limit ?? 50;
     return this.readBudget.spend(userId, limit + 1, async () => {
-      const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
-      const answers = await answersNow(
-        this.deps.db,
-        input.group,
-        page.messages.map((m) => m.row),
-        userId,
-      );
-      const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
-      const messages: HistoryMessage[] = [];
-      const json: string[] = [];
-      for (const { row, reactions } of page.messages) {
-        const message = historyMessage(row, reactions, answers.get(row.seq));
-        const encoded = JSON.stringify(message);
-        if (!reply.fits(encoded)) break;
-        messages.push(message);
-        json.push(encoded);
-      }
-      const result = { messages, json, hasMore: page.hasMore || messages.length < page.messages.length };
-      return { result, cost: { rows: page.messages.length + (page.hasMore ? 1 : 0), bytes: reply.bytes } };
+      const page =
+        input.before !== undefined || !this.pages
+          ? await messagesBefore(this.deps.db, input.group, input.before, limit)
+          : await this.newestPage(input.group, limit, membership.kind === 'announcement');
+      const rows = page.messages.map((m) => m.row);
+      // Per viewer and per moment, never from memory: poll and RSVP answers (the caller's own
+      // among them) and expiry (historyMessage reads the clock).
+      return this.historyAnswer(page, await answersNow(this.deps.db, input.group, rows, userId));
     });
+  }
+
+  /**
+   * The newest page's rows and reaction counts from memory (NewestPages); an announcement group's
+   * reactions change without an event until their tally, so they are counted now.
+   */
+  private async newestPage(groupId: string, limit: number, tallied: boolean): Promise<NewestPage> {
+    const { page } = await this.pages!.get(groupId, limit, () => messagesBefore(this.deps.db, groupId, undefined, limit));
+    if (!tallied) return page;
+    const reactions = await reactionsOf(
+      this.deps.db,
+      groupId,
+      page.messages.map((m) => m.row),
+    );
+    return { messages: page.messages.map(({ row }) => ({ row, reactions: reactions.get(row.seq) ?? {} })), hasMore: page.hasMore };
+  }
+
+  /** Serves the newest history pages from memory once the gateway lets it see where delivery stands. */
+  attachLogView(view: GroupLogView): void {
+    this.pages = new NewestPages(view);
+  }
+
+  /** Events of the group were committed here (Publisher.onCommitted). */
+  committed(groupId: string): void {
+    this.pages?.committed(groupId);
+  }
+
+  /** Stops serving pages from memory and lets go of their feeds. */
+  detachLogView(): void {
+    this.pages?.close();
+    this.pages = undefined;
+  }
+
+  /** A page as the reply carries it: each message's JSON, cut to maxReplyBytes, and what it cost. */
+  private historyAnswer(page: NewestPage, answers: Map<number, AnswersNow>): HistoryAnswer {
+    const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
+    const json: string[] = [];
+    for (const { row, reactions } of page.messages) {
+      const encoded = JSON.stringify(historyMessage(row, reactions, answers.get(row.seq)));
+      if (!reply.fits(encoded)) break;
+      json.push(encoded);
+    }
+    const result = { json, hasMore: page.hasMore || json.length < page.messages.length };
+    return { result, cost: { rows: page.messages.length + (page.hasMore ? 1 : 0), bytes: reply.bytes } };
   }
 
   /**

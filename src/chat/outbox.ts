@@ -60,7 +60,8 @@ export async function commit<T>(deps: ChatDeps, work: (tx: Tx, outbox: Outbox) =
  * The one way anything written reaches sockets: called only after the commit (durable before
  * visible). The ordering rule lives here and nowhere else: **access changes before the events
  * they govern** — every replica's membership cache has dropped a removed member before any socket
- * sees the removal, so no replica still accepts a send from them; then the events; then the users'
+ * sees the removal, so no replica still accepts a send from them (revocations likewise reach every
+ * replica's revoked-session set before the sockets are told); then the events; then the users'
  * control messages (group_added, read markers, revocations), which may point at those events.
  * `expired` frames go with the events: sockets hear that messages disappeared once they are erased.
  *
@@ -73,7 +74,9 @@ export async function publishCommitted(deps: ChatDeps, committed: Committed): Pr
   const events = committed.events ?? [];
   try {
     const changes = [...accessChanges(events), ...(committed.access ?? [])];
-    if (changes.length > 0) await Promise.all(changes.map((c) => deps.publisher.accessChanged(c)));
+    const revoked = (committed.controls ?? []).filter((c) => c.message.kind === 'revoke' || c.message.kind === 'revoke_all');
+    if (changes.length > 0 || revoked.length > 0)
+      await Promise.all([...changes.map((c) => deps.publisher.accessChanged(c)), ...revoked.map((c) => deps.publisher.revoked(c.userId))]);
     if (events.length > 0) await deps.publisher.events(events);
     await Promise.all((committed.expired ?? []).map((e) => deps.publisher.expired(e.group, e.seqs)));
     await Promise.all((committed.controls ?? []).map((c) => deps.publisher.control(c.userId, c.message)));

@@ -3,6 +3,7 @@ import { countBlocks, deleteBlock, dropInvitationsFrom, insertBlock, listBlocks,
 import type { UserRow } from '../db/schema.js';
 import { setAvatar } from '../db/profiles.js';
 import { findUser, insertUserIfMissing } from '../db/users.js';
+import { findUserRow } from '../db/hot-reads.js';
 import { badRequest, conflict, notFound } from '../protocol/errors.js';
 import type { HttpReply } from '../protocol/http-replies.js';
 import type { ChatDeps } from './deps.js';
@@ -24,8 +25,11 @@ export class Privacy {
   ) {}
 
   async me(principal: Principal): Promise<Me> {
+    // Read first: every app open calls this, and only a token's first use needs the insert.
+    const known = await findUserRow(this.deps.db, principal.userId);
+    if (known) return this.view(known);
     await insertUserIfMissing(this.deps.db, principal.userId, principal.name, principal.nameClaim);
-    return this.view((await findUser(this.deps.db, principal.userId))!);
+    return this.view((await findUserRow(this.deps.db, principal.userId))!);
   }
 
   async update(

@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import { releaseAttachmentRefs } from './attachments.js';
-import type { Queryable, Tx } from './connect.js';
+import type { Db, Queryable, Tx } from './connect.js';
+import { messageRows, reactionCounts } from './hot-reads.js';
 import { MissingGroup } from './errors.js';
 import { eraseAnswers } from './polls.js';
 import { events, groups, notifyOutbox, reactions, type EventRow } from './schema.js';
@@ -204,38 +205,29 @@ export async function findMessage(db: Queryable, groupId: string, seq: number): 
   return row;
 }
 
-/** Messages newest first, before `before` (exclusive), with reaction counts. */
-export async function messagesBefore(db: Queryable, groupId: string, before: number | undefined, limit: number) {
-  const rows = await db
-    .select()
-    .from(events)
-    .where(and(eq(events.groupId, groupId), eq(events.kind, 'message'), before === undefined ? undefined : lt(events.seq, before)))
-    .orderBy(desc(events.seq))
-    .limit(limit + 1);
+/** Messages newest first, before `before` (exclusive), with reaction counts: two prepared statements. */
+export async function messagesBefore(db: Db, groupId: string, before: number | undefined, limit: number) {
+  const rows = await messageRows(db, groupId, before, limit + 1);
   const page = rows.slice(0, limit);
-  const counts = page.length
-    ? await db
-        .select({ seq: reactions.messageSeq, emoji: reactions.emoji, count: sql<number>`count(*)::int` })
-        .from(reactions)
-        .where(
-          and(
-            eq(reactions.groupId, groupId),
-            inArray(
-              reactions.messageSeq,
-              page.map((r) => r.seq),
-            ),
-          ),
-        )
-        .groupBy(reactions.messageSeq, reactions.emoji)
-    : [];
+  const bySeq = await reactionsOf(db, groupId, page);
+  return { messages: page.map((row) => ({ row, reactions: bySeq.get(row.seq) ?? {} })), hasMore: rows.length > limit };
+}
+
+/** Reaction counts of these messages of one group, by seq then emoji. */
+export async function reactionsOf(db: Db, groupId: string, rows: readonly EventRow[]): Promise<Map<number, Record<string, number>>> {
   const bySeq = new Map<number, Record<string, number>>();
-  for (const c of counts) {
+  if (rows.length === 0) return bySeq;
+  for (const c of await reactionCounts(
+    db,
+    groupId,
+    rows.map((r) => r.seq),
+  )) {
     const seq = Number(c.seq);
     const entry = bySeq.get(seq) ?? {};
     entry[c.emoji] = Number(c.count);
     bySeq.set(seq, entry);
   }
-  return { messages: page.map((row) => ({ row, reactions: bySeq.get(row.seq) ?? {} })), hasMore: rows.length > limit };
+  return bySeq;
 }
 
 export async function setMessageText(tx: Tx, groupId: string, seq: number, text: string, editedAt: Date) {

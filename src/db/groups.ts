@@ -71,7 +71,7 @@ export async function findMemberLastSeqs(db: Queryable, userId: string, groupIds
   );
 }
 
-const summaryColumns = {
+export const summaryColumns = {
   id: groups.id,
   kind: groups.kind,
   name: groups.name,
@@ -84,16 +84,6 @@ const summaryColumns = {
   muteUntil: members.muteUntil,
   pins: groups.pins,
 };
-
-/** Every group the user is in, as `ready` and `/v1/me` list them. */
-export async function listUserGroups(db: Queryable, userId: string) {
-  return db
-    .select(summaryColumns)
-    .from(members)
-    .innerJoin(groups, eq(groups.id, members.groupId))
-    .where(eq(members.userId, userId))
-    .orderBy(asc(groups.id));
-}
 
 export async function groupSummary(db: Queryable, groupId: string, userId: string) {
   const [row] = await db

@@ -95,17 +95,3 @@ export async function revokeSession(db: Queryable, session: { id: string; userId
       set: { revokedAt: sql`coalesce(${sessions.revokedAt}, excluded.revoked_at)` },
     });
 }
-
-/**
- * True when the user's session exists and was revoked; unknown sessions (external tokens) are
- * not. Looked up with the user: an external identity service's `sid`s may be guessable, and one
- * user's revoked `sid` must not end another's session.
- */
-export async function isSessionRevoked(db: Queryable, session: { id: string; userId: string }): Promise<boolean> {
-  const [row] = await db
-    .select({ revokedAt: sessions.revokedAt })
-    .from(sessions)
-    .where(and(eq(sessions.id, session.id), eq(sessions.userId, session.userId)))
-    .limit(1);
-  return row?.revokedAt != null;
-}

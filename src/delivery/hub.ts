@@ -10,7 +10,7 @@ import { decodeControl, revokes, type ControlMessage } from './control.js';
 import { GroupFeeds, type FeedStorage } from './group-feeds.js';
 import { startSession } from './session-start.js';
 import type { Session } from './session.js';
-import { ACCESS_TOPIC, groupTopic, topicGroupId, topicUserId, userTopic } from './topics.js';
+import { ACCESS_TOPIC, REVOKED_TOPIC, groupTopic, topicGroupId, topicUserId, userTopic } from './topics.js';
 import type { SocketTransport } from './transport.js';
 
 /** What the receiving side reads about users and their groups; the domain answers (wired in app.ts). */
@@ -34,6 +34,8 @@ export interface HubDeps<S> {
   feedStorage: FeedStorage;
   /** A committed access change reached this replica; `all` after the bus may have lost some. */
   onAccessChange(change: AccessChange | 'all'): void;
+  /** Sessions of the user were revoked (committed); `all` when every revocation must be read again (start, lost messages). */
+  onRevoked(userId: string | 'all'): void;
   metrics: Metrics;
   logger: Logger;
   /** Told when a user's first session here opens and their last one closes (who not to push). */
@@ -77,6 +79,7 @@ export class Hub<S> {
     bus.onMessage((message) => this.route(message));
     bus.onResync(() => {
       deps.onAccessChange('all');
+      deps.onRevoked('all');
       this.feeds.resyncAll();
     });
   }
@@ -85,6 +88,9 @@ export class Hub<S> {
   async start(): Promise<void> {
     // Every replica hears every membership change, for its membership cache.
     await this.deps.bus.subscribe(ACCESS_TOPIC);
+    // And every revocation; what was revoked before is read once subscribed, so nothing falls between.
+    await this.deps.bus.subscribe(REVOKED_TOPIC);
+    this.deps.onRevoked('all');
     this.sweepTimer = setInterval(() => this.closeSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
     this.sweepTimer.unref();
   }
@@ -223,6 +229,7 @@ export class Hub<S> {
     if (groupId !== undefined) this.feeds.receive(groupId, message);
     else if (userId !== undefined) this.control(userId, decodeControl(message.data));
     else if (message.topic === ACCESS_TOPIC) this.deps.onAccessChange(decodeAccessChange(message.data));
+    else if (message.topic === REVOKED_TOPIC) this.deps.onRevoked(message.data);
   }
 
   /** In-order frames from a feed go to the transport's topic: native fan-out, no JavaScript per socket. */

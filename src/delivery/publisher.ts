@@ -3,14 +3,23 @@ import { expiredFrame, typingFrame, type LogEvent } from '../protocol/frames.js'
 import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
-import { ACCESS_TOPIC, groupTopic, userTopic } from './topics.js';
+import { ACCESS_TOPIC, REVOKED_TOPIC, groupTopic, userTopic } from './topics.js';
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
+  private readonly committedListeners: ((groupId: string) => void)[] = [];
+
   constructor(private readonly bus: Bus) {}
+
+  /** Told, on this replica, of every group whose events are about to be published (what is cached here of it is stale). */
+  onCommitted(listener: (groupId: string) => void): void {
+    this.committedListeners.push(listener);
+  }
 
   /** Publishes committed events of one group, in seq order. Call only after the commit. */
   async events(rows: readonly LogEvent[]): Promise<void> {
+    const groups = new Set(rows.map((row) => row.groupId));
+    for (const listener of this.committedListeners) for (const groupId of groups) listener(groupId);
     // Issued back to back without waiting: the bus keeps per-topic order on one connection.
     await Promise.all(rows.map((row) => this.bus.publish(eventBusMessage(row))));
   }
@@ -24,8 +33,19 @@ export class Publisher {
     await this.bus.publish({ topic: ACCESS_TOPIC, data: encodeAccessChange(change) });
   }
 
+  /** Tells every replica that sessions of the user were revoked; call only after the commit. */
+  async revoked(userId: string): Promise<void> {
+    await this.bus.publish({ topic: REVOKED_TOPIC, data: userId });
+  }
+
+  /** Whether the bus delivers now (what is kept in memory from it is trusted only then). */
+  busHealthy(): boolean {
+    return this.bus.healthy();
+  }
+
   /** Messages of a group erased on expiry: a frame (no seq, not logged) to its sockets; call only after the commit. */
   async expired(groupId: string, seqs: number[]): Promise<void> {
+    for (const listener of this.committedListeners) listener(groupId);
     await this.bus.publish({ topic: groupTopic(groupId), data: expiredFrame(groupId, seqs) });
   }
 

@@ -4,6 +4,8 @@ export const groupTopic = (groupId: string) => `g:${groupId}`;
 export const userTopic = (userId: string) => `u:${userId}`;
 /** Membership and group-settings changes, for every replica's membership cache. */
 export const ACCESS_TOPIC = 'access';
+/** Users whose sessions were revoked (the user id as data), for every replica's revoked-session set. */
+export const REVOKED_TOPIC = 'revoked';
 
 export const topicGroupId = (topic: string) => (topic.startsWith('g:') ? topic.slice(2) : undefined);
 export const topicUserId = (topic: string) => (topic.startsWith('u:') ? topic.slice(2) : undefined);

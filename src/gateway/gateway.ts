@@ -111,10 +111,18 @@ export class Gateway {
         startProfile: (principal) => chat.profiles.startSession(principal),
       },
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
+      onRevoked: (userId) => (userId === 'all' ? void chat.accounts.revoked.readAll() : chat.accounts.revoked.heard(userId)),
       metrics,
       logger,
       ...(deps.presence ? { presence: deps.presence } : {}),
       settings: { feedCheckMs: settings.feedCheckMs, slowConsumerBytes: settings.slowConsumerBytes },
+    });
+
+    // The newest history pages are served from memory while this replica's feeds say they are current.
+    chat.messages.attachLogView({
+      follow: (groupId) => this.hub.feeds.acquire(groupId),
+      release: (groupId) => this.hub.feeds.release(groupId),
+      deliveredSeq: (groupId) => this.hub.feeds.deliveredSeq(groupId),
     });
 
     const authenticate = async (token: string) => {
@@ -214,6 +222,7 @@ export class Gateway {
     for (const session of this.hub.sessions()) session.socket.close();
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
+    this.deps.chat.messages.detachLogView();
     this.hub.close();
   }
 }

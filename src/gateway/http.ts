@@ -20,7 +20,7 @@ export interface HttpReply {
   body?: unknown;
   /** Bytes to stream as the body (`size` of them), with `headers` (content-type among them). */
   stream?: { source: Readable; size: number };
-  /** Preformatted text (Prometheus) instead of JSON. */
+  /** Preformatted text (Prometheus, or JSON already serialised, with its contentType) instead of `body`. */
   text?: string;
   contentType?: string;
   headers?: Record<string, string>;

@@ -135,6 +135,7 @@ function setup(members: Record<string, string[]>) {
     directory,
     feedStorage: logs,
     onAccessChange: (change) => accessChanges.push(change),
+    onRevoked: () => {},
     metrics: createMetrics(),
     logger: createLogger('silent'),
     settings: { feedCheckMs: 60_000, slowConsumerBytes: 1000 },
