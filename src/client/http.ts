@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { HttpBodies } from '../protocol/http-bodies.js';
-import { httpReplies, type HttpReplies } from '../protocol/http-replies.js';
-import { errorBodySchema } from '../protocol/server-frames.js';
+import type { HttpReplies } from '../protocol/http-replies.js';
+import { checkErrorBody, checkReply, type ReplyName } from './checks.js';
 import { BanyanError } from './errors.js';
 
 // The HTTP API of PROTOCOL.md §3 and §5 over the global fetch (browsers, Node 20).
@@ -40,10 +40,10 @@ export class BanyanHttp {
 
   // Accounts and sessions (§3)
   signUp(body: Body<'signUp'>) {
-    return this.call('POST', '/v1/accounts', httpReplies.signedIn, body, false);
+    return this.call('POST', '/v1/accounts', 'signedIn', body, false);
   }
   signIn(body: Body<'signIn'>) {
-    return this.call('POST', '/v1/sessions', httpReplies.signedIn, body, false);
+    return this.call('POST', '/v1/sessions', 'signedIn', body, false);
   }
   signOut() {
     return this.call('DELETE', '/v1/sessions/current', undefined);
@@ -59,51 +59,47 @@ export class BanyanHttp {
 
   // Groups (§5)
   me() {
-    return this.call('GET', '/v1/me', httpReplies.me);
+    return this.call('GET', '/v1/me', 'me');
   }
   /** `invited`: every listed member not added directly (they may get an invitation; PROTOCOL.md §6). */
   createGroup(body: Body<'createGroup'>) {
-    return this.call('POST', '/v1/groups', httpReplies.groupCreated, body);
+    return this.call('POST', '/v1/groups', 'groupCreated', body);
   }
   group(groupId: string) {
-    return this.call('GET', path`/v1/groups/${groupId}`, httpReplies.groupDetail);
+    return this.call('GET', path`/v1/groups/${groupId}`, 'groupDetail');
   }
   members(groupId: string, cursor?: string) {
-    return this.call(
-      'GET',
-      path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''),
-      httpReplies.members,
-    );
+    return this.call('GET', path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''), 'members');
   }
   /** `{}` when added; `{status: 'invited'}` for anyone else, whatever the reason (PROTOCOL.md §6). */
   addMember(groupId: string, userId: string, role?: Body<'addMember'>['role']) {
-    return this.call('POST', path`/v1/groups/${groupId}/members`, httpReplies.memberAdded, { userId, ...(role ? { role } : {}) });
+    return this.call('POST', path`/v1/groups/${groupId}/members`, 'memberAdded', { userId, ...(role ? { role } : {}) });
   }
   leaveGroup(groupId: string, userId: string) {
     return this.call('DELETE', path`/v1/groups/${groupId}/members/${userId}`, undefined);
   }
   receipts(groupId: string, seq: number) {
-    return this.call('GET', path`/v1/groups/${groupId}/messages/${String(seq)}/receipts`, httpReplies.receipts);
+    return this.call('GET', path`/v1/groups/${groupId}/messages/${String(seq)}/receipts`, 'receipts');
   }
 
   // Privacy and safety (§6)
   /** Name, avatar (null clears) and privacy settings. */
   updateMe(body: Body<'updateMe'>) {
-    return this.call('PATCH', '/v1/me', httpReplies.profile, body);
+    return this.call('PATCH', '/v1/me', 'profile', body);
   }
   invitations() {
-    return this.call('GET', '/v1/invitations', httpReplies.invitations);
+    return this.call('GET', '/v1/invitations', 'invitations');
   }
   /** Joins the group: its `group_added` follows on the socket. */
   acceptInvitation(groupId: string) {
-    return this.call('POST', path`/v1/groups/${groupId}/invitation`, httpReplies.group);
+    return this.call('POST', path`/v1/groups/${groupId}/invitation`, 'group');
   }
   /** Declines: that group cannot invite this user again. */
   declineInvitation(groupId: string) {
     return this.call('DELETE', path`/v1/groups/${groupId}/invitation`, undefined);
   }
   blocks() {
-    return this.call('GET', '/v1/blocks', httpReplies.blocks);
+    return this.call('GET', '/v1/blocks', 'blocks');
   }
   block(userId: string) {
     return this.call('PUT', path`/v1/blocks/${userId}`, undefined);
@@ -114,33 +110,29 @@ export class BanyanHttp {
 
   // Communities (§5)
   createCommunity(body: Body<'createCommunity'>) {
-    return this.call('POST', '/v1/communities', httpReplies.community, body);
+    return this.call('POST', '/v1/communities', 'community', body);
   }
   community(communityId: string) {
-    return this.call('GET', path`/v1/communities/${communityId}`, httpReplies.communityDetail);
+    return this.call('GET', path`/v1/communities/${communityId}`, 'communityDetail');
   }
   /** The community's groups after the first page that `community()` gives. */
   communityGroups(communityId: string, cursor: string) {
-    return this.call(
-      'GET',
-      `${path`/v1/communities/${communityId}/groups`}?cursor=${encodeURIComponent(cursor)}`,
-      httpReplies.communityGroups,
-    );
+    return this.call('GET', `${path`/v1/communities/${communityId}/groups`}?cursor=${encodeURIComponent(cursor)}`, 'communityGroups');
   }
   createCommunityGroup(communityId: string, body: Body<'createCommunityGroup'>) {
-    return this.call('POST', path`/v1/communities/${communityId}/groups`, httpReplies.group, body);
+    return this.call('POST', path`/v1/communities/${communityId}/groups`, 'group', body);
   }
   joinCommunityGroup(communityId: string, groupId: string) {
     return this.call('POST', path`/v1/communities/${communityId}/groups/${groupId}/join`, undefined);
   }
   createInvite(communityId: string, body: Body<'createInvite'> = {}) {
-    return this.call('POST', path`/v1/communities/${communityId}/invites`, httpReplies.invite, body);
+    return this.call('POST', path`/v1/communities/${communityId}/invites`, 'invite', body);
   }
   joinByInvite(code: string) {
-    return this.call('POST', path`/v1/invites/${code}/join`, httpReplies.joined);
+    return this.call('POST', path`/v1/invites/${code}/join`, 'joined');
   }
   announce(communityId: string, body: Body<'announce'>) {
-    return this.call('POST', path`/v1/communities/${communityId}/announcements`, httpReplies.posted, body);
+    return this.call('POST', path`/v1/communities/${communityId}/announcements`, 'posted', body);
   }
 
   // Files and search (§8)
@@ -150,7 +142,7 @@ export class BanyanHttp {
    */
   upload(data: Blob | ArrayBuffer | Uint8Array, options: { name: string; contentType?: string }) {
     const type = options.contentType ?? ((typeof Blob !== 'undefined' && data instanceof Blob && data.type) || 'application/octet-stream');
-    return this.call('POST', `/v1/attachments?name=${encodeURIComponent(options.name)}`, httpReplies.attachment, undefined, true, {
+    return this.call('POST', `/v1/attachments?name=${encodeURIComponent(options.name)}`, 'attachment', undefined, true, {
       body: data as RequestBody,
       contentType: type,
     });
@@ -172,7 +164,7 @@ export class BanyanHttp {
   search(q: string, options: { group?: string; community?: string; cursor?: string; limit?: number } = {}) {
     const query = new URLSearchParams({ q });
     for (const [k, v] of Object.entries(options)) if (v !== undefined) query.set(k, String(v));
-    return this.call('GET', `/v1/search?${query}`, httpReplies.search);
+    return this.call('GET', `/v1/search?${query}`, 'search');
   }
   // Moderation (PROTOCOL.md §6): bans, mutes, reports
 
@@ -184,7 +176,7 @@ export class BanyanHttp {
     return this.call('DELETE', path`/v1/communities/${communityId}/bans/${userId}`, undefined);
   }
   bans(communityId: string, cursor?: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/bans` + query({ cursor }), httpReplies.bans);
+    return this.call('GET', path`/v1/communities/${communityId}/bans` + query({ cursor }), 'bans');
   }
   /** Group or community admins: the member cannot send, react or type in the group for `forS` seconds. */
   mute(groupId: string, userId: string, forS: number) {
@@ -195,19 +187,19 @@ export class BanyanHttp {
   }
   /** Any member: reports a message to the admins (once per message; repeating changes nothing). */
   report(groupId: string, seq: number, body: Body<'report'>) {
-    return this.call('POST', path`/v1/groups/${groupId}/messages/${String(seq)}/report`, httpReplies.reported, body);
+    return this.call('POST', path`/v1/groups/${groupId}/messages/${String(seq)}/report`, 'reported', body);
   }
   /** Community admins: the community's report queue, newest first. */
   communityReports(communityId: string, options: { status?: 'open' | 'resolved'; cursor?: string } = {}) {
-    return this.call('GET', path`/v1/communities/${communityId}/reports` + query(options), httpReplies.reports);
+    return this.call('GET', path`/v1/communities/${communityId}/reports` + query(options), 'reports');
   }
   /** Group or community admins: one group's report queue. */
   groupReports(groupId: string, options: { status?: 'open' | 'resolved'; cursor?: string } = {}) {
-    return this.call('GET', path`/v1/groups/${groupId}/reports` + query(options), httpReplies.reports);
+    return this.call('GET', path`/v1/groups/${groupId}/reports` + query(options), 'reports');
   }
   /** Acts on a report (`dismiss`, `delete`, `mute` with `forS?`, `remove`, `ban`) and resolves the message's reports. */
   resolveReport(reportId: string, body: Body<'resolveReport'>) {
-    return this.call('POST', path`/v1/reports/${reportId}/resolve`, httpReplies.report, body);
+    return this.call('POST', path`/v1/reports/${reportId}/resolve`, 'report', body);
   }
   // Notifications (v1.1 §7)
   /** Your notification level in a group (`all`, `mentions`, `none`), muted until `muteUntil` when given. */
@@ -216,42 +208,42 @@ export class BanyanHttp {
   }
   /** The application server key for `PushManager.subscribe({applicationServerKey})`. */
   vapidKey() {
-    return this.call('GET', '/v1/push/vapid-key', httpReplies.vapidKey, undefined, false);
+    return this.call('GET', '/v1/push/vapid-key', 'vapidKey', undefined, false);
   }
   /** Registers a browser's push subscription (`PushSubscription.toJSON()`); answers its id. */
   subscribePush(subscription: PushSubscriptionLike) {
     const body = { endpoint: subscription.endpoint, keys: { p256dh: subscription.keys.p256dh, auth: subscription.keys.auth } };
-    return this.call('POST', '/v1/push/subscriptions', httpReplies.created, body);
+    return this.call('POST', '/v1/push/subscriptions', 'created', body);
   }
   unsubscribePush(id: string) {
     return this.call('DELETE', path`/v1/push/subscriptions/${id}`, undefined);
   }
   /** An announcement's reach (group admins): `{members, delivered, notified, read}`. */
   messageStats(groupId: string, seq: number) {
-    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/stats`, httpReplies.stats);
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/stats`, 'stats');
   }
   createWebhook(communityId: string, body: Body<'createWebhook'>) {
-    return this.call('POST', path`/v1/communities/${communityId}/webhooks`, httpReplies.webhookCreated, body);
+    return this.call('POST', path`/v1/communities/${communityId}/webhooks`, 'webhookCreated', body);
   }
   webhooks(communityId: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/webhooks`, httpReplies.webhooks);
+    return this.call('GET', path`/v1/communities/${communityId}/webhooks`, 'webhooks');
   }
   deleteWebhook(communityId: string, webhookId: string) {
     return this.call('DELETE', path`/v1/communities/${communityId}/webhooks/${webhookId}`, undefined);
   }
   webhookDeliveries(communityId: string, webhookId: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/webhooks/${webhookId}/deliveries`, httpReplies.deliveries);
+    return this.call('GET', path`/v1/communities/${communityId}/webhooks/${webhookId}/deliveries`, 'deliveries');
   }
 
   /** One request: JSON in, the answer parsed with its schema; failures become BanyanError. */
-  async call<S extends z.ZodType | undefined>(
+  async call<K extends ReplyName | undefined>(
     method: string,
     route: string,
-    schema: S,
+    reply: K,
     body?: unknown,
     authed = true,
     raw?: { body: RequestBody; contentType: string },
-  ): Promise<S extends z.ZodType ? z.infer<S> : void> {
+  ): Promise<K extends ReplyName ? HttpReplies[K] : void> {
     const headers: Record<string, string> = {};
     if (authed) headers.authorization = `Bearer ${await this.token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -264,10 +256,10 @@ export class BanyanHttp {
     );
     if (!res.ok) await this.failure(res);
     const json = parseJson(await res.text());
-    if (!schema) return undefined as never;
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new BanyanError('internal', `unexpected answer to ${method} ${route}`, { issues: parsed.error.issues });
-    return parsed.data as never;
+    if (!reply) return undefined as never;
+    const checked = checkReply(reply, json);
+    if (!checked.ok) throw new BanyanError('internal', `unexpected answer to ${method} ${route}`, { issues: checked.issues });
+    return checked.value as never;
   }
 
   private async fetchRaw(method: string, url: string, headers: Record<string, string>, body?: RequestBody): Promise<Response> {
@@ -282,8 +274,8 @@ export class BanyanHttp {
   /** Turns a failed answer into the BanyanError it carries. */
   private async failure(res: Response): Promise<never> {
     const json = parseJson(await res.text());
-    const error = errorBodySchema.safeParse((json as { error?: unknown } | undefined)?.error);
-    if (error.success) throw new BanyanError(error.data.code, error.data.message, error.data.details, res.status);
+    const error = checkErrorBody((json as { error?: unknown } | undefined)?.error);
+    if (error) throw new BanyanError(error.code, error.message, error.details, res.status);
     throw new BanyanError(res.status >= 500 ? 'unavailable' : 'bad_request', `HTTP ${res.status}`, undefined, res.status);
   }
 

@@ -1,4 +1,4 @@
-import { BanyanError } from '../../src/client/index.js';
+import { BanyanError } from '../../src/client/errors.js';
 
 /** A message a person can act on, from whatever failed. */
 export function describeError(err: unknown): string {

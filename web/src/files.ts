@@ -1,5 +1,6 @@
 import { decode } from 'blurhash';
-import { BanyanError, type HistoryMessageFrame } from '../../src/client/index.js';
+import type { HistoryMessageFrame } from '../../src/client/index.js';
+import { BanyanError } from '../../src/client/errors.js';
 import { h } from './dom.js';
 import { describeError } from './errors.js';
 import type { Ctx } from './main.js';

@@ -1,5 +1,6 @@
 import './style.css';
-import { BanyanClient, type BanyanHttp } from '../../src/client/index.js';
+import { BanyanClient } from '../../src/client/client.js';
+import type { BanyanHttp } from '../../src/client/http.js';
 import { h, replace } from './dom.js';
 import { loadSession, pendingInvite, saveSession, type Session } from './session.js';
 import { authView } from './views/auth.js';

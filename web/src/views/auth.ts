@@ -1,4 +1,4 @@
-import { BanyanHttp } from '../../../src/client/index.js';
+import { BanyanHttp } from '../../../src/client/http.js';
 import { h, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import type { Session } from '../session.js';
