@@ -78,6 +78,10 @@ export class BanyanHttp {
   leaveGroup(groupId: string, userId: string) {
     return this.call('DELETE', path`/v1/groups/${groupId}/members/${userId}`, undefined);
   }
+  /** The direct group with `userId` (opened if new): `{group}`. */
+  openDirect(userId: string) {
+    return this.call('POST', '/v1/direct', 'group', { userId });
+  }
   receipts(groupId: string, seq: number) {
     return this.call('GET', path`/v1/groups/${groupId}/messages/${String(seq)}/receipts`, 'receipts');
   }
@@ -127,6 +131,10 @@ export class BanyanHttp {
   }
   createInvite(communityId: string, body: Body<'createInvite'> = {}) {
     return this.call('POST', path`/v1/communities/${communityId}/invites`, 'invite', body);
+  }
+  /** What an invite link leads to (name, description, member count), before joining it. */
+  invitePreview(code: string) {
+    return this.call('GET', path`/v1/invites/${code}`, 'invitePreview');
   }
   joinByInvite(code: string) {
     return this.call('POST', path`/v1/invites/${code}/join`, 'joined');

@@ -90,6 +90,13 @@ export const httpReplies = {
   communityDetail: z.object({ community: communitySchema, role, ...communityGroupPage }).loose(),
   communityGroups: z.object(communityGroupPage).loose(),
   invite: z.object({ code: z.string(), expiresAt: z.string().nullable().optional(), maxUses: z.number().nullable().optional() }).loose(),
+  /** `GET /v1/invites/:code`: what the invite leads to, before joining. */
+  invitePreview: z
+    .object({
+      community: z.object({ name: z.string(), description: z.string(), memberCount: z.number() }).loose(),
+      approvalRequired: z.boolean(),
+    })
+    .loose(),
   /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
   joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),

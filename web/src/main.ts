@@ -2,6 +2,8 @@ import './style.css';
 import { BanyanClient } from '../../src/client/client.js';
 import type { BanyanHttp } from '../../src/client/http.js';
 import { h, replace } from './dom.js';
+import { language, t } from './i18n/index.js';
+import { offline } from './offline.js';
 import { loadSession, pendingInvite, saveSession, type Session } from './session.js';
 import { authView } from './views/auth.js';
 import { communityView } from './views/community.js';
@@ -9,6 +11,7 @@ import { conversationView } from './views/conversation.js';
 import { homeView } from './views/home.js';
 import { inviteView } from './views/invite.js';
 import { newCommunityView, newGroupView } from './views/forms.js';
+import { profileView } from './views/profile.js';
 
 // The web client: hash routes, one view at a time, each view cleaning up after itself.
 
@@ -19,6 +22,8 @@ export interface Ctx {
   names: Names;
   navigate(hash: string): void;
   signOut(): void;
+  /** Draws the current screen again (e.g. in another language). */
+  rerender(): void;
 }
 
 // biome-ignore lint/suspicious/noConfusingVoidType: a view returns its cleanup, or nothing at all.
@@ -28,6 +33,7 @@ export type View = (root: HTMLElement, ctx: Ctx, param: string) => (() => void) 
 export class Names {
   private readonly known = new Map<string, string>();
   private readonly loaded = new Set<string>();
+  private readonly members = new Map<string, string[]>();
   constructor(
     private readonly http: BanyanHttp,
     private readonly me: Session['user'],
@@ -35,7 +41,15 @@ export class Names {
     this.known.set(me.id, me.name);
   }
   of(id: string, fallback?: string): string {
-    return id === this.me.id ? 'You' : (this.known.get(id) ?? fallback ?? `user ${id.slice(2, 8)}`);
+    return id === this.me.id ? t('common.you') : (this.known.get(id) ?? fallback ?? t('common.someone', { id: id.slice(2, 8) }));
+  }
+  /** The members of a group, as last loaded (for @mentions and direct chats' names). */
+  membersOf(groupId: string): string[] {
+    return this.members.get(groupId) ?? [];
+  }
+  /** The user's own name changed (profile). */
+  rename(id: string, name: string): void {
+    this.known.set(id, name);
   }
   /** Learns the names of a group's members (once per group); resolves when known. */
   async loadGroup(groupId: string, force = false): Promise<void> {
@@ -44,11 +58,21 @@ export class Names {
     // Members of an announcement group may not list each other (forbidden): senders then show
     // as the community.
     let cursor: string | undefined;
-    do {
-      const page = await this.http.members(groupId, cursor);
-      for (const m of page.members) if (m.name) this.known.set(m.userId, m.name);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
+    const ids: string[] = [];
+    try {
+      do {
+        const page = await this.http.members(groupId, cursor);
+        for (const m of page.members) {
+          ids.push(m.userId);
+          if (m.name) this.known.set(m.userId, m.name);
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor && ids.length < 2000);
+    } catch (err) {
+      this.loaded.delete(groupId); // try again next time
+      throw err;
+    }
+    this.members.set(groupId, ids);
   }
 }
 
@@ -58,6 +82,7 @@ const routes: [RegExp, View][] = [
   [/^#\/invite\/(.+)$/, inviteView],
   [/^#\/new-group$/, newGroupView],
   [/^#\/new-community$/, newCommunityView],
+  [/^#\/me$/, profileView],
   [/^/, homeView],
 ];
 
@@ -80,13 +105,18 @@ function start(session: Session): void {
     },
     signOut: () => {
       void client.http.signOut().catch(() => undefined); // the local sign-out happens regardless
+      offline.clear();
       stop();
     },
+    rerender: () => render(),
   };
   ctx = c;
   banner = connectionBanner(client);
   client.on('closed', ({ code }) => {
-    if (ctx === c && (code === 4401 || code === 4403)) stop('Your session ended. Sign in again.');
+    if (ctx === c && (code === 4401 || code === 4403)) {
+      offline.clear();
+      stop(t('auth.sessionEnded'));
+    }
   });
   void client.connect().catch(() => undefined); // failures show through the connection banner
   const invite = pendingInvite.get();
@@ -112,11 +142,7 @@ function render(notice?: string): void {
   if (!ctx) {
     const invite = /^#\/invite\/(.+)$/.exec(location.hash)?.[1];
     if (invite) pendingInvite.set(decodeURIComponent(invite));
-    cleanup = authView(
-      view,
-      start,
-      notice ?? (invite ? 'Sign in or create an account to join the community you were invited to.' : undefined),
-    );
+    cleanup = authView(view, start, notice ?? (invite ? t('auth.invited') : undefined), () => render());
     return;
   }
   for (const [pattern, fn] of routes) {
@@ -133,14 +159,17 @@ function connectionBanner(client: BanyanClient): HTMLElement {
   const bar = h('div', { class: 'connection', role: 'status', 'data-state': client.state });
   const show = () => {
     bar.dataset.state = client.state;
-    bar.textContent = client.state === 'reconnecting' ? 'Offline: reconnecting… Messages you send will go out when back online.' : '';
+    bar.textContent = client.state === 'reconnecting' ? t('app.offline') : '';
   };
   show();
   client.on('state', show);
   return bar;
 }
 
+document.documentElement.lang = language();
 window.addEventListener('hashchange', () => render());
+// The service worker keeps the app and what was read for offline use (and shows push notifications).
+if ('serviceWorker' in navigator) void navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => undefined);
 const saved = loadSession();
 if (saved) start(saved);
 else render();
