@@ -43,6 +43,10 @@ export class Names {
   of(id: string, fallback?: string): string {
     return id === this.me.id ? t('common.you') : (this.known.get(id) ?? fallback ?? t('common.someone', { id: id.slice(2, 8) }));
   }
+  /** The display name itself, also for the user (mentions of them read "@Their name"). */
+  nameOf(id: string): string | undefined {
+    return this.known.get(id);
+  }
   /** The members of a group, as last loaded (for @mentions and direct chats' names). */
   membersOf(groupId: string): string[] {
     return this.members.get(groupId) ?? [];

@@ -287,7 +287,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
           ? h('em', {}, t('conv.deleted'))
           : messageText(
               item.text,
-              item.mentions.map((id) => names.of(id, '')),
+              item.mentions.map((id) => names.nameOf(id) ?? ''),
             ),
       ),
       item.text === null ? null : files.render(item.attachments),
@@ -639,7 +639,6 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       dir: 'auto',
       'aria-autocomplete': 'list',
       'aria-controls': 'mention-list',
-      'aria-expanded': 'false',
     });
     let replyTo: number | null = null;
     let quote: { from: string; text: string } | undefined = privateQuote.take(groupId);
@@ -694,7 +693,6 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     const mentionQuery = () => /(^|\s)@([^\s@]{0,32})$/u.exec(input.value.slice(0, input.selectionStart ?? input.value.length));
     const closeMentions = () => {
       mentionList.hidden = true;
-      input.setAttribute('aria-expanded', 'false');
       input.removeAttribute('aria-activedescendant');
       options = [];
     };
@@ -730,7 +728,6 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
         ),
       );
       mentionList.hidden = false;
-      input.setAttribute('aria-expanded', 'true');
       input.setAttribute('aria-activedescendant', `mention-${active}`);
     };
     const pick = (i: number) => {

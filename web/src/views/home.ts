@@ -115,6 +115,12 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       (err: unknown) => (error.textContent = describeError(err)),
     );
 
+  /** "Asha: " before a group's last message; nothing in a direct chat for the other's own words. */
+  const senderPrefix = (g: Row, p: Preview) => {
+    if (g.kind === 'direct' && p.sender !== me) return '';
+    const name = names.of(p.sender, '');
+    return name ? `${name}: ` : '';
+  };
   const nameOf = (g: Row) => (g.kind === 'direct' ? (directNames.get(g.id) ?? g.name) : g.name);
   const groupRow = (g: Row) => {
     const p = previews[g.id];
@@ -129,14 +135,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
           'span',
           { class: 'name' },
           h('span', { class: 'title', dir: 'auto' }, nameOf(g)),
-          p
-            ? h(
-                'span',
-                { class: 'preview', dir: 'auto', 'data-testid': 'preview' },
-                g.kind === 'direct' && p.sender !== me ? '' : `${names.of(p.sender, '')}${p.sender ? ': ' : ''}`,
-                p.text,
-              )
-            : null,
+          p ? h('span', { class: 'preview', dir: 'auto', 'data-testid': 'preview' }, senderPrefix(g, p), p.text) : null,
         ),
         h('span', { class: 'side' }, p ? h('time', { datetime: p.ts }, formatWhen(new Date(p.ts))) : null, badge(g.unread)),
       ),
@@ -221,12 +220,13 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
     filling = true;
     try {
       for (const g of plainGroups().slice(0, 40)) {
-        if (g.kind === 'direct' && !directNames.has(g.id)) {
-          await names.loadGroup(g.id).catch(() => undefined);
+        // Senders' names (and the other person of a direct chat) from the member list.
+        await names.loadGroup(g.id).catch(() => undefined);
+        if (g.kind === 'direct') {
           const other = names.membersOf(g.id).find((id) => id !== me);
           if (other) directNames.set(g.id, names.of(other));
-          redrawRow(g.id, false);
         }
+        redrawRow(g.id, false);
         if (!previews[g.id] && (g.lastSeq ?? 0) > 0) {
           const page = await client.history(g.id, { limit: 1 }).catch(() => undefined);
           const m = page?.messages[0];
@@ -262,7 +262,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       h(
         'div',
         { class: 'me' },
-        link('#/me', { 'data-testid': 'my-name', class: 'profile-link', dir: 'auto', 'aria-label': t('home.profile') }, session.user.name),
+        link('#/me', { 'data-testid': 'my-name', class: 'profile-link', dir: 'auto', title: t('home.profile') }, session.user.name),
         h('button', { type: 'button', class: 'link', onclick: () => ctx.signOut() }, t('home.signOut')),
       ),
     ),
