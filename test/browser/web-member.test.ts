@@ -26,6 +26,12 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
     if (hash) await page.goto(`${server.url}/${hash}`);
     return page;
   };
+  /** A member with a display name (screenshots read like a real community). */
+  const named = async (name: string): Promise<TestUser> => {
+    const user = await server.signUp();
+    expect((await server.http('PATCH', '/v1/me', { token: user.token, body: { name } })).status).toBe(200);
+    return { ...user, name };
+  };
   const texts = (page: Page) => page.getByTestId('message').locator('.text').allTextContents();
   const post = async (user: TestUser, group: string, text: string, extra: Record<string, unknown> = {}) => {
     const r = await server.http('POST', `/v1/groups/${group}/messages`, {
@@ -37,7 +43,7 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
   };
 
   it('chats with replies, reactions, @mentions and safe links; one row per event; receipts on demand', async () => {
-    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    const [asha, ben] = [await named('Asha Devi'), await named('Ben Kumar')];
     const group = await createGroup(server, asha, [ben], 'Garden');
     const first = await post(asha, group, 'Seeds arrive on Friday: https://example.org/seeds. Who can help?');
     await post(asha, group, 'Do not click <b>this</b> javascript:alert(1)');
@@ -65,7 +71,7 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
     await b.getByTestId('message').first().getByTestId('reply').click();
     await expect.poll(() => b.getByTestId('reply-bar').textContent()).toContain('Seeds arrive on Friday');
     const composer = b.getByTestId('composer');
-    await composer.pressSequentially(`I can, @${asha.name.slice(0, 4)}`);
+    await composer.pressSequentially('I can, @Ash');
     await expect.poll(() => b.getByTestId('mention-list').locator('[role=option]').allTextContents()).toEqual([asha.name]);
     await composer.press('Enter'); // picks the name
     await composer.pressSequentially('see you there');
@@ -105,7 +111,7 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
   });
 
   it('lists show last messages and unread counts; a direct chat shows the other person; profile and notification settings', async () => {
-    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    const [asha, ben] = [await named('Asha Devi'), await named('Ben')];
     const group = await createGroup(server, asha, [ben], 'Volunteers');
     await post(asha, group, 'Meeting moved to 6 pm');
     const direct = await server.http('POST', '/v1/direct', { token: asha.token, body: { userId: ben.id } });
@@ -147,7 +153,7 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
   });
 
   it('community: a group with role null shows Join; an invite link shows what it leads to before joining', async () => {
-    const [admin, member, newcomer] = [await server.signUp(), await server.signUp(), await server.signUp()];
+    const [admin, member, newcomer] = [await named('Meera'), await named('Ben Kumar'), await named('Chitra')];
     const created = await server.http('POST', '/v1/communities', {
       token: admin.token,
       body: { name: 'Riverside', description: 'River clean-ups' },
@@ -192,7 +198,7 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
   });
 
   it('replies privately to an announcement, quoting it', async () => {
-    const [admin, member] = [await server.signUp(), await server.signUp()];
+    const [admin, member] = [await named('Meera'), await named('Ben Kumar')];
     const community = (await server.http('POST', '/v1/communities', { token: admin.token, body: { name: 'Ward 7' } })).body.community;
     const invite = (await server.http('POST', `/v1/communities/${community.id}/invites`, { token: admin.token, body: {} })).body.code;
     await server.http('POST', `/v1/invites/${invite}/join`, { token: member.token });
@@ -218,7 +224,7 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
   });
 
   it('in Hindi: follows the browser, switches back to English; user text keeps its own direction', async () => {
-    const [asha, ben] = [await server.signUp(), await server.signUp()];
+    const [asha, ben] = [await named('आशा'), await named('Ben Kumar')];
     const group = await createGroup(server, asha, [ben], 'बगीचा');
     await post(asha, group, 'مرحبا بالجميع');
     const b = await open(ben, '', 'hi-IN');
