@@ -104,6 +104,7 @@ export async function startApp(config: Config): Promise<App> {
         scryptLogN: config.SCRYPT_LOG_N,
         defaultGroupAdd: config.DEFAULT_GROUP_ADD,
         tallyIntervalMs: config.TALLY_INTERVAL_MS,
+        extraMessageTtls: config.MESSAGE_TTL_ALLOWED,
         notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
         allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
       },
@@ -117,6 +118,17 @@ export async function startApp(config: Config): Promise<App> {
     },
   );
   const sweeper = new Sweeper(() => chat.attachments.sweep(), SWEEP_INTERVAL_MS, logger);
+  // Expired messages' files go in the same pass, not a minute later with the attachment sweep.
+  const expirySweeper = new Sweeper(
+    async () => {
+      const swept = await chat.expiry.sweep(config.EXPIRY_SWEEP_BATCH);
+      if (swept.filesDue > 0) await chat.attachments.sweep();
+      return swept.erased;
+    },
+    config.EXPIRY_SWEEP_MS,
+    logger,
+    'expired messages',
+  );
   const rateLimits = RateLimits.create(config, logger);
   const gateway = new Gateway({
     chat,
@@ -172,6 +184,7 @@ export async function startApp(config: Config): Promise<App> {
   });
   const port = await gateway.listen();
   sweeper.start();
+  expirySweeper.start();
   notifyWorker.start();
   logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind, files: blobs.kind });
 
@@ -190,6 +203,7 @@ export async function startApp(config: Config): Promise<App> {
       (stopping ??= (async () => {
         await gateway.drain();
         await sweeper.stop();
+        await expirySweeper.stop();
         await notifyWorker?.stop();
         pushSender.close();
         webhookHttp.close();

@@ -102,6 +102,17 @@ const envSchema = z.object({
   DEFAULT_GROUP_ADD: z.enum(['everyone', 'shared', 'nobody']).default('shared'),
   /** At most one reaction tally per message of an announcement group per this many ms. */
   TALLY_INTERVAL_MS: int(100, 3_600_000).default(2000),
+  /** messageTtlS values allowed besides the protocol's (86400, 604800, 7776000): e.g. `2` for tests. */
+  MESSAGE_TTL_ALLOWED: z
+    .string()
+    .regex(/^(\d{1,9}(,\d{1,9})*)?$/, 'must be a comma-separated list of seconds')
+    .transform((v) => (v === '' ? [] : v.split(',').map(Number)))
+    .refine((list) => list.every((n) => n >= 1), 'each value must be at least 1 second')
+    .default([]),
+  /** How often each replica looks for expired messages to erase (any number of replicas may). */
+  EXPIRY_SWEEP_MS: int(100, 3_600_000).default(30_000),
+  /** Expired messages one replica erases per sweep at most; the rest wait for the next. */
+  EXPIRY_SWEEP_BATCH: int(1, 100_000).default(1000),
   /** Groups up to this many members notify `all` by default, larger ones `mentions` (PROTOCOL.md §7). */
   NOTIFY_ALL_MAX_MEMBERS: int(0, 10_000_000).default(256),
   /** At most one push per user per group in this window; later messages collapse into the next. */

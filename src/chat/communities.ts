@@ -30,6 +30,7 @@ import { findUser } from '../db/users.js';
 import { isAdmin, requireAdmin } from './access.js';
 import { notifyJoinRequest } from './admin-frames.js';
 import type { ChatDeps } from './deps.js';
+import { assertMessageTtl } from './message-ttl.js';
 import { groupFields, groupView, type Groups } from './groups.js';
 import type { Messages } from './messages.js';
 import { commit } from './outbox.js';
@@ -146,6 +147,7 @@ export class Communities {
     input: { name: string; description?: string | undefined; settings?: z.output<typeof groupSettings> | undefined },
   ) {
     const { community } = await this.requireAdmin(communityId, userId);
+    assertMessageTtl(input.settings?.messageTtlS, this.deps.limits.extraMessageTtls);
     return commit(this.deps, async (tx, outbox) => {
       // Serialises group creation and linking in this community, so the limit holds.
       await lockGroupLog(tx, community.announcementGroupId);

@@ -31,6 +31,8 @@ export interface ChatLimits {
   defaultGroupAdd: 'everyone' | 'shared' | 'nobody';
   /** At most one reaction tally per message of an announcement group per this interval. */
   tallyIntervalMs: number;
+  /** messageTtlS values allowed besides the protocol's three (MESSAGE_TTL_ALLOWED). */
+  extraMessageTtls?: readonly number[];
   /** scrypt cost of new password hashes, 2^scryptLogN; OWASP's 17 when unset. */
   scryptLogN?: number;
   /** Groups up to this many members notify `all` by default (NOTIFY_ALL_MAX_MEMBERS); 256 when unset. */

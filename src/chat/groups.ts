@@ -27,12 +27,14 @@ import { defaultNotifyLevel } from './notifications.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
 import { deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
+import { directGroupBlocked } from '../db/privacy.js';
 import { requireAdmin, requireMember } from './access.js';
 import { notifyJoinRequest } from './admin-frames.js';
 import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
 import type { ChatDeps } from './deps.js';
 import { decideAdds, inviteIn } from './consent.js';
 import { oweCommunityEvent } from './community-webhooks.js';
+import { assertMessageTtl } from './message-ttl.js';
 import { commit, type Outbox } from './outbox.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
@@ -50,7 +52,8 @@ export const groupFields = (g: Pick<GroupRow, 'id' | 'kind' | 'name' | 'descript
   memberCount: g.memberCount,
 });
 
-export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq });
+/** The group resource, for its members and governors. */
+export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq, pins: g.pins });
 
 /** Groups and their members. Every change appends an event to the group's log. */
 export class Groups {
@@ -114,8 +117,19 @@ export class Groups {
     groupId: string,
     input: { name?: string | undefined; description?: string | undefined; settings?: GroupSettings | undefined },
   ) {
-    // Its admins, or its community's admins without being in it.
-    await requireGovernor(this.deps.db, groupId, userId);
+    // Its admins, or its community's admins without being in it; in a direct group (no admins)
+    // either member turns disappearing messages on or off, and changes nothing else.
+    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
+    const onlyTtl =
+      input.name === undefined &&
+      input.description === undefined &&
+      input.settings !== undefined &&
+      Object.keys(input.settings).every((key) => key === 'messageTtlS');
+    if (!authority.governs && !(authority.kind === 'direct' && authority.member && onlyTtl)) {
+      throw forbidden('only group or community admins may do this');
+    }
+    if (authority.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot change this');
+    assertMessageTtl(input.settings?.messageTtlS, this.deps.limits.extraMessageTtls);
     return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }
 
@@ -450,5 +464,6 @@ function toSummary(row: Awaited<ReturnType<typeof listUserGroups>>[number], noti
     memberCount: row.memberCount,
     level: row.notifyLevel ?? defaultNotifyLevel(row.kind, row.memberCount, notifyAllMax),
     muteUntil: row.muteUntil ? row.muteUntil.toISOString() : null,
+    pins: row.pins,
   };
 }

@@ -8,6 +8,8 @@ import { Governance } from './governance.js';
 import { Groups } from './groups.js';
 import { Invitations } from './invitations.js';
 import { Privacy } from './privacy.js';
+import { Pins } from './pins.js';
+import { Expiry } from './expiry.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 import { Search } from './search.js';
@@ -32,6 +34,9 @@ export function createChat(deps: ChatDeps, tokens: Tokens, media: Omit<MediaDeps
     accounts: new Accounts(deps, tokens),
     groups,
     messages,
+    pins: new Pins(deps),
+    /** Erases expired messages (tests call it; a timer does otherwise). */
+    expiry: new Expiry(deps),
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),

@@ -21,7 +21,7 @@ import { oweNotifications } from '../db/notifications.js';
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
-import { attachmentsOf, encodeEvent, type HistoryMessage } from '../protocol/frames.js';
+import { attachmentsOf, encodeEvent, isExpired, type HistoryMessage } from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
 import { attachmentMeta } from './attachments.js';
 import { assertNotMuted, findAuthority } from './authority.js';
@@ -31,8 +31,10 @@ import { commit, publishCommitted } from './outbox.js';
 import { ReadBudget } from './read-budget.js';
 import type { ReachStats } from './reach.js';
 import { advanceReadCounting } from '../db/notifications.js';
+import { setExpiry } from '../db/expiry.js';
 import { SendQueue, type SendResult, sameContent, storedContent } from './send-queue.js';
 import { ReactionTallies } from './tallies.js';
+import { unpinGoneIn } from './pins.js';
 
 /** Messages and the log: send, edit, delete, react, read markers, history and sync. */
 export class Messages {
@@ -139,6 +141,11 @@ export class Messages {
       }
       const [row] = await outbox.append(tx, input.group, [draft(userId, 'edit', { target: input.target, text: input.text })]);
       await setMessageText(tx, input.group, input.target, input.text, row!.ts);
+      // An edit of a disappearing message disappears with it (its text is the message's).
+      if (message.expiresAt) {
+        await setExpiry(tx, input.group, row!.seq, message.expiresAt);
+        row!.expiresAt = message.expiresAt;
+      }
       return ackOf(row!);
     });
   }
@@ -154,6 +161,8 @@ export class Messages {
       }
       await eraseMessage(tx, input.group, input.target);
       const [row] = await outbox.append(tx, input.group, [draft(userId, 'delete', { target: input.target })]);
+      // A deleted message leaves the pins: a `group` event after the `delete`.
+      await unpinGoneIn(tx, outbox, input.group, (await findGroup(tx, input.group))!.pins, [input.target], userId);
       return ackOf(row!);
     });
   }
@@ -313,6 +322,7 @@ export class Messages {
     const message = await findMessage(tx, groupId, seq);
     if (!message) throw notFound('message');
     if (message.deleted) throw conflict('message was deleted');
+    if (isExpired(message)) throw conflict('message has expired');
     return message;
   }
 }
@@ -346,6 +356,22 @@ class ReplyBytes {
 const ackOf = (row: EventRow) => ({ group: row.groupId, seq: row.seq, ts: row.ts });
 
 export function historyMessage(row: EventRow, reactions: Record<string, number>): HistoryMessage {
+  if (isExpired(row)) {
+    return {
+      seq: row.seq,
+      ts: row.ts.toISOString(),
+      sender: row.senderId,
+      text: null,
+      replyTo: null,
+      mentions: [],
+      clientMsgId: row.clientMsgId,
+      editedAt: null,
+      deleted: row.deleted,
+      reactions: {},
+      expiresAt: row.expiresAt?.toISOString(),
+      expired: true,
+    };
+  }
   return {
     seq: row.seq,
     ts: row.ts.toISOString(),
@@ -358,5 +384,6 @@ export function historyMessage(row: EventRow, reactions: Record<string, number>)
     deleted: row.deleted,
     reactions,
     ...(attachmentsOf(row).length > 0 ? { attachments: attachmentsOf(row) } : {}),
+    ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}),
   };
 }

@@ -12,6 +12,8 @@ export interface Committed {
   /** Access changes no event carries (a mute, a private roster's membership change), for every replica's membership cache. */
   access?: readonly AccessChange[];
   controls?: readonly { userId: string; message: ControlMessage }[];
+  /** Messages erased on expiry, per group: an `expired` frame to the group's sockets (not logged). */
+  expired?: readonly { group: string; seqs: number[] }[];
 }
 
 /** Collects, inside a transaction, what it will make visible once committed. */
@@ -19,6 +21,7 @@ export class Outbox {
   readonly events: EventRow[] = [];
   readonly controls: { userId: string; message: ControlMessage }[] = [];
   readonly access: AccessChange[] = [];
+  readonly expired: { group: string; seqs: number[] }[] = [];
 
   async append(tx: Tx, groupId: string, drafts: EventDraft[]): Promise<EventRow[]> {
     const rows = await appendEvents(tx, groupId, drafts);
@@ -28,6 +31,11 @@ export class Outbox {
 
   notify(userId: string, message: ControlMessage): void {
     this.controls.push({ userId, message });
+  }
+
+  /** Messages of a group erased on expiry: their `expired` frame goes out after the commit. */
+  expiredMessages(group: string, seqs: number[]): void {
+    this.expired.push({ group, seqs });
   }
 
   /** An access change no event of this commit carries (a mute lifted or set, a private roster's membership change). */
@@ -54,6 +62,7 @@ export async function commit<T>(deps: ChatDeps, work: (tx: Tx, outbox: Outbox) =
  * they govern** — every replica's membership cache has dropped a removed member before any socket
  * sees the removal, so no replica still accepts a send from them; then the events; then the users'
  * control messages (group_added, read markers, revocations), which may point at those events.
+ * `expired` frames go with the events: sockets hear that messages disappeared once they are erased.
  *
  * Without access changes, the events are handed to the bus before the first await, so callers that
  * publish one commit after another keep their order on the bus without waiting for it.
@@ -66,6 +75,7 @@ export async function publishCommitted(deps: ChatDeps, committed: Committed): Pr
     const changes = [...accessChanges(events), ...(committed.access ?? [])];
     if (changes.length > 0) await Promise.all(changes.map((c) => deps.publisher.accessChanged(c)));
     if (events.length > 0) await deps.publisher.events(events);
+    await Promise.all((committed.expired ?? []).map((e) => deps.publisher.expired(e.group, e.seqs)));
     await Promise.all((committed.controls ?? []).map((c) => deps.publisher.control(c.userId, c.message)));
     // Stored messages owe notifications (notify_outbox, written with them): wake this replica's worker.
     if (deps.notificationsOwed && events.some((e) => e.kind === 'message')) deps.notificationsOwed();

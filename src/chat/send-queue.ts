@@ -48,7 +48,8 @@ export const storedContent = (row: EventRow): StoredContent => ({
   text: row.text,
   replyTo: row.replyTo,
   mentions: row.data?.mentions,
-  edited: row.editedAt !== null || row.deleted,
+  // Changed since (an expired message too): a retry gets the first ack, whatever it carries.
+  edited: row.editedAt !== null || row.deleted || row.expired,
 });
 
 const reused = () => conflict('this clientMsgId was used for a different message');
@@ -176,6 +177,8 @@ export class SendQueue {
         data: { mentions: m.mentions },
         editedAt: null,
         deleted: false,
+        expiresAt: row.expiresAt,
+        expired: false,
       });
     }
     return { stored };

@@ -45,8 +45,10 @@ export interface ClientEvents extends Record<string, unknown> {
   /** An event of a group, once, in seq order. */
   event: GroupEvent;
   typing: FrameOf<'typing'>;
-  /** A group joined, or its summary changed. */
+  /** A group joined, or its summary changed (a rename, its pins). */
   group: GroupState;
+  /** Disappearing messages of a group ran out and were erased: drop their text and files. */
+  expired: { group: string; seqs: number[] };
   group_removed: { group: string };
   /** Someone invited this user to a group (accept or decline with `http`). */
   group_invited: FrameOf<'group_invited'>;
@@ -115,6 +117,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
       {
         event: (e) => this.emit('event', e),
         group: (state) => this.emit('group', state),
+        expired: (change) => this.emit('expired', change),
         unread: (change) => this.emit('unread', change),
         gap: (group) => this.syncGroups([group]),
       },
@@ -252,6 +255,23 @@ export class BanyanClient extends Emitter<ClientEvents> {
     this.connection.send({ type: 'typing', group });
   }
 
+  /** Pins a message (group admins; either member of a direct group); at most 5 per group. */
+  async pin(group: string, seq: number): Promise<void> {
+    await this.request({ type: 'pin', group, target: seq });
+  }
+
+  async unpin(group: string, seq: number): Promise<void> {
+    await this.request({ type: 'unpin', group, target: seq });
+  }
+
+  /**
+   * Turns disappearing messages on (86400, 604800 or 7776000 seconds) or off (null) for messages
+   * sent from now on (group admins; either member of a direct group).
+   */
+  setMessageTtl(group: string, messageTtlS: number | null) {
+    return this.http.updateGroup(group, { settings: { messageTtlS } });
+  }
+
   /** Registers this device for Web Push (a browser's `PushSubscription.toJSON()`); answers the subscription id. */
   async subscribePush(subscription: PushSubscriptionLike): Promise<string> {
     return (await this.http.subscribePush(subscription)).id;
@@ -282,6 +302,9 @@ export class BanyanClient extends Emitter<ClientEvents> {
         return;
       case 'typing':
         if (this.groupsTracked.has(frame.group)) this.emit('typing', frame);
+        return;
+      case 'expired':
+        this.groupsTracked.expired(frame.group, frame.seqs);
         return;
       case 'group_added':
         this.groupsTracked.track(frame.group);

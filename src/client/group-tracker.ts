@@ -11,13 +11,17 @@ export type GroupState = Pick<GroupSummary, 'id' | 'kind' | 'name' | 'communityI
   readSeq: number;
   /** Messages by others after the read marker. */
   unread: number;
+  /** Seqs of the pinned messages, most recently pinned first. */
+  pins: number[];
 };
 
 export interface GroupTrackerHooks {
   /** An event, once and in seq order. */
   event(event: GroupEvent): void;
-  /** A group's summary changed (a rename). */
+  /** A group's summary changed (a rename, its pins). */
   group(state: GroupState): void;
+  /** Messages of a group disappeared (their time ran out): drop their content. */
+  expired?(change: { group: string; seqs: number[] }): void;
   unread(change: { group: string; unread: number; readSeq: number }): void;
   /** Events past a gap waited too long outside a sync: fetch the missing ones. */
   gap(group: string): void;
@@ -72,7 +76,8 @@ export class GroupTracker {
     const g = this.tracked.get(id);
     if (!g) return undefined;
     const { kind, name, communityId, role } = g.summary;
-    return { id, kind, name, communityId, role, lastSeq: g.cursor.seq, readSeq: g.readSeq, unread: this.unreadOf(g) };
+    const pins = g.summary.pins ?? [];
+    return { id, kind, name, communityId, role, lastSeq: g.cursor.seq, readSeq: g.readSeq, unread: this.unreadOf(g), pins };
   }
 
   /** Follows a group, or takes a fresher summary of one already followed. */
@@ -151,10 +156,25 @@ export class GroupTracker {
       this.countUnread(e.group, g, e);
       const renamed = e.kind === 'group' && typeof e.changes.name === 'string';
       if (renamed) g.summary = { ...g.summary, name: e.changes.name as string };
+      const repinned = e.kind === 'group' && Array.isArray(e.changes.pins);
+      if (repinned) g.summary = { ...g.summary, pins: e.changes.pins as number[] };
       this.hooks.event(e);
-      if (renamed) this.hooks.group(this.state(e.group)!);
+      if (renamed || repinned) this.hooks.group(this.state(e.group)!);
     }
     this.watchGap(event.group, g);
+  }
+
+  /**
+   * Messages disappeared (an `expired` frame): they are no longer unread, and the app drops
+   * their content. Their events, synced later, say `expired: true` themselves.
+   */
+  expired(group: string, seqs: number[]): void {
+    const g = this.tracked.get(group);
+    if (!g) return;
+    let changed = false;
+    for (const seq of seqs) changed = g.unreadSeqs.delete(seq) || changed;
+    this.hooks.expired?.({ group, seqs });
+    if (changed) this.emitUnread(group, g);
   }
 
   /** Live delivery is gapless, so a gap outside a sync is a lost frame: fill it from the log. */
@@ -198,7 +218,7 @@ export class GroupTracker {
 
   private countUnread(group: string, g: Tracked, e: GroupEvent): void {
     let changed = false;
-    if (e.kind === 'message' && e.sender !== this.options.self() && e.seq > g.readSeq && !e.deleted) {
+    if (e.kind === 'message' && e.sender !== this.options.self() && e.seq > g.readSeq && !e.deleted && !e.expired) {
       g.unreadSeqs.add(e.seq);
       changed = true;
     } else if (e.kind === 'delete') {

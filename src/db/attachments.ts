@@ -89,23 +89,28 @@ export async function insertAttachmentRefs(tx: Tx, groupId: string, seq: number,
 
 /** A message is gone: its references go, and attachments nothing refers to any more may be swept now. */
 export async function releaseAttachmentRefs(tx: Tx, groupId: string, seq: number): Promise<void> {
+  await releaseAttachmentRefsOf(tx, groupId, [seq]);
+}
+
+/** As releaseAttachmentRefs, for several messages of one group at once; how many files are now due for deletion. */
+export async function releaseAttachmentRefsOf(tx: Tx, groupId: string, seqs: number[]): Promise<number> {
+  if (seqs.length === 0) return 0;
   const released = await tx
     .delete(attachmentRefs)
-    .where(and(eq(attachmentRefs.groupId, groupId), eq(attachmentRefs.seq, seq)))
+    .where(and(eq(attachmentRefs.groupId, groupId), inArray(attachmentRefs.seq, seqs)))
     .returning({ id: attachmentRefs.attachmentId });
-  if (released.length === 0) return;
-  await tx
+  if (released.length === 0) return 0;
+  const due = await tx
     .update(attachments)
     .set({ sweepAfter: sql`now()` })
     .where(
       and(
-        inArray(
-          attachments.id,
-          released.map((r) => r.id),
-        ),
+        inArray(attachments.id, [...new Set(released.map((r) => r.id))]),
         sql`not exists (select 1 from ${attachmentRefs} r where r.attachment_id = ${attachments.id})`,
       ),
-    );
+    )
+    .returning({ id: attachments.id });
+  return due.length;
 }
 
 /**

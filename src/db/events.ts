@@ -6,7 +6,10 @@ import { MissingGroup } from './errors.js';
 import { events, groups, notifyOutbox, reactions, type EventRow } from './schema.js';
 
 /** An event before the log gives it a seq and a time. */
-export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted'>;
+export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted' | 'expiresAt' | 'expired'>;
+
+/** A group's messageTtlS as SQL reads it from its settings (null: messages do not disappear). */
+const messageTtlS = sql`(${groups.settings}->>'messageTtlS')::int`;
 
 export const messageDraft = (senderId: string, m: Omit<SendInput, 'group'>): EventDraft => ({
   senderId,
@@ -48,10 +51,14 @@ export async function appendEvents(
     .update(groups)
     .set({ lastSeq: sql`${groups.lastSeq} + ${drafts.length}` })
     .where(eq(groups.id, groupId))
-    .returning({ lastSeq: groups.lastSeq });
+    .returning({ lastSeq: groups.lastSeq, ttlS: sql<number | null>`${messageTtlS}` });
   if (!bumped) throw new MissingGroup(groupId);
   const first = Number(bumped.lastSeq) - drafts.length + 1;
-  const insert = tx.insert(events).values(drafts.map((d, i) => ({ ...d, groupId, seq: first + i })));
+  // Messages sent while disappearing messages are on carry their expiry (the setting as of this lock).
+  const expiresAt = bumped.ttlS ? sql`now() + make_interval(secs => ${bumped.ttlS})` : null;
+  const insert = tx
+    .insert(events)
+    .values(drafts.map((d, i) => ({ ...d, groupId, seq: first + i, expiresAt: d.kind === 'message' ? expiresAt : null })));
   // With skipDuplicates a repeated clientMsgId yields fewer rows than drafts: the caller must
   // then roll back, since the seqs it took would leave a gap.
   return (options.skipDuplicates ? insert.onConflictDoNothing() : insert).returning();
@@ -71,12 +78,19 @@ export type MessageInsert = Omit<OutgoingMessage, 'group'> & { groupId: string; 
 export async function appendMessages(
   db: Queryable,
   batch: MessageInsert[],
-): Promise<{ groupId: string; seq: number; senderId: string; clientMsgId: string; ts: Date }[]> {
+): Promise<{ groupId: string; seq: number; senderId: string; clientMsgId: string; ts: Date; expiresAt: Date | null }[]> {
   if (batch.length === 0) return [];
   const json = JSON.stringify(
     batch.map((m) => ({ g: m.groupId, o: m.ord, s: m.senderId, c: m.clientMsgId, t: m.text, r: m.replyTo, m: { mentions: m.mentions } })),
   );
-  type Row = { group_id: string; seq: string | number; sender_id: string; client_msg_id: string; ts: Date | string };
+  type Row = {
+    group_id: string;
+    seq: string | number;
+    sender_id: string;
+    client_msg_id: string;
+    ts: Date | string;
+    expires_at: Date | string | null;
+  };
   const result: unknown = await db.execute(sql`
     -- = any(array(...)) keeps both lookups of groups on its primary key whatever the estimates.
     with v as (
@@ -89,11 +103,13 @@ export async function appendMessages(
       update ${groups} set last_seq = ${groups}.last_seq + n.n
       from n
       where ${groups}.id = n.g and ${groups}.id = any(array(select id from locked))
-      returning ${groups}.id, ${groups}.last_seq - n.n as first
+      returning ${groups}.id, ${groups}.last_seq - n.n as first, ${messageTtlS} as ttl
     ), stored as (
-      insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data)
-      select v.g, b.first + v.o, v.s, 'message', v.c, v.t, v.r, v.m from v join bumped b on b.id = v.g
-      returning group_id, seq, sender_id, client_msg_id, ts
+      -- Messages sent while disappearing messages are on carry their expiry.
+      insert into ${events} (group_id, seq, sender_id, kind, client_msg_id, text, reply_to, data, expires_at)
+      select v.g, b.first + v.o, v.s, 'message', v.c, v.t, v.r, v.m, now() + make_interval(secs => b.ttl)
+      from v join bumped b on b.id = v.g
+      returning group_id, seq, sender_id, client_msg_id, ts, expires_at
     ), owed as (
       -- The notifications these messages owe, durable with them (PROTOCOL.md §7).
       insert into ${notifyOutbox} (group_id, seq) select group_id, seq from stored
@@ -107,6 +123,7 @@ export async function appendMessages(
     senderId: r.sender_id,
     clientMsgId: r.client_msg_id,
     ts: new Date(r.ts),
+    expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
   }));
 }
 

@@ -82,6 +82,7 @@ const summaryColumns = {
   memberCount: groups.memberCount,
   notifyLevel: members.notifyLevel,
   muteUntil: members.muteUntil,
+  pins: groups.pins,
 };
 
 /** Every group the user is in, as `ready` and `/v1/me` list them. */

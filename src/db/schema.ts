@@ -69,6 +69,8 @@ export const groups = pgTable(
     /** The last seq handed out; bumped inside the insert transaction, so seqs are gapless. */
     lastSeq: bigint({ mode: 'number' }).notNull().default(0),
     memberCount: integer().notNull().default(0),
+    /** The seqs of pinned messages, most recently pinned first (at most MAX_PINS). */
+    pins: jsonb().$type<number[]>().notNull().default([]),
     /** For `direct` groups: the two user ids, sorted and joined, so each pair has one. */
     directKey: text().unique(),
     createdBy: text().notNull(),
@@ -127,9 +129,14 @@ export const events = pgTable(
     data: jsonb().$type<Record<string, unknown>>(),
     editedAt: timestamp({ withTimezone: true, mode: 'date' }),
     deleted: boolean().notNull().default(false),
+    /** A message sent while the group's messageTtlS was on (or an edit of one): when it disappears. */
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
+    /** Erased by the expiry sweeper: its seq stays, its content is gone. */
+    expired: boolean().notNull().default(false),
   },
   (t) => [
     primaryKey({ columns: [t.groupId, t.seq] }),
+    index('events_expiry').on(t.expiresAt).where(sql`${t.expiresAt} is not null and not ${t.expired}`),
     uniqueIndex('events_idempotency').on(t.groupId, t.senderId, t.clientMsgId),
     index('events_messages').on(t.groupId, t.seq).where(sql`kind = 'message'`),
     index('events_target').on(t.groupId, t.target).where(sql`target is not null`),

@@ -75,6 +75,8 @@ export async function searchMessages(
       ${events.senderId} as sender_id, ${events.text} as text
     from ${events}
     where ${events.kind} = 'message' and ${events.text} is not null
+      -- Expired and not swept yet: its content is withheld already.
+      and (${events.expiresAt} is null or ${events.expiresAt} > now())
       and ${inScope}
       and (search @@ ${query}${substring})
       ${after}

@@ -1,5 +1,5 @@
 import type { Bus } from '../bus/bus.js';
-import { typingFrame, type LogEvent } from '../protocol/frames.js';
+import { expiredFrame, typingFrame, type LogEvent } from '../protocol/frames.js';
 import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
@@ -22,6 +22,11 @@ export class Publisher {
   /** Tells every replica's membership cache; call only after the change is committed. */
   async accessChanged(change: AccessChange): Promise<void> {
     await this.bus.publish({ topic: ACCESS_TOPIC, data: encodeAccessChange(change) });
+  }
+
+  /** Messages of a group erased on expiry: a frame (no seq, not logged) to its sockets; call only after the commit. */
+  async expired(groupId: string, seqs: number[]): Promise<void> {
+    await this.bus.publish({ topic: groupTopic(groupId), data: expiredFrame(groupId, seqs) });
   }
 
   async typing(groupId: string, userId: string, originConnection: string): Promise<void> {

@@ -33,6 +33,11 @@ export function createMetrics() {
     }),
     gapFills: new Counter({ name: 'banyan_gap_fills_total', help: 'Out-of-order events filled from storage', registers: [registry] }),
     slowConsumers: new Counter({ name: 'banyan_slow_consumers_total', help: 'Sockets closed with 4000', registers: [registry] }),
+    messagesExpired: new Counter({
+      name: 'banyan_messages_expired_total',
+      help: 'Disappearing messages erased by this replica',
+      registers: [registry],
+    }),
   };
 }
 

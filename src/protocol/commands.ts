@@ -36,6 +36,8 @@ export function commandSchemas(limits: ProtocolLimits) {
     delete: z.object({ ...base, type: z.literal('delete'), group: id, target: positiveSeq }),
     react: z.object({ ...base, type: z.literal('react'), group: id, target: positiveSeq, emoji: emoji.nullable() }),
     read: z.object({ ...base, type: z.literal('read'), group: id, seq }),
+    pin: z.object({ ...base, type: z.literal('pin'), group: id, target: positiveSeq }),
+    unpin: z.object({ ...base, type: z.literal('unpin'), group: id, target: positiveSeq }),
     typing: z.object({ ...base, type: z.literal('typing'), group: id }),
     sync: z.object({
       ...base,

@@ -12,6 +12,13 @@ export type AttachmentMeta = Known<AttachmentFrame>;
 export const attachmentsOf = (e: Pick<LogEvent, 'data' | 'deleted'>): AttachmentMeta[] =>
   e.deleted ? [] : ((e.data?.attachments as AttachmentMeta[] | undefined) ?? []);
 
+/**
+ * A disappearing message past its time: erased by the sweeper, or due and not swept yet (its
+ * content is then withheld all the same).
+ */
+export const isExpired = (e: Pick<LogEvent, 'expiresAt' | 'expired'>, now = Date.now()): boolean =>
+  e.expired || (e.expiresAt !== null && e.expiresAt.getTime() <= now);
+
 // Server → client frames (PROTOCOL.md §4). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
 
@@ -24,6 +31,17 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
   const data = e.data ?? {};
   switch (e.kind) {
     case 'message':
+      if (isExpired(e)) {
+        return {
+          ...head,
+          clientMsgId: e.clientMsgId,
+          text: null,
+          replyTo: null,
+          mentions: [],
+          expiresAt: e.expiresAt?.toISOString(),
+          expired: true,
+        };
+      }
       return {
         ...head,
         clientMsgId: e.clientMsgId,
@@ -33,9 +51,11 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
         ...(attachmentsOf(e).length > 0 ? { attachments: attachmentsOf(e) } : {}),
         ...(e.editedAt ? { editedAt: e.editedAt.toISOString() } : {}),
         ...(e.deleted ? { deleted: true } : {}),
+        ...(e.expiresAt ? { expiresAt: e.expiresAt.toISOString() } : {}),
       };
     case 'edit':
-      return { ...head, target: e.target, text: e.text };
+      // An edit of a disappearing message expires with it.
+      return isExpired(e) ? { ...head, target: e.target, text: null, expired: true } : { ...head, target: e.target, text: e.text };
     case 'delete':
       return { ...head, target: e.target };
     case 'reaction':
@@ -75,6 +95,8 @@ export const readyFrame = (
   groups: GroupSummary[],
 ) => JSON.stringify({ type: 'ready', ...(re === undefined ? {} : { re }), user, sessionId, groups });
 
+/** Messages of a group the expiry sweeper has just erased (not logged: their seqs stay in the log, with `expired: true`). */
+export const expiredFrame = (group: string, seqs: number[]) => JSON.stringify({ type: 'expired', group, seqs });
 export const typingFrame = (group: string, user: string) => JSON.stringify({ type: 'typing', group, user });
 export const groupAddedFrame = (group: GroupSummary) => JSON.stringify({ type: 'group_added', group });
 export const groupRemovedFrame = (group: string) => JSON.stringify({ type: 'group_removed', group });

@@ -18,7 +18,16 @@ const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, '3–32 characters of a
 const password = z.string().min(8).max(256);
 const role = z.enum(['admin', 'member']);
 
-export const groupSettings = z.object({ adminsOnlyPost: z.boolean(), open: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
+export const groupSettings = z
+  .object({
+    adminsOnlyPost: z.boolean(),
+    open: z.boolean(),
+    approvalRequired: z.boolean(),
+    /** Disappearing messages (PROTOCOL.md §8): null (off) or seconds; the server checks which it allows. */
+    messageTtlS: z.number().int().min(1).max(100_000_000).nullable(),
+  })
+  .partial()
+  .strict();
 
 /** Community settings live on its announcement group (who posts there, whether joining needs approval). */
 export const communitySettings = z.object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean() }).partial().strict();

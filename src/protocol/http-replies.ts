@@ -32,6 +32,8 @@ export const groupSchema = z
     settings: z.record(z.string(), z.unknown()),
     memberCount: z.number(),
     lastSeq: z.number(),
+    /** v1.1 (§8): seqs of the pinned messages (at most 5), most recently pinned first. */
+    pins: z.array(z.number().int()),
   })
   .loose();
 

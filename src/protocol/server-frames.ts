@@ -26,6 +26,8 @@ export const groupSummarySchema = z
     /** v1.1 (§7): the caller's notification level here, and until when it is muted. */
     level: z.enum(['all', 'mentions', 'none']).optional(),
     muteUntil: z.string().nullable().optional(),
+    /** v1.1 (§8): seqs of the pinned messages, most recently pinned first. */
+    pins: z.array(z.number().int()).optional(),
   })
   .loose();
 
@@ -74,6 +76,10 @@ export const messageEventSchema = z
     attachments: z.array(attachmentSchema).optional(),
     editedAt: z.string().optional(),
     deleted: z.boolean().optional(),
+    /** v1.1 (§8): sent while disappearing messages were on: when it disappears. */
+    expiresAt: z.string().optional(),
+    /** v1.1 (§8): erased on expiry (text null, no mentions or files); its seq stays. */
+    expired: z.boolean().optional(),
   })
   .loose();
 
@@ -112,6 +118,9 @@ export const historyMessageSchema = z
     reactions: z.record(z.string(), z.number()),
     /** Present when the message has files (and is not deleted). */
     attachments: z.array(attachmentSchema).optional(),
+    /** v1.1 (§8): when a disappearing message disappears, and whether it has. */
+    expiresAt: z.string().optional(),
+    expired: z.boolean().optional(),
   })
   .loose();
 
@@ -169,6 +178,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     .loose(),
   z.object({ type: z.literal('pong'), re: commandId }).loose(),
   z.object({ type: z.literal('typing'), group: z.string(), user: z.string() }).loose(),
+  /** v1.1 (§8): these messages of the group disappeared (not logged; their events now say `expired: true`). */
+  z.object({ type: z.literal('expired'), group: z.string(), seqs: z.array(z.number().int().min(1)) }).loose(),
   z.object({ type: z.literal('group_added'), group: groupSummarySchema }).loose(),
   z.object({ type: z.literal('group_removed'), group: z.string() }).loose(),
   z.object({ type: z.literal('read'), group: z.string(), seq }).loose(),

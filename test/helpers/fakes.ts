@@ -140,6 +140,8 @@ export const messageEvent = (groupId: string, seq: number): LogEvent => ({
   data: { mentions: [] },
   editedAt: null,
   deleted: false,
+  expiresAt: null,
+  expired: false,
 });
 
 export const memberLeftEvent = (groupId: string, seq: number, member: string): LogEvent => ({

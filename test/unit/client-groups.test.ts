@@ -27,7 +27,13 @@ const removal = (seq: number, target: number): GroupEvent => ({ ...head(seq), ki
 const rename = (seq: number, name: string): GroupEvent => ({ ...head(seq), kind: 'group', changes: { name } });
 
 function setup(options: { initialBacklog?: number; cursors?: Record<string, number> } = {}) {
-  const seen = { events: [] as number[], groups: [] as GroupState[], unread: [] as number[], gaps: [] as string[] };
+  const seen = {
+    events: [] as number[],
+    groups: [] as GroupState[],
+    unread: [] as number[],
+    gaps: [] as string[],
+    expired: [] as number[],
+  };
   const tracker = new GroupTracker(
     { initialBacklog: options.initialBacklog ?? 500, cursors: options.cursors, self: () => 'u1', gapWaitMs: 300 },
     {
@@ -35,6 +41,7 @@ function setup(options: { initialBacklog?: number; cursors?: Record<string, numb
       group: (g) => seen.groups.push(g),
       unread: (u) => seen.unread.push(u.unread),
       gap: (g) => seen.gaps.push(g),
+      expired: (e) => seen.expired.push(...e.seqs),
     },
   );
   return { tracker, seen };
@@ -55,6 +62,7 @@ describe('GroupTracker', () => {
       lastSeq: 4,
       readSeq: 4,
       unread: 0,
+      pins: [],
     });
 
     const backlog = setup({ initialBacklog: 3 });
@@ -122,6 +130,22 @@ describe('GroupTracker', () => {
     expect(seen.gaps).toEqual(['g1']);
     tracker.accept(message(6));
     expect(seen.events).toEqual([5, 6, 7]);
+  });
+
+  it('follows the pins, and drops expired messages from the unread count (never counting an expired one)', () => {
+    const { tracker, seen } = setup();
+    tracker.track(summary({ lastSeq: 4, pins: [2] }));
+    expect(tracker.state('g1')!.pins).toEqual([2]);
+    tracker.accept({ ...head(5), kind: 'group', changes: { pins: [3, 2] } });
+    expect(seen.groups.map((g) => g.pins)).toEqual([[3, 2]]);
+    tracker.accept(message(6));
+    tracker.accept(message(7));
+    tracker.accept({ ...message(8), text: null, expired: true });
+    expect(tracker.state('g1')!.unread).toBe(2);
+    tracker.expired('g1', [6]);
+    expect(seen.expired).toEqual([6]);
+    expect(tracker.state('g1')!.unread).toBe(1);
+    expect(seen.unread.at(-1)).toBe(1);
   });
 
   it('forgets an untracked group, and takes fresher summaries of a followed one', () => {

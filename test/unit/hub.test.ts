@@ -83,6 +83,8 @@ class Logs implements FeedStorage {
       data,
       editedAt: null,
       deleted: false,
+      expiresAt: null,
+      expired: false,
     };
     log.push(event);
     this.events.set(groupId, log);

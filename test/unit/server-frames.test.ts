@@ -35,6 +35,8 @@ const base: LogEvent = {
   data: { mentions: ['u2'] },
   editedAt: null,
   deleted: false,
+  expiresAt: null,
+  expired: false,
 };
 const summary: GroupSummary = { id: 'g1', kind: 'group', name: 'Volunteers', communityId: null, role: 'member', lastSeq: 42, readSeq: 40 };
 

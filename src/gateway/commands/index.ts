@@ -3,6 +3,7 @@ import type { CommandHandler } from './context.js';
 import { deleteMessage } from './delete.js';
 import { edit } from './edit.js';
 import { history } from './history.js';
+import { pin, unpin } from './pin.js';
 import { ping } from './ping.js';
 import { react } from './react.js';
 import { read } from './read.js';
@@ -17,6 +18,8 @@ export const commandHandlers: { [T in Exclude<CommandType, 'auth'>]: CommandHand
   delete: deleteMessage,
   react,
   read,
+  pin,
+  unpin,
   typing,
   sync,
   history,

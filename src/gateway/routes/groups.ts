@@ -57,6 +57,21 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
     return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } satisfies HttpReply<'posted'> };
   });
 
+  // Pins (PROTOCOL.md §8): the group as it now stands; no event when nothing changed.
+  router.authed('put', '/v1/groups/:id/pins/:seq', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: {
+      group: (await chat.pins.pin(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message'))).group,
+    } satisfies HttpReply<'group'>,
+  }));
+
+  router.authed('del', '/v1/groups/:id/pins/:seq', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: {
+      group: (await chat.pins.unpin(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message'))).group,
+    } satisfies HttpReply<'group'>,
+  }));
+
   router.authed('get', '/v1/groups/:id/messages/:seq/receipts', undefined, async ({ principal, params }) => ({
     status: 200,
     body: (await chat.messages.receipts(
