@@ -70,14 +70,14 @@ export class BanyanHttp {
   }
   /** Name, description, settings (`messageTtlS`: disappearing messages); group admins. */
   updateGroup(groupId: string, body: Body<'updateGroup'>) {
-    return this.call('PATCH', path`/v1/groups/${groupId}`, httpReplies.group, body);
+    return this.call('PATCH', path`/v1/groups/${groupId}`, 'group', body);
   }
   /** Pins a message; the group as it now stands (`pins`). */
   pin(groupId: string, seq: number) {
-    return this.call('PUT', path`/v1/groups/${groupId}/pins/${String(seq)}`, httpReplies.group);
+    return this.call('PUT', path`/v1/groups/${groupId}/pins/${String(seq)}`, 'group');
   }
   unpin(groupId: string, seq: number) {
-    return this.call('DELETE', path`/v1/groups/${groupId}/pins/${String(seq)}`, httpReplies.group);
+    return this.call('DELETE', path`/v1/groups/${groupId}/pins/${String(seq)}`, 'group');
   }
   members(groupId: string, cursor?: string) {
     return this.call('GET', path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''), 'members');
