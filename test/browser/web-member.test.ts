@@ -13,7 +13,8 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
   let browser: Browser;
   const pageErrors: string[][] = [];
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium()]);
+    // Disappearing messages go within a fifth of a second of their time.
+    [server, browser] = await Promise.all([startServer({ env: { EXPIRY_SWEEP_MS: '200', MESSAGE_TTL_ALLOWED: '2' } }), launchChromium()]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -295,6 +296,40 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
     await page.getByTestId('group-row').first().click();
     await expect.poll(() => texts(page), { timeout: 10_000 }).toEqual(['Read me without a network']);
     await context.close();
+  });
+
+  it('pins show above the conversation; disappearing messages say when they go, then go', async () => {
+    const [asha, ben] = [await named('Asha Devi'), await named('Ben Kumar')];
+    const group = await createGroup(server, asha, [ben], 'Planning');
+    await post(asha, group, 'Meeting point: the old banyan tree, gate 2');
+    await post(asha, group, 'Other news');
+    const a = await open(asha, `#/g/${group}`);
+    const b = await open(ben, `#/g/${group}`);
+    await expect.poll(() => texts(a), { timeout: 10_000 }).toHaveLength(2);
+    const first = a.getByTestId('message').first();
+    await first.getByTestId('message-actions').click();
+    await first.getByTestId('pin').click();
+    await expect
+      .poll(() => b.getByTestId('pin').allTextContents(), { timeout: 10_000 })
+      .toEqual(['📌 Meeting point: the old banyan tree, gate 2']);
+    expect(await b.getByTestId('message').first().locator('.pinned-mark').count()).toBe(1);
+    // Ben is not an admin: no Pin among his actions.
+    await b.getByTestId('message').first().getByTestId('message-actions').click();
+    expect(await b.getByTestId('message').first().getByTestId('unpin').count()).toBe(0);
+    expect(await checkScreen(b, 'pins')).toEqual([]);
+
+    // Disappearing messages: on for the group, a message shows ⏳, then disappears for both.
+    const ttl = await server.http('PATCH', `/v1/groups/${group}`, { token: asha.token, body: { settings: { messageTtlS: 2 } } });
+    expect(ttl.status).toBe(200);
+    await a.getByTestId('composer').fill('This goes in two seconds');
+    await a.getByTestId('composer').press('Enter');
+    await expect.poll(() => b.getByTestId('message').last().locator('.expires').count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => b.getByTestId('message').last().locator('.text').textContent(), { timeout: 10_000 })
+      .toBe('message disappeared');
+    await expect
+      .poll(() => a.getByTestId('message').last().locator('.text').textContent(), { timeout: 10_000 })
+      .toBe('message disappeared');
   });
 
   it('had no errors in any page', () => {

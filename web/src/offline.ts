@@ -18,6 +18,9 @@ export interface SavedMessage {
   replyTo: number | null;
   mentions: string[];
   reactions: Record<string, number>;
+  /** Disappearing messages: when it goes, and whether it has. */
+  expiresAt?: string;
+  expired?: boolean;
 }
 export type SavedGroup = Pick<GroupState, 'id' | 'kind' | 'name' | 'communityId' | 'role'>;
 export interface Preview {

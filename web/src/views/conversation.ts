@@ -2,7 +2,7 @@ import type { GroupEvent, HistoryMessageFrame, PendingMessage } from '../../../s
 import { h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import { type Attachment, AttachmentViews, canRecord, describeUploadError, formatSize, startRecording, uploadFile } from '../files.js';
-import { dayLabel, formatTime, t } from '../i18n/index.js';
+import { dayLabel, formatDateTime, formatTime, t } from '../i18n/index.js';
 import type { Ctx } from '../main.js';
 import { messageText } from '../message-text.js';
 import { offline, type SavedMessage } from '../offline.js';
@@ -35,10 +35,12 @@ const fromHistory = (m: HistoryMessageFrame): Item => ({
   seq: m.seq,
   sender: m.sender,
   ts: m.ts,
-  text: m.deleted ? null : m.text,
+  text: m.deleted || m.expired ? null : m.text,
   clientMsgId: m.clientMsgId,
   edited: m.editedAt !== null,
-  attachments: m.deleted ? [] : (m.attachments ?? []),
+  attachments: m.deleted || m.expired ? [] : (m.attachments ?? []),
+  ...(m.expiresAt ? { expiresAt: m.expiresAt } : {}),
+  ...(m.expired ? { expired: true } : {}),
   replyTo: m.replyTo,
   mentions: m.mentions,
   reactions: m.reactions,
@@ -109,6 +111,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     days,
     pendingBox,
   );
+  const pinBar = h('nav', { class: 'pins', 'aria-label': t('conv.pinned'), 'data-testid': 'pins', hidden: true });
   const typingLine = h('p', { class: 'typing', 'data-testid': 'typing', 'aria-live': 'polite' });
   const receiptLine = h('button', {
     type: 'button',
@@ -179,6 +182,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       h('div', { class: 'tools' }, searchToggle, levelSelect, blockButton),
     ),
     search,
+    pinBar,
     list,
     receiptLine,
     typingLine,
@@ -193,6 +197,49 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     const communityId = group()?.communityId;
     return communityId ? `#/c/${encodeURIComponent(communityId)}` : '#/';
   }
+
+  /** Pinned messages (newest pin first), from the group's summary. */
+  const pinnedSeqs = () => client.group(groupId)?.pins ?? [];
+  /** Group admins pin; in a direct group either member may. */
+  const canPin = () => {
+    const g = client.group(groupId);
+    return !!g && (g.kind === 'direct' || g.role === 'owner' || g.role === 'admin');
+  };
+  let drawnPins = '';
+  /** The pinned messages above the conversation; one tap opens each where it is. */
+  const drawPins = () => {
+    const seqs = pinnedSeqs();
+    const key = seqs.map((seq) => `${seq}:${items.get(seq)?.text ?? ''}`).join();
+    if (key === drawnPins) return;
+    const before = drawnPins.split(',').map((k) => Number(k.split(':')[0]));
+    drawnPins = key;
+    pinBar.hidden = seqs.length === 0;
+    replace(
+      pinBar,
+      seqs.map((seq) => {
+        const target = items.get(seq);
+        return h(
+          'a',
+          {
+            href: `#/g/${encodeURIComponent(groupId)}/${seq}`,
+            class: 'pin',
+            dir: 'auto',
+            'data-testid': 'pin',
+            onclick: (e: MouseEvent) => {
+              const row = rows.get(seq);
+              if (!row) return; // not loaded: the link opens the conversation there
+              e.preventDefault();
+              row.scrollIntoView({ block: 'center' });
+            },
+          },
+          '📌 ',
+          target ? snippet(target.text, 60) : t('conv.pinnedMessage'),
+        );
+      }),
+    );
+    // The 📌 mark on the rows that were pinned or unpinned.
+    for (const seq of new Set([...before, ...seqs])) if (Number.isFinite(seq)) redraw(seq);
+  };
 
   /** Who announcements are from when their sender's name cannot be known: the community. */
   const announcer = () => {
@@ -277,6 +324,10 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
         ' ',
         h('time', { datetime: item.ts }, formatTime(new Date(item.ts))),
         item.edited ? ` · ${t('conv.edited')}` : '',
+        item.expiresAt && item.text !== null
+          ? h('span', { class: 'expires', title: t('conv.expiresAt', { when: formatDateTime(new Date(item.expiresAt)) }) }, ' ⏳')
+          : null,
+        pinnedSeqs().includes(item.seq) ? h('span', { class: 'pinned-mark', title: t('conv.pinned') }, ' 📌') : null,
         item.text !== null ? actionsButton : null,
       ),
       item.replyTo ? quoteOf(item.replyTo) : null,
@@ -284,7 +335,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
         'div',
         { class: 'text', dir: 'auto' },
         item.text === null
-          ? h('em', {}, t('conv.deleted'))
+          ? h('em', {}, item.expired ? t('conv.expired') : t('conv.deleted'))
           : messageText(
               item.text,
               item.mentions.map((id) => names.nameOf(id) ?? ''),
@@ -368,6 +419,24 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
           t('conv.replyPrivately'),
         ),
       );
+    if (canPin()) {
+      const pinned = pinnedSeqs().includes(item.seq);
+      buttons.push(
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'small',
+            'data-testid': pinned ? 'unpin' : 'pin',
+            onclick: () =>
+              void (pinned ? client.unpin(groupId, item.seq) : client.pin(groupId, item.seq)).catch(
+                (err: unknown) => (error.textContent = describeError(err)),
+              ),
+          },
+          pinned ? t('conv.unpin') : t('conv.pin'),
+        ),
+      );
+    }
     if (item.sender !== me) buttons.push(reportButton(item.seq));
     return buttons;
   };
@@ -497,10 +566,12 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
           seq: e.seq,
           sender: e.sender,
           ts: e.ts,
-          text: e.deleted ? null : e.text,
+          text: e.deleted || e.expired ? null : e.text,
           clientMsgId: e.clientMsgId,
           edited: !!e.editedAt,
-          attachments: e.deleted ? [] : (e.attachments ?? []),
+          attachments: e.deleted || e.expired ? [] : (e.attachments ?? []),
+          ...(e.expiresAt ? { expiresAt: e.expiresAt } : {}),
+          ...(e.expired ? { expired: true } : {}),
           replyTo: e.replyTo,
           mentions: e.mentions,
           reactions: {},
@@ -992,6 +1063,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     loaded = true;
     drawAll();
     for (const e of early.splice(0)) apply(e);
+    drawPins();
     markUnread();
     stickIf(true);
     markRead();
@@ -1045,6 +1117,15 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       if (loaded) void refreshReceipt(); // someone is here: they may have read the latest
     }),
     client.on('group_removed', ({ group: gone }) => gone === groupId && ctx.navigate('#/')),
+    client.on('group', (g) => g.id === groupId && loaded && drawPins()),
+    client.on('expired', ({ group: g, seqs }) => {
+      if (g !== groupId) return;
+      for (const seq of seqs) {
+        const item = items.get(seq);
+        if (item) put({ ...item, text: null, attachments: [], expired: true });
+      }
+      drawPins();
+    }),
     client.on('stats', (s) => {
       if (s.group !== groupId || !loaded) return;
       reach.set(s.seq, s);
