@@ -116,6 +116,7 @@ export async function startApp(config: Config): Promise<App> {
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
       quotaBytes: config.UPLOAD_QUOTA_BYTES,
     },
+    { store: presence, settings: { maxMembers: config.PRESENCE_MAX_MEMBERS, coalesceMs: config.PRESENCE_COALESCE_MS } },
   );
   const sweeper = new Sweeper(() => chat.attachments.sweep(), SWEEP_INTERVAL_MS, logger);
   // Expired messages' files go in the same pass, not a minute later with the attachment sweep.

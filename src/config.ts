@@ -135,6 +135,10 @@ const envSchema = z.object({
   WEBHOOK_RETRY_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   /** With Redis: a replica's connected users stop counting this long after its last heartbeat. */
   PRESENCE_TTL_MS: int(1000, 600_000).default(15_000),
+  /** Presence is shared only through ordinary and direct groups of at most this many members. */
+  PRESENCE_MAX_MEMBERS: int(2, 10_000).default(256),
+  /** Presence changes of a replica are gathered this long and sent together (the latest per user). */
+  PRESENCE_COALESCE_MS: int(10, 60_000).default(1000),
   WORKERS: int(1, 256).default(1),
   /** Where attachment bytes live: unset = files under DATA_DIR/blobs; `file:///path`; `s3://bucket?endpoint=…&region=…`. */
   STORAGE_URL: z.preprocess(

@@ -17,6 +17,8 @@ import { AppError } from '../protocol/errors.js';
 export interface Principal {
   userId: string;
   name: string;
+  /** The token's `name` claim, when it has one: an external identity service's changes rename the user. */
+  nameClaim?: string | undefined;
   sessionId: string | null;
   /** `server` tokens belong to backend services (announcements from an NGO's own system). */
   scope: 'user' | 'server';
@@ -93,6 +95,7 @@ export class Tokens {
     return {
       userId: c.sub,
       name: c.name ?? c.sub,
+      nameClaim: c.name,
       sessionId: c.sid ?? null,
       scope: c.scope === 'server' ? 'server' : 'user',
       expiresAt: new Date(c.exp * 1000),

@@ -38,7 +38,7 @@ export class Accounts {
   /** Creates the user row on first sight of a token's subject. */
   async ensureUser(principal: Principal): Promise<void> {
     if (this.knownUsers.has(principal.userId)) return;
-    await insertUserIfMissing(this.deps.db, principal.userId, principal.name);
+    await insertUserIfMissing(this.deps.db, principal.userId, principal.name, principal.nameClaim);
     if (this.knownUsers.size > 100_000) this.knownUsers.clear();
     this.knownUsers.add(principal.userId);
   }

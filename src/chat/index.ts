@@ -10,6 +10,9 @@ import { Invitations } from './invitations.js';
 import { Privacy } from './privacy.js';
 import { Pins } from './pins.js';
 import { Expiry } from './expiry.js';
+import { PresenceFeed, type PresenceSettings } from './presence.js';
+import { Profiles } from './profiles.js';
+import type { Presence } from '../notify/presence.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 import { Search } from './search.js';
@@ -19,17 +22,29 @@ import { Webhooks } from './webhooks.js';
 import { checkTargetUrl } from '../notify/address-guard.js';
 
 /** The domain, as transports see it. Knows nothing of uWS or HTTP. */
-export function createChat(deps: ChatDeps, tokens: Tokens, media: Omit<MediaDeps, 'db' | 'logger'>) {
+export function createChat(
+  deps: ChatDeps,
+  tokens: Tokens,
+  media: Omit<MediaDeps, 'db' | 'logger'>,
+  presence: { store: Presence; settings: PresenceSettings },
+) {
   const groups = new Groups(deps);
+  const profiles = new Profiles(deps, presence.store);
+  const presenceFeed = new PresenceFeed(deps, presence.store, presence.settings);
   const membership = new MembershipCache(deps.db);
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
   return {
     membership,
-    privacy: new Privacy(deps),
+    privacy: new Privacy(deps, profiles, presenceFeed),
+    profiles,
+    presence: presenceFeed,
     invitations: new Invitations(deps, groups),
-    /** Stops background work (reaction tallies); storage closes after. */
-    close: () => messages.tallies.close(),
+    /** Stops background work (reaction tallies, presence frames); storage closes after. */
+    close: async () => {
+      await messages.tallies.close();
+      await presenceFeed.close();
+    },
     reach,
     accounts: new Accounts(deps, tokens),
     groups,

@@ -1,10 +1,13 @@
 import type { Principal } from '../auth/tokens.js';
 import { countBlocks, deleteBlock, dropInvitationsFrom, insertBlock, listBlocks, updateUser, type Audience } from '../db/privacy.js';
 import type { UserRow } from '../db/schema.js';
+import { setAvatar } from '../db/profiles.js';
 import { findUser, insertUserIfMissing } from '../db/users.js';
 import { badRequest, conflict, notFound } from '../protocol/errors.js';
 import type { HttpReply } from '../protocol/http-replies.js';
 import type { ChatDeps } from './deps.js';
+import type { PresenceFeed } from './presence.js';
+import type { Profiles } from './profiles.js';
 
 type Me = HttpReply<'profile'>['user'];
 
@@ -14,10 +17,14 @@ export const MAX_BLOCKS = 10_000;
 
 /** The caller's own profile, privacy settings and blocks (PROTOCOL.md §6). */
 export class Privacy {
-  constructor(private readonly deps: ChatDeps) {}
+  constructor(
+    private readonly deps: ChatDeps,
+    private readonly profiles: Profiles,
+    private readonly presence: PresenceFeed,
+  ) {}
 
   async me(principal: Principal): Promise<Me> {
-    await insertUserIfMissing(this.deps.db, principal.userId, principal.name);
+    await insertUserIfMissing(this.deps.db, principal.userId, principal.name, principal.nameClaim);
     return this.view((await findUser(this.deps.db, principal.userId))!);
   }
 
@@ -29,15 +36,20 @@ export class Privacy {
       privacy?: { groupAdd?: Audience | undefined; lastSeen?: Audience | undefined } | undefined;
     },
   ): Promise<Me> {
-    // Attachments are not built yet: no id names one, and null clears.
-    if (typeof input.avatar === 'string') throw notFound('attachment');
-    await insertUserIfMissing(this.deps.db, principal.userId, principal.name);
-    const changes: Partial<Pick<UserRow, 'name' | 'avatar' | 'groupAdd' | 'lastSeen'>> = {};
+    await insertUserIfMissing(this.deps.db, principal.userId, principal.name, principal.nameClaim);
+    const changes: Partial<Pick<UserRow, 'name' | 'groupAdd' | 'lastSeen'>> = {};
     if (input.name !== undefined) changes.name = input.name;
-    if (input.avatar === null) changes.avatar = null;
     if (input.privacy?.groupAdd) changes.groupAdd = input.privacy.groupAdd;
     if (input.privacy?.lastSeen) changes.lastSeen = input.privacy.lastSeen;
-    return this.view((await updateUser(this.deps.db, principal.userId, changes))!);
+    const { before, after } = await this.deps.db.transaction(async (tx) => {
+      const before = (await findUser(tx, principal.userId))!;
+      // The avatar must be an image the caller uploaded: anything else is not_found, as an unknown id.
+      if (input.avatar !== undefined && !(await setAvatar(tx, principal.userId, input.avatar))) throw notFound('attachment');
+      return { before, after: (await updateUser(tx, principal.userId, changes))! };
+    });
+    if (after.name !== before.name || after.avatar !== before.avatar) await this.profiles.changed(principal.userId);
+    if (after.lastSeen === 'nobody' && before.lastSeen !== 'nobody') this.presence.hidden(principal.userId);
+    return this.view(after);
   }
 
   /**

@@ -67,6 +67,10 @@ export interface ClientEvents extends Record<string, unknown> {
   closed: { code: number; reason: string };
   /** An announcement's reach changed (you are an admin of its group); at most once a second per message. */
   stats: FrameOf<'stats'>;
+  /** Someone you may see (or you, from another session) changed their name or avatar. */
+  user: FrameOf<'user'>['user'];
+  /** Someone who shares a small ordinary or direct group with you came online or went offline. */
+  presence: FrameOf<'presence'>;
 }
 
 /** At most this many groups per `sync` (PROTOCOL.md §4). */
@@ -287,6 +291,23 @@ export class BanyanClient extends Emitter<ClientEvents> {
     return this.http.messageStats(group, seq);
   }
 
+  /** A user's profile `{id, name, avatar}` if they share a visible group with you; live changes arrive as `user` events. */
+  async profile(userId: string) {
+    return (await this.http.user(userId)).user;
+  }
+
+  /** Changes your name or avatar (an image attachment you uploaded, or null); answers your profile as others see it. */
+  async updateProfile(changes: { name?: string; avatar?: string | null }) {
+    const { user } = await this.http.updateProfile(changes);
+    if (this.me) this.me = { ...this.me, name: user.name };
+    return { id: user.id, name: user.name, avatar: user.avatar };
+  }
+
+  /** Who of a small ordinary or direct group's members is online now; live changes arrive as `presence` events. */
+  async presence(group: string) {
+    return (await this.http.groupPresence(group)).presence;
+  }
+
   /** One command and its reply; waits for the connection (up to the request timeout). */
   request<T extends CommandType>(command: { type: T } & CommandBody<T>, timeoutMs = this.requestTimeoutMs): Promise<ReplyTo<T>> {
     return this.connection.request<T>(command, timeoutMs);
@@ -332,6 +353,13 @@ export class BanyanClient extends Emitter<ClientEvents> {
         break;
       case 'stats':
         this.emit('stats', frame);
+        return;
+      case 'user':
+        if (this.me && frame.user.id === this.me.id) this.me = { ...this.me, name: frame.user.name };
+        this.emit('user', frame.user);
+        return;
+      case 'presence':
+        this.emit('presence', frame);
         return;
     }
   }

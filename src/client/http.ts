@@ -102,6 +102,18 @@ export class BanyanHttp {
   updateMe(body: Body<'updateMe'>) {
     return this.call('PATCH', '/v1/me', 'profile', body);
   }
+  /** Name and avatar (an image attachment you uploaded, or null): `user` frames tell those who see you (§8). */
+  updateProfile(body: Pick<Body<'updateMe'>, 'name' | 'avatar'>) {
+    return this.updateMe(body);
+  }
+  /** A user who shares a visible group with you; `not_found` otherwise, as for an unknown id (§8). */
+  user(userId: string) {
+    return this.call('GET', path`/v1/users/${userId}`, 'user');
+  }
+  /** Who of a small ordinary or direct group's members is online, and when the others were last seen (§8). */
+  groupPresence(groupId: string) {
+    return this.call('GET', path`/v1/groups/${groupId}/presence`, 'presence');
+  }
   invitations() {
     return this.call('GET', '/v1/invitations', 'invitations');
   }

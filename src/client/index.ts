@@ -23,6 +23,7 @@ export type {
   GroupSummaryFrame,
   HistoryMessageFrame,
   MessageEvent,
+  ProfileView,
   ServerFrame,
   ServerFrameType,
 } from '../protocol/server-frames.js';

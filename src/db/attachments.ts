@@ -34,8 +34,10 @@ export async function usedBytes(db: Queryable, userId: string): Promise<number> 
 }
 
 /**
- * The attachment if `userId` may read it: its uploader, or a member of a group where a message
- * still refers to it. One query, so "exists but not yours" and "does not exist" look the same.
+ * The attachment if `userId` may read it: its uploader, a member of a group where a message
+ * still refers to it, or anyone who may see the profile whose avatar it is (a shared group where
+ * each sees the other's membership, as `GET /v1/users/:id`). One query, so "exists but not yours"
+ * and "does not exist" look the same.
  */
 export async function findReadableAttachment(db: Queryable, id: string, userId: string): Promise<AttachmentRow | undefined> {
   const [row] = await db
@@ -47,7 +49,14 @@ export async function findReadableAttachment(db: Queryable, id: string, userId: 
         eq(attachments.deleting, false),
         sql`(${attachments.uploaderId} = ${userId} or exists (
           select 1 from ${attachmentRefs} r join ${members} m on m.group_id = r.group_id and m.user_id = ${userId}
-          where r.attachment_id = ${attachments.id}))`,
+          where r.attachment_id = ${attachments.id})
+        or exists (
+          select 1 from ${users} u
+          join ${members} o on o.user_id = u.id
+          join ${members} m on m.group_id = o.group_id and m.user_id = ${userId}
+          join groups g on g.id = o.group_id
+          where u.avatar = ${attachments.id}
+            and (g.kind <> 'announcement' or m.role in ('owner', 'admin') or o.role in ('owner', 'admin'))))`,
       ),
     )
     .limit(1);
@@ -115,7 +124,7 @@ export async function releaseAttachmentRefsOf(tx: Tx, groupId: string, seqs: num
 
 /**
  * Claims up to `limit` attachments due for deletion (unattached past 24 h, or no longer referred
- * to) and marks them `deleting`, so they are not served and no other replica takes them: rows
+ * to; never an avatar) and marks them `deleting`, so they are not served and no other replica takes them: rows
  * locked by another sweeper or by a send attaching them are skipped. A claim is retried by any
  * sweeper after CLAIM_TTL_S if its blobs were never removed.
  */
@@ -126,6 +135,7 @@ export async function claimSweepable(db: Queryable, limit: number): Promise<Pick
       select id from ${attachments} a
       where a.sweep_after <= now()
         and not exists (select 1 from ${attachmentRefs} r where r.attachment_id = a.id)
+        and not exists (select 1 from ${users} u where u.avatar = a.id)
       order by a.sweep_after
       limit ${limit}
       for update skip locked

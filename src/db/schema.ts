@@ -5,17 +5,23 @@ import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey,
 
 const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
-export const users = pgTable('users', {
-  id: text().primaryKey(),
-  name: text().notNull(),
-  /** An attachment id (attachments are not built yet: only null is ever stored). */
-  avatar: text(),
-  /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
-  groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
-  /** Who sees this user's last-seen time (presence is not built yet; stored for it). */
-  lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
-  createdAt: createdAt(),
-});
+export const users = pgTable(
+  'users',
+  {
+    id: text().primaryKey(),
+    name: text().notNull(),
+    /** The avatar: an image attachment the user uploaded (kept from the sweeper while it is one). */
+    avatar: text(),
+    /** Who may add this user to a group directly; null follows the server's DEFAULT_GROUP_ADD. */
+    groupAdd: text({ enum: ['everyone', 'shared', 'nobody'] }),
+    /** Who sees this user's presence (null: `shared`). */
+    lastSeen: text({ enum: ['everyone', 'shared', 'nobody'] }),
+    /** The `name` claim last taken from an external identity service (null for local accounts). */
+    claimedName: text(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('users_avatar_index').on(t.avatar).where(sql`${t.avatar} is not null`)],
+);
 
 /** Local accounts (username + password) for standalone use; external identity services skip this. */
 export const accounts = pgTable('accounts', {

@@ -3,8 +3,12 @@ import type { Queryable } from './connect.js';
 import { isUniqueViolation } from './errors.js';
 import { accounts, sessions, users, type UserRow } from './schema.js';
 
-export async function insertUserIfMissing(db: Queryable, id: string, name: string): Promise<void> {
-  await db.insert(users).values({ id, name }).onConflictDoNothing();
+/** Creates a token's subject on first sight; `nameClaim` is the identity service's `name`, if any. */
+export async function insertUserIfMissing(db: Queryable, id: string, name: string, nameClaim?: string): Promise<void> {
+  await db
+    .insert(users)
+    .values({ id, name, claimedName: nameClaim ?? null })
+    .onConflictDoNothing();
 }
 
 export async function findUser(db: Queryable, id: string): Promise<UserRow | undefined> {

@@ -20,8 +20,11 @@ export interface Directory {
   /** The user's summary of one group, or undefined when not a member. */
   groupSummary(groupId: string, userId: string): Promise<GroupSummary | undefined>;
   isRevoked(principal: Principal): Promise<boolean>;
-  /** Creates the user's row on first sight of a token's subject. */
-  ensureUser(principal: Principal): Promise<void>;
+  /**
+   * The user as `ready` names them (their current name), created on first sight of a token's
+   * subject; an external identity service's changed `name` claim is taken here.
+   */
+  startProfile(principal: Principal): Promise<{ id: string; name: string }>;
 }
 
 export interface HubDeps<S> {

@@ -26,9 +26,8 @@ export async function startSession<S>(hub: Hub<S>, directory: Directory, session
   // left between the two listings is dropped, one left later is an event its feed will deliver.
   // When every feed was already running, a removal after the first listing is an event those
   // feeds deliver to this registered user (see Hub.memberLeft): one listing suffices.
-  const first = await directory.listGroups(principal.userId);
-  // A member's row exists; only a user in no group may be new (created on first sight).
-  if (first.length === 0) await directory.ensureUser(principal);
+  // Side by side: a user seen for the first time is in no group to list.
+  const [user, first] = await Promise.all([directory.startProfile(principal), directory.listGroups(principal.userId)]);
   const allRunning = first.every((g) => hub.feeds.deliveredSeq(g.id) >= 0);
   const held = new Set<string>();
   try {
@@ -47,7 +46,7 @@ export async function startSession<S>(hub: Hub<S>, directory: Directory, session
       if (lastSeq >= 0) followed.push({ ...group, lastSeq });
     }
     session.phase = 'ready';
-    hub.send(session, readyFrame(re, { id: principal.userId, name: principal.name }, principal.sessionId, followed));
+    hub.send(session, readyFrame(re, user, principal.sessionId, followed));
     const deferred = session.deferred;
     session.deferred = [];
     for (const message of deferred) hub.apply(session, message);

@@ -107,7 +107,7 @@ export class Gateway {
         listGroups: (userId) => chat.groups.listMine(userId),
         groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
         isRevoked: (principal) => chat.accounts.isRevoked(principal),
-        ensureUser: (principal) => chat.accounts.ensureUser(principal),
+        startProfile: (principal) => chat.profiles.startSession(principal),
       },
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
       metrics,

@@ -1,10 +1,18 @@
 import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../obs/logger.js';
 
+/** A user came online or went offline (`lastSeen`: when, in ms since the epoch). */
+export interface PresenceChange {
+  userId: string;
+  online: boolean;
+  lastSeen: number | null;
+}
+
 /**
- * Who has a live socket (PROTOCOL.md §7: they are not pushed). A session follows every group of
- * its user, so a user connected anywhere follows the group. This replica's sessions are known
- * exactly (the hub); other replicas' are known through Redis when it is configured.
+ * Who has a live socket (PROTOCOL.md §7: they are not pushed; §8: presence frames). A session
+ * follows every group of its user, so a user connected anywhere follows the group. This replica's
+ * sessions are known exactly (the hub); other replicas' are known through Redis when it is
+ * configured. Ephemeral: nothing of it is in PostgreSQL.
  */
 export interface Presence {
   /** The hub's first session of a user opened / last one closed, on this replica. */
@@ -12,19 +20,47 @@ export interface Presence {
   offline(userId: string): void;
   /** Of these users, those connected on any replica. */
   connectedAmong(userIds: readonly string[]): Promise<Set<string>>;
+  /** When each of these users last went offline (ms), for those it is known of. */
+  lastSeenOf(userIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Told of each change this replica is the one to report: a user's first session here opened,
+   * their last one anywhere closed, or the users of a replica that died (once, by one replica).
+   */
+  onChange(listener: (change: PresenceChange) => void): void;
   close(): Promise<void>;
 }
+
+const noListener = (_change: PresenceChange) => {};
 
 /** One replica (no Redis): this process's sessions are everyone's. */
 export class LocalPresence implements Presence {
   private readonly users = new Set<string>();
+  private readonly lastSeen = new Map<string, number>();
+  private listener = noListener;
 
   online(userId: string): void {
     this.users.add(userId);
+    this.listener({ userId, online: true, lastSeen: null });
   }
 
   offline(userId: string): void {
     this.users.delete(userId);
+    const now = Date.now();
+    this.lastSeen.set(userId, now);
+    this.listener({ userId, online: false, lastSeen: now });
+  }
+
+  async lastSeenOf(userIds: readonly string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for (const u of userIds) {
+      const at = this.lastSeen.get(u);
+      if (at !== undefined) found.set(u, at);
+    }
+    return found;
+  }
+
+  onChange(listener: (change: PresenceChange) => void): void {
+    this.listener = listener;
   }
 
   has(userId: string): boolean {
@@ -46,20 +82,28 @@ export class LocalPresence implements Presence {
   async close(): Promise<void> {}
 }
 
-const REPLICAS_KEY = 'banyan:presence:replicas';
+// Not the key of earlier versions (`…:replicas`): they drop stale entries themselves, and the entry of a
+// dead replica must stay until a replica of this version reports its users offline.
+const REPLICAS_KEY = 'banyan:presence:heartbeats';
+const LAST_SEEN_KEY = 'banyan:presence:last-seen';
 const usersKey = (replica: string) => `banyan:presence:users:${replica}`;
 const MEMBERSHIP_CHUNK = 5000;
 
 /**
  * Presence across replicas: each replica keeps a Redis set of its connected users and a
  * heartbeat (its score in a sorted set of replicas) every ttl/3. A replica that dies stops
- * heartbeating: its users stop counting as connected at most `ttlMs` after its last heartbeat
- * (the set also expires then), so they are pushed again. A Redis that answers no query counts
- * nobody remote as connected: a duplicate push is better than a missed one.
+ * heartbeating: its users stop counting as connected at most `ttlMs` after its last heartbeat,
+ * so they are pushed again; the first live replica to notice (its next heartbeat, within ttl/3)
+ * takes the dead one's entry (ZREM answers 1 to one replica only) and reports its users offline,
+ * last seen at its last heartbeat. Its set expires after 3 × ttl if every replica died.
+ * A Redis that answers no query counts nobody remote as connected: a duplicate push is better
+ * than a missed one.
  */
 export class RedisPresence implements Presence {
   private readonly local = new LocalPresence();
   private timer: NodeJS.Timeout | undefined;
+  private listener = noListener;
+  private heartbeats = 0;
 
   private constructor(
     private readonly redis: Redis | Cluster,
@@ -92,11 +136,46 @@ export class RedisPresence implements Presence {
   online(userId: string): void {
     this.local.online(userId);
     this.redis.sadd(usersKey(this.replicaId), userId).catch(() => {});
+    this.listener({ userId, online: true, lastSeen: null });
   }
 
   offline(userId: string): void {
     this.local.offline(userId);
     this.redis.srem(usersKey(this.replicaId), userId).catch(() => {});
+    void this.wentOffline([userId], Date.now());
+  }
+
+  onChange(listener: (change: PresenceChange) => void): void {
+    this.listener = listener;
+  }
+
+  async lastSeenOf(userIds: readonly string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    if (userIds.length === 0) return found;
+    try {
+      const values = await this.redis.hmget(LAST_SEEN_KEY, ...userIds);
+      values.forEach((v, i) => {
+        if (v !== null) found.set(userIds[i]!, Number(v));
+      });
+    } catch (err) {
+      this.logger.warn('last-seen lookup failed', { err });
+    }
+    return found;
+  }
+
+  /** These users' sessions (here, or on a dead replica) ended: those connected nowhere else went offline at `at`. */
+  private async wentOffline(userIds: string[], at: number): Promise<void> {
+    try {
+      const connected = await this.connectedAmong(userIds);
+      const gone = userIds.filter((u) => !connected.has(u));
+      for (let i = 0; i < gone.length; i += MEMBERSHIP_CHUNK) {
+        const chunk = gone.slice(i, i + MEMBERSHIP_CHUNK);
+        await this.redis.hset(LAST_SEEN_KEY, Object.fromEntries(chunk.map((u) => [u, String(at)])));
+      }
+      for (const userId of gone) this.listener({ userId, online: false, lastSeen: at });
+    } catch (err) {
+      this.logger.warn('presence offline report failed', { err });
+    }
   }
 
   async connectedAmong(userIds: readonly string[]): Promise<Set<string>> {
@@ -135,12 +214,37 @@ export class RedisPresence implements Presence {
   private async heartbeat(): Promise<void> {
     const now = Date.now();
     try {
-      await this.redis.zadd(REPLICAS_KEY, now, this.replicaId);
-      await this.redis.pexpire(usersKey(this.replicaId), this.ttlMs);
-      await this.redis.zremrangebyscore(REPLICAS_KEY, '-inf', now - this.ttlMs);
+      const added = await this.redis.zadd(REPLICAS_KEY, now, this.replicaId);
+      if (added === 1 && this.heartbeats > 0) await this.reinstate();
+      this.heartbeats++;
+      // Outlives the heartbeat's ttl, so the replica that takes a dead one's entry still reads its users.
+      await this.redis.pexpire(usersKey(this.replicaId), this.ttlMs * 3);
+      const dead = await this.redis.zrangebyscore(REPLICAS_KEY, '-inf', now - this.ttlMs, 'WITHSCORES');
+      for (let i = 0; i < dead.length; i += 2) await this.takeDead(dead[i]!, Number(dead[i + 1]));
     } catch (err) {
       this.logger.warn('presence heartbeat failed', { err });
     }
+  }
+
+  /** A replica stopped heartbeating: one live replica (the one whose ZREM removed it) reports its users offline. */
+  private async takeDead(replica: string, lastHeartbeat: number): Promise<void> {
+    if ((await this.redis.zrem(REPLICAS_KEY, replica)) !== 1) return;
+    const users = await this.redis.smembers(usersKey(replica));
+    await this.redis.del(usersKey(replica));
+    this.logger.info('a replica stopped heartbeating: its users are offline', { replica, users: users.length });
+    if (users.length > 0) await this.wentOffline(users, lastHeartbeat);
+  }
+
+  /**
+   * This replica missed heartbeats long enough (a stall) that another took its entry and reported
+   * its users offline: its set is written again and they are reported online again.
+   */
+  private async reinstate(): Promise<void> {
+    this.logger.warn('this replica was taken for dead: its users are reported online again');
+    const users = [...this.local.localUsers()];
+    const key = usersKey(this.replicaId);
+    for (let i = 0; i < users.length; i += MEMBERSHIP_CHUNK) await this.redis.sadd(key, ...users.slice(i, i + MEMBERSHIP_CHUNK));
+    for (const userId of users) this.listener({ userId, online: true, lastSeen: null });
   }
 
   private rewrite(): void {

@@ -1,7 +1,7 @@
 import type { EventRow } from '../db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
-import type { AttachmentFrame, GroupSummary, InvitedGroup, Known, ReportView } from './server-frames.js';
+import type { AttachmentFrame, GroupSummary, InvitedGroup, Known, ProfileView, ReportView } from './server-frames.js';
 
 export type { GroupSummary, HistoryMessage, InvitedGroup } from './server-frames.js';
 
@@ -106,6 +106,9 @@ export const groupInvitedFrame = (group: InvitedGroup, by: { id: string; name: s
 /** A roster change of a community, for its admins (and a member's own role change, for them): never logged. */
 export const memberChangedFrame = (community: string, user: { id: string; name: string }, action: string, role: string | null) =>
   JSON.stringify({ type: 'member_changed', community, user, action, role });
+export const userFrame = (user: ProfileView) => JSON.stringify({ type: 'user', user });
+export const presenceFrame = (user: string, online: boolean, lastSeen: number | null) =>
+  JSON.stringify({ type: 'presence', user, online, lastSeen: lastSeen === null ? null : new Date(lastSeen).toISOString() });
 export const readMarkerFrame = (group: string, seq: number) => JSON.stringify({ type: 'read', group, seq });
 
 /** To community admins' sockets when someone asks to join the community or one of its groups (not logged). */

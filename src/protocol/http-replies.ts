@@ -4,6 +4,7 @@ import {
   groupSummarySchema,
   historyMessageSchema,
   invitedGroupSchema,
+  profileSchema,
   reportSchema,
   type Known,
 } from './server-frames.js';
@@ -104,6 +105,12 @@ export const httpReplies = {
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
   /** `PATCH /v1/me`. */
   profile: z.object({ user: meSchema }).loose(),
+  /** `GET /v1/users/:id` (PROTOCOL.md §8). */
+  user: z.object({ user: profileSchema }).loose(),
+  /** `GET /v1/groups/:id/presence`: members whose presence the caller may see (`lastSeen` in ISO-8601, null while online or unknown). */
+  presence: z
+    .object({ presence: z.array(z.object({ user: z.string(), online: z.boolean(), lastSeen: z.string().nullable() }).loose()) })
+    .loose(),
   /** `POST /v1/groups`: `invited` lists every requested member who was not added directly. */
   groupCreated: z.object({ group: groupSchema, invited: z.array(z.string()) }).loose(),
   /** `POST /v1/groups/:id/members`: `{}` (201) when added, `{status: "invited"}` (202) for anyone else. */

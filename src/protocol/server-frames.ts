@@ -150,6 +150,9 @@ export const errorBodySchema = z
   .object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
   .loose();
 
+/** A user as others see them (PROTOCOL.md §8 "Profiles"): `avatar` is an image attachment's id. */
+export const profileSchema = z.object({ id: z.string(), name: z.string(), avatar: z.string().nullable() }).loose();
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
   eventSchema,
   z
@@ -204,6 +207,10 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
       role: role.nullable(),
     })
     .loose(),
+  /** v1.1 (§8): a profile changed (name or avatar), to those who may see it. */
+  z.object({ type: z.literal('user'), user: profileSchema }).loose(),
+  /** v1.1 (§8): a user came online or went offline (`lastSeen`: null while online or when hidden). */
+  z.object({ type: z.literal('presence'), user: z.string(), online: z.boolean(), lastSeen: z.string().nullable() }).loose(),
   /** v1.1 (§7): an announcement's reach, to its admins, at most once a second while it changes. */
   z
     .object({
@@ -230,6 +237,8 @@ export type MessageEvent = z.infer<typeof messageEventSchema>;
 export type GroupSummaryFrame = z.infer<typeof groupSummarySchema>;
 export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
 export type AttachmentFrame = z.infer<typeof attachmentSchema>;
+/** A user's profile as `GET /v1/users/:id` and `user` frames give it. */
+export type ProfileView = Known<z.infer<typeof profileSchema>>;
 
 /**
  * A loose schema's type without its index signature: the fields the protocol names, for code

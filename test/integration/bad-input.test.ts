@@ -20,6 +20,8 @@ const serverFrameTypes = new Set([
   'read',
   'group_added',
   'group_removed',
+  // The fuzzing users share a small group: they see each other come online.
+  'presence',
 ]);
 
 /** Sends a raw body with an explicit content-length or none at all (chunked). */

@@ -126,7 +126,7 @@ function setup(members: Record<string, string[]>) {
     listGroups: async (userId) => (members[userId] ?? []).map(summary),
     groupSummary: async (groupId, userId) => ((members[userId] ?? []).includes(groupId) ? summary(groupId) : undefined),
     isRevoked: async (p) => p.sessionId === 'revoked',
-    ensureUser: async () => {},
+    startProfile: async (p) => ({ id: p.userId, name: p.name }),
   };
   const accessChanges: unknown[] = [];
   const hub = new Hub<string>({

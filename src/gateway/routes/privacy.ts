@@ -3,11 +3,21 @@ import type { HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, type HttpRouter } from '../http.js';
 
-/** PROTOCOL.md §6: the caller's profile and privacy, invitations, blocks. */
+/** PROTOCOL.md §6 and §8: profiles and presence, the caller's privacy, invitations, blocks. */
 export function privacyRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
   router.authed('patch', '/v1/me', bodies.updateMe, async ({ principal, body }) => ({
     status: 200,
     body: { user: await chat.privacy.update(principal, body) } satisfies HttpReply<'profile'>,
+  }));
+
+  router.authed('get', '/v1/users/:id', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: { user: await chat.profiles.get(principal.userId, idParam(params.id, 'user')) } satisfies HttpReply<'user'>,
+  }));
+
+  router.authed('get', '/v1/groups/:id/presence', undefined, async ({ principal, params }) => ({
+    status: 200,
+    body: await chat.presence.ofGroup(principal.userId, idParam(params.id, 'group')),
   }));
 
   router.authed('get', '/v1/invitations', undefined, async ({ principal }) => ({

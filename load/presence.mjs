@@ -1,0 +1,195 @@
+// Presence churn vs announcement latency (issue 14): N member sockets of an announcement group
+// stay connected while an admin posts `count` announcements at `rate`/s (open loop, latency from
+// the intended send time, as load/announce.mjs). Phase 1 runs alone; phase 2 runs while `churn`
+// other users (in ordinary groups of `group-size`, so every change has a presence audience)
+// connect and disconnect, `churn-rate` connections a second taking the users in turn: each
+// stays `hold-ms` and closes (an open loop: a server slower than the rate falls behind).
+// `rounds` pairs of phases alternate; the medians of each kind are compared.
+// Both phases on the same replicas, side by side. Bounded: `--timeout-s` (default 175).
+import postgres from 'postgres';
+import { connectPoster } from './lib/admin.mjs';
+import { cpuBetween, forkWorker, nowMicros, secondsBetween, stopProcess } from './lib/proc.mjs';
+import { percentiles, progress, table, writeResult } from './lib/report.mjs';
+import { args, connectBenchUsers, sample, sleep, until, withSystem } from './lib/run.mjs';
+import { ADMIN, DATABASE_URL, SECRET, seed } from './lib/targets.mjs';
+
+const o = args(
+  'presence',
+  {
+    sockets: { type: 'string' },
+    churn: { type: 'string' },
+    processes: { type: 'string' },
+    count: { type: 'string' },
+    rate: { type: 'string' },
+    'group-size': { type: 'string' },
+    'hold-ms': { type: 'string' },
+    'churn-rate': { type: 'string' },
+    presence: { type: 'string' },
+    rounds: { type: 'string' },
+  },
+  {
+    sockets: '2000',
+    churn: '10000',
+    processes: '2',
+    count: '100',
+    rate: '10',
+    'group-size': '8',
+    'hold-ms': '1000',
+    'churn-rate': '200',
+    presence: 'on',
+  },
+);
+const N = Number(o.sockets);
+const churn = Number(o.churn);
+const count = Number(o.count);
+const rate = Number(o.rate);
+const groupSize = Number(o['group-size']);
+const holdMs = Number(o['hold-ms']);
+/** Connections a second, each by the next churn user in turn (so `churn` users cycle through). */
+const churnRate = Number(o['churn-rate']);
+/**
+ * `off`: the control run. PRESENCE_MAX_MEMBERS below the churners' group size, so the same
+ * connections come and go but no change has an audience: what churn costs without presence frames.
+ */
+const presenceOn = o.presence !== 'off';
+const rounds = Number(o.rounds);
+const CHURN_PREFIX = 'bc';
+const runId = Date.now().toString(36);
+
+/** Churn users bc0…, in ordinary groups of `groupSize` (ids g-bench-p…, dropped by the next seed). */
+async function seedChurners() {
+  const sql = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql`insert into users (id, name) select ${CHURN_PREFIX} || i, ${CHURN_PREFIX} || i from generate_series(0, ${churn - 1}::int) i on conflict do nothing`;
+    const groups = Math.ceil(churn / groupSize);
+    await sql`insert into groups (id, kind, name, created_by, member_count)
+      select 'g-bench-p' || g, 'group', 'Bench presence ' || g, ${CHURN_PREFIX} || (g * ${groupSize}),
+             least(${groupSize}, ${churn} - g * ${groupSize})
+      from generate_series(0, ${groups - 1}::int) g`;
+    await sql`insert into members (group_id, user_id, role)
+      select 'g-bench-p' || (i / ${groupSize}), ${CHURN_PREFIX} || i, case when i % ${groupSize} = 0 then 'owner' else 'member' end
+      from generate_series(0, ${churn - 1}::int) i`;
+    await sql`analyze members`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+const targetOptions = presenceOn ? {} : { env: { PRESENCE_MAX_MEMBERS: String(Math.max(2, groupSize - 1)) } };
+const result = await withSystem(
+  { system: 'banyan', processes: Number(o.processes), sockets: N, targetOptions },
+  async (target, clients) => {
+    await seed({ users: N, announcement: true });
+    await seedChurners();
+    const connected = await connectBenchUsers(clients, target, N);
+    progress(`${connected.ready}/${N} receivers ready in ${connected.seconds.toFixed(1)} s (${connected.failed} failed)`);
+    const poster = await connectPoster({ flavor: target.flavor, url: target.urls[0], secret: SECRET, user: ADMIN });
+    await sleep(1000);
+
+    let phaseIndex = 0;
+    const phase = async (label) => {
+      await clients.reset();
+      const expected = connected.ready * count;
+      const from = sample(target.pids);
+      const start = nowMicros() + 10_000;
+      const interval = 1e6 / rate;
+      for (let i = 0; i < count; i++) {
+        const t = Math.round(start + i * interval);
+        const wait = (t - nowMicros()) / 1000;
+        if (wait > 1) await sleep(wait);
+        poster.post('g-bench-ann', `p${runId}-${phaseIndex}-${i}`, `a|${i}|${t}|presence`);
+      }
+      const delivered = await until(clients, 'delivered', (d) => d >= expected, 20_000);
+      const to = sample(target.pids);
+      const rep = await clients.report();
+      const lat = percentiles(rep.delivery);
+      phaseIndex++;
+      return {
+        phase: label,
+        deliveries: delivered,
+        deliveryRatio: delivered / expected,
+        p50ms: lat.p50,
+        p99ms: lat.p99,
+        maxMs: lat.max,
+        serverCpuPct: Math.round((cpuBetween(from, to) / 1e4 / secondsBetween(from, to)) * 10) / 10,
+      };
+    };
+
+    // Alternating rounds on the same replicas, so a machine whose load drifts weighs on both kinds alike.
+    const churner = forkWorker('churn', new URL('./lib/churn-worker.mjs', import.meta.url).pathname);
+    const message = (ev) => new Promise((resolve) => churner.once('message', (m) => m.ev === ev && resolve(m)));
+    const minted = message('minted');
+    churner.send({
+      cmd: 'prepare',
+      options: { urls: target.urls, secret: SECRET, prefix: CHURN_PREFIX, total: churn, ratePerS: churnRate, holdMs },
+    });
+    await minted;
+    const phases = [];
+    for (let round = 0; round < rounds; round++) {
+      phases.push({ round, ...(await phase('no churn')) });
+      churner.send({ cmd: 'go' });
+      await sleep(holdMs + 1000); // steady state: as many closing as connecting
+      const before = message('stats');
+      churner.send({ cmd: 'stats' });
+      const from = (await before).stats;
+      const measured = await phase('churn');
+      const after = message('stats');
+      churner.send({ cmd: 'stats' });
+      const to = (await after).stats;
+      churner.send({ cmd: 'pause' });
+      phases.push({
+        round,
+        ...measured,
+        churnConnects: to.started - from.started,
+        churnReady: to.ready - from.ready,
+        churnClosed: to.closed - from.closed,
+        churnFailed: to.failed - from.failed,
+        presenceFrames: to.presenceFrames - from.presenceFrames,
+      });
+      await sleep(holdMs + 1000); // the last churn sockets close before the next quiet phase
+    }
+    await stopProcess(churner);
+    poster.close();
+    return { receivers: connected.ready, phases };
+  },
+);
+
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
+const of = (kind, key) => median(result.phases.filter((p) => p.phase === kind).map((p) => p[key]));
+table(
+  `presence ${presenceOn ? 'on' : 'off (control)'}: ${result.receivers} receivers, ${count} announcements at ${rate}/s per phase; churn ${churn} users at ${churnRate} connections/s, hold ${holdMs} ms`,
+  result.phases,
+);
+const summary = {
+  quietP50: of('no churn', 'p50ms'),
+  churnP50: of('churn', 'p50ms'),
+  quietP99: of('no churn', 'p99ms'),
+  churnP99: of('churn', 'p99ms'),
+};
+const p50Rise = summary.churnP50 / summary.quietP50 - 1;
+const p99Rise = summary.churnP99 / summary.quietP99 - 1;
+table('medians over rounds, and the rise with churn (target ≤ 20 %)', [
+  { ...summary, p50Rise: `${Math.round(p50Rise * 100)} %`, p99Rise: `${Math.round(p99Rise * 100)} %` },
+]);
+writeResult('presence', {
+  parameters: {
+    sockets: N,
+    churn,
+    churnRate,
+    count,
+    rate,
+    groupSize,
+    holdMs,
+    rounds,
+    presence: presenceOn,
+    processes: Number(o.processes),
+  },
+  ...result,
+  summary,
+  p50Rise,
+  p99Rise,
+});
+process.exit(0);

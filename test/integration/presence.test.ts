@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BanyanClient, type ClientEvents } from '../../src/client/index.js';
+import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { connect, type TestSocket } from '../helpers/ws-client.js';
+
+// PROTOCOL.md §8 "Presence" as an attacker tries it: presence goes only through small ordinary
+// and direct groups, honours `privacy.lastSeen`, blocks and removals, never announcement groups.
+
+const COALESCE_MS = 50;
+const MAX_MEMBERS = 4;
+/** Long enough for a frame that would come to have come (several coalescing windows). */
+const QUIET_MS = 400;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.each(storageModes())('presence (%s)', (mode) => {
+  let server: TestServer;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    server = await startServer({ mode, env: { PRESENCE_COALESCE_MS: String(COALESCE_MS), PRESENCE_MAX_MEMBERS: String(MAX_MEMBERS) } });
+  });
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close()));
+    await server?.stop();
+  });
+
+  const open = async (u: TestUser) => {
+    const s = await connect(server.wsUrl, u.token);
+    sockets.push(s);
+    return s;
+  };
+  const users = (n: number) => Promise.all(Array.from({ length: n }, () => server.signUp()));
+  const newGroup = async (owner: TestUser, members: TestUser[]) => {
+    const r = await server.http('POST', '/v1/groups', { token: owner.token, body: { name: 'G', members: members.map((m) => m.id) } });
+    expect(r.status).toBe(201);
+    return r.body.group.id as string;
+  };
+  const presenceOf = (s: TestSocket, id: string) => s.frames.filter((f) => f.type === 'presence' && f.user === id);
+  /** Connects and disconnects `u`: two changes anyone allowed to would see. */
+  const blink = async (u: TestUser) => {
+    const s = await connect(server.wsUrl, u.token);
+    await sleep(COALESCE_MS * 3);
+    await s.close();
+  };
+  const groupPresence = (u: TestUser, g: string) => server.http('GET', `/v1/groups/${g}/presence`, { token: u.token });
+
+  it('a co-member sees another come online and go offline with a last-seen time; GET …/presence tells the state', async () => {
+    const [asha, bela, cara] = await users(3);
+    const g = await newGroup(asha!, [bela!, cara!]);
+    const sa = await open(asha!);
+    const sb = await open(bela!);
+    expect(await sa.next((f) => f.type === 'presence' && f.user === bela!.id)).toEqual({
+      type: 'presence',
+      user: bela!.id,
+      online: true,
+      lastSeen: null,
+    });
+    const now = await groupPresence(asha!, g);
+    expect(now.status).toBe(200);
+    expect(now.body.presence).toEqual(
+      expect.arrayContaining([
+        { user: bela!.id, online: true, lastSeen: null },
+        { user: cara!.id, online: false, lastSeen: null },
+      ]),
+    );
+    expect(now.body.presence).toHaveLength(2);
+    const before = Date.now();
+    await sb.close();
+    const off = await sa.next((f) => f.type === 'presence' && f.user === bela!.id && f.online === false);
+    expect(Date.parse(off.lastSeen)).toBeGreaterThanOrEqual(before - 1000);
+    expect((await groupPresence(asha!, g)).body.presence).toContainEqual({ user: bela!.id, online: false, lastSeen: off.lastSeen });
+    // A stranger learns nothing of the group, as for any group they are not in.
+    const [stranger] = await users(1);
+    expect((await groupPresence(stranger!, g)).status).toBe(404);
+  });
+
+  it('lastSeen: nobody hides presence (frames and GET); choosing it while online tells viewers once, without a time', async () => {
+    const [asha, bela] = await users(2);
+    const g = await newGroup(asha!, [bela!]);
+    const sa = await open(asha!);
+    const sb = await open(bela!);
+    await sa.next((f) => f.type === 'presence' && f.user === bela!.id && f.online);
+    expect((await server.http('PATCH', '/v1/me', { token: bela!.token, body: { privacy: { lastSeen: 'nobody' } } })).status).toBe(200);
+    expect(await sa.next((f) => f.type === 'presence' && f.user === bela!.id && !f.online)).toMatchObject({ lastSeen: null });
+    const seen = presenceOf(sa, bela!.id).length;
+    await sb.close();
+    await blink(bela!);
+    await sleep(QUIET_MS);
+    expect(presenceOf(sa, bela!.id).length).toBe(seen);
+    expect((await groupPresence(asha!, g)).body.presence).toEqual([]);
+  });
+
+  it('a block stops presence both ways, whoever blocked', async () => {
+    const [asha, bela, cara] = await users(3);
+    await newGroup(asha!, [bela!, cara!]);
+    expect((await server.http('PUT', `/v1/blocks/${bela!.id}`, { token: asha!.token })).status).toBe(204);
+    const sc = await open(cara!);
+    const [sa, sb] = await Promise.all([open(asha!), open(bela!)]);
+    await sc.next((f) => f.type === 'presence' && f.user === asha!.id && f.online);
+    await sb.close();
+    await sc.next((f) => f.type === 'presence' && f.user === bela!.id && !f.online);
+    await sleep(QUIET_MS);
+    expect(presenceOf(sb, asha!.id)).toEqual([]);
+    expect(presenceOf(sa, bela!.id)).toEqual([]);
+  });
+
+  it('a removed member stops seeing the members’ presence and being seen at once', async () => {
+    const [asha, bela, cara] = await users(3);
+    const g = await newGroup(asha!, [bela!, cara!]);
+    const [sb, sc] = await Promise.all([open(bela!), open(cara!)]);
+    await blink(asha!);
+    await sb.next((f) => f.type === 'presence' && f.user === asha!.id && !f.online);
+    expect((await server.http('DELETE', `/v1/groups/${g}/members/${bela!.id}`, { token: asha!.token })).status).toBe(204);
+    await sb.next((f) => f.type === 'group_removed' || (f.type === 'event' && f.kind === 'member'));
+    const seenByB = presenceOf(sb, asha!.id).length;
+    const seenByC = presenceOf(sc, bela!.id).length;
+    await blink(asha!);
+    await sc.next((f) => f.type === 'presence' && f.user === asha!.id && !f.online, 5000, 0);
+    await sb.close();
+    await sleep(QUIET_MS);
+    expect(presenceOf(sb, asha!.id).length).toBe(seenByB);
+    expect(presenceOf(sc, bela!.id).length).toBe(seenByC);
+    expect((await groupPresence(bela!, g)).status).toBe(404);
+  });
+
+  it('the SDK: profile(), updateProfile(), presence() and the user and presence events', async () => {
+    const [asha, bela] = await users(2);
+    const g = await newGroup(asha!, [bela!]);
+    const client = (u: TestUser) => new BanyanClient({ url: server.url, token: u.token, WebSocket, reconnect: { baseMs: 20, maxMs: 200 } });
+    const a = client(asha!);
+    const b = client(bela!);
+    try {
+      await a.connect();
+      const online = new Promise<ClientEvents['presence']>((resolve) => a.on('presence', resolve));
+      const renamed = new Promise<ClientEvents['user']>((resolve) => a.on('user', resolve));
+      await b.connect();
+      expect(await online).toMatchObject({ user: bela!.id, online: true, lastSeen: null });
+      expect(await a.presence(g)).toEqual([{ user: bela!.id, online: true, lastSeen: null }]);
+      expect(await b.updateProfile({ name: 'Bela SDK' })).toEqual({ id: bela!.id, name: 'Bela SDK', avatar: null });
+      expect(b.user?.name).toBe('Bela SDK');
+      expect(await renamed).toEqual({ id: bela!.id, name: 'Bela SDK', avatar: null });
+      expect(await a.profile(bela!.id)).toEqual({ id: bela!.id, name: 'Bela SDK', avatar: null });
+      await expect(a.profile('u_unknown')).rejects.toMatchObject({ code: 'not_found' });
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('never through announcement groups, nor groups past PRESENCE_MAX_MEMBERS; a direct group shares it', async () => {
+    const [admin, plainA, plainB, x, y] = await users(5);
+    const c = (await server.http('POST', '/v1/communities', { token: admin!.token, body: { name: 'C' } })).body.community;
+    const invite = await server.http('POST', `/v1/communities/${c.id}/invites`, { token: admin!.token, body: {} });
+    for (const u of [plainA!, plainB!]) await server.http('POST', `/v1/invites/${invite.body.code}/join`, { token: u.token });
+    const big = await newGroup(x!, [y!, admin!, plainA!, plainB!]); // 5 members > MAX_MEMBERS
+    const [sadmin, sa, sy] = await Promise.all([open(admin!), open(plainA!), open(y!)]);
+    await blink(plainB!);
+    await blink(x!);
+    await sleep(QUIET_MS);
+    expect(presenceOf(sa, plainB!.id)).toEqual([]);
+    expect(presenceOf(sadmin, plainB!.id)).toEqual([]);
+    expect(presenceOf(sy, x!.id)).toEqual([]);
+    const ann = await groupPresence(plainA!, c.announcementGroupId);
+    expect(ann.status).toBe(400);
+    expect((await groupPresence(x!, big)).status).toBe(400);
+    // The admin may open a direct group with a plain member: presence goes through it.
+    const dm = await server.http('POST', '/v1/direct', { token: plainB!.token, body: { userId: admin!.id } });
+    expect(dm.status).toBe(201);
+    await blink(plainB!);
+    await sadmin.next((f) => f.type === 'presence' && f.user === plainB!.id && !f.online);
+    expect(presenceOf(sa, plainB!.id)).toEqual([]);
+  });
+});
