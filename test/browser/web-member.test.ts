@@ -1,4 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectPageErrors, hasChromium, launchChromium } from '../helpers/browser.js';
 import { createGroup, startServer, type TestServer, type TestUser } from '../helpers/server.js';
@@ -148,6 +149,14 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
     await b.getByLabel('Your name').fill('Ben Kumar');
     await b.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => b.getByTestId('profile-status').textContent()).toBe('Saved.');
+    // A picture: uploaded, then set as the avatar; shown, and given by GET /v1/users/:id.
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#d97706' } })
+      .png()
+      .toBuffer();
+    await b.getByTestId('avatar-input').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: png });
+    await expect.poll(() => b.getByTestId('avatar').isVisible(), { timeout: 10_000 }).toBe(true);
+    const profile = await server.http('GET', `/v1/users/${ben.id}`, { token: asha.token });
+    expect(profile.body.user.avatar).toMatch(/.+/);
     expect(await checkScreen(b, 'profile')).toEqual([]);
     const members = await server.http('GET', `/v1/groups/${group}/members`, { token: asha.token });
     expect(members.body.members.find((m: { userId: string }) => m.userId === ben.id).name).toBe('Ben Kumar');
@@ -316,6 +325,8 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
     // Ben is not an admin: no Pin among his actions.
     await b.getByTestId('message').first().getByTestId('message-actions').click();
     expect(await b.getByTestId('message').first().getByTestId('unpin').count()).toBe(0);
+    // Presence in a small group: Asha is here, then gone.
+    await expect.poll(() => b.getByTestId('presence').textContent(), { timeout: 10_000 }).toBe('1 online: Asha Devi');
     expect(await checkScreen(b, 'pins')).toEqual([]);
 
     // Disappearing messages: on for the group, a message shows ⏳, then disappears for both.
@@ -330,6 +341,8 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
     await expect
       .poll(() => a.getByTestId('message').last().locator('.text').textContent(), { timeout: 10_000 })
       .toBe('message disappeared');
+    await a.context().close();
+    await expect.poll(() => b.getByTestId('presence').textContent(), { timeout: 10_000 }).toBe('');
   });
 
   it('had no errors in any page', () => {

@@ -2,7 +2,7 @@ import type { GroupEvent, HistoryMessageFrame, PendingMessage } from '../../../s
 import { h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import { type Attachment, AttachmentViews, canRecord, describeUploadError, formatSize, startRecording, uploadFile } from '../files.js';
-import { dayLabel, formatDateTime, formatTime, t } from '../i18n/index.js';
+import { dayLabel, formatDateTime, formatTime, formatWhen, t } from '../i18n/index.js';
 import type { Ctx } from '../main.js';
 import { messageText } from '../message-text.js';
 import { offline, type SavedMessage } from '../offline.js';
@@ -101,6 +101,36 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
   const group = () => client.group(groupId) ?? saved?.group;
 
   const title = h('h1', { dir: 'auto', 'data-testid': 'title' }, group()?.name ?? t('conv.title'));
+  /** Who is online, in small ordinary and direct groups (presence, PROTOCOL.md §8). */
+  const presenceLine = h('p', { class: 'presence', 'data-testid': 'presence', 'aria-live': 'polite' });
+  const presence = new Map<string, { online: boolean; lastSeen: string | null }>();
+  const drawPresence = () => {
+    const g = client.group(groupId);
+    const others = [...presence].filter(([id]) => id !== me);
+    if (!g || others.length === 0) return void (presenceLine.textContent = '');
+    if (g.kind === 'direct') {
+      const [, p] = others[0]!;
+      presenceLine.textContent = p.online
+        ? t('conv.online')
+        : p.lastSeen
+          ? t('conv.lastSeen', { when: formatWhen(new Date(p.lastSeen)) })
+          : '';
+      return;
+    }
+    const online = others.filter(([, p]) => p.online).map(([id]) => names.of(id));
+    presenceLine.textContent =
+      online.length === 0 ? '' : t('conv.onlineNow', { count: online.length, names: online.slice(0, 3).join(', ') });
+  };
+  const loadPresence = async () => {
+    const g = client.group(groupId);
+    if (!g || g.kind === 'announcement') return;
+    try {
+      for (const p of await client.presence(groupId)) presence.set(p.user, { online: p.online, lastSeen: p.lastSeen });
+      drawPresence();
+    } catch {
+      // A large group shows no presence (400): nothing to show.
+    }
+  };
   const olderLine = h('p', { class: 'older' });
   const days = h('div', { class: 'days' });
   const pendingBox = h('div', { class: 'pending-list' });
@@ -178,7 +208,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       'header',
       { class: 'top' },
       link(backHref(), { class: 'back', 'aria-label': t('common.back') }, '‹'),
-      title,
+      h('div', { class: 'heading' }, title, presenceLine),
       h('div', { class: 'tools' }, searchToggle, levelSelect, blockButton),
     ),
     search,
@@ -1064,6 +1094,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     drawAll();
     for (const e of early.splice(0)) apply(e);
     drawPins();
+    void loadPresence();
     markUnread();
     stickIf(true);
     markRead();
@@ -1118,6 +1149,12 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     }),
     client.on('group_removed', ({ group: gone }) => gone === groupId && ctx.navigate('#/')),
     client.on('group', (g) => g.id === groupId && loaded && drawPins()),
+    client.on('presence', (p) => {
+      // Frames come for everyone who shares a small group with the user: keep this group's.
+      if (!presence.has(p.user) && !names.membersOf(groupId).includes(p.user)) return;
+      presence.set(p.user, { online: p.online, lastSeen: p.lastSeen });
+      drawPresence();
+    }),
     client.on('expired', ({ group: g, seqs }) => {
       if (g !== groupId) return;
       for (const seq of seqs) {

@@ -1,5 +1,6 @@
 import { h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
+import { describeUploadError, uploadFile } from '../files.js';
 import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
 import type { Ctx } from '../main.js';
@@ -27,6 +28,54 @@ export function profileView(root: HTMLElement, ctx: Ctx) {
   const lastSeen = audience(t('profile.lastSeen'), 'lastSeen');
   const select = (label: HTMLElement) => label.querySelector('select')!;
   const save = h('button', { type: 'submit', class: 'primary' }, t('profile.save'));
+  // The avatar: an image uploaded as an attachment, then named in PATCH /v1/me (PROTOCOL.md §8).
+  const avatarImage = h('img', { class: 'avatar-preview', alt: t('profile.avatar'), 'data-testid': 'avatar', hidden: true });
+  let avatarUrl: string | undefined;
+  const showAvatar = async (id: string | null) => {
+    if (avatarUrl) URL.revokeObjectURL(avatarUrl);
+    avatarUrl = undefined;
+    avatarImage.hidden = !id;
+    removeAvatar.hidden = !id;
+    if (!id) return;
+    avatarUrl = URL.createObjectURL(await (await ctx.http.download(id)).blob());
+    avatarImage.src = avatarUrl;
+  };
+  const avatarInput = h('input', {
+    type: 'file',
+    accept: 'image/*',
+    'data-testid': 'avatar-input',
+    'aria-label': t('profile.avatar.choose'),
+  });
+  avatarInput.onchange = async () => {
+    const file = avatarInput.files?.[0];
+    avatarInput.value = '';
+    if (!file) return;
+    error.textContent = '';
+    status.textContent = t('profile.avatar.uploading');
+    try {
+      const attachment = await uploadFile(ctx, file, () => undefined);
+      await ctx.client.updateProfile({ avatar: attachment.id });
+      await showAvatar(attachment.id);
+      status.textContent = t('profile.saved');
+    } catch (err) {
+      status.textContent = '';
+      error.textContent = describeUploadError(err, file);
+    }
+  };
+  const removeAvatar = h(
+    'button',
+    {
+      type: 'button',
+      class: 'small link',
+      hidden: true,
+      onclick: () =>
+        void ctx.client.updateProfile({ avatar: null }).then(
+          () => showAvatar(null),
+          (err: unknown) => (error.textContent = describeError(err)),
+        ),
+    },
+    t('profile.avatar.remove'),
+  );
   const copy = h(
     'button',
     {
@@ -64,6 +113,7 @@ export function profileView(root: HTMLElement, ctx: Ctx) {
           }
         },
       },
+      h('div', { class: 'avatar-row' }, avatarImage, h('label', {}, t('profile.avatar.choose'), avatarInput), removeAvatar),
       h('label', {}, t('profile.name'), name),
       groupAdd,
       lastSeen,
@@ -84,6 +134,7 @@ export function profileView(root: HTMLElement, ctx: Ctx) {
       select(groupAdd).value = user.privacy.groupAdd;
       select(lastSeen).value = user.privacy.lastSeen;
       if (!name.value) name.value = user.name;
+      void showAvatar(user.avatar).catch(() => undefined);
     },
     (err: unknown) => (error.textContent = describeError(err)),
   );
