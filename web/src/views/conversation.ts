@@ -107,7 +107,10 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
   const drawPresence = () => {
     const g = client.group(groupId);
     const others = [...presence].filter(([id]) => id !== me);
-    if (!g || others.length === 0) return void (presenceLine.textContent = '');
+    if (!g || others.length === 0) {
+      presenceLine.textContent = '';
+      return;
+    }
     if (g.kind === 'direct') {
       const [, p] = others[0]!;
       presenceLine.textContent = p.online

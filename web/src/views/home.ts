@@ -85,7 +85,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
                   { class: 'row invitation', 'data-testid': 'invitation' },
                   h(
                     'div',
-                    { class: 'name' },
+                    { class: 'name stack' },
                     h('strong', { dir: 'auto' }, inv.group.name),
                     h(
                       'span',
@@ -133,7 +133,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
         h('span', { class: 'avatar', 'aria-hidden': 'true' }, g.kind === 'direct' ? '👤' : g.kind === 'announcement' ? '📣' : '#'),
         h(
           'span',
-          { class: 'name' },
+          { class: 'name stack' },
           h('span', { class: 'title', dir: 'auto' }, nameOf(g)),
           p ? h('span', { class: 'preview', dir: 'auto', 'data-testid': 'preview' }, senderPrefix(g, p), p.text) : null,
         ),
@@ -190,7 +190,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
                   `#/c/${encodeURIComponent(c.id)}`,
                   { class: 'row', 'data-testid': 'community-row' },
                   h('span', { class: 'avatar', 'aria-hidden': 'true' }, '🏘️'),
-                  h('span', { class: 'name' }, h('span', { class: 'title', dir: 'auto' }, c.name)),
+                  h('span', { class: 'name stack' }, h('span', { class: 'title', dir: 'auto' }, c.name)),
                   h(
                     'span',
                     { class: 'side' },
