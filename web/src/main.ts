@@ -6,12 +6,7 @@ import { language, t } from './i18n/index.js';
 import { offline } from './offline.js';
 import { loadSession, pendingInvite, saveSession, type Session } from './session.js';
 import { authView } from './views/auth.js';
-import { communityView } from './views/community.js';
-import { conversationView } from './views/conversation.js';
 import { homeView } from './views/home.js';
-import { inviteView } from './views/invite.js';
-import { newCommunityView, newGroupView } from './views/forms.js';
-import { profileView } from './views/profile.js';
 
 // The web client: hash routes, one view at a time, each view cleaning up after itself.
 
@@ -80,13 +75,34 @@ export class Names {
   }
 }
 
+/**
+ * A screen loaded when first opened (its own chunk): the first screens (sign-in, home) stay
+ * small. The view starts once its code is there, unless it was left meanwhile.
+ */
+const lazy =
+  (load: () => Promise<View>): View =>
+  (root, ctx, param) => {
+    let cleanup: ReturnType<View>;
+    let left = false;
+    load().then(
+      (view) => {
+        if (!left) cleanup = view(root, ctx, param);
+      },
+      () => replace(root, h('p', { class: 'error', role: 'alert' }, t('error.unavailable'))),
+    );
+    return () => {
+      left = true;
+      if (cleanup) cleanup();
+    };
+  };
+
 const routes: [RegExp, View][] = [
-  [/^#\/g\/(.+)$/, conversationView],
-  [/^#\/c\/(.+)$/, communityView],
-  [/^#\/invite\/(.+)$/, inviteView],
-  [/^#\/new-group$/, newGroupView],
-  [/^#\/new-community$/, newCommunityView],
-  [/^#\/me$/, profileView],
+  [/^#\/g\/(.+)$/, lazy(() => import('./views/conversation.js').then((m) => m.conversationView))],
+  [/^#\/c\/(.+)$/, lazy(() => import('./views/community.js').then((m) => m.communityView))],
+  [/^#\/invite\/(.+)$/, lazy(() => import('./views/invite.js').then((m) => m.inviteView))],
+  [/^#\/new-group$/, lazy(() => import('./views/forms.js').then((m) => m.newGroupView))],
+  [/^#\/new-community$/, lazy(() => import('./views/forms.js').then((m) => m.newCommunityView))],
+  [/^#\/me$/, lazy(() => import('./views/profile.js').then((m) => m.profileView))],
   [/^/, homeView],
 ];
 
