@@ -105,6 +105,7 @@ export async function startApp(config: Config): Promise<App> {
         defaultGroupAdd: config.DEFAULT_GROUP_ADD,
         tallyIntervalMs: config.TALLY_INTERVAL_MS,
         extraMessageTtls: config.MESSAGE_TTL_ALLOWED,
+        eventReminderS: config.EVENT_REMINDER_S,
         notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
         allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
       },

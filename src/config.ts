@@ -113,6 +113,8 @@ const envSchema = z.object({
   EXPIRY_SWEEP_MS: int(100, 3_600_000).default(30_000),
   /** Expired messages one replica erases per sweep at most; the rest wait for the next. */
   EXPIRY_SWEEP_BATCH: int(1, 100_000).default(1000),
+  /** Members who answered going or maybe to an event get a reminder this many seconds before it starts. */
+  EVENT_REMINDER_S: int(1, 30 * 24 * 3600).default(3600),
   /** Groups up to this many members notify `all` by default, larger ones `mentions` (PROTOCOL.md §7). */
   NOTIFY_ALL_MAX_MEMBERS: int(0, 10_000_000).default(256),
   /** At most one push per user per group in this window; later messages collapse into the next. */

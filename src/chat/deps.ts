@@ -33,6 +33,8 @@ export interface ChatLimits {
   tallyIntervalMs: number;
   /** messageTtlS values allowed besides the protocol's three (MESSAGE_TTL_ALLOWED). */
   extraMessageTtls?: readonly number[];
+  /** Members who answered going or maybe to an event are reminded this long before it starts. */
+  eventReminderS: number;
   /** scrypt cost of new password hashes, 2^scryptLogN; OWASP's 17 when unset. */
   scryptLogN?: number;
   /** Groups up to this many members notify `all` by default (NOTIFY_ALL_MAX_MEMBERS); 256 when unset. */

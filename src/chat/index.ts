@@ -17,6 +17,7 @@ import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
 import { Search } from './search.js';
 import { Notifications } from './notifications.js';
+import { Polls } from './polls.js';
 import { ReachStats } from './reach.js';
 import { Webhooks } from './webhooks.js';
 import { checkTargetUrl } from '../notify/address-guard.js';
@@ -52,6 +53,7 @@ export function createChat(
     pins: new Pins(deps),
     /** Erases expired messages (tests call it; a timer does otherwise). */
     expiry: new Expiry(deps),
+    polls: new Polls(deps, membership, messages.tallies),
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),

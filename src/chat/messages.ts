@@ -1,8 +1,10 @@
-import type { Tx } from '../db/connect.js';
+import type { Queryable, Tx } from '../db/connect.js';
+import { answersOf, pollCountsOf, rsvpCountsOf, scheduleReminder } from '../db/polls.js';
 import { claimOwnAttachments, insertAttachmentRefs } from '../db/attachments.js';
 import { isRetryableConflict } from '../db/errors.js';
 import {
   draft,
+  type EventDraft,
   eraseMessage,
   eventsInRanges,
   findMessage,
@@ -21,7 +23,16 @@ import { oweNotifications } from '../db/notifications.js';
 import type { EventRow } from '../db/schema.js';
 import type { SendInput } from '../protocol/commands.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
-import { attachmentsOf, encodeEvent, isExpired, type HistoryMessage } from '../protocol/frames.js';
+import {
+  attachmentsOf,
+  encodeEvent,
+  eventOf,
+  type HistoryMessage,
+  isExpired,
+  pollOf,
+  type StoredEvent,
+  type StoredPoll,
+} from '../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from './access.js';
 import { attachmentMeta } from './attachments.js';
 import { assertNotMuted, findAuthority } from './authority.js';
@@ -70,19 +81,20 @@ export class Messages {
         issues: [{ path: 'mentions', message: 'not allowed here' }],
       });
     }
-    if (input.attachments?.length) {
+    if (input.attachments?.length || input.poll || input.event) {
       await this.assertReferences(input);
-      return this.sendWithAttachments(userId, input);
+      return this.sendRich(userId, input);
     }
     return this.sendAs(userId, input);
   }
 
   /**
-   * A message with files, in one transaction of its own (not the group commit): the caller's own
-   * uploads are locked, so no sweeper deletes them meanwhile, and their references are stored with
-   * the message. Any id that is not the caller's live upload makes it `not_found`, naming none.
+   * A message with files, a poll or an event, in one transaction of its own (not the group
+   * commit): the caller's own uploads are locked, so no sweeper deletes them meanwhile, and their
+   * references are stored with the message, as is an event's reminder. Any id that is not the
+   * caller's live upload makes it `not_found`, naming none.
    */
-  private async sendWithAttachments(userId: string, input: SendInput): Promise<SendResult> {
+  private async sendRich(userId: string, input: SendInput): Promise<SendResult> {
     const ids = [...new Set(input.attachments ?? [])];
     for (let attempt = 0; ; attempt++) {
       try {
@@ -95,7 +107,7 @@ export class Messages {
             const files = ((repeated.data?.attachments as { id: string }[] | undefined) ?? []).map((a) => a.id);
             const same =
               sameContent(stored, { text: input.text, replyTo: input.replyTo ?? null, mentions: [...new Set(input.mentions ?? [])] }) &&
-              (stored.edited || files.join('\u0000') === ids.join('\u0000'));
+              (stored.edited || (files.join('\u0000') === ids.join('\u0000') && samePollAndEvent(repeated, messageDraft(userId, input))));
             if (!same) throw conflict('this clientMsgId was used for a different message');
             // Published again, as the group commit's careful path does: the first publish may have been lost.
             outbox.events.push(repeated);
@@ -109,6 +121,11 @@ export class Messages {
           const [row] = await outbox.append(tx, input.group, [message]);
           await insertAttachmentRefs(tx, input.group, row!.seq, ids);
           await oweNotifications(tx, [row!]);
+          if (input.event) {
+            // No reminder when its time has already come: nobody has answered yet.
+            const remindAt = Date.parse(input.event.startsAt) - this.deps.limits.eventReminderS * 1000;
+            if (remindAt > Date.now()) await scheduleReminder(tx, input.group, row!.seq, new Date(remindAt));
+          }
           return ackOf(row!);
         });
       } catch (err) {
@@ -221,11 +238,17 @@ export class Messages {
     const limit = input.limit ?? 50;
     return this.readBudget.spend(userId, limit + 1, async () => {
       const page = await messagesBefore(this.deps.db, input.group, input.before, limit);
+      const answers = await answersNow(
+        this.deps.db,
+        input.group,
+        page.messages.map((m) => m.row),
+        userId,
+      );
       const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
       const messages: HistoryMessage[] = [];
       const json: string[] = [];
       for (const { row, reactions } of page.messages) {
-        const message = historyMessage(row, reactions);
+        const message = historyMessage(row, reactions, answers.get(row.seq));
         const encoded = JSON.stringify(message);
         if (!reply.fits(encoded)) break;
         messages.push(message);
@@ -355,7 +378,51 @@ class ReplyBytes {
 
 const ackOf = (row: EventRow) => ({ group: row.groupId, seq: row.seq, ts: row.ts });
 
-export function historyMessage(row: EventRow, reactions: Record<string, number>): HistoryMessage {
+/** A poll or event of a message with its answers now: the counts and the caller's own. */
+type AnswersNow = Pick<HistoryMessage, 'poll' | 'event'>;
+
+/** The current answers of the polls and events among these messages (two or three queries, none without any). */
+async function answersNow(db: Queryable, groupId: string, rows: EventRow[], userId: string): Promise<Map<number, AnswersNow>> {
+  const out = new Map<number, AnswersNow>();
+  const live = rows.filter((r) => !r.deleted);
+  const polls = live.flatMap((r) => {
+    const poll = pollOf(r);
+    return poll ? [{ seq: r.seq, poll }] : [];
+  });
+  const eventSeqs = live.filter((r) => eventOf(r)).map((r) => r.seq);
+  if (polls.length === 0 && eventSeqs.length === 0) return out;
+  const [pollCounts, rsvpCounts, mine] = await Promise.all([
+    pollCountsOf(
+      db,
+      groupId,
+      polls.map((p) => ({ seq: p.seq, optionCount: p.poll.options.length })),
+    ),
+    rsvpCountsOf(db, groupId, eventSeqs),
+    answersOf(db, groupId, [...polls.map((p) => p.seq), ...eventSeqs], userId),
+  ]);
+  for (const { seq, poll } of polls) {
+    out.set(seq, { poll: { ...poll, closed: poll.closed ?? false, counts: pollCounts.get(seq)!, mine: mine.votes.get(seq) ?? [] } });
+  }
+  for (const row of live) {
+    const event = eventOf(row);
+    if (event) out.set(row.seq, { event: { ...event, counts: rsvpCounts.get(row.seq)!, mine: mine.rsvps.get(row.seq) ?? null } });
+  }
+  return out;
+}
+
+/** Whether a repeated send carries the poll and event the stored message does. */
+const samePollAndEvent = (stored: EventRow, repeat: EventDraft) => {
+  // Field by field: jsonb keeps its own key order, and a poll closed since is still the same poll.
+  const [a, b] = [pollOf(stored), repeat.data?.poll as StoredPoll | undefined];
+  const [c, d] = [eventOf(stored), repeat.data?.event as StoredEvent | undefined];
+  const samePoll =
+    !a || !b ? a === b : a.question === b.question && a.multiple === b.multiple && a.options.join('\u0000') === b.options.join('\u0000');
+  const sameEvent =
+    !c || !d ? c === d : c.title === d.title && c.startsAt === d.startsAt && c.endsAt === d.endsAt && c.location === d.location;
+  return samePoll && sameEvent;
+};
+
+export function historyMessage(row: EventRow, reactions: Record<string, number>, answers: AnswersNow = {}): HistoryMessage {
   if (isExpired(row)) {
     return {
       seq: row.seq,
@@ -385,5 +452,6 @@ export function historyMessage(row: EventRow, reactions: Record<string, number>)
     reactions,
     ...(attachmentsOf(row).length > 0 ? { attachments: attachmentsOf(row) } : {}),
     ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}),
+    ...(row.deleted ? {} : answers),
   };
 }

@@ -1,5 +1,6 @@
-import { draft, lockGroupLog } from '../db/events.js';
-import { claimTally, dueTallies, nextTallyDue, reactionCounts } from '../db/tallies.js';
+import { draft, findMessage, lockGroupLog } from '../db/events.js';
+import { pollCounts, rsvpCounts } from '../db/polls.js';
+import { claimTally, dueTallies, nextTallyDue, reactionCounts, type TallySubject } from '../db/tallies.js';
 import type { ChatDeps } from './deps.js';
 import { commit } from './outbox.js';
 
@@ -11,10 +12,12 @@ const SWEEP_MS = 5000;
 const MIN_DELAY_MS = 50;
 
 /**
- * Writes the reaction tallies of announcement groups (PROTOCOL.md §6): one `reactions` event per
- * message at most every `tallyIntervalMs`, never one per reaction. The state lives in storage
- * (reactions and reaction_tallies), and a flush claims its tally under the group's log lock, so
- * any replica may flush, none twice, and a reaction stored meanwhile is owed to the next tally.
+ * Writes the tallies of announcement groups (PROTOCOL.md §6, §8): one `reactions` event per
+ * message at most every `tallyIntervalMs`, never one per reaction, and likewise one `tally` event
+ * of a poll's votes or an event's answers, never one per vote. The state lives in storage
+ * (reactions, poll_votes, event_rsvps and reaction_tallies), and a flush claims its tally under
+ * the group's log lock, so any replica may flush, none twice, and an answer stored meanwhile is
+ * owed to the next tally.
  */
 export class ReactionTallies {
   private timer: NodeJS.Timeout | undefined;
@@ -28,7 +31,7 @@ export class ReactionTallies {
     this.sweep.unref();
   }
 
-  /** A reaction made a tally owed: a pass runs when it is due. */
+  /** A reaction, vote or RSVP made a tally owed: a pass runs when it is due. */
   owed(): void {
     this.schedule(MIN_DELAY_MS);
   }
@@ -60,23 +63,31 @@ export class ReactionTallies {
     try {
       for (const t of await dueTallies(this.deps.db, BATCH)) {
         if (this.closed) return;
-        await this.flush(t.groupId, t.messageSeq);
+        await this.flush(t.groupId, t.messageSeq, t.subject);
       }
       const next = await nextTallyDue(this.deps.db);
       if (next) this.schedule(Math.max(MIN_DELAY_MS, next.getTime() - Date.now()));
     } catch (err) {
-      this.deps.logger.warn('reaction tallies: flush failed; the sweep retries', { err });
+      this.deps.logger.warn('tallies: flush failed; the sweep retries', { err });
     }
   }
 
-  private async flush(groupId: string, messageSeq: number): Promise<void> {
+  private async flush(groupId: string, messageSeq: number, subject: TallySubject): Promise<void> {
     await commit(this.deps, async (tx, outbox) => {
-      // The log lock first, as reactions take it: no deadlock, and no reaction between count and claim.
+      // The log lock first, as reactions and answers take it: no deadlock, and no change between count and claim.
       await lockGroupLog(tx, groupId);
-      if (!(await claimTally(tx, groupId, messageSeq))) return;
-      const counts = await reactionCounts(tx, groupId, messageSeq);
+      if (!(await claimTally(tx, groupId, messageSeq, subject))) return;
       // Nobody's event: an empty sender, so a tally names no member.
-      await outbox.append(tx, groupId, [draft('', 'reactions', { target: messageSeq, data: { counts } })]);
+      if (subject === 'reactions') {
+        const counts = await reactionCounts(tx, groupId, messageSeq);
+        await outbox.append(tx, groupId, [draft('', 'reactions', { target: messageSeq, data: { counts } })]);
+        return;
+      }
+      const message = await findMessage(tx, groupId, messageSeq);
+      const poll = message?.data?.poll as { options: string[] } | undefined;
+      if (!message || message.deleted || !(poll || message.data?.event)) return;
+      const counts = poll ? await pollCounts(tx, groupId, messageSeq, poll.options.length) : await rsvpCounts(tx, groupId, messageSeq);
+      await outbox.append(tx, groupId, [draft('', 'tally', { target: messageSeq, data: { counts } })]);
     });
   }
 }

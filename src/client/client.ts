@@ -1,4 +1,4 @@
-import type { CommandBody, CommandType, SendInput } from '../protocol/commands.js';
+import type { CommandBody, CommandType, EventInput, PollInput, RsvpAnswer, SendInput } from '../protocol/commands.js';
 import type { FrameOf, GroupEvent, HistoryMessageFrame, ReplyTo } from '../protocol/server-frames.js';
 import { Connection, stopError, type ConnectionState, type PushedFrame, type WebSocketConstructor } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -138,6 +138,8 @@ export class BanyanClient extends Emitter<ClientEvents> {
           ...(m.replyTo !== null ? { replyTo: m.replyTo } : {}),
           ...(m.mentions.length > 0 ? { mentions: m.mentions } : {}),
           ...(m.attachments?.length ? { attachments: m.attachments } : {}),
+          ...(m.poll ? { poll: m.poll } : {}),
+          ...(m.event ? { event: m.event } : {}),
         }),
       pending: (change) => this.emit('pending', change),
     });
@@ -190,12 +192,12 @@ export class BanyanClient extends Emitter<ClientEvents> {
 
   /**
    * Sends a message; retried across reconnects with one clientMsgId until acknowledged. With
-   * `attachments` (ids from `http.upload`), `text` may be empty.
+   * `attachments` (ids from `http.upload`), a `poll` or an `event`, `text` may be empty.
    */
   send(
     group: string,
     text: string,
-    extra: Partial<Pick<SendInput, 'replyTo' | 'mentions' | 'clientMsgId' | 'attachments'>> = {},
+    extra: Partial<Pick<SendInput, 'replyTo' | 'mentions' | 'clientMsgId' | 'attachments' | 'poll' | 'event'>> = {},
   ): Promise<SendAck> {
     if (this.state === 'closed') return Promise.reject(new BanyanError('unavailable', 'client closed'));
     return this.outgoing.add({
@@ -205,7 +207,47 @@ export class BanyanClient extends Emitter<ClientEvents> {
       replyTo: extra.replyTo ?? null,
       mentions: extra.mentions ?? [],
       ...(extra.attachments?.length ? { attachments: extra.attachments } : {}),
+      ...(extra.poll ? { poll: extra.poll } : {}),
+      ...(extra.event ? { event: extra.event } : {}),
     });
+  }
+
+  /** Sends a poll (2–12 options; `multiple` lets members pick several). */
+  sendPoll(group: string, poll: PollInput, extra: { text?: string; clientMsgId?: string } = {}): Promise<SendAck> {
+    return this.send(group, extra.text ?? '', { poll, ...(extra.clientMsgId ? { clientMsgId: extra.clientMsgId } : {}) });
+  }
+
+  /** Sends an event (instants with their offset, e.g. `2026-12-05T09:00:00+05:30`). */
+  sendEvent(group: string, event: EventInput, extra: { text?: string; clientMsgId?: string } = {}): Promise<SendAck> {
+    return this.send(group, extra.text ?? '', { event, ...(extra.clientMsgId ? { clientMsgId: extra.clientMsgId } : {}) });
+  }
+
+  /**
+   * Votes on a poll by option index (one for a single-choice poll); a new vote replaces the last,
+   * `[]` retracts it. The ack has a `seq` when a `vote` event was appended (not in announcement groups).
+   */
+  vote(group: string, target: number, options: number[]) {
+    return this.request({ type: 'vote', group, target, options });
+  }
+
+  /** Answers an event: going, maybe or no (until it is over). */
+  rsvp(group: string, target: number, answer: RsvpAnswer) {
+    return this.request({ type: 'rsvp', group, target, answer });
+  }
+
+  /** Ends voting on a poll (its author or an admin); a `poll_closed` event with the final counts follows. */
+  closePoll(group: string, seq: number) {
+    return this.http.closePoll(group, seq);
+  }
+
+  /** A poll's counts and your vote; who voted for what outside announcement groups. */
+  votes(group: string, seq: number) {
+    return this.http.votes(group, seq);
+  }
+
+  /** An event's answer counts and yours; who answered what outside announcement groups. */
+  rsvps(group: string, seq: number) {
+    return this.http.rsvps(group, seq);
   }
 
   /** The sends of a group not yet acknowledged (and those refused), oldest first. */

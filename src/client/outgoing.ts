@@ -111,8 +111,9 @@ export class OutgoingQueue {
     head.status = 'sending';
     this.emit(group);
     const connection = this.hooks.connection();
-    const { group: g, clientMsgId, text, replyTo, mentions, attachments } = head;
-    this.hooks.send({ group: g, clientMsgId, text, replyTo, mentions, ...(attachments ? { attachments } : {}) }).then(
+    const { group: g, clientMsgId, text, replyTo, mentions, attachments, poll, event } = head;
+    const extras = { ...(attachments ? { attachments } : {}), ...(poll ? { poll } : {}), ...(event ? { event } : {}) };
+    this.hooks.send({ group: g, clientMsgId, text, replyTo, mentions, ...extras }).then(
       (ack) => {
         this.finish(group, head);
         head.resolve({ group, seq: ack.seq ?? 0, ts: ack.ts ?? '', clientMsgId: head.clientMsgId });

@@ -3,6 +3,7 @@ import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import { releaseAttachmentRefs } from './attachments.js';
 import type { Queryable, Tx } from './connect.js';
 import { MissingGroup } from './errors.js';
+import { eraseAnswers } from './polls.js';
 import { events, groups, notifyOutbox, reactions, type EventRow } from './schema.js';
 
 /** An event before the log gives it a seq and a time. */
@@ -18,7 +19,11 @@ export const messageDraft = (senderId: string, m: Omit<SendInput, 'group'>): Eve
   text: m.text,
   target: null,
   replyTo: m.replyTo ?? null,
-  data: { mentions: m.mentions ?? [] },
+  data: {
+    mentions: m.mentions ?? [],
+    ...(m.poll ? { poll: { question: m.poll.question, options: m.poll.options, multiple: m.poll.multiple ?? false } } : {}),
+    ...(m.event ? { event: m.event } : {}),
+  },
 });
 
 export const draft = (
@@ -241,15 +246,16 @@ export async function setMessageText(tx: Tx, groupId: string, seq: number, text:
 }
 
 /**
- * Erases a message's text everywhere it is stored (the message and its edits) and its files'
- * metadata; its files go once no other message refers to them.
+ * Erases a message's text everywhere it is stored (the message and its edits), its files'
+ * metadata, and its poll or event with their answers; its files go once no other message refers to them.
  */
 export async function eraseMessage(tx: Tx, groupId: string, seq: number) {
   await tx
     .update(events)
-    .set({ text: null, deleted: true, data: sql`${events.data} - 'attachments'` })
+    .set({ text: null, deleted: true, data: sql`${events.data} - 'attachments' - 'poll' - 'event'` })
     .where(and(eq(events.groupId, groupId), eq(events.seq, seq)));
   await releaseAttachmentRefs(tx, groupId, seq);
+  await eraseAnswers(tx, groupId, [seq]);
   await tx
     .update(events)
     .set({ text: null })

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { releaseAttachmentRefsOf } from './attachments.js';
+import { eraseAnswers } from './polls.js';
 import type { Queryable, Tx } from './connect.js';
 import { events, groups, reactions } from './schema.js';
 
@@ -29,7 +30,8 @@ export async function lockGroupLogIfFree(tx: Tx, groupId: string): Promise<{ pin
 /**
  * Erases those of the messages that are still due (caller holds the group's log lock): text,
  * mentions, poll and event payloads and files' metadata (the message's `data`), the text of its
- * edits (the search column follows the text), its reactions and the emoji of its reaction events,
+ * edits (the search column follows the text), its reactions, votes, RSVPs, owed tallies and reminders, the data of
+ * the events about them (reactions, votes, RSVPs, tallies),
  * and its files' references (files nothing else refers to become due for the attachment sweep).
  * The rows stay, `expired`, so the log keeps its seqs. Returns the seqs erased and how many files
  * became due.
@@ -57,8 +59,15 @@ export async function eraseExpired(tx: Tx, groupId: string, seqs: number[]): Pro
   await tx
     .update(events)
     .set({ data: null })
-    .where(and(eq(events.groupId, groupId), inArray(events.target, done), inArray(events.kind, ['reaction', 'reactions'])));
+    .where(
+      and(
+        eq(events.groupId, groupId),
+        inArray(events.target, done),
+        inArray(events.kind, ['reaction', 'reactions', 'vote', 'rsvp', 'tally', 'poll_closed']),
+      ),
+    );
   await tx.delete(reactions).where(and(eq(reactions.groupId, groupId), inArray(reactions.messageSeq, done)));
+  await eraseAnswers(tx, groupId, done);
   const filesDue = await releaseAttachmentRefsOf(tx, groupId, done);
   return { seqs: done, filesDue };
 }

@@ -124,9 +124,13 @@ export const events = pgTable(
     senderId: text().notNull(),
     /**
      * `reactions`: a tally of an announcement group's message; `hidden`: a place kept in the log
-     * for an event no member may see any more (announcement-group roster changes before 0002).
+     * for an event no member may see any more (announcement-group roster changes before 0002);
+     * `vote`/`rsvp`: one member's answer to a poll or event (not in announcement groups), `tally`:
+     * an announcement group's answer counts of one poll or event, `poll_closed`: voting ended.
      */
-    kind: text({ enum: ['message', 'edit', 'delete', 'reaction', 'member', 'group', 'reactions', 'hidden'] }).notNull(),
+    kind: text({
+      enum: ['message', 'edit', 'delete', 'reaction', 'member', 'group', 'reactions', 'hidden', 'vote', 'rsvp', 'tally', 'poll_closed'],
+    }).notNull(),
     clientMsgId: text(),
     text: text(),
     target: bigint({ mode: 'number' }),
@@ -295,8 +299,9 @@ export const invitations = pgTable(
 );
 
 /**
- * Reaction tallies of announcement groups still owed to the log: `pending` since a reaction
- * changed; flushed (one `reactions` event) no earlier than `dueAt`, at most once per interval.
+ * Tallies of announcement groups still owed to the log: `pending` since a reaction (subject
+ * `reactions`) or a vote or RSVP (subject `answers`) changed; flushed (one `reactions` or `tally`
+ * event) no earlier than `dueAt`, at most once per interval and subject.
  */
 export const reactionTallies = pgTable(
   'reaction_tallies',
@@ -305,11 +310,57 @@ export const reactionTallies = pgTable(
       .notNull()
       .references(() => groups.id, { onDelete: 'cascade' }),
     messageSeq: bigint({ mode: 'number' }).notNull(),
+    subject: text({ enum: ['reactions', 'answers'] })
+      .notNull()
+      .default('reactions'),
     pending: boolean().notNull().default(true),
     dueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     flushedAt: timestamp({ withTimezone: true, mode: 'date' }),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq] }), index('reaction_tallies_due').on(t.dueAt).where(sql`pending`)],
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.subject] }), index('reaction_tallies_due').on(t.dueAt).where(sql`pending`)],
+);
+
+/** One member's vote on a poll (the option indexes chosen); no row once retracted. */
+export const pollVotes = pgTable(
+  'poll_votes',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    userId: text().notNull(),
+    options: integer().array().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] })],
+);
+
+/** One member's answer to an event. */
+export const eventRsvps = pgTable(
+  'event_rsvps',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    userId: text().notNull(),
+    answer: text({ enum: ['going', 'maybe', 'no'] }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] })],
+);
+
+/** An event's reminder still owed (EVENT_REMINDER_S before it starts): claimed by one replica (lease), then deleted. */
+export const eventReminders = pgTable(
+  'event_reminders',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    messageSeq: bigint({ mode: 'number' }).notNull(),
+    dueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseToken: text(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq] }), index('event_reminders_due').on(t.dueAt)],
 );
 
 /**

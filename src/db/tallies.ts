@@ -2,19 +2,29 @@ import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { reactionTallies, reactions } from './schema.js';
 
-// Reaction tallies of announcement groups (PROTOCOL.md §6): a reaction marks its message's tally
-// owed; a flush writes one `reactions` event no earlier than one interval after the previous one.
+// Tallies of announcement groups (PROTOCOL.md §6, §8): a reaction, a vote or an RSVP marks its
+// message's tally of that subject owed; a flush writes one `reactions` (or `tally`) event no
+// earlier than one interval after the previous one of that message and subject.
+
+/** What a tally counts: reactions, or the answers to a poll or event (votes, RSVPs). */
+export type TallySubject = 'reactions' | 'answers';
 
 /**
  * Marks the message's tally owed. A tally already owed keeps its time; otherwise it is due now,
  * or one interval after the last flush, whichever is later. Caller holds the group's log lock.
  */
-export async function markTallyOwed(tx: Tx, groupId: string, messageSeq: number, intervalMs: number): Promise<void> {
+export async function markTallyOwed(
+  tx: Tx,
+  groupId: string,
+  messageSeq: number,
+  intervalMs: number,
+  subject: TallySubject = 'reactions',
+): Promise<void> {
   await tx
     .insert(reactionTallies)
-    .values({ groupId, messageSeq, pending: true, dueAt: sql`now()` })
+    .values({ groupId, messageSeq, subject, pending: true, dueAt: sql`now()` })
     .onConflictDoUpdate({
-      target: [reactionTallies.groupId, reactionTallies.messageSeq],
+      target: [reactionTallies.groupId, reactionTallies.messageSeq, reactionTallies.subject],
       set: {
         pending: sql`true`,
         dueAt: sql`case when ${reactionTallies.pending} then ${reactionTallies.dueAt}
@@ -26,7 +36,7 @@ export async function markTallyOwed(tx: Tx, groupId: string, messageSeq: number,
 /** Owed tallies that are due, oldest first. */
 export async function dueTallies(db: Queryable, limit: number) {
   return db
-    .select({ groupId: reactionTallies.groupId, messageSeq: reactionTallies.messageSeq })
+    .select({ groupId: reactionTallies.groupId, messageSeq: reactionTallies.messageSeq, subject: reactionTallies.subject })
     .from(reactionTallies)
     .where(and(eq(reactionTallies.pending, true), lte(reactionTallies.dueAt, sql`now()`)))
     .orderBy(asc(reactionTallies.dueAt))
@@ -48,7 +58,7 @@ export async function nextTallyDue(db: Queryable): Promise<Date | undefined> {
  * Claims a due tally for flushing in the caller's transaction (which holds the group's log lock,
  * so a reaction cannot slip in between): true for exactly one claimer, whatever the replicas.
  */
-export async function claimTally(tx: Tx, groupId: string, messageSeq: number): Promise<boolean> {
+export async function claimTally(tx: Tx, groupId: string, messageSeq: number, subject: TallySubject): Promise<boolean> {
   const rows = await tx
     .update(reactionTallies)
     .set({ pending: false, flushedAt: sql`now()` })
@@ -56,6 +66,7 @@ export async function claimTally(tx: Tx, groupId: string, messageSeq: number): P
       and(
         eq(reactionTallies.groupId, groupId),
         eq(reactionTallies.messageSeq, messageSeq),
+        eq(reactionTallies.subject, subject),
         eq(reactionTallies.pending, true),
         lte(reactionTallies.dueAt, sql`now()`),
       ),

@@ -20,6 +20,7 @@ import { groupRoutes } from './routes/groups.js';
 import { privacyRoutes } from './routes/privacy.js';
 import { healthRoutes } from './routes/health.js';
 import { searchRoutes } from './routes/search.js';
+import { pollRoutes } from './routes/polls.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
@@ -155,6 +156,7 @@ export class Gateway {
     searchRoutes(router, chat, deps.limits);
     governanceRoutes(router, chat, deps.bodies, deps.limits);
     notificationRoutes(router, chat, deps.bodies, deps.vapidPublicKey);
+    pollRoutes(router, chat, deps.bodies);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

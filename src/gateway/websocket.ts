@@ -227,12 +227,18 @@ async function runCommand(
     replyError(deps, ws, command.id, new AppError('unavailable', 'server draining; reconnect to another replica'));
     return;
   }
-  if (command.type === 'react' || command.type === 'typing') {
-    const retryAfterMs = await deps.limits.groupAction(command.type, userId, command.group);
+  if (command.type === 'react' || command.type === 'vote' || command.type === 'rsvp' || command.type === 'typing') {
+    // Votes and RSVPs share the reactions' budget: each is an event of the group's log, undone as easily.
+    const retryAfterMs = await deps.limits.groupAction(command.type === 'typing' ? 'typing' : 'react', userId, command.group);
     // Typing has no reply: over its limit it is dropped.
     if (retryAfterMs > 0) {
-      if (command.type === 'react')
-        replyError(deps, ws, command.id, new AppError('rate_limited', 'too many reactions in this group', { retryAfterMs }));
+      if (command.type !== 'typing')
+        replyError(
+          deps,
+          ws,
+          command.id,
+          new AppError('rate_limited', `too many ${actionNames[command.type]} in this group`, { retryAfterMs }),
+        );
       return;
     }
   }
@@ -277,6 +283,8 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
 
 /** A function, not an inline check, because the phase changes across awaits. */
 const phaseOf = (data: SocketData) => data.state.phase;
+
+const actionNames = { react: 'reactions', vote: 'votes', rsvp: 'RSVPs' } as const;
 
 /**
  * Token bucket per socket. Each refused frame is a strike; strikes fade at half the refill rate

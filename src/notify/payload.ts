@@ -37,9 +37,46 @@ export function buildPayload(groupId: string, seq: number, source: PushSource, m
   return payload;
 }
 
-/** Several messages in one push: the newest's fields, with the count as the body. */
+/**
+ * Several messages in one push: the newest's fields, with the count as the body. A reminder
+ * keeps its own body: when the event starts says more than how many messages came with it.
+ */
 export function coalescedPayload(payload: Record<string, unknown>, count: number): Record<string, unknown> {
+  if (payload.kind === 'event_reminder') return { ...payload, count };
   return { ...payload, body: `${count} new messages`, count };
+}
+
+/** "📊 question" for a poll, "📅 title" for an event, or null for neither. */
+export function contentLine(data: Record<string, unknown> | null): string | null {
+  const poll = data?.poll as { question?: unknown } | undefined;
+  const event = data?.event as { title?: unknown } | undefined;
+  if (typeof poll?.question === 'string') return `📊 ${poll.question}`;
+  if (typeof event?.title === 'string') return `📅 ${event.title}`;
+  return null;
+}
+
+/**
+ * The push of an event's reminder: kind `event_reminder`, the event's title, and when and where
+ * in the body (an instant in UTC: the push carries `startsAt` for the device to show in its own zone).
+ */
+export function reminderPayload(
+  groupId: string,
+  seq: number,
+  source: PushSource,
+  event: { title: string; startsAt: string; location?: string | undefined },
+): Record<string, unknown> {
+  const payload: Record<string, unknown> = {
+    group: groupId,
+    seq,
+    kind: 'event_reminder',
+    sender: { id: source.senderId, name: preview(source.senderName ?? source.senderId, 64) },
+    title: preview(`📅 ${event.title}`, 64),
+    body: preview(`${source.groupName}: starts ${event.startsAt}${event.location ? ` · ${event.location}` : ''}`, PREVIEW_CHARS),
+    startsAt: event.startsAt,
+    ts: source.ts.toISOString(),
+  };
+  if (source.communityId) payload.community = source.communityId;
+  return payload;
 }
 
 /** "📎 a.pdf, b.jpg" for a message's files (its metadata in `data.attachments`), or null without any. */

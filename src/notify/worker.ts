@@ -23,7 +23,9 @@ import type { WebhookEvent } from '../chat/webhooks.js';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import type { OutboundHttp } from './outbound.js';
 import type { Logger } from '../obs/logger.js';
-import { attachmentsLine, buildPayload, coalescedPayload } from './payload.js';
+import { claimReminders, fireReminder, nextReminderDue } from '../db/polls.js';
+import type { StoredEvent } from '../protocol/frames.js';
+import { attachmentsLine, buildPayload, coalescedPayload, contentLine, reminderPayload } from './payload.js';
 import type { Presence } from './presence.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
 
@@ -42,6 +44,7 @@ const PUSH_BATCH = 100;
 const PUSH_LOOPS = 3;
 const PUSH_CONCURRENCY = 100;
 const WEBHOOK_BATCH = 20;
+const REMINDER_BATCH = 20;
 const PUSH_TTL_S = 24 * 3600;
 /** Backoff doubles from 1 s up to 5 min; after this many attempts (about 2 h) a push is dropped. */
 const MAX_PUSH_ATTEMPTS = 30;
@@ -110,6 +113,7 @@ export class NotifyWorker {
   /** Several push loops, so one's database round trips overlap another's requests (SKIP LOCKED keeps their rows apart). */
   private readonly pushWakes = Array.from({ length: PUSH_LOOPS }, () => new Wakeup());
   private readonly webhookWake = new Wakeup();
+  private readonly reminderWake = new Wakeup();
   private running = false;
   private loops: Promise<void>[] = [];
   private lastPrune = 0;
@@ -134,6 +138,7 @@ export class NotifyWorker {
       this.loop('fan-out', OUTBOX_BATCH, () => this.fanOutBatch(), this.fanOutWake),
       ...this.pushWakes.map((wake) => this.loop('push', PUSH_BATCH, () => this.pushBatch(), wake)),
       this.loop('webhook', WEBHOOK_BATCH, () => this.webhookBatch(), this.webhookWake),
+      this.loop('reminder', REMINDER_BATCH, () => this.reminderBatch(), this.reminderWake),
     ];
   }
 
@@ -147,6 +152,7 @@ export class NotifyWorker {
     this.fanOutWake.kick();
     for (const wake of this.pushWakes) wake.kick();
     this.webhookWake.kick();
+    this.reminderWake.kick();
     await Promise.all(this.loops);
   }
 
@@ -155,8 +161,7 @@ export class NotifyWorker {
       let idleMs = 0;
       try {
         const done = await batch();
-        if (done === 0)
-          idleMs = name === 'push' ? await this.pushIdleMs() : name === 'webhook' ? await this.webhookIdleMs() : this.deps.settings.pollMs;
+        if (done === 0) idleMs = await this.idleMs(name);
         else if (done < full) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
       } catch (err) {
         if (!this.running) return;
@@ -165,6 +170,41 @@ export class NotifyWorker {
       }
       if (idleMs > 0 && this.running) await wake.sleep(idleMs);
     }
+  }
+
+  private idleMs(loop: string): Promise<number> {
+    if (loop === 'push') return this.pushIdleMs();
+    if (loop === 'webhook') return this.webhookIdleMs();
+    if (loop === 'reminder') return this.dueIdleMs(nextReminderDue(this.deps.db));
+    return Promise.resolve(this.deps.settings.pollMs);
+  }
+
+  /** Until the next due time, at most the poll interval (work another replica stores is seen then). */
+  private async dueIdleMs(next: Promise<Date | undefined>): Promise<number> {
+    const due = await next;
+    if (!due) return this.deps.settings.pollMs;
+    return Math.max(5, Math.min(this.deps.settings.pollMs, due.getTime() - Date.now()));
+  }
+
+  /**
+   * Fires up to a batch of due event reminders (PROTOCOL.md §8): each is claimed (a lease, FOR
+   * UPDATE SKIP LOCKED) and then, in one transaction that deletes it, owes a push to the members
+   * who answered going or maybe, so every replica may fire reminders and each is fired once.
+   * Pushes go to every device of theirs, connected or not: no socket frame carries a reminder.
+   */
+  async reminderBatch(): Promise<number> {
+    const { db, settings } = this.deps;
+    const claimed = await claimReminders(db, this.token, settings.leaseMs, REMINDER_BATCH);
+    for (const { groupId, seq } of claimed) {
+      const source = await notificationSource(db, groupId, seq);
+      const event = source && !source.deleted ? (source.data?.event as StoredEvent | undefined) : undefined;
+      // A message deleted meanwhile took its answers with it: firing owes nobody anything.
+      const payload = source && event ? reminderPayload(groupId, seq, source, event) : {};
+      const owed = await fireReminder(db, { groupId, seq, token: this.token, payload, coalesceMs: settings.coalesceMs });
+      if (owed?.length) this.deps.logger.debug('event reminder owed', { groupId, seq, users: owed.length });
+    }
+    if (claimed.length > 0) for (const wake of this.pushWakes) wake.kick();
+    return claimed.length;
   }
 
   private async pushIdleMs(): Promise<number> {
@@ -200,8 +240,8 @@ export class NotifyWorker {
   private async fanOut(groupId: string, seq: number): Promise<void> {
     const { db, presence, settings } = this.deps;
     const found = await notificationSource(db, groupId, seq);
-    // A message of files alone says what it carries ("📎 leaflet.pdf"), not nothing.
-    const source = found && { ...found, text: found.text || attachmentsLine(found.data) };
+    // A message of files, a poll or an event alone says what it carries ("📎 leaflet.pdf"), not nothing.
+    const source = found && { ...found, text: found.text || attachmentsLine(found.data) || contentLine(found.data) };
     const base = { groupId, seq, token: this.token, coalesceMs: settings.coalesceMs };
     if (source?.kind !== 'message' || source.deleted) {
       await fanOutPushes(db, { ...base, batches: [] });

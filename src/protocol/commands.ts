@@ -7,6 +7,9 @@ import {
   issueDetails,
   messageFields,
   messageText,
+  MAX_POLL_OPTIONS,
+  notPollAndEvent,
+  pollAndEvent,
   positiveSeq,
   seq,
   type ProtocolLimits,
@@ -18,6 +21,7 @@ import { tryParseJson } from './json.js';
 // clients written against a later protocol keep working.
 
 const commandId = z.union([z.string().min(1).max(64), z.number().int().safe()]);
+const rsvpAnswer = z.enum(['going', 'maybe', 'no']);
 
 export function commandSchemas(limits: ProtocolLimits) {
   const text = messageText(limits);
@@ -31,13 +35,32 @@ export function commandSchemas(limits: ProtocolLimits) {
         group: id,
         ...messageFields(limits),
       })
-      .refine(hasContent, emptyMessage),
+      .refine(hasContent, emptyMessage)
+      .refine(notPollAndEvent, pollAndEvent),
     edit: z.object({ ...base, type: z.literal('edit'), group: id, target: positiveSeq, text }),
     delete: z.object({ ...base, type: z.literal('delete'), group: id, target: positiveSeq }),
     react: z.object({ ...base, type: z.literal('react'), group: id, target: positiveSeq, emoji: emoji.nullable() }),
     read: z.object({ ...base, type: z.literal('read'), group: id, seq }),
     pin: z.object({ ...base, type: z.literal('pin'), group: id, target: positiveSeq }),
     unpin: z.object({ ...base, type: z.literal('unpin'), group: id, target: positiveSeq }),
+    /** The caller's vote replaces their earlier one; no options retracts it. */
+    vote: z.object({
+      ...base,
+      type: z.literal('vote'),
+      group: id,
+      target: positiveSeq,
+      options: z
+        .array(
+          z
+            .number()
+            .int()
+            .min(0)
+            .max(MAX_POLL_OPTIONS - 1, 'no such option'),
+        )
+        .max(MAX_POLL_OPTIONS)
+        .refine((o) => new Set(o).size === o.length, 'an option at most once'),
+    }),
+    rsvp: z.object({ ...base, type: z.literal('rsvp'), group: id, target: positiveSeq, answer: rsvpAnswer }),
     typing: z.object({ ...base, type: z.literal('typing'), group: id }),
     sync: z.object({
       ...base,
@@ -64,12 +87,16 @@ export type CommandId = z.output<typeof commandId>;
 export type CommandBody<T extends CommandType = CommandType> = T extends CommandType ? Omit<Command<T>, 'id'> : never;
 
 /** One message to send: the fields of `send` (and of `POST /v1/groups/:id/messages`, with the group in the path). */
-export type SendInput = Pick<Command<'send'>, 'group' | 'clientMsgId' | 'text' | 'replyTo' | 'mentions' | 'attachments'>;
+export type SendInput = Pick<Command<'send'>, 'group' | 'clientMsgId' | 'text' | 'replyTo' | 'mentions' | 'attachments' | 'poll' | 'event'>;
+/** What a message may carry besides its text, each optional. */
+type Extras = 'attachments' | 'poll' | 'event';
 /** A message with its optional fields settled: how one send is queued, stored and shown while pending. */
-export type OutgoingMessage = { [K in Exclude<keyof SendInput, 'attachments'>]-?: Exclude<SendInput[K], undefined> } & Pick<
-  SendInput,
-  'attachments'
->;
+export type OutgoingMessage = { [K in Exclude<keyof SendInput, Extras>]-?: Exclude<SendInput[K], undefined> } & Pick<SendInput, Extras>;
+/** A poll as `send` carries it. */
+export type PollInput = NonNullable<SendInput['poll']>;
+/** An event as `send` carries it. */
+export type EventInput = NonNullable<SendInput['event']>;
+export type RsvpAnswer = z.output<typeof rsvpAnswer>;
 
 const envelope = z.object({ type: z.string().min(1).max(32), id: commandId.optional() }).loose();
 

@@ -18,6 +18,15 @@ export const attachmentsOf = (e: Pick<LogEvent, 'data' | 'deleted'>): Attachment
  */
 export const isExpired = (e: Pick<LogEvent, 'expiresAt' | 'expired'>, now = Date.now()): boolean =>
   e.expired || (e.expiresAt !== null && e.expiresAt.getTime() <= now);
+/** A message's poll as stored: its definition, and `closed` once voting ended. */
+export type StoredPoll = { question: string; options: string[]; multiple: boolean; closed?: boolean };
+/** A message's event as stored (instants in UTC). */
+export type StoredEvent = { title: string; startsAt: string; endsAt?: string; location?: string };
+
+export const pollOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredPoll | undefined =>
+  e.kind === 'message' && !e.deleted ? (e.data?.poll as StoredPoll | undefined) : undefined;
+export const eventOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredEvent | undefined =>
+  e.kind === 'message' && !e.deleted ? (e.data?.event as StoredEvent | undefined) : undefined;
 
 // Server → client frames (PROTOCOL.md §4). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
@@ -49,6 +58,8 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
         replyTo: e.replyTo,
         mentions: data.mentions ?? [],
         ...(attachmentsOf(e).length > 0 ? { attachments: attachmentsOf(e) } : {}),
+        ...(pollOf(e) ? { poll: pollOf(e) } : {}),
+        ...(eventOf(e) ? { event: eventOf(e) } : {}),
         ...(e.editedAt ? { editedAt: e.editedAt.toISOString() } : {}),
         ...(e.deleted ? { deleted: true } : {}),
         ...(e.expiresAt ? { expiresAt: e.expiresAt.toISOString() } : {}),
@@ -68,6 +79,13 @@ export function eventFrame(e: LogEvent): Record<string, unknown> {
       return { ...head, target: e.target, counts: data.counts ?? {} };
     case 'hidden':
       return head;
+    case 'vote':
+      return { ...head, target: e.target, voter: e.senderId, options: data.options ?? [] };
+    case 'rsvp':
+      return { ...head, target: e.target, user: e.senderId, answer: data.answer };
+    case 'tally':
+    case 'poll_closed':
+      return { ...head, target: e.target, counts: data.counts };
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commandSchemas } from './commands.js';
 import {
   clientMsgId,
   description,
@@ -8,6 +9,8 @@ import {
   id,
   messageText,
   name,
+  notPollAndEvent,
+  pollAndEvent,
   storableString,
   type ProtocolLimits,
 } from './limits.js';
@@ -62,7 +65,7 @@ export function httpBodies(limits: ProtocolLimits) {
     }),
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
     addMember: z.object({ userId: id, role: role.optional() }),
-    postMessage: z.object(messageFields(limits)).refine(hasContent, emptyMessage),
+    postMessage: z.object(messageFields(limits)).refine(hasContent, emptyMessage).refine(notPollAndEvent, pollAndEvent),
     createCommunity: z.object({ name, description: description.optional(), settings: communitySettings.optional() }),
     updateCommunity: z.object({ name: name.optional(), description: description.optional(), settings: communitySettings.optional() }),
     createCommunityGroup: z.object({ name, description: description.optional(), settings: groupSettings.optional() }),
@@ -93,6 +96,8 @@ export function httpBodies(limits: ProtocolLimits) {
       }),
       expirationTime: z.number().nullish(),
     }),
+    vote: z.object({ options: commandSchemas(limits).vote.shape.options }),
+    rsvp: z.object({ answer: commandSchemas(limits).rsvp.shape.answer }),
     createWebhook: z.object({
       url: z.string().min(1).max(2048),
       events: z
@@ -120,3 +125,9 @@ export const seqParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEG
 
 /** `?status=&cursor=&limit=` of a report queue (open first by default). */
 export const reportsQuery = pageQuery.extend({ status: z.enum(['open', 'resolved']).optional() });
+
+/** `?voters=` / `?users=` of a poll's or event's answers: names default on outside announcement groups. */
+export const answersQuery = z.object({
+  voters: z.enum(['true', 'false']).optional(),
+  users: z.enum(['true', 'false']).optional(),
+});

@@ -3,6 +3,7 @@ import {
   attachmentSchema,
   groupSummarySchema,
   historyMessageSchema,
+  rsvpCountsSchema,
   invitedGroupSchema,
   profileSchema,
   reportSchema,
@@ -153,6 +154,33 @@ export const httpReplies = {
         z.object({ group: z.string(), seq: z.number(), ts: z.string(), sender: z.string(), text: z.string(), snippet: z.string() }).loose(),
       ),
       nextCursor: z.string().nullable(),
+    })
+    .loose(),
+  // v1.1 §8: polls and events
+  /** `POST …/vote`, `POST …/rsvp`, `POST …/close`: `seq` and `ts` when an event was appended. */
+  answered: z.object({ group: z.string(), seq: z.number().optional(), ts: z.string().optional() }).loose(),
+  /** `GET …/messages/:seq/votes`: `voters` (user ids per option) outside announcement groups only. */
+  votes: z
+    .object({
+      group: z.string(),
+      seq: z.number(),
+      closed: z.boolean(),
+      counts: z.array(z.number()),
+      mine: z.array(z.number()),
+      voters: z.array(z.array(z.string())).optional(),
+    })
+    .loose(),
+  /** `GET …/messages/:seq/rsvps`: `users` (ids per answer) outside announcement groups only. */
+  rsvps: z
+    .object({
+      group: z.string(),
+      seq: z.number(),
+      counts: rsvpCountsSchema,
+      mine: z.enum(['going', 'maybe', 'no']).nullable(),
+      users: z
+        .object({ going: z.array(z.string()), maybe: z.array(z.string()), no: z.array(z.string()) })
+        .loose()
+        .optional(),
     })
     .loose(),
   // v1.1 §7: notifications

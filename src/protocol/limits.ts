@@ -61,7 +61,51 @@ export const isOneEmoji = (s: string) => {
   return n === 1;
 };
 
-/** Message text that may be empty (a message with files): trimmed, at most maxTextChars. */
+/** A short visible text (a poll's question and options, an event's title and place): trimmed, 1–`max` characters. */
+const visibleText = (max: number) =>
+  storableString()
+    .refine((s) => !controlCharacter.test(s), 'must not contain control characters (tab and line breaks are fine)')
+    .trim()
+    .min(1, { error: 'must not be empty', abort: true })
+    .refine((s) => !isInvisible(s), 'must show something: only invisible characters')
+    .refine((s) => charCount(s) <= max, `must be at most ${max} characters`);
+
+export const MIN_POLL_OPTIONS = 2;
+export const MAX_POLL_OPTIONS = 12;
+const POLL_OPTION_CHARS = 256;
+const EVENT_TITLE_CHARS = 256;
+const EVENT_LOCATION_CHARS = 512;
+
+/** A poll (PROTOCOL.md §8): a question and 2–12 different options; `multiple` lets a voter pick several. */
+export const pollDefinition = (limits: ProtocolLimits) =>
+  z.object({
+    question: visibleText(limits.maxTextChars),
+    options: z
+      .array(visibleText(POLL_OPTION_CHARS))
+      .min(MIN_POLL_OPTIONS, `at least ${MIN_POLL_OPTIONS} options`)
+      .max(MAX_POLL_OPTIONS, `at most ${MAX_POLL_OPTIONS} options`)
+      .refine((o) => new Set(o).size === o.length, 'options must differ'),
+    multiple: z.boolean().optional(),
+  });
+
+/** An instant with its offset (`2026-12-05T09:00:00+05:30` or `…Z`), answered back in UTC. */
+const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
+
+/** An event (meeting, shift): starts in the future, ends (when given) no earlier than it starts. */
+export const eventDefinition = z
+  .object({
+    title: visibleText(EVENT_TITLE_CHARS),
+    startsAt: instant,
+    endsAt: instant.optional(),
+    location: visibleText(EVENT_LOCATION_CHARS).optional(),
+  })
+  .refine((e) => Date.parse(e.startsAt) > Date.now(), { message: 'must be in the future', path: ['startsAt'] })
+  .refine((e) => e.endsAt === undefined || Date.parse(e.endsAt) >= Date.parse(e.startsAt), {
+    message: 'must not be before startsAt',
+    path: ['endsAt'],
+  });
+
+/** Message text that may be empty (a message with files, a poll or an event): trimmed, at most maxTextChars. */
 export const optionalMessageText = (limits: ProtocolLimits) =>
   storableString()
     .refine((s) => !controlCharacter.test(s), 'must not contain control characters (tab and line breaks are fine)')
@@ -69,10 +113,13 @@ export const optionalMessageText = (limits: ProtocolLimits) =>
     .refine((s) => s.length === 0 || !isInvisible(s), 'must show something: only invisible characters')
     .refine((s) => charCount(s) <= limits.maxTextChars, `must be at most ${limits.maxTextChars} characters`);
 
-/** Text is needed unless the message carries something else (files). */
-export const hasContent = (m: { text: string; attachments?: string[] | undefined }) =>
-  m.text.length > 0 || (m.attachments?.length ?? 0) > 0;
+/** Text is needed unless the message carries something else (files, a poll, an event). */
+export const hasContent = (m: { text: string; attachments?: string[] | undefined; poll?: unknown; event?: unknown }) =>
+  m.text.length > 0 || (m.attachments?.length ?? 0) > 0 || m.poll !== undefined || m.event !== undefined;
 export const emptyMessage = { message: 'must not be empty', path: ['text'] };
+/** A message is a poll or an event, not both. */
+export const notPollAndEvent = (m: { poll?: unknown; event?: unknown }) => m.poll === undefined || m.event === undefined;
+export const pollAndEvent = { message: 'a message is a poll or an event, not both', path: ['event'] };
 
 /** A new message's fields, the same in the `send` command and `POST …/messages` (refine with hasContent). */
 export const messageFields = (limits: ProtocolLimits) => ({
@@ -81,6 +128,8 @@ export const messageFields = (limits: ProtocolLimits) => ({
   replyTo: positiveSeq.nullish(),
   mentions: mentions.optional(),
   attachments: attachmentIds.optional(),
+  poll: pollDefinition(limits).optional(),
+  event: eventDefinition.optional(),
 });
 
 export const id = storableString().min(1).max(64);

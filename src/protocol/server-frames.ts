@@ -64,6 +64,20 @@ const eventHead = {
   sender: z.string(),
 };
 
+/** A poll as a message carries it (PROTOCOL.md §8); `closed` once voting ended. */
+export const pollSchema = z
+  .object({ question: z.string(), options: z.array(z.string()), multiple: z.boolean(), closed: z.boolean().optional() })
+  .loose();
+
+/** An event (meeting, shift) as a message carries it: instants in UTC. */
+export const eventDefinitionSchema = z
+  .object({ title: z.string(), startsAt: z.string(), endsAt: z.string().optional(), location: z.string().optional() })
+  .loose();
+
+const rsvpAnswer = z.enum(['going', 'maybe', 'no']);
+/** How many members gave each answer to an event. */
+export const rsvpCountsSchema = z.object({ going: z.number(), maybe: z.number(), no: z.number() }).loose();
+
 export const messageEventSchema = z
   .object({
     ...eventHead,
@@ -74,6 +88,10 @@ export const messageEventSchema = z
     mentions: z.array(z.string()),
     /** Present when the message has files. */
     attachments: z.array(attachmentSchema).optional(),
+    /** Present when the message is a poll (and is not deleted). */
+    poll: pollSchema.optional(),
+    /** Present when the message is an event (and is not deleted). */
+    event: eventDefinitionSchema.optional(),
     editedAt: z.string().optional(),
     deleted: z.boolean().optional(),
     /** v1.1 (§8): sent while disappearing messages were on: when it disappears. */
@@ -102,6 +120,21 @@ export const eventSchema = z.discriminatedUnion('kind', [
   z.object({ ...eventHead, kind: z.literal('reactions'), target: z.number().int(), counts: z.record(z.string(), z.number()) }).loose(),
   /** A place in the log with nothing to show (an announcement group's roster change from before 0002). */
   z.object({ ...eventHead, kind: z.literal('hidden') }).loose(),
+  /** A member's vote (ordinary and direct groups); `options: []` retracts it. */
+  z
+    .object({ ...eventHead, kind: z.literal('vote'), target: z.number().int(), voter: z.string(), options: z.array(z.number().int()) })
+    .loose(),
+  /** A member's answer to an event (ordinary and direct groups). */
+  z.object({ ...eventHead, kind: z.literal('rsvp'), target: z.number().int(), user: z.string(), answer: rsvpAnswer }).loose(),
+  /**
+   * An announcement group's counts of one poll (votes per option, in option order) or event
+   * (answers), at most one per message per TALLY_INTERVAL_MS; sender is empty: nobody's.
+   */
+  z
+    .object({ ...eventHead, kind: z.literal('tally'), target: z.number().int(), counts: z.union([z.array(z.number()), rsvpCountsSchema]) })
+    .loose(),
+  /** Voting on a poll ended; `counts` are its final votes per option. */
+  z.object({ ...eventHead, kind: z.literal('poll_closed'), target: z.number().int(), counts: z.array(z.number()) }).loose(),
 ]);
 
 export const historyMessageSchema = z
@@ -121,6 +154,13 @@ export const historyMessageSchema = z
     /** v1.1 (§8): when a disappearing message disappears, and whether it has. */
     expiresAt: z.string().optional(),
     expired: z.boolean().optional(),
+    /** A poll with its votes per option now, and the caller's own vote (`[]`: none). */
+    poll: pollSchema
+      .extend({ closed: z.boolean(), counts: z.array(z.number()), mine: z.array(z.number()) })
+      .loose()
+      .optional(),
+    /** An event with its answers now, and the caller's own (null: none). */
+    event: eventDefinitionSchema.extend({ counts: rsvpCountsSchema, mine: rsvpAnswer.nullable() }).loose().optional(),
   })
   .loose();
 
@@ -239,6 +279,7 @@ export type HistoryMessageFrame = z.infer<typeof historyMessageSchema>;
 export type AttachmentFrame = z.infer<typeof attachmentSchema>;
 /** A user's profile as `GET /v1/users/:id` and `user` frames give it. */
 export type ProfileView = Known<z.infer<typeof profileSchema>>;
+export type RsvpCounts = Known<z.infer<typeof rsvpCountsSchema>>;
 
 /**
  * A loose schema's type without its index signature: the fields the protocol names, for code

@@ -220,4 +220,5 @@ export const testChatLimits: ChatLimits = {
   tokenTtlS: 3600,
   defaultGroupAdd: 'everyone',
   tallyIntervalMs: 2000,
+  eventReminderS: 3600,
 };

@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BanyanClient } from '../../src/client/index.js';
-import { attachmentRefs, attachments, events, reactions } from '../../src/db/schema.js';
+import { attachmentRefs, attachments, eventReminders, eventRsvps, events, pollVotes, reactions } from '../../src/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { tokenUser, tokenUsers, sleep } from '../helpers/users.js';
@@ -296,6 +296,30 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       // Pinning it now is a conflict; the pins lost it.
       expect(await pin(admin, group, sent.seq)).toMatchObject({ status: 409 });
       expect((await server.http('GET', `/v1/groups/${group}`, { token: admin.token })).body.group.pins).toEqual([]);
+    });
+
+    it('a disappearing poll and event take their votes, RSVPs and reminder with them; answering one past its time is refused', async () => {
+      const group = await createGroup(server, admin, [member], 'Vanishing plans');
+      expect((await setTtl(admin, group, TTL_S)).status).toBe(200);
+      const ms = await open(member);
+      const poll = await post(admin, group, '', { poll: { question: 'Which Saturday?', options: ['5th', '12th'] } });
+      const startsAt = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();
+      const event = await post(admin, group, '', { event: { title: 'Clean-up at the old bridge', startsAt } });
+      expect((await ms.request({ type: 'vote', group, target: poll, options: [1] })).type).toBe('ack');
+      expect((await ms.request({ type: 'rsvp', group, target: event, answer: 'going' })).type).toBe('ack');
+      expect(await server.app.storage.db.select().from(eventReminders).where(eq(eventReminders.groupId, group))).toHaveLength(1);
+
+      await ms.next((f) => f.type === 'expired' && f.group === group && f.seqs.includes(event), 10_000);
+      for (const table of [pollVotes, eventRsvps, eventReminders]) {
+        expect(await server.app.storage.db.select().from(table).where(eq(table.groupId, group))).toEqual([]);
+      }
+      expect(await rowsOf(server, group, poll)).toMatchObject({ data: null, expired: true });
+      const answers = await rows(sql`select data from ${events} where group_id = ${group} and kind in ('vote', 'rsvp')`);
+      expect(answers.length).toBeGreaterThan(0);
+      for (const a of answers) expect(a.data).toBeNull();
+      expect(await ms.request({ type: 'vote', group, target: poll, options: [0] })).toMatchObject({ type: 'error', code: 'conflict' });
+      const votes = await server.http('GET', `/v1/groups/${group}/messages/${poll}/votes`, { token: member.token });
+      expect(votes.status).toBe(404);
     });
 
     it('SDK: pin, unpin and setMessageTtl, with pins in the group state and `expired` from the tracker', async () => {

@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       MESSAGE_TTL_ALLOWED: [],
       EXPIRY_SWEEP_MS: 30_000,
       EXPIRY_SWEEP_BATCH: 1000,
+      EVENT_REMINDER_S: 3600,
       NOTIFY_ALL_MAX_MEMBERS: 256,
       PUSH_COALESCE_MS: 3000,
       VAPID_PUBLIC_KEY: undefined,
@@ -167,6 +168,7 @@ describe('loadConfig', () => {
     ['DRAIN_TIMEOUT_MS', '600001'],
     ['DEFAULT_GROUP_ADD', 'friends'],
     ['TALLY_INTERVAL_MS', '99'],
+    ['EVENT_REMINDER_S', '0'],
     ['WORKERS', '0'],
     ['LOG_LEVEL', 'verbose'],
   ];

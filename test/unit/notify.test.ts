@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkTargetUrl, isPrivateAddress } from '../../src/notify/address-guard.js';
 import { parseRetryAfter } from '../../src/notify/outbound.js';
-import { attachmentsLine, buildPayload, coalescedPayload, preview } from '../../src/notify/payload.js';
+import { attachmentsLine, buildPayload, coalescedPayload, contentLine, preview, reminderPayload } from '../../src/notify/payload.js';
 import { topicOf } from '../../src/notify/push-sender.js';
 import { backoffMs } from '../../src/notify/worker.js';
 
@@ -17,6 +17,28 @@ describe('notification helpers', () => {
     ).toBe('📎 leaflet.pdf, map.jpg');
     expect(attachmentsLine({ mentions: [] })).toBeNull();
     expect(attachmentsLine(null)).toBeNull();
+  });
+
+  it('a poll or event alone is previewed by its question or title; a reminder keeps its body when coalesced', () => {
+    expect(contentLine({ poll: { question: 'Which Saturday?' } })).toBe('📊 Which Saturday?');
+    expect(contentLine({ event: { title: 'Clean-up' } })).toBe('📅 Clean-up');
+    expect(contentLine({ mentions: [] })).toBeNull();
+    const source = {
+      senderId: 'u1',
+      senderName: 'Asha',
+      text: null,
+      ts: new Date(),
+      groupKind: 'group' as const,
+      groupName: 'Crew',
+      communityId: null,
+    };
+    const reminder = reminderPayload('g1', 7, source, { title: 'Clean-up', startsAt: '2099-01-01T09:00:00.000Z', location: 'Bridge' });
+    expect(reminder).toMatchObject({
+      kind: 'event_reminder',
+      title: '📅 Clean-up',
+      body: 'Crew: starts 2099-01-01T09:00:00.000Z · Bridge',
+    });
+    expect(coalescedPayload(reminder, 3)).toEqual({ ...reminder, count: 3 });
   });
 
   it('private addresses: loopback, RFC 1918, link-local, CGNAT, unique-local, mapped IPv4; public ones pass', () => {

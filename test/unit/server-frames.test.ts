@@ -50,6 +50,20 @@ describe('server frame schemas', () => {
     ['reaction removed', { ...base, kind: 'reaction', clientMsgId: null, text: null, target: 44, data: { emoji: null } }],
     ['member', { ...base, kind: 'member', clientMsgId: null, text: null, data: { member: 'u5', action: 'added', role: 'member' } }],
     ['group', { ...base, kind: 'group', clientMsgId: null, text: null, data: { changes: { name: 'New name' } } }],
+    ['poll', { ...base, text: '', data: { mentions: [], poll: { question: 'Q?', options: ['A', 'B'], multiple: false } } }],
+    [
+      'closed poll',
+      { ...base, text: '', data: { mentions: [], poll: { question: 'Q?', options: ['A', 'B'], multiple: true, closed: true } } },
+    ],
+    ['event message', { ...base, data: { mentions: [], event: { title: 'Meet', startsAt: ts.toISOString(), location: 'Hall' } } }],
+    ['vote', { ...base, kind: 'vote', clientMsgId: null, text: null, target: 42, data: { options: [0, 2] } }],
+    ['rsvp', { ...base, kind: 'rsvp', clientMsgId: null, text: null, target: 42, data: { answer: 'maybe' } }],
+    ['poll tally', { ...base, kind: 'tally', senderId: '', clientMsgId: null, text: null, target: 42, data: { counts: [3, 0, 1] } }],
+    [
+      'event tally',
+      { ...base, kind: 'tally', senderId: '', clientMsgId: null, text: null, target: 42, data: { counts: { going: 2, maybe: 1, no: 0 } } },
+    ],
+    ['poll_closed', { ...base, kind: 'poll_closed', clientMsgId: null, text: null, target: 42, data: { counts: [3, 1] } }],
   ] as [string, LogEvent][])('parses the %s event the server encodes, keeping every field', (_name, event) => {
     const wire = encodeEvent(event);
     expect(parseServerFrame(wire)).toStrictEqual(JSON.parse(wire));
@@ -93,6 +107,17 @@ describe('server frame schemas', () => {
     const row = { ...base, groupId: 'g1', senderId: 'u1', editedAt: ts } as unknown as EventRow;
     const message = historyMessage(row, { '👍': 2 });
     expect(historyMessageSchema.parse(JSON.parse(JSON.stringify(message)))).toStrictEqual(JSON.parse(JSON.stringify(message)));
+    // A poll and an event with their answers now.
+    const poll = { question: 'Q?', options: ['A', 'B'], multiple: false };
+    const event = { title: 'Meet', startsAt: ts.toISOString() };
+    for (const answers of [
+      { poll: { ...poll, closed: false, counts: [2, 1], mine: [0] } },
+      { event: { ...event, counts: { going: 1, maybe: 0, no: 2 }, mine: null } },
+    ]) {
+      const m = historyMessage({ ...row, data: { mentions: [], poll, event } } as EventRow, {}, answers);
+      expect(historyMessageSchema.parse(JSON.parse(JSON.stringify(m)))).toStrictEqual(JSON.parse(JSON.stringify(m)));
+      expect(m).toMatchObject(answers);
+    }
   });
 
   it('keeps fields a newer server adds, and refuses what is not a known frame', () => {

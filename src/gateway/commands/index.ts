@@ -7,9 +7,11 @@ import { pin, unpin } from './pin.js';
 import { ping } from './ping.js';
 import { react } from './react.js';
 import { read } from './read.js';
+import { rsvp } from './rsvp.js';
 import { send } from './send.js';
 import { sync } from './sync.js';
 import { typing } from './typing.js';
+import { vote } from './vote.js';
 
 /** Commands of a ready socket by type; `auth` is handled before a socket is ready. */
 export const commandHandlers: { [T in Exclude<CommandType, 'auth'>]: CommandHandler<T> } = {
@@ -20,6 +22,8 @@ export const commandHandlers: { [T in Exclude<CommandType, 'auth'>]: CommandHand
   read,
   pin,
   unpin,
+  vote,
+  rsvp,
   typing,
   sync,
   history,
