@@ -252,22 +252,22 @@ export class BanyanHttp {
   // Polls and events (§8)
   /** Votes over HTTP (the socket's `vote` does the same); `[]` retracts. */
   vote(groupId: string, seq: number, options: number[]) {
-    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/vote`, httpReplies.answered, { options });
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/vote`, 'answered', { options });
   }
   rsvp(groupId: string, seq: number, answer: Body<'rsvp'>['answer']) {
-    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvp`, httpReplies.answered, { answer });
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvp`, 'answered', { answer });
   }
   closePoll(groupId: string, seq: number) {
-    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/close`, httpReplies.answered);
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/close`, 'answered');
   }
   /** `voters: true` in an announcement group is refused (forbidden): nobody learns who voted there. */
   votes(groupId: string, seq: number, options: { voters?: boolean } = {}) {
     const q = query({ voters: options.voters === undefined ? undefined : String(options.voters) });
-    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/votes${q}`, httpReplies.votes);
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/votes${q}`, 'votes');
   }
   rsvps(groupId: string, seq: number, options: { users?: boolean } = {}) {
     const q = query({ users: options.users === undefined ? undefined : String(options.users) });
-    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvps${q}`, httpReplies.rsvps);
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvps${q}`, 'rsvps');
   }
 
   /** An announcement's reach (group admins): `{members, delivered, notified, read}`. */
