@@ -345,6 +345,46 @@ describe.skipIf(!hasChromium)('web client: the member', { timeout: 120_000 }, ()
     await expect.poll(() => b.getByTestId('presence').textContent(), { timeout: 10_000 }).toBe('');
   });
 
+  it('polls: create and vote; events: create, see the time in your own zone, and answer', async () => {
+    const [asha, ben] = [await named('Asha Devi'), await named('Ben Kumar')];
+    const group = await createGroup(server, asha, [ben], 'Clean-up crew');
+    const a = await open(asha, `#/g/${group}`);
+    const b = await signedInPage(browser, server, ben, 'en-IN', 'block', 'Asia/Kolkata');
+    pageErrors.push(collectPageErrors(b));
+    await b.goto(`${server.url}/#/g/${group}`);
+    await a.getByTestId('composer').waitFor({ timeout: 10_000 });
+    await a.getByTestId('new-poll').click();
+    await a.getByTestId('poll-question').fill('Which Saturday?');
+    await a.getByTestId('poll-options').fill('5 December\n12 December');
+    await a.getByRole('button', { name: 'Send poll' }).click();
+    const option = (page: Page, i: number) => page.getByTestId('poll').getByTestId('poll-option').nth(i);
+    await expect.poll(() => option(b, 1).textContent(), { timeout: 10_000 }).toBe('12 December0');
+    await option(b, 1).click();
+    await expect.poll(() => option(b, 1).getAttribute('aria-pressed'), { timeout: 10_000 }).toBe('true');
+    // Asha's count follows Ben's vote (the vote event makes her fetch the counts).
+    await expect.poll(() => option(a, 1).textContent(), { timeout: 10_000 }).toBe('12 December1');
+
+    // An event at 09:00 UTC: Ben, in India, sees 2:30 pm IST.
+    const startsAt = new Date(Date.UTC(new Date().getUTCFullYear() + 1, 0, 10, 9, 0)).toISOString();
+    const sent = await server.http('POST', `/v1/groups/${group}/messages`, {
+      token: asha.token,
+      body: { clientMsgId: 'ev1', text: '', event: { title: 'River clean-up', startsAt, location: 'Old bridge' } },
+    });
+    expect(sent.status).toBe(201);
+    await expect.poll(() => b.getByTestId('event-time').textContent(), { timeout: 10_000 }).toMatch(/2:30\s?pm.*(IST|GMT\+5:30)/i);
+    await b.getByTestId('rsvp-going').click();
+    await expect.poll(() => b.getByTestId('rsvp-going').getAttribute('aria-pressed'), { timeout: 10_000 }).toBe('true');
+    await expect.poll(() => a.getByTestId('rsvp-going').textContent(), { timeout: 10_000 }).toBe('Going · 1');
+    expect(await checkScreen(b, 'poll-event')).toEqual([]);
+
+    // Creating an event from the composer: the time typed is the creator's own.
+    await a.getByTestId('new-event').click();
+    await a.getByTestId('event-title').fill('Planning call');
+    await a.getByTestId('event-start').fill(`${new Date().getFullYear() + 1}-02-01T18:00`);
+    await a.getByRole('button', { name: 'Send event' }).click();
+    await expect.poll(() => b.getByTestId('event').count(), { timeout: 10_000 }).toBe(2);
+  });
+
   it('had no errors in any page', () => {
     expect(pageErrors.flat()).toEqual([]);
   });

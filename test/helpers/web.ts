@@ -61,8 +61,15 @@ export async function signedInPage(
   user: TestUser,
   locale = 'en-US',
   serviceWorkers: 'allow' | 'block' = 'block',
+  timezoneId?: string,
 ): Promise<Page> {
-  const context = await browser.newContext({ viewport: SMALL_PHONE, deviceScaleFactor: 2, locale, serviceWorkers });
+  const context = await browser.newContext({
+    viewport: SMALL_PHONE,
+    deviceScaleFactor: 2,
+    locale,
+    serviceWorkers,
+    ...(timezoneId ? { timezoneId } : {}),
+  });
   const session = {
     token: user.token,
     user: { id: user.id, name: user.name },

@@ -1,5 +1,6 @@
 import type { GroupState } from '../../src/client/index.js';
 import type { Attachment } from './files.js';
+import type { EventState, PollState } from './poll-event.js';
 
 // What the user already read, kept on this device so the app shows it at once and offline: the
 // list of groups with their last messages, and the latest messages of each conversation opened.
@@ -21,6 +22,8 @@ export interface SavedMessage {
   /** Disappearing messages: when it goes, and whether it has. */
   expiresAt?: string;
   expired?: boolean;
+  poll?: PollState;
+  event?: EventState;
 }
 export type SavedGroup = Pick<GroupState, 'id' | 'kind' | 'name' | 'communityId' | 'role'>;
 export interface Preview {

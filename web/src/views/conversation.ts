@@ -6,6 +6,7 @@ import { dayLabel, formatDateTime, formatTime, formatWhen, t } from '../i18n/ind
 import type { Ctx } from '../main.js';
 import { messageText } from '../message-text.js';
 import { offline, type SavedMessage } from '../offline.js';
+import { type Answer, createForms, eventView, pollView } from '../poll-event.js';
 import { searchBox } from '../search.js';
 
 interface Item extends SavedMessage {
@@ -41,6 +42,8 @@ const fromHistory = (m: HistoryMessageFrame): Item => ({
   attachments: m.deleted || m.expired ? [] : (m.attachments ?? []),
   ...(m.expiresAt ? { expiresAt: m.expiresAt } : {}),
   ...(m.expired ? { expired: true } : {}),
+  ...(m.poll && !m.deleted ? { poll: { ...m.poll, closed: m.poll.closed } } : {}),
+  ...(m.event && !m.deleted ? { event: m.event } : {}),
   replyTo: m.replyTo,
   mentions: m.mentions,
   reactions: m.reactions,
@@ -375,6 +378,8 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
             ),
       ),
       item.text === null ? null : files.render(item.attachments),
+      item.text !== null && item.poll ? pollView(item.poll, (options) => vote(item.seq, options)) : null,
+      item.text !== null && item.event ? eventView(item.event, (a) => answer(item.seq, a)) : null,
       reactions.length
         ? h(
             'div',
@@ -472,6 +477,41 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     }
     if (item.sender !== me) buttons.push(reportButton(item.seq));
     return buttons;
+  };
+
+  /** A poll's or event's counts and the user's own answer, fetched again (after a vote or an answer). */
+  const refreshing = new Set<number>();
+  const refreshCounts = async (seq: number) => {
+    if (refreshing.has(seq)) return;
+    refreshing.add(seq);
+    try {
+      const item = items.get(seq);
+      if (item?.poll) {
+        const v = await client.votes(groupId, seq);
+        const now = items.get(seq);
+        if (now?.poll) put({ ...now, poll: { ...now.poll, counts: v.counts, mine: v.mine, closed: v.closed } });
+      } else if (item?.event) {
+        const r = await client.rsvps(groupId, seq);
+        const now = items.get(seq);
+        if (now?.event) put({ ...now, event: { ...now.event, counts: r.counts, mine: r.mine } });
+      }
+    } catch {
+      // Gone meanwhile, or offline: the counts shown stay.
+    } finally {
+      refreshing.delete(seq);
+    }
+  };
+  const vote = (seq: number, options: number[]) =>
+    void client.vote(groupId, seq, options).then(
+      () => refreshCounts(seq),
+      (err: unknown) => (error.textContent = describeError(err)),
+    );
+  const answer = (seq: number, a: Answer | null) => {
+    if (!a) return;
+    void client.rsvp(groupId, seq, a).then(
+      () => refreshCounts(seq),
+      (err: unknown) => (error.textContent = describeError(err)),
+    );
   };
 
   const react = (seq: number, emoji: string | null) => {
@@ -605,6 +645,10 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
           attachments: e.deleted || e.expired ? [] : (e.attachments ?? []),
           ...(e.expiresAt ? { expiresAt: e.expiresAt } : {}),
           ...(e.expired ? { expired: true } : {}),
+          ...(e.poll && !e.deleted
+            ? { poll: { ...e.poll, closed: e.poll.closed ?? false, counts: e.poll.options.map(() => 0), mine: [] } }
+            : {}),
+          ...(e.event && !e.deleted ? { event: { ...e.event, counts: { going: 0, maybe: 0, no: 0 }, mine: null } } : {}),
           replyTo: e.replyTo,
           mentions: e.mentions,
           reactions: {},
@@ -643,6 +687,21 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       case 'reactions': {
         const target = items.get(e.target);
         if (target) put({ ...target, reactions: e.counts });
+        break;
+      }
+      case 'vote':
+      case 'rsvp':
+        if (e.sender !== me) void refreshCounts(e.target);
+        break;
+      case 'tally': {
+        const target = items.get(e.target);
+        if (target?.poll && Array.isArray(e.counts)) put({ ...target, poll: { ...target.poll, counts: e.counts } });
+        else if (target?.event && !Array.isArray(e.counts)) put({ ...target, event: { ...target.event, counts: e.counts } });
+        break;
+      }
+      case 'poll_closed': {
+        const target = items.get(e.target);
+        if (target?.poll) put({ ...target, poll: { ...target.poll, counts: e.counts, closed: true } });
         break;
       }
       case 'member':
@@ -955,6 +1014,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       for (const entry of staged) entry.upload.abort();
     };
     const camera = picker('camera-input', 'image/*', 'environment');
+    const create = createForms(client, groupId, (message) => (error.textContent = message));
     const submit = () => {
       let text = input.value.trim();
       if (uploading()) return;
@@ -1012,6 +1072,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     replace(
       composer,
       replyBar,
+      create.panel,
       tray,
       mentionList,
       h(
@@ -1028,6 +1089,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
           '📷',
         ),
         recordButton,
+        ...create.buttons,
         input,
         sendButton,
       ),
