@@ -58,6 +58,16 @@ const actionKey = {
   demoted: 'conv.member.demoted',
 } as const;
 
+/** The same lines about the user themself ("You were added"). */
+const yourActionKey = {
+  added: 'conv.you.added',
+  removed: 'conv.you.removed',
+  joined: 'conv.you.joined',
+  left: 'conv.you.left',
+  promoted: 'conv.you.promoted',
+  demoted: 'conv.you.demoted',
+} as const;
+
 const snippet = (text: string | null, max = 80) => {
   if (text === null) return t('conv.deleted');
   const plain = text
@@ -706,7 +716,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
       }
       case 'member':
         void names.loadGroup(groupId, true).catch(() => undefined);
-        put(systemLine(e, t(actionKey[e.action], { name: names.of(e.member) })));
+        put(systemLine(e, e.member === me ? t(yourActionKey[e.action]) : t(actionKey[e.action], { name: names.of(e.member) })));
         break;
       case 'group':
         if (typeof e.changes.name === 'string') {
