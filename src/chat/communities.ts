@@ -11,6 +11,7 @@ import {
   insertCommunity,
   insertInvite,
   insertJoinRequest,
+  listAllCommunityGroups,
   listCommunityGroups,
   listJoinRequests,
   listMembersWithNames,
@@ -99,6 +100,28 @@ export class Communities {
         { ...announcement!, description: community.description, settings: community.settings, memberCount: community.memberCount },
         ...page.groups,
       ],
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  /**
+   * For community admins: a page of every ordinary group of the community (private ones too) with
+   * its member count, settings, last seq and the time of its last event, and the caller's role.
+   */
+  async overview(userId: string, communityId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'communityOverview'>> {
+    await this.requireAdmin(communityId, userId);
+    const page = await listAllCommunityGroups(this.deps.db, communityId, userId, cursor, limit);
+    return {
+      groups: page.rows.map((g) => ({
+        id: g.id,
+        name: g.name,
+        description: g.description,
+        settings: g.settings,
+        memberCount: g.memberCount,
+        lastSeq: Number(g.lastSeq),
+        lastActivityAt: g.lastActivityAt?.toISOString() ?? null,
+        role: g.role,
+      })),
       nextCursor: page.nextCursor,
     };
   }
@@ -242,9 +265,10 @@ export class Communities {
   }
 
   /** One page of members with names and roles, for community admins; never usernames. */
-  async members(userId: string, communityId: string, cursor: string | undefined, limit: number) {
+  /** With `nameContains`, only members whose display name contains it (any case). */
+  async members(userId: string, communityId: string, cursor: string | undefined, limit: number, nameContains?: string) {
     const { community } = await this.requireAdmin(communityId, userId);
-    const page = await listMembersWithNames(this.deps.db, community.announcementGroupId, cursor, limit);
+    const page = await listMembersWithNames(this.deps.db, community.announcementGroupId, cursor, limit, nameContains);
     return {
       members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })),
       nextCursor: page.nextCursor,
@@ -262,16 +286,23 @@ export class Communities {
     await this.groups.removeMember(actorId, community.announcementGroupId, targetId);
   }
 
-  async createInvite(userId: string, communityId: string, input: { expiresInS?: number | undefined; maxUses?: number | undefined }) {
+  /** A code to join the community; with `groupId` (an ordinary group of it), to join that group too. */
+  async createInvite(
+    userId: string,
+    communityId: string,
+    input: { expiresInS?: number | undefined; maxUses?: number | undefined; groupId?: string | undefined },
+  ) {
     await this.requireAdmin(communityId, userId);
+    if (input.groupId !== undefined) await this.requireCommunityGroup(communityId, input.groupId);
     const invite = await insertInvite(this.deps.db, {
       code: newInviteCode(),
       communityId,
+      groupId: input.groupId ?? null,
       createdBy: userId,
       expiresAt: input.expiresInS ? new Date(Date.now() + input.expiresInS * 1000) : null,
       maxUses: input.maxUses ?? null,
     });
-    return { code: invite.code, expiresAt: invite.expiresAt?.toISOString() ?? null, maxUses: invite.maxUses };
+    return { code: invite.code, expiresAt: invite.expiresAt?.toISOString() ?? null, maxUses: invite.maxUses, groupId: invite.groupId };
   }
 
   async revokeInvite(userId: string, communityId: string, code: string) {
@@ -304,11 +335,19 @@ export class Communities {
    * the community needs approval), so concurrent joins never pass `maxUses`. Joining again as
    * a member, or asking again while a request is pending, takes no use.
    */
-  async joinByInvite(userId: string, code: string): Promise<{ status: 'joined'; community: CommunityView } | { status: 'pending' }> {
+  async joinByInvite(
+    userId: string,
+    code: string,
+  ): Promise<{ status: 'joined'; community: CommunityView; groupId?: string } | { status: 'pending' }> {
     const invite = await findInvite(this.deps.db, code);
     const community = invite && !invite.revokedAt ? await findCommunity(this.deps.db, invite.communityId) : undefined;
     if (!community) throw notFound('invite');
     const joined = { status: 'joined' as const, community: communityView(community) };
+    if (invite!.groupId) {
+      const group = await findGroup(this.deps.db, invite!.groupId);
+      // A group unlinked from the community since: the code still joins the community.
+      if (group?.communityId === community.id && group.kind === 'group') return this.joinGroupByInvite(userId, code, community, group.id);
+    }
     if (await findMembership(this.deps.db, community.announcementGroupId, userId)) return joined;
     return commit(this.deps, async (tx, outbox) => {
       // A banned user is answered as if the community approved joins, and nothing is stored. The
@@ -324,6 +363,32 @@ export class Communities {
       }
       if (!(await this.groups.addIn(tx, outbox, community.announcementGroupId, userId, 'member', userId))) return joined;
       await this.useInvite(tx, code);
+      return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
+    });
+  }
+
+  /**
+   * Joins by a group's code: the group, and with it the community. When the community approves
+   * joins, a newcomer's request is to join the group (a community admin's approval brings them into
+   * both). A member of the community joins the group at once; one already in it takes no use.
+   */
+  private async joinGroupByInvite(userId: string, code: string, community: CommunityWithAnnouncement, groupId: string) {
+    const joined = { status: 'joined' as const, groupId };
+    if (await findMembership(this.deps.db, groupId, userId)) return { ...joined, community: communityView(community) };
+    return commit(this.deps, async (tx, outbox) => {
+      // Ordinary group first, then the announcement group: the order every membership change locks in.
+      await lockGroupLog(tx, groupId);
+      await lockGroupLog(tx, community.announcementGroupId);
+      if (await isBanned(tx, community.id, userId)) return { status: 'pending' as const };
+      const inCommunity = await findMembership(tx, community.announcementGroupId, userId);
+      if (!inCommunity && community.settings.approvalRequired === true) {
+        if (!(await insertJoinRequest(tx, groupId, userId, code))) return { status: 'pending' as const };
+        await this.useInvite(tx, code);
+        const user = await findUser(tx, userId);
+        if (user) await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
+        return { status: 'pending' as const };
+      }
+      if (await this.groups.addIn(tx, outbox, groupId, userId, 'member', userId)) await this.useInvite(tx, code);
       return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
     });
   }

@@ -19,7 +19,7 @@ import {
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
 import { findCommunity, insertJoinRequest, listUserCommunities, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
-import { findUser } from '../db/users.js';
+import { findUser, findUserIdByUsername } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
 import { memberChangedFrame, type GroupSummary } from '../protocol/frames.js';
@@ -54,6 +54,9 @@ export const groupFields = (g: Pick<GroupRow, 'id' | 'kind' | 'name' | 'descript
 
 /** The group resource, for its members and governors. */
 export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq, pins: g.pins });
+
+/** An id no user has: user ids (JWT `sub`) are at most 64 characters. */
+const NO_USER = '?'.repeat(65);
 
 /** Groups and their members. Every change appends an event to the group's log. */
 export class Groups {
@@ -149,6 +152,15 @@ export class Groups {
     return commit(this.deps, async (tx, outbox) => {
       return this.addWithConsentIn(tx, outbox, groupId, actorId, input);
     });
+  }
+
+  /**
+   * Adds by a local account's username. An unknown username takes the path of an unknown id, so its
+   * answer (`invited`), its work and its time are those of a user who does not let the actor add them.
+   */
+  async addMemberByUsername(actorId: string, groupId: string, input: { username: string; role?: Role | undefined }) {
+    const userId = (await findUserIdByUsername(this.deps.db, input.username)) ?? NO_USER;
+    return this.addMember(actorId, groupId, { userId, role: input.role });
   }
 
   /** Adds the user if they let the actor add them; else invites them (or, blocked or unknown, nothing). */

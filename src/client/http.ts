@@ -166,6 +166,45 @@ export class BanyanHttp {
     return this.call('POST', path`/v1/communities/${communityId}/announcements`, 'posted', body);
   }
 
+  // Coordinators: what community admins run a community with (docs/communities.md)
+  /** Messages as they now stand, newest first (as the socket's `history`). */
+  history(groupId: string, options: { before?: number; limit?: number } = {}) {
+    const q = query({ before: options.before?.toString(), limit: options.limit?.toString() });
+    return this.call('GET', path`/v1/groups/${groupId}/messages` + q, 'messages');
+  }
+  /** `{}` when added; `{status: 'invited'}` for anyone else, unknown usernames included (PROTOCOL.md §6). */
+  addMemberByUsername(groupId: string, username: string) {
+    return this.call('POST', path`/v1/groups/${groupId}/members`, 'memberAdded', { username });
+  }
+  updateCommunity(communityId: string, body: Body<'updateCommunity'>) {
+    return this.call('PATCH', path`/v1/communities/${communityId}`, 'community', body);
+  }
+  /** Every group of the community, private ones too, with counts and last activity (community admins). */
+  communityOverview(communityId: string, cursor?: string) {
+    return this.call('GET', path`/v1/communities/${communityId}/overview` + query({ cursor }), 'communityOverview');
+  }
+  /** The community's members (admins), `q` matching part of a display name. */
+  communityMembers(communityId: string, options: { q?: string; cursor?: string; limit?: number } = {}) {
+    const q = query({ q: options.q, cursor: options.cursor, limit: options.limit?.toString() });
+    return this.call('GET', path`/v1/communities/${communityId}/members` + q, 'members');
+  }
+  /** Removes the user from the community and all its groups (or, for yourself, leaves). */
+  removeFromCommunity(communityId: string, userId: string) {
+    return this.call('DELETE', path`/v1/communities/${communityId}/members/${userId}`, undefined);
+  }
+  /** Promotes to community admin (`true`) or demotes to member. */
+  setCommunityAdmin(communityId: string, userId: string, admin: boolean) {
+    return this.call(admin ? 'PUT' : 'DELETE', path`/v1/communities/${communityId}/admins/${userId}`, undefined);
+  }
+  joinRequests(communityId: string, cursor?: string) {
+    return this.call('GET', path`/v1/communities/${communityId}/requests` + query({ cursor }), 'requests');
+  }
+  /** Approves (the user joins) or declines a request; `groupId` of a group's request, else the community's. */
+  decideRequest(communityId: string, userId: string, approve: boolean, groupId?: string) {
+    const action = approve ? 'approve' : 'reject';
+    return this.call('POST', `${path`/v1/communities/${communityId}/requests/${userId}`}/${action}`, undefined, groupId ? { groupId } : {});
+  }
+
   // Files and search (§8)
   /**
    * Uploads a file (≤ the server's MAX_UPLOAD_BYTES); its id goes in `send(…, {attachments})`.

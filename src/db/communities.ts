@@ -1,7 +1,7 @@
-import { aliasedTable, and, asc, eq, gt, inArray, isNotNull, isNull, ne, notExists, or, sql } from 'drizzle-orm';
+import { aliasedTable, and, asc, eq, gt, ilike, isNotNull, isNull, ne, notExists, or, sql } from 'drizzle-orm';
 import { listMembers } from './groups.js';
 import type { Queryable, Tx } from './connect.js';
-import { communities, groups, invites, joinRequests, members, users, type CommunityRow } from './schema.js';
+import { communities, events, groups, invites, joinRequests, members, users, type CommunityRow } from './schema.js';
 
 /** The communities a user belongs to: those whose announcement group has them as a member. */
 export async function listUserCommunities(db: Queryable, userId: string) {
@@ -166,12 +166,63 @@ export async function membersOnlyThrough(
  * read from the members index first and the names looked up for it alone: a join lets the
  * planner merge-scan users from the start up to the cursor.
  */
-export async function listMembersWithNames(db: Queryable, groupId: string, cursor: string | undefined, limit: number) {
-  const page = await listMembers(db, groupId, cursor, limit);
-  const ids = page.rows.map((r) => r.userId);
-  const names = ids.length ? await db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, ids)) : [];
-  const nameOf = new Map(names.map((n) => [n.id, n.name]));
-  return { rows: page.rows.map((r) => ({ ...r, name: nameOf.get(r.userId) ?? r.userId })), nextCursor: page.nextCursor };
+/**
+ * One page of a group's members with names; with `nameContains` (3 characters or more, so the
+ * users_name_trgm index can find the names), only those whose display name contains it, any case.
+ */
+export async function listMembersWithNames(
+  db: Queryable,
+  groupId: string,
+  cursor: string | undefined,
+  limit: number,
+  nameContains?: string,
+) {
+  if (nameContains === undefined) return listMembers(db, groupId, cursor, limit);
+  const rows = await db
+    .select({ userId: members.userId, role: members.role, joinedAt: members.joinedAt, name: users.name })
+    .from(members)
+    .innerJoin(users, eq(users.id, members.userId))
+    .where(
+      and(
+        eq(members.groupId, groupId),
+        ilike(users.name, `%${nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`),
+        cursor ? gt(members.userId, cursor) : undefined,
+      ),
+    )
+    .orderBy(asc(members.userId))
+    .limit(limit + 1);
+  return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1]!.userId : null };
+}
+
+/**
+ * Every ordinary group of the community, private ones included, with the caller's role (null when
+ * not in it) and the time of its last event: what the community's admins oversee.
+ */
+export async function listAllCommunityGroups(
+  db: Queryable,
+  communityId: string,
+  userId: string,
+  cursor: string | undefined,
+  limit: number,
+) {
+  const rows = await db
+    .select({
+      id: groups.id,
+      name: groups.name,
+      description: groups.description,
+      settings: groups.settings,
+      memberCount: groups.memberCount,
+      lastSeq: groups.lastSeq,
+      role: members.role,
+      lastActivityAt: events.ts,
+    })
+    .from(groups)
+    .leftJoin(members, and(eq(members.groupId, groups.id), eq(members.userId, userId)))
+    .leftJoin(events, and(eq(events.groupId, groups.id), eq(events.seq, groups.lastSeq)))
+    .where(and(eq(groups.communityId, communityId), eq(groups.kind, 'group'), cursor ? gt(groups.id, cursor) : undefined))
+    .orderBy(asc(groups.id))
+    .limit(limit + 1);
+  return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1]!.id : null };
 }
 
 /** True when the two users are members of one group (any kind, so a community counts too). */
@@ -189,7 +240,7 @@ export async function shareAGroup(db: Queryable, a: string, b: string): Promise<
 
 export async function insertInvite(
   db: Queryable,
-  invite: { code: string; communityId: string; createdBy: string; expiresAt: Date | null; maxUses: number | null },
+  invite: { code: string; communityId: string; groupId: string | null; createdBy: string; expiresAt: Date | null; maxUses: number | null },
 ) {
   const [row] = await db.insert(invites).values(invite).returning();
   return row!;

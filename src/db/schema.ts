@@ -20,7 +20,11 @@ export const users = pgTable(
     claimedName: text(),
     createdAt: createdAt(),
   },
-  (t) => [index('users_avatar_index').on(t.avatar).where(sql`${t.avatar} is not null`)],
+  (t) => [
+    index('users_avatar_index').on(t.avatar).where(sql`${t.avatar} is not null`),
+    // Admins search their community's members by name (`GET /v1/communities/:id/members?q=`).
+    index('users_name_trgm').using('gin', t.name.op('gin_trgm_ops')),
+  ],
 );
 
 /** Local accounts (username + password) for standalone use; external identity services skip this. */
@@ -173,6 +177,8 @@ export const invites = pgTable(
       .notNull()
       .references(() => communities.id, { onDelete: 'cascade' }),
     createdBy: text().notNull(),
+    /** A group of the community that joining by this code joins too (an invite link per group). */
+    groupId: text().references(() => groups.id, { onDelete: 'cascade' }),
     expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
     maxUses: integer(),
     uses: integer().notNull().default(0),

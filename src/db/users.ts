@@ -50,6 +50,12 @@ export async function findAccount(db: Queryable, username: string) {
   return row;
 }
 
+/** The user id of a local account's username, if there is one. */
+export async function findUserIdByUsername(db: Queryable, username: string): Promise<string | undefined> {
+  const [row] = await db.select({ userId: accounts.userId }).from(accounts).where(eq(accounts.username, username)).limit(1);
+  return row?.userId;
+}
+
 /** The local account of a user, if it has one. */
 export async function findAccountOfUser(db: Queryable, userId: string) {
   const [row] = await db

@@ -149,7 +149,7 @@ export class Gateway {
       settings: { ...settings, maxBackpressure: Math.max(settings.slowConsumerBytes * 8, 16 * 1024 * 1024) },
     });
     accountRoutes(router, chat, deps.bodies, settings.localAccounts, deps.limits);
-    groupRoutes(router, chat, deps.bodies);
+    groupRoutes(router, chat, deps.bodies, deps.limits);
     privacyRoutes(router, chat, deps.bodies);
     communityRoutes(router, chat, deps.bodies);
     attachmentRoutes(router, chat, settings.maxUploadBytes);

@@ -119,6 +119,7 @@ export class RateLimits {
   private readonly httpByUser: RateLimiterAbstract;
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
   private readonly searches: RateLimiterAbstract;
+  private readonly addsByUsername: RateLimiterAbstract;
 
   private constructor(
     config: Config,
@@ -133,6 +134,8 @@ export class RateLimits {
     this.httpByUser = memoryStore('http-user', config.HTTP_RATE_USER);
     this.groupActions = { react: memoryStore('react', config.REACT_RATE), typing: memoryStore('typing', config.TYPING_RATE) };
     this.searches = memoryStore('search', config.SEARCH_RATE);
+    // Shared: trying usernames from every replica counts once.
+    this.addsByUsername = shared('add-username', config.ADD_BY_USERNAME_RATE);
   }
 
   /** In memory, or the brute-force limits in Redis when REDIS_URL is set (a small connection of their own). */
@@ -166,6 +169,11 @@ export class RateLimits {
   /** Each search, per user (a search reads more than any other request). */
   search(userId: string): Promise<void> {
     return take(this.searches, userId);
+  }
+
+  /** Each add by username, per user, whatever its answer. */
+  addByUsername(userId: string): Promise<void> {
+    return take(this.addsByUsername, userId);
   }
 
   signUp(address: string): Promise<void> {

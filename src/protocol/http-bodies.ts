@@ -20,6 +20,13 @@ import {
 const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, '3–32 characters of a-z 0-9 _ . -');
 const password = z.string().min(8).max(256);
 const role = z.enum(['admin', 'member']);
+/** A username to add someone by: as typed, any case, with or without a leading `@`. */
+const usernameToFind = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^@?[a-z0-9_.-]{3,32}$/, '3–32 characters of a-z 0-9 _ . -, optionally after @')
+  .transform((s) => s.replace(/^@/, ''));
 
 export const groupSettings = z
   .object({
@@ -64,7 +71,10 @@ export function httpBodies(limits: ProtocolLimits) {
       members: z.array(id).max(limits.maxMembersPerCall, `at most ${limits.maxMembersPerCall} members per call`).optional(),
     }),
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
-    addMember: z.object({ userId: id, role: role.optional() }),
+    /** By id, or by a local account's username (answered alike: PROTOCOL.md §6). */
+    addMember: z
+      .object({ userId: id.optional(), username: usernameToFind.optional(), role: role.optional() })
+      .refine((b) => (b.userId === undefined) !== (b.username === undefined), 'give userId or username, not both'),
     postMessage: z.object(messageFields(limits)).refine(hasContent, emptyMessage).refine(notPollAndEvent, pollAndEvent),
     createCommunity: z.object({ name, description: description.optional(), settings: communitySettings.optional() }),
     updateCommunity: z.object({ name: name.optional(), description: description.optional(), settings: communitySettings.optional() }),
@@ -77,6 +87,8 @@ export function httpBodies(limits: ProtocolLimits) {
         .max(365 * 24 * 3600)
         .optional(),
       maxUses: z.number().int().min(1).max(1_000_000).optional(),
+      /** A group of the community: the link joins it too. */
+      groupId: id.optional(),
     }),
     decideRequest: z.object({ groupId: id.optional() }),
     announce: z.object({ clientMsgId, text }),
@@ -120,6 +132,12 @@ export const pageQuery = z.object({
   cursor: storableString().min(1).max(256).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
+
+/**
+ * `?q=&cursor=&limit=` of a community's member list: `q` is part of a display name, at least 3
+ * characters so that the name index (trigrams) always serves it, never a scan of every user.
+ */
+export const memberQuery = pageQuery.extend({ q: storableString().trim().min(3, 'at least 3 characters').max(64).optional() });
 
 export const seqParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 

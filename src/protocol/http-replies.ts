@@ -93,7 +93,36 @@ export const httpReplies = {
   community: z.object({ community: communitySchema }).loose(),
   communityDetail: z.object({ community: communitySchema, role, ...communityGroupPage }).loose(),
   communityGroups: z.object(communityGroupPage).loose(),
-  invite: z.object({ code: z.string(), expiresAt: z.string().nullable().optional(), maxUses: z.number().nullable().optional() }).loose(),
+  /** `GET /v1/communities/:id/overview` (community admins): every ordinary group, private ones too. */
+  communityOverview: z
+    .object({
+      groups: z.array(
+        z
+          .object({
+            id: z.string(),
+            name: z.string(),
+            description: z.string(),
+            settings: z.record(z.string(), z.unknown()),
+            memberCount: z.number(),
+            lastSeq: z.number(),
+            /** When its last event (message, membership or settings change) was stored; null for none. */
+            lastActivityAt: z.string().nullable(),
+            /** The caller's role in it; null when they govern it without being in it. */
+            role: role.nullable(),
+          })
+          .loose(),
+      ),
+      nextCursor: z.string().nullable(),
+    })
+    .loose(),
+  invite: z
+    .object({
+      code: z.string(),
+      expiresAt: z.string().nullable().optional(),
+      maxUses: z.number().nullable().optional(),
+      groupId: z.string().nullable().optional(),
+    })
+    .loose(),
   /** `GET /v1/invites/:code`: what the invite leads to, before joining. */
   invitePreview: z
     .object({
@@ -101,9 +130,19 @@ export const httpReplies = {
       approvalRequired: z.boolean(),
     })
     .loose(),
-  /** `200 {community}`, or `202 {status: 'pending'}` when the community approves joins. */
-  joined: z.object({ community: communitySchema.optional(), status: z.string().optional() }).loose(),
+  /**
+   * `200 {community}` (with `groupId` when the link named a group, now joined too), or `202
+   * {status: 'pending'}` when the community approves joins.
+   */
+  joined: z.object({ community: communitySchema.optional(), groupId: z.string().optional(), status: z.string().optional() }).loose(),
   receipts: z.object({ readBy: z.number(), memberCount: z.number() }).loose(),
+  /** `GET /v1/communities/:id/requests`: `groupId` is the announcement group for a request to join the community. */
+  requests: z
+    .object({
+      requests: z.array(z.object({ userId: z.string(), name: z.string(), groupId: z.string(), createdAt: z.string() }).loose()),
+      nextCursor: z.string().nullable(),
+    })
+    .loose(),
   /** `PATCH /v1/me`. */
   profile: z.object({ user: meSchema }).loose(),
   /** `GET /v1/users/:id` (PROTOCOL.md §8). */

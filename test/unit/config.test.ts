@@ -81,6 +81,7 @@ describe('loadConfig', () => {
       MAX_UPLOAD_BYTES: 25 * 1024 * 1024,
       UPLOAD_QUOTA_BYTES: 1024 * 1024 * 1024,
       SEARCH_RATE: { points: 30, durationS: 10 },
+      ADD_BY_USERNAME_RATE: { points: 60, durationS: 3600 },
       LOG_LEVEL: 'info',
     });
   });

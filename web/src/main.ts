@@ -98,6 +98,7 @@ const lazy =
 
 const routes: [RegExp, View][] = [
   [/^#\/g\/(.+)$/, lazy(() => import('./views/conversation.js').then((m) => m.conversationView))],
+  [/^#\/c\/([^/]+\/.+)$/, lazy(() => import('./views/admin/index.js').then((m) => m.adminView))],
   [/^#\/c\/(.+)$/, lazy(() => import('./views/community.js').then((m) => m.communityView))],
   [/^#\/invite\/(.+)$/, lazy(() => import('./views/invite.js').then((m) => m.inviteView))],
   [/^#\/new-group$/, lazy(() => import('./views/forms.js').then((m) => m.newGroupView))],

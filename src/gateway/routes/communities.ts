@@ -1,5 +1,5 @@
 import type { Chat } from '../../chat/index.js';
-import { pageQuery, type HttpBodies } from '../../protocol/http-bodies.js';
+import { memberQuery, pageQuery, type HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseQuery, type HttpRouter } from '../http.js';
 
@@ -61,8 +61,13 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
   });
 
   router.authed('get', '/v1/communities/:id/members', undefined, async ({ principal, params, query }) => {
+    const q = parseQuery(query, memberQuery);
+    return { status: 200, body: await c.members(principal.userId, communityId(params), q.cursor, q.limit ?? 100, q.q) };
+  });
+
+  router.authed('get', '/v1/communities/:id/overview', undefined, async ({ principal, params, query }) => {
     const { cursor, limit } = page(query);
-    return { status: 200, body: await c.members(principal.userId, communityId(params), cursor, limit) };
+    return { status: 200, body: await c.overview(principal.userId, communityId(params), cursor, limit) };
   });
 
   router.authed('del', '/v1/communities/:id/members/:userId', undefined, async ({ principal, params }) => {
@@ -99,7 +104,10 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
     const result = await c.joinByInvite(principal.userId, idParam(params.code, 'invite'));
     return result.status === 'pending'
       ? { status: 202, body: result satisfies HttpReply<'joined'> }
-      : { status: 200, body: { community: result.community } satisfies HttpReply<'joined'> };
+      : {
+          status: 200,
+          body: { community: result.community, ...(result.groupId ? { groupId: result.groupId } : {}) } satisfies HttpReply<'joined'>,
+        };
   });
 
   router.authed('get', '/v1/communities/:id/requests', undefined, async ({ principal, params, query }) => {

@@ -2,11 +2,12 @@ import type { Chat } from '../../chat/index.js';
 import { historyQuery, pageQuery, seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseParam, parseQuery, type HttpRouter } from '../http.js';
+import type { RateLimits } from '../rate-limits.js';
 
 const groupId = (params: { id: string }) => idParam(params.id, 'group');
 
 /** PROTOCOL.md §5: the caller, groups, members and messages. */
-export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
+export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, limits: Pick<RateLimits, 'addByUsername'>) {
   router.authed('get', '/v1/me', undefined, async ({ principal }) => ({
     status: 200,
     body: {
@@ -37,7 +38,12 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) 
   });
 
   router.authed('post', '/v1/groups/:id/members', bodies.addMember, async ({ principal, params, body }) => {
-    const result = await chat.groups.addMember(principal.userId, groupId(params), body);
+    const { userId, username, role } = body;
+    if (username !== undefined) await limits.addByUsername(principal.userId); // before anything is looked up
+    const result =
+      username !== undefined
+        ? await chat.groups.addMemberByUsername(principal.userId, groupId(params), { username, role })
+        : await chat.groups.addMember(principal.userId, groupId(params), { userId: userId!, role });
     return result === 'added' ? { status: 201, body: {} } : { status: 202, body: { status: 'invited' } satisfies HttpReply<'invited'> };
   });
 
