@@ -61,9 +61,11 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
   /** One row per group, keyed by id: an event redraws its one row. */
   const rows = new Map<string, HTMLElement>();
 
+  /** The groups as `GET /v1/me` lists them: shown while the socket connects (one round trip, not four). */
+  let listed: Row[] | undefined;
   const groups = (): Row[] => {
     const live = client.groups();
-    return live.length > 0 || client.state === 'ready' ? live : (saved?.groups ?? []);
+    return live.length > 0 || client.state === 'ready' ? live : (listed ?? saved?.groups ?? []);
   };
 
   /** Pending invitations to groups (PROTOCOL.md §6): what the group is, who invited, Accept or Decline. */
@@ -246,6 +248,18 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
     ctx.http.me().then(
       (info) => {
         communities = info.communities;
+        if (client.state !== 'ready') {
+          const unread = new Map((saved?.groups ?? []).map((g) => [g.id, g.unread]));
+          listed = info.groups.map((g) => ({
+            id: g.id,
+            kind: g.kind,
+            name: g.name,
+            communityId: g.communityId,
+            role: g.role,
+            unread: unread.get(g.id) ?? 0,
+          }));
+          drawGroups();
+        }
         drawCommunities();
       },
       (err: unknown) => {

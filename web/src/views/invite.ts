@@ -23,9 +23,8 @@ export function inviteView(root: HTMLElement, ctx: Ctx, code: string) {
       join.disabled = true;
       status.textContent = t('invite.joining');
       ctx.http.joinByInvite(code).then((reply) => {
-        // A group's link joins that group too: open it.
-        if (reply.groupId) ctx.navigate(`#/g/${encodeURIComponent(reply.groupId)}`);
-        else if (reply.community) ctx.navigate(`#/c/${encodeURIComponent(reply.community.id)}`);
+        // A group's link joins that group too: the community's page lists it.
+        if (reply.community) ctx.navigate(`#/c/${encodeURIComponent(reply.community.id)}`);
         else {
           status.textContent = t('invite.pending');
           join.remove();
