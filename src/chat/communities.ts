@@ -311,6 +311,26 @@ export class Communities {
   }
 
   /**
+   * What an invite link leads to, before joining: the community's name, description and size,
+   * and whether joining asks the admins. A code that no longer works is not_found, like one that
+   * never did; the caller's own status (banned, already in) shows only when they join.
+   */
+  async previewInvite(code: string) {
+    const invite = await findInvite(this.deps.db, code);
+    const usable =
+      invite &&
+      !invite.revokedAt &&
+      (!invite.expiresAt || invite.expiresAt.getTime() > Date.now()) &&
+      (invite.maxUses === null || invite.uses < invite.maxUses);
+    const community = usable ? await findCommunity(this.deps.db, invite.communityId) : undefined;
+    if (!community) throw notFound('invite');
+    return {
+      community: { name: community.name, description: community.description, memberCount: community.memberCount },
+      approvalRequired: community.settings.approvalRequired === true,
+    };
+  }
+
+  /**
    * Joins by code: the use is taken in the same transaction as the join (or the request, when
    * the community needs approval), so concurrent joins never pass `maxUses`. Joining again as
    * a member, or asking again while a request is pending, takes no use.

@@ -283,6 +283,11 @@ export class BanyanClient extends Emitter<ClientEvents> {
     }
   }
 
+  /** Reacts to a message with one emoji, or takes the reaction back (`null`). */
+  async react(group: string, target: number, emoji: string | null): Promise<void> {
+    await this.request({ type: 'react', group, target, emoji });
+  }
+
   /** Moves the read marker to `seq` (default: the last delivered event); never backwards. */
   markRead(group: string, seq?: number): void {
     if (this.groupsTracked.markRead(group, seq)) this.flushRead(group);

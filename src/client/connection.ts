@@ -1,5 +1,6 @@
 import type { CommandBody, CommandType, Command } from '../protocol/commands.js';
-import { parseServerFrame, type FrameOf, type ReplyTo, type ServerFrame } from '../protocol/server-frames.js';
+import type { FrameOf, ReplyTo, ServerFrame } from '../protocol/server-frames.js';
+import { readServerFrame } from './checks.js';
 import { Backoff } from './backoff.js';
 import { BanyanError } from './errors.js';
 
@@ -210,7 +211,7 @@ export class Connection {
   }
 
   private onMessage(text: string): void {
-    const frame = parseServerFrame(text);
+    const frame = readServerFrame(text);
     if (!frame) {
       this.hooks.error(new BanyanError('bad_request', `unreadable frame from the server: ${text.slice(0, 200)}`));
       return;

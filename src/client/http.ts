@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { HttpBodies } from '../protocol/http-bodies.js';
-import { httpReplies, type HttpReplies } from '../protocol/http-replies.js';
-import { errorBodySchema } from '../protocol/server-frames.js';
+import type { HttpReplies } from '../protocol/http-replies.js';
+import { checkErrorBody, checkReply, type ReplyName } from './checks.js';
 import { BanyanError } from './errors.js';
 
 // The HTTP API of PROTOCOL.md §3 and §5 over the global fetch (browsers, Node 20).
@@ -40,10 +40,10 @@ export class BanyanHttp {
 
   // Accounts and sessions (§3)
   signUp(body: Body<'signUp'>) {
-    return this.call('POST', '/v1/accounts', httpReplies.signedIn, body, false);
+    return this.call('POST', '/v1/accounts', 'signedIn', body, false);
   }
   signIn(body: Body<'signIn'>) {
-    return this.call('POST', '/v1/sessions', httpReplies.signedIn, body, false);
+    return this.call('POST', '/v1/sessions', 'signedIn', body, false);
   }
   signOut() {
     return this.call('DELETE', '/v1/sessions/current', undefined);
@@ -59,48 +59,48 @@ export class BanyanHttp {
 
   // Groups (§5)
   me() {
-    return this.call('GET', '/v1/me', httpReplies.me);
+    return this.call('GET', '/v1/me', 'me');
   }
   /** `invited`: every listed member not added directly (they may get an invitation; PROTOCOL.md §6). */
   createGroup(body: Body<'createGroup'>) {
-    return this.call('POST', '/v1/groups', httpReplies.groupCreated, body);
+    return this.call('POST', '/v1/groups', 'groupCreated', body);
   }
   group(groupId: string) {
-    return this.call('GET', path`/v1/groups/${groupId}`, httpReplies.groupDetail);
+    return this.call('GET', path`/v1/groups/${groupId}`, 'groupDetail');
   }
   /** Name, description, settings (`messageTtlS`: disappearing messages); group admins. */
   updateGroup(groupId: string, body: Body<'updateGroup'>) {
-    return this.call('PATCH', path`/v1/groups/${groupId}`, httpReplies.group, body);
+    return this.call('PATCH', path`/v1/groups/${groupId}`, 'group', body);
   }
   /** Pins a message; the group as it now stands (`pins`). */
   pin(groupId: string, seq: number) {
-    return this.call('PUT', path`/v1/groups/${groupId}/pins/${String(seq)}`, httpReplies.group);
+    return this.call('PUT', path`/v1/groups/${groupId}/pins/${String(seq)}`, 'group');
   }
   unpin(groupId: string, seq: number) {
-    return this.call('DELETE', path`/v1/groups/${groupId}/pins/${String(seq)}`, httpReplies.group);
+    return this.call('DELETE', path`/v1/groups/${groupId}/pins/${String(seq)}`, 'group');
   }
   members(groupId: string, cursor?: string) {
-    return this.call(
-      'GET',
-      path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''),
-      httpReplies.members,
-    );
+    return this.call('GET', path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''), 'members');
   }
   /** `{}` when added; `{status: 'invited'}` for anyone else, whatever the reason (PROTOCOL.md §6). */
   addMember(groupId: string, userId: string, role?: Body<'addMember'>['role']) {
-    return this.call('POST', path`/v1/groups/${groupId}/members`, httpReplies.memberAdded, { userId, ...(role ? { role } : {}) });
+    return this.call('POST', path`/v1/groups/${groupId}/members`, 'memberAdded', { userId, ...(role ? { role } : {}) });
   }
   leaveGroup(groupId: string, userId: string) {
     return this.call('DELETE', path`/v1/groups/${groupId}/members/${userId}`, undefined);
   }
+  /** The direct group with `userId` (opened if new): `{group}`. */
+  openDirect(userId: string) {
+    return this.call('POST', '/v1/direct', 'group', { userId });
+  }
   receipts(groupId: string, seq: number) {
-    return this.call('GET', path`/v1/groups/${groupId}/messages/${String(seq)}/receipts`, httpReplies.receipts);
+    return this.call('GET', path`/v1/groups/${groupId}/messages/${String(seq)}/receipts`, 'receipts');
   }
 
   // Privacy and safety (§6)
   /** Name, avatar (null clears) and privacy settings. */
   updateMe(body: Body<'updateMe'>) {
-    return this.call('PATCH', '/v1/me', httpReplies.profile, body);
+    return this.call('PATCH', '/v1/me', 'profile', body);
   }
   /** Name and avatar (an image attachment you uploaded, or null): `user` frames tell those who see you (§8). */
   updateProfile(body: Pick<Body<'updateMe'>, 'name' | 'avatar'>) {
@@ -108,25 +108,25 @@ export class BanyanHttp {
   }
   /** A user who shares a visible group with you; `not_found` otherwise, as for an unknown id (§8). */
   user(userId: string) {
-    return this.call('GET', path`/v1/users/${userId}`, httpReplies.user);
+    return this.call('GET', path`/v1/users/${userId}`, 'user');
   }
   /** Who of a small ordinary or direct group's members is online, and when the others were last seen (§8). */
   groupPresence(groupId: string) {
-    return this.call('GET', path`/v1/groups/${groupId}/presence`, httpReplies.presence);
+    return this.call('GET', path`/v1/groups/${groupId}/presence`, 'presence');
   }
   invitations() {
-    return this.call('GET', '/v1/invitations', httpReplies.invitations);
+    return this.call('GET', '/v1/invitations', 'invitations');
   }
   /** Joins the group: its `group_added` follows on the socket. */
   acceptInvitation(groupId: string) {
-    return this.call('POST', path`/v1/groups/${groupId}/invitation`, httpReplies.group);
+    return this.call('POST', path`/v1/groups/${groupId}/invitation`, 'group');
   }
   /** Declines: that group cannot invite this user again. */
   declineInvitation(groupId: string) {
     return this.call('DELETE', path`/v1/groups/${groupId}/invitation`, undefined);
   }
   blocks() {
-    return this.call('GET', '/v1/blocks', httpReplies.blocks);
+    return this.call('GET', '/v1/blocks', 'blocks');
   }
   block(userId: string) {
     return this.call('PUT', path`/v1/blocks/${userId}`, undefined);
@@ -137,56 +137,56 @@ export class BanyanHttp {
 
   // Communities (§5)
   createCommunity(body: Body<'createCommunity'>) {
-    return this.call('POST', '/v1/communities', httpReplies.community, body);
+    return this.call('POST', '/v1/communities', 'community', body);
   }
   community(communityId: string) {
-    return this.call('GET', path`/v1/communities/${communityId}`, httpReplies.communityDetail);
+    return this.call('GET', path`/v1/communities/${communityId}`, 'communityDetail');
   }
   /** The community's groups after the first page that `community()` gives. */
   communityGroups(communityId: string, cursor: string) {
-    return this.call(
-      'GET',
-      `${path`/v1/communities/${communityId}/groups`}?cursor=${encodeURIComponent(cursor)}`,
-      httpReplies.communityGroups,
-    );
+    return this.call('GET', `${path`/v1/communities/${communityId}/groups`}?cursor=${encodeURIComponent(cursor)}`, 'communityGroups');
   }
   createCommunityGroup(communityId: string, body: Body<'createCommunityGroup'>) {
-    return this.call('POST', path`/v1/communities/${communityId}/groups`, httpReplies.group, body);
+    return this.call('POST', path`/v1/communities/${communityId}/groups`, 'group', body);
   }
   joinCommunityGroup(communityId: string, groupId: string) {
     return this.call('POST', path`/v1/communities/${communityId}/groups/${groupId}/join`, undefined);
   }
   createInvite(communityId: string, body: Body<'createInvite'> = {}) {
-    return this.call('POST', path`/v1/communities/${communityId}/invites`, httpReplies.invite, body);
+    return this.call('POST', path`/v1/communities/${communityId}/invites`, 'invite', body);
+  }
+  /** What an invite link leads to (name, description, member count), before joining it. */
+  invitePreview(code: string) {
+    return this.call('GET', path`/v1/invites/${code}`, 'invitePreview');
   }
   joinByInvite(code: string) {
-    return this.call('POST', path`/v1/invites/${code}/join`, httpReplies.joined);
+    return this.call('POST', path`/v1/invites/${code}/join`, 'joined');
   }
   announce(communityId: string, body: Body<'announce'>) {
-    return this.call('POST', path`/v1/communities/${communityId}/announcements`, httpReplies.posted, body);
+    return this.call('POST', path`/v1/communities/${communityId}/announcements`, 'posted', body);
   }
 
   // Coordinators: what community admins run a community with (docs/communities.md)
   /** Messages as they now stand, newest first (as the socket's `history`). */
   history(groupId: string, options: { before?: number; limit?: number } = {}) {
     const q = query({ before: options.before?.toString(), limit: options.limit?.toString() });
-    return this.call('GET', path`/v1/groups/${groupId}/messages` + q, httpReplies.messages);
+    return this.call('GET', path`/v1/groups/${groupId}/messages` + q, 'messages');
   }
   /** `{}` when added; `{status: 'invited'}` for anyone else, unknown usernames included (PROTOCOL.md §6). */
   addMemberByUsername(groupId: string, username: string) {
-    return this.call('POST', path`/v1/groups/${groupId}/members`, httpReplies.memberAdded, { username });
+    return this.call('POST', path`/v1/groups/${groupId}/members`, 'memberAdded', { username });
   }
   updateCommunity(communityId: string, body: Body<'updateCommunity'>) {
-    return this.call('PATCH', path`/v1/communities/${communityId}`, httpReplies.community, body);
+    return this.call('PATCH', path`/v1/communities/${communityId}`, 'community', body);
   }
   /** Every group of the community, private ones too, with counts and last activity (community admins). */
   communityOverview(communityId: string, cursor?: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/overview` + query({ cursor }), httpReplies.communityOverview);
+    return this.call('GET', path`/v1/communities/${communityId}/overview` + query({ cursor }), 'communityOverview');
   }
   /** The community's members (admins), `q` matching part of a display name. */
   communityMembers(communityId: string, options: { q?: string; cursor?: string; limit?: number } = {}) {
     const q = query({ q: options.q, cursor: options.cursor, limit: options.limit?.toString() });
-    return this.call('GET', path`/v1/communities/${communityId}/members` + q, httpReplies.members);
+    return this.call('GET', path`/v1/communities/${communityId}/members` + q, 'members');
   }
   /** Removes the user from the community and all its groups (or, for yourself, leaves). */
   removeFromCommunity(communityId: string, userId: string) {
@@ -197,7 +197,7 @@ export class BanyanHttp {
     return this.call(admin ? 'PUT' : 'DELETE', path`/v1/communities/${communityId}/admins/${userId}`, undefined);
   }
   joinRequests(communityId: string, cursor?: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/requests` + query({ cursor }), httpReplies.requests);
+    return this.call('GET', path`/v1/communities/${communityId}/requests` + query({ cursor }), 'requests');
   }
   /** Approves (the user joins) or declines a request; `groupId` of a group's request, else the community's. */
   decideRequest(communityId: string, userId: string, approve: boolean, groupId?: string) {
@@ -212,7 +212,7 @@ export class BanyanHttp {
    */
   upload(data: Blob | ArrayBuffer | Uint8Array, options: { name: string; contentType?: string }) {
     const type = options.contentType ?? ((typeof Blob !== 'undefined' && data instanceof Blob && data.type) || 'application/octet-stream');
-    return this.call('POST', `/v1/attachments?name=${encodeURIComponent(options.name)}`, httpReplies.attachment, undefined, true, {
+    return this.call('POST', `/v1/attachments?name=${encodeURIComponent(options.name)}`, 'attachment', undefined, true, {
       body: data as RequestBody,
       contentType: type,
     });
@@ -234,7 +234,7 @@ export class BanyanHttp {
   search(q: string, options: { group?: string; community?: string; cursor?: string; limit?: number } = {}) {
     const query = new URLSearchParams({ q });
     for (const [k, v] of Object.entries(options)) if (v !== undefined) query.set(k, String(v));
-    return this.call('GET', `/v1/search?${query}`, httpReplies.search);
+    return this.call('GET', `/v1/search?${query}`, 'search');
   }
   // Moderation (PROTOCOL.md §6): bans, mutes, reports
 
@@ -246,7 +246,7 @@ export class BanyanHttp {
     return this.call('DELETE', path`/v1/communities/${communityId}/bans/${userId}`, undefined);
   }
   bans(communityId: string, cursor?: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/bans` + query({ cursor }), httpReplies.bans);
+    return this.call('GET', path`/v1/communities/${communityId}/bans` + query({ cursor }), 'bans');
   }
   /** Group or community admins: the member cannot send, react or type in the group for `forS` seconds. */
   mute(groupId: string, userId: string, forS: number) {
@@ -257,19 +257,19 @@ export class BanyanHttp {
   }
   /** Any member: reports a message to the admins (once per message; repeating changes nothing). */
   report(groupId: string, seq: number, body: Body<'report'>) {
-    return this.call('POST', path`/v1/groups/${groupId}/messages/${String(seq)}/report`, httpReplies.reported, body);
+    return this.call('POST', path`/v1/groups/${groupId}/messages/${String(seq)}/report`, 'reported', body);
   }
   /** Community admins: the community's report queue, newest first. */
   communityReports(communityId: string, options: { status?: 'open' | 'resolved'; cursor?: string } = {}) {
-    return this.call('GET', path`/v1/communities/${communityId}/reports` + query(options), httpReplies.reports);
+    return this.call('GET', path`/v1/communities/${communityId}/reports` + query(options), 'reports');
   }
   /** Group or community admins: one group's report queue. */
   groupReports(groupId: string, options: { status?: 'open' | 'resolved'; cursor?: string } = {}) {
-    return this.call('GET', path`/v1/groups/${groupId}/reports` + query(options), httpReplies.reports);
+    return this.call('GET', path`/v1/groups/${groupId}/reports` + query(options), 'reports');
   }
   /** Acts on a report (`dismiss`, `delete`, `mute` with `forS?`, `remove`, `ban`) and resolves the message's reports. */
   resolveReport(reportId: string, body: Body<'resolveReport'>) {
-    return this.call('POST', path`/v1/reports/${reportId}/resolve`, httpReplies.report, body);
+    return this.call('POST', path`/v1/reports/${reportId}/resolve`, 'report', body);
   }
   // Notifications (v1.1 §7)
   /** Your notification level in a group (`all`, `mentions`, `none`), muted until `muteUntil` when given. */
@@ -278,12 +278,12 @@ export class BanyanHttp {
   }
   /** The application server key for `PushManager.subscribe({applicationServerKey})`. */
   vapidKey() {
-    return this.call('GET', '/v1/push/vapid-key', httpReplies.vapidKey, undefined, false);
+    return this.call('GET', '/v1/push/vapid-key', 'vapidKey', undefined, false);
   }
   /** Registers a browser's push subscription (`PushSubscription.toJSON()`); answers its id. */
   subscribePush(subscription: PushSubscriptionLike) {
     const body = { endpoint: subscription.endpoint, keys: { p256dh: subscription.keys.p256dh, auth: subscription.keys.auth } };
-    return this.call('POST', '/v1/push/subscriptions', httpReplies.created, body);
+    return this.call('POST', '/v1/push/subscriptions', 'created', body);
   }
   unsubscribePush(id: string) {
     return this.call('DELETE', path`/v1/push/subscriptions/${id}`, undefined);
@@ -291,50 +291,50 @@ export class BanyanHttp {
   // Polls and events (§8)
   /** Votes over HTTP (the socket's `vote` does the same); `[]` retracts. */
   vote(groupId: string, seq: number, options: number[]) {
-    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/vote`, httpReplies.answered, { options });
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/vote`, 'answered', { options });
   }
   rsvp(groupId: string, seq: number, answer: Body<'rsvp'>['answer']) {
-    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvp`, httpReplies.answered, { answer });
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvp`, 'answered', { answer });
   }
   closePoll(groupId: string, seq: number) {
-    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/close`, httpReplies.answered);
+    return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/close`, 'answered');
   }
   /** `voters: true` in an announcement group is refused (forbidden): nobody learns who voted there. */
   votes(groupId: string, seq: number, options: { voters?: boolean } = {}) {
     const q = query({ voters: options.voters === undefined ? undefined : String(options.voters) });
-    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/votes${q}`, httpReplies.votes);
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/votes${q}`, 'votes');
   }
   rsvps(groupId: string, seq: number, options: { users?: boolean } = {}) {
     const q = query({ users: options.users === undefined ? undefined : String(options.users) });
-    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvps${q}`, httpReplies.rsvps);
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvps${q}`, 'rsvps');
   }
 
   /** An announcement's reach (group admins): `{members, delivered, notified, read}`. */
   messageStats(groupId: string, seq: number) {
-    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/stats`, httpReplies.stats);
+    return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/stats`, 'stats');
   }
   createWebhook(communityId: string, body: Body<'createWebhook'>) {
-    return this.call('POST', path`/v1/communities/${communityId}/webhooks`, httpReplies.webhookCreated, body);
+    return this.call('POST', path`/v1/communities/${communityId}/webhooks`, 'webhookCreated', body);
   }
   webhooks(communityId: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/webhooks`, httpReplies.webhooks);
+    return this.call('GET', path`/v1/communities/${communityId}/webhooks`, 'webhooks');
   }
   deleteWebhook(communityId: string, webhookId: string) {
     return this.call('DELETE', path`/v1/communities/${communityId}/webhooks/${webhookId}`, undefined);
   }
   webhookDeliveries(communityId: string, webhookId: string) {
-    return this.call('GET', path`/v1/communities/${communityId}/webhooks/${webhookId}/deliveries`, httpReplies.deliveries);
+    return this.call('GET', path`/v1/communities/${communityId}/webhooks/${webhookId}/deliveries`, 'deliveries');
   }
 
   /** One request: JSON in, the answer parsed with its schema; failures become BanyanError. */
-  async call<S extends z.ZodType | undefined>(
+  async call<K extends ReplyName | undefined>(
     method: string,
     route: string,
-    schema: S,
+    reply: K,
     body?: unknown,
     authed = true,
     raw?: { body: RequestBody; contentType: string },
-  ): Promise<S extends z.ZodType ? z.infer<S> : void> {
+  ): Promise<K extends ReplyName ? HttpReplies[K] : void> {
     const headers: Record<string, string> = {};
     if (authed) headers.authorization = `Bearer ${await this.token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -347,10 +347,10 @@ export class BanyanHttp {
     );
     if (!res.ok) await this.failure(res);
     const json = parseJson(await res.text());
-    if (!schema) return undefined as never;
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new BanyanError('internal', `unexpected answer to ${method} ${route}`, { issues: parsed.error.issues });
-    return parsed.data as never;
+    if (!reply) return undefined as never;
+    const checked = checkReply(reply, json);
+    if (!checked.ok) throw new BanyanError('internal', `unexpected answer to ${method} ${route}`, { issues: checked.issues });
+    return checked.value as never;
   }
 
   private async fetchRaw(method: string, url: string, headers: Record<string, string>, body?: RequestBody): Promise<Response> {
@@ -365,8 +365,8 @@ export class BanyanHttp {
   /** Turns a failed answer into the BanyanError it carries. */
   private async failure(res: Response): Promise<never> {
     const json = parseJson(await res.text());
-    const error = errorBodySchema.safeParse((json as { error?: unknown } | undefined)?.error);
-    if (error.success) throw new BanyanError(error.data.code, error.data.message, error.data.details, res.status);
+    const error = checkErrorBody((json as { error?: unknown } | undefined)?.error);
+    if (error) throw new BanyanError(error.code, error.message, error.details, res.status);
     throw new BanyanError(res.status >= 500 ? 'unavailable' : 'bad_request', `HTTP ${res.status}`, undefined, res.status);
   }
 

@@ -123,6 +123,13 @@ export const httpReplies = {
       groupId: z.string().nullable().optional(),
     })
     .loose(),
+  /** `GET /v1/invites/:code`: what the invite leads to, before joining. */
+  invitePreview: z
+    .object({
+      community: z.object({ name: z.string(), description: z.string(), memberCount: z.number() }).loose(),
+      approvalRequired: z.boolean(),
+    })
+    .loose(),
   /**
    * `200 {community}` (with `groupId` when the link named a group, now joined too), or `202
    * {status: 'pending'}` when the community approves joins.

@@ -26,7 +26,13 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     const page = await context.newPage();
     return { page, errors: collectPageErrors(page) };
   };
-  const myId = (page: Page) => page.getByTestId('my-id').textContent();
+  /** The user id, as the profile screen shows it (then back home). */
+  const myId = async (page: Page) => {
+    await page.getByTestId('my-name').click();
+    const id = await page.getByTestId('my-id').textContent();
+    await page.getByRole('link', { name: 'Back' }).click();
+    return id;
+  };
   const messages = (page: Page) => page.getByTestId('message').locator('.text');
 
   it('two people sign up, one starts a group with the other by user id, and they chat live', async () => {
@@ -52,7 +58,10 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await screenshot(ben.page, 'group-home-unread');
     await row.click();
     await expect.poll(() => messages(ben.page).allTextContents()).toEqual(['Hello from Asha 👋']);
-    // Ben's read marker reaches Asha as a receipt under her message.
+    // Ben's read marker reaches Asha as a receipt under her message, fetched when she asks (a
+    // tap) or when something suggests it changed (Ben typing, below): never polled.
+    await expect.poll(() => asha.page.getByTestId('receipt').textContent(), { timeout: 10_000 }).toBe('Seen by 0 of 1');
+    await asha.page.getByTestId('receipt').click();
     await expect.poll(() => asha.page.getByTestId('receipt').textContent(), { timeout: 10_000 }).toBe('Seen by 1 of 1');
 
     // Typing shows on the other side, then the reply arrives live.
@@ -122,8 +131,10 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     expect(invite).toMatch(new RegExp(`^${server.url}/#/invite/.+`));
     await screenshot(admin.page, 'community-admin');
 
-    // The member opens the link signed out, signs up, and lands in the community.
+    // The member opens the link signed out, signs up, sees what the link leads to, and joins.
     await signUpInBrowser(member.page, invite, 'Ben');
+    await expect.poll(() => member.page.getByTestId('invite-preview').locator('h2').textContent()).toBe('Riverside Volunteers');
+    await member.page.getByTestId('invite-join').click();
     await expect.poll(() => member.page.locator('header h1').textContent(), { timeout: 10_000 }).toBe('Riverside Volunteers');
     await member.page.getByTestId('announcement-row').click();
     await expect.poll(() => member.page.locator('.composer .hint').textContent()).toBe('Only community admins post announcements.');

@@ -265,6 +265,8 @@ describe.skipIf(!hasChromium)('coordinator web client in a real browser', { time
     const link = await page.getByTestId('invite-link').inputValue();
     expect(link).toMatch(new RegExp(`^${server.url}/#/invite/.+`));
     await newcomer.page.goto(link);
+    // The link shows what it leads to first; joining is the newcomer's choice.
+    await newcomer.page.getByTestId('invite-join').click();
     await expect.poll(() => newcomer.page.locator('header h1').textContent(), { timeout: 10_000 }).toBe('Riverside Volunteers');
     await expect
       .poll(() => newcomer.page.getByTestId('group-row').filter({ hasText: 'Cleanup crew' }).count(), { timeout: 10_000 })

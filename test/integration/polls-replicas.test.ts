@@ -88,7 +88,9 @@ describe.skipIf(noScaleServers)('polls and events across replicas', () => {
     const database = await ownDatabase('remindrep');
     const push = await LocalPushService.start();
     try {
-      const env = { WEBHOOK_ALLOW_PRIVATE: 'on', EVENT_REMINDER_S: '2', PUSH_COALESCE_MS: '200' };
+      // A killed replica may die holding a lease on the going member's message push, which the reminder joins:
+      // a short lease lets the new replicas take it over within the wait.
+      const env = { WEBHOOK_ALLOW_PRIVATE: 'on', EVENT_REMINDER_S: '2', PUSH_COALESCE_MS: '200', NOTIFY_LEASE_MS: '5000' };
       set = await startReplicas(2, { databaseUrl: database.url, env });
       push.expectVapidKey((await r(0).http('GET', '/v1/push/vapid-key')).body.publicKey);
       const [owner, going, no] = await Promise.all([set.user(), set.user(), set.user()]);

@@ -1,4 +1,5 @@
-import { BanyanError } from '../../src/client/index.js';
+import { BanyanError } from '../../src/client/errors.js';
+import { t } from './i18n/index.js';
 
 /** A message a person can act on, from whatever failed. */
 export function describeError(err: unknown): string {
@@ -7,11 +8,11 @@ export function describeError(err: unknown): string {
     if (issues.length > 0) return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
     switch (err.code) {
       case 'unavailable':
-        return 'The server cannot be reached right now. Check your connection and try again.';
+        return t('error.unavailable');
       case 'rate_limited':
-        return 'Too many requests: wait a moment and try again.';
+        return t('error.rateLimited');
       case 'internal':
-        return 'Something went wrong on the server. Try again later.';
+        return t('error.internal');
       default:
         return capitalize(err.message);
     }

@@ -1,7 +1,9 @@
 import { decode } from 'blurhash';
-import { BanyanError, type HistoryMessageFrame } from '../../src/client/index.js';
+import type { HistoryMessageFrame } from '../../src/client/index.js';
+import { BanyanError } from '../../src/client/errors.js';
 import { h } from './dom.js';
 import { describeError } from './errors.js';
+import { t } from './i18n/index.js';
 import type { Ctx } from './main.js';
 
 // Files in the web client (PROTOCOL.md §8): uploads with progress, and attachments shown from
@@ -47,18 +49,19 @@ export function uploadFile(ctx: Ctx, file: File, onProgress: (fraction: number) 
 /** Why an upload failed, in words a person can act on. */
 export function describeUploadError(err: unknown, file: File): string {
   if (err instanceof BanyanError) {
-    if (err.code === 'too_large' && err.details?.reason === 'quota')
-      return `“${file.name}” does not fit: your storage is full. Delete old messages with files to make room.`;
+    if (err.code === 'too_large' && err.details?.reason === 'quota') return t('files.quota', { name: file.name });
     if (err.code === 'too_large') {
       const limit = /over (\d+) bytes/.exec(err.message)?.[1]; // the server's MAX_UPLOAD_BYTES
-      return `“${file.name}” is too large (${formatSize(file.size)})${limit ? `: the limit is ${formatSize(Number(limit))}` : ''}.`;
+      return limit
+        ? t('files.tooLargeLimit', { name: file.name, size: formatSize(file.size), limit: formatSize(Number(limit)) })
+        : t('files.tooLarge', { name: file.name, size: formatSize(file.size) });
     }
     if (err.code === 'bad_request' && err.details?.declared !== undefined)
-      return `“${file.name}” is not what its type says (${String(err.details.declared)}): it cannot be sent.`;
-    if (err.code === 'bad_request' && file.size === 0) return `“${file.name}” is empty.`;
-    if (err.code === 'bad_request') return `“${file.name}” cannot be sent: ${describeError(err)}`;
+      return t('files.mismatch', { name: file.name, type: String(err.details.declared) });
+    if (err.code === 'bad_request' && file.size === 0) return t('files.empty', { name: file.name });
+    if (err.code === 'bad_request') return t('files.refused', { name: file.name, reason: describeError(err) });
   }
-  return `“${file.name}” was not uploaded: ${describeError(err)}`;
+  return t('files.failed', { name: file.name, reason: describeError(err) });
 }
 
 /** A blurhash drawn on a tiny canvas, stretched by CSS: the image's colours while it loads. */
@@ -169,7 +172,7 @@ export class AttachmentViews {
   private async open(a: Attachment): Promise<void> {
     this.overlay?.remove();
     const img = h('img', { alt: a.name, class: 'full', 'data-testid': 'attachment-full' });
-    const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
+    const close = h('button', { type: 'button', class: 'close', 'aria-label': t('common.close') }, '×');
     const overlay = h('div', { class: 'lightbox', role: 'dialog', 'aria-label': a.name }, close, img, h('p', {}, a.name));
     overlay.onclick = () => overlay.remove();
     overlay.onkeydown = (e) => e.key === 'Escape' && overlay.remove();

@@ -1,3 +1,4 @@
+import { t } from './i18n/index.js';
 import type { BanyanClient } from '../../src/client/index.js';
 
 // Opt-in to Web Push, only when the user asks (a button after sign-in): never a permission
@@ -14,7 +15,7 @@ export async function pushEnabled(): Promise<boolean> {
 
 /** Asks for permission, registers /sw.js, subscribes with the server's VAPID key and registers the subscription. */
 export async function enablePush(client: BanyanClient): Promise<void> {
-  if ((await Notification.requestPermission()) !== 'granted') throw new Error('Notifications are blocked for this site.');
+  if ((await Notification.requestPermission()) !== 'granted') throw new Error(t('home.push.blocked'));
   await navigator.serviceWorker.register('/sw.js', { scope: '/' });
   const registration = await navigator.serviceWorker.ready;
   const { publicKey } = await client.http.vapidKey();

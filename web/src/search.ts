@@ -1,5 +1,6 @@
 import { h, replace } from './dom.js';
 import { describeError } from './errors.js';
+import { formatWhen, t } from './i18n/index.js';
 import type { Ctx } from './main.js';
 
 // Search (PROTOCOL.md §8): a box over all the user's groups (home) or one group (conversation);
@@ -9,12 +10,7 @@ type Result = Awaited<ReturnType<Ctx['http']['search']>>['results'][number];
 
 export const messageHref = (group: string, seq: number) => `#/g/${encodeURIComponent(group)}/${seq}`;
 
-const when = (ts: string) => {
-  const d = new Date(ts);
-  return d.toDateString() === new Date().toDateString()
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' });
-};
+const when = (ts: string) => formatWhen(new Date(ts));
 
 /** Announcement members may not list each other: a sender not known shows as the community. */
 const announcer = (group: string, ctx: Ctx) => {
@@ -25,14 +21,20 @@ const announcer = (group: string, ctx: Ctx) => {
 export function searchBox(ctx: Ctx, scope: { group?: string } = {}): HTMLElement {
   const input = h('input', {
     type: 'search',
-    placeholder: scope.group ? 'Search this group' : 'Search messages',
-    'aria-label': scope.group ? 'Search this group' : 'Search messages',
+    placeholder: scope.group ? t('search.group') : t('search.all'),
+    'aria-label': scope.group ? t('search.group') : t('search.all'),
     'data-testid': 'search-input',
     maxlength: 200,
     enterkeyhint: 'search',
   });
   const results = h('div', { class: 'search-results', 'data-testid': 'search-results', 'aria-live': 'polite' });
-  const form = h('form', { class: 'search', role: 'search' }, input, h('button', { type: 'submit', class: 'small' }, 'Search'), results);
+  const form = h(
+    'form',
+    { class: 'search', role: 'search' },
+    input,
+    h('button', { type: 'submit', class: 'small' }, t('search.submit')),
+    results,
+  );
   let query = '';
   let run = 0;
 
@@ -46,18 +48,18 @@ export function searchBox(ctx: Ctx, scope: { group?: string } = {}): HTMLElement
         h(
           'span',
           { class: 'meta' },
-          scope.group ? null : h('span', { class: 'group' }, ctx.client.group(r.group)?.name ?? 'a group'),
-          h('span', { class: 'sender' }, ctx.names.of(r.sender, announcer(r.group, ctx))),
+          scope.group ? null : h('span', { class: 'group' }, ctx.client.group(r.group)?.name ?? t('search.aGroup')),
+          h('span', { class: 'sender', dir: 'auto' }, ctx.names.of(r.sender, announcer(r.group, ctx))),
           h('time', { datetime: r.ts }, when(r.ts)),
         ),
-        h('span', { class: 'snippet' }, r.snippet),
+        h('span', { class: 'snippet', dir: 'auto' }, r.snippet),
       ),
     );
 
   const search = async (cursor?: string) => {
     const mine = ++run;
     const list = cursor ? results.querySelector('ul') : null;
-    if (!cursor) replace(results, h('p', { class: 'hint' }, 'Searching…'));
+    if (!cursor) replace(results, h('p', { class: 'hint' }, t('search.searching')));
     try {
       const page = await ctx.http.search(query, { ...scope, ...(cursor ? { cursor } : {}), limit: 20 });
       // Senders' names come from the member lists of the groups found (once per group).
@@ -68,7 +70,7 @@ export function searchBox(ctx: Ctx, scope: { group?: string } = {}): HTMLElement
         ? h(
             'button',
             { type: 'button', class: 'small link more', onclick: () => void search(page.nextCursor ?? undefined) },
-            'More results',
+            t('search.more'),
           )
         : null;
       if (list) list.append(...page.results.map(row));
@@ -76,7 +78,7 @@ export function searchBox(ctx: Ctx, scope: { group?: string } = {}): HTMLElement
         replace(
           results,
           page.results.length === 0
-            ? h('p', { class: 'empty' }, `Nothing found for “${query}”.`)
+            ? h('p', { class: 'empty' }, t('search.none', { query }))
             : h('ul', { class: 'list' }, page.results.map(row)),
         );
       if (more) results.append(more);

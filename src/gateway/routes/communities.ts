@@ -95,6 +95,11 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
     return { status: 204 };
   });
 
+  router.authed('get', '/v1/invites/:code', undefined, async ({ params }) => ({
+    status: 200,
+    body: (await c.previewInvite(idParam(params.code, 'invite'))) satisfies HttpReply<'invitePreview'>,
+  }));
+
   router.authed('post', '/v1/invites/:code/join', undefined, async ({ principal, params }) => {
     const result = await c.joinByInvite(principal.userId, idParam(params.code, 'invite'));
     return result.status === 'pending'

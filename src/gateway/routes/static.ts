@@ -1,12 +1,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../../obs/logger.js';
 
 // The web client: the files `npm run build` writes to dist/web, served at `/` from memory.
 // Assets have content hashes in their names, so they are cached for good; index.html is
-// revalidated on every load, so a new build reaches browsers on their next visit.
+// revalidated on every load, so a new build reaches browsers on their next visit. Text files
+// have a gzipped copy from the build (name.gz), sent to browsers that accept gzip.
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -18,6 +19,8 @@ const contentTypes: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.webmanifest': 'application/manifest+json',
 };
+/** A gzipped copy has the type of what it holds. */
+const typeOf = (name: string) => contentTypes[extname(name.replace(/\.gz$/, ''))] ?? 'application/octet-stream';
 
 const securityHeaders: [string, string][] = [
   ['x-content-type-options', 'nosniff'],
@@ -44,8 +47,9 @@ export function staticRoutes(app: TemplatedApp, logger: Logger, root = webRoot()
   const files = loadFiles(root);
   if (!files.has('/index.html')) logger.warn('web client not built: GET / answers 503 until `npm run build`', { root });
 
-  const serve = (res: HttpResponse, path: string, cacheControl: string) => {
+  const serve = (res: HttpResponse, req: HttpRequest, path: string, cacheControl: string) => {
     const file = files.get(path);
+    const gzipped = /\bgzip\b/.test(req.getHeader('accept-encoding')) ? files.get(`${path}.gz`) : undefined;
     res.cork(() => {
       if (!file) {
         const missingIndex = path === '/index.html';
@@ -56,15 +60,17 @@ export function staticRoutes(app: TemplatedApp, logger: Logger, root = webRoot()
         return;
       }
       res.writeStatus('200 OK').writeHeader('content-type', file.type).writeHeader('cache-control', cacheControl);
+      res.writeHeader('vary', 'accept-encoding');
+      if (gzipped) res.writeHeader('content-encoding', 'gzip');
       for (const [name, value] of securityHeaders) res.writeHeader(name, value);
-      res.end(file.body);
+      res.end((gzipped ?? file).body);
     });
   };
-  app.get('/', (res) => serve(res, '/index.html', 'no-cache'));
-  app.get('/index.html', (res) => serve(res, '/index.html', 'no-cache'));
-  app.get('/assets/*', (res, req) => serve(res, req.getUrl(), 'public, max-age=31536000, immutable'));
-  // The Web Push service worker (scope /): revalidated, so a new build replaces it.
-  app.get('/sw.js', (res) => serve(res, '/sw.js', 'no-cache'));
+  app.get('/', (res, req) => serve(res, req, '/index.html', 'no-cache'));
+  app.get('/index.html', (res, req) => serve(res, req, '/index.html', 'no-cache'));
+  app.get('/assets/*', (res, req) => serve(res, req, req.getUrl(), 'public, max-age=31536000, immutable'));
+  // The service worker (scope /): revalidated, so a new build replaces it.
+  app.get('/sw.js', (res, req) => serve(res, req, '/sw.js', 'no-cache'));
 }
 
 function loadFiles(root: string): Map<string, StaticFile> {
@@ -74,7 +80,7 @@ function loadFiles(root: string): Map<string, StaticFile> {
     for (const name of readdirSync(dir)) {
       const full = join(dir, name);
       if (statSync(full).isDirectory()) walk(full, `${prefix}/${name}`);
-      else files.set(`${prefix}/${name}`, { body: readFileSync(full), type: contentTypes[extname(name)] ?? 'application/octet-stream' });
+      else files.set(`${prefix}/${name}`, { body: readFileSync(full), type: typeOf(name) });
     }
   };
   walk(root, '');

@@ -51,3 +51,25 @@ export const formatNumber = (n: number): string => new Intl.NumberFormat(current
 export const formatTime = (d: Date): string => new Intl.DateTimeFormat(current, { timeStyle: 'short' }).format(d);
 export const formatDay = (d: Date): string => new Intl.DateTimeFormat(current, { dateStyle: 'medium' }).format(d);
 export const formatDateTime = (d: Date): string => new Intl.DateTimeFormat(current, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+
+/** A day separator: "Today", "Yesterday", else the date (with the weekday within a week). */
+export function dayLabel(d: Date, now = new Date()): string {
+  const midnight = (x: Date) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((midnight(d) - midnight(now)) / 86_400_000);
+  if (days === 0 || days === -1) {
+    const text = new Intl.RelativeTimeFormat(current, { numeric: 'auto' }).format(days, 'day');
+    return text.charAt(0).toLocaleUpperCase(current) + text.slice(1);
+  }
+  if (days > -7 && days < 0) return new Intl.DateTimeFormat(current, { weekday: 'long', day: 'numeric', month: 'long' }).format(d);
+  return formatDay(d);
+}
+
+/** A list's time of a last message: the time today, else the short date. */
+export const formatWhen = (d: Date, now = new Date()): string =>
+  d.toDateString() === now.toDateString()
+    ? formatTime(d)
+    : new Intl.DateTimeFormat(current, {
+        day: 'numeric',
+        month: 'short',
+        ...(d.getFullYear() === now.getFullYear() ? {} : { year: 'numeric' }),
+      }).format(d);

@@ -1,10 +1,12 @@
-import { BanyanHttp } from '../../../src/client/index.js';
+import { BanyanHttp } from '../../../src/client/http.js';
 import { h, replace } from '../dom.js';
 import { describeError } from '../errors.js';
+import { t } from '../i18n/index.js';
+import { languageSwitch } from '../language.js';
 import type { Session } from '../session.js';
 
 /** Sign in, or create a local account. */
-export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice?: string) {
+export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
   const http = new BanyanHttp({ url: location.origin });
   let mode: 'in' | 'up' = 'in';
   const draw = () => {
@@ -15,7 +17,7 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       required: true,
       autocapitalize: 'none',
       spellcheck: 'false',
-      placeholder: 'e.g. asha',
+      placeholder: t('auth.username.example'),
     });
     const password = h('input', {
       name: 'password',
@@ -23,8 +25,8 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       required: true,
       autocomplete: mode === 'in' ? 'current-password' : 'new-password',
     });
-    const name = h('input', { name: 'name', autocomplete: 'name', placeholder: 'How others see you' });
-    const submit = h('button', { type: 'submit', class: 'primary' }, mode === 'in' ? 'Sign in' : 'Create account');
+    const name = h('input', { name: 'name', autocomplete: 'name', placeholder: t('auth.name.placeholder'), dir: 'auto' });
+    const submit = h('button', { type: 'submit', class: 'primary' }, mode === 'in' ? t('auth.signIn') : t('auth.create'));
     const form = h(
       'form',
       {
@@ -46,13 +48,13 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
           }
         },
       },
-      h('h2', {}, mode === 'in' ? 'Sign in' : 'Create an account'),
+      h('h2', {}, mode === 'in' ? t('auth.signIn') : t('auth.createTitle')),
       notice ? h('p', { class: 'notice' }, notice) : null,
-      h('label', {}, 'Username', username),
-      mode === 'up' ? h('p', { class: 'hint' }, '3–32 characters: lowercase letters, digits, _ . -') : null,
-      h('label', {}, 'Password', password),
-      mode === 'up' ? h('p', { class: 'hint' }, 'At least 8 characters.') : null,
-      mode === 'up' ? h('label', {}, 'Display name (optional)', name) : null,
+      h('label', {}, t('auth.username'), username),
+      mode === 'up' ? h('p', { class: 'hint' }, t('auth.username.hint')) : null,
+      h('label', {}, t('auth.password'), password),
+      mode === 'up' ? h('p', { class: 'hint' }, t('auth.password.hint')) : null,
+      mode === 'up' ? h('label', {}, t('auth.name'), name) : null,
       error,
       submit,
       h(
@@ -65,10 +67,15 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
             draw();
           },
         },
-        mode === 'in' ? 'New here? Create an account' : 'Have an account? Sign in',
+        mode === 'in' ? t('auth.toSignUp') : t('auth.toSignIn'),
       ),
     );
-    replace(root, h('header', { class: 'brand' }, h('h1', {}, '🌳 Banyan'), h('p', {}, 'Community chat you can run yourself.')), form);
+    replace(
+      root,
+      h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline'))),
+      form,
+      h('footer', { class: 'foot' }, languageSwitch(rerender)),
+    );
     username.focus();
   };
   draw();

@@ -1,5 +1,6 @@
 import { h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
+import { t } from '../i18n/index.js';
 import type { Ctx } from '../main.js';
 
 /** A titled form with one submit button and an error line; `run` returns where to go next. */
@@ -15,7 +16,7 @@ export function formPage(
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
   replace(
     root,
-    h('header', { class: 'top' }, link('#/', { class: 'back', 'aria-label': 'Back' }, '‹'), h('h1', {}, title)),
+    h('header', { class: 'top' }, link('#/', { class: 'back', 'aria-label': t('common.back') }, '‹'), h('h1', {}, title)),
     h(
       'form',
       {
@@ -44,14 +45,14 @@ const field = (label: string, input: HTMLElement, hint?: string) =>
   h('label', {}, label, input, hint ? h('span', { class: 'hint' }, hint) : null);
 
 export function newGroupView(root: HTMLElement, ctx: Ctx) {
-  const name = h('input', { name: 'name', required: true, maxlength: 128 });
+  const name = h('input', { name: 'name', required: true, maxlength: 128, dir: 'auto' });
   const members = h('textarea', { name: 'members', rows: 2, placeholder: 'u_abc…, u_def…' });
   formPage(
     root,
     ctx,
-    'New group',
-    [field('Name', name), field('Add people by user id (optional)', members, 'Separate ids with commas or spaces.')],
-    'Create group',
+    t('forms.newGroup'),
+    [field(t('forms.name'), name), field(t('forms.members'), members, t('forms.members.hint'))],
+    t('forms.createGroup'),
     async () => {
       const ids = members.value.split(/[\s,]+/).filter(Boolean);
       const { group } = await ctx.http.createGroup({ name: name.value.trim(), ...(ids.length ? { members: ids } : {}) });
@@ -61,14 +62,14 @@ export function newGroupView(root: HTMLElement, ctx: Ctx) {
 }
 
 export function newCommunityView(root: HTMLElement, ctx: Ctx) {
-  const name = h('input', { name: 'name', required: true, maxlength: 128 });
-  const description = h('textarea', { name: 'description', rows: 3, maxlength: 2048 });
+  const name = h('input', { name: 'name', required: true, maxlength: 128, dir: 'auto' });
+  const description = h('textarea', { name: 'description', rows: 3, maxlength: 2048, dir: 'auto' });
   formPage(
     root,
     ctx,
-    'New community',
-    [field('Name', name), field('Description (optional)', description)],
-    'Create community',
+    t('forms.newCommunity'),
+    [field(t('forms.name'), name), field(t('forms.description'), description)],
+    t('forms.createCommunity'),
     async () => {
       const { community } = await ctx.http.createCommunity({
         name: name.value.trim(),

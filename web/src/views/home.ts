@@ -1,7 +1,10 @@
 import type { GroupState } from '../../../src/client/index.js';
 import { badge, h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
+import { formatWhen, t } from '../i18n/index.js';
+import { languageSwitch } from '../language.js';
 import type { Ctx } from '../main.js';
+import { offline, type Preview, type SavedGroup } from '../offline.js';
 import { enablePush, pushEnabled, pushSupported } from '../push.js';
 import { searchBox } from '../search.js';
 
@@ -18,34 +21,54 @@ function pushOptIn(client: Ctx['client'], error: HTMLElement) {
       onclick: () => {
         button.disabled = true;
         enablePush(client).then(
-          () => replace(box, 'Notifications are on for this browser.'),
+          () => replace(box, t('home.push.on')),
           (err: unknown) => {
             button.disabled = false;
-            error.textContent = `Could not turn on notifications: ${describeError(err)}`;
+            error.textContent = t('home.push.failed', { reason: describeError(err) });
           },
         );
       },
     },
-    '🔔 Turn on notifications',
+    `🔔 ${t('home.push.enable')}`,
   );
-  replace(box, 'Get a notification when a message arrives while Banyan is closed: ', button);
-  void pushEnabled().then((on) => on && replace(box, 'Notifications are on for this browser.'));
+  replace(box, `${t('home.push.offer')} `, button);
+  void pushEnabled().then((on) => on && replace(box, t('home.push.on')));
   return box;
 }
 
 type MyCommunity = { id: string; name: string; role: string };
-type Invitation = { group: { id: string; name: string; memberCount: number }; by: { id: string; name: string } };
+type Invitation = {
+  group: { id: string; name: string; description: string; memberCount: number };
+  by: { id: string; name: string };
+};
+type Row = SavedGroup & { unread: number; lastSeq?: number };
 
-/** The communities and groups of the user, with unread counts, live. */
+/** The communities and groups of the user, with last messages and unread counts, live. */
 export function homeView(root: HTMLElement, ctx: Ctx) {
-  const { client, session } = ctx;
+  const { client, session, names } = ctx;
+  const me = session.user.id;
+  const saved = offline.home(me);
   let communities: MyCommunity[] = [];
   let invitations: Invitation[] = [];
+  const previews: Record<string, Preview> = { ...(saved?.previews ?? {}) };
+  /** Direct groups are named after the other person, once their members are known. */
+  const directNames = new Map<string, string>();
   const error = h('p', { class: 'error', role: 'alert' });
-  const lists = h('div');
+  const communityList = h('div');
+  const groupList = h('ul', { class: 'list', 'data-testid': 'group-list' });
+  const groupEmpty = h('p', { class: 'empty' });
   const invitationList = h('div', { 'data-testid': 'invitations' });
+  /** One row per group, keyed by id: an event redraws its one row. */
+  const rows = new Map<string, HTMLElement>();
 
-  /** Pending invitations (PROTOCOL.md §6), each with Accept and Decline. */
+  /** The groups as `GET /v1/me` lists them: shown while the socket connects (one round trip, not four). */
+  let listed: Row[] | undefined;
+  const groups = (): Row[] => {
+    const live = client.groups();
+    return live.length > 0 || client.state === 'ready' ? live : (listed ?? saved?.groups ?? []);
+  };
+
+  /** Pending invitations to groups (PROTOCOL.md §6): what the group is, who invited, Accept or Decline. */
   const drawInvitations = () =>
     replace(
       invitationList,
@@ -53,22 +76,28 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
         ? null
         : h(
             'section',
-            {},
-            h('h2', {}, 'Invitations'),
+            { 'aria-labelledby': 'invitations-title' },
+            h('h2', { id: 'invitations-title' }, t('home.invitations')),
             h(
               'ul',
               { class: 'list' },
               invitations.map((inv) =>
                 h(
                   'li',
-                  { class: 'row', 'data-testid': 'invitation' },
+                  { class: 'row invitation', 'data-testid': 'invitation' },
                   h(
-                    'span',
-                    { class: 'name', title: `${inv.by.name} invited you (${inv.group.memberCount} members)` },
-                    `“${inv.group.name}” from ${inv.by.name}`,
+                    'div',
+                    { class: 'name stack' },
+                    h('strong', { dir: 'auto' }, inv.group.name),
+                    h(
+                      'span',
+                      { class: 'preview', dir: 'auto' },
+                      t('home.invitedBy', { name: inv.by.name, count: inv.group.memberCount }),
+                      inv.group.description ? ` · ${inv.group.description}` : '',
+                    ),
                   ),
-                  h('button', { type: 'button', class: 'small', onclick: () => decide(inv.group.id, true) }, 'Accept'),
-                  h('button', { type: 'button', class: 'small link', onclick: () => decide(inv.group.id, false) }, 'Decline'),
+                  h('button', { type: 'button', class: 'small primary', onclick: () => decide(inv.group.id, true) }, t('home.accept')),
+                  h('button', { type: 'button', class: 'small link', onclick: () => decide(inv.group.id, false) }, t('home.decline')),
                 ),
               ),
             ),
@@ -80,7 +109,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
         invitations = r.invitations;
         drawInvitations();
       },
-      (err: unknown) => (error.textContent = describeError(err)),
+      () => undefined, // offline: none shown
     );
   const decide = (groupId: string, accept: boolean) =>
     void (accept ? ctx.http.acceptInvitation(groupId) : ctx.http.declineInvitation(groupId)).then(
@@ -88,116 +117,232 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       (err: unknown) => (error.textContent = describeError(err)),
     );
 
-  const groupRow = (g: GroupState) =>
-    h(
+  /** "Asha: " before a group's last message; nothing in a direct chat for the other's own words. */
+  const senderPrefix = (g: Row, p: Preview) => {
+    if (g.kind === 'direct' && p.sender !== me) return '';
+    const name = names.of(p.sender, '');
+    return name ? `${name}: ` : '';
+  };
+  const nameOf = (g: Row) => (g.kind === 'direct' ? (directNames.get(g.id) ?? g.name) : g.name);
+  const groupRow = (g: Row) => {
+    const p = previews[g.id];
+    return h(
       'li',
-      {},
+      { 'data-group': g.id },
       link(
         `#/g/${encodeURIComponent(g.id)}`,
-        { class: 'row', 'data-testid': 'group-row' },
-        h('span', { class: 'name' }, g.kind === 'direct' ? '✉️ ' : '# ', g.name),
-        badge(g.unread),
+        { class: `row${g.unread > 0 ? ' unread' : ''}`, 'data-testid': 'group-row' },
+        h('span', { class: 'avatar', 'aria-hidden': 'true' }, g.kind === 'direct' ? '👤' : g.kind === 'announcement' ? '📣' : '#'),
+        h(
+          'span',
+          { class: 'name stack' },
+          h('span', { class: 'title', dir: 'auto' }, nameOf(g)),
+          p ? h('span', { class: 'preview', dir: 'auto', 'data-testid': 'preview' }, senderPrefix(g, p), p.text) : null,
+        ),
+        h('span', { class: 'side' }, p ? h('time', { datetime: p.ts }, formatWhen(new Date(p.ts))) : null, badge(g.unread)),
       ),
     );
+  };
+  const byActivity = (a: Row, b: Row) =>
+    (previews[b.id]?.ts ?? '').localeCompare(previews[a.id]?.ts ?? '') || nameOf(a).localeCompare(nameOf(b));
+  const plainGroups = () => groups().filter((g) => g.communityId === null);
 
-  const draw = () => {
-    const groups = client.groups();
-    const unreadOf = (communityId: string) => groups.filter((g) => g.communityId === communityId).reduce((n, g) => n + g.unread, 0);
-    const plain = groups.filter((g) => g.communityId === null).sort((a, b) => a.name.localeCompare(b.name));
+  const drawGroups = () => {
+    const plain = plainGroups().sort(byActivity);
+    rows.clear();
     replace(
-      lists,
-      h(
-        'section',
-        {},
-        h('div', { class: 'section-head' }, h('h2', {}, 'Communities'), link('#/new-community', { class: 'button' }, '+ New community')),
-        communities.length === 0
-          ? h('p', { class: 'empty' }, 'No communities yet. Create one, or open an invite link.')
-          : h(
-              'ul',
-              { class: 'list' },
-              communities.map((c) =>
-                h(
-                  'li',
-                  {},
-                  link(
-                    `#/c/${encodeURIComponent(c.id)}`,
-                    { class: 'row', 'data-testid': 'community-row' },
-                    h('span', { class: 'name' }, '🏘️ ', c.name),
-                    c.role !== 'member' ? h('span', { class: 'role' }, c.role) : null,
+      groupList,
+      plain.map((g) => {
+        const row = groupRow(g);
+        rows.set(g.id, row);
+        return row;
+      }),
+    );
+    groupEmpty.textContent = plain.length > 0 ? '' : client.state === 'ready' || saved ? t('home.noGroups') : t('common.loading');
+    groupEmpty.hidden = plain.length > 0;
+  };
+  /** Redraws one group's row, moving it to the top when it has news. */
+  const redrawRow = (id: string, moveUp: boolean) => {
+    const g = groups().find((x) => x.id === id);
+    const old = rows.get(id);
+    if (!g || !old) return g && g.communityId === null ? drawGroups() : drawCommunities();
+    const row = groupRow(g);
+    rows.set(id, row);
+    if (moveUp && groupList.firstElementChild !== old) {
+      old.remove();
+      groupList.prepend(row);
+    } else old.replaceWith(row);
+  };
+
+  const drawCommunities = () => {
+    const all = groups();
+    const unreadOf = (communityId: string) => all.filter((g) => g.communityId === communityId).reduce((n, g) => n + g.unread, 0);
+    replace(
+      communityList,
+      communities.length === 0
+        ? h('p', { class: 'empty' }, t('home.noCommunities'))
+        : h(
+            'ul',
+            { class: 'list' },
+            communities.map((c) =>
+              h(
+                'li',
+                {},
+                link(
+                  `#/c/${encodeURIComponent(c.id)}`,
+                  { class: 'row', 'data-testid': 'community-row' },
+                  h('span', { class: 'avatar', 'aria-hidden': 'true' }, '🏘️'),
+                  h('span', { class: 'name stack' }, h('span', { class: 'title', dir: 'auto' }, c.name)),
+                  h(
+                    'span',
+                    { class: 'side' },
+                    c.role !== 'member'
+                      ? h('span', { class: 'role' }, t(c.role === 'owner' ? 'home.role.owner' : 'home.role.admin'))
+                      : null,
                     badge(unreadOf(c.id)),
                   ),
                 ),
               ),
             ),
-      ),
-      h(
-        'section',
-        {},
-        h('div', { class: 'section-head' }, h('h2', {}, 'Groups'), link('#/new-group', { class: 'button' }, '+ New group')),
-        plain.length === 0
-          ? h('p', { class: 'empty' }, client.state === 'ready' ? 'No groups yet.' : 'Loading…')
-          : h('ul', { class: 'list' }, plain.map(groupRow)),
-      ),
+          ),
     );
+  };
+
+  const saveHome = () =>
+    offline.saveHome(
+      me,
+      groups().map((g) => ({ id: g.id, kind: g.kind, name: nameOf(g), communityId: g.communityId, role: g.role, unread: g.unread })),
+      previews,
+    );
+
+  /** Last messages of the groups that have none known yet, and the names of direct chats. */
+  let filling = false;
+  const fillIn = async () => {
+    if (filling || client.state !== 'ready') return;
+    filling = true;
+    try {
+      for (const g of plainGroups().slice(0, 40)) {
+        // Senders' names (and the other person of a direct chat) from the member list.
+        await names.loadGroup(g.id).catch(() => undefined);
+        if (g.kind === 'direct') {
+          const other = names.membersOf(g.id).find((id) => id !== me);
+          if (other) directNames.set(g.id, names.of(other));
+        }
+        redrawRow(g.id, false);
+        if (!previews[g.id] && (g.lastSeq ?? 0) > 0) {
+          const page = await client.history(g.id, { limit: 1 }).catch(() => undefined);
+          const m = page?.messages[0];
+          if (m) {
+            previews[g.id] = { sender: m.sender, text: m.deleted ? t('conv.deleted') : (m.text ?? ''), ts: m.ts };
+            redrawRow(g.id, false);
+          }
+        }
+      }
+      saveHome();
+    } finally {
+      filling = false;
+    }
   };
 
   const loadCommunities = () =>
     ctx.http.me().then(
-      (me) => {
-        communities = me.communities;
-        draw();
+      (info) => {
+        communities = info.communities;
+        if (client.state !== 'ready') {
+          const unread = new Map((saved?.groups ?? []).map((g) => [g.id, g.unread]));
+          listed = info.groups.map((g) => ({
+            id: g.id,
+            kind: g.kind,
+            name: g.name,
+            communityId: g.communityId,
+            role: g.role,
+            unread: unread.get(g.id) ?? 0,
+          }));
+          drawGroups();
+        }
+        drawCommunities();
       },
-      (err: unknown) => (error.textContent = describeError(err)),
+      (err: unknown) => {
+        if (client.state === 'ready') error.textContent = describeError(err); // offline: the saved lists show
+      },
     );
 
-  const copy = h(
-    'button',
-    {
-      type: 'button',
-      class: 'small',
-      onclick: () => void navigator.clipboard?.writeText(session.user.id).then(() => (copy.textContent = 'Copied')),
-    },
-    'Copy',
-  );
   replace(
     root,
     h(
       'header',
       { class: 'top' },
-      h('h1', {}, '🌳 Banyan'),
+      h('h1', {}, `🌳 ${t('app.name')}`),
       h(
         'div',
         { class: 'me' },
-        h('span', { 'data-testid': 'my-name' }, session.user.name),
-        h('button', { type: 'button', class: 'link', onclick: () => ctx.signOut() }, 'Sign out'),
+        link('#/me', { 'data-testid': 'my-name', class: 'profile-link', dir: 'auto', title: t('home.profile') }, session.user.name),
+        h('button', { type: 'button', class: 'link', onclick: () => ctx.signOut() }, t('home.signOut')),
       ),
-    ),
-    h(
-      'p',
-      { class: 'my-id' },
-      'Your user id (share it to be added to groups): ',
-      h('code', { 'data-testid': 'my-id' }, session.user.id),
-      ' ',
-      copy,
     ),
     searchBox(ctx),
     pushOptIn(client, error),
     error,
     invitationList,
-    lists,
+    h(
+      'section',
+      { 'aria-labelledby': 'communities-title' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'communities-title' }, t('home.communities')),
+        link('#/new-community', { class: 'button' }, `+ ${t('home.newCommunity')}`),
+      ),
+      communityList,
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'groups-title' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'groups-title' }, t('home.groups')),
+        link('#/new-group', { class: 'button' }, `+ ${t('home.newGroup')}`),
+      ),
+      groupEmpty,
+      groupList,
+    ),
+    h('footer', { class: 'foot' }, languageSwitch(ctx.rerender)),
   );
-  draw();
+  drawGroups();
+  drawCommunities();
   void loadCommunities();
   void loadInvitations();
+  void fillIn();
   const offs = [
-    client.on('unread', draw),
-    client.on('ready', draw),
-    client.on('group_removed', () => void loadCommunities()),
+    client.on('unread', ({ group }) => {
+      redrawRow(group, false);
+      drawCommunities();
+    }),
+    client.on('ready', () => {
+      drawGroups();
+      drawCommunities();
+      void fillIn();
+    }),
+    client.on('event', (e) => {
+      if (e.kind !== 'message') return;
+      previews[e.group] = { sender: e.sender, text: e.deleted ? t('conv.deleted') : (e.text ?? ''), ts: e.ts };
+      redrawRow(e.group, true);
+      saveHome();
+    }),
+    client.on('group_removed', () => {
+      drawGroups();
+      void loadCommunities();
+    }),
     client.on('group_invited', () => void loadInvitations()),
     // A new announcement group means a community was joined.
-    client.on('group', (g) =>
-      g.kind === 'announcement' && !communities.some((c) => c.id === g.communityId) ? void loadCommunities() : draw(),
-    ),
+    client.on('group', (g: GroupState) => {
+      if (g.kind === 'announcement' && !communities.some((c) => c.id === g.communityId)) void loadCommunities();
+      if (g.communityId === null) {
+        drawGroups();
+        void fillIn();
+      }
+    }),
   ];
   return () => {
     for (const off of offs) off();
