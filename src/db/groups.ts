@@ -36,19 +36,22 @@ export async function updateGroup(
   return row;
 }
 
+/** What authorization needs of a membership and its group (here and in hot-reads.ts's prepared twin). */
+export const membershipColumns = {
+  role: members.role,
+  readSeq: members.readSeq,
+  kind: groups.kind,
+  communityId: groups.communityId,
+  settings: groups.settings,
+  lastSeq: groups.lastSeq,
+  /** Until when the member may not send, react or type (a past time or null: not muted). */
+  mutedUntil: mutes.until,
+};
+
 /** The caller's membership with what authorization needs of the group, or undefined. */
 export async function findMembership(db: Queryable, groupId: string, userId: string) {
   const [row] = await db
-    .select({
-      role: members.role,
-      readSeq: members.readSeq,
-      kind: groups.kind,
-      communityId: groups.communityId,
-      settings: groups.settings,
-      lastSeq: groups.lastSeq,
-      /** Until when the member may not send, react or type (a past time or null: not muted). */
-      mutedUntil: mutes.until,
-    })
+    .select(membershipColumns)
     .from(members)
     .innerJoin(groups, eq(groups.id, members.groupId))
     .leftJoin(mutes, and(eq(mutes.groupId, members.groupId), eq(mutes.userId, members.userId)))

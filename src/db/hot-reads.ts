@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Db } from './connect.js';
-import { summaryColumns } from './groups.js';
+import { membershipColumns, summaryColumns } from './groups.js';
 import { communities, events, groups, members, mutes, reactions, sessions, users } from './schema.js';
 
 // The statements of session starts and of the reads every app open makes (`/v1/me`, the newest
@@ -58,15 +58,7 @@ export const listCommunitiesOfUser = (db: Db, userId: string) => userCommunities
 
 const membershipStatement = perDb((db) =>
   db
-    .select({
-      role: members.role,
-      readSeq: members.readSeq,
-      kind: groups.kind,
-      communityId: groups.communityId,
-      settings: groups.settings,
-      lastSeq: groups.lastSeq,
-      mutedUntil: mutes.until,
-    })
+    .select(membershipColumns)
     .from(members)
     .innerJoin(groups, eq(groups.id, members.groupId))
     .leftJoin(mutes, and(eq(mutes.groupId, members.groupId), eq(mutes.userId, members.userId)))
