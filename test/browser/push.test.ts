@@ -55,17 +55,20 @@ describe.skipIf(!hasChromium)('web push in a real browser', { timeout: 120_000 }
       body: 'Distribution moves to the school hall.',
       ts: new Date().toISOString(),
     };
-    await cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: server.url,
-      registrationId: await registrationId,
-      data: JSON.stringify(payload),
-    });
-    const shown = () =>
-      page.evaluate(
-        'navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })))',
+    // The worker registered on load may still be activating when the first push is delivered, and
+    // such a push is dropped: deliver again until it shows (one tag: a repeat replaces, never adds).
+    const deliverAndShow = async () => {
+      await cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: server.url,
+        registrationId: await registrationId,
+        data: JSON.stringify(payload),
+      });
+      return page.evaluate(
+        'new Promise((r) => setTimeout(r, 200)).then(() => navigator.serviceWorker.ready).then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })))',
       );
+    };
     await expect
-      .poll(shown, { timeout: 10_000 })
+      .poll(deliverAndShow, { timeout: 10_000 })
       .toEqual([
         { title: 'Relief volunteers', body: 'Distribution moves to the school hall.', tag: 'g_test', data: { group: 'g_test', seq: 7 } },
       ]);
