@@ -122,7 +122,9 @@ export const startFloor = ({ processes, port }) =>
   startPeer({ flavor: 'banyan', name: 'floor', prefix: 'floor', script: 'floor-server.mjs', processes, redisUrl: '', firstPort: port });
 
 export function startTarget(system, count, options = {}) {
-  if (system === 'banyan') return startBanyan({ replicas: count, ...options });
+  // BENCH_PROFILE_DIR: each Banyan process writes a V8 CPU profile there when it stops (not when killed).
+  const profile = process.env.BENCH_PROFILE_DIR ? { profileDir: process.env.BENCH_PROFILE_DIR } : {};
+  if (system === 'banyan') return startBanyan({ replicas: count, ...profile, ...options });
   if (system === 'floor') return startFloor({ processes: count });
   // An older build, for before/after in one run: BENCH_BEFORE_ROOT is a work tree of it, built.
   if (system === 'banyan-before') {
