@@ -91,6 +91,10 @@ export class Replica {
       this.stderr = (this.stderr + chunk.toString()).slice(-4000);
     });
     this.exited = track(child);
+    // A replica that dies on its own (not killed by the test) says why, or a test sees only 1006s.
+    child.once('exit', (code, signal) => {
+      if (signal === null && code !== 0) console.error(`replica ${this.index} exited with code ${code}: ${this.stderr}`);
+    });
     const path = options.ready === false ? '/healthz' : '/readyz';
     await waitUntil(
       async () => {
