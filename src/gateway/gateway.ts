@@ -25,6 +25,9 @@ import { notificationRoutes } from './routes/notifications.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
 import { UwsTransport } from './uws-transport.js';
+
+/** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT: bind without SO_REUSEPORT. */
+const LISTEN_EXCLUSIVE_PORT = 1;
 import { websocketRoute } from './websocket.js';
 
 // Fail fast: the mirror silently falls back to a slow JavaScript imitation when the native
@@ -187,8 +190,19 @@ export class Gateway {
   async listen(): Promise<number> {
     await this.hub.start();
     const { host, port } = this.deps.settings;
+    // uWS shares a port with SO_REUSEPORT by default, which WORKERS (processes on one port) relies
+    // on; a port the kernel picks (0) is taken exclusively, or another process's bind(0) may be
+    // handed the same port and silently receive half of this server's connections.
+    const options = port === 0 ? LISTEN_EXCLUSIVE_PORT : 0;
+    // The native listen takes (host, port, options, cb); uWS's typings declare options only without a host.
+    const listen = this.app.listen as unknown as (
+      host: string,
+      port: number,
+      options: number,
+      cb: (socket: uws.us_listen_socket | false) => void,
+    ) => void;
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
+      listen.call(this.app, host, port, options, (socket) => {
         if (!socket) return reject(new Error(`could not listen on ${host}:${port}`));
         this.listenSocket = socket;
         this.port = uws.us_socket_local_port(socket);
