@@ -152,6 +152,8 @@ export async function startApp(config: Config): Promise<App> {
     settings: {
       host: config.HOST,
       port: config.PORT,
+      // Set by src/workers.ts for each of WORKERS processes sharing one port.
+      sharePort: process.env.BANYAN_WORKER !== undefined,
       localAccounts: config.LOCAL_ACCOUNTS,
       maxFrameBytes: config.MAX_FRAME_BYTES,
       maxBodyBytes: config.MAX_BODY_BYTES,

@@ -55,6 +55,8 @@ export interface GatewayDeps {
   settings: {
     host: string;
     port: number;
+    /** One of WORKERS processes on one port: share it (SO_REUSEPORT); otherwise take it alone. */
+    sharePort?: boolean;
     localAccounts: boolean;
     maxFrameBytes: number;
     maxBodyBytes: number;
@@ -191,9 +193,9 @@ export class Gateway {
     await this.hub.start();
     const { host, port } = this.deps.settings;
     // uWS shares a port with SO_REUSEPORT by default, which WORKERS (processes on one port) relies
-    // on; a port the kernel picks (0) is taken exclusively, or another process's bind(0) may be
-    // handed the same port and silently receive half of this server's connections.
-    const options = port === 0 ? LISTEN_EXCLUSIVE_PORT : 0;
+    // on. Any other server takes its port alone: else a second process bound to the same port
+    // (another instance, or a bind(0) handed that port) silently receives half its connections.
+    const options = this.deps.settings.sharePort ? 0 : LISTEN_EXCLUSIVE_PORT;
     // The native listen takes (host, port, options, cb); uWS's typings declare options only without a host.
     const listen = this.app.listen as unknown as (
       host: string,
