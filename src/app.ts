@@ -145,6 +145,7 @@ export async function startApp(config: Config): Promise<App> {
     logger,
     parseCommand: createCommandParser(limits),
     verifyToken: (token) => tokens.verify(token),
+    verifyTokenNow: (token) => tokens.verifyNow(token),
     pingStorage: () => storage.ping(),
     limits: rateLimits,
     presence,

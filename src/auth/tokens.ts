@@ -1,4 +1,5 @@
-import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createVerifier, TokenError } from 'fast-jwt';
 import {
   createRemoteJWKSet,
   createLocalJWKSet,
@@ -45,38 +46,49 @@ const claims = z.object({
   scope: z.string().optional(),
 });
 
-type Verifier = { algorithms: string[]; key: Uint8Array | KeyObject | JWTVerifyGetKey };
+type Verifier = { algorithms: string[]; key: KeyObject | JWTVerifyGetKey };
+
+/** Verified HS256 tokens kept (by fast-jwt, until their `exp`): every request of a client carries the same token. */
+const VERIFIED_TOKENS_CACHED = 10_000;
 
 /** Verifies and signs tokens; sign needs a secret (local accounts mint HS256 tokens). */
 export class Tokens {
+  /** Public keys (an external identity service), through jose: a remote JWKS is fetched, so asynchronous. */
   private readonly verifiers: Verifier[] = [];
+  /**
+   * HS256 with the shared secret, synchronous (fast-jwt; jose verifies only through WebCrypto's
+   * promises): a WebSocket upgrade decided without an await completes inside uWS's handler, where
+   * its 101 is one write and uWS's asynchronous-upgrade bug cannot strike (gateway/websocket.ts).
+   */
+  private readonly verifyHmac: ((token: string) => JWTPayload) | undefined;
   private readonly secret: Uint8Array | undefined;
 
   constructor(private readonly config: TokenConfig) {
     if (config.secret) {
       this.secret = new TextEncoder().encode(config.secret);
-      // Imported once: given raw bytes, jose imports the key again on every verify (~0.2 ms).
-      const secret = this.secret;
-      let imported: Promise<webcrypto.CryptoKey> | undefined;
-      const key = () => (imported ??= webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']));
-      this.verifiers.push({ algorithms: ['HS256'], key });
+      this.verifyHmac = createVerifier({
+        key: config.secret,
+        algorithms: ['HS256'],
+        // fast-jwt checks iss and aud only when present: configured ones are required, as jose does.
+        requiredClaims: ['sub', 'exp', ...(config.issuer ? ['iss'] : []), ...(config.audience ? ['aud'] : [])],
+        ...(config.issuer ? { allowedIss: config.issuer } : {}),
+        ...(config.audience ? { allowedAud: config.audience } : {}),
+        cache: VERIFIED_TOKENS_CACHED,
+      }) as (token: string) => JWTPayload;
     }
     if (config.publicKey) this.verifiers.push(publicKeyVerifier(config.publicKey));
-    if (this.verifiers.length === 0) throw new ConfigError('no JWT key configured: set JWT_SECRET or JWT_PUBLIC_KEY');
+    if (!this.verifyHmac && this.verifiers.length === 0) throw new ConfigError('no JWT key configured: set JWT_SECRET or JWT_PUBLIC_KEY');
   }
 
   async verify(token: string): Promise<Principal> {
-    let alg: string | undefined;
-    try {
-      alg = decodeProtectedHeader(token).alg;
-    } catch {
-      throw unauthorized('token is malformed');
-    }
+    const now = this.verifyNow(token);
+    if (now) return now;
+    const alg = algorithmOf(token);
     const verifier = this.verifiers.find((v) => alg !== undefined && v.algorithms.includes(alg));
     if (!verifier) throw unauthorized(`token algorithm ${alg ?? 'none'} is not accepted`);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, verifier.key as Uint8Array, {
+      ({ payload } = await jwtVerify(token, verifier.key as KeyObject, {
         algorithms: verifier.algorithms,
         issuer: this.config.issuer,
         audience: this.config.audience,
@@ -87,19 +99,26 @@ export class Tokens {
       if (err instanceof joseErrors.JOSEError) throw unauthorized(`token rejected: ${err.code}`);
       throw err;
     }
-    const parsed = claims.safeParse(payload);
-    if (!parsed.success) throw unauthorized('token claims are invalid');
-    const c = parsed.data;
-    // A token issued in the future is forged or from a badly wrong clock: refused past a small skew.
-    if (c.iat !== undefined && c.iat > Date.now() / 1000 + IAT_SKEW_S) throw unauthorized('token issued in the future');
-    return {
-      userId: c.sub,
-      name: c.name ?? c.sub,
-      nameClaim: c.name,
-      sessionId: c.sid ?? null,
-      scope: c.scope === 'server' ? 'server' : 'user',
-      expiresAt: new Date(c.exp * 1000),
-    };
+    return principalOf(payload);
+  }
+
+  /**
+   * The principal of an HS256 token, verified without waiting; undefined when the token needs an
+   * asynchronous verifier (a public key). A bad token throws `unauthorized`, as `verify` does.
+   */
+  verifyNow(token: string): Principal | undefined {
+    if (!this.verifyHmac || algorithmOf(token) !== 'HS256') return undefined;
+    let payload: JWTPayload;
+    try {
+      payload = this.verifyHmac(token);
+    } catch (err) {
+      if (err instanceof TokenError) {
+        if (err.code === TokenError.codes.expired) throw unauthorized('token expired');
+        throw unauthorized(`token rejected: ${err.code}`);
+      }
+      throw err;
+    }
+    return principalOf(payload);
   }
 
   async sign(p: { userId: string; name: string; sessionId?: string; scope?: 'server'; ttlSeconds: number }) {
@@ -117,6 +136,32 @@ export class Tokens {
 }
 
 const unauthorized = (message: string) => new AppError('unauthorized', message);
+
+/** The header's `alg`; a token whose header does not decode is malformed. */
+function algorithmOf(token: string): string | undefined {
+  try {
+    return decodeProtectedHeader(token).alg;
+  } catch {
+    throw unauthorized('token is malformed');
+  }
+}
+
+/** A verified payload's claims, checked, as the principal they name. */
+function principalOf(payload: JWTPayload): Principal {
+  const parsed = claims.safeParse(payload);
+  if (!parsed.success) throw unauthorized('token claims are invalid');
+  const c = parsed.data;
+  // A token issued in the future is forged or from a badly wrong clock: refused past a small skew.
+  if (c.iat !== undefined && c.iat > Date.now() / 1000 + IAT_SKEW_S) throw unauthorized('token issued in the future');
+  return {
+    userId: c.sub,
+    name: c.name ?? c.sub,
+    nameClaim: c.name,
+    sessionId: c.sid ?? null,
+    scope: c.scope === 'server' ? 'server' : 'user',
+    expiresAt: new Date(c.exp * 1000),
+  };
+}
 
 /** A key that does not parse is a setting to fix, named as such: the process cannot verify anything without it. */
 function publicKeyVerifier(source: string): Verifier {

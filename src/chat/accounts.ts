@@ -119,6 +119,11 @@ export class Accounts {
     return principal.sessionId ? this.revoked.isRevoked(principal.userId, principal.sessionId) : false;
   }
 
+  /** `isRevoked` from memory; undefined when storage must answer. */
+  isRevokedNow(principal: Principal): boolean | undefined {
+    return principal.sessionId ? this.revoked.isRevokedNow(principal.userId, principal.sessionId) : false;
+  }
+
   private async startSession(user: { id: string; name: string }): Promise<SignedIn> {
     const sessionId = newId('s');
     const ttl = this.deps.limits.tokenTtlS;

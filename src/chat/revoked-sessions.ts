@@ -36,7 +36,12 @@ export class RevokedSessions {
   }
 
   async isRevoked(userId: string, sessionId: string): Promise<boolean> {
-    if (!this.loaded || this.reading.has(userId) || !this.busHealthy()) return sessionRevoked(this.db, { id: sessionId, userId });
+    return this.isRevokedNow(userId, sessionId) ?? sessionRevoked(this.db, { id: sessionId, userId });
+  }
+
+  /** From memory; undefined while storage must answer (not loaded yet, the user being read again, the bus down). */
+  isRevokedNow(userId: string, sessionId: string): boolean | undefined {
+    if (!this.loaded || this.reading.has(userId) || !this.busHealthy()) return undefined;
     return this.byUser.get(userId)?.has(sessionId) ?? false;
   }
 

@@ -45,6 +45,8 @@ export interface GatewayDeps {
   logger: Logger;
   parseCommand(frame: string): AnyCommand;
   verifyToken(token: string): Promise<Principal>;
+  /** The principal of a token verified without waiting; undefined when only `verifyToken` can (a public key). */
+  verifyTokenNow(token: string): Principal | undefined;
   /** Resolves when storage answers (for /readyz). */
   pingStorage(): Promise<void>;
   limits: RateLimits;
@@ -135,6 +137,13 @@ export class Gateway {
       if (await chat.accounts.isRevoked(principal)) throw new AppError('unauthorized', 'session revoked');
       return principal;
     };
+    /** `authenticate` without waiting: undefined when a public key or storage must answer. */
+    const authenticateNow = (token: string) => {
+      const principal = deps.verifyTokenNow(token);
+      const revoked = principal && chat.accounts.isRevokedNow(principal);
+      if (revoked) throw new AppError('unauthorized', 'session revoked');
+      return revoked === false ? principal : undefined;
+    };
     const router = new HttpRouter(this.app, {
       maxBodyBytes: settings.maxBodyBytes,
       authenticate: async (authorization) => {
@@ -156,6 +165,7 @@ export class Gateway {
       logger,
       parseCommand: deps.parseCommand,
       authenticate,
+      authenticateNow,
       isDraining: () => this.draining,
       commands: this.commands,
       limits: deps.limits,

@@ -221,12 +221,12 @@ export class HttpRouter {
       const hasBody = r.method !== 'get' && r.method !== 'del';
       // Health checks and metrics come from load balancers and scrapers, not clients.
       const limited = r.route.includes(' /v1/');
-      if (limited) await this.deps.limits.httpAddress(r.address);
+      if (limited) this.deps.limits.httpAddress(r.address);
       const maxBytes = r.stream?.maxBytes ?? this.deps.maxBodyBytes;
       if (r.contentLength > maxBytes) throw new AppError('too_large', `body over ${maxBytes} bytes`);
       const raw = hasBody && !r.stream ? await readBody(res, this.deps.maxBodyBytes) : '';
       const principal = r.needsAuth ? await this.deps.authenticate(r.authorization) : (undefined as never);
-      if (limited && principal) await this.deps.limits.httpUser(principal.userId);
+      if (limited && principal) this.deps.limits.httpUser(principal.userId);
       const body = r.stream ? r.stream.body : r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
       reply = await r.handler({
         principal,

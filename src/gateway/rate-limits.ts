@@ -3,6 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { parseSeeds } from '../bus/redis-bus.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../obs/logger.js';
+import { WindowCounter } from './window-counter.js';
 import { AppError } from '../protocol/errors.js';
 
 // Every limit of the HTTP API and of per-group socket actions, in one place, with its numbers
@@ -115,8 +116,8 @@ export class RateLimits {
   readonly signIn: SignInGuard;
   private readonly signUps: RateLimiterAbstract;
   private readonly reports: RateLimiterAbstract;
-  private readonly httpByAddress: RateLimiterAbstract;
-  private readonly httpByUser: RateLimiterAbstract;
+  private readonly httpByAddress: WindowCounter;
+  private readonly httpByUser: WindowCounter;
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
   private readonly searches: RateLimiterAbstract;
   private readonly addsByUsername: RateLimiterAbstract;
@@ -130,8 +131,8 @@ export class RateLimits {
     this.signUps = shared('signup-address', config.SIGNUP_RATE_ADDRESS);
     // Shared like sign-ups: one member flooding admins' queues from every replica counts once.
     this.reports = shared('report-user', config.REPORT_RATE);
-    this.httpByAddress = memoryStore('http-address', config.HTTP_RATE_ADDRESS);
-    this.httpByUser = memoryStore('http-user', config.HTTP_RATE_USER);
+    this.httpByAddress = new WindowCounter(config.HTTP_RATE_ADDRESS.points, config.HTTP_RATE_ADDRESS.durationS * 1000);
+    this.httpByUser = new WindowCounter(config.HTTP_RATE_USER.points, config.HTTP_RATE_USER.durationS * 1000);
     this.groupActions = { react: memoryStore('react', config.REACT_RATE), typing: memoryStore('typing', config.TYPING_RATE) };
     this.searches = memoryStore('search', config.SEARCH_RATE);
     // Shared: trying usernames from every replica counts once.
@@ -156,14 +157,16 @@ export class RateLimits {
     return new RateLimits(config, shared, redis);
   }
 
-  /** Every `/v1` request, before its body is read. */
-  httpAddress(address: string): Promise<void> {
-    return take(this.httpByAddress, address);
+  /** Every `/v1` request, before its body is read; throws `rate_limited` (at once: upgrades decide without waiting). */
+  httpAddress(address: string): void {
+    const waitMs = this.httpByAddress.take(address);
+    if (waitMs > 0) throw rateLimited(waitMs);
   }
 
-  /** Every authenticated `/v1` request. */
-  httpUser(userId: string): Promise<void> {
-    return take(this.httpByUser, userId);
+  /** Every authenticated `/v1` request; throws `rate_limited`. */
+  httpUser(userId: string): void {
+    const waitMs = this.httpByUser.take(userId);
+    if (waitMs > 0) throw rateLimited(waitMs);
   }
 
   /** Each search, per user (a search reads more than any other request). */

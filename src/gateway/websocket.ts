@@ -24,6 +24,8 @@ export interface WebSocketDeps {
   parseCommand(frame: string): AnyCommand;
   /** Verifies a token (from the header or the auth frame) and checks its session. */
   authenticate(token: string): Promise<Principal>;
+  /** `authenticate` without waiting (an HS256 token, revocations known in memory); undefined when it must wait. */
+  authenticateNow(token: string): Principal | undefined;
   isDraining(): boolean;
   /** Commands being handled now, and whether new ones are refused (the drain's last phase). */
   commands: { inflight: number; refusing: boolean };
@@ -116,20 +118,32 @@ function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, conte
     refuse(new AppError('unavailable', 'draining'));
     return;
   }
-  const accept = (principal: Principal | null) =>
-    res.cork(() => res.upgrade(newSocketData(principal, deps.settings.rateLimitBurst), key, protocol, extensions, context));
-  deps.limits
-    .httpAddress(address)
-    .then(async () => {
-      if (!authorization) return null;
-      const principal = await deps.authenticate(bearer(authorization));
-      await deps.limits.httpUser(principal.userId);
+  const upgradeTo = (principal: Principal | null) =>
+    res.upgrade(newSocketData(principal, deps.settings.rateLimitBurst), key, protocol, extensions, context);
+  let principal: Principal | null | undefined;
+  try {
+    deps.limits.httpAddress(address);
+    principal = authorization ? deps.authenticateNow(bearer(authorization)) : null;
+    if (principal) deps.limits.httpUser(principal.userId);
+  } catch (err) {
+    refuse(err);
+    return;
+  }
+  // Decided without waiting: upgraded inside uWS's handler, which has the socket corked (the 101
+  // goes out in one write, not one per header) and is uWS's synchronous path (no bug below).
+  if (principal !== undefined) {
+    upgradeTo(principal);
+    return;
+  }
+  // A token only a public key verifies, or a revocation storage must answer: upgraded after an await.
+  deps
+    .authenticate(bearer(authorization))
+    .then((principal) => {
+      deps.limits.httpUser(principal.userId);
       return principal;
     })
     .then((principal) => {
-      if (aborted) return;
-      if (principal) withAnotherCorked(deps.hub, () => accept(principal));
-      else accept(null);
+      if (!aborted) withAnotherCorked(deps.hub, () => res.cork(() => upgradeTo(principal)));
     }, refuse);
 }
 
@@ -267,7 +281,7 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
   let principal: Principal;
   try {
     principal = await deps.authenticate(command.token);
-    await deps.limits.httpUser(principal.userId);
+    deps.limits.httpUser(principal.userId);
   } catch (err) {
     const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(command.id, error));
