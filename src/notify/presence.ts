@@ -104,6 +104,9 @@ export class RedisPresence implements Presence {
   private timer: NodeJS.Timeout | undefined;
   private listener = noListener;
   private heartbeats = 0;
+  /** Changes of this replica's set not yet sent (see queueWrite). */
+  private writes: ['sadd' | 'srem', string][] = [];
+  private written: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly redis: Redis | Cluster,
@@ -135,14 +138,47 @@ export class RedisPresence implements Presence {
 
   online(userId: string): void {
     this.local.online(userId);
-    this.redis.sadd(usersKey(this.replicaId), userId).catch(() => {});
+    this.queueWrite('sadd', userId);
     this.listener({ userId, online: true, lastSeen: null });
   }
 
   offline(userId: string): void {
     this.local.offline(userId);
-    this.redis.srem(usersKey(this.replicaId), userId).catch(() => {});
-    void this.wentOffline([userId], Date.now());
+    this.queueWrite('srem', userId);
+  }
+
+  /**
+   * The set's changes of one I/O phase go to Redis together, in order (one command per run of
+   * adds or removes), then those who went offline are looked up and reported together: a burst
+   * of session starts or closes costs a few commands, not several per user.
+   */
+  private queueWrite(op: 'sadd' | 'srem', userId: string): void {
+    this.writes.push([op, userId]);
+    if (this.writes.length === 1) setImmediate(() => void this.flushWrites());
+  }
+
+  private flushWrites(): Promise<void> {
+    const writes = this.writes;
+    if (writes.length === 0) return this.written;
+    this.writes = [];
+    const key = usersKey(this.replicaId);
+    const pipeline = this.redis.pipeline();
+    for (let i = 0; i < writes.length; ) {
+      const op = writes[i]![0];
+      let j = i;
+      while (j < writes.length && writes[j]![0] === op) j++;
+      const users = writes.slice(i, j).map((w) => w[1]);
+      if (op === 'sadd') pipeline.sadd(key, ...users);
+      else pipeline.srem(key, ...users);
+      i = j;
+    }
+    const at = Date.now();
+    const gone = [...new Set(writes.filter((w) => w[0] === 'srem').map((w) => w[1]))];
+    this.written = pipeline
+      .exec()
+      .catch(() => {})
+      .then(() => (gone.length > 0 ? this.wentOffline(gone, at) : undefined));
+    return this.written;
   }
 
   onChange(listener: (change: PresenceChange) => void): void {
@@ -202,6 +238,7 @@ export class RedisPresence implements Presence {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await (this.writes.length > 0 ? this.flushWrites() : this.written);
     try {
       await this.redis.zrem(REPLICAS_KEY, this.replicaId);
       await this.redis.del(usersKey(this.replicaId));
