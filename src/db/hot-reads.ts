@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Db } from './connect.js';
 import { membershipColumns, summaryColumns } from './groups.js';
-import { communities, events, groups, members, mutes, reactions, sessions, users } from './schema.js';
+import { accounts, communities, events, groups, members, mutes, reactions, sessions, users } from './schema.js';
 
 // The statements of session starts and of the reads every app open makes (`/v1/me`, the newest
 // history page), built once per database and prepared by the driver: no query building per call,
@@ -43,6 +43,18 @@ const userStatement = perDb((db) =>
 );
 
 export const findUserRow = async (db: Db, id: string) => (await userStatement(db).execute({ id }))[0];
+
+const startProfilesStatement = perDb((db) =>
+  db
+    .select({ id: users.id, name: users.name, claimedName: users.claimedName, account: accounts.username })
+    .from(users)
+    .leftJoin(accounts, eq(accounts.userId, users.id))
+    .where(sql`${users.id} = any(${sql.placeholder('ids')}::text[])`)
+    .prepare('start_profiles'),
+);
+
+/** Each user's name, last name claim taken and local account, as a session start needs them (one statement for a batch). */
+export const startProfilesOf = (db: Db, ids: string[]) => startProfilesStatement(db).execute({ ids });
 
 const userCommunitiesStatement = perDb((db) =>
   db

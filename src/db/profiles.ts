@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { accounts, attachmentRefs, attachments, users, type UserRow } from './schema.js';
+import { attachmentRefs, attachments, users, type UserRow } from './schema.js';
 
 // Profiles and who sees them (PROTOCOL.md §8 "Profiles", "Presence"). Every query here is one
 // round trip, so "not visible" and "does not exist" cost and look the same.
@@ -121,13 +121,9 @@ export async function setAvatar(tx: Tx, userId: string, attachmentId: string | n
 export async function startProfile(
   db: Queryable,
   user: { id: string; name: string; nameClaim?: string | undefined },
+  /** The user as stored (`startProfilesOf`, read by a batch), or undefined when unknown. */
+  row: { name: string; claimedName: string | null; account: string | null } | undefined,
 ): Promise<{ name: string; renamed: boolean }> {
-  const [row] = await db
-    .select({ name: users.name, claimedName: users.claimedName, account: accounts.username })
-    .from(users)
-    .leftJoin(accounts, eq(accounts.userId, users.id))
-    .where(eq(users.id, user.id))
-    .limit(1);
   if (!row) {
     await db
       .insert(users)
