@@ -5,7 +5,6 @@ import { badRequest, notFound } from '../protocol/errors.js';
 import { presenceFrame } from '../protocol/frames.js';
 import type { HttpReply } from '../protocol/http-replies.js';
 import type { ChatDeps } from './deps.js';
-import { publishCommitted } from './outbox.js';
 
 export interface PresenceSettings {
   /** Presence goes only through ordinary and direct groups of at most this many members (PRESENCE_MAX_MEMBERS). */
@@ -23,9 +22,10 @@ const SUBJECTS_PER_QUERY = 500;
  * latest per user, to the connected users who share an ordinary or direct group of at most
  * `maxMembers` with them, neither having blocked the other, when the user's `lastSeen` setting
  * is not `nobody`. The audience is read from storage at send time, so a removal or a block counts
- * at once. Cost per flush: one query per SUBJECTS_PER_QUERY changed users, one presence lookup,
- * and one bus message per connected viewer (carrying all its frames): bounded by
- * changes × maxMembers × groups of each, never by the size of a large group.
+ * at once. Cost per flush, per SUBJECTS_PER_QUERY changed users: one audience query, one
+ * presence lookup, and one bus message to every replica (each subject's frame once, and the
+ * connected viewers with the indices of theirs: bounded by changes × maxMembers × groups of each,
+ * never by the size of a large group), which each replica's hub hands to the sessions it holds.
  */
 export class PresenceFeed {
   private pending = new Map<string, PresenceChange & { hidden?: boolean }>();
@@ -110,16 +110,22 @@ export class PresenceFeed {
     ];
     if (pairs.length === 0) return;
     const connected = await this.presence.connectedAmong([...new Set(pairs.map((p) => p.viewer))]);
-    const frames = new Map<string, string[]>();
+    // One message, not one per viewer: a burst of publishes per flush slowed the bus for everything else.
+    const frames: string[] = [];
+    const frameOf = new Map<string, number>();
+    const to = new Map<string, number[]>();
     for (const { subject, viewer } of pairs) {
       if (!connected.has(viewer)) continue;
-      const c = byUser.get(subject)!;
-      const list = frames.get(viewer) ?? [];
-      if (list.length === 0) frames.set(viewer, list);
-      list.push(presenceFrame(subject, c.online, c.lastSeen));
+      let index = frameOf.get(subject);
+      if (index === undefined) {
+        const c = byUser.get(subject)!;
+        index = frames.push(presenceFrame(subject, c.online, c.lastSeen)) - 1;
+        frameOf.set(subject, index);
+      }
+      const list = to.get(viewer);
+      if (list) list.push(index);
+      else to.set(viewer, [index]);
     }
-    await publishCommitted(this.deps, {
-      controls: [...frames].map(([userId, list]) => ({ userId, message: { kind: 'frames', frames: list } as const })),
-    });
+    if (to.size > 0) await this.deps.publisher.presence({ frames, to: [...to] });
   }
 }

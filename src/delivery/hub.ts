@@ -8,9 +8,10 @@ import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, statsFrame, type G
 import { decodeAccessChange, type AccessChange } from './access-change.js';
 import { decodeControl, revokes, type ControlMessage } from './control.js';
 import { GroupFeeds, type FeedStorage } from './group-feeds.js';
+import { decodePresenceBatch } from './presence-batch.js';
 import { startSession } from './session-start.js';
 import type { Session } from './session.js';
-import { ACCESS_TOPIC, REVOKED_TOPIC, groupTopic, topicGroupId, topicUserId, userTopic } from './topics.js';
+import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, groupTopic, topicGroupId, topicUserId, userTopic } from './topics.js';
 import type { SocketTransport } from './transport.js';
 
 /** What the receiving side reads about users and their groups; the domain answers (wired in app.ts). */
@@ -91,6 +92,8 @@ export class Hub<S> {
     // And every revocation; what was revoked before is read once subscribed, so nothing falls between.
     await this.deps.bus.subscribe(REVOKED_TOPIC);
     this.deps.onRevoked('all');
+    // And every presence flush, one message each, whichever replica's users it is for.
+    await this.deps.bus.subscribe(PRESENCE_TOPIC);
     this.sweepTimer = setInterval(() => this.closeSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
     this.sweepTimer.unref();
   }
@@ -230,6 +233,7 @@ export class Hub<S> {
     else if (userId !== undefined) this.control(userId, decodeControl(message.data));
     else if (message.topic === ACCESS_TOPIC) this.deps.onAccessChange(decodeAccessChange(message.data));
     else if (message.topic === REVOKED_TOPIC) this.deps.onRevoked(message.data);
+    else if (message.topic === PRESENCE_TOPIC) this.presence(message.data);
   }
 
   /** In-order frames from a feed go to the transport's topic: native fan-out, no JavaScript per socket. */
@@ -273,6 +277,19 @@ export class Hub<S> {
       } else if (session.phase === 'ready') {
         this.apply(session, message);
       }
+    }
+  }
+
+  /** A presence flush: the viewers with sessions here get their frames as a `frames` control message would bring them. */
+  private presence(data: string): void {
+    const batch = decodePresenceBatch(data);
+    if (!batch) {
+      // Another version's format: its viewers miss these frames, nothing else does.
+      this.deps.logger.warn('presence message not understood, dropped', { bytes: data.length });
+      return;
+    }
+    for (const [viewer, indices] of batch.to) {
+      if (this.byUser.has(viewer)) this.control(viewer, { kind: 'frames', frames: indices.map((i) => batch.frames[i]!) });
     }
   }
 

@@ -3,7 +3,8 @@ import { expiredFrame, typingFrame, type LogEvent } from '../protocol/frames.js'
 import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
-import { ACCESS_TOPIC, REVOKED_TOPIC, groupTopic, userTopic } from './topics.js';
+import { encodePresenceBatch, type PresenceBatch } from './presence-batch.js';
+import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, groupTopic, userTopic } from './topics.js';
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
@@ -47,6 +48,14 @@ export class Publisher {
   async expired(groupId: string, seqs: number[]): Promise<void> {
     for (const listener of this.committedListeners) listener(groupId);
     await this.bus.publish({ topic: groupTopic(groupId), data: expiredFrame(groupId, seqs) });
+  }
+
+  /**
+   * Presence frames of one flush (ephemeral: nothing is committed), one message to every replica
+   * however many viewers it names: each replica hands theirs to the sessions it holds.
+   */
+  async presence(batch: PresenceBatch): Promise<void> {
+    await this.bus.publish({ topic: PRESENCE_TOPIC, data: encodePresenceBatch(batch) });
   }
 
   async typing(groupId: string, userId: string, originConnection: string): Promise<void> {

@@ -4,9 +4,10 @@ import { MemoryBus } from '../../src/bus/memory-bus.js';
 import type { FeedStorage } from '../../src/delivery/group-feeds.js';
 import { type Directory, Hub } from '../../src/delivery/hub.js';
 import { Publisher } from '../../src/delivery/publisher.js';
+import { PRESENCE_TOPIC } from '../../src/delivery/topics.js';
 import type { Session } from '../../src/delivery/session.js';
 import type { SocketTransport } from '../../src/delivery/transport.js';
-import { createLogger } from '../../src/obs/logger.js';
+import { createLogger, type Logger } from '../../src/obs/logger.js';
 import { createMetrics } from '../../src/obs/metrics.js';
 import { CloseCode, Disconnect } from '../../src/protocol/errors.js';
 import type { GroupSummary, LogEvent } from '../../src/protocol/frames.js';
@@ -109,7 +110,7 @@ const principal = (userId: string, sessionId: string | null = null): Principal =
   expiresAt: new Date(Date.now() + 60_000),
 });
 
-function setup(members: Record<string, string[]>) {
+function setup(members: Record<string, string[]>, logger: Logger = createLogger('silent')) {
   const bus = new MemoryBus();
   const transport = new FakeTransport();
   const logs = new Logs();
@@ -137,7 +138,7 @@ function setup(members: Record<string, string[]>) {
     onAccessChange: (change) => accessChanges.push(change),
     onRevoked: () => {},
     metrics: createMetrics(),
-    logger: createLogger('silent'),
+    logger,
     settings: { feedCheckMs: 60_000, slowConsumerBytes: 1000 },
   });
   const sessions = new Map<string, Session<string>>();
@@ -286,5 +287,58 @@ describe('Hub (delivery, receiving side)', () => {
     const frames = t.transport.framesOf('s1');
     expect(seqsOf(frames, 'ann')).toEqual([]);
     expect(session.groups.has('ann')).toBe(false);
+  });
+
+  const presence = (user: string, online: boolean) => JSON.stringify({ type: 'presence', user, online, lastSeen: null });
+  const presenceFrames = (frames: Record<string, unknown>[]) => frames.filter((f) => f.type === 'presence');
+
+  it('a presence flush: each listed viewer’s sessions here get their frames, a starting one right after ready, others none', async () => {
+    const t = setup({ asha: ['g1'], ben: ['g1'], cleo: ['g1'] });
+    await t.hub.start();
+    await t.connect('s1', principal('asha'));
+    await t.connect('s1b', principal('asha'));
+    await t.connect('s3', principal('cleo'));
+    // ben's session is still starting (its groups are being listed) when the flush arrives.
+    const starting = t.hub.open('s2', principal('ben'));
+    const begun = t.hub.begin(starting, '1');
+    await t.publisher.presence({
+      frames: [presence('dan', true), presence('eve', false)],
+      to: [
+        ['asha', [0, 1]],
+        ['ben', [1]],
+        ['zed', [0]], // connected to another replica only
+      ],
+    });
+    expect(t.transport.framesOf('s2')).toEqual([]); // not before ready
+    await begun;
+    for (const s of ['s1', 's1b'])
+      expect(presenceFrames(t.transport.framesOf(s))).toEqual([
+        { type: 'presence', user: 'dan', online: true, lastSeen: null },
+        { type: 'presence', user: 'eve', online: false, lastSeen: null },
+      ]);
+    expect(t.transport.framesOf('s2').map((f) => f.type)).toEqual(['ready', 'presence']);
+    expect(presenceFrames(t.transport.framesOf('s2'))).toEqual([{ type: 'presence', user: 'eve', online: false, lastSeen: null }]);
+    expect(presenceFrames(t.transport.framesOf('s3'))).toEqual([]); // connected, not listed
+  });
+
+  it('a presence message it cannot read (another version’s) is logged and dropped; the next one goes through', async () => {
+    const lines: string[] = [];
+    const sink = { write: (line: string) => void lines.push(line) };
+    const t = setup({ asha: ['g1'] }, createLogger('warn', { out: sink, err: sink }));
+    await t.hub.start();
+    await t.connect('s1', principal('asha'));
+    for (const data of [
+      'not json',
+      'null',
+      '{"frames":"x","to":[]}',
+      JSON.stringify({ frames: [presence('dan', true)], to: [['asha', [1]]] }), // an index past the frames
+      JSON.stringify({ frames: [presence('dan', true)], to: [['asha', 0]] }),
+      JSON.stringify({ kind: 'frames', frames: [presence('dan', true)] }),
+    ])
+      await t.bus.publish({ topic: PRESENCE_TOPIC, data });
+    expect(presenceFrames(t.transport.framesOf('s1'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('presence message not understood'))).toHaveLength(6);
+    await t.publisher.presence({ frames: [presence('dan', true)], to: [['asha', [0]]] });
+    expect(presenceFrames(t.transport.framesOf('s1'))).toEqual([{ type: 'presence', user: 'dan', online: true, lastSeen: null }]);
   });
 });

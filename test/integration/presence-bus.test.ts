@@ -1,0 +1,54 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, noScaleServers, PrivateRedis, replicaSockets, sleep, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
+
+// What presence costs the bus (PROTOCOL.md §8 "Presence"): one flush is one bus message to every
+// replica, however many connected viewers it reaches, and each replica hands its own viewers
+// their frames. Counted on a Redis of the test's own, which nobody else publishes to.
+
+const COALESCE_MS = 200;
+const VIEWERS = 40;
+
+describe.skipIf(noScaleServers)('presence on the bus', () => {
+  let redis: PrivateRedis;
+  let set: ReplicaSet;
+  let listener: Redis;
+  /** Every message published on the private Redis: channel and payload. */
+  const heard: { channel: string; payload: string }[] = [];
+  const { sockets, on } = replicaSockets(() => set);
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    set = await startReplicas(2, { redisUrl: redis.url, env: { PRESENCE_COALESCE_MS: String(COALESCE_MS) } });
+    listener = new Redis(redis.url);
+    listener.on('pmessage', (_pattern: string, channel: string, payload: string) => heard.push({ channel, payload }));
+    await listener.psubscribe('*');
+  });
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close()));
+    listener?.disconnect();
+    await set?.stop();
+    await redis?.stop();
+    await killAll();
+  });
+
+  it('one flush reaching many viewers on two replicas is one PUBLISH, and every viewer gets its frame', async () => {
+    const [subject, ...viewers] = await Promise.all(Array.from({ length: VIEWERS + 1 }, () => set.user()));
+    const created = await set.replicas[0]!.http('POST', '/v1/groups', {
+      token: subject!.token,
+      body: { name: 'G', members: viewers.map((v) => v.id) },
+    });
+    expect(created.status).toBe(201);
+    const open = await Promise.all(viewers.map((v, i) => on(i % 2, v)));
+    // The viewers' own arrivals are flushed before the subject comes.
+    await sleep(COALESCE_MS * 3);
+    heard.length = 0;
+    await on(0, subject!);
+    await Promise.all(open.map((s) => s.next((f) => f.type === 'presence' && f.user === subject!.id && f.online)));
+    await sleep(COALESCE_MS * 2);
+    const carrying = heard.filter((m) => m.payload.includes(subject!.id) && m.payload.includes('presence'));
+    expect(carrying.map((m) => m.channel)).toEqual(['banyan:presence']);
+    // The subject's frame once, not once per viewer.
+    expect(carrying[0]!.payload.split(`\\"user\\":\\"${subject!.id}\\"`)).toHaveLength(2);
+  });
+});
