@@ -2,8 +2,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { attachmentRefs, attachments, users, type UserRow } from './schema.js';
 
-// Profiles and who sees them (PROTOCOL.md §8 "Profiles", "Presence"). Every query here is one
-// round trip, so "not visible" and "does not exist" cost and look the same.
+// Profiles and who sees them (PROTOCOL.md §8 "Profiles", "Presence"). Every lookup a request makes
+// here is one round trip, so "not visible" and "does not exist" cost and look the same. (Ids
+// are joined with NUL in keys: PostgreSQL text cannot hold one.)
 
 export type Profile = Pick<UserRow, 'id' | 'name' | 'avatar'>;
 
@@ -54,16 +55,44 @@ export async function presenceAudience(
   options: { evenIfHidden?: boolean } = {},
 ): Promise<{ subject: string; viewer: string }[]> {
   if (subjects.length === 0) return [];
+  // Three index-driven reads joined here rather than one statement: for one join of subjects,
+  // groups and co-members PostgreSQL chose to scan every membership (a hash join, 50–400 ms under
+  // load), and most subjects (members of announcement groups only) stop at the first read.
   const shown = options.evenIfHidden ? sql`` : sql`join users u on u.id = m.user_id and u.last_seen is distinct from 'nobody'`;
-  const result: unknown = await db.execute(sql`
-    select distinct m.user_id as subject, o.user_id as viewer from members m
-    ${shown}
-    join groups g on g.id = m.group_id and g.kind <> 'announcement' and g.member_count <= ${maxMembers}
-    join members o on o.group_id = m.group_id and o.user_id <> m.user_id
-    where m.user_id = any(${sql.param(subjects)}::text[])
-      and not exists (select 1 from blocks b where (b.blocker_id = m.user_id and b.blocked_id = o.user_id)
-                                              or (b.blocker_id = o.user_id and b.blocked_id = m.user_id))`);
-  return rowsOf<{ subject: string; viewer: string }>(result);
+  const placed = rowsOf<{ subject: string; groupId: string }>(
+    await db.execute(sql`
+      select m.user_id as subject, m.group_id as "groupId" from members m
+      ${shown}
+      join groups g on g.id = m.group_id and g.kind <> 'announcement' and g.member_count <= ${maxMembers}
+      where m.user_id = any(${sql.param(subjects)}::text[])`),
+  );
+  if (placed.length === 0) return [];
+  const groupIds = [...new Set(placed.map((p) => p.groupId))];
+  const placedSubjects = [...new Set(placed.map((p) => p.subject))];
+  const members = rowsOf<{ groupId: string; userId: string }>(
+    await db.execute(sql`
+      select group_id as "groupId", user_id as "userId" from members where group_id = any(${sql.param(groupIds)}::text[])`),
+  );
+  const blocks = rowsOf<{ blocker: string; blocked: string }>(
+    await db.execute(sql`
+      select blocker_id as blocker, blocked_id as blocked from blocks
+      where blocker_id = any(${sql.param(placedSubjects)}::text[]) or blocked_id = any(${sql.param(placedSubjects)}::text[])`),
+  );
+  const blocked = new Set(blocks.flatMap((b) => [`${b.blocker}\u0000${b.blocked}`, `${b.blocked}\u0000${b.blocker}`]));
+  const byGroup = new Map<string, string[]>();
+  for (const m of members) {
+    const list = byGroup.get(m.groupId);
+    if (list) list.push(m.userId);
+    else byGroup.set(m.groupId, [m.userId]);
+  }
+  const pairs = new Map<string, { subject: string; viewer: string }>();
+  for (const { subject, groupId } of placed) {
+    for (const viewer of byGroup.get(groupId) ?? []) {
+      const key = `${subject}\u0000${viewer}`;
+      if (viewer !== subject && !blocked.has(key) && !pairs.has(key)) pairs.set(key, { subject, viewer });
+    }
+  }
+  return [...pairs.values()];
 }
 
 /** The other members of a group whose presence `viewerId` may see there (the group's kind and size are the caller's to check). */
