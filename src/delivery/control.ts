@@ -1,5 +1,6 @@
-// Control messages on a user's topic `u:<userId>`: they tell that user's sockets, on every
-// replica, about changes that are not events of a group they already follow.
+// Control messages for a user, on the user's control shard (topics.ts `controlTopic`): they tell
+// that user's sockets, on every replica, about changes that are not events of a group they
+// already follow.
 
 export type ControlMessage =
   /** The user joined a group: sockets start following it and get `group_added`. */
@@ -37,5 +38,21 @@ export interface ReachStatsFrame {
 export const revokes = (m: ControlMessage, sessionId: string | null | undefined): boolean =>
   sessionId != null && ((m.kind === 'revoke' && m.sessionId === sessionId) || (m.kind === 'revoke_all' && m.except !== sessionId));
 
-export const encodeControl = (m: ControlMessage) => JSON.stringify(m);
-export const decodeControl = (data: string) => JSON.parse(data) as ControlMessage;
+/** A control message and the user it is for (a shard carries many users' messages). */
+export interface AddressedControl {
+  to: string;
+  message: ControlMessage;
+}
+
+export const encodeControl = (to: string, message: ControlMessage) => JSON.stringify({ to, message } satisfies AddressedControl);
+
+/** The addressed message, or undefined when the data is not one (written by another version). */
+export function decodeControl(data: string): AddressedControl | undefined {
+  try {
+    const value = JSON.parse(data) as Partial<AddressedControl> | null;
+    if (typeof value?.to === 'string' && typeof value.message?.kind === 'string') return value as AddressedControl;
+  } catch {
+    // Not JSON: dropped below.
+  }
+  return undefined;
+}

@@ -11,7 +11,7 @@ import { GroupFeeds, type FeedStorage } from './group-feeds.js';
 import { decodePresenceBatch } from './presence-batch.js';
 import { startSession } from './session-start.js';
 import type { Session } from './session.js';
-import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, groupTopic, topicGroupId, topicUserId, userTopic } from './topics.js';
+import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, controlTopic, groupTopic, isControlTopic, topicGroupId } from './topics.js';
 import type { SocketTransport } from './transport.js';
 
 /** What the receiving side reads about users and their groups; the domain answers (wired in app.ts). */
@@ -51,6 +51,13 @@ export interface HubDeps<S> {
 
 const SLOW_CONSUMER_SWEEP_MS = 250;
 
+/** A control shard this replica follows: its users here, and the SUBSCRIBE their session starts wait for. */
+interface ControlShard {
+  users: number;
+  followed: Promise<void>;
+  failed: boolean;
+}
+
 /**
  * The receiving side of delivery on one replica (centrifuge's Node/Hub): the sessions connected
  * here by user and by connection, the group feeds they follow (reference counted on the bus),
@@ -60,6 +67,8 @@ const SLOW_CONSUMER_SWEEP_MS = 250;
 export class Hub<S> {
   private readonly byUser = new Map<string, Set<Session<S>>>();
   private readonly byConnection = new Map<string, Session<S>>();
+  /** Control shards followed, with the users here they are followed for, and the SUBSCRIBE's confirmation. */
+  private readonly controlShards = new Map<string, ControlShard>();
   readonly feeds: GroupFeeds;
   private readonly replicaTag = randomBytes(4).toString('hex');
   private nextConnection = 0;
@@ -140,9 +149,7 @@ export class Hub<S> {
     if (sessions && sessions.size === 0) {
       this.byUser.delete(userId);
       this.deps.presence?.offline(userId);
-      this.deps.bus
-        .unsubscribe(userTopic(userId))
-        .catch((err: unknown) => this.deps.logger.warn('bus unsubscribe failed', { userId, err }));
+      this.unfollowControl(userId);
     }
   }
 
@@ -168,7 +175,7 @@ export class Hub<S> {
 
   // For session start (session-start.ts)
 
-  /** Registers a starting session; the first of a user subscribes the user's control topic. */
+  /** Registers a starting session; resolves once the user's control shard is followed (at once when it already was). */
   async register(session: Session<S>): Promise<void> {
     const userId = session.principal.userId;
     this.byConnection.set(session.connectionId, session);
@@ -178,10 +185,46 @@ export class Hub<S> {
       this.byUser.set(userId, sessions);
       sessions.add(session);
       this.deps.presence?.online(userId);
-      await this.deps.bus.subscribe(userTopic(userId));
+      this.followControl(userId);
     } else {
       sessions.add(session);
     }
+    const topic = controlTopic(userId);
+    const shard = this.controlShards.get(topic)!;
+    if (shard.failed) this.subscribeShard(topic, shard);
+    await shard.followed;
+  }
+
+  /** The user's first session here: their control shard gains a user (the first subscribes it). */
+  private followControl(userId: string): void {
+    const topic = controlTopic(userId);
+    const shard = this.controlShards.get(topic);
+    if (shard) {
+      shard.users++;
+      return;
+    }
+    const created: ControlShard = { users: 1, followed: Promise.resolve(), failed: false };
+    this.controlShards.set(topic, created);
+    this.subscribeShard(topic, created);
+  }
+
+  /** A failed SUBSCRIBE fails the session starts waiting for it; the next one of the shard tries again. */
+  private subscribeShard(topic: string, shard: ControlShard): void {
+    const followed = this.deps.bus.subscribe(topic);
+    shard.followed = followed;
+    shard.failed = false;
+    followed.catch(() => {
+      if (shard.followed === followed) shard.failed = true;
+    });
+  }
+
+  /** The user's last session here closed: the shard's last user unsubscribes it. */
+  private unfollowControl(userId: string): void {
+    const topic = controlTopic(userId);
+    const shard = this.controlShards.get(topic);
+    if (!shard || --shard.users > 0) return;
+    this.controlShards.delete(topic);
+    this.deps.bus.unsubscribe(topic).catch((err: unknown) => this.deps.logger.warn('bus unsubscribe failed', { topic, err }));
   }
 
   /**
@@ -228,9 +271,8 @@ export class Hub<S> {
 
   private route(message: BusMessage): void {
     const groupId = topicGroupId(message.topic);
-    const userId = topicUserId(message.topic);
     if (groupId !== undefined) this.feeds.receive(groupId, message);
-    else if (userId !== undefined) this.control(userId, decodeControl(message.data));
+    else if (isControlTopic(message.topic)) this.controlFromBus(message.data);
     else if (message.topic === ACCESS_TOPIC) this.deps.onAccessChange(decodeAccessChange(message.data));
     else if (message.topic === REVOKED_TOPIC) this.deps.onRevoked(message.data);
     else if (message.topic === PRESENCE_TOPIC) this.presence(message.data);
@@ -265,7 +307,14 @@ export class Hub<S> {
     this.feeds.release(groupId);
   }
 
-  /** A message on the user's control topic, for each of their sessions on this replica. */
+  /** A message on a control shard: for the sessions here of the user it names, if any. */
+  private controlFromBus(data: string): void {
+    const addressed = decodeControl(data);
+    if (addressed) this.control(addressed.to, addressed.message);
+    else this.deps.logger.warn('control message not understood, dropped', { bytes: data.length });
+  }
+
+  /** A control message for the user, for each of their sessions on this replica. */
   private control(userId: string, message: ControlMessage): void {
     for (const session of this.byUser.get(userId) ?? []) {
       if (message.kind === 'revoke' || message.kind === 'revoke_all') {

@@ -4,7 +4,7 @@ import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
 import { encodePresenceBatch, type PresenceBatch } from './presence-batch.js';
-import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, groupTopic, userTopic } from './topics.js';
+import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, controlTopic, groupTopic } from './topics.js';
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
@@ -26,7 +26,7 @@ export class Publisher {
   }
 
   async control(userId: string, message: ControlMessage): Promise<void> {
-    await this.bus.publish({ topic: userTopic(userId), data: encodeControl(message) });
+    await this.bus.publish({ topic: controlTopic(userId), data: encodeControl(userId, message) });
   }
 
   /** Tells every replica's membership cache; call only after the change is committed. */
