@@ -88,6 +88,12 @@ const REPLICAS_KEY = 'banyan:presence:heartbeats';
 const LAST_SEEN_KEY = 'banyan:presence:last-seen';
 const usersKey = (replica: string) => `banyan:presence:users:${replica}`;
 const MEMBERSHIP_CHUNK = 5000;
+/**
+ * How long changes of this replica's set are gathered before they go to Redis: other replicas see
+ * a session that long later (at worst a push to someone just connected), and offline reports wait
+ * as long (presence frames are gathered for PRESENCE_COALESCE_MS anyway).
+ */
+const WRITE_GATHER_MS = 50;
 
 /**
  * Presence across replicas: each replica keeps a Redis set of its connected users and a
@@ -148,13 +154,13 @@ export class RedisPresence implements Presence {
   }
 
   /**
-   * The set's changes of one I/O phase go to Redis together, in order (one command per run of
-   * adds or removes), then those who went offline are looked up and reported together: a burst
-   * of session starts or closes costs a few commands, not several per user.
+   * The set's changes of WRITE_GATHER_MS go to Redis together, in order (one command per run of
+   * adds or removes), then those who went offline are looked up and reported together: a stream
+   * of session starts and closes costs a few commands per interval, not several per user.
    */
   private queueWrite(op: 'sadd' | 'srem', userId: string): void {
     this.writes.push([op, userId]);
-    if (this.writes.length === 1) setImmediate(() => void this.flushWrites());
+    if (this.writes.length === 1) setTimeout(() => void this.flushWrites(), WRITE_GATHER_MS).unref();
   }
 
   private flushWrites(): Promise<void> {
