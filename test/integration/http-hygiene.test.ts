@@ -177,12 +177,15 @@ describe('the WebSocket upgrade answer', () => {
       expect(withToken.all).toMatch(/^HTTP\/1\.1 101 /);
       // One segment for the 101 (two if the ready frame went out before `ss` looked), not one per header.
       if (withToken.segments !== undefined) expect(withToken.segments).toBeLessThanOrEqual(2);
-      expect(withToken.first).toMatch(/^HTTP\/1\.1 101 [^]*\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n[^]*\r\n\r\n/i);
+      expect(withToken.first).toContain('\r\n\r\n');
+      expect(withToken.first.slice(0, withToken.first.indexOf('\r\n\r\n') + 2)).toMatch(
+        /^HTTP\/1\.1 101 [\s\S]*\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i,
+      );
       // No token: the server says nothing more until the auth frame.
       const withoutToken = await rawUpgrade(replica.port, { 'X-Forwarded-For': randomAddress() });
       expect(withoutToken.all).toMatch(/^HTTP\/1\.1 101 /);
       if (withoutToken.segments !== undefined) expect(withoutToken.segments).toBe(1);
-      expect(withoutToken.first).toMatch(/^HTTP\/1\.1 101 [^]*\r\n\r\n/);
+      expect(withoutToken.first).toMatch(/^HTTP\/1\.1 101 [\s\S]*\r\n\r\n/);
     }
   });
 
