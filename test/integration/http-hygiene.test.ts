@@ -1,8 +1,17 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { Tokens } from '../../src/auth/tokens.js';
+import { randomAddress } from '../helpers/addresses.js';
+import { freePort, Replica, replicaEnv } from '../helpers/replicas.js';
+import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
+import { connect, type TestSocket } from '../helpers/ws-client.js';
 
-// /metrics behind METRICS_TOKEN, security headers on every API answer, and one Content-Length.
+// /metrics behind METRICS_TOKEN, security headers on every API answer, one Content-Length, and
+// the WebSocket upgrade's answer written whole.
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 
@@ -74,5 +83,122 @@ describe('HTTP hygiene', () => {
       `POST /v1/sessions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
     );
     expect(single).toMatch(/^HTTP\/1\.1 401 /);
+  });
+});
+
+/**
+ * Sends a WebSocket upgrade on a fresh connection; resolves with the first chunk read and
+ * everything read until the header block ended (or the server closed).
+ */
+function rawUpgrade(port: number, headers: Record<string, string>): Promise<{ first: string; all: string; segments?: number }> {
+  const lines = [
+    'GET /v1/ws HTTP/1.1',
+    `Host: 127.0.0.1:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version: 13',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(port, '127.0.0.1', () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
+    socket.setNoDelay(true);
+    let first: string | undefined;
+    let all = '';
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      const segments = all.startsWith('HTTP/1.1 101') ? segmentsSent(port, socket.localPort!) : undefined;
+      socket.destroy();
+      resolve({ first: first ?? '', all, ...(segments !== undefined ? { segments } : {}) });
+    };
+    socket.on('data', (c: Buffer) => {
+      first ??= c.toString('latin1');
+      all += c.toString('latin1');
+      // A 101 leaves the connection open (its header block is the whole answer), a refusal may too.
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(all.slice(0, end))?.[1] ?? 0);
+      if (all.startsWith('HTTP/1.1 101') || all.length >= end + 4 + length) done();
+    });
+    socket.on('close', done);
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer in 5 s; got ${JSON.stringify(all)}`)));
+  });
+}
+
+/**
+ * The data segments the server's end of a connection sent so far, as the kernel counts them
+ * (`ss -ti`): the reader's first chunk may gather several small writes, the segment count does not.
+ * Undefined where `ss` is missing.
+ */
+function segmentsSent(serverPort: number, clientPort: number): number | undefined {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-tinH', 'state', 'established', `( sport = :${serverPort} and dport = :${clientPort} )`], {
+      encoding: 'utf8',
+    });
+  } catch {
+    return undefined;
+  }
+  return Number(/data_segs_out:(\d+)/.exec(out)?.[1] ?? 0);
+}
+
+// A server of its own process (node dist/main.js, embedded storage): a client in the same process
+// as the server reads only once the server's handler returned, so it would see one chunk even if
+// the 101 went out in 24 writes.
+describe('the WebSocket upgrade answer', () => {
+  let replica: Replica;
+  let dataDir: string;
+  let other: TestSocket;
+  const tokens = new Tokens({ secret: TEST_SECRET });
+  const bearer = async (sub: string) => `Bearer ${(await tokens.sign({ userId: sub, name: sub, ttlSeconds: 600 })).token}`;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'banyan-upgrade-'));
+    const env = replicaEnv({ databaseUrl: '', redisUrl: '', env: { DATA_DIR: dataDir, TRUST_PROXY: 'on', HTTP_RATE_ADDRESS: '3/60' } });
+    replica = new Replica(0, await freePort(), env);
+    await replica.start();
+    // An upgrade after an await used to be written while another session's socket was corked
+    // (uWS's bug), so uncorked: one session open makes that the case.
+    other = await connect(replica.wsUrl, (await bearer(`other-${Date.now()}`)).slice('Bearer '.length));
+  }, 60_000);
+  afterAll(async () => {
+    await other?.close();
+    await replica?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('writes the whole 101 header block at once, with an HS256 token in the header and with none (auth frame)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const authorization = await bearer(`raw-${i}-${Date.now()}`);
+      const withToken = await rawUpgrade(replica.port, { Authorization: authorization, 'X-Forwarded-For': randomAddress() });
+      expect(withToken.all).toMatch(/^HTTP\/1\.1 101 /);
+      // One segment for the 101 (two if the ready frame went out before `ss` looked), not one per header.
+      if (withToken.segments !== undefined) expect(withToken.segments).toBeLessThanOrEqual(2);
+      expect(withToken.first).toContain('\r\n\r\n');
+      expect(withToken.first.slice(0, withToken.first.indexOf('\r\n\r\n') + 2)).toMatch(
+        /^HTTP\/1\.1 101 [\s\S]*\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i,
+      );
+      // No token: the server says nothing more until the auth frame.
+      const withoutToken = await rawUpgrade(replica.port, { 'X-Forwarded-For': randomAddress() });
+      expect(withoutToken.all).toMatch(/^HTTP\/1\.1 101 /);
+      if (withoutToken.segments !== undefined) expect(withoutToken.segments).toBe(1);
+      expect(withoutToken.first).toMatch(/^HTTP\/1\.1 101 [\s\S]*\r\n\r\n/);
+    }
+  });
+
+  it('refuses an upgrade past the address limit with a 429 that says when to retry', async () => {
+    const address = randomAddress();
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await rawUpgrade(replica.port, { 'X-Forwarded-For': address }));
+    expect(answers.map((a) => a.all.slice(0, 12))).toEqual(['HTTP/1.1 101', 'HTTP/1.1 101', 'HTTP/1.1 101', 'HTTP/1.1 429']);
+    const refused = answers[3]!.all;
+    expect(refused).toMatch(/\r\nRetry-After: \d+\r\n/i);
+    const body = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4));
+    expect(body.error).toMatchObject({ code: 'rate_limited', details: { retryAfterMs: expect.any(Number) } });
+    expect(body.error.details.retryAfterMs).toBeGreaterThan(55_000);
+    expect(body.error.details.retryAfterMs).toBeLessThanOrEqual(60_000);
   });
 });

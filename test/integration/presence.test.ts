@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BanyanClient, type ClientEvents } from '../../src/client/index.js';
+import { presenceAudience } from '../../src/db/profiles.js';
 import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -145,6 +146,36 @@ describe.each(storageModes())('presence (%s)', (mode) => {
       a.close();
       b.close();
     }
+  });
+
+  // The read behind every presence flush, asked directly. (Blocks either way, announcement groups,
+  // groups past the limit and a hidden subject's frames are the tests above and below.)
+  it('presenceAudience: one pair per subject and viewer however many groups they share; several subjects in one read; evenIfHidden', async () => {
+    const [asha, bela, cara, dan] = await users(4);
+    await newGroup(asha!, [bela!]);
+    await newGroup(bela!, [asha!, cara!]);
+    const audience = async (subjects: TestUser[], evenIfHidden = false) =>
+      (
+        await presenceAudience(
+          server.app.storage.db,
+          subjects.map((u) => u.id),
+          MAX_MEMBERS,
+          { evenIfHidden },
+        )
+      )
+        .map((p) => `${p.subject}>${p.viewer}`)
+        .sort();
+    const pair = (subject: TestUser, viewer: TestUser) => `${subject.id}>${viewer.id}`;
+    expect(await audience([asha!])).toEqual([pair(asha!, bela!), pair(asha!, cara!)].sort());
+    // Dan shares no group: in the same read as others, he adds nothing.
+    expect(await audience([asha!, bela!, dan!])).toEqual(
+      [pair(asha!, bela!), pair(asha!, cara!), pair(bela!, asha!), pair(bela!, cara!)].sort(),
+    );
+    expect(await audience([dan!])).toEqual([]);
+    expect((await server.http('PATCH', '/v1/me', { token: cara!.token, body: { privacy: { lastSeen: 'nobody' } } })).status).toBe(200);
+    expect(await audience([cara!])).toEqual([]);
+    // Telling viewers once that a hidden user went away needs them all the same.
+    expect(await audience([cara!], true)).toEqual([pair(cara!, asha!), pair(cara!, bela!)].sort());
   });
 
   it('never through announcement groups, nor groups past PRESENCE_MAX_MEMBERS; a direct group shares it', async () => {
