@@ -116,7 +116,6 @@ function memberGroups(ctx: Ctx, detail: Detail, error: HTMLElement) {
   const requested = new Set<string>();
   const list = h('ul', { class: 'list', 'data-testid': 'group-list' });
   let firstPage = true;
-  const rows = new Map<string, { item: CommunityGroup; li: HTMLElement }>();
 
   const drawRow = (g: CommunityGroup, li: HTMLElement) => {
     const name = h('span', { class: 'name' }, '# ', g.name);
@@ -156,7 +155,7 @@ function memberGroups(ctx: Ctx, detail: Detail, error: HTMLElement) {
     );
   };
 
-  const paged = pagedList<CommunityGroup>(
+  return groupsSection<CommunityGroup>(
     error,
     list,
     async (cursor) => {
@@ -168,8 +167,26 @@ function memberGroups(ctx: Ctx, detail: Detail, error: HTMLElement) {
       const page = cursor ? await http.communityGroups(communityId, cursor) : await http.community(communityId);
       return { items: page.groups.filter((g) => g.id !== detail.community.announcementGroupId), nextCursor: page.nextCursor };
     },
+    {},
+    drawRow,
+  );
+}
+
+/** The community's groups as a paged list whose rows can all be drawn again (`redraw`: unread counts changed). */
+function groupsSection<G extends { id: string }>(
+  error: HTMLElement,
+  list: HTMLElement,
+  load: (cursor: string | undefined) => Promise<{ items: G[]; nextCursor: string | null }>,
+  rowAttributes: Record<string, string>,
+  drawRow: (g: G, li: HTMLElement) => void,
+) {
+  const rows = new Map<string, { item: G; li: HTMLElement }>();
+  const paged = pagedList<G>(
+    error,
+    list,
+    load,
     (g) => {
-      const li = h('li', {});
+      const li = h('li', rowAttributes);
       rows.set(g.id, { item: g, li });
       drawRow(g, li);
       return li;
@@ -189,7 +206,6 @@ function memberGroups(ctx: Ctx, detail: Detail, error: HTMLElement) {
 function adminGroups(ctx: Ctx, communityId: string, error: HTMLElement) {
   const { client, http } = ctx;
   const list = h('ul', { class: 'list overview', 'data-testid': 'overview-list' });
-  const rows = new Map<string, { item: OverviewGroup; li: HTMLElement }>();
   const drawRow = (g: OverviewGroup, li: HTMLElement) => {
     const mine = client.group(g.id);
     const visibility = visibilityOf(g.settings);
@@ -221,28 +237,16 @@ function adminGroups(ctx: Ctx, communityId: string, error: HTMLElement) {
       ),
     );
   };
-  const paged = pagedList<OverviewGroup>(
+  return groupsSection<OverviewGroup>(
     error,
     list,
     async (cursor) => {
       const page = await http.communityOverview(communityId, cursor);
       return { items: page.groups, nextCursor: page.nextCursor };
     },
-    (g) => {
-      const li = h('li', { class: 'overview-group', 'data-testid': 'overview-group' });
-      rows.set(g.id, { item: g, li });
-      drawRow(g, li);
-      return li;
-    },
-    t('community.noGroups'),
+    { class: 'overview-group', 'data-testid': 'overview-group' },
+    drawRow,
   );
-  return {
-    element: h('section', { 'aria-labelledby': 'groups-title' }, h('h2', { id: 'groups-title' }, t('community.groups')), paged.element),
-    reload: paged.reload,
-    redraw: () => {
-      for (const { item, li } of rows.values()) drawRow(item, li);
-    },
-  };
 }
 
 /** Adds a group to the community; open by default, so members see it and can join. */
