@@ -94,6 +94,9 @@ const result = await withSystem(
       await clients.reset();
       const expected = connected.ready * count;
       const from = sample(target.pids);
+      // The load generators share the two cores: their CPU during the phase is reported beside the servers'.
+      const generators = [...clients.pids, churner.pid];
+      const generatorsFrom = sample(generators);
       const start = nowMicros() + 10_000;
       const interval = 1e6 / rate;
       for (let i = 0; i < count; i++) {
@@ -104,6 +107,7 @@ const result = await withSystem(
       }
       const delivered = await until(clients, 'delivered', (d) => d >= expected, 20_000);
       const to = sample(target.pids);
+      const generatorsTo = sample(generators);
       const rep = await clients.report();
       const lat = percentiles(rep.delivery);
       phaseIndex++;
@@ -115,6 +119,8 @@ const result = await withSystem(
         p99ms: lat.p99,
         maxMs: lat.max,
         serverCpuPct: Math.round((cpuBetween(from, to) / 1e4 / secondsBetween(from, to)) * 10) / 10,
+        loadGeneratorCpuPct:
+          Math.round((cpuBetween(generatorsFrom, generatorsTo) / 1e4 / secondsBetween(generatorsFrom, generatorsTo)) * 10) / 10,
       };
     };
 
