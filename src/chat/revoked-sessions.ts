@@ -45,18 +45,25 @@ export class RevokedSessions {
     return this.byUser.get(userId)?.has(sessionId) ?? false;
   }
 
-  /** A revocation of the user's sessions was committed (heard on the bus): read theirs again. */
-  heard(userId: string): void {
+  /**
+   * A revocation of the user's sessions was committed (heard on the bus): read theirs again.
+   * Resolves with the user's revoked session ids as read (none when the read failed).
+   */
+  heard(userId: string): Promise<ReadonlySet<string>> {
     this.heardDuringFullRead?.add(userId);
     this.reading.set(userId, (this.reading.get(userId) ?? 0) + 1);
-    revokedSessions(this.db, [userId])
+    return revokedSessions(this.db, [userId])
       .then(
-        (rows) => this.replaceUser(userId, rows),
+        (rows) => {
+          this.replaceUser(userId, rows);
+          return new Set(rows.map((row) => row.id));
+        },
         (err: unknown) => {
           // Storage keeps answering for this user until a full read succeeds.
           this.logger.warn('could not read revoked sessions; asking storage until the next full read', { userId, err });
           this.loaded = false;
           void this.readAll();
+          return new Set<string>();
         },
       )
       .finally(() => {

@@ -168,6 +168,19 @@ export class Hub<S> {
     this.deps.metrics.framesOut.inc();
   }
 
+  /**
+   * Closes (4403) the user's sessions here whose session id is among `revoked`. The `revoke`
+   * control message does this as a rule; this is for a revocation heard only on the `revoked` topic
+   * (a control message lost with the bus, or published by an older replica to a topic this one does
+   * not follow).
+   */
+  closeRevoked(userId: string, revoked: ReadonlySet<string>): void {
+    for (const session of this.byUser.get(userId) ?? []) {
+      const sessionId = session.principal.sessionId;
+      if (sessionId !== null && revoked.has(sessionId)) this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
+    }
+  }
+
   disconnect(session: Session<S>, reason: Disconnect): void {
     if (session.phase === 'closed') return;
     this.deps.transport.close(session.socket, reason);

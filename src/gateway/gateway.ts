@@ -118,7 +118,10 @@ export class Gateway {
         startProfile: (principal) => chat.profiles.startSession(principal),
       },
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
-      onRevoked: (userId) => (userId === 'all' ? void chat.accounts.revoked.readAll() : chat.accounts.revoked.heard(userId)),
+      onRevoked: (userId) => {
+        if (userId === 'all') void chat.accounts.revoked.readAll();
+        else void chat.accounts.revoked.heard(userId).then((revoked) => this.hub.closeRevoked(userId, revoked));
+      },
       metrics,
       logger,
       ...(deps.presence ? { presence: deps.presence } : {}),

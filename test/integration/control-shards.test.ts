@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeBusMessage } from '../../src/bus/redis-bus.js';
 import { CONTROL_SHARDS, controlTopic } from '../../src/delivery/topics.js';
-import { killAll, noScaleServers, PrivateRedis, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
+import { killAll, noScaleServers, PrivateRedis, scaleEnv, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
 import { uniqueName, type TestUser } from '../helpers/server.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
@@ -144,6 +146,24 @@ describe.skipIf(noScaleServers)('control messages on shard topics across replica
     expect(await subscribers([shard])).toEqual([1]);
     const g = await newGroup(1, owner, [asha]);
     await again.next((f) => f.type === 'group_added' && f.group.id === g);
+  });
+
+  it('a revocation heard only on the revoked topic (no revoke control message) still closes the session with 4403', async () => {
+    // As a replica of the build before control shards publishes it during a rolling deploy: its
+    // `revoke` goes to `u:<id>`, which this build does not follow; the `revoked` topic is shared.
+    const username = uniqueName('rv');
+    const signUp = await r(0).http('POST', '/v1/accounts', { body: { username, password: 'password-123' } });
+    expect(signUp.status).toBe(201);
+    const { token, user } = signUp.body as { token: string; user: { id: string } };
+    const [onZero, onOne] = [await on(0, { id: user.id, name: username, token }), await on(1, { id: user.id, name: username, token })];
+    const sql = postgres(scaleEnv.databaseUrl!, { max: 1, onnotice: () => {} });
+    try {
+      await sql`update sessions set revoked_at = now() where user_id = ${user.id}`;
+    } finally {
+      await sql.end();
+    }
+    await listener.publish('banyan:revoked', encodeBusMessage({ topic: 'revoked', data: user.id }));
+    for (const socket of [onZero, onOne]) expect((await socket.closed).code).toBe(4403);
   });
 });
 
