@@ -1,11 +1,11 @@
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BanyanClient, BanyanError } from '../../src/client/index.js';
 import type { GroupEvent } from '../../src/protocol/server-frames.js';
 import { waitUntil } from '../helpers/replicas.js';
-import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { createGroup, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { sharedServer } from '../helpers/shared-server.js';
 import { sleep, tokenUser, tokenUsers } from '../helpers/users.js';
-import { connect, type TestSocket } from '../helpers/ws-client.js';
 
 // PROTOCOL.md §8 "Polls" and "Events" as members and attackers use them, over WS and HTTP.
 
@@ -13,22 +13,13 @@ const TALLY_INTERVAL_MS = 400;
 const inMs = (ms: number) => new Date(Date.now() + ms).toISOString();
 
 describe.each(storageModes())('polls and events (%s)', (mode) => {
+  const shared = sharedServer(() => ({ mode, env: { TALLY_INTERVAL_MS: String(TALLY_INTERVAL_MS) } }));
+  const { open } = shared;
   let server: TestServer;
-  const sockets: TestSocket[] = [];
   let n = 0;
-  beforeAll(async () => {
-    server = await startServer({ mode, env: { TALLY_INTERVAL_MS: String(TALLY_INTERVAL_MS) } });
+  beforeAll(() => {
+    server = shared.server;
   });
-  afterAll(async () => {
-    await Promise.all(sockets.map((s) => s.close()));
-    await server?.stop();
-  });
-
-  const open = async (u: TestUser) => {
-    const s = await connect(server.wsUrl, u.token);
-    sockets.push(s);
-    return s;
-  };
   const post = (u: TestUser, group: string, body: Record<string, unknown>) =>
     server.http('POST', `/v1/groups/${group}/messages`, { token: u.token, body: { clientMsgId: `c${n++}`, text: '', ...body } });
   const postPoll = async (u: TestUser, group: string, poll: Record<string, unknown>) => {

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BanyanClient, type ClientEvents } from '../../src/client/index.js';
 import { presenceAudience } from '../../src/db/profiles.js';
-import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { sharedServer } from '../helpers/shared-server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
 // PROTOCOL.md §8 "Presence" as an attacker tries it: presence goes only through small ordinary
@@ -15,22 +16,15 @@ const QUIET_MS = 400;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(storageModes())('presence (%s)', (mode) => {
+  const shared = sharedServer(() => ({
+    mode,
+    env: { PRESENCE_COALESCE_MS: String(COALESCE_MS), PRESENCE_MAX_MEMBERS: String(MAX_MEMBERS) },
+  }));
+  const { open, users } = shared;
   let server: TestServer;
-  const sockets: TestSocket[] = [];
-  beforeAll(async () => {
-    server = await startServer({ mode, env: { PRESENCE_COALESCE_MS: String(COALESCE_MS), PRESENCE_MAX_MEMBERS: String(MAX_MEMBERS) } });
+  beforeAll(() => {
+    server = shared.server;
   });
-  afterAll(async () => {
-    await Promise.all(sockets.map((s) => s.close()));
-    await server?.stop();
-  });
-
-  const open = async (u: TestUser) => {
-    const s = await connect(server.wsUrl, u.token);
-    sockets.push(s);
-    return s;
-  };
-  const users = (n: number) => Promise.all(Array.from({ length: n }, () => server.signUp()));
   const newGroup = async (owner: TestUser, members: TestUser[]) => {
     const r = await server.http('POST', '/v1/groups', { token: owner.token, body: { name: 'G', members: members.map((m) => m.id) } });
     expect(r.status).toBe(201);

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
-import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { sharedServer } from '../helpers/shared-server.js';
+import type { Frame } from '../helpers/ws-client.js';
 
 // PROTOCOL.md §6 as an attacker tries it: who can add whom, invitations, blocks, symmetric direct
 // groups, the private roster of announcement groups, reaction tallies and the input rules.
@@ -9,23 +10,13 @@ const TALLY_INTERVAL_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(storageModes())('privacy and consent (%s)', (mode) => {
+  // DEFAULT_GROUP_ADD: the protocol's default (tests elsewhere run with `everyone`).
+  const shared = sharedServer(() => ({ mode, env: { DEFAULT_GROUP_ADD: 'shared', TALLY_INTERVAL_MS: String(TALLY_INTERVAL_MS) } }));
+  const { open, users } = shared;
   let server: TestServer;
-  const sockets: TestSocket[] = [];
-  beforeAll(async () => {
-    // The protocol's default (tests elsewhere run with `everyone`).
-    server = await startServer({ mode, env: { DEFAULT_GROUP_ADD: 'shared', TALLY_INTERVAL_MS: String(TALLY_INTERVAL_MS) } });
+  beforeAll(() => {
+    server = shared.server;
   });
-  afterAll(async () => {
-    await Promise.all(sockets.map((s) => s.close()));
-    await server?.stop();
-  });
-
-  const open = async (u: TestUser) => {
-    const s = await connect(server.wsUrl, u.token);
-    sockets.push(s);
-    return s;
-  };
-  const users = (n: number) => Promise.all(Array.from({ length: n }, () => server.signUp()));
   const setGroupAdd = async (u: TestUser, groupAdd: string) =>
     expect((await server.http('PATCH', '/v1/me', { token: u.token, body: { privacy: { groupAdd } } })).status).toBe(200);
   const newGroup = async (owner: TestUser, members: string[] = [], name = 'G') => {

@@ -1,7 +1,8 @@
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PROFILE_ANNOUNCE_INTERVAL_MS } from '../../src/chat/profiles.js';
-import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { storageModes, type TestServer, type TestUser } from '../helpers/server.js';
+import { sharedServer } from '../helpers/shared-server.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 // PROTOCOL.md §8 "Profiles" as an attacker tries it: who may read a profile or an avatar, who
@@ -14,22 +15,12 @@ const png = () =>
     .toBuffer();
 
 describe.each(storageModes())('profiles (%s)', (mode) => {
+  const shared = sharedServer(() => ({ mode }));
+  const { open, users } = shared;
   let server: TestServer;
-  const sockets: TestSocket[] = [];
-  beforeAll(async () => {
-    server = await startServer({ mode });
+  beforeAll(() => {
+    server = shared.server;
   });
-  afterAll(async () => {
-    await Promise.all(sockets.map((s) => s.close()));
-    await server?.stop();
-  });
-
-  const open = async (u: TestUser) => {
-    const s = await connect(server.wsUrl, u.token);
-    sockets.push(s);
-    return s;
-  };
-  const users = (n: number) => Promise.all(Array.from({ length: n }, () => server.signUp()));
   const newGroup = async (owner: TestUser, members: TestUser[], name = 'G') => {
     const r = await server.http('POST', '/v1/groups', { token: owner.token, body: { name, members: members.map((m) => m.id) } });
     expect(r.status).toBe(201);
@@ -161,20 +152,20 @@ describe.each(storageModes())('profiles (%s)', (mode) => {
     const [bela] = await users(1);
     const sub = `ext${Date.now().toString(36)}`;
     const first = await connect(server.wsUrl, await server.token(sub, { name: 'Chandra' }));
-    sockets.push(first);
+    shared.track(first);
     expect(first.frames[0]!.user).toEqual({ id: sub, name: 'Chandra' });
     const g = (await server.http('POST', '/v1/groups', { token: bela!.token, body: { name: 'G', members: [sub] } })).body.group.id;
     expect(g).toBeTruthy();
     const sb = await open(bela!);
     const second = await connect(server.wsUrl, await server.token(sub, { name: 'Chandra M' }));
-    sockets.push(second);
+    shared.track(second);
     expect(second.frames[0]!.user).toEqual({ id: sub, name: 'Chandra M' });
     expect(await sb.next((f: Frame) => f.type === 'user' && f.user.id === sub)).toMatchObject({ user: { name: 'Chandra M' } });
     // A name set here stays until the service's claim changes again.
     const token = await server.token(sub, { name: 'Chandra M' });
     await server.http('PATCH', '/v1/me', { token, body: { name: 'CM' } });
     const third = await connect(server.wsUrl, token);
-    sockets.push(third);
+    shared.track(third);
     expect(third.frames[0]!.user.name).toBe('CM');
     // A local account's token carries its sign-in name: a rename is never undone by it.
     await rename(bela!, 'Bela New');
