@@ -51,11 +51,13 @@ export interface HubDeps<S> {
 
 const SLOW_CONSUMER_SWEEP_MS = 250;
 
-/** A control shard this replica follows: its users here, and the SUBSCRIBE their session starts wait for. */
+/**
+ * A control shard this replica follows: its users here, and the SUBSCRIBE their session starts
+ * wait for (the bus repairs a failed one itself: its `subscribe` resolves, never rejects).
+ */
 interface ControlShard {
   users: number;
   followed: Promise<void>;
-  failed: boolean;
 }
 
 /**
@@ -202,10 +204,7 @@ export class Hub<S> {
     } else {
       sessions.add(session);
     }
-    const topic = controlTopic(userId);
-    const shard = this.controlShards.get(topic)!;
-    if (shard.failed) this.subscribeShard(topic, shard);
-    await shard.followed;
+    await this.controlShards.get(controlTopic(userId))!.followed;
   }
 
   /** The user's first session here: their control shard gains a user (the first subscribes it). */
@@ -216,19 +215,7 @@ export class Hub<S> {
       shard.users++;
       return;
     }
-    const created: ControlShard = { users: 1, followed: Promise.resolve(), failed: false };
-    this.controlShards.set(topic, created);
-    this.subscribeShard(topic, created);
-  }
-
-  /** A failed SUBSCRIBE fails the session starts waiting for it; the next one of the shard tries again. */
-  private subscribeShard(topic: string, shard: ControlShard): void {
-    const followed = this.deps.bus.subscribe(topic);
-    shard.followed = followed;
-    shard.failed = false;
-    followed.catch(() => {
-      if (shard.followed === followed) shard.failed = true;
-    });
+    this.controlShards.set(topic, { users: 1, followed: this.deps.bus.subscribe(topic) });
   }
 
   /** The user's last session here closed: the shard's last user unsubscribes it. */
