@@ -81,9 +81,8 @@ export class Tokens {
   }
 
   async verify(token: string): Promise<Principal> {
-    const now = this.verifyNow(token);
-    if (now) return now;
     const alg = algorithmOf(token);
+    if (alg === 'HS256' && this.verifyHmac) return this.verifyShared(this.verifyHmac, token);
     const verifier = this.verifiers.find((v) => alg !== undefined && v.algorithms.includes(alg));
     if (!verifier) throw unauthorized(`token algorithm ${alg ?? 'none'} is not accepted`);
     let payload: JWTPayload;
@@ -107,10 +106,14 @@ export class Tokens {
    * asynchronous verifier (a public key). A bad token throws `unauthorized`, as `verify` does.
    */
   verifyNow(token: string): Principal | undefined {
-    if (!this.verifyHmac || algorithmOf(token) !== 'HS256') return undefined;
+    return this.verifyHmac && algorithmOf(token) === 'HS256' ? this.verifyShared(this.verifyHmac, token) : undefined;
+  }
+
+  /** An HS256 token checked against the shared secret. */
+  private verifyShared(verifyHmac: (token: string) => JWTPayload, token: string): Principal {
     let payload: JWTPayload;
     try {
-      payload = this.verifyHmac(token);
+      payload = verifyHmac(token);
     } catch (err) {
       if (err instanceof TokenError) {
         if (err.code === TokenError.codes.expired) throw unauthorized('token expired');
