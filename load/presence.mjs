@@ -8,7 +8,8 @@
 // Both phases on the same replicas, side by side. Bounded: `--timeout-s` (default 175).
 import postgres from 'postgres';
 import { connectPoster } from './lib/admin.mjs';
-import { cpuBetween, forkWorker, nowMicros, secondsBetween, stopProcess } from './lib/proc.mjs';
+import { cpus } from 'node:os';
+import { cpuBetween, forkWorker, machineBusyPct, machineTicks, nowMicros, secondsBetween, stopProcess } from './lib/proc.mjs';
 import { percentiles, progress, table, writeResult } from './lib/report.mjs';
 import { args, connectBenchUsers, sample, sleep, until, withSystem } from './lib/run.mjs';
 import { ADMIN, DATABASE_URL, SECRET, seed } from './lib/targets.mjs';
@@ -26,6 +27,9 @@ const o = args(
     'churn-rate': { type: 'string' },
     presence: { type: 'string' },
     rounds: { type: 'string' },
+    'churn-client': { type: 'string' },
+    system: { type: 'string' },
+    'warmup-s': { type: 'string' },
   },
   {
     sockets: '2000',
@@ -37,6 +41,10 @@ const o = args(
     'hold-ms': '1000',
     'churn-rate': '200',
     presence: 'on',
+    'churn-client': 'raw',
+    // banyan-before: an older build side by side (BENCH_BEFORE_ROOT), with the same load.
+    system: 'banyan',
+    'warmup-s': '5',
   },
 );
 const N = Number(o.sockets);
@@ -80,7 +88,7 @@ async function seedChurners() {
 
 const targetOptions = presenceOn ? {} : { env: { PRESENCE_MAX_MEMBERS: String(Math.max(2, groupSize - 1)) } };
 const result = await withSystem(
-  { system: 'banyan', processes: Number(o.processes), sockets: N, targetOptions },
+  { system: o.system, processes: Number(o.processes), sockets: N, targetOptions },
   async (target, clients) => {
     await seed({ users: N, announcement: true });
     await seedChurners();
@@ -92,24 +100,30 @@ const result = await withSystem(
     let phaseIndex = 0;
     const phase = async (label) => {
       await clients.reset();
+      poster.acks.latencyMs.length = 0;
       const expected = connected.ready * count;
       const from = sample(target.pids);
       // The load generators share the two cores: their CPU during the phase is reported beside the servers'.
       const generators = [...clients.pids, churner.pid];
       const generatorsFrom = sample(generators);
+      const machineFrom = machineTicks();
       const start = nowMicros() + 10_000;
+      progress(`phase ${label} from monotonic ${(start / 1e6).toFixed(3)} s`);
       const interval = 1e6 / rate;
       for (let i = 0; i < count; i++) {
         const t = Math.round(start + i * interval);
         const wait = (t - nowMicros()) / 1000;
         if (wait > 1) await sleep(wait);
-        poster.post('g-bench-ann', `p${runId}-${phaseIndex}-${i}`, `a|${i}|${t}|presence`);
+        poster.post('g-bench-ann', `p${runId}-${phaseIndex}-${i}`, `a|${i}|${t}|presence`, t);
       }
       const delivered = await until(clients, 'delivered', (d) => d >= expected, 20_000);
+      progress(`phase ${label} to monotonic ${(nowMicros() / 1e6).toFixed(3)} s`);
       const to = sample(target.pids);
       const generatorsTo = sample(generators);
+      const machineTo = machineTicks();
       const rep = await clients.report();
       const lat = percentiles(rep.delivery);
+      const ack = arrayPercentiles(poster.acks.latencyMs);
       phaseIndex++;
       return {
         phase: label,
@@ -118,7 +132,11 @@ const result = await withSystem(
         p50ms: lat.p50,
         p99ms: lat.p99,
         maxMs: lat.max,
+        ackP50ms: ack.p50,
+        ackP99ms: ack.p99,
         serverCpuPct: Math.round((cpuBetween(from, to) / 1e4 / secondsBetween(from, to)) * 10) / 10,
+        // Everything on the machine (PostgreSQL and Redis are the rest), in the same unit.
+        machineCpuPct: machineBusyPct(machineFrom, machineTo, cpus().length),
         loadGeneratorCpuPct:
           Math.round((cpuBetween(generatorsFrom, generatorsTo) / 1e4 / secondsBetween(generatorsFrom, generatorsTo)) * 10) / 10,
       };
@@ -130,9 +148,23 @@ const result = await withSystem(
     const minted = message('minted');
     churner.send({
       cmd: 'prepare',
-      options: { urls: target.urls, secret: SECRET, prefix: CHURN_PREFIX, total: churn, ratePerS: churnRate, holdMs },
+      options: {
+        urls: target.urls,
+        secret: SECRET,
+        prefix: CHURN_PREFIX,
+        total: churn,
+        ratePerS: churnRate,
+        holdMs,
+        client: o['churn-client'],
+      },
     });
     await minted;
+    // Warm-up, not measured: the churn's code paths compiled and its connections to storage open,
+    // as on a server that has been up for a while (the first churn phase was otherwise the slowest).
+    churner.send({ cmd: 'go' });
+    await sleep(Number(o['warmup-s']) * 1000);
+    churner.send({ cmd: 'pause' });
+    await sleep(holdMs + 1000);
     const phases = [];
     for (let round = 0; round < rounds; round++) {
       phases.push({ round, ...(await phase('no churn')) });
@@ -163,6 +195,13 @@ const result = await withSystem(
   },
 );
 
+/** p50 and p99 of a short list of milliseconds (the poster's acks). */
+function arrayPercentiles(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q) => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 const median = (xs) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];
@@ -177,6 +216,8 @@ const summary = {
   churnP50: of('churn', 'p50ms'),
   quietP99: of('no churn', 'p99ms'),
   churnP99: of('churn', 'p99ms'),
+  quietAckP50: of('no churn', 'ackP50ms'),
+  churnAckP50: of('churn', 'ackP50ms'),
 };
 const p50Rise = summary.churnP50 / summary.quietP50 - 1;
 const p99Rise = summary.churnP99 / summary.quietP99 - 1;
@@ -194,6 +235,9 @@ writeResult('presence', {
     holdMs,
     rounds,
     presence: presenceOn,
+    churnClient: o['churn-client'],
+    system: o.system,
+    warmupS: Number(o['warmup-s']),
     processes: Number(o.processes),
   },
   ...result,

@@ -1,6 +1,7 @@
 // The poster: one admin socket in the orchestrator, speaking each system's protocol.
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import { nowMicros } from './proc.mjs';
 
 export async function mintToken(secret, sub) {
   return new SignJWT({ name: sub })
@@ -20,7 +21,9 @@ export async function connectPoster({ flavor, url, secret, user }) {
     perMessageDeflate: false,
     headers: flavor === 'banyan' ? { authorization: `Bearer ${token}` } : {},
   });
-  const acks = { count: 0, errors: [] };
+  /** `latencyMs`: each ack's delay from its post's intended send time (the commit path alone). */
+  const acks = { count: 0, errors: [], latencyMs: [] };
+  const intended = new Map();
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${flavor} poster: not ready in 15 s`)), 15_000);
     ws.on('error', reject);
@@ -40,16 +43,24 @@ export async function connectPoster({ flavor, url, secret, user }) {
         clearTimeout(timer);
         return resolve();
       }
-      if (s.startsWith('{"type":"ack"')) acks.count++;
-      else if (s.startsWith('{"type":"error"')) acks.errors.push(s);
+      if (s.startsWith('{"type":"ack"')) {
+        acks.count++;
+        const re = JSON.parse(s).re;
+        const t = intended.get(re);
+        if (t !== undefined) {
+          intended.delete(re);
+          acks.latencyMs.push((nowMicros() - t) / 1000);
+        }
+      } else if (s.startsWith('{"type":"error"')) acks.errors.push(s);
     });
   });
   let nextAck = 0;
   return {
     acks,
-    /** Posts one message; the text carries the intended send time. */
-    post(group, clientMsgId, text) {
+    /** Posts one message; the text carries the intended send time (`intendedMicros` times its ack). */
+    post(group, clientMsgId, text, intendedMicros) {
       const id = ++nextAck;
+      if (intendedMicros !== undefined) intended.set(id, intendedMicros);
       if (flavor === 'socketio') ws.send(`42${id}${JSON.stringify(['send', { clientMsgId, text }])}`);
       else ws.send(JSON.stringify({ type: 'send', id, group, clientMsgId, text }));
     },
