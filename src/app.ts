@@ -9,7 +9,7 @@ import { type Chat, createChat } from './chat/index.js';
 import type { Config } from './config.js';
 import { openStorage, runMigrations, type Storage } from './db/connect.js';
 import { eventsAfter } from './db/events.js';
-import { findGroup, findLastSeqs } from './db/groups.js';
+import { findLastSeqs } from './db/groups.js';
 import { Publisher } from './delivery/publisher.js';
 import { Gateway } from './gateway/gateway.js';
 import { RateLimits } from './gateway/rate-limits.js';
@@ -51,6 +51,7 @@ export async function startApp(config: Config): Promise<App> {
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.DATABASE_POOL_SIZE,
+    readPoolSize: config.DATABASE_READ_POOL_SIZE,
     embeddedFsync: config.EMBEDDED_FSYNC,
   };
   if (!config.DATABASE_URL && !config.EMBEDDED_FSYNC)
@@ -86,6 +87,7 @@ export async function startApp(config: Config): Promise<App> {
   const chat = createChat(
     {
       db: storage.db,
+      reads: storage.reads,
       publisher: new Publisher(bus),
       notificationsOwed: () => notifyWorker?.kick(),
       logger,
@@ -136,7 +138,7 @@ export async function startApp(config: Config): Promise<App> {
     chat,
     bus,
     feedStorage: {
-      lastSeq: async (groupId) => (await findGroup(storage.db, groupId))?.lastSeq ?? 0,
+      lastSeq: (groupId) => chat.groups.logEnd(groupId),
       lastSeqs: (groupIds) => findLastSeqs(storage.db, groupIds),
       eventsAfter: (groupId, after, limit) => eventsAfter(storage.db, groupId, after, limit),
     },

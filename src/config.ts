@@ -33,6 +33,8 @@ const envSchema = z.object({
   /** Embedded mode: sync every commit to disk before acknowledging it. Off survives a killed process, not an OS crash. */
   EMBEDDED_FSYNC: bool.default(true),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  /** Connections of session starts' prepared reads, beside DATABASE_POOL_SIZE (connect.ts, `reads`). */
+  DATABASE_READ_POOL_SIZE: int(1, 200).default(4),
   /** One redis:// URL, or with REDIS_SHARDED a comma-separated list of cluster seed URLs. */
   REDIS_URL: z.preprocess(
     emptyAsUndefined,

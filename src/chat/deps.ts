@@ -6,6 +6,8 @@ import type { Metrics } from '../obs/metrics.js';
 /** What the domain needs from the outside world; built once in app.ts. */
 export interface ChatDeps {
   db: Db;
+  /** For session starts' prepared reads (hot-reads.ts); see Storage.reads. */
+  reads: Db;
   publisher: Publisher;
   logger: Logger;
   metrics: Metrics;

@@ -18,7 +18,7 @@ import {
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
 import { findCommunity, insertJoinRequest, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
-import { listCommunitiesOfUser, listGroupsOfUsers } from '../db/hot-reads.js';
+import { groupEndsOf, listCommunitiesOfUser, listGroupsOfUsers } from '../db/hot-reads.js';
 import { findUser, findUserIdByUsername } from '../db/users.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
@@ -31,7 +31,7 @@ import { directGroupBlocked } from '../db/privacy.js';
 import { requireAdmin, requireMember } from './access.js';
 import { notifyJoinRequest } from './admin-frames.js';
 import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
-import type { ChatDeps } from './deps.js';
+import type { ChatDeps, ChatLimits } from './deps.js';
 import { decideAdds, inviteIn } from './consent.js';
 import { oweCommunityEvent } from './community-webhooks.js';
 import { assertMessageTtl } from './message-ttl.js';
@@ -63,12 +63,17 @@ const NO_USER = '?'.repeat(65);
 export class Groups {
   /** Session starts and `/v1/me` of concurrent users share one statement. */
   private readonly listings: ReadBatch<string, GroupSummary[]>;
+  /** Feeds that start together read where their logs end in one statement. */
+  private readonly logEnds = new ReadBatch<string, number>(
+    async (ids) => new Map((await groupEndsOf(this.deps.reads, ids)).map((g) => [g.id, g.lastSeq])),
+    () => 0,
+  );
 
   constructor(private readonly deps: ChatDeps) {
     this.listings = new ReadBatch(
       async (userIds) => {
         const byUser = new Map<string, GroupSummary[]>();
-        for (const row of await listGroupsOfUsers(deps.db, userIds)) {
+        for (const row of await listGroupsOfUsers(deps.reads, userIds)) {
           let list = byUser.get(row.userId);
           if (!list) {
             list = [];
@@ -83,12 +88,17 @@ export class Groups {
   }
 
   private get notifyAllMax(): number {
-    return this.deps.limits.notifyAllMaxMembers ?? 256;
+    return notifyAllMax(this.deps.limits);
   }
 
   /** The user's groups, read by a statement that starts after this call (batched with other users'). */
   listMine(userId: string): Promise<GroupSummary[]> {
     return this.listings.get(userId);
+  }
+
+  /** Where the group's log ends (0 for a group that does not exist), read by a statement that starts after this call. */
+  logEnd(groupId: string): Promise<number> {
+    return this.logEnds.get(groupId);
   }
 
   listMyCommunities(userId: string) {
@@ -484,7 +494,11 @@ type RosterAction = 'added' | 'removed' | 'joined' | 'left' | 'promoted' | 'demo
 /** Admins told of a private roster's changes; a community has a handful. */
 const ROSTER_ADMINS = 1000;
 
-function toSummary(row: Awaited<ReturnType<typeof groupSummary>> & {}, notifyAllMax: number): GroupSummary {
+/** Groups up to this many members notify `all` by default. */
+export const notifyAllMax = (limits: ChatLimits) => limits.notifyAllMaxMembers ?? 256;
+
+/** A group as `ready` and `/v1/me` list it, from its summary columns (db/groups.ts summaryColumns). */
+export function toSummary(row: Awaited<ReturnType<typeof groupSummary>> & {}, notifyAllMax: number): GroupSummary {
   return {
     id: row.id,
     kind: row.kind,

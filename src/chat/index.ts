@@ -12,6 +12,7 @@ import { Pins } from './pins.js';
 import { Expiry } from './expiry.js';
 import { PresenceFeed, type PresenceSettings } from './presence.js';
 import { Profiles } from './profiles.js';
+import { SessionStarts } from './session-starts.js';
 import type { Presence } from '../notify/presence.js';
 import { MembershipCache } from './membership-cache.js';
 import { Messages } from './messages.js';
@@ -31,6 +32,7 @@ export function createChat(
 ) {
   const groups = new Groups(deps);
   const profiles = new Profiles(deps, presence.store);
+  const sessionStarts = new SessionStarts(deps, profiles);
   const presenceFeed = new PresenceFeed(deps, presence.store, presence.settings);
   const membership = new MembershipCache(deps.db);
   const reach = new ReachStats(deps);
@@ -40,6 +42,7 @@ export function createChat(
     membership,
     privacy: new Privacy(deps, profiles, presenceFeed),
     profiles,
+    sessionStarts,
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
     /** Stops background work (reaction tallies, presence frames, revoked-session pruning); storage closes after. */

@@ -1,5 +1,4 @@
 import type { Principal } from '../auth/tokens.js';
-import { startProfilesOf } from '../db/hot-reads.js';
 import { findVisibleProfile, profileAudience, startProfile, type Profile } from '../db/profiles.js';
 import type { Presence } from '../notify/presence.js';
 import { notFound } from '../protocol/errors.js';
@@ -7,9 +6,13 @@ import { userFrame } from '../protocol/frames.js';
 import type { ProfileView } from '../protocol/server-frames.js';
 import type { ChatDeps } from './deps.js';
 import { publishCommitted } from './outbox.js';
-import { ReadBatch } from './read-batch.js';
 
-type StoredProfile = Awaited<ReturnType<typeof startProfilesOf>>[number];
+/** A user as a session start reads them (session-starts.ts). */
+export interface StoredProfile {
+  name: string;
+  claimedName: string | null;
+  account: string | null;
+}
 
 const view = (p: Profile): ProfileView => ({ id: p.id, name: p.name, avatar: p.avatar });
 
@@ -28,18 +31,11 @@ export const PROFILE_ANNOUNCE_INTERVAL_MS = 5000;
 export class Profiles {
   /** Users announced within the interval; a user here with `deferred` has a later broadcast due. */
   private readonly recent = new Map<string, { deferred: boolean }>();
-  /** The stored profiles of concurrent session starts, read in one statement. */
-  private readonly starting: ReadBatch<string, StoredProfile | undefined>;
 
   constructor(
     private readonly deps: ChatDeps,
     private readonly presence: Pick<Presence, 'connectedAmong'>,
-  ) {
-    this.starting = new ReadBatch(
-      async (ids) => new Map((await startProfilesOf(deps.db, ids)).map((row) => [row.id, row])),
-      () => undefined,
-    );
-  }
+  ) {}
 
   /** A user who shares a visible group with the viewer (or the viewer); not_found otherwise, as for an unknown id. */
   async get(viewerId: string, userId: string): Promise<ProfileView> {
@@ -52,8 +48,7 @@ export class Profiles {
    * A session starts: the user's current name for `ready`, the user created on first sight, and an
    * external identity service's changed `name` claim taken (and announced).
    */
-  async startSession(principal: Principal): Promise<{ id: string; name: string }> {
-    const stored = await this.starting.get(principal.userId);
+  async startSession(principal: Principal, stored: StoredProfile | undefined): Promise<{ id: string; name: string }> {
     const { name, renamed } = await startProfile(
       this.deps.db,
       { id: principal.userId, name: principal.name, nameClaim: principal.nameClaim },

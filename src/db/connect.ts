@@ -20,6 +20,15 @@ export type Queryable = Db | Tx;
 
 export interface Storage {
   readonly db: Db;
+  /**
+   * Session starts' prepared reads (hot-reads.ts). On PostgreSQL, their own small pool planned
+   * once per connection (`plan_cache_mode=force_generic_plan`): PostgreSQL re-plans an
+   * `= any($1)` statement at every execution otherwise, since the generic plan's row estimate
+   * (10) looks dearer than one key's custom plan, and planning cost more than running it. Their
+   * own connections also keep session-start bursts from queueing ahead of message commits.
+   * Elsewhere the same handle as `db`.
+   */
+  readonly reads: Db;
   readonly kind: 'postgres' | 'pglite';
   /** Resolves when the database answers a trivial query (for /readyz). */
   ping(): Promise<void>;
@@ -35,13 +44,15 @@ export interface StorageOptions {
   databaseUrl?: string | undefined;
   dataDir: string;
   poolSize: number;
+  /** Connections of `reads` (PostgreSQL only); without it, `reads` is `db`. */
+  readPoolSize?: number;
   /** Embedded mode: a commit reaches the disk before it is acknowledged (EMBEDDED_FSYNC). Default on. */
   embeddedFsync?: boolean;
 }
 
 /** Opens PostgreSQL (postgres.js) when a URL is given, else PGlite on disk under dataDir. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize) : openPglite(options);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize, options.readPoolSize) : openPglite(options);
 }
 
 /** Applies the committed migrations; safe to call from several replicas at once. */
@@ -62,23 +73,29 @@ export async function runMigrations(options: StorageOptions): Promise<void> {
   }
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Storage> {
-  const client = postgres(url, {
-    max: poolSize,
-    onnotice: () => {},
-    // Fail a query quickly when the server is gone instead of queueing it forever.
-    connect_timeout: 5,
-    idle_timeout: 60,
-  });
+async function openPostgres(url: string, poolSize: number, readPoolSize: number | undefined): Promise<Storage> {
+  const open = (max: number, connection: Record<string, string> = {}) =>
+    postgres(url, {
+      max,
+      onnotice: () => {},
+      // Fail a query quickly when the server is gone instead of queueing it forever.
+      connect_timeout: 5,
+      idle_timeout: 60,
+      connection,
+    });
+  const client = open(poolSize);
+  const readClient = readPoolSize === undefined ? undefined : open(readPoolSize, { plan_cache_mode: 'force_generic_plan' });
   const db = drizzlePostgres({ client, schema, casing: 'snake_case' }) as unknown as Db;
+  const reads = readClient ? (drizzlePostgres({ client: readClient, schema, casing: 'snake_case' }) as unknown as Db) : db;
   return {
     db,
+    reads,
     kind: 'postgres',
     async ping() {
       await client`select 1`;
     },
     async close() {
-      await client.end({ timeout: 5 });
+      await Promise.all([client.end({ timeout: 5 }), readClient?.end({ timeout: 5 })]);
     },
   };
 }
@@ -105,6 +122,7 @@ async function openPglite(options: StorageOptions): Promise<Storage> {
   await migratePglite(pglite, { migrationsFolder });
   return {
     db: pglite as unknown as Db,
+    reads: pglite as unknown as Db,
     kind: 'pglite',
     async ping() {
       await client.query('select 1');

@@ -33,6 +33,17 @@ const userGroupsStatement = perDb((db) =>
 /** Every group of each of these users, as `ready` and `/v1/me` list them (one statement for a batch of session starts). */
 export const listGroupsOfUsers = (db: Db, userIds: string[]) => userGroupsStatement(db).execute({ userIds });
 
+const groupEndsStatement = perDb((db) =>
+  db
+    .select({ id: groups.id, lastSeq: groups.lastSeq })
+    .from(groups)
+    .where(sql`${groups.id} = any(${sql.placeholder('ids')}::text[])`)
+    .prepare('group_ends'),
+);
+
+/** Where each of these groups' logs ends (one statement for the feeds that start together); missing groups are left out. */
+export const groupEndsOf = (db: Db, ids: string[]) => groupEndsStatement(db).execute({ ids });
+
 const userStatement = perDb((db) =>
   db
     .select()
@@ -44,17 +55,24 @@ const userStatement = perDb((db) =>
 
 export const findUserRow = async (db: Db, id: string) => (await userStatement(db).execute({ id }))[0];
 
-const startProfilesStatement = perDb((db) =>
+const sessionStartsStatement = perDb((db) =>
   db
-    .select({ id: users.id, name: users.name, claimedName: users.claimedName, account: accounts.username })
+    .select({ userId: users.id, name: users.name, claimedName: users.claimedName, account: accounts.username, group: summaryColumns })
     .from(users)
     .leftJoin(accounts, eq(accounts.userId, users.id))
+    .leftJoin(members, eq(members.userId, users.id))
+    .leftJoin(groups, eq(groups.id, members.groupId))
     .where(sql`${users.id} = any(${sql.placeholder('ids')}::text[])`)
-    .prepare('start_profiles'),
+    .orderBy(asc(users.id), asc(groups.id))
+    .prepare('session_starts'),
 );
 
-/** Each user's name, last name claim taken and local account, as a session start needs them (one statement for a batch). */
-export const startProfilesOf = (db: Db, ids: string[]) => startProfilesStatement(db).execute({ ids });
+/**
+ * What session starts read, for a batch of users in one statement: each known user's name, last
+ * name claim taken and local account, once per group of theirs with the group as `ready` lists
+ * it (listGroupsOfUsers's columns), or once without a group. Unknown users have no row.
+ */
+export const sessionStartsOf = (db: Db, ids: string[]) => sessionStartsStatement(db).execute({ ids });
 
 const userCommunitiesStatement = perDb((db) =>
   db

@@ -150,7 +150,7 @@ export async function setAvatar(tx: Tx, userId: string, attachmentId: string | n
 export async function startProfile(
   db: Queryable,
   user: { id: string; name: string; nameClaim?: string | undefined },
-  /** The user as stored (`startProfilesOf`, read by a batch), or undefined when unknown. */
+  /** The user as stored (`sessionStartsOf`, read by a batch), or undefined when unknown. */
   row: { name: string; claimedName: string | null; account: string | null } | undefined,
 ): Promise<{ name: string; renamed: boolean }> {
   if (!row) {

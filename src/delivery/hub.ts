@@ -23,9 +23,10 @@ export interface Directory {
   isRevoked(principal: Principal): Promise<boolean>;
   /**
    * The user as `ready` names them (their current name), created on first sight of a token's
-   * subject; an external identity service's changed `name` claim is taken here.
+   * subject (an external identity service's changed `name` claim is taken here), and their
+   * groups as listGroups gives them, both read after this call.
    */
-  startProfile(principal: Principal): Promise<{ id: string; name: string }>;
+  startSession(principal: Principal): Promise<{ user: { id: string; name: string }; groups: GroupSummary[] }>;
 }
 
 export interface HubDeps<S> {
@@ -164,10 +165,11 @@ export class Hub<S> {
   }
 
   /** Sends one frame to one session, unless it has closed meanwhile. */
-  send(session: Session<S>, frame: string): void {
+  /** One frame, or several in one write (a presence flush's frames for one viewer). */
+  send(session: Session<S>, frame: string | readonly string[]): void {
     if (session.phase === 'closed') return;
     this.deps.transport.send(session.socket, frame);
-    this.deps.metrics.framesOut.inc();
+    this.deps.metrics.framesOut.inc(typeof frame === 'string' ? 1 : frame.length);
   }
 
   /**
@@ -249,7 +251,7 @@ export class Hub<S> {
     } else if (message.kind === 'frame') {
       this.send(session, message.data);
     } else if (message.kind === 'frames') {
-      for (const frame of message.frames) this.send(session, frame);
+      this.send(session, message.frames);
     } else if (message.kind === 'group_removed') {
       if (session.groups.has(message.group)) {
         this.unfollow(session, message.group);

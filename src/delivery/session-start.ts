@@ -24,16 +24,17 @@ export async function startSession<S>(hub: Hub<S>, directory: Directory, session
 
   // List, take feed references (each new feed reads its baseline), then list again: a group
   // left between the two listings is dropped, one left later is an event its feed will deliver.
-  // When every feed was already running, a removal after the first listing is an event those
-  // feeds deliver to this registered user (see Hub.memberLeft): one listing suffices.
-  // Side by side: a user seen for the first time is in no group to list.
-  const [user, first] = await Promise.all([directory.startProfile(principal), directory.listGroups(principal.userId)]);
-  const allRunning = first.every((g) => hub.feeds.deliveredSeq(g.id) >= 0);
+  // A removal after the first listing in a group whose feed was already running is an event that
+  // feed delivers to this registered user (see Hub.memberLeft). So is one in a feed started here
+  // whose log ended, when it was read, where the listing saw it end: nothing happened in between.
+  // Only a new feed whose log moved on since the listing needs the second one.
+  const { user, groups: first } = await directory.startSession(principal);
+  const started = first.filter((g) => hub.feeds.deliveredSeq(g.id) < 0);
   const held = new Set<string>();
   try {
     await acquireAll(hub.feeds, first, held);
     let groups = first;
-    if (!allRunning) {
+    if (started.some((g) => hub.feeds.deliveredSeq(g.id) !== g.lastSeq)) {
       groups = await directory.listGroups(principal.userId);
       await acquireAll(hub.feeds, groups, held);
     }

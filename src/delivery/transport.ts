@@ -10,8 +10,8 @@ export interface SocketTransport<S> {
   unsubscribe(socket: S, topic: string): void;
   /** Sends `bytes` to every socket subscribed to `topic`, except `origin` when given. */
   publish(topic: string, bytes: string, origin?: S): void;
-  /** Sends one frame to one socket. */
-  send(socket: S, bytes: string): void;
+  /** Sends one frame to one socket, or several in one write. */
+  send(socket: S, bytes: string | readonly string[]): void;
   /** Ends the socket with the disconnect's close code and reason. */
   close(socket: S, reason: Disconnect): void;
   /** Bytes queued for the socket and not yet written to the kernel. */

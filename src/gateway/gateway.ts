@@ -115,7 +115,7 @@ export class Gateway {
         listGroups: (userId) => chat.groups.listMine(userId),
         groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
         isRevoked: (principal) => chat.accounts.isRevoked(principal),
-        startProfile: (principal) => chat.profiles.startSession(principal),
+        startSession: (principal) => chat.sessionStarts.start(principal),
       },
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
       onRevoked: (userId) => {

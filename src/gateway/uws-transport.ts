@@ -30,10 +30,14 @@ export class UwsTransport implements SocketTransport<Socket> {
     else this.app.publish(topic, bytes);
   }
 
-  send(ws: Socket, bytes: string): void {
+  send(ws: Socket, bytes: string | readonly string[]): void {
     if (ws.getUserData().state.phase === 'closed') return;
     this.activity = true;
-    ws.cork(() => ws.send(bytes));
+    // Corked: the frames leave in one write (outside a uWS handler, each send is otherwise its own).
+    ws.cork(() => {
+      if (typeof bytes === 'string') ws.send(bytes);
+      else for (const frame of bytes) ws.send(frame);
+    });
   }
 
   close(ws: Socket, reason: Disconnect): void {

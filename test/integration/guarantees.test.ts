@@ -402,6 +402,50 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
       }
     });
 
+    it('the same race when no socket here keeps the feeds running: each start begins them itself', async () => {
+      const [owner, member] = await tokenUsers(server, 2, 'racing-cold');
+      const group = await createGroup(server, owner!, [member!]);
+      const other = await createGroup(server, owner!, [member!], 'Other');
+      const post = async (to: string, clientMsgId: string, text: string) => {
+        const res = await server.http('POST', `/v1/groups/${to}/messages`, { token: owner!.token, body: { clientMsgId, text } });
+        expect(res.status).toBe(201);
+        return res.body.seq as number;
+      };
+      for (let round = 0; round < 40; round++) {
+        const removing = round % 2 === 0;
+        const lead = (Math.floor(round / 2) % 9) - 4;
+        const change = async () => {
+          await sleep(Math.max(0, lead));
+          const res = removing
+            ? await server.http('DELETE', `/v1/groups/${group}/members/${member!.id}`, { token: owner!.token })
+            : await server.http('POST', `/v1/groups/${group}/members`, { token: owner!.token, body: { userId: member!.id } });
+          expect(res.status).toBe(removing ? 204 : 201);
+        };
+        const [m] = await Promise.all([sleep(Math.max(0, -lead)).then(() => open(member!)), change()]);
+        const follows = () => {
+          let on = (m!.frames[0]!.groups as Frame[]).some((g) => g.id === group);
+          for (const f of m!.frames) {
+            if (f.type === 'group_added' && f.group.id === group) on = true;
+            if (f.type === 'group_removed' && f.group === group) on = false;
+          }
+          return on;
+        };
+        const deadline = Date.now() + 5000;
+        while (follows() === removing && Date.now() < deadline) await sleep(10);
+        expect(follows(), `round ${round}`).toBe(!removing);
+        const text = `cold round ${round}`;
+        await post(group, `c${round}`, text);
+        const marker = await post(other, `cm${round}`, 'marker');
+        await m!.next((f) => f.type === 'event' && f.group === other && f.seq === marker);
+        expect(
+          m!.frames.some((f) => f.type === 'event' && f.group === group && f.text === text),
+          `round ${round}`,
+        ).toBe(!removing);
+        // The feeds stop with the member's only socket; the next round starts them again.
+        await m!.close();
+      }
+    });
+
     it('an added member gets group_added, then the live events right after its lastSeq', async () => {
       const [owner, newcomer] = await tokenUsers(server, 2, 'added');
       const group = await createGroup(server, owner!);

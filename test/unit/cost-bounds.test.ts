@@ -28,7 +28,7 @@ describe('cost-bounded commands', () => {
     vi.spyOn(publisher, 'control').mockImplementation(async (userId, message) => {
       controls.push({ userId, message });
     });
-    deps = { db: t.db, publisher, logger: silentLogger, metrics: createMetrics(), limits: testChatLimits };
+    deps = { db: t.db, reads: t.db, publisher, logger: silentLogger, metrics: createMetrics(), limits: testChatLimits };
     chatGroups = new Groups(deps);
     messages = new Messages(deps, new MembershipCache(t.db));
   }, 120_000);

@@ -38,9 +38,9 @@ class FakeTransport implements SocketTransport<string> {
     this.activity = true;
     for (const socket of this.topics.get(topic) ?? []) if (socket !== origin) this.push(socket, bytes);
   }
-  send(socket: string, bytes: string) {
+  send(socket: string, bytes: string | readonly string[]) {
     this.activity = true;
-    this.push(socket, bytes);
+    for (const frame of typeof bytes === 'string' ? [bytes] : bytes) this.push(socket, frame);
   }
   close(socket: string, reason: Disconnect) {
     if (this.closed.has(socket)) return;
@@ -127,7 +127,7 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
     listGroups: async (userId) => (members[userId] ?? []).map(summary),
     groupSummary: async (groupId, userId) => ((members[userId] ?? []).includes(groupId) ? summary(groupId) : undefined),
     isRevoked: async (p) => p.sessionId === 'revoked',
-    startProfile: async (p) => ({ id: p.userId, name: p.name }),
+    startSession: async (p) => ({ user: { id: p.userId, name: p.name }, groups: (members[p.userId] ?? []).map(summary) }),
   };
   const accessChanges: unknown[] = [];
   const hub = new Hub<string>({

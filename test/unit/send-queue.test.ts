@@ -58,6 +58,7 @@ describe('SendQueue', () => {
     });
     const deps: ChatDeps = {
       db: t.db,
+      reads: t.db,
       publisher,
       logger: silentLogger,
       metrics: createMetrics(),
