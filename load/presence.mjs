@@ -12,7 +12,27 @@ import { cpus } from 'node:os';
 import { cpuBetween, forkWorker, machineBusyPct, machineTicks, nowMicros, secondsBetween, stopProcess } from './lib/proc.mjs';
 import { percentiles, progress, table, writeResult } from './lib/report.mjs';
 import { args, connectBenchUsers, sample, sleep, until, withSystem } from './lib/run.mjs';
-import { ADMIN, DATABASE_URL, SECRET, seed } from './lib/targets.mjs';
+import { ADMIN, DATABASE_URL, METRICS_TOKEN, SECRET, seed } from './lib/targets.mjs';
+
+/**
+ * Each server's event-loop lag (prom-client's monitor, reset at every scrape: the numbers cover
+ * the time since the previous one) and its GC time so far: where a latency tail comes from.
+ */
+async function loopStats(urls) {
+  const stats = await Promise.all(
+    urls.map(async (url) => {
+      const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+      const value = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      const gcSeconds = [...text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+      return {
+        lagP99: value('nodejs_eventloop_lag_p99_seconds') * 1000,
+        lagMax: value('nodejs_eventloop_lag_max_seconds') * 1000,
+        gcMs: gcSeconds * 1000,
+      };
+    }),
+  );
+  return stats;
+}
 
 const o = args(
   'presence',
@@ -107,6 +127,7 @@ const result = await withSystem(
       const generators = [...clients.pids, churner.pid];
       const generatorsFrom = sample(generators);
       const machineFrom = machineTicks();
+      const loopsFrom = await loopStats(target.urls.map((u) => u.replace(/^ws/, 'http')));
       const start = nowMicros() + 10_000;
       progress(`phase ${label} from monotonic ${(start / 1e6).toFixed(3)} s`);
       const interval = 1e6 / rate;
@@ -121,6 +142,7 @@ const result = await withSystem(
       const to = sample(target.pids);
       const generatorsTo = sample(generators);
       const machineTo = machineTicks();
+      const loopsTo = await loopStats(target.urls.map((u) => u.replace(/^ws/, 'http')));
       const rep = await clients.report();
       const lat = percentiles(rep.delivery);
       const ack = arrayPercentiles(poster.acks.latencyMs);
@@ -135,6 +157,10 @@ const result = await withSystem(
         ackP50ms: ack.p50,
         ackP99ms: ack.p99,
         serverCpuPct: Math.round((cpuBetween(from, to) / 1e4 / secondsBetween(from, to)) * 10) / 10,
+        // The servers' worst event-loop lag and GC time during the phase.
+        loopLagP99Ms: Math.round(Math.max(...loopsTo.map((l) => l.lagP99)) * 10) / 10,
+        loopLagMaxMs: Math.round(Math.max(...loopsTo.map((l) => l.lagMax)) * 10) / 10,
+        gcMs: Math.round(loopsTo.reduce((s, l, i) => s + l.gcMs - loopsFrom[i].gcMs, 0)),
         // Everything on the machine (PostgreSQL and Redis are the rest), in the same unit.
         machineCpuPct: machineBusyPct(machineFrom, machineTo, cpus().length),
         loadGeneratorCpuPct:
