@@ -229,15 +229,17 @@ export class NotifyWorker {
   async fanOutBatch(): Promise<number> {
     const { db, settings } = this.deps;
     const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
-    for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) await this.fanOut(groupId, seq);
-    if (claimed.length > 0) {
-      for (const wake of this.pushWakes) wake.kick();
-      this.webhookWake.kick();
-    }
+    let pushesOwed = 0;
+    for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) pushesOwed += await this.fanOut(groupId, seq);
+    // Push loops wake only for pushes queued here: a message whose members are all connected owes
+    // none, and waking every loop for it cost two statements each per message.
+    if (pushesOwed > 0) for (const wake of this.pushWakes) wake.kick();
+    if (claimed.length > 0) this.webhookWake.kick();
     return claimed.length;
   }
 
-  private async fanOut(groupId: string, seq: number): Promise<void> {
+  /** Owes the message's pushes and webhook deliveries; returns how many users are owed a push. */
+  private async fanOut(groupId: string, seq: number): Promise<number> {
     const { db, presence, settings } = this.deps;
     const found = await notificationSource(db, groupId, seq);
     // A message of files, a poll or an event alone says what it carries ("📎 leaflet.pdf"), not nothing.
@@ -245,7 +247,7 @@ export class NotifyWorker {
     const base = { groupId, seq, token: this.token, coalesceMs: settings.coalesceMs };
     if (source?.kind !== 'message' || source.deleted) {
       await fanOutPushes(db, { ...base, batches: [] });
-      return;
+      return 0;
     }
     const defaultLevel: NotifyLevel =
       source.groupKind !== 'group' || source.memberCount <= settings.notifyAllMaxMembers ? 'all' : 'mentions';
@@ -272,6 +274,7 @@ export class NotifyWorker {
       ...(announcement ? { stats: { members: source.memberCount, delivered: await this.connectedMembers(groupId, source.senderId) } } : {}),
     });
     if (fannedOut && announcement) this.deps.onReachChanged?.(groupId, seq);
+    return plain.length + named.length;
   }
 
   /**
