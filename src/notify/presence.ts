@@ -154,9 +154,10 @@ export class RedisPresence implements Presence {
   }
 
   /**
-   * The set's changes of WRITE_GATHER_MS go to Redis together, in order (one command per run of
-   * adds or removes), then those who went offline are looked up and reported together: a stream
-   * of session starts and closes costs a few commands per interval, not several per user.
+   * The set's changes of WRITE_GATHER_MS go to Redis together: each user's last change counts
+   * (users are independent members of the set), so one SADD and one SREM per interval. Then those
+   * who went offline are looked up and reported together: a stream of session starts and closes
+   * costs a few commands per interval, not several per user.
    */
   private queueWrite(op: 'sadd' | 'srem', userId: string): void {
     this.writes.push([op, userId]);
@@ -168,18 +169,15 @@ export class RedisPresence implements Presence {
     if (writes.length === 0) return this.written;
     this.writes = [];
     const key = usersKey(this.replicaId);
+    const last = new Map<string, 'sadd' | 'srem'>();
+    for (const [op, userId] of writes) last.set(userId, op);
+    const added: string[] = [];
+    const gone: string[] = [];
+    for (const [userId, op] of last) (op === 'sadd' ? added : gone).push(userId);
     const pipeline = this.redis.pipeline();
-    for (let i = 0; i < writes.length; ) {
-      const op = writes[i]![0];
-      let j = i;
-      while (j < writes.length && writes[j]![0] === op) j++;
-      const users = writes.slice(i, j).map((w) => w[1]);
-      if (op === 'sadd') pipeline.sadd(key, ...users);
-      else pipeline.srem(key, ...users);
-      i = j;
-    }
+    if (added.length > 0) pipeline.sadd(key, ...added);
+    if (gone.length > 0) pipeline.srem(key, ...gone);
     const at = Date.now();
-    const gone = [...new Set(writes.filter((w) => w[0] === 'srem').map((w) => w[1]))];
     this.written = pipeline
       .exec()
       .catch(() => {})
