@@ -62,7 +62,9 @@ const o = args(
     'churn-rate': '200',
     presence: 'on',
     'churn-client': 'raw',
-    // banyan-before: an older build side by side (BENCH_BEFORE_ROOT), with the same load.
+    // banyan-before: an older build side by side (BENCH_BEFORE_ROOT), with the same load. ws: the
+    // minimal broadcast floor (load/peers/ws-server.mjs: no storage, no presence), for what the
+    // churn's connections alone cost on this machine.
     system: 'banyan',
     'warmup-s': '5',
   },
@@ -187,6 +189,7 @@ const result = await withSystem(
         ratePerS: churnRate,
         holdMs,
         client: o['churn-client'],
+        flavor: target.flavor,
       },
     });
     await minted;

@@ -69,9 +69,12 @@ function cycleRaw(url, token, holdMs) {
   stats.started++;
   const { hostname, port } = new URL(url);
   const socket = net.connect({ host: hostname, port: Number(port), noDelay: true });
+  // Banyan takes the token in a header; the `ws` floor (load/peers/ws-server.mjs) in the URL.
+  const target =
+    options.flavor === 'ws' ? `/?token=${token}&listen=0 HTTP/1.1\r\n` : `/v1/ws HTTP/1.1\r\nAuthorization: Bearer ${token}\r\n`;
   socket.write(
-    `GET /v1/ws HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+    `GET ${target}Host: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   );
   let buffer = Buffer.alloc(0);
   let upgraded = false;

@@ -1,6 +1,8 @@
 // The floor: a minimal `ws` broadcast server. JWT checked at upgrade (jose), no compression; the
 // admin's `send` becomes one serialised frame written to every open socket in a plain loop, via
 // Redis pub/sub when there are several processes. No storage, no rooms, no ordering work.
+// A socket opened with `listen=0` in its URL gets no broadcasts (bench:presence's churn sockets,
+// which in Banyan are in no announcement group).
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { jwtVerify } from 'jose';
@@ -19,10 +21,12 @@ const sub = pub?.duplicate();
 
 http.on('upgrade', async (req, socket, head) => {
   try {
-    const token = new URL(req.url, 'http://x').searchParams.get('token') ?? '';
+    const params = new URL(req.url, 'http://x').searchParams;
+    const token = params.get('token') ?? '';
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.user = payload.sub;
+      ws.listens = params.get('listen') !== '0';
       ws.on('message', (data) => onMessage(ws, data));
       ws.send('{"type":"ready"}');
     });
@@ -32,7 +36,7 @@ http.on('upgrade', async (req, socket, head) => {
 });
 
 const broadcast = (frame) => {
-  for (const ws of wss.clients) ws.send(frame);
+  for (const ws of wss.clients) if (ws.listens) ws.send(frame);
 };
 
 let seq = 0;
