@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tokens } from '../../src/auth/tokens.js';
 import { randomAddress } from '../helpers/addresses.js';
-import { freePort, Replica, replicaEnv } from '../helpers/replicas.js';
+import { freePort, Replica, replicaEnv, sleep } from '../helpers/replicas.js';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -200,5 +200,54 @@ describe('the WebSocket upgrade answer', () => {
     expect(body.error).toMatchObject({ code: 'rate_limited', details: { retryAfterMs: expect.any(Number) } });
     expect(body.error.details.retryAfterMs).toBeGreaterThan(55_000);
     expect(body.error.details.retryAfterMs).toBeLessThanOrEqual(60_000);
+  });
+});
+
+// A presence flush hands a viewer every frame it has for them at once: one corked write, not a
+// segment per frame (each uncorked send outside a uWS handler is its own write).
+describe('presence frames on the wire', () => {
+  let replica: Replica;
+  let dataDir: string;
+  const sockets: TestSocket[] = [];
+  const tokens = new Tokens({ secret: TEST_SECRET });
+  const tokenOf = async (sub: string) => (await tokens.sign({ userId: sub, name: sub, ttlSeconds: 600 })).token;
+  const COALESCE_MS = 300;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'banyan-presence-wire-'));
+    const env = replicaEnv({ databaseUrl: '', redisUrl: '', env: { DATA_DIR: dataDir, PRESENCE_COALESCE_MS: String(COALESCE_MS) } });
+    replica = new Replica(0, await freePort(), env);
+    await replica.start();
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close()));
+    await replica?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a viewer gets the frames of one flush in one write', async () => {
+    const [viewer, ...subjects] = Array.from({ length: 6 }, (_, i) => `wire-${i}-${Date.now()}`);
+    const tokensOf = new Map(await Promise.all([viewer!, ...subjects].map(async (id) => [id, await tokenOf(id)] as const)));
+    const open = async (id: string) => {
+      const s = await connect(replica.wsUrl, tokensOf.get(id)!);
+      sockets.push(s);
+      return s;
+    };
+    // Users exist once seen; then one small group holds them all.
+    for (const s of await Promise.all(subjects.map(open))) await s.close();
+    const created = await replica.http('POST', '/v1/groups', { token: tokensOf.get(viewer!)!, body: { name: 'Wire', members: subjects } });
+    expect(created.status).toBe(201);
+    const v = await open(viewer!);
+    await sleep(COALESCE_MS * 3);
+    const viewerPort = (v.ws as unknown as { _socket: { localPort: number } })._socket.localPort;
+    const before = segmentsSent(replica.port, viewerPort);
+    if (before === undefined) return; // no `ss` here: nothing to count
+    const online = () => v.frames.filter((f) => f.type === 'presence' && f.online && subjects.includes(f.user)).length;
+    await Promise.all(subjects.map(open));
+    const deadline = Date.now() + 5000;
+    while (online() < subjects.length && Date.now() < deadline) await sleep(20);
+    expect(online()).toBe(subjects.length);
+    // Five frames; one write per flush they fell into (the five starts may straddle two flushes).
+    expect(segmentsSent(replica.port, viewerPort)! - before).toBeLessThanOrEqual(2);
   });
 });
