@@ -61,7 +61,7 @@ const NO_USER = '?'.repeat(65);
 
 /** Groups and their members. Every change appends an event to the group's log. */
 export class Groups {
-  /** Session starts and `/v1/me` of concurrent users share one statement. */
+  /** `/v1/me` and session starts' second listings (session-start.ts) of concurrent users share one statement. */
   private readonly listings: ReadBatch<string, GroupSummary[]>;
   /** Feeds that start together read where their logs end in one statement. */
   private readonly logEnds = new ReadBatch<string, number>(
