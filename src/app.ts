@@ -9,7 +9,7 @@ import { type Chat, createChat } from './chat/index.js';
 import type { Config } from './config.js';
 import { openStorage, runMigrations, type Storage } from './db/connect.js';
 import { eventsAfter } from './db/events.js';
-import { findLastSeqs } from './db/groups.js';
+import { groupEndsOf } from './db/hot-reads.js';
 import { Publisher } from './delivery/publisher.js';
 import { Gateway } from './gateway/gateway.js';
 import { RateLimits } from './gateway/rate-limits.js';
@@ -139,7 +139,7 @@ export async function startApp(config: Config): Promise<App> {
     bus,
     feedStorage: {
       lastSeq: (groupId) => chat.groups.logEnd(groupId),
-      lastSeqs: (groupIds) => findLastSeqs(storage.db, groupIds),
+      lastSeqs: (groupIds) => groupEndsOf(storage.reads, groupIds),
       eventsAfter: (groupId, after, limit) => eventsAfter(storage.db, groupId, after, limit),
     },
     bodies: httpBodies(limits),

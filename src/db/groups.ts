@@ -17,11 +17,6 @@ export async function findGroup(db: Queryable, id: string): Promise<GroupRow | u
 }
 
 /** Where each of these groups' logs ends (groups that no longer exist are left out). */
-export async function findLastSeqs(db: Queryable, ids: string[]): Promise<{ id: string; lastSeq: number }[]> {
-  if (ids.length === 0) return [];
-  return db.select({ id: groups.id, lastSeq: groups.lastSeq }).from(groups).where(inArray(groups.id, ids));
-}
-
 export async function findDirectGroup(db: Queryable, directKey: string): Promise<GroupRow | undefined> {
   const [row] = await db.select().from(groups).where(eq(groups.directKey, directKey)).limit(1);
   return row;

@@ -41,7 +41,7 @@ const groupEndsStatement = perDb((db) =>
     .prepare('group_ends'),
 );
 
-/** Where each of these groups' logs ends (one statement for the feeds that start together); missing groups are left out. */
+/** Where each of these groups' logs ends (feeds that start together, and the feeds' periodic check); missing groups are left out. */
 export const groupEndsOf = (db: Db, ids: string[]) => groupEndsStatement(db).execute({ ids });
 
 const userStatement = perDb((db) =>
