@@ -9,7 +9,17 @@
 import postgres from 'postgres';
 import { connectPoster } from './lib/admin.mjs';
 import { cpus } from 'node:os';
-import { cpuBetween, forkWorker, machineBusyPct, machineTicks, nowMicros, secondsBetween, stopProcess } from './lib/proc.mjs';
+import {
+  commandPctBetween,
+  cpuBetween,
+  forkWorker,
+  machineBusyPct,
+  machineTicks,
+  ticksByCommand,
+  nowMicros,
+  secondsBetween,
+  stopProcess,
+} from './lib/proc.mjs';
 import { newHistogram, percentiles, progress, table, writeResult } from './lib/report.mjs';
 import { args, connectBenchUsers, sample, sleep, until, withSystem } from './lib/run.mjs';
 import { ADMIN, DATABASE_URL, METRICS_TOKEN, SECRET, seed } from './lib/targets.mjs';
@@ -84,6 +94,8 @@ const churnRate = Number(o['churn-rate']);
 const presenceOn = o.presence !== 'off';
 const rounds = Number(o.rounds);
 const CHURN_PREFIX = 'bc';
+/** The storage processes whose CPU each phase reports (all of PostgreSQL's, Redis). */
+const STORAGE_COMMANDS = ['postgres', 'redis-server'];
 const runId = Date.now().toString(36);
 
 /** Churn users bc0…, in ordinary groups of `groupSize` (ids g-bench-p…, dropped by the next seed). */
@@ -133,6 +145,7 @@ const result = await withSystem(
       const generators = [...clients.pids, churner.pid];
       const generatorsFrom = sample(generators);
       const machineFrom = machineTicks();
+      const storageFrom = ticksByCommand(STORAGE_COMMANDS);
       const loopsFrom = await loopStats(target.urls.map((u) => u.replace(/^ws/, 'http')));
       const start = nowMicros() + 10_000;
       progress(`phase ${label} from monotonic ${(start / 1e6).toFixed(3)} s`);
@@ -148,11 +161,18 @@ const result = await withSystem(
       const to = sample(target.pids);
       const generatorsTo = sample(generators);
       const machineTo = machineTicks();
+      const storage = commandPctBetween(storageFrom, ticksByCommand(STORAGE_COMMANDS));
       const loopsTo = await loopStats(target.urls.map((u) => u.replace(/^ws/, 'http')));
       const rep = await clients.report();
       const lat = percentiles(rep.delivery);
       pooled[label].add(rep.delivery);
       const ack = arrayPercentiles(poster.acks.latencyMs);
+      // Per announcement: its first receiver (commit, bus and the first send) and the spread to
+      // its last (the fan-out): which of the two a latency tail comes from.
+      const firsts = [...rep.firstByItem.values()].map((us) => us / 1000);
+      const spreads = [...rep.firstByItem].map(([id, f]) => (rep.lastByItem.get(id) - f) / 1000);
+      const first = arrayPercentiles(firsts);
+      const spread = arrayPercentiles(spreads);
       phaseIndex++;
       return {
         phase: label,
@@ -163,6 +183,10 @@ const result = await withSystem(
         maxMs: lat.max,
         ackP50ms: ack.p50,
         ackP99ms: ack.p99,
+        firstP50ms: first.p50,
+        firstP99ms: first.p99,
+        spreadP50ms: spread.p50,
+        spreadP99ms: spread.p99,
         serverCpuPct: Math.round((cpuBetween(from, to) / 1e4 / secondsBetween(from, to)) * 10) / 10,
         // The servers' worst event-loop lag and GC time during the phase.
         loopLagP99Ms: Math.round(Math.max(...loopsTo.map((l) => l.lagP99)) * 10) / 10,
@@ -170,6 +194,8 @@ const result = await withSystem(
         gcMs: Math.round(loopsTo.reduce((s, l, i) => s + l.gcMs - loopsFrom[i].gcMs, 0)),
         // Everything on the machine (PostgreSQL and Redis are the rest), in the same unit.
         machineCpuPct: machineBusyPct(machineFrom, machineTo, cpus().length),
+        postgresCpuPct: storage.postgres,
+        redisCpuPct: storage['redis-server'],
         loadGeneratorCpuPct:
           Math.round((cpuBetween(generatorsFrom, generatorsTo) / 1e4 / secondsBetween(generatorsFrom, generatorsTo)) * 10) / 10,
       };

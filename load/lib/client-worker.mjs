@@ -30,6 +30,7 @@ function resetStats() {
     ack: newHistogram(),
     /** announcement index -> latest receive latency (µs), for "time to last receiver" */
     lastByItem: new Map(),
+    firstByItem: new Map(),
   };
   cpuStart = process.cpuUsage();
 }
@@ -78,6 +79,8 @@ function onFrame(s, buf, flavor) {
   stats.delivery.recordValue(latency);
   const last = stats.lastByItem.get(stamp.id);
   if (last === undefined || latency > last) stats.lastByItem.set(stamp.id, latency);
+  const first = stats.firstByItem.get(stamp.id);
+  if (first === undefined || latency < first) stats.firstByItem.set(stamp.id, latency);
 }
 
 function markReady(s) {
@@ -283,6 +286,7 @@ function report() {
     delivery: encodeHistogram(stats.delivery),
     ack: encodeHistogram(stats.ack),
     lastByItem: [...stats.lastByItem],
+    firstByItem: [...stats.firstByItem],
     cpuMicros: cpu.user + cpu.system,
     rss: process.memoryUsage.rss(),
   };

@@ -90,6 +90,8 @@ export class Clients {
     const sum = (k) => reports.reduce((s, r) => s + r[k], 0);
     const lastByItem = new Map();
     for (const r of reports) for (const [id, l] of r.lastByItem) lastByItem.set(id, Math.max(lastByItem.get(id) ?? 0, l));
+    const firstByItem = new Map();
+    for (const r of reports) for (const [id, f] of r.firstByItem) firstByItem.set(id, Math.min(firstByItem.get(id) ?? Infinity, f));
     return {
       ready: sum('ready'),
       failed: sum('failed'),
@@ -104,6 +106,7 @@ export class Clients {
       delivery: mergeHistograms(reports.map((r) => r.delivery)),
       ack: mergeHistograms(reports.map((r) => r.ack)),
       lastByItem,
+      firstByItem,
     };
   }
 

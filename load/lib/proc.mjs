@@ -1,7 +1,7 @@
 // Child processes of a benchmark run and what /proc says about them. Every child is killed when
 // the run ends, however it ends (normal exit, error, signal, hard timeout).
 import { fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const children = new Set();
 const TICK_US = 1e6 / 100; // CLK_TCK is 100 on Linux x86-64
@@ -91,6 +91,35 @@ export function machineTicks() {
   const total = ticks.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
 }
+
+/**
+ * CPU ticks so far of every process whose command is one of `commands` (PostgreSQL's backends,
+ * redis-server), summed by command: where the machine's time goes besides the servers under test.
+ * A process that exits between two samples loses its ticks, so the sums are a floor.
+ */
+export function ticksByCommand(commands) {
+  const sums = Object.fromEntries(commands.map((c) => [c, 0]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (!(command in sums)) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    sums[command] += Number(fields[11]) + Number(fields[12]);
+  }
+  return { at: process.hrtime.bigint(), sums };
+}
+
+/** Each command's share of one core between two `ticksByCommand` samples (100 = one core). */
+export const commandPctBetween = (a, b) =>
+  Object.fromEntries(
+    Object.keys(a.sums).map((c) => [c, Math.round((((b.sums[c] - a.sums[c]) * TICK_US) / 1e4 / secondsBetween(a, b)) * 10) / 10]),
+  );
 
 /** Busy share of one core over an interval, as the per-process percentages (2 cores busy = 200). */
 export const machineBusyPct = (a, b, cores) => Math.round(((b.busy - a.busy) / (b.total - a.total)) * cores * 1000) / 10;

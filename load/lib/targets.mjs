@@ -15,8 +15,16 @@ export const USER_PREFIX = 'bu';
 const root = new URL('../../', import.meta.url).pathname;
 
 const basePort = Number(process.env.BENCH_BASE_PORT ?? 9300);
-/** Node flags for every server under test: a full GC on SIGUSR2 (see gc-on-signal.cjs). */
-const gcFlags = ['--expose-gc', '--require', `${root}load/lib/gc-on-signal.cjs`];
+/**
+ * Node flags for every server under test: a full GC on SIGUSR2 (see gc-on-signal.cjs), and any in
+ * BENCH_SERVER_FLAGS (space-separated, e.g. `--trace-gc` to see each collection's pause).
+ */
+const gcFlags = [
+  '--expose-gc',
+  '--require',
+  `${root}load/lib/gc-on-signal.cjs`,
+  ...(process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean),
+];
 
 async function healthy(port, path) {
   try {
