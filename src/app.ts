@@ -167,6 +167,7 @@ export async function startApp(config: Config): Promise<App> {
       drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
       drainNoticeMs: config.DRAIN_NOTICE_MS,
       feedCheckMs: config.FEED_CHECK_MS,
+      feedLingerMs: config.FEED_LINGER_MS,
       trustProxy: config.TRUST_PROXY,
       metricsToken: config.METRICS_TOKEN,
       maxUploadBytes: config.MAX_UPLOAD_BYTES,

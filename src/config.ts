@@ -98,6 +98,8 @@ const envSchema = z.object({
   DRAIN_NOTICE_MS: int(0, 600_000).default(0),
   /** How often each replica checks its followed groups against storage for events the bus lost. */
   FEED_CHECK_MS: int(100, 3_600_000).default(5000),
+  /** How long a replica keeps following a group after its last socket of it leaves (0: not at all). */
+  FEED_LINGER_MS: int(0, 600_000).default(30_000),
   /** Bearer token /metrics asks for; unset, /metrics is not served (it is not for clients). */
   METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   /** Who may add a user who never chose (`privacy.groupAdd`): everyone, shared (PROTOCOL.md §6) or nobody. */

@@ -26,6 +26,12 @@ export interface FeedOptions {
   fillPageSize: number;
   /** How often every running feed is checked against storage for events the bus never brought. */
   checkIntervalMs: number;
+  /**
+   * How long a feed keeps running after its last reference goes: a socket of the group that
+   * starts here meanwhile (a phone back from the background, a flapping network) finds it
+   * current, with no bus subscription and no storage read to wait for. 0 stops it at once.
+   */
+  lingerMs?: number;
   onGapFill?: () => void;
 }
 
@@ -47,6 +53,8 @@ interface Feed {
   closed: boolean;
   /** The log's end as storage gave it at the previous periodic check. */
   checkedEnd: number;
+  /** Set while no one references the feed: it stops when this fires. */
+  lingerTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -74,6 +82,8 @@ export class GroupFeeds {
   acquire(groupId: string): Promise<void> {
     const existing = this.feeds.get(groupId);
     if (existing) {
+      clearTimeout(existing.lingerTimer);
+      existing.lingerTimer = undefined;
       existing.refs++;
       return existing.ready;
     }
@@ -88,19 +98,35 @@ export class GroupFeeds {
       filling: false,
       closed: false,
       checkedEnd: -1,
+      lingerTimer: undefined,
     };
     this.feeds.set(groupId, feed);
     feed.ready = this.start(feed);
     return feed.ready;
   }
 
+  /** Drops a reference; the last one stops the feed after `lingerMs`. */
   release(groupId: string): void {
     const feed = this.feeds.get(groupId);
-    if (!feed || --feed.refs > 0) return;
+    if (!feed || feed.refs === 0 || --feed.refs > 0) return;
+    const lingerMs = this.options.lingerMs ?? 0;
+    if (lingerMs <= 0) {
+      this.stop(feed);
+      return;
+    }
+    feed.lingerTimer = setTimeout(() => this.stop(feed), lingerMs);
+    feed.lingerTimer.unref();
+  }
+
+  private stop(feed: Feed): void {
+    if (feed.closed) return;
     feed.closed = true;
     clearTimeout(feed.gapTimer);
-    this.feeds.delete(groupId);
-    this.bus.unsubscribe(groupTopic(groupId)).catch((err: unknown) => this.logger.warn('bus unsubscribe failed', { groupId, err }));
+    clearTimeout(feed.lingerTimer);
+    this.feeds.delete(feed.groupId);
+    this.bus
+      .unsubscribe(groupTopic(feed.groupId))
+      .catch((err: unknown) => this.logger.warn('bus unsubscribe failed', { groupId: feed.groupId, err }));
   }
 
   /** The seq after which a socket that starts following the group now receives events. */
@@ -163,6 +189,7 @@ export class GroupFeeds {
     for (const feed of this.feeds.values()) {
       feed.closed = true;
       clearTimeout(feed.gapTimer);
+      clearTimeout(feed.lingerTimer);
     }
     this.feeds.clear();
   }
@@ -181,6 +208,7 @@ export class GroupFeeds {
       // Leave no half-started feed behind; the caller sees the error and may retry.
       if (this.feeds.get(feed.groupId) === feed) {
         feed.closed = true;
+        clearTimeout(feed.lingerTimer);
         this.feeds.delete(feed.groupId);
         this.bus.unsubscribe(groupTopic(feed.groupId)).catch(() => undefined);
       }

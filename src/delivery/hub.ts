@@ -45,6 +45,8 @@ export interface HubDeps<S> {
   settings: {
     /** How often running feeds are checked against storage for events the bus lost. */
     feedCheckMs: number;
+    /** How long a group is still followed after its last socket here leaves (FeedOptions.lingerMs). */
+    feedLingerMs: number;
     /** Unsent bytes past which a socket is cut with 4000. */
     slowConsumerBytes: number;
   };
@@ -86,7 +88,13 @@ export class Hub<S> {
         publish: (groupId, data, origin) => this.fanOut(groupId, data, origin),
         memberLeft: (groupId, userId) => this.memberLeft(groupId, userId),
       },
-      { gapWaitMs: 50, fillPageSize: 500, checkIntervalMs: settings.feedCheckMs, onGapFill: () => metrics.gapFills.inc() },
+      {
+        gapWaitMs: 50,
+        fillPageSize: 500,
+        checkIntervalMs: settings.feedCheckMs,
+        lingerMs: settings.feedLingerMs,
+        onGapFill: () => metrics.gapFills.inc(),
+      },
       logger,
     );
     bus.onMessage((message) => this.route(message));

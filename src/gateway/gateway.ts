@@ -71,6 +71,8 @@ export interface GatewayDeps {
     drainNoticeMs?: number;
     /** How often running feeds are checked against storage for events the bus lost. */
     feedCheckMs: number;
+    /** How long a group is still followed after its last socket here leaves. */
+    feedLingerMs: number;
     /** Proxies whose X-Forwarded-For entries are believed (TRUST_PROXY). */
     trustProxy: number;
     /** Bearer token for /metrics; unset, /metrics is not served. */
@@ -125,7 +127,7 @@ export class Gateway {
       metrics,
       logger,
       ...(deps.presence ? { presence: deps.presence } : {}),
-      settings: { feedCheckMs: settings.feedCheckMs, slowConsumerBytes: settings.slowConsumerBytes },
+      settings: { feedCheckMs: settings.feedCheckMs, feedLingerMs: settings.feedLingerMs, slowConsumerBytes: settings.slowConsumerBytes },
     });
 
     // The newest history pages are served from memory while this replica's feeds say they are current.

@@ -157,6 +157,8 @@ export class MemoryFeedStorage implements FeedStorage {
   readonly logs = new Map<string, LogEvent[]>();
   /** Reads of events (gap fills). */
   fills = 0;
+  /** Reads of where a log ends (feed baselines). */
+  baselines = 0;
   /** When set, a `lastSeq` answer (read when asked) arrives only once this resolves. */
   lastSeqGate: Promise<void> | undefined;
 
@@ -173,6 +175,7 @@ export class MemoryFeedStorage implements FeedStorage {
   }
 
   async lastSeq(groupId: string): Promise<number> {
+    this.baselines++;
     const seq = this.logs.get(groupId)?.length ?? 0;
     await this.travel();
     await this.lastSeqGate;

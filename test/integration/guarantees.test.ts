@@ -45,7 +45,8 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
   beforeAll(async () => {
     server = await startServer({
       mode,
-      env: { SYNC_LIMIT: '20', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_S: '100000', FEED_CHECK_MS: '200' },
+      // No lingering feeds: a start after a socket's close begins its feeds itself (the cold race below).
+      env: { SYNC_LIMIT: '20', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_S: '100000', FEED_CHECK_MS: '200', FEED_LINGER_MS: '0' },
     });
     if (mode === 'postgres') independent = postgres(process.env.DATABASE_URL!, { max: 4, onnotice: () => {} });
   });

@@ -59,6 +59,7 @@ describe('loadConfig', () => {
       DRAIN_TIMEOUT_MS: 10_000,
       DRAIN_NOTICE_MS: 0,
       FEED_CHECK_MS: 5000,
+      FEED_LINGER_MS: 30_000,
       METRICS_TOKEN: undefined,
       DEFAULT_GROUP_ADD: 'shared',
       TALLY_INTERVAL_MS: 2000,

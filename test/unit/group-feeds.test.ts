@@ -130,6 +130,41 @@ describe('GroupFeeds', () => {
     expect(fanout.seqs('g')).toEqual([1]);
   });
 
+  it('keeps a released feed running for lingerMs: a reference taken meanwhile finds it current, with no new subscription', async () => {
+    const { bus, storage, fanout, feeds, commit } = start({}, { lingerMs: 1000 });
+    commit('g', 2);
+    await feeds.acquire('g');
+    expect(feeds.deliveredSeq('g')).toBe(2);
+    feeds.release('g');
+    // Events keep coming while no one references it: it stays where the log is.
+    commit('g');
+    bus.drain();
+    await vi.advanceTimersByTimeAsync(999);
+    const baselines = storage.baselines;
+    await feeds.acquire('g');
+    expect(feeds.deliveredSeq('g')).toBe(3);
+    expect(storage.baselines).toBe(baselines);
+    expect(bus.calls).toEqual(['subscribe g:g']);
+    // Taken again, the earlier timer no longer stops it.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(bus.calls).toEqual(['subscribe g:g']);
+    feeds.release('g');
+    await vi.advanceTimersByTimeAsync(999);
+    expect(bus.calls).toEqual(['subscribe g:g']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(bus.calls).toEqual(['subscribe g:g', 'unsubscribe g:g']);
+    expect(feeds.deliveredSeq('g')).toBe(-1);
+    // An extra release of a stopped or lingering feed takes nothing away from the next one.
+    feeds.release('g');
+    await feeds.acquire('g');
+    feeds.release('g');
+    feeds.release('g');
+    await feeds.acquire('g');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(bus.calls).toEqual(['subscribe g:g', 'unsubscribe g:g', 'subscribe g:g']);
+    expect(fanout.seqs('g')).toEqual([3]);
+  });
+
   it('catches every feed up from storage after the bus lost messages (resyncAll)', async () => {
     const { bus, storage, fanout, feeds } = start({ drop: 1 });
     await feeds.acquire('a');

@@ -139,7 +139,7 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
     onRevoked: () => {},
     metrics: createMetrics(),
     logger,
-    settings: { feedCheckMs: 60_000, slowConsumerBytes: 1000 },
+    settings: { feedCheckMs: 60_000, feedLingerMs: 0, slowConsumerBytes: 1000 },
   });
   const sessions = new Map<string, Session<string>>();
   transport.onClose = (socket) => {
