@@ -229,17 +229,22 @@ export class NotifyWorker {
   async fanOutBatch(): Promise<number> {
     const { db, settings } = this.deps;
     const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
-    let pushesOwed = 0;
-    for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) pushesOwed += await this.fanOut(groupId, seq);
-    // Push loops wake only for pushes queued here: a message whose members are all connected owes
-    // none, and waking every loop for it cost two statements each per message.
-    if (pushesOwed > 0) for (const wake of this.pushWakes) wake.kick();
-    if (claimed.length > 0) this.webhookWake.kick();
+    const owed = { pushes: 0, deliveries: 0 };
+    for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) {
+      const { pushes, deliveries } = await this.fanOut(groupId, seq);
+      owed.pushes += pushes;
+      owed.deliveries += deliveries;
+    }
+    // The loops wake only for work queued here: a message whose members are all connected owes
+    // no push, one in a community without webhooks no delivery, and waking the loops for it cost
+    // two statements each per message.
+    if (owed.pushes > 0) for (const wake of this.pushWakes) wake.kick();
+    if (owed.deliveries > 0) this.webhookWake.kick();
     return claimed.length;
   }
 
-  /** Owes the message's pushes and webhook deliveries; returns how many users are owed a push. */
-  private async fanOut(groupId: string, seq: number): Promise<number> {
+  /** Owes the message's pushes and webhook deliveries; returns how many of each it owed. */
+  private async fanOut(groupId: string, seq: number): Promise<{ pushes: number; deliveries: number }> {
     const { db, presence, settings } = this.deps;
     const found = await notificationSource(db, groupId, seq);
     // A message of files, a poll or an event alone says what it carries ("📎 leaflet.pdf"), not nothing.
@@ -247,7 +252,7 @@ export class NotifyWorker {
     const base = { groupId, seq, token: this.token, coalesceMs: settings.coalesceMs };
     if (source?.kind !== 'message' || source.deleted) {
       await fanOutPushes(db, { ...base, batches: [] });
-      return 0;
+      return { pushes: 0, deliveries: 0 };
     }
     const defaultLevel: NotifyLevel =
       source.groupKind !== 'group' || source.memberCount <= settings.notifyAllMaxMembers ? 'all' : 'mentions';
@@ -267,14 +272,15 @@ export class NotifyWorker {
       { userIds: named, urgent: true, payload: buildPayload(groupId, seq, source, true) },
     ].filter((b) => b.userIds.length > 0);
     const announcement = source.groupKind === 'announcement';
+    const deliveries = await this.webhookDeliveries(groupId, seq, source, mentions);
     const fannedOut = await fanOutPushes(db, {
       ...base,
       batches,
-      deliveries: await this.webhookDeliveries(groupId, seq, source, mentions),
+      deliveries,
       ...(announcement ? { stats: { members: source.memberCount, delivered: await this.connectedMembers(groupId, source.senderId) } } : {}),
     });
     if (fannedOut && announcement) this.deps.onReachChanged?.(groupId, seq);
-    return plain.length + named.length;
+    return fannedOut ? { pushes: plain.length + named.length, deliveries: deliveries.length } : { pushes: 0, deliveries: 0 };
   }
 
   /**
