@@ -22,7 +22,7 @@ import {
 } from './lib/proc.mjs';
 import { newHistogram, percentiles, progress, table, writeResult } from './lib/report.mjs';
 import { args, connectBenchUsers, sample, sleep, until, withSystem } from './lib/run.mjs';
-import { ADMIN, DATABASE_URL, METRICS_TOKEN, SECRET, seed } from './lib/targets.mjs';
+import { ADMIN, DATABASE_URL, METRICS_TOKEN, SECRET, seed, vacuumAnalyze } from './lib/targets.mjs';
 
 /**
  * Each server's event-loop lag (prom-client's monitor, reset at every scrape: the numbers cover
@@ -111,10 +111,7 @@ async function seedChurners() {
     await sql`insert into members (group_id, user_id, role)
       select 'g-bench-p' || (i / ${groupSize}), ${CHURN_PREFIX} || i, case when i % ${groupSize} = 0 then 'owner' else 'member' end
       from generate_series(0, ${churn - 1}::int) i`;
-    // Statistics as a running database would have them (autovacuum analyzes later than the bench starts).
-    await sql`analyze members`;
-    await sql`analyze groups`;
-    await sql`analyze users`;
+    await vacuumAnalyze(sql);
   } finally {
     await sql.end({ timeout: 5 });
   }
