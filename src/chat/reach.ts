@@ -1,4 +1,4 @@
-import { findStats, groupAdmins } from '../db/notifications.js';
+import { groupAdmins, statsOf } from '../db/notifications.js';
 import type { ChatDeps } from './deps.js';
 
 /**
@@ -31,14 +31,24 @@ export class ReachStats {
     this.pending.clear();
   }
 
+  /** Each group's due counters and its admins, one read each per flush: ten announcements in an interval cost two reads, not twenty. */
   private async flush(): Promise<void> {
-    const due = [...this.pending.values()];
+    const due = new Map<string, number[]>();
+    for (const { groupId, seq } of this.pending.values()) due.set(groupId, [...(due.get(groupId) ?? []), seq]);
     this.pending.clear();
-    for (const { groupId, seq } of due) {
-      const [row, admins] = await Promise.all([findStats(this.deps.db, groupId, seq), groupAdmins(this.deps.db, groupId)]);
-      if (!row) continue;
-      const stats = { group: groupId, seq, members: row.members, delivered: row.delivered, notified: row.notified, read: row.read };
-      await Promise.all(admins.map((userId) => this.deps.publisher.control(userId, { kind: 'stats', stats })));
+    for (const [groupId, seqs] of due) {
+      const [rows, admins] = await Promise.all([statsOf(this.deps.db, groupId, seqs), groupAdmins(this.deps.db, groupId)]);
+      for (const row of rows.sort((a, b) => a.seq - b.seq)) {
+        const stats = {
+          group: groupId,
+          seq: row.seq,
+          members: row.members,
+          delivered: row.delivered,
+          notified: row.notified,
+          read: row.read,
+        };
+        await Promise.all(admins.map((userId) => this.deps.publisher.control(userId, { kind: 'stats', stats })));
+      }
     }
   }
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { enqueueDeliveries } from './webhooks.js';
 import { webhooks } from './schema.js';
@@ -366,12 +366,16 @@ export async function addReads(db: Queryable, groupId: string, reader: string, f
 }
 
 export async function findStats(db: Queryable, groupId: string, seq: number) {
-  const [row] = await db
+  const [row] = await statsOf(db, groupId, [seq]);
+  return row;
+}
+
+/** The reach counters of these messages of one group; messages without counters are left out. */
+export function statsOf(db: Queryable, groupId: string, seqs: number[]) {
+  return db
     .select()
     .from(messageStats)
-    .where(and(eq(messageStats.groupId, groupId), eq(messageStats.seq, seq)))
-    .limit(1);
-  return row;
+    .where(and(eq(messageStats.groupId, groupId), inArray(messageStats.seq, seqs)));
 }
 
 // Server keys

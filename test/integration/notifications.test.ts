@@ -276,6 +276,25 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
     // Plain members get no stats frames.
     await sleep(1200);
     expect(online.frames.filter((f) => f.type === 'stats')).toEqual([]);
+    // Counters of several messages that change within one interval reach the admin, each in its own frame.
+    const more: number[] = [];
+    for (const clientMsgId of ['a2', 'a3']) {
+      const sent = await server.http('POST', `/v1/communities/${community.id}/announcements`, {
+        token: admin.token,
+        body: { clientMsgId, text: clientMsgId },
+      });
+      more.push(sent.body.seq as number);
+    }
+    // Both fanned out and their frames sent, so the read below changes both counters in one interval.
+    for (const seq of more) {
+      const path = `/v1/groups/${community.announcementGroupId}/messages/${seq}/stats`;
+      await waitUntil(async () => (await server.http('GET', path, { token: admin.token })).body.notified === 2, 5000, `stats of ${seq}`);
+    }
+    await sleep(1200);
+    expect(await online.request({ type: 'read', group: community.announcementGroupId, seq: more[1] })).toMatchObject({ type: 'ack' });
+    for (const seq of more) {
+      expect(await adminSocket.next((f) => f.type === 'stats' && f.seq === seq && f.read === 1, 5000)).toMatchObject({ members: 4 });
+    }
   });
 });
 
