@@ -95,7 +95,8 @@ export function machineTicks() {
 /**
  * CPU ticks so far of every process whose command is one of `commands` (PostgreSQL's backends,
  * redis-server), summed by command: where the machine's time goes besides the servers under test.
- * A process that exits between two samples loses its ticks, so the sums are a floor.
+ * A process that exits between two samples loses its ticks and one that starts brings all of its
+ * own: exact only while the processes stay (the servers' PostgreSQL connections stay open).
  */
 export function ticksByCommand(commands) {
   const sums = Object.fromEntries(commands.map((c) => [c, 0]));
