@@ -34,7 +34,11 @@ export class ReachStats {
   /** Each group's due counters and its admins, one read each per flush: ten announcements in an interval cost two reads, not twenty. */
   private async flush(): Promise<void> {
     const due = new Map<string, number[]>();
-    for (const { groupId, seq } of this.pending.values()) due.set(groupId, [...(due.get(groupId) ?? []), seq]);
+    for (const { groupId, seq } of this.pending.values()) {
+      const seqs = due.get(groupId);
+      if (seqs) seqs.push(seq);
+      else due.set(groupId, [seq]);
+    }
     this.pending.clear();
     for (const [groupId, seqs] of due) {
       const [rows, admins] = await Promise.all([statsOf(this.deps.db, groupId, seqs), groupAdmins(this.deps.db, groupId)]);

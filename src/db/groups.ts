@@ -16,7 +16,6 @@ export async function findGroup(db: Queryable, id: string): Promise<GroupRow | u
   return row;
 }
 
-/** Where each of these groups' logs ends (groups that no longer exist are left out). */
 export async function findDirectGroup(db: Queryable, directKey: string): Promise<GroupRow | undefined> {
   const [row] = await db.select().from(groups).where(eq(groups.directKey, directKey)).limit(1);
   return row;
