@@ -134,6 +134,15 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
       // Its last socket gone, the replica still follows the group for LINGER_MS (a socket back soon finds it current).
       await new Promise((r) => setTimeout(r, LINGER_MS / 5));
       expect(await subscribers()).toBe(2);
+      // A message while no socket there follows the group; a socket back on that replica starts on
+      // the lingering feed: `ready` says where the log is, and the stream goes on right after it.
+      const during = (await sb.request({ type: 'send', group, clientMsgId: 'during', text: 'during' })).seq as number;
+      const back = await on(0, a);
+      expect(back.frames[0]!.groups.find((g: { id: string }) => g.id === group).lastSeq).toBe(during);
+      const after = (await sb.request({ type: 'send', group, clientMsgId: 'after', text: 'after' })).seq as number;
+      await back.next((f) => f.type === 'event' && f.group === group && f.seq === after);
+      expect(back.frames.filter((f) => f.type === 'event' && f.group === group).map((f) => f.seq)).toEqual([after]);
+      await back.close();
       await waitUntil(async () => (await subscribers()) === 1, LINGER_MS + 3000, 'replica 0 to unsubscribe');
       await sb.close();
       await waitUntil(async () => (await subscribers()) === 0, LINGER_MS + 3000, 'replica 1 to unsubscribe');
