@@ -83,7 +83,9 @@ describe.skipIf(!hasChromium)('web push in a real browser', { timeout: 120_000 }
     const errors = collectPageErrors(page);
     await signUpInBrowser(page, server.url, 'Admin');
     const stored = () => page.evaluate(`localStorage.getItem(${JSON.stringify(SESSION_KEY)})`) as Promise<string | null>;
-    await expect.poll(stored).not.toBeNull();
+    // Sign-up hashes the password (scrypt) before the session is stored: on a loaded machine that
+    // took longer than expect.poll's default second once in CI.
+    await expect.poll(stored, { timeout: 10_000 }).not.toBeNull();
     const session = JSON.parse((await stored())!);
     const token = session.token as string;
     const c = (await server.http('POST', '/v1/communities', { token, body: { name: 'Relief' } })).body.community;
