@@ -4,8 +4,11 @@
 // other users (in ordinary groups of `group-size`, so every change has a presence audience)
 // connect and disconnect, `churn-rate` connections a second taking the users in turn: each
 // stays `hold-ms` and closes (an open loop: a server slower than the rate falls behind).
-// `rounds` pairs of phases alternate; the medians of each kind are compared.
-// Both phases on the same replicas, side by side. Bounded: `--timeout-s` (default 175).
+// `rounds` pairs of phases alternate, after a warm-up of each kind that is not measured; the
+// medians of each kind are compared, and every delivery of each kind pooled. `--burn` adds a busy
+// loop per kind of phase, to run the ws floor on a machine as loaded as Banyan's.
+// Both phases on the same replicas, side by side. Bounded: `--timeout-s` (default 240; 5 rounds
+// take about 150 s).
 import postgres from 'postgres';
 import { connectPoster } from './lib/admin.mjs';
 import { cpus } from 'node:os';
@@ -60,6 +63,7 @@ const o = args(
     'churn-client': { type: 'string' },
     system: { type: 'string' },
     'warmup-s': { type: 'string' },
+    burn: { type: 'string' },
   },
   {
     sockets: '2000',
@@ -77,6 +81,10 @@ const o = args(
     // churn's connections alone cost on this machine.
     system: 'banyan',
     'warmup-s': '5',
+    // `quiet,churn`: fractions of one core a busy loop takes in each kind of phase (none between
+    // them), to run the floor on a machine as loaded as Banyan's. 0,0: no busy loop.
+    burn: '0,0',
+    'timeout-s': '240',
   },
 );
 const N = Number(o.sockets);
@@ -93,6 +101,8 @@ const churnRate = Number(o['churn-rate']);
  */
 const presenceOn = o.presence !== 'off';
 const rounds = Number(o.rounds);
+const [burnQuiet, burnChurn] = o.burn.split(',').map(Number);
+if (![burnQuiet, burnChurn].every((d) => d >= 0 && d <= 1)) throw new Error('--burn takes two fractions of a core: quiet,churn');
 const CHURN_PREFIX = 'bc';
 /** The storage processes whose CPU each phase reports (all of PostgreSQL's, Redis). */
 const STORAGE_COMMANDS = ['postgres', 'redis-server'];
@@ -144,6 +154,7 @@ const result = await withSystem(
       const machineFrom = machineTicks();
       const storageFrom = ticksByCommand(STORAGE_COMMANDS);
       const loopsFrom = await loopStats(target.urls.map((u) => u.replace(/^ws/, 'http')));
+      burner?.send({ duty: label === 'churn' ? burnChurn : burnQuiet });
       const start = nowMicros() + 10_000;
       progress(`phase ${label} from monotonic ${(start / 1e6).toFixed(3)} s`);
       const interval = 1e6 / rate;
@@ -155,6 +166,7 @@ const result = await withSystem(
       }
       const delivered = await until(clients, 'delivered', (d) => d >= expected, 20_000);
       progress(`phase ${label} to monotonic ${(nowMicros() / 1e6).toFixed(3)} s`);
+      burner?.send({ duty: 0 });
       const to = sample(target.pids);
       const generatorsTo = sample(generators);
       const machineTo = machineTicks();
@@ -162,7 +174,7 @@ const result = await withSystem(
       const loopsTo = await loopStats(target.urls.map((u) => u.replace(/^ws/, 'http')));
       const rep = await clients.report();
       const lat = percentiles(rep.delivery);
-      pooled[label].add(rep.delivery);
+      pooled[label]?.add(rep.delivery);
       const ack = arrayPercentiles(poster.acks.latencyMs);
       // Per announcement: its first receiver (commit, bus and the first send) and the spread to
       // its last (the fan-out): which of the two a latency tail comes from.
@@ -200,6 +212,7 @@ const result = await withSystem(
 
     // Alternating rounds on the same replicas, so a machine whose load drifts weighs on both kinds alike.
     const churner = forkWorker('churn', new URL('./lib/churn-worker.mjs', import.meta.url).pathname);
+    const burner = burnQuiet + burnChurn > 0 ? forkWorker('burn', new URL('./lib/burn-worker.mjs', import.meta.url).pathname) : undefined;
     const message = (ev) => new Promise((resolve) => churner.once('message', (m) => m.ev === ev && resolve(m)));
     const minted = message('minted');
     churner.send({
@@ -222,6 +235,9 @@ const result = await withSystem(
     await sleep(Number(o['warmup-s']) * 1000);
     churner.send({ cmd: 'pause' });
     await sleep(holdMs + 1000);
+    // A quiet phase not measured either: the first one was the slowest of every run, Banyan's and
+    // the floor's alike (p99 up to 2–3 times the others'), and it alone raised the pooled quiet p99.
+    await phase('warm-up');
     const phases = [];
     for (let round = 0; round < rounds; round++) {
       phases.push({ round, ...(await phase('no churn')) });
@@ -247,6 +263,7 @@ const result = await withSystem(
       await sleep(holdMs + 1000); // the last churn sockets close before the next quiet phase
     }
     await stopProcess(churner);
+    if (burner) await stopProcess(burner);
     poster.close();
     return {
       receivers: connected.ready,
@@ -312,6 +329,7 @@ writeResult('presence', {
     system: o.system,
     warmupS: Number(o['warmup-s']),
     processes: Number(o.processes),
+    burn: { quiet: burnQuiet, churn: burnChurn },
   },
   ...result,
   summary,
