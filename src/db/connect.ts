@@ -11,7 +11,6 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { lockDataDir } from './data-dir-lock.js';
-import { preparingOften } from './prepared-statements.js';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -84,13 +83,9 @@ async function openPostgres(url: string, poolSize: number, readPoolSize: number 
       idle_timeout: 60,
       connection,
     });
-  // Statements prepared because they run often (prepared-statements.ts) keep the plans they had
-  // unprepared: planned for each execution's values. A generic plan of the push candidates'
-  // statement probed push_subscriptions once per member (5 ms for 2,000) where the custom plan
-  // saw an empty table and stopped.
-  const client = open(poolSize, { plan_cache_mode: 'force_custom_plan' });
+  const client = open(poolSize);
   const readClient = readPoolSize === undefined ? undefined : open(readPoolSize, { plan_cache_mode: 'force_generic_plan' });
-  const db = drizzlePostgres({ client: preparingOften(client), schema, casing: 'snake_case' }) as unknown as Db;
+  const db = drizzlePostgres({ client, schema, casing: 'snake_case' }) as unknown as Db;
   const reads = readClient ? (drizzlePostgres({ client: readClient, schema, casing: 'snake_case' }) as unknown as Db) : db;
   return {
     db,
