@@ -235,8 +235,9 @@ const result = await withSystem(
     await sleep(Number(o['warmup-s']) * 1000);
     churner.send({ cmd: 'pause' });
     await sleep(holdMs + 1000);
-    // A quiet phase not measured either: the first one was the slowest of every run, Banyan's and
-    // the floor's alike (p99 up to 2–3 times the others'), and it alone raised the pooled quiet p99.
+    // A quiet phase not measured either: the first quiet phase was the slowest quiet phase of every
+    // run, Banyan's and the floor's alike (p99 up to 2–3 times the others'), and it alone raised the
+    // pooled quiet p99 (so lowered the pooled rise).
     await phase('warm-up');
     const phases = [];
     for (let round = 0; round < rounds; round++) {
