@@ -174,7 +174,7 @@ const result = await withSystem(
       const loopsTo = await loopStats(target.urls.map((u) => u.replace(/^ws/, 'http')));
       const rep = await clients.report();
       const lat = percentiles(rep.delivery);
-      pooled[label]?.add(rep.delivery);
+      if (label !== 'warm-up') pooled[label].add(rep.delivery);
       const ack = arrayPercentiles(poster.acks.latencyMs);
       // Per announcement: its first receiver (commit, bus and the first send) and the spread to
       // its last (the fan-out): which of the two a latency tail comes from.
