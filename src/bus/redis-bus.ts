@@ -38,6 +38,12 @@ interface Transport {
 const RESUBSCRIBE_CHUNK = 1000;
 const RESUBSCRIBE_RETRY_MS = 1000;
 const QUIT_TIMEOUT_MS = 1000;
+/**
+ * Topics no longer wanted are gathered this long into one UNSUBSCRIBE. Nothing waits on it (a
+ * message of a topic no longer wanted is dropped), and feeds end one by one as their linger
+ * timers run out: one command each was a Redis round trip per group a replica stopped following.
+ */
+const UNSUBSCRIBE_GATHER_MS = 500;
 const WARN_INTERVAL_MS = 10_000;
 
 /**
@@ -87,8 +93,24 @@ export class RedisBus implements Bus {
   private shardSubscriberRestarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly transport: Transport;
-  /** The SUBSCRIBE being gathered (subscribeBatched). */
-  private subscribing: { topics: Set<string>; done: Promise<void> } | undefined;
+  /** Topics wanted while the event loop is busy (a reconnect storm's users) go in one SUBSCRIBE once the current I/O phase is over. */
+  private readonly subscribes = new TopicBatches(
+    (run) => setImmediate(run),
+    (topics) =>
+      this.sendInChunks(
+        'subscribe',
+        topics.filter((t) => this.wanted.has(t)),
+      ),
+  );
+  /** Topics no longer wanted go in one UNSUBSCRIBE per UNSUBSCRIBE_GATHER_MS. */
+  private readonly unsubscribes = new TopicBatches(
+    (run) => setTimeout(run, UNSUBSCRIBE_GATHER_MS),
+    (topics) =>
+      this.sendInChunks(
+        'unsubscribe',
+        topics.filter((t) => !this.wanted.has(t)),
+      ),
+  );
   private readonly prefix: string;
   private readonly sharded: boolean;
   private readonly log: BusLogger;
@@ -398,49 +420,29 @@ export class RedisBus implements Bus {
     this.wanted.add(topic);
     // While the subscriber is away, the next session subscribes every wanted topic.
     if (!this.subscriberConnected()) return;
-    await this.subscribeBatched(topic);
-  }
-
-  /**
-   * Topics wanted while the event loop is busy (a reconnect storm's users) go to Redis in one
-   * SUBSCRIBE once the current I/O phase is over; each caller resolves when it is confirmed.
-   * A topic no longer wanted by then is left out.
-   */
-  private subscribeBatched(topic: string): Promise<void> {
-    let batch = this.subscribing;
-    if (!batch) {
-      const topics = new Set<string>();
-      const done = new Promise<void>((resolve) => {
-        setImmediate(() => {
-          this.subscribing = undefined;
-          const wanted = [...topics].filter((t) => this.wanted.has(t));
-          const sent: Promise<unknown>[] = [];
-          for (let i = 0; i < wanted.length; i += RESUBSCRIBE_CHUNK) {
-            const chunk = wanted.slice(i, i + RESUBSCRIBE_CHUNK);
-            sent.push(
-              this.transport
-                .subscribe(chunk.map((t) => this.prefix + t))
-                .catch((err: unknown) => this.subscriptionFailed('subscribe', chunk[0]!, err)),
-            );
-          }
-          void Promise.all(sent).then(() => resolve());
-        });
-      });
-      batch = { topics, done };
-      this.subscribing = batch;
-    }
-    batch.topics.add(topic);
-    return batch.done;
+    await this.subscribes.add(topic);
   }
 
   async unsubscribe(topic: string): Promise<void> {
     if (!this.wanted.delete(topic) || this.closing) return;
     if (!this.subscriberConnected()) return;
-    try {
-      await this.transport.unsubscribe([this.prefix + topic]);
-    } catch (err) {
-      this.subscriptionFailed('unsubscribe', topic, err);
+    await this.unsubscribes.add(topic);
+  }
+
+  /**
+   * A gathered batch, in commands of at most RESUBSCRIBE_CHUNK topics. The caller left out the
+   * topics whose wish changed meanwhile: a topic wanted again stays subscribed, one dropped again
+   * is not subscribed. While the subscriber is away there is nothing to send: its next session
+   * subscribes exactly the wanted topics.
+   */
+  private async sendInChunks(op: 'subscribe' | 'unsubscribe', topics: string[]): Promise<void> {
+    if (this.closing || !this.subscriberConnected()) return;
+    const sent: Promise<unknown>[] = [];
+    for (let i = 0; i < topics.length; i += RESUBSCRIBE_CHUNK) {
+      const chunk = topics.slice(i, i + RESUBSCRIBE_CHUNK);
+      sent.push(this.transport[op](chunk.map((t) => this.prefix + t)).catch((err: unknown) => this.subscriptionFailed(op, chunk[0]!, err)));
     }
+    await Promise.all(sent);
   }
 
   private subscriberConnected(): boolean {
@@ -567,4 +569,31 @@ function errorMessage(err: unknown): string {
 function defaultLogger(): BusLogger {
   const logger = createLogger('info');
   return (level, msg, fields) => logger[level](msg, fields);
+}
+
+/** Topics gathered until `schedule` runs the batch: one command for a burst, and each caller resolved once it is sent. */
+class TopicBatches {
+  private open: { topics: Set<string>; done: Promise<void> } | undefined;
+
+  constructor(
+    private readonly schedule: (run: () => void) => void,
+    private readonly send: (topics: string[]) => Promise<void>,
+  ) {}
+
+  add(topic: string): Promise<void> {
+    let batch = this.open;
+    if (!batch) {
+      const topics = new Set<string>();
+      const done = new Promise<void>((resolve) =>
+        this.schedule(() => {
+          this.open = undefined;
+          void this.send([...topics]).then(resolve);
+        }),
+      );
+      batch = { topics, done };
+      this.open = batch;
+    }
+    batch.topics.add(topic);
+    return batch.done;
+  }
 }

@@ -130,8 +130,12 @@ export class RedisPresence implements Presence {
   }): Promise<RedisPresence> {
     const urls = options.url.split(',').map((u) => u.trim());
     const redis = options.sharded
-      ? new Cluster(urls.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port || 6379) })))
-      : new Redis(urls[0]!, { maxRetriesPerRequest: 1, connectionName: 'banyan-presence' });
+      ? new Cluster(
+          urls.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port || 6379) })),
+          { enableAutoPipelining: true },
+        )
+      : // Commands issued in the same tick go out as one write (a flush's, a lookup's).
+        new Redis(urls[0]!, { maxRetriesPerRequest: 1, connectionName: 'banyan-presence', enableAutoPipelining: true });
     redis.on('error', () => {}); // reconnects by itself; failures show up as empty answers below
     const presence = new RedisPresence(redis, options.replicaId, options.ttlMs, options.logger);
     // After a reconnect (Redis restarted) the set may be gone: write it whole again.
@@ -174,15 +178,23 @@ export class RedisPresence implements Presence {
     const added: string[] = [];
     const gone: string[] = [];
     for (const [userId, op] of last) (op === 'sadd' ? added : gone).push(userId);
-    const pipeline = this.redis.pipeline();
-    if (added.length > 0) pipeline.sadd(key, ...added);
-    if (gone.length > 0) pipeline.srem(key, ...gone);
     const at = Date.now();
-    this.written = pipeline
-      .exec()
-      .catch(() => {})
-      .then(() => (gone.length > 0 ? this.wentOffline(gone, at) : undefined));
+    // Issued in one go, so auto-pipelining sends them as one write: this replica's changes and,
+    // when someone left, the live replicas to look them up on.
+    const written = Promise.all([
+      added.length > 0 ? this.redis.sadd(key, ...added) : undefined,
+      gone.length > 0 ? this.redis.srem(key, ...gone) : undefined,
+    ]).catch(() => {});
+    const others = gone.length > 0 ? this.liveOthers(at) : undefined;
+    this.written = written.then(() => (others ? this.wentOffline(gone, at, others) : undefined));
     return this.written;
+  }
+
+  /** The other replicas that heartbeated within the ttl. Handled at once, so a failure waits unhandled for no one. */
+  private liveOthers(now: number): Promise<string[]> {
+    const replicas = this.redis.zrangebyscore(REPLICAS_KEY, now - this.ttlMs, '+inf').then((rs) => rs.filter((r) => r !== this.replicaId));
+    replicas.catch(() => {});
+    return replicas;
   }
 
   onChange(listener: (change: PresenceChange) => void): void {
@@ -204,9 +216,9 @@ export class RedisPresence implements Presence {
   }
 
   /** These users' sessions (here, or on a dead replica) ended: those connected nowhere else went offline at `at`. */
-  private async wentOffline(userIds: string[], at: number): Promise<void> {
+  private async wentOffline(userIds: string[], at: number, others?: Promise<string[]>): Promise<void> {
     try {
-      const connected = await this.connectedAmong(userIds);
+      const connected = await this.connectedAmong(userIds, others);
       const gone = userIds.filter((u) => !connected.has(u));
       for (let i = 0; i < gone.length; i += MEMBERSHIP_CHUNK) {
         const chunk = gone.slice(i, i + MEMBERSHIP_CHUNK);
@@ -218,22 +230,27 @@ export class RedisPresence implements Presence {
     }
   }
 
-  async connectedAmong(userIds: readonly string[]): Promise<Set<string>> {
+  /** Those of `userIds` connected here or on another live replica (`others`, when already asked for). */
+  async connectedAmong(userIds: readonly string[], others?: Promise<string[]>): Promise<Set<string>> {
     const connected = await this.local.connectedAmong(userIds);
-    const others = userIds.filter((u) => !connected.has(u));
-    if (others.length === 0) return connected;
+    const remote = userIds.filter((u) => !connected.has(u));
+    if (remote.length === 0) return connected;
     try {
-      const now = Date.now();
-      const replicas = (await this.redis.zrangebyscore(REPLICAS_KEY, now - this.ttlMs, '+inf')).filter((r) => r !== this.replicaId);
-      for (const replica of replicas) {
-        for (let i = 0; i < others.length; i += MEMBERSHIP_CHUNK) {
-          const chunk = others.slice(i, i + MEMBERSHIP_CHUNK);
-          const flags = (await this.redis.smismember(usersKey(replica), ...chunk)) as number[];
-          flags.forEach((f, j) => {
-            if (f === 1) connected.add(chunk[j]!);
-          });
+      const lookups: Promise<void>[] = [];
+      // Issued in one go: auto-pipelining sends every replica's lookups as one write.
+      for (const replica of await (others ?? this.liveOthers(Date.now()))) {
+        for (let i = 0; i < remote.length; i += MEMBERSHIP_CHUNK) {
+          const chunk = remote.slice(i, i + MEMBERSHIP_CHUNK);
+          lookups.push(
+            (this.redis.smismember(usersKey(replica), ...chunk) as Promise<number[]>).then((flags) =>
+              flags.forEach((f, j) => {
+                if (f === 1) connected.add(chunk[j]!);
+              }),
+            ),
+          );
         }
       }
+      await Promise.all(lookups);
     } catch (err) {
       this.logger.warn('presence lookup failed: remote users count as not connected', { err });
     }

@@ -122,6 +122,43 @@ describe.skipIf(!REDIS_URL)('RedisBus', { timeout: 20_000 }, () => {
     expect(await numsub(topic)).toBe(0);
   });
 
+  it('gathers the topics dropped one by one into one UNSUBSCRIBE, leaving out one wanted again meanwhile', async () => {
+    const name = `banyan-test-${randomUUID().slice(0, 8)}`;
+    const bus = await open({ connectionName: name });
+    const other = await open();
+    const received = collect(bus);
+    const topics = Array.from({ length: 12 }, () => uniqueTopic('drop'));
+    for (const t of topics) await bus.subscribe(t);
+    const clients = (await admin.client('LIST')) as string;
+    const subscriber = /addr=(\S+)/.exec(clients.split('\n').find((l) => l.includes(` name=${name}:sub `)) ?? '')?.[1];
+    expect(subscriber).toBeDefined();
+    const monitor = await admin.monitor();
+    const unsubscribes: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === subscriber && args[0]?.toLowerCase() === 'unsubscribe') unsubscribes.push(args.slice(1));
+    });
+    try {
+      // As group feeds end when their linger timers run out: one every 20 ms.
+      const dropped: Promise<void>[] = [];
+      for (const t of topics) {
+        dropped.push(bus.unsubscribe(t));
+        await sleep(20);
+      }
+      const back = topics[5]!;
+      await bus.subscribe(back);
+      await Promise.all(dropped);
+      await sleep(100); // MONITOR's stream trails the replies
+      expect(unsubscribes).toHaveLength(1);
+      expect(new Set(unsubscribes[0])).toStrictEqual(new Set(topics.filter((t) => t !== back).map((t) => `banyan:${t}`)));
+      for (const t of topics) expect(await numsub(t)).toBe(t === back ? 1 : 0);
+      await other.publish({ topic: back, seq: 1, data: 'still followed' });
+      await waitFor(() => received.length === 1, 'the message on the topic wanted again');
+      expect(received[0]?.data).toBe('still followed');
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
   it('does not resync on the first connection', async () => {
     const bus = await open();
     let resyncs = 0;
