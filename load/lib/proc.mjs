@@ -83,13 +83,18 @@ export function sample(pids) {
   return { at: process.hrtime.bigint(), cpu: pids.map((p) => cpuMicros(p)), rss: pids.map((p) => rssBytes(p)) };
 }
 
-/** The whole machine's busy and total CPU time, in clock ticks of all cores (/proc/stat). */
+/**
+ * The whole machine's busy, stolen and total CPU time, in clock ticks of all cores (/proc/stat).
+ * Stolen time is the hypervisor running something else while this machine's CPUs had work: not
+ * counted as busy here, since no process of this machine used it.
+ */
 export function machineTicks() {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
   const ticks = fields.map(Number);
   const idle = ticks[3] + ticks[4]; // idle + iowait
+  const steal = ticks[7] ?? 0;
   const total = ticks.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
+  return { busy: total - idle - steal, steal, total };
 }
 
 /**
@@ -124,6 +129,9 @@ export const commandPctBetween = (a, b) =>
 
 /** Busy share of one core over an interval, as the per-process percentages (2 cores busy = 200). */
 export const machineBusyPct = (a, b, cores) => Math.round(((b.busy - a.busy) / (b.total - a.total)) * cores * 1000) / 10;
+
+/** Stolen share of the machine's CPU time over an interval, in the same unit (2 cores stolen = 200). */
+export const machineStealPct = (a, b, cores) => Math.round(((b.steal - a.steal) / (b.total - a.total)) * cores * 1000) / 10;
 
 export const cpuBetween = (a, b) => b.cpu.reduce((s, v, i) => s + v - a.cpu[i], 0);
 export const secondsBetween = (a, b) => Number(b.at - a.at) / 1e9;
