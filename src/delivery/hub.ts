@@ -8,7 +8,7 @@ import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, statsFrame, type G
 import { decodeAccessChange, type AccessChange } from './access-change.js';
 import { decodeControl, revokes, type ControlMessage } from './control.js';
 import { GroupFeeds, type FeedStorage } from './group-feeds.js';
-import { decodePresenceBatch } from './presence-batch.js';
+import { decodePresenceBatch, type PresenceBatch } from './presence-batch.js';
 import { startSession } from './session-start.js';
 import type { Session } from './session.js';
 import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, controlTopic, groupTopic, isControlTopic, topicGroupId } from './topics.js';
@@ -53,6 +53,12 @@ export interface HubDeps<S> {
 }
 
 const SLOW_CONSUMER_SWEEP_MS = 250;
+/**
+ * Viewers handed their frames of a presence flush per turn of the event loop. A flush reaches
+ * hundreds of viewers here, one socket write each: handed all at once, they held back a group
+ * message heard meanwhile (whose fan-out waits for the loop) by their whole length.
+ */
+const PRESENCE_VIEWERS_PER_TURN = 64;
 
 /**
  * A control shard this replica follows: its users here, and the SUBSCRIBE their session starts
@@ -74,6 +80,8 @@ export class Hub<S> {
   private readonly byConnection = new Map<string, Session<S>>();
   /** Control shards followed, with the users here they are followed for, and the SUBSCRIBE's confirmation. */
   private readonly controlShards = new Map<string, ControlShard>();
+  /** Presence flushes heard and not yet handed to every viewer here (see handPresence). */
+  private readonly presenceQueue: { batch: PresenceBatch; next: number }[] = [];
   readonly feeds: GroupFeeds;
   private readonly replicaTag = randomBytes(4).toString('hex');
   private nextConnection = 0;
@@ -347,9 +355,28 @@ export class Hub<S> {
       this.deps.logger.warn('presence message not understood, dropped', { bytes: data.length });
       return;
     }
-    for (const [viewer, indices] of batch.to) {
-      if (this.byUser.has(viewer)) this.control(viewer, { kind: 'frames', frames: indices.map((i) => batch.frames[i]!) });
+    this.presenceQueue.push({ batch, next: 0 });
+    if (this.presenceQueue.length === 1) this.handPresence();
+  }
+
+  /**
+   * Hands queued presence frames to the viewers here, PRESENCE_VIEWERS_PER_TURN per turn of the
+   * event loop, flush after flush, so each viewer's frames stay in order.
+   */
+  private handPresence(): void {
+    let budget = PRESENCE_VIEWERS_PER_TURN;
+    while (budget > 0 && this.presenceQueue.length > 0) {
+      const head = this.presenceQueue[0]!;
+      const { frames, to } = head.batch;
+      while (budget > 0 && head.next < to.length) {
+        const [viewer, indices] = to[head.next++]!;
+        if (!this.byUser.has(viewer)) continue;
+        this.control(viewer, { kind: 'frames', frames: indices.map((i) => frames[i]!) });
+        budget--;
+      }
+      if (head.next >= to.length) this.presenceQueue.shift();
     }
+    if (this.presenceQueue.length > 0) setImmediate(() => this.handPresence());
   }
 
   private async addGroup(session: Session<S>, groupId: string): Promise<void> {

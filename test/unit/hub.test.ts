@@ -321,6 +321,27 @@ describe('Hub (delivery, receiving side)', () => {
     expect(presenceFrames(t.transport.framesOf('s3'))).toEqual([]); // connected, not listed
   });
 
+  it('a flush reaching many viewers is handed out a slice per turn: a message heard meanwhile goes first, each viewer’s frames stay in order', async () => {
+    const viewers = Array.from({ length: 150 }, (_, i) => `v${i}`);
+    const t = setup(Object.fromEntries(viewers.map((v) => [v, ['g1']])));
+    await t.hub.start();
+    for (const v of viewers) await t.connect(v, principal(v));
+    const flush = (online: boolean) => ({ frames: [presence('dan', online)], to: viewers.map((v): [string, number[]] => [v, [0]]) });
+    const got = () => viewers.filter((v) => presenceFrames(t.transport.framesOf(v)).length > 0).length;
+    await t.publisher.presence(flush(true));
+    await t.publisher.presence(flush(false));
+    expect(got()).toBe(64); // the first slice, in the bus message's own turn
+    await t.post('g1');
+    const last = t.transport.framesOf(viewers.at(-1)!);
+    expect(last.map((f) => f.type)).toEqual(['ready', 'event']);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const v of viewers)
+      expect(presenceFrames(t.transport.framesOf(v))).toEqual([
+        { type: 'presence', user: 'dan', online: true, lastSeen: null },
+        { type: 'presence', user: 'dan', online: false, lastSeen: null },
+      ]);
+  });
+
   it('a presence message it cannot read (another version’s) is logged and dropped; the next one goes through', async () => {
     const lines: string[] = [];
     const sink = { write: (line: string) => void lines.push(line) };
