@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownDatabase } from '../helpers/own-database.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';
-import { killAll, noScaleServers, sleep, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
+import { killAll, noScaleServers, scaleEnv, sleep, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -87,6 +88,21 @@ describe.skipIf(noScaleServers)('notifications across replicas', () => {
     const c = await community(3);
     const [online, offline] = c.members as [TestUser & { sub: Subscriber }, TestUser & { sub: Subscriber }];
     sockets.push(await connect(set.replicas[1]!.wsUrl, online.token));
+    // A replica writes who connected every 50 ms (WRITE_GATHER_MS in notify/presence.ts): a push
+    // decided before that may still go to someone who just connected, as documented there.
+    const redis = new Redis(scaleEnv.redisUrl!);
+    try {
+      await waitUntil(
+        async () => {
+          for (const key of await redis.keys('banyan:presence:users:*')) if (await redis.sismember(key, online.id)) return true;
+          return false;
+        },
+        5000,
+        'the connection written to Redis',
+      );
+    } finally {
+      redis.disconnect();
+    }
     const seq = await c.announce('on replica 0', 0);
     await waitUntil(() => countFor([offline.sub], seq, c.groupId)[0]! >= 1, 10_000, 'the offline member pushed');
     await sleep(500);
