@@ -1,14 +1,22 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time by function and by file, top first.
-// usage: node load/profile-top.mjs <file.cpuprofile> [rows]
+// usage: node load/profile-top.mjs <file.cpuprofile> [rows] [from-s to-s]
+// from-s/to-s: only the samples in that window of the monotonic clock (the seconds a bench prints
+// as "phase … from monotonic"; V8 stamps samples with the same clock).
 import { readFileSync } from 'node:fs';
 
-const [file, rowsArg] = process.argv.slice(2);
+const [file, rowsArg, fromArg, toArg] = process.argv.slice(2);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 const rows = Number(rowsArg ?? 25);
+const fromUs = fromArg === undefined ? -Infinity : Number(fromArg) * 1e6;
+const toUs = toArg === undefined ? Infinity : Number(toArg) * 1e6;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map();
 const dt = profile.timeDeltas;
-for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0));
+let at = profile.startTime;
+for (const [i, id] of profile.samples.entries()) {
+  at += dt[i] ?? 0;
+  if (at >= fromUs && at < toUs) self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0));
+}
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 const short = (url) =>
   url
