@@ -38,6 +38,14 @@ export interface FeedOptions {
 /** Feeds asked about in one storage query by the periodic check. */
 const CHECK_CHUNK = 1000;
 
+/**
+ * How long feeds started from a listing gather before one query checks where their logs end: at
+ * a few feed starts a second per replica, one read per start cost more of PostgreSQL than the
+ * session starts' own reads. An event committed between a listing and the subscription is late
+ * by at most this (plus the gap wait); one that is merely in flight comes by the bus sooner.
+ */
+const LISTED_CHECK_MS = 250;
+
 interface Feed {
   readonly groupId: string;
   refs: number;
@@ -66,6 +74,9 @@ export class GroupFeeds {
   private readonly feeds = new Map<string, Feed>();
   private readonly checkTimer: NodeJS.Timeout;
   private checking = false;
+  /** Feeds started from a listing, whose log ends are read together once LISTED_CHECK_MS has passed. */
+  private listedStarts = new Set<Feed>();
+  private listedTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -78,8 +89,12 @@ export class GroupFeeds {
     this.checkTimer.unref();
   }
 
-  /** Takes a reference; resolves once the feed knows where the log stands. */
-  acquire(groupId: string): Promise<void> {
+  /**
+   * Takes a reference; resolves once the feed knows where the log stands. `listedEnd`: where a
+   * listing read before this call saw the log end; a new feed then starts there once subscribed,
+   * with no read of its own, and its log's end is checked shortly after with other such starts'.
+   */
+  acquire(groupId: string, listedEnd?: number): Promise<void> {
     const existing = this.feeds.get(groupId);
     if (existing) {
       clearTimeout(existing.lingerTimer);
@@ -101,7 +116,7 @@ export class GroupFeeds {
       lingerTimer: undefined,
     };
     this.feeds.set(groupId, feed);
-    feed.ready = this.start(feed);
+    feed.ready = this.start(feed, listedEnd);
     return feed.ready;
   }
 
@@ -186,6 +201,8 @@ export class GroupFeeds {
 
   close(): void {
     clearInterval(this.checkTimer);
+    clearTimeout(this.listedTimer);
+    this.listedStarts.clear();
     for (const feed of this.feeds.values()) {
       feed.closed = true;
       clearTimeout(feed.gapTimer);
@@ -194,12 +211,15 @@ export class GroupFeeds {
     this.feeds.clear();
   }
 
-  private async start(feed: Feed): Promise<void> {
+  private async start(feed: Feed, listedEnd: number | undefined): Promise<void> {
     try {
       // Subscribe first, then read the baseline: nothing committed after the read is missed.
+      // A listed end was read before the subscription: what was committed in between (rarely
+      // anything) comes from the check of listed starts, or with the gap before the next event.
       await this.bus.subscribe(groupTopic(feed.groupId));
-      const lastSeq = await this.storage.lastSeq(feed.groupId);
+      const lastSeq = listedEnd ?? (await this.storage.lastSeq(feed.groupId));
       if (feed.closed) return;
+      if (listedEnd !== undefined) this.checkListedStart(feed);
       feed.delivered = lastSeq;
       const early = feed.early;
       feed.early = [];
@@ -213,6 +233,36 @@ export class GroupFeeds {
         this.bus.unsubscribe(groupTopic(feed.groupId)).catch(() => undefined);
       }
       throw err;
+    }
+  }
+
+  private checkListedStart(feed: Feed): void {
+    this.listedStarts.add(feed);
+    this.listedTimer ??= setTimeout(() => void this.checkListedStarts(), LISTED_CHECK_MS);
+    this.listedTimer.unref();
+  }
+
+  /** Fills, after the gap wait, the feeds started from a listing whose log had moved on meanwhile. */
+  private async checkListedStarts(): Promise<void> {
+    this.listedTimer = undefined;
+    const started = [...this.listedStarts].filter((f) => !f.closed);
+    this.listedStarts = new Set();
+    try {
+      for (let i = 0; i < started.length; i += CHECK_CHUNK) {
+        const chunk = started.slice(i, i + CHECK_CHUNK);
+        const ends = new Map((await this.storage.lastSeqs(chunk.map((f) => f.groupId))).map((e) => [e.id, e.lastSeq]));
+        for (const feed of chunk) {
+          const end = ends.get(feed.groupId);
+          if (end === undefined || end <= feed.delivered || feed.closed) continue;
+          // Events in flight on the bus get the gap wait to arrive, as any gap does.
+          setTimeout(() => {
+            if (!feed.closed && feed.delivered < end) void this.fill(feed, end);
+          }, this.options.gapWaitMs).unref();
+        }
+      }
+    } catch (err) {
+      // The periodic check finds what is missing (an end it saw one check ago, still not delivered).
+      this.logger.warn('checking started feeds against storage failed', { err });
     }
   }
 

@@ -27,7 +27,9 @@ export async function startSession<S>(hub: Hub<S>, directory: Directory, session
   // A removal after the first listing in a group whose feed was already running is an event that
   // feed delivers to this registered user (see Hub.memberLeft). So is one in a feed started here
   // whose log ended, when it was read, where the listing saw it end: nothing happened in between.
-  // Only a new feed whose log moved on since the listing needs the second one.
+  // Only a new feed whose log moved on since the listing needs the second one. A feed started
+  // here starts where this listing saw its log end (GroupFeeds.acquire), so that is one another
+  // session's listing started.
   const { user, groups: first } = await directory.startSession(principal);
   const started = first.filter((g) => hub.feeds.deliveredSeq(g.id) < 0);
   const held = new Set<string>();
@@ -60,7 +62,7 @@ export async function startSession<S>(hub: Hub<S>, directory: Directory, session
 async function acquireAll(feeds: GroupFeeds, groups: GroupSummary[], held: Set<string>) {
   const fresh = groups.filter((g) => !held.has(g.id));
   for (const g of fresh) held.add(g.id);
-  const results = await Promise.allSettled(fresh.map((g) => feeds.acquire(g.id)));
+  const results = await Promise.allSettled(fresh.map((g) => feeds.acquire(g.id, g.lastSeq)));
   results.forEach((r, i) => {
     if (r.status === 'rejected') held.delete(fresh[i]!.id);
   });

@@ -159,6 +159,8 @@ export class MemoryFeedStorage implements FeedStorage {
   fills = 0;
   /** Reads of where a log ends (feed baselines). */
   baselines = 0;
+  /** Reads of where several logs end (the periodic check, the check of feeds started from a listing). */
+  endReads = 0;
   /** When set, a `lastSeq` answer (read when asked) arrives only once this resolves. */
   lastSeqGate: Promise<void> | undefined;
 
@@ -183,6 +185,7 @@ export class MemoryFeedStorage implements FeedStorage {
   }
 
   async lastSeqs(groupIds: string[]): Promise<{ id: string; lastSeq: number }[]> {
+    this.endReads++;
     const ends = groupIds.filter((id) => this.logs.has(id)).map((id) => ({ id, lastSeq: this.logs.get(id)!.length }));
     await this.travel();
     return ends;

@@ -8,6 +8,8 @@ import { seededRandom } from '../helpers/random.js';
 import { range } from '../helpers/users.js';
 
 const GAP_WAIT_MS = 5;
+/** GroupFeeds' LISTED_CHECK_MS. */
+const LISTED_CHECK_MS = 250;
 
 /** One replica's receiving side over a fake bus and in-memory storage; the check runs only when a test calls it. */
 function setup(chaos: Chaos = {}, options: Partial<FeedOptions> = {}, readDelayMs = 0) {
@@ -57,8 +59,13 @@ describe('GroupFeeds', () => {
       const groups = ['a', 'b', 'c'];
       // A socket starts following a group where the feed stands, and has the log up to there already.
       const sockets: { groupId: string; after: number; from: number }[] = [];
-      const follow = (groupId: string) =>
-        void feeds.acquire(groupId).then(() => sockets.push({ groupId, after: feeds.deliveredSeq(groupId), from: fanout.calls.length }));
+      // Half the follows start from a listing: where the log ended before the subscription.
+      const follow = (groupId: string) => {
+        const listed = random() < 0.5 ? (storage.logs.get(groupId)?.length ?? 0) : undefined;
+        void feeds
+          .acquire(groupId, listed)
+          .then(() => sockets.push({ groupId, after: feeds.deliveredSeq(groupId), from: fanout.calls.length }));
+      };
       for (const g of groups) storage.append(g, Math.floor(random() * 4));
       for (const g of groups) follow(g);
 
@@ -71,7 +78,7 @@ describe('GroupFeeds', () => {
         else follow(g);
       }
       bus.drain();
-      await vi.advanceTimersByTimeAsync(10 * GAP_WAIT_MS);
+      await vi.advanceTimersByTimeAsync(LISTED_CHECK_MS + 10 * GAP_WAIT_MS);
       // The last events of a group may be lost with nothing after them: the periodic check finds them.
       for (let check = 0; check < 2; check++) {
         const checked = feeds.checkAgainstStorage();
@@ -111,6 +118,37 @@ describe('GroupFeeds', () => {
     expect(fanout.seqs('g')).toEqual([6, 7, 8, 9]);
     bus.drain();
     expect(fanout.seqs('g')).toEqual([6, 7, 8, 9]);
+  });
+
+  it('starts feeds from a listing with no read each, and fills what was committed before the subscription from one check of them all', async () => {
+    const { bus, storage, fanout, feeds, commit } = start();
+    storage.append('a', 3);
+    storage.append('b', 2);
+    // Listed: a ends at 3, b at 2. Then a's 4 and 5 are committed and published before the feed subscribes: lost.
+    commit('a', 2);
+    bus.drain();
+    await Promise.all([feeds.acquire('a', 3), feeds.acquire('b', 2)]);
+    expect(storage.baselines).toBe(0);
+    expect([feeds.deliveredSeq('a'), feeds.deliveredSeq('b')]).toEqual([3, 2]);
+    // b's 3 comes by the bus as usual.
+    commit('b');
+    bus.drain();
+    expect(fanout.seqs('b')).toEqual([3]);
+    await vi.advanceTimersByTimeAsync(LISTED_CHECK_MS - 1);
+    expect(storage.endReads).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(storage.endReads).toBe(1);
+    // What is behind gets the gap wait to come by the bus, then is read; the periodic check never ran.
+    expect(fanout.seqs('a')).toEqual([]);
+    await vi.advanceTimersByTimeAsync(GAP_WAIT_MS);
+    expect(fanout.seqs('a')).toEqual([4, 5]);
+    expect(fanout.seqs('b')).toEqual([3]);
+    expect(storage.fills).toBe(1);
+    // A listing that was current costs no fill, and a later start has a check of its own.
+    await feeds.acquire('c', 0);
+    await vi.advanceTimersByTimeAsync(LISTED_CHECK_MS + GAP_WAIT_MS);
+    expect(storage.endReads).toBe(2);
+    expect(storage.fills).toBe(1);
   });
 
   it('takes one bus subscription per group and drops it with the last reference', async () => {

@@ -91,11 +91,14 @@ class Logs implements FeedStorage {
     this.events.set(groupId, log);
     return event;
   }
-  async lastSeq(groupId: string) {
+  lastSeqNow(groupId: string): number {
     return this.events.get(groupId)?.length ?? 0;
   }
+  async lastSeq(groupId: string) {
+    return this.lastSeqNow(groupId);
+  }
   async lastSeqs(groupIds: string[]) {
-    return groupIds.map((id) => ({ id, lastSeq: this.events.get(id)?.length ?? 0 }));
+    return groupIds.map((id) => ({ id, lastSeq: this.lastSeqNow(id) }));
   }
   async eventsAfter(groupId: string, afterSeq: number, limit: number) {
     return (this.events.get(groupId) ?? []).filter((e) => e.seq > afterSeq).slice(0, limit);
@@ -120,7 +123,8 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
     name: id,
     communityId: null,
     role: 'member',
-    lastSeq: 0,
+    // Where the log ends as a listing reads it: a feed a session start begins starts there.
+    lastSeq: logs.lastSeqNow(id),
     readSeq: 0,
   });
   const directory: Directory = {
