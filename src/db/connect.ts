@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { NodeFS } from '@electric-sql/pglite/nodefs';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { SQL } from 'drizzle-orm';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -17,6 +18,19 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** What a transaction callback receives; queries take `Db | Tx` so they run inside or outside one. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Queryable = Db | Tx;
+
+const dialect = new PgDialect({ casing: 'snake_case' });
+
+/**
+ * Runs a statement the query builder cannot express as one the driver prepares: on PostgreSQL,
+ * parsed and planned once per connection, then one round trip per call instead of two (postgres.js
+ * asks for an unprepared statement's parameter types first). For hot writes only, whose text never
+ * varies (values go in as parameters) and whose plan does not depend on them. Answers as
+ * `db.execute` does: rows on PostgreSQL, `{ rows }` on PGlite.
+ */
+export function executePrepared(db: Queryable, name: string, statement: SQL): Promise<unknown> {
+  return db._.session.prepareQuery(dialect.sqlToQuery(statement), undefined, name, false).execute();
+}
 
 export interface Storage {
   readonly db: Db;

@@ -1,7 +1,7 @@
 import { and, asc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { OutgoingMessage, SendInput } from '../protocol/commands.js';
 import { releaseAttachmentRefs } from './attachments.js';
-import type { Db, Queryable, Tx } from './connect.js';
+import { executePrepared, type Db, type Queryable, type Tx } from './connect.js';
 import { messageRows, reactionCounts } from './hot-reads.js';
 import { MissingGroup } from './errors.js';
 import { eraseAnswers } from './polls.js';
@@ -97,7 +97,11 @@ export async function appendMessages(
     ts: Date | string;
     expires_at: Date | string | null;
   };
-  const result: unknown = await db.execute(sql`
+  // Prepared: every send's commit is this statement, on the path to its delivery.
+  const result = await executePrepared(
+    db,
+    'append_messages',
+    sql`
     -- = any(array(...)) keeps both lookups of groups on its primary key whatever the estimates.
     with v as (
       select * from jsonb_to_recordset(${json}::jsonb) as x(g text, o int, s text, c text, t text, r bigint, m jsonb)
@@ -120,7 +124,8 @@ export async function appendMessages(
       -- The notifications these messages owe, durable with them (PROTOCOL.md §7).
       insert into ${notifyOutbox} (group_id, seq) select group_id, seq from stored
     )
-    select * from stored`);
+    select * from stored`,
+  );
   // postgres.js answers an array of rows, PGlite an object with `rows`.
   const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
   return rows.map((r) => ({

@@ -1,4 +1,8 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage, runMigrations } from '../../src/db/connect.js';
+import { appendMessages } from '../../src/db/events.js';
+import { scaleEnv } from '../helpers/replicas.js';
 import { createGroup, startServer, storageModes, type TestServer } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -133,5 +137,29 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('membership ca
     await b.next((f) => f.type === 'group_removed' && f.group === group);
     expect(await b.request({ type: 'send', group, clientMsgId: 'b2', text: 'gone' })).toMatchObject({ type: 'error', code: 'not_found' });
     await b.close();
+  });
+});
+
+describe.skipIf(!scaleEnv.databaseUrl)('send path on PostgreSQL', () => {
+  it('prepares the commit statement once per connection, so a send costs one round trip, not two', async () => {
+    const options = { databaseUrl: scaleEnv.databaseUrl, dataDir: '', poolSize: 1 };
+    await runMigrations(options);
+    const storage = await openStorage(options);
+    try {
+      // To a group that does not exist: nothing is stored, and the statement is prepared all the same.
+      const send = (clientMsgId: string) =>
+        appendMessages(storage.db, [
+          { groupId: 'no-such-group', ord: 1, senderId: 'nobody', clientMsgId, text: 'x', replyTo: null, mentions: [] },
+        ]);
+      expect(await send('p1')).toEqual([]);
+      expect(await send('p2')).toEqual([]);
+      // One connection in the pool: this is the session that ran both.
+      const result: unknown = await storage.db.execute(sql`select statement from pg_prepared_statements`);
+      const prepared = (result as { statement: string }[]).filter((r) => r.statement.includes('jsonb_to_recordset'));
+      expect(prepared).toHaveLength(1);
+      expect(prepared[0]!.statement).toContain('notify_outbox');
+    } finally {
+      await storage.close();
+    }
   });
 });
