@@ -39,10 +39,10 @@ export interface FeedOptions {
 const CHECK_CHUNK = 1000;
 
 /**
- * How long feeds started from a listing gather before one query checks where their logs end: at
- * a few feed starts a second per replica, one read per start cost more of PostgreSQL than the
- * session starts' own reads. An event committed between a listing and the subscription is late
- * by at most this (plus the gap wait); one that is merely in flight comes by the bus sooner.
+ * How long feeds started from a listing gather before one query checks where their logs end: under
+ * connection churn, a read per new feed was a quarter of the statements the churn added, and a
+ * round trip before `ready`. An event committed between a listing and the subscription is late by
+ * at most this (plus the gap wait); one that is merely in flight comes by the bus sooner.
  */
 const LISTED_CHECK_MS = 250;
 

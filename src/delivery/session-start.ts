@@ -28,8 +28,8 @@ export async function startSession<S>(hub: Hub<S>, directory: Directory, session
   // feed delivers to this registered user (see Hub.memberLeft). So is one in a feed started here
   // whose log ended, when it was read, where the listing saw it end: nothing happened in between.
   // Only a new feed whose log moved on since the listing needs the second one. A feed started
-  // here starts where this listing saw its log end (GroupFeeds.acquire), so that is one another
-  // session's listing started.
+  // here starts where this listing saw its log end (GroupFeeds.acquire): a new feed at another
+  // seq is one that another session's listing started.
   const { user, groups: first } = await directory.startSession(principal);
   const started = first.filter((g) => hub.feeds.deliveredSeq(g.id) < 0);
   const held = new Set<string>();
