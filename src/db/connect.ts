@@ -19,7 +19,9 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Queryable = Db | Tx;
 
-const dialect = new PgDialect({ casing: 'snake_case' });
+/** How drizzle names columns in SQL (schema.ts): every handle below, and the dialect of executePrepared. */
+const casing = 'snake_case';
+const dialect = new PgDialect({ casing });
 
 /**
  * Runs a statement the query builder cannot express as one the driver prepares: on PostgreSQL,
@@ -80,7 +82,7 @@ export async function runMigrations(options: StorageOptions): Promise<void> {
   const client = postgres(options.databaseUrl, { max: 1, onnotice: () => {} });
   try {
     await client`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
-    await migratePostgres(drizzlePostgres({ client, schema, casing: 'snake_case' }), { migrationsFolder });
+    await migratePostgres(drizzlePostgres({ client, schema, casing }), { migrationsFolder });
     await client`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
   } finally {
     await client.end({ timeout: 5 });
@@ -99,8 +101,8 @@ async function openPostgres(url: string, poolSize: number, readPoolSize: number 
     });
   const client = open(poolSize);
   const readClient = readPoolSize === undefined ? undefined : open(readPoolSize, { plan_cache_mode: 'force_generic_plan' });
-  const db = drizzlePostgres({ client, schema, casing: 'snake_case' }) as unknown as Db;
-  const reads = readClient ? (drizzlePostgres({ client: readClient, schema, casing: 'snake_case' }) as unknown as Db) : db;
+  const db = drizzlePostgres({ client, schema, casing }) as unknown as Db;
+  const reads = readClient ? (drizzlePostgres({ client: readClient, schema, casing }) as unknown as Db) : db;
   return {
     db,
     reads,
@@ -131,7 +133,7 @@ async function openPglite(options: StorageOptions): Promise<Storage> {
     lock.release();
     throw err;
   }
-  const pglite = drizzlePglite({ client, schema, casing: 'snake_case' });
+  const pglite = drizzlePglite({ client, schema, casing });
   // PGlite is one embedded process, and the lock keeps other processes out: no writer can race this.
   await migratePglite(pglite, { migrationsFolder });
   return {
