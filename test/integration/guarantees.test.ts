@@ -148,6 +148,54 @@ describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
     }
   });
 
+  it('a socket whose start begins its group feed, while messages stream in, gets ready at n, then n+1 onward, gapless and once', {
+    timeout: 60_000,
+  }, async () => {
+    const [owner, member] = await tokenUsers(server, 2, 'coldstream');
+    const group = await createGroup(server, owner!, [member!]);
+    // Sent over HTTP: no socket here follows the group, so each of the member's starts begins its
+    // feed (FEED_LINGER_MS 0), from the log's end its listing saw, while the log moves on.
+    let sending = true;
+    let lastSent = (await server.http('GET', `/v1/groups/${group}`, { token: owner!.token })).body.group.lastSeq as number;
+    const stream = (async () => {
+      for (let i = 1; sending && i <= 400; i++) {
+        const res = await server.http('POST', `/v1/groups/${group}/messages`, {
+          token: owner!.token,
+          body: { clientMsgId: `c${i}`, text: `c${i}` },
+        });
+        expect(res.status).toBe(201);
+        lastSent = res.body.seq as number;
+      }
+    })();
+    const listedAt = (m: TestSocket) => (m.frames[0]!.groups as Frame[]).find((g) => g.id === group)!.lastSeq as number;
+    let last: TestSocket;
+    try {
+      for (let round = 0; round < 12; round++) {
+        const m = await open(member!);
+        // Sent one at a time: storage is at most one message past the last reply, and ready names no seq beyond it.
+        expect(listedAt(m), `round ${round}`).toBeLessThanOrEqual(lastSent + 1);
+        await sleep(15 + (round % 4) * 10);
+        m.terminate();
+        // A prefix of what followed its ready, in order: nothing skipped, nothing twice.
+        const got = seqsOf(m.events(group));
+        expect(got, `round ${round}`).toEqual(range(listedAt(m) + 1, listedAt(m) + got.length));
+      }
+      // The last one stays: from its ready to the end of the stream, every event exactly once.
+      last = await open(member!);
+      await sleep(50);
+    } finally {
+      sending = false;
+      await stream;
+    }
+    const from = listedAt(last);
+    const events = await last.waitForEvents(group, lastSent - from, 5000);
+    expect(seqsOf(events)).toEqual(range(from + 1, lastSent));
+    // With the log quiet and no socket left, a start begins the feed again and names exactly its end.
+    await last.close();
+    await sleep(50);
+    expect(listedAt(await open(member!))).toBe(lastSent);
+  });
+
   it('an event stored but never published (lost on the bus) reaches connected sockets by the periodic check', async () => {
     const [owner, member] = await tokenUsers(server, 2, 'lostpub');
     const group = await createGroup(server, owner!, [member!]);
