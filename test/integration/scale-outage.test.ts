@@ -93,7 +93,14 @@ describe.skipIf(noScaleServers)('a Redis outage while an action happens on anoth
       // The frame a live ban brings.
       await targetOnB.next((f) => f.type === 'group_removed' && f.group === announcements, 15_000);
 
-      const posted = await r.call(0, 'POST', `/v1/communities/${community.id}/announcements`, owner!, { clientMsgId: 'a1', text: 'news' }, 201);
+      const posted = await r.call(
+        0,
+        'POST',
+        `/v1/communities/${community.id}/announcements`,
+        owner!,
+        { clientMsgId: 'a1', text: 'news' },
+        201,
+      );
       const later = await r.call(0, 'POST', `/v1/groups/${side.id}/messages`, owner!, { clientMsgId: 's1', text: 'later' }, 201);
       await witnessOnB.next((f) => f.type === 'event' && f.group === announcements && f.seq === posted.seq, 15_000);
       await targetOnB.next((f) => f.type === 'event' && f.group === side.id && f.seq === later.seq, 15_000);
@@ -105,7 +112,14 @@ describe.skipIf(noScaleServers)('a Redis outage while an action happens on anoth
       const [owner, admin, muted, removed] = await Promise.all([r.set.user(), r.set.user(), r.set.user(), r.set.user()]);
       const { community } = await r.call(0, 'POST', '/v1/communities', owner!, { name: 'Outage' }, 201);
       const announcements = community.announcementGroupId as string;
-      const { group } = await r.call(0, 'POST', `/v1/communities/${community.id}/groups`, owner!, { name: 'g', settings: { open: true } }, 201);
+      const { group } = await r.call(
+        0,
+        'POST',
+        `/v1/communities/${community.id}/groups`,
+        owner!,
+        { name: 'g', settings: { open: true } },
+        201,
+      );
       const { code } = await r.call(0, 'POST', `/v1/communities/${community.id}/invites`, owner!, {}, 201);
       for (const m of [admin!, muted!, removed!]) {
         await r.call(1, 'POST', `/v1/invites/${code}/join`, m);
