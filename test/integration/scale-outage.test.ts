@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, noScaleServers, PrivateRedis, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
+import {
+  freePort,
+  killAll,
+  noScaleServers,
+  PrivateRedis,
+  Replica,
+  replicaEnv,
+  startReplicas,
+  TcpProxy,
+  waitUntil,
+  type ReplicaSet,
+} from '../helpers/replicas.js';
 import { uniqueName, type TestUser } from '../helpers/server.js';
 import { connect, type CloseInfo, type TestSocket } from '../helpers/ws-client.js';
 
@@ -184,4 +195,47 @@ describe.skipIf(noScaleServers)('a Redis outage while an action happens on anoth
       await r.redisUp();
     }, 90_000);
   });
+
+  it('a replica cut off from Redis alone: its revocation and mute reach B, whose connection never dropped, once it is back', async () => {
+    const redis = await PrivateRedis.start();
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: redis.port });
+    const a = new Replica(0, await freePort(), replicaEnv({ redisUrl: TcpProxy.urlThrough(redis.url, proxy.port), env: RECONNECT_ONLY }));
+    const b = new Replica(1, await freePort(), replicaEnv({ redisUrl: redis.url, env: RECONNECT_ONLY }));
+    try {
+      await a.start();
+      await b.start();
+      const signUp = async () => {
+        const username = uniqueName('p');
+        const res = await a.http('POST', '/v1/accounts', { body: { username, password: 'password-123', name: username } });
+        expect(res.status).toBe(201);
+        return { id: res.body.user.id, name: username, token: res.body.token } as TestUser;
+      };
+      const [user, owner, member] = [await signUp(), await signUp(), await signUp()];
+      const created = await a.http('POST', '/v1/groups', { token: owner.token, body: { name: 'cut', members: [member.id] } });
+      expect(created.status).toBe(201);
+      const group = created.body.group.id as string;
+      const onB = await connect(b.wsUrl, user.token);
+      const memberOnB = await connect(b.wsUrl, member.token);
+      sockets.push(onB, memberOnB);
+      const send = (id: string) => memberOnB.request({ type: 'send', group, clientMsgId: id, text: id }, 15_000);
+      // B has the membership cached before A is cut off.
+      expect(await send('before')).toMatchObject({ type: 'ack' });
+
+      await proxy.cut();
+      await waitUntil(async () => (await a.readyz()) === 503, 15_000, 'readyz 503 on A');
+      expect(await b.readyz()).toBe(200);
+      expect((await a.http('DELETE', '/v1/sessions', { token: user.token })).status).toBe(204);
+      expect((await a.http('PUT', `/v1/groups/${group}/mutes/${member.id}`, { token: owner.token, body: { forS: 600 } })).status).toBe(204);
+      // B's bus never dropped: nothing tells it yet.
+      expect(await closedWithin(onB, 1500)).toBeUndefined();
+      await proxy.restore();
+      await waitUntil(async () => (await a.readyz()) === 200, 20_000, 'readyz 200 on A');
+      expect((await closedWithin(onB, 15_000))?.code).toBe(4403);
+      expect(await send('after')).toMatchObject({ type: 'error', code: 'forbidden', details: { reason: 'muted' } });
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await proxy.cut();
+      await redis.stop();
+    }
+  }, 90_000);
 });
