@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterNode, RedisOptions } from 'ioredis';
 import { createLogger } from '../obs/logger.js';
@@ -45,6 +46,11 @@ const QUIT_TIMEOUT_MS = 1000;
  */
 const UNSUBSCRIBE_GATHER_MS = 500;
 const WARN_INTERVAL_MS = 10_000;
+/**
+ * Every bus follows this topic (not one of the app's): a bus whose publishes failed tells the
+ * others here, once it publishes again, that they missed messages (see announceLostPublishes).
+ */
+const LOST_TOPIC = 'bus:lost';
 
 /**
  * Wire format of a message: `<seq>\n<leaves>\n<origin>\n<data>`, each of the first three possibly empty, so a
@@ -117,6 +123,11 @@ export class RedisBus implements Bus {
   private readonly where: string;
 
   private handler: BusHandler = () => {};
+  /** Names this bus as the origin of its LOST_TOPIC notices (it does not act on its own). */
+  private readonly id = randomBytes(8).toString('hex');
+  /** A publish failed since the last notice on LOST_TOPIC went out. */
+  private lostPublishes = false;
+  private announcingLoss = false;
   private readonly resyncHandlers: (() => void)[] = [];
   /** Topics this replica wants; the truth the subscriber connection is brought back to. */
   private readonly wanted = new Set<string>();
@@ -159,6 +170,7 @@ export class RedisBus implements Bus {
       bus.startupWaiter = undefined;
     }
     bus.started = true;
+    await bus.subscribe(LOST_TOPIC);
     bus.log('info', 'redis bus connected', { url: bus.where, sharded: bus.sharded });
     return bus;
   }
@@ -222,6 +234,7 @@ export class RedisBus implements Bus {
     this.pub.on('ready', () => {
       this.pubReadyOnce = true;
       if (this.started) this.log('info', 'redis bus publisher reconnected');
+      if (this.lostPublishes) void this.announceLostPublishes();
       this.checkStartup();
     });
     this.listenSubscriber(this.sub);
@@ -363,12 +376,35 @@ export class RedisBus implements Bus {
     this.subLive = true;
     this.shardSubscriberRestarts = 0;
     this.log('info', 'redis bus subscriber reconnected; resyncing', { topics: topics.length });
+    this.resync();
+  }
+
+  private resync(): void {
     for (const resync of this.resyncHandlers) {
       try {
         resync();
       } catch (err) {
         this.log('error', 'redis bus resync handler threw', { error: errorMessage(err) });
       }
+    }
+  }
+
+  /**
+   * Publishes of this bus failed: the other replicas never heard them, and those whose own
+   * connection stayed up have no reconnect to resync on. Once publishing works again, one notice
+   * tells them to resync as after a reconnect (docs/protocol.md §1, "During a Redis outage").
+   */
+  private async announceLostPublishes(): Promise<void> {
+    if (this.announcingLoss || this.closing) return;
+    this.announcingLoss = true;
+    this.lostPublishes = false;
+    try {
+      await this.transport.publish(this.prefix + LOST_TOPIC, encodeBusMessage({ topic: LOST_TOPIC, origin: this.id, data: '' }));
+    } catch {
+      // Still failing: the next publish that goes through, or the next reconnect, tries again.
+      this.lostPublishes = true;
+    } finally {
+      this.announcingLoss = false;
     }
   }
 
@@ -380,6 +416,13 @@ export class RedisBus implements Bus {
     const message = decodeBusMessage(topic, payload);
     if (!message) {
       this.warnLimited('malformed', 'redis bus dropped a malformed message', { channel, bytes: payload.length });
+      return;
+    }
+    if (topic === LOST_TOPIC) {
+      if (message.origin !== this.id) {
+        this.log('info', 'redis bus: another replica lost publishes; resyncing', { from: message.origin });
+        this.resync();
+      }
       return;
     }
     this.deliver(message);
@@ -406,7 +449,9 @@ export class RedisBus implements Bus {
     if (deliveredLocally) this.deliver(message);
     try {
       await this.transport.publish(this.prefix + message.topic, payload);
+      if (this.lostPublishes) void this.announceLostPublishes();
     } catch (err) {
+      this.lostPublishes = true;
       this.warnLimited('publish', 'redis bus publish failed; delivering to local subscribers only', {
         topic: message.topic,
         error: errorMessage(err),

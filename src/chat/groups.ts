@@ -11,6 +11,7 @@ import {
   insertMembers,
   listAdminIds,
   listMembers,
+  privateRosterGroupIds,
   userNames,
   setMemberRole,
   updateGroup,
@@ -94,6 +95,21 @@ export class Groups {
   /** The user's groups, read by a statement that starts after this call (batched with other users'). */
   listMine(userId: string): Promise<GroupSummary[]> {
     return this.listings.get(userId);
+  }
+
+  /**
+   * The groups each of these users is in now, read from the primary (not the batched listing):
+   * what a replica re-checks the sessions it holds against after the bus may have lost messages.
+   */
+  async membershipsOf(userIds: string[]): Promise<Map<string, Set<string>>> {
+    const memberships = new Map<string, Set<string>>(userIds.map((userId) => [userId, new Set()]));
+    for (const row of await listGroupsOfUsers(this.deps.db, userIds)) memberships.get(row.userId)?.add(row.id);
+    return memberships;
+  }
+
+  /** Of these groups, those whose roster is private: no log event tells their sockets who left. */
+  privateRosterOf(groupIds: string[]): Promise<Set<string>> {
+    return privateRosterGroupIds(this.deps.db, groupIds);
   }
 
   /** Where the group's log ends (0 for a group that does not exist), read by a statement that starts after this call. */

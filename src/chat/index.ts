@@ -34,7 +34,7 @@ export function createChat(
   const profiles = new Profiles(deps, presence.store);
   const sessionStarts = new SessionStarts(deps, profiles);
   const presenceFeed = new PresenceFeed(deps, presence.store, presence.settings);
-  const membership = new MembershipCache(deps.db);
+  const membership = new MembershipCache(deps.db, undefined, () => deps.publisher.busHealthy());
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
   const accounts = new Accounts(deps, tokens);

@@ -18,7 +18,9 @@ export interface MembershipCacheOptions {
  * before its insert. Exact: every committed membership, mute or settings change reaches every
  * replica's cache as an AccessChange on the bus (publishCommitted -> Hub -> invalidate), and a
  * lookup that raced an invalidation is not stored (epoch check). Only memberships are cached,
- * never "not a member". After the bus lost messages, everything is dropped (clear()).
+ * never "not a member". After the bus lost messages, everything is dropped (clear()). While the
+ * bus is down, invalidations from other replicas cannot arrive: every lookup goes to storage and
+ * nothing is kept (docs/protocol.md §1, "During a Redis outage").
  */
 export class MembershipCache {
   private readonly groups = new Map<string, Map<string, { m: CachedMembership; at: number }>>();
@@ -31,13 +33,20 @@ export class MembershipCache {
   constructor(
     private readonly db: Db,
     private readonly options: MembershipCacheOptions = { ttlMs: 60_000, maxEntries: 500_000 },
+    /** Whether the bus delivers now: while it does not, other replicas' changes go unheard. */
+    private readonly busHealthy: () => boolean = () => true,
   ) {}
 
   /** The caller's membership, or not_found (a group the caller is not in does not exist for them). */
   async require(groupId: string, userId: string): Promise<CachedMembership> {
     const now = Date.now();
-    const hit = this.groups.get(groupId)?.get(userId);
-    if (hit && now - hit.at < this.options.ttlMs) return hit.m;
+    if (!this.busHealthy()) {
+      // What was cached before the outage may have changed unheard since: storage answers.
+      if (this.size > 0) this.forgetAll();
+    } else {
+      const hit = this.groups.get(groupId)?.get(userId);
+      if (hit && now - hit.at < this.options.ttlMs) return hit.m;
+    }
     const key = `${groupId}\u0000${userId}`;
     let load = this.loading.get(key);
     if (!load) {
@@ -58,7 +67,7 @@ export class MembershipCache {
       settings: row.settings,
       mutedUntil: row.mutedUntil,
     };
-    if (epoch === this.epoch) this.store(groupId, userId, m, now);
+    if (epoch === this.epoch && this.busHealthy()) this.store(groupId, userId, m, now);
     return m;
   }
 
@@ -81,6 +90,10 @@ export class MembershipCache {
   clear(): void {
     this.epoch++;
     this.loading.clear();
+    this.forgetAll();
+  }
+
+  private forgetAll(): void {
     this.groups.clear();
     this.size = 0;
   }

@@ -73,6 +73,35 @@ export class RevokedSessions {
       });
   }
 
+  /**
+   * Reads these users' revoked sessions from storage and keeps them (the users whose sockets a
+   * replica holds, re-checked while the bus is down or after it lost messages). Resolves with each
+   * user's revoked session ids; rejects when storage does not answer (nothing is changed then).
+   */
+  async readUsers(userIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
+    for (const userId of userIds) {
+      this.heardDuringFullRead?.add(userId);
+      this.reading.set(userId, (this.reading.get(userId) ?? 0) + 1);
+    }
+    try {
+      const rows = await revokedSessions(this.db, [...userIds]);
+      const byUser = new Map<string, { id: string; expiresAt: Date }[]>(userIds.map((userId) => [userId, []]));
+      for (const row of rows) byUser.get(row.userId)?.push(row);
+      const revoked = new Map<string, ReadonlySet<string>>();
+      for (const [userId, sessions] of byUser) {
+        this.replaceUser(userId, sessions);
+        revoked.set(userId, new Set(sessions.map((row) => row.id)));
+      }
+      return revoked;
+    } finally {
+      for (const userId of userIds) {
+        const left = (this.reading.get(userId) ?? 1) - 1;
+        if (left > 0) this.reading.set(userId, left);
+        else this.reading.delete(userId);
+      }
+    }
+  }
+
   /** Reads every revoked session again (at start, and after the bus lost messages); storage answers meanwhile. */
   async readAll(): Promise<void> {
     this.loaded = false;

@@ -211,3 +211,13 @@ export async function memberIdsOf(db: Queryable, groupId: string, userIds: strin
     .where(and(eq(members.groupId, groupId), inArray(members.userId, userIds)));
   return new Set(rows.map((r) => r.userId));
 }
+
+/** Of these groups, those whose roster is private (announcement groups: no log event says who leaves). */
+export async function privateRosterGroupIds(db: Queryable, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: groups.id })
+    .from(groups)
+    .where(and(inArray(groups.id, ids), eq(groups.kind, 'announcement')));
+  return new Set(rows.map((row) => row.id));
+}

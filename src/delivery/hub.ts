@@ -27,6 +27,14 @@ export interface Directory {
    * groups as listGroups gives them, both read after this call.
    */
   startSession(principal: Principal): Promise<{ user: { id: string; name: string }; groups: GroupSummary[] }>;
+  // What sessions held here are re-checked against while the bus is down and once it is back
+  // (Hub.recheckSessions), each read from storage now:
+  /** Each of these users' revoked session ids. */
+  revokedSessionsOf(userIds: string[]): Promise<Map<string, ReadonlySet<string>>>;
+  /** The groups each of these users is in. */
+  membershipsOf(userIds: string[]): Promise<Map<string, Set<string>>>;
+  /** Of these groups, those whose roster is private (a member leaves them by a control message, not a log event). */
+  privateRosterOf(groupIds: string[]): Promise<Set<string>>;
 }
 
 export interface HubDeps<S> {
@@ -43,7 +51,10 @@ export interface HubDeps<S> {
   /** Told when a user's first session here opens and their last one closes (who not to push). */
   presence?: { online(userId: string): void; offline(userId: string): void };
   settings: {
-    /** How often running feeds are checked against storage for events the bus lost. */
+    /**
+     * How often running feeds are checked against storage for events the bus lost, and, while the
+     * bus is down, how often the sessions here are re-checked (recheckSessions).
+     */
     feedCheckMs: number;
     /** How long a group is still followed after its last socket here leaves (FeedOptions.lingerMs). */
     feedLingerMs: number;
@@ -53,6 +64,8 @@ export interface HubDeps<S> {
 }
 
 const SLOW_CONSUMER_SWEEP_MS = 250;
+/** Users whose sessions one re-check reads from storage per statement. */
+const RECHECK_CHUNK = 500;
 /**
  * Viewers handed their frames of a presence flush per turn of the event loop. A flush reaches
  * hundreds of viewers here, one socket write each: handed all at once, they held back a group
@@ -86,6 +99,10 @@ export class Hub<S> {
   private readonly replicaTag = randomBytes(4).toString('hex');
   private nextConnection = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private outageTimer: NodeJS.Timeout | undefined;
+  /** The re-check under way, and whether another was asked for meanwhile (it runs once after). */
+  private rechecking: Promise<void> | undefined;
+  private recheckAgain = false;
 
   constructor(private readonly deps: HubDeps<S>) {
     const { bus, metrics, logger, settings } = deps;
@@ -110,6 +127,7 @@ export class Hub<S> {
       deps.onAccessChange('all');
       deps.onRevoked('all');
       this.feeds.resyncAll();
+      void this.recheckSessions();
     });
   }
 
@@ -124,17 +142,24 @@ export class Hub<S> {
     await this.deps.bus.subscribe(PRESENCE_TOPIC);
     this.sweepTimer = setInterval(() => this.closeSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
     this.sweepTimer.unref();
+    // While the bus is down, what other replicas revoke or change goes unheard: storage tells.
+    this.outageTimer = setInterval(() => {
+      if (!this.deps.bus.healthy()) void this.recheckSessions();
+    }, this.deps.settings.feedCheckMs);
+    this.outageTimer.unref();
   }
 
   /** Closes every session (a drain: 1001); no sweep cuts anyone with 4000 from now on. */
   disconnectAll(reason: Disconnect): void {
     clearInterval(this.sweepTimer);
+    clearInterval(this.outageTimer);
     for (const session of this.byConnection.values()) this.disconnect(session, reason);
   }
 
   /** Stops every feed; call once the sessions are gone. */
   close(): void {
     clearInterval(this.sweepTimer);
+    clearInterval(this.outageTimer);
     this.feeds.close();
   }
 
@@ -198,6 +223,70 @@ export class Hub<S> {
     for (const session of this.byUser.get(userId) ?? []) {
       const sessionId = session.principal.sessionId;
       if (sessionId !== null && revoked.has(sessionId)) this.disconnect(session, new Disconnect(CloseCode.revoked, 'session revoked'));
+    }
+  }
+
+  /**
+   * Re-checks every session here against storage, for what the bus may not have brought
+   * (docs/protocol.md §1, "During a Redis outage"): sessions revoked meanwhile close with 4403;
+   * groups the user left or was removed or banned from whose roster is private (no log event
+   * tells: the feed's catch-up covers the others) are no longer followed and get `group_removed`;
+   * groups joined meanwhile are followed and get `group_added`, as live. Run after every bus
+   * reconnect and periodically while the bus is down; one at a time, a request meanwhile runs
+   * once more after it. Resolves when the run under way ends (never rejects).
+   */
+  recheckSessions(): Promise<void> {
+    if (this.rechecking) {
+      this.recheckAgain = true;
+      return this.rechecking;
+    }
+    this.rechecking = this.recheckAll()
+      .catch((err: unknown) => this.deps.logger.warn('re-checking sessions against storage failed', { err }))
+      .finally(() => {
+        this.rechecking = undefined;
+        if (this.recheckAgain) {
+          this.recheckAgain = false;
+          void this.recheckSessions();
+        }
+      });
+    return this.rechecking;
+  }
+
+  private async recheckAll(): Promise<void> {
+    const userIds = [...this.byUser.keys()];
+    for (let i = 0; i < userIds.length; i += RECHECK_CHUNK) await this.recheckUsers(userIds.slice(i, i + RECHECK_CHUNK));
+  }
+
+  private async recheckUsers(userIds: string[]): Promise<void> {
+    const { directory } = this.deps;
+    // What each ready session followed before storage was read: only those groups can be ones it
+    // left unheard (one followed since came with a group_added newer than the read).
+    const before = new Map<Session<S>, Set<string>>();
+    for (const userId of userIds) for (const s of this.byUser.get(userId) ?? []) if (s.phase === 'ready') before.set(s, new Set(s.groups));
+    const [revoked, memberships] = await Promise.all([directory.revokedSessionsOf(userIds), directory.membershipsOf(userIds)]);
+    for (const [userId, sessionIds] of revoked) if (sessionIds.size > 0) this.closeRevoked(userId, sessionIds);
+
+    const gone = new Map<Session<S>, string[]>();
+    for (const [session, followed] of before) {
+      const now = memberships.get(session.principal.userId) ?? new Set<string>();
+      const left = [...followed].filter((g) => !now.has(g));
+      if (left.length > 0) gone.set(session, left);
+      for (const groupId of now) {
+        if (followed.has(groupId) || session.groups.has(groupId) || session.phase !== 'ready') continue;
+        // addGroup reads the membership again after following: a leave meanwhile is not undone.
+        void this.addGroup(session, groupId).catch((err: unknown) =>
+          this.deps.logger.warn('could not follow a joined group', { groupId, err }),
+        );
+      }
+    }
+    if (gone.size === 0) return;
+    const privateRoster = await directory.privateRosterOf([...new Set([...gone.values()].flat())]);
+    for (const [session, left] of gone) {
+      for (const groupId of left) {
+        if (!privateRoster.has(groupId) || !session.groups.has(groupId)) continue;
+        this.unfollow(session, groupId);
+        this.send(session, groupRemovedFrame(groupId));
+      }
     }
   }
 

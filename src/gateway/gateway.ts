@@ -118,6 +118,9 @@ export class Gateway {
         groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
         isRevoked: (principal) => chat.accounts.isRevoked(principal),
         startSession: (principal) => chat.sessionStarts.start(principal),
+        revokedSessionsOf: (userIds) => chat.accounts.revoked.readUsers(userIds),
+        membershipsOf: (userIds) => chat.groups.membershipsOf(userIds),
+        privateRosterOf: (groupIds) => chat.groups.privateRosterOf(groupIds),
       },
       onAccessChange: (change) => (change === 'all' ? chat.membership.clear() : chat.membership.invalidate(change)),
       onRevoked: (userId) => {

@@ -217,7 +217,7 @@ describe.skipIf(!REDIS_URL)('RedisBus', { timeout: 20_000 }, () => {
     expect(received[0]).toStrictEqual({ topic: late, seq: 3, data: 'late but here' });
   });
 
-  it('delivers locally while the publisher is away, warns once, and does not resync for it', async () => {
+  it('delivers locally while the publisher is away, warns once, and does not resync for it; the other bus is told to resync', async () => {
     const name = `banyan-test-${randomUUID().slice(0, 8)}`;
     const bus = await open({ connectionName: name });
     const other = await open();
@@ -225,6 +225,9 @@ describe.skipIf(!REDIS_URL)('RedisBus', { timeout: 20_000 }, () => {
     const atOther = collect(other);
     let resyncs = 0;
     bus.onResync(() => resyncs++);
+    // The other bus never lost its connection: only the notice tells it that it missed 1-3.
+    let otherResyncs = 0;
+    other.onResync(() => otherResyncs++);
     const topic = uniqueTopic('loop');
     await bus.subscribe(topic);
     await other.subscribe(topic);
@@ -242,7 +245,10 @@ describe.skipIf(!REDIS_URL)('RedisBus', { timeout: 20_000 }, () => {
     // The other replica never saw 1-3: they did not go through Redis.
     expect(atOther.map((m) => m.seq)).toEqual([4]);
     expect(atBus.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+    await waitFor(() => otherResyncs === 1, "the other bus's resync");
     expect(resyncs).toBe(0);
+    // The notice is a bus matter: no handler sees it.
+    expect(atOther.map((m) => m.seq)).toEqual([4]);
   });
 
   it('drops malformed payloads with a warning and keeps delivering', async () => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../../src/auth/tokens.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import type { FeedStorage } from '../../src/delivery/group-feeds.js';
@@ -127,11 +127,17 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
     lastSeq: logs.lastSeqNow(id),
     readSeq: 0,
   });
+  /** What storage says beyond `members`, for re-checks: revoked sessions by user, announcement groups. */
+  const revokedSessions = new Map<string, Set<string>>();
+  const privateRoster = new Set<string>();
   const directory: Directory = {
     listGroups: async (userId) => (members[userId] ?? []).map(summary),
     groupSummary: async (groupId, userId) => ((members[userId] ?? []).includes(groupId) ? summary(groupId) : undefined),
     isRevoked: async (p) => p.sessionId === 'revoked',
     startSession: async (p) => ({ user: { id: p.userId, name: p.name }, groups: (members[p.userId] ?? []).map(summary) }),
+    revokedSessionsOf: async (userIds) => new Map(userIds.map((u) => [u, revokedSessions.get(u) ?? new Set<string>()])),
+    membershipsOf: async (userIds) => new Map(userIds.map((u) => [u, new Set(members[u] ?? [])])),
+    privateRosterOf: async (groupIds) => new Set(groupIds.filter((g) => privateRoster.has(g))),
   };
   const accessChanges: unknown[] = [];
   const hub = new Hub<string>({
@@ -161,7 +167,7 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
   const post = async (groupId: string, kind: LogEvent['kind'] = 'message', data: Record<string, unknown> | null = null) =>
     publisher.events([logs.append(groupId, kind, data, kind === 'message' ? 'hi' : null)]);
   hubs.push(hub);
-  return { bus, transport, logs, hub, connect, post, publisher, accessChanges, members };
+  return { bus, transport, logs, hub, connect, post, publisher, accessChanges, members, revokedSessions, privateRoster };
 }
 
 const hubs: Hub<string>[] = [];
@@ -277,6 +283,33 @@ describe('Hub (delivery, receiving side)', () => {
     }
     // Its feed is released: the bus no longer carries the group to this replica.
     expect(t.hub.feeds.deliveredSeq('ann')).toBe(-1);
+  });
+
+  it('a re-check against storage (the bus lost messages): revoked sessions close, a private roster left unheard stops, a group joined unheard starts', async () => {
+    const t = setup({ asha: ['ann', 'g1'], ben: ['g1'] });
+    t.privateRoster.add('ann');
+    await t.hub.start();
+    await t.connect('s1', principal('asha', 'keep'));
+    await t.connect('s2', principal('asha', 'gone'));
+    await t.connect('b1', principal('ben', 'b'));
+    // What storage says now, none of it heard: asha's session `gone` revoked, asha out of ann (a
+    // private roster) and of g1 (its log event is the feed's to deliver), ben in g2.
+    t.revokedSessions.set('asha', new Set(['gone']));
+    t.members.asha = [];
+    t.members.ben = ['g1', 'g2'];
+    await t.hub.recheckSessions();
+    expect([...t.transport.closed]).toEqual([['s2', 4403]]);
+    await vi.waitFor(() => expect(t.transport.framesOf('b1').at(-1)).toMatchObject({ type: 'group_added', group: { id: 'g2' } }));
+    const asha = t.transport.framesOf('s1');
+    expect(asha.map((f) => f.type)).toEqual(['ready', 'group_removed']);
+    expect(asha.at(-1)).toEqual({ type: 'group_removed', group: 'ann' });
+    await t.post('ann');
+    await t.post('g2');
+    expect(seqsOf(t.transport.framesOf('s1'), 'ann')).toEqual([]);
+    expect(seqsOf(t.transport.framesOf('b1'), 'g2')).toEqual([1]);
+    // A second re-check finds nothing more to do.
+    await t.hub.recheckSessions();
+    expect(t.transport.framesOf('s1')).toHaveLength(2);
   });
 
   it('a private roster: a removal that reaches a session still starting keeps it from following the group', async () => {

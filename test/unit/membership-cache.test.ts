@@ -45,6 +45,23 @@ describe('MembershipCache', () => {
     expect(await queriesOf(async () => expect((await cache.require(g, 'u2')).role).toBe('admin'))).toBe(1);
   });
 
+  it('while the bus is down, answers from storage every time and keeps nothing, not even what it had (docs/protocol.md §1)', async () => {
+    const g = await seedGroup({ u1: 'owner', u2: 'member' });
+    let busUp = true;
+    const cache = new MembershipCache(t.db, undefined, () => busUp);
+    expect((await cache.require(g, 'u2')).role).toBe('member');
+    // Demoted or promoted on another replica while the bus is down: no invalidation comes.
+    busUp = false;
+    await setRole(g, 'u2', 'admin');
+    expect(await queriesOf(async () => expect((await cache.require(g, 'u2')).role).toBe('admin'))).toBe(1);
+    expect(await queriesOf(() => cache.require(g, 'u2'))).toBe(1);
+    await setRole(g, 'u2', 'member');
+    // Back up: what was cached before the outage is gone, so storage answers once, then memory.
+    busUp = true;
+    expect(await queriesOf(async () => expect((await cache.require(g, 'u2')).role).toBe('member'))).toBe(1);
+    expect(await queriesOf(() => cache.require(g, 'u2'))).toBe(0);
+  });
+
   /** Starts u2's lookup (a plain member) and lets it read; its answer arrives only on `arrive()`. */
   const startRacedLookup = async () => {
     const g = await seedGroup({ u1: 'owner', u2: 'member' });
