@@ -371,7 +371,8 @@ describe('Hub (delivery, receiving side)', () => {
     await t.post('g1');
     const last = t.transport.framesOf(viewers.at(-1)!);
     expect(last.map((f) => f.type)).toEqual(['ready', 'event']);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The rest arrive over the next turns: wait for the last viewer's second frame, not a fixed time.
+    await vi.waitFor(() => expect(presenceFrames(t.transport.framesOf(viewers.at(-1)!))).toHaveLength(2), { timeout: 10_000 });
     for (const v of viewers)
       expect(presenceFrames(t.transport.framesOf(v))).toEqual([
         { type: 'presence', user: 'dan', online: true, lastSeen: null },
