@@ -197,6 +197,30 @@ describe.each(storageModes())('every way in passes the same check (%s)', (mode) 
     expect(await requests(c, owner)).toEqual([[target.id, g]]);
   });
 
+  it('a ban racing the acceptance of an invitation: whichever commits first, the banned user ends up in nothing', async () => {
+    const [owner] = await users('owner');
+    const c = await community(owner);
+    const g = await communityGroup(c, owner);
+    const rounds = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const [target] = await users(`target${i}`);
+        await setGroupAdd(target, 'nobody');
+        expect((await add(g, owner, target.id)).status).toBe(202);
+        const [accepted] = await Promise.all([
+          accept(g, target),
+          ok('PUT', `/v1/communities/${c.id}/bans/${target.id}`, owner, 204, {}),
+        ]);
+        return { target, status: accepted.status };
+      }),
+    );
+    // Joined before the ban (200) or refused after it (404): never a member afterwards.
+    for (const { target, status } of rounds) {
+      expect([200, 404]).toContain(status);
+      expect(await inCommunity(c, owner, target.id)).toBe(false);
+      expect(await inGroup(g, owner, target.id)).toBe(false);
+    }
+  });
+
   it('a banned user gets in by no other way: codes, requests, adds, links, open groups', async () => {
     const [owner, target, member] = await users('owner', 'target', 'member');
     await setGroupAdd(target, 'everyone');
