@@ -206,10 +206,7 @@ describe.each(storageModes())('every way in passes the same check (%s)', (mode) 
         const [target] = await users(`target${i}`);
         await setGroupAdd(target, 'nobody');
         expect((await add(g, owner, target.id)).status).toBe(202);
-        const [accepted] = await Promise.all([
-          accept(g, target),
-          ok('PUT', `/v1/communities/${c.id}/bans/${target.id}`, owner, 204, {}),
-        ]);
+        const [accepted] = await Promise.all([accept(g, target), ok('PUT', `/v1/communities/${c.id}/bans/${target.id}`, owner, 204, {})]);
         return { target, status: accepted.status };
       }),
     );
