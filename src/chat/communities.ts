@@ -10,7 +10,6 @@ import {
   findInvite,
   insertCommunity,
   insertInvite,
-  insertJoinRequest,
   listAllCommunityGroups,
   listCommunityGroups,
   listJoinRequests,
@@ -26,10 +25,9 @@ import { newId, newInviteCode } from '../ids.js';
 import { badRequest, conflict, forbidden, notFound } from '../protocol/errors.js';
 import type { communitySettings, groupSettings } from '../protocol/http-bodies.js';
 import type { Community, CommunityGroup, HttpReply } from '../protocol/http-replies.js';
-import { bannedAmong, deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
-import { findUser } from '../db/users.js';
+import { bannedAmong, deleteCommunityJoinRequests } from '../db/governance.js';
 import { isAdmin, requireAdmin } from './access.js';
-import { notifyJoinRequest } from './admin-frames.js';
+import { decideEntry, fileJoinRequest } from './admission.js';
 import type { ChatDeps } from './deps.js';
 import { assertMessageTtl } from './message-ttl.js';
 import { groupFields, groupView, type Groups } from './groups.js';
@@ -250,17 +248,18 @@ export class Communities {
     const { community } = await this.requireMember(communityId, userId);
     const group = await this.requireCommunityGroup(communityId, groupId);
     if (await findMembership(this.deps.db, groupId, userId)) throw conflict('already a member');
-    if (group.settings.approvalRequired === true) {
-      await commit(this.deps, async (tx, outbox) => {
-        const user = await findUser(tx, userId);
-        if (user && (await insertJoinRequest(tx, groupId, userId, null))) {
-          await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
-        }
-      });
-      return { status: 'pending' as const };
-    }
-    if (group.settings.open !== true) throw notFound('group');
-    await commit(this.deps, (tx, outbox) => this.groups.addIn(tx, outbox, groupId, userId, 'member', userId));
+    const approval = group.settings.approvalRequired === true;
+    if (!approval && group.settings.open !== true) throw notFound('group');
+    const joined = await commit(this.deps, async (tx, outbox) => {
+      await lockGroupLog(tx, groupId);
+      // Banned or removed since the check above: as anyone outside (docs/protocol.md §8 "Joining").
+      if ((await decideEntry(tx, group, userId, { by: userId })) !== 'admit') return undefined;
+      if (approval) await fileJoinRequest(tx, outbox, community, groupId, userId);
+      else await this.groups.addIn(tx, outbox, groupId, userId, 'member', userId);
+      return !approval;
+    });
+    if (joined === undefined) throw notFound('community');
+    if (!joined) return { status: 'pending' as const };
     return { status: 'joined' as const, group: (await this.groups.summary(groupId, userId))! };
   }
 
@@ -350,18 +349,22 @@ export class Communities {
     }
     if (await findMembership(this.deps.db, community.announcementGroupId, userId)) return joined;
     return commit(this.deps, async (tx, outbox) => {
-      // A banned user is answered as if the community approved joins, and nothing is stored. The
-      // ban is checked under the announcement group's lock, which a ban's removal also takes.
       await lockGroupLog(tx, community.announcementGroupId);
-      if (await isBanned(tx, community.id, userId)) return { status: 'pending' as const };
-      if (community.settings.approvalRequired === true) {
-        if (!(await insertJoinRequest(tx, community.announcementGroupId, userId, code))) return { status: 'pending' as const };
-        await this.useInvite(tx, code);
-        const user = await findUser(tx, userId);
-        if (user) await notifyJoinRequest(tx, outbox, community, community.announcementGroupId, { id: user.id, name: user.name });
+      // The join check (docs/protocol.md §8 "Joining"): a banned user is answered as if the
+      // community approved joins, and nothing is stored.
+      const admission = { by: userId, code: true };
+      const entry = await decideEntry(
+        tx,
+        { id: community.announcementGroupId, kind: 'announcement', communityId: community.id },
+        userId,
+        admission,
+      );
+      if (entry === 'refuse') return { status: 'pending' as const };
+      if (entry === 'request') {
+        if (await fileJoinRequest(tx, outbox, community, community.announcementGroupId, userId, code)) await this.useInvite(tx, code);
         return { status: 'pending' as const };
       }
-      if (!(await this.groups.addIn(tx, outbox, community.announcementGroupId, userId, 'member', userId))) return joined;
+      if (!(await this.groups.addIn(tx, outbox, community.announcementGroupId, userId, 'member', userId, admission))) return joined;
       await this.useInvite(tx, code);
       return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
     });
@@ -378,17 +381,14 @@ export class Communities {
     return commit(this.deps, async (tx, outbox) => {
       // Ordinary group first, then the announcement group: the order every membership change locks in.
       await lockGroupLog(tx, groupId);
-      await lockGroupLog(tx, community.announcementGroupId);
-      if (await isBanned(tx, community.id, userId)) return { status: 'pending' as const };
-      const inCommunity = await findMembership(tx, community.announcementGroupId, userId);
-      if (!inCommunity && community.settings.approvalRequired === true) {
-        if (!(await insertJoinRequest(tx, groupId, userId, code))) return { status: 'pending' as const };
-        await this.useInvite(tx, code);
-        const user = await findUser(tx, userId);
-        if (user) await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
+      const admission = { by: userId, code: true };
+      const entry = await decideEntry(tx, { id: groupId, kind: 'group', communityId: community.id }, userId, admission);
+      if (entry === 'refuse') return { status: 'pending' as const };
+      if (entry === 'request') {
+        if (await fileJoinRequest(tx, outbox, community, groupId, userId, code)) await this.useInvite(tx, code);
         return { status: 'pending' as const };
       }
-      if (await this.groups.addIn(tx, outbox, groupId, userId, 'member', userId)) await this.useInvite(tx, code);
+      if (await this.groups.addIn(tx, outbox, groupId, userId, 'member', userId, admission)) await this.useInvite(tx, code);
       return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
     });
   }
@@ -416,15 +416,15 @@ export class Communities {
         throw forbidden('only community or group admins may decide join requests');
     }
     await commit(this.deps, async (tx, outbox) => {
-      if (target !== community.announcementGroupId) await lockGroupLog(tx, target);
-      await lockGroupLog(tx, community.announcementGroupId);
-      if (approve && !isAdmin(membership) && !(await findMembership(tx, community.announcementGroupId, targetId))) {
-        // Bringing someone into the community is for its admins alone (a group admin's request for
-        // a non-member, or a member removed since they asked).
-        throw notFound('request');
-      }
+      await lockGroupLog(tx, target);
+      const kind = target === community.announcementGroupId ? 'announcement' : 'group';
+      // The join check with the approver's say (docs/protocol.md §8 "Joining"): bringing someone into
+      // the community is for its admins alone (a group admin's request for a non-member, or a member
+      // removed since they asked); a banned user's request goes, and nobody joins.
+      const entry = approve ? await decideEntry(tx, { id: target, kind, communityId }, targetId, { by: actorId }) : 'refuse';
+      if (entry === 'request') throw notFound('request');
       if (!(await deleteJoinRequest(tx, target, targetId))) throw notFound('request');
-      if (approve && !(await isBanned(tx, communityId, targetId))) await this.groups.addIn(tx, outbox, target, targetId, 'member', actorId);
+      if (entry === 'admit') await this.groups.addIn(tx, outbox, target, targetId, 'member', actorId);
     });
   }
 

@@ -1,8 +1,7 @@
 import { findCommunity } from '../db/communities.js';
-import { findMessage } from '../db/events.js';
+import { findMessage, lockGroupLog } from '../db/events.js';
 import {
   deleteBan,
-  deleteCommunityJoinRequests,
   deleteMute,
   findReport,
   insertReport,
@@ -49,19 +48,25 @@ export class Governance {
 
   /**
    * Bans a user (any id: the answer does not say whether they exist or were a member): out of the
-   * community and every group of it at once, their requests dropped, and refused from now on.
+   * community and every group of it at once, their requests and invitations dropped, and refused
+   * from now on (docs/protocol.md §8 "Joining").
    */
   async ban(actorId: string, communityId: string, targetId: string, reason: string | undefined): Promise<void> {
     const community = await this.requireCommunityAdmin(communityId, actorId);
     if (targetId === actorId) throw conflict('you cannot ban yourself');
-    await commit(this.deps, async (tx, outbox) => {
+    await commit(this.deps, async (tx) => {
+      // The ban row under the announcement group's lock, which every join takes to check bans: a
+      // join in flight commits first (and is undone below), any later one sees the ban. Nothing
+      // else is locked here, so the order ordinary groups before the announcement group holds.
+      await lockGroupLog(tx, community.announcementGroupId);
       const target = await findMembership(tx, community.announcementGroupId, targetId);
       if (target?.role === 'owner') throw forbidden('the owner cannot be banned');
-      // The ban row first: a join that takes the announcement group's lock after this commit sees it.
       await upsertBan(tx, { communityId, userId: targetId, reason: reason ?? null, bannedBy: actorId });
-      if (target) await this.groups.removeFromCommunityIn(tx, outbox, communityId, targetId, actorId);
-      await deleteCommunityJoinRequests(tx, community, [targetId]);
     });
+    // Then out of everything, requests and invitations too, as storage now stands (a join that
+    // raced the ban included). Should this fail, the ban already refuses every join, and banning
+    // again finishes it.
+    await commit(this.deps, (tx, outbox) => this.groups.removeFromCommunityIn(tx, outbox, communityId, targetId, actorId));
   }
 
   async unban(actorId: string, communityId: string, targetId: string): Promise<void> {

@@ -18,7 +18,7 @@ import {
   type NewGroup,
 } from '../db/groups.js';
 import type { GroupRow, Role } from '../db/schema.js';
-import { findCommunity, insertJoinRequest, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
+import { findCommunity, updateCommunity, userCommunityGroupIds } from '../db/communities.js';
 import { groupEndsOf, listCommunitiesOfUser, listGroupsOfUsers } from '../db/hot-reads.js';
 import { findUser, findUserIdByUsername } from '../db/users.js';
 import { newId } from '../ids.js';
@@ -27,11 +27,11 @@ import { memberChangedFrame, type GroupSummary } from '../protocol/frames.js';
 import { defaultNotifyLevel } from './notifications.js';
 import type { Group, HttpReply } from '../protocol/http-replies.js';
 import type { groupSettings } from '../protocol/http-bodies.js';
-import { deleteCommunityJoinRequests, isBanned } from '../db/governance.js';
+import { deleteCommunityInvitations, deleteCommunityJoinRequests } from '../db/governance.js';
 import { directGroupBlocked } from '../db/privacy.js';
 import { requireAdmin, requireMember } from './access.js';
-import { notifyJoinRequest } from './admin-frames.js';
-import { requireGovernor, requireMemberOrGovernor, type Authority } from './authority.js';
+import { decideEntries, decideEntry, fileJoinRequest, type Admission } from './admission.js';
+import { requireGovernor, requireMemberOrGovernor } from './authority.js';
 import type { ChatDeps, ChatLimits } from './deps.js';
 import { decideAdds, inviteIn } from './consent.js';
 import { oweCommunityEvent } from './community-webhooks.js';
@@ -194,9 +194,15 @@ export class Groups {
     const actor = await requireGovernor(this.deps.db, groupId, actorId);
     if (actor.kind === 'direct') throw conflict('direct groups have exactly two members');
     if (input.role === 'owner') throw forbidden('ownership cannot be given by adding');
-    if (actor.kind === 'group' && actor.community) return this.addToCommunityGroup(actor, actorId, groupId, input);
     return commit(this.deps, async (tx, outbox) => {
-      return this.addWithConsentIn(tx, outbox, groupId, actorId, input);
+      await lockGroupLog(tx, groupId);
+      const group = (await findGroup(tx, groupId))!;
+      // docs/protocol.md §8 "Joining": banned users get nothing; someone the actor may not bring into
+      // the community becomes a request that community admins decide.
+      const entry = await decideEntry(tx, group, input.userId, { by: actorId });
+      if (entry === 'admit') return this.addWithConsentIn(tx, outbox, group, actorId, input);
+      if (entry === 'request' && actor.community) await fileJoinRequest(tx, outbox, actor.community, groupId, input.userId);
+      return 'invited' as const;
     });
   }
 
@@ -213,48 +219,26 @@ export class Groups {
   private async addWithConsentIn(
     tx: Tx,
     outbox: Outbox,
-    groupId: string,
+    group: GroupRow,
     actorId: string,
     input: { userId: string; role?: Role | undefined },
   ): Promise<'added' | 'invited'> {
     const decision = (await decideAdds(tx, actorId, [input.userId], this.deps.limits.defaultGroupAdd)).get(input.userId);
     if (decision === 'add') {
-      const added = await this.addIn(tx, outbox, groupId, input.userId, input.role ?? 'member', actorId);
+      const added = await this.addIn(tx, outbox, group.id, input.userId, input.role ?? 'member', actorId);
       if (!added) throw conflict('already a member');
       return 'added';
     }
     if (decision === 'invite') {
       // A member is answered as for one added directly: the admin sees members anyway.
-      if (await findMembership(tx, groupId, input.userId)) throw conflict('already a member');
-      await inviteIn(tx, outbox, (await findGroup(tx, groupId))!, await this.actor(tx, actorId), [input.userId]);
+      if (await findMembership(tx, group.id, input.userId)) throw conflict('already a member');
+      await inviteIn(tx, outbox, group, await this.actor(tx, actorId), [input.userId]);
     }
     return 'invited';
   }
 
   private async actor(tx: Tx, userId: string) {
     return { id: userId, name: (await findUser(tx, userId))?.name ?? userId };
-  }
-
-  private async addToCommunityGroup(
-    actor: Authority,
-    actorId: string,
-    groupId: string,
-    input: { userId: string; role?: Role | undefined },
-  ): Promise<'added' | 'invited'> {
-    const community = actor.community!;
-    return commit(this.deps, async (tx, outbox) => {
-      // After the announcement group's lock, a ban committed before is seen (a ban takes it too).
-      await lockGroupLog(tx, groupId);
-      await lockGroupLog(tx, community.announcementGroupId);
-      const user = await findUser(tx, input.userId);
-      if (!user || (await isBanned(tx, community.id, input.userId))) return 'invited' as const;
-      const inCommunity = await findMembership(tx, community.announcementGroupId, input.userId);
-      if (inCommunity || actor.communityAdmin) return this.addWithConsentIn(tx, outbox, groupId, actorId, input);
-      if (await insertJoinRequest(tx, groupId, input.userId, null)) {
-        await notifyJoinRequest(tx, outbox, community, groupId, { id: user.id, name: user.name });
-      }
-      return 'invited' as const;
-    });
   }
 
   /**
@@ -318,6 +302,8 @@ export class Groups {
   /** Creates a group with its creator in it: its owner, or a plain member of a (symmetric) direct group. */
   async createIn(tx: Tx, outbox: Outbox, group: NewGroup): Promise<GroupRow> {
     const row = await insertGroup(tx, group);
+    // A community's group: its creator must still be let in (an admin banned or removed meanwhile is not).
+    if ((await decideEntry(tx, row, group.createdBy, { by: group.createdBy })) !== 'admit') throw notFound('community');
     const role: Role = group.kind === 'direct' ? 'member' : 'owner';
     await insertMember(tx, row.id, group.createdBy, role);
     // A private roster logs no membership: the creator learns of the group by group_added alone.
@@ -328,20 +314,40 @@ export class Groups {
     return row;
   }
 
-  /** Adds a member with a `member` event; false when already a member. */
-  async addIn(tx: Tx, outbox: Outbox, groupId: string, userId: string, role: Role, actorId: string): Promise<boolean> {
-    return (await this.addManyIn(tx, outbox, groupId, [userId], role, actorId)).length > 0;
+  /** Adds a member with a `member` event; false when already a member or not let in (addManyIn). */
+  async addIn(
+    tx: Tx,
+    outbox: Outbox,
+    groupId: string,
+    userId: string,
+    role: Role,
+    actorId: string,
+    admission: Admission = { by: actorId },
+  ): Promise<boolean> {
+    return (await this.addManyIn(tx, outbox, groupId, [userId], role, actorId, admission)).length > 0;
   }
 
   /**
    * Adds those of the users who are not members yet, one `member` event each, in one insert;
    * returns who was added. Users added to a group of a community join its announcement group
    * too (locked after the group: every path locks ordinary groups before the announcement group).
+   * Only those the join check admits on `admission`'s say come in (docs/protocol.md §8 "Joining"):
+   * callers that answer a refusal or a request differently ask decideEntries first.
    */
-  async addManyIn(tx: Tx, outbox: Outbox, groupId: string, userIds: string[], role: Role, actorId: string): Promise<string[]> {
+  async addManyIn(
+    tx: Tx,
+    outbox: Outbox,
+    groupId: string,
+    userIds: string[],
+    role: Role,
+    actorId: string,
+    admission: Admission = { by: actorId },
+  ): Promise<string[]> {
     await lockGroupLog(tx, groupId);
     const group = (await findGroup(tx, groupId))!;
-    const added = await insertMembers(tx, groupId, userIds, role);
+    const entries = await decideEntries(tx, group, userIds, admission);
+    const admitted = userIds.filter((id) => entries.get(id) === 'admit');
+    const added = await insertMembers(tx, groupId, admitted, role);
     if (added.length === 0) return [];
     if (group.memberCount + added.length > this.deps.limits.maxGroupMembers) {
       throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
@@ -358,7 +364,7 @@ export class Groups {
     for (const userId of added) outbox.notify(userId, { kind: 'group_added', group: groupId });
     if (group.kind === 'group' && group.communityId) {
       const community = await findCommunity(tx, group.communityId);
-      if (community) await this.addManyIn(tx, outbox, community.announcementGroupId, added, 'member', actorId);
+      if (community) await this.addManyIn(tx, outbox, community.announcementGroupId, added, 'member', actorId, admission);
     }
     return added;
   }
@@ -403,8 +409,9 @@ export class Groups {
     for (const groupId of await userCommunityGroupIds(tx, communityId, userId)) {
       await this.removeIn(tx, outbox, groupId, userId, actorId);
     }
-    // A pending request must not bring them back when someone approves it later.
+    // A pending request or invitation must not bring them back later (docs/protocol.md §8 "Joining").
     await deleteCommunityJoinRequests(tx, community, [userId]);
+    await deleteCommunityInvitations(tx, community, [userId]);
     return this.removeIn(tx, outbox, community.announcementGroupId, userId, actorId);
   }
 

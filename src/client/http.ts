@@ -117,9 +117,12 @@ export class BanyanHttp {
   invitations() {
     return this.call('GET', '/v1/invitations', 'invitations');
   }
-  /** Joins the group: its `group_added` follows on the socket. */
+  /**
+   * Joins the group (`{group}`; its `group_added` follows on the socket), or, in a community whose
+   * admins must now say yes, `{status: 'pending'}`: a join request (docs/protocol.md §8 "Joining").
+   */
   acceptInvitation(groupId: string) {
-    return this.call('POST', path`/v1/groups/${groupId}/invitation`, 'group');
+    return this.call('POST', path`/v1/groups/${groupId}/invitation`, 'invitationAccepted');
   }
   /** Declines: that group cannot invite this user again. */
   declineInvitation(groupId: string) {

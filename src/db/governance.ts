@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { bans, groups, joinRequests, members, mutes, reports, users, type ReportRow } from './schema.js';
+import { bans, groups, invitations, joinRequests, members, mutes, reports, users, type ReportRow } from './schema.js';
 
 // Bans, mutes, reports and the admin lists they need (PROTOCOL.md §6).
 
@@ -79,22 +79,39 @@ export async function deleteCommunityJoinRequests(
   userIds: string[],
 ): Promise<void> {
   if (userIds.length === 0) return;
-  await tx.delete(joinRequests).where(
-    and(
-      inArray(joinRequests.userId, userIds),
-      or(
-        eq(joinRequests.groupId, community.announcementGroupId),
-        inArray(
-          joinRequests.groupId,
-          tx
-            .select({ id: groups.id })
-            .from(groups)
-            .where(and(eq(groups.communityId, community.id), eq(groups.kind, 'group'))),
-        ),
-      ),
-    ),
-  );
+  await tx
+    .delete(joinRequests)
+    .where(and(inArray(joinRequests.userId, userIds), inArray(joinRequests.groupId, communityGroupIds(tx, community))));
 }
+
+/**
+ * Drops the users' pending invitations to the community and every group of it: a ban or a removal
+ * must not be undone by an invitation made before it (docs/protocol.md §8 "Joining"). A declined
+ * one stays: that group still may not invite them again.
+ */
+export async function deleteCommunityInvitations(
+  tx: Tx,
+  community: { id: string; announcementGroupId: string },
+  userIds: string[],
+): Promise<void> {
+  if (userIds.length === 0) return;
+  await tx
+    .delete(invitations)
+    .where(
+      and(
+        inArray(invitations.userId, userIds),
+        isNull(invitations.declinedAt),
+        inArray(invitations.groupId, communityGroupIds(tx, community)),
+      ),
+    );
+}
+
+/** The community's announcement group and ordinary groups, as a subquery. */
+const communityGroupIds = (tx: Tx, community: { id: string; announcementGroupId: string }) =>
+  tx
+    .select({ id: groups.id })
+    .from(groups)
+    .where(or(eq(groups.id, community.announcementGroupId), and(eq(groups.communityId, community.id), eq(groups.kind, 'group'))));
 
 /** The owner and admins of these groups (at most `limit`): who gets live admin frames. */
 export async function listAdminIds(db: Queryable, groupIds: string[], limit = 1000): Promise<string[]> {

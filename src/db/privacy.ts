@@ -140,13 +140,13 @@ export async function insertInvitations(tx: Tx, groupId: string, invitedBy: stri
   return rows.map((r) => r.userId);
 }
 
-/** Takes a pending invitation (for accepting); false when there is none. */
-export async function takeInvitation(tx: Tx, groupId: string, userId: string): Promise<boolean> {
-  const rows = await tx
+/** Takes a pending invitation (for accepting): who made it, or undefined when there is none. */
+export async function takeInvitation(tx: Tx, groupId: string, userId: string): Promise<{ invitedBy: string } | undefined> {
+  const [row] = await tx
     .delete(invitations)
     .where(and(eq(invitations.groupId, groupId), eq(invitations.userId, userId), isNull(invitations.declinedAt)))
-    .returning({ userId: invitations.userId });
-  return rows.length > 0;
+    .returning({ invitedBy: invitations.invitedBy });
+  return row;
 }
 
 /** Declines a pending invitation; false when there is none. */

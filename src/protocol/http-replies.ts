@@ -162,6 +162,8 @@ export const httpReplies = {
       ),
     })
     .loose(),
+  /** `POST /v1/groups/:id/invitation`: `200 {group}` joined, or `202 {status: "pending"}`: a join request for the community's admins. */
+  invitationAccepted: z.object({ group: groupSchema.optional(), status: z.literal('pending').optional() }).loose(),
   blocks: z.object({ blocks: z.array(z.object({ userId: z.string(), createdAt: z.string() }).loose()) }).loose(),
   /** `202 {status: "invited"}`: the user was not added directly (an invitation or a join request, or nothing: the answer does not say). */
   invited: z.object({ status: z.literal('invited') }).loose(),

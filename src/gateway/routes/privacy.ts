@@ -25,10 +25,13 @@ export function privacyRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies
     body: await chat.invitations.list(principal.userId),
   }));
 
-  router.authed('post', '/v1/groups/:id/invitation', undefined, async ({ principal, params }) => ({
-    status: 200,
-    body: { group: await chat.invitations.accept(principal.userId, idParam(params.id, 'invitation')) } satisfies HttpReply<'group'>,
-  }));
+  router.authed('post', '/v1/groups/:id/invitation', undefined, async ({ principal, params }) => {
+    const accepted = await chat.invitations.accept(principal.userId, idParam(params.id, 'invitation'));
+    // docs/protocol.md §8 "Joining": `202 {status: "pending"}` when it became a join request.
+    return 'group' in accepted
+      ? { status: 200, body: accepted satisfies HttpReply<'group'> }
+      : { status: 202, body: accepted satisfies HttpReply<'invitationAccepted'> };
+  });
 
   router.authed('del', '/v1/groups/:id/invitation', undefined, async ({ principal, params }) => {
     await chat.invitations.decline(principal.userId, idParam(params.id, 'invitation'));
