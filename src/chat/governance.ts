@@ -66,7 +66,7 @@ export class Governance {
     // Then out of everything, requests and invitations too, as storage now stands (a join that
     // raced the ban included). Should this fail, the ban already refuses every join, and banning
     // again finishes it.
-    await commit(this.deps, (tx, outbox) => this.groups.removeFromCommunityIn(tx, outbox, communityId, targetId, actorId));
+    await this.groups.removeFromCommunity(communityId, targetId, actorId);
   }
 
   async unban(actorId: string, communityId: string, targetId: string): Promise<void> {

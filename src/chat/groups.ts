@@ -264,11 +264,24 @@ export class Groups {
     }
     // Leaving a community's announcement group is leaving the community (DESIGN.md).
     const leavesCommunity = kind === 'announcement' ? communityId : null;
-    await commit(this.deps, (tx, outbox) =>
-      leavesCommunity
-        ? this.removeFromCommunityIn(tx, outbox, leavesCommunity, targetId, actorId)
-        : this.removeIn(tx, outbox, groupId, targetId, actorId),
-    );
+    if (leavesCommunity) await this.removeFromCommunity(leavesCommunity, targetId, actorId);
+    else await commit(this.deps, (tx, outbox) => this.removeIn(tx, outbox, groupId, targetId, actorId));
+  }
+
+  /**
+   * Out of a community and all its groups. The groups are listed before the announcement group's
+   * lock is taken (joins lock a group before it), so a join that raced the listing can leave the
+   * user in a group: once they are out of the announcement group, and so refused by every later
+   * join, a second pass takes them out of what the first one missed.
+   */
+  async removeFromCommunity(communityId: string, userId: string, actorId: string): Promise<void> {
+    await commit(this.deps, (tx, outbox) => this.removeFromCommunityIn(tx, outbox, communityId, userId, actorId));
+    await commit(this.deps, async (tx, outbox) => {
+      const community = await findCommunity(tx, communityId);
+      // Back in meanwhile (an admin's add): their groups are theirs again.
+      if (!community || (await findMembership(tx, community.announcementGroupId, userId))) return;
+      for (const groupId of await userCommunityGroupIds(tx, communityId, userId)) await this.removeIn(tx, outbox, groupId, userId, actorId);
+    });
   }
 
   async members(userId: string, groupId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'members'>> {

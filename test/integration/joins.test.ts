@@ -218,6 +218,28 @@ describe.each(storageModes())('every way in passes the same check (%s)', (mode) 
     }
   });
 
+  it('a removal racing a join to an open group: whichever commits first, the removed user ends up in no group of it', async () => {
+    const [owner] = await users('owner');
+    const c = await community(owner);
+    const open = await communityGroup(c, owner, { open: true });
+    const rounds = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const [target] = await users(`target${i}`);
+        await join(c, owner, target);
+        const [joined] = await Promise.all([
+          http('POST', `/v1/communities/${c.id}/groups/${open}/join`, target),
+          ok('DELETE', `/v1/communities/${c.id}/members/${target.id}`, owner, 204),
+        ]);
+        return { target, status: joined.status };
+      }),
+    );
+    for (const { target, status } of rounds) {
+      expect([200, 404]).toContain(status);
+      expect(await inCommunity(c, owner, target.id)).toBe(false);
+      expect(await inGroup(open, owner, target.id)).toBe(false);
+    }
+  });
+
   it('a banned user gets in by no other way: codes, requests, adds, links, open groups', async () => {
     const [owner, target, member] = await users('owner', 'target', 'member');
     await setGroupAdd(target, 'everyone');
