@@ -72,6 +72,8 @@ export class Attachments {
   private ready: Promise<void> | undefined;
   /** Images are processed a few at a time, one per user, users in turn. */
   readonly images: ImageProcessor;
+  /** The clock downloads check messages' expiry against (tests move it). */
+  now: () => number = Date.now;
 
   constructor(private readonly deps: MediaDeps) {
     this.staging = join(deps.stagingDir, `${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -178,9 +180,12 @@ export class Attachments {
     }
   }
 
-  /** The attachment's bytes (or the asked range) for a reader allowed to see it; not_found for anyone else. */
+  /**
+   * The attachment's bytes (or the asked range) for a reader allowed to see it; not_found for
+   * anyone else, and once every message that carried it has expired (as for deleted ones).
+   */
   async download(userId: string, id: string, rangeHeader: string, thumbnail: boolean): Promise<Download> {
-    const row = await findReadableAttachment(this.deps.db, id, userId);
+    const row = await findReadableAttachment(this.deps.db, id, userId, new Date(this.now()));
     if (!row || (thumbnail && row.thumbnailSize === null)) throw notFound('attachment');
     const totalSize = thumbnail ? row.thumbnailSize! : row.size;
     const range = parseRange(rangeHeader, totalSize);
