@@ -10,13 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { imageBomb } from './abuse/image-bomb.mjs';
 import { mintToken } from './lib/admin.mjs';
 import { forkWorker, nowMicros, sleep, stopProcess } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
 import { args, list } from './lib/run.mjs';
 import { DATABASE_URL, SECRET, startBanyan } from './lib/targets.mjs';
 
-const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood'];
+const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood', 'image-bomb'];
 /** Users of the run (JWT subjects; created on first sight) and local accounts (sign-in attack). */
 const PAIR = ['ab-pair-a', 'ab-pair-b'];
 const ABUSER = 'ab-abuser';
@@ -434,6 +435,9 @@ const attacks = {
     const pad = 'x'.repeat(60 * 1024 - 48);
     return withAbuserSocket(ctx, (s) => paced(410, 4500, 1845, (i) => s.send(`{"type":"ping","id":"f${i}","pad":"${pad}"}`)));
   },
+
+  /** Tiny AVIFs of 6300 × 6300 px and 36-megapixel JPEGs, 4 at a time, while another user uploads a photo (load/abuse/image-bomb.mjs). */
+  'image-bomb': (ctx) => imageBomb(ctx, ABUSER_ADDRESS),
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ export async function startApp(config: Config): Promise<App> {
       stagingDir: join(config.DATA_DIR, 'uploads'),
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
       quotaBytes: config.UPLOAD_QUOTA_BYTES,
+      images: { maxPixels: config.IMAGE_MAX_PIXELS, maxPixelsAvif: config.IMAGE_MAX_PIXELS_AVIF, timeoutS: config.IMAGE_TIMEOUT_S },
     },
     { store: presence, settings: { maxMembers: config.PRESENCE_MAX_MEMBERS, coalesceMs: config.PRESENCE_COALESCE_MS } },
   );

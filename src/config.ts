@@ -158,6 +158,12 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: int(1, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
   /** All of one user's stored uploads together. */
   UPLOAD_QUOTA_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+  /** Pixels an uploaded image may have, all frames of an animation together (read from its header; over it: 400). */
+  IMAGE_MAX_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+  /** The same for AVIF, whose decoder costs many times more per pixel. */
+  IMAGE_MAX_PIXELS_AVIF: int(1, 1_000_000_000).default(16_000_000),
+  /** Seconds one image's processing may take; past it the upload is refused (400). */
+  IMAGE_TIMEOUT_S: int(1, 3600).default(20),
   /** Per user: searches (over it: rate_limited). */
   SEARCH_RATE: rate.default({ points: 30, durationS: 10 }),
   /** Per user: adds by username (`POST /v1/groups/:id/members {username}`), so nobody can try usernames in bulk. */

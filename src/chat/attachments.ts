@@ -17,7 +17,7 @@ import type { AttachmentRow } from '../db/schema.js';
 import { newId } from '../ids.js';
 import type { BlobStore, ByteRange } from '../media/blob-store.js';
 import { PROCESSED_IMAGES, parseContentType, servedInline, settleType } from '../media/content-types.js';
-import { ImageError, processImage } from '../media/images.js';
+import { ImageError, type ImageLimits, ImageProcessor, ImagesBusy, ImageTooLarge } from '../media/images.js';
 import { receiveToFile, TooLarge } from '../media/receive.js';
 import type { Logger } from '../obs/logger.js';
 import { AppError, badRequest, notFound } from '../protocol/errors.js';
@@ -31,6 +31,8 @@ export interface MediaDeps {
   stagingDir: string;
   maxUploadBytes: number;
   quotaBytes: number;
+  /** Pixel limits and time limit of image processing (IMAGE_MAX_PIXELS, IMAGE_MAX_PIXELS_AVIF, IMAGE_TIMEOUT_S). */
+  images: ImageLimits;
 }
 
 const blobKey = (id: string) => `a/${id}`;
@@ -68,9 +70,14 @@ export class Attachments {
   /** One directory per process, so replicas sharing DATA_DIR never remove each other's uploads in flight. */
   private readonly staging: string;
   private ready: Promise<void> | undefined;
+  /** Images are processed a few at a time, one per user, users in turn. */
+  readonly images: ImageProcessor;
+  /** The clock downloads check messages' expiry against (tests move it). */
+  now: () => number = Date.now;
 
   constructor(private readonly deps: MediaDeps) {
     this.staging = join(deps.stagingDir, `${process.pid}-${randomBytes(4).toString('hex')}`);
+    this.images = new ImageProcessor(deps.images);
   }
 
   private prepare(): Promise<void> {
@@ -133,15 +140,11 @@ export class Attachments {
         thumbnailSize: null,
       };
       if (PROCESSED_IMAGES.has(verdict.type)) {
-        let image: Awaited<ReturnType<typeof processImage>>;
-        try {
-          image = await processImage(received.path, verdict.type);
-        } catch (err) {
-          if (err instanceof ImageError) throw badRequest(`the image could not be read: ${err.message.slice(0, 200)}`);
-          throw err;
-        }
-        // What is served is the cleaned file: its size and hash are the stored ones.
+        const image = await this.processImage(userId, received.path, verdict.type);
+        // What is served is the cleaned file: its size, type and hash are the stored ones.
         Object.assign(row, {
+          contentType: image.contentType,
+          name: renamedFor(input.name, verdict.type, image.contentType),
           size: image.size,
           sha256: await sha256Of(received.path),
           width: image.width,
@@ -163,9 +166,26 @@ export class Attachments {
     }
   }
 
-  /** The attachment's bytes (or the asked range) for a reader allowed to see it; not_found for anyone else. */
+  private async processImage(userId: string, path: string, type: string) {
+    try {
+      return await this.images.process(path, type, userId);
+    } catch (err) {
+      if (err instanceof ImageTooLarge) {
+        const { width, height, frames, maxPixels } = err;
+        throw badRequest(err.message, { reason: 'pixels', width, height, ...(frames > 1 ? { frames } : {}), maxPixels });
+      }
+      if (err instanceof ImagesBusy) throw new AppError('rate_limited', err.message, { retryAfterMs: 1000 });
+      if (err instanceof ImageError) throw badRequest(`the image could not be read: ${err.message.slice(0, 200)}`);
+      throw err;
+    }
+  }
+
+  /**
+   * The attachment's bytes (or the asked range) for a reader allowed to see it; not_found for
+   * anyone else, and once every message that carried it has expired (as for deleted ones).
+   */
   async download(userId: string, id: string, rangeHeader: string, thumbnail: boolean): Promise<Download> {
-    const row = await findReadableAttachment(this.deps.db, id, userId);
+    const row = await findReadableAttachment(this.deps.db, id, userId, new Date(this.now()));
     if (!row || (thumbnail && row.thumbnailSize === null)) throw notFound('attachment');
     const totalSize = thumbnail ? row.thumbnailSize! : row.size;
     const range = parseRange(rangeHeader, totalSize);
@@ -216,6 +236,13 @@ export class Attachments {
 
 const quotaExceeded = (quotaBytes: number) =>
   new AppError('too_large', 'upload quota reached: delete messages with files to make room', { reason: 'quota', quotaBytes });
+
+/** A file re-encoded in another format gets that format's extension (`walk.avif` → `walk.jpg`). */
+function renamedFor(name: string, from: string, to: string): string {
+  if (from === to) return name;
+  const extension = to === 'image/png' ? '.png' : '.jpg';
+  return /\.avif$/i.test(name) ? name.replace(/\.avif$/i, extension) : name;
+}
 
 async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');

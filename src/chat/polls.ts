@@ -1,6 +1,7 @@
 import type { Tx } from '../db/connect.js';
 import { draft, findMessage, lockGroupLog } from '../db/events.js';
 import {
+  type AnswerPage,
   answersOf,
   closePoll,
   pollCounts,
@@ -142,10 +143,10 @@ export class Polls {
 
   /**
    * A poll's votes: counts per option and the caller's own vote; in ordinary and direct groups
-   * also who voted for what. In announcement groups nobody, admins included, learns who voted:
+   * also who voted for what, one page of voters at a time (docs/protocol.md §8). In announcement groups nobody, admins included, learns who voted:
    * asking for voters there is `forbidden`.
    */
-  async votes(userId: string, groupId: string, seq: number, wantVoters: boolean | undefined) {
+  async votes(userId: string, groupId: string, seq: number, wantVoters: boolean | undefined, page: AnswerPage) {
     const membership = await this.membership.require(groupId, userId);
     const message = await findMessage(this.deps.db, groupId, seq);
     const poll = message && pollOf(message);
@@ -155,7 +156,7 @@ export class Polls {
     const [counts, mine, names] = await Promise.all([
       pollCounts(this.deps.db, groupId, seq, poll.options.length),
       answersOf(this.deps.db, groupId, [seq], userId),
-      voters ? votersByOption(this.deps.db, groupId, seq, poll.options.length) : undefined,
+      voters ? votersByOption(this.deps.db, groupId, seq, poll.options.length, page) : undefined,
     ]);
     return {
       group: groupId,
@@ -163,12 +164,12 @@ export class Polls {
       closed: poll.closed ?? false,
       counts,
       mine: mine.votes.get(seq) ?? [],
-      ...(names ? { voters: names } : {}),
+      ...(names ? { voters: names.voters, nextCursor: names.nextCursor } : {}),
     };
   }
 
   /** An event's answers: counts and the caller's own; in ordinary and direct groups also who answered what. */
-  async rsvps(userId: string, groupId: string, seq: number, wantUsers: boolean | undefined) {
+  async rsvps(userId: string, groupId: string, seq: number, wantUsers: boolean | undefined, page: AnswerPage) {
     const membership = await this.membership.require(groupId, userId);
     const message = await findMessage(this.deps.db, groupId, seq);
     if (!message || message.deleted || isExpired(message)) throw notFound('message');
@@ -177,9 +178,15 @@ export class Polls {
     const [counts, mine, names] = await Promise.all([
       rsvpCounts(this.deps.db, groupId, seq),
       answersOf(this.deps.db, groupId, [seq], userId),
-      users ? usersByAnswer(this.deps.db, groupId, seq) : undefined,
+      users ? usersByAnswer(this.deps.db, groupId, seq, page) : undefined,
     ]);
-    return { group: groupId, seq, counts, mine: mine.rsvps.get(seq) ?? null, ...(names ? { users: names } : {}) };
+    return {
+      group: groupId,
+      seq,
+      counts,
+      mine: mine.rsvps.get(seq) ?? null,
+      ...(names ? { users: names.users, nextCursor: names.nextCursor } : {}),
+    };
   }
 
   /** Names are given by default outside announcement groups, and never in them (the roster is private). */

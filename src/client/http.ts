@@ -35,6 +35,11 @@ const query = (values: Record<string, string | undefined>) => {
   return entries.length ? `?${new URLSearchParams(entries).toString()}` : '';
 };
 
+const answerPage = (options: { cursor?: string; limit?: number }) => ({
+  cursor: options.cursor,
+  limit: options.limit === undefined ? undefined : String(options.limit),
+});
+
 export class BanyanHttp {
   constructor(private readonly options: HttpOptions) {}
 
@@ -302,13 +307,20 @@ export class BanyanHttp {
   closePoll(groupId: string, seq: number) {
     return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/close`, 'answered');
   }
-  /** `voters: true` in an announcement group is refused (forbidden): nobody learns who voted there. */
-  votes(groupId: string, seq: number, options: { voters?: boolean } = {}) {
-    const q = query({ voters: options.voters === undefined ? undefined : String(options.voters) });
+  /**
+   * `voters: true` in an announcement group is refused (forbidden): nobody learns who voted there.
+   * Voters come a page at a time (`limit`, default 100): pass the answer's `nextCursor` as `cursor`.
+   */
+  votes(groupId: string, seq: number, options: { voters?: boolean; cursor?: string; limit?: number } = {}) {
+    const q = query({
+      voters: options.voters === undefined ? undefined : String(options.voters),
+      ...answerPage(options),
+    });
     return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/votes${q}`, 'votes');
   }
-  rsvps(groupId: string, seq: number, options: { users?: boolean } = {}) {
-    const q = query({ users: options.users === undefined ? undefined : String(options.users) });
+  /** As `votes`: users a page at a time. */
+  rsvps(groupId: string, seq: number, options: { users?: boolean; cursor?: string; limit?: number } = {}) {
+    const q = query({ users: options.users === undefined ? undefined : String(options.users), ...answerPage(options) });
     return this.call('GET', `${path`/v1/groups/${groupId}`}/messages/${seq}/rsvps${q}`, 'rsvps');
   }
 

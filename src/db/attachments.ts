@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { type AttachmentRow, attachmentRefs, attachments, members, users } from './schema.js';
+import { type AttachmentRow, attachmentRefs, attachments, events, members, users } from './schema.js';
 
 export type NewAttachment = Omit<AttachmentRow, 'createdAt' | 'sweepAfter' | 'deleting'>;
 
@@ -34,12 +34,15 @@ export async function usedBytes(db: Queryable, userId: string): Promise<number> 
 }
 
 /**
- * The attachment if `userId` may read it: its uploader, a member of a group where a message
- * still refers to it, or anyone who may see the profile whose avatar it is (a shared group where
- * each sees the other's membership, as `GET /v1/users/:id`). One query, so "exists but not yours"
- * and "does not exist" look the same.
+ * The attachment if `userId` may read it at `now`: its uploader (unless every message that
+ * carried it has expired), a member of a group where a live message refers to it, or anyone who
+ * may see the profile whose avatar it is (a shared group where each sees the other's membership,
+ * as `GET /v1/users/:id`). A message past its `expiresAt` counts as gone before the sweeper erases
+ * it (docs/protocol.md §8). One query, so "exists but not yours" and "does not exist" look the same.
  */
-export async function findReadableAttachment(db: Queryable, id: string, userId: string): Promise<AttachmentRow | undefined> {
+export async function findReadableAttachment(db: Queryable, id: string, userId: string, now: Date): Promise<AttachmentRow | undefined> {
+  const liveMessage = sql`e.group_id = r.group_id and e.seq = r.seq and not e.deleted and not e.expired
+    and (e.expires_at is null or e.expires_at > ${now.toISOString()}::timestamptz)`;
   const [row] = await db
     .select()
     .from(attachments)
@@ -47,8 +50,12 @@ export async function findReadableAttachment(db: Queryable, id: string, userId: 
       and(
         eq(attachments.id, id),
         eq(attachments.deleting, false),
-        sql`(${attachments.uploaderId} = ${userId} or exists (
+        sql`((${attachments.uploaderId} = ${userId} and (
+            not exists (select 1 from ${attachmentRefs} r where r.attachment_id = ${attachments.id})
+            or exists (select 1 from ${attachmentRefs} r join ${events} e on ${liveMessage} where r.attachment_id = ${attachments.id})))
+        or exists (
           select 1 from ${attachmentRefs} r join ${members} m on m.group_id = r.group_id and m.user_id = ${userId}
+          join ${events} e on ${liveMessage}
           where r.attachment_id = ${attachments.id})
         or exists (
           select 1 from ${users} u

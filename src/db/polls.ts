@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { eventReminders, eventRsvps, events, members, pollVotes, pushQueue, pushSubscriptions, reactionTallies } from './schema.js';
 
@@ -103,28 +103,68 @@ export async function answersOf(db: Queryable, groupId: string, seqs: number[], 
   return { votes, rsvps };
 }
 
-/** Who voted for each option (ordinary and direct groups only: the caller checks). */
-export async function votersByOption(db: Queryable, groupId: string, seq: number, optionCount: number): Promise<string[][]> {
-  const voters = Array.from({ length: optionCount }, () => [] as string[]);
-  const rows = await db
-    .select({ userId: pollVotes.userId, options: pollVotes.options })
-    .from(pollVotes)
-    .where(and(eq(pollVotes.groupId, groupId), eq(pollVotes.messageSeq, seq)))
-    .orderBy(pollVotes.userId);
-  for (const r of rows) for (const o of r.options) voters[Number(o)]?.push(r.userId);
-  return voters;
+/** One page of who answered: users after `after` (a user id, the previous page's last), by id. */
+export interface AnswerPage {
+  limit: number;
+  after: string | undefined;
 }
 
-/** Who gave each answer (ordinary and direct groups only: the caller checks). */
-export async function usersByAnswer(db: Queryable, groupId: string, seq: number): Promise<Record<RsvpAnswer, string[]>> {
+/** The page's rows, and the cursor of the next page (its last user) when there are more. */
+function cut<T extends { userId: string }>(rows: T[], limit: number): { rows: T[]; nextCursor: string | null } {
+  if (rows.length <= limit) return { rows, nextCursor: null };
+  const page = rows.slice(0, limit);
+  return { rows: page, nextCursor: page[page.length - 1]!.userId };
+}
+
+/** Who voted for each option, one page of voters (ordinary and direct groups only: the caller checks). */
+export async function votersByOption(
+  db: Queryable,
+  groupId: string,
+  seq: number,
+  optionCount: number,
+  page: AnswerPage,
+): Promise<{ voters: string[][]; nextCursor: string | null }> {
+  const voters = Array.from({ length: optionCount }, () => [] as string[]);
+  const found = await db
+    .select({ userId: pollVotes.userId, options: pollVotes.options })
+    .from(pollVotes)
+    .where(
+      and(
+        eq(pollVotes.groupId, groupId),
+        eq(pollVotes.messageSeq, seq),
+        page.after === undefined ? undefined : gt(pollVotes.userId, page.after),
+      ),
+    )
+    .orderBy(pollVotes.userId)
+    .limit(page.limit + 1);
+  const { rows, nextCursor } = cut(found, page.limit);
+  for (const r of rows) for (const o of r.options) voters[Number(o)]?.push(r.userId);
+  return { voters, nextCursor };
+}
+
+/** Who gave each answer, one page of users (ordinary and direct groups only: the caller checks). */
+export async function usersByAnswer(
+  db: Queryable,
+  groupId: string,
+  seq: number,
+  page: AnswerPage,
+): Promise<{ users: Record<RsvpAnswer, string[]>; nextCursor: string | null }> {
   const users: Record<RsvpAnswer, string[]> = { going: [], maybe: [], no: [] };
-  const rows = await db
+  const found = await db
     .select({ userId: eventRsvps.userId, answer: eventRsvps.answer })
     .from(eventRsvps)
-    .where(and(eq(eventRsvps.groupId, groupId), eq(eventRsvps.messageSeq, seq)))
-    .orderBy(eventRsvps.userId);
+    .where(
+      and(
+        eq(eventRsvps.groupId, groupId),
+        eq(eventRsvps.messageSeq, seq),
+        page.after === undefined ? undefined : gt(eventRsvps.userId, page.after),
+      ),
+    )
+    .orderBy(eventRsvps.userId)
+    .limit(page.limit + 1);
+  const { rows, nextCursor } = cut(found, page.limit);
   for (const r of rows) users[r.answer].push(r.userId);
-  return users;
+  return { users, nextCursor };
 }
 
 /**

@@ -99,6 +99,8 @@ export type EventInput = NonNullable<SendInput['event']>;
 export type RsvpAnswer = z.output<typeof rsvpAnswer>;
 
 const envelope = z.object({ type: z.string().min(1).max(32), id: commandId.optional() }).loose();
+/** The id alone, read when the envelope fails on its type: a valid id still earns `re` (docs/protocol.md §6). */
+const idOnly = z.object({ id: commandId }).loose();
 
 /**
  * Parses one text frame into a command: JSON once, then the schema of its type.
@@ -111,7 +113,11 @@ export function createCommandParser(limits: ProtocolLimits) {
     if (json === undefined) throw new CommandError(undefined, new AppError('bad_request', 'frame is not valid JSON'));
     const head = envelope.safeParse(json);
     if (!head.success) {
-      throw new CommandError(undefined, new AppError('bad_request', 'frame must be an object with a type', issueDetails(head.error)));
+      const id = idOnly.safeParse(json);
+      throw new CommandError(
+        id.success ? id.data.id : undefined,
+        new AppError('bad_request', 'frame must be an object with a type', issueDetails(head.error)),
+      );
     }
     const schema = schemas[head.data.type as CommandType] as Schemas[CommandType] | undefined;
     if (!schema || !Object.hasOwn(schemas, head.data.type)) {

@@ -144,8 +144,13 @@ export const seqParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEG
 /** `?status=&cursor=&limit=` of a report queue (open first by default). */
 export const reportsQuery = pageQuery.extend({ status: z.enum(['open', 'resolved']).optional() });
 
-/** `?voters=` / `?users=` of a poll's or event's answers: names default on outside announcement groups. */
+/**
+ * `?voters=` / `?users=` of a poll's or event's answers: names default on outside announcement
+ * groups, a page of `limit` users at a time after `cursor` (the answer's `nextCursor`).
+ */
 export const answersQuery = z.object({
   voters: z.enum(['true', 'false']).optional(),
   users: z.enum(['true', 'false']).optional(),
+  cursor: pageQuery.shape.cursor,
+  limit: z.coerce.number().int().min(1).max(500).default(100),
 });

@@ -200,7 +200,7 @@ export const httpReplies = {
   // v1.1 §8: polls and events
   /** `POST …/vote`, `POST …/rsvp`, `POST …/close`: `seq` and `ts` when an event was appended. */
   answered: z.object({ group: z.string(), seq: z.number().optional(), ts: z.string().optional() }).loose(),
-  /** `GET …/messages/:seq/votes`: `voters` (user ids per option) outside announcement groups only. */
+  /** `GET …/messages/:seq/votes`: `voters` (user ids per option, one page of voters) outside announcement groups only. */
   votes: z
     .object({
       group: z.string(),
@@ -209,9 +209,11 @@ export const httpReplies = {
       counts: z.array(z.number()),
       mine: z.array(z.number()),
       voters: z.array(z.array(z.string())).optional(),
+      /** With `voters`: the cursor of the next page of voters, null on the last. */
+      nextCursor: z.string().nullable().optional(),
     })
     .loose(),
-  /** `GET …/messages/:seq/rsvps`: `users` (ids per answer) outside announcement groups only. */
+  /** `GET …/messages/:seq/rsvps`: `users` (ids per answer, one page of users) outside announcement groups only. */
   rsvps: z
     .object({
       group: z.string(),
@@ -222,6 +224,8 @@ export const httpReplies = {
         .object({ going: z.array(z.string()), maybe: z.array(z.string()), no: z.array(z.string()) })
         .loose()
         .optional(),
+      /** With `users`: the cursor of the next page of users, null on the last. */
+      nextCursor: z.string().nullable().optional(),
     })
     .loose(),
   // v1.1 §7: notifications

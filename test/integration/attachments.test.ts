@@ -335,3 +335,73 @@ suite('pglite, S3-compatible storage', 'pglite', async () => {
   const s3 = await startS3();
   return { url: s3.storageUrl(), stop: s3.stop };
 });
+
+// Image bombs (issue 35 #6): a tiny file of huge dimensions must not buy seconds of CPU, and one
+// user's heavy images must not hold up everyone else's uploads.
+describe('image work is bounded and shared fairly (pglite)', () => {
+  let server: TestServer;
+  let mallory: TestUser, bob: TestUser;
+
+  beforeAll(async () => {
+    server = await startServer({ mode: 'pglite' });
+    [mallory, bob] = (await tokenUsers(server, 2, 'bomb')) as [TestUser, TestUser];
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a ~1 KB AVIF of 6300 × 6300 px is refused from its header, with the limit in details', { timeout: 120_000 }, async () => {
+    const bomb = await sharp({ create: { width: 6300, height: 6300, channels: 3, background: '#c33' } })
+      .avif({ effort: 0 })
+      .toBuffer();
+    expect(bomb.length).toBeLessThan(4096);
+    const r = await upload(server, mallory, bomb, 'image/avif', 'bomb.avif');
+    expect(r).toMatchObject({
+      status: 400,
+      body: { error: { code: 'bad_request', details: { reason: 'pixels', width: 6300, height: 6300, maxPixels: expect.any(Number) } } },
+    });
+    expect(r.body.error.details.maxPixels).toBeLessThan(6300 * 6300);
+    expect(r.body.error.message).toMatch(/megapixels/);
+  });
+
+  it('an AVIF within the limit is stored re-encoded as JPEG (PNG with transparency), without metadata', { timeout: 60_000 }, async () => {
+    const avif = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#3a7' } })
+      .avif({ effort: 0 })
+      .toBuffer();
+    const r = await upload(server, bob, avif, 'image/avif', 'walk.avif');
+    expect(r.status).toBe(201);
+    expect(r.body.attachment).toMatchObject({ name: 'walk.jpg', contentType: 'image/jpeg', width: 400, height: 300 });
+    const res = await get(server, bob, `/v1/attachments/${r.body.attachment.id}`);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).format).toBe('jpeg');
+    const clear = await sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0.5 } } })
+      .avif({ effort: 0 })
+      .toBuffer();
+    expect((await upload(server, bob, clear, 'image/avif', 'glass')).body.attachment).toMatchObject({
+      name: 'glass',
+      contentType: 'image/png',
+    });
+  });
+
+  it("one user's heavy images wait behind each other, not in front of another user's photo", { timeout: 180_000 }, async () => {
+    // 36 megapixels of one colour: a 200 KB JPEG within every limit, seconds to decode and re-encode.
+    const heavy = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#753' } })
+      .jpeg()
+      .toBuffer();
+    let heavyDone = 0;
+    const heavies = Array.from({ length: 6 }, () =>
+      upload(server, mallory, heavy, 'image/jpeg', 'heavy.jpg').then((r) => {
+        heavyDone++;
+        return r;
+      }),
+    );
+    // Once one has been processed, the rest are surely queued: then Bob's photo arrives.
+    await Promise.race(heavies);
+    const mine = await upload(server, bob, await photo(), 'image/jpeg', 'mine.jpg');
+    const doneWhenBobWasServed = heavyDone;
+    expect(mine.status).toBe(201);
+    // Before: one queue for everyone, so Bob waited for every heavy image sent before his (≥ 5 done).
+    expect(doneWhenBobWasServed).toBeLessThan(3);
+    for (const r of await Promise.all(heavies)) expect([201, 429]).toContain(r.status);
+  });
+});

@@ -116,6 +116,23 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
     expect(await s.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
   });
 
+  it('a frame whose type is not a short string but whose id is valid: the error carries re (§6)', async () => {
+    const s = track(await connect(server.wsUrl, owner.token));
+    const badTypes: unknown[] = [1, null, '', 'x'.repeat(33), { a: 1 }, ['send'], true];
+    for (const [i, type] of badTypes.entries()) {
+      for (const id of [`t-${i}`, 1000 + i]) {
+        s.send(JSON.stringify({ type, id }));
+        expect(await s.next((f) => f.type === 'error' && f.re === id), JSON.stringify({ type, id })).toMatchObject({ code: 'bad_request' });
+      }
+    }
+    // A missing type too; an invalid id is not echoed.
+    expect(await s.request({ group })).toMatchObject({ type: 'error', code: 'bad_request' });
+    s.send(JSON.stringify({ type: 1, id: 'x'.repeat(65) }));
+    const unechoed = await s.next((f) => f.type === 'error', 2000, s.frames.length);
+    expect(unechoed.re).toBeUndefined();
+    expect(await s.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+  });
+
   it('enforces text length after trimming, counted in characters (MAX_TEXT_CHARS=100)', async () => {
     const s = track(await connect(server.wsUrl, owner.token));
     for (const text of ['', '   \n\t ', 'x'.repeat(101), '🌳'.repeat(101)]) {

@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { BanyanClient } from '../../src/client/index.js';
 import { attachmentRefs, attachments, eventReminders, eventRsvps, events, pollVotes, reactions } from '../../src/db/schema.js';
@@ -397,6 +398,63 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
         expect(await paused.app.chat.expiry.sweep(100)).toMatchObject({ erased: 0 });
         expect(await rowsOf(paused, group, seq)).toMatchObject({ text: null, expired: true });
         expect(await rowsOf(paused, group, edit.seq)).toMatchObject({ kind: 'edit', text: null, expired: true });
+      } finally {
+        await paused.stop();
+      }
+    });
+
+    it("an expired message's files, thumbnails and ranges are refused at request time, before the sweep (§8)", async () => {
+      const HOUR_S = 3600;
+      const paused = await start({ MESSAGE_TTL_ALLOWED: String(HOUR_S), EXPIRY_SWEEP_MS: '3600000' });
+      try {
+        const [a, b] = (await tokenUsers(paused, 2, 'f')) as [TestUser, TestUser];
+        const group = await createGroup(paused, a, [b], 'Fading files');
+        const uploadAs = async (type: string, body: Uint8Array | string) => {
+          const res = await fetch(`${paused.url}/v1/attachments?name=f`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${a.token}`, 'content-type': type },
+            body,
+          });
+          expect(res.status).toBe(201);
+          return ((await res.json()) as { attachment: { id: string } }).attachment.id;
+        };
+        const sendWith = async (clientMsgId: string, files: string[]) =>
+          (
+            await paused.http('POST', `/v1/groups/${group}/messages`, {
+              token: a.token,
+              body: { clientMsgId, text: 'f', attachments: files },
+            })
+          ).body.seq as number;
+        const image = await uploadAs(
+          'image/png',
+          await sharp({ create: { width: 40, height: 30, channels: 3, background: '#0a0' } })
+            .png()
+            .toBuffer(),
+        );
+        const notes = await uploadAs('text/plain', '0123456789'.repeat(10));
+        const kept = await uploadAs('text/plain', 'kept');
+        await sendWith('before', [kept]);
+        expect(
+          (await paused.http('PATCH', `/v1/groups/${group}`, { token: a.token, body: { settings: { messageTtlS: HOUR_S } } })).status,
+        ).toBe(200);
+        const fading = await sendWith('fading', [image, notes, kept]);
+        const get = (user: TestUser, path: string, headers: Record<string, string> = {}) =>
+          fetch(`${paused.url}/v1/attachments/${path}`, { headers: { authorization: `Bearer ${user.token}`, ...headers } });
+        const statuses = async (user: TestUser) => [
+          (await get(user, image)).status,
+          (await get(user, `${image}/thumbnail`)).status,
+          (await get(user, notes, { range: 'bytes=0-9' })).status,
+          (await get(user, kept)).status,
+        ];
+        expect(await statuses(b)).toEqual([200, 200, 206, 200]);
+        // An hour and a minute later by the server's clock; the sweeper has not run.
+        paused.app.chat.attachments.now = () => Date.now() + (HOUR_S + 60) * 1000;
+        expect(await statuses(b)).toEqual([404, 404, 404, 200]);
+        expect(await statuses(a)).toEqual([404, 404, 404, 200]);
+        const refused = await get(b, notes);
+        expect(await refused.json()).toEqual({ error: { code: 'not_found', message: 'attachment not found' } });
+        const refs = await paused.app.storage.db.select().from(attachmentRefs).where(eq(attachmentRefs.attachmentId, notes));
+        expect(refs.map((r) => Number(r.seq))).toEqual([fading]);
       } finally {
         await paused.stop();
       }

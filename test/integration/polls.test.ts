@@ -81,6 +81,7 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
       counts: [0, 1, 1],
       mine: [2],
       voters: [[], [ravi!.id], [asha!.id]],
+      nextCursor: null,
     });
     expect(await rs.request({ type: 'vote', group: g, target: seq, options: [] })).toMatchObject({ type: 'ack', seq: seq + 4 });
     expect(await watcher.next((f) => f.type === 'event' && f.seq === seq + 4)).toMatchObject({
@@ -268,6 +269,7 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
       counts: { going: 0, maybe: 1, no: 1 },
       mine: 'maybe',
       users: { going: [], maybe: [ravi!.id], no: [asha!.id] },
+      nextCursor: null,
     });
     const history = await as.request({ type: 'history', group: g });
     expect(history.messages[0].event).toMatchObject({ title: 'Clean-up', counts: { going: 0, maybe: 1, no: 1 }, mine: 'no' });
@@ -359,6 +361,69 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
     expect((await votes(spy, g, seq)).body).toMatchObject({ counts: [5, 3], mine: [0] });
   });
 
+  it('voter and RSVP lists are paged by cursor: every voter exactly once; the first page by default (§8)', async () => {
+    const people = await tokenUsers(server, 8, 'pg');
+    const owner = people[0]!;
+    const g = await createGroup(server, owner, people.slice(1));
+    const poll = await postPoll(owner, g, { question: 'Which tasks?', options: ['litter', 'paint', 'plant'], multiple: true });
+    const event = await postEvent(owner, g, { title: 'Paint day', startsAt: '2099-06-01T09:00:00Z' });
+    const answers = ['going', 'maybe', 'no'] as const;
+    const expectedVoters: string[][] = [[], [], []];
+    const expectedUsers: Record<string, string[]> = { going: [], maybe: [], no: [] };
+    for (const [i, u] of people.entries()) {
+      const options = [0, 1, 2].filter((o) => (i + o) % 2 === 0 || o === i % 3);
+      for (const o of options) expectedVoters[o]!.push(u.id);
+      const vote = await server.http('POST', `/v1/groups/${g}/messages/${poll}/vote`, { token: u.token, body: { options } });
+      expect(vote.status).toBe(200);
+      const answer = answers[i % 3]!;
+      expectedUsers[answer]!.push(u.id);
+      expect((await server.http('POST', `/v1/groups/${g}/messages/${event}/rsvp`, { token: u.token, body: { answer } })).status).toBe(200);
+    }
+    /** Pages through with `limit`, returning each page's users and the lists joined. */
+    const pageAll = async <L>(
+      get: (q: string) => Promise<{ status: number; body: any }>,
+      list: (b: any) => L,
+      usersOf: (l: L) => string[],
+    ) => {
+      const pages: string[][] = [];
+      const lists: L[] = [];
+      let cursor: string | null = null;
+      do {
+        const r = await get(`?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        lists.push(list(r.body));
+        pages.push([...new Set(usersOf(list(r.body)))]);
+        cursor = r.body.nextCursor;
+        expect(pages.length).toBeLessThan(10);
+      } while (cursor);
+      return { pages, lists };
+    };
+    const sorted = (ids: string[]) => [...ids].sort();
+    const v = await pageAll(
+      (q) => votes(owner, g, poll, q),
+      (b) => b.voters as string[][],
+      (l) => l.flat(),
+    );
+    expect(v.pages.map((p) => p.length)).toEqual([3, 3, 2]);
+    expect(sorted(v.pages.flat())).toEqual(sorted(people.map((p) => p.id)));
+    for (const o of [0, 1, 2]) expect(sorted(v.lists.flatMap((l) => l[o]!))).toEqual(sorted(expectedVoters[o]!));
+    const r = await pageAll(
+      (q) => rsvps(owner, g, event, q),
+      (b) => b.users as Record<string, string[]>,
+      (l) => Object.values(l).flat(),
+    );
+    expect(r.pages.map((p) => p.length)).toEqual([3, 3, 2]);
+    expect(sorted(r.pages.flat())).toEqual(sorted(people.map((p) => p.id)));
+    for (const a of answers) expect(sorted(r.lists.flatMap((l) => l[a]!))).toEqual(sorted(expectedUsers[a]!));
+    // Counts are the whole poll's on every page; without `limit` everyone fits in the first page.
+    const whole = await votes(owner, g, poll);
+    expect(whole.body).toMatchObject({ counts: expectedVoters.map((l) => l.length), nextCursor: null });
+    expect(whole.body.voters.map((l: string[]) => sorted(l))).toEqual(expectedVoters.map(sorted));
+    expect((await votes(owner, g, poll, '?limit=2')).body.counts).toEqual(expectedVoters.map((l) => l.length));
+    for (const q of ['?limit=0', '?limit=501', `?cursor=${'x'.repeat(300)}`]) expect((await votes(owner, g, poll, q)).status, q).toBe(400);
+    expect((await rsvps(owner, g, event, '?limit=501')).status).toBe(400);
+  });
+
   it('a deleted poll takes its votes with it: gone from history, sync and GET votes', async () => {
     const [owner, asha] = await tokenUsers(server, 2, 'd');
     const g = await createGroup(server, owner!, [asha!]);
@@ -398,6 +463,7 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
         counts: [0, 1],
         mine: [1],
         voters: [[], [asha!.id]],
+        nextCursor: null,
       });
       expect(await o.rsvps(g, event.seq)).toMatchObject({ counts: { going: 0, maybe: 1, no: 0 }, mine: null });
       await expect(a.closePoll(g, poll.seq)).rejects.toMatchObject({ code: 'forbidden' });

@@ -14,6 +14,7 @@ const answered = (r: { group: string; seq?: number; ts?: Date }): HttpReply<'ans
 });
 
 const flag = (v: 'true' | 'false' | undefined) => (v === undefined ? undefined : v === 'true');
+const pageOf = (q: { cursor?: string | undefined; limit: number }) => ({ limit: q.limit, after: q.cursor });
 
 /** PROTOCOL.md §8: polls and events — answers, their counts, closing a poll. */
 export function pollRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
@@ -35,12 +36,18 @@ export function pollRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
   router.authed('get', '/v1/groups/:id/messages/:seq/votes', undefined, async ({ principal, params, query }) => {
     const { group, target: seq } = target(params);
     const q = parseQuery(query, answersQuery);
-    return { status: 200, body: (await chat.polls.votes(principal.userId, group, seq, flag(q.voters))) satisfies HttpReply<'votes'> };
+    return {
+      status: 200,
+      body: (await chat.polls.votes(principal.userId, group, seq, flag(q.voters), pageOf(q))) satisfies HttpReply<'votes'>,
+    };
   });
 
   router.authed('get', '/v1/groups/:id/messages/:seq/rsvps', undefined, async ({ principal, params, query }) => {
     const { group, target: seq } = target(params);
     const q = parseQuery(query, answersQuery);
-    return { status: 200, body: (await chat.polls.rsvps(principal.userId, group, seq, flag(q.users))) satisfies HttpReply<'rsvps'> };
+    return {
+      status: 200,
+      body: (await chat.polls.rsvps(principal.userId, group, seq, flag(q.users), pageOf(q))) satisfies HttpReply<'rsvps'>,
+    };
   });
 }
