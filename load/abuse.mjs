@@ -503,6 +503,9 @@ async function runMode(mode, chosen, runEnd) {
     LOG_LEVEL: 'error', // attacks make warnings by the thousand
     RATE_LIMIT_PER_S: '', // the server's defaults, not the harness's raised limits
     RATE_LIMIT_BURST: '',
+    USER_RATE_LIMIT_PER_S: '',
+    USER_RATE_LIMIT_BURST: '',
+    SOCKETS_PER_USER: '',
     ...(mode === 'pglite' ? { DATABASE_URL: '', DATA_DIR: dataDir } : {}),
   };
   progress(`== ${mode}${dataDir ? ` (DATA_DIR ${dataDir})` : ''}`);

@@ -304,7 +304,16 @@ describe('per user socket limits', () => {
   const MAX_SOCKETS = 8;
   beforeAll(async () => {
     // Each socket may send 10 frames at once; the user's sockets together also 10, then 1 a second.
-    server = await startServer({ env: { RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '10', SOCKETS_PER_USER: String(MAX_SOCKETS) } });
+    server = await startServer({
+      env: {
+        RATE_LIMIT_PER_S: '1',
+        RATE_LIMIT_BURST: '10',
+        // Unset: the per-socket numbers (test/helpers/server.ts raises them for other tests).
+        USER_RATE_LIMIT_PER_S: '',
+        USER_RATE_LIMIT_BURST: '',
+        SOCKETS_PER_USER: String(MAX_SOCKETS),
+      },
+    });
   });
   afterAll(async () => {
     for (const s of sockets) s.terminate();
