@@ -165,6 +165,8 @@ const envSchema = z.object({
   UPLOAD_QUOTA_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
   /** Per user: searches (over it: rate_limited). */
   SEARCH_RATE: rate.default({ points: 30, durationS: 10 }),
+  /** Per search: messages looked at, newest first, before the page is answered as it stands (with a cursor on). */
+  SEARCH_SCAN_ROWS: int(100, 1_000_000).default(2000),
   /** Per user: adds by username (`POST /v1/groups/:id/members {username}`), so nobody can try usernames in bulk. */
   ADD_BY_USERNAME_RATE: rate.default({ points: 60, durationS: 3600 }),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
