@@ -45,9 +45,10 @@ export interface SearchPage {
  * they never match; an edit replaced the text that did.
  *
  * Bounded work (docs/protocol.md §8 "Search"): each group is walked newest first (index
- * events_messages_by_time, from the cursor's time), at most `perGroup` messages each, with
- * `perGroup` = max(limit + 1, scanRows / groups). The walk's matches are complete down to the
- * newest place where a group's walk stopped (`walkedTo`): matches past it wait for the next page.
+ * events_messages_by_time, from the cursor's time) until `limit + 1` matches or `perGroup`
+ * messages, with `perGroup` = max(limit + 1, scanRows / groups). The walk's matches are complete
+ * down to the newest place where a group's walk stopped (`walkedTo`): matches past it wait for
+ * the next page.
  * An index of matches (GIN) would find a rare word at once, but its cost grows with the matches
  * and posting lists, which a user can make as large as they like; this walk's cannot.
  */
@@ -97,24 +98,36 @@ export async function searchMessages(
   const perGroup = Math.max(limit + 1, Math.ceil(options.scanRows / scope.length));
   const result: unknown = await db.execute(sql`
     with walked as materialized (
-      select w.*, row_number() over (partition by w.group_id order by w.ts desc, w.seq desc) as n
+      select w.*
       from unnest(${textArray(scope.map((g) => g.id))}::text[]) as g(id)
+      -- A group's walk ends at its (limit + 1)th match or its perGroup-th message, whichever comes
+      -- first (the rows are pulled one by one); the message it ended on is returned either way.
       cross join lateral (
-        select e.group_id, e.seq, e.ts, e.ts::text as ts_text, e.sender_id, e.text,
-          (e.text is not null
-            -- Expired and not swept yet: its content is withheld already.
-            and (e.expires_at is null or e.expires_at > now())
-            and (${substring}e.search @@ ${query})) as hit
-        from ${events} e
-        where e.group_id = g.id and e.kind = 'message' ${after}
-        order by e.ts desc, e.seq desc
-        limit ${perGroup}
+        select * from (
+          select e.group_id, e.seq, e.ts, e.ts::text as ts_text, e.sender_id, e.text,
+            (e.text is not null
+              -- Expired and not swept yet: its content is withheld already.
+              and (e.expires_at is null or e.expires_at > now())
+              and (${substring}e.search @@ ${query})) as hit,
+            row_number() over (order by e.ts desc, e.seq desc) as n
+          from ${events} e
+          where e.group_id = g.id and e.kind = 'message' ${after}
+          order by e.ts desc, e.seq desc
+          limit ${perGroup}
+        ) r
+        where r.hit or r.n = ${perGroup}
+        limit ${limit + 1}
       ) w
+    ),
+    ends as (
+      select group_id, max(n) as last_n, count(*) as taken from walked group by group_id
     ),
     -- The newest place where a group's walk stopped short of its start.
     cut as (
-      select group_id, seq, ts, ts_text from walked where n = ${perGroup}
-      order by ts desc, group_id desc, seq desc limit 1
+      select w.group_id, w.seq, w.ts, w.ts_text from walked w
+      join ends on ends.group_id = w.group_id and w.n = ends.last_n
+      where ends.taken = ${limit + 1} or ends.last_n = ${perGroup}
+      order by w.ts desc, w.group_id desc, w.seq desc limit 1
     )
     (select group_id, seq, ts, ts_text, sender_id, text, false as is_cut from walked
       where hit and not exists (select 1 from cut where (walked.ts, walked.group_id, walked.seq) < (cut.ts, cut.group_id, cut.seq))
