@@ -16,8 +16,10 @@ import { forkWorker, nowMicros, sleep, stopProcess } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
 import { args, list } from './lib/run.mjs';
 import { DATABASE_URL, SECRET, startBanyan } from './lib/targets.mjs';
+import { manySockets } from './abuse/many-sockets.mjs';
+import { prepareSearchFlood, searchFlood } from './abuse/search-flood.mjs';
 
-const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood', 'image-bomb'];
+const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood', 'image-bomb', 'many-sockets', 'search-flood'];
 /** Users of the run (JWT subjects; created on first sight) and local accounts (sign-in attack). */
 const PAIR = ['ab-pair-a', 'ab-pair-b'];
 const ABUSER = 'ab-abuser';
@@ -438,6 +440,12 @@ const attacks = {
 
   /** Tiny AVIFs of 6300 × 6300 px and 36-megapixel JPEGs, 4 at a time, while another user uploads a photo (load/abuse/image-bomb.mjs). */
   'image-bomb': (ctx) => imageBomb(ctx, ABUSER_ADDRESS),
+
+  /** 20 sockets of the abuser, each sending to its own group at the socket rate limit (issue 35, 5). */
+  'many-sockets': (ctx) => manySockets(ctx, { AbuserSocket, paced, describe }),
+
+  /** 5 accounts searching 4000 Hindi messages of theirs at their search limit (issue 35, 13). */
+  'search-flood': (ctx) => searchFlood(ctx, { request, paced, describe, tally, abuserAddress: ABUSER_ADDRESS }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -507,6 +515,9 @@ async function runMode(mode, chosen, runEnd) {
     LOG_LEVEL: 'error', // attacks make warnings by the thousand
     RATE_LIMIT_PER_S: '', // the server's defaults, not the harness's raised limits
     RATE_LIMIT_BURST: '',
+    USER_RATE_LIMIT_PER_S: '',
+    USER_RATE_LIMIT_BURST: '',
+    SOCKETS_PER_USER: '',
     ...(mode === 'pglite' ? { DATABASE_URL: '', DATA_DIR: dataDir } : {}),
   };
   progress(`== ${mode}${dataDir ? ` (DATA_DIR ${dataDir})` : ''}`);
@@ -578,6 +589,10 @@ async function prepare(port, chosen) {
     ctx.ampGroup = (await must(port, 'POST', '/v1/groups', { token: tokens.abuser, body: { name: 'amplifier' } })).body.group.id;
     await fill(ctx.wsUrl, tokens.abuser, ctx.ampGroup, 500, '"'.repeat(4096));
   }
+  if (chosen.includes('many-sockets')) {
+    ctx.abuserGroup = (await must(port, 'POST', '/v1/groups', { token: tokens.abuser, body: { name: 'many sockets' } })).body.group.id;
+  }
+  if (chosen.includes('search-flood')) ctx.searchFlood = await prepareSearchFlood(port, { must, mintToken, secret: SECRET, progress });
   if (chosen.includes('sign-in')) {
     for (const account of [VICTIM, PAIR_ACCOUNT]) await must(port, 'POST', '/v1/accounts', { body: account }, [201, 409]);
   }
@@ -585,7 +600,7 @@ async function prepare(port, chosen) {
   return ctx;
 }
 
-/** Sends `count` messages to a group over 4 sockets, within the rate limit, until all are acked. */
+/** Sends `count` messages to a group over 4 sockets, within the rate limits (per socket and per user), until all are acked. */
 async function fill(url, token, group, count, text) {
   const acked = new Set();
   const deadline = Date.now() + 90_000;
@@ -604,7 +619,7 @@ async function fill(url, token, group, count, text) {
         const mine = todo.filter((i) => i % 4 === lane);
         for (const i of mine) {
           ws.send(JSON.stringify({ type: 'send', id: i, group, clientMsgId: `amp-${i}`, text }));
-          await sleep(25); // 40/s per socket, under the default 50/s
+          await sleep(100); // 10/s per socket, 40/s together: under the default 50/s of a socket and of a user
         }
       }),
     );

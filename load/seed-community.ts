@@ -62,6 +62,9 @@ async function main() {
       LOG_LEVEL: 'warn',
       RATE_LIMIT_PER_S: '100000',
       RATE_LIMIT_BURST: '100000',
+      USER_RATE_LIMIT_PER_S: '100000',
+      USER_RATE_LIMIT_BURST: '100000',
+      SOCKETS_PER_USER: '100000',
     }),
   );
   const sql = postgres(databaseUrl!, { max: 4, onnotice: () => {} });

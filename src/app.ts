@@ -108,6 +108,7 @@ export async function startApp(config: Config): Promise<App> {
         tallyIntervalMs: config.TALLY_INTERVAL_MS,
         extraMessageTtls: config.MESSAGE_TTL_ALLOWED,
         eventReminderS: config.EVENT_REMINDER_S,
+        searchScanRows: config.SEARCH_SCAN_ROWS,
         notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
         allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
       },

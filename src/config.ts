@@ -73,6 +73,11 @@ const envSchema = z.object({
   SLOW_CONSUMER_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
   RATE_LIMIT_PER_S: int(1, 1_000_000).default(50),
   RATE_LIMIT_BURST: int(1, 1_000_000).default(200),
+  /** Frames per second, and burst, of one user's sockets together; unset: RATE_LIMIT_PER_S and RATE_LIMIT_BURST. */
+  USER_RATE_LIMIT_PER_S: z.preprocess(emptyAsUndefined, int(1, 1_000_000).optional()),
+  USER_RATE_LIMIT_BURST: z.preprocess(emptyAsUndefined, int(1, 1_000_000).optional()),
+  /** Sockets one user may hold open on one replica. */
+  SOCKETS_PER_USER: int(1, 1_000_000).default(10),
   /** Per client address and per user, every `/v1` request (HTTP). */
   HTTP_RATE_ADDRESS: rate.default({ points: 1200, durationS: 60 }),
   HTTP_RATE_USER: rate.default({ points: 600, durationS: 60 }),
@@ -166,6 +171,8 @@ const envSchema = z.object({
   IMAGE_TIMEOUT_S: int(1, 3600).default(20),
   /** Per user: searches (over it: rate_limited). */
   SEARCH_RATE: rate.default({ points: 30, durationS: 10 }),
+  /** Per search: messages looked at, newest first, before the page is answered as it stands (with a cursor on). */
+  SEARCH_SCAN_ROWS: int(100, 1_000_000).default(2000),
   /** Per user: adds by username (`POST /v1/groups/:id/members {username}`), so nobody can try usernames in bulk. */
   ADD_BY_USERNAME_RATE: rate.default({ points: 60, durationS: 3600 }),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),

@@ -73,6 +73,9 @@ export async function startBanyan({ replicas, env = {}, profileDir, port, name =
           LOG_LEVEL: 'warn',
           RATE_LIMIT_PER_S: '100000',
           RATE_LIMIT_BURST: '100000',
+          USER_RATE_LIMIT_PER_S: '100000',
+          USER_RATE_LIMIT_BURST: '100000',
+          SOCKETS_PER_USER: '100000',
           // Benchmarks call from one address as fast as they can.
           HTTP_RATE_ADDRESS: '1000000/1',
           HTTP_RATE_USER: '1000000/1',

@@ -37,6 +37,8 @@ export interface ChatLimits {
   extraMessageTtls?: readonly number[];
   /** Members who answered going or maybe to an event are reminded this long before it starts. */
   eventReminderS: number;
+  /** Messages one search looks at, at most (SEARCH_SCAN_ROWS, docs/protocol.md §8 "Search"). */
+  searchScanRows: number;
   /** scrypt cost of new password hashes, 2^scryptLogN; OWASP's 17 when unset. */
   scryptLogN?: number;
   /** Groups up to this many members notify `all` by default (NOTIFY_ALL_MAX_MEMBERS); 256 when unset. */

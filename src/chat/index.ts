@@ -62,7 +62,7 @@ export function createChat(
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),
-    search: new Search(deps.db),
+    search: new Search(deps.db, deps.limits.searchScanRows),
     governance: new Governance(deps, groups, messages),
     notifications: new Notifications(deps, (endpoint) => {
       checkTargetUrl(endpoint, deps.limits.allowPrivateTargets ?? false, 'endpoint');

@@ -18,24 +18,31 @@ const SNIPPET_CHARS = 160;
 
 /** Search over the messages of the caller's groups (PROTOCOL.md §8). */
 export class Search {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Messages one search may look at (SEARCH_SCAN_ROWS, docs/protocol.md §8). */
+    private readonly scanRows: number,
+  ) {}
 
   async search(
     userId: string,
     input: { q: string; group?: string | undefined; community?: string | undefined; cursor?: string | undefined; limit: number },
-  ): Promise<{ results: SearchResult[]; nextCursor: string | null }> {
+  ): Promise<{ results: SearchResult[]; nextCursor: string | null; partial?: true }> {
     // A group or community the caller is not in does not exist for them.
     if (input.group && !(await findMembership(this.db, input.group, userId))) throw notFound('group');
     if (input.community && !(await isCommunityMember(this.db, input.community, userId))) throw notFound('community');
-    const hits = await searchMessages(this.db, userId, {
+    const { hits, walkedTo } = await searchMessages(this.db, userId, {
       q: input.q,
       groupId: input.group,
       communityId: input.community,
       cursor: input.cursor ? decodeCursor(input.cursor) : undefined,
       limit: input.limit,
+      scanRows: this.scanRows,
     });
     const page = hits.slice(0, input.limit);
     const last = page.at(-1);
+    // More to look at although the page is not full: the next page goes on from where this one stopped.
+    const next = hits.length > input.limit && last ? { ts: last.tsText, groupId: last.groupId, seq: last.seq } : (walkedTo ?? null);
     return {
       results: page.map((h) => ({
         group: h.groupId,
@@ -45,7 +52,8 @@ export class Search {
         text: h.text,
         snippet: snippetOf(h.text, input.q),
       })),
-      nextCursor: hits.length > input.limit && last ? encodeCursor({ ts: last.tsText, groupId: last.groupId, seq: last.seq }) : null,
+      nextCursor: next ? encodeCursor(next) : null,
+      ...(walkedTo ? { partial: true } : {}),
     };
   }
 }

@@ -3,6 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { parseSeeds } from '../bus/redis-bus.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../obs/logger.js';
+import { sharedPoints, SHARED_WINDOW_S, UserLimits } from './user-limits.js';
 import { WindowCounter } from './window-counter.js';
 import { AppError } from '../protocol/errors.js';
 
@@ -121,6 +122,8 @@ export class RateLimits {
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
   private readonly searches: RateLimiterAbstract;
   private readonly addsByUsername: RateLimiterAbstract;
+  /** One user's sockets together: how many, and their frames (across replicas with Redis). */
+  readonly perUser: UserLimits;
 
   private constructor(
     config: Config,
@@ -137,6 +140,13 @@ export class RateLimits {
     this.searches = memoryStore('search', config.SEARCH_RATE);
     // Shared: trying usernames from every replica counts once.
     this.addsByUsername = shared('add-username', config.ADD_BY_USERNAME_RATE);
+    const perUser = {
+      perS: config.USER_RATE_LIMIT_PER_S ?? config.RATE_LIMIT_PER_S,
+      burst: config.USER_RATE_LIMIT_BURST ?? config.RATE_LIMIT_BURST,
+      maxSockets: config.SOCKETS_PER_USER,
+    };
+    const sharedFrames = redis ? shared('user-frames', { points: sharedPoints(perUser), durationS: SHARED_WINDOW_S }) : undefined;
+    this.perUser = new UserLimits(perUser, sharedFrames);
   }
 
   /** In memory, or the brute-force limits in Redis when REDIS_URL is set (a small connection of their own). */

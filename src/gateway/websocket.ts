@@ -31,9 +31,10 @@ export interface WebSocketDeps {
   commands: { inflight: number; refusing: boolean };
   /**
    * Reactions and typing per user per group; upgrades count as HTTP requests of their address,
-   * and session starts as requests of their user, so opening sockets is as bounded as any request.
+   * and session starts as requests of their user, so opening sockets is as bounded as any request;
+   * `perUser` bounds one user's sockets and their frames together (docs/protocol.md §3).
    */
-  limits: Pick<RateLimits, 'groupAction' | 'httpAddress' | 'httpUser'>;
+  limits: Pick<RateLimits, 'groupAction' | 'httpAddress' | 'httpUser' | 'perUser'>;
   settings: {
     /** Proxies in front whose X-Forwarded-For is believed (TRUST_PROXY). */
     trustProxy: number;
@@ -92,7 +93,10 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
     close: (ws) => {
       const data = ws.getUserData();
       for (const timer of data.timers) clearTimeout(timer);
-      if (data.state.phase === 'open') deps.hub.end(data.state.session);
+      if (data.state.phase === 'open') {
+        deps.hub.end(data.state.session);
+        deps.limits.perUser.closed(data.state.session.principal.userId);
+      }
       data.state = { phase: 'closed' };
       deps.metrics.socketsOpen.dec();
     },
@@ -124,7 +128,7 @@ function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, conte
   try {
     deps.limits.httpAddress(address);
     principal = authorization ? deps.authenticateNow(bearer(authorization)) : null;
-    if (principal) deps.limits.httpUser(principal.userId);
+    if (principal) admitUser(deps, principal.userId);
   } catch (err) {
     refuse(err);
     return;
@@ -139,13 +143,23 @@ function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, conte
   deps
     .authenticate(bearer(authorization))
     .then((principal) => {
-      deps.limits.httpUser(principal.userId);
+      admitUser(deps, principal.userId);
       return principal;
     })
     .then((principal) => {
       if (!aborted) withAnotherCorked(deps.hub, () => res.cork(() => upgradeTo(principal)));
     }, refuse);
 }
+
+/** A session start of `userId`: one request of the user, and room for one more socket; throws `rate_limited`. */
+function admitUser(deps: WebSocketDeps, userId: string): void {
+  deps.limits.httpUser(userId);
+  if (!deps.limits.perUser.hasRoom(userId)) throw tooManySockets();
+}
+
+/** docs/protocol.md §3: at most SOCKETS_PER_USER sockets per user on one replica. */
+const tooManySockets = () =>
+  new AppError('rate_limited', 'too many sockets open for this user: close one', { retryAfterMs: 1000, reason: 'sockets' });
 
 const bearer = (authorization: string) => /^Bearer\s+(\S+)$/i.exec(authorization.trim())?.[1] ?? '';
 
@@ -178,6 +192,12 @@ export function callAt(when: Date, timers: NodeJS.Timeout[], fn: () => void): vo
 /** Opens the delivery session of an authenticated socket and arms the token-expiry close. */
 function begin(deps: WebSocketDeps, ws: Socket, principal: Principal, re: CommandId | undefined): void {
   const data = ws.getUserData();
+  // Checked again here: sockets of the same user may have opened since the upgrade's check.
+  if (!deps.limits.perUser.opened(principal.userId)) {
+    reply(deps, ws, errorFrame(re, tooManySockets()));
+    disconnect(deps, ws, new Disconnect(CloseCode.flooding, 'too many sockets'));
+    return;
+  }
   const session = deps.hub.open(ws, principal);
   data.state = { phase: 'open', session };
   const expire = () => disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'token expired'));
@@ -193,12 +213,14 @@ function begin(deps: WebSocketDeps, ws: Socket, principal: Principal, re: Comman
 async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<void> {
   const data = ws.getUserData();
   if (!takeToken(deps, data)) {
-    if (data.rate.strikes > deps.settings.rateLimitBurst) disconnect(deps, ws, new Disconnect(CloseCode.flooding, 'flooding'));
-    else {
-      const retryAfterMs = Math.ceil(1000 / deps.settings.rateLimitPerS);
-      // With `re`, so the client knows which command to send again; the frame is not parsed.
-      replyError(deps, ws, commandIdOf(frame), new AppError('rate_limited', 'slow down', { retryAfterMs }));
-    }
+    refuseFrame(deps, ws, frame, Math.ceil(1000 / deps.settings.rateLimitPerS));
+    return;
+  }
+  // The user's sockets together (docs/protocol.md §3): many sockets each within its limit are not more.
+  const userWaitMs = data.state.phase === 'open' ? deps.limits.perUser.takeFrame(data.state.session.principal.userId) : 0;
+  if (userWaitMs > 0) {
+    data.rate.strikes++;
+    refuseFrame(deps, ws, frame, userWaitMs);
     return;
   }
   let command: AnyCommand;
@@ -227,6 +249,13 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
     case 'closed':
       return;
   }
+}
+
+/** A frame over a rate: answered `rate_limited`, or after too many strikes the socket is closed (4429). */
+function refuseFrame(deps: WebSocketDeps, ws: Socket, frame: string, retryAfterMs: number): void {
+  if (ws.getUserData().rate.strikes > deps.settings.rateLimitBurst) disconnect(deps, ws, new Disconnect(CloseCode.flooding, 'flooding'));
+  // With `re`, so the client knows which command to send again; the frame is not parsed.
+  else replyError(deps, ws, commandIdOf(frame), new AppError('rate_limited', 'slow down', { retryAfterMs }));
 }
 
 async function runCommand(
@@ -281,7 +310,7 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
   let principal: Principal;
   try {
     principal = await deps.authenticate(command.token);
-    deps.limits.httpUser(principal.userId);
+    admitUser(deps, principal.userId);
   } catch (err) {
     const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(command.id, error));

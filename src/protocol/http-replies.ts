@@ -195,6 +195,8 @@ export const httpReplies = {
         z.object({ group: z.string(), seq: z.number(), ts: z.string(), sender: z.string(), text: z.string(), snippet: z.string() }).loose(),
       ),
       nextCursor: z.string().nullable(),
+      /** The page stopped at the search's bound (SEARCH_SCAN_ROWS): `nextCursor` goes on from there. */
+      partial: z.literal(true).optional(),
     })
     .loose(),
   // v1.1 §8: polls and events

@@ -227,4 +227,5 @@ export const testChatLimits: ChatLimits = {
   defaultGroupAdd: 'everyone',
   tallyIntervalMs: 2000,
   eventReminderS: 3600,
+  searchScanRows: 2000,
 };

@@ -51,6 +51,10 @@ export const generousLimits = {
   SIGNUP_RATE_ADDRESS: '1000000/1',
   REACT_RATE: '1000000/1',
   TYPING_RATE: '1000000/1',
+  // One user's sockets together (issue 35): tests open many sockets per user and send fast.
+  USER_RATE_LIMIT_PER_S: '1000000',
+  USER_RATE_LIMIT_BURST: '1000000',
+  SOCKETS_PER_USER: '1000000',
   SCRYPT_LOG_N: '15',
   // Tests written before PROTOCOL.md §6 add strangers to groups freely; the privacy tests set
   // `shared` (the protocol's default) themselves.

@@ -297,6 +297,89 @@ describe('per group socket limits, and flooding', () => {
   });
 });
 
+// Issue 35 (5): one user's sockets together are limited like one, and there are at most SOCKETS_PER_USER of them.
+describe('per user socket limits', () => {
+  let server: TestServer;
+  const sockets: TestSocket[] = [];
+  const MAX_SOCKETS = 8;
+  beforeAll(async () => {
+    // Each socket may send 10 frames at once; the user's sockets together also 10, then 1 a second.
+    server = await startServer({
+      env: {
+        RATE_LIMIT_PER_S: '1',
+        RATE_LIMIT_BURST: '10',
+        // Unset: the per-socket numbers (test/helpers/server.ts raises them for other tests).
+        USER_RATE_LIMIT_PER_S: '',
+        USER_RATE_LIMIT_BURST: '',
+        SOCKETS_PER_USER: String(MAX_SOCKETS),
+      },
+    });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.terminate();
+    await server?.stop();
+  });
+  const track = (s: TestSocket) => {
+    sockets.push(s);
+    return s;
+  };
+
+  it('many sockets of one user, each within its own limit, are refused rate_limited past the user total; others are unaffected', async () => {
+    const [abuser, alice, bob] = (await tokenUsers(server, 3, 'peruser')) as [TestUser, TestUser, TestUser];
+    const group = await createGroup(server, alice, [bob, abuser]);
+    const many = [];
+    for (const _ of range(1, MAX_SOCKETS)) many.push(track(await connect(server.wsUrl, abuser.token)));
+    const started = performance.now();
+    // 10 sends on each socket: its own burst, and MAX_SOCKETS times the user's.
+    for (const [k, s] of many.entries())
+      for (const i of range(1, 10)) s.send({ type: 'send', id: `s${k}-${i}`, group, clientMsgId: `c${k}-${i}`, text: `flood ${k} ${i}` });
+    const answers = await Promise.all(many.flatMap((s, k) => range(1, 10).map((i) => s.next((f) => f.re === `s${k}-${i}`, 20_000))));
+    const seconds = (performance.now() - started) / 1000;
+    const acked = answers.filter((f) => f.type === 'ack');
+    const refused = answers.filter((f) => f.code === 'rate_limited');
+    expect(acked.length + refused.length).toBe(answers.length);
+    // The user's burst, plus a frame a second while they were answered.
+    expect(acked.length).toBeLessThanOrEqual(10 + Math.ceil(seconds) + 1);
+    expect(refused.length).toBeGreaterThanOrEqual(answers.length - acked.length);
+    expect(refused.every((f) => f.details.retryAfterMs >= 1)).toBe(true);
+    // Refused, not closed: each socket stayed within its own strikes.
+    expect(many.every((s) => s.closeInfo === undefined)).toBe(true);
+
+    // Another user's socket, at the same moment, keeps its whole burst.
+    const a = track(await connect(server.wsUrl, alice.token));
+    const mine = await Promise.all(range(1, 10).map((i) => a.request({ type: 'send', group, clientMsgId: `a${i}`, text: `hello ${i}` })));
+    expect(mine.map((f) => f.type)).toEqual(range(1, 10).map(() => 'ack'));
+    for (const s of many) s.terminate();
+  });
+
+  it(`a user holds at most SOCKETS_PER_USER sockets: one more is refused 429 at the upgrade, or rate_limited and 4429 after an auth frame`, async () => {
+    const [user, other] = (await tokenUsers(server, 2, 'sockets')) as [TestUser, TestUser];
+    const held = [];
+    for (const _ of range(1, MAX_SOCKETS)) held.push(track(await connect(server.wsUrl, user.token)));
+    await expect(open(server.wsUrl, { headers: { authorization: `Bearer ${user.token}` } })).rejects.toThrow(/unexpected response 429/);
+    const byFrame = track(await open(server.wsUrl));
+    byFrame.send({ type: 'auth', id: 'a1', token: user.token });
+    const refusal = await byFrame.next((f) => f.re === 'a1');
+    expect(refusal).toMatchObject({
+      type: 'error',
+      code: 'rate_limited',
+      details: { reason: 'sockets', retryAfterMs: expect.any(Number) },
+    });
+    expect((await byFrame.closed).code).toBe(4429);
+    // Other users are not counted with them.
+    track(await connect(server.wsUrl, other.token));
+    // The sockets held are untouched, and closing one makes room for another.
+    expect(await held[0]!.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    await held[0]!.close();
+    let again: TestSocket | undefined;
+    for (let tries = 0; !again && tries < 50; tries++) {
+      again = await connect(server.wsUrl, user.token).catch(() => sleep(100).then(() => undefined));
+    }
+    expect(again).toBeDefined();
+    track(again!);
+  });
+});
+
 describe.each(storageModes())('account endpoints (%s)', (mode) => {
   let server: TestServer;
   const sockets: TestSocket[] = [];

@@ -49,3 +49,42 @@ describe.skipIf(noScaleServers)('limits across replicas', () => {
     for (const token of [user.token, second]) expect((await set.replicas[1]!.http('GET', '/v1/me', { token })).status).toBe(401);
   });
 });
+
+// Issue 35 (5): one user's frames are counted over their sockets on every replica (in Redis, in
+// batches of 10): a budget no replica's own bucket would reach is still enforced.
+describe.skipIf(noScaleServers)('a user’s frames across replicas', () => {
+  let set: ReplicaSet;
+  beforeAll(async () => {
+    // Each replica lets a user send 30 frames at once; both together 40 in 10 s (1/s × 10 + 30).
+    set = await startReplicas(2, {
+      env: { RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '100', USER_RATE_LIMIT_PER_S: '1', USER_RATE_LIMIT_BURST: '30' },
+    });
+  });
+  afterAll(async () => {
+    await set?.stop();
+    await killAll();
+  });
+
+  it('30 frames on one replica, then the second replica refuses the user rate_limited before its own bucket is spent', async () => {
+    const [user, other] = [await set.signUp(0), await set.signUp(1)];
+    const [onR0, onR1] = [await connect(set.replicas[0]!.wsUrl, user.token), await connect(set.replicas[1]!.wsUrl, user.token)];
+    const first = await Promise.all(range(1, 30).map((i) => onR0.request({ type: 'ping', id: `a${i}` }, 20_000)));
+    expect(first.map((f) => f.type)).toEqual(range(1, 30).map(() => 'pong'));
+    // 20 at once, then one at a time: the replica's own bucket still holds 10 when the refusals start.
+    const second = await Promise.all(range(1, 20).map((i) => onR1.request({ type: 'ping', id: `b${i}` }, 20_000)));
+    const later = [];
+    for (const i of range(1, 9)) {
+      const answer = await onR1.request({ type: 'ping', id: `c${i}` }, 20_000);
+      later.push(answer);
+      if (answer.type === 'error') break;
+    }
+    const refused = [...second, ...later].filter((f) => f.type === 'error');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]).toMatchObject({ code: 'rate_limited', details: { retryAfterMs: expect.any(Number) } });
+    expect([...second, ...later].filter((f) => f.type === 'pong').length).toBeLessThan(30);
+    // Another user on the same replica is not counted with them.
+    const theirs = await connect(set.replicas[1]!.wsUrl, other.token);
+    expect(await theirs.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    for (const s of [onR0, onR1, theirs]) s.terminate();
+  });
+});

@@ -154,3 +154,84 @@ describe.each(storageModes())('search (%s)', (mode) => {
     expect(status).toBe(429);
   });
 });
+
+// Issue 35 (13): a search's work is bounded by SEARCH_SCAN_ROWS however large the searcher's own
+// corpus; past the bound the page says `partial` and its cursor goes on, gapless and in order.
+describe.each(storageModes())('search work bound (%s)', (mode) => {
+  let server: TestServer;
+  let owner: TestUser, friend: TestUser;
+  let big: string, small: string;
+  const posted: { group: string; seq: number; text: string }[] = [];
+  const RARE = 'दुर्लभशब्द';
+
+  const search = async (params: Record<string, string | number>) => {
+    const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
+    const r = await server.http('GET', `/v1/search?${query}`, { token: owner.token });
+    expect(r.status).toBe(200);
+    return r.body as { results: { group: string; seq: number; ts: string; text: string }[]; nextCursor: string | null; partial?: true };
+  };
+  /** Every page of a search, following nextCursor to its end. */
+  const allPages = async (q: string, limit: number) => {
+    const pages = [];
+    let cursor: string | null = null;
+    do {
+      const page = await search({ q, limit, ...(cursor ? { cursor } : {}) });
+      pages.push(page);
+      cursor = page.nextCursor;
+    } while (cursor && pages.length < 100);
+    return pages;
+  };
+
+  beforeAll(async () => {
+    // 100 messages a search: 50 of each of two groups.
+    server = await startServer({ mode, env: { SEARCH_SCAN_ROWS: '100', SEARCH_RATE: '1000/1' } });
+    [owner, friend] = (await tokenUsers(server, 2, 'bound')) as [TestUser, TestUser];
+    big = await createGroup(server, owner, [friend], 'Big');
+    small = await createGroup(server, owner, [friend], 'Small');
+    const post = async (group: string, text: string) => {
+      const r = await server.http('POST', `/v1/groups/${group}/messages`, {
+        token: friend.token,
+        body: { clientMsgId: `b-${posted.length}`, text },
+      });
+      expect(r.status).toBe(201);
+      posted.push({ group, seq: r.body.seq, text });
+    };
+    // The oldest message alone has the rare word; 180 after it, two of the big group to one of the small.
+    await post(big, `${RARE} पुरानी सूचना`);
+    for (let i = 0; i < 180; i++) await post(i % 3 === 2 ? small : big, `सभी स्वयंसेवकों की बैठक ${i}`);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a rare word past the bound: the first page is partial with a cursor, a later one finds it', async () => {
+    const first = await search({ q: RARE, limit: 20 });
+    expect(first).toMatchObject({ results: [], partial: true, nextCursor: expect.any(String) });
+    const pages = await allPages(RARE, 20);
+    expect(pages.flatMap((p) => p.results.map((r) => r.text))).toEqual([`${RARE} पुरानी सूचना`]);
+    expect(pages.at(-1)!.nextCursor).toBeNull();
+    // Each page looked at no more than the bound: 181 messages take at least two pages.
+    expect(pages.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a word in every message: full pages, newest first, every match once across both groups (substring and case-free match)', async () => {
+    const pages = await allPages('स्वयंसेवक', 20);
+    const found = pages.flatMap((p) => p.results);
+    const expected = posted.filter((m) => m.text.includes('स्वयंसेवक')).reverse();
+    expect(found.map((r) => `${r.group}:${r.seq}`)).toEqual(expected.map((m) => `${m.group}:${m.seq}`));
+    // The walk's bound never shows as a short page here: 20 of 50 looked at per group is plenty.
+    expect(pages.slice(0, -1).every((p) => p.results.length === 20)).toBe(true);
+  });
+
+  it('one group: its walk alone, still bounded and complete', async () => {
+    const pages = [];
+    let cursor: string | null = null;
+    do {
+      const page = await search({ q: 'बैठक', group: small, limit: 50, ...(cursor ? { cursor } : {}) });
+      pages.push(page);
+      cursor = page.nextCursor;
+    } while (cursor && pages.length < 20);
+    const expected = posted.filter((m) => m.group === small).reverse();
+    expect(pages.flatMap((p) => p.results.map((r) => r.seq))).toEqual(expected.map((m) => m.seq));
+  });
+});

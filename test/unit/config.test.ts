@@ -43,6 +43,8 @@ describe('loadConfig', () => {
       SLOW_CONSUMER_BYTES: 1024 * 1024,
       RATE_LIMIT_PER_S: 50,
       RATE_LIMIT_BURST: 200,
+      SOCKETS_PER_USER: 10,
+      SEARCH_SCAN_ROWS: 2000,
       HTTP_RATE_ADDRESS: { points: 1200, durationS: 60 },
       HTTP_RATE_USER: { points: 600, durationS: 60 },
       SIGNIN_RATE_ADDRESS: { points: 30, durationS: 60 },
