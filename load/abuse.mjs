@@ -15,8 +15,9 @@ import { forkWorker, nowMicros, sleep, stopProcess } from './lib/proc.mjs';
 import { progress, table, writeResult } from './lib/report.mjs';
 import { args, list } from './lib/run.mjs';
 import { DATABASE_URL, SECRET, startBanyan } from './lib/targets.mjs';
+import { webhookStall } from './abuse/webhook-stall.mjs';
 
-const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood'];
+const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood', 'webhook-stall'];
 /** Users of the run (JWT subjects; created on first sight) and local accounts (sign-in attack). */
 const PAIR = ['ab-pair-a', 'ab-pair-b'];
 const ABUSER = 'ab-abuser';
@@ -434,6 +435,9 @@ const attacks = {
     const pad = 'x'.repeat(60 * 1024 - 48);
     return withAbuserSocket(ctx, (s) => paced(410, 4500, 1845, (i) => s.send(`{"type":"ping","id":"f${i}","pad":"${pad}"}`)));
   },
+
+  /** 20 webhooks that never answer, fired 5×/s; a well-behaved community's webhook timed (load/abuse/webhook-stall.mjs). */
+  'webhook-stall': (ctx) => webhookStall(ctx, { must }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -503,6 +507,7 @@ async function runMode(mode, chosen, runEnd) {
     LOG_LEVEL: 'error', // attacks make warnings by the thousand
     RATE_LIMIT_PER_S: '', // the server's defaults, not the harness's raised limits
     RATE_LIMIT_BURST: '',
+    WEBHOOK_ALLOW_PRIVATE: 'on', // webhook-stall's endpoints are on 127.0.0.1
     ...(mode === 'pglite' ? { DATABASE_URL: '', DATA_DIR: dataDir } : {}),
   };
   progress(`== ${mode}${dataDir ? ` (DATA_DIR ${dataDir})` : ''}`);
@@ -673,7 +678,8 @@ async function runAttack(ctx, attack, mode) {
       attackSeconds: Math.round(took / 100) / 10,
       windowSeconds: Math.round((attackTo - attackFrom) / 1e5) / 10,
       ratio,
-      pass: withAbuser.p99 < 2 * without.p99 && withAbuser.p99 < 100 && withAbuser.undelivered === 0,
+      // An attack may add a target of its own (webhook-stall: the other community's webhook in 2 s).
+      pass: withAbuser.p99 < 2 * without.p99 && withAbuser.p99 < 100 && withAbuser.undelivered === 0 && outcome.pass !== false,
       answered: outcome.answered,
       abuser: outcome.abuser,
     };

@@ -179,6 +179,8 @@ export async function startApp(config: Config): Promise<App> {
   const webhookHttp = new OutboundHttp({
     allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
     timeoutMs: config.PUSH_TIMEOUT_MS,
+    // The dispatcher bounds requests per endpoint; the agent must never queue one (no timeout runs while queued).
+    maxSockets: config.WEBHOOK_CONCURRENCY,
     maxLookups: 2,
   });
   notifyWorker = new NotifyWorker({

@@ -89,10 +89,12 @@ export class WebhookDispatcher {
     this.wake?.();
   }
 
+  /** Requests in flight are cut short (an endpoint may stall for PUSH_TIMEOUT_MS): settled for a retry. */
   async stop(): Promise<void> {
     this.running = false;
     this.kick();
     await this.loop;
+    this.deps.http.close();
     await Promise.all(this.inFlight);
   }
 
@@ -120,8 +122,8 @@ export class WebhookDispatcher {
     const claimed = await claimDeliveries(db, token, settings.leaseMs, room);
     for (const d of claimed) {
       this.slots.take(d.communityId, d.url);
-      this.breakers.started(d.url);
-      const running: Promise<void> = this.deliver(d)
+      const probe = this.breakers.started(d.url);
+      const running: Promise<void> = this.deliver(d, probe)
         .catch((err) => this.deps.logger.warn('webhook delivery failed; its lease will run out and it is retried', { err }))
         .finally(() => {
           this.slots.release(d.communityId, d.url);
@@ -171,7 +173,7 @@ export class WebhookDispatcher {
   }
 
   /** One attempt: signed POST, then delivered, failed for good, or pending again after a backoff. */
-  private async deliver(d: ClaimedDelivery): Promise<void> {
+  private async deliver(d: ClaimedDelivery, probe: boolean): Promise<void> {
     const { db, token, http, settings } = this.deps;
     const body = JSON.stringify(d.payload);
     const now = new Date(this.clock.now());
@@ -205,7 +207,7 @@ export class WebhookDispatcher {
     }
     const httpStatus = 'status' in r ? r.status : null;
     const error = 'error' in r ? r.error : `HTTP ${r.status}`;
-    const openUntil = this.breakers.failed(d.url, 'timedOut' in r && r.timedOut);
+    const openUntil = this.breakers.failed(d.url, 'timedOut' in r && r.timedOut, probe);
     if (openUntil !== undefined) {
       this.deps.logger.info('webhook endpoint breaker open', { webhookUrlHost: url.host, forMs: openUntil - this.clock.now() });
       await deferDeliveries(db, d.url, new Date(openUntil), settings.retryMs);

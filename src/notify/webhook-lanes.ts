@@ -62,9 +62,11 @@ export class CircuitBreakers {
     return this.states.get(key)!.probing ? 0 : 1;
   }
 
-  /** A request to `key` starts (a probe when half-open). */
-  started(key: string): void {
-    if (this.state(key) === 'half-open') this.states.get(key)!.probing = true;
+  /** A request to `key` starts; true when it is the half-open breaker's probe. */
+  started(key: string): boolean {
+    if (this.state(key) !== 'half-open') return false;
+    this.states.get(key)!.probing = true;
+    return true;
   }
 
   succeeded(key: string): void {
@@ -72,18 +74,16 @@ export class CircuitBreakers {
   }
 
   /**
-   * A request to `key` failed; returns the time the breaker is open until when this opened it
-   * (undefined when it stays closed).
+   * A request to `key` failed (`probe`: what `started` said of it); returns the time the breaker
+   * is open until when this opened it (undefined when it did not).
    */
-  failed(key: string, timedOut: boolean): number | undefined {
+  failed(key: string, timedOut: boolean, probe = false): number | undefined {
     const s = this.states.get(key) ?? { failures: 0, openUntil: 0, nextOpenMs: this.settings.openMs, probing: false };
     this.states.set(key, s);
-    s.failures++;
-    const wasProbe = s.probing;
-    s.probing = false;
-    // A request that started before the breaker opened and failed after: the breaker is open already.
-    if (s.openUntil !== 0 && !wasProbe && this.clock.now() < s.openUntil) return undefined;
-    if (!wasProbe && !timedOut && s.failures < this.settings.failureThreshold) return undefined;
+    if (probe) s.probing = false;
+    // A request started before the breaker opened, failing after: the breaker has already opened.
+    else if (s.openUntil !== 0) return undefined;
+    else if (!timedOut && ++s.failures < this.settings.failureThreshold) return undefined;
     s.openUntil = this.clock.now() + s.nextOpenMs;
     s.nextOpenMs = Math.min(this.settings.maxOpenMs, s.nextOpenMs * 2);
     return s.openUntil;

@@ -18,7 +18,7 @@ describe('circuit breaker', () => {
     const clock = new SteppedClock();
     const b = new CircuitBreakers(settings, clock);
     expect(b.room('e', 8)).toBe(8);
-    b.started('e');
+    expect(b.started('e')).toBe(false);
     expect(b.failed('e', true)).toBe(clock.t + 1000);
     expect(b.state('e')).toBe('open');
     expect(b.room('e', 8)).toBe(0);
@@ -27,8 +27,11 @@ describe('circuit breaker', () => {
     clock.t += 1;
     expect(b.state('e')).toBe('half-open');
     expect(b.room('e', 8)).toBe(1);
-    b.started('e');
+    expect(b.started('e')).toBe(true);
     expect(b.room('e', 8), 'one probe at a time').toBe(0);
+    clock.t += 5;
+    expect(b.failed('e', true), 'a request older than the probe').toBeUndefined();
+    expect(b.room('e', 8), 'still probing').toBe(0);
     b.succeeded('e');
     expect(b.state('e')).toBe('closed');
     expect(b.room('e', 8)).toBe(8);
@@ -43,8 +46,8 @@ describe('circuit breaker', () => {
     const opens: number[] = [];
     for (let i = 0; i < 4; i++) {
       clock.t = b.openUntil('e');
-      b.started('e'); // the probe
-      opens.push(b.failed('e', false)! - clock.t);
+      expect(b.started('e'), 'the probe').toBe(true);
+      opens.push(b.failed('e', false, true)! - clock.t);
     }
     expect(opens).toEqual([2000, 4000, 4000, 4000]);
   });
