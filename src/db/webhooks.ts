@@ -72,7 +72,8 @@ export async function webhooksFor(db: Queryable, communityId: string, types: str
 
 export async function enqueueDeliveries(
   db: Queryable,
-  rows: { id: string; webhookId: string; event: string; payload: Record<string, unknown> }[],
+  /** `nextAt`: not before then (the endpoint's breaker is open); unset, due at once. */
+  rows: { id: string; webhookId: string; event: string; payload: Record<string, unknown>; nextAt?: Date }[],
 ): Promise<void> {
   if (rows.length === 0) return;
   await db.insert(webhookDeliveries).values(rows);

@@ -83,6 +83,15 @@ export class WebhookDispatcher {
     this.loop = this.run();
   }
 
+  /**
+   * Until when deliveries to `url` wait, its breaker being open here (undefined when not): new
+   * ones are stored waiting too, so claims never scan past a growing pile of them.
+   */
+  pausedUntil(url: string): Date | undefined {
+    const until = this.breakers.openUntil(url);
+    return until > 0 ? new Date(until) : undefined;
+  }
+
   /** Deliveries were owed or a slot was freed: claim now rather than at the next poll. */
   kick(): void {
     this.kicked = true;

@@ -331,7 +331,9 @@ export class NotifyWorker {
     };
     return hooks.map((hook) => {
       const event = types.find((t) => hook.events.includes(t))!;
-      return { id: newWebhookMessageId(), webhookId: hook.id, event, payload: { type: event, timestamp: new Date().toISOString(), data } };
+      const nextAt = this.webhooks.pausedUntil(hook.url);
+      const payload = { type: event, timestamp: new Date().toISOString(), data };
+      return { id: newWebhookMessageId(), webhookId: hook.id, event, payload, ...(nextAt ? { nextAt } : {}) };
     });
   }
 

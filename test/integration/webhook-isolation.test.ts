@@ -111,7 +111,7 @@ describe.each(storageModes())('webhook isolation (%s)', (mode) => {
     const attack = (async () => {
       while (attacking) {
         await announce(abuser.admin, abuser.id, 'stall');
-        await sleep(200);
+        await sleep(500);
       }
     })();
     try {
@@ -119,9 +119,12 @@ describe.each(storageModes())('webhook isolation (%s)', (mode) => {
       await sleep(500); // the stalled requests hold whatever they hold
       const attacked = await measure(3);
       const report = `quiet ${JSON.stringify(quiet)}, attacked ${JSON.stringify(attacked)}`;
-      expect(Math.max(...attacked.webhook), `the good community's webhook: ${report}`).toBeLessThan(2000);
-      // Pushes are not queued behind webhooks: no slower than quiet ones (twice, for a busy machine) or 2 s.
-      expect(Math.max(...attacked.push), `the good community's push: ${report}`).toBeLessThan(Math.max(2000, 2 * Math.max(...quiet.push)));
+      // The target is 2 s; on a machine so busy that quiet deliveries take longer, twice the quiet
+      // time, and never as long as the stall (PUSH_TIMEOUT_MS): nothing waited for a stalled request.
+      const bound = (quietMs: number[]) => Math.min(TIMEOUT_MS, Math.max(2000, 2 * Math.max(...quietMs)));
+      expect(Math.max(...attacked.webhook), `the good community's webhook: ${report}`).toBeLessThan(bound(quiet.webhook));
+      // Pushes are not queued behind webhooks.
+      expect(Math.max(...attacked.push), `the good community's push: ${report}`).toBeLessThan(bound(quiet.push));
       for (const d of receiver.at('/sms')) expect(d.verified).toBe(true);
     } finally {
       attacking = false;
