@@ -18,8 +18,9 @@ import { args, list } from './lib/run.mjs';
 import { DATABASE_URL, SECRET, startBanyan } from './lib/targets.mjs';
 import { manySockets } from './abuse/many-sockets.mjs';
 import { prepareSearchFlood, searchFlood } from './abuse/search-flood.mjs';
+import { webhookStall } from './abuse/webhook-stall.mjs';
 
-const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood', 'image-bomb', 'many-sockets', 'search-flood'];
+const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood', 'image-bomb', 'many-sockets', 'search-flood', 'webhook-stall'];
 /** Users of the run (JWT subjects; created on first sight) and local accounts (sign-in attack). */
 const PAIR = ['ab-pair-a', 'ab-pair-b'];
 const ABUSER = 'ab-abuser';
@@ -446,6 +447,9 @@ const attacks = {
 
   /** 5 accounts searching 4000 Hindi messages of theirs at their search limit (issue 35, 13). */
   'search-flood': (ctx) => searchFlood(ctx, { request, paced, describe, tally, abuserAddress: ABUSER_ADDRESS }),
+
+  /** 20 webhooks that never answer, fired 5×/s; a well-behaved community's webhook timed (load/abuse/webhook-stall.mjs). */
+  'webhook-stall': (ctx) => webhookStall(ctx, { must }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -518,6 +522,8 @@ async function runMode(mode, chosen, runEnd) {
     USER_RATE_LIMIT_PER_S: '',
     USER_RATE_LIMIT_BURST: '',
     SOCKETS_PER_USER: '',
+
+    WEBHOOK_ALLOW_PRIVATE: 'on', // webhook-stall's endpoints are on 127.0.0.1
     ...(mode === 'pglite' ? { DATABASE_URL: '', DATA_DIR: dataDir } : {}),
   };
   progress(`== ${mode}${dataDir ? ` (DATA_DIR ${dataDir})` : ''}`);
@@ -692,7 +698,8 @@ async function runAttack(ctx, attack, mode) {
       attackSeconds: Math.round(took / 100) / 10,
       windowSeconds: Math.round((attackTo - attackFrom) / 1e5) / 10,
       ratio,
-      pass: withAbuser.p99 < 2 * without.p99 && withAbuser.p99 < 100 && withAbuser.undelivered === 0,
+      // An attack may add a target of its own (webhook-stall: the other community's webhook in 2 s).
+      pass: withAbuser.p99 < 2 * without.p99 && withAbuser.p99 < 100 && withAbuser.undelivered === 0 && outcome.pass !== false,
       answered: outcome.answered,
       abuser: outcome.abuser,
     };

@@ -176,7 +176,15 @@ export async function startApp(config: Config): Promise<App> {
     },
   });
   const pushSender = new PushSender(vapid, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
-  const webhookHttp = new OutboundHttp({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
+  // Webhooks' name lookups two at a time: libuv's pool has four threads, and pushes, files and
+  // password hashing need them too (a name whose DNS never answers would hold one per request).
+  const webhookHttp = new OutboundHttp({
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    timeoutMs: config.PUSH_TIMEOUT_MS,
+    // The dispatcher bounds requests per endpoint; the agent must never queue one (no timeout runs while queued).
+    maxSockets: config.WEBHOOK_CONCURRENCY,
+    maxLookups: 2,
+  });
   notifyWorker = new NotifyWorker({
     db: storage.db,
     presence,
@@ -190,6 +198,12 @@ export async function startApp(config: Config): Promise<App> {
       notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
       pollMs: Math.min(1000, config.NOTIFY_LEASE_MS),
       webhookRetryMs: config.WEBHOOK_RETRY_S * 1000,
+      webhookLimits: {
+        total: config.WEBHOOK_CONCURRENCY,
+        perCommunity: config.WEBHOOK_COMMUNITY_CONCURRENCY,
+        perEndpoint: config.WEBHOOK_ENDPOINT_CONCURRENCY,
+      },
+      webhookBreakerMs: config.WEBHOOK_BREAKER_MS,
     },
   });
   const port = await gateway.listen();

@@ -144,6 +144,12 @@ const envSchema = z.object({
   PUSH_TIMEOUT_MS: int(100, 600_000).default(10_000),
   /** How long a webhook delivery is retried (with backoff) before it is marked failed. */
   WEBHOOK_RETRY_S: int(1, 30 * 24 * 3600).default(24 * 3600),
+  /** Webhook requests in flight per replica; per community; per endpoint (docs/protocol.md §8). */
+  WEBHOOK_CONCURRENCY: int(1, 10_000).default(128),
+  WEBHOOK_COMMUNITY_CONCURRENCY: int(1, 10_000).default(16),
+  WEBHOOK_ENDPOINT_CONCURRENCY: int(1, 10_000).default(8),
+  /** An endpoint that timed out (or failed 5 times in a row) is skipped this long, doubling per failed probe up to 5 min. */
+  WEBHOOK_BREAKER_MS: int(100, 300_000).default(5000),
   /** With Redis: a replica's connected users stop counting this long after its last heartbeat. */
   PRESENCE_TTL_MS: int(1000, 600_000).default(15_000),
   /** Presence is shared only through ordinary and direct groups of at most this many members. */

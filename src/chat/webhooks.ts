@@ -12,16 +12,24 @@ import {
 } from '../db/webhooks.js';
 import { newId } from '../ids.js';
 import { conflict, forbidden, notFound } from '../protocol/errors.js';
+import { REFUSED_TARGET } from '../notify/address-guard.js';
 import { isAdmin } from './access.js';
 import type { ChatDeps } from './deps.js';
 
-/** The event types a webhook may subscribe to (PROTOCOL.md §7). */
+/** The event types a webhook may subscribe to (docs/protocol.md §8). */
 export const WEBHOOK_EVENTS = ['announcement', 'message', 'mention', 'join_request', 'report', 'member'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 /** Each webhook costs a request per event: a community keeps a bounded number. */
 export const MAX_WEBHOOKS_PER_COMMUNITY = 20;
 const DELIVERY_LOG_LIMIT = 100;
+
+/**
+ * Errors recorded before refused targets all got REFUSED_TARGET (they said whether an internal
+ * name resolved): shown as it, so the log never tells (docs/protocol.md §8).
+ */
+const OLD_REFUSED = /resolves only to private addresses$|^getaddrinfo (ENOTFOUND|ENODATA) |^[a-z+.-]+: not allowed$/;
+const shownError = (error: string | null) => (error && OLD_REFUSED.test(error) ? REFUSED_TARGET : error);
 
 const view = (w: WebhookRow) => ({ id: w.id, url: w.url, events: w.events, createdAt: w.createdAt.toISOString() });
 
@@ -77,7 +85,7 @@ export class Webhooks {
       status: d.status,
       attempts: d.attempts,
       lastStatus: d.lastStatus,
-      lastError: d.lastError,
+      lastError: shownError(d.lastError),
       createdAt: d.createdAt.toISOString(),
       deliveredAt: d.deliveredAt?.toISOString() ?? null,
       nextAttemptAt: d.status === 'pending' ? d.nextAt.toISOString() : null,

@@ -182,7 +182,7 @@ export async function fanOutPushes(
     /** For announcements: the reach counters' row, with the member count and the connected members now. */
     stats?: { members: number; delivered: number };
     /** Webhook deliveries this message owes. */
-    deliveries?: { id: string; webhookId: string; event: string; payload: Record<string, unknown> }[];
+    deliveries?: Parameters<typeof enqueueDeliveries>[1];
   },
 ): Promise<boolean> {
   return db.transaction(async (tx) => {

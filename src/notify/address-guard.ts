@@ -52,18 +52,75 @@ export class PrivateAddressError extends Error {
   readonly code = 'EPRIVATEADDRESS';
 }
 
-/** A `lookup` for sockets that fails on private addresses unless allowed. */
-export function guardedLookup(allowPrivate: boolean): LookupFunction {
-  return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '', 0);
-      const list = addresses as LookupAddress[];
-      const usable = allowPrivate ? list : list.filter((a) => !isPrivateAddress(a.address));
-      if (usable.length === 0) return callback(new PrivateAddressError(`${hostname} resolves only to private addresses`), '', 0);
-      if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
-      callback(null, usable[0]!.address, usable[0]!.family);
-    });
+/**
+ * What a refused target's delivery records, the same whether its name resolved to a private
+ * address, did not resolve at all, or its scheme is not allowed: the log must not tell an admin
+ * which internal names exist (docs/protocol.md §8).
+ */
+export const REFUSED_TARGET = 'refused: not a reachable public address';
+
+/** Lookup failures that say the name does not exist (not a resolver having trouble: that is retried). */
+const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME', 'EAI_NODATA']);
+
+/** True when a request failed because its target may never be reached: private, internal or no such name. */
+export function isRefusedTarget(err: unknown): boolean {
+  if (err instanceof PrivateAddressError) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const syscall = (err as { syscall?: unknown } | undefined)?.syscall;
+  return typeof code === 'string' && NO_SUCH_NAME.has(code) && (syscall === undefined || syscall === 'getaddrinfo');
+}
+
+/** Runs at most `limit` lookups at once; the rest wait their turn. */
+function limitLookups(limit: number | undefined) {
+  if (limit === undefined) return (run: (done: () => void) => void) => run(() => {});
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return (run: (done: () => void) => void) => {
+    const start = () => {
+      running++;
+      let finished = false;
+      run(() => {
+        if (finished) return;
+        finished = true;
+        running--;
+        waiting.shift()?.();
+      });
+    };
+    if (running < limit) start();
+    else waiting.push(start);
   };
+}
+
+/** A `lookup` for sockets that fails on private addresses unless allowed; at most `maxLookups` at once. */
+export function guardedLookup(allowPrivate: boolean, maxLookups?: number): LookupFunction {
+  const limited = limitLookups(maxLookups);
+  return (hostname, options, callback) => {
+    limited((done) =>
+      dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+        done();
+        guarded(allowPrivate, hostname, options, callback, err, addresses as LookupAddress[]);
+      }),
+    );
+  };
+}
+
+/** Passes on the lookup's answer without its private addresses (unless allowed); none left is an error. */
+function guarded(
+  allowPrivate: boolean,
+  hostname: string,
+  options: Parameters<LookupFunction>[1],
+  callback: Parameters<LookupFunction>[2],
+  err: NodeJS.ErrnoException | null,
+  addresses: LookupAddress[],
+): void {
+  if (err) {
+    callback(err, '', 0);
+    return;
+  }
+  const usable = allowPrivate ? addresses : addresses.filter((a) => !isPrivateAddress(a.address));
+  if (usable.length === 0) callback(new PrivateAddressError(`${hostname} resolves only to private addresses`), '', 0);
+  else if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
+  else callback(null, usable[0]!.address, usable[0]!.family);
 }
 
 /**

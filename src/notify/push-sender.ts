@@ -93,8 +93,8 @@ export class PushSender {
 
   private async post(url: URL, headers: Record<string, string | number>, body: Buffer): Promise<PushResult> {
     const r = await this.http.post(url, headers, body);
-    // An endpoint that resolves only to private addresses is treated as dead, not retried.
-    if ('error' in r) return r.privateAddress ? { outcome: 'gone' } : { outcome: 'retry' };
+    // A refused endpoint (private or internal address, a name that does not resolve) is dead, not retried.
+    if ('error' in r) return r.refused ? { outcome: 'gone' } : { outcome: 'retry' };
     if (r.status >= 200 && r.status < 300) return { outcome: 'accepted' };
     if (r.status === 404 || r.status === 410) return { outcome: 'gone' };
     if (r.status === 429 || r.status >= 500)

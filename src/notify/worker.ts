@@ -17,10 +17,9 @@ import {
   subscriptionsOf,
 } from '../db/notifications.js';
 import type { PushSubscriptionRow } from '../db/schema.js';
-import { claimDeliveries, nextDeliveryDue, pruneDeliveries, settleDelivery, webhooksFor } from '../db/webhooks.js';
+import { webhooksFor } from '../db/webhooks.js';
 import { newWebhookMessageId } from '../ids.js';
 import type { WebhookEvent } from '../chat/webhooks.js';
-import { Webhook as StandardWebhook } from 'standardwebhooks';
 import type { OutboundHttp } from './outbound.js';
 import type { Logger } from '../obs/logger.js';
 import { claimReminders, fireReminder, nextReminderDue } from '../db/polls.js';
@@ -28,6 +27,8 @@ import type { StoredEvent } from '../protocol/frames.js';
 import { attachmentsLine, buildPayload, coalescedPayload, contentLine, reminderPayload } from './payload.js';
 import type { Presence } from './presence.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
+import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from './webhook-dispatcher.js';
+import type { Clock, SlotLimits } from './webhook-lanes.js';
 
 export interface NotifyWorkerSettings {
   coalesceMs: number;
@@ -37,13 +38,16 @@ export interface NotifyWorkerSettings {
   pollMs: number;
   /** How long a webhook delivery is retried before it is marked failed. */
   webhookRetryMs: number;
+  /** Webhook requests in flight per replica, per community and per endpoint (docs/protocol.md §8). */
+  webhookLimits: SlotLimits;
+  /** How long an endpoint's breaker first stays open (doubling per failed probe, up to 5 min). */
+  webhookBreakerMs: number;
 }
 
 const OUTBOX_BATCH = 50;
 const PUSH_BATCH = 100;
 const PUSH_LOOPS = 3;
 const PUSH_CONCURRENCY = 100;
-const WEBHOOK_BATCH = 20;
 const REMINDER_BATCH = 20;
 const PUSH_TTL_S = 24 * 3600;
 /** Backoff doubles from 1 s up to 5 min; after this many attempts (about 2 h) a push is dropped. */
@@ -51,6 +55,7 @@ const MAX_PUSH_ATTEMPTS = 30;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const MAX_RETRY_AFTER_MS = 3600_000;
 const PRUNE_EVERY_MS = 60_000;
+
 /**
  * After a batch smaller than full, a loop waits this long (kicks do not cut it short) so the next
  * one gathers more: under a steady stream of messages each claim takes tens of rows, not one per
@@ -58,8 +63,6 @@ const PRUNE_EVERY_MS = 60_000;
  * embedded sends from ~650/s to ~110/s). Notifications wait at most this much longer.
  */
 const GATHER_MS = 100;
-/** Settled webhook deliveries stay in the log this long. */
-const DELIVERY_LOG_KEEP_MS = 7 * 24 * 3600_000;
 
 /** A sleep that a kick ends early; a kick while awake makes the next sleep return at once. */
 class Wakeup {
@@ -112,7 +115,8 @@ export class NotifyWorker {
   private readonly fanOutWake = new Wakeup();
   /** Several push loops, so one's database round trips overlap another's requests (SKIP LOCKED keeps their rows apart). */
   private readonly pushWakes = Array.from({ length: PUSH_LOOPS }, () => new Wakeup());
-  private readonly webhookWake = new Wakeup();
+  /** Webhooks in a lane of their own: their requests never hold up a push loop. */
+  private readonly webhooks: WebhookDispatcher;
   private readonly reminderWake = new Wakeup();
   private running = false;
   private loops: Promise<void>[] = [];
@@ -128,8 +132,27 @@ export class NotifyWorker {
       onReachChanged?: (groupId: string, seq: number) => void;
       logger: Logger;
       settings: NotifyWorkerSettings;
+      /** Time for the webhook breakers (tests step it). */
+      clock?: Clock;
     },
-  ) {}
+  ) {
+    const { settings } = deps;
+    this.webhooks = new WebhookDispatcher({
+      db: deps.db,
+      http: deps.webhookHttp,
+      token: this.token,
+      logger: deps.logger,
+      backoffMs,
+      ...(deps.clock ? { clock: deps.clock } : {}),
+      settings: {
+        leaseMs: settings.leaseMs,
+        pollMs: settings.pollMs,
+        retryMs: settings.webhookRetryMs,
+        limits: settings.webhookLimits,
+        breaker: { failureThreshold: BREAKER_FAILURES, openMs: settings.webhookBreakerMs, maxOpenMs: BREAKER_MAX_OPEN_MS },
+      },
+    });
+  }
 
   start(): void {
     if (this.running) return;
@@ -137,9 +160,9 @@ export class NotifyWorker {
     this.loops = [
       this.loop('fan-out', OUTBOX_BATCH, () => this.fanOutBatch(), this.fanOutWake),
       ...this.pushWakes.map((wake) => this.loop('push', PUSH_BATCH, () => this.pushBatch(), wake)),
-      this.loop('webhook', WEBHOOK_BATCH, () => this.webhookBatch(), this.webhookWake),
       this.loop('reminder', REMINDER_BATCH, () => this.reminderBatch(), this.reminderWake),
     ];
+    this.webhooks.start();
   }
 
   /** Messages were stored here: fan them out now rather than at the next poll. */
@@ -151,9 +174,8 @@ export class NotifyWorker {
     this.running = false;
     this.fanOutWake.kick();
     for (const wake of this.pushWakes) wake.kick();
-    this.webhookWake.kick();
     this.reminderWake.kick();
-    await Promise.all(this.loops);
+    await Promise.all([...this.loops, this.webhooks.stop()]);
   }
 
   private async loop(name: string, full: number, batch: () => Promise<number>, wake: Wakeup): Promise<void> {
@@ -174,7 +196,6 @@ export class NotifyWorker {
 
   private idleMs(loop: string): Promise<number> {
     if (loop === 'push') return this.pushIdleMs();
-    if (loop === 'webhook') return this.webhookIdleMs();
     if (loop === 'reminder') return this.dueIdleMs(nextReminderDue(this.deps.db));
     return Promise.resolve(this.deps.settings.pollMs);
   }
@@ -212,17 +233,10 @@ export class NotifyWorker {
     if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = Date.now();
       await prunePushQueue(db, settings.coalesceMs);
-      await pruneDeliveries(db, DELIVERY_LOG_KEEP_MS);
     }
     const due = await nextPushDue(db);
     if (!due) return settings.pollMs;
     return Math.max(5, Math.min(settings.pollMs, due.getTime() - Date.now()));
-  }
-
-  private async webhookIdleMs(): Promise<number> {
-    const due = await nextDeliveryDue(this.deps.db);
-    if (!due) return this.deps.settings.pollMs;
-    return Math.max(5, Math.min(this.deps.settings.pollMs, due.getTime() - Date.now()));
   }
 
   /** Fans out up to a batch of owed messages; returns how many. */
@@ -239,7 +253,7 @@ export class NotifyWorker {
     // no push, one in a community without webhooks no delivery, and waking the loops for it cost
     // two statements each per message.
     if (owed.pushes > 0) for (const wake of this.pushWakes) wake.kick();
-    if (owed.deliveries > 0) this.webhookWake.kick();
+    if (owed.deliveries > 0) this.webhooks.kick();
     return claimed.length;
   }
 
@@ -317,51 +331,10 @@ export class NotifyWorker {
     };
     return hooks.map((hook) => {
       const event = types.find((t) => hook.events.includes(t))!;
-      return { id: newWebhookMessageId(), webhookId: hook.id, event, payload: { type: event, timestamp: new Date().toISOString(), data } };
+      const nextAt = this.webhooks.pausedUntil(hook.url);
+      const payload = { type: event, timestamp: new Date().toISOString(), data };
+      return { id: newWebhookMessageId(), webhookId: hook.id, event, payload, ...(nextAt ? { nextAt } : {}) };
     });
-  }
-
-  /** Delivers up to a batch of due webhook events; returns how many. */
-  async webhookBatch(): Promise<number> {
-    const { db, settings, webhookHttp } = this.deps;
-    const claimed = await claimDeliveries(db, this.token, settings.leaseMs, WEBHOOK_BATCH);
-    await forEachLimited(claimed, WEBHOOK_BATCH, async (d) => {
-      const body = JSON.stringify(d.payload);
-      const now = new Date();
-      let url: URL;
-      try {
-        url = new URL(d.url);
-      } catch {
-        await settleDelivery(db, this.token, d.id, { status: 'failed', httpStatus: null, error: 'invalid url' });
-        return;
-      }
-      const r = await webhookHttp.post(
-        url,
-        {
-          'content-type': 'application/json',
-          'user-agent': 'Banyan-Webhooks/1',
-          'webhook-id': d.id,
-          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-          'webhook-signature': new StandardWebhook(d.secret).sign(d.id, now, body),
-        },
-        body,
-      );
-      if ('status' in r && r.status >= 200 && r.status < 300) {
-        await settleDelivery(db, this.token, d.id, { status: 'delivered', httpStatus: r.status, error: null });
-        return;
-      }
-      const httpStatus = 'status' in r ? r.status : null;
-      const error = 'error' in r ? r.error : `HTTP ${r.status}`;
-      const nextAt = new Date(Date.now() + backoffMs(d.attempts, 'status' in r ? r.retryAfterMs : undefined));
-      const giveUp = nextAt.getTime() - d.createdAt.getTime() > settings.webhookRetryMs;
-      await settleDelivery(
-        db,
-        this.token,
-        d.id,
-        giveUp ? { status: 'failed', httpStatus, error } : { status: 'pending', httpStatus, error, nextAt },
-      );
-    });
-    return claimed.length;
   }
 
   /** Sends up to a batch of due pushes; returns how many. */

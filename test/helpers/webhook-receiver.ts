@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
 // A webhook receiver on 127.0.0.1 that checks each request's Standard Webhooks signature with
-// the secret it was given, records what verified, and answers as told (per path).
+// the secret it was given, records what verified, and answers as told (per path), or, under a
+// prefix told to hang, accepts the request and never answers (a stalling endpoint).
 
 export interface Received {
   path: string;
@@ -16,6 +17,7 @@ export class WebhookReceiver {
   readonly received: Received[] = [];
   private secrets = new Map<string, string>();
   private answers = new Map<string, () => { status: number; headers?: Record<string, string> }>();
+  private hanging: string[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -29,6 +31,7 @@ export class WebhookReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const answer = receiver!.handle(req.url ?? '', req.headers as Record<string, string>, Buffer.concat(chunks).toString('utf8'));
+        if (!answer) return; // hangs: the connection stays open, unanswered, until the sender gives up
         res.writeHead(answer.status, answer.headers ?? {});
         res.end();
       });
@@ -45,6 +48,11 @@ export class WebhookReceiver {
 
   answer(path: string, fn: () => { status: number; headers?: Record<string, string> }): void {
     this.answers.set(path, fn);
+  }
+
+  /** Requests to paths starting with `prefix` are read and never answered. */
+  hang(prefix: string): void {
+    this.hanging.push(prefix);
   }
 
   at(path: string): Received[] {
@@ -68,6 +76,7 @@ export class WebhookReceiver {
       verified = false;
     }
     this.received.push({ path, id: headers['webhook-id'] ?? '', body: JSON.parse(body) as Record<string, unknown>, verified });
+    if (this.hanging.some((prefix) => path.startsWith(prefix))) return undefined;
     return this.answers.get(path)?.() ?? { status: 200 };
   }
 }
