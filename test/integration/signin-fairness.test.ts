@@ -31,7 +31,9 @@ describe.each(storageModes())('sign-in under a flood (%s)', (mode) => {
     await server?.stop();
   });
 
-  it('a fresh address signs in after a few hashes, not after the flood; surplus is refused at once with Retry-After', { timeout: 90_000 }, async () => {
+  it('a fresh address signs in after a few hashes, not after the flood; surplus is refused at once with Retry-After', {
+    timeout: 90_000,
+  }, async () => {
     const user = await server.signUp();
     // Answers in the order they arrive, to count the hashing done around each (work, not time).
     const arrivals: { who: string; answer: Answer }[] = [];
@@ -73,7 +75,8 @@ describe.each(storageModes())('sign-in under a flood (%s)', (mode) => {
   it('sign-up shares the line: a flooding address is refused sign-up too, a fresh one signs up', async () => {
     const address = FLOODERS[0]!;
     const flood = range(1, 30).map(() => signIn(address, { username: uniqueName('nobody'), password: 'wrong-password' }));
-    const signUp = (from: string) => call(server.url, 'POST', '/v1/accounts', { body: { username: uniqueName(), password: PASSWORD }, address: from });
+    const signUp = (from: string) =>
+      call(server.url, 'POST', '/v1/accounts', { body: { username: uniqueName(), password: PASSWORD }, address: from });
     const [crowded, fresh] = await Promise.all([signUp(address), signUp('127.0.0.91')]);
     await Promise.all(flood);
     expect(crowded).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
