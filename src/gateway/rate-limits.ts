@@ -106,6 +106,11 @@ class SignInGuard {
     if (overByAddress >= 0) await this.locks.block(key, this.delayS(overByAddress));
   }
 
+  /** Admitted but never checked (its place in the password line was given to another): not a failure. */
+  async unchecked(username: string, address: string, device?: string): Promise<void> {
+    await this.fails.reward(pairKey(username, address, device));
+  }
+
   /** The right password: the pair's failures in a row start again (the address's do not). */
   async succeeded(username: string, address: string, device?: string): Promise<void> {
     const pair = pairKey(username, address, device);

@@ -37,6 +37,7 @@ async function checked<T>(limits: RateLimits, who: Checker, check: () => Promise
   } catch (err) {
     if (err instanceof AppError && (err.code === 'unauthorized' || err.code === 'forbidden'))
       await limits.signIn.failed(username, who.address, who.device);
+    else if (err instanceof AppError && err.code === 'rate_limited') await limits.signIn.unchecked(username, who.address, who.device);
     throw err;
   }
   await limits.signIn.succeeded(username, who.address, who.device);
