@@ -5,11 +5,13 @@ import { AppError } from '../protocol/errors.js';
 // each within its own attempt limits, could make everyone else wait. Three rules keep it fair:
 // - bounded: each key (an address, an account) holds at most `perKey` places, the line at most
 //   `maxWaiting`; past that a request is refused at once with the expected wait;
-// - least recently served first: among those waiting, the address whose last turn is oldest goes
-//   next (one never served goes first), so addresses that keep the line busy take turns among
-//   themselves while a newcomer waits only for the checks already running;
-// - when the line is full, a newcomer less recently served than the most recently served one
-//   waiting takes that one's place (which is refused with the wait).
+// - rounds: a request is its address's 1st, 2nd… place; every address's 1st places go before any
+//   2nd place, and so on, so addresses that keep the line busy take turns among themselves;
+// - within a round, the address holding the fewest places goes first (then the one served longest
+//   ago), so a newcomer, holding one, waits only for the checks already running, however many
+//   addresses each keep their places full;
+// - when the line is full, a newcomer that would go before the last one waiting takes its place
+//   (that one is refused with the wait).
 
 export interface FairLineSettings {
   /** Jobs running at once. */
@@ -36,6 +38,8 @@ export interface Place {
 
 interface Waiter {
   keys: readonly string[];
+  /** Which place of its address this is (1 for the first): its round. */
+  round: number;
   arrival: number;
   start: () => void;
   refuse: (err: AppError) => void;
@@ -64,6 +68,7 @@ export class FairLine {
     if (keys.some((key) => (this.held.get(key) ?? 0) >= this.settings.perKey)) throw this.refusal();
     if (this.waiting.size >= this.settings.maxWaiting && !this.displaceFor(keys[0]!)) throw this.refusal();
     for (const key of keys) this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    const round = this.held.get(keys[0]!)!;
     let done = false;
     const release = () => {
       if (done) return;
@@ -78,7 +83,7 @@ export class FairLine {
       run: async <T>(job: () => Promise<T>): Promise<T> => {
         try {
           await new Promise<void>((start, refuse) => {
-            this.waiting.add({ keys, arrival: this.serial++, start, refuse });
+            this.waiting.add({ keys, round, arrival: this.serial++, start, refuse });
             this.pump();
           });
         } catch (err) {
@@ -120,18 +125,23 @@ export class FairLine {
     return this.lastTurn.get(key) ?? -1;
   }
 
-  /** True when a waiter less deserving than a newcomer for `key` was refused to make room. */
+  /** True when the last one waiting, behind a newcomer for `key`, was refused to make room. */
   private displaceFor(key: string): boolean {
     let worst: Waiter | undefined;
     for (const waiter of this.waiting) if (!worst || this.after(waiter, worst)) worst = waiter;
-    if (!worst || this.turnOf(worst.keys[0]!) <= this.turnOf(key)) return false;
+    const held = (this.held.get(key) ?? 0) + 1;
+    const newcomer: Waiter = { keys: [key], round: held, arrival: Number.POSITIVE_INFINITY, start: () => {}, refuse: () => {} };
+    if (!worst || !this.after(worst, newcomer, held)) return false;
     this.waiting.delete(worst);
     worst.refuse(this.refusal());
     return true;
   }
 
-  /** True when `a` should be served after `b`. */
-  private after(a: Waiter, b: Waiter): boolean {
+  /** True when `a` should be served after `b` (`bHeld`: places b's address holds, if not yet counted). */
+  private after(a: Waiter, b: Waiter, bHeld = this.held.get(b.keys[0]!) ?? 0): boolean {
+    if (a.round !== b.round) return a.round > b.round;
+    const aHeld = this.held.get(a.keys[0]!) ?? 0;
+    if (aHeld !== bHeld) return aHeld > bHeld;
     const [ta, tb] = [this.turnOf(a.keys[0]!), this.turnOf(b.keys[0]!)];
     return ta !== tb ? ta > tb : a.arrival > b.arrival;
   }

@@ -46,7 +46,7 @@ async function drain(jobs: ReturnType<typeof job>[]): Promise<void> {
 }
 
 describe('FairLine', () => {
-  it('serves a newcomer before addresses that have been served, which take turns among themselves', async () => {
+  it('serves a newcomer before addresses that keep places, which take turns among themselves', async () => {
     const line = new FairLine({ concurrency: 1, perKey: 4, maxWaiting: 100 });
     const log: string[] = [];
     const jobs = ['a', 'a', 'a', 'b', 'b', 'b'].map((key) => job(line, key, log));
@@ -54,8 +54,8 @@ describe('FairLine', () => {
     expect(log).toEqual(['a']);
     const fresh = job(line, 'fresh', log);
     await drain([...jobs, fresh]);
-    // b was never served, then fresh arrived never served too (later): b first, then fresh, then turns.
-    expect(log).toEqual(['a', 'b', 'fresh', 'a', 'b', 'a', 'b']);
+    // First places first, the address holding fewest first among them: fresh (1), then b (3); then turns.
+    expect(log).toEqual(['a', 'fresh', 'b', 'a', 'b', 'a', 'b']);
   });
 
   it('refuses at once past the places of one key, or of an account among its keys, with the expected wait', async () => {
@@ -75,7 +75,7 @@ describe('FairLine', () => {
     expect(line.size).toEqual({ waiting: 0, running: 0 });
   });
 
-  it('when full, a newcomer takes the place of the most recently served address, which is refused', async () => {
+  it('when full, a newcomer takes the place of the last one waiting, which is refused', async () => {
     const line = new FairLine({ concurrency: 1, perKey: 10, maxWaiting: 3 });
     const log: string[] = [];
     const first = job(line, 'a', log);
