@@ -47,6 +47,8 @@ interface Waiter {
 
 export class FairLine {
   private running = 0;
+  /** Places taken and not given back: waiting, running, or between (being admitted by the caller). */
+  private taken = 0;
   private readonly waiting = new Set<Waiter>();
   /** Places held per key: taken, waiting or running. */
   private readonly held = new Map<string, number>();
@@ -66,13 +68,15 @@ export class FairLine {
    */
   take(keys: readonly string[]): Place {
     if (keys.some((key) => (this.held.get(key) ?? 0) >= this.settings.perKey)) throw this.refusal();
-    if (this.waiting.size >= this.settings.maxWaiting && !this.displaceFor(keys[0]!)) throw this.refusal();
+    if (this.taken - this.running >= this.settings.maxWaiting && !this.displaceFor(keys[0]!)) throw this.refusal();
+    this.taken++;
     for (const key of keys) this.held.set(key, (this.held.get(key) ?? 0) + 1);
     const round = this.held.get(keys[0]!)!;
     let done = false;
     const release = () => {
       if (done) return;
       done = true;
+      this.taken--;
       for (const key of keys) {
         const n = (this.held.get(key) ?? 1) - 1;
         if (n > 0) this.held.set(key, n);
