@@ -32,7 +32,7 @@ describe.each(storageModes())('sign-in under a flood (%s)', (mode) => {
   });
 
   it('a fresh address signs in after a few hashes, not after the flood; surplus is refused at once with Retry-After', {
-    timeout: 90_000,
+    timeout: 180_000,
   }, async () => {
     const user = await server.signUp();
     // Answers in the order they arrive, to count the hashing done around each (work, not time).
