@@ -19,8 +19,21 @@ import { DATABASE_URL, SECRET, startBanyan } from './lib/targets.mjs';
 import { manySockets } from './abuse/many-sockets.mjs';
 import { prepareSearchFlood, searchFlood } from './abuse/search-flood.mjs';
 import { webhookStall } from './abuse/webhook-stall.mjs';
+import { signInSpread } from './abuse/sign-in-spread.mjs';
 
-const ATTACKS = ['sync-flood', 'amplification', 'bulk-create', 'sign-in', 'reactions', 'frame-flood', 'image-bomb', 'many-sockets', 'search-flood', 'webhook-stall'];
+const ATTACKS = [
+  'sync-flood',
+  'amplification',
+  'bulk-create',
+  'sign-in',
+  'sign-in-spread',
+  'reactions',
+  'frame-flood',
+  'image-bomb',
+  'many-sockets',
+  'search-flood',
+  'webhook-stall',
+];
 /** Users of the run (JWT subjects; created on first sight) and local accounts (sign-in attack). */
 const PAIR = ['ab-pair-a', 'ab-pair-b'];
 const ABUSER = 'ab-abuser';
@@ -425,6 +438,9 @@ const attacks = {
     };
   },
 
+  /** 10 addresses, each within its own sign-in limits, flood the password hashing (load/abuse/sign-in-spread.mjs). */
+  'sign-in-spread': (ctx) => signInSpread(ctx, { request, tally, describe, sleep, pairAccount: PAIR_ACCOUNT }),
+
   /** A reaction on a message of the pair's group, set and removed, at the socket rate limit. */
   reactions: (ctx) =>
     withAbuserSocket(ctx, (s) =>
@@ -599,7 +615,7 @@ async function prepare(port, chosen) {
     ctx.abuserGroup = (await must(port, 'POST', '/v1/groups', { token: tokens.abuser, body: { name: 'many sockets' } })).body.group.id;
   }
   if (chosen.includes('search-flood')) ctx.searchFlood = await prepareSearchFlood(port, { must, mintToken, secret: SECRET, progress });
-  if (chosen.includes('sign-in')) {
+  if (chosen.includes('sign-in') || chosen.includes('sign-in-spread')) {
     for (const account of [VICTIM, PAIR_ACCOUNT]) await must(port, 'POST', '/v1/accounts', { body: account }, [201, 409]);
   }
   progress(`setup: ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -670,7 +686,7 @@ async function runAttack(ctx, attack, mode) {
     await sleep(durationS * 1000);
     const to = nowMicros();
     const signInBefore = [];
-    if (attack === 'sign-in') {
+    if (attack === 'sign-in' || attack === 'sign-in-spread') {
       for (let i = 0; i < 3; i++) signInBefore.push(Math.round((await must(ctx.port, 'POST', '/v1/sessions', { body: PAIR_ACCOUNT })).ms));
     }
     progress(`${mode} ${attack}: abuser on`);
@@ -698,7 +714,8 @@ async function runAttack(ctx, attack, mode) {
       attackSeconds: Math.round(took / 100) / 10,
       windowSeconds: Math.round((attackTo - attackFrom) / 1e5) / 10,
       ratio,
-      // An attack may add a target of its own (webhook-stall: the other community's webhook in 2 s).
+      // An attack may add a target of its own (webhook-stall: the other community's webhook in 2 s;
+      // sign-in-spread: the pair's sign-in time).
       pass: withAbuser.p99 < 2 * without.p99 && withAbuser.p99 < 100 && withAbuser.undelivered === 0 && outcome.pass !== false,
       answered: outcome.answered,
       abuser: outcome.abuser,

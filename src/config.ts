@@ -90,6 +90,9 @@ const envSchema = z.object({
   /** The delay after a failure past the free ones doubles from 1 s up to this. */
   SIGNIN_MAX_DELAY_S: int(1, 24 * 3600).default(900),
   SIGNUP_RATE_ADDRESS: rate.default({ points: 10, durationS: 3600 }),
+  /** Password checks (sign-in, sign-up, password change) one address or account may have waiting or running, and all waiting. */
+  PASSWORD_LINE_PER_KEY: int(1, 1000).default(4),
+  PASSWORD_LINE_MAX: int(1, 100_000).default(64),
   /** Per user per group, over the socket: reactions (over it: rate_limited) and typing (over it: dropped). */
   REACT_RATE: rate.default({ points: 30, durationS: 10 }),
   TYPING_RATE: rate.default({ points: 10, durationS: 10 }),

@@ -10,9 +10,10 @@ const p = 1;
 const keyLength = 32;
 /**
  * Derivations at once. Each takes 128·N·r bytes (128 MiB at N=2^17) on one of libuv's 4 pool
- * threads: a burst of sign-ins must neither exhaust memory nor leave the pool no thread.
+ * threads: a burst of sign-ins must neither exhaust memory nor leave the pool no thread. Callers
+ * wait in a FairLine of this many places first (gateway/rate-limits.ts), so this one rarely queues.
  */
-const MAX_CONCURRENT = 2;
+export const HASHES_AT_ONCE = 2;
 
 export interface Verified {
   ok: boolean;
@@ -55,7 +56,7 @@ export class PasswordHasher {
 
   private async derive(password: string, salt: Buffer, N: number, r: number, p: number, length: number): Promise<Buffer> {
     // A slot is handed straight from a finished derivation to the next waiter.
-    if (this.running < MAX_CONCURRENT) this.running++;
+    if (this.running < HASHES_AT_ONCE) this.running++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
       return await new Promise<Buffer>((resolve, reject) => {

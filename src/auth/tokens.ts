@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, type KeyObject } from 'node:crypto';
 import { createVerifier, TokenError } from 'fast-jwt';
 import {
   createRemoteJWKSet,
@@ -122,6 +122,12 @@ export class Tokens {
       throw err;
     }
     return principalOf(payload);
+  }
+
+  /** An HMAC of `data` under the shared secret (base64url), for other things the server vouches for (device tokens). */
+  mac(data: string): string {
+    if (!this.secret) throw invalidSetting('JWT_SECRET', 'signing needs it', '');
+    return createHmac('sha256', this.secret).update(data).digest('base64url');
   }
 
   async sign(p: { userId: string; name: string; sessionId?: string; scope?: 'server'; ttlSeconds: number }) {

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { PasswordHasher } from '../auth/password.js';
 import type { Principal, Tokens } from '../auth/tokens.js';
 import {
@@ -20,6 +21,8 @@ export interface SignedIn {
   user: { id: string; name: string };
   token: string;
   expiresAt: string;
+  /** A trusted-device token, to send with later sign-ins (docs/protocol.md §2). */
+  device: string;
 }
 
 /** Users, local accounts and sessions. */
@@ -56,16 +59,39 @@ export class Accounts {
       passwordHash: await this.passwords.hash(input.password),
     });
     if (!created) throw conflict('username is taken');
-    return this.startSession({ id: userId, name });
+    return { ...(await this.startSession({ id: userId, name })), device: this.deviceToken(input.username) };
   }
 
-  async signIn(input: { username: string; password: string }): Promise<SignedIn> {
+  /**
+   * The id of a trusted-device token given at an earlier sign-in to this username, or undefined
+   * for anything else (made up, altered, another username's). docs/protocol.md §2.
+   */
+  trustedDevice(username: string, device: string | undefined): string | undefined {
+    const [id, mac, extra] = (device ?? '').split('.');
+    if (!id || !mac || extra !== undefined) return undefined;
+    const expected = Buffer.from(this.deviceMac(username, id));
+    const given = Buffer.from(mac);
+    return given.length === expected.length && timingSafeEqual(given, expected) ? id : undefined;
+  }
+
+  /** A token for a device that has just signed in: `<id>.<mac>`, the MAC binding it to the username. */
+  private deviceToken(username: string, id = randomBytes(16).toString('base64url')): string {
+    return `${id}.${this.deviceMac(username, id)}`;
+  }
+
+  private deviceMac(username: string, id: string): string {
+    return this.tokens.mac(`banyan device v1|${username}|${id}`);
+  }
+
+  /** Signs in; a device token already valid for this username is handed back as it was. */
+  async signIn(input: { username: string; password: string; device?: string | undefined }): Promise<SignedIn> {
     const account = await findAccount(this.deps.db, input.username);
     const { ok, stale } = await this.passwords.verify(input.password, account?.passwordHash);
     if (!account || !ok) throw new AppError('unauthorized', 'wrong username or password');
     // A hash made at an older, cheaper cost is replaced now that the password is known.
     if (stale) await updatePasswordHash(this.deps.db, account.userId, await this.passwords.hash(input.password));
-    return this.startSession({ id: account.userId, name: account.name });
+    const device = this.trustedDevice(input.username, input.device);
+    return { ...(await this.startSession({ id: account.userId, name: account.name })), device: this.deviceToken(input.username, device) };
   }
 
   /** The account's username, so that password checks are limited like sign-ins; undefined without a local account. */
@@ -124,7 +150,7 @@ export class Accounts {
     return principal.sessionId ? this.revoked.isRevokedNow(principal.userId, principal.sessionId) : false;
   }
 
-  private async startSession(user: { id: string; name: string }): Promise<SignedIn> {
+  private async startSession(user: { id: string; name: string }): Promise<Omit<SignedIn, 'device'>> {
     const sessionId = newId('s');
     const ttl = this.deps.limits.tokenTtlS;
     const { token, expiresAt } = await this.tokens.sign({ userId: user.id, name: user.name, sessionId, ttlSeconds: ttl });

@@ -7,6 +7,7 @@ import type { Logger } from '../obs/logger.js';
 import { AppError, errorStatus } from '../protocol/errors.js';
 import { id, issueDetails } from '../protocol/limits.js';
 import type { FailureReporter } from './failures.js';
+import { addressKey } from './address-key.js';
 import type { RateLimits } from './rate-limits.js';
 import { pipeToResponse, requestBody, type ResponseState } from './uws-streams.js';
 
@@ -365,8 +366,8 @@ function decodeParam(raw: string): string {
  * The client's address, read before the first await. Without TRUST_PROXY it is the peer's; with
  * it, each of the `trustedHops` proxies in front appended the address it saw to X-Forwarded-For
  * (every such header, in order), so the entry `trustedHops` from the right is the client as the
- * outermost trusted proxy saw it; entries left of it are whatever the client wrote. IPv6
- * addresses count by their /64, the block one subscriber usually holds.
+ * outermost trusted proxy saw it; entries left of it are whatever the client wrote. Returned as
+ * the key per-address limits count (addressKey: IPv6 by its /64).
  */
 export function clientAddress(res: HttpResponse, req: HttpRequest, trustedHops: number): string {
   const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
@@ -376,21 +377,6 @@ export function clientAddress(res: HttpResponse, req: HttpRequest, trustedHops: 
     if (name === 'x-forwarded-for') for (const entry of value.split(',')) if (entry.trim()) entries.push(entry.trim());
   });
   return addressKey(entries[Math.max(0, entries.length - trustedHops)] ?? peer);
-}
-
-function addressKey(address: string): string {
-  const v4 = /(?:^|:)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address);
-  if (v4) return v4[1]!;
-  if (!address.includes(':')) return address.slice(0, 64);
-  // Expand `::` and keep the first four groups.
-  const [head = '', tail] = address.toLowerCase().split('::', 2);
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, '').slice(0, 4))
-    .join(':')}::/64`;
 }
 
 /** Pulls the token out of an `Authorization: Bearer …` header. */

@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../obs/logger.js';
 import { sharedPoints, SHARED_WINDOW_S, UserLimits } from './user-limits.js';
 import { WindowCounter } from './window-counter.js';
+import { FairLine } from '../auth/fair-line.js';
+import { HASHES_AT_ONCE } from '../auth/password.js';
 import { AppError } from '../protocol/errors.js';
 
 // Every limit of the HTTP API and of per-group socket actions, in one place, with its numbers
@@ -44,10 +46,15 @@ const memoryStore: Store = (name, rate) => new RateLimiterMemory({ keyPrefix: na
  * each further failure, from 1 s up to SIGNIN_MAX_DELAY_S. A locked attempt is refused before any hashing,
  * whatever the password. Keys are the username as typed: an unknown username is counted exactly
  * like a known one, so the answers do not tell them apart.
+ *
+ * An attempt from a trusted device (`device`: the id of a valid device token for that username,
+ * docs/protocol.md §2) is counted per device instead of per username and per username+address:
+ * strangers spending the username's allowance do not lock its owner out.
  */
 class SignInGuard {
   private readonly attemptsByAddress: RateLimiterAbstract;
   private readonly attemptsByUsername: RateLimiterAbstract;
+  private readonly attemptsByDevice: RateLimiterAbstract;
   private readonly fails: RateLimiterAbstract;
   private readonly locks: RateLimiterAbstract;
 
@@ -60,18 +67,19 @@ class SignInGuard {
   ) {
     this.attemptsByAddress = store('signin-address', settings.SIGNIN_RATE_ADDRESS);
     this.attemptsByUsername = store('signin-username', settings.SIGNIN_RATE_USERNAME);
+    this.attemptsByDevice = store('signin-device', settings.SIGNIN_RATE_USERNAME);
     this.fails = store('signin-fails', { points: 2 ** 30, durationS: FAILS_WINDOW_S });
     this.locks = store('signin-lock', { points: 1, durationS: 1 });
   }
 
   /** Before checking a password: throws rate_limited when locked or over a rate. */
-  async admit(username: string, address: string): Promise<void> {
-    const pair = pairKey(username, address);
+  async admit(username: string, address: string, device?: string): Promise<void> {
+    const pair = pairKey(username, address, device);
     const locks = await Promise.all([this.locks.get(pair), this.locks.get(addressKey(address))]);
     const wait = Math.max(0, ...locks.map((lock) => (lock && lock.consumedPoints > 1 ? lock.msBeforeNext : 0)));
     if (wait > 0) throw rateLimited(wait);
     await take(this.attemptsByAddress, address);
-    await take(this.attemptsByUsername, username);
+    await (device === undefined ? take(this.attemptsByUsername, username) : take(this.attemptsByDevice, device));
     // Counted as a failure until it succeeds, so attempts sent together cannot all pass the check above.
     const { consumedPoints: n } = await this.fails.consume(pair);
     const free = this.settings.SIGNIN_FREE_FAILS;
@@ -89,8 +97,8 @@ class SignInGuard {
   }
 
   /** A wrong password: the pair's delay runs from now (its failure was counted on admission), the address's failures grow. */
-  async failed(username: string, address: string): Promise<void> {
-    const pair = pairKey(username, address);
+  async failed(username: string, address: string, device?: string): Promise<void> {
+    const pair = pairKey(username, address, device);
     const n = (await this.fails.get(pair))?.consumedPoints ?? 0;
     const over = n - this.settings.SIGNIN_FREE_FAILS;
     if (over >= 0) await this.locks.block(pair, this.delayS(over));
@@ -99,9 +107,14 @@ class SignInGuard {
     if (overByAddress >= 0) await this.locks.block(key, this.delayS(overByAddress));
   }
 
+  /** Admitted but never checked (its place in the password line was given to another): not a failure. */
+  async unchecked(username: string, address: string, device?: string): Promise<void> {
+    await this.fails.reward(pairKey(username, address, device));
+  }
+
   /** The right password: the pair's failures in a row start again (the address's do not). */
-  async succeeded(username: string, address: string): Promise<void> {
-    const pair = pairKey(username, address);
+  async succeeded(username: string, address: string, device?: string): Promise<void> {
+    const pair = pairKey(username, address, device);
     await Promise.all([this.fails.delete(pair), this.locks.delete(pair)]);
   }
 
@@ -110,11 +123,15 @@ class SignInGuard {
   }
 }
 
-const pairKey = (username: string, address: string) => `u:${username}|${address}`;
+/** Failures in a row: of a username from an address, or of a trusted device (whatever its address). */
+const pairKey = (username: string, address: string, device: string | undefined) =>
+  device === undefined ? `u:${username}|${address}` : `d:${device}`;
 const addressKey = (address: string) => `a:${address}`;
 
 export class RateLimits {
   readonly signIn: SignInGuard;
+  /** Password checks wait here, fairly between addresses and accounts (auth/fair-line.ts). */
+  readonly passwordLine: FairLine;
   private readonly signUps: RateLimiterAbstract;
   private readonly reports: RateLimiterAbstract;
   private readonly httpByAddress: WindowCounter;
@@ -131,6 +148,11 @@ export class RateLimits {
     private readonly redis: Redis | Cluster | undefined,
   ) {
     this.signIn = new SignInGuard(shared, config);
+    this.passwordLine = new FairLine({
+      concurrency: HASHES_AT_ONCE,
+      perKey: config.PASSWORD_LINE_PER_KEY,
+      maxWaiting: config.PASSWORD_LINE_MAX,
+    });
     this.signUps = shared('signup-address', config.SIGNUP_RATE_ADDRESS);
     // Shared like sign-ups: one member flooding admins' queues from every replica counts once.
     this.reports = shared('report-user', config.REPORT_RATE);

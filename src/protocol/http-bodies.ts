@@ -63,7 +63,12 @@ export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
     signUp: z.object({ username, password, name: name.optional() }),
-    signIn: z.object({ username: storableString().min(1).max(64), password: z.string().min(1).max(256) }),
+    signIn: z.object({
+      username: storableString().min(1).max(64),
+      password: z.string().min(1).max(256),
+      /** The trusted-device token of an earlier sign-in (docs/protocol.md §2); anything else counts as none. */
+      device: z.string().max(256).optional(),
+    }),
     changePassword: z.object({ currentPassword: z.string().min(1).max(256), newPassword: password }),
     createGroup: z.object({
       name,

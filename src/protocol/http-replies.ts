@@ -22,7 +22,9 @@ export const meSchema = userSchema
   .extend({ avatar: z.string().nullable(), privacy: z.object({ groupAdd: audience, lastSeen: audience }).loose() })
   .loose();
 
-export const signedInSchema = z.object({ user: userSchema, token: z.string(), expiresAt: z.string() }).loose();
+export const signedInSchema = z
+  .object({ user: userSchema, token: z.string(), expiresAt: z.string(), device: z.string().optional() })
+  .loose();
 
 export const groupSchema = z
   .object({

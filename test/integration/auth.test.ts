@@ -203,7 +203,12 @@ describe.each(storageModes())('local accounts and sessions (%s)', (mode) => {
     const username = `acct_${randomBytes(4).toString('hex')}`;
     const up = await server.http('POST', '/v1/accounts', { body: { username, password: 'correct horse', name: 'Asha' } });
     expect(up.status).toBe(201);
-    expect(up.body).toEqual({ user: { id: expect.any(String), name: 'Asha' }, token: expect.any(String), expiresAt: expect.any(String) });
+    expect(up.body).toEqual({
+      user: { id: expect.any(String), name: 'Asha' },
+      token: expect.any(String),
+      expiresAt: expect.any(String),
+      device: expect.any(String),
+    });
     expect(new Date(up.body.expiresAt).getTime()).toBeGreaterThan(Date.now() + 6 * 24 * 3600 * 1000);
     const taken = await server.http('POST', '/v1/accounts', { body: { username, password: 'another one' } });
     expect(taken).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
