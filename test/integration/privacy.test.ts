@@ -168,7 +168,12 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     const cd = await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: cara!.id } });
     expect(cd.status).toBe(201);
     expect((await server.http('PUT', `/v1/blocks/${ben!.id}`, { token: cara!.token })).status).toBe(204);
-    expect((await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: cara!.id } })).status).toBe(200); // exists
+    // Their direct group exists and both are still in it: not handed out, either way (issue 35, 16).
+    const unknownAnswer = await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: 'u_unknown' } });
+    expect(unknownAnswer.status).toBe(404);
+    expect(await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: cara!.id } })).toEqual(unknownAnswer);
+    expect(await server.http('POST', '/v1/direct', { token: cara!.token, body: { userId: ben!.id } })).toEqual(unknownAnswer);
+    expect(await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: asha!.id } })).toEqual(unknownAnswer);
     const fresh = (await users(1))[0]!;
     await addMember(asha!, shared.group.id, fresh.id); // invited: `shared`, asha shares nothing with them
     await setGroupAdd(fresh, 'everyone');
