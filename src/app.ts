@@ -110,6 +110,7 @@ export async function startApp(config: Config): Promise<App> {
         eventReminderS: config.EVENT_REMINDER_S,
         notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
         allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
+        addAnswerFloorMs: config.ADD_ANSWER_FLOOR_MS,
       },
     },
     tokens,

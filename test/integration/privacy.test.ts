@@ -72,7 +72,7 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     expect(list.body.invitations).toHaveLength(3);
     // The stranger cannot open a direct chat either: an invitation shares nothing.
     expect((await server.http('POST', '/v1/direct', { token: stranger!.token, body: { userId: victim!.id } })).status).toBe(404);
-  });
+  }, 90_000); // 100 adds answered `invited`, each held to ADD_ANSWER_FLOOR_MS
 
   it('answers an unknown id, a user who blocks the adder and a user with groupAdd nobody alike; a user who allows it is added', async () => {
     const [adder, blocker, nobody, everyone, sharer] = await users(5);
