@@ -84,6 +84,7 @@ describe('loadConfig', () => {
       UPLOAD_QUOTA_BYTES: 1024 * 1024 * 1024,
       SEARCH_RATE: { points: 30, durationS: 10 },
       ADD_BY_USERNAME_RATE: { points: 60, durationS: 3600 },
+      ADD_ANSWER_FLOOR_MS: 100,
       LOG_LEVEL: 'info',
     });
   });
