@@ -67,7 +67,7 @@ export class Privacy {
 
   /**
    * Blocks a user: any id is accepted alike (204), so blocking tells nothing of who exists.
-   * Their pending invitations to the caller go, and so do unsent pushes that would show their
+   * Pending invitations between the two go (either way), and so do unsent pushes that would show their
    * latest message (later ones are never owed: db/notifications.ts pushCandidates).
    */
   async block(userId: string, targetId: string): Promise<void> {
@@ -75,6 +75,8 @@ export class Privacy {
     if ((await countBlocks(this.deps.db, userId)) >= MAX_BLOCKS) throw conflict(`at most ${MAX_BLOCKS} blocks`);
     await insertBlock(this.deps.db, userId, targetId);
     await dropInvitationsFrom(this.deps.db, userId, targetId);
+    // Nor may they take up one the caller made them before: a stranger has none to accept (404).
+    await dropInvitationsFrom(this.deps.db, targetId, userId);
     await dropPendingPushesFrom(this.deps.db, userId, targetId);
   }
 

@@ -171,7 +171,7 @@ export async function declineInvitation(db: Queryable, groupId: string, userId: 
   return rows.length > 0;
 }
 
-/** Drops the pending invitations `inviterId` made to `userId` (the user blocked the inviter). */
+/** Drops the pending invitations `inviterId` made to `userId` (one of them blocked the other). */
 export async function dropInvitationsFrom(db: Queryable, userId: string, inviterId: string): Promise<void> {
   await db
     .delete(invitations)

@@ -137,6 +137,24 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     expect((await newGroup(owner!, [guest!.id], 'C')).invited).toEqual([]);
   });
 
+  it('a block drops pending invitations both ways: the one blocked cannot take up the blocker’s earlier invitation', async () => {
+    const [owner, guest, other] = await users(3);
+    const mine = await newGroup(owner!, [guest!.id], 'Mine');
+    const theirs = await newGroup(guest!, [owner!.id], 'Theirs');
+    const control = await newGroup(other!, [guest!.id], 'Control');
+    expect([mine.invited, theirs.invited, control.invited]).toEqual([[guest!.id], [owner!.id], [guest!.id]]);
+    expect((await server.http('PUT', `/v1/blocks/${guest!.id}`, { token: owner!.token })).status).toBe(204);
+    const list = async (u: TestUser) =>
+      ((await server.http('GET', '/v1/invitations', { token: u.token })).body.invitations as Frame[]).map((i) => i.group.id);
+    expect(await list(guest!)).toEqual([control.group.id]);
+    expect(await list(owner!)).toEqual([]);
+    const accept = (u: TestUser, g: string) => server.http('POST', `/v1/groups/${g}/invitation`, { token: u.token });
+    const none = await accept(guest!, 'g_no_such_group');
+    expect(await accept(guest!, mine.group.id)).toEqual(none);
+    expect(none.status).toBe(404);
+    expect((await accept(guest!, control.group.id)).status).toBe(200);
+  });
+
   it('blocks: listed by id; no direct group with the blocker; sends in an existing direct group forbidden without a reason', async () => {
     const [asha, ben, cara] = await users(3);
     const shared = await newGroup(asha!, [], 'shared');
