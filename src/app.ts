@@ -111,6 +111,7 @@ export async function startApp(config: Config): Promise<App> {
         searchScanRows: config.SEARCH_SCAN_ROWS,
         notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
         allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
+        addAnswerFloorMs: config.ADD_ANSWER_FLOOR_MS,
       },
     },
     tokens,

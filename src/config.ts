@@ -184,6 +184,11 @@ const envSchema = z.object({
   SEARCH_SCAN_ROWS: int(100, 1_000_000).default(2000),
   /** Per user: adds by username (`POST /v1/groups/:id/members {username}`), so nobody can try usernames in bulk. */
   ADD_BY_USERNAME_RATE: rate.default({ points: 60, durationS: 3600 }),
+  /**
+   * The least time an add answered `invited` takes, so its time tells nothing of whether the user
+   * exists, blocked the adder or does not let them add (docs/protocol.md §8); a timer, no CPU. 0: none.
+   */
+  ADD_ANSWER_FLOOR_MS: int(0, 2000).default(100),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 

@@ -26,8 +26,11 @@ export const INVITATIONS_PER_INVITER_PER_DAY = 500;
 const DAY_MS = 24 * 3600 * 1000;
 
 /**
- * Decides, for each user `actorId` asks to add, what happens, in four queries whatever the count.
- * Unknown users and users who block the actor are dropped; the answer is the same as an invitation.
+ * Decides, for each user `actorId` asks to add, what happens, in three queries whatever the count
+ * and whoever they are: the same statements for an unknown user, one who blocks the actor and one
+ * who does not let them add (docs/protocol.md §8 "Privacy and safety": nothing, time included,
+ * tells them apart). Unknown users and users who block the actor are dropped; the answer is the
+ * same as an invitation.
  */
 export async function decideAdds(
   db: Queryable,
@@ -36,13 +39,12 @@ export async function decideAdds(
   defaultGroupAdd: Audience,
 ): Promise<Map<string, AddDecision>> {
   const others = userIds.filter((id) => id !== actorId);
-  const [settings, blockers] = await Promise.all([findGroupAddSettings(db, others), blockersOf(db, actorId, others)]);
+  const [settings, blockers, shared] = await Promise.all([
+    findGroupAddSettings(db, others),
+    blockersOf(db, actorId, others),
+    visiblySharing(db, actorId, others),
+  ]);
   const audience = (id: string) => settings.get(id) ?? defaultGroupAdd;
-  const shared = await visiblySharing(
-    db,
-    actorId,
-    others.filter((id) => settings.has(id) && !blockers.has(id) && audience(id) === 'shared'),
-  );
   const decisions = new Map<string, AddDecision>();
   for (const id of userIds) {
     if (id === actorId) decisions.set(id, 'add');
@@ -58,7 +60,8 @@ export async function decideAdds(
 /**
  * Invites the users to the group, within the day's limits (past them, silently nothing), and
  * queues one `group_invited` frame for each new invitation. A user already invited to this group,
- * or who declined it, gets nothing new.
+ * or who declined it, gets nothing new. The same three statements for no users at all: adds that
+ * invite nobody (an unknown or blocking user) do this work too, so their time tells nothing.
  */
 export async function inviteIn(
   tx: Tx,
@@ -67,7 +70,6 @@ export async function inviteIn(
   by: { id: string; name: string },
   userIds: string[],
 ): Promise<void> {
-  if (userIds.length === 0) return;
   const recent = await countRecentInvitations(tx, by.id, userIds, new Date(Date.now() - DAY_MS));
   let room = INVITATIONS_PER_INVITER_PER_DAY - recent.total;
   const allowed: string[] = [];

@@ -43,6 +43,8 @@ export interface ChatLimits {
   scryptLogN?: number;
   /** Groups up to this many members notify `all` by default (NOTIFY_ALL_MAX_MEMBERS); 256 when unset. */
   notifyAllMaxMembers?: number;
+  /** The least time an add answered `invited` takes (ADD_ANSWER_FLOOR_MS); groups.ts's default when unset. */
+  addAnswerFloorMs?: number;
   /** Push endpoints and webhooks may be private addresses or plain http (WEBHOOK_ALLOW_PRIVATE). */
   allowPrivateTargets?: boolean;
 }

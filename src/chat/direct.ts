@@ -25,15 +25,16 @@ export class Direct {
   async open(userId: string, otherId: string): Promise<{ group: GroupView; created: boolean }> {
     if (otherId === userId) throw conflict('a direct group needs two different users');
     const key = directKey(userId, otherId);
-    const existing = await findDirectGroup(this.deps.db, key);
+    // Someone either of them blocked does not exist for the caller (docs/protocol.md §8 "Privacy
+    // and safety"): 404 as for a stranger, even when their direct group exists and the caller is
+    // still in it (they read it as a member, but are not handed it here).
+    const [existing, blocked] = await Promise.all([findDirectGroup(this.deps.db, key), eitherBlocks(this.deps.db, userId, otherId)]);
+    if (blocked) throw notFound('user');
     if (existing && (await findMembership(this.deps.db, existing.id, userId))) return { group: groupView(existing), created: false };
     // Someone the caller cannot see in a shared group does not exist for them (an announcement
-    // group counts only when one of the two is its admin); nor does someone either of them blocked.
-    const [visible, blocked] = await Promise.all([
-      visiblySharing(this.deps.db, userId, [otherId]),
-      eitherBlocks(this.deps.db, userId, otherId),
-    ]);
-    if (!visible.has(otherId) || blocked) throw notFound('user');
+    // group counts only when one of the two is its admin).
+    const visible = await visiblySharing(this.deps.db, userId, [otherId]);
+    if (!visible.has(otherId)) throw notFound('user');
     if (existing) {
       // The caller had left it: back in, with the history kept.
       await commit(this.deps, (tx, outbox) => this.groups.addIn(tx, outbox, existing.id, userId, 'member', userId));

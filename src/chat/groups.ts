@@ -31,6 +31,7 @@ import { deleteCommunityInvitations, deleteCommunityJoinRequests } from '../db/g
 import { directGroupBlocked } from '../db/privacy.js';
 import { requireAdmin, requireMember } from './access.js';
 import { decideEntries, decideEntry, fileJoinRequest, type Admission } from './admission.js';
+import { AnswerFloor } from './answer-floor.js';
 import { requireGovernor, requireMemberOrGovernor } from './authority.js';
 import type { ChatDeps, ChatLimits } from './deps.js';
 import { decideAdds, inviteIn } from './consent.js';
@@ -57,6 +58,9 @@ export const groupFields = (g: Pick<GroupRow, 'id' | 'kind' | 'name' | 'descript
 /** The group resource, for its members and governors. */
 export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq, pins: g.pins });
 
+/** The least time an add answered `invited` takes (ADD_ANSWER_FLOOR_MS): see answer-floor.ts. */
+export const ADD_ANSWER_FLOOR_MS = 100;
+
 /** An id no user has: user ids (JWT `sub`) are at most 64 characters. */
 const NO_USER = '?'.repeat(65);
 
@@ -70,7 +74,11 @@ export class Groups {
     () => 0,
   );
 
+  /** `invited` answers of adds leave at one time whatever happened (answer-floor.ts). */
+  private readonly invitedFloor: AnswerFloor;
+
   constructor(private readonly deps: ChatDeps) {
+    this.invitedFloor = new AnswerFloor(deps.limits.addAnswerFloorMs ?? ADD_ANSWER_FLOOR_MS);
     this.listings = new ReadBatch(
       async (userIds) => {
         const byUser = new Map<string, GroupSummary[]>();
@@ -131,8 +139,9 @@ export class Groups {
     if (others.length + 1 > this.deps.limits.maxGroupMembers) {
       throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
     }
+    const started = this.invitedFloor.start();
     // A bounded number of statements whatever the member count (the body caps it per call).
-    return commit(this.deps, async (tx, outbox) => {
+    const created = await commit(this.deps, async (tx, outbox) => {
       // Who may be added directly; the others are invited (or dropped, answered alike: no enumeration).
       const decisions = await decideAdds(tx, userId, others, this.deps.limits.defaultGroupAdd);
       const direct = others.filter((id) => decisions.get(id) === 'add');
@@ -148,9 +157,12 @@ export class Groups {
       await this.addManyIn(tx, outbox, group.id, direct, 'member', userId);
       const invite = others.filter((id) => decisions.get(id) === 'invite');
       const row = (await findGroup(tx, group.id))!;
-      if (invite.length > 0) await inviteIn(tx, outbox, row, await this.actor(tx, userId), invite);
+      // Run for no invitation too: the statements are the same whoever was named (consent.ts).
+      await inviteIn(tx, outbox, row, await this.actor(tx, userId), invite);
       return { group: groupView(row), invited: others.filter((id) => decisions.get(id) !== 'add') };
     });
+    if (created.invited.length > 0) await this.invitedFloor.hold(started);
+    return created;
   }
 
   async get(userId: string, groupId: string): Promise<HttpReply<'groupDetail'>> {
@@ -190,7 +202,19 @@ export class Groups {
    * admins may approve. Banned, blocking and unknown users are answered `invited` too, and
    * nothing is stored for them: the answer tells nothing of who exists or chose what.
    */
-  async addMember(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }): Promise<'added' | 'invited'> {
+  async addMember(
+    actorId: string,
+    groupId: string,
+    input: { userId: string; role?: Role | undefined },
+    started = this.invitedFloor.start(),
+  ): Promise<'added' | 'invited'> {
+    const result = await this.addMemberNow(actorId, groupId, input);
+    // Whatever happened behind `invited` (an invitation, a join request, nothing), it answers at one time.
+    if (result === 'invited') await this.invitedFloor.hold(started);
+    return result;
+  }
+
+  private async addMemberNow(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }) {
     const actor = await requireGovernor(this.deps.db, groupId, actorId);
     if (actor.kind === 'direct') throw conflict('direct groups have exactly two members');
     if (input.role === 'owner') throw forbidden('ownership cannot be given by adding');
@@ -211,11 +235,16 @@ export class Groups {
    * answer (`invited`), its work and its time are those of a user who does not let the actor add them.
    */
   async addMemberByUsername(actorId: string, groupId: string, input: { username: string; role?: Role | undefined }) {
+    const started = this.invitedFloor.start();
     const userId = (await findUserIdByUsername(this.deps.db, input.username)) ?? NO_USER;
-    return this.addMember(actorId, groupId, { userId, role: input.role });
+    return this.addMember(actorId, groupId, { userId, role: input.role }, started);
   }
 
-  /** Adds the user if they let the actor add them; else invites them (or, blocked or unknown, nothing). */
+  /**
+   * Adds the user if they let the actor add them; else invites them (or, blocked or unknown,
+   * nothing). Every path but a direct add runs the same statements, writes included (the group's
+   * lock), so the work tells nothing of which it was (docs/protocol.md §8 "Privacy and safety").
+   */
   private async addWithConsentIn(
     tx: Tx,
     outbox: Outbox,
@@ -223,17 +252,18 @@ export class Groups {
     actorId: string,
     input: { userId: string; role?: Role | undefined },
   ): Promise<'added' | 'invited'> {
+    // The caller holds the group's lock, on every path (a write), so the work tells nothing.
     const decision = (await decideAdds(tx, actorId, [input.userId], this.deps.limits.defaultGroupAdd)).get(input.userId);
+    // A member is `already a member` whatever they chose (blocking the actor too): the admin sees members anyway.
+    if (await findMembership(tx, group.id, input.userId)) throw conflict('already a member');
     if (decision === 'add') {
       const added = await this.addIn(tx, outbox, group.id, input.userId, input.role ?? 'member', actorId);
       if (!added) throw conflict('already a member');
       return 'added';
     }
-    if (decision === 'invite') {
-      // A member is answered as for one added directly: the admin sees members anyway.
-      if (await findMembership(tx, group.id, input.userId)) throw conflict('already a member');
-      await inviteIn(tx, outbox, group, await this.actor(tx, actorId), [input.userId]);
-    }
+    // Blocked or unknown: an invitation to nobody, the same statements as one to them.
+    const invite = decision === 'invite' ? [input.userId] : [];
+    await inviteIn(tx, outbox, group, await this.actor(tx, actorId), invite);
     return 'invited';
   }
 

@@ -1,5 +1,14 @@
 import type { Principal } from '../auth/tokens.js';
-import { countBlocks, deleteBlock, dropInvitationsFrom, insertBlock, listBlocks, updateUser, type Audience } from '../db/privacy.js';
+import {
+  countBlocks,
+  deleteBlock,
+  dropInvitationsFrom,
+  dropPendingPushesFrom,
+  insertBlock,
+  listBlocks,
+  updateUser,
+  type Audience,
+} from '../db/privacy.js';
 import type { UserRow } from '../db/schema.js';
 import { setAvatar } from '../db/profiles.js';
 import { findUser, insertUserIfMissing } from '../db/users.js';
@@ -58,13 +67,17 @@ export class Privacy {
 
   /**
    * Blocks a user: any id is accepted alike (204), so blocking tells nothing of who exists.
-   * Their pending invitations to the caller go.
+   * Pending invitations between the two go (either way), and so do unsent pushes that would show their
+   * latest message (later ones are never owed: db/notifications.ts pushCandidates).
    */
   async block(userId: string, targetId: string): Promise<void> {
     if (targetId === userId) throw badRequest('you cannot block yourself');
     if ((await countBlocks(this.deps.db, userId)) >= MAX_BLOCKS) throw conflict(`at most ${MAX_BLOCKS} blocks`);
     await insertBlock(this.deps.db, userId, targetId);
     await dropInvitationsFrom(this.deps.db, userId, targetId);
+    // Nor may they take up one the caller made them before: a stranger has none to accept (404).
+    await dropInvitationsFrom(this.deps.db, targetId, userId);
+    await dropPendingPushesFrom(this.deps.db, userId, targetId);
   }
 
   async unblock(userId: string, targetId: string): Promise<void> {

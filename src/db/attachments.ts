@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { type AttachmentRow, attachmentRefs, attachments, events, members, users } from './schema.js';
+import { type AttachmentRow, attachmentRefs, attachments, blocks, events, members, users } from './schema.js';
 
 export type NewAttachment = Omit<AttachmentRow, 'createdAt' | 'sweepAfter' | 'deleting'>;
 
@@ -37,7 +37,7 @@ export async function usedBytes(db: Queryable, userId: string): Promise<number> 
  * The attachment if `userId` may read it at `now`: its uploader (unless every message that
  * carried it has expired), a member of a group where a live message refers to it, or anyone who
  * may see the profile whose avatar it is (a shared group where each sees the other's membership,
- * as `GET /v1/users/:id`). A message past its `expiresAt` counts as gone before the sweeper erases
+ * and the owner has not blocked them, as `GET /v1/users/:id`). A message past its `expiresAt` counts as gone before the sweeper erases
  * it (docs/protocol.md §8). One query, so "exists but not yours" and "does not exist" look the same.
  */
 export async function findReadableAttachment(db: Queryable, id: string, userId: string, now: Date): Promise<AttachmentRow | undefined> {
@@ -63,7 +63,8 @@ export async function findReadableAttachment(db: Queryable, id: string, userId: 
           join ${members} m on m.group_id = o.group_id and m.user_id = ${userId}
           join groups g on g.id = o.group_id
           where u.avatar = ${attachments.id}
-            and (g.kind <> 'announcement' or m.role in ('owner', 'admin') or o.role in ('owner', 'admin'))))`,
+            and (g.kind <> 'announcement' or m.role in ('owner', 'admin') or o.role in ('owner', 'admin'))
+            and not exists (select 1 from ${blocks} b where b.blocker_id = u.id and b.blocked_id = ${userId})))`,
       ),
     )
     .limit(1);

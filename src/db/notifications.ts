@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { enqueueDeliveries } from './webhooks.js';
 import { webhooks } from './schema.js';
-import { groups, members, messageStats, notifyOutbox, pushQueue, pushSubscriptions, serverKeys, users, events } from './schema.js';
+import { blocks, groups, members, messageStats, notifyOutbox, pushQueue, pushSubscriptions, serverKeys, users, events } from './schema.js';
 
 // Notifications (PROTOCOL.md §7): preferences, push subscriptions, the outbox of owed
 // notifications, the per-user push queue and reach counters.
@@ -147,7 +147,8 @@ export async function notificationSource(db: Queryable, groupId: string, seq: nu
 
 /**
  * Members whose preference lets this message notify them and who have a push subscription:
- * level `all`, or `mentions` and mentioned; not muted; never the sender. The default level is
+ * level `all`, or `mentions` and mentioned; not muted; never the sender, nor a member who blocked
+ * the sender (a block hides them: docs/protocol.md §8 "Notifications"). The default level is
  * `all` for announcement and direct groups and groups up to `allMaxMembers`, `mentions` above.
  */
 export async function pushCandidates(
@@ -160,7 +161,8 @@ export async function pushCandidates(
       and (m.mute_until is null or m.mute_until <= now())
       and (coalesce(m.notify_level, ${input.defaultLevel}) = 'all'
            or (coalesce(m.notify_level, ${input.defaultLevel}) = 'mentions' and m.user_id = any(${sql.param(input.mentions)}::text[])))
-      and exists (select 1 from ${pushSubscriptions} s where s.user_id = m.user_id)`);
+      and exists (select 1 from ${pushSubscriptions} s where s.user_id = m.user_id)
+      and not exists (select 1 from ${blocks} b where b.blocker_id = m.user_id and b.blocked_id = ${input.senderId})`);
   return rowsOf<{ user_id: string }>(result).map((r) => r.user_id);
 }
 

@@ -252,6 +252,10 @@ export async function fireReminder(
         and coalesce(m.notify_level, 'all') <> 'none'
         and (m.mute_until is null or m.mute_until <= now())
         and exists (select 1 from ${pushSubscriptions} s where s.user_id = r.user_id)
+        -- Nothing of a user you blocked pushes to your devices (docs/protocol.md §8 "Privacy and safety").
+        and not exists (
+          select 1 from events e join blocks b on b.blocked_id = e.sender_id
+          where e.group_id = r.group_id and e.seq = r.message_seq and b.blocker_id = r.user_id)
       on conflict (user_id, group_id) do update set
         count = q.count + 1,
         payload = excluded.payload,

@@ -1,10 +1,13 @@
 import { aliasedTable, and, desc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
-import { blocks, groups, invitations, members, users, type UserRow } from './schema.js';
+import { blocks, groups, invitations, members, pushQueue, users, type UserRow } from './schema.js';
 
 // Who may reach whom (PROTOCOL.md §6): privacy settings, blocks, visible sharing, invitations.
 
 export type Audience = NonNullable<UserRow['groupAdd']>;
+
+/** postgres.js answers an array of rows, PGlite an object with `rows`. */
+const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 
 export async function updateUser(
   db: Queryable,
@@ -113,15 +116,22 @@ export async function directGroupBlocked(db: Queryable, groupId: string, userId:
 
 // Invitations
 
-/** Invitations `inviterId` made to each of `userIds`, and to anyone, since `since` (declined ones count). */
+/**
+ * Invitations `inviterId` made to each of `userIds`, and to anyone, since `since` (declined ones
+ * count). Two statements whatever `userIds` holds, none of them too: see inviteIn.
+ */
 export async function countRecentInvitations(db: Queryable, inviterId: string, userIds: string[], since: Date) {
-  const perUser = userIds.length
-    ? await db
-        .select({ userId: invitations.userId, n: sql<number>`count(*)::int` })
-        .from(invitations)
-        .where(and(eq(invitations.invitedBy, inviterId), inArray(invitations.userId, userIds), gt(invitations.createdAt, since)))
-        .groupBy(invitations.userId)
-    : [];
+  const perUser = await db
+    .select({ userId: invitations.userId, n: sql<number>`count(*)::int` })
+    .from(invitations)
+    .where(
+      and(
+        eq(invitations.invitedBy, inviterId),
+        sql`${invitations.userId} = any(${sql.param(userIds)}::text[])`,
+        gt(invitations.createdAt, since),
+      ),
+    )
+    .groupBy(invitations.userId);
   const [total] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(invitations)
@@ -129,15 +139,17 @@ export async function countRecentInvitations(db: Queryable, inviterId: string, u
   return { perUser: new Map(perUser.map((r) => [r.userId, Number(r.n)])), total: Number(total?.n ?? 0) };
 }
 
-/** Inserts invitations to a group; returns who was newly invited (an existing or declined one stays). */
+/**
+ * Inserts invitations to a group; returns who was newly invited (an existing or declined one
+ * stays). One statement, for no users too (see inviteIn).
+ */
 export async function insertInvitations(tx: Tx, groupId: string, invitedBy: string, userIds: string[]): Promise<string[]> {
-  if (userIds.length === 0) return [];
-  const rows = await tx
-    .insert(invitations)
-    .values(userIds.map((userId) => ({ groupId, userId, invitedBy })))
-    .onConflictDoNothing()
-    .returning({ userId: invitations.userId });
-  return rows.map((r) => r.userId);
+  const result = await tx.execute(sql`
+    insert into ${invitations} (group_id, user_id, invited_by)
+    select ${groupId}, u, ${invitedBy} from unnest(${sql.param(userIds)}::text[]) as u
+    on conflict do nothing
+    returning user_id`);
+  return rowsOf<{ user_id: string }>(result).map((r) => r.user_id);
 }
 
 /** Takes a pending invitation (for accepting): who made it, or undefined when there is none. */
@@ -159,11 +171,23 @@ export async function declineInvitation(db: Queryable, groupId: string, userId: 
   return rows.length > 0;
 }
 
-/** Drops the pending invitations `inviterId` made to `userId` (the user blocked the inviter). */
+/** Drops the pending invitations `inviterId` made to `userId` (one of them blocked the other). */
 export async function dropInvitationsFrom(db: Queryable, userId: string, inviterId: string): Promise<void> {
   await db
     .delete(invitations)
     .where(and(eq(invitations.userId, userId), eq(invitations.invitedBy, inviterId), isNull(invitations.declinedAt)));
+}
+
+/**
+ * Forgets the user's pushes not yet sent whose newest message is `senderId`'s (the user blocked
+ * them): a push waiting out its coalescing window would otherwise still show their text. One held
+ * by a sender right now (a live lease) is left to it.
+ */
+export async function dropPendingPushesFrom(db: Queryable, userId: string, senderId: string): Promise<void> {
+  await db.execute(sql`
+    delete from ${pushQueue} where ${pushQueue.userId} = ${userId} and ${pushQueue.count} > 0
+      and ${pushQueue.payload}->'sender'->>'id' = ${senderId}
+      and (${pushQueue.leaseUntil} is null or ${pushQueue.leaseUntil} < now())`);
 }
 
 const inviter = aliasedTable(users, 'inviter');

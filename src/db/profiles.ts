@@ -13,17 +13,20 @@ const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (r
 /**
  * The user's profile if `viewerId` may see it: the user themself, or someone who shares a group
  * where each can see the other's membership (any ordinary or direct group; an announcement group
- * when one of the two is its admin). Undefined otherwise, exactly as for an unknown id.
+ * when one of the two is its admin) and whom the user has not blocked (a blocked user sees what a
+ * stranger sees, docs/protocol.md §8 "Privacy and safety"). Undefined otherwise, exactly as for an
+ * unknown id.
  */
 export async function findVisibleProfile(db: Queryable, viewerId: string, userId: string): Promise<Profile | undefined> {
   const result: unknown = await db.execute(sql`
     select u.id, u.name, u.avatar from ${users} u
-    where u.id = ${userId} and (u.id = ${viewerId} or exists (
+    where u.id = ${userId} and (u.id = ${viewerId} or (exists (
       select 1 from members m
       join members o on o.group_id = m.group_id and o.user_id = u.id
       join groups g on g.id = m.group_id
       where m.user_id = ${viewerId}
-        and (g.kind <> 'announcement' or m.role in ('owner', 'admin') or o.role in ('owner', 'admin'))))`);
+        and (g.kind <> 'announcement' or m.role in ('owner', 'admin') or o.role in ('owner', 'admin')))
+      and not exists (select 1 from blocks b where b.blocker_id = u.id and b.blocked_id = ${viewerId})))`);
   return rowsOf<Profile>(result)[0];
 }
 

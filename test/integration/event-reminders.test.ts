@@ -60,10 +60,10 @@ describe.each(storageModes())('event reminders (%s)', (mode) => {
 
   it('going and maybe are reminded once; no, changed to no, removed and silenced (level none) members are not', async () => {
     const owner = await subscribed('owner');
-    const [going, maybe, no, changed, removed, silent, unanswered] = await Promise.all(
-      ['going', 'maybe', 'no', 'changed', 'removed', 'silent', 'unanswered'].map((l) => subscribed(l)),
+    const [going, maybe, no, changed, removed, silent, unanswered, blocker] = await Promise.all(
+      ['going', 'maybe', 'no', 'changed', 'removed', 'silent', 'unanswered', 'blocker'].map((l) => subscribed(l)),
     );
-    const members = [going!, maybe!, no!, changed!, removed!, silent!, unanswered!];
+    const members = [going!, maybe!, no!, changed!, removed!, silent!, unanswered!, blocker!];
     const g = await createGroup(server, owner, members, 'Clean-up crew');
     // Its reminder is due in 10 s: time for the answers below even on a loaded machine.
     const startsAt = new Date(Date.now() + (REMINDER_S + 10) * 1000);
@@ -84,6 +84,9 @@ describe.each(storageModes())('event reminders (%s)', (mode) => {
     await answer(changed!, g, seq, 'no');
     await answer(removed!, g, seq, 'going');
     await answer(silent!, g, seq, 'going');
+    // Going, then blocks the event's creator: nothing of theirs pushes to the blocker (issue 35, 8).
+    await answer(blocker!, g, seq, 'going');
+    expect((await server.http('PUT', `/v1/blocks/${owner.id}`, { token: blocker!.token })).status).toBe(204);
     expect((await server.http('DELETE', `/v1/groups/${g}/members/${removed!.id}`, { token: owner.token })).status).toBe(204);
     expect((await server.http('PUT', `/v1/groups/${g}/notifications`, { token: silent!.token, body: { level: 'none' } })).status).toBe(204);
 
@@ -106,7 +109,7 @@ describe.each(storageModes())('event reminders (%s)', (mode) => {
     await sleep(1500);
     expect(reminders(going!.sub)).toHaveLength(1);
     expect(reminders(maybe!.sub)).toHaveLength(1);
-    for (const u of [no!, changed!, removed!, silent!, unanswered!, owner]) expect(reminders(u.sub), u.name).toEqual([]);
+    for (const u of [no!, changed!, removed!, silent!, unanswered!, blocker!, owner]) expect(reminders(u.sub), u.name).toEqual([]);
     expect(push.rejected).toEqual([]);
   });
 

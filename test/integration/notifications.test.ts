@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BanyanHttp } from '../../src/client/http.js';
-import { pushSubscriptions } from '../../src/db/schema.js';
+import { pushQueue, pushSubscriptions } from '../../src/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';
@@ -296,6 +296,99 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
       expect(await adminSocket.next((f) => f.type === 'stats' && f.seq === seq && f.read === 1, 5000)).toMatchObject({ members: 4 });
     }
   });
+});
+
+// Issue 35 (8): a block hides the blocked user's messages from the blocker's lock screen
+// (docs/protocol.md §8 "Notifications"), over the real push path.
+describe.each(storageModes())('notifications and blocks (%s)', (mode) => {
+  let server: TestServer;
+  let push: LocalPushService;
+  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
+  let n = 0;
+  const post = async (user: TestUser, group: string, text: string, mentions?: string[]) => {
+    const r = await server.http('POST', `/v1/groups/${group}/messages`, {
+      token: user.token,
+      body: { clientMsgId: `b${n++}`, text, ...(mentions ? { mentions } : {}) },
+    });
+    expect(r.status).toBe(201);
+    return r.body.seq as number;
+  };
+  const subscribed = async (label: string): Promise<TestUser & { sub: Subscriber }> => {
+    const user = await tokenUser(server, label);
+    const sub = push.subscribe();
+    const r = await server.http('POST', '/v1/push/subscriptions', { token: user.token, body: { endpoint: sub.endpoint, keys: sub.keys } });
+    expect(r.status).toBe(201);
+    return { ...user, sub };
+  };
+  const pushesTo = (s: Subscriber) => push.deliveredTo(s.id);
+  const block = async (by: TestUser, whom: TestUser) =>
+    expect((await server.http('PUT', `/v1/blocks/${whom.id}`, { token: by.token })).status).toBe(204);
+
+  beforeAll(async () => {
+    push = await LocalPushService.start();
+    if (mode === 'postgres') database = await ownDatabase('notifyblocks');
+    server = await startServer({
+      mode,
+      // A long coalescing window: a push owed within it waits, so a block can meet it unsent.
+      env: { ...(database ? { DATABASE_URL: database.url } : {}), WEBHOOK_ALLOW_PRIVATE: 'on', PUSH_COALESCE_MS: '4000' },
+    });
+    push.expectVapidKey((await server.http('GET', '/v1/push/vapid-key')).body.publicKey);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await push?.stop();
+    await database?.drop();
+  });
+
+  it("a blocked user's @mention and messages push nothing to the blocker; a friend's next message does", async () => {
+    const blocker = await subscribed('blocker');
+    const blocked = await subscribed('pest');
+    const friend = await tokenUser(server, 'friend');
+    const group = await createGroup(server, friend, [blocker, blocked], 'Street');
+    await block(blocker, blocked);
+    await post(blocked, group, 'hey @blocker, look at me', [blocker.id]);
+    await post(blocked, group, 'and again');
+    // The blocked user's own pushes still flow: the block is the blocker's.
+    const seq = await post(friend, group, 'from a friend');
+    await waitUntil(() => pushesTo(blocker.sub).some((p) => p.payload.seq === seq), 10_000, "the friend's push");
+    await waitUntil(() => pushesTo(blocked.sub).length >= 1, 10_000, 'the blocked user gets the friend’s push');
+    // The friend's message came after the blocked user's two: had either been owed, it would have
+    // gone first or been counted into this one.
+    expect(pushesTo(blocker.sub).map((p) => p.payload)).toEqual([
+      expect.objectContaining({ seq, kind: 'message', sender: expect.objectContaining({ id: friend.id }), body: 'friend: from a friend' }),
+    ]);
+    expect(pushesTo(blocker.sub)[0]!.payload).not.toHaveProperty('count');
+  });
+
+  it('a push waiting out its coalescing window with the blocked user’s text is dropped by the block', async () => {
+    const blocker = await subscribed('blocker2');
+    const blocked = await tokenUser(server, 'pest2');
+    const friend = await tokenUser(server, 'friend2');
+    const group = await createGroup(server, friend, [blocker, blocked], 'Lane');
+    const first = await post(friend, group, 'one');
+    await waitUntil(() => pushesTo(blocker.sub).some((p) => p.payload.seq === first), 10_000, 'the first push');
+    // Within the window: owed, not yet sent.
+    await post(blocked, group, 'my secret text');
+    await waitUntil(
+      async () =>
+        (
+          await server.app.storage.db
+            .select()
+            .from(pushQueue)
+            .where(and(eq(pushQueue.userId, blocker.id), eq(pushQueue.groupId, group)))
+        ).some((row) => row.count > 0),
+      10_000,
+      "the blocked user's push owed",
+    );
+    await block(blocker, blocked);
+    const after = await post(friend, group, 'after the block');
+    await waitUntil(() => pushesTo(blocker.sub).some((p) => p.payload.seq === after), 15_000, 'the push after the block');
+    const pushes = pushesTo(blocker.sub).map((p) => p.payload);
+    expect(pushes).toHaveLength(2);
+    expect(pushes[1]).toMatchObject({ seq: after, body: 'friend2: after the block' });
+    expect(pushes[1]).not.toHaveProperty('count');
+    expect(JSON.stringify(pushes)).not.toContain('secret');
+  }, 30_000);
 });
 
 describe.each(storageModes())('webhooks (%s)', (mode) => {

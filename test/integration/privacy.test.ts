@@ -72,7 +72,7 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     expect(list.body.invitations).toHaveLength(3);
     // The stranger cannot open a direct chat either: an invitation shares nothing.
     expect((await server.http('POST', '/v1/direct', { token: stranger!.token, body: { userId: victim!.id } })).status).toBe(404);
-  });
+  }, 90_000); // 100 adds answered `invited`, each held to ADD_ANSWER_FLOOR_MS
 
   it('answers an unknown id, a user who blocks the adder and a user with groupAdd nobody alike; a user who allows it is added', async () => {
     const [adder, blocker, nobody, everyone, sharer] = await users(5);
@@ -137,6 +137,24 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     expect((await newGroup(owner!, [guest!.id], 'C')).invited).toEqual([]);
   });
 
+  it('a block drops pending invitations both ways: the one blocked cannot take up the blocker’s earlier invitation', async () => {
+    const [owner, guest, other] = await users(3);
+    const mine = await newGroup(owner!, [guest!.id], 'Mine');
+    const theirs = await newGroup(guest!, [owner!.id], 'Theirs');
+    const control = await newGroup(other!, [guest!.id], 'Control');
+    expect([mine.invited, theirs.invited, control.invited]).toEqual([[guest!.id], [owner!.id], [guest!.id]]);
+    expect((await server.http('PUT', `/v1/blocks/${guest!.id}`, { token: owner!.token })).status).toBe(204);
+    const list = async (u: TestUser) =>
+      ((await server.http('GET', '/v1/invitations', { token: u.token })).body.invitations as Frame[]).map((i) => i.group.id);
+    expect(await list(guest!)).toEqual([control.group.id]);
+    expect(await list(owner!)).toEqual([]);
+    const accept = (u: TestUser, g: string) => server.http('POST', `/v1/groups/${g}/invitation`, { token: u.token });
+    const none = await accept(guest!, 'g_no_such_group');
+    expect(await accept(guest!, mine.group.id)).toEqual(none);
+    expect(none.status).toBe(404);
+    expect((await accept(guest!, control.group.id)).status).toBe(200);
+  });
+
   it('blocks: listed by id; no direct group with the blocker; sends in an existing direct group forbidden without a reason', async () => {
     const [asha, ben, cara] = await users(3);
     const shared = await newGroup(asha!, [], 'shared');
@@ -168,7 +186,12 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
     const cd = await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: cara!.id } });
     expect(cd.status).toBe(201);
     expect((await server.http('PUT', `/v1/blocks/${ben!.id}`, { token: cara!.token })).status).toBe(204);
-    expect((await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: cara!.id } })).status).toBe(200); // exists
+    // Their direct group exists and both are still in it: not handed out, either way (issue 35, 16).
+    const unknownAnswer = await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: 'u_unknown' } });
+    expect(unknownAnswer.status).toBe(404);
+    expect(await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: cara!.id } })).toEqual(unknownAnswer);
+    expect(await server.http('POST', '/v1/direct', { token: cara!.token, body: { userId: ben!.id } })).toEqual(unknownAnswer);
+    expect(await server.http('POST', '/v1/direct', { token: ben!.token, body: { userId: asha!.id } })).toEqual(unknownAnswer);
     const fresh = (await users(1))[0]!;
     await addMember(asha!, shared.group.id, fresh.id); // invited: `shared`, asha shares nothing with them
     await setGroupAdd(fresh, 'everyone');

@@ -88,6 +88,32 @@ describe.each(storageModes())('profiles (%s)', (mode) => {
     expect(userFrames(sstranger, asha!.id)).toEqual([]);
   });
 
+  it('a blocked user sees what a stranger sees: GET /v1/users/:id and the avatar are not_found; the blocker still sees them', async () => {
+    const [asha, bela, blocked] = await users(3);
+    await newGroup(asha!, [bela!, blocked!]);
+    const image = await upload(asha!, await png(), 'image/png');
+    expect((await server.http('PATCH', '/v1/me', { token: asha!.token, body: { avatar: image } })).status).toBe(200);
+    expect((await profile(blocked!, asha!.id)).status).toBe(200);
+    expect((await fetchFile(blocked!, `/v1/attachments/${image}`)).status).toBe(200);
+
+    expect((await server.http('PUT', `/v1/blocks/${blocked!.id}`, { token: asha!.token })).status).toBe(204);
+    await rename(asha!, 'Asha after the block');
+    const unknown = await profile(blocked!, 'u_nobody_has_this_id');
+    expect(await profile(blocked!, asha!.id)).toEqual(unknown);
+    const unknownFile = await fetchFile(blocked!, '/v1/attachments/a_nobody_has_this_id');
+    for (const path of [`/v1/attachments/${image}`, `/v1/attachments/${image}/thumbnail`]) {
+      const r = await fetchFile(blocked!, path);
+      expect([r.status, await r.text()]).toEqual([unknownFile.status, await unknownFile.clone().text()]);
+    }
+    // A co-member still sees it all; the block is the blocker's: they still see the one they blocked.
+    expect((await profile(bela!, asha!.id)).body.user).toEqual({ id: asha!.id, name: 'Asha after the block', avatar: image });
+    expect((await fetchFile(bela!, `/v1/attachments/${image}`)).status).toBe(200);
+    expect((await profile(asha!, blocked!.id)).status).toBe(200);
+    // Unblocked: seen again.
+    expect((await server.http('DELETE', `/v1/blocks/${blocked!.id}`, { token: asha!.token })).status).toBe(204);
+    expect((await profile(blocked!, asha!.id)).body.user.name).toBe('Asha after the block');
+  });
+
   it('renaming in a loop is not a flood: at most one user frame per interval, the last name after it', async () => {
     const [asha, bela] = await users(2);
     await newGroup(asha!, [bela!]);

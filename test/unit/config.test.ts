@@ -93,6 +93,7 @@ describe('loadConfig', () => {
       IMAGE_TIMEOUT_S: 20,
       SEARCH_RATE: { points: 30, durationS: 10 },
       ADD_BY_USERNAME_RATE: { points: 60, durationS: 3600 },
+      ADD_ANSWER_FLOOR_MS: 100,
       LOG_LEVEL: 'info',
     });
   });
