@@ -578,7 +578,7 @@ async function prepare(port, chosen) {
   const started = Date.now();
   const tokens = { pair: await Promise.all(PAIR.map((u) => mintToken(SECRET, u))), abuser: await mintToken(SECRET, ABUSER) };
   for (const token of [...tokens.pair, tokens.abuser]) await must(port, 'GET', '/v1/me', { token });
-  // Both agree to be added (PROTOCOL.md §6: by default only users who already share a group may add them).
+  // Both agree to be added (docs/protocol.md §8 "Privacy and safety": by default only users who already share a group may add them).
   for (const token of [tokens.pair[1], tokens.abuser]) {
     await must(port, 'PATCH', '/v1/me', { token, body: { privacy: { groupAdd: 'everyone' } } });
   }

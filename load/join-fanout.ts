@@ -1,5 +1,5 @@
 /**
- * Frames delivered per community join (PROTOCOL.md §6: O(admins), not O(members)).
+ * Frames delivered per community join (docs/protocol.md §8 "Privacy and safety": O(admins), not O(members)).
  *
  *   npx tsx load/join-fanout.ts [--members 2000] [--joins 20]
  *

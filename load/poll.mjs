@@ -1,4 +1,4 @@
-// Poll fan-out (issue 14, PROTOCOL.md §8): M members of one announcement group, each with a
+// Poll fan-out (issue 14, docs/protocol.md §8 "Polls and events"): M members of one announcement group, each with a
 // socket, all vote on one poll within W seconds. In an announcement group a vote is no event:
 // the poll's tally is (one `tally` event per TALLY_INTERVAL_MS), so the server's deliveries
 // should be about M × tallies, not M × votes (what one `vote` event per vote would cost).

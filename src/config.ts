@@ -110,7 +110,7 @@ const envSchema = z.object({
   FEED_LINGER_MS: int(0, 600_000).default(30_000),
   /** Bearer token /metrics asks for; unset, /metrics is not served (it is not for clients). */
   METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
-  /** Who may add a user who never chose (`privacy.groupAdd`): everyone, shared (PROTOCOL.md §6) or nobody. */
+  /** Who may add a user who never chose (`privacy.groupAdd`): everyone, shared (docs/protocol.md §8 "Privacy and safety") or nobody. */
   DEFAULT_GROUP_ADD: z.enum(['everyone', 'shared', 'nobody']).default('shared'),
   /** At most one reaction tally per message of an announcement group per this many ms. */
   TALLY_INTERVAL_MS: int(100, 3_600_000).default(2000),
@@ -127,7 +127,7 @@ const envSchema = z.object({
   EXPIRY_SWEEP_BATCH: int(1, 100_000).default(1000),
   /** Members who answered going or maybe to an event get a reminder this many seconds before it starts. */
   EVENT_REMINDER_S: int(1, 30 * 24 * 3600).default(3600),
-  /** Groups up to this many members notify `all` by default, larger ones `mentions` (PROTOCOL.md §7). */
+  /** Groups up to this many members notify `all` by default, larger ones `mentions` (docs/protocol.md §8 "Notifications"). */
   NOTIFY_ALL_MAX_MEMBERS: int(0, 10_000_000).default(256),
   /** At most one push per user per group in this window; later messages collapse into the next. */
   PUSH_COALESCE_MS: int(0, 3_600_000).default(3000),

@@ -1,6 +1,6 @@
 /**
  * The bus carries serialised frames between replicas. Topics: `g:<groupId>` for a group's log
- * events and typing, `u:<userId>` for one user's control messages (DESIGN.md).
+ * events and typing, `u:<userId>` for one user's control messages (docs/architecture.md).
  *
  * A message is published once and handed, as is, to every subscriber of its topic on every
  * replica, including the publisher's own (one delivery path: nothing is delivered locally

@@ -40,7 +40,7 @@ const thumbKey = (id: string) => `a/${id}.thumb`;
 /** Staging directories of processes that died are removed once this old. */
 const STALE_STAGING_MS = 24 * 3600 * 1000;
 
-/** The metadata messages carry for an attachment (PROTOCOL.md §8). */
+/** The metadata messages carry for an attachment (docs/protocol.md §8 "Files (attachments)"). */
 export function attachmentMeta(row: AttachmentRow): AttachmentMeta {
   return {
     id: row.id,
@@ -65,7 +65,7 @@ export interface Download {
   inline: boolean;
 }
 
-/** Uploads (PROTOCOL.md §8): staged, checked, images cleaned, stored, served, swept. */
+/** Uploads (docs/protocol.md §8 "Files (attachments)"): staged, checked, images cleaned, stored, served, swept. */
 export class Attachments {
   /** One directory per process, so replicas sharing DATA_DIR never remove each other's uploads in flight. */
   private readonly staging: string;

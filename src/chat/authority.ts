@@ -4,7 +4,7 @@ import { findGroup, findMembership, type Membership } from '../db/groups.js';
 import { AppError, forbidden, notFound } from '../protocol/errors.js';
 import { isAdmin } from './access.js';
 
-// Who governs a group (PROTOCOL.md §6 "Community authority"): its own admins, and the admins of
+// Who governs a group (docs/protocol.md §8 "Moderation"): its own admins, and the admins of
 // its community, who need not be in it. Everyone else who is not a member finds nothing there.
 
 export interface Authority {

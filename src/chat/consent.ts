@@ -11,7 +11,7 @@ import type { GroupRow } from '../db/schema.js';
 import { groupInvitedFrame } from '../protocol/frames.js';
 import type { Outbox } from './outbox.js';
 
-// Who may add whom to a group (PROTOCOL.md §6 "Who can add me"), and invitations for the rest.
+// Who may add whom to a group (docs/protocol.md §8 "Privacy and safety"), and invitations for the rest.
 
 /** `add`: directly; `invite`: an invitation instead; `drop`: nothing, answered as an invitation. */
 export type AddDecision = 'add' | 'invite' | 'drop';

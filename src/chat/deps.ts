@@ -29,7 +29,7 @@ export interface ChatLimits {
   maxGroupMembers: number;
   maxCommunityGroups: number;
   tokenTtlS: number;
-  /** `groupAdd` of users who never chose (DEFAULT_GROUP_ADD; PROTOCOL.md §6 says `shared`). */
+  /** `groupAdd` of users who never chose (DEFAULT_GROUP_ADD; docs/protocol.md §8 "Privacy and safety" says `shared`). */
   defaultGroupAdd: 'everyone' | 'shared' | 'nobody';
   /** At most one reaction tally per message of an announcement group per this interval. */
   tallyIntervalMs: number;

@@ -14,7 +14,7 @@ const directKey = (a: string, b: string) => JSON.stringify([a, b].sort());
  * Direct groups: one per pair of users, created on demand, so a member can answer someone
  * (an announcement's sender, say) privately. Only between users who can see each other in a
  * shared group. Symmetric: both are plain members, so neither can rename it, change its settings,
- * add anyone or delete the other's messages (PROTOCOL.md §6).
+ * add anyone or delete the other's messages (docs/protocol.md §8 "Privacy and safety").
  */
 export class Direct {
   constructor(

@@ -12,7 +12,7 @@ export interface ExpirySweep {
 }
 
 /**
- * Erases expired messages, at most `batch` per call (PROTOCOL.md §8 "Disappearing messages").
+ * Erases expired messages, at most `batch` per call (docs/protocol.md §8 "Pins and disappearing messages").
  * Any number of replicas may run it at once: each group is erased under its log lock, taken with
  * SKIP LOCKED, and a message already erased is not erased again, so no work is done twice. Per
  * group one transaction: the messages erased, a `group` event when pins lose some of them, then

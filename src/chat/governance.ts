@@ -33,7 +33,7 @@ export type ReportAction = NonNullable<ReportRow['action']>;
 const DEFAULT_REPORT_MUTE_S = 24 * 3600;
 
 /**
- * Community and group moderation (PROTOCOL.md §6): bans, mutes and reports. Governors of a group
+ * Community and group moderation (docs/protocol.md §8 "Privacy and safety"): bans, mutes and reports. Governors of a group
  * are its admins and its community's admins (chat/authority.ts); anyone else gets the answer
  * isolation gives them: `not_found` outside, `forbidden` for a plain member.
  */
@@ -229,7 +229,7 @@ export class Governance {
     }));
   }
 
-  /** A governor of a group that has any: both members of a direct group are equals (PROTOCOL.md §6). */
+  /** A governor of a group that has any: both members of a direct group are equals (docs/protocol.md §8 "Privacy and safety"). */
   private async requireModerator(groupId: string, userId: string): Promise<Authority> {
     const authority = await requireGovernor(this.deps.db, groupId, userId);
     if (authority.kind === 'direct') throw forbidden('nobody moderates a direct group');
@@ -267,7 +267,7 @@ export interface ReportQuery {
 }
 
 /**
- * Who handles reports (PROTOCOL.md §6 "Reports"): in a community, its admins alone (a report names
+ * Who handles reports (docs/protocol.md §8 "Moderation"): in a community, its admins alone (a report names
  * its reporter, so it goes no wider than the community's own admins); outside, the group's admins.
  */
 const handlesReports = (a: Authority) => (a.community ? a.communityAdmin : a.governs);

@@ -196,7 +196,7 @@ export class Groups {
 
   /**
    * A governor adds a user: `added`, or `invited` when the user was not added directly. A user
-   * who does not let the actor add them gets an invitation instead (PROTOCOL.md §6 "Who can add
+   * who does not let the actor add them gets an invitation instead (docs/protocol.md §8 "Who can add
    * me"). In a group of a community, a group admin who is not a community admin adds only
    * community members; anyone else becomes a request to join the group that only community
    * admins may approve. Banned, blocking and unknown users are answered `invited` too, and
@@ -292,7 +292,7 @@ export class Groups {
       kind = actor.kind;
       communityId = actor.community?.id ?? null;
     }
-    // Leaving a community's announcement group is leaving the community (DESIGN.md).
+    // Leaving a community's announcement group is leaving the community (docs/architecture.md).
     const leavesCommunity = kind === 'announcement' ? communityId : null;
     if (leavesCommunity) await this.removeFromCommunity(leavesCommunity, targetId, actorId);
     else await commit(this.deps, (tx, outbox) => this.removeIn(tx, outbox, groupId, targetId, actorId));

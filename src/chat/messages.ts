@@ -365,7 +365,7 @@ export class Messages {
     if (m.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot send here');
   }
 
-  /** `replyTo` must name a message of the group, `mentions` its members (PROTOCOL.md §6 "Input meaning"). */
+  /** `replyTo` must name a message of the group, `mentions` its members (docs/protocol.md §4 (`send`)). */
   private async assertReferences(input: SendInput) {
     const [reply, mentioned] = await Promise.all([
       input.replyTo == null ? undefined : findMessage(this.deps.db, input.group, input.replyTo),

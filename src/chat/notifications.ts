@@ -8,12 +8,12 @@ import type { ChatDeps } from './deps.js';
 /** Devices per user: each push fans out to all of them, so their number is bounded. */
 export const MAX_PUSH_SUBSCRIPTIONS_PER_USER = 10;
 
-/** The level a member gets without a preference of their own (PROTOCOL.md §7). */
+/** The level a member gets without a preference of their own (docs/protocol.md §8 "Notifications"). */
 export function defaultNotifyLevel(kind: 'group' | 'announcement' | 'direct', memberCount: number, allMaxMembers: number): NotifyLevel {
   return kind !== 'group' || memberCount <= allMaxMembers ? 'all' : 'mentions';
 }
 
-/** Notification preferences, push subscriptions and reach statistics (PROTOCOL.md §7). */
+/** Notification preferences, push subscriptions and reach statistics (docs/protocol.md §8 "Notifications"). */
 export class Notifications {
   constructor(
     private readonly deps: ChatDeps,

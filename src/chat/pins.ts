@@ -16,11 +16,11 @@ export interface PinChange {
   event: { group: string; seq: number; ts: Date } | null;
 }
 
-/** Pinned messages per group at most (PROTOCOL.md §8). */
+/** Pinned messages per group at most (docs/protocol.md §8 "Pins and disappearing messages"). */
 export const MAX_PINS = 5;
 
 /**
- * Pinned messages (PROTOCOL.md §8): governors of a group pin (its admins, its community's admins
+ * Pinned messages (docs/protocol.md §8 "Pins and disappearing messages"): governors of a group pin (its admins, its community's admins
  * even when not in it); in a direct group either member. Each change is a `group` event with
  * `changes.pins`, the whole new list, most recently pinned first.
  */

@@ -31,7 +31,7 @@ const DEFINITIONS_CACHED = 1000;
 export type AnswerResult = { group: string; seq: number; ts: Date } | { group: string };
 
 /**
- * Answers to polls and events (PROTOCOL.md §8). In ordinary and direct groups each answer is an
+ * Answers to polls and events (docs/protocol.md §8 "Polls and events"). In ordinary and direct groups each answer is an
  * event of the log (`vote`, `rsvp`) that names its member; in announcement groups nobody's answer
  * is an event: the message's tally is owed (one `tally` event per TALLY_INTERVAL_MS), so 5,000
  * votes cost a few deliveries to every member, not 5,000, and a vote names no voter.

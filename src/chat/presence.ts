@@ -17,7 +17,7 @@ export interface PresenceSettings {
 const SUBJECTS_PER_QUERY = 500;
 
 /**
- * Presence frames (PROTOCOL.md §8): the changes this replica's presence reports (its users'
+ * Presence frames (docs/protocol.md §8 "Profiles and presence"): the changes this replica's presence reports (its users'
  * first and last sessions, a dead replica's users) are gathered for `coalesceMs` and sent, the
  * latest per user, to the connected users who share an ordinary or direct group of at most
  * `maxMembers` with them, neither having blocked the other, when the user's `lastSeen` setting

@@ -24,7 +24,7 @@ const view = (p: Profile): ProfileView => ({ id: p.id, name: p.name, avatar: p.a
 export const PROFILE_ANNOUNCE_INTERVAL_MS = 5000;
 
 /**
- * Profiles as others see them (PROTOCOL.md §8): names are looked up where they are shown, never
+ * Profiles as others see them (docs/protocol.md §8 "Files (attachments)"): names are looked up where they are shown, never
  * copied into events, so a change shows everywhere at once; live `user` frames tell the sockets
  * of those who may see it.
  */

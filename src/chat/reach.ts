@@ -2,7 +2,7 @@ import { groupAdmins, statsOf } from '../db/notifications.js';
 import type { ChatDeps } from './deps.js';
 
 /**
- * Live reach of announcements (PROTOCOL.md §7): counters changed here are sent to the group's
+ * Live reach of announcements (docs/protocol.md §8 "Notifications"): counters changed here are sent to the group's
  * admins as `stats` frames, each message's at most once per interval (per replica), with the
  * counters as stored then.
  */

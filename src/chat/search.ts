@@ -16,7 +16,7 @@ export interface SearchResult {
 const SNIPPET_BEFORE = 60;
 const SNIPPET_CHARS = 160;
 
-/** Search over the messages of the caller's groups (PROTOCOL.md §8). */
+/** Search over the messages of the caller's groups (docs/protocol.md §8 "Search"). */
 export class Search {
   constructor(
     private readonly db: Db,

@@ -8,7 +8,7 @@ import { BanyanHttp, type Fetch, type PushSubscriptionLike } from './http.js';
 import { OutgoingQueue, type PendingMessage, type SendAck } from './outgoing.js';
 
 // The Banyan client: one socket, resumed after every disconnect so that each group's events
-// reach the app once each and in seq order (PROTOCOL.md §2.2–2.4). Browser and Node 20 alike:
+// reach the app once each and in seq order (docs/protocol.md §1–2.4). Browser and Node 20 alike:
 // it uses the global WebSocket and fetch, or the ones given (Node 20: `WebSocket` from `ws`).
 // This class wires its parts together: the connection, the groups it follows, the sends queued.
 
@@ -73,7 +73,7 @@ export interface ClientEvents extends Record<string, unknown> {
   presence: FrameOf<'presence'>;
 }
 
-/** At most this many groups per `sync` (PROTOCOL.md §4). */
+/** At most this many groups per `sync` (docs/protocol.md §3). */
 const SYNC_CHUNK = 1000;
 const TYPING_EVERY_MS = 3000;
 

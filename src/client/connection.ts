@@ -59,7 +59,7 @@ interface InFlight {
 
 const WS_OPEN = 1;
 const AUTH_ID = 'auth';
-/** Close codes after which reconnecting cannot help (PROTOCOL.md §4). */
+/** Close codes after which reconnecting cannot help (docs/protocol.md §7). */
 export const REVOKED = 4403;
 export const UNAUTHORIZED = 4401;
 

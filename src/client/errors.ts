@@ -1,7 +1,7 @@
 /** A failure the server answered (an error frame or HTTP error body), or the connection's. */
 export class BanyanError extends Error {
   constructor(
-    /** A PROTOCOL.md error code (`not_found`, `forbidden`, …); `unavailable` when disconnected. */
+    /** A docs/protocol.md error code (`not_found`, `forbidden`, …); `unavailable` when disconnected. */
     readonly code: string,
     message: string,
     readonly details?: Record<string, unknown>,

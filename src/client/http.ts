@@ -4,7 +4,7 @@ import type { HttpReplies } from '../protocol/http-replies.js';
 import { checkErrorBody, checkReply, type ReplyName } from './checks.js';
 import { BanyanError } from './errors.js';
 
-// The HTTP API of PROTOCOL.md §3 and §5 over the global fetch (browsers, Node 20).
+// The HTTP API of docs/protocol.md §2 and §8 over the global fetch (browsers, Node 20).
 
 export type Fetch = typeof globalThis.fetch;
 type RequestBody = NonNullable<RequestInit['body']>;
@@ -66,7 +66,7 @@ export class BanyanHttp {
   me() {
     return this.call('GET', '/v1/me', 'me');
   }
-  /** `invited`: every listed member not added directly (they may get an invitation; PROTOCOL.md §6). */
+  /** `invited`: every listed member not added directly (they may get an invitation; docs/protocol.md §8 "Privacy and safety"). */
   createGroup(body: Body<'createGroup'>) {
     return this.call('POST', '/v1/groups', 'groupCreated', body);
   }
@@ -87,7 +87,7 @@ export class BanyanHttp {
   members(groupId: string, cursor?: string) {
     return this.call('GET', path`/v1/groups/${groupId}/members` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''), 'members');
   }
-  /** `{}` when added; `{status: 'invited'}` for anyone else, whatever the reason (PROTOCOL.md §6). */
+  /** `{}` when added; `{status: 'invited'}` for anyone else, whatever the reason (docs/protocol.md §8 "Privacy and safety"). */
   addMember(groupId: string, userId: string, role?: Body<'addMember'>['role']) {
     return this.call('POST', path`/v1/groups/${groupId}/members`, 'memberAdded', { userId, ...(role ? { role } : {}) });
   }
@@ -180,7 +180,7 @@ export class BanyanHttp {
     const q = query({ before: options.before?.toString(), limit: options.limit?.toString() });
     return this.call('GET', path`/v1/groups/${groupId}/messages` + q, 'messages');
   }
-  /** `{}` when added; `{status: 'invited'}` for anyone else, unknown usernames included (PROTOCOL.md §6). */
+  /** `{}` when added; `{status: 'invited'}` for anyone else, unknown usernames included (docs/protocol.md §8 "Privacy and safety"). */
   addMemberByUsername(groupId: string, username: string) {
     return this.call('POST', path`/v1/groups/${groupId}/members`, 'memberAdded', { username });
   }
@@ -244,7 +244,7 @@ export class BanyanHttp {
     for (const [k, v] of Object.entries(options)) if (v !== undefined) query.set(k, String(v));
     return this.call('GET', `/v1/search?${query}`, 'search');
   }
-  // Moderation (PROTOCOL.md §6): bans, mutes, reports
+  // Moderation (docs/protocol.md §8 "Privacy and safety"): bans, mutes, reports
 
   /** Community admins: removes the user from the community and all its groups, and keeps them out. */
   ban(communityId: string, userId: string, body: Body<'ban'> = {}) {

@@ -121,7 +121,7 @@ export async function appendMessages(
       from v join bumped b on b.id = v.g
       returning group_id, seq, sender_id, client_msg_id, ts, expires_at
     ), owed as (
-      -- The notifications these messages owe, durable with them (PROTOCOL.md §7).
+      -- The notifications these messages owe, durable with them (docs/protocol.md §8 "Notifications").
       insert into ${notifyOutbox} (group_id, seq) select group_id, seq from stored
     )
     select * from stored`,

@@ -4,7 +4,7 @@ import { eraseAnswers } from './polls.js';
 import type { Queryable, Tx } from './connect.js';
 import { events, groups, reactions } from './schema.js';
 
-// Disappearing messages (PROTOCOL.md §8): finding messages past their expiry and erasing them.
+// Disappearing messages (docs/protocol.md §8 "Pins and disappearing messages"): finding messages past their expiry and erasing them.
 
 /** Up to `limit` messages due for erasing, oldest expiry first. */
 export async function dueExpiries(db: Queryable, limit: number): Promise<{ groupId: string; seq: number }[]> {

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, or, sql } from 'drizzl
 import type { Queryable, Tx } from './connect.js';
 import { bans, groups, invitations, joinRequests, members, mutes, reports, users, type ReportRow } from './schema.js';
 
-// Bans, mutes, reports and the admin lists they need (PROTOCOL.md §6).
+// Bans, mutes, reports and the admin lists they need (docs/protocol.md §8 "Privacy and safety").
 
 // Bans
 

@@ -4,7 +4,7 @@ import { enqueueDeliveries } from './webhooks.js';
 import { webhooks } from './schema.js';
 import { blocks, groups, members, messageStats, notifyOutbox, pushQueue, pushSubscriptions, serverKeys, users, events } from './schema.js';
 
-// Notifications (PROTOCOL.md §7): preferences, push subscriptions, the outbox of owed
+// Notifications (docs/protocol.md §8 "Notifications"): preferences, push subscriptions, the outbox of owed
 // notifications, the per-user push queue and reach counters.
 
 export type NotifyLevel = 'all' | 'mentions' | 'none';

@@ -2,7 +2,7 @@ import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { eventReminders, eventRsvps, events, members, pollVotes, pushQueue, pushSubscriptions, reactionTallies } from './schema.js';
 
-// Polls and events (PROTOCOL.md §8): their definitions live in the message's `data`; the answers
+// Polls and events (docs/protocol.md §8 "Polls and events"): their definitions live in the message's `data`; the answers
 // (one row per member), the reminders owed, and the counts read from them live here.
 
 export type RsvpAnswer = 'going' | 'maybe' | 'no';

@@ -2,7 +2,7 @@ import { aliasedTable, and, desc, eq, gt, inArray, isNull, or, sql } from 'drizz
 import type { Queryable, Tx } from './connect.js';
 import { blocks, groups, invitations, members, pushQueue, users, type UserRow } from './schema.js';
 
-// Who may reach whom (PROTOCOL.md §6): privacy settings, blocks, visible sharing, invitations.
+// Who may reach whom (docs/protocol.md §8 "Privacy and safety"): privacy settings, blocks, visible sharing, invitations.
 
 export type Audience = NonNullable<UserRow['groupAdd']>;
 

@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from './connect.js';
 import { attachmentRefs, attachments, users, type UserRow } from './schema.js';
 
-// Profiles and who sees them (PROTOCOL.md §8 "Profiles", "Presence"). Every lookup a request makes
+// Profiles and who sees them (docs/protocol.md §8 "Profiles and presence", "Presence"). Every lookup a request makes
 // here is one round trip, so "not visible" and "does not exist" cost and look the same. (Ids
 // are joined with NUL in keys: PostgreSQL text cannot hold one.)
 

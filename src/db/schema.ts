@@ -61,7 +61,7 @@ export const communities = pgTable('communities', {
   id: text().primaryKey(),
   name: text().notNull(),
   description: text().notNull().default(''),
-  /** The one announcement group; its members are the community's members (DESIGN.md). */
+  /** The one announcement group; its members are the community's members (docs/architecture.md). */
   announcementGroupId: text().notNull().unique(),
   createdBy: text().notNull(),
   createdAt: createdAt(),
@@ -101,7 +101,7 @@ export const members = pgTable(
     role: text({ enum: ['owner', 'admin', 'member'] }).notNull(),
     readSeq: bigint({ mode: 'number' }).notNull().default(0),
     joinedAt: createdAt(),
-    /** Notification preference (PROTOCOL.md §7); null means the default for the group's kind and size. */
+    /** Notification preference (docs/protocol.md §8 "Notifications"); null means the default for the group's kind and size. */
     notifyLevel: text({ enum: ['all', 'mentions', 'none'] }),
     muteUntil: timestamp({ withTimezone: true, mode: 'date' }),
   },
@@ -206,7 +206,7 @@ export const joinRequests = pgTable(
   (t) => [primaryKey({ columns: [t.groupId, t.userId] })],
 );
 
-// Governance (PROTOCOL.md §6): bans, mutes, reports.
+// Governance (docs/protocol.md §8 "Privacy and safety"): bans, mutes, reports.
 
 /** A user refused by a community: removed from it and all its groups, and kept out. Any id may be banned (no users FK: a ban does not say whether the user exists). */
 export const bans = pgTable(
@@ -273,7 +273,7 @@ export const reports = pgTable(
   ],
 );
 
-/** `blocker` blocked `blocked` (PROTOCOL.md §6 Blocks). */
+/** `blocker` blocked `blocked` (docs/protocol.md §8 "Privacy and safety" Blocks). */
 export const blocks = pgTable(
   'blocks',
   {
@@ -372,7 +372,7 @@ export const eventReminders = pgTable(
 );
 
 /**
- * An uploaded file (PROTOCOL.md §8). Its bytes live in the BlobStore under `a/<id>` (and
+ * An uploaded file (docs/protocol.md §8 "Files (attachments)"). Its bytes live in the BlobStore under `a/<id>` (and
  * `a/<id>.thumb` for an image's thumbnail). `sweepAfter` is when the sweeper may delete it: 24 h
  * after upload while unattached, null once a message refers to it, and "now" when the last
  * message that referred to it is deleted. `deleting`: claimed by a sweeper, no longer served.
@@ -461,7 +461,7 @@ export const pushQueue = pgTable(
     count: integer().notNull(),
     lastSeq: bigint({ mode: 'number' }).notNull(),
     urgent: boolean().notNull(),
-    /** The newest message's push payload (PROTOCOL.md §7), before the count is applied. */
+    /** The newest message's push payload (docs/protocol.md §8 "Notifications"), before the count is applied. */
     payload: jsonb().$type<Record<string, unknown>>().notNull(),
     dueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
@@ -474,7 +474,7 @@ export const pushQueue = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index('push_queue_due').on(t.dueAt).where(sql`count > 0`)],
 );
 
-/** Reach of an announcement (PROTOCOL.md §7), counted as things happen: never a per-member scan. */
+/** Reach of an announcement (docs/protocol.md §8 "Notifications"), counted as things happen: never a per-member scan. */
 export const messageStats = pgTable(
   'message_stats',
   {

@@ -24,7 +24,7 @@ export type ControlMessage =
   /** An announcement's reach changed (the user is an admin of its group): a `stats` frame. */
   | { kind: 'stats'; stats: ReachStatsFrame };
 
-/** The reach of one message (PROTOCOL.md §7), as `GET …/stats` answers it and `stats` frames carry it. */
+/** The reach of one message (docs/protocol.md §8 "Notifications"), as `GET …/stats` answers it and `stats` frames carry it. */
 export interface ReachStatsFrame {
   group: string;
   seq: number;

@@ -1,4 +1,4 @@
-// Bus topics and uWS topics share these names (DESIGN.md "Fan-out by topic").
+// Bus topics and uWS topics share these names (docs/architecture.md "Fan-out by topic").
 
 export const groupTopic = (groupId: string) => `g:${groupId}`;
 /**

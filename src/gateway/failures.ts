@@ -4,7 +4,7 @@ import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { AppError } from '../protocol/errors.js';
 
-/** The one place that turns any thrown value into a protocol error (DESIGN.md "Errors"). */
+/** The one place that turns any thrown value into a protocol error (docs/architecture.md "Errors"). */
 export class FailureReporter {
   constructor(
     private readonly logger: Logger,

@@ -50,7 +50,7 @@ export interface GatewayDeps {
   /** Resolves when storage answers (for /readyz). */
   pingStorage(): Promise<void>;
   limits: RateLimits;
-  /** Who is connected here, for notifications (PROTOCOL.md §7). */
+  /** Who is connected here, for notifications (docs/protocol.md §8 "Notifications"). */
   presence?: { online(userId: string): void; offline(userId: string): void };
   /** The VAPID public key clients subscribe to Web Push with. */
   vapidPublicKey: string;

@@ -12,7 +12,7 @@ import type { RateLimits } from './rate-limits.js';
 import { pipeToResponse, requestBody, type ResponseState } from './uws-streams.js';
 
 // A small typed router over uWS: each route declares its body schema and whether it needs a
-// token; this file reads the body, checks size and JSON, and maps every failure to PROTOCOL.md's
+// token; this file reads the body, checks size and JSON, and maps every failure to docs/protocol.md's
 // error shape. Handlers never touch HttpResponse. Path parameters arrive by name, typed from the
 // pattern: `'/v1/groups/:id/members/:userId'` hands the handler `{ id: string; userId: string }`.
 

@@ -54,7 +54,7 @@ export interface WebSocketDeps {
 export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
   app.ws<SocketData>('/v1/ws', {
     // uWS drops oversized frames without a close code; it gets a hard cap above ours so that
-    // frames over MAX_FRAME_BYTES reach us and are closed with 1009 as PROTOCOL.md says.
+    // frames over MAX_FRAME_BYTES reach us and are closed with 1009 as docs/protocol.md says.
     maxPayloadLength: Math.min(deps.settings.maxFrameBytes * 16, 64 * 1024 * 1024),
     // The memory bound per socket. Reached only by a reader more than 2 × maxBackpressure behind
     // within one slow-consumer sweep: every reply checks, and the sweep closes with 4000 before.
@@ -292,7 +292,7 @@ async function runCommand(
     const frame = await handler(ctx, command);
     if (frame !== undefined) reply(deps, ws, frame);
   } catch (err) {
-    // DESIGN.md's two error kinds: a Disconnect closes the socket, anything else is answered.
+    // docs/architecture.md's two error kinds: a Disconnect closes the socket, anything else is answered.
     if (err instanceof Disconnect) disconnect(deps, ws, err);
     else replyError(deps, ws, command.id, err);
   } finally {

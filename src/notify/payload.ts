@@ -1,4 +1,4 @@
-// The push payload of PROTOCOL.md §7: JSON, at most 3 KB before encryption, text cut to 180 characters.
+// The push payload of docs/protocol.md §8 "Notifications": JSON, at most 3 KB before encryption, text cut to 180 characters.
 
 export const PREVIEW_CHARS = 180;
 export const MAX_PAYLOAD_BYTES = 3072;

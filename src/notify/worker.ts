@@ -208,7 +208,7 @@ export class NotifyWorker {
   }
 
   /**
-   * Fires up to a batch of due event reminders (PROTOCOL.md §8): each is claimed (a lease, FOR
+   * Fires up to a batch of due event reminders (docs/protocol.md §8 "Polls and events"): each is claimed (a lease, FOR
    * UPDATE SKIP LOCKED) and then, in one transaction that deletes it, owes a push to the members
    * who answered going or maybe, so every replica may fire reminders and each is fired once.
    * Pushes go to every device of theirs, connected or not: no socket frame carries a reminder.

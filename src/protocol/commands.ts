@@ -17,7 +17,7 @@ import {
 import { AppError } from './errors.js';
 import { tryParseJson } from './json.js';
 
-// Client → server WebSocket commands (PROTOCOL.md §4). Unknown extra fields are ignored, so
+// Client → server WebSocket commands (docs/protocol.md §4). Unknown extra fields are ignored, so
 // clients written against a later protocol keep working.
 
 const commandId = z.union([z.string().min(1).max(64), z.number().int().safe()]);

@@ -1,4 +1,4 @@
-// Error codes, their HTTP statuses, and WebSocket close codes, exactly as PROTOCOL.md §4 lists them.
+// Error codes, their HTTP statuses, and WebSocket close codes, exactly as docs/protocol.md §7 lists them.
 
 export const errorStatus = {
   bad_request: 400,
@@ -41,7 +41,7 @@ export class AppError extends Error {
 }
 
 /**
- * A failure that ends the connection with a close code from PROTOCOL.md. Every close of a socket
+ * A failure that ends the connection with a close code from docs/protocol.md. Every close of a socket
  * is one of these, thrown by a command or handed to the transport's close; the message is the
  * close reason (uWS caps it at 123 bytes).
  */

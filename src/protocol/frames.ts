@@ -28,13 +28,13 @@ export const pollOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredPo
 export const eventOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredEvent | undefined =>
   e.kind === 'message' && !e.deleted ? (e.data?.event as StoredEvent | undefined) : undefined;
 
-// Server → client frames (PROTOCOL.md §4). Each is built as a plain object in the field order the
+// Server → client frames (docs/protocol.md §5). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
 
 /** A stored log event as the domain hands it to the wire: the row of the log. */
 export type LogEvent = EventRow;
 
-/** The event object of PROTOCOL.md §4 "Server frames", as sync and live delivery send it. */
+/** The event object of docs/protocol.md §5, as sync and live delivery send it. */
 export function eventFrame(e: LogEvent): Record<string, unknown> {
   const head = { type: 'event', group: e.groupId, seq: e.seq, ts: e.ts.toISOString(), sender: e.senderId, kind: e.kind };
   const data = e.data ?? {};

@@ -15,7 +15,7 @@ import {
   type ProtocolLimits,
 } from './limits.js';
 
-// Request bodies and query strings of the HTTP API (PROTOCOL.md §3 and §5).
+// Request bodies and query strings of the HTTP API (docs/protocol.md §2 and §8).
 
 const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, '3–32 characters of a-z 0-9 _ . -');
 const password = z.string().min(8).max(256);
@@ -33,7 +33,7 @@ export const groupSettings = z
     adminsOnlyPost: z.boolean(),
     open: z.boolean(),
     approvalRequired: z.boolean(),
-    /** Disappearing messages (PROTOCOL.md §8): null (off) or seconds; the server checks which it allows. */
+    /** Disappearing messages (docs/protocol.md §8 "Pins and disappearing messages"): null (off) or seconds; the server checks which it allows. */
     messageTtlS: z.number().int().min(1).max(100_000_000).nullable(),
   })
   .partial()
@@ -76,7 +76,7 @@ export function httpBodies(limits: ProtocolLimits) {
       members: z.array(id).max(limits.maxMembersPerCall, `at most ${limits.maxMembersPerCall} members per call`).optional(),
     }),
     updateGroup: z.object({ name: name.optional(), description: description.optional(), settings: groupSettings.optional() }),
-    /** By id, or by a local account's username (answered alike: PROTOCOL.md §6). */
+    /** By id, or by a local account's username (answered alike: docs/protocol.md §8 "Privacy and safety"). */
     addMember: z
       .object({ userId: id.optional(), username: usernameToFind.optional(), role: role.optional() })
       .refine((b) => (b.userId === undefined) !== (b.username === undefined), 'give userId or username, not both'),

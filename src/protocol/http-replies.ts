@@ -10,7 +10,7 @@ import {
   type Known,
 } from './server-frames.js';
 
-// Answers of the HTTP API (PROTOCOL.md §3 and §5) as zod schemas, for clients. Loose, like the
+// Answers of the HTTP API (docs/protocol.md §2 and §8) as zod schemas, for clients. Loose, like the
 // frames: a newer server may add fields.
 
 export const userSchema = z.object({ id: z.string(), name: z.string() }).loose();
@@ -147,7 +147,7 @@ export const httpReplies = {
     .loose(),
   /** `PATCH /v1/me`. */
   profile: z.object({ user: meSchema }).loose(),
-  /** `GET /v1/users/:id` (PROTOCOL.md §8). */
+  /** `GET /v1/users/:id` (docs/protocol.md §8). */
   user: z.object({ user: profileSchema }).loose(),
   /** `GET /v1/groups/:id/presence`: members whose presence the caller may see (`lastSeen` in ISO-8601, null while online or unknown). */
   presence: z
@@ -188,9 +188,9 @@ export const httpReplies = {
   reported: z.object({ status: z.literal('received') }).loose(),
   reports: z.object({ reports: z.array(reportSchema), nextCursor: z.string().nullable() }).loose(),
   report: z.object({ report: reportSchema }).loose(),
-  /** `POST /v1/attachments` (PROTOCOL.md §8). */
+  /** `POST /v1/attachments` (docs/protocol.md §8 "Files (attachments)"). */
   attachment: z.object({ attachment: attachmentSchema }).loose(),
-  /** `GET /v1/search` (PROTOCOL.md §8). */
+  /** `GET /v1/search` (docs/protocol.md §8 "Search"). */
   search: z
     .object({
       results: z.array(

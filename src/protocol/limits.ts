@@ -76,7 +76,7 @@ const POLL_OPTION_CHARS = 256;
 const EVENT_TITLE_CHARS = 256;
 const EVENT_LOCATION_CHARS = 512;
 
-/** A poll (PROTOCOL.md §8): a question and 2–12 different options; `multiple` lets a voter pick several. */
+/** A poll (docs/protocol.md §8 "Polls and events"): a question and 2–12 different options; `multiple` lets a voter pick several. */
 export const pollDefinition = (limits: ProtocolLimits) =>
   z.object({
     question: visibleText(limits.maxTextChars),
@@ -133,7 +133,7 @@ export const messageFields = (limits: ProtocolLimits) => ({
 });
 
 export const id = storableString().min(1).max(64);
-/** Uploads one message carries (PROTOCOL.md §8). */
+/** Uploads one message carries (docs/protocol.md §8 "Files (attachments)"). */
 export const attachmentIds = z.array(storableString().min(1).max(64)).max(10, 'at most 10 attachments');
 export const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const positiveSeq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);

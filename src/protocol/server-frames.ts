@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CommandType } from './commands.js';
 import { tryParseJson } from './json.js';
 
-// Server → client frames of PROTOCOL.md §4 as zod schemas, for clients (src/client) and tests.
+// Server → client frames of docs/protocol.md §5 as zod schemas, for clients (src/client) and tests.
 // The server does not parse these: it builds frames with the plain encoders of frames.ts, and
 // test/unit/server-frames.test.ts checks that what those encoders write parses here.
 // Objects are loose: a newer server may add fields (the protocol extends, never breaks), and
@@ -43,7 +43,7 @@ export const invitedGroupSchema = z
   })
   .loose();
 
-/** An attachment as messages carry it (PROTOCOL.md §8). */
+/** An attachment as messages carry it (docs/protocol.md §8 "Files (attachments)"). */
 export const attachmentSchema = z
   .object({
     id: z.string(),
@@ -64,7 +64,7 @@ const eventHead = {
   sender: z.string(),
 };
 
-/** A poll as a message carries it (PROTOCOL.md §8); `closed` once voting ended. */
+/** A poll as a message carries it (docs/protocol.md §8 "Polls and events"); `closed` once voting ended. */
 export const pollSchema = z
   .object({ question: z.string(), options: z.array(z.string()), multiple: z.boolean(), closed: z.boolean().optional() })
   .loose();
@@ -164,7 +164,7 @@ export const historyMessageSchema = z
   })
   .loose();
 
-/** A report of a message as its admins see it (PROTOCOL.md §6 "Reports"). */
+/** A report of a message as its admins see it (docs/protocol.md §8 "Moderation"). */
 export const reportSchema = z
   .object({
     id: z.string(),
@@ -190,7 +190,7 @@ export const errorBodySchema = z
   .object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
   .loose();
 
-/** A user as others see them (PROTOCOL.md §8 "Profiles"): `avatar` is an image attachment's id. */
+/** A user as others see them (docs/protocol.md §8 "Profiles and presence"): `avatar` is an image attachment's id. */
 export const profileSchema = z.object({ id: z.string(), name: z.string(), avatar: z.string().nullable() }).loose();
 
 export const serverFrameSchema = z.discriminatedUnion('type', [

@@ -8,7 +8,7 @@ import { connect } from '../helpers/ws-client.js';
 const SESSION_KEY = 'banyan.session';
 
 // The web client's notifications in Chromium: no permission prompt on first load, a visible
-// opt-in, and the service worker at /sw.js showing a pushed payload (PROTOCOL.md §7) with the
+// opt-in, and the service worker at /sw.js showing a pushed payload (docs/protocol.md §8 "Notifications") with the
 // right title and body, delivered through the DevTools Protocol (headless Chromium has no push
 // service of its own to subscribe to).
 

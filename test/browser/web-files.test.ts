@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectPageErrors, hasChromium, launchChromium, PHONE, screenshot } from '../helpers/browser.js';
 import { createGroup, startServer, type TestServer, type TestUser } from '../helpers/server.js';
 
-// Files and search in the web client (PROTOCOL.md §8), in a real browser on a phone-sized screen.
+// Files and search in the web client (docs/protocol.md §8 "Files (attachments)"), in a real browser on a phone-sized screen.
 
 /** Chromium's test microphone (a beep), granted without asking: voice notes can be recorded. */
 const FAKE_MICROPHONE = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];

@@ -4,7 +4,7 @@ import { sleep } from './replicas.js';
 import { open, type CloseInfo, type Frame, type TestSocket } from './ws-client.js';
 
 /**
- * A client that behaves as PROTOCOL.md asks: it checks that each socket's stream of each group is
+ * A client that behaves as docs/protocol.md asks: it checks that each socket's stream of each group is
  * strictly consecutive from the `lastSeq` it was told, keeps every event it got (live or synced),
  * reconnects to another replica when its socket goes away, syncs from its last seq and resends
  * unacked messages with the same clientMsgId.

@@ -60,7 +60,7 @@ export const generousLimits = {
   PASSWORD_LINE_PER_KEY: '1000',
   PASSWORD_LINE_MAX: '100000',
   SCRYPT_LOG_N: '15',
-  // Tests written before PROTOCOL.md §6 add strangers to groups freely; the privacy tests set
+  // Tests written before docs/protocol.md §8 "Privacy and safety" add strangers to groups freely; the privacy tests set
   // `shared` (the protocol's default) themselves.
   DEFAULT_GROUP_ADD: 'everyone',
 } as const;

@@ -10,7 +10,7 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { sleep, tokenUsers } from '../helpers/users.js';
 import { connect } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §8 "Attachments": streamed uploads, type checks, image cleaning, access, Range, sweeping.
+// docs/protocol.md §8 "Files (attachments)": streamed uploads, type checks, image cleaning, access, Range, sweeping.
 
 const MAX = 300_000;
 

@@ -5,7 +5,7 @@ import { startServer, storageModes, TEST_SECRET, type TestServer } from '../help
 import { tokenUser } from '../helpers/users.js';
 import { connect, open, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §3: JWT verification, local accounts and sessions.
+// docs/protocol.md §2: JWT verification, local accounts and sessions.
 
 const secret = new TextEncoder().encode(TEST_SECRET);
 const now = () => Math.floor(Date.now() / 1000);

@@ -5,7 +5,7 @@ import { seededRandom } from '../helpers/random.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, open, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §2.6 "Bad input is answered, never fatal", the §4 error table and close codes.
+// docs/protocol.md §1 "Bad input is answered, never fatal", the §4 error table and close codes.
 
 const errorCodes = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'too_large', 'rate_limited', 'unavailable'];
 const serverFrameTypes = new Set([

@@ -5,7 +5,7 @@ import { waitFor } from '../helpers/bus-contract.js';
 import { createGroup, startServer, type TestServer } from '../helpers/server.js';
 import { tokenUsers } from '../helpers/users.js';
 
-// The SDK's files and search (PROTOCOL.md §8) against a real gateway.
+// The SDK's files and search (docs/protocol.md §8 "Files (attachments)") against a real gateway.
 
 describe('client SDK: upload, send with files, download with Range, search', () => {
   let server: TestServer;

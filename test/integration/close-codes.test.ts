@@ -3,7 +3,7 @@ import { createGroup, startServer, type TestServer, type TestUser } from '../hel
 import { sleep } from '../helpers/users.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §4 and §9 close codes where uWS has a say: bad UTF-8, a reader far behind, and a
+// docs/protocol.md §7 close codes where uWS has a say: bad UTF-8, a reader far behind, and a
 // socket whose token outlives a Node timer.
 
 describe('close codes', () => {

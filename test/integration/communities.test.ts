@@ -114,7 +114,7 @@ describe.each(storageModes())('communities (%s)', (mode) => {
     expect((await server.http('DELETE', `/v1/communities/${c.id}/groups/${existing}`, { token: owner.token })).status).toBe(204);
     expect(await members()).toEqual([owner.id, ben.id, cara.id].sort());
     await danSocket.next((f) => f.type === 'group_removed' && f.group === c.announcementGroupId);
-    // The announcement group's roster is private: no member event, only group_removed (PROTOCOL.md §6).
+    // The announcement group's roster is private: no member event, only group_removed (docs/protocol.md §8 "Privacy and safety").
     expect(memberEvents(danSocket, c.announcementGroupId)).toEqual([]);
     expect(caraSocket.frames.some((f) => f.type === 'group_removed')).toBe(false);
     await danSocket.close();

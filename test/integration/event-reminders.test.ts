@@ -7,7 +7,7 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { sleep, tokenUser } from '../helpers/users.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §8 "Events": members who answered going or maybe get a push EVENT_REMINDER_S
+// docs/protocol.md §8 "Polls and events": members who answered going or maybe get a push EVENT_REMINDER_S
 // before the event starts, through the notification worker, against a local push service that
 // checks VAPID and decrypts every payload. Durability across restarts and replicas: polls-replicas.test.ts.
 

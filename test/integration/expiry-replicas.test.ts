@@ -3,7 +3,7 @@ import { killAll, noScaleServers, replicaSockets, startReplicas, waitUntil, type
 import { ownDatabase } from '../helpers/own-database.js';
 import type { TestUser } from '../helpers/server.js';
 
-// PROTOCOL.md §8 "Disappearing messages" across replicas: every replica runs the expiry sweeper,
+// docs/protocol.md §8 "Pins and disappearing messages" across replicas: every replica runs the expiry sweeper,
 // small batches and a short interval so they overlap, and each message is erased exactly once.
 // A database of their own: other test files' servers would sweep these messages too.
 

@@ -3,7 +3,7 @@ import { startServer, storageModes, type TestServer, type TestUser } from '../he
 import { sleep, tokenUser } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §6 "Community authority", "Bans", "Mutes", "Reports", "Join requests live", tried
+// docs/protocol.md §8 "Moderation", "Bans", "Mutes", "Reports", "Join requests live", tried
 // as the people it protects against: a group admin who is not a community admin, a banned or
 // removed member, a plain member reporting or probing, an outsider.
 

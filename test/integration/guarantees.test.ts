@@ -5,7 +5,7 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §2, over real sockets: durable before visible, ordered gapless delivery, lossless
+// docs/protocol.md §1, over real sockets: durable before visible, ordered gapless delivery, lossless
 // resume, idempotent send, isolation.
 
 const seqsOf = (frames: Frame[]) => frames.map((f) => f.seq as number);
@@ -32,7 +32,7 @@ async function syncAll(socket: TestSocket, group: string, after: number) {
   }
 }
 
-describe.each(storageModes())('PROTOCOL.md §2 guarantees (%s)', (mode) => {
+describe.each(storageModes())('docs/protocol.md §1 guarantees (%s)', (mode) => {
   let server: TestServer;
   let independent: postgres.Sql | undefined;
   const sockets: TestSocket[] = [];

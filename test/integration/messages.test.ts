@@ -5,7 +5,7 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §4 commands beyond send: edit, delete, react, read markers, receipts, history, typing.
+// docs/protocol.md §4 commands beyond send: edit, delete, react, read markers, receipts, history, typing.
 
 describe.each(storageModes())('messages (%s)', (mode) => {
   let server: TestServer;

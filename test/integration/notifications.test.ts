@@ -10,7 +10,7 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { sleep, tokenUser, tokenUsers } from '../helpers/users.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §7 against a real local push service that checks VAPID and decrypts every payload.
+// docs/protocol.md §8 "Notifications" against a real local push service that checks VAPID and decrypts every payload.
 
 describe.each(storageModes())('notifications (%s)', (mode) => {
   let server: TestServer;

@@ -9,7 +9,7 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { tokenUser, tokenUsers, sleep } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §8 "Pins" and "Disappearing messages", from an attacker's side: who may pin and
+// docs/protocol.md §8 "Pins and disappearing messages" and "Disappearing messages", from an attacker's side: who may pin and
 // change the TTL, the pin limit, and an expired message gone from storage, not only hidden.
 // On PostgreSQL each server has a database of its own: every server sweeps what its database
 // holds, and another test file's server (another bus) would erase these messages unseen here.

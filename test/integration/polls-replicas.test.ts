@@ -4,7 +4,7 @@ import { LocalPushService } from '../helpers/push-service.js';
 import { killAll, noScaleServers, replicaSockets, sleep, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
 import type { Frame } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §8 polls and events across gateway processes over PostgreSQL and Redis: votes and
+// docs/protocol.md §8 "Polls and events" polls and events across gateway processes over PostgreSQL and Redis: votes and
 // RSVPs made on different replicas, tallies neither lost nor doubled, and a reminder that
 // survives a restart of every replica and is fired once whatever the number of replicas.
 

@@ -7,7 +7,7 @@ import { createGroup, storageModes, type TestServer, type TestUser } from '../he
 import { sharedServer } from '../helpers/shared-server.js';
 import { sleep, tokenUser, tokenUsers } from '../helpers/users.js';
 
-// PROTOCOL.md §8 "Polls" and "Events" as members and attackers use them, over WS and HTTP.
+// docs/protocol.md §8 "Polls and events" and "Events" as members and attackers use them, over WS and HTTP.
 
 const TALLY_INTERVAL_MS = 400;
 const inMs = (ms: number) => new Date(Date.now() + ms).toISOString();

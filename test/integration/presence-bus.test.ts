@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, noScaleServers, PrivateRedis, replicaSockets, sleep, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
 
-// What presence costs the bus (PROTOCOL.md §8 "Presence"): one flush is one bus message to every
+// What presence costs the bus (docs/protocol.md §8 "Profiles and presence"): one flush is one bus message to every
 // replica, however many connected viewers it reaches, and each replica hands its own viewers
 // their frames. Counted on a Redis of the test's own, which nobody else publishes to.
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, noScaleServers, replicaSockets, sleep, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';
 
-// PROTOCOL.md §8 "Profiles" and "Presence" across three gateway processes over PostgreSQL and
+// docs/protocol.md §8 "Profiles and presence" and "Presence" across three gateway processes over PostgreSQL and
 // Redis: frames cross replicas, a user connected twice is online until both go, and the users of
 // a killed replica go offline within PRESENCE_TTL_MS × 4/3 + PRESENCE_COALESCE_MS.
 

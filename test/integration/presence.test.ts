@@ -6,7 +6,7 @@ import { storageModes, type TestServer, type TestUser } from '../helpers/server.
 import { sharedServer } from '../helpers/shared-server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §8 "Presence" as an attacker tries it: presence goes only through small ordinary
+// docs/protocol.md §8 "Profiles and presence" as an attacker tries it: presence goes only through small ordinary
 // and direct groups, honours `privacy.lastSeen`, blocks and removals, never announcement groups.
 
 const COALESCE_MS = 50;

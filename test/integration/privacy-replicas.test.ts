@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, noScaleServers, sleep, replicaSockets, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
 import type { Frame } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §6 rules with a live effect, across three gateway processes over PostgreSQL and
+// docs/protocol.md §8 "Privacy and safety" rules with a live effect, across three gateway processes over PostgreSQL and
 // Redis: invitations, private roster frames and removals, blocks and reaction tallies.
 
 const TALLY_INTERVAL_MS = 500;

@@ -3,7 +3,7 @@ import { storageModes, type TestServer, type TestUser } from '../helpers/server.
 import { sharedServer } from '../helpers/shared-server.js';
 import type { Frame } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §6 as an attacker tries it: who can add whom, invitations, blocks, symmetric direct
+// docs/protocol.md §8 "Privacy and safety" as an attacker tries it: who can add whom, invitations, blocks, symmetric direct
 // groups, the private roster of announcement groups, reaction tallies and the input rules.
 
 const TALLY_INTERVAL_MS = 500;

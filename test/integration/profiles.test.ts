@@ -5,7 +5,7 @@ import { storageModes, type TestServer, type TestUser } from '../helpers/server.
 import { sharedServer } from '../helpers/shared-server.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §8 "Profiles" as an attacker tries it: who may read a profile or an avatar, who
+// docs/protocol.md §8 "Profiles and presence" as an attacker tries it: who may read a profile or an avatar, who
 // hears of a change, and that names are looked up (history, members, search, ready) not copied.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

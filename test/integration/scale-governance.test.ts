@@ -3,7 +3,7 @@ import { killAll, noScaleServers, replicaSockets, startReplicas, type ReplicaSet
 import type { TestUser } from '../helpers/server.js';
 
 // Two replicas over PostgreSQL and Redis: a mute or a ban issued on one takes effect on the
-// other's sockets at once (PROTOCOL.md §6; the membership cache learns it over the bus).
+// other's sockets at once (docs/protocol.md §8 "Privacy and safety"; the membership cache learns it over the bus).
 
 describe.skipIf(noScaleServers)('governance across two replicas', () => {
   let set: ReplicaSet;

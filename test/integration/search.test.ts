@@ -3,7 +3,7 @@ import { createGroup, startServer, storageModes, type TestServer, type TestUser 
 import { tokenUsers } from '../helpers/users.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
-// PROTOCOL.md §8 "Search": the caller's groups only, any language, edits and deletes respected, paged.
+// docs/protocol.md §8 "Search": the caller's groups only, any language, edits and deletes respected, paged.
 
 describe.each(storageModes())('search (%s)', (mode) => {
   let server: TestServer;

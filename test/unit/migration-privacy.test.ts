@@ -6,7 +6,7 @@ import { migrationsFolder } from '../../src/db/connect.js';
 import { events, groups, members, users } from '../../src/db/schema.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 
-// The data part of migration 0002 (PROTOCOL.md §6), run again over rows shaped as before it:
+// The data part of migration 0002 (docs/protocol.md §8 "Privacy and safety"), run again over rows shaped as before it:
 // direct groups become symmetric; announcement groups' member and reaction events become
 // `hidden` places with no sender, their seqs kept; nothing else changes.
 

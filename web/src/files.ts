@@ -6,7 +6,7 @@ import { describeError } from './errors.js';
 import { t } from './i18n/index.js';
 import type { Ctx } from './main.js';
 
-// Files in the web client (PROTOCOL.md §8): uploads with progress, and attachments shown from
+// Files in the web client (docs/protocol.md §8 "Files (attachments)"): uploads with progress, and attachments shown from
 // blob URLs, since every download needs the bearer token (an <img src> cannot carry it).
 
 export type Attachment = NonNullable<HistoryMessageFrame['attachments']>[number];

@@ -3,7 +3,7 @@ import { h } from './dom.js';
 import { describeError } from './errors.js';
 import { formatNumber, language, t } from './i18n/index.js';
 
-// Polls and events in a conversation (PROTOCOL.md §8): drawn inside their message's row, and the
+// Polls and events in a conversation (docs/protocol.md §8 "Polls and events"): drawn inside their message's row, and the
 // composer's forms that create them. Counts come with the message (history), from `tally` and
 // `poll_closed` events, or are fetched again when a `vote` or `rsvp` event says they changed.
 

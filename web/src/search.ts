@@ -3,7 +3,7 @@ import { describeError } from './errors.js';
 import { formatWhen, t } from './i18n/index.js';
 import type { Ctx } from './main.js';
 
-// Search (PROTOCOL.md §8): a box over all the user's groups (home) or one group (conversation);
+// Search (docs/protocol.md §8 "Search"): a box over all the user's groups (home) or one group (conversation);
 // a result opens its conversation at that message (`#/g/<group>/<seq>`).
 
 type Result = Awaited<ReturnType<Ctx['http']['search']>>['results'][number];

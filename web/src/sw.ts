@@ -3,7 +3,7 @@
 // - keeps a copy of what the app already read over HTTP (GET /v1/…) and answers with it when the
 //   network is down, so what was loaded can be read offline (the page also keeps its own copy
 //   of conversations, web/src/offline.ts); the page empties that copy on sign-out;
-// - shows Web Push notifications (PROTOCOL.md §7 payload) and opens the conversation on click.
+// - shows Web Push notifications (docs/protocol.md §8 "Notifications" payload) and opens the conversation on click.
 
 declare const SHELL: string[];
 declare const SHELL_VERSION: string;

@@ -62,7 +62,7 @@ export function accountRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies
       return { status: 204 };
     });
   }
-  // Also for external tokens: their `sid` is revocable too (PROTOCOL.md §3).
+  // Also for external tokens: their `sid` is revocable too (docs/protocol.md §2).
   router.authed('del', '/v1/sessions/current', undefined, async ({ principal }) => {
     await chat.accounts.signOut(principal);
     return { status: 204 };

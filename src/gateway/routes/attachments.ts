@@ -25,7 +25,7 @@ const fileHeaders = {
   'accept-ranges': 'bytes',
 };
 
-/** PROTOCOL.md §8: upload (streamed), download with Range, thumbnails. */
+/** docs/protocol.md §8 "Files (attachments)": upload (streamed), download with Range, thumbnails. */
 export function attachmentRoutes(router: HttpRouter, chat: Chat, maxUploadBytes: number) {
   router.streamed('/v1/attachments', maxUploadBytes, async ({ principal, query, body, contentType, contentLength }) => {
     const { name } = parseQuery(query, uploadQuery);

@@ -9,7 +9,7 @@ const page = (query: URLSearchParams) => {
   return { cursor: q.cursor, limit: q.limit ?? 100 };
 };
 
-/** PROTOCOL.md §5: communities, their groups, members, invites, join requests, announcements; direct groups. */
+/** docs/protocol.md §8: communities, their groups, members, invites, join requests, announcements; direct groups. */
 export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
   const c = chat.communities;
 

@@ -4,7 +4,7 @@ import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseParam, parseQuery, type HttpRouter } from '../http.js';
 import type { RateLimits } from '../rate-limits.js';
 
-/** PROTOCOL.md §6: bans, mutes, reports. */
+/** docs/protocol.md §8 "Privacy and safety": bans, mutes, reports. */
 export function governanceRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, limits: Pick<RateLimits, 'report'>) {
   const g = chat.governance;
   const communityId = (params: { id: string }) => idParam(params.id, 'community');

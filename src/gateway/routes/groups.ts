@@ -6,7 +6,7 @@ import type { RateLimits } from '../rate-limits.js';
 
 const groupId = (params: { id: string }) => idParam(params.id, 'group');
 
-/** PROTOCOL.md §5: the caller, groups, members and messages. */
+/** docs/protocol.md §8: the caller, groups, members and messages. */
 export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, limits: Pick<RateLimits, 'addByUsername'>) {
   router.authed('get', '/v1/me', undefined, async ({ principal }) => {
     const [user, groups, communities] = await Promise.all([
@@ -64,7 +64,7 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, 
     return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } satisfies HttpReply<'posted'> };
   });
 
-  // Pins (PROTOCOL.md §8): the group as it now stands; no event when nothing changed.
+  // Pins (docs/protocol.md §8 "Pins and disappearing messages"): the group as it now stands; no event when nothing changed.
   router.authed('put', '/v1/groups/:id/pins/:seq', undefined, async ({ principal, params }) => ({
     status: 200,
     body: {

@@ -2,7 +2,7 @@ import type { Chat } from '../../chat/index.js';
 import { seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
 import { idParam, parseParam, type HttpRouter } from '../http.js';
 
-/** PROTOCOL.md §7: notification preferences, Web Push subscriptions, community webhooks, reach statistics. */
+/** docs/protocol.md §8 "Notifications": notification preferences, Web Push subscriptions, community webhooks, reach statistics. */
 export function notificationRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, vapidPublicKey: string) {
   const n = chat.notifications;
 

@@ -16,7 +16,7 @@ const answered = (r: { group: string; seq?: number; ts?: Date }): HttpReply<'ans
 const flag = (v: 'true' | 'false' | undefined) => (v === undefined ? undefined : v === 'true');
 const pageOf = (q: { cursor?: string | undefined; limit: number }) => ({ limit: q.limit, after: q.cursor });
 
-/** PROTOCOL.md §8: polls and events — answers, their counts, closing a poll. */
+/** docs/protocol.md §8 "Polls and events": polls and events — answers, their counts, closing a poll. */
 export function pollRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
   router.authed('post', '/v1/groups/:id/messages/:seq/vote', bodies.vote, async ({ principal, params, body }) => ({
     status: 200,

@@ -3,7 +3,7 @@ import type { HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, type HttpRouter } from '../http.js';
 
-/** PROTOCOL.md §6 and §8: profiles and presence, the caller's privacy, invitations, blocks. */
+/** docs/protocol.md §8 "Privacy and safety" and §8: profiles and presence, the caller's privacy, invitations, blocks. */
 export function privacyRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
   router.authed('patch', '/v1/me', bodies.updateMe, async ({ principal, body }) => ({
     status: 200,

@@ -12,7 +12,7 @@ const searchQuery = z.object({
   limit: z.coerce.number().int().min(1).max(50).default(20),
 });
 
-/** PROTOCOL.md §8: `GET /v1/search`, at most SEARCH_RATE per user. */
+/** docs/protocol.md §8 "Search": `GET /v1/search`, at most SEARCH_RATE per user. */
 export function searchRoutes(router: HttpRouter, chat: Chat, limits: Pick<RateLimits, 'search'>) {
   router.authed('get', '/v1/search', undefined, async ({ principal, query }) => {
     const q = parseQuery(query, searchQuery);

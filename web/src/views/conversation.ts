@@ -114,7 +114,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
   const group = () => client.group(groupId) ?? saved?.group;
 
   const title = h('h1', { dir: 'auto', 'data-testid': 'title' }, group()?.name ?? t('conv.title'));
-  /** Who is online, in small ordinary and direct groups (presence, PROTOCOL.md §8). */
+  /** Who is online, in small ordinary and direct groups (presence, docs/protocol.md §8 "Profiles and presence"). */
   const presenceLine = h('p', { class: 'presence', 'data-testid': 'presence', 'aria-live': 'polite' });
   const presence = new Map<string, { online: boolean; lastSeen: string | null }>();
   const drawPresence = () => {
@@ -189,7 +189,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
     '🔍',
   );
   const blockButton = directBlockButton(ctx, groupId, (message) => (error.textContent = message));
-  // Notifications for this group (PROTOCOL.md §7): the level, read from the caller's summary.
+  // Notifications for this group (docs/protocol.md §8 "Notifications"): the level, read from the caller's summary.
   const levelSelect = h(
     'select',
     {
@@ -1273,7 +1273,7 @@ export function conversationView(root: HTMLElement, ctx: Ctx, param: string) {
 }
 
 /**
- * In a direct group, Block / Unblock the other member (PROTOCOL.md §6): neither can then write
+ * In a direct group, Block / Unblock the other member (docs/protocol.md §8 "Privacy and safety"): neither can then write
  * here. Known from the blocks list and the group's two members; nothing for other groups.
  */
 function directBlockButton(ctx: Ctx, groupId: string, fail: (message: string) => void): HTMLElement | null {

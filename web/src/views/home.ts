@@ -68,7 +68,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
     return live.length > 0 || client.state === 'ready' ? live : (listed ?? saved?.groups ?? []);
   };
 
-  /** Pending invitations to groups (PROTOCOL.md §6): what the group is, who invited, Accept or Decline. */
+  /** Pending invitations to groups (docs/protocol.md §8 "Privacy and safety"): what the group is, who invited, Accept or Decline. */
   const drawInvitations = () =>
     replace(
       invitationList,

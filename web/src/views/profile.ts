@@ -28,7 +28,7 @@ export function profileView(root: HTMLElement, ctx: Ctx) {
   const lastSeen = audience(t('profile.lastSeen'), 'lastSeen');
   const select = (label: HTMLElement) => label.querySelector('select')!;
   const save = h('button', { type: 'submit', class: 'primary' }, t('profile.save'));
-  // The avatar: an image uploaded as an attachment, then named in PATCH /v1/me (PROTOCOL.md §8).
+  // The avatar: an image uploaded as an attachment, then named in PATCH /v1/me (docs/protocol.md §8 "Files (attachments)").
   const avatarImage = h('img', { class: 'avatar-preview', alt: t('profile.avatar'), 'data-testid': 'avatar', hidden: true });
   let avatarUrl: string | undefined;
   const showAvatar = async (id: string | null) => {

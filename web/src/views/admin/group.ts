@@ -175,7 +175,7 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
   return cleanup;
 }
 
-/** The protocol's disappearing-message periods (PROTOCOL.md §8), and a group's own if it has another. */
+/** The protocol's disappearing-message periods (docs/protocol.md §8 "Pins and disappearing messages"), and a group's own if it has another. */
 const TTL_CHOICES: [number | null, MessageKey][] = [
   [null, 'admin.group.ttlOff'],
   [86400, 'admin.group.ttlDay'],
