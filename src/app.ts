@@ -176,7 +176,11 @@ export async function startApp(config: Config): Promise<App> {
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
     },
   });
-  const pushSender = new PushSender(vapid, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.PUSH_TIMEOUT_MS });
+  const pushSender = new PushSender(vapid, {
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    timeoutMs: config.PUSH_TIMEOUT_MS,
+    breakerMs: config.WEBHOOK_BREAKER_MS,
+  });
   // Webhooks' name lookups two at a time: libuv's pool has four threads, and pushes, files and
   // password hashing need them too (a name whose DNS never answers would hold one per request).
   const webhookHttp = new OutboundHttp({

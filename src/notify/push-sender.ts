@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import webpush from 'web-push';
 import { OutboundHttp } from './outbound.js';
+import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS } from './webhook-dispatcher.js';
+import { CircuitBreakers, type Clock, systemClock } from './webhook-lanes.js';
 import type { VapidKeys } from './vapid.js';
 
 // Web Push delivery (RFC 8030) of payloads encrypted by `web-push` (RFC 8291 aes128gcm) with a
@@ -17,7 +19,7 @@ export interface PushTarget {
 export type PushResult =
   | { outcome: 'accepted' }
   | { outcome: 'gone' } // 404/410: the subscription is dead
-  | { outcome: 'retry'; retryAfterMs?: number } // 429, 5xx, timeouts, network errors
+  | { outcome: 'retry'; retryAfterMs?: number; timedOut?: boolean } // 429, 5xx, timeouts, network errors
   | { outcome: 'rejected'; status: number }; // any other answer: retrying would not help
 
 export interface PushOptions {
@@ -39,11 +41,24 @@ export class PushSender {
   /** VAPID Authorization headers per push service origin: one signature per origin per few hours, not per push. */
   private readonly vapidByAudience = new Map<string, { header: string; until: number }>();
 
+  /**
+   * A breaker per push service origin, as for webhook endpoints: a subscription pointing at an
+   * endpoint that never answers holds a push loop's batch for one timeout, then its origin's pushes
+   * wait (answered `retry` at once, nothing sent) until a probe gets an answer, so it cannot hold
+   * every batch that carries one of its pushes (docs/protocol.md §8 "Notifications").
+   */
+  private readonly breakers: CircuitBreakers;
+
   constructor(
     private readonly vapid: VapidKeys,
-    settings: { allowPrivate: boolean; timeoutMs: number },
+    settings: { allowPrivate: boolean; timeoutMs: number; breakerMs?: number },
+    private readonly clock: Clock = systemClock,
   ) {
-    this.http = new OutboundHttp({ ...settings, maxSockets: 128 });
+    this.http = new OutboundHttp({ allowPrivate: settings.allowPrivate, timeoutMs: settings.timeoutMs, maxSockets: 128 });
+    this.breakers = new CircuitBreakers(
+      { failureThreshold: BREAKER_FAILURES, openMs: settings.breakerMs ?? 5000, maxOpenMs: BREAKER_MAX_OPEN_MS },
+      this.clock,
+    );
   }
 
   async send(target: PushTarget, payload: string, options: PushOptions): Promise<PushResult> {
@@ -66,7 +81,15 @@ export class PushSender {
         contentEncoding: 'aes128gcm',
       },
     );
-    return this.post(url, details.headers as Record<string, string | number>, details.body as Buffer);
+    const origin = url.origin;
+    const openUntil = this.breakers.openUntil(origin);
+    if (openUntil > 0) return { outcome: 'retry', retryAfterMs: openUntil - this.clock.now() };
+    if (this.breakers.room(origin, 1) === 0) return { outcome: 'retry', retryAfterMs: 1000 }; // a probe is out
+    const probe = this.breakers.started(origin);
+    const result = await this.post(url, details.headers as Record<string, string | number>, details.body as Buffer);
+    if (result.outcome === 'retry') this.breakers.failed(origin, result.timedOut === true, probe);
+    else this.breakers.succeeded(origin); // it answered: whatever it said, it is not stalling
+    return result;
   }
 
   close(): void {
@@ -94,7 +117,7 @@ export class PushSender {
   private async post(url: URL, headers: Record<string, string | number>, body: Buffer): Promise<PushResult> {
     const r = await this.http.post(url, headers, body);
     // A refused endpoint (private or internal address, a name that does not resolve) is dead, not retried.
-    if ('error' in r) return r.refused ? { outcome: 'gone' } : { outcome: 'retry' };
+    if ('error' in r) return r.refused ? { outcome: 'gone' } : { outcome: 'retry', timedOut: r.timedOut };
     if (r.status >= 200 && r.status < 300) return { outcome: 'accepted' };
     if (r.status === 404 || r.status === 410) return { outcome: 'gone' };
     if (r.status === 429 || r.status >= 500)

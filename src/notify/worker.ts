@@ -47,7 +47,10 @@ export interface NotifyWorkerSettings {
 const OUTBOX_BATCH = 50;
 const PUSH_BATCH = 100;
 const PUSH_LOOPS = 3;
-const PUSH_CONCURRENCY = 100;
+/** How long a batch waits for its pushes before it settles those done and claims more. */
+const PUSH_BATCH_WAIT_MS = 2000;
+/** Batches whose late pushes may be in flight at once, per replica. */
+const MAX_STRAGGLING_BATCHES = 20;
 const REMINDER_BATCH = 20;
 const PUSH_TTL_S = 24 * 3600;
 /** Backoff doubles from 1 s up to 5 min; after this many attempts (about 2 h) a push is dropped. */
@@ -102,6 +105,12 @@ export const backoffMs = (attempts: number, retryAfterMs?: number): number => {
   return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 };
 
+/** What a push's attempt leaves to store. */
+type PushOutcome =
+  | { push: ClaimedPush; kind: 'sent'; countsAsNotified: boolean }
+  | { push: ClaimedPush; kind: 'dropped' }
+  | { push: ClaimedPush; kind: 'retry'; partlyNotified: boolean; subscriptions: string[] | null; dueAt: Date };
+
 /**
  * The notification worker of one replica (every replica runs one): two loops over storage.
  * Fan-out claims owed messages from notify_outbox (a lease, FOR UPDATE SKIP LOCKED), works out
@@ -120,6 +129,8 @@ export class NotifyWorker {
   private readonly reminderWake = new Wakeup();
   private running = false;
   private loops: Promise<void>[] = [];
+  /** Settlements of pushes still in flight when their batch settled. */
+  private readonly stragglers = new Set<Promise<void>>();
   private lastPrune = 0;
 
   constructor(
@@ -176,6 +187,7 @@ export class NotifyWorker {
     for (const wake of this.pushWakes) wake.kick();
     this.reminderWake.kick();
     await Promise.all([...this.loops, this.webhooks.stop()]);
+    await Promise.all(this.stragglers);
   }
 
   private async loop(name: string, full: number, batch: () => Promise<number>, wake: Wakeup): Promise<void> {
@@ -348,51 +360,81 @@ export class NotifyWorker {
       if (list) list.push(s);
       else subscriptions.set(s.userId, [s]);
     }
+    // Each push settles with the batch when it is done within PUSH_BATCH_WAIT_MS; one still in
+    // flight then (an endpoint that does not answer) settles on its own when it is, under its
+    // lease: a push service that stalls holds neither this loop nor the other pushes of its batch.
+    const results: (PushOutcome | undefined)[] = new Array(claimed.length);
+    const all = Promise.all(claimed.map((push, i) => this.pushOne(push, subscriptions).then((o) => (results[i] = o))));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, PUSH_BATCH_WAIT_MS)))]);
+    clearTimeout(timer);
+    const ready = results.filter((o) => o !== undefined);
+    await this.settle(ready);
+    if (ready.length < claimed.length) {
+      const pending = new Set(claimed.filter((_, i) => results[i] === undefined));
+      const straggling = all
+        .then(() => this.settle(results.filter((o): o is PushOutcome => o !== undefined && pending.has(o.push))))
+        .catch((err) => this.deps.logger.warn('settling late pushes failed; their lease hands them on', { err }))
+        .finally(() => this.stragglers.delete(straggling));
+      this.stragglers.add(straggling);
+      // Bounded: with this many batches straggling, wait for one before claiming more.
+      if (this.stragglers.size >= MAX_STRAGGLING_BATCHES) await Promise.race(this.stragglers);
+    }
+    return claimed.length;
+  }
+
+  /** Sends one push to each of its user's devices that it owes; what to store of it. */
+  private async pushOne(push: ClaimedPush, subscriptions: Map<string, PushSubscriptionRow[]>): Promise<PushOutcome> {
+    const all = subscriptions.get(push.userId) ?? [];
+    const owed = push.retrySubscriptions ? all.filter((s) => push.retrySubscriptions!.includes(s.id)) : all;
+    if (owed.length === 0) return { push, kind: 'dropped' };
+    const payload = JSON.stringify(push.count > 1 ? coalescedPayload(push.payload, push.count) : push.payload);
+    const results = await Promise.all(owed.map((s) => this.sendOne(s, payload, push)));
+    const failed: string[] = [];
+    let retryAfterMs: number | undefined;
+    let accepted = 0;
+    results.forEach((r, i) => {
+      if (r.outcome === 'accepted') accepted++;
+      else if (r.outcome === 'retry') {
+        failed.push(owed[i]!.id);
+        if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
+      }
+    });
+    const firstTry = push.retrySubscriptions === null;
+    if (failed.length === 0) return { push, kind: 'sent', countsAsNotified: firstTry && accepted > 0 };
+    if (push.attempts + 1 >= MAX_PUSH_ATTEMPTS) {
+      this.deps.logger.warn('push dropped after its last attempt', { groupId: push.groupId, attempts: push.attempts + 1 });
+      return { push, kind: 'dropped' };
+    }
+    // All failed: retry them all (retrySubscriptions stays null, so success still counts as notified once).
+    const partial = accepted > 0 || failed.length < owed.length;
+    return {
+      push,
+      kind: 'retry',
+      partlyNotified: partial && firstTry && accepted > 0,
+      subscriptions: partial || !firstTry ? failed : null,
+      dueAt: new Date(Date.now() + backoffMs(push.attempts, retryAfterMs)),
+    };
+  }
+
+  private async settle(done: PushOutcome[]): Promise<void> {
+    if (done.length === 0) return;
     const outcomes = {
       sent: [] as { push: ClaimedPush; countsAsNotified: boolean }[],
-      retry: [] as { push: ClaimedPush; subscriptions: string[]; dueAt: Date }[],
+      retry: [] as { push: ClaimedPush; subscriptions: string[] | null; dueAt: Date }[],
       dropped: [] as ClaimedPush[],
     };
     const partlyNotified: ClaimedPush[] = [];
-    await forEachLimited(claimed, PUSH_CONCURRENCY, async (push) => {
-      const all = subscriptions.get(push.userId) ?? [];
-      const owed = push.retrySubscriptions ? all.filter((s) => push.retrySubscriptions!.includes(s.id)) : all;
-      if (owed.length === 0) {
-        outcomes.dropped.push(push);
-        return;
+    for (const o of done) {
+      if (o.kind === 'sent') outcomes.sent.push({ push: o.push, countsAsNotified: o.countsAsNotified });
+      else if (o.kind === 'dropped') outcomes.dropped.push(o.push);
+      else {
+        outcomes.retry.push({ push: o.push, subscriptions: o.subscriptions, dueAt: o.dueAt });
+        if (o.partlyNotified) partlyNotified.push(o.push);
       }
-      const payload = JSON.stringify(push.count > 1 ? coalescedPayload(push.payload, push.count) : push.payload);
-      const results = await Promise.all(owed.map((s) => this.sendOne(s, payload, push)));
-      const failed: string[] = [];
-      let retryAfterMs: number | undefined;
-      let accepted = 0;
-      results.forEach((r, i) => {
-        if (r.outcome === 'accepted') accepted++;
-        else if (r.outcome === 'retry') {
-          failed.push(owed[i]!.id);
-          if (r.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, r.retryAfterMs);
-        }
-      });
-      const firstTry = push.retrySubscriptions === null;
-      if (failed.length === 0) {
-        outcomes.sent.push({ push, countsAsNotified: firstTry && accepted > 0 });
-      } else if (push.attempts + 1 >= MAX_PUSH_ATTEMPTS) {
-        this.deps.logger.warn('push dropped after its last attempt', { groupId: push.groupId, attempts: push.attempts + 1 });
-        outcomes.dropped.push(push);
-      } else {
-        // All failed: retry them all (retrySubscriptions stays null, so success still counts as notified once).
-        const partial = accepted > 0 || failed.length < owed.length;
-        if (partial && firstTry && accepted > 0) partlyNotified.push(push);
-        outcomes.retry.push({
-          push,
-          subscriptions: partial || !firstTry ? failed : (null as unknown as string[]),
-          dueAt: new Date(Date.now() + backoffMs(push.attempts, retryAfterMs)),
-        });
-      }
-    });
-    const notified = await settlePushes(db, this.token, settings.coalesceMs, outcomes, partlyNotified);
+    }
+    const notified = await settlePushes(this.deps.db, this.token, this.deps.settings.coalesceMs, outcomes, partlyNotified);
     for (const n of notified) this.deps.onReachChanged?.(n.g, n.s);
-    return claimed.length;
   }
 
   private async sendOne(subscription: PushSubscriptionRow, payload: string, push: ClaimedPush): Promise<PushResult> {
@@ -408,12 +450,4 @@ export class NotifyWorker {
     }
     return result;
   }
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(runners);
 }

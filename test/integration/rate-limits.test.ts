@@ -261,10 +261,12 @@ describe('per group socket limits, and flooding', () => {
     }, 10);
     const honestSender = setInterval(() => h.send({ type: 'ping', id: `h${Date.now()}` }), 1000 / 45);
     try {
-      const closed = await Promise.race([s.closed, sleep(4000).then(() => undefined)]);
+      const closed = await Promise.race([s.closed, sleep(10_000).then(() => undefined)]);
       const ms = performance.now() - started;
       expect(closed?.code).toBe(4429);
-      expect(ms).toBeLessThan(1600);
+      // About a second on a quiet machine; what bounds it is the count of refusals below, so a busy
+      // machine (slower timers on both sides) gets room here.
+      expect(ms).toBeLessThan(5000);
       const refusals = s.frames.filter((f) => f.code === 'rate_limited');
       // Bounded by the burst (plus what fades meanwhile), not by how long the flood lasts.
       expect(refusals.length).toBeLessThan(300);
