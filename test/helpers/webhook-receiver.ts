@@ -75,8 +75,17 @@ export class WebhookReceiver {
     } catch {
       verified = false;
     }
-    this.received.push({ path, id: headers['webhook-id'] ?? '', body: JSON.parse(body) as Record<string, unknown>, verified });
+    this.received.push({ path, id: headers['webhook-id'] ?? '', body: parsed(body), verified });
     if (this.hanging.some((prefix) => path.startsWith(prefix))) return undefined;
     return this.answers.get(path)?.() ?? { status: 200 };
+  }
+}
+
+/** A webhook's JSON body; anything else (an encrypted push sent here) as an empty object. */
+function parsed(body: string): Record<string, unknown> {
+  try {
+    return JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return {};
   }
 }

@@ -133,6 +133,83 @@ describe.each(storageModes())('webhook isolation (%s)', (mode) => {
   }, 90_000);
 });
 
+describe.each(storageModes())('push isolation (%s)', (mode) => {
+  let server: TestServer;
+  let receiver: WebhookReceiver;
+  let push: LocalPushService;
+  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
+  let n = 0;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    receiver.hang('/stall/');
+    push = await LocalPushService.start();
+    if (mode === 'postgres') database = await ownDatabase('pushiso');
+    server = await startServer({
+      mode,
+      env: {
+        ...(database ? { DATABASE_URL: database.url } : {}),
+        WEBHOOK_ALLOW_PRIVATE: 'on',
+        PUSH_TIMEOUT_MS: String(TIMEOUT_MS),
+        PUSH_COALESCE_MS: '0',
+      },
+    });
+    push.expectVapidKey((await server.http('GET', '/v1/push/vapid-key')).body.publicKey);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await receiver?.stop();
+    await push?.stop();
+    await database?.drop();
+  });
+
+  const subscribe = async (user: TestUser, endpoint: string, keys: unknown) =>
+    expect((await server.http('POST', '/v1/push/subscriptions', { token: user.token, body: { endpoint, keys } })).status).toBe(201);
+
+  it('members whose push endpoints never answer delay no one else’s pushes', async () => {
+    const admin = await tokenUser(server, 'pushadmin');
+    const c = (await server.http('POST', '/v1/communities', { token: admin.token, body: { name: 'Volunteers' } })).body.community;
+    const code = (await server.http('POST', `/v1/communities/${c.id}/invites`, { token: admin.token, body: {} })).body.code;
+    const join = async (label: string) => {
+      const u = await tokenUser(server, label);
+      expect((await server.http('POST', `/v1/invites/${code}/join`, { token: u.token })).status).toBeLessThan(300);
+      return u;
+    };
+    const member = await join('pushmember');
+    const sub = push.subscribe();
+    await subscribe(member, sub.endpoint, sub.keys);
+
+    /** For each of `rounds` announcements, one a second: ms until the member's push arrived. */
+    const measure = async (rounds: number) => {
+      const times: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const before = push.deliveredTo(sub.id).length;
+        const sent = Date.now();
+        const r = await server.http('POST', `/v1/communities/${c.id}/announcements`, {
+          token: admin.token,
+          body: { clientMsgId: `p${n++}`, text: `shift ${n}` },
+        });
+        expect(r.status).toBe(201);
+        await waitUntil(() => push.deliveredTo(sub.id).length > before, 3 * TIMEOUT_MS, `the member's push ${i}`);
+        times.push(Date.now() - sent);
+        await sleep(1000);
+      }
+      return times;
+    };
+    const quiet = await measure(2);
+    // Three members (more than a replica's push loops) whose devices point at an endpoint that
+    // accepts and never answers: every announcement owes them pushes that stall for the timeout.
+    for (let i = 0; i < 3; i++) {
+      const stalling = await join(`pushstall${i}`);
+      for (let d = 0; d < 3; d++) await subscribe(stalling, `${receiver.url}/stall/push${i}-${d}`, push.subscribe().keys);
+    }
+    const attacked = await measure(6);
+    const bound = Math.min(TIMEOUT_MS, Math.max(2000, 2 * Math.max(...quiet)));
+    expect(Math.max(...attacked), `quiet ${quiet}, attacked ${attacked}`).toBeLessThan(bound + 2000);
+    expect(receiver.received.some((r) => r.path.startsWith('/stall/push'))).toBe(true);
+  }, 120_000);
+});
+
 describe('refused webhook targets', () => {
   let server: TestServer;
   beforeAll(async () => {
