@@ -15,7 +15,7 @@ import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const TIMEOUT_MS = 10_000;
 
-describe.each(storageModes())('webhook isolation (%s)', (mode) => {
+describe.each(storageModes())('webhook and push isolation (%s)', (mode) => {
   let server: TestServer;
   let receiver: WebhookReceiver;
   let push: LocalPushService;
@@ -131,37 +131,6 @@ describe.each(storageModes())('webhook isolation (%s)', (mode) => {
       await attack;
     }
   }, 90_000);
-});
-
-describe.each(storageModes())('push isolation (%s)', (mode) => {
-  let server: TestServer;
-  let receiver: WebhookReceiver;
-  let push: LocalPushService;
-  let database: Awaited<ReturnType<typeof ownDatabase>> | undefined;
-  let n = 0;
-
-  beforeAll(async () => {
-    receiver = await WebhookReceiver.start();
-    receiver.hang('/stall/');
-    push = await LocalPushService.start();
-    if (mode === 'postgres') database = await ownDatabase('pushiso');
-    server = await startServer({
-      mode,
-      env: {
-        ...(database ? { DATABASE_URL: database.url } : {}),
-        WEBHOOK_ALLOW_PRIVATE: 'on',
-        PUSH_TIMEOUT_MS: String(TIMEOUT_MS),
-        PUSH_COALESCE_MS: '0',
-      },
-    });
-    push.expectVapidKey((await server.http('GET', '/v1/push/vapid-key')).body.publicKey);
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await receiver?.stop();
-    await push?.stop();
-    await database?.drop();
-  });
 
   const subscribe = async (user: TestUser, endpoint: string, keys: unknown) =>
     expect((await server.http('POST', '/v1/push/subscriptions', { token: user.token, body: { endpoint, keys } })).status).toBe(201);
