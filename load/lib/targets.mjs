@@ -39,7 +39,7 @@ async function startAll(name, count, spawnOne, healthPath, firstPort = basePort)
   const ports = Array.from({ length: count }, (_, i) => firstPort + i);
   const children = ports.map((port, i) => spawnOne(port, i));
   for (const port of ports) {
-    if (!(await waitFor(() => healthy(port, healthPath), 30_000, 100))) throw new Error(`${name} on ${port} did not start`);
+    if (!(await waitFor(() => healthy(port, healthPath), 90_000, 100))) throw new Error(`${name} on ${port} did not start`);
   }
   progress(`${name}: ${count} process(es) on ports ${ports.join(', ')}`);
   return {
