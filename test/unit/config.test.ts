@@ -58,6 +58,8 @@ describe('loadConfig', () => {
       REPORT_RATE: { points: 20, durationS: 3600 },
       TRUST_PROXY: 0,
       SCRYPT_LOG_N: 17,
+      PASSWORD_LINE_PER_KEY: 4,
+      PASSWORD_LINE_MAX: 64,
       DRAIN_TIMEOUT_MS: 10_000,
       DRAIN_NOTICE_MS: 0,
       FEED_CHECK_MS: 5000,

@@ -90,7 +90,8 @@ describe('cost-bounded commands', () => {
     controls.length = 0;
     const large = await statementsOf(() => chatGroups.create(owner!, { name: 'large', members: others }));
     expect(large.statements).toBe(small.statements);
-    expect(large.statements).toBeLessThanOrEqual(15);
+    // 19 since the join check and the invitations' statements run on every path, members or not.
+    expect(large.statements).toBeLessThanOrEqual(19);
 
     const groupId = large.value.group.id;
     expect(large.value.group.memberCount).toBe(257);
