@@ -1,9 +1,9 @@
 import uws, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
-import type { Principal } from '../auth/tokens.js';
-import type { Chat } from '../chat/index.js';
+import type { Principal } from '../platform/auth/tokens.js';
+import type { Chat } from '../platform/features.js';
 import type { Hub } from '../delivery/hub.js';
-import type { Logger } from '../obs/logger.js';
-import type { Metrics } from '../obs/metrics.js';
+import type { Logger } from '../platform/obs/logger.js';
+import type { Metrics } from '../platform/obs/metrics.js';
 import { CommandError, commandIdOf, type AnyCommand, type CommandId } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import { errorFrame } from '../protocol/frames.js';

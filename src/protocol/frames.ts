@@ -1,4 +1,4 @@
-import type { EventRow } from '../db/schema.js';
+import type { EventRow } from '../platform/db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
 import type { AttachmentFrame, GroupSummary, InvitedGroup, Known, ProfileView, ReportView } from './server-frames.js';

@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BanyanHttp } from '../../src/client/http.js';
-import { pushQueue, pushSubscriptions } from '../../src/db/schema.js';
+import { pushQueue, pushSubscriptions } from '../../src/platform/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';

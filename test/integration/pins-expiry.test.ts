@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { BanyanClient } from '../../src/client/index.js';
-import { attachmentRefs, attachments, eventReminders, eventRsvps, events, pollVotes, reactions } from '../../src/db/schema.js';
+import { attachmentRefs, attachments, eventReminders, eventRsvps, events, pollVotes, reactions } from '../../src/platform/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { tokenUser, tokenUsers, sleep } from '../helpers/users.js';

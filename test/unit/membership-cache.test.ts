@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MembershipCache } from '../../src/chat/membership-cache.js';
-import { groups, members, users, type Role } from '../../src/db/schema.js';
+import { MembershipCache } from '../../src/features/groups/membership-cache.js';
+import { groups, members, users, type Role } from '../../src/platform/db/schema.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 
 describe('MembershipCache', () => {

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationsFolder } from '../../src/db/connect.js';
-import { events, groups, members, users } from '../../src/db/schema.js';
+import { migrationsFolder } from '../../src/platform/db/connect.js';
+import { events, groups, members, users } from '../../src/platform/db/schema.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 
 // The data part of migration 0002 (docs/protocol.md §8 "Privacy and safety"), run again over rows shaped as before it:

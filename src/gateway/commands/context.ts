@@ -1,4 +1,4 @@
-import type { Chat } from '../../chat/index.js';
+import type { Chat } from '../../platform/features.js';
 import type { Command, CommandType } from '../../protocol/commands.js';
 
 /** What a command handler gets: the domain and who is asking, on which connection. */
