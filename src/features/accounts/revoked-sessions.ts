@@ -1,5 +1,5 @@
 import type { Db } from '../../platform/db/connect.js';
-import { revokedSessions, sessionRevoked } from '../sessions/queries.js';
+import { revokedSessions, sessionRevoked } from '../sessions/index.js';
 import type { Logger } from '../../platform/obs/logger.js';
 
 /** Past this many revoked, unexpired sessions, lookups go to storage (memory stays bounded). */

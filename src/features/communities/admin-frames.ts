@@ -1,7 +1,7 @@
 import type { Queryable } from '../../platform/db/connect.js';
-import { listAdminIds } from '../governance/queries.js';
+import { listAdminIds } from '../governance/index.js';
 import { joinRequestFrame } from '../../protocol/frames.js';
-import { oweCommunityEvent } from '../webhooks/community-webhooks.js';
+import { oweCommunityEvent } from '../webhooks/index.js';
 import type { Outbox } from '../../platform/db/outbox.js';
 
 // Live frames for admins (not logged): each goes on the user topic of every owner and admin of

@@ -19,19 +19,19 @@ import {
   type CommunityWithAnnouncement,
 } from './queries.js';
 import type { Tx } from '../../platform/db/connect.js';
-import { draft, lockGroupLog } from '../messages/queries.js';
-import { closeGroup, findGroup, findMembership, listMembers, updateGroup, type Membership } from '../groups/queries.js';
+import { draft, lockGroupLog } from '../messages/index.js';
+import { closeGroup, findGroup, findMembership, listMembers, updateGroup, type Membership } from '../groups/index.js';
 import { newId, newInviteCode } from '../../platform/ids.js';
 import { badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
 import type { communitySettings, groupSettings } from '../../protocol/http-bodies.js';
 import type { Community, CommunityGroup, HttpReply } from '../../protocol/http-replies.js';
-import { bannedAmong, deleteCommunityJoinRequests } from '../governance/queries.js';
+import { bannedAmong, deleteCommunityJoinRequests } from '../governance/index.js';
 import { isAdmin, requireAdmin } from '../../platform/policy/access.js';
-import { decideEntry, fileJoinRequest } from '../groups/admission.js';
+import { decideEntry, fileJoinRequest } from '../groups/index.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import { assertMessageTtl } from '../messages/message-ttl.js';
-import { groupFields, groupView, type Groups } from '../groups/groups.js';
-import type { Messages } from '../messages/messages.js';
+import { assertMessageTtl } from '../messages/index.js';
+import { groupFields, groupView, type Groups } from '../groups/index.js';
+import type { Messages } from '../messages/index.js';
 import { commit } from '../../platform/db/outbox.js';
 
 type CommunitySettings = z.output<typeof communitySettings>;

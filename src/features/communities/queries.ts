@@ -1,5 +1,5 @@
 import { aliasedTable, and, asc, eq, gt, ilike, isNotNull, isNull, ne, notExists, or, sql } from 'drizzle-orm';
-import { listMembers } from '../groups/queries.js';
+import { listMembers } from '../groups/index.js';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { communities, events, groups, invites, joinRequests, members, users, type CommunityRow } from '../../platform/db/schema.js';
 

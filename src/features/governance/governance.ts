@@ -1,5 +1,5 @@
-import { findCommunity } from '../communities/queries.js';
-import { findMessage, lockGroupLog } from '../messages/queries.js';
+import { findCommunity } from '../communities/index.js';
+import { findMessage, lockGroupLog } from '../messages/index.js';
 import {
   deleteBan,
   deleteMute,
@@ -12,19 +12,19 @@ import {
   upsertMute,
   userNames,
 } from './queries.js';
-import { findMembership } from '../groups/queries.js';
+import { findMembership } from '../groups/index.js';
 import type { ReportRow } from '../../platform/db/schema.js';
 import { newId } from '../../platform/ids.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
 import { reportFrame, type LogEvent } from '../../protocol/frames.js';
 import type { ReportView } from '../../protocol/server-frames.js';
 import { isAdmin, requireMember } from '../../platform/policy/access.js';
-import { oweCommunityEvent } from '../webhooks/community-webhooks.js';
-import { notifyAdmins } from '../communities/admin-frames.js';
+import { oweCommunityEvent } from '../webhooks/index.js';
+import { notifyAdmins } from '../communities/index.js';
 import { findAuthority, requireGovernor, type Authority } from '../../platform/policy/authority.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import type { Groups } from '../groups/groups.js';
-import type { Messages } from '../messages/messages.js';
+import type { Groups } from '../groups/index.js';
+import type { Messages } from '../messages/index.js';
 import { commit, publishCommitted } from '../../platform/db/outbox.js';
 
 export type ReportAction = NonNullable<ReportRow['action']>;

@@ -1,12 +1,12 @@
-import { findCommunity, insertJoinRequest, type CommunityWithAnnouncement } from '../communities/queries.js';
+import { findCommunity, insertJoinRequest, type CommunityWithAnnouncement } from '../communities/index.js';
 import type { Tx } from '../../platform/db/connect.js';
-import { lockGroupLog } from '../messages/queries.js';
-import { bannedAmong } from '../governance/queries.js';
+import { lockGroupLog } from '../messages/index.js';
+import { bannedAmong } from '../governance/index.js';
 import { findMembership, memberIdsOf } from './queries.js';
 import type { GroupRow } from '../../platform/db/schema.js';
-import { findUser } from '../accounts/queries.js';
+import { findUser } from '../accounts/index.js';
 import { isAdmin } from '../../platform/policy/access.js';
-import { notifyJoinRequest } from '../communities/admin-frames.js';
+import { notifyJoinRequest } from '../communities/index.js';
 import type { Outbox } from '../../platform/db/outbox.js';
 
 // The one check every way into a group passes at the moment of joining (docs/protocol.md §8

@@ -1,6 +1,6 @@
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { findDirectGroup, findGroup, findMembership } from './queries.js';
-import { eitherBlocks, visiblySharing } from '../privacy/queries.js';
+import { eitherBlocks, visiblySharing } from '../privacy/index.js';
 import { newId } from '../../platform/ids.js';
 import { conflict, notFound } from '../../protocol/errors.js';
 import type { ChatDeps } from '../../platform/deps.js';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Tx } from '../../platform/db/connect.js';
-import { draft, lockGroupLog } from '../messages/queries.js';
+import { draft, lockGroupLog } from '../messages/index.js';
 import {
   deleteMembers,
   findGroup,
@@ -18,27 +18,27 @@ import {
   type NewGroup,
 } from './queries.js';
 import type { GroupRow, Role } from '../../platform/db/schema.js';
-import { findCommunity, updateCommunity, userCommunityGroupIds } from '../communities/queries.js';
-import { groupEndsOf, listCommunitiesOfUser, listGroupsOfUsers } from '../sessions/queries.js';
-import { findUser, findUserIdByUsername } from '../accounts/queries.js';
+import { findCommunity, updateCommunity, userCommunityGroupIds } from '../communities/index.js';
+import { groupEndsOf, listCommunitiesOfUser, listGroupsOfUsers } from '../sessions/index.js';
+import { findUser, findUserIdByUsername } from '../accounts/index.js';
 import { newId } from '../../platform/ids.js';
 import { conflict, forbidden, notFound } from '../../protocol/errors.js';
 import { memberChangedFrame, type GroupSummary } from '../../protocol/frames.js';
-import { defaultNotifyLevel } from '../notifications/notifications.js';
+import { defaultNotifyLevel } from '../notifications/index.js';
 import type { Group, HttpReply } from '../../protocol/http-replies.js';
 import type { groupSettings } from '../../protocol/http-bodies.js';
-import { deleteCommunityInvitations, deleteCommunityJoinRequests } from '../governance/queries.js';
-import { directGroupBlocked } from '../privacy/queries.js';
+import { deleteCommunityInvitations, deleteCommunityJoinRequests } from '../governance/index.js';
+import { directGroupBlocked } from '../privacy/index.js';
 import { requireAdmin, requireMember } from '../../platform/policy/access.js';
 import { decideEntries, decideEntry, fileJoinRequest, type Admission } from './admission.js';
 import { AnswerFloor } from './answer-floor.js';
 import { requireGovernor, requireMemberOrGovernor } from '../../platform/policy/authority.js';
 import type { ChatDeps, ChatLimits } from '../../platform/deps.js';
-import { decideAdds, inviteIn } from '../privacy/consent.js';
-import { oweCommunityEvent } from '../webhooks/community-webhooks.js';
-import { assertMessageTtl } from '../messages/message-ttl.js';
+import { decideAdds, inviteIn } from '../privacy/index.js';
+import { oweCommunityEvent } from '../webhooks/index.js';
+import { assertMessageTtl } from '../messages/index.js';
 import { commit, type Outbox } from '../../platform/db/outbox.js';
-import { ReadBatch } from '../messages/read-batch.js';
+import { ReadBatch } from '../messages/index.js';
 
 export type GroupSettings = z.output<typeof groupSettings>;
 

@@ -1,7 +1,7 @@
-import { findCommunity } from '../communities/queries.js';
-import { lockGroupLog } from '../messages/queries.js';
+import { findCommunity } from '../communities/index.js';
+import { lockGroupLog } from '../messages/index.js';
 import { findGroup } from './queries.js';
-import { declineInvitation, listInvitations, takeInvitation } from '../privacy/queries.js';
+import { declineInvitation, listInvitations, takeInvitation } from '../privacy/index.js';
 import { notFound } from '../../protocol/errors.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { decideEntry, fileJoinRequest } from './admission.js';

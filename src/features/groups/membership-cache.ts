@@ -1,6 +1,6 @@
 import type { Db } from '../../platform/db/connect.js';
 import type { Membership } from './queries.js';
-import { findMembershipRow } from '../sessions/queries.js';
+import { findMembershipRow } from '../sessions/index.js';
 import type { AccessChange } from '../../delivery/access-change.js';
 import { notFound } from '../../protocol/errors.js';
 

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { releaseAttachmentRefsOf } from '../attachments/queries.js';
-import { eraseAnswers } from '../polls-events/queries.js';
+import { releaseAttachmentRefsOf } from '../attachments/index.js';
+import { eraseAnswers } from '../polls-events/index.js';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { events, groups, reactions } from '../../platform/db/schema.js';
 

@@ -1,7 +1,7 @@
 import { dueExpiries, eraseExpired, lockGroupLogIfFree } from './expiry-queries.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { commit } from '../../platform/db/outbox.js';
-import { unpinGoneIn } from '../pins/pins.js';
+import { unpinGoneIn } from '../pins/index.js';
 
 /** What one sweep did. */
 export interface ExpirySweep {

@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../../platform/db/connect.js';
-import { answersOf, pollCountsOf, rsvpCountsOf, scheduleReminder } from '../polls-events/queries.js';
-import { claimOwnAttachments, insertAttachmentRefs } from '../attachments/queries.js';
+import { answersOf, pollCountsOf, rsvpCountsOf, scheduleReminder } from '../polls-events/index.js';
+import { claimOwnAttachments, insertAttachmentRefs } from '../attachments/index.js';
 import { isRetryableConflict } from '../../platform/db/errors.js';
 import {
   draft,
@@ -17,10 +17,10 @@ import {
   setMessageText,
   setReaction,
 } from './queries.js';
-import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs, memberIdsOf } from '../groups/queries.js';
-import { directGroupBlocked } from '../privacy/queries.js';
+import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs, memberIdsOf } from '../groups/index.js';
+import { directGroupBlocked } from '../privacy/index.js';
 import { markTallyOwed } from './tally-queries.js';
-import { oweNotifications } from '../notifications/queries.js';
+import { oweNotifications } from '../notifications/index.js';
 import type { EventRow } from '../../platform/db/schema.js';
 import type { SendInput } from '../../protocol/commands.js';
 import { badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
@@ -35,18 +35,18 @@ import {
   type StoredPoll,
 } from '../../protocol/frames.js';
 import { assertMayPost, isAdmin, requireMember } from '../../platform/policy/access.js';
-import { attachmentMeta } from '../attachments/attachments.js';
+import { attachmentMeta } from '../attachments/index.js';
 import { assertNotMuted, findAuthority } from '../../platform/policy/authority.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import type { MembershipCache } from '../groups/membership-cache.js';
+import type { MembershipCache } from '../groups/index.js';
 import { commit, publishCommitted } from '../../platform/db/outbox.js';
 import { ReadBudget } from './read-budget.js';
 import type { ReachStats } from './reach.js';
-import { advanceReadCounting } from '../notifications/queries.js';
+import { advanceReadCounting } from '../notifications/index.js';
 import { setExpiry } from './expiry-queries.js';
 import { SendQueue, type SendResult, sameContent, storedContent } from './send-queue.js';
 import { ReactionTallies } from './tallies.js';
-import { unpinGoneIn } from '../pins/pins.js';
+import { unpinGoneIn } from '../pins/index.js';
 import { NewestPages, type GroupLogView, type NewestPage } from './newest-pages.js';
 
 type HistoryAnswer = { result: { json: string[]; hasMore: boolean }; cost: { rows: number; bytes: number } };

@@ -1,10 +1,10 @@
 import { and, asc, eq, getTableColumns, gt, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { OutgoingMessage, SendInput } from '../../protocol/commands.js';
-import { releaseAttachmentRefs } from '../attachments/queries.js';
+import { releaseAttachmentRefs } from '../attachments/index.js';
 import { executePrepared, type Db, type Queryable, type Tx } from '../../platform/db/connect.js';
-import { messageRows, reactionCounts } from '../sessions/queries.js';
+import { messageRows, reactionCounts } from '../sessions/index.js';
 import { MissingGroup } from '../../platform/db/errors.js';
-import { eraseAnswers } from '../polls-events/queries.js';
+import { eraseAnswers } from '../polls-events/index.js';
 import { events, groups, notifyOutbox, reactions, type EventRow } from '../../platform/db/schema.js';
 
 /** An event before the log gives it a seq and a time. */

@@ -1,4 +1,4 @@
-import { groupAdmins, statsOf } from '../notifications/queries.js';
+import { groupAdmins, statsOf } from '../notifications/index.js';
 import type { ChatDeps } from '../../platform/deps.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Tx } from '../../platform/db/connect.js';
 import { isRetryableConflict, isUniqueViolation, MissingGroup } from '../../platform/db/errors.js';
 import { appendEvents, appendMessages, findMessagesByClientIds, messageDraft, type MessageInsert } from './queries.js';
-import { oweNotifications } from '../notifications/queries.js';
+import { oweNotifications } from '../notifications/index.js';
 import type { EventRow } from '../../platform/db/schema.js';
 import type { LogEvent } from '../../protocol/frames.js';
 import { AppError, conflict, notFound } from '../../protocol/errors.js';

@@ -1,5 +1,5 @@
 import { draft, findMessage, lockGroupLog } from './queries.js';
-import { pollCounts, rsvpCounts } from '../polls-events/queries.js';
+import { pollCounts, rsvpCounts } from '../polls-events/index.js';
 import { claimTally, dueTallies, nextTallyDue, reactionCounts, type TallySubject } from './tally-queries.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { commit } from '../../platform/db/outbox.js';

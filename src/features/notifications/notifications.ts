@@ -1,4 +1,4 @@
-import { findGroup } from '../groups/queries.js';
+import { findGroup } from '../groups/index.js';
 import { deletePushSubscription, findStats, type NotifyLevel, setNotifyPreference, upsertPushSubscription } from './queries.js';
 import { newId } from '../../platform/ids.js';
 import { notFound } from '../../protocol/errors.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import webpush from 'web-push';
 import { OutboundHttp } from '../../platform/net/outbound.js';
-import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS } from '../webhooks/dispatcher.js';
-import { CircuitBreakers, type Clock, systemClock } from '../webhooks/lanes.js';
+import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS } from '../webhooks/index.js';
+import { CircuitBreakers, type Clock, systemClock } from '../webhooks/index.js';
 import type { VapidKeys } from './vapid.js';
 
 // Web Push delivery (RFC 8030) of payloads encrypted by `web-push` (RFC 8291 aes128gcm) with a

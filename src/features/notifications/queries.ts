@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
-import { enqueueDeliveries } from '../webhooks/queries.js';
+import { enqueueDeliveries } from '../webhooks/index.js';
 import { webhooks } from '../../platform/db/schema.js';
 import {
   blocks,

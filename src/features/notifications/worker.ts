@@ -17,18 +17,18 @@ import {
   subscriptionsOf,
 } from './queries.js';
 import type { PushSubscriptionRow } from '../../platform/db/schema.js';
-import { webhooksFor } from '../webhooks/queries.js';
+import { webhooksFor } from '../webhooks/index.js';
 import { newWebhookMessageId } from '../../platform/ids.js';
-import type { WebhookEvent } from '../webhooks/webhooks.js';
+import type { WebhookEvent } from '../webhooks/index.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { Logger } from '../../platform/obs/logger.js';
-import { claimReminders, fireReminder, nextReminderDue } from '../polls-events/queries.js';
+import { claimReminders, fireReminder, nextReminderDue } from '../polls-events/index.js';
 import type { StoredEvent } from '../../protocol/frames.js';
 import { attachmentsLine, buildPayload, coalescedPayload, contentLine, reminderPayload } from './payload.js';
-import type { Presence } from '../profiles-presence/presence-store.js';
+import type { Presence } from '../profiles-presence/index.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
-import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from '../webhooks/dispatcher.js';
-import type { Clock, SlotLimits } from '../webhooks/lanes.js';
+import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from '../webhooks/index.js';
+import type { Clock, SlotLimits } from '../webhooks/index.js';
 
 export interface NotifyWorkerSettings {
   coalesceMs: number;

@@ -1,13 +1,13 @@
 import type { Tx } from '../../platform/db/connect.js';
-import { draft, findMessage, lockGroupLog } from '../messages/queries.js';
-import { setPins } from '../messages/expiry-queries.js';
-import { findGroup } from '../groups/queries.js';
-import { directGroupBlocked } from '../privacy/queries.js';
+import { draft, findMessage, lockGroupLog } from '../messages/index.js';
+import { setPins } from '../messages/index.js';
+import { findGroup } from '../groups/index.js';
+import { directGroupBlocked } from '../privacy/index.js';
 import { conflict, forbidden, notFound } from '../../protocol/errors.js';
 import { isExpired } from '../../protocol/frames.js';
 import { requireMemberOrGovernor } from '../../platform/policy/authority.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import { groupView, type GroupView } from '../groups/groups.js';
+import { groupView, type GroupView } from '../groups/index.js';
 import { commit, type Outbox } from '../../platform/db/outbox.js';
 
 /** The group as it now stands, and the `group` event of the change (null: nothing changed). */

@@ -1,5 +1,5 @@
 import type { Tx } from '../../platform/db/connect.js';
-import { draft, findMessage, lockGroupLog } from '../messages/queries.js';
+import { draft, findMessage, lockGroupLog } from '../messages/index.js';
 import {
   type AnswerPage,
   answersOf,
@@ -13,16 +13,16 @@ import {
   usersByAnswer,
   votersByOption,
 } from './queries.js';
-import { directGroupBlocked } from '../privacy/queries.js';
+import { directGroupBlocked } from '../privacy/index.js';
 import type { EventRow } from '../../platform/db/schema.js';
 import { badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
 import { eventOf, isExpired, pollOf } from '../../protocol/frames.js';
 import { assertNotMuted, requireMemberOrGovernor } from '../../platform/policy/authority.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import type { MembershipCache } from '../groups/membership-cache.js';
+import type { MembershipCache } from '../groups/index.js';
 import { commit } from '../../platform/db/outbox.js';
 import { TalliedAnswers } from './tallied-answers.js';
-import type { ReactionTallies } from '../messages/tallies.js';
+import type { ReactionTallies } from '../messages/index.js';
 
 /** Polls and events of announcement groups whose definitions are kept in memory (the oldest go first). */
 const DEFINITIONS_CACHED = 1000;

@@ -10,14 +10,14 @@ import {
   type Audience,
 } from './queries.js';
 import type { UserRow } from '../../platform/db/schema.js';
-import { setAvatar } from '../profiles-presence/queries.js';
-import { findUser, insertUserIfMissing } from '../accounts/queries.js';
-import { findUserRow } from '../sessions/queries.js';
+import { setAvatar } from '../profiles-presence/index.js';
+import { findUser, insertUserIfMissing } from '../accounts/index.js';
+import { findUserRow } from '../sessions/index.js';
 import { badRequest, conflict, notFound } from '../../protocol/errors.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import type { PresenceFeed } from '../profiles-presence/presence-feed.js';
-import type { Profiles } from '../profiles-presence/profiles.js';
+import type { PresenceFeed } from '../profiles-presence/index.js';
+import type { Profiles } from '../profiles-presence/index.js';
 
 type Me = HttpReply<'profile'>['user'];
 

@@ -1,4 +1,4 @@
-import { findGroup, findMembership } from '../groups/queries.js';
+import { findGroup, findMembership } from '../groups/index.js';
 import { presenceAudience, presenceOfGroupMembers } from './queries.js';
 import type { Presence, PresenceChange } from './presence-store.js';
 import { badRequest, notFound } from '../../protocol/errors.js';

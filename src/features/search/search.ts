@@ -1,5 +1,5 @@
 import type { Db } from '../../platform/db/connect.js';
-import { findMembership } from '../groups/queries.js';
+import { findMembership } from '../groups/index.js';
 import { isCommunityMember, type SearchCursor, searchMessages } from './queries.js';
 import { badRequest, notFound } from '../../protocol/errors.js';
 

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/connect.js';
-import { membershipColumns, summaryColumns } from '../groups/queries.js';
+import { membershipColumns, summaryColumns } from '../groups/index.js';
 import { accounts, communities, events, groups, members, mutes, reactions, sessions, users } from '../../platform/db/schema.js';
 
 // The statements of session starts and of the reads every app open makes (`/v1/me`, the newest

@@ -2,9 +2,9 @@ import type { Principal } from '../../platform/auth/tokens.js';
 import { sessionStartsOf } from './queries.js';
 import type { GroupSummary } from '../../protocol/frames.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import { notifyAllMax, toSummary } from '../groups/groups.js';
-import type { Profiles, StoredProfile } from '../profiles-presence/profiles.js';
-import { ReadBatch } from '../messages/read-batch.js';
+import { notifyAllMax, toSummary } from '../groups/index.js';
+import type { Profiles, StoredProfile } from '../profiles-presence/index.js';
+import { ReadBatch } from '../messages/index.js';
 
 interface StartRead {
   stored: StoredProfile | undefined;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { findCommunity } from '../communities/queries.js';
-import { findMembership } from '../groups/queries.js';
+import { findCommunity } from '../communities/index.js';
+import { findMembership } from '../groups/index.js';
 import { countWebhooks, deleteWebhook, findWebhook, insertWebhook, listWebhooks, recentDeliveries, type WebhookRow } from './queries.js';
 import { newId } from '../../platform/ids.js';
 import { conflict, forbidden, notFound } from '../../protocol/errors.js';

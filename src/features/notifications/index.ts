@@ -1,0 +1,3 @@
+// What other features may use of notifications: the rest of this folder is its own.
+export * from './notifications.js';
+export * from './queries.js';

@@ -1,0 +1,3 @@
+// What other features may use of privacy: the rest of this folder is its own.
+export * from './consent.js';
+export * from './queries.js';
