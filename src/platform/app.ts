@@ -5,7 +5,7 @@ import { Tokens } from './auth/tokens.js';
 import type { Bus } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
-import { type Chat, createChat } from './features.js';
+import { type Chat, createChat, featureModules } from './features.js';
 import type { Config } from './config.js';
 import { openStorage, runMigrations, type Storage } from './db/connect.js';
 import { eventsAfter } from '../features/messages/queries.js';
@@ -145,7 +145,13 @@ export async function startApp(config: Config): Promise<App> {
       lastSeqs: (groupIds) => groupEndsOf(storage.reads, groupIds),
       eventsAfter: (groupId, after, limit) => eventsAfter(storage.db, groupId, after, limit),
     },
-    bodies: httpBodies(limits),
+    modules: featureModules(chat, {
+      bodies: httpBodies(limits),
+      limits: rateLimits,
+      localAccounts: config.LOCAL_ACCOUNTS,
+      maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      vapidPublicKey: vapid.publicKey,
+    }),
     metrics,
     logger,
     parseCommand: createCommandParser(limits),
@@ -154,7 +160,6 @@ export async function startApp(config: Config): Promise<App> {
     pingStorage: () => storage.ping(),
     limits: rateLimits,
     presence,
-    vapidPublicKey: vapid.publicKey,
     settings: {
       host: config.HOST,
       port: config.PORT,

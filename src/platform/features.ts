@@ -1,3 +1,17 @@
+import { accountsModule } from '../features/accounts/index.js';
+import { attachmentsModule } from '../features/attachments/index.js';
+import { communitiesModule } from '../features/communities/index.js';
+import { governanceModule } from '../features/governance/index.js';
+import { groupsModule } from '../features/groups/index.js';
+import { messagesModule } from '../features/messages/index.js';
+import { notificationsModule } from '../features/notifications/index.js';
+import { pinsModule } from '../features/pins/index.js';
+import { pollsEventsModule } from '../features/polls-events/index.js';
+import { privacyModule } from '../features/privacy/index.js';
+import { profilesPresenceModule } from '../features/profiles-presence/index.js';
+import { searchModule } from '../features/search/index.js';
+import { webhooksModule } from '../features/webhooks/index.js';
+import type { FeatureModule, ModuleContext } from './module.js';
 import type { Tokens } from './auth/tokens.js';
 import { Accounts } from '../features/accounts/accounts.js';
 import { Attachments, type MediaDeps } from '../features/attachments/attachments.js';
@@ -75,3 +89,22 @@ export function createChat(
 
 export type Chat = ReturnType<typeof createChat>;
 export type { ChatDeps, ChatLimits } from './deps.js';
+
+/** Each feature's routes and commands (docs/architecture.md "How to add a feature"), in registration order. */
+export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] {
+  return [
+    accountsModule(chat.accounts, ctx),
+    groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: chat.privacy }, ctx),
+    messagesModule(chat.messages, ctx),
+    pinsModule(chat.pins),
+    pollsEventsModule(chat.polls, ctx),
+    privacyModule(chat.privacy, ctx),
+    profilesPresenceModule(chat.profiles, chat.presence),
+    communitiesModule(chat.communities, ctx),
+    governanceModule(chat.governance, ctx),
+    attachmentsModule(chat.attachments, ctx),
+    searchModule(chat.search, ctx),
+    notificationsModule(chat.notifications, ctx),
+    webhooksModule(chat.webhooks, ctx),
+  ];
+}

@@ -1,4 +1,4 @@
-import type { Chat } from '../../platform/features.js';
+import type { Accounts } from './accounts.js';
 import { AppError } from '../../protocol/errors.js';
 import type { HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
@@ -45,30 +45,30 @@ async function checked<T>(limits: RateLimits, who: Checker, check: () => Promise
 }
 
 /** docs/protocol.md §2: local accounts and sessions. */
-export function accountRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, localAccounts: boolean, limits: RateLimits) {
+export function accountRoutes(router: HttpRouter, accounts: Accounts, bodies: HttpBodies, localAccounts: boolean, limits: RateLimits) {
   // Turned off, the endpoints do not exist (404 whatever the body), rather than answer 400 first.
   if (localAccounts) {
     router.public('post', '/v1/accounts', bodies.signUp, async ({ body, address }) => {
-      return { status: 201, body: (await checked(limits, { address }, () => chat.accounts.signUp(body))) satisfies HttpReply<'signedIn'> };
+      return { status: 201, body: (await checked(limits, { address }, () => accounts.signUp(body))) satisfies HttpReply<'signedIn'> };
     });
     router.public('post', '/v1/sessions', bodies.signIn, async ({ body, address }) => {
-      const who = { address, username: body.username, device: chat.accounts.trustedDevice(body.username, body.device) };
-      return { status: 200, body: (await checked(limits, who, () => chat.accounts.signIn(body))) satisfies HttpReply<'signedIn'> };
+      const who = { address, username: body.username, device: accounts.trustedDevice(body.username, body.device) };
+      return { status: 200, body: (await checked(limits, who, () => accounts.signIn(body))) satisfies HttpReply<'signedIn'> };
     });
     router.authed('put', '/v1/me/password', bodies.changePassword, async ({ principal, body, address }) => {
       // A stolen token must not make guessing the password any cheaper than signing in does.
-      const username = (await chat.accounts.usernameOf(principal.userId)) ?? principal.userId;
-      await checked(limits, { address, username }, () => chat.accounts.changePassword(principal, body));
+      const username = (await accounts.usernameOf(principal.userId)) ?? principal.userId;
+      await checked(limits, { address, username }, () => accounts.changePassword(principal, body));
       return { status: 204 };
     });
   }
   // Also for external tokens: their `sid` is revocable too (docs/protocol.md §2).
   router.authed('del', '/v1/sessions/current', undefined, async ({ principal }) => {
-    await chat.accounts.signOut(principal);
+    await accounts.signOut(principal);
     return { status: 204 };
   });
   router.authed('del', '/v1/sessions', undefined, async ({ principal }) => {
-    await chat.accounts.signOutEverywhere(principal);
+    await accounts.signOutEverywhere(principal);
     return { status: 204 };
   });
 }

@@ -1,5 +1,4 @@
-import { type Download, RangeNotSatisfiable } from './attachments.js';
-import type { Chat } from '../../platform/features.js';
+import { type Attachments, type Download, RangeNotSatisfiable } from './attachments.js';
 import { storableString } from '../../protocol/limits.js';
 import { idParam, parseQuery, type HttpReply, type HttpRouter } from '../../gateway/http.js';
 import { z } from 'zod';
@@ -26,17 +25,17 @@ const fileHeaders = {
 };
 
 /** docs/protocol.md §8 "Files (attachments)": upload (streamed), download with Range, thumbnails. */
-export function attachmentRoutes(router: HttpRouter, chat: Chat, maxUploadBytes: number) {
+export function attachmentRoutes(router: HttpRouter, attachments: Attachments, maxUploadBytes: number) {
   router.streamed('/v1/attachments', maxUploadBytes, async ({ principal, query, body, contentType, contentLength }) => {
     const { name } = parseQuery(query, uploadQuery);
-    const attachment = await chat.attachments.upload(principal.userId, { name, contentType, contentLength, body });
+    const attachment = await attachments.upload(principal.userId, { name, contentType, contentLength, body });
     return { status: 201, body: { attachment } };
   });
 
   const serve = (thumbnail: boolean) => async (input: { principal: { userId: string }; params: { id: string }; range: string }) => {
     try {
       return downloadReply(
-        await chat.attachments.download(input.principal.userId, idParam(input.params.id, 'attachment'), input.range, thumbnail),
+        await attachments.download(input.principal.userId, idParam(input.params.id, 'attachment'), input.range, thumbnail),
       );
     } catch (err) {
       if (!(err instanceof RangeNotSatisfiable)) throw err;

@@ -1,4 +1,4 @@
-import type { Chat } from '../../platform/features.js';
+import type { Communities } from './communities.js';
 import { memberQuery, pageQuery, type HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseQuery, type HttpRouter } from '../../gateway/http.js';
@@ -10,9 +10,8 @@ const page = (query: URLSearchParams) => {
 };
 
 /** docs/protocol.md §8: communities, their groups, members, invites, join requests, announcements; direct groups. */
-export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
-  const c = chat.communities;
-
+/** docs/protocol.md §8: communities, their groups, members, invites, join requests, announcements. */
+export function communityRoutes(router: HttpRouter, c: Communities, bodies: HttpBodies) {
   router.authed('post', '/v1/communities', bodies.createCommunity, async ({ principal, body }) => ({
     status: 201,
     body: { community: await c.create(principal.userId, body) } satisfies HttpReply<'community'>,
@@ -128,10 +127,5 @@ export function communityRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodi
   router.authed('post', '/v1/communities/:id/announcements', bodies.announce, async ({ principal, params, body }) => {
     const result = await c.announce(principal, communityId(params), body);
     return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } satisfies HttpReply<'posted'> };
-  });
-
-  router.authed('post', '/v1/direct', bodies.openDirect, async ({ principal, body }) => {
-    const result = await chat.direct.open(principal.userId, body.userId);
-    return { status: result.created ? 201 : 200, body: { group: result.group } satisfies HttpReply<'group'> };
   });
 }

@@ -1,12 +1,12 @@
-import type { Chat } from '../../platform/features.js';
+import type { Governance } from './governance.js';
 import { pageQuery, reportsQuery, seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseParam, parseQuery, type HttpRouter } from '../../gateway/http.js';
 import type { RateLimits } from '../../gateway/rate-limits.js';
 
 /** docs/protocol.md §8 "Privacy and safety": bans, mutes, reports. */
-export function governanceRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, limits: Pick<RateLimits, 'report'>) {
-  const g = chat.governance;
+export function governanceRoutes(router: HttpRouter, governance: Governance, bodies: HttpBodies, limits: Pick<RateLimits, 'report'>) {
+  const g = governance;
   const communityId = (params: { id: string }) => idParam(params.id, 'community');
   const groupId = (params: { id: string }) => idParam(params.id, 'group');
 

@@ -3,3 +3,4 @@ export * from './admission.js';
 export * from './groups.js';
 export * from './membership-cache.js';
 export * from './queries.js';
+export * from './module.js';

@@ -1,40 +1,57 @@
-import type { Chat } from '../../platform/features.js';
-import { historyQuery, pageQuery, seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
-import type { HttpReply } from '../../protocol/http-replies.js';
-import { idParam, parseParam, parseQuery, type HttpRouter } from '../../gateway/http.js';
+import { idParam, parseQuery, type HttpRouter } from '../../gateway/http.js';
 import type { RateLimits } from '../../gateway/rate-limits.js';
+import type { HttpBodies } from '../../protocol/http-bodies.js';
+import { pageQuery } from '../../protocol/http-bodies.js';
+import type { HttpReply } from '../../protocol/http-replies.js';
+import type { Privacy } from '../privacy/index.js';
+import type { Direct } from './direct.js';
+import type { Groups } from './groups.js';
+import type { Invitations } from './invitations.js';
 
 const groupId = (params: { id: string }) => idParam(params.id, 'group');
 
-/** docs/protocol.md §8: the caller, groups, members and messages. */
-export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, limits: Pick<RateLimits, 'addByUsername'>) {
+export interface GroupServices {
+  groups: Groups;
+  invitations: Invitations;
+  direct: Direct;
+  /** The caller's own profile, for `GET /v1/me`. */
+  privacy: Pick<Privacy, 'me'>;
+}
+
+/** docs/protocol.md §8: the caller, groups and their members, invitations, direct groups. */
+export function groupRoutes(
+  router: HttpRouter,
+  { groups, invitations, direct, privacy }: GroupServices,
+  bodies: HttpBodies,
+  limits: Pick<RateLimits, 'addByUsername'>,
+) {
   router.authed('get', '/v1/me', undefined, async ({ principal }) => {
-    const [user, groups, communities] = await Promise.all([
-      chat.privacy.me(principal),
-      chat.groups.listMine(principal.userId),
-      chat.groups.listMyCommunities(principal.userId),
+    const [user, myGroups, communities] = await Promise.all([
+      privacy.me(principal),
+      groups.listMine(principal.userId),
+      groups.listMyCommunities(principal.userId),
     ]);
-    return { status: 200, body: { user, groups, communities } satisfies HttpReply<'me'> };
+    return { status: 200, body: { user, groups: myGroups, communities } satisfies HttpReply<'me'> };
   });
 
   router.authed('post', '/v1/groups', bodies.createGroup, async ({ principal, body }) => ({
     status: 201,
-    body: (await chat.groups.create(principal.userId, body)) satisfies HttpReply<'groupCreated'>,
+    body: (await groups.create(principal.userId, body)) satisfies HttpReply<'groupCreated'>,
   }));
 
   router.authed('get', '/v1/groups/:id', undefined, async ({ principal, params }) => ({
     status: 200,
-    body: await chat.groups.get(principal.userId, groupId(params)),
+    body: await groups.get(principal.userId, groupId(params)),
   }));
 
   router.authed('patch', '/v1/groups/:id', bodies.updateGroup, async ({ principal, params, body }) => ({
     status: 200,
-    body: { group: await chat.groups.update(principal.userId, groupId(params), body) } satisfies HttpReply<'group'>,
+    body: { group: await groups.update(principal.userId, groupId(params), body) } satisfies HttpReply<'group'>,
   }));
 
   router.authed('get', '/v1/groups/:id/members', undefined, async ({ principal, params, query }) => {
     const page = parseQuery(query, pageQuery);
-    return { status: 200, body: await chat.groups.members(principal.userId, groupId(params), page.cursor, page.limit ?? 100) };
+    return { status: 200, body: await groups.members(principal.userId, groupId(params), page.cursor, page.limit ?? 100) };
   });
 
   router.authed('post', '/v1/groups/:id/members', bodies.addMember, async ({ principal, params, body }) => {
@@ -42,49 +59,36 @@ export function groupRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, 
     if (username !== undefined) await limits.addByUsername(principal.userId); // before anything is looked up
     const result =
       username !== undefined
-        ? await chat.groups.addMemberByUsername(principal.userId, groupId(params), { username, role })
-        : await chat.groups.addMember(principal.userId, groupId(params), { userId: userId!, role });
+        ? await groups.addMemberByUsername(principal.userId, groupId(params), { username, role })
+        : await groups.addMember(principal.userId, groupId(params), { userId: userId!, role });
     return result === 'added' ? { status: 201, body: {} } : { status: 202, body: { status: 'invited' } satisfies HttpReply<'invited'> };
   });
 
   router.authed('del', '/v1/groups/:id/members/:userId', undefined, async ({ principal, params }) => {
-    await chat.groups.removeMember(principal.userId, groupId(params), idParam(params.userId, 'member'));
+    await groups.removeMember(principal.userId, groupId(params), idParam(params.userId, 'member'));
     return { status: 204 };
   });
 
-  router.authed('get', '/v1/groups/:id/messages', undefined, async ({ principal, params, query }) => {
-    const q = parseQuery(query, historyQuery);
-    const page = await chat.messages.history(principal.userId, { group: groupId(params), ...q });
-    // The messages come as JSON, already counted against the reply's byte budget: joined, not serialised again.
-    return { status: 200, text: `{"messages":[${page.json.join(',')}],"hasMore":${page.hasMore}}`, contentType: 'application/json' };
+  router.authed('get', '/v1/invitations', undefined, async ({ principal }) => ({
+    status: 200,
+    body: await invitations.list(principal.userId),
+  }));
+
+  router.authed('post', '/v1/groups/:id/invitation', undefined, async ({ principal, params }) => {
+    const accepted = await invitations.accept(principal.userId, idParam(params.id, 'invitation'));
+    // docs/protocol.md §8 "Joining": `202 {status: "pending"}` when it became a join request.
+    return 'group' in accepted
+      ? { status: 200, body: accepted satisfies HttpReply<'group'> }
+      : { status: 202, body: accepted satisfies HttpReply<'invitationAccepted'> };
   });
 
-  router.authed('post', '/v1/groups/:id/messages', bodies.postMessage, async ({ principal, params, body }) => {
-    const result = await chat.messages.send(principal.userId, { group: groupId(params), ...body });
-    return { status: 201, body: { group: result.group, seq: result.seq, ts: result.ts.toISOString() } satisfies HttpReply<'posted'> };
+  router.authed('del', '/v1/groups/:id/invitation', undefined, async ({ principal, params }) => {
+    await invitations.decline(principal.userId, idParam(params.id, 'invitation'));
+    return { status: 204 };
   });
 
-  // Pins (docs/protocol.md §8 "Pins and disappearing messages"): the group as it now stands; no event when nothing changed.
-  router.authed('put', '/v1/groups/:id/pins/:seq', undefined, async ({ principal, params }) => ({
-    status: 200,
-    body: {
-      group: (await chat.pins.pin(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message'))).group,
-    } satisfies HttpReply<'group'>,
-  }));
-
-  router.authed('del', '/v1/groups/:id/pins/:seq', undefined, async ({ principal, params }) => ({
-    status: 200,
-    body: {
-      group: (await chat.pins.unpin(principal.userId, groupId(params), parseParam(params.seq, seqParam, 'message'))).group,
-    } satisfies HttpReply<'group'>,
-  }));
-
-  router.authed('get', '/v1/groups/:id/messages/:seq/receipts', undefined, async ({ principal, params }) => ({
-    status: 200,
-    body: (await chat.messages.receipts(
-      principal.userId,
-      groupId(params),
-      parseParam(params.seq, seqParam, 'message'),
-    )) satisfies HttpReply<'receipts'>,
-  }));
+  router.authed('post', '/v1/direct', bodies.openDirect, async ({ principal, body }) => {
+    const result = await direct.open(principal.userId, body.userId);
+    return { status: result.created ? 201 : 200, body: { group: result.group } satisfies HttpReply<'group'> };
+  });
 }

@@ -5,3 +5,4 @@ export * from './messages.js';
 export * from './queries.js';
 export * from './read-batch.js';
 export * from './tallies.js';
+export * from './module.js';

@@ -1,11 +1,9 @@
-import type { Chat } from '../../platform/features.js';
-import { seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
 import { idParam, parseParam, type HttpRouter } from '../../gateway/http.js';
+import { seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
+import type { Notifications } from './notifications.js';
 
-/** docs/protocol.md §8 "Notifications": notification preferences, Web Push subscriptions, community webhooks, reach statistics. */
-export function notificationRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies, vapidPublicKey: string) {
-  const n = chat.notifications;
-
+/** docs/protocol.md §8 "Notifications": notification preferences, Web Push subscriptions, reach statistics. */
+export function notificationRoutes(router: HttpRouter, n: Notifications, bodies: HttpBodies, vapidPublicKey: string) {
   router.authed('put', '/v1/groups/:id/notifications', bodies.notificationPreference, async ({ principal, params, body }) => {
     await n.setPreference(principal.userId, idParam(params.id, 'group'), body);
     return { status: 204 };
@@ -23,29 +21,6 @@ export function notificationRoutes(router: HttpRouter, chat: Chat, bodies: HttpB
     await n.unsubscribePush(principal.userId, idParam(params.id, 'subscription'));
     return { status: 204 };
   });
-
-  const communityId = (params: { id: string }) => idParam(params.id, 'community');
-  const webhookId = (params: { webhookId: string }) => idParam(params.webhookId, 'webhook');
-  router.authed('post', '/v1/communities/:id/webhooks', bodies.createWebhook, async ({ principal, params, body }) => ({
-    status: 201,
-    body: await chat.webhooks.create(principal.userId, communityId(params), body),
-  }));
-  router.authed('get', '/v1/communities/:id/webhooks', undefined, async ({ principal, params }) => ({
-    status: 200,
-    body: { webhooks: await chat.webhooks.list(principal.userId, communityId(params)) },
-  }));
-  router.authed('get', '/v1/communities/:id/webhooks/:webhookId', undefined, async ({ principal, params }) => ({
-    status: 200,
-    body: { webhook: await chat.webhooks.get(principal.userId, communityId(params), webhookId(params)) },
-  }));
-  router.authed('del', '/v1/communities/:id/webhooks/:webhookId', undefined, async ({ principal, params }) => {
-    await chat.webhooks.delete(principal.userId, communityId(params), webhookId(params));
-    return { status: 204 };
-  });
-  router.authed('get', '/v1/communities/:id/webhooks/:webhookId/deliveries', undefined, async ({ principal, params }) => ({
-    status: 200,
-    body: { deliveries: await chat.webhooks.deliveries(principal.userId, communityId(params), webhookId(params)) },
-  }));
 
   router.authed('get', '/v1/groups/:id/messages/:seq/stats', undefined, async ({ principal, params }) => ({
     status: 200,

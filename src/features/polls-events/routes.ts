@@ -1,4 +1,4 @@
-import type { Chat } from '../../platform/features.js';
+import type { Polls } from './polls.js';
 import { answersQuery, seqParam, type HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { idParam, parseParam, parseQuery, type HttpRouter } from '../../gateway/http.js';
@@ -17,20 +17,20 @@ const flag = (v: 'true' | 'false' | undefined) => (v === undefined ? undefined :
 const pageOf = (q: { cursor?: string | undefined; limit: number }) => ({ limit: q.limit, after: q.cursor });
 
 /** docs/protocol.md §8 "Polls and events": polls and events — answers, their counts, closing a poll. */
-export function pollRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
+export function pollRoutes(router: HttpRouter, polls: Polls, bodies: HttpBodies) {
   router.authed('post', '/v1/groups/:id/messages/:seq/vote', bodies.vote, async ({ principal, params, body }) => ({
     status: 200,
-    body: answered(await chat.polls.vote(principal.userId, { ...target(params), options: body.options })),
+    body: answered(await polls.vote(principal.userId, { ...target(params), options: body.options })),
   }));
 
   router.authed('post', '/v1/groups/:id/messages/:seq/rsvp', bodies.rsvp, async ({ principal, params, body }) => ({
     status: 200,
-    body: answered(await chat.polls.rsvp(principal.userId, { ...target(params), answer: body.answer })),
+    body: answered(await polls.rsvp(principal.userId, { ...target(params), answer: body.answer })),
   }));
 
   router.authed('post', '/v1/groups/:id/messages/:seq/close', undefined, async ({ principal, params }) => {
     const { group, target: seq } = target(params);
-    return { status: 200, body: answered(await chat.polls.close(principal.userId, group, seq)) };
+    return { status: 200, body: answered(await polls.close(principal.userId, group, seq)) };
   });
 
   router.authed('get', '/v1/groups/:id/messages/:seq/votes', undefined, async ({ principal, params, query }) => {
@@ -38,7 +38,7 @@ export function pollRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
     const q = parseQuery(query, answersQuery);
     return {
       status: 200,
-      body: (await chat.polls.votes(principal.userId, group, seq, flag(q.voters), pageOf(q))) satisfies HttpReply<'votes'>,
+      body: (await polls.votes(principal.userId, group, seq, flag(q.voters), pageOf(q))) satisfies HttpReply<'votes'>,
     };
   });
 
@@ -47,7 +47,7 @@ export function pollRoutes(router: HttpRouter, chat: Chat, bodies: HttpBodies) {
     const q = parseQuery(query, answersQuery);
     return {
       status: 200,
-      body: (await chat.polls.rsvps(principal.userId, group, seq, flag(q.users), pageOf(q))) satisfies HttpReply<'rsvps'>,
+      body: (await polls.rsvps(principal.userId, group, seq, flag(q.users), pageOf(q))) satisfies HttpReply<'rsvps'>,
     };
   });
 }

@@ -3,3 +3,4 @@ export * from './presence-feed.js';
 export * from './presence-store.js';
 export * from './profiles.js';
 export * from './queries.js';
+export * from './module.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Chat } from '../../platform/features.js';
+import type { Search } from './search.js';
 import { id, storableString } from '../../protocol/limits.js';
 import { parseQuery, type HttpRouter } from '../../gateway/http.js';
 import type { RateLimits } from '../../gateway/rate-limits.js';
@@ -13,10 +13,10 @@ const searchQuery = z.object({
 });
 
 /** docs/protocol.md §8 "Search": `GET /v1/search`, at most SEARCH_RATE per user. */
-export function searchRoutes(router: HttpRouter, chat: Chat, limits: Pick<RateLimits, 'search'>) {
+export function searchRoutes(router: HttpRouter, search: Search, limits: Pick<RateLimits, 'search'>) {
   router.authed('get', '/v1/search', undefined, async ({ principal, query }) => {
     const q = parseQuery(query, searchQuery);
     await limits.search(principal.userId);
-    return { status: 200, body: await chat.search.search(principal.userId, q) };
+    return { status: 200, body: await search.search(principal.userId, q) };
   });
 }

@@ -4,3 +4,4 @@ export * from './dispatcher.js';
 export * from './lanes.js';
 export * from './queries.js';
 export * from './webhooks.js';
+export * from './module.js';
