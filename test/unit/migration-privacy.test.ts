@@ -6,17 +6,17 @@ import { migrationsFolder } from '../../src/platform/db/connect.js';
 import { events, groups, members, users } from '../../src/platform/db/schema.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 
-// The data part of migration 0002 (docs/protocol.md §8 "Privacy and safety"), run again over rows shaped as before it:
+// The data part of migration 0004 (docs/protocol.md §8 "Privacy and safety"), run again over rows shaped as before it:
 // direct groups become symmetric; announcement groups' member and reaction events become
 // `hidden` places with no sender, their seqs kept; nothing else changes.
 
 const dataStatements = () =>
-  readFileSync(join(migrationsFolder, '0002_privacy.sql'), 'utf8')
+  readFileSync(join(migrationsFolder, '0004_privacy.sql'), 'utf8')
     .split('--> statement-breakpoint')
     .map((s) => s.trim())
     .filter((s) => /^(--[^\n]*\n)*UPDATE/.test(s));
 
-describe('migration 0002: existing data', () => {
+describe('migration 0004: existing data', () => {
   let t: TestDb;
   beforeAll(async () => {
     t = await openTestDb();

@@ -153,7 +153,7 @@ export const events = pgTable(
     index('events_expiry').on(t.expiresAt).where(sql`${t.expiresAt} is not null and not ${t.expired}`),
     uniqueIndex('events_idempotency').on(t.groupId, t.senderId, t.clientMsgId),
     index('events_messages').on(t.groupId, t.seq).where(sql`kind = 'message'`),
-    // Search's walk of a group, newest first (migration 0013).
+    // Search's walk of a group, newest first (migration 0011).
     index('events_messages_by_time').on(t.groupId, t.ts, t.seq).where(sql`kind = 'message'`),
     index('events_target').on(t.groupId, t.target).where(sql`target is not null`),
   ],
