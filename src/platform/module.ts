@@ -11,7 +11,7 @@ export interface FeatureModule {
   readonly name: string;
   /** Registers the feature's HTTP routes (docs/protocol.md §8). */
   routes?(router: HttpRouter): void;
-  /** The WebSocket commands the feature answers (docs/protocol.md §5). */
+  /** The WebSocket commands the feature answers (docs/protocol.md §4 "Commands"). */
   commands?: Partial<CommandHandlers>;
 }
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CommandType } from './commands.js';
 import { tryParseJson } from './json.js';
 
-// Server → client frames of docs/protocol.md §5 as zod schemas, for clients (src/client) and tests.
+// Server → client frames of docs/protocol.md §4 "Commands" as zod schemas, for clients (src/client) and tests.
 // The server does not parse these: it builds frames with the plain encoders of frames.ts, and
 // test/unit/server-frames.test.ts checks that what those encoders write parses here.
 // Objects are loose: a newer server may add fields (the protocol extends, never breaks), and

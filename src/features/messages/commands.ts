@@ -2,7 +2,7 @@ import type { CommandHandlers } from '../../gateway/commands/context.js';
 import { ackFrame, eventAckFrame } from '../../protocol/frames.js';
 import type { Messages } from './messages.js';
 
-/** docs/protocol.md §5: the message commands of a ready socket. */
+/** docs/protocol.md §4 "Commands": the message commands of a ready socket. */
 export function messageCommands(
   messages: Messages,
 ): Pick<CommandHandlers, 'send' | 'edit' | 'delete' | 'react' | 'read' | 'typing' | 'sync' | 'history'> {

@@ -6,7 +6,7 @@ import type { PinChange, Pins } from './pins.js';
 const pinAck = (id: string | number, group: string, change: PinChange) =>
   change.event ? eventAckFrame(id, change.event) : ackFrame(id, { group });
 
-/** docs/protocol.md §5: `pin` and `unpin`. */
+/** docs/protocol.md §4 "Commands": `pin` and `unpin`. */
 export function pinCommands(pins: Pins): Pick<CommandHandlers, 'pin' | 'unpin'> {
   return {
     pin: async ({ userId }, cmd) => pinAck(cmd.id, cmd.group, await pins.pin(userId, cmd.group, cmd.target)),
