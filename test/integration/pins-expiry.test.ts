@@ -403,7 +403,7 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       }
     });
 
-    it("an expired message's files, thumbnails and ranges are refused at request time, before the sweep (§8)", async () => {
+    it("an expired message's files, thumbnails and ranges are refused at request time, before the sweep (docs/protocol.md §8)", async () => {
       const HOUR_S = 3600;
       const paused = await start({ MESSAGE_TTL_ALLOWED: String(HOUR_S), EXPIRY_SWEEP_MS: '3600000' });
       try {

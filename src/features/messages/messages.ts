@@ -222,7 +222,7 @@ export class Messages {
     const membership = await requireMember(this.deps.db, input.group, userId);
     let seq: number | undefined;
     if (membership.kind === 'announcement' && this.reach) {
-      // Announcements count their readers as markers pass them (reach statistics, §7).
+      // Announcements count their readers as markers pass them (reach statistics, docs/protocol.md §8 "Notifications").
       const moved = await this.deps.db.transaction((tx) => advanceReadCounting(tx, input.group, userId, input.seq));
       seq = moved?.seq;
       for (const counted of moved?.counted ?? []) this.reach.changed(input.group, counted);

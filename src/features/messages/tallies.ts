@@ -12,7 +12,7 @@ const SWEEP_MS = 5000;
 const MIN_DELAY_MS = 50;
 
 /**
- * Writes the tallies of announcement groups (docs/protocol.md §8 "Privacy and safety", §8): one `reactions` event per
+ * Writes the tallies of announcement groups (docs/protocol.md §8 "Privacy and safety", docs/protocol.md §8): one `reactions` event per
  * message at most every `tallyIntervalMs`, never one per reaction, and likewise one `tally` event
  * of a poll's votes or an event's answers, never one per vote. The state lives in storage
  * (reactions, poll_votes, event_rsvps and reaction_tallies), and a flush claims its tally under

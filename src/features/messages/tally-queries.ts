@@ -2,7 +2,7 @@ import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { reactionTallies, reactions } from '../../platform/db/schema.js';
 
-// Tallies of announcement groups (docs/protocol.md §8 "Privacy and safety", §8): a reaction, a vote or an RSVP marks its
+// Tallies of announcement groups (docs/protocol.md §8 "Privacy and safety", docs/protocol.md §8): a reaction, a vote or an RSVP marks its
 // message's tally of that subject owed; a flush writes one `reactions` (or `tally`) event no
 // earlier than one interval after the previous one of that message and subject.
 

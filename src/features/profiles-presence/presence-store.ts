@@ -9,7 +9,7 @@ export interface PresenceChange {
 }
 
 /**
- * Who has a live socket (docs/protocol.md §8 "Notifications": they are not pushed; §8: presence frames). A session
+ * Who has a live socket (docs/protocol.md §8 "Notifications": they are not pushed; docs/protocol.md §8: presence frames). A session
  * follows every group of its user, so a user connected anywhere follows the group. This replica's
  * sessions are known exactly (the hub); other replicas' are known through Redis when it is
  * configured. Ephemeral: nothing of it is in PostgreSQL.

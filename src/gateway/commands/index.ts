@@ -22,7 +22,7 @@ const everyCommand = {
 const commandTypes = Object.keys(everyCommand) as (keyof CommandHandlers)[];
 
 /**
- * The features' command handlers as one table. Checked at start: every command of docs/protocol.md §5
+ * The features' command handlers as one table. Checked at start: every command of docs/protocol.md §4
  * has exactly one handler, so a feature that forgets to register one fails the first test, not a client.
  */
 export function assembleCommands(modules: readonly FeatureModule[]): CommandHandlers {
