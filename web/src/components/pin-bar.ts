@@ -3,8 +3,8 @@ import { h, replace } from '../dom.js';
 import { t } from '../i18n/index.js';
 import { snippet } from './message-row.js';
 
-// The pinned messages above the conversation (docs/protocol.md §8 "Pins and disappearing
-// messages"), newest pin first; one tap opens each where it is.
+// The pinned messages above the conversation, newest pin first; one tap opens each where it is
+// (docs/protocol.md §8 "Pins and disappearing messages").
 
 export class PinBar {
   readonly element = h('nav', { class: 'pins', 'aria-label': t('conv.pinned'), 'data-testid': 'pins', hidden: true });
