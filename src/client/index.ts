@@ -30,3 +30,5 @@ export type {
 export type { Community, CommunityGroup, Group } from '../protocol/http-replies.js';
 export type { CommandBody, CommandType, OutgoingMessage, SendInput } from '../protocol/commands.js';
 export type { ReplyTo } from '../protocol/server-frames.js';
+export { Timeline, itemFromHistory, itemFromMessage } from './timeline.js';
+export type { RsvpAnswer, TimelineChange, TimelineEvent, TimelineItem, TimelineNotice, TimelinePoll } from './timeline.js';

@@ -1,30 +1,12 @@
-import type { GroupState } from '../../src/client/index.js';
-import type { Attachment } from './files.js';
-import type { EventState, PollState } from './poll-event.js';
+import type { GroupState, TimelineItem } from '../../src/client/index.js';
 
 // What the user already read, kept on this device so the app shows it at once and offline: the
 // list of groups with their last messages, and the latest messages of each conversation opened.
 // Kept per user in localStorage (small: 50 messages per conversation) and emptied on sign-out,
 // with the service worker's copy of API answers (web/src/sw.ts).
 
-export interface SavedMessage {
-  seq: number;
-  sender: string;
-  ts: string;
-  /** null: deleted. */
-  text: string | null;
-  clientMsgId: string | null;
-  edited: boolean;
-  attachments: Attachment[];
-  replyTo: number | null;
-  mentions: string[];
-  reactions: Record<string, number>;
-  /** Disappearing messages: when it goes, and whether it has. */
-  expiresAt?: string;
-  expired?: boolean;
-  poll?: PollState;
-  event?: EventState;
-}
+/** A message as kept: the SDK's timeline entry (membership lines are not kept). */
+export type SavedMessage = TimelineItem;
 export type SavedGroup = Pick<GroupState, 'id' | 'kind' | 'name' | 'communityId' | 'role'>;
 export interface Preview {
   sender: string;

@@ -1,4 +1,5 @@
 import type { BanyanClient } from '../../src/client/client.js';
+import type { RsvpAnswer, TimelineEvent, TimelinePoll } from '../../src/client/timeline.js';
 import { h } from './dom.js';
 import { describeError } from './errors.js';
 import { formatNumber, language, t } from './i18n/index.js';
@@ -7,23 +8,10 @@ import { formatNumber, language, t } from './i18n/index.js';
 // composer's forms that create them. Counts come with the message (history), from `tally` and
 // `poll_closed` events, or are fetched again when a `vote` or `rsvp` event says they changed.
 
-export interface PollState {
-  question: string;
-  options: string[];
-  multiple: boolean;
-  closed: boolean;
-  counts: number[];
-  mine: number[];
-}
-export type Answer = 'going' | 'maybe' | 'no';
-export interface EventState {
-  title: string;
-  startsAt: string;
-  endsAt?: string;
-  location?: string;
-  counts: Record<Answer, number>;
-  mine: Answer | null;
-}
+/** A poll and an event as the SDK's timeline keeps them (src/client/timeline.ts). */
+export type PollState = TimelinePoll;
+export type EventState = TimelineEvent;
+export type Answer = RsvpAnswer;
 
 /** A time in the viewer's own zone, with the zone named ("Sat, 5 Dec, 9:00 am IST"). */
 export const eventTime = (iso: string) =>

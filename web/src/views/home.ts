@@ -1,10 +1,18 @@
 import type { GroupState } from '../../../src/client/index.js';
-import { badge, h, link, replace } from '../dom.js';
+import {
+  communityRows,
+  type CommunityRowData,
+  type GroupRowData,
+  groupRow as homeGroupRow,
+  senderPrefix,
+} from '../components/home-rows.js';
+import { invitationsBox } from '../components/invitations.js';
+import { h, link, replace } from '../dom.js';
 import { describeError } from '../errors.js';
-import { formatWhen, t } from '../i18n/index.js';
+import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
 import type { Ctx } from '../main.js';
-import { offline, type Preview, type SavedGroup } from '../offline.js';
+import { offline, type Preview } from '../offline.js';
 import { enablePush, pushEnabled, pushSupported } from '../push.js';
 import { searchBox } from '../search.js';
 
@@ -36,12 +44,8 @@ function pushOptIn(client: Ctx['client'], error: HTMLElement) {
   return box;
 }
 
-type MyCommunity = { id: string; name: string; role: string };
-type Invitation = {
-  group: { id: string; name: string; description: string; memberCount: number };
-  by: { id: string; name: string };
-};
-type Row = SavedGroup & { unread: number; lastSeq?: number };
+type MyCommunity = CommunityRowData;
+type Row = GroupRowData;
 
 /** The communities and groups of the user, with last messages and unread counts, live. */
 export function homeView(root: HTMLElement, ctx: Ctx) {
@@ -49,7 +53,6 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
   const me = session.user.id;
   const saved = offline.home(me);
   let communities: MyCommunity[] = [];
-  let invitations: Invitation[] = [];
   const previews: Record<string, Preview> = { ...(saved?.previews ?? {}) };
   /** Direct groups are named after the other person, once their members are known. */
   const directNames = new Map<string, string>();
@@ -57,7 +60,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
   const communityList = h('div');
   const groupList = h('ul', { class: 'list', 'data-testid': 'group-list' });
   const groupEmpty = h('p', { class: 'empty' });
-  const invitationList = h('div', { 'data-testid': 'invitations' });
+  const invitations = invitationsBox(ctx.http, (message) => (error.textContent = message));
   /** One row per group, keyed by id: an event redraws its one row. */
   const rows = new Map<string, HTMLElement>();
 
@@ -68,80 +71,10 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
     return live.length > 0 || client.state === 'ready' ? live : (listed ?? saved?.groups ?? []);
   };
 
-  /** Pending invitations to groups (docs/protocol.md §8 "Privacy and safety"): what the group is, who invited, Accept or Decline. */
-  const drawInvitations = () =>
-    replace(
-      invitationList,
-      invitations.length === 0
-        ? null
-        : h(
-            'section',
-            { 'aria-labelledby': 'invitations-title' },
-            h('h2', { id: 'invitations-title' }, t('home.invitations')),
-            h(
-              'ul',
-              { class: 'list' },
-              invitations.map((inv) =>
-                h(
-                  'li',
-                  { class: 'row invitation', 'data-testid': 'invitation' },
-                  h(
-                    'div',
-                    { class: 'name stack' },
-                    h('strong', { dir: 'auto' }, inv.group.name),
-                    h(
-                      'span',
-                      { class: 'preview', dir: 'auto' },
-                      t('home.invitedBy', { name: inv.by.name, count: inv.group.memberCount }),
-                      inv.group.description ? ` · ${inv.group.description}` : '',
-                    ),
-                  ),
-                  h('button', { type: 'button', class: 'small primary', onclick: () => decide(inv.group.id, true) }, t('home.accept')),
-                  h('button', { type: 'button', class: 'small link', onclick: () => decide(inv.group.id, false) }, t('home.decline')),
-                ),
-              ),
-            ),
-          ),
-    );
-  const loadInvitations = () =>
-    ctx.http.invitations().then(
-      (r) => {
-        invitations = r.invitations;
-        drawInvitations();
-      },
-      () => undefined, // offline: none shown
-    );
-  const decide = (groupId: string, accept: boolean) =>
-    void (accept ? ctx.http.acceptInvitation(groupId) : ctx.http.declineInvitation(groupId)).then(
-      () => void loadInvitations(),
-      (err: unknown) => (error.textContent = describeError(err)),
-    );
-
-  /** "Asha: " before a group's last message; nothing in a direct chat for the other's own words. */
-  const senderPrefix = (g: Row, p: Preview) => {
-    if (g.kind === 'direct' && p.sender !== me) return '';
-    const name = names.of(p.sender, '');
-    return name ? `${name}: ` : '';
-  };
   const nameOf = (g: Row) => (g.kind === 'direct' ? (directNames.get(g.id) ?? g.name) : g.name);
   const groupRow = (g: Row) => {
     const p = previews[g.id];
-    return h(
-      'li',
-      { 'data-group': g.id },
-      link(
-        `#/g/${encodeURIComponent(g.id)}`,
-        { class: `row${g.unread > 0 ? ' unread' : ''}`, 'data-testid': 'group-row' },
-        h('span', { class: 'avatar', 'aria-hidden': 'true' }, g.kind === 'direct' ? '👤' : g.kind === 'announcement' ? '📣' : '#'),
-        h(
-          'span',
-          { class: 'name stack' },
-          h('span', { class: 'title', dir: 'auto' }, nameOf(g)),
-          p ? h('span', { class: 'preview', dir: 'auto', 'data-testid': 'preview' }, senderPrefix(g, p), p.text) : null,
-        ),
-        h('span', { class: 'side' }, p ? h('time', { datetime: p.ts }, formatWhen(new Date(p.ts))) : null, badge(g.unread)),
-      ),
-    );
+    return homeGroupRow(g, nameOf(g), p, p ? senderPrefix(g.kind, p.sender, me, names) : '');
   };
   const byActivity = (a: Row, b: Row) =>
     (previews[b.id]?.ts ?? '').localeCompare(previews[a.id]?.ts ?? '') || nameOf(a).localeCompare(nameOf(b));
@@ -177,35 +110,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
   const drawCommunities = () => {
     const all = groups();
     const unreadOf = (communityId: string) => all.filter((g) => g.communityId === communityId).reduce((n, g) => n + g.unread, 0);
-    replace(
-      communityList,
-      communities.length === 0
-        ? h('p', { class: 'empty' }, t('home.noCommunities'))
-        : h(
-            'ul',
-            { class: 'list' },
-            communities.map((c) =>
-              h(
-                'li',
-                {},
-                link(
-                  `#/c/${encodeURIComponent(c.id)}`,
-                  { class: 'row', 'data-testid': 'community-row' },
-                  h('span', { class: 'avatar', 'aria-hidden': 'true' }, '🏘️'),
-                  h('span', { class: 'name stack' }, h('span', { class: 'title', dir: 'auto' }, c.name)),
-                  h(
-                    'span',
-                    { class: 'side' },
-                    c.role !== 'member'
-                      ? h('span', { class: 'role' }, t(c.role === 'owner' ? 'home.role.owner' : 'home.role.admin'))
-                      : null,
-                    badge(unreadOf(c.id)),
-                  ),
-                ),
-              ),
-            ),
-          ),
-    );
+    replace(communityList, communityRows(communities, unreadOf));
   };
 
   const saveHome = () =>
@@ -221,23 +126,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
     if (filling || client.state !== 'ready') return;
     filling = true;
     try {
-      for (const g of plainGroups().slice(0, 40)) {
-        // Senders' names (and the other person of a direct chat) from the member list.
-        await names.loadGroup(g.id).catch(() => undefined);
-        if (g.kind === 'direct') {
-          const other = names.membersOf(g.id).find((id) => id !== me);
-          if (other) directNames.set(g.id, names.of(other));
-        }
-        redrawRow(g.id, false);
-        if (!previews[g.id] && (g.lastSeq ?? 0) > 0) {
-          const page = await client.history(g.id, { limit: 1 }).catch(() => undefined);
-          const m = page?.messages[0];
-          if (m) {
-            previews[g.id] = { sender: m.sender, text: m.deleted ? t('conv.deleted') : (m.text ?? ''), ts: m.ts };
-            redrawRow(g.id, false);
-          }
-        }
-      }
+      await fillInGroups(ctx, plainGroups().slice(0, 40), previews, directNames, (id) => redrawRow(id, false));
       saveHome();
     } finally {
       filling = false;
@@ -267,52 +156,11 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       },
     );
 
-  replace(
-    root,
-    h(
-      'header',
-      { class: 'top' },
-      h('h1', {}, `🌳 ${t('app.name')}`),
-      h(
-        'div',
-        { class: 'me' },
-        link('#/me', { 'data-testid': 'my-name', class: 'profile-link', dir: 'auto', title: t('home.profile') }, session.user.name),
-        h('button', { type: 'button', class: 'link', onclick: () => ctx.signOut() }, t('home.signOut')),
-      ),
-    ),
-    searchBox(ctx),
-    pushOptIn(client, error),
-    error,
-    invitationList,
-    h(
-      'section',
-      { 'aria-labelledby': 'communities-title' },
-      h(
-        'div',
-        { class: 'section-head' },
-        h('h2', { id: 'communities-title' }, t('home.communities')),
-        link('#/new-community', { class: 'button' }, `+ ${t('home.newCommunity')}`),
-      ),
-      communityList,
-    ),
-    h(
-      'section',
-      { 'aria-labelledby': 'groups-title' },
-      h(
-        'div',
-        { class: 'section-head' },
-        h('h2', { id: 'groups-title' }, t('home.groups')),
-        link('#/new-group', { class: 'button' }, `+ ${t('home.newGroup')}`),
-      ),
-      groupEmpty,
-      groupList,
-    ),
-    h('footer', { class: 'foot' }, languageSwitch(ctx.rerender)),
-  );
+  homeLayout(root, ctx, [pushOptIn(client, error), error, invitations.element], communityList, [groupEmpty, groupList]);
   drawGroups();
   drawCommunities();
   void loadCommunities();
-  void loadInvitations();
+  void invitations.load();
   void fillIn();
   const offs = [
     client.on('unread', ({ group }) => {
@@ -334,7 +182,7 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
       drawGroups();
       void loadCommunities();
     }),
-    client.on('group_invited', () => void loadInvitations()),
+    client.on('group_invited', () => void invitations.load()),
     // A new announcement group means a community was joined.
     client.on('group', (g: GroupState) => {
       if (g.kind === 'announcement' && !communities.some((c) => c.id === g.communityId)) void loadCommunities();
@@ -347,4 +195,76 @@ export function homeView(root: HTMLElement, ctx: Ctx) {
   return () => {
     for (const off of offs) off();
   };
+}
+
+/** The home screen's frame: header, search, what goes above the lists, communities, groups, language. */
+function homeLayout(root: HTMLElement, ctx: Ctx, above: HTMLElement[], communityList: HTMLElement, groupParts: HTMLElement[]) {
+  replace(
+    root,
+    h(
+      'header',
+      { class: 'top' },
+      h('h1', {}, `🌳 ${t('app.name')}`),
+      h(
+        'div',
+        { class: 'me' },
+        link('#/me', { 'data-testid': 'my-name', class: 'profile-link', dir: 'auto', title: t('home.profile') }, ctx.session.user.name),
+        h('button', { type: 'button', class: 'link', onclick: () => ctx.signOut() }, t('home.signOut')),
+      ),
+    ),
+    searchBox(ctx),
+    ...above,
+    h(
+      'section',
+      { 'aria-labelledby': 'communities-title' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'communities-title' }, t('home.communities')),
+        link('#/new-community', { class: 'button' }, `+ ${t('home.newCommunity')}`),
+      ),
+      communityList,
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'groups-title' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'groups-title' }, t('home.groups')),
+        link('#/new-group', { class: 'button' }, `+ ${t('home.newGroup')}`),
+      ),
+      ...groupParts,
+    ),
+    h('footer', { class: 'foot' }, languageSwitch(ctx.rerender)),
+  );
+}
+
+/** Fetches, for each group, its members' names (the other person of a direct chat) and a last message when none is known. */
+async function fillInGroups(
+  ctx: Ctx,
+  groups: Row[],
+  previews: Record<string, Preview>,
+  directNames: Map<string, string>,
+  redraw: (id: string) => void,
+) {
+  const { client, names } = ctx;
+  const me = ctx.session.user.id;
+  for (const g of groups) {
+    // Senders' names (and the other person of a direct chat) from the member list.
+    await names.loadGroup(g.id).catch(() => undefined);
+    if (g.kind === 'direct') {
+      const other = names.membersOf(g.id).find((id) => id !== me);
+      if (other) directNames.set(g.id, names.of(other));
+    }
+    redraw(g.id);
+    if (!previews[g.id] && (g.lastSeq ?? 0) > 0) {
+      const page = await client.history(g.id, { limit: 1 }).catch(() => undefined);
+      const m = page?.messages[0];
+      if (m) {
+        previews[g.id] = { sender: m.sender, text: m.deleted ? t('conv.deleted') : (m.text ?? ''), ts: m.ts };
+        redraw(g.id);
+      }
+    }
+  }
 }

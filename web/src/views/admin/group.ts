@@ -26,43 +26,7 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
   const start = async () => {
     const { group } = await http.group(groupId);
     heading.textContent = group.name;
-    const name = h('input', { required: true, maxlength: 128, value: group.name, 'data-testid': 'group-name' });
-    const description = h('textarea', { rows: 2, maxlength: 2048, 'data-testid': 'group-description' });
-    description.value = group.description;
-    const visibility = visibilityChoice('visibility', visibilityOf(group.settings));
-    const adminsOnly = h('input', { type: 'checkbox', checked: group.settings.adminsOnlyPost === true, 'data-testid': 'admins-only' });
-    const ttl = disappearingChoice(typeof group.settings.messageTtlS === 'number' ? group.settings.messageTtlS : null);
-    const saved = h('p', { class: 'notice', role: 'status' });
-    const settings = h(
-      'form',
-      {
-        class: 'card',
-        'aria-labelledby': 'group-settings',
-        onsubmit: async (e: SubmitEvent) => {
-          e.preventDefault();
-          error.textContent = '';
-          saved.textContent = '';
-          try {
-            await http.updateGroup(groupId, {
-              name: name.value.trim(),
-              description: description.value.trim(),
-              settings: { ...visibilitySettings(visibility.value()), adminsOnlyPost: adminsOnly.checked, messageTtlS: ttl.value() },
-            });
-            saved.textContent = t('admin.saved');
-          } catch (err) {
-            error.textContent = describeError(err);
-          }
-        },
-      },
-      h('h2', { id: 'group-settings' }, t('admin.group.settings')),
-      field(t('admin.group.name'), name),
-      field(t('admin.group.description'), description),
-      visibility.element,
-      h('label', { class: 'check' }, adminsOnly, h('span', {}, t('admin.group.adminsOnlyPost'))),
-      field(t('admin.group.disappearing'), ttl.element, t('admin.group.disappearingHint')),
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'save-group' }, t('admin.save'))),
-      saved,
-    );
+    const settings = settingsForm(ctx, groupId, group, error);
 
     const username = h('input', {
       id: 'add-username',
@@ -173,6 +137,49 @@ export function groupAdminView(root: HTMLElement, ctx: Ctx, communityId: string,
     error.textContent = describeError(err);
   });
   return cleanup;
+}
+
+/** The group's name, description, visibility, who may post and disappearing messages, saved together. */
+function settingsForm(ctx: Ctx, groupId: string, group: HttpReplies['group']['group'], error: HTMLElement): HTMLElement {
+  const { http } = ctx;
+  const name = h('input', { required: true, maxlength: 128, value: group.name, 'data-testid': 'group-name' });
+  const description = h('textarea', { rows: 2, maxlength: 2048, 'data-testid': 'group-description' });
+  description.value = group.description;
+  const visibility = visibilityChoice('visibility', visibilityOf(group.settings));
+  const adminsOnly = h('input', { type: 'checkbox', checked: group.settings.adminsOnlyPost === true, 'data-testid': 'admins-only' });
+  const ttl = disappearingChoice(typeof group.settings.messageTtlS === 'number' ? group.settings.messageTtlS : null);
+  const saved = h('p', { class: 'notice', role: 'status' });
+  const settings = h(
+    'form',
+    {
+      class: 'card',
+      'aria-labelledby': 'group-settings',
+      onsubmit: async (e: SubmitEvent) => {
+        e.preventDefault();
+        error.textContent = '';
+        saved.textContent = '';
+        try {
+          await http.updateGroup(groupId, {
+            name: name.value.trim(),
+            description: description.value.trim(),
+            settings: { ...visibilitySettings(visibility.value()), adminsOnlyPost: adminsOnly.checked, messageTtlS: ttl.value() },
+          });
+          saved.textContent = t('admin.saved');
+        } catch (err) {
+          error.textContent = describeError(err);
+        }
+      },
+    },
+    h('h2', { id: 'group-settings' }, t('admin.group.settings')),
+    field(t('admin.group.name'), name),
+    field(t('admin.group.description'), description),
+    visibility.element,
+    h('label', { class: 'check' }, adminsOnly, h('span', {}, t('admin.group.adminsOnlyPost'))),
+    field(t('admin.group.disappearing'), ttl.element, t('admin.group.disappearingHint')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'save-group' }, t('admin.save'))),
+    saved,
+  );
+  return settings;
 }
 
 /** The protocol's disappearing-message periods (docs/protocol.md §8 "Pins and disappearing messages"), and a group's own if it has another. */
