@@ -24,7 +24,7 @@ import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { Logger } from '../../platform/obs/logger.js';
 import { claimReminders, fireReminder, nextReminderDue } from '../polls-events/index.js';
 import type { StoredEvent } from '../../protocol/frames.js';
-import { attachmentsLine, buildPayload, coalescedPayload, contentLine, reminderPayload } from './payload.js';
+import { attachmentsLine, buildPayload, coalescedPayload, contentLine, encodePayload, reminderPayload } from './payload.js';
 import type { Presence } from '../profiles-presence/index.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
 import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from '../webhooks/index.js';
@@ -388,7 +388,7 @@ export class NotifyWorker {
     const all = subscriptions.get(push.userId) ?? [];
     const owed = push.retrySubscriptions ? all.filter((s) => push.retrySubscriptions!.includes(s.id)) : all;
     if (owed.length === 0) return { push, kind: 'dropped' };
-    const payload = JSON.stringify(push.count > 1 ? coalescedPayload(push.payload, push.count) : push.payload);
+    const payload = encodePayload(push.count > 1 ? coalescedPayload(push.payload, push.count) : push.payload);
     const results = await Promise.all(owed.map((s) => this.sendOne(s, payload, push)));
     const failed: string[] = [];
     let retryAfterMs: number | undefined;
