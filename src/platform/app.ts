@@ -18,6 +18,7 @@ import { openBlobStore } from '../features/attachments/open-blob-store.js';
 import { SWEEP_INTERVAL_MS, Sweeper } from './jobs/sweeper.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics } from './obs/metrics.js';
+import { timeDatabase } from './obs/db-timing.js';
 import { createCommandParser } from '../protocol/commands.js';
 import { httpBodies } from '../protocol/http-bodies.js';
 import { LocalPresence, type Presence, RedisPresence } from '../features/profiles-presence/presence-store.js';
@@ -59,6 +60,8 @@ export async function startApp(config: Config): Promise<App> {
   // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
   if (config.DATABASE_URL) await runMigrations(storageOptions);
   const storage = await openStorage(storageOptions);
+  timeDatabase(storage.db, metrics);
+  if (storage.reads !== storage.db) timeDatabase(storage.reads, metrics);
   const bus: Bus = await openOrUnwind([storage], async () =>
     config.REDIS_URL
       ? await RedisBus.connect({

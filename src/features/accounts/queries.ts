@@ -2,6 +2,7 @@ import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { accounts, sessions, users, type UserRow } from '../../platform/db/schema.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 /** Creates a token's subject on first sight; `nameClaim` is the identity service's `name`, if any. */
 export async function insertUserIfMissing(db: Queryable, id: string, name: string, nameClaim?: string): Promise<void> {
@@ -29,7 +30,7 @@ export async function insertAccount(
   account: { userId: string; name: string; username: string; passwordHash: string },
 ): Promise<boolean> {
   try {
-    await db.transaction(async (tx) => {
+    await transaction(db, async (tx) => {
       await tx.insert(users).values({ id: account.userId, name: account.name });
       await tx.insert(accounts).values({ username: account.username, userId: account.userId, passwordHash: account.passwordHash });
     });

@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { enqueueDeliveries } from '../webhooks/index.js';
 import { webhooks } from '../../platform/db/schema.js';
+import { transaction } from '../../platform/db/transaction.js';
 import {
   blocks,
   groups,
@@ -51,7 +52,7 @@ export async function upsertPushSubscription(
   sub: { id: string; userId: string; endpoint: string; p256dh: string; auth: string },
   maxPerUser: number,
 ): Promise<string> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     // One endpoint is one browser profile: re-subscribing (or another account signing in there) takes it over.
     const [row] = await tx
       .insert(pushSubscriptions)
@@ -198,7 +199,7 @@ export async function fanOutPushes(
     deliveries?: Parameters<typeof enqueueDeliveries>[1];
   },
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     const owned = await tx
       .delete(notifyOutbox)
       .where(and(eq(notifyOutbox.groupId, input.groupId), eq(notifyOutbox.seq, input.seq), eq(notifyOutbox.leaseToken, input.token)))

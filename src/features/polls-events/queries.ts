@@ -1,5 +1,6 @@
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
+import { transaction } from '../../platform/db/transaction.js';
 import {
   eventReminders,
   eventRsvps,
@@ -240,7 +241,7 @@ export async function fireReminder(
   db: Queryable,
   input: { groupId: string; seq: number; token: string; payload: Record<string, unknown>; coalesceMs: number },
 ): Promise<string[] | undefined> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     const owned = await tx
       .delete(eventReminders)
       .where(

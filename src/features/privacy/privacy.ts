@@ -18,6 +18,7 @@ import type { HttpReply } from '../../protocol/http-replies.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import type { PresenceFeed } from '../profiles-presence/index.js';
 import type { Profiles } from '../profiles-presence/index.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 type Me = HttpReply<'profile'>['user'];
 
@@ -54,7 +55,7 @@ export class Privacy {
     if (input.name !== undefined) changes.name = input.name;
     if (input.privacy?.groupAdd) changes.groupAdd = input.privacy.groupAdd;
     if (input.privacy?.lastSeen) changes.lastSeen = input.privacy.lastSeen;
-    const { before, after } = await this.deps.db.transaction(async (tx) => {
+    const { before, after } = await transaction(this.deps.db, async (tx) => {
       const before = (await findUser(tx, principal.userId))!;
       // The avatar must be an image the caller uploaded: anything else is not_found, as an unknown id.
       if (input.avatar !== undefined && !(await setAvatar(tx, principal.userId, input.avatar))) throw notFound('attachment');
