@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { enqueueDeliveries } from '../webhooks/index.js';
-import { webhooks } from '../../platform/db/schema.js';
+import { webhookDeliveries, webhooks } from '../../platform/db/schema.js';
+import type { OutboxBacklog } from '../../platform/obs/metrics.js';
 import { transaction } from '../../platform/db/transaction.js';
 import {
   blocks,
@@ -441,4 +442,15 @@ export async function advanceReadCounting(tx: Tx, groupId: string, userId: strin
   const now = Number(row!.readSeq);
   const counted = await addReads(tx, groupId, userId, Number(old.readSeq), now);
   return { seq: now, counted: counted.map((c) => Number(c.seq)) };
+}
+
+/** What is owed and not yet done, for the outbox backlog metric (read at each scrape). */
+export async function outboxBacklog(db: Queryable): Promise<OutboxBacklog> {
+  const [row] = rowsOf<OutboxBacklog>(
+    await db.execute(sql`
+      select (select count(*) from ${notifyOutbox})::int as notifications,
+        (select count(*) from ${pushQueue} where ${pushQueue.count} > 0)::int as pushes,
+        (select count(*) from ${webhookDeliveries} where ${webhookDeliveries.status} = 'pending')::int as webhooks`),
+  );
+  return row ?? { notifications: 0, pushes: 0, webhooks: 0 };
 }
