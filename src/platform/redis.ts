@@ -51,7 +51,7 @@ export function connectRedis(target: RedisTarget, role: RedisRole): RedisClient 
  * Cluster seeds: their hosts and ports, and the options every node connection needs. Credentials
  * and TLS apply to every node; the first seed that names them wins. The db is ignored (a cluster has one).
  */
-export function parseSeeds(url: string): { nodes: ClusterNode[]; redisOptions: RedisOptions } {
+function parseSeeds(url: string): { nodes: ClusterNode[]; redisOptions: RedisOptions } {
   const seeds = url
     .split(',')
     .map((s) => s.trim())

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { accounts, sessions, users, type UserRow } from '../../platform/db/schema.js';
@@ -15,13 +15,6 @@ export async function insertUserIfMissing(db: Queryable, id: string, name: strin
 export async function findUser(db: Queryable, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   return row;
-}
-
-/** Which of these users exist, in one query. */
-export async function findUserIds(db: Queryable, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db.select({ id: users.id }).from(users).where(inArray(users.id, ids));
-  return new Set(rows.map((r) => r.id));
 }
 
 /** Inserts the user and its account; false when the username is taken. */

@@ -1,6 +1,6 @@
 // The push payload of docs/protocol.md §8 "Notifications": JSON, at most 3 KB before encryption, text cut to 180 characters.
 
-export const PREVIEW_CHARS = 180;
+const PREVIEW_CHARS = 180;
 export const MAX_PAYLOAD_BYTES = 3072;
 
 export interface PushSource {

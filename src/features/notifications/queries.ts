@@ -355,7 +355,7 @@ export async function nextPushDue(db: Queryable): Promise<Date | undefined> {
 export type StatsCounter = 'delivered' | 'notified' | 'read';
 
 /** Adds to one counter of several announcements' rows (created on first count). */
-export async function addStats(db: Queryable, counter: StatsCounter, adds: { g: string; s: number; n: number }[]): Promise<void> {
+async function addStats(db: Queryable, counter: StatsCounter, adds: { g: string; s: number; n: number }[]): Promise<void> {
   if (adds.length === 0) return;
   const column = sql.identifier(counter);
   await db.execute(sql`
@@ -369,7 +369,7 @@ export async function addStats(db: Queryable, counter: StatsCounter, adds: { g: 
  * (but the reader's own) was read once more. Rows are created when missing: a reader may be faster than the fan-out
  * that creates a message's row.
  */
-export async function addReads(db: Queryable, groupId: string, reader: string, from: number, to: number): Promise<{ seq: number }[]> {
+async function addReads(db: Queryable, groupId: string, reader: string, from: number, to: number): Promise<{ seq: number }[]> {
   if (to <= from) return [];
   const result = await db.execute(sql`
     insert into ${messageStats} as m (group_id, seq, read)

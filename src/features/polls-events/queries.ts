@@ -16,7 +16,6 @@ import {
 // (one row per member), the reminders owed, and the counts read from them live here.
 
 export type RsvpAnswer = 'going' | 'maybe' | 'no';
-export const RSVP_ANSWERS: readonly RsvpAnswer[] = ['going', 'maybe', 'no'];
 export type RsvpCounts = Record<RsvpAnswer, number>;
 
 /** postgres.js answers an array of rows, PGlite an object with `rows`. */

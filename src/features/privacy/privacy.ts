@@ -24,7 +24,7 @@ type Me = HttpReply<'profile'>['user'];
 
 const BLOCKS_LISTED = 1000;
 /** Blocks one user may hold: far past any person's need, and a bound on what one account stores. */
-export const MAX_BLOCKS = 10_000;
+const MAX_BLOCKS = 10_000;
 
 /** The caller's own profile, privacy settings and blocks (docs/protocol.md §8 "Privacy and safety"). */
 export class Privacy {

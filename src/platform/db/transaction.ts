@@ -4,7 +4,7 @@ import { isRetryableConflict } from './errors.js';
 import { countConflictRetry } from '../obs/db-timing.js';
 
 /** Runs of a transaction that lost a deadlock or a serialization check, before its error is the caller's. */
-export const CONFLICT_ATTEMPTS = 4;
+const CONFLICT_ATTEMPTS = 4;
 
 export interface RetryOptions {
   /** Other errors that mean "nothing was stored, run it again" (a race the body detected itself). */
@@ -21,7 +21,7 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * Jittered backoff before run `attempt` (1, 2, …): a few ms doubling, so the two sides of a
  * deadlock do not collide again in step; PostgreSQL already waited deadlock_timeout to find it.
  */
-export const conflictBackoffMs = (attempt: number) => Math.random() * 5 * 2 ** attempt;
+const conflictBackoffMs = (attempt: number) => Math.random() * 5 * 2 ** attempt;
 
 /**
  * Runs `run` again when it failed with a deadlock (40P01) or a serialization failure (40001):
