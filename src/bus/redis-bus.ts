@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
-import type { ClusterNode, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { createLogger } from '../platform/obs/logger.js';
+import { connectRedis, redactRedisUrl, redisRetryDelay } from '../platform/redis.js';
 import type { Bus, BusHandler, BusMessage } from './bus.js';
 
 export type BusLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -24,6 +24,8 @@ export interface RedisBusOptions {
   /** A publish not answered in this time fails (and loops back locally). Default 2000. */
   publishTimeoutMs?: number;
   logger?: BusLogger;
+  /** Told each time a connection is back after a loss (metrics). */
+  onReconnect?: (connection: 'publisher' | 'subscriber') => void;
 }
 
 type Client = Redis | Cluster;
@@ -120,6 +122,7 @@ export class RedisBus implements Bus {
   private readonly prefix: string;
   private readonly sharded: boolean;
   private readonly log: BusLogger;
+  private readonly onReconnect: (connection: 'publisher' | 'subscriber') => void;
   private readonly where: string;
 
   private handler: BusHandler = () => {};
@@ -179,27 +182,25 @@ export class RedisBus implements Bus {
     this.prefix = options.prefix ?? 'banyan:';
     this.sharded = options.sharded ?? false;
     this.log = options.logger ?? defaultLogger();
-    this.where = redactUrl(options.url);
+    this.onReconnect = options.onReconnect ?? (() => {});
+    this.where = redactRedisUrl(options.url);
     const name = options.connectionName ?? 'banyan-bus';
     const publishTimeoutMs = options.publishTimeoutMs ?? 2000;
 
+    const target = { url: options.url, sharded: this.sharded };
     if (this.sharded) {
-      const { nodes, redisOptions } = parseSeeds(options.url);
       // Separate clusters: the publisher must fail fast, the subscriber owns the shard connections.
-      const pub = new Cluster(nodes, {
-        enableOfflineQueue: false,
-        clusterRetryStrategy: retryDelay,
-        redisOptions: { ...redisOptions, connectionName: `${name}:pub`, commandTimeout: publishTimeoutMs },
-      });
+      const pub = connectRedis(target, {
+        name: `${name}:pub`,
+        node: { commandTimeout: publishTimeoutMs },
+        cluster: { enableOfflineQueue: false },
+      }) as Cluster;
       this.pub = pub;
       this.newShardSubscriber = (lazyConnect) =>
-        new Cluster(nodes, {
-          lazyConnect,
-          enableOfflineQueue: false,
-          shardedSubscribers: true,
-          clusterRetryStrategy: retryDelay,
-          redisOptions: { ...redisOptions, connectionName: `${name}:sub` },
-        });
+        connectRedis(target, {
+          name: `${name}:sub`,
+          cluster: { lazyConnect, enableOfflineQueue: false, shardedSubscribers: true },
+        }) as Cluster;
       this.sub = this.newShardSubscriber(false);
       const sub = () => this.sub as Cluster;
       this.transport = {
@@ -210,17 +211,15 @@ export class RedisBus implements Bus {
         messageEvent: 'smessage',
       };
     } else {
-      if (options.url.includes(',')) throw new Error('redis bus: a list of nodes needs sharded mode (REDIS_SHARDED)');
       const common: RedisOptions = {
-        retryStrategy: retryDelay,
         // Reject in-flight commands when the connection drops instead of replaying them later.
         maxRetriesPerRequest: 0,
         autoResendUnfulfilledCommands: false,
         enableOfflineQueue: false,
       };
-      const pub = new Redis(options.url, { ...common, connectionName: `${name}:pub`, commandTimeout: publishTimeoutMs });
+      const pub = connectRedis(target, { name: `${name}:pub`, standalone: { ...common, commandTimeout: publishTimeoutMs } }) as Redis;
       // The bus resubscribes itself, so it knows when the subscriptions are back before resync.
-      const sub = new Redis(options.url, { ...common, connectionName: `${name}:sub`, autoResubscribe: false });
+      const sub = connectRedis(target, { name: `${name}:sub`, standalone: { ...common, autoResubscribe: false } }) as Redis;
       this.pub = pub;
       this.sub = sub;
       this.transport = {
@@ -233,7 +232,10 @@ export class RedisBus implements Bus {
     this.listen('publisher', this.pub);
     this.pub.on('ready', () => {
       this.pubReadyOnce = true;
-      if (this.started) this.log('info', 'redis bus publisher reconnected');
+      if (this.started) {
+        this.log('info', 'redis bus publisher reconnected');
+        this.onReconnect('publisher');
+      }
       if (this.lostPublishes) void this.announceLostPublishes();
       this.checkStartup();
     });
@@ -306,7 +308,7 @@ export class RedisBus implements Bus {
       // fresh cluster client takes over; its first 'subscribersReady' resubscribes and resyncs.
       this.subLive = false;
       sub.disconnect();
-      const delay = retryDelay(++this.shardSubscriberRestarts);
+      const delay = redisRetryDelay(++this.shardSubscriberRestarts);
       this.warnLimited('sub-restart', 'redis bus subscriber cluster lost; starting a new client', { url: this.where, delay });
       const next = this.newShardSubscriber(true);
       this.sub = next;
@@ -376,6 +378,7 @@ export class RedisBus implements Bus {
     this.subLive = true;
     this.shardSubscriberRestarts = 0;
     this.log('info', 'redis bus subscriber reconnected; resyncing', { topics: topics.length });
+    this.onReconnect('subscriber');
     this.resync();
   }
 
@@ -568,42 +571,6 @@ export class RedisBus implements Bus {
     this.warned.set(kind, { at: now, suppressed: 0 });
     this.log('warn', msg, entry?.suppressed ? { ...fields, suppressed: entry.suppressed } : fields);
   }
-}
-
-/** Reconnect backoff: 100 ms doubling to 2 s, with jitter so replicas do not reconnect in step. */
-function retryDelay(attempt: number): number {
-  const base = Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000);
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
-
-export function parseSeeds(url: string): { nodes: ClusterNode[]; redisOptions: RedisOptions } {
-  const seeds = url
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (seeds.length === 0) throw new Error('redis bus: no cluster node in the url');
-  const redisOptions: RedisOptions = {};
-  const nodes = seeds.map((seed) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(seed);
-    } catch {
-      throw new Error(`redis bus: invalid cluster node url ${redactUrl(seed)}`);
-    }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      throw new Error(`redis bus: cluster node url must be redis:// or rediss://, got ${parsed.protocol}`);
-    }
-    // Credentials and TLS apply to every node; the first seed that names them wins.
-    if (parsed.username && redisOptions.username === undefined) redisOptions.username = decodeURIComponent(parsed.username);
-    if (parsed.password && redisOptions.password === undefined) redisOptions.password = decodeURIComponent(parsed.password);
-    if (parsed.protocol === 'rediss:') redisOptions.tls = {};
-    return { host: parsed.hostname, port: parsed.port === '' ? 6379 : Number(parsed.port) };
-  });
-  return { nodes, redisOptions };
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@/]*@/g, '//$1:***@');
 }
 
 function errorMessage(err: unknown): string {

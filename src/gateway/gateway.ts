@@ -154,6 +154,7 @@ export class Gateway {
       logger,
       limits: deps.limits,
       trustProxy: settings.trustProxy,
+      answered: (route, status, seconds) => metrics.httpDuration.observe({ route, status }, seconds),
     });
     websocketRoute(this.app, {
       hub: this.hub,

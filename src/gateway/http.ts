@@ -67,6 +67,8 @@ export interface HttpDeps {
   limits: Pick<RateLimits, 'httpAddress' | 'httpUser'>;
   /** Proxies in front whose X-Forwarded-For entries are believed (TRUST_PROXY); 0: none. */
   trustProxy: number;
+  /** Told of each answer: its route pattern (`GET /v1/groups/:id`, never the raw path), status, and seconds until its head. */
+  answered?: (route: string, status: number, seconds: number) => void;
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -259,6 +261,7 @@ export class HttpRouter {
       reply.stream?.source.destroy();
       return;
     }
+    this.deps.answered?.(r.route, reply.status, (performance.now() - started) / 1000);
     if (reply.stream) {
       const { source, size } = reply.stream;
       await pipeToResponse(res, state, source, size, () => writeHead(res, reply));

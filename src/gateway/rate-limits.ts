@@ -1,6 +1,5 @@
-import { Cluster, Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { parseSeeds } from '../bus/redis-bus.js';
+import { connectRedis, type RedisClient } from '../platform/redis.js';
 import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/obs/logger.js';
 import { sharedPoints, SHARED_WINDOW_S, UserLimits } from './user-limits.js';
@@ -145,7 +144,7 @@ export class RateLimits {
   private constructor(
     config: Config,
     shared: Store,
-    private readonly redis: Redis | Cluster | undefined,
+    private readonly redis: RedisClient | undefined,
   ) {
     this.signIn = new SignInGuard(shared, config);
     this.passwordLine = new FairLine({
@@ -174,7 +173,14 @@ export class RateLimits {
   /** In memory, or the brute-force limits in Redis when REDIS_URL is set (a small connection of their own). */
   static create(config: Config, logger: Logger): RateLimits {
     if (!config.REDIS_URL) return new RateLimits(config, memoryStore, undefined);
-    const redis = connectRedis(config.REDIS_URL, config.REDIS_SHARDED);
+    const redis = connectRedis(
+      { url: config.REDIS_URL, sharded: config.REDIS_SHARDED },
+      {
+        name: 'banyan-limits',
+        node: { commandTimeout: 1000, maxRetriesPerRequest: 0, enableOfflineQueue: false },
+        cluster: { enableOfflineQueue: false },
+      },
+    );
     redis.on('error', (err: Error) => logger.warn('rate-limit redis error; counting in memory meanwhile', { err: err.message }));
     const shared: Store = (name, rate) =>
       new RateLimiterRedis({
@@ -235,11 +241,4 @@ export class RateLimits {
     if (!this.redis) return;
     await this.redis.quit().catch(() => this.redis?.disconnect());
   }
-}
-
-function connectRedis(url: string, sharded: boolean): Redis | Cluster {
-  const options = { enableOfflineQueue: false, connectionName: 'banyan-limits', commandTimeout: 1000, maxRetriesPerRequest: 0 };
-  if (!sharded) return new Redis(url, options);
-  const { nodes, redisOptions } = parseSeeds(url);
-  return new Cluster(nodes, { enableOfflineQueue: false, redisOptions: { ...redisOptions, ...options } });
 }

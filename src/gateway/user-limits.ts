@@ -29,7 +29,7 @@ interface UserEntry {
 }
 
 export const SHARED_WINDOW_S = 10;
-export const SHARED_BATCH = 10;
+const SHARED_BATCH = 10;
 
 /** The shared budget's points in one window: the bucket's rate over the window, plus its burst. */
 export const sharedPoints = (s: Pick<UserLimitSettings, 'perS' | 'burst'>) => s.perS * SHARED_WINDOW_S + s.burst;

@@ -18,6 +18,9 @@ import { openBlobStore } from '../features/attachments/open-blob-store.js';
 import { SWEEP_INTERVAL_MS, Sweeper } from './jobs/sweeper.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics } from './obs/metrics.js';
+import { timeDatabase } from './obs/db-timing.js';
+import { CountedBus } from './obs/bus-metrics.js';
+import { outboxBacklog } from '../features/notifications/queries.js';
 import { createCommandParser } from '../protocol/commands.js';
 import { httpBodies } from '../protocol/http-bodies.js';
 import { LocalPresence, type Presence, RedisPresence } from '../features/profiles-presence/presence-store.js';
@@ -59,15 +62,19 @@ export async function startApp(config: Config): Promise<App> {
   // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
   if (config.DATABASE_URL) await runMigrations(storageOptions);
   const storage = await openStorage(storageOptions);
+  timeDatabase(storage.db, metrics);
+  if (storage.reads !== storage.db) timeDatabase(storage.reads, metrics);
   const bus: Bus = await openOrUnwind([storage], async () =>
     config.REDIS_URL
       ? await RedisBus.connect({
           url: config.REDIS_URL,
           sharded: config.REDIS_SHARDED,
           logger: (level, msg, fields) => logger[level](msg, fields as Record<string, unknown>),
+          onReconnect: (connection) => metrics.busReconnects.inc({ connection }),
         })
       : new MemoryBus(),
-  );
+  ).then((opened) => new CountedBus(opened, metrics));
+  metrics.trackOutboxBacklog(() => outboxBacklog(storage.db));
   const blobs = await openOrUnwind([storage, bus], () => openBlobStore(config.STORAGE_URL, config.DATA_DIR));
   const replicaId = randomBytes(8).toString('hex');
   const presence: Presence = await openOrUnwind([storage, bus, blobs], async () =>
@@ -202,6 +209,7 @@ export async function startApp(config: Config): Promise<App> {
     webhookHttp,
     onReachChanged: (groupId, seq) => chat.reach.changed(groupId, seq),
     logger,
+    metrics,
     settings: {
       coalesceMs: config.PUSH_COALESCE_MS,
       leaseMs: config.NOTIFY_LEASE_MS,

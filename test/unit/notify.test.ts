@@ -6,6 +6,8 @@ import {
   buildPayload,
   coalescedPayload,
   contentLine,
+  encodePayload,
+  MAX_PAYLOAD_BYTES,
   preview,
   reminderPayload,
 } from '../../src/features/notifications/payload.js';
@@ -100,6 +102,37 @@ describe('notification helpers', () => {
     );
     expect(Buffer.byteLength(JSON.stringify(coalescedPayload(payload, 99)))).toBeLessThanOrEqual(3072);
     expect(payload).toMatchObject({ group: 'g1', seq: 5, kind: 'message' });
+  });
+
+  it('a push over 3 KB is cut to fit: texts shortened (body first), ids kept, always valid JSON', () => {
+    const payload = {
+      group: 'g1',
+      seq: 7,
+      kind: 'message',
+      sender: { id: 'u1', name: '"\\'.repeat(300) },
+      title: '😀'.repeat(900),
+      body: '\u0001名'.repeat(900),
+      ts: '2026-01-01T00:00:00.000Z',
+    };
+    const json = encodePayload(payload);
+    expect(Buffer.byteLength(json)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+    const sent = JSON.parse(json);
+    expect(sent).toMatchObject({ group: 'g1', seq: 7, kind: 'message', sender: { id: 'u1' }, ts: payload.ts });
+    expect(sent.body).toBe('');
+    expect(sent.title.endsWith('…')).toBe(true);
+    expect(sent.title.startsWith('😀😀')).toBe(true);
+    expect(sent.sender.name).toBe(payload.sender.name);
+    expect(Buffer.byteLength(json)).toBeGreaterThan(MAX_PAYLOAD_BYTES - 16);
+    // Under the limit: unchanged.
+    const small = { ...payload, sender: { id: 'u1', name: 'Ann' }, title: 'Hi', body: 'there' };
+    expect(encodePayload(small)).toBe(JSON.stringify(small));
+    // Only the body over: only the body is cut, and only as much as needed.
+    const long = { ...small, body: 'x'.repeat(5000) };
+    const cut = JSON.parse(encodePayload(long));
+    expect(cut.title).toBe('Hi');
+    expect(Buffer.byteLength(encodePayload(long))).toBeGreaterThan(MAX_PAYLOAD_BYTES - 8);
+    // Ids alone over the limit: the minimum a client can act on.
+    expect(JSON.parse(encodePayload({ ...small, group: 'g'.repeat(4000) }))).toEqual({ group: 'g'.repeat(4000), seq: 7, kind: 'message' });
   });
 
   it('Retry-After as seconds or a date; backoff grows, honours Retry-After, is capped', () => {

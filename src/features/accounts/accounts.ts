@@ -16,6 +16,7 @@ import { AppError, conflict } from '../../protocol/errors.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { publishCommitted } from '../../platform/db/outbox.js';
 import { RevokedSessions } from './revoked-sessions.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface SignedIn {
   user: { id: string; name: string };
@@ -109,7 +110,7 @@ export class Accounts {
     const { ok } = await this.passwords.verify(input.currentPassword, account.passwordHash);
     if (!ok) throw new AppError('forbidden', 'wrong current password');
     const passwordHash = await this.passwords.hash(input.newPassword);
-    await this.deps.db.transaction(async (tx) => {
+    await transaction(this.deps.db, async (tx) => {
       await updatePasswordHash(tx, principal.userId, passwordHash);
       await revokeUserSessions(tx, principal.userId, principal.sessionId ?? undefined);
     });

@@ -4,7 +4,7 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
 // stored with each hash, so they can be raised and older hashes still verify (and get rehashed).
 
 /** OWASP's current guidance for scrypt: N=2^17 (128 MiB), r=8, p=1. */
-export const OWASP_LOG_N = 17;
+const OWASP_LOG_N = 17;
 const r = 8;
 const p = 1;
 const keyLength = 32;

@@ -1,7 +1,8 @@
-import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { accounts, sessions, users, type UserRow } from '../../platform/db/schema.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 /** Creates a token's subject on first sight; `nameClaim` is the identity service's `name`, if any. */
 export async function insertUserIfMissing(db: Queryable, id: string, name: string, nameClaim?: string): Promise<void> {
@@ -16,20 +17,13 @@ export async function findUser(db: Queryable, id: string): Promise<UserRow | und
   return row;
 }
 
-/** Which of these users exist, in one query. */
-export async function findUserIds(db: Queryable, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db.select({ id: users.id }).from(users).where(inArray(users.id, ids));
-  return new Set(rows.map((r) => r.id));
-}
-
 /** Inserts the user and its account; false when the username is taken. */
 export async function insertAccount(
   db: Queryable,
   account: { userId: string; name: string; username: string; passwordHash: string },
 ): Promise<boolean> {
   try {
-    await db.transaction(async (tx) => {
+    await transaction(db, async (tx) => {
       await tx.insert(users).values({ id: account.userId, name: account.name });
       await tx.insert(accounts).values({ username: account.username, userId: account.userId, passwordHash: account.passwordHash });
     });

@@ -22,6 +22,7 @@ import { receiveToFile, TooLarge } from './receive.js';
 import type { Logger } from '../../platform/obs/logger.js';
 import { AppError, badRequest, notFound } from '../../protocol/errors.js';
 import type { AttachmentMeta } from '../../protocol/frames.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 export interface MediaDeps {
   db: Db;
@@ -155,7 +156,7 @@ export class Attachments {
         await this.deps.blobs.putFile(thumbKey(id), image.thumbnailPath, image.thumbnailSize, 'image/webp');
       }
       await this.deps.blobs.putFile(blobKey(id), received.path, row.size, row.contentType);
-      const stored = await this.deps.db.transaction((tx) => insertAttachmentWithinQuota(tx, row, quotaBytes));
+      const stored = await transaction(this.deps.db, (tx) => insertAttachmentWithinQuota(tx, row, quotaBytes));
       if (!stored) {
         await this.removeBlobs(id, row.thumbnailSize !== null);
         throw quotaExceeded(quotaBytes);

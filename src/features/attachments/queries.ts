@@ -5,7 +5,7 @@ import { type AttachmentRow, attachmentRefs, attachments, blocks, events, member
 export type NewAttachment = Omit<AttachmentRow, 'createdAt' | 'sweepAfter' | 'deleting'>;
 
 /** How long an upload no message refers to is kept. */
-export const UNATTACHED_TTL_S = 24 * 3600;
+const UNATTACHED_TTL_S = 24 * 3600;
 /** A sweeper's claim older than this was lost (its process died): another may take it. */
 const CLAIM_TTL_S = 600;
 

@@ -216,17 +216,6 @@ export async function listAllCommunityGroups(
   return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1]!.id : null };
 }
 
-/** True when the two users are members of one group (any kind, so a community counts too). */
-export async function shareAGroup(db: Queryable, a: string, b: string): Promise<boolean> {
-  const rows = await db
-    .select({ groupId: members.groupId })
-    .from(members)
-    .innerJoin(other, and(eq(other.groupId, members.groupId), eq(other.userId, b)))
-    .where(eq(members.userId, a))
-    .limit(1);
-  return rows.length > 0;
-}
-
 // Invites
 
 export async function insertInvite(

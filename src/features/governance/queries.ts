@@ -6,15 +6,6 @@ import { bans, groups, invitations, joinRequests, members, mutes, reports, users
 
 // Bans
 
-export async function isBanned(db: Queryable, communityId: string, userId: string): Promise<boolean> {
-  const rows = await db
-    .select({ userId: bans.userId })
-    .from(bans)
-    .where(and(eq(bans.communityId, communityId), eq(bans.userId, userId)))
-    .limit(1);
-  return rows.length > 0;
-}
-
 /** Of these users, those banned from the community, in one query. */
 export async function bannedAmong(db: Queryable, communityId: string, userIds: string[]): Promise<Set<string>> {
   if (userIds.length === 0) return new Set();

@@ -553,7 +553,7 @@ export class Groups {
 }
 
 /** Groups whose members do not see each other: membership changes there are not log events. */
-export const hasPrivateRoster = (g: Pick<GroupRow, 'kind'>) => g.kind === 'announcement';
+const hasPrivateRoster = (g: Pick<GroupRow, 'kind'>) => g.kind === 'announcement';
 
 type RosterAction = 'added' | 'removed' | 'joined' | 'left' | 'promoted' | 'demoted';
 

@@ -1,7 +1,6 @@
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { answersOf, pollCountsOf, rsvpCountsOf, scheduleReminder } from '../polls-events/index.js';
 import { claimOwnAttachments, insertAttachmentRefs } from '../attachments/index.js';
-import { isRetryableConflict } from '../../platform/db/errors.js';
 import {
   draft,
   type EventDraft,
@@ -40,6 +39,7 @@ import { assertNotMuted, findAuthority } from '../../platform/policy/authority.j
 import type { ChatDeps } from '../../platform/deps.js';
 import type { MembershipCache } from '../groups/index.js';
 import { commit, publishCommitted } from '../../platform/db/outbox.js';
+import { transaction } from '../../platform/db/transaction.js';
 import { ReadBudget } from './read-budget.js';
 import type { ReachStats } from './reach.js';
 import { advanceReadCounting } from '../notifications/index.js';
@@ -102,42 +102,36 @@ export class Messages {
    */
   private async sendRich(userId: string, input: SendInput): Promise<SendResult> {
     const ids = [...new Set(input.attachments ?? [])];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await commit(this.deps, async (tx, outbox) => {
-          if ((await lockGroupLog(tx, input.group)) === undefined) throw notFound('group');
-          const [repeated] = (await findMessagesByClientIds(tx, input.group, [input.clientMsgId])).filter((e) => e.senderId === userId);
-          if (repeated) {
-            // The send queue's rule, and the same files.
-            const stored = storedContent(repeated);
-            const files = ((repeated.data?.attachments as { id: string }[] | undefined) ?? []).map((a) => a.id);
-            const same =
-              sameContent(stored, { text: input.text, replyTo: input.replyTo ?? null, mentions: [...new Set(input.mentions ?? [])] }) &&
-              (stored.edited || (files.join('\u0000') === ids.join('\u0000') && samePollAndEvent(repeated, messageDraft(userId, input))));
-            if (!same) throw conflict('this clientMsgId was used for a different message');
-            // Published again, as the group commit's careful path does: the first publish may have been lost.
-            outbox.events.push(repeated);
-            return ackOf(repeated);
-          }
-          const rows = await claimOwnAttachments(tx, ids, userId);
-          if (rows.length !== ids.length) throw notFound('attachment');
-          const byId = new Map(rows.map((r) => [r.id, r]));
-          const message = messageDraft(userId, { ...input, mentions: [...new Set(input.mentions ?? [])] });
-          message.data = { ...message.data, attachments: ids.map((id) => attachmentMeta(byId.get(id)!)) };
-          const [row] = await outbox.append(tx, input.group, [message]);
-          await insertAttachmentRefs(tx, input.group, row!.seq, ids);
-          await oweNotifications(tx, [row!]);
-          if (input.event) {
-            // No reminder when its time has already come: nobody has answered yet.
-            const remindAt = Date.parse(input.event.startsAt) - this.deps.limits.eventReminderS * 1000;
-            if (remindAt > Date.now()) await scheduleReminder(tx, input.group, row!.seq, new Date(remindAt));
-          }
-          return ackOf(row!);
-        });
-      } catch (err) {
-        if (!isRetryableConflict(err) || attempt >= 3) throw err;
+    return commit(this.deps, async (tx, outbox) => {
+      if ((await lockGroupLog(tx, input.group)) === undefined) throw notFound('group');
+      const [repeated] = (await findMessagesByClientIds(tx, input.group, [input.clientMsgId])).filter((e) => e.senderId === userId);
+      if (repeated) {
+        // The send queue's rule, and the same files.
+        const stored = storedContent(repeated);
+        const files = ((repeated.data?.attachments as { id: string }[] | undefined) ?? []).map((a) => a.id);
+        const same =
+          sameContent(stored, { text: input.text, replyTo: input.replyTo ?? null, mentions: [...new Set(input.mentions ?? [])] }) &&
+          (stored.edited || (files.join('\u0000') === ids.join('\u0000') && samePollAndEvent(repeated, messageDraft(userId, input))));
+        if (!same) throw conflict('this clientMsgId was used for a different message');
+        // Published again, as the group commit's careful path does: the first publish may have been lost.
+        outbox.events.push(repeated);
+        return ackOf(repeated);
       }
-    }
+      const rows = await claimOwnAttachments(tx, ids, userId);
+      if (rows.length !== ids.length) throw notFound('attachment');
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const message = messageDraft(userId, { ...input, mentions: [...new Set(input.mentions ?? [])] });
+      message.data = { ...message.data, attachments: ids.map((id) => attachmentMeta(byId.get(id)!)) };
+      const [row] = await outbox.append(tx, input.group, [message]);
+      await insertAttachmentRefs(tx, input.group, row!.seq, ids);
+      await oweNotifications(tx, [row!]);
+      if (input.event) {
+        // No reminder when its time has already come: nobody has answered yet.
+        const remindAt = Date.parse(input.event.startsAt) - this.deps.limits.eventReminderS * 1000;
+        if (remindAt > Date.now()) await scheduleReminder(tx, input.group, row!.seq, new Date(remindAt));
+      }
+      return ackOf(row!);
+    });
   }
 
   /** Sends without the membership check, for callers that authorized otherwise (server tokens). */
@@ -223,7 +217,7 @@ export class Messages {
     let seq: number | undefined;
     if (membership.kind === 'announcement' && this.reach) {
       // Announcements count their readers as markers pass them (reach statistics, docs/protocol.md §8 "Notifications").
-      const moved = await this.deps.db.transaction((tx) => advanceReadCounting(tx, input.group, userId, input.seq));
+      const moved = await transaction(this.deps.db, (tx) => advanceReadCounting(tx, input.group, userId, input.seq));
       seq = moved?.seq;
       for (const counted of moved?.counted ?? []) this.reach.changed(input.group, counted);
     } else {

@@ -1,5 +1,6 @@
 import type { Tx } from '../../platform/db/connect.js';
-import { isRetryableConflict, isUniqueViolation, MissingGroup } from '../../platform/db/errors.js';
+import { isUniqueViolation, MissingGroup } from '../../platform/db/errors.js';
+import { retryConflicts, transaction } from '../../platform/db/transaction.js';
 import { appendEvents, appendMessages, findMessagesByClientIds, messageDraft, type MessageInsert } from './queries.js';
 import { oweNotifications } from '../notifications/index.js';
 import type { EventRow } from '../../platform/db/schema.js';
@@ -25,7 +26,6 @@ interface Pending {
 }
 
 const keyOf = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
-const MAX_CONFLICT_RETRIES = 3;
 
 class DuplicateRace extends Error {}
 
@@ -147,16 +147,14 @@ export class SendQueue {
       unique.set(key, { groupId: p.groupId, ord, ...p.message });
     }
     let rows: Awaited<ReturnType<typeof appendMessages>>;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rows = await appendMessages(this.deps.db, [...unique.values()]);
-        break;
-      } catch (err) {
-        if (isRetryableConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
-        if (!isUniqueViolation(err)) return { failed: err };
-        await this.storePerGroup(batch);
-        return { settled: true };
-      }
+    try {
+      rows = await retryConflicts(() => appendMessages(this.deps.db, [...unique.values()]), {
+        onRetry: () => this.deps.metrics.dbConflictRetries.inc(),
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err)) return { failed: err };
+      await this.storePerGroup(batch);
+      return { settled: true };
     }
     this.deps.metrics.appendBatch.observe(unique.size);
     this.deps.metrics.eventsStored.inc({ kind: 'message' }, rows.length);
@@ -238,25 +236,26 @@ export class SendQueue {
   /** Stores one group's messages and publishes what is new; returns one result (or 409) per message, in order. */
   private async storeGroup(groupId: string, batch: NewMessage[]): Promise<(SendResult | AppError)[]> {
     const { db, metrics } = this.deps;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { results, rows, repeated } = await db.transaction((tx) => this.insertGroup(tx, groupId, batch));
-        metrics.appendBatch.observe(batch.length);
-        metrics.eventsStored.inc({ kind: 'message' }, rows.length);
-        // A repeated send is published again: the replica that stored it first may have died
-        // between commit and publish, and feeds drop what they already delivered.
-        await publishCommitted(this.deps, { events: [...repeated, ...rows].sort((a, b) => a.seq - b.seq) });
-        return batch.map((m) => {
-          const r = results.get(keyOf(m.senderId, m.clientMsgId));
-          if (!r) throw notFound('group');
-          return sameContent(r.content, m) ? r.result : reused();
-        });
-      } catch (err) {
-        // Deleted while the send waited: to the sender it is gone, as on the fast path.
-        if (err instanceof MissingGroup) throw notFound('group');
-        if (!(err instanceof DuplicateRace || isRetryableConflict(err)) || attempt >= MAX_CONFLICT_RETRIES) throw err;
-      }
+    let stored: Awaited<ReturnType<SendQueue['insertGroup']>>;
+    try {
+      // A DuplicateRace (another replica stored one of these meanwhile) is run again like a deadlock.
+      stored = await transaction(db, (tx) => this.insertGroup(tx, groupId, batch), { alsoRetry: (err) => err instanceof DuplicateRace });
+    } catch (err) {
+      // Deleted while the send waited: to the sender it is gone, as on the fast path.
+      if (err instanceof MissingGroup) throw notFound('group');
+      throw err;
     }
+    const { results, rows, repeated } = stored;
+    metrics.appendBatch.observe(batch.length);
+    metrics.eventsStored.inc({ kind: 'message' }, rows.length);
+    // A repeated send is published again: the replica that stored it first may have died
+    // between commit and publish, and feeds drop what they already delivered.
+    await publishCommitted(this.deps, { events: [...repeated, ...rows].sort((a, b) => a.seq - b.seq) });
+    return batch.map((m) => {
+      const r = results.get(keyOf(m.senderId, m.clientMsgId));
+      if (!r) throw notFound('group');
+      return sameContent(r.content, m) ? r.result : reused();
+    });
   }
 
   /** Looks the stored clientMsgIds up first, then inserts the others with one seq bump. */

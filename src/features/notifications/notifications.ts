@@ -6,7 +6,7 @@ import { requireAdmin } from '../../platform/policy/access.js';
 import type { ChatDeps } from '../../platform/deps.js';
 
 /** Devices per user: each push fans out to all of them, so their number is bounded. */
-export const MAX_PUSH_SUBSCRIPTIONS_PER_USER = 10;
+const MAX_PUSH_SUBSCRIPTIONS_PER_USER = 10;
 
 /** The level a member gets without a preference of their own (docs/protocol.md §8 "Notifications"). */
 export function defaultNotifyLevel(kind: 'group' | 'announcement' | 'direct', memberCount: number, allMaxMembers: number): NotifyLevel {

@@ -1,6 +1,6 @@
 // The push payload of docs/protocol.md §8 "Notifications": JSON, at most 3 KB before encryption, text cut to 180 characters.
 
-export const PREVIEW_CHARS = 180;
+const PREVIEW_CHARS = 180;
 export const MAX_PAYLOAD_BYTES = 3072;
 
 export interface PushSource {
@@ -35,6 +35,39 @@ export function buildPayload(groupId: string, seq: number, source: PushSource, m
   };
   if (source.communityId) payload.community = source.communityId;
   return payload;
+}
+
+/** The texts a push may lose characters of, least needed first: the body before the title before the sender's name. */
+const CUTTABLE_TEXTS: readonly (readonly string[])[] = [['body'], ['title'], ['sender', 'name']];
+
+/**
+ * The payload as sent: its JSON, at most MAX_PAYLOAD_BYTES (push services refuse more, and the
+ * encryption adds its own). Over the limit, its texts are shortened (body first, whole characters
+ * with an ellipsis) until it fits; the ids and numbers stay, so the result is always the same JSON
+ * shape. Ids alone over the limit (never from this server) keep only group, seq and kind.
+ */
+export function encodePayload(payload: Record<string, unknown>, maxBytes = MAX_PAYLOAD_BYTES): string {
+  let json = JSON.stringify(payload);
+  if (Buffer.byteLength(json) <= maxBytes) return json;
+  const cut = structuredClone(payload);
+  for (const path of CUTTABLE_TEXTS) {
+    const holder = path.slice(0, -1).reduce<Record<string, unknown> | undefined>((o, k) => o?.[k] as Record<string, unknown>, cut);
+    const key = path[path.length - 1]!;
+    let text = holder?.[key];
+    while (typeof text === 'string' && text !== '') {
+      const over = Buffer.byteLength(json) - maxBytes;
+      if (over <= 0) return json;
+      const chars = Array.from(text);
+      // Drop about as many characters as the excess (and the ellipsis) weighs at this text's average size in JSON.
+      const bytesPerChar = (Buffer.byteLength(JSON.stringify(text)) - 2) / chars.length;
+      const drop = Math.ceil((over + 3) / bytesPerChar);
+      text = chars.length <= drop ? '' : preview(text, chars.length - drop);
+      holder![key] = text;
+      json = JSON.stringify(cut);
+    }
+    if (Buffer.byteLength(json) <= maxBytes) return json;
+  }
+  return JSON.stringify({ group: payload.group, seq: payload.seq, kind: payload.kind });
 }
 
 /**

@@ -1,7 +1,9 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { enqueueDeliveries } from '../webhooks/index.js';
-import { webhooks } from '../../platform/db/schema.js';
+import { webhookDeliveries, webhooks } from '../../platform/db/schema.js';
+import type { OutboxBacklog } from '../../platform/obs/metrics.js';
+import { transaction } from '../../platform/db/transaction.js';
 import {
   blocks,
   groups,
@@ -51,7 +53,7 @@ export async function upsertPushSubscription(
   sub: { id: string; userId: string; endpoint: string; p256dh: string; auth: string },
   maxPerUser: number,
 ): Promise<string> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     // One endpoint is one browser profile: re-subscribing (or another account signing in there) takes it over.
     const [row] = await tx
       .insert(pushSubscriptions)
@@ -198,7 +200,7 @@ export async function fanOutPushes(
     deliveries?: Parameters<typeof enqueueDeliveries>[1];
   },
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     const owned = await tx
       .delete(notifyOutbox)
       .where(and(eq(notifyOutbox.groupId, input.groupId), eq(notifyOutbox.seq, input.seq), eq(notifyOutbox.leaseToken, input.token)))
@@ -353,7 +355,7 @@ export async function nextPushDue(db: Queryable): Promise<Date | undefined> {
 export type StatsCounter = 'delivered' | 'notified' | 'read';
 
 /** Adds to one counter of several announcements' rows (created on first count). */
-export async function addStats(db: Queryable, counter: StatsCounter, adds: { g: string; s: number; n: number }[]): Promise<void> {
+async function addStats(db: Queryable, counter: StatsCounter, adds: { g: string; s: number; n: number }[]): Promise<void> {
   if (adds.length === 0) return;
   const column = sql.identifier(counter);
   await db.execute(sql`
@@ -367,7 +369,7 @@ export async function addStats(db: Queryable, counter: StatsCounter, adds: { g: 
  * (but the reader's own) was read once more. Rows are created when missing: a reader may be faster than the fan-out
  * that creates a message's row.
  */
-export async function addReads(db: Queryable, groupId: string, reader: string, from: number, to: number): Promise<{ seq: number }[]> {
+async function addReads(db: Queryable, groupId: string, reader: string, from: number, to: number): Promise<{ seq: number }[]> {
   if (to <= from) return [];
   const result = await db.execute(sql`
     insert into ${messageStats} as m (group_id, seq, read)
@@ -440,4 +442,15 @@ export async function advanceReadCounting(tx: Tx, groupId: string, userId: strin
   const now = Number(row!.readSeq);
   const counted = await addReads(tx, groupId, userId, Number(old.readSeq), now);
   return { seq: now, counted: counted.map((c) => Number(c.seq)) };
+}
+
+/** What is owed and not yet done, for the outbox backlog metric (read at each scrape). */
+export async function outboxBacklog(db: Queryable): Promise<OutboxBacklog> {
+  const [row] = rowsOf<OutboxBacklog>(
+    await db.execute(sql`
+      select (select count(*) from ${notifyOutbox})::int as notifications,
+        (select count(*) from ${pushQueue} where ${pushQueue.count} > 0)::int as pushes,
+        (select count(*) from ${webhookDeliveries} where ${webhookDeliveries.status} = 'pending')::int as webhooks`),
+  );
+  return row ?? { notifications: 0, pushes: 0, webhooks: 0 };
 }

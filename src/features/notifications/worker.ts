@@ -24,11 +24,12 @@ import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { Logger } from '../../platform/obs/logger.js';
 import { claimReminders, fireReminder, nextReminderDue } from '../polls-events/index.js';
 import type { StoredEvent } from '../../protocol/frames.js';
-import { attachmentsLine, buildPayload, coalescedPayload, contentLine, reminderPayload } from './payload.js';
+import { attachmentsLine, buildPayload, coalescedPayload, contentLine, encodePayload, reminderPayload } from './payload.js';
 import type { Presence } from '../profiles-presence/index.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
 import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from '../webhooks/index.js';
 import type { Clock, SlotLimits } from '../webhooks/index.js';
+import type { Metrics } from '../../platform/obs/metrics.js';
 
 export interface NotifyWorkerSettings {
   coalesceMs: number;
@@ -105,6 +106,9 @@ export const backoffMs = (attempts: number, retryAfterMs?: number): number => {
   return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 };
 
+/** A device's answer as the pushes metric counts it: retried ones are sent again later, failed ones never. */
+const pushOutcomeLabel = { accepted: 'sent', retry: 'retried', rejected: 'failed', gone: 'failed' } as const;
+
 /** What a push's attempt leaves to store. */
 type PushOutcome =
   | { push: ClaimedPush; kind: 'sent'; countsAsNotified: boolean }
@@ -142,6 +146,8 @@ export class NotifyWorker {
       /** An announcement's reach counters changed (live `stats` frames). */
       onReachChanged?: (groupId: string, seq: number) => void;
       logger: Logger;
+      /** Pushes and webhook deliveries by outcome. */
+      metrics?: Pick<Metrics, 'pushes' | 'webhookDeliveries'>;
       settings: NotifyWorkerSettings;
       /** Time for the webhook breakers (tests step it). */
       clock?: Clock;
@@ -153,6 +159,7 @@ export class NotifyWorker {
       http: deps.webhookHttp,
       token: this.token,
       logger: deps.logger,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
       backoffMs,
       ...(deps.clock ? { clock: deps.clock } : {}),
       settings: {
@@ -388,7 +395,7 @@ export class NotifyWorker {
     const all = subscriptions.get(push.userId) ?? [];
     const owed = push.retrySubscriptions ? all.filter((s) => push.retrySubscriptions!.includes(s.id)) : all;
     if (owed.length === 0) return { push, kind: 'dropped' };
-    const payload = JSON.stringify(push.count > 1 ? coalescedPayload(push.payload, push.count) : push.payload);
+    const payload = encodePayload(push.count > 1 ? coalescedPayload(push.payload, push.count) : push.payload);
     const results = await Promise.all(owed.map((s) => this.sendOne(s, payload, push)));
     const failed: string[] = [];
     let retryAfterMs: number | undefined;
@@ -443,6 +450,7 @@ export class NotifyWorker {
       urgent: push.urgent,
       ttlS: PUSH_TTL_S,
     });
+    this.deps.metrics?.pushes.inc({ outcome: pushOutcomeLabel[result.outcome] });
     if (result.outcome === 'gone') {
       await deletePushSubscriptionById(this.deps.db, subscription.id);
     } else if (result.outcome === 'rejected') {

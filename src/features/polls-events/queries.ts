@@ -1,5 +1,6 @@
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
+import { transaction } from '../../platform/db/transaction.js';
 import {
   eventReminders,
   eventRsvps,
@@ -15,7 +16,6 @@ import {
 // (one row per member), the reminders owed, and the counts read from them live here.
 
 export type RsvpAnswer = 'going' | 'maybe' | 'no';
-export const RSVP_ANSWERS: readonly RsvpAnswer[] = ['going', 'maybe', 'no'];
 export type RsvpCounts = Record<RsvpAnswer, number>;
 
 /** postgres.js answers an array of rows, PGlite an object with `rows`. */
@@ -240,7 +240,7 @@ export async function fireReminder(
   db: Queryable,
   input: { groupId: string; seq: number; token: string; payload: Record<string, unknown>; coalesceMs: number },
 ): Promise<string[] | undefined> {
-  return db.transaction(async (tx) => {
+  return transaction(db, async (tx) => {
     const owned = await tx
       .delete(eventReminders)
       .where(

@@ -13,9 +13,9 @@ export type AddDecision = 'add' | 'invite' | 'drop';
  * Invitations one inviter may make to one user in a day (declined ones count): a stranger who
  * creates 100 groups with someone reaches them at most this often.
  */
-export const INVITATIONS_PER_PAIR_PER_DAY = 3;
+const INVITATIONS_PER_PAIR_PER_DAY = 3;
 /** Invitations one inviter may make in a day, to anyone: bounds one account's spam. */
-export const INVITATIONS_PER_INVITER_PER_DAY = 500;
+const INVITATIONS_PER_INVITER_PER_DAY = 500;
 const DAY_MS = 24 * 3600 * 1000;
 
 /**

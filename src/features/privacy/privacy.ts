@@ -18,12 +18,13 @@ import type { HttpReply } from '../../protocol/http-replies.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import type { PresenceFeed } from '../profiles-presence/index.js';
 import type { Profiles } from '../profiles-presence/index.js';
+import { transaction } from '../../platform/db/transaction.js';
 
 type Me = HttpReply<'profile'>['user'];
 
 const BLOCKS_LISTED = 1000;
 /** Blocks one user may hold: far past any person's need, and a bound on what one account stores. */
-export const MAX_BLOCKS = 10_000;
+const MAX_BLOCKS = 10_000;
 
 /** The caller's own profile, privacy settings and blocks (docs/protocol.md §8 "Privacy and safety"). */
 export class Privacy {
@@ -54,7 +55,7 @@ export class Privacy {
     if (input.name !== undefined) changes.name = input.name;
     if (input.privacy?.groupAdd) changes.groupAdd = input.privacy.groupAdd;
     if (input.privacy?.lastSeen) changes.lastSeen = input.privacy.lastSeen;
-    const { before, after } = await this.deps.db.transaction(async (tx) => {
+    const { before, after } = await transaction(this.deps.db, async (tx) => {
       const before = (await findUser(tx, principal.userId))!;
       // The avatar must be an image the caller uploaded: anything else is not_found, as an unknown id.
       if (input.avatar !== undefined && !(await setAvatar(tx, principal.userId, input.avatar))) throw notFound('attachment');

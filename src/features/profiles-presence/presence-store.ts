@@ -1,4 +1,4 @@
-import { Cluster, Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from '../../platform/redis.js';
 import type { Logger } from '../../platform/obs/logger.js';
 
 /** A user came online or went offline (`lastSeen`: when, in ms since the epoch). */
@@ -115,7 +115,7 @@ export class RedisPresence implements Presence {
   private written: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly redis: Redis | Cluster,
+    private readonly redis: RedisClient,
     private readonly replicaId: string,
     private readonly ttlMs: number,
     private readonly logger: Logger,
@@ -128,14 +128,16 @@ export class RedisPresence implements Presence {
     ttlMs: number;
     logger: Logger;
   }): Promise<RedisPresence> {
-    const urls = options.url.split(',').map((u) => u.trim());
-    const redis = options.sharded
-      ? new Cluster(
-          urls.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port || 6379) })),
-          { enableAutoPipelining: true },
-        )
-      : // Commands issued in the same tick go out as one write (a flush's, a lookup's).
-        new Redis(urls[0]!, { maxRetriesPerRequest: 1, connectionName: 'banyan-presence', enableAutoPipelining: true });
+    const redis = connectRedis(
+      { url: options.url, sharded: options.sharded },
+      {
+        name: 'banyan-presence',
+        standalone: { maxRetriesPerRequest: 1 },
+        // Commands issued in the same tick go out as one write (a flush's, a lookup's).
+        node: { enableAutoPipelining: true },
+        cluster: { enableAutoPipelining: true },
+      },
+    );
     redis.on('error', () => {}); // reconnects by itself; failures show up as empty answers below
     const presence = new RedisPresence(redis, options.replicaId, options.ttlMs, options.logger);
     // After a reconnect (Redis restarted) the set may be gone: write it whole again.

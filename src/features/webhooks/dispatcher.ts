@@ -12,6 +12,7 @@ import {
 import type { Logger } from '../../platform/obs/logger.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import { type BreakerSettings, CircuitBreakers, type Clock, claimRoom, DeliverySlots, type SlotLimits, systemClock } from './lanes.js';
+import type { Metrics } from '../../platform/obs/metrics.js';
 
 export interface WebhookDispatcherSettings {
   leaseMs: number;
@@ -56,6 +57,8 @@ export class WebhookDispatcher {
       http: OutboundHttp;
       token: string;
       logger: Logger;
+      /** Delivery attempts by outcome. */
+      metrics?: Pick<Metrics, 'webhookDeliveries'>;
       backoffMs: Backoff;
       settings: WebhookDispatcherSettings;
       clock?: Clock;
@@ -174,6 +177,10 @@ export class WebhookDispatcher {
   }
 
   /** One attempt: signed POST, then delivered, failed for good, or pending again after a backoff. */
+  private counted(outcome: 'delivered' | 'retried' | 'failed'): void {
+    this.deps.metrics?.webhookDeliveries.inc({ outcome });
+  }
+
   private async deliver(d: ClaimedDelivery, probe: boolean): Promise<void> {
     const { db, token, http, settings } = this.deps;
     const body = JSON.stringify(d.payload);
@@ -182,6 +189,7 @@ export class WebhookDispatcher {
     try {
       url = new URL(d.url);
     } catch {
+      this.counted('failed');
       await settleDelivery(db, token, d.id, { status: 'failed', httpStatus: null, error: 'invalid url' });
       return;
     }
@@ -198,11 +206,13 @@ export class WebhookDispatcher {
     );
     if ('status' in r && r.status >= 200 && r.status < 300) {
       this.breakers.succeeded(d.url);
+      this.counted('delivered');
       await settleDelivery(db, token, d.id, { status: 'delivered', httpStatus: r.status, error: null });
       return;
     }
     if ('refused' in r && r.refused) {
       // Never reachable: failed at once, with the one text every refused target gets (no retries to spend).
+      this.counted('failed');
       await settleDelivery(db, token, d.id, { status: 'failed', httpStatus: null, error: r.error });
       return;
     }
@@ -216,11 +226,13 @@ export class WebhookDispatcher {
     const backoffUntil = this.clock.now() + this.deps.backoffMs(d.attempts, 'status' in r ? r.retryAfterMs : undefined);
     const windowEnd = d.createdAt.getTime() + settings.retryMs;
     if (backoffUntil > windowEnd) {
+      this.counted('failed');
       await settleDelivery(db, token, d.id, { status: 'failed', httpStatus, error });
       return;
     }
     // While the breaker is open (opened by this failure or an earlier one), not before it closes.
     const nextAt = new Date(Math.min(windowEnd, Math.max(backoffUntil, this.breakers.openUntil(d.url))));
+    this.counted('retried');
     await settleDelivery(db, token, d.id, { status: 'pending', httpStatus, error, nextAt });
   }
 }

@@ -176,5 +176,3 @@ export function claimRoom(slots: DeliverySlots, breakers: CircuitBreakers, known
   }
   return { free: slots.free(), fullCommunities, communityUsed, blockedEndpoints, endpointRoom, perCommunity, perEndpoint };
 }
-
-export type ClaimRoom = ReturnType<typeof claimRoom>;

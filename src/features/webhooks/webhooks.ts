@@ -9,11 +9,11 @@ import { isAdmin } from '../../platform/policy/access.js';
 import type { ChatDeps } from '../../platform/deps.js';
 
 /** The event types a webhook may subscribe to (docs/protocol.md §8). */
-export const WEBHOOK_EVENTS = ['announcement', 'message', 'mention', 'join_request', 'report', 'member'] as const;
+const WEBHOOK_EVENTS = ['announcement', 'message', 'mention', 'join_request', 'report', 'member'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 /** Each webhook costs a request per event: a community keeps a bounded number. */
-export const MAX_WEBHOOKS_PER_COMMUNITY = 20;
+const MAX_WEBHOOKS_PER_COMMUNITY = 20;
 const DELIVERY_LOG_LIMIT = 100;
 
 /**

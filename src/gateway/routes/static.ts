@@ -38,7 +38,7 @@ interface StaticFile {
 }
 
 /** dist/web beside the compiled gateway, or from the sources (tests run src/), the built one. */
-export function webRoot(): string {
+function webRoot(): string {
   const candidates = ['../../web/', '../../../dist/web/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
 }

@@ -1,4 +1,5 @@
 import type { Tx } from './connect.js';
+import { transaction } from './transaction.js';
 import { appendEvents, type EventDraft } from '../../features/messages/queries.js';
 import type { EventRow } from './schema.js';
 import type { AccessChange } from '../../delivery/access-change.js';
@@ -45,12 +46,17 @@ export class Outbox {
 }
 
 /**
- * Runs `work` in one transaction and makes its outbox visible after the commit. Writers of a
- * single statement (outside a transaction) call publishCommitted themselves once it returns.
+ * Runs `work` in one transaction and makes its outbox visible after the commit. A deadlock or
+ * serialization failure runs `work` again with a fresh outbox (transaction.ts), so `work` writes
+ * only through `tx` and `outbox`. Writers of a single statement (outside a transaction) call
+ * publishCommitted themselves once it returns.
  */
 export async function commit<T>(deps: ChatDeps, work: (tx: Tx, outbox: Outbox) => Promise<T>): Promise<T> {
-  const outbox = new Outbox();
-  const result = await deps.db.transaction((tx) => work(tx, outbox));
+  let outbox = new Outbox();
+  const result = await transaction(deps.db, (tx) => {
+    outbox = new Outbox();
+    return work(tx, outbox);
+  });
   for (const row of outbox.events) deps.metrics.eventsStored.inc({ kind: row.kind });
   await publishCommitted(deps, outbox);
   return result;

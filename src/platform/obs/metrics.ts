@@ -1,11 +1,88 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The server's Prometheus metrics, one registry per app instance (tests run several). */
+/** Seconds buckets from 1 ms to 10 s: HTTP answers, statements and transactions. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+/** What is owed and not yet done, counted at scrape time (trackOutboxBacklog). */
+export interface OutboxBacklog {
+  /** Stored messages whose notifications are not yet worked out (notify_outbox). */
+  notifications: number;
+  /** Pushes owed to users (push_queue rows with a count). */
+  pushes: number;
+  /** Webhook deliveries pending. */
+  webhooks: number;
+}
+
+/**
+ * The server's Prometheus metrics, one registry per app instance (tests run several). Hot paths
+ * count once per message or request, never per fan-out recipient, and no label takes ids.
+ */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  let readBacklog: (() => Promise<OutboxBacklog>) | undefined;
   return {
     registry,
+    /** Where outboxBacklog reads from at each scrape (the app sets it once storage is open). */
+    trackOutboxBacklog(read: () => Promise<OutboxBacklog>): void {
+      readBacklog = read;
+    },
+    outboxBacklog: new Gauge({
+      name: 'banyan_outbox_backlog',
+      help: 'Work owed and not yet done: notifications to work out, pushes to send, webhook deliveries pending',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      async collect() {
+        if (!readBacklog) return;
+        const backlog = await readBacklog().catch(() => undefined);
+        if (!backlog) return;
+        for (const [kind, n] of Object.entries(backlog)) this.set({ kind }, n);
+      },
+    }),
+    httpDuration: new Histogram({
+      name: 'banyan_http_request_duration_seconds',
+      help: 'HTTP answers by route pattern and status',
+      labelNames: ['route', 'status'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    dbStatementDuration: new Histogram({
+      name: 'banyan_db_statement_duration_seconds',
+      help: 'Database statements, from the query to its answer',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    dbTransactionDuration: new Histogram({
+      name: 'banyan_db_transaction_duration_seconds',
+      help: 'Database transactions, from begin to commit or rollback (retries included)',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    dbConflictRetries: new Counter({
+      name: 'banyan_db_conflict_retries_total',
+      help: 'Transactions run again after a deadlock or serialization failure',
+      registers: [registry],
+    }),
+    busPublished: new Counter({ name: 'banyan_bus_published_total', help: 'Messages published on the bus', registers: [registry] }),
+    busReceived: new Counter({ name: 'banyan_bus_received_total', help: 'Messages received from the bus', registers: [registry] }),
+    busReconnects: new Counter({
+      name: 'banyan_bus_reconnects_total',
+      help: 'Bus connections back after a loss, by connection',
+      labelNames: ['connection'] as const,
+      registers: [registry],
+    }),
+    pushes: new Counter({
+      name: 'banyan_pushes_total',
+      help: 'Push requests to devices by outcome: sent, retried (to be sent again), failed (refused or device gone)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'banyan_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, retried, failed',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     socketsOpen: new Gauge({ name: 'banyan_sockets_open', help: 'WebSockets open now', registers: [registry] }),
     eventsStored: new Counter({
       name: 'banyan_events_stored_total',
