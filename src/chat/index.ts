@@ -1,4 +1,5 @@
 import type { Tokens } from '../auth/tokens.js';
+import { findMembershipRow } from '../db/hot-reads.js';
 import { Accounts } from './accounts.js';
 import { Attachments, type MediaDeps } from './attachments.js';
 import { Communities } from './communities.js';
@@ -34,7 +35,11 @@ export function createChat(
   const profiles = new Profiles(deps, presence.store);
   const sessionStarts = new SessionStarts(deps, profiles);
   const presenceFeed = new PresenceFeed(deps, presence.store, presence.settings);
-  const membership = new MembershipCache(deps.db, undefined, () => deps.publisher.busHealthy());
+  const membership = new MembershipCache(
+    (groupId, userId) => findMembershipRow(deps.db, groupId, userId),
+    undefined,
+    () => deps.publisher.busHealthy(),
+  );
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
   const accounts = new Accounts(deps, tokens);

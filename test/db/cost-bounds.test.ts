@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatDeps } from '../../src/chat/deps.js';
 import { Groups } from '../../src/chat/groups.js';
 import { MembershipCache } from '../../src/chat/membership-cache.js';
+import { findMembershipRow } from '../../src/db/hot-reads.js';
 import { Messages } from '../../src/chat/messages.js';
 import { events, groups, users } from '../../src/db/schema.js';
 import type { ControlMessage } from '../../src/delivery/control.js';
@@ -14,6 +15,7 @@ import { openTestDb, type TestDb } from '../helpers/pglite.js';
 import { range } from '../helpers/users.js';
 
 // What sync and group creation cost in statements: bounded, whatever the count of groups or members.
+// On PGlite only: statements are counted through its client (test/helpers/pglite.ts).
 
 describe('cost-bounded commands', () => {
   let t: TestDb;
@@ -30,7 +32,7 @@ describe('cost-bounded commands', () => {
     });
     deps = { db: t.db, reads: t.db, publisher, logger: silentLogger, metrics: createMetrics(), limits: testChatLimits };
     chatGroups = new Groups(deps);
-    messages = new Messages(deps, new MembershipCache(t.db));
+    messages = new Messages(deps, new MembershipCache((groupId, userId) => findMembershipRow(t.db, groupId, userId)));
   }, 120_000);
   afterAll(() => t?.close());
 
