@@ -210,8 +210,10 @@ describe('Hub (delivery, receiving side)', () => {
     await t.connect('s1', principal('asha'));
     t.members.asha = ['g1'];
     await t.publisher.control('asha', { kind: 'group_added', group: 'g1' });
-    await new Promise((r) => setTimeout(r, 10));
-    expect(t.transport.framesOf('s1').at(-1)).toMatchObject({ type: 'group_added', group: { id: 'g1', lastSeq: 0 } });
+    // The hub reads the group's summary first: wait for the frame, not a fixed time (flaky under load).
+    await vi.waitFor(() =>
+      expect(t.transport.framesOf('s1').at(-1)).toMatchObject({ type: 'group_added', group: { id: 'g1', lastSeq: 0 } }),
+    );
     await t.post('g1');
     await t.post('g1', 'member', { member: 'asha', action: 'removed' });
     await t.post('g1');
@@ -239,8 +241,8 @@ describe('Hub (delivery, receiving side)', () => {
     await t.connect('s1', principal('asha'));
     t.logs.append('g1', 'message'); // committed, its publish lost
     await t.post('g1');
-    await new Promise((r) => setTimeout(r, 120)); // past the 50 ms gap wait
-    expect(seqsOf(t.transport.framesOf('s1'), 'g1')).toEqual([1, 2]);
+    // The fill comes after the 50 ms gap wait: wait for it, not a fixed time.
+    await vi.waitFor(() => expect(seqsOf(t.transport.framesOf('s1'), 'g1')).toEqual([1, 2]));
   });
 
   it('cuts a slow consumer with 4000 after a send, and releases its feeds', async () => {
@@ -250,8 +252,7 @@ describe('Hub (delivery, receiving side)', () => {
     await t.connect('s2', principal('ben'));
     t.transport.buffered.set('s2', 5000);
     await t.post('g1');
-    await new Promise((r) => setTimeout(r, 300));
-    expect([...t.transport.closed]).toEqual([['s2', 4000]]);
+    await vi.waitFor(() => expect([...t.transport.closed]).toEqual([['s2', 4000]]));
     t.transport.close('s1', new Disconnect(CloseCode.draining, 'bye'));
     expect(t.hub.sessionCount).toBe(0);
     expect(t.hub.feeds.deliveredSeq('g1')).toBe(-1); // the last reference went with the last session
