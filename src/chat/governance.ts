@@ -22,7 +22,7 @@ import { isAdmin, requireMember } from './access.js';
 import { oweCommunityEvent } from './community-webhooks.js';
 import { notifyAdmins } from './admin-frames.js';
 import { findAuthority, requireGovernor, type Authority } from './authority.js';
-import type { ChatDeps } from './deps.js';
+import { type ChatDeps, nowOf } from './deps.js';
 import type { Groups } from './groups.js';
 import type { Messages } from './messages.js';
 import { commit, publishCommitted } from './outbox.js';
@@ -98,7 +98,7 @@ export class Governance {
     const target = await findMembership(this.deps.db, groupId, targetId);
     if (!target) throw notFound('member');
     await this.assertOutranks(authority, target, targetId);
-    const until = new Date(Date.now() + forS * 1000);
+    const until = new Date(nowOf(this.deps) + forS * 1000);
     await upsertMute(this.deps.db, { groupId, userId: targetId, until, mutedBy: actorId });
     await publishCommitted(this.deps, { access: [{ group: groupId, user: targetId }] });
     return until;

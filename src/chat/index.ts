@@ -39,6 +39,7 @@ export function createChat(
     (groupId, userId) => findMembershipRow(deps.db, groupId, userId),
     undefined,
     () => deps.publisher.busHealthy(),
+    deps.clock,
   );
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
