@@ -16,7 +16,11 @@ export default defineConfig({
     hookTimeout: 90_000,
     teardownTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        // Pure code: files share a worker's modules (no fresh import of the server per file), in threads.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', isolate: false },
+      },
       {
         extends: true,
         test: { name: 'db', include: ['test/db/**/*.test.ts'], globalSetup: ['test/helpers/pglite-template.ts'] },
