@@ -9,6 +9,7 @@ import type { Session } from '../../src/delivery/session.js';
 import type { SocketTransport } from '../../src/delivery/transport.js';
 import { createLogger, type Logger } from '../../src/obs/logger.js';
 import { createMetrics } from '../../src/obs/metrics.js';
+import { ManualClock } from '../../src/platform/clock.js';
 import { CloseCode, Disconnect } from '../../src/protocol/errors.js';
 import type { GroupSummary, LogEvent } from '../../src/protocol/frames.js';
 
@@ -140,7 +141,9 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
     privateRosterOf: async (groupIds) => new Set(groupIds.filter((g) => privateRoster.has(g))),
   };
   const accessChanges: unknown[] = [];
+  const clock = new ManualClock();
   const hub = new Hub<string>({
+    clock,
     bus,
     transport,
     directory,
@@ -167,7 +170,7 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
   const post = async (groupId: string, kind: LogEvent['kind'] = 'message', data: Record<string, unknown> | null = null) =>
     publisher.events([logs.append(groupId, kind, data, kind === 'message' ? 'hi' : null)]);
   hubs.push(hub);
-  return { bus, transport, logs, hub, connect, post, publisher, accessChanges, members, revokedSessions, privateRoster };
+  return { bus, transport, logs, hub, clock, connect, post, publisher, accessChanges, members, revokedSessions, privateRoster };
 }
 
 const hubs: Hub<string>[] = [];
@@ -252,7 +255,10 @@ describe('Hub (delivery, receiving side)', () => {
     await t.connect('s2', principal('ben'));
     t.transport.buffered.set('s2', 5000);
     await t.post('g1');
-    await vi.waitFor(() => expect([...t.transport.closed]).toEqual([['s2', 4000]]));
+    expect([...t.transport.closed]).toEqual([]);
+    // The sweep (every 250 ms) cuts it.
+    t.clock.advance(250);
+    expect([...t.transport.closed]).toEqual([['s2', 4000]]);
     t.transport.close('s1', new Disconnect(CloseCode.draining, 'bye'));
     expect(t.hub.sessionCount).toBe(0);
     expect(t.hub.feeds.deliveredSeq('g1')).toBe(-1); // the last reference went with the last session
