@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { startApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { startApp } from '../src/platform/app.js';
+import { loadConfig } from '../src/platform/config.js';
 
 const { values: args } = parseArgs({
   options: { members: { type: 'string', default: '2000' }, joins: { type: 'string', default: '20' } },

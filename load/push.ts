@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import WebSocket from 'ws';
-import { Tokens } from '../src/auth/tokens.js';
+import { Tokens } from '../src/platform/auth/tokens.js';
 import { LocalPushService } from '../test/helpers/push-service.js';
 
 const { values: args } = parseArgs({

@@ -19,8 +19,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import WebSocket from 'ws';
-import { startApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { startApp } from '../src/platform/app.js';
+import { loadConfig } from '../src/platform/config.js';
 
 const { values: args } = parseArgs({
   options: {

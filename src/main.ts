@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startApp } from './app.js';
-import { resolveJwtSecret } from './auth/secret.js';
-import { Tokens } from './auth/tokens.js';
-import { ConfigError, loadConfig } from './config.js';
-import { runMigrations } from './db/connect.js';
-import { DataDirLocked } from './db/data-dir-lock.js';
-import { createLogger } from './obs/logger.js';
-import { runWorkers } from './workers.js';
+import { startApp } from './platform/app.js';
+import { resolveJwtSecret } from './platform/auth/secret.js';
+import { Tokens } from './platform/auth/tokens.js';
+import { ConfigError, loadConfig } from './platform/config.js';
+import { runMigrations } from './platform/db/connect.js';
+import { DataDirLocked } from './platform/db/data-dir-lock.js';
+import { createLogger } from './platform/obs/logger.js';
+import { runWorkers } from './platform/workers.js';
 
 // CLI entry: `start` (default), `migrate`, `token`. Nothing else lives here.
 

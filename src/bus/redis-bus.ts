@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterNode, RedisOptions } from 'ioredis';
-import { createLogger } from '../obs/logger.js';
+import { createLogger } from '../platform/obs/logger.js';
 import type { Bus, BusHandler, BusMessage } from './bus.js';
 
 export type BusLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;

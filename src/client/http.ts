@@ -4,7 +4,7 @@ import type { HttpReplies } from '../protocol/http-replies.js';
 import { checkErrorBody, checkReply, type ReplyName } from './checks.js';
 import { BanyanError } from './errors.js';
 
-// The HTTP API of docs/protocol.md §2 and §8 over the global fetch (browsers, Node 20).
+// The HTTP API of docs/protocol.md §2 and docs/protocol.md §8 over the global fetch (browsers, Node 20).
 
 export type Fetch = typeof globalThis.fetch;
 type RequestBody = NonNullable<RequestInit['body']>;
@@ -43,7 +43,7 @@ const answerPage = (options: { cursor?: string; limit?: number }) => ({
 export class BanyanHttp {
   constructor(private readonly options: HttpOptions) {}
 
-  // Accounts and sessions (§3)
+  // Accounts and sessions (docs/protocol.md §2 "Tokens")
   signUp(body: Body<'signUp'>) {
     return this.call('POST', '/v1/accounts', 'signedIn', body, false);
   }
@@ -62,7 +62,7 @@ export class BanyanHttp {
     return this.call('PUT', '/v1/me/password', undefined, body);
   }
 
-  // Groups (§5)
+  // Groups (docs/protocol.md §8)
   me() {
     return this.call('GET', '/v1/me', 'me');
   }
@@ -102,20 +102,20 @@ export class BanyanHttp {
     return this.call('GET', path`/v1/groups/${groupId}/messages/${String(seq)}/receipts`, 'receipts');
   }
 
-  // Privacy and safety (§6)
+  // Privacy and safety (docs/protocol.md §8)
   /** Name, avatar (null clears) and privacy settings. */
   updateMe(body: Body<'updateMe'>) {
     return this.call('PATCH', '/v1/me', 'profile', body);
   }
-  /** Name and avatar (an image attachment you uploaded, or null): `user` frames tell those who see you (§8). */
+  /** Name and avatar (an image attachment you uploaded, or null): `user` frames tell those who see you (docs/protocol.md §8). */
   updateProfile(body: Pick<Body<'updateMe'>, 'name' | 'avatar'>) {
     return this.updateMe(body);
   }
-  /** A user who shares a visible group with you; `not_found` otherwise, as for an unknown id (§8). */
+  /** A user who shares a visible group with you; `not_found` otherwise, as for an unknown id (docs/protocol.md §8). */
   user(userId: string) {
     return this.call('GET', path`/v1/users/${userId}`, 'user');
   }
-  /** Who of a small ordinary or direct group's members is online, and when the others were last seen (§8). */
+  /** Who of a small ordinary or direct group's members is online, and when the others were last seen (docs/protocol.md §8). */
   groupPresence(groupId: string) {
     return this.call('GET', path`/v1/groups/${groupId}/presence`, 'presence');
   }
@@ -143,7 +143,7 @@ export class BanyanHttp {
     return this.call('DELETE', path`/v1/blocks/${userId}`, undefined);
   }
 
-  // Communities (§5)
+  // Communities (docs/protocol.md §8 "Communities")
   createCommunity(body: Body<'createCommunity'>) {
     return this.call('POST', '/v1/communities', 'community', body);
   }
@@ -213,7 +213,7 @@ export class BanyanHttp {
     return this.call('POST', `${path`/v1/communities/${communityId}/requests/${userId}`}/${action}`, undefined, groupId ? { groupId } : {});
   }
 
-  // Files and search (§8)
+  // Files and search (docs/protocol.md §8)
   /**
    * Uploads a file (≤ the server's MAX_UPLOAD_BYTES); its id goes in `send(…, {attachments})`.
    * `contentType` must agree with the bytes (the server sniffs them); unknown: application/octet-stream.
@@ -279,7 +279,7 @@ export class BanyanHttp {
   resolveReport(reportId: string, body: Body<'resolveReport'>) {
     return this.call('POST', path`/v1/reports/${reportId}/resolve`, 'report', body);
   }
-  // Notifications (v1.1 §7)
+  // Notifications (docs/protocol.md §8 "Notifications")
   /** Your notification level in a group (`all`, `mentions`, `none`), muted until `muteUntil` when given. */
   setNotifications(groupId: string, body: Body<'notificationPreference'>) {
     return this.call('PUT', path`/v1/groups/${groupId}/notifications`, undefined, body);
@@ -296,7 +296,7 @@ export class BanyanHttp {
   unsubscribePush(id: string) {
     return this.call('DELETE', path`/v1/push/subscriptions/${id}`, undefined);
   }
-  // Polls and events (§8)
+  // Polls and events (docs/protocol.md §8)
   /** Votes over HTTP (the socket's `vote` does the same); `[]` retracts. */
   vote(groupId: string, seq: number, options: number[]) {
     return this.call('POST', `${path`/v1/groups/${groupId}`}/messages/${seq}/vote`, 'answered', { options });

@@ -1,5 +1,5 @@
 import type { Bus, BusMessage } from '../bus/bus.js';
-import type { Logger } from '../obs/logger.js';
+import type { Logger } from '../platform/obs/logger.js';
 import type { LogEvent } from '../protocol/frames.js';
 import { eventBusMessage } from './event-message.js';
 import { groupTopic } from './topics.js';

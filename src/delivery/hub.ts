@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Principal } from '../auth/tokens.js';
+import type { Principal } from '../platform/auth/tokens.js';
 import { ALL_MEMBERS, type Bus, type BusMessage } from '../bus/bus.js';
-import type { Logger } from '../obs/logger.js';
-import type { Metrics } from '../obs/metrics.js';
+import type { Logger } from '../platform/obs/logger.js';
+import type { Metrics } from '../platform/obs/metrics.js';
 import { type Clock, systemClock, type Timer } from '../platform/clock.js';
 import { CloseCode, Disconnect } from '../protocol/errors.js';
 import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, statsFrame, type GroupSummary } from '../protocol/frames.js';

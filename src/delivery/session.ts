@@ -1,4 +1,4 @@
-import type { Principal } from '../auth/tokens.js';
+import type { Principal } from '../platform/auth/tokens.js';
 import type { ControlMessage } from './control.js';
 
 /**

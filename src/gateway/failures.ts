@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { isStorageUnavailable } from '../db/errors.js';
-import type { Logger } from '../obs/logger.js';
-import type { Metrics } from '../obs/metrics.js';
+import { isStorageUnavailable } from '../platform/db/errors.js';
+import type { Logger } from '../platform/obs/logger.js';
+import type { Metrics } from '../platform/obs/metrics.js';
 import { AppError } from '../protocol/errors.js';
 
 /** The one place that turns any thrown value into a protocol error (docs/architecture.md "Errors"). */

@@ -1,27 +1,19 @@
 import uws, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import type { Principal } from '../auth/tokens.js';
-import type { Chat } from '../chat/index.js';
+import type { Principal } from '../platform/auth/tokens.js';
+import type { Chat } from '../platform/features.js';
 import type { Bus } from '../bus/bus.js';
 import type { FeedStorage } from '../delivery/group-feeds.js';
 import { Hub } from '../delivery/hub.js';
-import type { Logger } from '../obs/logger.js';
-import type { Metrics } from '../obs/metrics.js';
+import type { Logger } from '../platform/obs/logger.js';
+import type { Metrics } from '../platform/obs/metrics.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import type { AnyCommand } from '../protocol/commands.js';
-import type { HttpBodies } from '../protocol/http-bodies.js';
+import type { FeatureModule } from '../platform/module.js';
+import { assembleCommands } from './commands/index.js';
 import { FailureReporter } from './failures.js';
 import { bearerToken, HttpRouter } from './http.js';
 import type { RateLimits } from './rate-limits.js';
-import { accountRoutes } from './routes/accounts.js';
-import { attachmentRoutes } from './routes/attachments.js';
-import { communityRoutes } from './routes/communities.js';
-import { governanceRoutes } from './routes/governance.js';
-import { groupRoutes } from './routes/groups.js';
-import { privacyRoutes } from './routes/privacy.js';
 import { healthRoutes } from './routes/health.js';
-import { searchRoutes } from './routes/search.js';
-import { pollRoutes } from './routes/polls.js';
-import { notificationRoutes } from './routes/notifications.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
 import { UwsTransport } from './uws-transport.js';
@@ -40,7 +32,8 @@ export interface GatewayDeps {
   chat: Chat;
   bus: Bus;
   feedStorage: FeedStorage;
-  bodies: HttpBodies;
+  /** The features' routes and commands (src/platform/features.ts). */
+  modules: readonly FeatureModule[];
   metrics: Metrics;
   logger: Logger;
   parseCommand(frame: string): AnyCommand;
@@ -52,8 +45,6 @@ export interface GatewayDeps {
   limits: RateLimits;
   /** Who is connected here, for notifications (docs/protocol.md §8 "Notifications"). */
   presence?: { online(userId: string): void; offline(userId: string): void };
-  /** The VAPID public key clients subscribe to Web Push with. */
-  vapidPublicKey: string;
   settings: {
     host: string;
     port: number;
@@ -165,7 +156,6 @@ export class Gateway {
       trustProxy: settings.trustProxy,
     });
     websocketRoute(this.app, {
-      chat,
       hub: this.hub,
       transport,
       failures,
@@ -176,18 +166,11 @@ export class Gateway {
       authenticateNow,
       isDraining: () => this.draining,
       commands: this.commands,
+      handlers: assembleCommands(deps.modules),
       limits: deps.limits,
       settings: { ...settings, maxBackpressure: Math.max(settings.slowConsumerBytes * 8, 16 * 1024 * 1024) },
     });
-    accountRoutes(router, chat, deps.bodies, settings.localAccounts, deps.limits);
-    groupRoutes(router, chat, deps.bodies, deps.limits);
-    privacyRoutes(router, chat, deps.bodies);
-    communityRoutes(router, chat, deps.bodies);
-    attachmentRoutes(router, chat, settings.maxUploadBytes);
-    searchRoutes(router, chat, deps.limits);
-    governanceRoutes(router, chat, deps.bodies, deps.limits);
-    notificationRoutes(router, chat, deps.bodies, deps.vapidPublicKey);
-    pollRoutes(router, chat, deps.bodies);
+    for (const module of deps.modules) module.routes?.(router);
     healthRoutes(router, {
       metrics,
       metricsToken: settings.metricsToken,

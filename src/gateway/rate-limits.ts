@@ -1,12 +1,12 @@
 import { Cluster, Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { parseSeeds } from '../bus/redis-bus.js';
-import type { Config } from '../config.js';
-import type { Logger } from '../obs/logger.js';
+import type { Config } from '../platform/config.js';
+import type { Logger } from '../platform/obs/logger.js';
 import { sharedPoints, SHARED_WINDOW_S, UserLimits } from './user-limits.js';
 import { WindowCounter } from './window-counter.js';
-import { FairLine } from '../auth/fair-line.js';
-import { HASHES_AT_ONCE } from '../auth/password.js';
+import { FairLine } from '../features/accounts/fair-line.js';
+import { HASHES_AT_ONCE } from '../features/accounts/password.js';
 import { AppError } from '../protocol/errors.js';
 
 // Every limit of the HTTP API and of per-group socket actions, in one place, with its numbers

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'uWebSockets.js';
-import type { Principal } from '../auth/tokens.js';
+import type { Principal } from '../platform/auth/tokens.js';
 import type { Session } from '../delivery/session.js';
 import type { Timer } from '../platform/clock.js';
 

@@ -1,7 +1,7 @@
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /**
- * What one user may do over all of their sockets together (docs/protocol.md §3, §9): hold at most
+ * What one user may do over all of their sockets together (docs/protocol.md §3, docs/protocol.md §9): hold at most
  * `maxSockets` sockets on this replica, and send frames from one token bucket shared by those
  * sockets (`perS`, `burst`), beside each socket's own bucket. Without it, each socket's limit
  * multiplies by the sockets a user opens.

@@ -1,14 +1,13 @@
 import uws, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
-import type { Principal } from '../auth/tokens.js';
-import type { Chat } from '../chat/index.js';
+import type { Principal } from '../platform/auth/tokens.js';
 import type { Hub } from '../delivery/hub.js';
-import type { Logger } from '../obs/logger.js';
-import type { Metrics } from '../obs/metrics.js';
+import type { Logger } from '../platform/obs/logger.js';
+import type { Metrics } from '../platform/obs/metrics.js';
 import { type Clock, systemClock, type Timer } from '../platform/clock.js';
 import { CommandError, commandIdOf, type AnyCommand, type CommandId } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import { errorFrame } from '../protocol/frames.js';
-import { commandHandlers, type CommandContext } from './commands/index.js';
+import type { CommandContext, CommandHandlers } from './commands/index.js';
 import type { FailureReporter } from './failures.js';
 import type { RateLimits } from './rate-limits.js';
 import { clientAddress, errorReply, sendReply } from './http.js';
@@ -16,7 +15,6 @@ import { newSocketData, type Socket, type SocketData } from './socket-state.js';
 import { ANCHOR_TOPIC, type UwsTransport } from './uws-transport.js';
 
 export interface WebSocketDeps {
-  chat: Chat;
   hub: Hub<Socket>;
   transport: UwsTransport;
   failures: FailureReporter;
@@ -30,6 +28,8 @@ export interface WebSocketDeps {
   isDraining(): boolean;
   /** Commands being handled now, and whether new ones are refused (the drain's last phase). */
   commands: { inflight: number; refusing: boolean };
+  /** One handler per command (assembleCommands). */
+  handlers: CommandHandlers;
   /**
    * Reactions and typing per user per group; upgrades count as HTTP requests of their address,
    * and session starts as requests of their user, so opening sockets is as bounded as any request;
@@ -286,10 +286,10 @@ async function runCommand(
       return;
     }
   }
-  const ctx: CommandContext = { chat: deps.chat, userId, connectionId };
+  const ctx: CommandContext = { userId, connectionId };
   deps.commands.inflight++;
   try {
-    const handler = commandHandlers[command.type] as (ctx: CommandContext, c: AnyCommand) => Promise<string | undefined>;
+    const handler = deps.handlers[command.type] as (ctx: CommandContext, c: AnyCommand) => Promise<string | undefined>;
     const frame = await handler(ctx, command);
     if (frame !== undefined) reply(deps, ws, frame);
   } catch (err) {

@@ -1,4 +1,4 @@
-import type { EventRow } from '../db/schema.js';
+import type { EventRow } from '../platform/db/schema.js';
 import type { AppError } from './errors.js';
 import type { CommandId } from './commands.js';
 import type { AttachmentFrame, GroupSummary, InvitedGroup, Known, ProfileView, ReportView } from './server-frames.js';
@@ -28,7 +28,7 @@ export const pollOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredPo
 export const eventOf = (e: Pick<LogEvent, 'data' | 'deleted' | 'kind'>): StoredEvent | undefined =>
   e.kind === 'message' && !e.deleted ? (e.data?.event as StoredEvent | undefined) : undefined;
 
-// Server → client frames (docs/protocol.md §5). Each is built as a plain object in the field order the
+// Server → client frames (docs/protocol.md §4 "Commands"). Each is built as a plain object in the field order the
 // protocol shows and serialised once; events are serialised by the publisher and travel as bytes.
 
 /** A stored log event as the domain hands it to the wire: the row of the log. */

@@ -15,7 +15,7 @@ import {
   type ProtocolLimits,
 } from './limits.js';
 
-// Request bodies and query strings of the HTTP API (docs/protocol.md §2 and §8).
+// Request bodies and query strings of the HTTP API (docs/protocol.md §2 and docs/protocol.md §8).
 
 const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, '3–32 characters of a-z 0-9 _ . -');
 const password = z.string().min(8).max(256);

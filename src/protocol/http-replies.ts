@@ -10,7 +10,7 @@ import {
   type Known,
 } from './server-frames.js';
 
-// Answers of the HTTP API (docs/protocol.md §2 and §8) as zod schemas, for clients. Loose, like the
+// Answers of the HTTP API (docs/protocol.md §2 and docs/protocol.md §8) as zod schemas, for clients. Loose, like the
 // frames: a newer server may add fields.
 
 export const userSchema = z.object({ id: z.string(), name: z.string() }).loose();
@@ -36,7 +36,7 @@ export const groupSchema = z
     settings: z.record(z.string(), z.unknown()),
     memberCount: z.number(),
     lastSeq: z.number(),
-    /** v1.1 (§8): seqs of the pinned messages (at most 5), most recently pinned first. */
+    /** v1.1 (docs/protocol.md §8): seqs of the pinned messages (at most 5), most recently pinned first. */
     pins: z.array(z.number().int()),
   })
   .loose();
@@ -201,7 +201,7 @@ export const httpReplies = {
       partial: z.literal(true).optional(),
     })
     .loose(),
-  // v1.1 §8: polls and events
+  // docs/protocol.md §8 "Polls and events"
   /** `POST …/vote`, `POST …/rsvp`, `POST …/close`: `seq` and `ts` when an event was appended. */
   answered: z.object({ group: z.string(), seq: z.number().optional(), ts: z.string().optional() }).loose(),
   /** `GET …/messages/:seq/votes`: `voters` (user ids per option, one page of voters) outside announcement groups only. */
@@ -232,7 +232,7 @@ export const httpReplies = {
       nextCursor: z.string().nullable().optional(),
     })
     .loose(),
-  // v1.1 §7: notifications
+  // docs/protocol.md §8 "Notifications"
   vapidKey: z.object({ publicKey: z.string() }).loose(),
   created: z.object({ id: z.string() }).loose(),
   stats: z

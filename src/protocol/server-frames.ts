@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CommandType } from './commands.js';
 import { tryParseJson } from './json.js';
 
-// Server → client frames of docs/protocol.md §5 as zod schemas, for clients (src/client) and tests.
+// Server → client frames of docs/protocol.md §4 "Commands" as zod schemas, for clients (src/client) and tests.
 // The server does not parse these: it builds frames with the plain encoders of frames.ts, and
 // test/unit/server-frames.test.ts checks that what those encoders write parses here.
 // Objects are loose: a newer server may add fields (the protocol extends, never breaks), and
@@ -23,10 +23,10 @@ export const groupSummarySchema = z
     readSeq: seq,
     /** How many members the group has (announcement groups: the one thing a member learns of the roster). */
     memberCount: z.number().int().min(0).optional(),
-    /** v1.1 (§7): the caller's notification level here, and until when it is muted. */
+    /** v1.1 (docs/protocol.md §8 "Notifications"): the caller's notification level here, and until when it is muted. */
     level: z.enum(['all', 'mentions', 'none']).optional(),
     muteUntil: z.string().nullable().optional(),
-    /** v1.1 (§8): seqs of the pinned messages, most recently pinned first. */
+    /** v1.1 (docs/protocol.md §8): seqs of the pinned messages, most recently pinned first. */
     pins: z.array(z.number().int()).optional(),
   })
   .loose();
@@ -94,9 +94,9 @@ export const messageEventSchema = z
     event: eventDefinitionSchema.optional(),
     editedAt: z.string().optional(),
     deleted: z.boolean().optional(),
-    /** v1.1 (§8): sent while disappearing messages were on: when it disappears. */
+    /** v1.1 (docs/protocol.md §8): sent while disappearing messages were on: when it disappears. */
     expiresAt: z.string().optional(),
-    /** v1.1 (§8): erased on expiry (text null, no mentions or files); its seq stays. */
+    /** v1.1 (docs/protocol.md §8): erased on expiry (text null, no mentions or files); its seq stays. */
     expired: z.boolean().optional(),
   })
   .loose();
@@ -151,7 +151,7 @@ export const historyMessageSchema = z
     reactions: z.record(z.string(), z.number()),
     /** Present when the message has files (and is not deleted). */
     attachments: z.array(attachmentSchema).optional(),
-    /** v1.1 (§8): when a disappearing message disappears, and whether it has. */
+    /** v1.1 (docs/protocol.md §8): when a disappearing message disappears, and whether it has. */
     expiresAt: z.string().optional(),
     expired: z.boolean().optional(),
     /** A poll with its votes per option now, and the caller's own vote (`[]`: none). */
@@ -221,7 +221,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     .loose(),
   z.object({ type: z.literal('pong'), re: commandId }).loose(),
   z.object({ type: z.literal('typing'), group: z.string(), user: z.string() }).loose(),
-  /** v1.1 (§8): these messages of the group disappeared (not logged; their events now say `expired: true`). */
+  /** v1.1 (docs/protocol.md §8): these messages of the group disappeared (not logged; their events now say `expired: true`). */
   z.object({ type: z.literal('expired'), group: z.string(), seqs: z.array(z.number().int().min(1)) }).loose(),
   z.object({ type: z.literal('group_added'), group: groupSummarySchema }).loose(),
   z.object({ type: z.literal('group_removed'), group: z.string() }).loose(),
@@ -247,11 +247,11 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
       role: role.nullable(),
     })
     .loose(),
-  /** v1.1 (§8): a profile changed (name or avatar), to those who may see it. */
+  /** v1.1 (docs/protocol.md §8): a profile changed (name or avatar), to those who may see it. */
   z.object({ type: z.literal('user'), user: profileSchema }).loose(),
-  /** v1.1 (§8): a user came online or went offline (`lastSeen`: null while online or when hidden). */
+  /** v1.1 (docs/protocol.md §8): a user came online or went offline (`lastSeen`: null while online or when hidden). */
   z.object({ type: z.literal('presence'), user: z.string(), online: z.boolean(), lastSeen: z.string().nullable() }).loose(),
-  /** v1.1 (§7): an announcement's reach, to its admins, at most once a second while it changes. */
+  /** v1.1 (docs/protocol.md §8 "Notifications"): an announcement's reach, to its admins, at most once a second while it changes. */
   z
     .object({
       type: z.literal('stats'),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findMembershipRow } from '../../src/db/hot-reads.js';
-import { groups, members, mutes, users } from '../../src/db/schema.js';
+import { findMembershipRow } from '../../src/features/sessions/index.js';
+import { groups, members, mutes, users } from '../../src/platform/db/schema.js';
 import { type TestStorage, testStorages } from '../helpers/test-storages.js';
 
 // The statement behind the membership cache (test/unit/membership-cache.test.ts tests the cache over a loader).

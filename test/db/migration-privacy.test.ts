@@ -2,21 +2,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationsFolder } from '../../src/db/connect.js';
-import { events, groups, members, users } from '../../src/db/schema.js';
+import { migrationsFolder } from '../../src/platform/db/connect.js';
+import { events, groups, members, users } from '../../src/platform/db/schema.js';
 import { type TestStorage, testStorages } from '../helpers/test-storages.js';
 
-// The data part of migration 0002 (docs/protocol.md §8 "Privacy and safety"), run again over rows shaped as before it:
+// The data part of migration 0004 (docs/protocol.md §8 "Privacy and safety"), run again over rows shaped as before it:
 // direct groups become symmetric; announcement groups' member and reaction events become
 // `hidden` places with no sender, their seqs kept; nothing else changes.
 
 const dataStatements = () =>
-  readFileSync(join(migrationsFolder, '0002_privacy.sql'), 'utf8')
+  readFileSync(join(migrationsFolder, '0004_privacy.sql'), 'utf8')
     .split('--> statement-breakpoint')
     .map((s) => s.trim())
     .filter((s) => /^(--[^\n]*\n)*UPDATE/.test(s));
 
-describe.each(testStorages())('migration 0002: existing data, on $name', ({ open }) => {
+describe.each(testStorages())('migration 0004: existing data, on $name', ({ open }) => {
   let t: TestStorage;
   beforeAll(async () => {
     t = await open();

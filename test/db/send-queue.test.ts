@@ -1,10 +1,10 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ChatDeps } from '../../src/chat/deps.js';
-import { SendQueue, type NewMessage } from '../../src/chat/send-queue.js';
-import { events, groups } from '../../src/db/schema.js';
+import type { ChatDeps } from '../../src/platform/deps.js';
+import { SendQueue, type NewMessage } from '../../src/features/messages/send-queue.js';
+import { events, groups } from '../../src/platform/db/schema.js';
 import { Publisher } from '../../src/delivery/publisher.js';
-import { createMetrics } from '../../src/obs/metrics.js';
+import { createMetrics } from '../../src/platform/obs/metrics.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
 import { FakeBus, silentLogger, testChatLimits } from '../helpers/fakes.js';
 import { seededRandom } from '../helpers/random.js';

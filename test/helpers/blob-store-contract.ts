@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobStore } from '../../src/media/blob-store.js';
+import type { BlobStore } from '../../src/features/attachments/blob-store.js';
 
 const bytesOf = async (stream: Readable | undefined) => {
   if (!stream) return undefined;

@@ -1,8 +1,8 @@
 // Small fakes for unit tests that isolate one class from the bus, the sockets or storage.
 import type { Bus, BusHandler, BusMessage } from '../../src/bus/bus.js';
-import type { ChatLimits } from '../../src/chat/deps.js';
+import type { ChatLimits } from '../../src/platform/deps.js';
 import type { Fanout, FeedStorage } from '../../src/delivery/group-feeds.js';
-import { createLogger, type Logger } from '../../src/obs/logger.js';
+import { createLogger, type Logger } from '../../src/platform/obs/logger.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
 import { seededRandom } from './random.js';
 

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { migrationsFolder, openStorage } from '../../src/db/connect.js';
+import { migrationsFolder, openStorage } from '../../src/platform/db/connect.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

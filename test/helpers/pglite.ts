@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { inject } from 'vitest';
-import { openStorage, type Db } from '../../src/db/connect.js';
+import { openStorage, type Db } from '../../src/platform/db/connect.js';
 
 /** Puts the global setup's migrated PGlite database into a data directory (a fresh one takes ~10 s). */
 export function copyPgliteTemplate(dataDir: string): void {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, createServer, type AddressInfo, type Server, type Socket as NetSocket } from 'node:net';
-import { Tokens } from '../../src/auth/tokens.js';
+import { Tokens } from '../../src/platform/auth/tokens.js';
 import { generousLimits, httpRequest, TEST_SECRET, uniqueName, type HttpResult, type TestUser } from './server.js';
 import { connect, type TestSocket } from './ws-client.js';
 

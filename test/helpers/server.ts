@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApp, type App } from '../../src/app.js';
-import { loadConfig, type ConfigInput } from '../../src/config.js';
+import { startApp, type App } from '../../src/platform/app.js';
+import { loadConfig, type ConfigInput } from '../../src/platform/config.js';
 import { copyPgliteTemplate } from './pglite.js';
 
 export type StorageMode = 'pglite' | 'postgres';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import type { ConfigInput } from '../../src/config.js';
+import type { ConfigInput } from '../../src/platform/config.js';
 import { startServer, type StorageMode, type TestServer, type TestUser } from './server.js';
 import { connect, type TestSocket } from './ws-client.js';
 

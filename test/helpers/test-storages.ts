@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Db, openStorage, runMigrations } from '../../src/db/connect.js';
+import { type Db, openStorage, runMigrations } from '../../src/platform/db/connect.js';
 import { ownDatabase } from './own-database.js';
 import { copyPgliteTemplate } from './pglite.js';
 

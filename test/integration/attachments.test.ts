@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attachments as attachmentsTable } from '../../src/db/schema.js';
+import { attachments as attachmentsTable } from '../../src/platform/db/schema.js';
 import { startS3 } from '../helpers/s3.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { sleep, tokenUsers } from '../helpers/users.js';

@@ -5,7 +5,7 @@ import { seededRandom } from '../helpers/random.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, open, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
-// docs/protocol.md §1 "Bad input is answered, never fatal", the §4 error table and close codes.
+// docs/protocol.md §1 "Bad input is answered, never fatal", the docs/protocol.md §4 error table and close codes.
 
 const errorCodes = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'too_large', 'rate_limited', 'unavailable'];
 const serverFrameTypes = new Set([
@@ -116,7 +116,7 @@ describe.each(storageModes())('bad input (%s)', (mode) => {
     expect(await s.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
   });
 
-  it('a frame whose type is not a short string but whose id is valid: the error carries re (§6)', async () => {
+  it('a frame whose type is not a short string but whose id is valid: the error carries re (docs/protocol.md §6)', async () => {
     const s = track(await connect(server.wsUrl, owner.token));
     const badTypes: unknown[] = [1, null, '', 'x'.repeat(33), { a: 1 }, ['send'], true];
     for (const [i, type] of badTypes.entries()) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBlobStore } from '../../src/media/open-blob-store.js';
+import { openBlobStore } from '../../src/features/attachments/open-blob-store.js';
 import { runBlobStoreContract } from '../helpers/blob-store-contract.js';
 import { startS3 } from '../helpers/s3.js';
 

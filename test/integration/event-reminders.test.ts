@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventReminders } from '../../src/db/schema.js';
+import { eventReminders } from '../../src/platform/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';
 import { waitUntil } from '../helpers/replicas.js';

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendMessages, eventsAfter } from '../../src/db/events.js';
+import { appendMessages, eventsAfter } from '../../src/features/messages/queries.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';

@@ -4,7 +4,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Tokens } from '../../src/auth/tokens.js';
+import { Tokens } from '../../src/platform/auth/tokens.js';
 import { randomAddress } from '../helpers/addresses.js';
 import { freePort, Replica, replicaEnv, sleep } from '../helpers/replicas.js';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';

@@ -1,6 +1,6 @@
 import { and, eq, like, or } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { events as eventsTable } from '../../src/db/schema.js';
+import { events as eventsTable } from '../../src/platform/db/schema.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';

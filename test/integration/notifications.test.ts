@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BanyanHttp } from '../../src/client/http.js';
-import { pushQueue, pushSubscriptions } from '../../src/db/schema.js';
+import { pushQueue, pushSubscriptions } from '../../src/platform/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';
@@ -126,7 +126,7 @@ describe.each(storageModes())('notifications (%s)', (mode) => {
     expect(ftp.status).toBe(400);
   });
 
-  it('an offline member gets one encrypted push with the payload of §7; the sender and connected members get none', async () => {
+  it('an offline member gets one encrypted push with the payload of docs/protocol.md §8 "Notifications"; the sender and connected members get none', async () => {
     const sender = await subscribed('sender');
     const offline = await subscribed('offline');
     const online = await subscribed('online');

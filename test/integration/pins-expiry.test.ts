@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { BanyanClient } from '../../src/client/index.js';
-import { attachmentRefs, attachments, eventReminders, eventRsvps, events, pollVotes, reactions } from '../../src/db/schema.js';
+import { attachmentRefs, attachments, eventReminders, eventRsvps, events, pollVotes, reactions } from '../../src/platform/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { tokenUser, tokenUsers, sleep } from '../helpers/users.js';
@@ -403,7 +403,7 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
       }
     });
 
-    it("an expired message's files, thumbnails and ranges are refused at request time, before the sweep (§8)", async () => {
+    it("an expired message's files, thumbnails and ranges are refused at request time, before the sweep (docs/protocol.md §8)", async () => {
       const HOUR_S = 3600;
       const paused = await start({ MESSAGE_TTL_ALLOWED: String(HOUR_S), EXPIRY_SWEEP_MS: '3600000' });
       try {

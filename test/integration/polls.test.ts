@@ -361,7 +361,7 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
     expect((await votes(spy, g, seq)).body).toMatchObject({ counts: [5, 3], mine: [0] });
   });
 
-  it('voter and RSVP lists are paged by cursor: every voter exactly once; the first page by default (§8)', async () => {
+  it('voter and RSVP lists are paged by cursor: every voter exactly once; the first page by default (docs/protocol.md §8)', async () => {
     const people = await tokenUsers(server, 8, 'pg');
     const owner = people[0]!;
     const g = await createGroup(server, owner, people.slice(1));

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BanyanClient, type ClientEvents } from '../../src/client/index.js';
-import { presenceAudience } from '../../src/db/profiles.js';
+import { presenceAudience } from '../../src/features/profiles-presence/queries.js';
 import { storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { sharedServer } from '../helpers/shared-server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROFILE_ANNOUNCE_INTERVAL_MS } from '../../src/chat/profiles.js';
+import { PROFILE_ANNOUNCE_INTERVAL_MS } from '../../src/features/profiles-presence/profiles.js';
 import { storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { sharedServer } from '../helpers/shared-server.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';

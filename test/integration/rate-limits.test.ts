@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PasswordHasher } from '../../src/auth/password.js';
-import { accounts } from '../../src/db/schema.js';
-import { insertAccount } from '../../src/db/users.js';
+import { PasswordHasher } from '../../src/features/accounts/password.js';
+import { accounts } from '../../src/platform/db/schema.js';
+import { insertAccount } from '../../src/features/accounts/queries.js';
 import { createGroup, startServer, storageModes, uniqueName, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, open, type TestSocket } from '../helpers/ws-client.js';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage } from '../../src/db/connect.js';
-import { appendEvents, messageDraft } from '../../src/db/events.js';
+import { openStorage } from '../../src/platform/db/connect.js';
+import { appendEvents, messageDraft } from '../../src/features/messages/queries.js';
 import { expectAckedOnce, fullLog, LogClient } from '../helpers/log-client.js';
 import { killAll, noScaleServers, scaleEnv, replicaSockets, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';

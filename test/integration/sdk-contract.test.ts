@@ -80,7 +80,7 @@ describe('SDK ↔ server contract (HTTP replies)', () => {
     const invite = await sdk(owner).createInvite(community.id);
     expect(await sdk(member).joinByInvite(invite.code)).toEqual({ status: 'pending' });
   });
-  it('privacy and safety (§6): profile, invitations, blocks', async () => {
+  it('privacy and safety (docs/protocol.md §8): profile, invitations, blocks', async () => {
     const [asha, ben] = [await server.signUp(), await server.signUp()];
     const me = await sdk(ben).updateMe({ name: 'Ben B', privacy: { groupAdd: 'nobody' } });
     expect(me.user).toEqual({ id: ben.id, name: 'Ben B', avatar: null, privacy: { groupAdd: 'nobody', lastSeen: 'shared' } });

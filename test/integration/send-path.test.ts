@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage, runMigrations } from '../../src/db/connect.js';
-import { appendMessages } from '../../src/db/events.js';
+import { openStorage, runMigrations } from '../../src/platform/db/connect.js';
+import { appendMessages } from '../../src/features/messages/queries.js';
 import { scaleEnv } from '../helpers/replicas.js';
 import { createGroup, startServer, storageModes, type TestServer } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';

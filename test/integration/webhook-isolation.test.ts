@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPrivateAddress } from '../../src/notify/address-guard.js';
+import { isPrivateAddress } from '../../src/platform/net/address-guard.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { LocalPushService } from '../helpers/push-service.js';
 import { waitUntil } from '../helpers/replicas.js';

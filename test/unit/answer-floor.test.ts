@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerFloor } from '../../src/chat/answer-floor.js';
+import { AnswerFloor } from '../../src/features/groups/answer-floor.js';
 
 // Issue 35 (9): `invited` answers of adds leave at one time, whichever path was taken.
 

@@ -3,10 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveJwtSecret } from '../../src/auth/secret.js';
-import { Tokens } from '../../src/auth/tokens.js';
-import { ConfigError, loadConfig, type ConfigInput } from '../../src/config.js';
-import { createLogger } from '../../src/obs/logger.js';
+import { resolveJwtSecret } from '../../src/platform/auth/secret.js';
+import { Tokens } from '../../src/platform/auth/tokens.js';
+import { ConfigError, loadConfig, type ConfigInput } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/obs/logger.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {

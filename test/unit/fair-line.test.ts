@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FairLine } from '../../src/auth/fair-line.js';
+import { FairLine } from '../../src/features/accounts/fair-line.js';
 import type { AppError } from '../../src/protocol/errors.js';
 
 // The line in front of password hashing (docs/protocol.md §2): bounded, least recently served

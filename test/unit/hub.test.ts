@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Principal } from '../../src/auth/tokens.js';
+import type { Principal } from '../../src/platform/auth/tokens.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import type { FeedStorage } from '../../src/delivery/group-feeds.js';
 import { type Directory, Hub } from '../../src/delivery/hub.js';
@@ -7,8 +7,8 @@ import { Publisher } from '../../src/delivery/publisher.js';
 import { PRESENCE_TOPIC } from '../../src/delivery/topics.js';
 import type { Session } from '../../src/delivery/session.js';
 import type { SocketTransport } from '../../src/delivery/transport.js';
-import { createLogger, type Logger } from '../../src/obs/logger.js';
-import { createMetrics } from '../../src/obs/metrics.js';
+import { createLogger, type Logger } from '../../src/platform/obs/logger.js';
+import { createMetrics } from '../../src/platform/obs/metrics.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import { CloseCode, Disconnect } from '../../src/protocol/errors.js';
 import type { GroupSummary, LogEvent } from '../../src/protocol/frames.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LocalPresence, type PresenceChange } from '../../src/notify/presence.js';
+import { LocalPresence, type PresenceChange } from '../../src/features/profiles-presence/presence-store.js';
 import { ManualClock } from '../../src/platform/clock.js';
 
 describe('LocalPresence (one replica, no Redis)', () => {

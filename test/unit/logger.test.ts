@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/protocol/errors.js';
-import { createLogger, type LogLevel, type LogStreams } from '../../src/obs/logger.js';
+import { createLogger, type LogLevel, type LogStreams } from '../../src/platform/obs/logger.js';
 
 function capture(level: LogLevel) {
   const out: string[] = [];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseRange, RangeNotSatisfiable } from '../../src/chat/attachments.js';
-import { snippetOf } from '../../src/chat/search.js';
-import { parseContentType, servedInline, settleType } from '../../src/media/content-types.js';
-import { dispositionName } from '../../src/gateway/routes/attachments.js';
+import { parseRange, RangeNotSatisfiable } from '../../src/features/attachments/attachments.js';
+import { snippetOf } from '../../src/features/search/search.js';
+import { parseContentType, servedInline, settleType } from '../../src/features/attachments/content-types.js';
+import { dispositionName } from '../../src/features/attachments/routes.js';
 
 describe('settleType: the declared type against the sniffed one', () => {
   it.each([

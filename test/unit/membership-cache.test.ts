@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type CachedMembership, MembershipCache, type MembershipCacheOptions } from '../../src/chat/membership-cache.js';
-import type { Role } from '../../src/db/schema.js';
+import { type CachedMembership, MembershipCache, type MembershipCacheOptions } from '../../src/features/groups/membership-cache.js';
+import type { Role } from '../../src/platform/db/schema.js';
 import { ManualClock } from '../../src/platform/clock.js';
 
 /**

@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { checkTargetUrl, isPrivateAddress } from '../../src/notify/address-guard.js';
-import { parseRetryAfter } from '../../src/notify/outbound.js';
-import { attachmentsLine, buildPayload, coalescedPayload, contentLine, preview, reminderPayload } from '../../src/notify/payload.js';
-import { topicOf } from '../../src/notify/push-sender.js';
-import { backoffMs } from '../../src/notify/worker.js';
+import { checkTargetUrl, isPrivateAddress } from '../../src/platform/net/address-guard.js';
+import { parseRetryAfter } from '../../src/platform/net/outbound.js';
+import {
+  attachmentsLine,
+  buildPayload,
+  coalescedPayload,
+  contentLine,
+  preview,
+  reminderPayload,
+} from '../../src/features/notifications/payload.js';
+import { topicOf } from '../../src/features/notifications/push-sender.js';
+import { backoffMs } from '../../src/features/notifications/worker.js';
 
 describe('notification helpers', () => {
   it('a message of files alone is previewed by their names', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReadBudget } from '../../src/chat/read-budget.js';
+import { ReadBudget } from '../../src/features/messages/read-budget.js';
 
 const settings = { rowsPerS: 1000, burstRows: 1000, bytesPerS: 1000, burstBytes: 4000 };
 const refusal = { code: 'rate_limited', details: { retryAfterMs: expect.any(Number) } };

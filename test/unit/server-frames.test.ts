@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { historyMessage } from '../../src/chat/messages.js';
-import type { EventRow } from '../../src/db/schema.js';
+import { historyMessage } from '../../src/features/messages/messages.js';
+import type { EventRow } from '../../src/platform/db/schema.js';
 import { AppError } from '../../src/protocol/errors.js';
 import {
   ackFrame,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isRefusedTarget, PrivateAddressError } from '../../src/notify/address-guard.js';
-import { CircuitBreakers, claimRoom, DeliverySlots } from '../../src/notify/webhook-lanes.js';
+import { isRefusedTarget, PrivateAddressError } from '../../src/platform/net/address-guard.js';
+import { CircuitBreakers, claimRoom, DeliverySlots } from '../../src/features/webhooks/lanes.js';
 
 // docs/protocol.md §8: the bookkeeping that isolates one community's webhooks from another's.
 

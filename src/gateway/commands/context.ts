@@ -1,9 +1,7 @@
-import type { Chat } from '../../chat/index.js';
 import type { Command, CommandType } from '../../protocol/commands.js';
 
-/** What a command handler gets: the domain and who is asking, on which connection. */
+/** Who is asking, on which connection; a feature's handlers hold their own services. */
 export interface CommandContext {
-  chat: Chat;
   userId: string;
   connectionId: string;
 }
@@ -13,3 +11,6 @@ export interface CommandContext {
  * is answered as an error frame; a thrown Disconnect closes the socket with its code.
  */
 export type CommandHandler<T extends CommandType> = (ctx: CommandContext, command: Command<T>) => Promise<string | undefined>;
+
+/** Every command of a ready socket (`auth` is handled before a socket is ready), one handler each. */
+export type CommandHandlers = { [T in Exclude<CommandType, 'auth'>]: CommandHandler<T> };

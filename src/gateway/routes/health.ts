@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Metrics } from '../../obs/metrics.js';
+import type { Metrics } from '../../platform/obs/metrics.js';
 import { AppError } from '../../protocol/errors.js';
 import type { HttpRouter } from '../http.js';
 

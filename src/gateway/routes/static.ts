@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import type { Logger } from '../../obs/logger.js';
+import type { Logger } from '../../platform/obs/logger.js';
 
 // The web client: the files `npm run build` writes to dist/web, served at `/` from memory.
 // Assets have content hashes in their names, so they are cached for good; index.html is

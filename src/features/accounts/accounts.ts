@@ -1,0 +1,160 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { PasswordHasher } from './password.js';
+import type { Principal, Tokens } from '../../platform/auth/tokens.js';
+import {
+  findAccount,
+  findAccountOfUser,
+  insertAccount,
+  insertSession,
+  insertUserIfMissing,
+  revokeSession,
+  revokeUserSessions,
+  updatePasswordHash,
+} from './queries.js';
+import { newId } from '../../platform/ids.js';
+import { AppError, conflict } from '../../protocol/errors.js';
+import type { ChatDeps } from '../../platform/deps.js';
+import { publishCommitted } from '../../platform/db/outbox.js';
+import { RevokedSessions } from './revoked-sessions.js';
+
+export interface SignedIn {
+  user: { id: string; name: string };
+  token: string;
+  expiresAt: string;
+  /** A trusted-device token, to send with later sign-ins (docs/protocol.md §2). */
+  device: string;
+}
+
+/** Users, local accounts and sessions. */
+export class Accounts {
+  /** Users already known to exist, so a reconnect storm does not write per connection. */
+  private readonly knownUsers = new Set<string>();
+  private readonly passwords: PasswordHasher;
+  /** Fed by the bus (Hub -> revokedHeard); without it every lookup asks storage. */
+  readonly revoked: RevokedSessions;
+
+  constructor(
+    private readonly deps: ChatDeps,
+    private readonly tokens: Tokens,
+  ) {
+    this.passwords = new PasswordHasher(deps.limits.scryptLogN);
+    this.revoked = new RevokedSessions(deps.db, deps.logger, () => deps.publisher.busHealthy());
+  }
+
+  /** Creates the user row on first sight of a token's subject. */
+  async ensureUser(principal: Principal): Promise<void> {
+    if (this.knownUsers.has(principal.userId)) return;
+    await insertUserIfMissing(this.deps.db, principal.userId, principal.name, principal.nameClaim);
+    if (this.knownUsers.size > 100_000) this.knownUsers.clear();
+    this.knownUsers.add(principal.userId);
+  }
+
+  async signUp(input: { username: string; password: string; name?: string | undefined }): Promise<SignedIn> {
+    const userId = newId('u');
+    const name = input.name ?? input.username;
+    const created = await insertAccount(this.deps.db, {
+      userId,
+      name,
+      username: input.username,
+      passwordHash: await this.passwords.hash(input.password),
+    });
+    if (!created) throw conflict('username is taken');
+    return { ...(await this.startSession({ id: userId, name })), device: this.deviceToken(input.username) };
+  }
+
+  /**
+   * The id of a trusted-device token given at an earlier sign-in to this username, or undefined
+   * for anything else (made up, altered, another username's). docs/protocol.md §2.
+   */
+  trustedDevice(username: string, device: string | undefined): string | undefined {
+    const [id, mac, extra] = (device ?? '').split('.');
+    if (!id || !mac || extra !== undefined) return undefined;
+    const expected = Buffer.from(this.deviceMac(username, id));
+    const given = Buffer.from(mac);
+    return given.length === expected.length && timingSafeEqual(given, expected) ? id : undefined;
+  }
+
+  /** A token for a device that has just signed in: `<id>.<mac>`, the MAC binding it to the username. */
+  private deviceToken(username: string, id = randomBytes(16).toString('base64url')): string {
+    return `${id}.${this.deviceMac(username, id)}`;
+  }
+
+  private deviceMac(username: string, id: string): string {
+    return this.tokens.mac(`banyan device v1|${username}|${id}`);
+  }
+
+  /** Signs in; a device token already valid for this username is handed back as it was. */
+  async signIn(input: { username: string; password: string; device?: string | undefined }): Promise<SignedIn> {
+    const account = await findAccount(this.deps.db, input.username);
+    const { ok, stale } = await this.passwords.verify(input.password, account?.passwordHash);
+    if (!account || !ok) throw new AppError('unauthorized', 'wrong username or password');
+    // A hash made at an older, cheaper cost is replaced now that the password is known.
+    if (stale) await updatePasswordHash(this.deps.db, account.userId, await this.passwords.hash(input.password));
+    const device = this.trustedDevice(input.username, input.device);
+    return { ...(await this.startSession({ id: account.userId, name: account.name })), device: this.deviceToken(input.username, device) };
+  }
+
+  /** The account's username, so that password checks are limited like sign-ins; undefined without a local account. */
+  async usernameOf(userId: string): Promise<string | undefined> {
+    return (await findAccountOfUser(this.deps.db, userId))?.username;
+  }
+
+  /**
+   * Sets a new password after checking the current one, and revokes every other session of the
+   * user: their sockets, on every replica, close with 4403. The calling session stays.
+   */
+  async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }): Promise<void> {
+    const account = await findAccountOfUser(this.deps.db, principal.userId);
+    if (!account) throw new AppError('bad_request', 'this user has no local account');
+    const { ok } = await this.passwords.verify(input.currentPassword, account.passwordHash);
+    if (!ok) throw new AppError('forbidden', 'wrong current password');
+    const passwordHash = await this.passwords.hash(input.newPassword);
+    await this.deps.db.transaction(async (tx) => {
+      await updatePasswordHash(tx, principal.userId, passwordHash);
+      await revokeUserSessions(tx, principal.userId, principal.sessionId ?? undefined);
+    });
+    await this.revokedAll(principal.userId, principal.sessionId ?? undefined);
+  }
+
+  /** Signs out everywhere: every session of the user is revoked, the caller's included. */
+  async signOutEverywhere(principal: Principal): Promise<void> {
+    await revokeUserSessions(this.deps.db, principal.userId);
+    // An external token's session has no row until it is revoked.
+    if (principal.sessionId)
+      await revokeSession(this.deps.db, { id: principal.sessionId, userId: principal.userId, expiresAt: principal.expiresAt });
+    await this.revokedAll(principal.userId, undefined);
+  }
+
+  private revokedAll(userId: string, except: string | undefined): Promise<void> {
+    return publishCommitted(this.deps, {
+      controls: [{ userId, message: { kind: 'revoke_all', ...(except === undefined ? {} : { except }) } }],
+    });
+  }
+
+  /** Revokes the token's session; its sockets on every replica close with 4403. */
+  async signOut(principal: Principal): Promise<void> {
+    if (!principal.sessionId) throw new AppError('bad_request', 'this token has no session to end');
+    await revokeSession(this.deps.db, { id: principal.sessionId, userId: principal.userId, expiresAt: principal.expiresAt });
+    await publishCommitted(this.deps, {
+      controls: [{ userId: principal.userId, message: { kind: 'revoke', sessionId: principal.sessionId } }],
+    });
+  }
+
+  /** True when the token names a session that was revoked or has expired. */
+  async isRevoked(principal: Principal): Promise<boolean> {
+    return principal.sessionId ? this.revoked.isRevoked(principal.userId, principal.sessionId) : false;
+  }
+
+  /** `isRevoked` from memory; undefined when storage must answer. */
+  isRevokedNow(principal: Principal): boolean | undefined {
+    return principal.sessionId ? this.revoked.isRevokedNow(principal.userId, principal.sessionId) : false;
+  }
+
+  private async startSession(user: { id: string; name: string }): Promise<Omit<SignedIn, 'device'>> {
+    const sessionId = newId('s');
+    const ttl = this.deps.limits.tokenTtlS;
+    const { token, expiresAt } = await this.tokens.sign({ userId: user.id, name: user.name, sessionId, ttlSeconds: ttl });
+    await insertSession(this.deps.db, { id: sessionId, userId: user.id, expiresAt });
+    return { user, token, expiresAt: expiresAt.toISOString() };
+  }
+}

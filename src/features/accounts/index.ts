@@ -1,0 +1,3 @@
+// What other features may use of accounts: the rest of this folder is its own.
+export * from './queries.js';
+export * from './module.js';

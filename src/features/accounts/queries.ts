@@ -1,0 +1,97 @@
+import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import type { Queryable } from '../../platform/db/connect.js';
+import { isUniqueViolation } from '../../platform/db/errors.js';
+import { accounts, sessions, users, type UserRow } from '../../platform/db/schema.js';
+
+/** Creates a token's subject on first sight; `nameClaim` is the identity service's `name`, if any. */
+export async function insertUserIfMissing(db: Queryable, id: string, name: string, nameClaim?: string): Promise<void> {
+  await db
+    .insert(users)
+    .values({ id, name, claimedName: nameClaim ?? null })
+    .onConflictDoNothing();
+}
+
+export async function findUser(db: Queryable, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return row;
+}
+
+/** Which of these users exist, in one query. */
+export async function findUserIds(db: Queryable, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.select({ id: users.id }).from(users).where(inArray(users.id, ids));
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Inserts the user and its account; false when the username is taken. */
+export async function insertAccount(
+  db: Queryable,
+  account: { userId: string; name: string; username: string; passwordHash: string },
+): Promise<boolean> {
+  try {
+    await db.transaction(async (tx) => {
+      await tx.insert(users).values({ id: account.userId, name: account.name });
+      await tx.insert(accounts).values({ username: account.username, userId: account.userId, passwordHash: account.passwordHash });
+    });
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
+  }
+}
+
+export async function findAccount(db: Queryable, username: string) {
+  const [row] = await db
+    .select({ userId: accounts.userId, passwordHash: accounts.passwordHash, name: users.name })
+    .from(accounts)
+    .innerJoin(users, eq(users.id, accounts.userId))
+    .where(eq(accounts.username, username))
+    .limit(1);
+  return row;
+}
+
+/** The user id of a local account's username, if there is one. */
+export async function findUserIdByUsername(db: Queryable, username: string): Promise<string | undefined> {
+  const [row] = await db.select({ userId: accounts.userId }).from(accounts).where(eq(accounts.username, username)).limit(1);
+  return row?.userId;
+}
+
+/** The local account of a user, if it has one. */
+export async function findAccountOfUser(db: Queryable, userId: string) {
+  const [row] = await db
+    .select({ username: accounts.username, passwordHash: accounts.passwordHash })
+    .from(accounts)
+    .where(eq(accounts.userId, userId))
+    .limit(1);
+  return row;
+}
+
+export async function updatePasswordHash(db: Queryable, userId: string, passwordHash: string): Promise<void> {
+  await db.update(accounts).set({ passwordHash }).where(eq(accounts.userId, userId));
+}
+
+/** Revokes every session of the user, except one (the caller's, on a password change). */
+export async function revokeUserSessions(db: Queryable, userId: string, except?: string): Promise<void> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), except === undefined ? undefined : ne(sessions.id, except)));
+}
+
+export async function insertSession(db: Queryable, session: { id: string; userId: string; expiresAt: Date }) {
+  await db.insert(sessions).values(session);
+}
+
+/**
+ * Marks a session revoked; a session this server did not start (an external token's `sid`) is
+ * recorded as revoked, so the token is refused from now on. Another user's session is untouched.
+ */
+export async function revokeSession(db: Queryable, session: { id: string; userId: string; expiresAt: Date }): Promise<void> {
+  await db
+    .insert(sessions)
+    .values({ ...session, revokedAt: new Date() })
+    .onConflictDoUpdate({
+      target: [sessions.userId, sessions.id],
+      set: { revokedAt: sql`coalesce(${sessions.revokedAt}, excluded.revoked_at)` },
+    });
+}

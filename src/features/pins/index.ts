@@ -1,0 +1,3 @@
+// What other features may use of pins: the rest of this folder is its own.
+export * from './pins.js';
+export * from './module.js';

@@ -1,0 +1,116 @@
+import { accountsModule } from '../features/accounts/index.js';
+import { attachmentsModule } from '../features/attachments/index.js';
+import { communitiesModule } from '../features/communities/index.js';
+import { governanceModule } from '../features/governance/index.js';
+import { groupsModule } from '../features/groups/index.js';
+import { messagesModule } from '../features/messages/index.js';
+import { notificationsModule } from '../features/notifications/index.js';
+import { pinsModule } from '../features/pins/index.js';
+import { pollsEventsModule } from '../features/polls-events/index.js';
+import { privacyModule } from '../features/privacy/index.js';
+import { profilesPresenceModule } from '../features/profiles-presence/index.js';
+import { searchModule } from '../features/search/index.js';
+import { webhooksModule } from '../features/webhooks/index.js';
+import type { FeatureModule, ModuleContext } from './module.js';
+import type { Tokens } from './auth/tokens.js';
+import { Accounts } from '../features/accounts/accounts.js';
+import { Attachments, type MediaDeps } from '../features/attachments/attachments.js';
+import { Communities } from '../features/communities/communities.js';
+import type { ChatDeps } from './deps.js';
+import { Direct } from '../features/groups/direct.js';
+import { Governance } from '../features/governance/governance.js';
+import { Groups } from '../features/groups/groups.js';
+import { Invitations } from '../features/groups/invitations.js';
+import { Privacy } from '../features/privacy/privacy.js';
+import { Pins } from '../features/pins/pins.js';
+import { Expiry } from '../features/messages/expiry.js';
+import { PresenceFeed, type PresenceSettings } from '../features/profiles-presence/presence-feed.js';
+import { Profiles } from '../features/profiles-presence/profiles.js';
+import { SessionStarts } from '../features/sessions/session-starts.js';
+import { findMembershipRow } from '../features/sessions/index.js';
+import type { Presence } from '../features/profiles-presence/presence-store.js';
+import { MembershipCache } from '../features/groups/membership-cache.js';
+import { Messages } from '../features/messages/messages.js';
+import { Search } from '../features/search/search.js';
+import { Notifications } from '../features/notifications/notifications.js';
+import { Polls } from '../features/polls-events/polls.js';
+import { ReachStats } from '../features/messages/reach.js';
+import { Webhooks } from '../features/webhooks/webhooks.js';
+import { checkTargetUrl } from './net/address-guard.js';
+
+/** The domain, as transports see it. Knows nothing of uWS or HTTP. */
+export function createChat(
+  deps: ChatDeps,
+  tokens: Tokens,
+  media: Omit<MediaDeps, 'db' | 'logger'>,
+  presence: { store: Presence; settings: PresenceSettings },
+) {
+  const groups = new Groups(deps);
+  const profiles = new Profiles(deps, presence.store);
+  const sessionStarts = new SessionStarts(deps, profiles);
+  const presenceFeed = new PresenceFeed(deps, presence.store, presence.settings);
+  const membership = new MembershipCache(
+    (groupId, userId) => findMembershipRow(deps.db, groupId, userId),
+    undefined,
+    () => deps.publisher.busHealthy(),
+    deps.clock,
+  );
+  const reach = new ReachStats(deps);
+  const messages = new Messages(deps, membership, reach);
+  const accounts = new Accounts(deps, tokens);
+  return {
+    membership,
+    privacy: new Privacy(deps, profiles, presenceFeed),
+    profiles,
+    sessionStarts,
+    presence: presenceFeed,
+    invitations: new Invitations(deps, groups),
+    /** Stops background work (reaction tallies, presence frames, revoked-session pruning); storage closes after. */
+    close: async () => {
+      accounts.revoked.close();
+      await messages.tallies.close();
+      await presenceFeed.close();
+    },
+    reach,
+    accounts,
+    groups,
+    messages,
+    pins: new Pins(deps),
+    /** Erases expired messages (tests call it; a timer does otherwise). */
+    expiry: new Expiry(deps),
+    polls: new Polls(deps, membership, messages.tallies),
+    communities: new Communities(deps, groups, messages),
+    direct: new Direct(deps, groups),
+    attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),
+    search: new Search(deps.db, deps.limits.searchScanRows),
+    governance: new Governance(deps, groups, messages),
+    notifications: new Notifications(deps, (endpoint) => {
+      checkTargetUrl(endpoint, deps.limits.allowPrivateTargets ?? false, 'endpoint');
+    }),
+    webhooks: new Webhooks(deps, (url) => {
+      checkTargetUrl(url, deps.limits.allowPrivateTargets ?? false, 'url');
+    }),
+  };
+}
+
+export type Chat = ReturnType<typeof createChat>;
+export type { ChatDeps, ChatLimits } from './deps.js';
+
+/** Each feature's routes and commands (docs/architecture.md "How to add a feature"), in registration order. */
+export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] {
+  return [
+    accountsModule(chat.accounts, ctx),
+    groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: chat.privacy }, ctx),
+    messagesModule(chat.messages, ctx),
+    pinsModule(chat.pins),
+    pollsEventsModule(chat.polls, ctx),
+    privacyModule(chat.privacy, ctx),
+    profilesPresenceModule(chat.profiles, chat.presence),
+    communitiesModule(chat.communities, ctx),
+    governanceModule(chat.governance, ctx),
+    attachmentsModule(chat.attachments, ctx),
+    searchModule(chat.search, ctx),
+    notificationsModule(chat.notifications, ctx),
+    webhooksModule(chat.webhooks, ctx),
+  ];
+}
