@@ -3,6 +3,7 @@ import type { Principal } from '../platform/auth/tokens.js';
 import { ALL_MEMBERS, type Bus, type BusMessage } from '../bus/bus.js';
 import type { Logger } from '../platform/obs/logger.js';
 import type { Metrics } from '../platform/obs/metrics.js';
+import { type Clock, systemClock, type Timer } from '../platform/clock.js';
 import { CloseCode, Disconnect } from '../protocol/errors.js';
 import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, statsFrame, type GroupSummary } from '../protocol/frames.js';
 import { decodeAccessChange, type AccessChange } from './access-change.js';
@@ -50,6 +51,8 @@ export interface HubDeps<S> {
   logger: Logger;
   /** Told when a user's first session here opens and their last one closes (who not to push). */
   presence?: { online(userId: string): void; offline(userId: string): void };
+  /** Times the slow-consumer sweep and the outage re-checks; the system clock when unset. */
+  clock?: Clock;
   settings: {
     /**
      * How often running feeds are checked against storage for events the bus lost, and, while the
@@ -98,8 +101,8 @@ export class Hub<S> {
   readonly feeds: GroupFeeds;
   private readonly replicaTag = randomBytes(4).toString('hex');
   private nextConnection = 0;
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private outageTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: Timer | undefined;
+  private outageTimer: Timer | undefined;
   /** The re-check under way, and whether another was asked for meanwhile (it runs once after). */
   private rechecking: Promise<void> | undefined;
   private recheckAgain = false;
@@ -140,26 +143,27 @@ export class Hub<S> {
     this.deps.onRevoked('all');
     // And every presence flush, one message each, whichever replica's users it is for.
     await this.deps.bus.subscribe(PRESENCE_TOPIC);
-    this.sweepTimer = setInterval(() => this.closeSlowConsumers(), SLOW_CONSUMER_SWEEP_MS);
-    this.sweepTimer.unref();
+    const clock = this.deps.clock ?? systemClock;
+    this.sweepTimer = clock.setInterval(() => this.closeSlowConsumers(), SLOW_CONSUMER_SWEEP_MS).unref();
     // While the bus is down, what other replicas revoke or change goes unheard: storage tells.
-    this.outageTimer = setInterval(() => {
-      if (!this.deps.bus.healthy()) void this.recheckSessions();
-    }, this.deps.settings.feedCheckMs);
-    this.outageTimer.unref();
+    this.outageTimer = clock
+      .setInterval(() => {
+        if (!this.deps.bus.healthy()) void this.recheckSessions();
+      }, this.deps.settings.feedCheckMs)
+      .unref();
   }
 
   /** Closes every session (a drain: 1001); no sweep cuts anyone with 4000 from now on. */
   disconnectAll(reason: Disconnect): void {
-    clearInterval(this.sweepTimer);
-    clearInterval(this.outageTimer);
+    this.sweepTimer?.cancel();
+    this.outageTimer?.cancel();
     for (const session of this.byConnection.values()) this.disconnect(session, reason);
   }
 
   /** Stops every feed; call once the sessions are gone. */
   close(): void {
-    clearInterval(this.sweepTimer);
-    clearInterval(this.outageTimer);
+    this.sweepTimer?.cancel();
+    this.outageTimer?.cancel();
     this.feeds.close();
   }
 

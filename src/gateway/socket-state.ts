@@ -1,6 +1,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../platform/auth/tokens.js';
 import type { Session } from '../delivery/session.js';
+import type { Timer } from '../platform/clock.js';
 
 /**
  * Where a connection stands in the gateway. A principal exists only from `upgraded` on, and a
@@ -20,7 +21,7 @@ export type SocketPhase =
 export interface SocketData {
   state: SocketPhase;
   readonly rate: { tokens: number; last: number; strikes: number };
-  timers: NodeJS.Timeout[];
+  timers: Timer[];
 }
 
 export type Socket = WebSocket<SocketData>;

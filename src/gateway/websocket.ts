@@ -3,6 +3,7 @@ import type { Principal } from '../platform/auth/tokens.js';
 import type { Hub } from '../delivery/hub.js';
 import type { Logger } from '../platform/obs/logger.js';
 import type { Metrics } from '../platform/obs/metrics.js';
+import { type Clock, systemClock, type Timer } from '../platform/clock.js';
 import { CommandError, commandIdOf, type AnyCommand, type CommandId } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import { errorFrame } from '../protocol/frames.js';
@@ -74,7 +75,7 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
         begin(deps, ws, data.state.principal, undefined);
       } else {
         const close = () => disconnect(deps, ws, new Disconnect(CloseCode.authTimeout, 'no auth frame in time'));
-        data.timers.push(setTimeout(close, deps.settings.authTimeoutMs));
+        data.timers.push(systemClock.setTimeout(close, deps.settings.authTimeoutMs));
       }
     },
 
@@ -92,7 +93,7 @@ export function websocketRoute(app: TemplatedApp, deps: WebSocketDeps): void {
 
     close: (ws) => {
       const data = ws.getUserData();
-      for (const timer of data.timers) clearTimeout(timer);
+      for (const timer of data.timers) timer.cancel();
       if (data.state.phase === 'open') {
         deps.hub.end(data.state.session);
         deps.limits.perUser.closed(data.state.session.principal.userId);
@@ -183,10 +184,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Calls `fn` at `when`, pushing its timers on `timers` (cleared on close). Node fires a timer over
  * 2^31 − 1 ms (24.8 days) at once, so a later time is waited for in steps.
  */
-export function callAt(when: Date, timers: NodeJS.Timeout[], fn: () => void): void {
-  const msLeft = when.getTime() - Date.now();
-  if (msLeft > MAX_TIMER_MS) timers.push(setTimeout(() => callAt(when, timers, fn), MAX_TIMER_MS));
-  else timers.push(setTimeout(fn, msLeft));
+export function callAt(when: Date, timers: Timer[], fn: () => void, clock: Clock = systemClock): void {
+  const msLeft = when.getTime() - clock.now();
+  if (msLeft > MAX_TIMER_MS) timers.push(clock.setTimeout(() => callAt(when, timers, fn, clock), MAX_TIMER_MS));
+  else timers.push(clock.setTimeout(fn, msLeft));
 }
 
 /** Opens the delivery session of an authenticated socket and arms the token-expiry close. */
@@ -320,7 +321,7 @@ async function authenticateByFrame(deps: WebSocketDeps, ws: Socket, command: Any
     return;
   }
   if (phaseOf(data) === 'closed') return;
-  for (const timer of data.timers.splice(0)) clearTimeout(timer);
+  for (const timer of data.timers.splice(0)) timer.cancel();
   begin(deps, ws, principal, command.id);
 }
 

@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from '../platform/clock.js';
+
 /**
  * Requests per key in fixed windows, answered without waiting: rate-limiter-flexible's memory
  * limiter answers only through a promise, and a WebSocket upgrade must decide before uWS's
@@ -11,10 +13,11 @@ export class WindowCounter {
   constructor(
     private readonly points: number,
     private readonly durationMs: number,
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
 
   /** Counts one request of `key`: 0 when within the limit, else the ms until the window ends. */
-  take(key: string, now = Date.now()): number {
+  take(key: string, now = this.clock.now()): number {
     if (now >= this.windowEnds) {
       this.counts = new Map();
       this.windowEnds = now + this.durationMs;

@@ -1,6 +1,7 @@
 import type { Db } from './db/connect.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Logger } from './obs/logger.js';
+import { type Clock, systemClock } from './clock.js';
 import type { Metrics } from './obs/metrics.js';
 
 /** What the domain needs from the outside world; built once in app.ts. */
@@ -14,7 +15,12 @@ export interface ChatDeps {
   limits: ChatLimits;
   /** Told after messages were stored: their notifications are owed (the local worker starts at once). */
   notificationsOwed?: () => void;
+  /** Time for timers and JS-side time checks (expiry is due on the database's clock); the system clock when unset. */
+  clock?: Clock;
 }
+
+/** The time now by the domain's clock (milliseconds since the epoch). */
+export const nowOf = (deps: Pick<ChatDeps, 'clock'>): number => (deps.clock ?? systemClock).now();
 
 export interface ChatLimits {
   editWindowS: number;

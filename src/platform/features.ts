@@ -27,6 +27,7 @@ import { Expiry } from '../features/messages/expiry.js';
 import { PresenceFeed, type PresenceSettings } from '../features/profiles-presence/presence-feed.js';
 import { Profiles } from '../features/profiles-presence/profiles.js';
 import { SessionStarts } from '../features/sessions/session-starts.js';
+import { findMembershipRow } from '../features/sessions/index.js';
 import type { Presence } from '../features/profiles-presence/presence-store.js';
 import { MembershipCache } from '../features/groups/membership-cache.js';
 import { Messages } from '../features/messages/messages.js';
@@ -48,7 +49,12 @@ export function createChat(
   const profiles = new Profiles(deps, presence.store);
   const sessionStarts = new SessionStarts(deps, profiles);
   const presenceFeed = new PresenceFeed(deps, presence.store, presence.settings);
-  const membership = new MembershipCache(deps.db, undefined, () => deps.publisher.busHealthy());
+  const membership = new MembershipCache(
+    (groupId, userId) => findMembershipRow(deps.db, groupId, userId),
+    undefined,
+    () => deps.publisher.busHealthy(),
+    deps.clock,
+  );
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
   const accounts = new Accounts(deps, tokens);

@@ -22,7 +22,7 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-/** A migrated PGlite of its own in a temp dir, for unit tests of code that queries storage. */
+/** A migrated PGlite of its own in a temp dir, its statements counted, for db-tier tests of code that queries storage. */
 export async function openTestDb(): Promise<TestDb> {
   const dataDir = mkdtempSync(join(tmpdir(), 'banyan-unit-'));
   copyPgliteTemplate(dataDir);

@@ -9,6 +9,7 @@ import type { Session } from '../../src/delivery/session.js';
 import type { SocketTransport } from '../../src/delivery/transport.js';
 import { createLogger, type Logger } from '../../src/platform/obs/logger.js';
 import { createMetrics } from '../../src/platform/obs/metrics.js';
+import { ManualClock } from '../../src/platform/clock.js';
 import { CloseCode, Disconnect } from '../../src/protocol/errors.js';
 import type { GroupSummary, LogEvent } from '../../src/protocol/frames.js';
 
@@ -140,7 +141,9 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
     privateRosterOf: async (groupIds) => new Set(groupIds.filter((g) => privateRoster.has(g))),
   };
   const accessChanges: unknown[] = [];
+  const clock = new ManualClock();
   const hub = new Hub<string>({
+    clock,
     bus,
     transport,
     directory,
@@ -167,7 +170,7 @@ function setup(members: Record<string, string[]>, logger: Logger = createLogger(
   const post = async (groupId: string, kind: LogEvent['kind'] = 'message', data: Record<string, unknown> | null = null) =>
     publisher.events([logs.append(groupId, kind, data, kind === 'message' ? 'hi' : null)]);
   hubs.push(hub);
-  return { bus, transport, logs, hub, connect, post, publisher, accessChanges, members, revokedSessions, privateRoster };
+  return { bus, transport, logs, hub, clock, connect, post, publisher, accessChanges, members, revokedSessions, privateRoster };
 }
 
 const hubs: Hub<string>[] = [];
@@ -210,8 +213,10 @@ describe('Hub (delivery, receiving side)', () => {
     await t.connect('s1', principal('asha'));
     t.members.asha = ['g1'];
     await t.publisher.control('asha', { kind: 'group_added', group: 'g1' });
-    await new Promise((r) => setTimeout(r, 10));
-    expect(t.transport.framesOf('s1').at(-1)).toMatchObject({ type: 'group_added', group: { id: 'g1', lastSeq: 0 } });
+    // The hub reads the group's summary first: wait for the frame, not a fixed time (flaky under load).
+    await vi.waitFor(() =>
+      expect(t.transport.framesOf('s1').at(-1)).toMatchObject({ type: 'group_added', group: { id: 'g1', lastSeq: 0 } }),
+    );
     await t.post('g1');
     await t.post('g1', 'member', { member: 'asha', action: 'removed' });
     await t.post('g1');
@@ -239,8 +244,8 @@ describe('Hub (delivery, receiving side)', () => {
     await t.connect('s1', principal('asha'));
     t.logs.append('g1', 'message'); // committed, its publish lost
     await t.post('g1');
-    await new Promise((r) => setTimeout(r, 120)); // past the 50 ms gap wait
-    expect(seqsOf(t.transport.framesOf('s1'), 'g1')).toEqual([1, 2]);
+    // The fill comes after the 50 ms gap wait: wait for it, not a fixed time.
+    await vi.waitFor(() => expect(seqsOf(t.transport.framesOf('s1'), 'g1')).toEqual([1, 2]));
   });
 
   it('cuts a slow consumer with 4000 after a send, and releases its feeds', async () => {
@@ -250,7 +255,9 @@ describe('Hub (delivery, receiving side)', () => {
     await t.connect('s2', principal('ben'));
     t.transport.buffered.set('s2', 5000);
     await t.post('g1');
-    await new Promise((r) => setTimeout(r, 300));
+    expect([...t.transport.closed]).toEqual([]);
+    // The sweep (every 250 ms) cuts it.
+    t.clock.advance(250);
     expect([...t.transport.closed]).toEqual([['s2', 4000]]);
     t.transport.close('s1', new Disconnect(CloseCode.draining, 'bye'));
     expect(t.hub.sessionCount).toBe(0);

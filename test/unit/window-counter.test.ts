@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WindowCounter } from '../../src/gateway/window-counter.js';
+import { ManualClock } from '../../src/platform/clock.js';
 
 // The synchronous HTTP limit that lets a WebSocket upgrade be decided inside uWS's handler.
 
@@ -32,5 +33,15 @@ describe('WindowCounter', () => {
     expect(counter.take('b', 5)).toBe(59_995);
     expect(counter.take('c', 6)).toBe(0);
     expect(counter.take('a', 7)).toBe(59_993);
+  });
+
+  it('reads the time from its clock when none is given', () => {
+    const clock = new ManualClock();
+    const counter = new WindowCounter(1, 1000, clock);
+    expect(counter.take('a')).toBe(0);
+    clock.advance(400);
+    expect(counter.take('a')).toBe(600);
+    clock.advance(600);
+    expect(counter.take('a')).toBe(0);
   });
 });

@@ -22,7 +22,7 @@ import { isAdmin, requireMember } from '../../platform/policy/access.js';
 import { oweCommunityEvent } from '../webhooks/index.js';
 import { notifyAdmins } from '../communities/index.js';
 import { findAuthority, requireGovernor, type Authority } from '../../platform/policy/authority.js';
-import type { ChatDeps } from '../../platform/deps.js';
+import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import type { Groups } from '../groups/index.js';
 import type { Messages } from '../messages/index.js';
 import { commit, publishCommitted } from '../../platform/db/outbox.js';
@@ -98,7 +98,7 @@ export class Governance {
     const target = await findMembership(this.deps.db, groupId, targetId);
     if (!target) throw notFound('member');
     await this.assertOutranks(authority, target, targetId);
-    const until = new Date(Date.now() + forS * 1000);
+    const until = new Date(nowOf(this.deps) + forS * 1000);
     await upsertMute(this.deps.db, { groupId, userId: targetId, until, mutedBy: actorId });
     await publishCommitted(this.deps, { access: [{ group: groupId, user: targetId }] });
     return until;

@@ -1,11 +1,13 @@
-import type { Db } from '../../platform/db/connect.js';
 import type { Membership } from './queries.js';
-import { findMembershipRow } from '../sessions/index.js';
 import type { AccessChange } from '../../delivery/access-change.js';
+import { type Clock, systemClock } from '../../platform/clock.js';
 import { notFound } from '../../protocol/errors.js';
 
 /** What a cached membership may be used for: who may post (role, kind, settings, mute), nothing else. */
 export type CachedMembership = Pick<Membership, 'role' | 'kind' | 'communityId' | 'settings' | 'mutedUntil'>;
+
+/** Reads a membership from storage (findMembershipRow): undefined when the user is not in the group. */
+export type MembershipLoader = (groupId: string, userId: string) => Promise<CachedMembership | undefined>;
 
 export interface MembershipCacheOptions {
   /** Safety net for an invalidation lost with the bus; exactness comes from invalidations. */
@@ -31,15 +33,16 @@ export class MembershipCache {
   private epoch = 0;
 
   constructor(
-    private readonly db: Db,
+    private readonly loadMembership: MembershipLoader,
     private readonly options: MembershipCacheOptions = { ttlMs: 60_000, maxEntries: 500_000 },
     /** Whether the bus delivers now: while it does not, other replicas' changes go unheard. */
     private readonly busHealthy: () => boolean = () => true,
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
 
   /** The caller's membership, or not_found (a group the caller is not in does not exist for them). */
   async require(groupId: string, userId: string): Promise<CachedMembership> {
-    const now = Date.now();
+    const now = this.clock.now();
     if (!this.busHealthy()) {
       // What was cached before the outage may have changed unheard since: storage answers.
       if (this.size > 0) this.forgetAll();
@@ -58,7 +61,7 @@ export class MembershipCache {
 
   private async load(groupId: string, userId: string, now: number): Promise<CachedMembership> {
     const epoch = this.epoch;
-    const row = await findMembershipRow(this.db, groupId, userId);
+    const row = await this.loadMembership(groupId, userId);
     if (!row) throw notFound('group');
     const m: CachedMembership = {
       role: row.role,

@@ -36,7 +36,7 @@ import {
 import { assertMayPost, isAdmin, requireMember } from '../../platform/policy/access.js';
 import { attachmentMeta } from '../attachments/index.js';
 import { assertNotMuted, findAuthority } from '../../platform/policy/authority.js';
-import type { ChatDeps } from '../../platform/deps.js';
+import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import type { MembershipCache } from '../groups/index.js';
 import { commit, publishCommitted } from '../../platform/db/outbox.js';
 import { transaction } from '../../platform/db/transaction.js';
@@ -79,7 +79,7 @@ export class Messages {
   async send(userId: string, input: SendInput): Promise<SendResult> {
     const membership = await this.membership.require(input.group, userId);
     assertMayPost(membership);
-    assertNotMuted(membership);
+    assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, input.group, userId);
     if (input.mentions?.length && membership.kind === 'announcement' && !isAdmin(membership)) {
       // Answering "not a member" would let a member probe the private roster.
@@ -128,7 +128,7 @@ export class Messages {
       if (input.event) {
         // No reminder when its time has already come: nobody has answered yet.
         const remindAt = Date.parse(input.event.startsAt) - this.deps.limits.eventReminderS * 1000;
-        if (remindAt > Date.now()) await scheduleReminder(tx, input.group, row!.seq, new Date(remindAt));
+        if (remindAt > nowOf(this.deps)) await scheduleReminder(tx, input.group, row!.seq, new Date(remindAt));
       }
       return ackOf(row!);
     });
@@ -148,12 +148,12 @@ export class Messages {
 
   async edit(userId: string, input: { group: string; target: number; text: string }) {
     const membership = await requireMember(this.deps.db, input.group, userId);
-    assertNotMuted(membership);
+    assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, input.group, userId);
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
       if (message.senderId !== userId) throw forbidden('only the sender may edit a message');
-      if (Date.now() - message.ts.getTime() > this.deps.limits.editWindowS * 1000) {
+      if (nowOf(this.deps) - message.ts.getTime() > this.deps.limits.editWindowS * 1000) {
         throw conflict(`messages can be edited for ${this.deps.limits.editWindowS} seconds`);
       }
       const [row] = await outbox.append(tx, input.group, [draft(userId, 'edit', { target: input.target, text: input.text })]);
@@ -191,7 +191,7 @@ export class Messages {
    */
   async react(userId: string, input: { group: string; target: number; emoji: string | null }) {
     const membership = await this.membership.require(input.group, userId);
-    assertNotMuted(membership);
+    assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, input.group, userId);
     const tallied = membership.kind === 'announcement';
     const result = await commit(this.deps, async (tx, outbox) => {
@@ -340,7 +340,7 @@ export class Messages {
   async typing(userId: string, groupId: string, connectionId: string) {
     const membership = await this.membership.require(groupId, userId);
     assertMayPost(membership);
-    assertNotMuted(membership);
+    assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, groupId, userId);
     await this.deps.publisher.typing(groupId, userId, connectionId);
   }

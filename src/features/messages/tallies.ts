@@ -1,6 +1,7 @@
 import { draft, findMessage, lockGroupLog } from './queries.js';
 import { pollCounts, rsvpCounts } from '../polls-events/index.js';
 import { claimTally, dueTallies, nextTallyDue, reactionCounts, type TallySubject } from './tally-queries.js';
+import { type Clock, systemClock, type Timer } from '../../platform/clock.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { commit } from '../../platform/db/outbox.js';
 
@@ -20,15 +21,16 @@ const MIN_DELAY_MS = 50;
  * owed to the next tally.
  */
 export class ReactionTallies {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private running: Promise<void> | undefined;
   private closed = false;
-  private readonly sweep: NodeJS.Timeout;
+  private readonly sweep: Timer;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: ChatDeps) {
-    this.sweep = setInterval(() => this.schedule(0), SWEEP_MS);
-    this.sweep.unref();
+    this.clock = deps.clock ?? systemClock;
+    this.sweep = this.clock.setInterval(() => this.schedule(0), SWEEP_MS).unref();
   }
 
   /** A reaction, vote or RSVP made a tally owed: a pass runs when it is due. */
@@ -38,24 +40,25 @@ export class ReactionTallies {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.sweep);
-    clearTimeout(this.timer);
+    this.sweep.cancel();
+    this.timer?.cancel();
     await this.running;
   }
 
   private schedule(delayMs: number): void {
     if (this.closed) return;
-    const at = Date.now() + delayMs;
+    const at = this.clock.now() + delayMs;
     if (this.timer && this.timerAt <= at) return;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      if (this.running) return this.schedule(MIN_DELAY_MS);
-      this.running = this.pass().finally(() => (this.running = undefined));
-    }, delayMs);
-    this.timer.unref();
+    this.timer = this.clock
+      .setTimeout(() => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        if (this.running) return this.schedule(MIN_DELAY_MS);
+        this.running = this.pass().finally(() => (this.running = undefined));
+      }, delayMs)
+      .unref();
   }
 
   /** Flushes what is due, then sets the timer for the next owed tally. */
@@ -66,7 +69,7 @@ export class ReactionTallies {
         await this.flush(t.groupId, t.messageSeq, t.subject);
       }
       const next = await nextTallyDue(this.deps.db);
-      if (next) this.schedule(Math.max(MIN_DELAY_MS, next.getTime() - Date.now()));
+      if (next) this.schedule(Math.max(MIN_DELAY_MS, next.getTime() - this.clock.now()));
     } catch (err) {
       this.deps.logger.warn('tallies: flush failed; the sweep retries', { err });
     }

@@ -18,7 +18,7 @@ import type { EventRow } from '../../platform/db/schema.js';
 import { badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
 import { eventOf, isExpired, pollOf } from '../../protocol/frames.js';
 import { assertNotMuted, requireMemberOrGovernor } from '../../platform/policy/authority.js';
-import type { ChatDeps } from '../../platform/deps.js';
+import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import type { MembershipCache } from '../groups/index.js';
 import { commit } from '../../platform/db/outbox.js';
 import { TalliedAnswers } from './tallied-answers.js';
@@ -62,7 +62,7 @@ export class Polls {
   /** Sets or changes the caller's answer to an event, until it is over. */
   async rsvp(userId: string, input: { group: string; target: number; answer: RsvpAnswer }): Promise<AnswerResult> {
     return this.answer(userId, input.group, input.target, {
-      check: checkRsvp,
+      check: (message) => checkRsvp(message, nowOf(this.deps)),
       store: (tx) => setRsvp(tx, input.group, input.target, userId, input.answer),
       tallied: { kind: 'event', answer: { userId, answer: input.answer } },
       event: () => draft(userId, 'rsvp', { target: input.target, data: { answer: input.answer } }),
@@ -88,7 +88,7 @@ export class Polls {
     },
   ): Promise<AnswerResult> {
     const membership = await this.membership.require(groupId, userId);
-    assertNotMuted(membership);
+    assertNotMuted(membership, nowOf(this.deps));
     if (membership.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot send here');
     if (membership.kind === 'announcement') {
       how.check(await this.definition(groupId, target));
@@ -224,8 +224,8 @@ function checkVote(message: EventRow, options: number[]): void {
 }
 
 /** An RSVP must name an event that is not over (its end, or its start when it has no end). */
-function checkRsvp(message: EventRow): void {
+function checkRsvp(message: EventRow, now: number): void {
   const event = eventOf(message);
   if (!event) throw badRequest('message is not an event', { issues: [{ path: 'target', message: 'must name an event' }] });
-  if (Date.parse(event.endsAt ?? event.startsAt) <= Date.now()) throw conflict('the event is over');
+  if (Date.parse(event.endsAt ?? event.startsAt) <= now) throw conflict('the event is over');
 }

@@ -4,6 +4,7 @@ import type { Presence, PresenceChange } from './presence-store.js';
 import { badRequest, notFound } from '../../protocol/errors.js';
 import { presenceFrame } from '../../protocol/frames.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
+import { systemClock, type Timer } from '../../platform/clock.js';
 import type { ChatDeps } from '../../platform/deps.js';
 
 export interface PresenceSettings {
@@ -29,7 +30,7 @@ const SUBJECTS_PER_QUERY = 500;
  */
 export class PresenceFeed {
   private pending = new Map<string, PresenceChange & { hidden?: boolean }>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -70,7 +71,7 @@ export class PresenceFeed {
   /** Sends what is gathered and stops; later changes are dropped. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     await this.flush();
   }
@@ -78,7 +79,7 @@ export class PresenceFeed {
   private queue(change: PresenceChange & { hidden?: boolean }): void {
     if (this.closed) return;
     this.pending.set(change.userId, change);
-    this.timer ??= setTimeout(() => {
+    this.timer ??= (this.deps.clock ?? systemClock).setTimeout(() => {
       this.timer = undefined;
       void this.flush();
     }, this.settings.coalesceMs);

@@ -1,5 +1,6 @@
 import { connectRedis, type RedisClient } from '../../platform/redis.js';
 import type { Logger } from '../../platform/obs/logger.js';
+import { type Clock, systemClock } from '../../platform/clock.js';
 
 /** A user came online or went offline (`lastSeen`: when, in ms since the epoch). */
 export interface PresenceChange {
@@ -38,6 +39,9 @@ export class LocalPresence implements Presence {
   private readonly lastSeen = new Map<string, number>();
   private listener = noListener;
 
+  /** `lastSeen` times come from `clock`. */
+  constructor(private readonly clock: Pick<Clock, 'now'> = systemClock) {}
+
   online(userId: string): void {
     this.users.add(userId);
     this.listener({ userId, online: true, lastSeen: null });
@@ -45,7 +49,7 @@ export class LocalPresence implements Presence {
 
   offline(userId: string): void {
     this.users.delete(userId);
-    const now = Date.now();
+    const now = this.clock.now();
     this.lastSeen.set(userId, now);
     this.listener({ userId, online: false, lastSeen: now });
   }

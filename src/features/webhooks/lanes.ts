@@ -3,11 +3,11 @@
 // endpoint, and a circuit breaker per endpoint that stops sending to one that times out or fails
 // until a single probe succeeds. Pure bookkeeping, time from an injectable clock.
 
-export interface Clock {
-  now(): number;
-}
+import { type Clock as PlatformClock, systemClock } from '../../platform/clock.js';
 
-export const systemClock: Clock = { now: () => Date.now() };
+/** What the breakers read of the clock (src/platform/clock.ts). */
+export type Clock = Pick<PlatformClock, 'now'>;
+export { systemClock };
 
 export interface BreakerSettings {
   /** Consecutive failures (answers that are not 2xx, network errors) that open the breaker. */

@@ -11,6 +11,7 @@ import { seededRandom } from '../helpers/random.js';
 import { range } from '../helpers/users.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 
+// On PGlite only: statements, transactions and held answers are observed through its client (test/helpers/pglite.ts).
 const message = (clientMsgId: string, senderId = 'u1'): NewMessage => ({
   senderId,
   clientMsgId,

@@ -5,6 +5,7 @@ import { Groups } from '../../src/features/groups/groups.js';
 import { MembershipCache } from '../../src/features/groups/membership-cache.js';
 import { Messages } from '../../src/features/messages/messages.js';
 import { events, groups, users } from '../../src/platform/db/schema.js';
+import { findMembershipRow } from '../../src/features/sessions/index.js';
 import type { ControlMessage } from '../../src/delivery/control.js';
 import { Publisher } from '../../src/delivery/publisher.js';
 import { createMetrics } from '../../src/platform/obs/metrics.js';
@@ -14,6 +15,7 @@ import { openTestDb, type TestDb } from '../helpers/pglite.js';
 import { range } from '../helpers/users.js';
 
 // What sync and group creation cost in statements: bounded, whatever the count of groups or members.
+// On PGlite only: statements are counted through its client (test/helpers/pglite.ts).
 
 describe('cost-bounded commands', () => {
   let t: TestDb;
@@ -30,7 +32,7 @@ describe('cost-bounded commands', () => {
     });
     deps = { db: t.db, reads: t.db, publisher, logger: silentLogger, metrics: createMetrics(), limits: testChatLimits };
     chatGroups = new Groups(deps);
-    messages = new Messages(deps, new MembershipCache(t.db));
+    messages = new Messages(deps, new MembershipCache((groupId, userId) => findMembershipRow(t.db, groupId, userId)));
   }, 120_000);
   afterAll(() => t?.close());
 

@@ -4,7 +4,7 @@ import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationsFolder } from '../../src/platform/db/connect.js';
 import { events, groups, members, users } from '../../src/platform/db/schema.js';
-import { openTestDb, type TestDb } from '../helpers/pglite.js';
+import { type TestStorage, testStorages } from '../helpers/test-storages.js';
 
 // The data part of migration 0004 (docs/protocol.md §8 "Privacy and safety"), run again over rows shaped as before it:
 // direct groups become symmetric; announcement groups' member and reaction events become
@@ -16,11 +16,11 @@ const dataStatements = () =>
     .map((s) => s.trim())
     .filter((s) => /^(--[^\n]*\n)*UPDATE/.test(s));
 
-describe('migration 0004: existing data', () => {
-  let t: TestDb;
+describe.each(testStorages())('migration 0004: existing data, on $name', ({ open }) => {
+  let t: TestStorage;
   beforeAll(async () => {
-    t = await openTestDb();
-  });
+    t = await open();
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });
