@@ -204,7 +204,7 @@ describe('JobRunner', () => {
     const { runner } = runnerWith(timers);
     const trigger = new JobTrigger();
     const runs: number[] = [];
-    const answers = [{ inMs: 0 }, { inMs: 100, gather: true }, { inMs: 1000 }];
+    const answers = [{ inMs: 0 }, { inMs: 100, gather: true }, { inMs: 1000 }, { inMs: 1000 }];
     const run = async () => {
       runs.push(timers.now());
       return answers.shift();
@@ -218,12 +218,13 @@ describe('JobRunner', () => {
     await timers.advance(99 - 50);
     expect(runs).toEqual([0, 0]);
     await timers.advance(1);
-    expect(runs).toEqual([0, 0, 100]);
-    // An ordinary wait (1000 ms) is cut short by a kick.
+    // The kick during the gathering wait was kept: the wait after that run (1000 ms) is cut short.
+    expect(runs).toEqual([0, 0, 100, 100]);
+    // An ordinary wait is cut short by a kick.
     await timers.advance(10);
     trigger.kick();
     await timers.advance(0);
-    expect(runs).toEqual([0, 0, 100, 110]);
+    expect(runs).toEqual([0, 0, 100, 100, 110]);
     await runner.stop();
   });
 

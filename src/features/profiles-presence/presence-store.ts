@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../../platform/obs/logger.js';
+import type { Job } from '../../platform/jobs/job.js';
 
 /** A user came online or went offline (`lastSeen`: when, in ms since the epoch). */
 export interface PresenceChange {
@@ -27,6 +28,8 @@ export interface Presence {
    * their last one anywhere closed, or the users of a replica that died (once, by one replica).
    */
   onChange(listener: (change: PresenceChange) => void): void;
+  /** Its background jobs (the Redis store's heartbeat), for the composition root's runner. */
+  jobs(): Job[];
   close(): Promise<void>;
 }
 
@@ -37,6 +40,10 @@ export class LocalPresence implements Presence {
   private readonly users = new Set<string>();
   private readonly lastSeen = new Map<string, number>();
   private listener = noListener;
+
+  jobs(): Job[] {
+    return [];
+  }
 
   online(userId: string): void {
     this.users.add(userId);
@@ -107,7 +114,6 @@ const WRITE_GATHER_MS = 50;
  */
 export class RedisPresence implements Presence {
   private readonly local = new LocalPresence();
-  private timer: NodeJS.Timeout | undefined;
   private listener = noListener;
   private heartbeats = 0;
   /** Changes of this replica's set not yet sent (see queueWrite). */
@@ -140,8 +146,7 @@ export class RedisPresence implements Presence {
     const presence = new RedisPresence(redis, options.replicaId, options.ttlMs, options.logger);
     // After a reconnect (Redis restarted) the set may be gone: write it whole again.
     redis.on('ready', () => presence.rewrite());
-    presence.timer = setInterval(() => presence.heartbeat(), Math.max(250, Math.floor(options.ttlMs / 3)));
-    presence.timer.unref();
+    // The first heartbeat now, before this replica serves anyone; the next ones are its job.
     await presence.heartbeat();
     return presence;
   }
@@ -257,8 +262,14 @@ export class RedisPresence implements Presence {
     return connected;
   }
 
+  /** Periodic, every ttl/3: this replica is alive (and the first to notice a dead one reports its users). */
+  jobs(): Job[] {
+    return [
+      { name: 'presence.heartbeat', kind: 'periodic', everyMs: Math.max(250, Math.floor(this.ttlMs / 3)), run: () => this.heartbeat() },
+    ];
+  }
+
   async close(): Promise<void> {
-    clearInterval(this.timer);
     await (this.writes.length > 0 ? this.flushWrites() : this.written);
     try {
       await this.redis.zrem(REPLICAS_KEY, this.replicaId);

@@ -34,7 +34,7 @@ export interface JobNext {
   inMs: number;
   /**
    * Kicks do not bring it forward (a short wait that lets the next batch gather rows). A kick
-   * meanwhile is not lost: the run that follows sees its work.
+   * meanwhile is not lost: it shortens the wait after the run that follows.
    */
   gather?: boolean;
 }

@@ -46,9 +46,10 @@ class Scheduled {
     }
   }
 
+  /** During a run or a gathering wait, remembered for the wait after the run (never lost, never a second run at once). */
   private kick(afterMs: number): void {
-    if (this.stopped || this.gathering) return;
-    if (this.running) this.kickedMs = Math.min(this.kickedMs ?? afterMs, afterMs);
+    if (this.stopped) return;
+    if (this.running || this.gathering) this.kickedMs = Math.min(this.kickedMs ?? afterMs, afterMs);
     else this.schedule(afterMs);
   }
 
