@@ -170,7 +170,7 @@ export async function deferDeliveries(db: Queryable, url: string, until: Date, r
     set next_at = least(${until.toISOString()}::timestamptz, d.created_at + ${retryMs} * interval '1 millisecond')
     from ${webhooks} w
     where w.id = d.webhook_id and w.url = ${url} and d.status = 'pending'
-      and d.next_at < ${until.toISOString()}::timestamptz and (d.lease_until is null or d.lease_until < now())`);
+      and d.next_at < ${until.toISOString()}::timestamptz and ${leaseIsFree('d')}`);
 }
 
 /** Pending deliveries past their retry window that no attempt settled (an endpoint kept refusing or stalling): failed. */
@@ -179,7 +179,7 @@ export async function failExpiredDeliveries(db: Queryable, retryMs: number): Pro
     update ${webhookDeliveries}
     set status = 'failed', lease_until = null, lease_token = null, last_error = coalesce(last_error, 'not delivered in the retry window')
     where status = 'pending' and created_at < now() - ${retryMs} * interval '1 millisecond'
-      and (lease_until is null or lease_until < now())`);
+      and ${leaseIsFree()}`);
 }
 
 /** Records one attempt: delivered, failed for good, or pending again until `nextAt`. */
@@ -206,9 +206,7 @@ export async function settleDelivery(
 
 /** When the next delivery nobody holds falls due (ones held, by this replica or another, are not waited for). */
 export async function nextDeliveryDue(db: Queryable): Promise<Date | undefined> {
-  const result = await db.execute(
-    sql`select min(next_at) as due from ${webhookDeliveries} where status = 'pending' and (lease_until is null or lease_until < now())`,
-  );
+  const result = await db.execute(sql`select min(next_at) as due from ${webhookDeliveries} where status = 'pending' and ${leaseIsFree()}`);
   const due = rowsOf<{ due: Date | string | null }>(result)[0]?.due;
   return due ? new Date(due) : undefined;
 }
