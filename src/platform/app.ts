@@ -21,7 +21,7 @@ import { advisoryLease } from './jobs/lease.js';
 import { JobRunner } from './jobs/runner.js';
 import { EventReminders } from '../features/polls-events/index.js';
 import { createLogger, type Logger } from './obs/logger.js';
-import { createMetrics } from './obs/metrics.js';
+import { createMetrics, type Metrics } from './obs/metrics.js';
 import { createCommandParser } from '../protocol/commands.js';
 import { httpBodies } from '../protocol/http-bodies.js';
 import { LocalPresence, type Presence, RedisPresence } from '../features/profiles-presence/presence-store.js';
@@ -205,57 +205,13 @@ export async function startApp(config: Config): Promise<App> {
       webhookBreakerMs: config.WEBHOOK_BREAKER_MS,
     },
   });
-  const jobs = createJobs();
+  const jobs = createJobs({ config, storage, logger, metrics, chat, presence, worker: notifyWorker, notifyPollMs });
   const port = await gateway.listen();
   jobs.start();
   logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind, files: blobs.kind });
 
   // What stop() closes after the jobs, in opening order.
   const parts: { close(): unknown }[] = [storage, bus, blobs, presence, rateLimits, pushSender, webhookHttp];
-
-  /**
-   * The background jobs, in start order; they stop in the reverse. So: the domain's frames
-   * (presence, reach) outlive the notification jobs that feed them; the push loops outlive
-   * fan-out and reminders, which owe them pushes; the sweeps stop first.
-   */
-  function createJobs(): JobRunner {
-    const lease = storage.kind === 'postgres' ? advisoryLease(storage.db) : processLease;
-    const worker = notifyWorker!;
-    const reminders = new EventReminders({
-      db: storage.db,
-      logger,
-      leaseMs: config.NOTIFY_LEASE_MS,
-      pollMs: notifyPollMs,
-      coalesceMs: config.PUSH_COALESCE_MS,
-      pushesOwed: () => worker.pushesOwed(),
-    });
-    return new JobRunner({ logger, metrics }).add(
-      ...presence.jobs(),
-      ...chat.jobs(),
-      ...worker.jobs(lease),
-      reminders.job(),
-      sweepJob({
-        name: 'messages.expiry',
-        everyMs: config.EXPIRY_SWEEP_MS,
-        what: 'expired messages',
-        logger,
-        // Expired messages' files go in the same pass, not a minute later with the attachment sweep.
-        sweep: async () => {
-          const swept = await chat.expiry.sweep(config.EXPIRY_SWEEP_BATCH);
-          if (swept.filesDue > 0) await chat.attachments.sweep();
-          return swept.erased;
-        },
-      }),
-      sweepJob({
-        name: 'attachments.sweep',
-        everyMs: SWEEP_INTERVAL_MS,
-        jitterMs: SWEEP_INTERVAL_MS / 10,
-        what: 'attachments',
-        logger,
-        sweep: () => chat.attachments.sweep(),
-      }),
-    );
-  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -279,6 +235,59 @@ export async function startApp(config: Config): Promise<App> {
         for (const part of [...parts].reverse()) await part.close();
       })()),
   };
+}
+
+/**
+ * The background jobs, in start order; they stop in the reverse. So: the domain's frames
+ * (presence, reach) outlive the notification jobs that feed them; the push loops outlive
+ * fan-out and reminders, which owe them pushes; the sweeps stop first.
+ */
+function createJobs(parts: {
+  config: Config;
+  storage: Storage;
+  logger: Logger;
+  metrics: Metrics;
+  chat: Chat;
+  presence: Presence;
+  worker: NotifyWorker;
+  notifyPollMs: number;
+}): JobRunner {
+  const { config, storage, logger, metrics, chat, presence, worker, notifyPollMs } = parts;
+  const lease = storage.kind === 'postgres' ? advisoryLease(storage.db) : processLease;
+  const reminders = new EventReminders({
+    db: storage.db,
+    logger,
+    leaseMs: config.NOTIFY_LEASE_MS,
+    pollMs: notifyPollMs,
+    coalesceMs: config.PUSH_COALESCE_MS,
+    pushesOwed: () => worker.pushesOwed(),
+  });
+  return new JobRunner({ logger, metrics }).add(
+    ...presence.jobs(),
+    ...chat.jobs(),
+    ...worker.jobs(lease),
+    reminders.job(),
+    sweepJob({
+      name: 'messages.expiry',
+      everyMs: config.EXPIRY_SWEEP_MS,
+      what: 'expired messages',
+      logger,
+      // Expired messages' files go in the same pass, not a minute later with the attachment sweep.
+      sweep: async () => {
+        const swept = await chat.expiry.sweep(config.EXPIRY_SWEEP_BATCH);
+        if (swept.filesDue > 0) await chat.attachments.sweep();
+        return swept.erased;
+      },
+    }),
+    sweepJob({
+      name: 'attachments.sweep',
+      everyMs: SWEEP_INTERVAL_MS,
+      jitterMs: SWEEP_INTERVAL_MS / 10,
+      what: 'attachments',
+      logger,
+      sweep: () => chat.attachments.sweep(),
+    }),
+  );
 }
 
 /** Opens one part of the server; if that fails, closes the parts opened before it (last first) and rethrows. */
