@@ -15,9 +15,13 @@ import { Gateway } from '../gateway/gateway.js';
 import { RateLimits } from '../gateway/rate-limits.js';
 import type { BlobStore } from '../features/attachments/blob-store.js';
 import { openBlobStore } from '../features/attachments/open-blob-store.js';
-import { SWEEP_INTERVAL_MS, Sweeper } from './jobs/sweeper.js';
+import { SWEEP_INTERVAL_MS, sweepJob } from './jobs/sweeper.js';
+import { processLease } from './jobs/job.js';
+import { advisoryLease } from './jobs/lease.js';
+import { JobRunner } from './jobs/runner.js';
+import { EventReminders } from '../features/polls-events/index.js';
 import { createLogger, type Logger } from './obs/logger.js';
-import { createMetrics } from './obs/metrics.js';
+import { createMetrics, type Metrics } from './obs/metrics.js';
 import { timeDatabase } from './obs/db-timing.js';
 import { CountedBus } from './obs/bus-metrics.js';
 import { outboxBacklog } from '../features/notifications/queries.js';
@@ -131,18 +135,6 @@ export async function startApp(config: Config): Promise<App> {
     },
     { store: presence, settings: { maxMembers: config.PRESENCE_MAX_MEMBERS, coalesceMs: config.PRESENCE_COALESCE_MS } },
   );
-  const sweeper = new Sweeper(() => chat.attachments.sweep(), SWEEP_INTERVAL_MS, logger);
-  // Expired messages' files go in the same pass, not a minute later with the attachment sweep.
-  const expirySweeper = new Sweeper(
-    async () => {
-      const swept = await chat.expiry.sweep(config.EXPIRY_SWEEP_BATCH);
-      if (swept.filesDue > 0) await chat.attachments.sweep();
-      return swept.erased;
-    },
-    config.EXPIRY_SWEEP_MS,
-    logger,
-    'expired messages',
-  );
   const rateLimits = RateLimits.create(config, logger);
   const gateway = new Gateway({
     chat,
@@ -202,6 +194,8 @@ export async function startApp(config: Config): Promise<App> {
     maxSockets: config.WEBHOOK_CONCURRENCY,
     maxLookups: 2,
   });
+  // How often idle notification work looks for rows another replica stored (or left when it died).
+  const notifyPollMs = Math.min(1000, config.NOTIFY_LEASE_MS);
   notifyWorker = new NotifyWorker({
     db: storage.db,
     presence,
@@ -214,7 +208,7 @@ export async function startApp(config: Config): Promise<App> {
       coalesceMs: config.PUSH_COALESCE_MS,
       leaseMs: config.NOTIFY_LEASE_MS,
       notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
-      pollMs: Math.min(1000, config.NOTIFY_LEASE_MS),
+      pollMs: notifyPollMs,
       webhookRetryMs: config.WEBHOOK_RETRY_S * 1000,
       webhookLimits: {
         total: config.WEBHOOK_CONCURRENCY,
@@ -224,11 +218,13 @@ export async function startApp(config: Config): Promise<App> {
       webhookBreakerMs: config.WEBHOOK_BREAKER_MS,
     },
   });
+  const jobs = createJobs({ config, storage, logger, metrics, chat, presence, worker: notifyWorker, notifyPollMs });
   const port = await gateway.listen();
-  sweeper.start();
-  expirySweeper.start();
-  notifyWorker.start();
+  jobs.start();
   logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind, files: blobs.kind });
+
+  // What stop() closes after the jobs, in opening order.
+  const parts: { close(): unknown }[] = [storage, bus, blobs, presence, rateLimits, pushSender, webhookHttp];
 
   let stopping: Promise<void> | undefined;
   return {
@@ -243,21 +239,68 @@ export async function startApp(config: Config): Promise<App> {
     blobs,
     stop: () =>
       (stopping ??= (async () => {
+        // Sockets first: no command starts work (or owes a notification) after this.
         await gateway.drain();
-        await sweeper.stop();
-        await expirySweeper.stop();
-        await notifyWorker?.stop();
-        pushSender.close();
-        webhookHttp.close();
-        chat.reach.close();
-        await chat.close();
-        await presence.close();
-        await rateLimits.close();
-        await bus.close();
-        await blobs.close();
-        await storage.close();
+        // Then every job, last registered first, each after its run in progress: their last
+        // writes, pushes and frames go out while storage, the bus and the HTTP agents are open.
+        await jobs.stop();
+        // Then the parts, last opened first (storage last: everything above writes to it).
+        for (const part of [...parts].reverse()) await part.close();
       })()),
   };
+}
+
+/**
+ * The background jobs, in start order; they stop in the reverse. So: the domain's frames
+ * (presence, reach) outlive the notification jobs that feed them; the push loops outlive
+ * fan-out and reminders, which owe them pushes; the sweeps stop first.
+ */
+function createJobs(parts: {
+  config: Config;
+  storage: Storage;
+  logger: Logger;
+  metrics: Metrics;
+  chat: Chat;
+  presence: Presence;
+  worker: NotifyWorker;
+  notifyPollMs: number;
+}): JobRunner {
+  const { config, storage, logger, metrics, chat, presence, worker, notifyPollMs } = parts;
+  const lease = storage.kind === 'postgres' ? advisoryLease(storage.db) : processLease;
+  const reminders = new EventReminders({
+    db: storage.db,
+    logger,
+    leaseMs: config.NOTIFY_LEASE_MS,
+    pollMs: notifyPollMs,
+    coalesceMs: config.PUSH_COALESCE_MS,
+    pushesOwed: () => worker.pushesOwed(),
+  });
+  return new JobRunner({ logger, metrics }).add(
+    ...presence.jobs(),
+    ...chat.jobs(),
+    ...worker.jobs(lease),
+    reminders.job(),
+    sweepJob({
+      name: 'messages.expiry',
+      everyMs: config.EXPIRY_SWEEP_MS,
+      what: 'expired messages',
+      logger,
+      // Expired messages' files go in the same pass, not a minute later with the attachment sweep.
+      sweep: async () => {
+        const swept = await chat.expiry.sweep(config.EXPIRY_SWEEP_BATCH);
+        if (swept.filesDue > 0) await chat.attachments.sweep();
+        return swept.erased;
+      },
+    }),
+    sweepJob({
+      name: 'attachments.sweep',
+      everyMs: SWEEP_INTERVAL_MS,
+      jitterMs: SWEEP_INTERVAL_MS / 10,
+      what: 'attachments',
+      logger,
+      sweep: () => chat.attachments.sweep(),
+    }),
+  );
 }
 
 /** Opens one part of the server; if that fails, closes the parts opened before it (last first) and rethrows. */

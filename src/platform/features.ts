@@ -65,12 +65,8 @@ export function createChat(
     sessionStarts,
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
-    /** Stops background work (reaction tallies, presence frames, revoked-session pruning); storage closes after. */
-    close: async () => {
-      accounts.revoked.close();
-      await messages.tallies.close();
-      await presenceFeed.close();
-    },
+    /** The domain's background jobs (the composition root runs them): tallies, reach frames, presence frames, revoked-session pruning. */
+    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob()],
     reach,
     accounts,
     groups,

@@ -1,6 +1,7 @@
 import type { Db } from '../../platform/db/connect.js';
 import { revokedSessions, sessionRevoked } from '../sessions/index.js';
 import type { Logger } from '../../platform/obs/logger.js';
+import type { Job } from '../../platform/jobs/job.js';
 
 /** Past this many revoked, unexpired sessions, lookups go to storage (memory stays bounded). */
 const MAX_ENTRIES = 1_000_000;
@@ -23,16 +24,17 @@ export class RevokedSessions {
   /** Users heard of since the full read under way started: that read's rows for them are older. */
   private heardDuringFullRead: Set<string> | undefined;
   private fullReads = 0;
-  private readonly pruneTimer: NodeJS.Timeout;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
     /** Whether the bus delivers now: while it does not, revocations may go unheard. */
     private readonly busHealthy: () => boolean,
-  ) {
-    this.pruneTimer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
-    this.pruneTimer.unref();
+  ) {}
+
+  /** Periodic: drops entries of sessions whose tokens expired. */
+  pruneJob(): Job {
+    return { name: 'accounts.revoked-prune', kind: 'periodic', everyMs: PRUNE_INTERVAL_MS, run: async () => this.prune() };
   }
 
   async isRevoked(userId: string, sessionId: string): Promise<boolean> {
@@ -129,10 +131,6 @@ export class RevokedSessions {
     } finally {
       if (read === this.fullReads) this.heardDuringFullRead = undefined;
     }
-  }
-
-  close(): void {
-    clearInterval(this.pruneTimer);
   }
 
   private replaceUser(userId: string, rows: { id: string; expiresAt: Date }[]): void {

@@ -1,3 +1,4 @@
+import { type Job, JobTrigger } from '../../platform/jobs/job.js';
 import { groupAdmins, statsOf } from '../notifications/index.js';
 import type { ChatDeps } from '../../platform/deps.js';
 
@@ -8,7 +9,7 @@ import type { ChatDeps } from '../../platform/deps.js';
  */
 export class ReachStats {
   private readonly pending = new Map<string, { groupId: string; seq: number }>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly trigger = new JobTrigger();
 
   constructor(
     private readonly deps: ChatDeps,
@@ -17,18 +18,18 @@ export class ReachStats {
 
   changed(groupId: string, seq: number): void {
     this.pending.set(`${groupId}\u0000${seq}`, { groupId, seq });
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush().catch((err: unknown) => this.deps.logger.warn('stats frames failed', { err }));
-    }, this.intervalMs);
-    this.timer.unref();
+    this.trigger.kick(this.intervalMs);
   }
 
-  close(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pending.clear();
+  /** Queued: the first change of an interval kicks it for the interval's end; what is left at stop is dropped. */
+  job(): Job {
+    return {
+      name: 'messages.reach',
+      kind: 'queued',
+      trigger: this.trigger,
+      run: () => this.flush(),
+      stop: () => this.pending.clear(),
+    };
   }
 
   /** Each group's due counters and its admins, one read each per flush: ten announcements in an interval cost two reads, not twenty. */

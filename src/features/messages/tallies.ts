@@ -4,6 +4,7 @@ import { claimTally, dueTallies, nextTallyDue, reactionCounts, type TallySubject
 import { type Clock, systemClock, type Timer } from '../../platform/clock.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { commit } from '../../platform/db/outbox.js';
+import { type Job, type JobNext, JobTrigger } from '../../platform/jobs/job.js';
 
 /** Tallies flushed per pass; more wait for the next. */
 const BATCH = 100;
@@ -21,58 +22,25 @@ const MIN_DELAY_MS = 50;
  * owed to the next tally.
  */
 export class ReactionTallies {
-  private timer: Timer | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
-  private running: Promise<void> | undefined;
-  private closed = false;
-  private readonly sweep: Timer;
-  private readonly clock: Clock;
+  private readonly trigger = new JobTrigger();
 
-  constructor(private readonly deps: ChatDeps) {
-    this.clock = deps.clock ?? systemClock;
-    this.sweep = this.clock.setInterval(() => this.schedule(0), SWEEP_MS).unref();
-  }
+  constructor(private readonly deps: ChatDeps) {}
 
   /** A reaction, vote or RSVP made a tally owed: a pass runs when it is due. */
   owed(): void {
-    this.schedule(MIN_DELAY_MS);
+    this.trigger.kick(MIN_DELAY_MS);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.sweep.cancel();
-    this.timer?.cancel();
-    await this.running;
+  /** Queued: kicked by owed(), and a sweep at least every SWEEP_MS for tallies another replica left owed. */
+  job(): Job {
+    return { name: 'messages.tallies', kind: 'queued', everyMs: SWEEP_MS, trigger: this.trigger, run: () => this.pass() };
   }
 
-  private schedule(delayMs: number): void {
-    if (this.closed) return;
-    const at = this.clock.now() + delayMs;
-    if (this.timer && this.timerAt <= at) return;
-    this.timer?.cancel();
-    this.timerAt = at;
-    this.timer = this.clock
-      .setTimeout(() => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        if (this.running) return this.schedule(MIN_DELAY_MS);
-        this.running = this.pass().finally(() => (this.running = undefined));
-      }, delayMs)
-      .unref();
-  }
-
-  /** Flushes what is due, then sets the timer for the next owed tally. */
-  private async pass(): Promise<void> {
-    try {
-      for (const t of await dueTallies(this.deps.db, BATCH)) {
-        if (this.closed) return;
-        await this.flush(t.groupId, t.messageSeq, t.subject);
-      }
-      const next = await nextTallyDue(this.deps.db);
-      if (next) this.schedule(Math.max(MIN_DELAY_MS, next.getTime() - this.clock.now()));
-    } catch (err) {
-      this.deps.logger.warn('tallies: flush failed; the sweep retries', { err });
-    }
+  /** Flushes what is due; the next pass when the next owed tally is due. */
+  private async pass(): Promise<JobNext | undefined> {
+    for (const t of await dueTallies(this.deps.db, BATCH)) await this.flush(t.groupId, t.messageSeq, t.subject);
+    const next = await nextTallyDue(this.deps.db);
+    return next ? { inMs: Math.min(SWEEP_MS, Math.max(MIN_DELAY_MS, next.getTime() - Date.now())) } : undefined;
   }
 
   private async flush(groupId: string, messageSeq: number, subject: TallySubject): Promise<void> {

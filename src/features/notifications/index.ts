@@ -2,3 +2,4 @@
 export * from './notifications.js';
 export * from './queries.js';
 export * from './module.js';
+export { reminderPayload } from './payload.js';

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
+import { leaseRows } from '../../platform/jobs/lease.js';
 import { enqueueDeliveries } from '../webhooks/index.js';
 import { webhookDeliveries, webhooks } from '../../platform/db/schema.js';
 import type { OutboxBacklog } from '../../platform/obs/metrics.js';
@@ -98,16 +99,16 @@ export async function subscriptionsOf(db: Queryable, userIds: string[]) {
 
 /** Leases up to `limit` owed messages nobody holds (or whose holder's lease ran out). */
 export async function claimOutbox(db: Queryable, token: string, leaseMs: number, limit: number) {
-  const result = await db.execute(sql`
-    update ${notifyOutbox} o set lease_until = now() + ${leaseMs} * interval '1 millisecond', lease_token = ${token}
-    from (
-      select group_id, seq from ${notifyOutbox}
-      where lease_until is null or lease_until < now()
-      order by created_at limit ${limit} for update skip locked
-    ) c
-    where o.group_id = c.group_id and o.seq = c.seq
-    returning o.group_id, o.seq`);
-  return rowsOf<{ group_id: string; seq: string | number }>(result).map((r) => ({ groupId: r.group_id, seq: Number(r.seq) }));
+  const rows = await leaseRows<{ group_id: string; seq: string | number }>(db, {
+    table: notifyOutbox,
+    keys: ['group_id', 'seq'],
+    orderBy: sql`created_at`,
+    limit,
+    token,
+    leaseMs,
+    returning: ['group_id', 'seq'],
+  });
+  return rows.map((r) => ({ groupId: r.group_id, seq: Number(r.seq) }));
 }
 
 /**
@@ -248,15 +249,6 @@ export interface ClaimedPush {
 
 /** Leases up to `limit` due pushes nobody holds. */
 export async function claimPushes(db: Queryable, token: string, leaseMs: number, limit: number): Promise<ClaimedPush[]> {
-  const result = await db.execute(sql`
-    update ${pushQueue} q set lease_until = now() + ${leaseMs} * interval '1 millisecond', lease_token = ${token}
-    from (
-      select user_id, group_id from ${pushQueue}
-      where count > 0 and due_at <= now() and (lease_until is null or lease_until < now())
-      order by due_at limit ${limit} for update skip locked
-    ) c
-    where q.user_id = c.user_id and q.group_id = c.group_id
-    returning q.user_id, q.group_id, q.count, q.last_seq, q.urgent, q.payload, q.attempts, q.retry_subscriptions`);
   type Row = {
     user_id: string;
     group_id: string;
@@ -268,7 +260,17 @@ export async function claimPushes(db: Queryable, token: string, leaseMs: number,
     retry_subscriptions: string[] | string | null;
   };
   const json = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
-  return rowsOf<Row>(result).map((r) => ({
+  const rows = await leaseRows<Row>(db, {
+    table: pushQueue,
+    keys: ['user_id', 'group_id'],
+    due: sql`count > 0 and due_at <= now()`,
+    orderBy: sql`due_at`,
+    limit,
+    token,
+    leaseMs,
+    returning: ['user_id', 'group_id', 'count', 'last_seq', 'urgent', 'payload', 'attempts', 'retry_subscriptions'],
+  });
+  return rows.map((r) => ({
     userId: r.user_id,
     groupId: r.group_id,
     count: Number(r.count),

@@ -22,9 +22,8 @@ import { newWebhookMessageId } from '../../platform/ids.js';
 import type { WebhookEvent } from '../webhooks/index.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { Logger } from '../../platform/obs/logger.js';
-import { claimReminders, fireReminder, nextReminderDue } from '../polls-events/index.js';
-import type { StoredEvent } from '../../protocol/frames.js';
-import { attachmentsLine, buildPayload, coalescedPayload, contentLine, encodePayload, reminderPayload } from './payload.js';
+import { attachmentsLine, buildPayload, coalescedPayload, contentLine, encodePayload } from './payload.js';
+import { type Job, type JobLease, type JobNext, JobTrigger } from '../../platform/jobs/job.js';
 import type { Presence } from '../profiles-presence/index.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
 import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from '../webhooks/index.js';
@@ -52,7 +51,6 @@ const PUSH_LOOPS = 3;
 const PUSH_BATCH_WAIT_MS = 2000;
 /** Batches whose late pushes may be in flight at once, per replica. */
 const MAX_STRAGGLING_BATCHES = 20;
-const REMINDER_BATCH = 20;
 const PUSH_TTL_S = 24 * 3600;
 /** Backoff doubles from 1 s up to 5 min; after this many attempts (about 2 h) a push is dropped. */
 const MAX_PUSH_ATTEMPTS = 30;
@@ -68,37 +66,8 @@ const PRUNE_EVERY_MS = 60_000;
  */
 const GATHER_MS = 100;
 
-/** A sleep that a kick ends early; a kick while awake makes the next sleep return at once. */
-class Wakeup {
-  private wake: (() => void) | undefined;
-  private kicked = false;
-
-  kick(): void {
-    this.kicked = true;
-    this.wake?.();
-  }
-
-  sleep(ms: number): Promise<void> {
-    if (this.kicked) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      this.wake = () => {
-        this.kicked = false;
-        finish();
-      };
-    });
-  }
-}
-
-/** A Standard Webhooks message id: unique per event and webhook, the same on every retry. */
+/** After a batch of `done` rows: at once when it was full (more wait), else a short gathering wait. */
+const afterBatch = (done: number, full: number): JobNext => (done >= full ? { inMs: 0 } : { inMs: GATHER_MS, gather: true });
 
 export const backoffMs = (attempts: number, retryAfterMs?: number): number => {
   const exp = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts, 20));
@@ -116,7 +85,7 @@ type PushOutcome =
   | { push: ClaimedPush; kind: 'retry'; partlyNotified: boolean; subscriptions: string[] | null; dueAt: Date };
 
 /**
- * The notification worker of one replica (every replica runs one): two loops over storage.
+ * The notification worker of one replica (every replica runs one): two kinds of queued jobs over storage (jobs()).
  * Fan-out claims owed messages from notify_outbox (a lease, FOR UPDATE SKIP LOCKED), works out
  * who is owed a push and moves them into push_queue, deleting the outbox row in the same
  * transaction. Push claims due rows of push_queue, sends them and settles them. Either claim,
@@ -125,17 +94,13 @@ type PushOutcome =
  */
 export class NotifyWorker {
   private readonly token = randomBytes(8).toString('hex');
-  private readonly fanOutWake = new Wakeup();
+  private readonly fanOutTrigger = new JobTrigger();
   /** Several push loops, so one's database round trips overlap another's requests (SKIP LOCKED keeps their rows apart). */
-  private readonly pushWakes = Array.from({ length: PUSH_LOOPS }, () => new Wakeup());
+  private readonly pushTriggers = Array.from({ length: PUSH_LOOPS }, () => new JobTrigger());
   /** Webhooks in a lane of their own: their requests never hold up a push loop. */
   private readonly webhooks: WebhookDispatcher;
-  private readonly reminderWake = new Wakeup();
-  private running = false;
-  private loops: Promise<void>[] = [];
   /** Settlements of pushes still in flight when their batch settled. */
   private readonly stragglers = new Set<Promise<void>>();
-  private lastPrune = 0;
 
   constructor(
     private readonly deps: {
@@ -172,90 +137,68 @@ export class NotifyWorker {
     });
   }
 
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loops = [
-      this.loop('fan-out', OUTBOX_BATCH, () => this.fanOutBatch(), this.fanOutWake),
-      ...this.pushWakes.map((wake) => this.loop('push', PUSH_BATCH, () => this.pushBatch(), wake)),
-      this.loop('reminder', REMINDER_BATCH, () => this.reminderBatch(), this.reminderWake),
+  /**
+   * The worker's jobs, all queued (kicked when work is stored here, else polling for work another
+   * replica stored or left when it died): fan-out, the push loops and webhook deliveries; and the
+   * push queue's and delivery log's pruning (periodic, one replica at a time under `lease`).
+   */
+  jobs(lease: JobLease): Job[] {
+    const { pollMs, coalesceMs } = this.deps.settings;
+    const [deliver, pruneDeliveries] = this.webhooks.jobs(lease);
+    return [
+      {
+        name: 'notifications.fan-out',
+        kind: 'queued',
+        everyMs: pollMs,
+        trigger: this.fanOutTrigger,
+        run: async () => {
+          const done = await this.fanOutBatch();
+          return done === 0 ? { inMs: pollMs } : afterBatch(done, OUTBOX_BATCH);
+        },
+      },
+      ...this.pushTriggers.map(
+        (trigger, i): Job => ({
+          name: `notifications.push-${i + 1}`,
+          kind: 'queued',
+          everyMs: pollMs,
+          trigger,
+          run: async () => {
+            const done = await this.pushBatch();
+            return done === 0 ? { inMs: await this.untilDue(nextPushDue(this.deps.db)) } : afterBatch(done, PUSH_BATCH);
+          },
+          // The last push loop stops first: the batches still settling pushes are awaited once.
+          ...(i === PUSH_LOOPS - 1 ? { stop: () => Promise.all(this.stragglers).then(() => undefined) } : {}),
+        }),
+      ),
+      deliver!,
+      {
+        name: 'notifications.prune',
+        kind: 'periodic',
+        everyMs: PRUNE_EVERY_MS,
+        jitterMs: PRUNE_EVERY_MS / 10,
+        lease,
+        run: () => prunePushQueue(this.deps.db, coalesceMs),
+      },
+      pruneDeliveries!,
     ];
-    this.webhooks.start();
   }
 
   /** Messages were stored here: fan them out now rather than at the next poll. */
   kick(): void {
-    this.fanOutWake.kick();
+    this.fanOutTrigger.kick();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.fanOutWake.kick();
-    for (const wake of this.pushWakes) wake.kick();
-    this.reminderWake.kick();
-    await Promise.all([...this.loops, this.webhooks.stop()]);
-    await Promise.all(this.stragglers);
-  }
-
-  private async loop(name: string, full: number, batch: () => Promise<number>, wake: Wakeup): Promise<void> {
-    while (this.running) {
-      let idleMs = 0;
-      try {
-        const done = await batch();
-        if (done === 0) idleMs = await this.idleMs(name);
-        else if (done < full) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
-      } catch (err) {
-        if (!this.running) return;
-        this.deps.logger.warn(`notification ${name} failed; retrying`, { err });
-        idleMs = this.deps.settings.pollMs;
-      }
-      if (idleMs > 0 && this.running) await wake.sleep(idleMs);
-    }
-  }
-
-  private idleMs(loop: string): Promise<number> {
-    if (loop === 'push') return this.pushIdleMs();
-    if (loop === 'reminder') return this.dueIdleMs(nextReminderDue(this.deps.db));
-    return Promise.resolve(this.deps.settings.pollMs);
+  /** Pushes were owed (an event reminder fired): the push loops claim now rather than at their next poll. */
+  pushesOwed(): void {
+    for (const trigger of this.pushTriggers) trigger.kick();
   }
 
   /** Until the next due time, at most the poll interval (work another replica stores is seen then). */
-  private async dueIdleMs(next: Promise<Date | undefined>): Promise<number> {
+  private async untilDue(next: Promise<Date | undefined>): Promise<number> {
     const due = await next;
-    if (!due) return this.deps.settings.pollMs;
-    return Math.max(5, Math.min(this.deps.settings.pollMs, due.getTime() - Date.now()));
-  }
-
-  /**
-   * Fires up to a batch of due event reminders (docs/protocol.md §8 "Polls and events"): each is claimed (a lease, FOR
-   * UPDATE SKIP LOCKED) and then, in one transaction that deletes it, owes a push to the members
-   * who answered going or maybe, so every replica may fire reminders and each is fired once.
-   * Pushes go to every device of theirs, connected or not: no socket frame carries a reminder.
-   */
-  async reminderBatch(): Promise<number> {
-    const { db, settings } = this.deps;
-    const claimed = await claimReminders(db, this.token, settings.leaseMs, REMINDER_BATCH);
-    for (const { groupId, seq } of claimed) {
-      const source = await notificationSource(db, groupId, seq);
-      const event = source && !source.deleted ? (source.data?.event as StoredEvent | undefined) : undefined;
-      // A message deleted meanwhile took its answers with it: firing owes nobody anything.
-      const payload = source && event ? reminderPayload(groupId, seq, source, event) : {};
-      const owed = await fireReminder(db, { groupId, seq, token: this.token, payload, coalesceMs: settings.coalesceMs });
-      if (owed?.length) this.deps.logger.debug('event reminder owed', { groupId, seq, users: owed.length });
-    }
-    if (claimed.length > 0) for (const wake of this.pushWakes) wake.kick();
-    return claimed.length;
-  }
-
-  private async pushIdleMs(): Promise<number> {
-    const { db, settings } = this.deps;
-    if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
-      this.lastPrune = Date.now();
-      await prunePushQueue(db, settings.coalesceMs);
-    }
-    const due = await nextPushDue(db);
-    if (!due) return settings.pollMs;
-    return Math.max(5, Math.min(settings.pollMs, due.getTime() - Date.now()));
+    const { pollMs } = this.deps.settings;
+    if (!due) return pollMs;
+    return Math.max(5, Math.min(pollMs, due.getTime() - Date.now()));
   }
 
   /** Fans out up to a batch of owed messages; returns how many. */
@@ -271,7 +214,7 @@ export class NotifyWorker {
     // The loops wake only for work queued here: a message whose members are all connected owes
     // no push, one in a community without webhooks no delivery, and waking the loops for it cost
     // two statements each per message.
-    if (owed.pushes > 0) for (const wake of this.pushWakes) wake.kick();
+    if (owed.pushes > 0) this.pushesOwed();
     if (owed.deliveries > 0) this.webhooks.kick();
     return claimed.length;
   }

@@ -1,6 +1,7 @@
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { transaction } from '../../platform/db/transaction.js';
+import { leaseRows } from '../../platform/jobs/lease.js';
 import {
   eventReminders,
   eventRsvps,
@@ -214,16 +215,17 @@ export async function nextReminderDue(db: Queryable): Promise<Date | undefined> 
 
 /** Leases up to `limit` due reminders nobody holds (or whose holder's lease ran out). */
 export async function claimReminders(db: Queryable, token: string, leaseMs: number, limit: number) {
-  const result = await db.execute(sql`
-    update ${eventReminders} r set lease_until = now() + ${leaseMs} * interval '1 millisecond', lease_token = ${token}
-    from (
-      select group_id, message_seq from ${eventReminders}
-      where due_at <= now() and (lease_until is null or lease_until < now())
-      order by due_at limit ${limit} for update skip locked
-    ) c
-    where r.group_id = c.group_id and r.message_seq = c.message_seq
-    returning r.group_id, r.message_seq`);
-  return rowsOf<{ group_id: string; message_seq: string | number }>(result).map((r) => ({
+  const rows = await leaseRows<{ group_id: string; message_seq: string | number }>(db, {
+    table: eventReminders,
+    keys: ['group_id', 'message_seq'],
+    due: sql`due_at <= now()`,
+    orderBy: sql`due_at`,
+    limit,
+    token,
+    leaseMs,
+    returning: ['group_id', 'message_seq'],
+  });
+  return rows.map((r) => ({
     groupId: r.group_id,
     seq: Number(r.message_seq),
   }));

@@ -6,6 +6,7 @@ import { presenceFrame } from '../../protocol/frames.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { systemClock, type Timer } from '../../platform/clock.js';
 import type { ChatDeps } from '../../platform/deps.js';
+import { type Job, JobTrigger } from '../../platform/jobs/job.js';
 
 export interface PresenceSettings {
   /** Presence goes only through ordinary and direct groups of at most this many members (PRESENCE_MAX_MEMBERS). */
@@ -30,8 +31,7 @@ const SUBJECTS_PER_QUERY = 500;
  */
 export class PresenceFeed {
   private pending = new Map<string, PresenceChange & { hidden?: boolean }>();
-  private timer: Timer | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly trigger = new JobTrigger();
   private closed = false;
 
   constructor(
@@ -68,27 +68,25 @@ export class PresenceFeed {
     };
   }
 
-  /** Sends what is gathered and stops; later changes are dropped. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.timer?.cancel();
-    this.timer = undefined;
-    await this.flush();
+  /** Queued: the first change kicks it for coalesceMs later; at stop it sends what is gathered, later changes are dropped. */
+  job(): Job {
+    return {
+      name: 'presence.frames',
+      kind: 'queued',
+      trigger: this.trigger,
+      run: () => this.send(),
+      stop: () => {
+        this.closed = true;
+        return this.send();
+      },
+    };
   }
 
   private queue(change: PresenceChange & { hidden?: boolean }): void {
     if (this.closed) return;
     this.pending.set(change.userId, change);
-    this.timer ??= (this.deps.clock ?? systemClock).setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, this.settings.coalesceMs);
-  }
-
-  /** One flush at a time: a slow one delays the next, whose batch grows meanwhile (more coalescing). */
-  private flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.send());
-    return this.flushing;
+    // One send at a time (the runner's rule): a slow one delays the next, whose batch grows meanwhile.
+    this.trigger.kick(this.settings.coalesceMs);
   }
 
   private async send(): Promise<void> {

@@ -1,6 +1,7 @@
 import { connectRedis, type RedisClient } from '../../platform/redis.js';
 import type { Logger } from '../../platform/obs/logger.js';
 import { type Clock, systemClock } from '../../platform/clock.js';
+import type { Job } from '../../platform/jobs/job.js';
 
 /** A user came online or went offline (`lastSeen`: when, in ms since the epoch). */
 export interface PresenceChange {
@@ -28,6 +29,8 @@ export interface Presence {
    * their last one anywhere closed, or the users of a replica that died (once, by one replica).
    */
   onChange(listener: (change: PresenceChange) => void): void;
+  /** Its background jobs (the Redis store's heartbeat), for the composition root's runner. */
+  jobs(): Job[];
   close(): Promise<void>;
 }
 
@@ -41,6 +44,9 @@ export class LocalPresence implements Presence {
 
   /** `lastSeen` times come from `clock`. */
   constructor(private readonly clock: Pick<Clock, 'now'> = systemClock) {}
+  jobs(): Job[] {
+    return [];
+  }
 
   online(userId: string): void {
     this.users.add(userId);
@@ -111,7 +117,6 @@ const WRITE_GATHER_MS = 50;
  */
 export class RedisPresence implements Presence {
   private readonly local = new LocalPresence();
-  private timer: NodeJS.Timeout | undefined;
   private listener = noListener;
   private heartbeats = 0;
   /** Changes of this replica's set not yet sent (see queueWrite). */
@@ -146,8 +151,7 @@ export class RedisPresence implements Presence {
     const presence = new RedisPresence(redis, options.replicaId, options.ttlMs, options.logger);
     // After a reconnect (Redis restarted) the set may be gone: write it whole again.
     redis.on('ready', () => presence.rewrite());
-    presence.timer = setInterval(() => presence.heartbeat(), Math.max(250, Math.floor(options.ttlMs / 3)));
-    presence.timer.unref();
+    // The first heartbeat now, before this replica serves anyone; the next ones are its job.
     await presence.heartbeat();
     return presence;
   }
@@ -263,8 +267,14 @@ export class RedisPresence implements Presence {
     return connected;
   }
 
+  /** Periodic, every ttl/3: this replica is alive (and the first to notice a dead one reports its users). */
+  jobs(): Job[] {
+    return [
+      { name: 'presence.heartbeat', kind: 'periodic', everyMs: Math.max(250, Math.floor(this.ttlMs / 3)), run: () => this.heartbeat() },
+    ];
+  }
+
   async close(): Promise<void> {
-    clearInterval(this.timer);
     await (this.writes.length > 0 ? this.flushWrites() : this.written);
     try {
       await this.redis.zrem(REPLICAS_KEY, this.replicaId);

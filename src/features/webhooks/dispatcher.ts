@@ -11,6 +11,7 @@ import {
 } from './queries.js';
 import type { Logger } from '../../platform/obs/logger.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
+import { type Job, type JobLease, JobTrigger } from '../../platform/jobs/job.js';
 import { type BreakerSettings, CircuitBreakers, type Clock, claimRoom, DeliverySlots, type SlotLimits, systemClock } from './lanes.js';
 import type { Metrics } from '../../platform/obs/metrics.js';
 
@@ -44,12 +45,9 @@ type Backoff = (attempts: number, retryAfterMs?: number) => number;
 export class WebhookDispatcher {
   private readonly slots: DeliverySlots;
   private readonly breakers: CircuitBreakers;
-  private running = false;
-  private loop: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
-  private wake: (() => void) | undefined;
-  private kicked = false;
-  private lastPrune = 0;
+  /** Deliveries were owed or a slot freed: the delivery job claims now rather than at its next poll. */
+  private readonly trigger = new JobTrigger();
 
   constructor(
     private readonly deps: {
@@ -72,10 +70,26 @@ export class WebhookDispatcher {
     return this.deps.clock ?? systemClock;
   }
 
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+  /**
+   * The delivery job (queued: kicked when deliveries are owed or a slot frees, else it polls) and
+   * the log's pruning (periodic, one replica at a time under `lease`).
+   */
+  jobs(lease: JobLease): Job[] {
+    return [
+      {
+        name: 'webhooks.deliver',
+        kind: 'queued',
+        everyMs: this.deps.settings.pollMs,
+        trigger: this.trigger,
+        run: async () => ((await this.claimAndStart()) > 0 ? { inMs: 0 } : { inMs: await this.idleMs() }),
+        // Requests in flight are cut short (an endpoint may stall for PUSH_TIMEOUT_MS): settled for a retry.
+        stop: async () => {
+          this.deps.http.close();
+          await Promise.all(this.inFlight);
+        },
+      },
+      { name: 'webhooks.prune', kind: 'periodic', everyMs: PRUNE_EVERY_MS, jitterMs: PRUNE_EVERY_MS / 10, lease, run: () => this.prune() },
+    ];
   }
 
   /**
@@ -89,33 +103,7 @@ export class WebhookDispatcher {
 
   /** Deliveries were owed or a slot was freed: claim now rather than at the next poll. */
   kick(): void {
-    this.kicked = true;
-    this.wake?.();
-  }
-
-  /** Requests in flight are cut short (an endpoint may stall for PUSH_TIMEOUT_MS): settled for a retry. */
-  async stop(): Promise<void> {
-    this.running = false;
-    this.kick();
-    await this.loop;
-    this.deps.http.close();
-    await Promise.all(this.inFlight);
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let idleMs = 0;
-      try {
-        await this.maybePrune();
-        const started = await this.claimAndStart();
-        if (started === 0) idleMs = await this.idleMs();
-      } catch (err) {
-        if (!this.running) return;
-        this.deps.logger.warn('webhook deliveries failed; retrying', { err });
-        idleMs = this.deps.settings.pollMs;
-      }
-      if (idleMs > 0 && this.running) await this.sleep(idleMs);
-    }
+    this.trigger.kick();
   }
 
   /** Leases what the free slots allow and starts each delivery; returns how many started. */
@@ -148,29 +136,7 @@ export class WebhookDispatcher {
     return Math.max(5, Math.min(pollMs, due.getTime() - this.clock.now()));
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.kicked) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(finish, ms);
-      function finish() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        this.kicked = false;
-        this.wake = undefined;
-        finish();
-      };
-    });
-  }
-
-  private async maybePrune(): Promise<void> {
-    const now = this.clock.now();
-    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
-    this.lastPrune = now;
+  private async prune(): Promise<void> {
     await pruneDeliveries(this.deps.db, DELIVERY_LOG_KEEP_MS);
     // A delivery an open breaker kept waiting to the end of its window is failed, not kept forever.
     await failExpiredDeliveries(this.deps.db, this.deps.settings.retryMs);

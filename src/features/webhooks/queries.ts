@@ -1,6 +1,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { webhookDeliveries, webhooks } from '../../platform/db/schema.js';
+import { leaseIsFree, leaseTo } from '../../platform/jobs/lease.js';
 
 // Community webhooks (docs/protocol.md §8) and their deliveries: the queue and the log in one table.
 
@@ -116,7 +117,7 @@ export async function claimDeliveries(db: Queryable, token: string, leaseMs: num
   const result = await db.execute(sql`
     with due as (
       select d.id, w.community_id, w.url, d.next_at from ${webhookDeliveries} d join ${webhooks} w on w.id = d.webhook_id
-      where d.status = 'pending' and d.next_at <= now() and (d.lease_until is null or d.lease_until < now())
+      where d.status = 'pending' and d.next_at <= now() and ${leaseIsFree('d')}
         and w.community_id <> all(${sql.param(room.fullCommunities)}::text[])
         and w.url <> all(${sql.param(room.blockedEndpoints)}::text[])
       order by d.next_at limit ${CLAIM_SCAN} for update of d skip locked
@@ -131,7 +132,7 @@ export async function claimDeliveries(db: Queryable, token: string, leaseMs: num
       select id from ranked where community_rank <= ${room.perCommunity} and endpoint_rank <= endpoint_room
       order by community_rank, next_at limit ${room.free}
     ), leased as (
-      update ${webhookDeliveries} d set lease_until = now() + ${leaseMs} * interval '1 millisecond', lease_token = ${token}
+      update ${webhookDeliveries} d set ${leaseTo(token, leaseMs)}
       from picked where d.id = picked.id
       returning d.id, d.webhook_id, d.event, d.payload, d.attempts, d.created_at
     )
@@ -169,7 +170,7 @@ export async function deferDeliveries(db: Queryable, url: string, until: Date, r
     set next_at = least(${until.toISOString()}::timestamptz, d.created_at + ${retryMs} * interval '1 millisecond')
     from ${webhooks} w
     where w.id = d.webhook_id and w.url = ${url} and d.status = 'pending'
-      and d.next_at < ${until.toISOString()}::timestamptz and (d.lease_until is null or d.lease_until < now())`);
+      and d.next_at < ${until.toISOString()}::timestamptz and ${leaseIsFree('d')}`);
 }
 
 /** Pending deliveries past their retry window that no attempt settled (an endpoint kept refusing or stalling): failed. */
@@ -178,7 +179,7 @@ export async function failExpiredDeliveries(db: Queryable, retryMs: number): Pro
     update ${webhookDeliveries}
     set status = 'failed', lease_until = null, lease_token = null, last_error = coalesce(last_error, 'not delivered in the retry window')
     where status = 'pending' and created_at < now() - ${retryMs} * interval '1 millisecond'
-      and (lease_until is null or lease_until < now())`);
+      and ${leaseIsFree()}`);
 }
 
 /** Records one attempt: delivered, failed for good, or pending again until `nextAt`. */
@@ -205,9 +206,7 @@ export async function settleDelivery(
 
 /** When the next delivery nobody holds falls due (ones held, by this replica or another, are not waited for). */
 export async function nextDeliveryDue(db: Queryable): Promise<Date | undefined> {
-  const result = await db.execute(
-    sql`select min(next_at) as due from ${webhookDeliveries} where status = 'pending' and (lease_until is null or lease_until < now())`,
-  );
+  const result = await db.execute(sql`select min(next_at) as due from ${webhookDeliveries} where status = 'pending' and ${leaseIsFree()}`);
   const due = rowsOf<{ due: Date | string | null }>(result)[0]?.due;
   return due ? new Date(due) : undefined;
 }

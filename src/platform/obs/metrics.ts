@@ -115,6 +115,26 @@ export function createMetrics() {
       help: 'Disappearing messages erased by this replica',
       registers: [registry],
     }),
+    // Background jobs (platform/jobs/runner.ts), by job name.
+    jobRuns: new Counter({
+      name: 'banyan_job_runs_total',
+      help: 'Runs of background jobs',
+      labelNames: ['job'] as const,
+      registers: [registry],
+    }),
+    jobFailures: new Counter({
+      name: 'banyan_job_failures_total',
+      help: 'Runs of background jobs that failed (logged; the job runs again later)',
+      labelNames: ['job'] as const,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'banyan_job_duration_seconds',
+      help: 'How long a run of a background job took',
+      labelNames: ['job'] as const,
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2, 10, 60],
+      registers: [registry],
+    }),
   };
 }
 
