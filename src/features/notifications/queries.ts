@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
+import type { NotifyLevel } from '../../platform/policy/index.js';
 import { enqueueDeliveries } from '../webhooks/index.js';
 import { webhooks } from '../../platform/db/schema.js';
 import {
@@ -18,7 +19,7 @@ import {
 // Notifications (docs/protocol.md §8 "Notifications"): preferences, push subscriptions, the outbox of owed
 // notifications, the per-user push queue and reach counters.
 
-export type NotifyLevel = 'all' | 'mentions' | 'none';
+export type { NotifyLevel };
 
 /** postgres.js answers an array of rows, PGlite an object with `rows`. */
 function rowsOf<T>(result: unknown): T[] {
