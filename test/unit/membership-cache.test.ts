@@ -72,28 +72,28 @@ describe('MembershipCache', () => {
   it('answers from memory after the first lookup, and reads again once invalidated', async () => {
     const { storage, cache } = setup();
     const g = storage.seedGroup({ u1: 'owner', u2: 'member' });
-    expect(await cache.require(g, 'u2')).toEqual({ role: 'member', kind: 'group', communityId: null, settings: {}, mutedUntil: null });
+    expect(await cache.find(g, 'u2')).toEqual({ role: 'member', kind: 'group', communityId: null, settings: {}, mutedUntil: null });
     storage.setRole(g, 'u2', 'admin');
-    expect(await storage.loadsOf(async () => expect((await cache.require(g, 'u2')).role).toBe('member'))).toBe(0);
+    expect(await storage.loadsOf(async () => expect((await cache.find(g, 'u2'))?.role).toBe('member'))).toBe(0);
     cache.invalidate({ group: g, user: 'u2' });
-    expect(await storage.loadsOf(async () => expect((await cache.require(g, 'u2')).role).toBe('admin'))).toBe(1);
+    expect(await storage.loadsOf(async () => expect((await cache.find(g, 'u2'))?.role).toBe('admin'))).toBe(1);
   });
 
   it('while the bus is down, answers from storage every time and keeps nothing, not even what it had (docs/protocol.md §1)', async () => {
     let busUp = true;
     const { storage, cache } = setup(undefined, () => busUp);
     const g = storage.seedGroup({ u1: 'owner', u2: 'member' });
-    expect((await cache.require(g, 'u2')).role).toBe('member');
+    expect((await cache.find(g, 'u2'))?.role).toBe('member');
     // Demoted or promoted on another replica while the bus is down: no invalidation comes.
     busUp = false;
     storage.setRole(g, 'u2', 'admin');
-    expect(await storage.loadsOf(async () => expect((await cache.require(g, 'u2')).role).toBe('admin'))).toBe(1);
-    expect(await storage.loadsOf(() => cache.require(g, 'u2'))).toBe(1);
+    expect(await storage.loadsOf(async () => expect((await cache.find(g, 'u2'))?.role).toBe('admin'))).toBe(1);
+    expect(await storage.loadsOf(() => cache.find(g, 'u2'))).toBe(1);
     storage.setRole(g, 'u2', 'member');
     // Back up: what was cached before the outage is gone, so storage answers once, then memory.
     busUp = true;
-    expect(await storage.loadsOf(async () => expect((await cache.require(g, 'u2')).role).toBe('member'))).toBe(1);
-    expect(await storage.loadsOf(() => cache.require(g, 'u2'))).toBe(0);
+    expect(await storage.loadsOf(async () => expect((await cache.find(g, 'u2'))?.role).toBe('member'))).toBe(1);
+    expect(await storage.loadsOf(() => cache.find(g, 'u2'))).toBe(0);
   });
 
   /** Starts u2's lookup (a plain member) and lets it read; its answer arrives only on `arrive()`. */
@@ -101,7 +101,7 @@ describe('MembershipCache', () => {
     const { storage, cache } = setup();
     const g = storage.seedGroup({ u1: 'owner', u2: 'member' });
     const held = storage.holdNextAnswer();
-    const raced = cache.require(g, 'u2');
+    const raced = cache.find(g, 'u2');
     await held.read;
     return { storage, g, cache, raced, arrive: held.release };
   };
@@ -112,8 +112,8 @@ describe('MembershipCache', () => {
     storage.setRole(g, 'u2', 'admin');
     cache.invalidate({ group: g, user: 'u2' });
     arrive();
-    expect((await raced).role).toBe('member');
-    expect(await storage.loadsOf(async () => expect((await cache.require(g, 'u2')).role).toBe('admin'))).toBe(1);
+    expect((await raced)?.role).toBe('member');
+    expect(await storage.loadsOf(async () => expect((await cache.find(g, 'u2'))?.role).toBe('admin'))).toBe(1);
   });
 
   it.each([
@@ -123,10 +123,10 @@ describe('MembershipCache', () => {
     const { storage, g, cache, raced, arrive } = await startRacedLookup();
     storage.setRole(g, 'u2', 'admin');
     cache.invalidate({ group: g, ...change });
-    const after = cache.require(g, 'u2');
+    const after = cache.find(g, 'u2');
     arrive();
-    expect((await raced).role).toBe('member');
-    expect((await after).role).toBe('admin');
+    expect((await raced)?.role).toBe('member');
+    expect((await after)?.role).toBe('admin');
   });
 
   it('does not cache a lookup that raced a change of the whole group (settings)', async () => {
@@ -134,49 +134,49 @@ describe('MembershipCache', () => {
     storage.setSettings(g, { onlyAdminsPost: true });
     cache.invalidate({ group: g });
     arrive();
-    expect((await raced).settings).toEqual({});
-    expect((await cache.require(g, 'u2')).settings).toEqual({ onlyAdminsPost: true });
+    expect((await raced)?.settings).toEqual({});
+    expect((await cache.find(g, 'u2'))?.settings).toEqual({ onlyAdminsPost: true });
   });
 
   it('shares one read between concurrent lookups of the same membership', async () => {
     const { storage, cache } = setup();
     const g = storage.seedGroup({ u1: 'owner', u2: 'member' });
     let results: unknown[] = [];
-    expect(await storage.loadsOf(async () => (results = await Promise.all([1, 2, 3].map(() => cache.require(g, 'u2')))))).toBe(1);
+    expect(await storage.loadsOf(async () => (results = await Promise.all([1, 2, 3].map(() => cache.find(g, 'u2')))))).toBe(1);
     expect(results).toEqual([results[0], results[0], results[0]]);
     // Different members are different lookups.
-    expect(await storage.loadsOf(() => Promise.all([cache.require(g, 'u1'), cache.require(g, 'u1')]))).toBe(1);
+    expect(await storage.loadsOf(() => Promise.all([cache.find(g, 'u1'), cache.find(g, 'u1')]))).toBe(1);
   });
 
   it('never caches "not a member"', async () => {
     const { storage, cache } = setup();
     const g = storage.seedGroup({ u1: 'owner' });
-    await expect(cache.require(g, 'u2')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(cache.require('no-such-group', 'u1')).rejects.toMatchObject({ code: 'not_found' });
+    expect(await cache.find(g, 'u2')).toBeUndefined();
+    expect(await cache.find('no-such-group', 'u1')).toBeUndefined();
     storage.setRole(g, 'u2', 'member');
-    expect((await cache.require(g, 'u2')).role).toBe('member');
+    expect((await cache.find(g, 'u2'))?.role).toBe('member');
   });
 
   it('reads again once an entry is older than ttlMs, even with no invalidation', async () => {
     const { storage, clock, cache } = setup({ ttlMs: 1000, maxEntries: 100 });
     const g = storage.seedGroup({ u1: 'owner', u2: 'member' });
-    await cache.require(g, 'u2');
+    await cache.find(g, 'u2');
     storage.setRole(g, 'u2', 'admin'); // an invalidation lost with the bus
     clock.advance(999);
-    expect((await cache.require(g, 'u2')).role).toBe('member');
+    expect((await cache.find(g, 'u2'))?.role).toBe('member');
     clock.advance(1);
-    expect((await cache.require(g, 'u2')).role).toBe('admin');
+    expect((await cache.find(g, 'u2'))?.role).toBe('admin');
   });
 
   it('holds at most maxEntries memberships', async () => {
     const { storage, cache } = setup({ ttlMs: 60_000, maxEntries: 2 });
     const g = storage.seedGroup({ u1: 'owner', u2: 'member', u3: 'member', u4: 'member' });
     const all = ['u1', 'u2', 'u3', 'u4'];
-    for (const u of all) await cache.require(g, u);
+    for (const u of all) await cache.find(g, u);
     // Had all four been kept, asking again would cost nothing.
     expect(
       await storage.loadsOf(async () => {
-        for (const u of all) await cache.require(g, u);
+        for (const u of all) await cache.find(g, u);
       }),
     ).toBeGreaterThanOrEqual(2);
   });
@@ -184,13 +184,13 @@ describe('MembershipCache', () => {
   it('drops everything on clear() (after the bus lost messages)', async () => {
     const { storage, cache } = setup();
     const g = storage.seedGroup({ u1: 'owner', u2: 'member' });
-    await cache.require(g, 'u1');
-    await cache.require(g, 'u2');
+    await cache.find(g, 'u1');
+    await cache.find(g, 'u2');
     cache.clear();
     expect(
       await storage.loadsOf(async () => {
-        await cache.require(g, 'u1');
-        await cache.require(g, 'u2');
+        await cache.find(g, 'u1');
+        await cache.find(g, 'u2');
       }),
     ).toBe(2);
   });

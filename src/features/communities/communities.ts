@@ -20,13 +20,20 @@ import {
 } from './queries.js';
 import type { Tx } from '../../platform/db/connect.js';
 import { draft, lockGroupLog } from '../messages/index.js';
-import { closeGroup, findGroup, findMembership, listMembers, updateGroup, type Membership } from '../groups/index.js';
+import { closeGroup, findGroup, findMembership, listMembers, updateGroup } from '../groups/index.js';
 import { newId, newInviteCode } from '../../platform/ids.js';
-import { badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
+import { badRequest, conflict, notFound } from '../../protocol/errors.js';
 import type { communitySettings, groupSettings } from '../../protocol/http-bodies.js';
 import type { Community, CommunityGroup, HttpReply } from '../../protocol/http-replies.js';
 import { bannedAmong, deleteCommunityJoinRequests } from '../governance/index.js';
-import { isAdmin, requireAdmin } from '../../platform/policy/access.js';
+import {
+  assertMayDecideRequest,
+  requireCommunityAdmin,
+  requireCommunityMember,
+  requireCommunityOwner,
+  requireGroupAdmin,
+} from '../../platform/policy/index.js';
+import { findCommunityStanding } from './standing.js';
 import { decideEntry, fileJoinRequest } from '../groups/index.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { assertMessageTtl } from '../messages/index.js';
@@ -149,8 +156,7 @@ export class Communities {
    * group closes with one `group` event (`changes.deleted`) that unsubscribes every member socket.
    */
   async delete(userId: string, communityId: string) {
-    const { community, membership } = await this.requireMember(communityId, userId);
-    if (membership.role !== 'owner') throw forbidden('only the owner may delete a community');
+    const { community } = requireCommunityOwner(await this.standing(communityId, userId));
     await commit(this.deps, async (tx, outbox) => {
       for (const groupId of await detachCommunityGroups(tx, communityId)) {
         await outbox.append(tx, groupId, [draft(userId, 'group', { data: { changes: { communityId: null } } })]);
@@ -189,7 +195,7 @@ export class Communities {
   /** Links a group the caller administers; its members join the community (its announcement group). */
   async linkGroup(userId: string, communityId: string, groupId: string) {
     const { community } = await this.requireAdmin(communityId, userId);
-    const groupMembership = await requireAdmin(this.deps.db, groupId, userId);
+    const groupMembership = requireGroupAdmin(await findMembership(this.deps.db, groupId, userId));
     if (groupMembership.kind !== 'group') throw conflict('only ordinary groups can be linked to a community');
     return commit(this.deps, async (tx, outbox) => {
       // Locks the group, then the announcement group: the order every membership change takes.
@@ -407,14 +413,10 @@ export class Communities {
   async decideRequest(actorId: string, communityId: string, targetId: string, groupId: string | undefined, approve: boolean) {
     const { community, membership } = await this.requireMember(communityId, actorId);
     const target = groupId ?? community.announcementGroupId;
-    if (target === community.announcementGroupId) {
-      if (!isAdmin(membership)) throw forbidden('only community admins may decide join requests');
-    } else {
-      await this.requireCommunityGroup(communityId, target);
-      const groupRole = await findMembership(this.deps.db, target, actorId);
-      if (!isAdmin(membership) && !(groupRole && isAdmin(groupRole)))
-        throw forbidden('only community or group admins may decide join requests');
-    }
+    const toCommunity = target === community.announcementGroupId;
+    if (!toCommunity) await this.requireCommunityGroup(communityId, target);
+    const groupRole = toCommunity ? undefined : await findMembership(this.deps.db, target, actorId);
+    assertMayDecideRequest(membership, toCommunity, groupRole);
     await commit(this.deps, async (tx, outbox) => {
       await lockGroupLog(tx, target);
       const kind = target === community.announcementGroupId ? 'announcement' : 'group';
@@ -445,20 +447,16 @@ export class Communities {
 
   // Helpers
 
-  private async requireMember(
-    communityId: string,
-    userId: string,
-  ): Promise<{ community: CommunityWithAnnouncement; membership: Membership }> {
-    const community = await findCommunity(this.deps.db, communityId);
-    const membership = community && (await findMembership(this.deps.db, community.announcementGroupId, userId));
-    if (!community || !membership) throw notFound('community');
-    return { community, membership };
+  private standing(communityId: string, userId: string) {
+    return findCommunityStanding(this.deps.db, communityId, userId);
+  }
+
+  private async requireMember(communityId: string, userId: string) {
+    return requireCommunityMember(await this.standing(communityId, userId));
   }
 
   private async requireAdmin(communityId: string, userId: string) {
-    const found = await this.requireMember(communityId, userId);
-    if (!isAdmin(found.membership)) throw forbidden('only community admins may do this');
-    return found;
+    return requireCommunityAdmin(await this.standing(communityId, userId));
   }
 
   /** An ordinary group of the community, or not_found. */

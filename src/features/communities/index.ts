@@ -2,3 +2,4 @@
 export * from './admin-frames.js';
 export * from './queries.js';
 export * from './module.js';
+export * from './standing.js';

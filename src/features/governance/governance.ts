@@ -1,4 +1,4 @@
-import { findCommunity } from '../communities/index.js';
+import { findCommunity, findCommunityStanding } from '../communities/index.js';
 import { findMessage, lockGroupLog } from '../messages/index.js';
 import {
   deleteBan,
@@ -12,16 +12,24 @@ import {
   upsertMute,
   userNames,
 } from './queries.js';
-import { findMembership } from '../groups/index.js';
+import { findAuthority, findMembership } from '../groups/index.js';
 import type { ReportRow } from '../../platform/db/schema.js';
 import { newId } from '../../platform/ids.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
 import { reportFrame, type LogEvent } from '../../protocol/frames.js';
 import type { ReportView } from '../../protocol/server-frames.js';
-import { isAdmin, requireMember } from '../../platform/policy/access.js';
+import {
+  assertMayBan,
+  assertMayBanFromReport,
+  assertMayMute,
+  handlesReports,
+  requireCommunityAdmin,
+  requireMembership,
+  requireModerator,
+  type Authority,
+} from '../../platform/policy/index.js';
 import { oweCommunityEvent } from '../webhooks/index.js';
 import { notifyAdmins } from '../communities/index.js';
-import { findAuthority, requireGovernor, type Authority } from '../../platform/policy/authority.js';
 import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import type { Groups } from '../groups/index.js';
 import type { Messages } from '../messages/index.js';
@@ -59,8 +67,7 @@ export class Governance {
       // join in flight commits first (and is undone below), any later one sees the ban. Nothing
       // else is locked here, so the order ordinary groups before the announcement group holds.
       await lockGroupLog(tx, community.announcementGroupId);
-      const target = await findMembership(tx, community.announcementGroupId, targetId);
-      if (target?.role === 'owner') throw forbidden('the owner cannot be banned');
+      assertMayBan(await findMembership(tx, community.announcementGroupId, targetId));
       await upsertBan(tx, { communityId, userId: targetId, reason: reason ?? null, bannedBy: actorId });
     });
     // Then out of everything, requests and invitations too, as storage now stands (a join that
@@ -97,7 +104,9 @@ export class Governance {
     if (targetId === actorId) throw conflict('you cannot mute yourself');
     const target = await findMembership(this.deps.db, groupId, targetId);
     if (!target) throw notFound('member');
-    await this.assertOutranks(authority, target, targetId);
+    const targetCommunityRole =
+      authority.community && (await findMembership(this.deps.db, authority.community.announcementGroupId, targetId));
+    assertMayMute(authority, target, targetCommunityRole);
     const until = new Date(nowOf(this.deps) + forS * 1000);
     await upsertMute(this.deps.db, { groupId, userId: targetId, until, mutedBy: actorId });
     await publishCommitted(this.deps, { access: [{ group: groupId, user: targetId }] });
@@ -120,7 +129,7 @@ export class Governance {
    * who handle it (handlesReports) get a `report` frame; the reported sender never does.
    */
   async report(userId: string, groupId: string, seq: number, input: { reason: string; note?: string | undefined }): Promise<void> {
-    const member = await requireMember(this.deps.db, groupId, userId);
+    const member = requireMembership(await findMembership(this.deps.db, groupId, userId));
     const message = await findMessage(this.deps.db, groupId, seq);
     if (!message || message.deleted) throw notFound('message');
     const community = member.communityId && member.kind !== 'direct' ? await findCommunity(this.deps.db, member.communityId) : undefined;
@@ -183,8 +192,7 @@ export class Governance {
         await ignoring(['not_found'], () => this.groups.removeMember(actorId, groupId, senderId));
         break;
       case 'ban':
-        if (!authority.community) throw conflict('only reports in a community can end in a ban');
-        if (!authority.communityAdmin) throw forbidden('only community admins may ban');
+        assertMayBanFromReport(authority);
         await this.ban(actorId, authority.community.id, senderId, `report ${reportId}: ${report.reason}`.slice(0, 500));
         break;
     }
@@ -231,32 +239,12 @@ export class Governance {
 
   /** A governor of a group that has any: both members of a direct group are equals (docs/protocol.md §8 "Privacy and safety"). */
   private async requireModerator(groupId: string, userId: string): Promise<Authority> {
-    const authority = await requireGovernor(this.deps.db, groupId, userId);
-    if (authority.kind === 'direct') throw forbidden('nobody moderates a direct group');
-    return authority;
+    return requireModerator(await findAuthority(this.deps.db, groupId, userId));
   }
 
   /** The community, when the caller is one of its admins; not_found for outsiders, forbidden for members. */
   private async requireCommunityAdmin(communityId: string, userId: string) {
-    const community = await findCommunity(this.deps.db, communityId);
-    const membership = community && (await findMembership(this.deps.db, community.announcementGroupId, userId));
-    if (!community || !membership) throw notFound('community');
-    if (!isAdmin(membership)) throw forbidden('only community admins may do this');
-    return community;
-  }
-
-  /**
-   * Community admins cannot be muted in their community's groups; a group's own owner and admins
-   * only by a community admin.
-   */
-  private async assertOutranks(authority: Authority, target: { role: string }, targetId: string) {
-    if (authority.community) {
-      const communityRole = await findMembership(this.deps.db, authority.community.announcementGroupId, targetId);
-      if (communityRole && isAdmin(communityRole)) throw forbidden('community admins cannot be muted');
-    }
-    if (isAdmin(target as { role: 'owner' | 'admin' | 'member' }) && !authority.communityAdmin) {
-      throw forbidden('only community admins may mute group admins');
-    }
+    return requireCommunityAdmin(await findCommunityStanding(this.deps.db, communityId, userId)).community;
   }
 }
 
@@ -265,12 +253,6 @@ export interface ReportQuery {
   cursor?: string | undefined;
   limit?: number | undefined;
 }
-
-/**
- * Who handles reports (docs/protocol.md §8 "Moderation"): in a community, its admins alone (a report names
- * its reporter, so it goes no wider than the community's own admins); outside, the group's admins.
- */
-const handlesReports = (a: Authority) => (a.community ? a.communityAdmin : a.governs);
 
 /** What a report keeps of the message: its sender, text, time, and attachments when it has them. */
 function snapshotOf(message: LogEvent): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { bannedAmong } from '../governance/index.js';
 import { findMembership, memberIdsOf } from './queries.js';
 import type { GroupRow } from '../../platform/db/schema.js';
 import { findUser } from '../accounts/index.js';
-import { isAdmin } from '../../platform/policy/access.js';
+import { entryOf, isAdmin, type Entry } from '../../platform/policy/index.js';
 import { notifyJoinRequest } from '../communities/index.js';
 import type { Outbox } from '../../platform/db/outbox.js';
 
@@ -24,8 +24,7 @@ export interface Admission {
   code?: boolean | undefined;
 }
 
-/** `admit`: in now; `request`: only a community admin may let them in (a join request); `refuse`: banned. */
-export type Entry = 'admit' | 'request' | 'refuse';
+export type { Entry };
 
 type Joinable = Pick<GroupRow, 'id' | 'kind' | 'communityId'>;
 
@@ -45,15 +44,20 @@ export async function decideEntries(tx: Tx, group: Joinable, userIds: string[], 
     await bannedAmong(tx, community.id, userIds),
     await memberIdsOf(tx, community.announcementGroupId, userIds),
   ];
-  let byAdmin: boolean | undefined;
+  // The adder's standing is read only when someone from outside the community is at stake.
+  const outsiders = userIds.some((id) => !banned.has(id) && !inCommunity.has(id));
+  const byCommunityAdmin = outsiders && isAdmin(await findMembership(tx, community.announcementGroupId, admission.by));
   for (const id of userIds) {
-    if (banned.has(id)) decisions.set(id, 'refuse');
-    else if (inCommunity.has(id)) continue;
-    else {
-      byAdmin ??= await isCommunityAdmin(tx, community, admission.by);
-      const open = admission.code === true && community.settings.approvalRequired !== true;
-      decisions.set(id, byAdmin || open ? 'admit' : 'request');
-    }
+    decisions.set(
+      id,
+      entryOf({
+        banned: banned.has(id),
+        inCommunity: inCommunity.has(id),
+        byCommunityAdmin,
+        byCode: admission.code === true,
+        approvalRequired: community.settings.approvalRequired === true,
+      }),
+    );
   }
   return decisions;
 }
@@ -91,9 +95,4 @@ async function lockedCommunityOf(tx: Tx, group: Joinable): Promise<CommunityWith
   await lockGroupLog(tx, announcementGroupId);
   // Read again under the lock: its settings (approvalRequired) as they are now.
   return findCommunity(tx, group.communityId);
-}
-
-async function isCommunityAdmin(tx: Tx, community: { announcementGroupId: string }, userId: string): Promise<boolean> {
-  const membership = await findMembership(tx, community.announcementGroupId, userId);
-  return membership !== undefined && isAdmin(membership);
 }

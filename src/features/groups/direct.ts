@@ -2,10 +2,11 @@ import { isUniqueViolation } from '../../platform/db/errors.js';
 import { findDirectGroup, findGroup, findMembership } from './queries.js';
 import { eitherBlocks, visiblySharing } from '../privacy/index.js';
 import { newId } from '../../platform/ids.js';
-import { conflict, notFound } from '../../protocol/errors.js';
+import { conflict } from '../../protocol/errors.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { groupView, type GroupView, type Groups } from './groups.js';
 import { commit } from '../../platform/db/outbox.js';
+import { assertReachable } from '../../platform/policy/index.js';
 
 /** The one key of a pair's direct group, whichever of the two asks. */
 const directKey = (a: string, b: string) => JSON.stringify([a, b].sort());
@@ -29,12 +30,12 @@ export class Direct {
     // and safety"): 404 as for a stranger, even when their direct group exists and the caller is
     // still in it (they read it as a member, but are not handed it here).
     const [existing, blocked] = await Promise.all([findDirectGroup(this.deps.db, key), eitherBlocks(this.deps.db, userId, otherId)]);
-    if (blocked) throw notFound('user');
+    assertReachable({ eitherBlocks: blocked });
     if (existing && (await findMembership(this.deps.db, existing.id, userId))) return { group: groupView(existing), created: false };
     // Someone the caller cannot see in a shared group does not exist for them (an announcement
     // group counts only when one of the two is its admin).
     const visible = await visiblySharing(this.deps.db, userId, [otherId]);
-    if (!visible.has(otherId)) throw notFound('user');
+    assertReachable({ sharesVisibly: visible.has(otherId) });
     if (existing) {
       // The caller had left it: back in, with the history kept.
       await commit(this.deps, (tx, outbox) => this.groups.addIn(tx, outbox, existing.id, userId, 'member', userId));

@@ -22,17 +22,30 @@ import { findCommunity, updateCommunity, userCommunityGroupIds } from '../commun
 import { groupEndsOf, listCommunitiesOfUser, listGroupsOfUsers } from '../sessions/index.js';
 import { findUser, findUserIdByUsername } from '../accounts/index.js';
 import { newId } from '../../platform/ids.js';
-import { conflict, forbidden, notFound } from '../../protocol/errors.js';
+import { conflict, notFound } from '../../protocol/errors.js';
 import { memberChangedFrame, type GroupSummary } from '../../protocol/frames.js';
-import { defaultNotifyLevel } from '../notifications/index.js';
 import type { Group, HttpReply } from '../../protocol/http-replies.js';
 import type { groupSettings } from '../../protocol/http-bodies.js';
 import { deleteCommunityInvitations, deleteCommunityJoinRequests } from '../governance/index.js';
 import { directGroupBlocked } from '../privacy/index.js';
-import { requireAdmin, requireMember } from '../../platform/policy/access.js';
+import {
+  assertMayAdd,
+  assertMayListMembers,
+  assertMayRemove,
+  assertMayUpdateGroup,
+  assertNotBlockedIn,
+  assertRoleChangeable,
+  heirOf,
+  isOwner,
+  notifyLevelOf,
+  requireGovernor,
+  requireGroupAdmin,
+  requireMemberOrGovernor,
+  requireMembership,
+} from '../../platform/policy/index.js';
+import { findAuthority } from './authority.js';
 import { decideEntries, decideEntry, fileJoinRequest, type Admission } from './admission.js';
 import { AnswerFloor } from './answer-floor.js';
-import { requireGovernor, requireMemberOrGovernor } from '../../platform/policy/authority.js';
 import type { ChatDeps, ChatLimits } from '../../platform/deps.js';
 import { decideAdds, inviteIn } from '../privacy/index.js';
 import { oweCommunityEvent } from '../webhooks/index.js';
@@ -167,7 +180,7 @@ export class Groups {
 
   async get(userId: string, groupId: string): Promise<HttpReply<'groupDetail'>> {
     // Community admins see every group of their community: `role: null` when they are not in it.
-    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
+    const authority = requireMemberOrGovernor(await findAuthority(this.deps.db, groupId, userId));
     const group = await findGroup(this.deps.db, groupId);
     if (!group) throw notFound('group');
     return { group: groupView(group), role: authority.member?.role ?? null };
@@ -180,16 +193,15 @@ export class Groups {
   ) {
     // Its admins, or its community's admins without being in it; in a direct group (no admins)
     // either member turns disappearing messages on or off, and changes nothing else.
-    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
+    const authority = requireMemberOrGovernor(await findAuthority(this.deps.db, groupId, userId));
     const onlyTtl =
       input.name === undefined &&
       input.description === undefined &&
       input.settings !== undefined &&
       Object.keys(input.settings).every((key) => key === 'messageTtlS');
-    if (!authority.governs && !(authority.kind === 'direct' && authority.member && onlyTtl)) {
-      throw forbidden('only group or community admins may do this');
-    }
-    if (authority.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot change this');
+    assertMayUpdateGroup(authority, onlyTtl);
+    if (authority.kind === 'direct')
+      assertNotBlockedIn(authority.kind, await directGroupBlocked(this.deps.db, groupId, userId), 'you cannot change this');
     assertMessageTtl(input.settings?.messageTtlS, this.deps.limits.extraMessageTtls);
     return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }
@@ -215,9 +227,8 @@ export class Groups {
   }
 
   private async addMemberNow(actorId: string, groupId: string, input: { userId: string; role?: Role | undefined }) {
-    const actor = await requireGovernor(this.deps.db, groupId, actorId);
-    if (actor.kind === 'direct') throw conflict('direct groups have exactly two members');
-    if (input.role === 'owner') throw forbidden('ownership cannot be given by adding');
+    const actor = requireGovernor(await findAuthority(this.deps.db, groupId, actorId));
+    assertMayAdd(actor, input.role);
     return commit(this.deps, async (tx, outbox) => {
       await lockGroupLog(tx, groupId);
       const group = (await findGroup(tx, groupId))!;
@@ -279,16 +290,13 @@ export class Groups {
     let kind: GroupRow['kind'];
     let communityId: string | null;
     if (actorId === targetId) {
-      const self = await requireMember(this.deps.db, groupId, actorId);
+      const self = requireMembership(await findMembership(this.deps.db, groupId, actorId));
       kind = self.kind;
       communityId = self.communityId;
     } else {
-      const actor = await requireGovernor(this.deps.db, groupId, actorId);
-      if (actor.kind === 'direct') throw forbidden('a direct group can only be left');
-      const target = await findMembership(this.deps.db, groupId, targetId);
-      if (!target) throw notFound('member');
-      if (target.role === 'owner' && (actor.kind === 'announcement' || !actor.communityAdmin))
-        throw forbidden('the owner cannot be removed');
+      const actor = requireGovernor(await findAuthority(this.deps.db, groupId, actorId));
+      // A direct group is refused before its members are looked at.
+      assertMayRemove(actor, actor.kind === 'direct' ? undefined : await findMembership(this.deps.db, groupId, targetId));
       kind = actor.kind;
       communityId = actor.community?.id ?? null;
     }
@@ -316,9 +324,9 @@ export class Groups {
 
   async members(userId: string, groupId: string, cursor: string | undefined, limit: number): Promise<HttpReply<'members'>> {
     // Community admins list the members of every group of their community, in it or not.
-    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
+    const authority = requireMemberOrGovernor(await findAuthority(this.deps.db, groupId, userId));
     // A community's member list is for its admins: members of an announcement group do not see each other.
-    if (authority.kind === 'announcement' && !authority.governs) throw forbidden('only community admins may list its members');
+    assertMayListMembers(authority);
     const page = await listMembers(this.deps.db, groupId, cursor, limit);
     return {
       members: page.rows.map((r) => ({ userId: r.userId, name: r.name, role: r.role, joinedAt: r.joinedAt.toISOString() })),
@@ -327,12 +335,11 @@ export class Groups {
   }
 
   async setRole(actorId: string, groupId: string, targetId: string, role: 'admin' | 'member') {
-    await requireAdmin(this.deps.db, groupId, actorId);
+    requireGroupAdmin(await findMembership(this.deps.db, groupId, actorId));
     return commit(this.deps, async (tx, outbox) => {
       await lockGroupLog(tx, groupId);
       const target = await findMembership(tx, groupId, targetId);
-      if (!target) throw notFound('member');
-      if (target.role === 'owner') throw forbidden('the owner role cannot be changed');
+      assertRoleChangeable(target);
       if (target.role === role) return;
       await setMemberRole(tx, groupId, targetId, role);
       const action = role === 'admin' ? 'promoted' : 'demoted';
@@ -438,7 +445,7 @@ export class Groups {
         removed.map((r) => draft(actorId, 'member', { data: { member: r.userId, action: actorId === r.userId ? 'left' : 'removed' } })),
       );
     }
-    if (removed.some((r) => r.role === 'owner')) await this.handOnOwnership(tx, outbox, groupId);
+    if (removed.some((r) => isOwner(r))) await this.handOnOwnership(tx, outbox, groupId);
     return removed.map((r) => r.userId);
   }
 
@@ -485,10 +492,10 @@ export class Groups {
     return (await findGroup(tx, groupId))!;
   }
 
-  /** The first admin, else the longest-standing member, becomes owner (looks at 1,000 at most). */
+  /** The owner left: policy's heir becomes owner (among 1,000 members at most). */
   private async handOnOwnership(tx: Tx, outbox: Outbox, groupId: string) {
     const { rows } = await listMembers(tx, groupId, undefined, 1000);
-    const heir = rows.find((r) => r.role === 'admin') ?? rows.sort((a, b) => +a.joinedAt - +b.joinedAt)[0];
+    const heir = heirOf(rows);
     if (!heir) return;
     await setMemberRole(tx, groupId, heir.userId, 'owner');
     await this.roleChanged(tx, outbox, groupId, heir.userId, 'promoted', 'owner', heir.userId);
@@ -574,7 +581,7 @@ export function toSummary(row: Awaited<ReturnType<typeof groupSummary>> & {}, no
     lastSeq: Number(row.lastSeq),
     readSeq: Number(row.readSeq),
     memberCount: row.memberCount,
-    level: row.notifyLevel ?? defaultNotifyLevel(row.kind, row.memberCount, notifyAllMax),
+    level: notifyLevelOf(row.notifyLevel, row.kind, row.memberCount, notifyAllMax),
     muteUntil: row.muteUntil ? row.muteUntil.toISOString() : null,
     pins: row.pins,
   };

@@ -1,7 +1,6 @@
 import type { Membership } from './queries.js';
 import type { AccessChange } from '../../delivery/access-change.js';
 import { type Clock, systemClock } from '../../platform/clock.js';
-import { notFound } from '../../protocol/errors.js';
 
 /** What a cached membership may be used for: who may post (role, kind, settings, mute), nothing else. */
 export type CachedMembership = Pick<Membership, 'role' | 'kind' | 'communityId' | 'settings' | 'mutedUntil'>;
@@ -28,7 +27,7 @@ export class MembershipCache {
   private readonly groups = new Map<string, Map<string, { m: CachedMembership; at: number }>>();
   private size = 0;
   /** Lookups under way: later callers share them, so one socket's sends keep their order. */
-  private readonly loading = new Map<string, Promise<CachedMembership>>();
+  private readonly loading = new Map<string, Promise<CachedMembership | undefined>>();
   /** Bumped by every invalidation; a lookup that saw it change meanwhile is not cached. */
   private epoch = 0;
 
@@ -40,8 +39,11 @@ export class MembershipCache {
     private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
 
-  /** The caller's membership, or not_found (a group the caller is not in does not exist for them). */
-  async require(groupId: string, userId: string): Promise<CachedMembership> {
+  /**
+   * The caller's membership, or undefined: a lookup only; what it allows is platform/policy's
+   * (requireMembership and the rest).
+   */
+  async find(groupId: string, userId: string): Promise<CachedMembership | undefined> {
     const now = this.clock.now();
     if (!this.busHealthy()) {
       // What was cached before the outage may have changed unheard since: storage answers.
@@ -59,10 +61,10 @@ export class MembershipCache {
     return load;
   }
 
-  private async load(groupId: string, userId: string, now: number): Promise<CachedMembership> {
+  private async load(groupId: string, userId: string, now: number): Promise<CachedMembership | undefined> {
     const epoch = this.epoch;
     const row = await this.loadMembership(groupId, userId);
-    if (!row) throw notFound('group');
+    if (!row) return undefined;
     const m: CachedMembership = {
       role: row.role,
       kind: row.kind,

@@ -16,7 +16,15 @@ import {
   setMessageText,
   setReaction,
 } from './queries.js';
-import { advanceReadSeq, countReaders, findGroup, findMemberLastSeqs, memberIdsOf } from '../groups/index.js';
+import {
+  advanceReadSeq,
+  countReaders,
+  findAuthority,
+  findGroup,
+  findMemberLastSeqs,
+  findMembership,
+  memberIdsOf,
+} from '../groups/index.js';
 import { directGroupBlocked } from '../privacy/index.js';
 import { markTallyOwed } from './tally-queries.js';
 import { oweNotifications } from '../notifications/index.js';
@@ -33,9 +41,17 @@ import {
   type StoredEvent,
   type StoredPoll,
 } from '../../protocol/frames.js';
-import { assertMayPost, isAdmin, requireMember } from '../../platform/policy/access.js';
+import {
+  assertAuthorOrGovernor,
+  assertMayMention,
+  assertMayPost,
+  assertNotBlockedIn,
+  assertNotMuted,
+  type GroupKind,
+  requireMemberOrGovernor,
+  requireMembership,
+} from '../../platform/policy/index.js';
 import { attachmentMeta } from '../attachments/index.js';
-import { assertNotMuted, findAuthority } from '../../platform/policy/authority.js';
 import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import type { MembershipCache } from '../groups/index.js';
 import { commit, publishCommitted } from '../../platform/db/outbox.js';
@@ -77,16 +93,11 @@ export class Messages {
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
-    const membership = await this.membership.require(input.group, userId);
+    const membership = requireMembership(await this.membership.find(input.group, userId));
     assertMayPost(membership);
     assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, input.group, userId);
-    if (input.mentions?.length && membership.kind === 'announcement' && !isAdmin(membership)) {
-      // Answering "not a member" would let a member probe the private roster.
-      throw badRequest('only admins may mention members in an announcement group', {
-        issues: [{ path: 'mentions', message: 'not allowed here' }],
-      });
-    }
+    assertMayMention(membership, input.mentions);
     if (input.attachments?.length || input.poll || input.event) {
       await this.assertReferences(input);
       return this.sendRich(userId, input);
@@ -147,7 +158,7 @@ export class Messages {
   }
 
   async edit(userId: string, input: { group: string; target: number; text: string }) {
-    const membership = await requireMember(this.deps.db, input.group, userId);
+    const membership = requireMembership(await findMembership(this.deps.db, input.group, userId));
     assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, input.group, userId);
     return commit(this.deps, async (tx, outbox) => {
@@ -169,13 +180,10 @@ export class Messages {
 
   /** The sender, or a governor of the group (its admins, its community's admins even when not in it). */
   async delete(userId: string, input: { group: string; target: number }) {
-    const authority = await findAuthority(this.deps.db, input.group, userId);
-    if (!authority || (!authority.member && !authority.communityAdmin)) throw notFound('group');
+    const authority = requireMemberOrGovernor(await findAuthority(this.deps.db, input.group, userId));
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
-      if (message.senderId !== userId && !authority.governs) {
-        throw forbidden('only the sender or a group admin may delete a message');
-      }
+      assertAuthorOrGovernor(authority, message.senderId, userId, 'only the sender or a group admin may delete a message');
       await eraseMessage(tx, input.group, input.target);
       const [row] = await outbox.append(tx, input.group, [draft(userId, 'delete', { target: input.target })]);
       // A deleted message leaves the pins: a `group` event after the `delete`.
@@ -190,7 +198,7 @@ export class Messages {
    * interval, ReactionTallies), so a reaction neither floods every member nor names the reactor.
    */
   async react(userId: string, input: { group: string; target: number; emoji: string | null }) {
-    const membership = await this.membership.require(input.group, userId);
+    const membership = requireMembership(await this.membership.find(input.group, userId));
     assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, input.group, userId);
     const tallied = membership.kind === 'announcement';
@@ -213,7 +221,7 @@ export class Messages {
 
   /** Moves the read marker forward; the user's other sockets hear of it. */
   async markRead(userId: string, input: { group: string; seq: number }, connectionId?: string) {
-    const membership = await requireMember(this.deps.db, input.group, userId);
+    const membership = requireMembership(await findMembership(this.deps.db, input.group, userId));
     let seq: number | undefined;
     if (membership.kind === 'announcement' && this.reach) {
       // Announcements count their readers as markers pass them (reach statistics, docs/protocol.md §8 "Notifications").
@@ -234,7 +242,7 @@ export class Messages {
    * with its JSON as the reply carries it; `hasMore` when older messages are left.
    */
   async history(userId: string, input: { group: string; before?: number | undefined; limit?: number | undefined }) {
-    const membership = await this.membership.require(input.group, userId);
+    const membership = requireMembership(await this.membership.find(input.group, userId));
     const limit = input.limit ?? 50;
     return this.readBudget.spend(userId, limit + 1, async () => {
       const page =
@@ -338,7 +346,7 @@ export class Messages {
   }
 
   async typing(userId: string, groupId: string, connectionId: string) {
-    const membership = await this.membership.require(groupId, userId);
+    const membership = requireMembership(await this.membership.find(groupId, userId));
     assertMayPost(membership);
     assertNotMuted(membership, nowOf(this.deps));
     await this.assertNotBlocked(membership, groupId, userId);
@@ -346,7 +354,7 @@ export class Messages {
   }
 
   async receipts(userId: string, groupId: string, seq: number) {
-    await requireMember(this.deps.db, groupId, userId);
+    requireMembership(await findMembership(this.deps.db, groupId, userId));
     const [readBy, group] = await Promise.all([countReaders(this.deps.db, groupId, seq), findGroup(this.deps.db, groupId)]);
     return { readBy, memberCount: group?.memberCount ?? 0 };
   }
@@ -355,8 +363,8 @@ export class Messages {
    * In a direct group of two users one of whom blocked the other, neither may write: `forbidden`
    * without a reason (the other's choice is not told).
    */
-  private async assertNotBlocked(m: { kind: string }, groupId: string, userId: string) {
-    if (m.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot send here');
+  private async assertNotBlocked(m: { kind: GroupKind }, groupId: string, userId: string) {
+    if (m.kind === 'direct') assertNotBlockedIn(m.kind, await directGroupBlocked(this.deps.db, groupId, userId));
   }
 
   /** `replyTo` must name a message of the group, `mentions` its members (docs/protocol.md §4 (`send`)). */

@@ -1,17 +1,12 @@
-import { findGroup } from '../groups/index.js';
+import { findGroup, findMembership } from '../groups/index.js';
 import { deletePushSubscription, findStats, type NotifyLevel, setNotifyPreference, upsertPushSubscription } from './queries.js';
 import { newId } from '../../platform/ids.js';
 import { notFound } from '../../protocol/errors.js';
-import { requireAdmin } from '../../platform/policy/access.js';
+import { requireGroupAdmin } from '../../platform/policy/index.js';
 import type { ChatDeps } from '../../platform/deps.js';
 
 /** Devices per user: each push fans out to all of them, so their number is bounded. */
 const MAX_PUSH_SUBSCRIPTIONS_PER_USER = 10;
-
-/** The level a member gets without a preference of their own (docs/protocol.md §8 "Notifications"). */
-export function defaultNotifyLevel(kind: 'group' | 'announcement' | 'direct', memberCount: number, allMaxMembers: number): NotifyLevel {
-  return kind !== 'group' || memberCount <= allMaxMembers ? 'all' : 'mentions';
-}
 
 /** Notification preferences, push subscriptions and reach statistics (docs/protocol.md §8 "Notifications"). */
 export class Notifications {
@@ -41,7 +36,7 @@ export class Notifications {
 
   /** Reach of one message, for the group's admins: counters kept as things happen, no member scan. */
   async stats(userId: string, groupId: string, seq: number) {
-    await requireAdmin(this.deps.db, groupId, userId);
+    requireGroupAdmin(await findMembership(this.deps.db, groupId, userId));
     const [row, group] = await Promise.all([findStats(this.deps.db, groupId, seq), findGroup(this.deps.db, groupId)]);
     if (!group || seq > group.lastSeq) throw notFound('message');
     return {

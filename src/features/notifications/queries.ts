@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { leaseRows } from '../../platform/jobs/lease.js';
+import type { NotifyLevel } from '../../platform/policy/index.js';
 import { enqueueDeliveries } from '../webhooks/index.js';
 import { webhookDeliveries, webhooks } from '../../platform/db/schema.js';
 import type { OutboxBacklog } from '../../platform/obs/metrics.js';
@@ -21,7 +22,7 @@ import {
 // Notifications (docs/protocol.md §8 "Notifications"): preferences, push subscriptions, the outbox of owed
 // notifications, the per-user push queue and reach counters.
 
-export type NotifyLevel = 'all' | 'mentions' | 'none';
+export type { NotifyLevel };
 
 /** postgres.js answers an array of rows, PGlite an object with `rows`. */
 function rowsOf<T>(result: unknown): T[] {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../platform/db/connect.js';
+import { defaultNotifyLevel } from '../../platform/policy/index.js';
 import {
   type ClaimedPush,
   claimOutbox,
@@ -9,7 +10,6 @@ import {
   deletePushSubscriptionById,
   fanOutPushes,
   nextPushDue,
-  type NotifyLevel,
   notificationSource,
   prunePushQueue,
   pushCandidates,
@@ -230,8 +230,7 @@ export class NotifyWorker {
       await fanOutPushes(db, { ...base, batches: [] });
       return { pushes: 0, deliveries: 0 };
     }
-    const defaultLevel: NotifyLevel =
-      source.groupKind !== 'group' || source.memberCount <= settings.notifyAllMaxMembers ? 'all' : 'mentions';
+    const defaultLevel = defaultNotifyLevel(source.groupKind, source.memberCount, settings.notifyAllMaxMembers);
     const mentions = ((source.data?.mentions as string[] | undefined) ?? []).filter((m) => typeof m === 'string');
     const candidates = await pushCandidates(db, { groupId, senderId: source.senderId, mentions, defaultLevel });
     const connected = candidates.length > 0 ? await presence.connectedAmong(candidates) : new Set<string>();

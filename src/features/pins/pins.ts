@@ -1,11 +1,11 @@
 import type { Tx } from '../../platform/db/connect.js';
 import { draft, findMessage, lockGroupLog } from '../messages/index.js';
 import { setPins } from '../messages/index.js';
-import { findGroup } from '../groups/index.js';
+import { findAuthority, findGroup } from '../groups/index.js';
 import { directGroupBlocked } from '../privacy/index.js';
-import { conflict, forbidden, notFound } from '../../protocol/errors.js';
+import { conflict, notFound } from '../../protocol/errors.js';
 import { isExpired } from '../../protocol/frames.js';
-import { requireMemberOrGovernor } from '../../platform/policy/authority.js';
+import { assertMayPin, assertNotBlockedIn, requireMemberOrGovernor } from '../../platform/policy/index.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { groupView, type GroupView } from '../groups/index.js';
 import { commit, type Outbox } from '../../platform/db/outbox.js';
@@ -69,11 +69,11 @@ export class Pins {
   }
 
   private async requirePinner(groupId: string, userId: string) {
-    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
-    const mayPin = authority.governs || (authority.kind === 'direct' && authority.member !== undefined);
-    if (!mayPin) throw forbidden('only group or community admins may pin messages');
+    const authority = requireMemberOrGovernor(await findAuthority(this.deps.db, groupId, userId));
+    assertMayPin(authority);
     // As for sends: no reason given (the other's choice is not told).
-    if (authority.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot pin here');
+    if (authority.kind === 'direct')
+      assertNotBlockedIn(authority.kind, await directGroupBlocked(this.deps.db, groupId, userId), 'you cannot pin here');
   }
 }
 

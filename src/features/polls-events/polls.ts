@@ -17,9 +17,15 @@ import { directGroupBlocked } from '../privacy/index.js';
 import type { EventRow } from '../../platform/db/schema.js';
 import { badRequest, conflict, forbidden, notFound } from '../../protocol/errors.js';
 import { eventOf, isExpired, pollOf } from '../../protocol/frames.js';
-import { assertNotMuted, requireMemberOrGovernor } from '../../platform/policy/authority.js';
+import {
+  assertAuthorOrGovernor,
+  assertNotBlockedIn,
+  assertNotMuted,
+  requireMemberOrGovernor,
+  requireMembership,
+} from '../../platform/policy/index.js';
 import { type ChatDeps, nowOf } from '../../platform/deps.js';
-import type { MembershipCache } from '../groups/index.js';
+import { findAuthority, type MembershipCache } from '../groups/index.js';
 import { commit } from '../../platform/db/outbox.js';
 import { TalliedAnswers } from './tallied-answers.js';
 import type { ReactionTallies } from '../messages/index.js';
@@ -87,9 +93,9 @@ export class Polls {
       event: () => ReturnType<typeof draft>;
     },
   ): Promise<AnswerResult> {
-    const membership = await this.membership.require(groupId, userId);
+    const membership = requireMembership(await this.membership.find(groupId, userId));
     assertNotMuted(membership, nowOf(this.deps));
-    if (membership.kind === 'direct' && (await directGroupBlocked(this.deps.db, groupId, userId))) throw forbidden('you cannot send here');
+    if (membership.kind === 'direct') assertNotBlockedIn(membership.kind, await directGroupBlocked(this.deps.db, groupId, userId));
     if (membership.kind === 'announcement') {
       how.check(await this.definition(groupId, target));
       const stored = await this.talliedAnswers.store(groupId, target, how.tallied.kind, how.tallied.answer);
@@ -127,12 +133,12 @@ export class Polls {
 
   /** Ends voting: the poll's author, or a governor of the group (its admins, its community's). Appends `poll_closed` with the final counts. */
   async close(userId: string, groupId: string, seq: number) {
-    const authority = await requireMemberOrGovernor(this.deps.db, groupId, userId);
+    const authority = requireMemberOrGovernor(await findAuthority(this.deps.db, groupId, userId));
     return commit(this.deps, async (tx, outbox) => {
       const message = await liveMessage(tx, groupId, seq);
       const poll = pollOf(message);
       if (!poll) throw badRequest('message is not a poll');
-      if (message.senderId !== userId && !authority.governs) throw forbidden("only the poll's author or an admin may close it");
+      assertAuthorOrGovernor(authority, message.senderId, userId, "only the poll's author or an admin may close it");
       if (poll.closed) throw conflict('poll is already closed');
       await closePoll(tx, groupId, seq);
       const counts = await pollCounts(tx, groupId, seq, poll.options.length);
@@ -147,7 +153,7 @@ export class Polls {
    * asking for voters there is `forbidden`.
    */
   async votes(userId: string, groupId: string, seq: number, wantVoters: boolean | undefined, page: AnswerPage) {
-    const membership = await this.membership.require(groupId, userId);
+    const membership = requireMembership(await this.membership.find(groupId, userId));
     const message = await findMessage(this.deps.db, groupId, seq);
     const poll = message && pollOf(message);
     if (!message || message.deleted || isExpired(message)) throw notFound('message');
@@ -170,7 +176,7 @@ export class Polls {
 
   /** An event's answers: counts and the caller's own; in ordinary and direct groups also who answered what. */
   async rsvps(userId: string, groupId: string, seq: number, wantUsers: boolean | undefined, page: AnswerPage) {
-    const membership = await this.membership.require(groupId, userId);
+    const membership = requireMembership(await this.membership.find(groupId, userId));
     const message = await findMessage(this.deps.db, groupId, seq);
     if (!message || message.deleted || isExpired(message)) throw notFound('message');
     if (!eventOf(message)) throw badRequest('message is not an event');

@@ -3,11 +3,11 @@ import { blockersOf, countRecentInvitations, findGroupAddSettings, insertInvitat
 import type { GroupRow } from '../../platform/db/schema.js';
 import { groupInvitedFrame } from '../../protocol/frames.js';
 import type { Outbox } from '../../platform/db/outbox.js';
+import { decideAdd, type AddDecision } from '../../platform/policy/index.js';
 
 // Who may add whom to a group (docs/protocol.md §8 "Privacy and safety"), and invitations for the rest.
 
-/** `add`: directly; `invite`: an invitation instead; `drop`: nothing, answered as an invitation. */
-export type AddDecision = 'add' | 'invite' | 'drop';
+export type { AddDecision };
 
 /**
  * Invitations one inviter may make to one user in a day (declined ones count): a stranger who
@@ -37,15 +37,14 @@ export async function decideAdds(
     blockersOf(db, actorId, others),
     visiblySharing(db, actorId, others),
   ]);
-  const audience = (id: string) => settings.get(id) ?? defaultGroupAdd;
   const decisions = new Map<string, AddDecision>();
   for (const id of userIds) {
-    if (id === actorId) decisions.set(id, 'add');
-    else if (!settings.has(id) || blockers.has(id)) decisions.set(id, 'drop');
-    else {
-      const a = audience(id);
-      decisions.set(id, a === 'everyone' || (a === 'shared' && shared.has(id)) ? 'add' : 'invite');
-    }
+    const facts = {
+      groupAdd: settings.has(id) ? settings.get(id)! : undefined,
+      blocksActor: blockers.has(id),
+      sharesVisibly: shared.has(id),
+    };
+    decisions.set(id, decideAdd(id === actorId, facts, defaultGroupAdd));
   }
   return decisions;
 }

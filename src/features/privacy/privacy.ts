@@ -17,6 +17,7 @@ import { badRequest, conflict, notFound } from '../../protocol/errors.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import type { PresenceFeed } from '../profiles-presence/index.js';
+import { groupAddOf, lastSeenOf } from '../../platform/policy/index.js';
 import type { Profiles } from '../profiles-presence/index.js';
 import { transaction } from '../../platform/db/transaction.js';
 
@@ -96,7 +97,7 @@ export class Privacy {
       id: row.id,
       name: row.name,
       avatar: row.avatar,
-      privacy: { groupAdd: row.groupAdd ?? this.deps.limits.defaultGroupAdd, lastSeen: row.lastSeen ?? 'shared' },
+      privacy: { groupAdd: groupAddOf(row.groupAdd, this.deps.limits.defaultGroupAdd), lastSeen: lastSeenOf(row.lastSeen) },
     };
   }
 }

@@ -1,12 +1,12 @@
 import { findGroup, findMembership } from '../groups/index.js';
 import { presenceAudience, presenceOfGroupMembers } from './queries.js';
 import type { Presence, PresenceChange } from './presence-store.js';
-import { badRequest, notFound } from '../../protocol/errors.js';
 import { presenceFrame } from '../../protocol/frames.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import { systemClock, type Timer } from '../../platform/clock.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { type Job, JobTrigger } from '../../platform/jobs/job.js';
+import { assertSharesPresence, requireMembership } from '../../platform/policy/index.js';
 
 export interface PresenceSettings {
   /** Presence goes only through ordinary and direct groups of at most this many members (PRESENCE_MAX_MEMBERS). */
@@ -53,10 +53,8 @@ export class PresenceFeed {
    */
   async ofGroup(viewerId: string, groupId: string): Promise<HttpReply<'presence'>> {
     const [group, membership] = await Promise.all([findGroup(this.deps.db, groupId), findMembership(this.deps.db, groupId, viewerId)]);
-    if (!group || !membership) throw notFound('group');
-    if (group.kind === 'announcement') throw badRequest('announcement groups share no presence');
-    if (group.memberCount > this.settings.maxMembers)
-      throw badRequest(`presence is shared in groups of at most ${this.settings.maxMembers} members`, { limit: this.settings.maxMembers });
+    requireMembership(group && membership);
+    assertSharesPresence(group!, this.settings.maxMembers);
     const members = await presenceOfGroupMembers(this.deps.db, groupId, viewerId);
     const [connected, lastSeen] = await Promise.all([this.presence.connectedAmong(members), this.presence.lastSeenOf(members)]);
     return {

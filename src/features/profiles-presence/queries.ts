@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
+import { maySeePresence } from '../../platform/policy/index.js';
 import { attachmentRefs, attachments, users, type UserRow } from '../../platform/db/schema.js';
 
 // Profiles and who sees them (docs/protocol.md §8 "Profiles and presence", "Presence"). Every lookup a request makes
@@ -92,7 +93,9 @@ export async function presenceAudience(
   for (const { subject, groupId } of placed) {
     for (const viewer of byGroup.get(groupId) ?? []) {
       const key = `${subject}\u0000${viewer}`;
-      if (viewer !== subject && !blocked.has(key) && !pairs.has(key)) pairs.set(key, { subject, viewer });
+      // Their lastSeen setting was the first read's to filter (or not, evenIfHidden).
+      if (maySeePresence({ self: viewer === subject, blockedEitherWay: blocked.has(key) }) && !pairs.has(key))
+        pairs.set(key, { subject, viewer });
     }
   }
   return [...pairs.values()];

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
-import { communities, events, groups, members } from '../../platform/db/schema.js';
+import { events, groups, members } from '../../platform/db/schema.js';
 
 export interface SearchCursor {
   /** The last result's time as PostgreSQL wrote it (microseconds kept), its group and seq. */
@@ -161,14 +161,3 @@ export async function searchMessages(
 
 /** A PostgreSQL array literal of strings, every element quoted. */
 const textArray = (values: string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
-
-/** Whether the user is in the community (a member of its announcement group). */
-export async function isCommunityMember(db: Queryable, communityId: string, userId: string): Promise<boolean> {
-  const rows = await db
-    .select({ one: sql<number>`1` })
-    .from(communities)
-    .innerJoin(members, sql`${members.groupId} = ${communities.announcementGroupId} and ${members.userId} = ${userId}`)
-    .where(sql`${communities.id} = ${communityId}`)
-    .limit(1);
-  return rows.length > 0;
-}

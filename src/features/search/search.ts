@@ -1,7 +1,9 @@
 import type { Db } from '../../platform/db/connect.js';
 import { findMembership } from '../groups/index.js';
-import { isCommunityMember, type SearchCursor, searchMessages } from './queries.js';
-import { badRequest, notFound } from '../../protocol/errors.js';
+import { findCommunityStanding } from '../communities/index.js';
+import { requireCommunityMember, requireMembership } from '../../platform/policy/index.js';
+import { type SearchCursor, searchMessages } from './queries.js';
+import { badRequest } from '../../protocol/errors.js';
 
 export interface SearchResult {
   group: string;
@@ -29,8 +31,8 @@ export class Search {
     input: { q: string; group?: string | undefined; community?: string | undefined; cursor?: string | undefined; limit: number },
   ): Promise<{ results: SearchResult[]; nextCursor: string | null; partial?: true }> {
     // A group or community the caller is not in does not exist for them.
-    if (input.group && !(await findMembership(this.db, input.group, userId))) throw notFound('group');
-    if (input.community && !(await isCommunityMember(this.db, input.community, userId))) throw notFound('community');
+    if (input.group) requireMembership(await findMembership(this.db, input.group, userId));
+    if (input.community) requireCommunityMember(await findCommunityStanding(this.db, input.community, userId));
     const { hits, walkedTo } = await searchMessages(this.db, userId, {
       q: input.q,
       groupId: input.group,

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { findCommunity } from '../communities/index.js';
-import { findMembership } from '../groups/index.js';
+import { findCommunityStanding } from '../communities/index.js';
 import { countWebhooks, deleteWebhook, findWebhook, insertWebhook, listWebhooks, recentDeliveries, type WebhookRow } from './queries.js';
 import { newId } from '../../platform/ids.js';
-import { conflict, forbidden, notFound } from '../../protocol/errors.js';
+import { conflict, notFound } from '../../protocol/errors.js';
 import { REFUSED_TARGET } from '../../platform/net/address-guard.js';
-import { isAdmin } from '../../platform/policy/access.js';
+import { requireCommunityAdmin } from '../../platform/policy/index.js';
 import type { ChatDeps } from '../../platform/deps.js';
 
 /** The event types a webhook may subscribe to (docs/protocol.md §8). */
@@ -85,9 +84,6 @@ export class Webhooks {
   }
 
   private async requireAdmin(communityId: string, userId: string) {
-    const community = await findCommunity(this.deps.db, communityId);
-    const membership = community && (await findMembership(this.deps.db, community.announcementGroupId, userId));
-    if (!community || !membership) throw notFound('community');
-    if (!isAdmin(membership)) throw forbidden('only community admins may do this');
+    requireCommunityAdmin(await findCommunityStanding(this.deps.db, communityId, userId));
   }
 }
