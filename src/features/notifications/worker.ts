@@ -28,21 +28,11 @@ import { attachmentsLine, buildPayload, coalescedPayload, contentLine, reminderP
 import type { Presence } from '../profiles-presence/index.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
 import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from '../webhooks/index.js';
-import type { Clock, SlotLimits } from '../webhooks/index.js';
+import type { Clock } from '../webhooks/index.js';
+import type { Config } from '../../platform/config.js';
 
-export interface NotifyWorkerSettings {
-  coalesceMs: number;
-  leaseMs: number;
-  notifyAllMaxMembers: number;
-  /** How often an idle worker looks for work another replica owes (or left behind when it died). */
-  pollMs: number;
-  /** How long a webhook delivery is retried before it is marked failed. */
-  webhookRetryMs: number;
-  /** Webhook requests in flight per replica, per community and per endpoint (docs/protocol.md §8). */
-  webhookLimits: SlotLimits;
-  /** How long an endpoint's breaker first stays open (doubling per failed probe, up to 5 min). */
-  webhookBreakerMs: number;
-}
+/** Pushes (coalescing, leases, the default level) and webhook deliveries (retries, lanes, breakers). */
+export type NotifyWorkerConfig = Pick<Config, 'notifications' | 'webhooks' | 'outbound'>;
 
 const OUTBOX_BATCH = 50;
 const PUSH_BATCH = 100;
@@ -132,6 +122,7 @@ export class NotifyWorker {
   /** Settlements of pushes still in flight when their batch settled. */
   private readonly stragglers = new Set<Promise<void>>();
   private lastPrune = 0;
+  private readonly pollMs: number;
 
   constructor(
     private readonly deps: {
@@ -142,12 +133,14 @@ export class NotifyWorker {
       /** An announcement's reach counters changed (live `stats` frames). */
       onReachChanged?: (groupId: string, seq: number) => void;
       logger: Logger;
-      settings: NotifyWorkerSettings;
+      config: NotifyWorkerConfig;
       /** Time for the webhook breakers (tests step it). */
       clock?: Clock;
     },
   ) {
-    const { settings } = deps;
+    const { notifications, webhooks, outbound } = deps.config;
+    // An idle worker looks for work another replica owes (or left behind when it died) this often.
+    this.pollMs = Math.min(1000, notifications.leaseMs);
     this.webhooks = new WebhookDispatcher({
       db: deps.db,
       http: deps.webhookHttp,
@@ -156,11 +149,11 @@ export class NotifyWorker {
       backoffMs,
       ...(deps.clock ? { clock: deps.clock } : {}),
       settings: {
-        leaseMs: settings.leaseMs,
-        pollMs: settings.pollMs,
-        retryMs: settings.webhookRetryMs,
-        limits: settings.webhookLimits,
-        breaker: { failureThreshold: BREAKER_FAILURES, openMs: settings.webhookBreakerMs, maxOpenMs: BREAKER_MAX_OPEN_MS },
+        leaseMs: notifications.leaseMs,
+        pollMs: this.pollMs,
+        retryMs: webhooks.retryS * 1000,
+        limits: webhooks.concurrency,
+        breaker: { failureThreshold: BREAKER_FAILURES, openMs: outbound.breakerMs, maxOpenMs: BREAKER_MAX_OPEN_MS },
       },
     });
   }
@@ -200,7 +193,7 @@ export class NotifyWorker {
       } catch (err) {
         if (!this.running) return;
         this.deps.logger.warn(`notification ${name} failed; retrying`, { err });
-        idleMs = this.deps.settings.pollMs;
+        idleMs = this.pollMs;
       }
       if (idleMs > 0 && this.running) await wake.sleep(idleMs);
     }
@@ -209,14 +202,14 @@ export class NotifyWorker {
   private idleMs(loop: string): Promise<number> {
     if (loop === 'push') return this.pushIdleMs();
     if (loop === 'reminder') return this.dueIdleMs(nextReminderDue(this.deps.db));
-    return Promise.resolve(this.deps.settings.pollMs);
+    return Promise.resolve(this.pollMs);
   }
 
   /** Until the next due time, at most the poll interval (work another replica stores is seen then). */
   private async dueIdleMs(next: Promise<Date | undefined>): Promise<number> {
     const due = await next;
-    if (!due) return this.deps.settings.pollMs;
-    return Math.max(5, Math.min(this.deps.settings.pollMs, due.getTime() - Date.now()));
+    if (!due) return this.pollMs;
+    return Math.max(5, Math.min(this.pollMs, due.getTime() - Date.now()));
   }
 
   /**
@@ -226,7 +219,8 @@ export class NotifyWorker {
    * Pushes go to every device of theirs, connected or not: no socket frame carries a reminder.
    */
   async reminderBatch(): Promise<number> {
-    const { db, settings } = this.deps;
+    const { db } = this.deps;
+    const settings = this.deps.config.notifications;
     const claimed = await claimReminders(db, this.token, settings.leaseMs, REMINDER_BATCH);
     for (const { groupId, seq } of claimed) {
       const source = await notificationSource(db, groupId, seq);
@@ -241,19 +235,21 @@ export class NotifyWorker {
   }
 
   private async pushIdleMs(): Promise<number> {
-    const { db, settings } = this.deps;
+    const { db } = this.deps;
+    const settings = this.deps.config.notifications;
     if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = Date.now();
       await prunePushQueue(db, settings.coalesceMs);
     }
     const due = await nextPushDue(db);
-    if (!due) return settings.pollMs;
-    return Math.max(5, Math.min(settings.pollMs, due.getTime() - Date.now()));
+    if (!due) return this.pollMs;
+    return Math.max(5, Math.min(this.pollMs, due.getTime() - Date.now()));
   }
 
   /** Fans out up to a batch of owed messages; returns how many. */
   async fanOutBatch(): Promise<number> {
-    const { db, settings } = this.deps;
+    const { db } = this.deps;
+    const settings = this.deps.config.notifications;
     const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
     const owed = { pushes: 0, deliveries: 0 };
     for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) {
@@ -271,7 +267,8 @@ export class NotifyWorker {
 
   /** Owes the message's pushes and webhook deliveries; returns how many of each it owed. */
   private async fanOut(groupId: string, seq: number): Promise<{ pushes: number; deliveries: number }> {
-    const { db, presence, settings } = this.deps;
+    const { db, presence } = this.deps;
+    const settings = this.deps.config.notifications;
     const found = await notificationSource(db, groupId, seq);
     // A message of files, a poll or an event alone says what it carries ("📎 leaflet.pdf"), not nothing.
     const source = found && { ...found, text: found.text || attachmentsLine(found.data) || contentLine(found.data) };
@@ -280,8 +277,7 @@ export class NotifyWorker {
       await fanOutPushes(db, { ...base, batches: [] });
       return { pushes: 0, deliveries: 0 };
     }
-    const defaultLevel: NotifyLevel =
-      source.groupKind !== 'group' || source.memberCount <= settings.notifyAllMaxMembers ? 'all' : 'mentions';
+    const defaultLevel: NotifyLevel = source.groupKind !== 'group' || source.memberCount <= settings.allMaxMembers ? 'all' : 'mentions';
     const mentions = ((source.data?.mentions as string[] | undefined) ?? []).filter((m) => typeof m === 'string');
     const candidates = await pushCandidates(db, { groupId, senderId: source.senderId, mentions, defaultLevel });
     const connected = candidates.length > 0 ? await presence.connectedAmong(candidates) : new Set<string>();
@@ -351,7 +347,8 @@ export class NotifyWorker {
 
   /** Sends up to a batch of due pushes; returns how many. */
   async pushBatch(): Promise<number> {
-    const { db, settings } = this.deps;
+    const { db } = this.deps;
+    const settings = this.deps.config.notifications;
     const claimed = await claimPushes(db, this.token, settings.leaseMs, PUSH_BATCH);
     if (claimed.length === 0) return 0;
     const subscriptions = new Map<string, PushSubscriptionRow[]>();
@@ -433,7 +430,7 @@ export class NotifyWorker {
         if (o.partlyNotified) partlyNotified.push(o.push);
       }
     }
-    const notified = await settlePushes(this.deps.db, this.token, this.deps.settings.coalesceMs, outcomes, partlyNotified);
+    const notified = await settlePushes(this.deps.db, this.token, this.deps.config.notifications.coalesceMs, outcomes, partlyNotified);
     for (const n of notified) this.deps.onReachChanged?.(n.g, n.s);
   }
 

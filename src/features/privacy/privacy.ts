@@ -95,7 +95,7 @@ export class Privacy {
       id: row.id,
       name: row.name,
       avatar: row.avatar,
-      privacy: { groupAdd: row.groupAdd ?? this.deps.limits.defaultGroupAdd, lastSeen: row.lastSeen ?? 'shared' },
+      privacy: { groupAdd: row.groupAdd ?? this.deps.config.privacy.defaultGroupAdd, lastSeen: row.lastSeen ?? 'shared' },
     };
   }
 }
