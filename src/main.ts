@@ -12,28 +12,26 @@ import { runWorkers } from './platform/workers.js';
 
 // CLI entry: `start` (default), `migrate`, `token`. Nothing else lives here.
 
+// `--worker I` is not for operators: platform/workers.ts starts each of WORKERS processes with it.
 const usage = `usage: banyan [start [--workers N] | migrate | token --sub ID [--name NAME] [--scope server] [--ttl SECONDS]]`;
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'start', ...rest] = argv;
-  const env = { ...process.env };
-  if (command === 'start') {
-    const { values } = parseArgs({ args: rest, options: { workers: { type: 'string' } } });
-    if (values.workers !== undefined) env.WORKERS = values.workers;
-  }
-  const config = loadConfig(env);
-  const logger = createLogger(config.LOG_LEVEL);
+  const start =
+    command === 'start' ? parseArgs({ args: rest, options: { workers: { type: 'string' }, worker: { type: 'string' } } }).values : {};
+  const config = loadConfig(undefined, { WORKERS: start.workers });
+  const logger = createLogger(config.server.logLevel);
   switch (command) {
     case 'start': {
-      if (config.WORKERS > 1) {
+      if (config.server.workers > 1) {
         await runWorkers(config, logger, fileURLToPath(import.meta.url));
         process.exit(0);
       }
-      const app = await startApp(config);
+      const app = await startApp(config, start.worker === undefined ? {} : { worker: Number(start.worker) });
       const stop = (signal: string) => {
         logger.info('draining', { signal });
         // A second signal, or a drain that hangs, still ends the process.
-        setTimeout(() => process.exit(1), config.DRAIN_NOTICE_MS + config.DRAIN_TIMEOUT_MS + 5000).unref();
+        setTimeout(() => process.exit(1), config.server.drainNoticeMs + config.server.drainTimeoutMs + 5000).unref();
         app.stop().then(
           () => process.exit(0),
           (err: unknown) => {
@@ -47,12 +45,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'migrate':
-      await runMigrations({
-        databaseUrl: config.DATABASE_URL,
-        dataDir: config.DATA_DIR,
-        poolSize: 1,
-        embeddedFsync: config.EMBEDDED_FSYNC,
-      });
+      await runMigrations({ ...config.storage, poolSize: 1 });
       logger.info('migrations applied');
       return;
     case 'token': {
@@ -63,8 +56,8 @@ async function main(argv: string[]): Promise<void> {
       if (!values.sub) throw new ConfigError(usage);
       const tokens = new Tokens({
         secret: await resolveJwtSecret(config, logger),
-        issuer: config.JWT_ISSUER,
-        audience: config.JWT_AUDIENCE,
+        issuer: config.auth.issuer,
+        audience: config.auth.audience,
       });
       const { token } = await tokens.sign({
         userId: values.sub,

@@ -1,6 +1,7 @@
 import uws, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { Principal } from '../platform/auth/tokens.js';
 import type { Chat } from '../platform/features.js';
+import type { Config } from '../platform/config.js';
 import type { Bus } from '../bus/bus.js';
 import type { FeedStorage } from '../delivery/group-feeds.js';
 import { Hub } from '../delivery/hub.js';
@@ -45,32 +46,10 @@ export interface GatewayDeps {
   limits: RateLimits;
   /** Who is connected here, for notifications (docs/protocol.md §8 "Notifications"). */
   presence?: { online(userId: string): void; offline(userId: string): void };
-  settings: {
-    host: string;
-    port: number;
-    /** One of WORKERS processes on one port: share it (SO_REUSEPORT); otherwise take it alone. */
-    sharePort?: boolean;
-    localAccounts: boolean;
-    maxFrameBytes: number;
-    maxBodyBytes: number;
-    authTimeoutMs: number;
-    rateLimitPerS: number;
-    rateLimitBurst: number;
-    slowConsumerBytes: number;
-    drainTimeoutMs: number;
-    /** How long /readyz says 503 before sockets are closed; 0 closes them at once. */
-    drainNoticeMs?: number;
-    /** How often running feeds are checked against storage for events the bus lost. */
-    feedCheckMs: number;
-    /** How long a group is still followed after its last socket here leaves. */
-    feedLingerMs: number;
-    /** Proxies whose X-Forwarded-For entries are believed (TRUST_PROXY). */
-    trustProxy: number;
-    /** Bearer token for /metrics; unset, /metrics is not served. */
-    metricsToken?: string | undefined;
-    /** Bytes one upload may have (MAX_UPLOAD_BYTES). */
-    maxUploadBytes: number;
-  };
+  /** Its sections of Config: the listener and sockets, the hub, local accounts on or off, upload size. */
+  config: Pick<Config, 'server' | 'delivery' | 'auth' | 'files'>;
+  /** One of WORKERS processes on one port: share it (SO_REUSEPORT); otherwise take it alone. */
+  sharePort?: boolean;
 }
 
 const READY_PING_TIMEOUT_MS = 2000;
@@ -96,7 +75,7 @@ export class Gateway {
   port = 0;
 
   constructor(private readonly deps: GatewayDeps) {
-    const { chat, bus, metrics, logger, settings } = deps;
+    const { chat, bus, metrics, logger, config } = deps;
     const failures = new FailureReporter(logger, metrics);
     this.app = uws.App();
     const transport = new UwsTransport(this.app);
@@ -121,7 +100,7 @@ export class Gateway {
       metrics,
       logger,
       ...(deps.presence ? { presence: deps.presence } : {}),
-      settings: { feedCheckMs: settings.feedCheckMs, feedLingerMs: settings.feedLingerMs, slowConsumerBytes: settings.slowConsumerBytes },
+      settings: config.delivery,
     });
 
     // The newest history pages are served from memory while this replica's feeds say they are current.
@@ -144,7 +123,7 @@ export class Gateway {
       return revoked === false ? principal : undefined;
     };
     const router = new HttpRouter(this.app, {
-      maxBodyBytes: settings.maxBodyBytes,
+      maxBodyBytes: config.server.maxBodyBytes,
       authenticate: async (authorization) => {
         const principal = await authenticate(bearerToken(authorization));
         await chat.accounts.ensureUser(principal);
@@ -153,7 +132,7 @@ export class Gateway {
       failures,
       logger,
       limits: deps.limits,
-      trustProxy: settings.trustProxy,
+      trustProxy: config.server.trustProxy,
       answered: (route, status, seconds) => metrics.httpDuration.observe({ route, status }, seconds),
     });
     websocketRoute(this.app, {
@@ -169,12 +148,12 @@ export class Gateway {
       commands: this.commands,
       handlers: assembleCommands(deps.modules),
       limits: deps.limits,
-      settings: { ...settings, maxBackpressure: Math.max(settings.slowConsumerBytes * 8, 16 * 1024 * 1024) },
+      settings: { ...config.server, maxBackpressure: Math.max(config.delivery.slowConsumerBytes * 8, 16 * 1024 * 1024) },
     });
     for (const module of deps.modules) module.routes?.(router);
     healthRoutes(router, {
       metrics,
-      metricsToken: settings.metricsToken,
+      metricsToken: config.server.metricsToken,
       isReady: async () => {
         if (this.draining) return { ready: false, reason: 'draining' };
         try {
@@ -193,11 +172,11 @@ export class Gateway {
   /** Starts the hub, then listens on host:port (port 0 picks a free one); resolves with the port. */
   async listen(): Promise<number> {
     await this.hub.start();
-    const { host, port } = this.deps.settings;
+    const { host, port } = this.deps.config.server;
     // uWS shares a port with SO_REUSEPORT by default, which WORKERS (processes on one port) relies
     // on. Any other server takes its port alone: else a second process bound to the same port
     // (another instance, or a bind(0) handed that port) silently receives half its connections.
-    const options = this.deps.settings.sharePort ? 0 : LISTEN_EXCLUSIVE_PORT;
+    const options = this.deps.sharePort ? 0 : LISTEN_EXCLUSIVE_PORT;
     // The native listen takes (host, port, options, cb); uWS's typings declare options only without a host.
     const listen = this.app.listen as unknown as (
       host: string,
@@ -225,9 +204,9 @@ export class Gateway {
   async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    const notice = this.deps.settings.drainNoticeMs ?? 0;
+    const notice = this.deps.config.server.drainNoticeMs;
     if (notice > 0) await new Promise((r) => setTimeout(r, notice));
-    const deadline = Date.now() + this.deps.settings.drainTimeoutMs;
+    const deadline = Date.now() + this.deps.config.server.drainTimeoutMs;
     const waitFor = async (done: () => boolean) => {
       while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     };

@@ -13,6 +13,9 @@ import { AppError } from '../protocol/errors.js';
 // the first action of a key. The limits that matter for brute force (sign-in, sign-up) are kept in
 // Redis when REDIS_URL is set, so every replica counts the same attempts; the rest are per replica.
 
+/** Its limits, the socket rate per-user limits fall back to, and where to count them together. */
+export type RateLimitsConfig = Pick<Config, 'limits' | 'server' | 'redis'>;
+
 export interface Rate {
   points: number;
   durationS: number;
@@ -59,14 +62,11 @@ class SignInGuard {
 
   constructor(
     store: Store,
-    private readonly settings: Pick<
-      Config,
-      'SIGNIN_RATE_ADDRESS' | 'SIGNIN_RATE_USERNAME' | 'SIGNIN_FREE_FAILS' | 'SIGNIN_ADDRESS_FREE_FAILS' | 'SIGNIN_MAX_DELAY_S'
-    >,
+    private readonly settings: Config['limits']['signIn'],
   ) {
-    this.attemptsByAddress = store('signin-address', settings.SIGNIN_RATE_ADDRESS);
-    this.attemptsByUsername = store('signin-username', settings.SIGNIN_RATE_USERNAME);
-    this.attemptsByDevice = store('signin-device', settings.SIGNIN_RATE_USERNAME);
+    this.attemptsByAddress = store('signin-address', settings.address);
+    this.attemptsByUsername = store('signin-username', settings.username);
+    this.attemptsByDevice = store('signin-device', settings.username);
     this.fails = store('signin-fails', { points: 2 ** 30, durationS: FAILS_WINDOW_S });
     this.locks = store('signin-lock', { points: 1, durationS: 1 });
   }
@@ -81,7 +81,7 @@ class SignInGuard {
     await (device === undefined ? take(this.attemptsByUsername, username) : take(this.attemptsByDevice, device));
     // Counted as a failure until it succeeds, so attempts sent together cannot all pass the check above.
     const { consumedPoints: n } = await this.fails.consume(pair);
-    const free = this.settings.SIGNIN_FREE_FAILS;
+    const free = this.settings.freeFails;
     if (n > free) {
       // Past the free ones, one attempt per delay: the first to take the gate goes, the others wait.
       try {
@@ -99,10 +99,10 @@ class SignInGuard {
   async failed(username: string, address: string, device?: string): Promise<void> {
     const pair = pairKey(username, address, device);
     const n = (await this.fails.get(pair))?.consumedPoints ?? 0;
-    const over = n - this.settings.SIGNIN_FREE_FAILS;
+    const over = n - this.settings.freeFails;
     if (over >= 0) await this.locks.block(pair, this.delayS(over));
     const key = addressKey(address);
-    const overByAddress = (await this.fails.consume(key)).consumedPoints - this.settings.SIGNIN_ADDRESS_FREE_FAILS;
+    const overByAddress = (await this.fails.consume(key)).consumedPoints - this.settings.addressFreeFails;
     if (overByAddress >= 0) await this.locks.block(key, this.delayS(overByAddress));
   }
 
@@ -118,7 +118,7 @@ class SignInGuard {
   }
 
   private delayS(over: number): number {
-    return Math.min(2 ** Math.min(over, 30), this.settings.SIGNIN_MAX_DELAY_S);
+    return Math.min(2 ** Math.min(over, 30), this.settings.maxDelayS);
   }
 }
 
@@ -142,39 +142,37 @@ export class RateLimits {
   readonly perUser: UserLimits;
 
   private constructor(
-    config: Config,
+    config: RateLimitsConfig,
     shared: Store,
     private readonly redis: RedisClient | undefined,
   ) {
-    this.signIn = new SignInGuard(shared, config);
-    this.passwordLine = new FairLine({
-      concurrency: HASHES_AT_ONCE,
-      perKey: config.PASSWORD_LINE_PER_KEY,
-      maxWaiting: config.PASSWORD_LINE_MAX,
-    });
-    this.signUps = shared('signup-address', config.SIGNUP_RATE_ADDRESS);
+    const { limits } = config;
+    this.signIn = new SignInGuard(shared, limits.signIn);
+    this.passwordLine = new FairLine({ concurrency: HASHES_AT_ONCE, ...limits.passwordLine });
+    this.signUps = shared('signup-address', limits.signUp);
     // Shared like sign-ups: one member flooding admins' queues from every replica counts once.
-    this.reports = shared('report-user', config.REPORT_RATE);
-    this.httpByAddress = new WindowCounter(config.HTTP_RATE_ADDRESS.points, config.HTTP_RATE_ADDRESS.durationS * 1000);
-    this.httpByUser = new WindowCounter(config.HTTP_RATE_USER.points, config.HTTP_RATE_USER.durationS * 1000);
-    this.groupActions = { react: memoryStore('react', config.REACT_RATE), typing: memoryStore('typing', config.TYPING_RATE) };
-    this.searches = memoryStore('search', config.SEARCH_RATE);
+    this.reports = shared('report-user', limits.report);
+    this.httpByAddress = new WindowCounter(limits.httpAddress.points, limits.httpAddress.durationS * 1000);
+    this.httpByUser = new WindowCounter(limits.httpUser.points, limits.httpUser.durationS * 1000);
+    this.groupActions = { react: memoryStore('react', limits.react), typing: memoryStore('typing', limits.typing) };
+    this.searches = memoryStore('search', limits.search);
     // Shared: trying usernames from every replica counts once.
-    this.addsByUsername = shared('add-username', config.ADD_BY_USERNAME_RATE);
+    this.addsByUsername = shared('add-username', limits.addByUsername);
+    // Unset, a user's sockets together have the rate of one socket (README: USER_RATE_LIMIT_PER_S).
     const perUser = {
-      perS: config.USER_RATE_LIMIT_PER_S ?? config.RATE_LIMIT_PER_S,
-      burst: config.USER_RATE_LIMIT_BURST ?? config.RATE_LIMIT_BURST,
-      maxSockets: config.SOCKETS_PER_USER,
+      perS: limits.user.perS ?? config.server.rateLimitPerS,
+      burst: limits.user.burst ?? config.server.rateLimitBurst,
+      maxSockets: limits.user.maxSockets,
     };
     const sharedFrames = redis ? shared('user-frames', { points: sharedPoints(perUser), durationS: SHARED_WINDOW_S }) : undefined;
     this.perUser = new UserLimits(perUser, sharedFrames);
   }
 
   /** In memory, or the brute-force limits in Redis when REDIS_URL is set (a small connection of their own). */
-  static create(config: Config, logger: Logger): RateLimits {
-    if (!config.REDIS_URL) return new RateLimits(config, memoryStore, undefined);
+  static create(config: RateLimitsConfig, logger: Logger): RateLimits {
+    if (!config.redis.url) return new RateLimits(config, memoryStore, undefined);
     const redis = connectRedis(
-      { url: config.REDIS_URL, sharded: config.REDIS_SHARDED },
+      { url: config.redis.url, sharded: config.redis.sharded },
       {
         name: 'banyan-limits',
         node: { commandTimeout: 1000, maxRetriesPerRequest: 0, enableOfflineQueue: false },

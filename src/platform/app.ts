@@ -48,53 +48,29 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** The composition root: builds every part from Config and starts listening. */
-export async function startApp(config: Config): Promise<App> {
-  const logger = createLogger(config.LOG_LEVEL);
+/** How this process runs beside others (the command line's, not the environment's). */
+export interface StartOptions {
+  /** Set for each of WORKERS processes sharing one port (platform/workers.ts): its index. */
+  worker?: number;
+}
+
+/** What startApp opens before the domain, in opening order (stop() closes them in the reverse). */
+interface OpenedParts {
+  storage: Storage;
+  bus: Bus;
+  blobs: BlobStore;
+  presence: Presence;
+}
+
+/** The composition root: builds every part from Config, each from its section, and starts listening. */
+export async function startApp(config: Config, options: StartOptions = {}): Promise<App> {
+  const logger = createLogger(config.server.logLevel);
   const metrics = createMetrics();
   const secret = await resolveJwtSecret(config, logger);
-  const tokens = new Tokens({ secret, publicKey: config.JWT_PUBLIC_KEY, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
-  const storageOptions = {
-    databaseUrl: config.DATABASE_URL,
-    dataDir: config.DATA_DIR,
-    poolSize: config.DATABASE_POOL_SIZE,
-    readPoolSize: config.DATABASE_READ_POOL_SIZE,
-    embeddedFsync: config.EMBEDDED_FSYNC,
-  };
-  if (!config.DATABASE_URL && !config.EMBEDDED_FSYNC)
-    logger.warn('EMBEDDED_FSYNC is off: acknowledged writes survive a killed process but not an OS crash or power loss');
-  // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
-  if (config.DATABASE_URL) await runMigrations(storageOptions);
-  const storage = await openStorage(storageOptions);
-  timeDatabase(storage.db, metrics);
-  if (storage.reads !== storage.db) timeDatabase(storage.reads, metrics);
-  const bus: Bus = await openOrUnwind([storage], async () =>
-    config.REDIS_URL
-      ? await RedisBus.connect({
-          url: config.REDIS_URL,
-          sharded: config.REDIS_SHARDED,
-          logger: (level, msg, fields) => logger[level](msg, fields as Record<string, unknown>),
-          onReconnect: (connection) => metrics.busReconnects.inc({ connection }),
-        })
-      : new MemoryBus(),
-  ).then((opened) => new CountedBus(opened, metrics));
-  metrics.trackOutboxBacklog(() => outboxBacklog(storage.db));
-  const blobs = await openOrUnwind([storage, bus], () => openBlobStore(config.STORAGE_URL, config.DATA_DIR));
-  const replicaId = randomBytes(8).toString('hex');
-  const presence: Presence = await openOrUnwind([storage, bus, blobs], async () =>
-    config.REDIS_URL
-      ? await RedisPresence.connect({
-          url: config.REDIS_URL,
-          sharded: config.REDIS_SHARDED,
-          replicaId,
-          ttlMs: config.PRESENCE_TTL_MS,
-          logger,
-        })
-      : new LocalPresence(),
-  );
+  const tokens = new Tokens({ ...config.auth, secret });
+  const { storage, bus, blobs, presence } = await openParts(config, logger, metrics);
   const vapid = await resolveVapidKeys(config, storage.db, logger);
   let notifyWorker: NotifyWorker | undefined;
-  const limits = { maxTextChars: config.MAX_TEXT_CHARS, maxMembersPerCall: config.MAX_MEMBERS_PER_CALL };
   const chat = createChat(
     {
       db: storage.db,
@@ -103,37 +79,11 @@ export async function startApp(config: Config): Promise<App> {
       notificationsOwed: () => notifyWorker?.kick(),
       logger,
       metrics,
-      limits: {
-        editWindowS: config.EDIT_WINDOW_S,
-        syncLimit: config.SYNC_LIMIT,
-        maxReplyBytes: config.MAX_REPLY_BYTES,
-        readBudgetRowsPerS: config.READ_BUDGET_ROWS_PER_S,
-        readBudgetBurstRows: config.READ_BUDGET_BURST_ROWS,
-        readBudgetBytesPerS: config.READ_BUDGET_BYTES_PER_S,
-        readBudgetBurstBytes: config.READ_BUDGET_BURST_BYTES,
-        maxGroupMembers: config.MAX_GROUP_MEMBERS,
-        maxCommunityGroups: config.MAX_COMMUNITY_GROUPS,
-        tokenTtlS: config.TOKEN_TTL_S,
-        scryptLogN: config.SCRYPT_LOG_N,
-        defaultGroupAdd: config.DEFAULT_GROUP_ADD,
-        tallyIntervalMs: config.TALLY_INTERVAL_MS,
-        extraMessageTtls: config.MESSAGE_TTL_ALLOWED,
-        eventReminderS: config.EVENT_REMINDER_S,
-        searchScanRows: config.SEARCH_SCAN_ROWS,
-        notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
-        allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE,
-        addAnswerFloorMs: config.ADD_ANSWER_FLOOR_MS,
-      },
+      config,
     },
     tokens,
-    {
-      blobs,
-      stagingDir: join(config.DATA_DIR, 'uploads'),
-      maxUploadBytes: config.MAX_UPLOAD_BYTES,
-      quotaBytes: config.UPLOAD_QUOTA_BYTES,
-      images: { maxPixels: config.IMAGE_MAX_PIXELS, maxPixelsAvif: config.IMAGE_MAX_PIXELS_AVIF, timeoutS: config.IMAGE_TIMEOUT_S },
-    },
-    { store: presence, settings: { maxMembers: config.PRESENCE_MAX_MEMBERS, coalesceMs: config.PRESENCE_COALESCE_MS } },
+    { ...config.files, blobs, stagingDir: join(config.storage.dataDir, 'uploads') },
+    { store: presence, settings: config.presence },
   );
   const rateLimits = RateLimits.create(config, logger);
   const gateway = new Gateway({
@@ -145,57 +95,32 @@ export async function startApp(config: Config): Promise<App> {
       eventsAfter: (groupId, after, limit) => eventsAfter(storage.db, groupId, after, limit),
     },
     modules: featureModules(chat, {
-      bodies: httpBodies(limits),
+      bodies: httpBodies(config.protocol),
       limits: rateLimits,
-      localAccounts: config.LOCAL_ACCOUNTS,
-      maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      localAccounts: config.auth.localAccounts,
+      maxUploadBytes: config.files.maxUploadBytes,
       vapidPublicKey: vapid.publicKey,
     }),
     metrics,
     logger,
-    parseCommand: createCommandParser(limits),
+    parseCommand: createCommandParser(config.protocol),
     verifyToken: (token) => tokens.verify(token),
     verifyTokenNow: (token) => tokens.verifyNow(token),
     pingStorage: () => storage.ping(),
     limits: rateLimits,
     presence,
-    settings: {
-      host: config.HOST,
-      port: config.PORT,
-      // Set by src/workers.ts for each of WORKERS processes sharing one port.
-      sharePort: process.env.BANYAN_WORKER !== undefined,
-      localAccounts: config.LOCAL_ACCOUNTS,
-      maxFrameBytes: config.MAX_FRAME_BYTES,
-      maxBodyBytes: config.MAX_BODY_BYTES,
-      authTimeoutMs: config.AUTH_TIMEOUT_MS,
-      rateLimitPerS: config.RATE_LIMIT_PER_S,
-      rateLimitBurst: config.RATE_LIMIT_BURST,
-      slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
-      drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
-      drainNoticeMs: config.DRAIN_NOTICE_MS,
-      feedCheckMs: config.FEED_CHECK_MS,
-      feedLingerMs: config.FEED_LINGER_MS,
-      trustProxy: config.TRUST_PROXY,
-      metricsToken: config.METRICS_TOKEN,
-      maxUploadBytes: config.MAX_UPLOAD_BYTES,
-    },
+    config,
+    sharePort: options.worker !== undefined,
   });
-  const pushSender = new PushSender(vapid, {
-    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
-    timeoutMs: config.PUSH_TIMEOUT_MS,
-    breakerMs: config.WEBHOOK_BREAKER_MS,
-  });
+  const pushSender = new PushSender(vapid, config.outbound);
   // Webhooks' name lookups two at a time: libuv's pool has four threads, and pushes, files and
   // password hashing need them too (a name whose DNS never answers would hold one per request).
   const webhookHttp = new OutboundHttp({
-    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
-    timeoutMs: config.PUSH_TIMEOUT_MS,
+    ...config.outbound,
     // The dispatcher bounds requests per endpoint; the agent must never queue one (no timeout runs while queued).
-    maxSockets: config.WEBHOOK_CONCURRENCY,
+    maxSockets: config.webhooks.concurrency.total,
     maxLookups: 2,
   });
-  // How often idle notification work looks for rows another replica stored (or left when it died).
-  const notifyPollMs = Math.min(1000, config.NOTIFY_LEASE_MS);
   notifyWorker = new NotifyWorker({
     db: storage.db,
     presence,
@@ -204,24 +129,19 @@ export async function startApp(config: Config): Promise<App> {
     onReachChanged: (groupId, seq) => chat.reach.changed(groupId, seq),
     logger,
     metrics,
-    settings: {
-      coalesceMs: config.PUSH_COALESCE_MS,
-      leaseMs: config.NOTIFY_LEASE_MS,
-      notifyAllMaxMembers: config.NOTIFY_ALL_MAX_MEMBERS,
-      pollMs: notifyPollMs,
-      webhookRetryMs: config.WEBHOOK_RETRY_S * 1000,
-      webhookLimits: {
-        total: config.WEBHOOK_CONCURRENCY,
-        perCommunity: config.WEBHOOK_COMMUNITY_CONCURRENCY,
-        perEndpoint: config.WEBHOOK_ENDPOINT_CONCURRENCY,
-      },
-      webhookBreakerMs: config.WEBHOOK_BREAKER_MS,
-    },
+    config,
   });
-  const jobs = createJobs({ config, storage, logger, metrics, chat, presence, worker: notifyWorker, notifyPollMs });
+  const jobs = createJobs({ config, storage, logger, metrics, chat, presence, worker: notifyWorker });
   const port = await gateway.listen();
   jobs.start();
-  logger.info('banyan listening', { host: config.HOST, port, storage: storage.kind, bus: bus.kind, files: blobs.kind });
+  logger.info('banyan listening', {
+    host: config.server.host,
+    port,
+    worker: options.worker,
+    storage: storage.kind,
+    bus: bus.kind,
+    files: blobs.kind,
+  });
 
   // What stop() closes after the jobs, in opening order.
   const parts: { close(): unknown }[] = [storage, bus, blobs, presence, rateLimits, pushSender, webhookHttp];
@@ -250,6 +170,37 @@ export async function startApp(config: Config): Promise<App> {
   };
 }
 
+/** Storage, the bus, the file store and presence, in that order; a failure closes what opened before it. */
+async function openParts(config: Config, logger: Logger, metrics: Metrics): Promise<OpenedParts> {
+  if (!config.storage.databaseUrl && !config.storage.embeddedFsync)
+    logger.warn('EMBEDDED_FSYNC is off: acknowledged writes survive a killed process but not an OS crash or power loss');
+  // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
+  if (config.storage.databaseUrl) await runMigrations(config.storage);
+  const storage = await openStorage(config.storage);
+  timeDatabase(storage.db, metrics);
+  if (storage.reads !== storage.db) timeDatabase(storage.reads, metrics);
+  const { url: redisUrl, sharded } = config.redis;
+  const bus: Bus = await openOrUnwind([storage], async () =>
+    redisUrl
+      ? await RedisBus.connect({
+          url: redisUrl,
+          sharded,
+          logger: (level, msg, fields) => logger[level](msg, fields as Record<string, unknown>),
+          onReconnect: (connection) => metrics.busReconnects.inc({ connection }),
+        })
+      : new MemoryBus(),
+  ).then((opened) => new CountedBus(opened, metrics));
+  metrics.trackOutboxBacklog(() => outboxBacklog(storage.db));
+  const blobs = await openOrUnwind([storage, bus], () => openBlobStore(config.files.storageUrl, config.storage.dataDir));
+  const replicaId = randomBytes(8).toString('hex');
+  const presence: Presence = await openOrUnwind([storage, bus, blobs], async () =>
+    redisUrl
+      ? await RedisPresence.connect({ url: redisUrl, sharded, replicaId, ttlMs: config.presence.ttlMs, logger })
+      : new LocalPresence(),
+  );
+  return { storage, bus, blobs, presence };
+}
+
 /**
  * The background jobs, in start order; they stop in the reverse. So: the domain's frames
  * (presence, reach) outlive the notification jobs that feed them; the push loops outlive
@@ -263,16 +214,17 @@ function createJobs(parts: {
   chat: Chat;
   presence: Presence;
   worker: NotifyWorker;
-  notifyPollMs: number;
 }): JobRunner {
-  const { config, storage, logger, metrics, chat, presence, worker, notifyPollMs } = parts;
+  const { config, storage, logger, metrics, chat, presence, worker } = parts;
+  const { leaseMs, coalesceMs } = config.notifications;
   const lease = storage.kind === 'postgres' ? advisoryLease(storage.db) : processLease;
   const reminders = new EventReminders({
     db: storage.db,
     logger,
-    leaseMs: config.NOTIFY_LEASE_MS,
-    pollMs: notifyPollMs,
-    coalesceMs: config.PUSH_COALESCE_MS,
+    leaseMs,
+    // How often idle reminders look for rows another replica stored (or left when it died).
+    pollMs: Math.min(1000, leaseMs),
+    coalesceMs,
     pushesOwed: () => worker.pushesOwed(),
   });
   return new JobRunner({ logger, metrics }).add(
@@ -282,12 +234,12 @@ function createJobs(parts: {
     reminders.job(),
     sweepJob({
       name: 'messages.expiry',
-      everyMs: config.EXPIRY_SWEEP_MS,
+      everyMs: config.messages.expirySweepMs,
       what: 'expired messages',
       logger,
       // Expired messages' files go in the same pass, not a minute later with the attachment sweep.
       sweep: async () => {
-        const swept = await chat.expiry.sweep(config.EXPIRY_SWEEP_BATCH);
+        const swept = await chat.expiry.sweep(config.messages.expirySweepBatch);
         if (swept.filesDue > 0) await chat.attachments.sweep();
         return swept.erased;
       },

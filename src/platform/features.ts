@@ -78,19 +78,19 @@ export function createChat(
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),
-    search: new Search(deps.db, deps.limits.searchScanRows),
+    search: new Search(deps.db, deps.config.search.scanRows),
     governance: new Governance(deps, groups, messages),
     notifications: new Notifications(deps, (endpoint) => {
-      checkTargetUrl(endpoint, deps.limits.allowPrivateTargets ?? false, 'endpoint');
+      checkTargetUrl(endpoint, deps.config.outbound.allowPrivate, 'endpoint');
     }),
     webhooks: new Webhooks(deps, (url) => {
-      checkTargetUrl(url, deps.limits.allowPrivateTargets ?? false, 'url');
+      checkTargetUrl(url, deps.config.outbound.allowPrivate, 'url');
     }),
   };
 }
 
 export type Chat = ReturnType<typeof createChat>;
-export type { ChatDeps, ChatLimits } from './deps.js';
+export type { ChatConfig, ChatDeps } from './deps.js';
 
 /** Each feature's routes and commands (docs/architecture.md "How to add a feature"), in registration order. */
 export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] {

@@ -10,18 +10,19 @@ import type { Logger } from './obs/logger.js';
  * A worker that dies is started again; SIGTERM drains every worker and waits for them.
  */
 export async function runWorkers(config: Config, logger: Logger, entry: string): Promise<void> {
-  const count = config.WORKERS;
-  if (!config.REDIS_URL || !config.DATABASE_URL) {
+  const { workers: count, port } = config.server;
+  if (!config.redis.url || !config.storage.databaseUrl) {
     throw new ConfigError(`invalid WORKERS=${count}: more than one worker needs REDIS_URL and DATABASE_URL (replicas share no memory)`);
   }
-  if (config.PORT === 0) throw new ConfigError(`invalid PORT=0: WORKERS=${count} share one fixed port`);
+  if (port === 0) throw new ConfigError(`invalid PORT=0: WORKERS=${count} share one fixed port`);
 
   const workers = new Map<number, ChildProcess>();
   let stopping = false;
   const restarts: number[] = [];
 
   const start = (index: number) => {
-    const child = fork(entry, ['start'], { env: { ...process.env, WORKERS: '1', BANYAN_WORKER: String(index) }, stdio: 'inherit' });
+    // The child inherits this process's environment; the command line makes it one worker of many.
+    const child = fork(entry, ['start', '--workers', '1', '--worker', String(index)], { stdio: 'inherit' });
     workers.set(index, child);
     child.on('exit', (code, signal) => {
       workers.delete(index);
@@ -36,7 +37,7 @@ export async function runWorkers(config: Config, logger: Logger, entry: string):
   };
 
   for (let i = 0; i < count; i++) start(i);
-  logger.info('workers started', { workers: count, port: config.PORT });
+  logger.info('workers started', { workers: count, port });
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -48,7 +49,7 @@ export async function runWorkers(config: Config, logger: Logger, entry: string):
         () => {
           for (const child of workers.values()) child.kill('SIGKILL');
         },
-        config.DRAIN_NOTICE_MS + config.DRAIN_TIMEOUT_MS + 5000,
+        config.server.drainNoticeMs + config.server.drainTimeoutMs + 5000,
       );
       const check = setInterval(() => {
         if (workers.size > 0) return;

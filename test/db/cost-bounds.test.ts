@@ -10,7 +10,7 @@ import type { ControlMessage } from '../../src/delivery/control.js';
 import { Publisher } from '../../src/delivery/publisher.js';
 import { createMetrics } from '../../src/platform/obs/metrics.js';
 import { AppError } from '../../src/protocol/errors.js';
-import { FakeBus, silentLogger, testChatLimits } from '../helpers/fakes.js';
+import { FakeBus, silentLogger, testChatConfig } from '../helpers/fakes.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
 import { range } from '../helpers/users.js';
 
@@ -30,7 +30,7 @@ describe('cost-bounded commands', () => {
     vi.spyOn(publisher, 'control').mockImplementation(async (userId, message) => {
       controls.push({ userId, message });
     });
-    deps = { db: t.db, reads: t.db, publisher, logger: silentLogger, metrics: createMetrics(), limits: testChatLimits };
+    deps = { db: t.db, reads: t.db, publisher, logger: silentLogger, metrics: createMetrics(), config: testChatConfig };
     chatGroups = new Groups(deps);
     messages = new Messages(deps, new MembershipCache((groupId, userId) => findMembershipRow(t.db, groupId, userId)));
   }, 120_000);

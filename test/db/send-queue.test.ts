@@ -6,7 +6,7 @@ import { events, groups } from '../../src/platform/db/schema.js';
 import { Publisher } from '../../src/delivery/publisher.js';
 import { createMetrics } from '../../src/platform/obs/metrics.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
-import { FakeBus, silentLogger, testChatLimits } from '../helpers/fakes.js';
+import { FakeBus, silentLogger, testChatConfig } from '../helpers/fakes.js';
 import { seededRandom } from '../helpers/random.js';
 import { range } from '../helpers/users.js';
 import { openTestDb, type TestDb } from '../helpers/pglite.js';
@@ -63,7 +63,7 @@ describe('SendQueue', () => {
       publisher,
       logger: silentLogger,
       metrics: createMetrics(),
-      limits: testChatLimits,
+      config: testChatConfig,
     };
     return { queue: new SendQueue(deps), published };
   };

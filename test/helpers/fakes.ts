@@ -1,6 +1,7 @@
 // Small fakes for unit tests that isolate one class from the bus, the sockets or storage.
 import type { Bus, BusHandler, BusMessage } from '../../src/bus/bus.js';
-import type { ChatLimits } from '../../src/platform/deps.js';
+import type { ChatConfig } from '../../src/platform/deps.js';
+import { loadConfig } from '../../src/platform/config.js';
 import type { Fanout, FeedStorage } from '../../src/delivery/group-feeds.js';
 import { createLogger, type Logger } from '../../src/platform/obs/logger.js';
 import type { LogEvent } from '../../src/protocol/frames.js';
@@ -212,20 +213,10 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-/** The domain's limits at their defaults (a smaller group cap), for unit tests that build ChatDeps. */
-export const testChatLimits: ChatLimits = {
-  editWindowS: 900,
-  syncLimit: 500,
-  maxReplyBytes: 1024 * 1024,
-  readBudgetRowsPerS: 5000,
-  readBudgetBurstRows: 20_000,
-  readBudgetBytesPerS: 1024 * 1024,
-  readBudgetBurstBytes: 4 * 1024 * 1024,
-  maxGroupMembers: 1000,
-  maxCommunityGroups: 100,
-  tokenTtlS: 3600,
-  defaultGroupAdd: 'everyone',
-  tallyIntervalMs: 2000,
-  eventReminderS: 3600,
-  searchScanRows: 2000,
-};
+/** The features' settings at their defaults (a smaller group cap), for unit tests that build ChatDeps. */
+export const testChatConfig: ChatConfig = loadConfig({
+  MAX_GROUP_MEMBERS: '1000',
+  MAX_COMMUNITY_GROUPS: '100',
+  TOKEN_TTL_S: '3600',
+  DEFAULT_GROUP_ADD: 'everyone',
+});

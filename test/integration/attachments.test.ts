@@ -43,7 +43,7 @@ const get = (server: TestServer, user: TestUser, path: string, headers: Record<s
   fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${user.token}`, ...headers } });
 
 const stagingFiles = (server: TestServer) => {
-  const root = join(server.app.config.DATA_DIR, 'uploads');
+  const root = join(server.app.config.storage.dataDir, 'uploads');
   return readdirSync(root).flatMap((dir) => readdirSync(join(root, dir)));
 };
 

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/platform/obs/logger.js';
 import { createMetrics } from '../../src/platform/obs/metrics.js';
 import { timeDatabase } from '../../src/platform/obs/db-timing.js';
 import { ownDatabase } from '../helpers/own-database.js';
+import { testChatConfig } from '../helpers/fakes.js';
 
 /** Resolves once `count` parties arrived: each side of the deadlock holds its first lock before asking for the other's. */
 function barrier(count: number): () => Promise<void> {
@@ -41,7 +42,7 @@ describe.skipIf(!process.env.DATABASE_URL)('commit() on PostgreSQL: deadlock and
       publisher: new Publisher(new MemoryBus()),
       logger: createLogger('error'),
       metrics,
-      limits: {} as ChatDeps['limits'],
+      config: testChatConfig,
     };
   });
 

@@ -1,112 +1,137 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveJwtSecret } from '../../src/platform/auth/secret.js';
 import { Tokens } from '../../src/platform/auth/tokens.js';
-import { ConfigError, loadConfig, type ConfigInput } from '../../src/platform/config.js';
+import { ConfigError, loadConfig, settingNames, type ConfigInput } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/obs/logger.js';
 
 describe('loadConfig', () => {
-  it('has the documented defaults', () => {
+  it('has the documented defaults, in one section per part', () => {
     expect(loadConfig({})).toEqual({
-      PORT: 8080,
-      HOST: '0.0.0.0',
-      DATA_DIR: './data',
-      DATABASE_URL: undefined,
-      EMBEDDED_FSYNC: true,
-      DATABASE_POOL_SIZE: 10,
-      DATABASE_READ_POOL_SIZE: 4,
-      REDIS_URL: undefined,
-      REDIS_SHARDED: false,
-      JWT_SECRET: undefined,
-      JWT_PUBLIC_KEY: undefined,
-      JWT_ISSUER: undefined,
-      JWT_AUDIENCE: undefined,
-      TOKEN_TTL_S: 604800,
-      LOCAL_ACCOUNTS: true,
-      MAX_FRAME_BYTES: 65536,
-      MAX_BODY_BYTES: 65536,
-      MAX_TEXT_CHARS: 4096,
-      SYNC_LIMIT: 500,
-      MAX_REPLY_BYTES: 1024 * 1024,
-      MAX_MEMBERS_PER_CALL: 256,
-      READ_BUDGET_ROWS_PER_S: 5000,
-      READ_BUDGET_BURST_ROWS: 20_000,
-      READ_BUDGET_BYTES_PER_S: 1024 * 1024,
-      READ_BUDGET_BURST_BYTES: 4 * 1024 * 1024,
-      EDIT_WINDOW_S: 900,
-      MAX_GROUP_MEMBERS: 1_000_000,
-      MAX_COMMUNITY_GROUPS: 10_000,
-      AUTH_TIMEOUT_MS: 10_000,
-      SLOW_CONSUMER_BYTES: 1024 * 1024,
-      RATE_LIMIT_PER_S: 50,
-      RATE_LIMIT_BURST: 200,
-      SOCKETS_PER_USER: 10,
-      SEARCH_SCAN_ROWS: 2000,
-      HTTP_RATE_ADDRESS: { points: 1200, durationS: 60 },
-      HTTP_RATE_USER: { points: 600, durationS: 60 },
-      SIGNIN_RATE_ADDRESS: { points: 30, durationS: 60 },
-      SIGNIN_RATE_USERNAME: { points: 10, durationS: 60 },
-      SIGNIN_FREE_FAILS: 5,
-      SIGNIN_ADDRESS_FREE_FAILS: 50,
-      SIGNIN_MAX_DELAY_S: 900,
-      SIGNUP_RATE_ADDRESS: { points: 10, durationS: 3600 },
-      REACT_RATE: { points: 30, durationS: 10 },
-      TYPING_RATE: { points: 10, durationS: 10 },
-      REPORT_RATE: { points: 20, durationS: 3600 },
-      TRUST_PROXY: 0,
-      SCRYPT_LOG_N: 17,
-      PASSWORD_LINE_PER_KEY: 4,
-      PASSWORD_LINE_MAX: 64,
-      DRAIN_TIMEOUT_MS: 10_000,
-      DRAIN_NOTICE_MS: 0,
-      FEED_CHECK_MS: 5000,
-      FEED_LINGER_MS: 30_000,
-      METRICS_TOKEN: undefined,
-      DEFAULT_GROUP_ADD: 'shared',
-      TALLY_INTERVAL_MS: 2000,
-      MESSAGE_TTL_ALLOWED: [],
-      EXPIRY_SWEEP_MS: 30_000,
-      EXPIRY_SWEEP_BATCH: 1000,
-      EVENT_REMINDER_S: 3600,
-      NOTIFY_ALL_MAX_MEMBERS: 256,
-      PUSH_COALESCE_MS: 3000,
-      VAPID_PUBLIC_KEY: undefined,
-      VAPID_PRIVATE_KEY: undefined,
-      VAPID_SUBJECT: 'mailto:admin@banyan.invalid',
-      WEBHOOK_ALLOW_PRIVATE: false,
-      NOTIFY_LEASE_MS: 30_000,
-      PUSH_TIMEOUT_MS: 10_000,
-      WEBHOOK_RETRY_S: 86_400,
-      WEBHOOK_CONCURRENCY: 128,
-      WEBHOOK_COMMUNITY_CONCURRENCY: 16,
-      WEBHOOK_ENDPOINT_CONCURRENCY: 8,
-      WEBHOOK_BREAKER_MS: 5000,
-      PRESENCE_TTL_MS: 15_000,
-      PRESENCE_MAX_MEMBERS: 256,
-      PRESENCE_COALESCE_MS: 1000,
-      WORKERS: 1,
-      MAX_UPLOAD_BYTES: 25 * 1024 * 1024,
-      UPLOAD_QUOTA_BYTES: 1024 * 1024 * 1024,
-      IMAGE_MAX_PIXELS: 40_000_000,
-      IMAGE_MAX_PIXELS_AVIF: 16_000_000,
-      IMAGE_TIMEOUT_S: 20,
-      SEARCH_RATE: { points: 30, durationS: 10 },
-      ADD_BY_USERNAME_RATE: { points: 60, durationS: 3600 },
-      ADD_ANSWER_FLOOR_MS: 100,
-      LOG_LEVEL: 'info',
+      server: {
+        port: 8080,
+        host: '0.0.0.0',
+        workers: 1,
+        trustProxy: 0,
+        maxFrameBytes: 65536,
+        maxBodyBytes: 65536,
+        authTimeoutMs: 10_000,
+        rateLimitPerS: 50,
+        rateLimitBurst: 200,
+        drainTimeoutMs: 10_000,
+        drainNoticeMs: 0,
+        metricsToken: undefined,
+        logLevel: 'info',
+      },
+      delivery: { feedCheckMs: 5000, feedLingerMs: 30_000, slowConsumerBytes: 1024 * 1024 },
+      storage: { dataDir: './data', databaseUrl: undefined, embeddedFsync: true, poolSize: 10, readPoolSize: 4 },
+      redis: { url: undefined, sharded: false },
+      auth: {
+        secret: undefined,
+        publicKey: undefined,
+        issuer: undefined,
+        audience: undefined,
+        tokenTtlS: 604800,
+        localAccounts: true,
+        scryptLogN: 17,
+      },
+      protocol: { maxTextChars: 4096, maxMembersPerCall: 256 },
+      limits: {
+        user: { perS: undefined, burst: undefined, maxSockets: 10 },
+        httpAddress: { points: 1200, durationS: 60 },
+        httpUser: { points: 600, durationS: 60 },
+        signIn: {
+          address: { points: 30, durationS: 60 },
+          username: { points: 10, durationS: 60 },
+          freeFails: 5,
+          addressFreeFails: 50,
+          maxDelayS: 900,
+        },
+        signUp: { points: 10, durationS: 3600 },
+        passwordLine: { perKey: 4, maxWaiting: 64 },
+        react: { points: 30, durationS: 10 },
+        typing: { points: 10, durationS: 10 },
+        report: { points: 20, durationS: 3600 },
+        search: { points: 30, durationS: 10 },
+        addByUsername: { points: 60, durationS: 3600 },
+      },
+      messages: {
+        syncLimit: 500,
+        maxReplyBytes: 1024 * 1024,
+        readBudget: { rowsPerS: 5000, burstRows: 20_000, bytesPerS: 1024 * 1024, burstBytes: 4 * 1024 * 1024 },
+        editWindowS: 900,
+        tallyIntervalMs: 2000,
+        extraTtls: [],
+        expirySweepMs: 30_000,
+        expirySweepBatch: 1000,
+      },
+      groups: { maxMembers: 1_000_000, addAnswerFloorMs: 100 },
+      communities: { maxGroups: 10_000 },
+      privacy: { defaultGroupAdd: 'shared' },
+      events: { reminderS: 3600 },
+      notifications: {
+        allMaxMembers: 256,
+        coalesceMs: 3000,
+        leaseMs: 30_000,
+        vapid: { publicKey: undefined, privateKey: undefined, subject: 'mailto:admin@banyan.invalid' },
+      },
+      outbound: { allowPrivate: false, timeoutMs: 10_000, breakerMs: 5000 },
+      webhooks: { retryS: 86_400, concurrency: { total: 128, perCommunity: 16, perEndpoint: 8 } },
+      presence: { ttlMs: 15_000, maxMembers: 256, coalesceMs: 1000 },
+      files: {
+        storageUrl: undefined,
+        maxUploadBytes: 25 * 1024 * 1024,
+        quotaBytes: 1024 * 1024 * 1024,
+        images: { maxPixels: 40_000_000, maxPixelsAvif: 16_000_000, timeoutS: 20 },
+      },
+      search: { scanRows: 2000 },
     });
+  });
+
+  it('reads each variable into its section', () => {
+    const c = loadConfig({
+      USER_RATE_LIMIT_PER_S: '7',
+      SIGNIN_MAX_DELAY_S: '60',
+      PASSWORD_LINE_MAX: '9',
+      READ_BUDGET_BURST_BYTES: '2048',
+      MESSAGE_TTL_ALLOWED: '2,3',
+      WEBHOOK_ENDPOINT_CONCURRENCY: '3',
+      IMAGE_TIMEOUT_S: '5',
+      VAPID_SUBJECT: 'https://example.org',
+    });
+    expect(c.limits.user.perS).toBe(7);
+    expect(c.limits.signIn.maxDelayS).toBe(60);
+    expect(c.limits.passwordLine.maxWaiting).toBe(9);
+    expect(c.messages.readBudget.burstBytes).toBe(2048);
+    expect(c.messages.extraTtls).toEqual([2, 3]);
+    expect(c.webhooks.concurrency.perEndpoint).toBe(3);
+    expect(c.files.images.timeoutS).toBe(5);
+    expect(c.notifications.vapid.subject).toBe('https://example.org');
+  });
+
+  it('lets the command line override the environment, and an unset override leaves it', () => {
+    expect(loadConfig({ WORKERS: '4' }, { WORKERS: '2' }).server.workers).toBe(2);
+    expect(loadConfig({ WORKERS: '4' }, { WORKERS: undefined }).server.workers).toBe(4);
+    expect(() => loadConfig({}, { WORKERS: '0' })).toThrow(/^invalid WORKERS="0"/);
+  });
+
+  it("names every variable of README's settings table exactly once", () => {
+    const names = settingNames();
+    expect(new Set(names).size).toBe(names.length);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(names.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
   });
 
   it('reads rates as points/seconds and TRUST_PROXY as off, on or a hop count', () => {
     expect(loadConfig({ SIGNIN_RATE_ADDRESS: '5/2', TRUST_PROXY: 'on' })).toMatchObject({
-      SIGNIN_RATE_ADDRESS: { points: 5, durationS: 2 },
-      TRUST_PROXY: 1,
+      limits: { signIn: { address: { points: 5, durationS: 2 } } },
+      server: { trustProxy: 1 },
     });
-    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
-    expect(loadConfig({ TRUST_PROXY: 'off' }).TRUST_PROXY).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: '2' }).server.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'off' }).server.trustProxy).toBe(0);
     for (const bad of ['5', '5/0', '0/5', '5/x', ' 5/5']) expect(() => loadConfig({ REACT_RATE: bad })).toThrow(/REACT_RATE/);
     expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
   });
@@ -123,12 +148,11 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'silent',
     });
     expect(c).toMatchObject({
-      PORT: 0,
-      REDIS_SHARDED: true,
-      LOCAL_ACCOUNTS: false,
-      SYNC_LIMIT: 20,
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: 'postgres://u:p@db:5432/banyan',
+      server: { port: 0, logLevel: 'silent' },
+      redis: { url: 'redis://cache:6379', sharded: true },
+      auth: { localAccounts: false, secret: 's'.repeat(32) },
+      messages: { syncLimit: 20 },
+      storage: { databaseUrl: 'postgres://u:p@db:5432/banyan' },
     });
   });
 

@@ -38,7 +38,7 @@ export class Accounts {
     private readonly deps: ChatDeps,
     private readonly tokens: Tokens,
   ) {
-    this.passwords = new PasswordHasher(deps.limits.scryptLogN);
+    this.passwords = new PasswordHasher(deps.config.auth.scryptLogN);
     this.revoked = new RevokedSessions(deps.db, deps.logger, () => deps.publisher.busHealthy());
   }
 
@@ -153,7 +153,7 @@ export class Accounts {
 
   private async startSession(user: { id: string; name: string }): Promise<Omit<SignedIn, 'device'>> {
     const sessionId = newId('s');
-    const ttl = this.deps.limits.tokenTtlS;
+    const ttl = this.deps.config.auth.tokenTtlS;
     const { token, expiresAt } = await this.tokens.sign({ userId: user.id, name: user.name, sessionId, ttlSeconds: ttl });
     await insertSession(this.deps.db, { id: sessionId, userId: user.id, expiresAt });
     return { user, token, expiresAt: expiresAt.toISOString() };

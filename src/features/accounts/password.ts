@@ -3,8 +3,7 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
 // scrypt (memory-hard, in Node's crypto) with a random salt per password. The parameters are
 // stored with each hash, so they can be raised and older hashes still verify (and get rehashed).
 
-/** OWASP's current guidance for scrypt: N=2^17 (128 MiB), r=8, p=1. */
-const OWASP_LOG_N = 17;
+// The cost N=2^logN is SCRYPT_LOG_N (config.ts): OWASP's current guidance, 17 (128 MiB), r=8, p=1.
 const r = 8;
 const p = 1;
 const keyLength = 32;
@@ -27,7 +26,7 @@ export class PasswordHasher {
   private readonly waiting: (() => void)[] = [];
   private decoy: Promise<string> | undefined;
 
-  constructor(logN = OWASP_LOG_N) {
+  constructor(logN: number) {
     this.N = 2 ** logN;
   }
 

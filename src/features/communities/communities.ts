@@ -174,7 +174,7 @@ export class Communities {
     input: { name: string; description?: string | undefined; settings?: z.output<typeof groupSettings> | undefined },
   ) {
     const { community } = await this.requireAdmin(communityId, userId);
-    assertMessageTtl(input.settings?.messageTtlS, this.deps.limits.extraMessageTtls);
+    assertMessageTtl(input.settings?.messageTtlS, this.deps.config.messages.extraTtls);
     return commit(this.deps, async (tx, outbox) => {
       // Serialises group creation and linking in this community, so the limit holds.
       await lockGroupLog(tx, community.announcementGroupId);
@@ -467,7 +467,7 @@ export class Communities {
   }
 
   private async assertRoomForGroup(tx: Tx, communityId: string) {
-    const max = this.deps.limits.maxCommunityGroups;
+    const max = this.deps.config.communities.maxGroups;
     if ((await countCommunityGroups(tx, communityId)) >= max) throw conflict(`a community has at most ${max} groups`);
   }
 

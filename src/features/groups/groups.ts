@@ -46,7 +46,7 @@ import {
 import { findAuthority } from './authority.js';
 import { decideEntries, decideEntry, fileJoinRequest, type Admission } from './admission.js';
 import { AnswerFloor } from './answer-floor.js';
-import type { ChatDeps, ChatLimits } from '../../platform/deps.js';
+import type { ChatDeps } from '../../platform/deps.js';
 import { decideAdds, inviteIn } from '../privacy/index.js';
 import { oweCommunityEvent } from '../webhooks/index.js';
 import { assertMessageTtl } from '../messages/index.js';
@@ -71,9 +71,6 @@ export const groupFields = (g: Pick<GroupRow, 'id' | 'kind' | 'name' | 'descript
 /** The group resource, for its members and governors. */
 export const groupView = (g: GroupRow): GroupView => ({ ...groupFields(g), lastSeq: g.lastSeq, pins: g.pins });
 
-/** The least time an add answered `invited` takes (ADD_ANSWER_FLOOR_MS): see answer-floor.ts. */
-export const ADD_ANSWER_FLOOR_MS = 100;
-
 /** An id no user has: user ids (JWT `sub`) are at most 64 characters. */
 const NO_USER = '?'.repeat(65);
 
@@ -91,7 +88,7 @@ export class Groups {
   private readonly invitedFloor: AnswerFloor;
 
   constructor(private readonly deps: ChatDeps) {
-    this.invitedFloor = new AnswerFloor(deps.limits.addAnswerFloorMs ?? ADD_ANSWER_FLOOR_MS);
+    this.invitedFloor = new AnswerFloor(deps.config.groups.addAnswerFloorMs);
     this.listings = new ReadBatch(
       async (userIds) => {
         const byUser = new Map<string, GroupSummary[]>();
@@ -109,8 +106,9 @@ export class Groups {
     );
   }
 
+  /** Groups up to this many members notify `all` by default. */
   private get notifyAllMax(): number {
-    return notifyAllMax(this.deps.limits);
+    return this.deps.config.notifications.allMaxMembers;
   }
 
   /** The user's groups, read by a statement that starts after this call (batched with other users'). */
@@ -149,14 +147,14 @@ export class Groups {
 
   async create(userId: string, input: { name: string; description?: string | undefined; members?: string[] | undefined }) {
     const others = [...new Set(input.members ?? [])].filter((id) => id !== userId);
-    if (others.length + 1 > this.deps.limits.maxGroupMembers) {
-      throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
+    if (others.length + 1 > this.deps.config.groups.maxMembers) {
+      throw conflict(`a group has at most ${this.deps.config.groups.maxMembers} members`);
     }
     const started = this.invitedFloor.start();
     // A bounded number of statements whatever the member count (the body caps it per call).
     const created = await commit(this.deps, async (tx, outbox) => {
       // Who may be added directly; the others are invited (or dropped, answered alike: no enumeration).
-      const decisions = await decideAdds(tx, userId, others, this.deps.limits.defaultGroupAdd);
+      const decisions = await decideAdds(tx, userId, others, this.deps.config.privacy.defaultGroupAdd);
       const direct = others.filter((id) => decisions.get(id) === 'add');
       const group = await this.createIn(tx, outbox, {
         id: newId('g'),
@@ -202,7 +200,7 @@ export class Groups {
     assertMayUpdateGroup(authority, onlyTtl);
     if (authority.kind === 'direct')
       assertNotBlockedIn(authority.kind, await directGroupBlocked(this.deps.db, groupId, userId), 'you cannot change this');
-    assertMessageTtl(input.settings?.messageTtlS, this.deps.limits.extraMessageTtls);
+    assertMessageTtl(input.settings?.messageTtlS, this.deps.config.messages.extraTtls);
     return commit(this.deps, async (tx, outbox) => groupView(await this.updateIn(tx, outbox, userId, groupId, input)));
   }
 
@@ -264,7 +262,7 @@ export class Groups {
     input: { userId: string; role?: Role | undefined },
   ): Promise<'added' | 'invited'> {
     // The caller holds the group's lock, on every path (a write), so the work tells nothing.
-    const decision = (await decideAdds(tx, actorId, [input.userId], this.deps.limits.defaultGroupAdd)).get(input.userId);
+    const decision = (await decideAdds(tx, actorId, [input.userId], this.deps.config.privacy.defaultGroupAdd)).get(input.userId);
     // A member is `already a member` whatever they chose (blocking the actor too): the admin sees members anyway.
     if (await findMembership(tx, group.id, input.userId)) throw conflict('already a member');
     if (decision === 'add') {
@@ -399,8 +397,8 @@ export class Groups {
     const admitted = userIds.filter((id) => entries.get(id) === 'admit');
     const added = await insertMembers(tx, groupId, admitted, role);
     if (added.length === 0) return [];
-    if (group.memberCount + added.length > this.deps.limits.maxGroupMembers) {
-      throw conflict(`a group has at most ${this.deps.limits.maxGroupMembers} members`);
+    if (group.memberCount + added.length > this.deps.config.groups.maxMembers) {
+      throw conflict(`a group has at most ${this.deps.config.groups.maxMembers} members`);
     }
     const changes = added.map((userId) => ({ userId, action: actorId === userId ? ('joined' as const) : ('added' as const), role }));
     if (hasPrivateRoster(group)) await this.rosterChanged(tx, outbox, group, changes);
@@ -566,9 +564,6 @@ type RosterAction = 'added' | 'removed' | 'joined' | 'left' | 'promoted' | 'demo
 
 /** Admins told of a private roster's changes; a community has a handful. */
 const ROSTER_ADMINS = 1000;
-
-/** Groups up to this many members notify `all` by default. */
-export const notifyAllMax = (limits: ChatLimits) => limits.notifyAllMaxMembers ?? 256;
 
 /** A group as `ready` and `/v1/me` list it, from its summary columns (db/groups.ts summaryColumns). */
 export function toSummary(row: Awaited<ReturnType<typeof groupSummary>> & {}, notifyAllMax: number): GroupSummary {

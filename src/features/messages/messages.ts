@@ -83,13 +83,7 @@ export class Messages {
     this.tallies = new ReactionTallies(deps);
     this.queue = new SendQueue(deps);
     deps.publisher.onCommitted((groupId) => this.committed(groupId));
-    const { readBudgetRowsPerS, readBudgetBurstRows, readBudgetBytesPerS, readBudgetBurstBytes } = deps.limits;
-    this.readBudget = new ReadBudget({
-      rowsPerS: readBudgetRowsPerS,
-      burstRows: readBudgetBurstRows,
-      bytesPerS: readBudgetBytesPerS,
-      burstBytes: readBudgetBurstBytes,
-    });
+    this.readBudget = new ReadBudget(deps.config.messages.readBudget);
   }
 
   async send(userId: string, input: SendInput): Promise<SendResult> {
@@ -138,7 +132,7 @@ export class Messages {
       await oweNotifications(tx, [row!]);
       if (input.event) {
         // No reminder when its time has already come: nobody has answered yet.
-        const remindAt = Date.parse(input.event.startsAt) - this.deps.limits.eventReminderS * 1000;
+        const remindAt = Date.parse(input.event.startsAt) - this.deps.config.events.reminderS * 1000;
         if (remindAt > nowOf(this.deps)) await scheduleReminder(tx, input.group, row!.seq, new Date(remindAt));
       }
       return ackOf(row!);
@@ -164,8 +158,8 @@ export class Messages {
     return commit(this.deps, async (tx, outbox) => {
       const message = await this.liveMessage(tx, input.group, input.target);
       if (message.senderId !== userId) throw forbidden('only the sender may edit a message');
-      if (nowOf(this.deps) - message.ts.getTime() > this.deps.limits.editWindowS * 1000) {
-        throw conflict(`messages can be edited for ${this.deps.limits.editWindowS} seconds`);
+      if (nowOf(this.deps) - message.ts.getTime() > this.deps.config.messages.editWindowS * 1000) {
+        throw conflict(`messages can be edited for ${this.deps.config.messages.editWindowS} seconds`);
       }
       const [row] = await outbox.append(tx, input.group, [draft(userId, 'edit', { target: input.target, text: input.text })]);
       await setMessageText(tx, input.group, input.target, input.text, row!.ts);
@@ -207,7 +201,7 @@ export class Messages {
       const changed = await setReaction(tx, input.group, input.target, userId, input.emoji);
       if (!changed) return { group: input.group };
       if (tallied) {
-        await markTallyOwed(tx, input.group, input.target, this.deps.limits.tallyIntervalMs);
+        await markTallyOwed(tx, input.group, input.target, this.deps.config.messages.tallyIntervalMs);
         return { group: input.group };
       }
       const [row] = await outbox.append(tx, input.group, [
@@ -289,7 +283,7 @@ export class Messages {
 
   /** A page as the reply carries it: each message's JSON, cut to maxReplyBytes, and what it cost. */
   private historyAnswer(page: NewestPage, answers: Map<number, AnswersNow>): HistoryAnswer {
-    const reply = new ReplyBytes(this.deps.limits.maxReplyBytes);
+    const reply = new ReplyBytes(this.deps.config.messages.maxReplyBytes);
     const json: string[] = [];
     for (const { row, reactions } of page.messages) {
       const encoded = JSON.stringify(historyMessage(row, reactions, answers.get(row.seq)));
@@ -312,7 +306,7 @@ export class Messages {
     const logs = await findMemberLastSeqs(this.deps.db, userId, ids);
     if (logs.length < ids.length) throw notFound('group');
     const lastSeq = new Map(logs.map((l) => [l.id, Number(l.lastSeq)]));
-    const { syncLimit, maxReplyBytes } = this.deps.limits;
+    const { syncLimit, maxReplyBytes } = this.deps.config.messages;
     // Logs are gapless, so where each ends says how many events it has to give without reading them.
     const ranges: LogRange[] = [];
     let rowsLeft = syncLimit;

@@ -1,8 +1,7 @@
 import { draft, findMessage, lockGroupLog } from './queries.js';
 import { pollCounts, rsvpCounts } from '../polls-events/index.js';
 import { claimTally, dueTallies, nextTallyDue, reactionCounts, type TallySubject } from './tally-queries.js';
-import { type Clock, systemClock, type Timer } from '../../platform/clock.js';
-import type { ChatDeps } from '../../platform/deps.js';
+import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import { commit } from '../../platform/db/outbox.js';
 import { type Job, type JobNext, JobTrigger } from '../../platform/jobs/job.js';
 
@@ -40,7 +39,7 @@ export class ReactionTallies {
   private async pass(): Promise<JobNext | undefined> {
     for (const t of await dueTallies(this.deps.db, BATCH)) await this.flush(t.groupId, t.messageSeq, t.subject);
     const next = await nextTallyDue(this.deps.db);
-    return next ? { inMs: Math.min(SWEEP_MS, Math.max(MIN_DELAY_MS, next.getTime() - Date.now())) } : undefined;
+    return next ? { inMs: Math.min(SWEEP_MS, Math.max(MIN_DELAY_MS, next.getTime() - nowOf(this.deps))) } : undefined;
   }
 
   private async flush(groupId: string, messageSeq: number, subject: TallySubject): Promise<void> {

@@ -3,6 +3,7 @@ import webpush from 'web-push';
 import { OutboundHttp } from '../../platform/net/outbound.js';
 import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS } from '../webhooks/index.js';
 import { CircuitBreakers, type Clock, systemClock } from '../webhooks/index.js';
+import type { Config } from '../../platform/config.js';
 import type { VapidKeys } from './vapid.js';
 
 // Web Push delivery (RFC 8030) of payloads encrypted by `web-push` (RFC 8291 aes128gcm) with a
@@ -51,12 +52,12 @@ export class PushSender {
 
   constructor(
     private readonly vapid: VapidKeys,
-    settings: { allowPrivate: boolean; timeoutMs: number; breakerMs?: number },
+    outbound: Config['outbound'],
     private readonly clock: Clock = systemClock,
   ) {
-    this.http = new OutboundHttp({ allowPrivate: settings.allowPrivate, timeoutMs: settings.timeoutMs, maxSockets: 128 });
+    this.http = new OutboundHttp({ ...outbound, maxSockets: 128 });
     this.breakers = new CircuitBreakers(
-      { failureThreshold: BREAKER_FAILURES, openMs: settings.breakerMs ?? 5000, maxOpenMs: BREAKER_MAX_OPEN_MS },
+      { failureThreshold: BREAKER_FAILURES, openMs: outbound.breakerMs, maxOpenMs: BREAKER_MAX_OPEN_MS },
       this.clock,
     );
   }

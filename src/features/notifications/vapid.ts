@@ -17,30 +17,30 @@ export interface VapidKeys {
  * generated into DATA_DIR on first start; with PostgreSQL one generated into the database, so
  * every replica signs with the same key (clients subscribed with it).
  */
-export async function resolveVapidKeys(config: Config, db: Db, logger: Logger): Promise<VapidKeys> {
-  const subject = config.VAPID_SUBJECT;
-  if (config.VAPID_PUBLIC_KEY || config.VAPID_PRIVATE_KEY) {
-    if (!config.VAPID_PUBLIC_KEY || !config.VAPID_PRIVATE_KEY)
-      throw invalidSetting(config.VAPID_PUBLIC_KEY ? 'VAPID_PRIVATE_KEY' : 'VAPID_PUBLIC_KEY', 'set both VAPID keys or neither', '');
+export async function resolveVapidKeys(config: Pick<Config, 'notifications' | 'storage'>, db: Db, logger: Logger): Promise<VapidKeys> {
+  const { publicKey, privateKey, subject } = config.notifications.vapid;
+  if (publicKey || privateKey) {
+    if (!publicKey || !privateKey)
+      throw invalidSetting(publicKey ? 'VAPID_PRIVATE_KEY' : 'VAPID_PUBLIC_KEY', 'set both VAPID keys or neither', '');
     try {
-      webpush.setVapidDetails(subject, config.VAPID_PUBLIC_KEY, config.VAPID_PRIVATE_KEY);
+      webpush.setVapidDetails(subject, publicKey, privateKey);
     } catch (err) {
       throw invalidSetting('VAPID_PUBLIC_KEY', `not a VAPID key pair (${(err as Error).message})`, '');
     }
-    return { publicKey: config.VAPID_PUBLIC_KEY, privateKey: config.VAPID_PRIVATE_KEY, subject };
+    return { publicKey, privateKey, subject };
   }
-  if (config.DATABASE_URL) {
+  if (config.storage.databaseUrl) {
     const stored = await ensureServerKey(db, 'vapid', { ...webpush.generateVAPIDKeys() });
     return { publicKey: stored.publicKey!, privateKey: stored.privateKey!, subject };
   }
-  const file = join(config.DATA_DIR, 'vapid.json');
+  const file = join(config.storage.dataDir, 'vapid.json');
   try {
     const keys = JSON.parse(await readFile(file, 'utf8')) as { publicKey: string; privateKey: string };
     return { ...keys, subject };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdir(config.DATA_DIR, { recursive: true });
+  await mkdir(config.storage.dataDir, { recursive: true });
   const keys = webpush.generateVAPIDKeys();
   await writeFile(file, `${JSON.stringify(keys)}\n`, { mode: 0o600 });
   logger.info('generated a VAPID key pair for embedded mode', { file });

@@ -27,21 +27,19 @@ import { type Job, type JobLease, type JobNext, JobTrigger } from '../../platfor
 import type { Presence } from '../profiles-presence/index.js';
 import { type PushResult, type PushSender, topicOf } from './push-sender.js';
 import { BREAKER_FAILURES, BREAKER_MAX_OPEN_MS, WebhookDispatcher } from '../webhooks/index.js';
-import type { Clock, SlotLimits } from '../webhooks/index.js';
+import type { Clock } from '../webhooks/index.js';
 import type { Metrics } from '../../platform/obs/metrics.js';
+import type { Config } from '../../platform/config.js';
 
-export interface NotifyWorkerSettings {
+/** The sections of Config the worker reads. */
+export type NotifyWorkerConfig = Pick<Config, 'notifications' | 'webhooks' | 'outbound'>;
+
+interface NotifyWorkerSettings {
   coalesceMs: number;
   leaseMs: number;
   notifyAllMaxMembers: number;
   /** How often an idle worker looks for work another replica owes (or left behind when it died). */
   pollMs: number;
-  /** How long a webhook delivery is retried before it is marked failed. */
-  webhookRetryMs: number;
-  /** Webhook requests in flight per replica, per community and per endpoint (docs/protocol.md §8). */
-  webhookLimits: SlotLimits;
-  /** How long an endpoint's breaker first stays open (doubling per failed probe, up to 5 min). */
-  webhookBreakerMs: number;
 }
 
 const OUTBOX_BATCH = 50;
@@ -101,6 +99,7 @@ export class NotifyWorker {
   private readonly webhooks: WebhookDispatcher;
   /** Settlements of pushes still in flight when their batch settled. */
   private readonly stragglers = new Set<Promise<void>>();
+  private readonly settings: NotifyWorkerSettings;
 
   constructor(
     private readonly deps: {
@@ -113,12 +112,19 @@ export class NotifyWorker {
       logger: Logger;
       /** Pushes and webhook deliveries by outcome. */
       metrics?: Pick<Metrics, 'pushes' | 'webhookDeliveries'>;
-      settings: NotifyWorkerSettings;
+      config: NotifyWorkerConfig;
       /** Time for the webhook breakers (tests step it). */
       clock?: Clock;
     },
   ) {
-    const { settings } = deps;
+    const { notifications, webhooks, outbound } = deps.config;
+    this.settings = {
+      coalesceMs: notifications.coalesceMs,
+      leaseMs: notifications.leaseMs,
+      notifyAllMaxMembers: notifications.allMaxMembers,
+      pollMs: Math.min(1000, notifications.leaseMs),
+    };
+    const settings = this.settings;
     this.webhooks = new WebhookDispatcher({
       db: deps.db,
       http: deps.webhookHttp,
@@ -130,9 +136,9 @@ export class NotifyWorker {
       settings: {
         leaseMs: settings.leaseMs,
         pollMs: settings.pollMs,
-        retryMs: settings.webhookRetryMs,
-        limits: settings.webhookLimits,
-        breaker: { failureThreshold: BREAKER_FAILURES, openMs: settings.webhookBreakerMs, maxOpenMs: BREAKER_MAX_OPEN_MS },
+        retryMs: webhooks.retryS * 1000,
+        limits: webhooks.concurrency,
+        breaker: { failureThreshold: BREAKER_FAILURES, openMs: outbound.breakerMs, maxOpenMs: BREAKER_MAX_OPEN_MS },
       },
     });
   }
@@ -143,7 +149,7 @@ export class NotifyWorker {
    * push queue's and delivery log's pruning (periodic, one replica at a time under `lease`).
    */
   jobs(lease: JobLease): Job[] {
-    const { pollMs, coalesceMs } = this.deps.settings;
+    const { pollMs, coalesceMs } = this.settings;
     const [deliver, pruneDeliveries] = this.webhooks.jobs(lease);
     return [
       {
@@ -196,14 +202,15 @@ export class NotifyWorker {
   /** Until the next due time, at most the poll interval (work another replica stores is seen then). */
   private async untilDue(next: Promise<Date | undefined>): Promise<number> {
     const due = await next;
-    const { pollMs } = this.deps.settings;
+    const { pollMs } = this.settings;
     if (!due) return pollMs;
     return Math.max(5, Math.min(pollMs, due.getTime() - Date.now()));
   }
 
   /** Fans out up to a batch of owed messages; returns how many. */
   async fanOutBatch(): Promise<number> {
-    const { db, settings } = this.deps;
+    const { db } = this.deps;
+    const settings = this.settings;
     const claimed = await claimOutbox(db, this.token, settings.leaseMs, OUTBOX_BATCH);
     const owed = { pushes: 0, deliveries: 0 };
     for (const { groupId, seq } of await dropNothingOwed(db, this.token, claimed)) {
@@ -221,7 +228,8 @@ export class NotifyWorker {
 
   /** Owes the message's pushes and webhook deliveries; returns how many of each it owed. */
   private async fanOut(groupId: string, seq: number): Promise<{ pushes: number; deliveries: number }> {
-    const { db, presence, settings } = this.deps;
+    const { db, presence } = this.deps;
+    const settings = this.settings;
     const found = await notificationSource(db, groupId, seq);
     // A message of files, a poll or an event alone says what it carries ("📎 leaflet.pdf"), not nothing.
     const source = found && { ...found, text: found.text || attachmentsLine(found.data) || contentLine(found.data) };
@@ -300,7 +308,8 @@ export class NotifyWorker {
 
   /** Sends up to a batch of due pushes; returns how many. */
   async pushBatch(): Promise<number> {
-    const { db, settings } = this.deps;
+    const { db } = this.deps;
+    const settings = this.settings;
     const claimed = await claimPushes(db, this.token, settings.leaseMs, PUSH_BATCH);
     if (claimed.length === 0) return 0;
     const subscriptions = new Map<string, PushSubscriptionRow[]>();
@@ -382,7 +391,7 @@ export class NotifyWorker {
         if (o.partlyNotified) partlyNotified.push(o.push);
       }
     }
-    const notified = await settlePushes(this.deps.db, this.token, this.deps.settings.coalesceMs, outcomes, partlyNotified);
+    const notified = await settlePushes(this.deps.db, this.token, this.settings.coalesceMs, outcomes, partlyNotified);
     for (const n of notified) this.deps.onReachChanged?.(n.g, n.s);
   }
 

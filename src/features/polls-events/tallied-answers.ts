@@ -45,7 +45,7 @@ export class TalliedAnswers {
           groupId: q.groupId,
           seq: q.seq,
           kind: q.kind,
-          intervalMs: this.deps.limits.tallyIntervalMs,
+          intervalMs: this.deps.config.messages.tallyIntervalMs,
           answers: [...last.values()],
         });
         for (const w of batch) w.resolve(r);

@@ -97,7 +97,7 @@ export class Privacy {
       id: row.id,
       name: row.name,
       avatar: row.avatar,
-      privacy: { groupAdd: groupAddOf(row.groupAdd, this.deps.limits.defaultGroupAdd), lastSeen: lastSeenOf(row.lastSeen) },
+      privacy: { groupAdd: groupAddOf(row.groupAdd, this.deps.config.privacy.defaultGroupAdd), lastSeen: lastSeenOf(row.lastSeen) },
     };
   }
 }

@@ -3,7 +3,6 @@ import { presenceAudience, presenceOfGroupMembers } from './queries.js';
 import type { Presence, PresenceChange } from './presence-store.js';
 import { presenceFrame } from '../../protocol/frames.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
-import { systemClock, type Timer } from '../../platform/clock.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { type Job, JobTrigger } from '../../platform/jobs/job.js';
 import { assertSharesPresence, requireMembership } from '../../platform/policy/index.js';

@@ -2,7 +2,7 @@ import type { Principal } from '../../platform/auth/tokens.js';
 import { sessionStartsOf } from './queries.js';
 import type { GroupSummary } from '../../protocol/frames.js';
 import type { ChatDeps } from '../../platform/deps.js';
-import { notifyAllMax, toSummary } from '../groups/index.js';
+import { toSummary } from '../groups/index.js';
 import type { Profiles, StoredProfile } from '../profiles-presence/index.js';
 import { ReadBatch } from '../messages/index.js';
 
@@ -22,7 +22,7 @@ export class SessionStarts {
     deps: ChatDeps,
     private readonly profiles: Profiles,
   ) {
-    const allMax = notifyAllMax(deps.limits);
+    const allMax = deps.config.notifications.allMaxMembers;
     this.reads = new ReadBatch(
       async (ids) => {
         const byUser = new Map<string, StartRead>();

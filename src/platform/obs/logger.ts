@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 // The call sites keep the `(msg, fields?)` order over pino's `(fields, msg)`: the message leads
 // what a reader scans, and the adapter is one line per level.
 
-export type LogLevel = Config['LOG_LEVEL'];
+export type LogLevel = Config['server']['logLevel'];
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
