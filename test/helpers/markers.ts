@@ -1,0 +1,60 @@
+import type { TestServer, TestUser } from './server.js';
+import { connect, type Frame, type TestSocket } from './ws-client.js';
+
+// Positive markers for "nothing arrived" checks. Instead of sleeping and hoping that a wrong frame
+// would have come by then, the test causes a frame the server sends after it on the same socket,
+// waits for that one, and then looks at what came before. Each marker names the path it shares
+// with the frames it stands behind; a marker on another path would prove nothing.
+
+/**
+ * `ping` → `pong`: every frame the server had written to this socket before it read the ping has
+ * arrived (one connection, one ordered stream). Only for frames written before the ping, such as
+ * what the marker functions below deliver in the same batch as their marker frame.
+ */
+export async function roundTrip(socket: TestSocket): Promise<void> {
+  const pong = await socket.request({ type: 'ping' });
+  if (pong.type !== 'pong') throw new Error(`ping answered ${JSON.stringify(pong)}`);
+}
+
+/**
+ * Every control message the server published for `user` before this call has reached `socket`:
+ * `join_request`, `report`, `group_invited`, `member_changed`, `user`, `stats`, `group_removed`, `read`
+ * travel on the user's control topic, in order, and are written to the socket as they come.
+ * The marker is a `read` frame (docs/protocol.md §5): another socket of the user "reads" `group` at
+ * seq 0, which moves nothing but is told to the user's other sockets on that same topic.
+ * `group_added` is not covered: the server reads the group before sending it.
+ * Resolves with the marker frame's index in `socket.frames`.
+ */
+export async function controlMarker(wsUrl: string, user: TestUser, socket: TestSocket, group: string): Promise<number> {
+  const from = socket.frames.length;
+  const other = await connect(wsUrl, user.token);
+  try {
+    const ack = await other.request({ type: 'read', group, seq: 0 });
+    if (ack.type !== 'ack') throw new Error(`read of ${group} answered ${JSON.stringify(ack)}`);
+  } finally {
+    await other.close();
+  }
+  const marker = await socket.next((f) => f.type === 'read' && f.group === group, 5000, from);
+  return socket.frames.indexOf(marker);
+}
+
+/** Frames of `socket` before `index` but the `read` markers of controlMarker. */
+export const beforeMarker = (socket: TestSocket, index: number, from = 0): Frame[] =>
+  socket.frames.slice(from, index).filter((f) => f.type !== 'read');
+
+/**
+ * Every frame published on the group's topic before this call (its events, `typing`, `expired`) has
+ * reached each socket that follows the group: `sender` posts a message, and each socket waits for
+ * its event, which comes after them (docs/protocol.md §1: each group's events in `seq` order on
+ * every socket, and one feed hands on the group's topic in order). Resolves with the message's seq.
+ */
+export async function groupMarker(server: TestServer, sender: TestUser, group: string, sockets: TestSocket[]): Promise<number> {
+  const posted = await server.http('POST', `/v1/groups/${group}/messages`, {
+    token: sender.token,
+    body: { clientMsgId: `marker-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`, text: 'marker' },
+  });
+  if (posted.status !== 201) throw new Error(`marker message not stored: ${posted.status} ${JSON.stringify(posted.body)}`);
+  const seq = posted.body.seq as number;
+  await Promise.all(sockets.map((s) => s.next((f) => f.type === 'event' && f.group === group && f.seq === seq)));
+  return seq;
+}
