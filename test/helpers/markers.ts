@@ -8,8 +8,11 @@ import { connect, type Frame, type TestSocket } from './ws-client.js';
 
 /**
  * `ping` → `pong`: every frame the server had written to this socket before it read the ping has
- * arrived (one connection, one ordered stream). Only for frames written before the ping, such as
- * what the marker functions below deliver in the same batch as their marker frame.
+ * arrived (one connection, one ordered stream). On one replica with the in-process bus, whatever a
+ * request publishes (events, control frames) is written to the sockets before the request is
+ * answered, so a ping sent after the answer stands behind it. Not for frames the server sends
+ * after an await of its own (`group_added`, presence flushes, a feed filling a gap), nor across
+ * replicas: use the markers below there.
  */
 export async function roundTrip(socket: TestSocket): Promise<void> {
   const pong = await socket.request({ type: 'ping' });
@@ -37,6 +40,20 @@ export async function controlMarker(wsUrl: string, user: TestUser, socket: TestS
   const marker = await socket.next((f) => f.type === 'read' && f.group === group, 5000, from);
   return socket.frames.indexOf(marker);
 }
+
+/**
+ * A group of the user's own, for a user in no group who needs a controlMarker: created after the
+ * action under test, so its `group_added` (which the caller leaves out of its checks) comes later.
+ */
+export async function ownGroup(server: TestServer, user: TestUser): Promise<string> {
+  const created = await server.http('POST', '/v1/groups', { token: user.token, body: { name: 'marker', members: [] } });
+  if (created.status !== 201) throw new Error(`marker group not created: ${created.status} ${JSON.stringify(created.body)}`);
+  return created.body.group.id as string;
+}
+
+/** Whether the frame is only a marker's: the `read` of controlMarker, the `group_added` of ownGroup. */
+export const isMarker = (f: Frame, group?: string): boolean =>
+  f.type === 'read' || (group !== undefined && f.type === 'group_added' && f.group.id === group);
 
 /** Frames of `socket` before `index` but the `read` markers of controlMarker. */
 export const beforeMarker = (socket: TestSocket, index: number, from = 0): Frame[] =>
