@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUser, tokenUsers } from '../helpers/users.js';
+import { waitUntil } from '../helpers/replicas.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 // Issue 11, cost-bounded commands: each command costs the server O(what it answers), so one user
@@ -61,7 +62,7 @@ describe.each(storageModes())('cost-bounded commands (%s)', (mode) => {
         await sleep(20);
       }
     })();
-    await sleep(200);
+    await waitUntil(() => refused > 0, 5000, 'the flood under way');
     const latencies: number[] = [];
     for (let i = 0; i < 40; i++) {
       const clientMsgId = `lat-${i}`;
