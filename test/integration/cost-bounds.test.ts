@@ -216,6 +216,7 @@ describe.each(storageModes())('cost-bounded commands (%s)', (mode) => {
     expect((await server.http('GET', `/v1/groups/${group}/messages`, { token: other.token })).status).toBe(200);
 
     // And the greedy user reads again once the budget has refilled.
+    // Kept: about time, the read budget refills.
     await sleep(retryAfterMs + 50);
     expect(await g.request({ type: 'sync', groups: { [group]: 0 } }, 30_000)).toMatchObject({ type: 'synced' });
   }, 60_000);

@@ -80,6 +80,7 @@ describe.each(storageModes())('sign-in limits (%s)', (mode) => {
     expect(other.ms).toBeLessThan(1500);
 
     // After the wait, ten guesses at once: one is checked (and fails), the others wait.
+    // Kept: about time, the sign-in delay runs out.
     await sleep(lockedKnown.body.error.details.retryAfterMs + 50);
     const together = await Promise.all(range(1, 10).map(() => signIn(victim.name, 'wrong-again', attackerA)));
     expect(together.map((a) => a.status).sort()).toEqual([401, ...range(1, 9).map(() => 429)]);

@@ -134,6 +134,7 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
       expect(await subscribers()).toBe(2);
       await sa2.close();
       // Its last socket gone, the replica still follows the group for LINGER_MS (a socket back soon finds it current).
+      // Kept: about time, the feed lingers after its last socket.
       await new Promise((r) => setTimeout(r, LINGER_MS / 5));
       expect(await subscribers()).toBe(2);
       // A message while no socket there follows the group; a socket back on that replica starts on
