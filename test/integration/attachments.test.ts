@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachments as attachmentsTable } from '../../src/platform/db/schema.js';
 import { startS3 } from '../helpers/s3.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
-import { sleep, tokenUsers } from '../helpers/users.js';
+import { waitUntil } from '../helpers/replicas.js';
+import { tokenUsers } from '../helpers/users.js';
 import { connect } from '../helpers/ws-client.js';
 
 // docs/protocol.md §8 "Files (attachments)": streamed uploads, type checks, image cleaning, access, Range, sweeping.
@@ -220,8 +221,7 @@ function suite(label: string, mode: 'pglite' | 'postgres', storageUrl?: () => Pr
     it('an aborted upload leaves no file and no row', async () => {
       const before = (await rowsOf(server, carol.id)).length;
       await abortedUpload(server, carol, 200_000, 50_000);
-      await sleep(200);
-      expect(stagingFiles(server)).toEqual([]);
+      await waitUntil(() => stagingFiles(server).length === 0, 5000, 'the staging file removed');
       expect((await rowsOf(server, carol.id)).length).toBe(before);
     });
 

@@ -332,6 +332,7 @@ describe('rate limiting', () => {
     expect(limited).toMatchObject({ re: 'p6', code: 'rate_limited', details: { retryAfterMs: 500 } });
     expect(s.frames.filter((f) => f.type === 'pong').map((f) => f.re)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
     // After waiting as told, commands are taken again.
+    // Kept: about time, the socket's bucket refills.
     await sleep(limited.details.retryAfterMs + 50);
     expect(await s.request({ type: 'ping', id: 'later' })).toMatchObject({ type: 'pong' });
     // Flooding: refused frames pile up past the burst and the socket is cut.

@@ -66,6 +66,7 @@ describe('close codes', () => {
 
   it('keeps a socket whose token expires in 30 days open (no timer overflow)', async () => {
     const s = track(await connect(server.wsUrl, owner.token));
+    // Kept: about time, an overflowed 30-day timer fires at once (1 ms).
     await sleep(300);
     expect(s.closeInfo).toBeUndefined();
     expect(await s.request({ type: 'ping' })).toMatchObject({ type: 'pong' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUser, tokenUsers } from '../helpers/users.js';
+import { waitUntil } from '../helpers/replicas.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 // Issue 11, cost-bounded commands: each command costs the server O(what it answers), so one user
@@ -61,7 +62,7 @@ describe.each(storageModes())('cost-bounded commands (%s)', (mode) => {
         await sleep(20);
       }
     })();
-    await sleep(200);
+    await waitUntil(() => refused > 0, 5000, 'the flood under way');
     const latencies: number[] = [];
     for (let i = 0; i < 40; i++) {
       const clientMsgId = `lat-${i}`;
@@ -215,6 +216,7 @@ describe.each(storageModes())('cost-bounded commands (%s)', (mode) => {
     expect((await server.http('GET', `/v1/groups/${group}/messages`, { token: other.token })).status).toBe(200);
 
     // And the greedy user reads again once the budget has refilled.
+    // Kept: about time, the read budget refills.
     await sleep(retryAfterMs + 50);
     expect(await g.request({ type: 'sync', groups: { [group]: 0 } }, 30_000)).toMatchObject({ type: 'synced' });
   }, 60_000);

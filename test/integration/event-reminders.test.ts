@@ -138,6 +138,7 @@ describe.each(storageModes())('event reminders (%s)', (mode) => {
     expect(await socket.request({ type: 'delete', group: g, target: later })).toMatchObject({ type: 'ack' });
     // Deleting the event takes its reminder (and answers) with it.
     expect(await owed(later)).toEqual([]);
+    // Kept: about time, past when the deleted event's reminder was due.
     await sleep((REMINDER_S + 7) * 1000);
     expect(reminders(deleted.sub)).toEqual([]);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
-import { sleep, tokenUser } from '../helpers/users.js';
+import { controlMarker, groupMarker } from '../helpers/markers.js';
+import { tokenUser } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 // docs/protocol.md §8 "Moderation", "Bans", "Mutes", "Reports", "Join requests live", tried
@@ -90,7 +91,7 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     const frame = await ownerSocket.next((f) => f.type === 'join_request');
     expect(frame).toEqual({ type: 'join_request', community: c.id, group: g, user: { id: stranger.id, name: 'stranger' } });
     expect((await requests(c, owner)).map((r) => [r.userId, r.groupId])).toEqual([[stranger.id, g]]);
-    await sleep(100);
+    await controlMarker(server.wsUrl, owner, ownerSocket, g);
     expect(ownerSocket.frames.filter((f) => f.type === 'join_request')).toHaveLength(1);
 
     // The group admin cannot approve it; a community admin can.
@@ -251,7 +252,8 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     ]) {
       expect(await mutedSocket.request(command)).toMatchObject({ type: 'error', code: 'forbidden', details: { reason: 'muted' } });
     }
-    await sleep(100);
+    // A typing frame would travel on the group's topic, ahead of a later message of the group.
+    await groupMarker(server, owner, g, [adminSocket]);
     expect(adminSocket.frames.some((f) => f.type === 'typing')).toBe(false);
 
     // Nobody mutes the owner or a community admin; a group admin only by a community admin.
@@ -300,8 +302,15 @@ describe.each(storageModes())('governance (%s)', (mode) => {
       });
     }
     // Nobody else's socket learns of any report: not the sender, not the other reporter.
-    await sleep(100);
-    for (const s of [adminSocket, senderSocket, r1Socket, r2Socket]) expect(s.frames.some((f) => f.type === 'report')).toBe(false);
+    for (const [u, s] of [
+      [groupAdmin, adminSocket],
+      [sender, senderSocket],
+      [r1, r1Socket],
+      [r2, r2Socket],
+    ] as const) {
+      await controlMarker(server.wsUrl, u, s, g);
+      expect(s.frames.some((f) => f.type === 'report')).toBe(false);
+    }
     // A reporter cannot read the queue.
     expect((await http('GET', `/v1/groups/${g}/reports`, r1)).status).toBe(403);
     expect((await http('GET', `/v1/communities/${c.id}/reports`, r1)).status).toBe(403);
@@ -348,7 +357,7 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     // The admin's own message is reported: the owner sees it, the admin does not, anywhere.
     const adminSeq = await post(g, admin, 'admin says');
     const aboutAdmin = await report(adminSeq);
-    await sleep(100);
+    await controlMarker(server.wsUrl, admin, adminSocket, g);
     expect(adminSocket.frames.some((f) => f.type === 'report')).toBe(false);
     expect((await ok('GET', `/v1/communities/${c.id}/reports`, admin, 200)).reports).toEqual([]);
     expect((await http('POST', `/v1/reports/${aboutAdmin}/resolve`, admin, { action: 'dismiss' })).status).toBe(404);
@@ -418,7 +427,7 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     expect(frame).toEqual({ type: 'join_request', community: c.id, group: c.announcementGroupId, user: { id: asker.id, name: 'asker' } });
     // Asking again is no new request and no new frame.
     expect((await http('POST', `/v1/invites/${code}/join`, asker)).status).toBe(202);
-    await sleep(100);
+    await controlMarker(server.wsUrl, owner, ownerSocket, c.announcementGroupId);
     expect(ownerSocket.frames.filter((f) => f.type === 'join_request')).toHaveLength(1);
     expect(admin.id).toBeTruthy();
   });
@@ -477,7 +486,8 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     expect((await http('GET', `/v1/groups/${direct}/reports`, opener)).status).toBe(403);
     // Community admins do not govern direct groups either: for them it does not exist.
     expect((await http('GET', `/v1/groups/${direct}/reports`, owner)).status).toBe(404);
-    await sleep(100);
+    await controlMarker(server.wsUrl, opener, openerSocket, direct);
+    await controlMarker(server.wsUrl, owner, ownerSocket, g);
     for (const s of [openerSocket, ownerSocket]) expect(s.frames.some((f) => f.type === 'report')).toBe(false);
   });
 
@@ -519,7 +529,7 @@ describe.each(storageModes())('governance (%s)', (mode) => {
     expect(await http('POST', `/v1/communities/${c.id}/groups/${g}/join`, asker)).toEqual({ status: 202, body: { status: 'pending' } });
     const expected = { type: 'join_request', community: c.id, group: g, user: { id: asker.id, name: 'asker' } };
     for (const s of [ownerSocket, adminSocket]) expect(await s.next((f) => f.type === 'join_request')).toEqual(expected);
-    await sleep(100);
+    await controlMarker(server.wsUrl, bystander, bystanderSocket, c.announcementGroupId);
     expect(bystanderSocket.frames.some((f) => f.type === 'join_request')).toBe(false);
     // The group's admin approves a community member's request.
     await ok('POST', `/v1/communities/${c.id}/requests/${asker.id}/approve`, groupAdmin, 200, { groupId: g });

@@ -228,6 +228,7 @@ describe.each(storageModes())('edit window (%s)', (mode) => {
     const s = await connect(server.wsUrl, user!.token);
     const early = await s.request({ type: 'send', group, clientMsgId: 'early', text: 'typo' });
     expect(await s.request({ type: 'edit', group, target: early.seq, text: 'fixed' })).toMatchObject({ type: 'ack' });
+    // Kept: about time, past EDIT_WINDOW_S (1 s).
     await sleep(1300);
     expect(await s.request({ type: 'edit', group, target: early.seq, text: 'too late' })).toMatchObject({
       type: 'error',

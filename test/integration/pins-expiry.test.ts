@@ -378,6 +378,7 @@ describe.each(storageModes())('pins and disappearing messages (%s)', (mode) => {
         sockets.push(as);
         const edit = await as.request({ type: 'edit', group, target: seq, text: 'new lantern, brighter' });
         expect(edit.type).toBe('ack');
+        // Kept: about time, past the message's expiry.
         await sleep(TTL_S * 1000 + 100);
         // Sync withholds the message and its edit alike; neither edits nor reactions reach it.
         const synced = (await socket.request({ type: 'sync', groups: { [group]: seq - 1 } })).groups[group].events as Frame[];

@@ -298,6 +298,7 @@ describe.each(storageModes())('polls and events (%s)', (mode) => {
     // An event that is over takes no answers.
     const soon = await postEvent(owner!, g, { title: 'Soon', startsAt: inMs(1500) });
     expect(await as.request({ type: 'rsvp', group: g, target: soon, answer: 'going' })).toMatchObject({ type: 'ack' });
+    // Kept: about time, past the event's start.
     await sleep(1700);
     expect(await as.request({ type: 'rsvp', group: g, target: soon, answer: 'maybe' })).toMatchObject({
       type: 'error',

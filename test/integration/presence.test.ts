@@ -4,6 +4,7 @@ import { BanyanClient, type ClientEvents } from '../../src/client/index.js';
 import { presenceAudience } from '../../src/features/profiles-presence/queries.js';
 import { storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { sharedServer } from '../helpers/shared-server.js';
+import { presenceMarker } from '../helpers/markers.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
 // docs/protocol.md §8 "Profiles and presence" as an attacker tries it: presence goes only through small ordinary
@@ -11,8 +12,6 @@ import { connect, type TestSocket } from '../helpers/ws-client.js';
 
 const COALESCE_MS = 50;
 const MAX_MEMBERS = 4;
-/** Long enough for a frame that would come to have come (several coalescing windows). */
-const QUIET_MS = 400;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(storageModes())('presence (%s)', (mode) => {
@@ -34,6 +33,7 @@ describe.each(storageModes())('presence (%s)', (mode) => {
   /** Connects and disconnects `u`: two changes anyone allowed to would see. */
   const blink = async (u: TestUser) => {
     const s = await connect(server.wsUrl, u.token);
+    // Kept: about time. Past one coalescing window, the online and the offline go in two flushes.
     await sleep(COALESCE_MS * 3);
     await s.close();
   };
@@ -70,7 +70,7 @@ describe.each(storageModes())('presence (%s)', (mode) => {
   });
 
   it('lastSeen: nobody hides presence (frames and GET); choosing it while online tells viewers once, without a time', async () => {
-    const [asha, bela] = await users(2);
+    const [asha, bela, marker] = await users(3);
     const g = await newGroup(asha!, [bela!]);
     const sa = await open(asha!);
     const sb = await open(bela!);
@@ -80,13 +80,13 @@ describe.each(storageModes())('presence (%s)', (mode) => {
     const seen = presenceOf(sa, bela!.id).length;
     await sb.close();
     await blink(bela!);
-    await sleep(QUIET_MS);
+    await presenceMarker(server, marker!, [{ user: asha!, socket: sa }]);
     expect(presenceOf(sa, bela!.id).length).toBe(seen);
     expect((await groupPresence(asha!, g)).body.presence).toEqual([]);
   });
 
   it('a block stops presence both ways, whoever blocked', async () => {
-    const [asha, bela, cara] = await users(3);
+    const [asha, bela, cara, marker] = await users(4);
     await newGroup(asha!, [bela!, cara!]);
     expect((await server.http('PUT', `/v1/blocks/${bela!.id}`, { token: asha!.token })).status).toBe(204);
     const sc = await open(cara!);
@@ -94,13 +94,14 @@ describe.each(storageModes())('presence (%s)', (mode) => {
     await sc.next((f) => f.type === 'presence' && f.user === asha!.id && f.online);
     await sb.close();
     await sc.next((f) => f.type === 'presence' && f.user === bela!.id && !f.online);
-    await sleep(QUIET_MS);
+    // sb's frames of asha would have come with its others (asha's online flush, before sc heard bela leave).
+    await presenceMarker(server, marker!, [{ user: asha!, socket: sa }]);
     expect(presenceOf(sb, asha!.id)).toEqual([]);
     expect(presenceOf(sa, bela!.id)).toEqual([]);
   });
 
   it('a removed member stops seeing the members’ presence and being seen at once', async () => {
-    const [asha, bela, cara] = await users(3);
+    const [asha, bela, cara, marker] = await users(4);
     const g = await newGroup(asha!, [bela!, cara!]);
     const [sb, sc] = await Promise.all([open(bela!), open(cara!)]);
     await blink(asha!);
@@ -111,8 +112,9 @@ describe.each(storageModes())('presence (%s)', (mode) => {
     const seenByC = presenceOf(sc, bela!.id).length;
     await blink(asha!);
     await sc.next((f) => f.type === 'presence' && f.user === asha!.id && !f.online, 5000, 0);
+    // sb's frame of that offline would have come with sc's, before sb closed.
     await sb.close();
-    await sleep(QUIET_MS);
+    await presenceMarker(server, marker!, [{ user: cara!, socket: sc }]);
     expect(presenceOf(sb, asha!.id).length).toBe(seenByB);
     expect(presenceOf(sc, bela!.id).length).toBe(seenByC);
     expect((await groupPresence(bela!, g)).status).toBe(404);
@@ -173,7 +175,7 @@ describe.each(storageModes())('presence (%s)', (mode) => {
   });
 
   it('never through announcement groups, nor groups past PRESENCE_MAX_MEMBERS; a direct group shares it', async () => {
-    const [admin, plainA, plainB, x, y] = await users(5);
+    const [admin, plainA, plainB, x, y, marker] = await users(6);
     const c = (await server.http('POST', '/v1/communities', { token: admin!.token, body: { name: 'C' } })).body.community;
     const invite = await server.http('POST', `/v1/communities/${c.id}/invites`, { token: admin!.token, body: {} });
     for (const u of [plainA!, plainB!]) await server.http('POST', `/v1/invites/${invite.body.code}/join`, { token: u.token });
@@ -181,7 +183,11 @@ describe.each(storageModes())('presence (%s)', (mode) => {
     const [sadmin, sa, sy] = await Promise.all([open(admin!), open(plainA!), open(y!)]);
     await blink(plainB!);
     await blink(x!);
-    await sleep(QUIET_MS);
+    await presenceMarker(server, marker!, [
+      { user: admin!, socket: sadmin },
+      { user: plainA!, socket: sa },
+      { user: y!, socket: sy },
+    ]);
     expect(presenceOf(sa, plainB!.id)).toEqual([]);
     expect(presenceOf(sadmin, plainB!.id)).toEqual([]);
     expect(presenceOf(sy, x!.id)).toEqual([]);

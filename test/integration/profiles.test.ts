@@ -3,12 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PROFILE_ANNOUNCE_INTERVAL_MS } from '../../src/features/profiles-presence/profiles.js';
 import { storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { sharedServer } from '../helpers/shared-server.js';
+import { controlMarker, ownGroup } from '../helpers/markers.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 // docs/protocol.md §8 "Profiles and presence" as an attacker tries it: who may read a profile or an avatar, who
 // hears of a change, and that names are looked up (history, members, search, ready) not copied.
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const png = () =>
   sharp({ create: { width: 40, height: 30, channels: 4, background: '#f00' } })
     .png()
@@ -68,22 +68,23 @@ describe.each(storageModes())('profiles (%s)', (mode) => {
     const [sa, sb] = await Promise.all([open(admin!), open(plainB!)]);
     await rename(plainA!, 'A renamed');
     await sa.next((f) => f.type === 'user' && f.user.id === plainA!.id && f.user.name === 'A renamed');
+    // The admin's change travels on plainB's control topic after plainA's would have: the marker.
     await rename(admin!, 'Admin renamed');
     await sb.next((f) => f.type === 'user' && f.user.id === admin!.id);
-    await sleep(200);
     expect(userFrames(sb, plainA!.id)).toEqual([]);
   });
 
   it('a change reaches co-members and the user’s other sockets, never a user the changer blocked or a stranger', async () => {
     const [asha, bela, blocked, stranger] = await users(4);
-    await newGroup(asha!, [bela!, blocked!]);
+    const g = await newGroup(asha!, [bela!, blocked!]);
     expect((await server.http('PUT', `/v1/blocks/${blocked!.id}`, { token: asha!.token })).status).toBe(204);
     const [own, sb, sblocked, sstranger] = await Promise.all([open(asha!), open(bela!), open(blocked!), open(stranger!)]);
     await rename(asha!, 'Asha K');
     const seen = await sb.next((f) => f.type === 'user' && f.user.id === asha!.id);
     expect(seen).toEqual({ type: 'user', user: { id: asha!.id, name: 'Asha K', avatar: null } });
     await own.next((f) => f.type === 'user' && f.user.name === 'Asha K');
-    await sleep(200);
+    await controlMarker(server.wsUrl, blocked!, sblocked, g);
+    await controlMarker(server.wsUrl, stranger!, sstranger, await ownGroup(server, stranger!));
     expect(userFrames(sblocked, asha!.id)).toEqual([]);
     expect(userFrames(sstranger, asha!.id)).toEqual([]);
   });

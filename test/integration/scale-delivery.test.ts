@@ -5,6 +5,7 @@ import { appendEvents, messageDraft } from '../../src/features/messages/queries.
 import { expectAckedOnce, fullLog, LogClient } from '../helpers/log-client.js';
 import { killAll, noScaleServers, scaleEnv, replicaSockets, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
 import type { TestUser } from '../helpers/server.js';
+import { controlMarker, groupMarker, isMarker, ownGroup } from '../helpers/markers.js';
 import { connect } from '../helpers/ws-client.js';
 
 // Three gateway processes over the machine's PostgreSQL and Redis: delivery, order and control
@@ -46,8 +47,9 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     }
     sc.send({ type: 'typing', id: 't', group });
     for (const s of [sa, sb]) expect(await s.next((f) => f.type === 'typing')).toStrictEqual({ type: 'typing', group, user: c!.id });
-    // The typer's own socket gets no echo (checked after the others had theirs).
-    await new Promise((res) => setTimeout(res, 100));
+    // The typer's own socket gets no echo. The others had theirs, so Redis took the typing before
+    // this message: replica 2 hears them in that order on the group's topic.
+    await groupMarker(r(1), b!, group, [sc]);
     expect(sc.frames.filter((f) => f.type === 'typing')).toStrictEqual([]);
   });
 
@@ -132,6 +134,7 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
       expect(await subscribers()).toBe(2);
       await sa2.close();
       // Its last socket gone, the replica still follows the group for LINGER_MS (a socket back soon finds it current).
+      // Kept: about time, the feed lingers after its last socket.
       await new Promise((r) => setTimeout(r, LINGER_MS / 5));
       expect(await subscribers()).toBe(2);
       // A message while no socket there follows the group; a socket back on that replica starts on
@@ -201,7 +204,11 @@ describe.skipIf(noScaleServers)('three replicas over Redis and PostgreSQL', () =
     await sj.next((f) => f.type === 'group_removed' && f.group === group);
     const after = await sa.request({ type: 'send', group, clientMsgId: 'after-remove', text: 'private' });
     await sa.next((f) => f.type === 'event' && f.seq === after.seq);
-    await new Promise((res) => setTimeout(res, 150));
+    // Redis took that event before the marker's read (on the joiner's control topic): replica 1's
+    // one subscriber connection hears them in that order.
+    const own = await ownGroup(r(1), joiner);
+    await controlMarker(r(1).wsUrl, joiner, sj, own);
     expect(sj.events(group).map((e) => e.seq)).toStrictEqual([ack.seq, ack.seq + 1]);
+    expect(sj.frames.filter((f) => f.type === 'event' && f.group !== group && !isMarker(f, own))).toStrictEqual([]);
   });
 });
