@@ -134,8 +134,10 @@ describe.skipIf(!REDIS_URL)('RedisBus', { timeout: 20_000 }, () => {
     expect(subscriber).toBeDefined();
     const monitor = await admin.monitor();
     const unsubscribes: string[][] = [];
+    const echoed: string[] = [];
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (source === subscriber && args[0]?.toLowerCase() === 'unsubscribe') unsubscribes.push(args.slice(1));
+      if (args[0]?.toLowerCase() === 'echo') echoed.push(args[1] ?? '');
     });
     try {
       // As group feeds end when their linger timers run out: one every 20 ms.
@@ -147,7 +149,10 @@ describe.skipIf(!REDIS_URL)('RedisBus', { timeout: 20_000 }, () => {
       const back = topics[5]!;
       await bus.subscribe(back);
       await Promise.all(dropped);
-      await sleep(100); // MONITOR's stream trails the replies
+      // MONITOR's stream trails the replies: an ECHO run after them shows in it after every UNSUBSCRIBE.
+      const marker = `after-${name}`;
+      await admin.echo(marker);
+      await waitFor(() => echoed.includes(marker), 'the ECHO after the unsubscribes in MONITOR');
       expect(unsubscribes).toHaveLength(1);
       expect(new Set(unsubscribes[0])).toStrictEqual(new Set(topics.filter((t) => t !== back).map((t) => `banyan:${t}`)));
       for (const t of topics) expect(await numsub(t)).toBe(t === back ? 1 : 0);
@@ -163,8 +168,14 @@ describe.skipIf(!REDIS_URL)('RedisBus', { timeout: 20_000 }, () => {
     const bus = await open();
     let resyncs = 0;
     bus.onResync(() => resyncs++);
-    await bus.subscribe(uniqueTopic());
-    await sleep(200);
+    const topic = uniqueTopic();
+    const received = collect(bus);
+    await bus.subscribe(topic);
+    // A resync of the first session would run as its subscriptions are answered: before a message
+    // published after them arrives on that connection.
+    const other = await open();
+    await other.publish({ topic, seq: 1, data: 'after the subscriptions' });
+    await waitFor(() => received.length === 1, 'the message after the subscriptions');
     expect(resyncs).toBe(0);
   });
 

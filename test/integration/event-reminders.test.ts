@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventReminders } from '../../src/platform/db/schema.js';
+import { eventReminders, pushQueue } from '../../src/platform/db/schema.js';
 import { ownDatabase } from '../helpers/own-database.js';
 import { LocalPushService, type Subscriber } from '../helpers/push-service.js';
 import { waitUntil } from '../helpers/replicas.js';
@@ -106,7 +106,16 @@ describe.each(storageModes())('event reminders (%s)', (mode) => {
     });
     expect(pushed!.payload.body).toContain('The old bridge');
     expect(pushed!.urgency).toBe('high');
-    await sleep(1500);
+    // Nothing more can come: the reminder fired (its row is gone, so no run fires it again) and
+    // every push it owed in the group has been sent (the queue keeps a row at count 0 once sent).
+    const db = server.app.storage.db;
+    await waitUntil(
+      async () =>
+        (await db.select().from(eventReminders)).every((row) => row.groupId !== g || row.messageSeq !== seq) &&
+        (await db.select().from(pushQueue)).every((row) => row.groupId !== g || row.count === 0),
+      10_000,
+      'the reminder fired and every push it owed sent',
+    );
     expect(reminders(going!.sub)).toHaveLength(1);
     expect(reminders(maybe!.sub)).toHaveLength(1);
     for (const u of [no!, changed!, removed!, silent!, unanswered!, blocker!, owner]) expect(reminders(u.sub), u.name).toEqual([]);

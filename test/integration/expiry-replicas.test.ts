@@ -11,10 +11,13 @@ const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 const GROUPS = 4;
 const PER_GROUP = 30;
 
-const erasedBy = async (replica: Replica): Promise<number> => {
+const metric = async (replica: Replica, line: RegExp): Promise<number> => {
   const text = await (await fetch(`${replica.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-  return Number(/^banyan_messages_expired_total (\d+)/m.exec(text)?.[1] ?? 0);
+  return Number(line.exec(text)?.[1] ?? 0);
 };
+const erasedBy = (replica: Replica) => metric(replica, /^banyan_messages_expired_total (\d+)/m);
+/** Expiry sweeps the replica has finished (counted after the sweep's erasures). */
+const sweepsBy = (replica: Replica) => metric(replica, /^banyan_job_runs_total\{job="messages\.expiry"\} (\d+)/m);
 
 describe.skipIf(noScaleServers)('disappearing messages across replicas', () => {
   let set: ReplicaSet;
@@ -64,8 +67,13 @@ describe.skipIf(noScaleServers)('disappearing messages across replicas', () => {
     const total = GROUPS * PER_GROUP;
     const erased = async () => (await erasedBy(r0)) + (await erasedBy(r1)) - before;
     await waitUntil(async () => (await erased()) >= total, 30_000, 'every message erased');
-    // A few more sweeps on both: nothing is erased twice.
-    await new Promise((r) => setTimeout(r, 500));
+    // Two more sweeps on both (at least one begun after every erasure above): nothing is erased twice.
+    const swept = await Promise.all([sweepsBy(r0), sweepsBy(r1)]);
+    await waitUntil(
+      async () => (await sweepsBy(r0)) >= swept[0]! + 2 && (await sweepsBy(r1)) >= swept[1]! + 2,
+      10_000,
+      'two more sweeps on each replica',
+    );
     expect(await erased()).toBe(total);
 
     // The socket on replica 1 heard of every message once, whichever replica erased it.

@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendMessages, eventsAfter } from '../../src/features/messages/queries.js';
+import { waitUntil } from '../helpers/replicas.js';
 import { createGroup, startServer, storageModes, type TestServer, type TestUser } from '../helpers/server.js';
 import { range, sleep, tokenUsers } from '../helpers/users.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
@@ -182,7 +183,8 @@ describe.each(storageModes())('docs/protocol.md §1 guarantees (%s)', (mode) => 
       }
       // The last one stays: from its ready to the end of the stream, every event exactly once.
       last = await open(member!);
-      await sleep(50);
+      // The stream goes on past its ready: an event of the group reaches it (or the stream is over).
+      await Promise.race([last.next((f) => f.type === 'event' && f.group === group), stream]);
     } finally {
       sending = false;
       await stream;
@@ -192,7 +194,7 @@ describe.each(storageModes())('docs/protocol.md §1 guarantees (%s)', (mode) => 
     expect(seqsOf(events)).toEqual(range(from + 1, lastSent));
     // With the log quiet and no socket left, a start begins the feed again and names exactly its end.
     await last.close();
-    await sleep(50);
+    await waitUntil(() => server.app.gateway.hub.feeds.deliveredSeq(group) === -1, 5000, 'the feed ended with the last socket');
     expect(listedAt(await open(member!))).toBe(lastSent);
   });
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tokens } from '../../src/platform/auth/tokens.js';
 import { randomAddress } from '../helpers/addresses.js';
-import { freePort, Replica, replicaEnv, sleep } from '../helpers/replicas.js';
+import { roundTrip } from '../helpers/markers.js';
+import { freePort, Replica, replicaEnv, waitUntil } from '../helpers/replicas.js';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -226,26 +227,36 @@ describe('presence frames on the wire', () => {
   });
 
   it('a viewer gets the frames of one flush in one write', async () => {
-    const [viewer, ...subjects] = Array.from({ length: 6 }, (_, i) => `wire-${i}-${Date.now()}`);
-    const tokensOf = new Map(await Promise.all([viewer!, ...subjects].map(async (id) => [id, await tokenOf(id)] as const)));
+    const [viewer, marker, ...subjects] = Array.from({ length: 7 }, (_, i) => `wire-${i}-${Date.now()}`);
+    const tokensOf = new Map(await Promise.all([viewer!, marker!, ...subjects].map(async (id) => [id, await tokenOf(id)] as const)));
     const open = async (id: string) => {
       const s = await connect(replica.wsUrl, tokensOf.get(id)!);
       sockets.push(s);
       return s;
     };
     // Users exist once seen; then one small group holds them all.
-    for (const s of await Promise.all(subjects.map(open))) await s.close();
+    for (const s of await Promise.all([marker!, ...subjects].map(open))) await s.close();
     const created = await replica.http('POST', '/v1/groups', { token: tokensOf.get(viewer!)!, body: { name: 'Wire', members: subjects } });
     expect(created.status).toBe(201);
+    const withMarker = await replica.http('POST', '/v1/groups', {
+      token: tokensOf.get(viewer!)!,
+      body: { name: 'Marker', members: [marker] },
+    });
+    expect(withMarker.status).toBe(201);
     const v = await open(viewer!);
-    await sleep(COALESCE_MS * 3);
+    // The subjects' offline flush is done before counting: the marker's online is gathered after it
+    // and flushed later (one flush at a time), and the pong covers the rest of its write. The marker
+    // stays connected, so no offline of its own falls into the count.
+    const from = v.frames.length;
+    await open(marker!);
+    await v.next((f) => f.type === 'presence' && f.user === marker && f.online, 5000, from);
+    await roundTrip(v);
     const viewerPort = (v.ws as unknown as { _socket: { localPort: number } })._socket.localPort;
     const before = segmentsSent(replica.port, viewerPort);
     if (before === undefined) return; // no `ss` here: nothing to count
     const online = () => v.frames.filter((f) => f.type === 'presence' && f.online && subjects.includes(f.user)).length;
     await Promise.all(subjects.map(open));
-    const deadline = Date.now() + 5000;
-    while (online() < subjects.length && Date.now() < deadline) await sleep(20);
+    await waitUntil(() => online() >= subjects.length, 5000, 'every subject online at the viewer');
     expect(online()).toBe(subjects.length);
     // Five frames; one write per flush they fell into (the five starts may straddle two flushes).
     expect(segmentsSent(replica.port, viewerPort)! - before).toBeLessThanOrEqual(2);

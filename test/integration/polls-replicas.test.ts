@@ -1,3 +1,4 @@
+import postgres from 'postgres';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ownDatabase } from '../helpers/own-database.js';
 import { LocalPushService } from '../helpers/push-service.js';
@@ -125,7 +126,23 @@ describe.skipIf(noScaleServers)('polls and events across replicas', () => {
       set = await startReplicas(3, { databaseUrl: database.url, env });
       await waitUntil(() => reminders(0).length > 0, 15_000, 'the reminder after the restart');
       expect(reminders(0)[0]!.at).toBeLessThan(startsAt.getTime());
-      await sleep(2000);
+      // Nothing more can come: the reminder fired (its row is gone, so no replica fires it again) and
+      // every push owed in the group has been sent (the queue keeps a row at count 0 once sent).
+      const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+      try {
+        await waitUntil(
+          async () => {
+            const [row] = await sql<{ owed: number }[]>`
+              select (select count(*) from event_reminders where group_id = ${g} and message_seq = ${posted.body.seq})
+                   + (select count(*) from push_queue where group_id = ${g} and count > 0) as owed`;
+            return Number(row?.owed) === 0;
+          },
+          15_000,
+          'the reminder fired and every push owed in the group sent',
+        );
+      } finally {
+        await sql.end();
+      }
       expect(reminders(0)).toHaveLength(1);
       expect(reminders(1)).toEqual([]);
       expect(push.rejected).toEqual([]);

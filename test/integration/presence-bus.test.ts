@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, noScaleServers, PrivateRedis, replicaSockets, sleep, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
+import { presenceMarker } from '../helpers/markers.js';
+import { killAll, noScaleServers, PrivateRedis, replicaSockets, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
+import type { TestUser } from '../helpers/server.js';
 
 // What presence costs the bus (docs/protocol.md §8 "Profiles and presence"): one flush is one bus message to every
 // replica, however many connected viewers it reaches, and each replica hands its own viewers
@@ -34,18 +36,27 @@ describe.skipIf(noScaleServers)('presence on the bus', () => {
 
   it('one flush reaching many viewers on two replicas is one PUBLISH, and every viewer gets its frame', async () => {
     const [subject, ...viewers] = await Promise.all(Array.from({ length: VIEWERS + 1 }, () => set.user()));
+    const markers = await Promise.all(Array.from({ length: 4 }, () => set.user()));
+    /** A flush of each replica gathered after this call has been sent, and heard here when `heardToo`. */
+    const flushedOnBoth = async (users: TestUser[], heardToo: boolean) => {
+      for (const [i, marker] of users.entries()) {
+        await presenceMarker(set.replicas[i]!, marker, [{ user: viewers[0]!, socket: open[0]! }]);
+        if (heardToo) await waitUntil(() => heard.some((m) => m.payload.includes(marker.id)), 5000, `replica ${i}'s marker on the bus`);
+      }
+    };
     const created = await set.replicas[0]!.http('POST', '/v1/groups', {
       token: subject!.token,
       body: { name: 'G', members: viewers.map((v) => v.id) },
     });
     expect(created.status).toBe(201);
     const open = await Promise.all(viewers.map((v, i) => on(i % 2, v)));
-    // The viewers' own arrivals are flushed before the subject comes.
-    await sleep(COALESCE_MS * 3);
+    // The viewers' own arrivals are flushed (on each replica) before the subject comes.
+    await flushedOnBoth(markers.slice(0, 2), false);
     heard.length = 0;
     await on(0, subject!);
     await Promise.all(open.map((s) => s.next((f) => f.type === 'presence' && f.user === subject!.id && f.online)));
-    await sleep(COALESCE_MS * 2);
+    // A second publish carrying the subject would be on the bus before a later flush of its replica.
+    await flushedOnBoth(markers.slice(2), true);
     const carrying = heard.filter((m) => m.payload.includes(subject!.id) && m.payload.includes('presence'));
     expect(carrying.map((m) => m.channel)).toEqual(['banyan:presence']);
     // The subject's frame once, not once per viewer.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, noScaleServers, replicaSockets, sleep, startReplicas, type ReplicaSet } from '../helpers/replicas.js';
+import { killAll, noScaleServers, type Replica, replicaSockets, startReplicas, waitUntil, type ReplicaSet } from '../helpers/replicas.js';
+import { presenceMarker } from '../helpers/markers.js';
 import type { TestUser } from '../helpers/server.js';
 
 // docs/protocol.md §8 "Profiles and presence" and "Presence" across three gateway processes over PostgreSQL and
@@ -11,13 +12,20 @@ const COALESCE_MS = 100;
 /** The bound the server promises, and slack for a loaded machine. */
 const OFFLINE_BOUND_MS = Math.ceil((TTL_MS * 4) / 3) + COALESCE_MS;
 const SLACK_MS = 1500;
+const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
+
+/** Heartbeat runs the replica has finished (each one looks for dead replicas and reports their users). */
+const heartbeatsOf = async (replica: Replica): Promise<number> => {
+  const text = await (await fetch(`${replica.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+  return Number(/^banyan_job_runs_total\{job="presence\.heartbeat"\} (\d+)/m.exec(text)?.[1] ?? 0);
+};
 
 describe.skipIf(noScaleServers)('profiles and presence across replicas', () => {
   let set: ReplicaSet;
   const { sockets, on } = replicaSockets(() => set);
 
   beforeAll(async () => {
-    set = await startReplicas(3, { env: { PRESENCE_TTL_MS: String(TTL_MS), PRESENCE_COALESCE_MS: String(COALESCE_MS) } });
+    set = await startReplicas(3, { env: { PRESENCE_TTL_MS: String(TTL_MS), PRESENCE_COALESCE_MS: String(COALESCE_MS), METRICS_TOKEN } });
   });
   afterAll(async () => {
     await Promise.all(sockets.map((s) => s.close()));
@@ -47,21 +55,22 @@ describe.skipIf(noScaleServers)('profiles and presence across replicas', () => {
   });
 
   it('a user connected on two replicas stays online until the last socket closes', async () => {
-    const [asha, bela] = await Promise.all([set.user(), set.user()]);
+    const [asha, bela, marker] = await Promise.all([set.user(), set.user(), set.user()]);
     await group(asha, [bela]);
     const sa = await on(0, asha);
     const b1 = await on(1, bela);
     const b2 = await on(2, bela);
     await sa.next((f) => f.type === 'presence' && f.user === bela.id && f.online);
     await b1.close();
-    await sleep(COALESCE_MS * 4);
+    // A wrong offline would be replica 1's (where b1 closed), in a flush before the marker's there.
+    await presenceMarker(r(1), marker, [{ user: asha, socket: sa }]);
     expect(sa.frames.filter((f) => f.type === 'presence' && f.user === bela.id && !f.online)).toEqual([]);
     await b2.close();
     await sa.next((f) => f.type === 'presence' && f.user === bela.id && !f.online);
   });
 
   it("a killed replica's users go offline for the others within the bound, reported once", async () => {
-    const [asha, bela, cara] = await Promise.all([set.user(), set.user(), set.user()]);
+    const [asha, bela, cara, marker0, marker1] = await Promise.all([set.user(), set.user(), set.user(), set.user(), set.user()]);
     await group(asha, [bela, cara]);
     const sa = await on(0, asha);
     const sc = await on(1, cara);
@@ -76,7 +85,16 @@ describe.skipIf(noScaleServers)('profiles and presence across replicas', () => {
     expect(Date.parse(off.lastSeen)).toBeLessThanOrEqual(killedAt);
     expect(Date.parse(off.lastSeen)).toBeGreaterThan(killedAt - TTL_MS);
     await sc.next((f) => f.type === 'presence' && f.user === bela.id && !f.online);
-    await sleep(TTL_MS);
+    // A second report would come from a survivor's own heartbeat: two more on each (one begun after
+    // the report), then a flush of each after them.
+    const beats = await Promise.all([heartbeatsOf(r(0)), heartbeatsOf(r(1))]);
+    await waitUntil(
+      async () => (await heartbeatsOf(r(0))) >= beats[0]! + 2 && (await heartbeatsOf(r(1))) >= beats[1]! + 2,
+      10_000,
+      'two more heartbeats on each survivor',
+    );
+    await presenceMarker(r(0), marker0, [{ user: asha, socket: sa }]);
+    await presenceMarker(r(1), marker1, [{ user: asha, socket: sa }]);
     expect(sa.frames.filter((f) => f.type === 'presence' && f.user === bela.id && !f.online)).toHaveLength(1);
   });
 });

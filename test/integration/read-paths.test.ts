@@ -160,20 +160,26 @@ describe.skipIf(noScaleServers)('hot read paths across three replicas', () => {
     let answeredAt = Number.POSITIVE_INFINITY;
     let hammering = true;
     const late: number[] = [];
-    const hammer = [1, 2].map(async (i) => {
+    /** Requests each hammer has started, in all and after the answer. */
+    const started = [0, 0];
+    const afterAnswer = [0, 0];
+    const hammer = [1, 2].map(async (i, h) => {
       while (hammering) {
-        const started = performance.now();
+        const startedAt = performance.now();
+        started[h]!++;
+        if (startedAt > answeredAt) afterAnswer[h]!++;
         const res = await me(i, user.token);
-        if (res.status === 200 && started > answeredAt) late.push(i);
+        if (res.status === 200 && startedAt > answeredAt) late.push(i);
       }
     });
-    await new Promise((res) => setTimeout(res, 100));
+    // Both replicas are answering the token when it is revoked, and go on well past the answer.
+    await waitUntil(() => started.every((n) => n >= 3), 10_000, 'requests running on both replicas');
     const out = await r(0).http('DELETE', '/v1/sessions/current', { token: user.token });
     answeredAt = performance.now();
     expect(out.status).toBe(204);
     // At once, not after some propagation time: the very next request on each replica.
     expect(await Promise.all([0, 1, 2].map(async (i) => (await me(i, user.token)).status))).toStrictEqual([401, 401, 401]);
-    await new Promise((res) => setTimeout(res, 200));
+    await waitUntil(() => afterAnswer.every((n) => n >= 5), 10_000, 'requests started after the answer on both replicas');
     hammering = false;
     await Promise.all(hammer);
     expect(late).toStrictEqual([]);
