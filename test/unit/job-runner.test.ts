@@ -1,50 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type Job, type JobLease, type JobTimers, JobTrigger } from '../../src/platform/jobs/job.js';
+import { ManualClock } from '../../src/platform/clock.js';
+import { type Job, type JobLease, JobTrigger } from '../../src/platform/jobs/job.js';
 import { JobRunner } from '../../src/platform/jobs/runner.js';
 import { createLogger } from '../../src/platform/obs/logger.js';
 import { createMetrics } from '../../src/platform/obs/metrics.js';
-
-/** Time that moves only when the test says: timers fire in due order, each after the work it started has settled. */
-class ManualTimers implements JobTimers {
-  private t = 0;
-  private nextId = 1;
-  private readonly due = new Map<number, { at: number; run: () => void }>();
-
-  now(): number {
-    return this.t;
-  }
-  setTimeout(run: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.due.set(id, { at: this.t + ms, run });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.due.delete(handle as number);
-  }
-  random(): number {
-    return 0.5;
-  }
-
-  /** Moves time forward by `ms`, firing what falls due on the way. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await settled();
-      const next = [...this.due.entries()].filter(([, d]) => d.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!next) break;
-      this.due.delete(next[0]);
-      this.t = next[1].at;
-      next[1].run();
-    }
-    this.t = end;
-    await settled();
-  }
-}
-
-/** Lets promise chains started so far run to their next real wait (no time passes). */
-async function settled(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-}
 
 /** A promise the test resolves. */
 function gate() {
@@ -55,9 +14,9 @@ function gate() {
 
 const logger = createLogger('silent');
 
-function runnerWith(timers: ManualTimers) {
+function runnerWith(clock: ManualClock) {
   const metrics = createMetrics();
-  const runner = new JobRunner({ logger, metrics, timers });
+  const runner = new JobRunner({ logger, metrics, clock, random: () => 0.5 });
   const count = async (name: 'banyan_job_runs_total' | 'banyan_job_failures_total', job: string) => {
     const metric = await metrics.registry.getSingleMetric(name)!.get();
     return metric.values.find((v) => v.labels.job === job)?.value ?? 0;
@@ -67,7 +26,7 @@ function runnerWith(timers: ManualTimers) {
 
 describe('JobRunner', () => {
   it('starts jobs in registration order and stops them in reverse, each after its own stop', async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock(0);
     const { runner } = runnerWith(timers);
     const log: string[] = [];
     const job = (name: string): Job => ({
@@ -83,26 +42,26 @@ describe('JobRunner', () => {
     runner.add(job('a'), job('b'), job('c'));
     expect(runner.names).toEqual(['a', 'b', 'c']);
     runner.start();
-    await timers.advance(0);
+    await timers.advanceAsync(0);
     expect(log).toEqual(['run a', 'run b', 'run c']);
     await runner.stop();
     expect(log.slice(3)).toEqual(['stop c', 'stop b', 'stop a']);
   });
 
   it('a periodic job first runs one interval after start, then every interval plus its jitter', async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock(0);
     const { runner } = runnerWith(timers);
     const runs: number[] = [];
     runner.add({ name: 'p', kind: 'periodic', everyMs: 1000, jitterMs: 200, run: async () => void runs.push(timers.now()) });
     runner.start();
-    await timers.advance(3500);
+    await timers.advanceAsync(3500);
     // random() is 0.5: each wait is 1000 + 100.
     expect(runs).toEqual([1100, 2200, 3300]);
     await runner.stop();
   });
 
   it('never runs a job twice at once: kicks during a run bring one run after it', async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock(0);
     const { runner } = runnerWith(timers);
     const trigger = new JobTrigger();
     let running = 0;
@@ -121,29 +80,29 @@ describe('JobRunner', () => {
       },
     });
     runner.start();
-    await timers.advance(0);
+    await timers.advanceAsync(0);
     expect(runs).toBe(1);
     for (let i = 0; i < 5; i++) trigger.kick();
-    await timers.advance(10);
+    await timers.advanceAsync(10);
     expect(runs).toBe(1);
     gates[0]!.open();
-    await timers.advance(0);
+    await timers.advanceAsync(0);
     expect(runs).toBe(2);
     gates[1]!.open();
-    await timers.advance(0);
+    await timers.advanceAsync(0);
     // The five kicks came during one run: one run after it, not five.
     expect(runs).toBe(2);
     expect(mostAtOnce).toBe(1);
     trigger.kick(50);
-    await timers.advance(49);
+    await timers.advanceAsync(49);
     expect(runs).toBe(2);
-    await timers.advance(1);
+    await timers.advanceAsync(1);
     expect(runs).toBe(3);
     await runner.stop();
   });
 
   it('counts and logs a failed run, and the job runs again at its next time', async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock(0);
     const { runner, count } = runnerWith(timers);
     let runs = 0;
     runner.add({
@@ -156,10 +115,10 @@ describe('JobRunner', () => {
       },
     });
     runner.start();
-    await timers.advance(1000);
+    await timers.advanceAsync(1000);
     expect(runs).toBe(1);
     expect(await count('banyan_job_failures_total', 'flaky')).toBe(1);
-    await timers.advance(1000);
+    await timers.advanceAsync(1000);
     expect(runs).toBe(2);
     expect(await count('banyan_job_runs_total', 'flaky')).toBe(2);
     expect(await count('banyan_job_failures_total', 'flaky')).toBe(1);
@@ -167,7 +126,7 @@ describe('JobRunner', () => {
   });
 
   it('stop waits for the run in progress, then the job stops, and nothing runs after', async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock(0);
     const { runner } = runnerWith(timers);
     const log: string[] = [];
     const blocked = gate();
@@ -187,20 +146,20 @@ describe('JobRunner', () => {
       },
     });
     runner.start();
-    await timers.advance(0);
+    await timers.advanceAsync(0);
     const stopped = runner.stop().then(() => log.push('stop resolved'));
-    await timers.advance(0);
+    await timers.advanceAsync(0);
     expect(log).toEqual(['run started']);
     blocked.open();
     await stopped;
     expect(log).toEqual(['run started', 'run ended', 'stopped', 'stop resolved']);
     trigger.kick();
-    await timers.advance(1000);
+    await timers.advanceAsync(1000);
     expect(log.filter((l) => l === 'run started')).toHaveLength(1);
   });
 
   it('a run asks for its next time; a gathering wait is not cut short by kicks', async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock(0);
     const { runner } = runnerWith(timers);
     const trigger = new JobTrigger();
     const runs: number[] = [];
@@ -211,25 +170,25 @@ describe('JobRunner', () => {
     };
     runner.add({ name: 'batch', kind: 'queued', everyMs: 5000, trigger, run });
     runner.start();
-    await timers.advance(50);
+    await timers.advanceAsync(50);
     // At start, at once again after a full batch, then a gathering wait of 100 ms.
     expect(runs).toEqual([0, 0]);
     trigger.kick();
-    await timers.advance(99 - 50);
+    await timers.advanceAsync(99 - 50);
     expect(runs).toEqual([0, 0]);
-    await timers.advance(1);
+    await timers.advanceAsync(1);
     // The kick during the gathering wait was kept: the wait after that run (1000 ms) is cut short.
     expect(runs).toEqual([0, 0, 100, 100]);
     // An ordinary wait is cut short by a kick.
-    await timers.advance(10);
+    await timers.advanceAsync(10);
     trigger.kick();
-    await timers.advance(0);
+    await timers.advanceAsync(0);
     expect(runs).toEqual([0, 0, 100, 100, 110]);
     await runner.stop();
   });
 
   it('skips a run whose lease another replica holds, and runs when it is free again', async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock(0);
     const { runner, count } = runnerWith(timers);
     let heldElsewhere = true;
     const lease: JobLease = {
@@ -238,17 +197,17 @@ describe('JobRunner', () => {
     let runs = 0;
     runner.add({ name: 'prune', kind: 'periodic', everyMs: 1000, lease, run: async () => void runs++ });
     runner.start();
-    await timers.advance(1000);
+    await timers.advanceAsync(1000);
     expect(runs).toBe(0);
     heldElsewhere = false;
-    await timers.advance(1000);
+    await timers.advanceAsync(1000);
     expect(runs).toBe(1);
     expect(await count('banyan_job_runs_total', 'prune')).toBe(1);
     await runner.stop();
   });
 
   it('refuses a name registered twice', () => {
-    const { runner } = runnerWith(new ManualTimers());
+    const { runner } = runnerWith(new ManualClock(0));
     const job: Job = { name: 'same', kind: 'queued', run: async () => undefined };
     expect(() => runner.add(job, { ...job })).toThrow(/twice/);
   });

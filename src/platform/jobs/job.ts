@@ -68,24 +68,3 @@ export class JobTrigger {
     this.fire = fire;
   }
 }
-
-/** Time for the runner; tests step a manual one. */
-export interface JobTimers {
-  now(): number;
-  setTimeout(run: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  /** In [0, 1), for jitter. */
-  random(): number;
-}
-
-export const systemTimers: JobTimers = {
-  now: () => Date.now(),
-  setTimeout: (run, ms) => {
-    const timer = setTimeout(run, ms);
-    // Background work never keeps a process alive: stop() ends it when the server stops.
-    timer.unref();
-    return timer;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  random: Math.random,
-};

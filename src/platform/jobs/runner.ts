@@ -1,7 +1,15 @@
 import type { Logger } from '../obs/logger.js';
-import { type Job, type JobNext, type JobTimers, systemTimers } from './job.js';
+import { type Clock, systemClock, type Timer } from '../clock.js';
+import type { Job, JobNext } from './job.js';
 
 /** What the runner records of each job (obs/metrics.ts's job block). */
+/** The runner's time: the clock its timers run on, and jitter's randomness (tests fix both). */
+interface JobTime {
+  clock: Clock;
+  /** In [0, 1). */
+  random(): number;
+}
+
 export interface JobMetrics {
   jobRuns: { inc(labels: { job: string }): void };
   jobFailures: { inc(labels: { job: string }): void };
@@ -10,7 +18,7 @@ export interface JobMetrics {
 
 /** One registered job and its schedule. */
 class Scheduled {
-  private timer: unknown;
+  private timer: Timer | undefined;
   private dueAt = Number.POSITIVE_INFINITY;
   private running: Promise<void> | undefined;
   /** The soonest a kick during a run asked for the next (undefined: no kick). */
@@ -21,7 +29,7 @@ class Scheduled {
 
   constructor(
     readonly job: Job,
-    private readonly timers: JobTimers,
+    private readonly time: JobTime,
     private readonly logger: Logger,
     private readonly metrics: JobMetrics | undefined,
   ) {}
@@ -36,7 +44,7 @@ class Scheduled {
   async stop(): Promise<void> {
     this.stopped = true;
     this.job.trigger?.bind(undefined);
-    this.timers.clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     await this.running;
     try {
@@ -56,12 +64,13 @@ class Scheduled {
   /** Runs within `ms` (an earlier run already due stays). */
   private schedule(ms: number, gather = false): void {
     if (this.stopped) return;
-    const at = this.timers.now() + ms;
+    const at = this.time.clock.now() + ms;
     if (this.timer !== undefined && this.dueAt <= at && !gather) return;
-    this.timers.clearTimeout(this.timer);
+    this.timer?.cancel();
     this.dueAt = at;
     this.gathering = gather;
-    this.timer = this.timers.setTimeout(() => this.fire(), ms);
+    // Background work never keeps a process alive: stop() ends it when the server stops.
+    this.timer = this.time.clock.setTimeout(() => this.fire(), ms).unref();
   }
 
   private fire(): void {
@@ -82,9 +91,10 @@ class Scheduled {
 
   /** One run, timed and counted; a failure is logged and the job waits its usual interval. */
   private async runOnce(): Promise<JobNext | undefined> {
-    const { job, timers, metrics } = this;
+    const { job, metrics } = this;
+    const { clock } = this.time;
     const labels = { job: job.name };
-    const started = timers.now();
+    const started = clock.now();
     try {
       let result: unknown;
       if (job.lease) {
@@ -100,13 +110,13 @@ class Scheduled {
       this.logger.warn(`job ${job.name} failed; it runs again later`, { err });
       return undefined;
     } finally {
-      metrics?.jobDuration.observe(labels, (timers.now() - started) / 1000);
+      metrics?.jobDuration.observe(labels, (clock.now() - started) / 1000);
     }
   }
 
   private usualWaitMs(): number {
     const every = this.job.everyMs ?? 0;
-    return every + Math.floor((this.job.jitterMs ?? 0) * this.timers.random());
+    return every + Math.floor((this.job.jitterMs ?? 0) * this.time.random());
   }
 }
 
@@ -119,14 +129,21 @@ export class JobRunner {
   private readonly jobs: Scheduled[] = [];
   private started = false;
 
-  constructor(private readonly deps: { logger: Logger; metrics?: JobMetrics; timers?: JobTimers }) {}
+  constructor(private readonly deps: { logger: Logger; metrics?: JobMetrics; clock?: Clock; random?: () => number }) {}
 
   /** Registers jobs (before start): they start in this order and stop in the reverse. */
   add(...jobs: Job[]): this {
     if (this.started) throw new Error('jobs are registered before the runner starts');
     for (const job of jobs) {
       if (this.jobs.some((s) => s.job.name === job.name)) throw new Error(`job ${job.name} registered twice`);
-      this.jobs.push(new Scheduled(job, this.deps.timers ?? systemTimers, this.deps.logger, this.deps.metrics));
+      this.jobs.push(
+        new Scheduled(
+          job,
+          { clock: this.deps.clock ?? systemClock, random: this.deps.random ?? Math.random },
+          this.deps.logger,
+          this.deps.metrics,
+        ),
+      );
     }
     return this;
   }
