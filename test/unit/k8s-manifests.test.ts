@@ -9,6 +9,7 @@ import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { describe, expect, it } from 'vitest';
+import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import { type ConfigInput, loadConfig, settingNames } from '../../src/platform/config.js';
 
@@ -19,17 +20,53 @@ import { type ConfigInput, loadConfig, settingNames } from '../../src/platform/c
 const root = resolve(import.meta.dirname, '../..');
 const dir = join(root, 'deploy/k8s');
 
-/** apiVersion/kind → the schema-validating model of it. */
-const MODELS: Record<string, new (data: any) => { validate(): void }> = {
-  'v1/Namespace': Namespace,
-  'v1/Secret': Secret,
-  'v1/Service': Service,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+/** apiVersion/kind → the schema-validating model of it, and the module whose `I<kind>` types it. */
+const MODELS: Record<string, [new (data: any) => { validate(): void }, string]> = {
+  'v1/Namespace': [Namespace, 'kubernetes-models/v1/Namespace'],
+  'v1/Secret': [Secret, 'kubernetes-models/v1/Secret'],
+  'v1/Service': [Service, 'kubernetes-models/v1/Service'],
+  'apps/v1/Deployment': [Deployment, 'kubernetes-models/apps/v1/Deployment'],
+  'policy/v1/PodDisruptionBudget': [PodDisruptionBudget, 'kubernetes-models/policy/v1/PodDisruptionBudget'],
+  'networking.k8s.io/v1/Ingress': [Ingress, 'kubernetes-models/networking.k8s.io/v1/Ingress'],
+  'networking.k8s.io/v1/NetworkPolicy': [NetworkPolicy, 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'],
+  'monitoring.coreos.com/v1/ServiceMonitor': [
+    ServiceMonitor,
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor',
+  ],
 };
+
+/**
+ * Fields the API does not know (a typo such as `readinessProb` would be dropped by the API server
+ * without a word, and the JSON schemas allow extra fields): each manifest is type-checked as an
+ * object literal of its kind's TypeScript interface, whose excess-property check names them.
+ */
+function unknownFields(docs: any[]): string[] {
+  const fileName = join(dir, 'manifests.check.ts');
+  const source = docs
+    .map(
+      (doc, i) =>
+        `import type { I${doc.kind} as T${i} } from '${MODELS[`${doc.apiVersion}/${doc.kind}`]![1]}';\nexport const m${i}: T${i} = ${JSON.stringify(doc)};`,
+    )
+    .join('\n');
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (name, language, ...rest) =>
+    name === fileName ? ts.createSourceFile(name, source, language) : getSourceFile.call(host, name, language, ...rest);
+  host.fileExists = (name) => name === fileName || fileExists.call(host, name);
+  host.readFile = (name) => (name === fileName ? source : readFile.call(host, name));
+  const program = ts.createProgram([fileName], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' '));
+}
+
 /** Read by the AWS SDK for the bucket of STORAGE_URL (README's settings table says so), not by Banyan's config. */
 const AWS_SDK_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
 
@@ -62,17 +99,24 @@ describe('deploy/k8s', () => {
   it('lists files that exist, each of a known kind that its schema accepts', () => {
     for (const file of kustomization.resources) expect(existsSync(join(dir, file)), file).toBe(true);
     for (const { file, doc } of all) {
-      const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+      const [Model] = MODELS[`${doc.apiVersion}/${doc.kind}`] ?? [];
       expect(Model, `${file}: ${doc.apiVersion} ${doc.kind}`).toBeDefined();
       expect(() => new Model!(doc).validate(), file).not.toThrow();
     }
   });
 
-  it('the schemas catch a wrong field (the check can fail)', () => {
+  it('uses no field its kind does not have', { timeout: 60_000 }, () => {
+    expect(unknownFields(all.map(({ doc }) => doc))).toEqual([]);
+  });
+
+  it('the checks catch a wrong or misspelt field (they can fail)', { timeout: 60_000 }, () => {
     const broken = structuredClone(deployment);
     broken.spec.template.spec.containers[0].ports[0].containerPort = 'http';
     expect(() => new Deployment(broken).validate()).toThrow(/containerPort/);
     expect(() => new Service({ ...service, spec: { ...service.spec, ports: [{ name: 'http' }] } }).validate()).toThrow(/port/);
+    const typo = structuredClone(deployment);
+    typo.spec.template.spec.containers[0].readinessProb = typo.spec.template.spec.containers[0].readinessProbe;
+    expect(unknownFields([typo]).join('\n')).toMatch(/readinessProb\W* does not exist in type 'IContainer'/);
   });
 
   it('runs three replicas, whose pods every selector selects', () => {
