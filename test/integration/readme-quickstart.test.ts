@@ -8,8 +8,9 @@ import { freePort, track } from '../helpers/replicas.js';
 // README's "Try it in 30 seconds" is run as written: its `sh` block in bash, from the repository
 // root, on the embedded default (`npm start`, built by the global setup); what it prints is compared
 // with the block after it. Only PORT and DATA_DIR come from the environment (a free port and a new
-// directory), which the commands read (`${PORT:-8080}`, the server's settings); nothing else of the
-// test's environment reaches them (no DATABASE_URL or REDIS_URL: the README promises no setup).
+// directory), which the commands read (`${PORT:-8080}`, the server's settings), and TMPDIR (so
+// that mktemp's file goes with the rest); nothing else of the test's environment reaches them (no
+// DATABASE_URL or REDIS_URL: the README promises no setup).
 
 const root = resolve(import.meta.dirname, '../..');
 const SECTION = '## Try it in 30 seconds';
@@ -43,11 +44,12 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 
 describe('README quick start', () => {
   const { commands, expected } = quickStart(readFileSync(join(root, 'README.md'), 'utf8'));
-  const dataDir = mkdtempSync(join(tmpdir(), 'banyan-quickstart-'));
+  // The server's DATA_DIR, and the TMPDIR of the commands' mktemp: removed afterwards.
+  const work = mkdtempSync(join(tmpdir(), 'banyan-quickstart-'));
   let stopAll = () => {};
   afterAll(async () => {
     stopAll();
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   });
 
   it('the comparison tells a wrong output from the right one', () => {
@@ -63,7 +65,7 @@ describe('README quick start', () => {
 
   it('prints what the README says', { timeout: 300_000 }, async () => {
     const port = await freePort();
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmpdir(), PORT: String(port), DATA_DIR: dataDir };
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: work, PORT: String(port), DATA_DIR: join(work, 'data') };
     // Its own process group, so the server it starts in the background is stopped with it.
     const shell = spawn('bash', ['-c', commands], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     stopAll = () => {
