@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startApp, type App } from '../../src/platform/app.js';
 import { loadConfig, type ConfigInput } from '../../src/platform/config.js';
 import { copyPgliteTemplate } from './pglite.js';
@@ -68,6 +69,21 @@ export const generousLimits = {
 let counter = 0;
 export const uniqueName = (prefix = 'user') => `${prefix}${process.pid}x${Date.now().toString(36)}x${counter++}`.toLowerCase();
 
+let sharedBlobs: string | undefined;
+/**
+ * Servers given REDIS_URL are replicas of one deployment: they keep files in one directory
+ * of this test process (STORAGE_SHARED=on is then true), unless the test chose a STORAGE_URL.
+ */
+function sharedFileStore(env: ConfigInput): ConfigInput {
+  if (!env.REDIS_URL || env.STORAGE_URL !== undefined || env.STORAGE_SHARED !== undefined) return {};
+  if (!sharedBlobs) {
+    const dir = mkdtempSync(join(tmpdir(), 'banyan-shared-blobs-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    sharedBlobs = dir;
+  }
+  return { STORAGE_URL: pathToFileURL(sharedBlobs).href, STORAGE_SHARED: 'on' };
+}
+
 /** Starts a real gateway on port 0, in this process, on the given storage. */
 export async function startServer(options: { mode?: StorageMode; env?: ConfigInput } = {}): Promise<TestServer> {
   const mode = options.mode ?? 'pglite';
@@ -83,6 +99,7 @@ export async function startServer(options: { mode?: StorageMode; env?: ConfigInp
     REDIS_URL: '',
     DRAIN_TIMEOUT_MS: '2000',
     ...generousLimits,
+    ...sharedFileStore(options.env ?? {}),
     ...options.env,
   });
   const app = await startApp(config);
