@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,8 @@ import { ownDatabase } from '../helpers/own-database.js';
 import { freePort, killAll, noScaleServers, PrivateRedis, Replica, replicaEnv, track, waitUntil } from '../helpers/replicas.js';
 import { startS3 } from '../helpers/s3.js';
 import { TEST_SECRET, uniqueName } from '../helpers/server.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
+import { open } from '../helpers/ws-client.js';
 
 // docker-compose.yml as processes: three replicas, each with a DATA_DIR of its own (as on separate
 // machines), files in one S3-compatible bucket, PostgreSQL and Redis, behind HAProxy running the
@@ -65,9 +68,37 @@ describe.runIf(runs)('the compose topology as processes: HAProxy, three replicas
   let s3: Awaited<ReturnType<typeof startS3>>;
   let redis: PrivateRedis;
   let database: Awaited<ReturnType<typeof ownDatabase>>;
-  let haproxy: ChildProcess | undefined;
+  const balancers: ChildProcess[] = [];
   let lbPort = 0;
-  let haproxyLog = '';
+
+  /** HAProxy with `config`, in front of the three replicas, up when it listens on LB_BIND. */
+  async function startHaproxy(config: string, env: Record<string, string>): Promise<void> {
+    const haproxy = spawn('haproxy', ['-db', '-f', config], {
+      env: {
+        ...process.env,
+        REPLICA1: `127.0.0.1:${replicas[0]!.port}`,
+        REPLICA2: `127.0.0.1:${replicas[1]!.port}`,
+        REPLICA3: `127.0.0.1:${replicas[2]!.port}`,
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    haproxy.stderr!.on('data', (c: Buffer) => {
+      log = (log + c.toString()).slice(-4000);
+    });
+    balancers.push(haproxy);
+    track(haproxy);
+    const port = Number(env.LB_BIND!.split(':')[1]);
+    await waitUntil(
+      async () => {
+        if (haproxy.exitCode !== null) throw new Error(`haproxy exited: ${log}`);
+        return (await call(port, 'GET', '/lb-health').catch(() => undefined))?.status === 200;
+      },
+      30_000,
+      'HAProxy to listen',
+    );
+  }
 
   beforeAll(async () => {
     if (!hasHaproxy) throw new Error('haproxy is not installed (.ci/run installs it: apt-get install haproxy)');
@@ -94,25 +125,11 @@ describe.runIf(runs)('the compose topology as processes: HAProxy, three replicas
     await Promise.all(replicas.slice(1).map((r) => r.start()));
 
     lbPort = await freePort();
-    haproxy = spawn('haproxy', ['-db', '-f', 'deploy/haproxy.cfg'], {
-      env: {
-        ...process.env,
-        LB_BIND: `127.0.0.1:${lbPort}`,
-        REPLICA1: `127.0.0.1:${replicas[0]!.port}`,
-        REPLICA2: `127.0.0.1:${replicas[1]!.port}`,
-        REPLICA3: `127.0.0.1:${replicas[2]!.port}`,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    haproxy.stderr!.on('data', (c: Buffer) => {
-      haproxyLog = (haproxyLog + c.toString()).slice(-4000);
-    });
-    track(haproxy);
+    await startHaproxy('deploy/haproxy.cfg', { LB_BIND: `127.0.0.1:${lbPort}` });
     // Ready when HAProxy has sent requests to every replica (each /healthz names its process).
     const pids = new Set<number>();
     await waitUntil(
       async () => {
-        if (haproxy!.exitCode !== null) throw new Error(`haproxy exited: ${haproxyLog}`);
         const r = await call(lbPort, 'GET', '/healthz').catch(() => undefined);
         if (r?.status === 200) pids.add(r.json().pid);
         return pids.size === 3;
@@ -124,7 +141,7 @@ describe.runIf(runs)('the compose topology as processes: HAProxy, three replicas
   });
 
   afterAll(async () => {
-    haproxy?.kill('SIGKILL');
+    for (const haproxy of balancers) haproxy.kill('SIGKILL');
     await killAll();
     await s3?.stop();
     await database?.drop();
@@ -190,5 +207,52 @@ describe.runIf(runs)('the compose topology as processes: HAProxy, three replicas
     const third = await signUp();
     expect(third.status).toBe(429);
     expect(third.json().error.code).toBe('rate_limited');
+  });
+
+  it('the HTTPS lines of haproxy.cfg, uncommented, serve HTTPS with HSTS (WebSockets too) and redirect HTTP', async () => {
+    const certificate = selfSignedCertificate('haproxy');
+    dirs.push(certificate.dir);
+    const pem = join(certificate.dir, 'banyan.pem');
+    writeFileSync(pem, readFileSync(certificate.cert, 'utf8') + readFileSync(certificate.key, 'utf8'));
+    let uncommented = 0;
+    const tls = readFileSync('deploy/haproxy.cfg', 'utf8').replace(
+      /^( {4})# ((?:bind "\$\{LB_TLS_BIND\}"|http-request redirect|http-after-response) .*)$/gm,
+      (_, indent: string, line: string) => {
+        uncommented++;
+        return indent + line;
+      },
+    );
+    expect(uncommented).toBe(3);
+    const config = join(certificate.dir, 'haproxy-tls.cfg');
+    writeFileSync(config, tls);
+    const [plainPort, tlsPort] = [await freePort(), await freePort()];
+    await startHaproxy(config, { LB_BIND: `127.0.0.1:${plainPort}`, LB_TLS_BIND: `127.0.0.1:${tlsPort}`, LB_CERT: pem });
+    const ca = readFileSync(certificate.cert);
+
+    const secure = await new Promise<{ status: number; hsts: unknown }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: tlsPort, path: '/healthz', ca, agent: false }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'] });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(secure).toEqual({ status: 200, hsts: 'max-age=63072000' });
+
+    const plain = await new Promise<{ status: number; location: unknown }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: plainPort, path: '/v1/me', agent: false }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(plain).toEqual({ status: 301, location: `https://127.0.0.1:${plainPort}/v1/me` });
+
+    // A session over a WebSocket through TLS: the upgrade passes, a replica says `ready`.
+    const { token } = await new Tokens({ secret: TEST_SECRET }).sign({ userId: uniqueName('w'), name: 'W', ttlSeconds: 3600 });
+    const socket = await open(`wss://127.0.0.1:${tlsPort}/v1/ws`, { ca, headers: { authorization: `Bearer ${token}` } });
+    await socket.next((f) => f.type === 'ready');
+    await socket.close();
   });
 });
