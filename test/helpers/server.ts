@@ -69,19 +69,21 @@ export const generousLimits = {
 let counter = 0;
 export const uniqueName = (prefix = 'user') => `${prefix}${process.pid}x${Date.now().toString(36)}x${counter++}`.toLowerCase();
 
-let sharedBlobs: string | undefined;
+/** The directory servers given REDIS_URL share, and how many of them are running. */
+const sharedBlobs = { dir: '', servers: 0 };
 /**
  * Servers given REDIS_URL are replicas of one deployment: they keep files in one directory
- * of this test process (STORAGE_SHARED=on is then true), unless the test chose a STORAGE_URL.
+ * (so STORAGE_SHARED=on is true), unless the test chose a STORAGE_URL. The last to stop removes it.
  */
-function sharedFileStore(env: ConfigInput): ConfigInput {
-  if (!env.REDIS_URL || env.STORAGE_URL !== undefined || env.STORAGE_SHARED !== undefined) return {};
-  if (!sharedBlobs) {
-    const dir = mkdtempSync(join(tmpdir(), 'banyan-shared-blobs-'));
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    sharedBlobs = dir;
-  }
-  return { STORAGE_URL: pathToFileURL(sharedBlobs).href, STORAGE_SHARED: 'on' };
+function sharedFileStore(env: ConfigInput): { env: ConfigInput; release(): void } {
+  if (!env.REDIS_URL || env.STORAGE_URL !== undefined || env.STORAGE_SHARED !== undefined) return { env: {}, release: () => {} };
+  if (sharedBlobs.servers++ === 0) sharedBlobs.dir = mkdtempSync(join(tmpdir(), 'banyan-shared-blobs-'));
+  return {
+    env: { STORAGE_URL: pathToFileURL(sharedBlobs.dir).href, STORAGE_SHARED: 'on' },
+    release() {
+      if (--sharedBlobs.servers === 0) rmSync(sharedBlobs.dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Starts a real gateway on port 0, in this process, on the given storage. */
@@ -89,6 +91,7 @@ export async function startServer(options: { mode?: StorageMode; env?: ConfigInp
   const mode = options.mode ?? 'pglite';
   const dataDir = mkdtempSync(join(tmpdir(), 'banyan-test-'));
   if (mode === 'pglite') copyPgliteTemplate(dataDir);
+  const files = sharedFileStore(options.env ?? {});
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -99,7 +102,7 @@ export async function startServer(options: { mode?: StorageMode; env?: ConfigInp
     REDIS_URL: '',
     DRAIN_TIMEOUT_MS: '2000',
     ...generousLimits,
-    ...sharedFileStore(options.env ?? {}),
+    ...files.env,
     ...options.env,
   });
   const app = await startApp(config);
@@ -128,6 +131,7 @@ export async function startServer(options: { mode?: StorageMode; env?: ConfigInp
     async stop() {
       await app.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      files.release();
     },
   };
   return server;
