@@ -58,6 +58,8 @@ async function main() {
       PORT: '0',
       HOST: '127.0.0.1',
       REDIS_URL: process.env.REDIS_URL ?? '',
+      // The only replica while it seeds (and it stores no files): its DATA_DIR is every replica's.
+      STORAGE_SHARED: process.env.STORAGE_SHARED ?? 'on',
       JWT_SECRET: process.env.JWT_SECRET ?? 'seed-secret-that-is-long-enough-0123456789',
       LOG_LEVEL: 'warn',
       RATE_LIMIT_PER_S: '100000',

@@ -14,7 +14,7 @@ import { Publisher } from '../delivery/publisher.js';
 import { Gateway } from '../gateway/gateway.js';
 import { RateLimits } from '../gateway/rate-limits.js';
 import type { BlobStore } from '../features/attachments/blob-store.js';
-import { openBlobStore } from '../features/attachments/open-blob-store.js';
+import { assertFilesReachEveryReplica, openBlobStore } from '../features/attachments/open-blob-store.js';
 import { SWEEP_INTERVAL_MS, sweepJob } from './jobs/sweeper.js';
 import { processLease } from './jobs/job.js';
 import { advisoryLease } from './jobs/lease.js';
@@ -64,6 +64,12 @@ interface OpenedParts {
 
 /** The composition root: builds every part from Config, each from its section, and starts listening. */
 export async function startApp(config: Config, options: StartOptions = {}): Promise<App> {
+  assertFilesReachEveryReplica({
+    redisUrl: config.redis.url,
+    storageUrl: config.files.storageUrl,
+    storageShared: config.files.storageShared,
+    sameMachineWorker: options.worker !== undefined,
+  });
   const logger = createLogger(config.server.logLevel);
   const metrics = createMetrics();
   const secret = await resolveJwtSecret(config, logger);

@@ -257,6 +257,11 @@ const settings = {
           .optional(),
       ),
     ),
+    /**
+     * Local file storage (unset or file://) is shared by every replica (NFS): lets REDIS_URL (several
+     * replicas) start with it. WORKERS on one machine share DATA_DIR without it.
+     */
+    storageShared: env('STORAGE_SHARED', bool.default(false)),
     /** One upload's bytes at most (a longer body is refused with 413, mid-stream if need be). */
     maxUploadBytes: env('MAX_UPLOAD_BYTES', int(1, 1024 * 1024 * 1024).default(25 * 1024 * 1024)),
     /** All of one user's stored uploads together. */

@@ -195,6 +195,8 @@ export function replicaEnv(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     DRAIN_TIMEOUT_MS: '1500',
     WORKERS: '1',
+    // Every replica of a test runs here in one working directory: DATA_DIR/blobs is one directory.
+    STORAGE_SHARED: 'on',
     // Tests send fast from few sockets; the flood limit is not what they test.
     RATE_LIMIT_PER_S: '100000',
     RATE_LIMIT_BURST: '100000',

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startApp, type App } from '../../src/platform/app.js';
 import { loadConfig, type ConfigInput } from '../../src/platform/config.js';
 import { copyPgliteTemplate } from './pglite.js';
@@ -68,11 +69,29 @@ export const generousLimits = {
 let counter = 0;
 export const uniqueName = (prefix = 'user') => `${prefix}${process.pid}x${Date.now().toString(36)}x${counter++}`.toLowerCase();
 
+/** The directory servers given REDIS_URL share, and how many of them are running. */
+const sharedBlobs = { dir: '', servers: 0 };
+/**
+ * Servers given REDIS_URL are replicas of one deployment: they keep files in one directory
+ * (so STORAGE_SHARED=on is true), unless the test chose a STORAGE_URL. The last to stop removes it.
+ */
+function sharedFileStore(env: ConfigInput): { env: ConfigInput; release(): void } {
+  if (!env.REDIS_URL || env.STORAGE_URL !== undefined || env.STORAGE_SHARED !== undefined) return { env: {}, release: () => {} };
+  if (sharedBlobs.servers++ === 0) sharedBlobs.dir = mkdtempSync(join(tmpdir(), 'banyan-shared-blobs-'));
+  return {
+    env: { STORAGE_URL: pathToFileURL(sharedBlobs.dir).href, STORAGE_SHARED: 'on' },
+    release() {
+      if (--sharedBlobs.servers === 0) rmSync(sharedBlobs.dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Starts a real gateway on port 0, in this process, on the given storage. */
 export async function startServer(options: { mode?: StorageMode; env?: ConfigInput } = {}): Promise<TestServer> {
   const mode = options.mode ?? 'pglite';
   const dataDir = mkdtempSync(join(tmpdir(), 'banyan-test-'));
   if (mode === 'pglite') copyPgliteTemplate(dataDir);
+  const files = sharedFileStore(options.env ?? {});
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -83,6 +102,7 @@ export async function startServer(options: { mode?: StorageMode; env?: ConfigInp
     REDIS_URL: '',
     DRAIN_TIMEOUT_MS: '2000',
     ...generousLimits,
+    ...files.env,
     ...options.env,
   });
   const app = await startApp(config);
@@ -111,6 +131,7 @@ export async function startServer(options: { mode?: StorageMode; env?: ConfigInp
     async stop() {
       await app.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      files.release();
     },
   };
   return server;

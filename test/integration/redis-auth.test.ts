@@ -1,7 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { inArray } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +8,7 @@ import { ownDatabase } from '../helpers/own-database.js';
 import { LocalPushService } from '../helpers/push-service.js';
 import { freePort, PrivateRedis, Replica, replicaEnv, waitUntil } from '../helpers/replicas.js';
 import { createGroup, startServer, type TestServer } from '../helpers/server.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 import { tokenUser } from '../helpers/users.js';
 import { connect, type TestSocket } from '../helpers/ws-client.js';
 
@@ -135,31 +134,6 @@ describe.skipIf(!process.env.DATABASE_URL || !hasRedisServer)('a password-protec
   });
 });
 
-/** A self-signed certificate for 127.0.0.1, its key, in a fresh directory. */
-function selfSignedCertificate(): { dir: string; cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'banyan-redis-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { dir, cert, key };
-}
-
 const redisHasTls = (() => {
   if (!hasRedisServer) return false;
   try {
@@ -179,7 +153,7 @@ describe.skipIf(!process.env.DATABASE_URL || !redisHasTls)('a Redis that speaks 
   let tlsPort: number;
 
   beforeAll(async () => {
-    certificate = selfSignedCertificate();
+    certificate = selfSignedCertificate('redis');
     tlsPort = await freePort();
     // The plain port is for the helper's start-up check only: the replica is given the TLS port.
     redis = await PrivateRedis.start([

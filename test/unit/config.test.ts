@@ -83,6 +83,7 @@ describe('loadConfig', () => {
       presence: { ttlMs: 15_000, maxMembers: 256, coalesceMs: 1000 },
       files: {
         storageUrl: undefined,
+        storageShared: false,
         maxUploadBytes: 25 * 1024 * 1024,
         quotaBytes: 1024 * 1024 * 1024,
         images: { maxPixels: 40_000_000, maxPixelsAvif: 16_000_000, timeoutS: 20 },

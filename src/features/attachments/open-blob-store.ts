@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { invalidSetting } from '../../platform/config.js';
 import type { BlobStore } from './blob-store.js';
 import { FileBlobStore } from './file-blob-store.js';
 
@@ -29,4 +30,25 @@ export async function openBlobStore(storageUrl: string | undefined, dataDir: str
     // Path-style addressing is what S3-compatible services on one host answer to.
     forcePathStyle: (url.searchParams.get('pathStyle') ?? (endpoint ? 'true' : 'false')) === 'true',
   });
+}
+
+/**
+ * Several replicas (REDIS_URL set) must each find every file: so a bucket, or local files that
+ * every replica reaches (STORAGE_SHARED=on: NFS; or WORKERS on one machine, one DATA_DIR).
+ * Otherwise a file uploaded through one replica is 404 on the others: refuse to start.
+ */
+export function assertFilesReachEveryReplica(settings: {
+  redisUrl: string | undefined;
+  storageUrl: string | undefined;
+  storageShared: boolean;
+  /** One of WORKERS processes on this machine (platform/workers.ts): they share DATA_DIR. */
+  sameMachineWorker: boolean;
+}): void {
+  const local = !settings.storageUrl || settings.storageUrl.startsWith('file:');
+  if (!settings.redisUrl || !local || settings.storageShared || settings.sameMachineWorker) return;
+  throw invalidSetting(
+    'STORAGE_URL',
+    `several replicas (REDIS_URL is set) need one file store: set STORAGE_URL=s3://… (README "Running several replicas"), or STORAGE_SHARED=on if ${settings.storageUrl ? 'that directory' : 'DATA_DIR/blobs'} is shared by every replica (NFS)`,
+    settings.storageUrl,
+  );
 }
