@@ -14,6 +14,7 @@ import { assembleCommands } from './commands/index.js';
 import { FailureReporter } from './failures.js';
 import { bearerToken, HttpRouter, type RouteRecord } from './http.js';
 import type { RateLimits } from './rate-limits.js';
+import { apiDocsPage, openApiRoute } from './routes/api-docs.js';
 import { healthRoutes } from './routes/health.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
@@ -168,6 +169,9 @@ export class Gateway {
         return bus.healthy() ? { ready: true } : { ready: false, reason: 'bus unavailable (degraded: local delivery only)' };
       },
     });
+    // Last of the router's routes: the API reference describes every one registered before it, itself too.
+    openApiRoute(router);
+    apiDocsPage(this.app);
     staticRoutes(this.app, logger);
     router.fallback();
   }
