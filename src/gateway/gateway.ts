@@ -12,8 +12,9 @@ import type { AnyCommand } from '../protocol/commands.js';
 import type { FeatureModule } from '../platform/module.js';
 import { assembleCommands } from './commands/index.js';
 import { FailureReporter } from './failures.js';
-import { bearerToken, HttpRouter } from './http.js';
+import { bearerToken, HttpRouter, type RouteRecord } from './http.js';
 import type { RateLimits } from './rate-limits.js';
+import { apiDocsPage, openApiRoute } from './routes/api-docs.js';
 import { healthRoutes } from './routes/health.js';
 import { staticRoutes } from './routes/static.js';
 import type { Socket } from './socket-state.js';
@@ -69,6 +70,8 @@ const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> => {
 export class Gateway {
   readonly app: TemplatedApp;
   readonly hub: Hub<Socket>;
+  /** The HTTP routes registered, in order (the API reference's source). */
+  readonly routes: readonly RouteRecord[];
   private listenSocket: us_listen_socket | undefined;
   private draining = false;
   private readonly commands = { inflight: 0, refusing: false };
@@ -135,6 +138,7 @@ export class Gateway {
       trustProxy: config.server.trustProxy,
       answered: (route, status, seconds) => metrics.httpDuration.observe({ route, status }, seconds),
     });
+    this.routes = router.routes;
     websocketRoute(this.app, {
       hub: this.hub,
       transport,
@@ -150,7 +154,7 @@ export class Gateway {
       limits: deps.limits,
       settings: { ...config.server, maxBackpressure: Math.max(config.delivery.slowConsumerBytes * 8, 16 * 1024 * 1024) },
     });
-    for (const module of deps.modules) module.routes?.(router);
+    for (const module of deps.modules) if (module.routes) router.feature(module.name, (r) => module.routes?.(r));
     healthRoutes(router, {
       metrics,
       metricsToken: config.server.metricsToken,
@@ -165,6 +169,9 @@ export class Gateway {
         return bus.healthy() ? { ready: true } : { ready: false, reason: 'bus unavailable (degraded: local delivery only)' };
       },
     });
+    // Last of the router's routes: the API reference describes every one registered before it, itself too.
+    openApiRoute(router);
+    apiDocsPage(this.app);
     staticRoutes(this.app, logger);
     router.fallback();
   }

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { Principal } from '../platform/auth/tokens.js';
 import type { Logger } from '../platform/obs/logger.js';
 import { AppError, errorStatus } from '../protocol/errors.js';
+import type { httpReplies } from '../protocol/http-replies.js';
 import { id, issueDetails } from '../protocol/limits.js';
 import type { FailureReporter } from './failures.js';
 import { addressKey } from './address-key.js';
@@ -44,9 +45,10 @@ export interface RouteInput<B, P extends string = string> {
   body: B;
   /** The client's address (clientAddress): what per-address limits count. */
   address: string;
-  /** The request's `content-type` and `range` headers ('' when absent). */
+  /** The request's `content-type`, `range` and `if-none-match` headers ('' when absent). */
   contentType: string;
   range: string;
+  ifNoneMatch: string;
 }
 
 /** A route whose body is handed over as a stream (uploads), instead of parsed JSON. */
@@ -72,11 +74,35 @@ export interface HttpDeps {
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
+/** Statuses a route documents itself; the error shape's (docs/protocol.md §6) are every route's. 503: /readyz's own body. */
+type DocStatus = 200 | 201 | 202 | 204 | 206 | 302 | 304 | 503;
+
+/**
+ * One answer in the API reference (docs/openapi.json): a reply of
+ * src/protocol/http-replies.ts by name, a schema of its own, non-JSON content by its type, or null
+ * for no body.
+ */
+export type ReplyDoc = keyof typeof httpReplies | z.ZodType | { contentType: string } | null;
+
+/** What a route answers, by status, and the query string it reads (parsed with `query`). */
+export type RouteDoc = { [S in DocStatus]?: ReplyDoc } & { query?: z.ZodType };
+
+/** A registered route as the API reference describes it (src/gateway/api-docs/openapi.ts). */
+export interface RouteRecord {
+  method: string;
+  pattern: string;
+  access: 'public' | 'authed' | 'streamed';
+  body: z.ZodType | undefined;
+  doc: RouteDoc;
+  /** The feature that registered it (FeatureModule.name), or 'operations'. */
+  tag: string;
+}
 const methodName: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
 
 const statusText: Record<number, string> = {
   200: '200 OK',
   206: '206 Partial Content',
+  304: '304 Not Modified',
   302: '302 Found',
   201: '201 Created',
   202: '202 Accepted',
@@ -94,18 +120,34 @@ const statusText: Record<number, string> = {
 };
 
 export class HttpRouter {
+  /** Every route registered, in order: what the API reference is built from. */
+  readonly routes: RouteRecord[] = [];
+  private tag = 'operations';
+
   constructor(
     private readonly app: TemplatedApp,
     private readonly deps: HttpDeps,
   ) {}
+
+  /** Registers a feature's routes under its name (their tag in the API reference). */
+  feature(name: string, register: (router: HttpRouter) => void): void {
+    this.tag = name;
+    try {
+      register(this);
+    } finally {
+      this.tag = 'operations';
+    }
+  }
 
   /** A route that needs no token (sign-up, health). */
   public<P extends string, S extends z.ZodType | undefined>(
     method: Method,
     pattern: P,
     bodySchema: S,
+    doc: RouteDoc,
     handler: (input: Omit<RouteInput<Body<S>, P>, 'principal'>) => Promise<HttpReply> | HttpReply,
   ): void {
+    this.record(method, pattern, bodySchema, 'public', doc);
     this.register(method, pattern, bodySchema, false, handler as never);
   }
 
@@ -114,8 +156,10 @@ export class HttpRouter {
     method: Method,
     pattern: P,
     bodySchema: S,
+    doc: RouteDoc,
     handler: (input: RouteInput<Body<S>, P>) => Promise<HttpReply>,
   ): void {
+    this.record(method, pattern, bodySchema, 'authed', doc);
     this.register(method, pattern, bodySchema, true, handler as never);
   }
 
@@ -123,8 +167,13 @@ export class HttpRouter {
    * A route that needs a token and takes its body as a stream of at most `maxBytes` (checked
    * against content-length before anything is read; the handler counts what arrives).
    */
-  streamed<P extends string>(pattern: P, maxBytes: number, handler: (input: StreamInput<P>) => Promise<HttpReply>): void {
+  streamed<P extends string>(pattern: P, maxBytes: number, doc: RouteDoc, handler: (input: StreamInput<P>) => Promise<HttpReply>): void {
+    this.record('post', pattern, undefined, 'streamed', doc);
     this.register('post', pattern, undefined, true, handler as never, maxBytes);
+  }
+
+  private record(method: Method, pattern: string, body: z.ZodType | undefined, access: RouteRecord['access'], doc: RouteDoc): void {
+    this.routes.push({ method: methodName[method], pattern, access, body, doc, tag: this.tag });
   }
 
   /** Answers every unmatched request with 404 in the protocol's error shape. */
@@ -158,6 +207,7 @@ export class HttpRouter {
       const contentLength = Number(contentLengthHeader || 0);
       const contentType = req.getHeader('content-type');
       const range = req.getHeader('range');
+      const ifNoneMatch = req.getHeader('if-none-match');
       // getHeader sees the first; a second, different length makes the body's end ambiguous
       // (request smuggling behind a proxy that reads the other one): refused, connection closed.
       const lengths = new Set<string>();
@@ -186,6 +236,7 @@ export class HttpRouter {
         contentLength,
         contentType,
         range,
+        ifNoneMatch,
         address,
         method,
         bodySchema,
@@ -207,6 +258,7 @@ export class HttpRouter {
       contentLength: number;
       contentType: string;
       range: string;
+      ifNoneMatch: string;
       stream: { maxBytes: number; body: Readable; declared: number | undefined } | undefined;
       address: string;
       method: Method;
@@ -240,6 +292,7 @@ export class HttpRouter {
         address: r.address,
         contentType: r.contentType,
         range: r.range,
+        ifNoneMatch: r.ifNoneMatch,
         ...(r.stream ? { contentLength: r.stream.declared } : {}),
       });
     } catch (err) {
@@ -305,7 +358,7 @@ function writeHead(res: HttpResponse, reply: HttpReply): void {
 export function sendReply(res: HttpResponse, reply: HttpReply, closeConnection = false): void {
   res.cork(() => {
     writeHead(res, reply);
-    if (reply.status === 204) {
+    if (reply.status === 204 || reply.status === 304) {
       res.end(undefined, closeConnection);
       return;
     }

@@ -48,14 +48,14 @@ async function checked<T>(limits: RateLimits, who: Checker, check: () => Promise
 export function accountRoutes(router: HttpRouter, accounts: Accounts, bodies: HttpBodies, localAccounts: boolean, limits: RateLimits) {
   // Turned off, the endpoints do not exist (404 whatever the body), rather than answer 400 first.
   if (localAccounts) {
-    router.public('post', '/v1/accounts', bodies.signUp, async ({ body, address }) => {
+    router.public('post', '/v1/accounts', bodies.signUp, { 201: 'signedIn' }, async ({ body, address }) => {
       return { status: 201, body: (await checked(limits, { address }, () => accounts.signUp(body))) satisfies HttpReply<'signedIn'> };
     });
-    router.public('post', '/v1/sessions', bodies.signIn, async ({ body, address }) => {
+    router.public('post', '/v1/sessions', bodies.signIn, { 200: 'signedIn' }, async ({ body, address }) => {
       const who = { address, username: body.username, device: accounts.trustedDevice(body.username, body.device) };
       return { status: 200, body: (await checked(limits, who, () => accounts.signIn(body))) satisfies HttpReply<'signedIn'> };
     });
-    router.authed('put', '/v1/me/password', bodies.changePassword, async ({ principal, body, address }) => {
+    router.authed('put', '/v1/me/password', bodies.changePassword, { 204: null }, async ({ principal, body, address }) => {
       // A stolen token must not make guessing the password any cheaper than signing in does.
       const username = (await accounts.usernameOf(principal.userId)) ?? principal.userId;
       await checked(limits, { address, username }, () => accounts.changePassword(principal, body));
@@ -63,11 +63,11 @@ export function accountRoutes(router: HttpRouter, accounts: Accounts, bodies: Ht
     });
   }
   // Also for external tokens: their `sid` is revocable too (docs/protocol.md §2).
-  router.authed('del', '/v1/sessions/current', undefined, async ({ principal }) => {
+  router.authed('del', '/v1/sessions/current', undefined, { 204: null }, async ({ principal }) => {
     await accounts.signOut(principal);
     return { status: 204 };
   });
-  router.authed('del', '/v1/sessions', undefined, async ({ principal }) => {
+  router.authed('del', '/v1/sessions', undefined, { 204: null }, async ({ principal }) => {
     await accounts.signOutEverywhere(principal);
     return { status: 204 };
   });

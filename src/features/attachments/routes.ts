@@ -26,11 +26,16 @@ const fileHeaders = {
 
 /** docs/protocol.md §8 "Files (attachments)": upload (streamed), download with Range, thumbnails. */
 export function attachmentRoutes(router: HttpRouter, attachments: Attachments, maxUploadBytes: number) {
-  router.streamed('/v1/attachments', maxUploadBytes, async ({ principal, query, body, contentType, contentLength }) => {
-    const { name } = parseQuery(query, uploadQuery);
-    const attachment = await attachments.upload(principal.userId, { name, contentType, contentLength, body });
-    return { status: 201, body: { attachment } };
-  });
+  router.streamed(
+    '/v1/attachments',
+    maxUploadBytes,
+    { 201: 'attachment', query: uploadQuery },
+    async ({ principal, query, body, contentType, contentLength }) => {
+      const { name } = parseQuery(query, uploadQuery);
+      const attachment = await attachments.upload(principal.userId, { name, contentType, contentLength, body });
+      return { status: 201, body: { attachment } };
+    },
+  );
 
   const serve = (thumbnail: boolean) => async (input: { principal: { userId: string }; params: { id: string }; range: string }) => {
     try {
@@ -42,8 +47,20 @@ export function attachmentRoutes(router: HttpRouter, attachments: Attachments, m
       return { status: 416, headers: { ...fileHeaders, 'content-range': `bytes */${err.size}` }, text: '' };
     }
   };
-  router.authed('get', '/v1/attachments/:id', undefined, serve(false));
-  router.authed('get', '/v1/attachments/:id/thumbnail', undefined, serve(true));
+  router.authed(
+    'get',
+    '/v1/attachments/:id',
+    undefined,
+    { 200: { contentType: 'application/octet-stream' }, 206: { contentType: 'application/octet-stream' } },
+    serve(false),
+  );
+  router.authed(
+    'get',
+    '/v1/attachments/:id/thumbnail',
+    undefined,
+    { 200: { contentType: 'image/webp' }, 206: { contentType: 'image/webp' } },
+    serve(true),
+  );
 }
 
 function downloadReply(d: Download): HttpReply {

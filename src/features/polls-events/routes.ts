@@ -18,36 +18,48 @@ const pageOf = (q: { cursor?: string | undefined; limit: number }) => ({ limit: 
 
 /** docs/protocol.md §8 "Polls and events": polls and events — answers, their counts, closing a poll. */
 export function pollRoutes(router: HttpRouter, polls: Polls, bodies: HttpBodies) {
-  router.authed('post', '/v1/groups/:id/messages/:seq/vote', bodies.vote, async ({ principal, params, body }) => ({
+  router.authed('post', '/v1/groups/:id/messages/:seq/vote', bodies.vote, { 200: 'answered' }, async ({ principal, params, body }) => ({
     status: 200,
     body: answered(await polls.vote(principal.userId, { ...target(params), options: body.options })),
   }));
 
-  router.authed('post', '/v1/groups/:id/messages/:seq/rsvp', bodies.rsvp, async ({ principal, params, body }) => ({
+  router.authed('post', '/v1/groups/:id/messages/:seq/rsvp', bodies.rsvp, { 200: 'answered' }, async ({ principal, params, body }) => ({
     status: 200,
     body: answered(await polls.rsvp(principal.userId, { ...target(params), answer: body.answer })),
   }));
 
-  router.authed('post', '/v1/groups/:id/messages/:seq/close', undefined, async ({ principal, params }) => {
+  router.authed('post', '/v1/groups/:id/messages/:seq/close', undefined, { 200: 'answered' }, async ({ principal, params }) => {
     const { group, target: seq } = target(params);
     return { status: 200, body: answered(await polls.close(principal.userId, group, seq)) };
   });
 
-  router.authed('get', '/v1/groups/:id/messages/:seq/votes', undefined, async ({ principal, params, query }) => {
-    const { group, target: seq } = target(params);
-    const q = parseQuery(query, answersQuery);
-    return {
-      status: 200,
-      body: (await polls.votes(principal.userId, group, seq, flag(q.voters), pageOf(q))) satisfies HttpReply<'votes'>,
-    };
-  });
+  router.authed(
+    'get',
+    '/v1/groups/:id/messages/:seq/votes',
+    undefined,
+    { 200: 'votes', query: answersQuery },
+    async ({ principal, params, query }) => {
+      const { group, target: seq } = target(params);
+      const q = parseQuery(query, answersQuery);
+      return {
+        status: 200,
+        body: (await polls.votes(principal.userId, group, seq, flag(q.voters), pageOf(q))) satisfies HttpReply<'votes'>,
+      };
+    },
+  );
 
-  router.authed('get', '/v1/groups/:id/messages/:seq/rsvps', undefined, async ({ principal, params, query }) => {
-    const { group, target: seq } = target(params);
-    const q = parseQuery(query, answersQuery);
-    return {
-      status: 200,
-      body: (await polls.rsvps(principal.userId, group, seq, flag(q.users), pageOf(q))) satisfies HttpReply<'rsvps'>,
-    };
-  });
+  router.authed(
+    'get',
+    '/v1/groups/:id/messages/:seq/rsvps',
+    undefined,
+    { 200: 'rsvps', query: answersQuery },
+    async ({ principal, params, query }) => {
+      const { group, target: seq } = target(params);
+      const q = parseQuery(query, answersQuery);
+      return {
+        status: 200,
+        body: (await polls.rsvps(principal.userId, group, seq, flag(q.users), pageOf(q))) satisfies HttpReply<'rsvps'>,
+      };
+    },
+  );
 }

@@ -14,7 +14,7 @@ const searchQuery = z.object({
 
 /** docs/protocol.md §8 "Search": `GET /v1/search`, at most SEARCH_RATE per user. */
 export function searchRoutes(router: HttpRouter, search: Search, limits: Pick<RateLimits, 'search'>) {
-  router.authed('get', '/v1/search', undefined, async ({ principal, query }) => {
+  router.authed('get', '/v1/search', undefined, { 200: 'search', query: searchQuery }, async ({ principal, query }) => {
     const q = parseQuery(query, searchQuery);
     await limits.search(principal.userId);
     return { status: 200, body: await search.search(principal.userId, q) };

@@ -1,7 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Metrics } from '../../platform/obs/metrics.js';
 import { AppError } from '../../protocol/errors.js';
+import { z } from 'zod';
 import type { HttpRouter } from '../http.js';
+
+const status = (value: string) => z.object({ status: z.literal(value) }).loose();
 
 export interface HealthDeps {
   metrics: Metrics;
@@ -13,12 +16,16 @@ export interface HealthDeps {
 /** Liveness, readiness and Prometheus metrics. */
 export function healthRoutes(router: HttpRouter, deps: HealthDeps) {
   // pid: which process answered (several workers share one port).
-  router.public('get', '/healthz', undefined, () => ({ status: 200, body: { status: 'ok', pid: process.pid } }));
-  router.public('get', '/readyz', undefined, async () => {
+  router.public('get', '/healthz', undefined, { 200: status('ok').extend({ pid: z.number() }) }, () => ({
+    status: 200,
+    body: { status: 'ok', pid: process.pid },
+  }));
+  const unavailable = status('unavailable').extend({ reason: z.string() });
+  router.public('get', '/readyz', undefined, { 200: status('ready'), 503: unavailable }, async () => {
     const r = await deps.isReady();
     return r.ready ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'unavailable', reason: r.reason } };
   });
-  router.public('get', '/metrics', undefined, async ({ authorization }) => {
+  router.public('get', '/metrics', undefined, { 200: { contentType: 'text/plain; version=0.0.4' } }, async ({ authorization }) => {
     if (deps.metricsToken === undefined) throw new AppError('not_found', 'no such endpoint');
     if (!sameSecret(/^Bearer\s+(\S+)$/i.exec(authorization.trim())?.[1] ?? '', deps.metricsToken))
       throw new AppError('unauthorized', 'metrics need METRICS_TOKEN as a bearer token');
