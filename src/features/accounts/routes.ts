@@ -4,7 +4,7 @@ import type { HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import type { HttpRouter } from '../../gateway/http.js';
 import type { RateLimits } from '../../gateway/rate-limits.js';
-import type { InviteJoin, SignUpThrough } from '../communities/communities.js';
+import type { InviteJoin, SignUpThrough } from '../communities/index.js';
 
 /** Who a password check is for: what the guard and the line count it by. */
 interface Checker {
