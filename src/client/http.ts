@@ -44,6 +44,11 @@ export class BanyanHttp {
   constructor(private readonly options: HttpOptions) {}
 
   // Accounts and sessions (docs/protocol.md §2 "Tokens")
+  /**
+   * Creates a local account. With `invite` (an invite code), the account joins by it in the same
+   * step, and the answer's `invite` says how (`joined` with the community, or `pending`); with a
+   * use limit, the invite counts the sign-up instead of the address (docs/protocol.md §2).
+   */
   signUp(body: Body<'signUp'>) {
     return this.call('POST', '/v1/accounts', 'signedIn', body, false);
   }

@@ -65,8 +65,8 @@ export interface HttpDeps {
   failures: FailureReporter;
   /** Each request logs through a child carrying its requestId and route. */
   logger: Logger;
-  /** Per address and per user, for every `/v1` route. */
-  limits: Pick<RateLimits, 'httpAddress' | 'httpUser'>;
+  /** Per address (without a token, and all together) and per user, for every `/v1` route. */
+  limits: Pick<RateLimits, 'httpAddress' | 'httpUser' | 'httpAddressAll'>;
   /** Proxies in front whose X-Forwarded-For entries are believed (TRUST_PROXY); 0: none. */
   trustProxy: number;
   /** Told of each answer: its route pattern (`GET /v1/groups/:id`, never the raw path), status, and seconds until its head. */
@@ -276,11 +276,15 @@ export class HttpRouter {
       const hasBody = r.method !== 'get' && r.method !== 'del';
       // Health checks and metrics come from load balancers and scrapers, not clients.
       const limited = r.route.includes(' /v1/');
-      if (limited) this.deps.limits.httpAddress(r.address);
+      // Members behind one address (a school's Wi-Fi, a carrier's CGNAT) are counted each by their
+      // account; their address by a backstop, and by its own limit only without a valid token.
+      const withToken = r.needsAuth && r.authorization !== '';
+      if (limited) this.deps.limits.httpAddressAll(r.address);
+      if (limited && !withToken) this.deps.limits.httpAddress(r.address);
       const maxBytes = r.stream?.maxBytes ?? this.deps.maxBodyBytes;
       if (r.contentLength > maxBytes) throw new AppError('too_large', `body over ${maxBytes} bytes`);
       const raw = hasBody && !r.stream ? await readBody(res, this.deps.maxBodyBytes) : '';
-      const principal = r.needsAuth ? await this.deps.authenticate(r.authorization) : (undefined as never);
+      const principal = r.needsAuth ? await authenticateCounted(this.deps, r, limited && withToken) : (undefined as never);
       if (limited && principal) this.deps.limits.httpUser(principal.userId);
       const body = r.stream ? r.stream.body : r.bodySchema ? parseBody(raw, r.bodySchema) : undefined;
       reply = await r.handler({
@@ -324,6 +328,16 @@ export class HttpRouter {
     const unread = r.stream !== undefined && !r.stream.body.readableEnded;
     if (unread) r.stream?.body.destroy();
     sendReply(res, reply, unread);
+  }
+}
+
+/** A token that fails counts against its address like a request without one (`countFailure`). */
+async function authenticateCounted(deps: HttpDeps, r: { authorization: string; address: string }, countFailure: boolean) {
+  try {
+    return await deps.authenticate(r.authorization);
+  } catch (err) {
+    if (countFailure) deps.limits.httpAddress(r.address);
+    throw err;
   }
 }
 

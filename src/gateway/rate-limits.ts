@@ -135,6 +135,7 @@ export class RateLimits {
   private readonly reports: RateLimiterAbstract;
   private readonly httpByAddress: WindowCounter;
   private readonly httpByUser: WindowCounter;
+  private readonly httpByAddressAll: WindowCounter;
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
   private readonly searches: RateLimiterAbstract;
   private readonly addsByUsername: RateLimiterAbstract;
@@ -154,6 +155,7 @@ export class RateLimits {
     this.reports = shared('report-user', limits.report);
     this.httpByAddress = new WindowCounter(limits.httpAddress.points, limits.httpAddress.durationS * 1000);
     this.httpByUser = new WindowCounter(limits.httpUser.points, limits.httpUser.durationS * 1000);
+    this.httpByAddressAll = new WindowCounter(limits.httpAddressAll.points, limits.httpAddressAll.durationS * 1000);
     this.groupActions = { react: memoryStore('react', limits.react), typing: memoryStore('typing', limits.typing) };
     this.searches = memoryStore('search', limits.search);
     // Shared: trying usernames from every replica counts once.
@@ -193,15 +195,24 @@ export class RateLimits {
     return new RateLimits(config, shared, redis);
   }
 
-  /** Every `/v1` request, before its body is read; throws `rate_limited` (at once: upgrades decide without waiting). */
+  /**
+   * A `/v1` request or WebSocket upgrade without a token (before its body is read), or whose token
+   * failed: per address. Throws `rate_limited` (at once: upgrades decide without waiting).
+   */
   httpAddress(address: string): void {
     const waitMs = this.httpByAddress.take(address);
     if (waitMs > 0) throw rateLimited(waitMs);
   }
 
-  /** Every authenticated `/v1` request; throws `rate_limited`. */
+  /** Every authenticated `/v1` request: per user, whatever the address; throws `rate_limited`. */
   httpUser(userId: string): void {
     const waitMs = this.httpByUser.take(userId);
+    if (waitMs > 0) throw rateLimited(waitMs);
+  }
+
+  /** Every `/v1` request and upgrade, with a token or not: the address's backstop; throws `rate_limited`. */
+  httpAddressAll(address: string): void {
+    const waitMs = this.httpByAddressAll.take(address);
     if (waitMs > 0) throw rateLimited(waitMs);
   }
 

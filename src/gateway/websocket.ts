@@ -35,7 +35,7 @@ export interface WebSocketDeps {
    * and session starts as requests of their user, so opening sockets is as bounded as any request;
    * `perUser` bounds one user's sockets and their frames together (docs/protocol.md §3).
    */
-  limits: Pick<RateLimits, 'groupAction' | 'httpAddress' | 'httpUser' | 'perUser'>;
+  limits: Pick<RateLimits, 'groupAction' | 'httpAddress' | 'httpAddressAll' | 'httpUser' | 'perUser'>;
   settings: {
     /** Proxies in front whose X-Forwarded-For is believed (TRUST_PROXY). */
     trustProxy: number;
@@ -126,9 +126,19 @@ function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, conte
   const upgradeTo = (principal: Principal | null) =>
     res.upgrade(newSocketData(principal, deps.settings.rateLimitBurst), key, protocol, extensions, context);
   let principal: Principal | null | undefined;
-  try {
+  // Per address: every upgrade (the backstop), and those without a token or whose token fails (as http.ts).
+  const failed = (err: unknown) => {
     deps.limits.httpAddress(address);
-    principal = authorization ? deps.authenticateNow(bearer(authorization)) : null;
+    throw err;
+  };
+  try {
+    deps.limits.httpAddressAll(address);
+    if (!authorization) deps.limits.httpAddress(address);
+    try {
+      principal = authorization ? deps.authenticateNow(bearer(authorization)) : null;
+    } catch (err) {
+      failed(err);
+    }
     if (principal) admitUser(deps, principal.userId);
   } catch (err) {
     refuse(err);
@@ -143,6 +153,7 @@ function upgrade(deps: WebSocketDeps, res: HttpResponse, req: HttpRequest, conte
   // A token only a public key verifies, or a revocation storage must answer: upgraded after an await.
   deps
     .authenticate(bearer(authorization))
+    .catch(failed)
     .then((principal) => {
       admitUser(deps, principal.userId);
       return principal;

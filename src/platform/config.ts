@@ -120,20 +120,26 @@ const settings = {
       burst: env('USER_RATE_LIMIT_BURST', z.preprocess(emptyAsUndefined, int(1, 1_000_000).optional())),
       maxSockets: env('SOCKETS_PER_USER', int(1, 1_000_000).default(10)),
     },
-    /** Per client address and per user, every `/v1` request (HTTP). */
-    httpAddress: env('HTTP_RATE_ADDRESS', rate.default({ points: 1200, durationS: 60 })),
+    /**
+     * `/v1` requests: per client address those without a valid token (and token-less WebSocket
+     * upgrades); per user the rest; and every request of an address together, a backstop sized
+     * for thousands of members behind one address (README explains the numbers).
+     */
+    httpAddress: env('HTTP_RATE_ADDRESS', rate.default({ points: 6000, durationS: 60 })),
     httpUser: env('HTTP_RATE_USER', rate.default({ points: 600, durationS: 60 })),
+    httpAddressAll: env('HTTP_RATE_ADDRESS_ALL', rate.default({ points: 60_000, durationS: 60 })),
     signIn: {
       /** Sign-in attempts per address and per username, whatever their outcome. */
-      address: env('SIGNIN_RATE_ADDRESS', rate.default({ points: 30, durationS: 60 })),
+      address: env('SIGNIN_RATE_ADDRESS', rate.default({ points: 300, durationS: 60 })),
       username: env('SIGNIN_RATE_USERNAME', rate.default({ points: 10, durationS: 60 })),
       /** Failures of one username from one address (in a row) and of one address (in a day) before delays start. */
       freeFails: env('SIGNIN_FREE_FAILS', int(1, 1_000_000).default(5)),
-      addressFreeFails: env('SIGNIN_ADDRESS_FREE_FAILS', int(1, 1_000_000).default(50)),
+      addressFreeFails: env('SIGNIN_ADDRESS_FREE_FAILS', int(1, 1_000_000).default(500)),
       /** The delay after a failure past the free ones doubles from 1 s up to this. */
       maxDelayS: env('SIGNIN_MAX_DELAY_S', int(1, 24 * 3600).default(900)),
     },
-    signUp: env('SIGNUP_RATE_ADDRESS', rate.default({ points: 10, durationS: 3600 })),
+    /** Sign-ups per address; one through an invite with a use limit counts against the invite instead. */
+    signUp: env('SIGNUP_RATE_ADDRESS', rate.default({ points: 60, durationS: 3600 })),
     /** Password checks (sign-in, sign-up, password change) one address or account may have waiting or running, and all waiting. */
     passwordLine: {
       perKey: env('PASSWORD_LINE_PER_KEY', int(1, 1000).default(4)),

@@ -95,7 +95,7 @@ export type { ChatConfig, ChatDeps } from './deps.js';
 /** Each feature's routes and commands (docs/architecture.md "How to add a feature"), in registration order. */
 export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] {
   return [
-    accountsModule(chat.accounts, ctx),
+    accountsModule(chat.accounts, chat.communities, ctx),
     groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: chat.privacy }, ctx),
     messagesModule(chat.messages, ctx),
     pinsModule(chat.pins),

@@ -62,7 +62,8 @@ export const notifyLevel = z.enum(['all', 'mentions', 'none']);
 export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
-    signUp: z.object({ username, password, name: name.optional() }),
+    /** `invite`: a community's (or a group's) invite code; the new account joins by it (docs/protocol.md §2). */
+    signUp: z.object({ username, password, name: name.optional(), invite: id.optional() }),
     signIn: z.object({
       username: storableString().min(1).max(64),
       password: z.string().min(1).max(256),

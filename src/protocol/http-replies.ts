@@ -22,8 +22,20 @@ export const meSchema = userSchema
   .extend({ avatar: z.string().nullable(), privacy: z.object({ groupAdd: audience, lastSeen: audience }).loose() })
   .loose();
 
+/** What joining by an invite did: `{status: 'joined', community, groupId?}` or `{status: 'pending'}`. */
+export const inviteJoinSchema = z
+  .object({ status: z.enum(['joined', 'pending']), community: z.lazy(() => communitySchema).optional(), groupId: z.string().optional() })
+  .loose();
+
 export const signedInSchema = z
-  .object({ user: userSchema, token: z.string(), expiresAt: z.string(), device: z.string().optional() })
+  .object({
+    user: userSchema,
+    token: z.string(),
+    expiresAt: z.string(),
+    device: z.string().optional(),
+    /** A sign-up with `invite` (docs/protocol.md §2): what joining by it did. */
+    invite: inviteJoinSchema.optional(),
+  })
   .loose();
 
 export const groupSchema = z

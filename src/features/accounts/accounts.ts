@@ -17,6 +17,7 @@ import type { ChatDeps } from '../../platform/deps.js';
 import { publishCommitted } from '../../platform/db/outbox.js';
 import { RevokedSessions } from './revoked-sessions.js';
 import { transaction } from '../../platform/db/transaction.js';
+import type { Queryable, Tx } from '../../platform/db/connect.js';
 
 export interface SignedIn {
   user: { id: string; name: string };
@@ -50,17 +51,24 @@ export class Accounts {
     this.knownUsers.add(principal.userId);
   }
 
-  async signUp(input: { username: string; password: string; name?: string | undefined }): Promise<SignedIn> {
+  /**
+   * Creates the account. With `join` (a sign-up through an invite, docs/protocol.md §2), the
+   * account is inserted inside the join's own transaction: it exists only if its join (or join
+   * request) was stored too, and the join's outcome comes back as `invite`.
+   */
+  async signUp<J>(
+    input: { username: string; password: string; name?: string | undefined },
+    join?: (userId: string, createAccount: (tx: Tx) => Promise<void>) => Promise<J>,
+  ): Promise<SignedIn & { invite?: J }> {
     const userId = newId('u');
     const name = input.name ?? input.username;
-    const created = await insertAccount(this.deps.db, {
-      userId,
-      name,
-      username: input.username,
-      passwordHash: await this.passwords.hash(input.password),
-    });
-    if (!created) throw conflict('username is taken');
-    return { ...(await this.startSession({ id: userId, name })), device: this.deviceToken(input.username) };
+    const account = { userId, name, username: input.username, passwordHash: await this.passwords.hash(input.password) };
+    const createAccount = async (db: Queryable) => {
+      if (!(await insertAccount(db, account))) throw conflict('username is taken');
+    };
+    const invite = join ? await join(userId, createAccount) : await createAccount(this.deps.db);
+    const signedIn = { ...(await this.startSession({ id: userId, name })), device: this.deviceToken(input.username) };
+    return join ? { ...signedIn, invite: invite as J } : signedIn;
   }
 
   /**

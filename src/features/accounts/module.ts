@@ -1,8 +1,8 @@
 import type { FeatureModule, ModuleContext } from '../../platform/module.js';
 import type { Accounts } from './accounts.js';
-import { accountRoutes } from './routes.js';
+import { accountRoutes, type InviteSignUps } from './routes.js';
 
-export const accountsModule = (accounts: Accounts, ctx: ModuleContext): FeatureModule => ({
+export const accountsModule = (accounts: Accounts, invites: InviteSignUps, ctx: ModuleContext): FeatureModule => ({
   name: 'accounts',
-  routes: (router) => accountRoutes(router, accounts, ctx.bodies, ctx.localAccounts, ctx.limits),
+  routes: (router) => accountRoutes(router, accounts, invites, ctx.bodies, ctx.localAccounts, ctx.limits),
 });

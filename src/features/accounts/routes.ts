@@ -4,6 +4,7 @@ import type { HttpBodies } from '../../protocol/http-bodies.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
 import type { HttpRouter } from '../../gateway/http.js';
 import type { RateLimits } from '../../gateway/rate-limits.js';
+import type { InviteJoin, SignUpThrough } from '../communities/index.js';
 
 /** Who a password check is for: what the guard and the line count it by. */
 interface Checker {
@@ -14,18 +15,24 @@ interface Checker {
   device?: string | undefined;
 }
 
+/** What a sign-up through an invite needs of communities (docs/protocol.md §2). */
+export interface InviteSignUps {
+  takeSignUpUse(code: string): Promise<'taken' | 'unlimited'>;
+  joinByInvite(userId: string, code: string, signUp: SignUpThrough): Promise<InviteJoin>;
+}
+
 /**
  * Runs a password check (which hashes) in the password line, under the sign-in guard: a place in
  * the line is taken first, so a request the line cannot take is refused (429, Retry-After) before
- * anything is counted or waited for; then the sign-in guard's (or sign-up's) limits; then the check, in turn.
+ * anything is counted or waited for; then `admit` (the sign-in guard's or sign-up's limits); then the check, in turn.
  */
-async function checked<T>(limits: RateLimits, who: Checker, check: () => Promise<T>): Promise<T> {
+async function checked<T>(limits: RateLimits, who: Checker, admit: () => Promise<unknown>, check: () => Promise<T>): Promise<T> {
   // Ordered by address; the account is capped too, unless a trusted device asks.
   const keys = [`a:${who.address}`, ...(who.username !== undefined && who.device === undefined ? [`u:${who.username}`] : [])];
   const place = limits.passwordLine.take(keys);
   const { username } = who;
   try {
-    await (username === undefined ? limits.signUp(who.address) : limits.signIn.admit(username, who.address, who.device));
+    await admit();
   } catch (err) {
     place.cancel();
     throw err;
@@ -44,21 +51,66 @@ async function checked<T>(limits: RateLimits, who: Checker, check: () => Promise
   return result;
 }
 
+const signInChecker = (limits: RateLimits, who: Checker & { username: string }) => () =>
+  limits.signIn.admit(who.username, who.address, who.device);
+
+/**
+ * A sign-up's allowance (docs/protocol.md §2): an invite with a use limit gives one of its uses
+ * (the admin's limit is the consent; true: taken), else the address's sign-up limit counts it. A
+ * code that does not work costs the address's allowance too (so probing codes is limited like
+ * signing up), then gets the answer joining by it would.
+ */
+async function admitSignUp(limits: RateLimits, invites: InviteSignUps, address: string, code: string | undefined): Promise<boolean> {
+  if (code === undefined) {
+    await limits.signUp(address);
+    return false;
+  }
+  let taken: boolean;
+  try {
+    taken = (await invites.takeSignUpUse(code)) === 'taken';
+  } catch (err) {
+    await limits.signUp(address);
+    throw err;
+  }
+  if (!taken) await limits.signUp(address);
+  return taken;
+}
+
 /** docs/protocol.md §2: local accounts and sessions. */
-export function accountRoutes(router: HttpRouter, accounts: Accounts, bodies: HttpBodies, localAccounts: boolean, limits: RateLimits) {
+export function accountRoutes(
+  router: HttpRouter,
+  accounts: Accounts,
+  invites: InviteSignUps,
+  bodies: HttpBodies,
+  localAccounts: boolean,
+  limits: RateLimits,
+) {
   // Turned off, the endpoints do not exist (404 whatever the body), rather than answer 400 first.
   if (localAccounts) {
     router.public('post', '/v1/accounts', bodies.signUp, { 201: 'signedIn' }, async ({ body, address }) => {
-      return { status: 201, body: (await checked(limits, { address }, () => accounts.signUp(body))) satisfies HttpReply<'signedIn'> };
+      const { invite: code, ...input } = body;
+      let useTaken = false;
+      const admit = async () => {
+        useTaken = await admitSignUp(limits, invites, address, code);
+      };
+      // Through an invite, the account and its join are one transaction (communities' joinByInvite).
+      const signUp = () =>
+        code === undefined
+          ? accounts.signUp<InviteJoin>(input)
+          : accounts.signUp(input, (userId, createAccount) => invites.joinByInvite(userId, code, { createAccount, useTaken }));
+      return { status: 201, body: (await checked(limits, { address }, admit, signUp)) satisfies HttpReply<'signedIn'> };
     });
     router.public('post', '/v1/sessions', bodies.signIn, { 200: 'signedIn' }, async ({ body, address }) => {
       const who = { address, username: body.username, device: accounts.trustedDevice(body.username, body.device) };
-      return { status: 200, body: (await checked(limits, who, () => accounts.signIn(body))) satisfies HttpReply<'signedIn'> };
+      return {
+        status: 200,
+        body: (await checked(limits, who, signInChecker(limits, who), () => accounts.signIn(body))) satisfies HttpReply<'signedIn'>,
+      };
     });
     router.authed('put', '/v1/me/password', bodies.changePassword, { 204: null }, async ({ principal, body, address }) => {
       // A stolen token must not make guessing the password any cheaper than signing in does.
-      const username = (await accounts.usernameOf(principal.userId)) ?? principal.userId;
-      await checked(limits, { address, username }, () => accounts.changePassword(principal, body));
+      const who = { address, username: (await accounts.usernameOf(principal.userId)) ?? principal.userId };
+      await checked(limits, who, signInChecker(limits, who), () => accounts.changePassword(principal, body));
       return { status: 204 };
     });
   }

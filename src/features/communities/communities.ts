@@ -56,6 +56,19 @@ const communityView = (c: CommunityWithAnnouncement): CommunityView => ({
 
 const PAGE = 1000;
 
+/** What joining by an invite did: joined (the community, and the group a group's link names), or asked. */
+export type InviteJoin = { status: 'joined'; community: CommunityView; groupId?: string } | { status: 'pending' };
+
+/** A new account joining through an invite (joinByInvite): created in the join's transaction. */
+export interface SignUpThrough {
+  createAccount(tx: Tx): Promise<void>;
+  /** Its use of the invite was taken before the password was hashed (takeSignUpUse). */
+  useTaken: boolean;
+}
+
+/** The answer for a code that exists but no longer works; the same whoever asks. */
+const inviteUnusable = () => conflict('this invite has expired, been used up or been revoked');
+
 /**
  * Communities: an umbrella over groups whose members are exactly the members of its
  * announcement group, with their roles (owner, admin = community admins). A community the
@@ -336,14 +349,28 @@ export class Communities {
   }
 
   /**
+   * A sign-up through an invite (docs/protocol.md §2), before its password is hashed: a working
+   * invite with a use limit gives one of its uses now, atomically, whatever the sign-up's outcome
+   * (as the address's sign-up limit counts every attempt, so an invite buys no more tries than
+   * `maxUses`): `taken`. A working one without a limit: `unlimited` (the address's limit counts it).
+   * Else what joining by it answers: not_found (unknown or revoked), conflict (expired or used up).
+   */
+  async takeSignUpUse(code: string): Promise<'taken' | 'unlimited'> {
+    if (await consumeInvite(this.deps.db, code, { limitedOnly: true })) return 'taken';
+    const invite = await findInvite(this.deps.db, code);
+    if (!invite || invite.revokedAt) throw notFound('invite');
+    if (invite.maxUses !== null || (invite.expiresAt && invite.expiresAt.getTime() <= Date.now())) throw inviteUnusable();
+    return 'unlimited';
+  }
+
+  /**
    * Joins by code: the use is taken in the same transaction as the join (or the request, when
    * the community needs approval), so concurrent joins never pass `maxUses`. Joining again as
-   * a member, or asking again while a request is pending, takes no use.
+   * a member, or asking again while a request is pending, takes no use. With `signUp`, the
+   * joiner is a new account: it is created in the join's transaction (both are stored or neither),
+   * and its use was already taken when `useTaken` (takeSignUpUse).
    */
-  async joinByInvite(
-    userId: string,
-    code: string,
-  ): Promise<{ status: 'joined'; community: CommunityView; groupId?: string } | { status: 'pending' }> {
+  async joinByInvite(userId: string, code: string, signUp?: SignUpThrough): Promise<InviteJoin> {
     const invite = await findInvite(this.deps.db, code);
     const community = invite && !invite.revokedAt ? await findCommunity(this.deps.db, invite.communityId) : undefined;
     if (!community) throw notFound('invite');
@@ -351,10 +378,12 @@ export class Communities {
     if (invite!.groupId) {
       const group = await findGroup(this.deps.db, invite!.groupId);
       // A group unlinked from the community since: the code still joins the community.
-      if (group?.communityId === community.id && group.kind === 'group') return this.joinGroupByInvite(userId, code, community, group.id);
+      if (group?.communityId === community.id && group.kind === 'group')
+        return this.joinGroupByInvite(userId, code, community, group.id, signUp);
     }
-    if (await findMembership(this.deps.db, community.announcementGroupId, userId)) return joined;
+    if (!signUp && (await findMembership(this.deps.db, community.announcementGroupId, userId))) return joined;
     return commit(this.deps, async (tx, outbox) => {
+      await signUp?.createAccount(tx);
       await lockGroupLog(tx, community.announcementGroupId);
       // The join check (docs/protocol.md §8 "Joining"): a banned user is answered as if the
       // community approved joins, and nothing is stored.
@@ -367,11 +396,12 @@ export class Communities {
       );
       if (entry === 'refuse') return { status: 'pending' as const };
       if (entry === 'request') {
-        if (await fileJoinRequest(tx, outbox, community, community.announcementGroupId, userId, code)) await this.useInvite(tx, code);
+        if (await fileJoinRequest(tx, outbox, community, community.announcementGroupId, userId, code))
+          await this.useInvite(tx, code, signUp);
         return { status: 'pending' as const };
       }
       if (!(await this.groups.addIn(tx, outbox, community.announcementGroupId, userId, 'member', userId, admission))) return joined;
-      await this.useInvite(tx, code);
+      await this.useInvite(tx, code, signUp);
       return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
     });
   }
@@ -381,20 +411,27 @@ export class Communities {
    * joins, a newcomer's request is to join the group (a community admin's approval brings them into
    * both). A member of the community joins the group at once; one already in it takes no use.
    */
-  private async joinGroupByInvite(userId: string, code: string, community: CommunityWithAnnouncement, groupId: string) {
+  private async joinGroupByInvite(
+    userId: string,
+    code: string,
+    community: CommunityWithAnnouncement,
+    groupId: string,
+    signUp: SignUpThrough | undefined,
+  ) {
     const joined = { status: 'joined' as const, groupId };
-    if (await findMembership(this.deps.db, groupId, userId)) return { ...joined, community: communityView(community) };
+    if (!signUp && (await findMembership(this.deps.db, groupId, userId))) return { ...joined, community: communityView(community) };
     return commit(this.deps, async (tx, outbox) => {
+      await signUp?.createAccount(tx);
       // Ordinary group first, then the announcement group: the order every membership change locks in.
       await lockGroupLog(tx, groupId);
       const admission = { by: userId, code: true };
       const entry = await decideEntry(tx, { id: groupId, kind: 'group', communityId: community.id }, userId, admission);
       if (entry === 'refuse') return { status: 'pending' as const };
       if (entry === 'request') {
-        if (await fileJoinRequest(tx, outbox, community, groupId, userId, code)) await this.useInvite(tx, code);
+        if (await fileJoinRequest(tx, outbox, community, groupId, userId, code)) await this.useInvite(tx, code, signUp);
         return { status: 'pending' as const };
       }
-      if (await this.groups.addIn(tx, outbox, groupId, userId, 'member', userId, admission)) await this.useInvite(tx, code);
+      if (await this.groups.addIn(tx, outbox, groupId, userId, 'member', userId, admission)) await this.useInvite(tx, code, signUp);
       return { ...joined, community: communityView((await findCommunity(tx, community.id))!) };
     });
   }
@@ -471,8 +508,10 @@ export class Communities {
     if ((await countCommunityGroups(tx, communityId)) >= max) throw conflict(`a community has at most ${max} groups`);
   }
 
-  private async useInvite(tx: Tx, code: string) {
-    if (!(await consumeInvite(tx, code))) throw conflict('this invite has expired, been used up or been revoked');
+  /** Takes the join's use of the code, unless a sign-up took it already. */
+  private async useInvite(tx: Tx, code: string, signUp?: SignUpThrough) {
+    if (signUp?.useTaken) return;
+    if (!(await consumeInvite(tx, code))) throw inviteUnusable();
   }
 
   private async listGroups(communityId: string, userId: string, cursor: string | undefined, limit: number) {

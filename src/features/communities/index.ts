@@ -3,3 +3,4 @@ export * from './admin-frames.js';
 export * from './queries.js';
 export * from './module.js';
 export * from './standing.js';
+export type { InviteJoin, SignUpThrough } from './communities.js';

@@ -233,15 +233,17 @@ export async function findInvite(db: Queryable, code: string) {
 
 /**
  * Takes one use of a working code, atomically: the row lock makes concurrent joins queue, so
- * `uses` never passes `maxUses`. Undefined when the code is revoked, expired or used up.
+ * `uses` never passes `maxUses`. Undefined when the code is revoked, expired or used up, or,
+ * with `limitedOnly`, has no use limit.
  */
-export async function consumeInvite(tx: Tx, code: string) {
+export async function consumeInvite(tx: Queryable, code: string, options: { limitedOnly?: boolean } = {}) {
   const [row] = await tx
     .update(invites)
     .set({ uses: sql`${invites.uses} + 1` })
     .where(
       and(
         eq(invites.code, code),
+        options.limitedOnly ? isNotNull(invites.maxUses) : undefined,
         isNull(invites.revokedAt),
         or(isNull(invites.expiresAt), sql`${invites.expiresAt} > now()`),
         or(isNull(invites.maxUses), sql`${invites.uses} < ${invites.maxUses}`),

@@ -3,7 +3,7 @@ import { h, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
-import type { Session } from '../session.js';
+import { pendingInvite, type Session } from '../session.js';
 
 /** Sign in, or create a local account. */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
@@ -37,10 +37,18 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
           submit.disabled = true;
           try {
             const body = { username: username.value.trim().toLowerCase(), password: password.value };
+            // Signing up from an invite link joins by it in the same step (docs/protocol.md §2).
+            const invite = mode === 'up' ? pendingInvite.get() : undefined;
             const session =
               mode === 'in'
                 ? await http.signIn(body)
-                : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}) });
+                : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
+            const joined = session.invite?.community;
+            if (joined) {
+              // Already in: the community's page, not the invite's join button again.
+              pendingInvite.set(undefined);
+              location.hash = `#/c/${encodeURIComponent(joined.id)}`;
+            }
             onSignedIn(session);
           } catch (err) {
             error.textContent = describeError(err);
