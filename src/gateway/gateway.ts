@@ -166,7 +166,9 @@ export class Gateway {
         } catch {
           return { ready: false, reason: 'storage unavailable' };
         }
-        return bus.healthy() ? { ready: true } : { ready: false, reason: 'bus unavailable (degraded: local delivery only)' };
+        return bus.healthy()
+          ? { ready: true }
+          : { ready: false, degraded: true, reason: 'bus unavailable (degraded: local delivery only)' };
       },
     });
     // Last of the router's routes: the API reference describes every one registered before it, itself too.

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,20 +6,19 @@ import { parse } from 'yaml';
 import { copyPgliteTemplate } from '../helpers/pglite.js';
 import { freePort, Replica, waitUntil } from '../helpers/replicas.js';
 
-// deploy/k8s/deployment.yaml's probes against a real server process: the readiness command (run as
-// the kubelet runs it, with the manifest's port 8080 replaced by the test's free port) passes while
+// deploy/k8s/deployment.yaml's probes against a real server process: the readiness probe (a GET of
+// its path, as the kubelet makes it, on the test's free port) passes while
 // the server serves and fails once SIGTERM starts the drain, while liveness (/healthz) stays 200 so
 // that Kubernetes never restarts a draining pod.
 
 const root = resolve(import.meta.dirname, '../..');
 const container = parse(readFileSync(join(root, 'deploy/k8s/deployment.yaml'), 'utf8')).spec.template.spec.containers[0];
 
-/** Runs the readiness probe's command; resolves with its exit code. */
-function readiness(port: number): Promise<number> {
-  const [command, ...args] = (container.readinessProbe.exec.command as string[]).map((a) => a.replaceAll(':8080/', `:${port}/`));
-  return new Promise((done) =>
-    execFile(command === 'node' ? process.execPath : command!, args, (error) => done(error ? Number(error.code) || 1 : 0)),
-  );
+/** The readiness probe as the kubelet runs it: a GET of its path; ready on a status of 200–399. */
+async function readiness(port: number): Promise<number> {
+  const { path } = container.readinessProbe.httpGet as { path: string };
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return res.status >= 200 && res.status < 400 ? 0 : 1;
 }
 
 describe('the Kubernetes probes', () => {

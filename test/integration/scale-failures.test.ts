@@ -159,6 +159,9 @@ describe.skipIf(noScaleServers)('replica failures', () => {
         10_000,
         'readyz 503 on both',
       );
+      // For an orchestrator that routes by readiness alone (deploy/k8s), the bus's outage is not a reason.
+      const degraded = await fetch(`${set.replicas[0]!.url}/readyz?bus=optional`);
+      expect([degraded.status, ((await degraded.json()) as { status: string }).status]).toStrictEqual([200, 'degraded']);
       // Redis is down: sends are still stored and acked, and each replica's own sockets still
       // get events (in order: the other replica's show up as gaps, filled from storage).
       const down = s.acked;

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Metrics } from '../../platform/obs/metrics.js';
 import { AppError } from '../../protocol/errors.js';
 import { z } from 'zod';
-import type { HttpRouter } from '../http.js';
+import { type HttpRouter, parseQuery } from '../http.js';
 
 const status = (value: string) => z.object({ status: z.literal(value) }).loose();
 
@@ -10,7 +10,8 @@ export interface HealthDeps {
   metrics: Metrics;
   /** METRICS_TOKEN: /metrics needs it as a bearer token; unset, /metrics is not served. */
   metricsToken: string | undefined;
-  isReady(): Promise<{ ready: boolean; reason?: string }>;
+  /** `degraded`: only the bus is down (the replica still stores, acks and serves its own sockets). */
+  isReady(): Promise<{ ready: boolean; reason?: string; degraded?: boolean }>;
 }
 
 /** Liveness, readiness and Prometheus metrics. */
@@ -21,9 +22,16 @@ export function healthRoutes(router: HttpRouter, deps: HealthDeps) {
     body: { status: 'ok', pid: process.pid },
   }));
   const unavailable = status('unavailable').extend({ reason: z.string() });
-  router.public('get', '/readyz', undefined, { 200: status('ready'), 503: unavailable }, async () => {
+  const ready = z.union([status('ready'), status('degraded').extend({ reason: z.string() })]);
+  // `?bus=optional` is for an orchestrator that routes by readiness alone (Kubernetes): the bus is
+  // down for every replica at once, and each still serves its own sockets, so none is taken out.
+  const readyQuery = z.object({ bus: z.enum(['required', 'optional']).default('required') });
+  router.public('get', '/readyz', undefined, { 200: ready, 503: unavailable, query: readyQuery }, async ({ query }) => {
+    const { bus } = parseQuery(query, readyQuery);
     const r = await deps.isReady();
-    return r.ready ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'unavailable', reason: r.reason } };
+    if (r.ready) return { status: 200, body: { status: 'ready' } };
+    if (r.degraded && bus === 'optional') return { status: 200, body: { status: 'degraded', reason: r.reason } };
+    return { status: 503, body: { status: 'unavailable', reason: r.reason } };
   });
   router.public('get', '/metrics', undefined, { 200: { contentType: 'text/plain; version=0.0.4' } }, async ({ authorization }) => {
     if (deps.metricsToken === undefined) throw new AppError('not_found', 'no such endpoint');
