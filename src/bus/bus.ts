@@ -16,6 +16,8 @@ export interface BusMessage {
   origin?: string;
   /** The serialised JSON frame, exactly as sockets receive it, or a control message. */
   data: string;
+  /** W3C `traceparent` of the span that published it; set only while tracing is on (platform/obs/tracing.ts). */
+  trace?: string;
 }
 
 /** `leaves` of an event that closes the group to everyone (a deleted community); longer than any user id. */

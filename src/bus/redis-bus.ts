@@ -56,10 +56,12 @@ const LOST_TOPIC = 'bus:lost';
 
 /**
  * Wire format of a message: `<seq>\n<leaves>\n<origin>\n<data>`, each of the first three possibly empty, so a
- * receiver reads seq and leaves without parsing data. data may itself contain newlines.
+ * receiver reads seq and leaves without parsing data. data may itself contain newlines. A traced
+ * message (tracing on) is preceded by `t<traceparent>\n`; no seq starts with `t`, and an untraced
+ * message is byte for byte what it was before tracing existed.
  */
 export function encodeBusMessage(message: BusMessage): string {
-  const { seq, leaves, origin } = message;
+  const { seq, leaves, origin, trace } = message;
   if (seq !== undefined && !Number.isSafeInteger(seq)) throw new TypeError(`bus: seq must be an integer, got ${seq}`);
   for (const [name, value] of [
     ['leaves', leaves],
@@ -69,11 +71,18 @@ export function encodeBusMessage(message: BusMessage): string {
       throw new TypeError(`bus: ${name} must be a non-empty id without newlines`);
     }
   }
-  return `${seq ?? ''}\n${leaves ?? ''}\n${origin ?? ''}\n${message.data}`;
+  const encoded = `${seq ?? ''}\n${leaves ?? ''}\n${origin ?? ''}\n${message.data}`;
+  if (trace === undefined) return encoded;
+  if (!TRACEPARENT.test(trace)) throw new TypeError('bus: trace must be a W3C traceparent');
+  return `${TRACE_MARK}${trace}\n${encoded}`;
 }
+
+const TRACE_MARK = 't';
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 
 /** The message of a payload, or null when the payload is not in the wire format. */
 export function decodeBusMessage(topic: string, payload: string): BusMessage | null {
+  if (payload.startsWith(TRACE_MARK)) return decodeTraced(topic, payload);
   const first = payload.indexOf('\n');
   const second = first < 0 ? -1 : payload.indexOf('\n', first + 1);
   const third = second < 0 ? -1 : payload.indexOf('\n', second + 1);
@@ -86,6 +95,14 @@ export function decodeBusMessage(topic: string, payload: string): BusMessage | n
   }
   if (second > first + 1) message.leaves = payload.slice(first + 1, second);
   if (third > second + 1) message.origin = payload.slice(second + 1, third);
+  return message;
+}
+
+function decodeTraced(topic: string, payload: string): BusMessage | null {
+  const end = payload.indexOf('\n');
+  const trace = payload.slice(TRACE_MARK.length, end);
+  const message = end < 0 || !TRACEPARENT.test(trace) ? null : decodeBusMessage(topic, payload.slice(end + 1));
+  if (message) message.trace = trace;
   return message;
 }
 

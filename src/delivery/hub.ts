@@ -3,6 +3,7 @@ import type { Principal } from '../platform/auth/tokens.js';
 import { ALL_MEMBERS, type Bus, type BusMessage } from '../bus/bus.js';
 import type { Logger } from '../platform/obs/logger.js';
 import type { Metrics } from '../platform/obs/metrics.js';
+import type { Tracing } from '../platform/obs/tracing.js';
 import { type Clock, systemClock, type Timer } from '../platform/clock.js';
 import { CloseCode, Disconnect } from '../protocol/errors.js';
 import { groupAddedFrame, groupRemovedFrame, readMarkerFrame, statsFrame, type GroupSummary } from '../protocol/frames.js';
@@ -48,6 +49,8 @@ export interface HubDeps<S> {
   /** Sessions of the user were revoked (committed); `all` when every revocation must be read again (start, lost messages). */
   onRevoked(userId: string | 'all'): void;
   metrics: Metrics;
+  /** Optional tracing: a traced bus message's delivery here is a span of its sender's trace. */
+  tracing?: Tracing;
   logger: Logger;
   /** Told when a user's first session here opens and their last one closes (who not to push). */
   presence?: { online(userId: string): void; offline(userId: string): void };
@@ -125,7 +128,9 @@ export class Hub<S> {
       },
       logger,
     );
-    bus.onMessage((message) => this.route(message));
+    const { tracing } = deps;
+    // Chosen once: with tracing off the handler is what it always was.
+    bus.onMessage(tracing?.on ? (message) => this.routeTraced(tracing, message) : (message) => this.route(message));
     bus.onResync(() => {
       deps.onAccessChange('all');
       deps.onRevoked('all');
@@ -379,6 +384,17 @@ export class Hub<S> {
   }
 
   // Bus routing
+
+  /** A message published inside a trace is delivered in a span that is its publish span's child, on every replica. */
+  private routeTraced(tracing: Tracing, message: BusMessage): void {
+    const parent = message.trace === undefined ? undefined : tracing.remote(message.trace);
+    if (!parent) {
+      this.route(message);
+      return;
+    }
+    const kind = message.topic.slice(0, message.topic.indexOf(':') + 1) || message.topic;
+    tracing.span('deliver', { kind: 'consumer', parent, attributes: { 'banyan.topic': kind } }, () => this.route(message));
+  }
 
   private route(message: BusMessage): void {
     const groupId = topicGroupId(message.topic);

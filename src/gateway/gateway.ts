@@ -7,6 +7,7 @@ import type { FeedStorage } from '../delivery/group-feeds.js';
 import { Hub } from '../delivery/hub.js';
 import type { Logger } from '../platform/obs/logger.js';
 import type { Metrics } from '../platform/obs/metrics.js';
+import { type Tracing, tracingOff } from '../platform/obs/tracing.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
 import type { AnyCommand } from '../protocol/commands.js';
 import type { FeatureModule } from '../platform/module.js';
@@ -37,6 +38,8 @@ export interface GatewayDeps {
   /** The features' routes and commands (src/platform/features.ts). */
   modules: readonly FeatureModule[];
   metrics: Metrics;
+  /** Optional tracing (platform/obs/tracing.ts): HTTP requests, commands and deliveries as spans; off when unset. */
+  tracing?: Tracing;
   logger: Logger;
   parseCommand(frame: string): AnyCommand;
   verifyToken(token: string): Promise<Principal>;
@@ -79,6 +82,7 @@ export class Gateway {
 
   constructor(private readonly deps: GatewayDeps) {
     const { chat, bus, metrics, logger, config } = deps;
+    const tracing = deps.tracing ?? tracingOff;
     const failures = new FailureReporter(logger, metrics);
     this.app = uws.App();
     const transport = new UwsTransport(this.app);
@@ -101,6 +105,7 @@ export class Gateway {
         else void chat.accounts.revoked.heard(userId).then((revoked) => this.hub.closeRevoked(userId, revoked));
       },
       metrics,
+      tracing,
       logger,
       ...(deps.presence ? { presence: deps.presence } : {}),
       settings: config.delivery,
@@ -137,6 +142,7 @@ export class Gateway {
       limits: deps.limits,
       trustProxy: config.server.trustProxy,
       answered: (route, status, seconds) => metrics.httpDuration.observe({ route, status }, seconds),
+      tracing,
     });
     this.routes = router.routes;
     websocketRoute(this.app, {
@@ -144,6 +150,7 @@ export class Gateway {
       transport,
       failures,
       metrics,
+      tracing,
       logger,
       parseCommand: deps.parseCommand,
       authenticate,

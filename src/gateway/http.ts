@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { z } from 'zod';
 import type { Principal } from '../platform/auth/tokens.js';
 import type { Logger } from '../platform/obs/logger.js';
+import type { Tracing } from '../platform/obs/tracing.js';
 import { AppError, errorStatus } from '../protocol/errors.js';
 import type { httpReplies } from '../protocol/http-replies.js';
 import { id, issueDetails } from '../protocol/limits.js';
@@ -71,6 +72,8 @@ export interface HttpDeps {
   trustProxy: number;
   /** Told of each answer: its route pattern (`GET /v1/groups/:id`, never the raw path), status, and seconds until its head. */
   answered?: (route: string, status: number, seconds: number) => void;
+  /** Optional tracing: each request a span named by its route pattern. */
+  tracing?: Tracing;
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -228,7 +231,7 @@ export class HttpRouter {
         streamMaxBytes === undefined
           ? undefined
           : { maxBytes: streamMaxBytes, body: requestBody(res, state), declared: contentLengthHeader ? contentLength : undefined };
-      void this.handle(res, state, {
+      const request = {
         route,
         params,
         query,
@@ -243,7 +246,16 @@ export class HttpRouter {
         needsAuth,
         handler,
         stream,
-      });
+      };
+      const { tracing } = this.deps;
+      if (!tracing?.on) {
+        void this.handle(res, state, request);
+        return;
+      }
+      const attributes = { 'http.request.method': methodName[method], 'http.route': pattern };
+      void tracing.span(route, { kind: 'server', attributes }, (span) =>
+        this.handle(res, state, request).then((status) => span.set({ 'http.response.status_code': status ?? 0 })),
+      );
     });
   }
 
@@ -266,7 +278,7 @@ export class HttpRouter {
       needsAuth: boolean;
       handler: (input: RouteInput<unknown>) => Promise<HttpReply> | HttpReply;
     },
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const started = performance.now();
     // Made only when a line is written: most requests log nothing.
     let log: Logger | undefined;
@@ -303,7 +315,7 @@ export class HttpRouter {
       // The client went away mid-request (an upload cut off): nobody to answer, nothing broken.
       if (state.aborted) {
         requestLog().debug('request aborted by the client', { err: err instanceof Error ? err.message : String(err) });
-        return;
+        return undefined;
       }
       reply = errorReply(this.deps.failures.toAppError(err, requestLog));
     }
@@ -316,18 +328,19 @@ export class HttpRouter {
     }
     if (state.aborted) {
       reply.stream?.source.destroy();
-      return;
+      return undefined;
     }
     this.deps.answered?.(r.route, reply.status, (performance.now() - started) / 1000);
     if (reply.stream) {
       const { source, size } = reply.stream;
       await pipeToResponse(res, state, source, size, () => writeHead(res, reply));
-      return;
+      return reply.status;
     }
     // A streamed body not read to its end leaves the connection mid-request: close it after the answer.
     const unread = r.stream !== undefined && !r.stream.body.readableEnded;
     if (unread) r.stream?.body.destroy();
     sendReply(res, reply, unread);
+    return reply.status;
   }
 }
 

@@ -3,6 +3,7 @@ import type { Principal } from '../platform/auth/tokens.js';
 import type { Hub } from '../delivery/hub.js';
 import type { Logger } from '../platform/obs/logger.js';
 import type { Metrics } from '../platform/obs/metrics.js';
+import type { Tracing } from '../platform/obs/tracing.js';
 import { type Clock, systemClock, type Timer } from '../platform/clock.js';
 import { CommandError, commandIdOf, type AnyCommand, type CommandId } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
@@ -19,6 +20,8 @@ export interface WebSocketDeps {
   transport: UwsTransport;
   failures: FailureReporter;
   metrics: Metrics;
+  /** Tracing (off: `on` is false and nothing else is called): each command a span. */
+  tracing: Tracing;
   logger: Logger;
   parseCommand(frame: string): AnyCommand;
   /** Verifies a token (from the header or the auth frame) and checks its session. */
@@ -299,9 +302,14 @@ async function runCommand(
   }
   const ctx: CommandContext = { userId, connectionId };
   deps.commands.inflight++;
+  const started = performance.now();
   try {
     const handler = deps.handlers[command.type] as (ctx: CommandContext, c: AnyCommand) => Promise<string | undefined>;
-    const frame = await handler(ctx, command);
+    const frame = deps.tracing.on
+      ? await deps.tracing.span(`ws ${command.type}`, { kind: 'server', attributes: { 'banyan.command': command.type } }, () =>
+          handler(ctx, command),
+        )
+      : await handler(ctx, command);
     if (frame !== undefined) reply(deps, ws, frame);
   } catch (err) {
     // docs/architecture.md's two error kinds: a Disconnect closes the socket, anything else is answered.
@@ -309,6 +317,8 @@ async function runCommand(
     else replyError(deps, ws, command.id, err);
   } finally {
     deps.commands.inflight--;
+    // A send's time until its ack (stored), whatever became of it.
+    deps.metrics.commandDuration.observe({ command: command.type }, (performance.now() - started) / 1000);
   }
 }
 

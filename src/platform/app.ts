@@ -24,6 +24,7 @@ import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
 import { timeDatabase } from './obs/db-timing.js';
 import { CountedBus } from './obs/bus-metrics.js';
+import { startTracing, type Tracing } from './obs/tracing.js';
 import { outboxBacklog } from '../features/notifications/queries.js';
 import { createCommandParser } from '../protocol/commands.js';
 import { httpBodies } from '../protocol/http-bodies.js';
@@ -72,19 +73,21 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
   const logger = createLogger(config.server.logLevel);
   const metrics = createMetrics();
+  const tracing = await startTracing(config.tracing, logger);
   const secret = await resolveJwtSecret(config, logger);
   const tokens = new Tokens({ ...config.auth, secret });
-  const { storage, bus, blobs, presence } = await openParts(config, logger, metrics);
+  const { storage, bus, blobs, presence } = await openParts(config, logger, metrics, tracing);
   const vapid = await resolveVapidKeys(config, storage.db, logger);
   let notifyWorker: NotifyWorker | undefined;
   const chat = createChat(
     {
       db: storage.db,
       reads: storage.reads,
-      publisher: new Publisher(bus),
+      publisher: new Publisher(bus, tracing),
       notificationsOwed: () => notifyWorker?.kick(),
       logger,
       metrics,
+      tracing,
       config,
     },
     tokens,
@@ -108,6 +111,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       vapidPublicKey: vapid.publicKey,
     }),
     metrics,
+    tracing,
     logger,
     parseCommand: createCommandParser(config.protocol),
     verifyToken: (token) => tokens.verify(token),
@@ -150,7 +154,17 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
 
   // What stop() closes after the jobs, in opening order.
-  const parts: { close(): unknown }[] = [storage, bus, blobs, presence, rateLimits, pushSender, webhookHttp];
+  // Tracing first of all, so it closes last: the spans of the last writes are exported.
+  const parts: { close(): unknown }[] = [
+    { close: () => tracing.shutdown() },
+    storage,
+    bus,
+    blobs,
+    presence,
+    rateLimits,
+    pushSender,
+    webhookHttp,
+  ];
 
   let stopping: Promise<void> | undefined;
   return {
@@ -177,14 +191,14 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
 }
 
 /** Storage, the bus, the file store and presence, in that order; a failure closes what opened before it. */
-async function openParts(config: Config, logger: Logger, metrics: Metrics): Promise<OpenedParts> {
+async function openParts(config: Config, logger: Logger, metrics: Metrics, tracing: Tracing): Promise<OpenedParts> {
   if (!config.storage.databaseUrl && !config.storage.embeddedFsync)
     logger.warn('EMBEDDED_FSYNC is off: acknowledged writes survive a killed process but not an OS crash or power loss');
   // PGlite migrates as it opens; PostgreSQL under an advisory lock, so replicas may start together.
   if (config.storage.databaseUrl) await runMigrations(config.storage);
   const storage = await openStorage(config.storage);
-  timeDatabase(storage.db, metrics);
-  if (storage.reads !== storage.db) timeDatabase(storage.reads, metrics);
+  timeDatabase(storage.db, metrics, tracing);
+  if (storage.reads !== storage.db) timeDatabase(storage.reads, metrics, tracing);
   const { url: redisUrl, sharded } = config.redis;
   const bus: Bus = await openOrUnwind([storage], async () =>
     redisUrl
@@ -196,6 +210,7 @@ async function openParts(config: Config, logger: Logger, metrics: Metrics): Prom
         })
       : new MemoryBus(),
   ).then((opened) => new CountedBus(opened, metrics));
+  metrics.trackBus(() => bus.healthy());
   metrics.trackOutboxBacklog(() => outboxBacklog(storage.db));
   const blobs = await openOrUnwind([storage, bus], () => openBlobStore(config.files.storageUrl, config.storage.dataDir));
   const replicaId = randomBytes(8).toString('hex');

@@ -25,6 +25,31 @@ const rate = z
 /** off, on (one proxy in front: the rightmost X-Forwarded-For entry) or the number of proxies. */
 const trustProxy = z.union([bool.transform((on) => (on ? 1 : 0)), int(0, 16)]);
 
+/** A share from 0 to 1. */
+const ratio = z
+  .string()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+  .transform(Number);
+/**
+ * `name=value,name2=value2` (OTLP's header list; values may be percent-encoded). Never refused,
+ * since a refusal would print the value (an API key): a pair without `=` is left out.
+ */
+const keyValues = z.string().transform((v) =>
+  Object.fromEntries(
+    v
+      .split(',')
+      .filter((pair) => pair.indexOf('=') > 0)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')).trim(), safeDecode(pair.slice(pair.indexOf('=') + 1).trim())]),
+  ),
+);
+const safeDecode = (v: string) => {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+};
+
 /** One environment variable: its name (README's settings table) and how it parses, default included. */
 class Setting<Name extends string = string, Schema extends z.ZodType = z.ZodType> {
   constructor(
@@ -280,6 +305,16 @@ const settings = {
       /** Seconds one image's processing may take; past it the upload is refused (400). */
       timeoutS: env('IMAGE_TIMEOUT_S', int(1, 3600).default(20)),
     },
+  },
+  /** Optional OpenTelemetry tracing (platform/obs/tracing.ts): off, and its SDK not loaded, unless an endpoint is set. */
+  tracing: {
+    /** An OTLP/HTTP collector's base URL (spans go to `<url>/v1/traces` as JSON); set, tracing is on. */
+    endpoint: env('OTEL_EXPORTER_OTLP_ENDPOINT', z.preprocess(emptyAsUndefined, z.url().optional())),
+    serviceName: env('OTEL_SERVICE_NAME', z.string().min(1).default('banyan')),
+    /** The share of traces started here that are kept (a trace begun elsewhere follows its parent's choice). */
+    sampleRatio: env('OTEL_TRACES_SAMPLER_ARG', ratio.default(1)),
+    /** Headers of every export, `name=value,name2=value2` (a collector's API key). */
+    headers: env('OTEL_EXPORTER_OTLP_HEADERS', keyValues.default({})),
   },
   search: {
     /** Per search: messages looked at, newest first, before the page is answered as it stands (with a cursor on). */

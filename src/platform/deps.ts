@@ -4,6 +4,7 @@ import type { Publisher } from '../delivery/publisher.js';
 import type { Logger } from './obs/logger.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Metrics } from './obs/metrics.js';
+import type { Tracing } from './obs/tracing.js';
 
 /** What the domain needs from the outside world; built once in app.ts. */
 export interface ChatDeps {
@@ -13,6 +14,8 @@ export interface ChatDeps {
   publisher: Publisher;
   logger: Logger;
   metrics: Metrics;
+  /** Optional tracing (platform/obs/tracing.ts); off when unset. */
+  tracing?: Tracing;
   config: ChatConfig;
   /** Told after messages were stored: their notifications are owed (the local worker starts at once). */
   notificationsOwed?: () => void;

@@ -89,6 +89,7 @@ describe('loadConfig', () => {
         quotaBytes: 1024 * 1024 * 1024,
         images: { maxPixels: 40_000_000, maxPixelsAvif: 16_000_000, timeoutS: 20 },
       },
+      tracing: { endpoint: undefined, serviceName: 'banyan', sampleRatio: 1, headers: {} },
       search: { scanRows: 2000 },
     });
   });

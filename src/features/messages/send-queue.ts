@@ -8,6 +8,7 @@ import type { LogEvent } from '../../protocol/frames.js';
 import { AppError, conflict, notFound } from '../../protocol/errors.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { publishCommitted } from '../../platform/db/outbox.js';
+import type { TraceContext } from '../../platform/obs/tracing.js';
 
 /** One send of one sender, its group aside. */
 export type NewMessage = Omit<MessageInsert, 'groupId' | 'ord'>;
@@ -23,6 +24,8 @@ interface Pending {
   message: NewMessage;
   resolve: (r: SendResult) => void;
   reject: (err: unknown) => void;
+  /** With tracing on: the send's trace, which its statement and its publish belong to. */
+  trace?: TraceContext;
 }
 
 const keyOf = (senderId: string, clientMsgId: string) => `${senderId}\u0000${clientMsgId}`;
@@ -59,6 +62,16 @@ type Outcome = { stored: Map<string, LogEvent> } | { settled: true } | { failed:
 
 const sendKey = (groupId: string, senderId: string, clientMsgId: string) => `${groupId}\u0000${keyOf(senderId, clientMsgId)}`;
 
+/** Each stored event's trace: that of the send that stored it. */
+function tracesOf(batch: Pending[], stored: Map<string, LogEvent>): Map<LogEvent, TraceContext> {
+  const traces = new Map<LogEvent, TraceContext>();
+  for (const p of batch) {
+    const e = stored.get(sendKey(p.groupId, p.message.senderId, p.message.clientMsgId));
+    if (e && p.trace && !traces.has(e)) traces.set(e, p.trace);
+  }
+  return traces;
+}
+
 /**
  * Group commit: sends that arrive while earlier batches are being stored wait and go together,
  * whatever their groups, in one statement (one round trip, one WAL flush). A lone send goes at
@@ -88,7 +101,10 @@ export class SendQueue {
 
   enqueue(groupId: string, message: NewMessage): Promise<SendResult> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ groupId, message, resolve, reject });
+      const { tracing } = this.deps;
+      this.pending.push(
+        tracing?.on ? { groupId, message, resolve, reject, trace: tracing.active() } : { groupId, message, resolve, reject },
+      );
       this.pump();
     });
   }
@@ -100,7 +116,9 @@ export class SendQueue {
       const groups = new Set(batch.map((p) => p.groupId));
       for (const g of groups) this.busyGroups.add(g);
       this.inFlight++;
-      const outcome = this.store(batch);
+      // Traced, the batch's statement belongs to its first send's trace (one statement, one span).
+      const { tracing } = this.deps;
+      const outcome = tracing?.on ? tracing.within(batch[0]!.trace, () => this.store(batch)) : this.store(batch);
       const previous = this.lastSettled;
       this.lastSettled = outcome.then(async (o) => {
         await previous;
@@ -195,7 +213,7 @@ export class SendQueue {
     // Committed: handed to the bus now, in batch order (publishCommitted issues before its first
     // await); the acks do not wait for the bus, and its failure is not the sender's.
     const events = [...outcome.stored.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.seq - b.seq));
-    void publishCommitted(this.deps, { events });
+    void publishCommitted(this.deps, this.deps.tracing?.on ? { events, traces: tracesOf(batch, outcome.stored) } : { events });
     for (const p of batch) {
       const e = outcome.stored.get(sendKey(p.groupId, p.message.senderId, p.message.clientMsgId));
       if (this.reusedIds.delete(p)) p.reject(reused());

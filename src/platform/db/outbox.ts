@@ -6,6 +6,7 @@ import type { AccessChange } from '../../delivery/access-change.js';
 import type { ControlMessage } from '../../delivery/control.js';
 import type { LogEvent } from '../../protocol/frames.js';
 import type { ChatDeps } from '../deps.js';
+import type { TraceContext } from '../obs/tracing.js';
 
 /** What a commit makes visible: log events (each group's in seq order), then users' control messages. */
 export interface Committed {
@@ -15,6 +16,8 @@ export interface Committed {
   controls?: readonly { userId: string; message: ControlMessage }[];
   /** Messages erased on expiry, per group: an `expired` frame to the group's sockets (not logged). */
   expired?: readonly { group: string; seqs: number[] }[];
+  /** With tracing on: the trace of each event stored on behalf of another (send-queue.ts); others take the active one. */
+  traces?: ReadonlyMap<LogEvent, TraceContext>;
 }
 
 /** Collects, inside a transaction, what it will make visible once committed. */
@@ -83,7 +86,7 @@ export async function publishCommitted(deps: ChatDeps, committed: Committed): Pr
     const revoked = (committed.controls ?? []).filter((c) => c.message.kind === 'revoke' || c.message.kind === 'revoke_all');
     if (changes.length > 0 || revoked.length > 0)
       await Promise.all([...changes.map((c) => deps.publisher.accessChanged(c)), ...revoked.map((c) => deps.publisher.revoked(c.userId))]);
-    if (events.length > 0) await deps.publisher.events(events);
+    if (events.length > 0) await deps.publisher.events(events, committed.traces);
     await Promise.all((committed.expired ?? []).map((e) => deps.publisher.expired(e.group, e.seqs)));
     await Promise.all((committed.controls ?? []).map((c) => deps.publisher.control(c.userId, c.message)));
     // Stored messages owe notifications (notify_outbox, written with them): wake this replica's worker.

@@ -21,12 +21,25 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let readBacklog: (() => Promise<OutboxBacklog>) | undefined;
+  let busHealthy: (() => boolean) | undefined;
   return {
     registry,
     /** Where outboxBacklog reads from at each scrape (the app sets it once storage is open). */
     trackOutboxBacklog(read: () => Promise<OutboxBacklog>): void {
       readBacklog = read;
     },
+    /** Where busUp reads from at each scrape (the app sets it once the bus is open). */
+    trackBus(healthy: () => boolean): void {
+      busHealthy = healthy;
+    },
+    busUp: new Gauge({
+      name: 'banyan_bus_up',
+      help: 'Whether the bus delivers across replicas now (0: Redis lost, local delivery only, /readyz says degraded)',
+      registers: [registry],
+      collect() {
+        if (busHealthy) this.set(busHealthy() ? 1 : 0);
+      },
+    }),
     outboxBacklog: new Gauge({
       name: 'banyan_outbox_backlog',
       help: 'Work owed and not yet done: notifications to work out, pushes to send, webhook deliveries pending',
@@ -88,6 +101,13 @@ export function createMetrics() {
       name: 'banyan_events_stored_total',
       help: 'Events appended to group logs',
       labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    commandDuration: new Histogram({
+      name: 'banyan_command_duration_seconds',
+      help: 'WebSocket commands by type, from the frame to the reply (a send: until its ack, stored)',
+      labelNames: ['command'] as const,
+      buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
     framesIn: new Counter({ name: 'banyan_frames_in_total', help: 'WebSocket frames received', registers: [registry] }),
