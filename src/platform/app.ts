@@ -15,6 +15,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { RateLimits } from '../gateway/rate-limits.js';
 import type { BlobStore } from '../features/attachments/blob-store.js';
 import { openBlobStore } from '../features/attachments/open-blob-store.js';
+import { openBackupSocket } from './backup/commands.js';
 import { SWEEP_INTERVAL_MS, sweepJob } from './jobs/sweeper.js';
 import { processLease } from './jobs/job.js';
 import { advisoryLease } from './jobs/lease.js';
@@ -132,6 +133,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     config,
   });
   const jobs = createJobs({ config, storage, logger, metrics, chat, presence, worker: notifyWorker });
+  // Embedded mode: how `banyan backup` reaches this process, which alone may open DATA_DIR.
+  const backupSocket = await openBackupSocket(config, storage, blobs, logger);
   const port = await gateway.listen();
   jobs.start();
   logger.info('banyan listening', {
@@ -144,7 +147,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
 
   // What stop() closes after the jobs, in opening order.
-  const parts: { close(): unknown }[] = [storage, bus, blobs, presence, rateLimits, pushSender, webhookHttp];
+  const parts: { close(): unknown }[] = [storage, bus, blobs, backupSocket, presence, rateLimits, pushSender, webhookHttp];
 
   let stopping: Promise<void> | undefined;
   return {
