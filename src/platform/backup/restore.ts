@@ -42,7 +42,7 @@ export async function unpackBackup(input: Readable, target: RestoreTarget): Prom
   let header: BackupHeader | undefined;
   let summary: BackupSummary | undefined;
   let staged = 0;
-  try {
+  const consume = async () => {
     for await (const source of extract) {
       const entry = source as unknown as TarEntry;
       const name = safeEntryPath(entry.header.name);
@@ -68,7 +68,10 @@ export async function unpackBackup(input: Readable, target: RestoreTarget): Prom
         throw new BackupRefused(`unexpected entry ${name} in the backup`);
       }
     }
-    await feeding;
+  };
+  try {
+    // Raced: a cut archive fails the feeding while the loop waits for an entry's end forever.
+    await Promise.all([consume(), feeding]);
   } catch (err) {
     extract.destroy();
     await feeding.catch(() => {});
