@@ -49,7 +49,10 @@ function startServer(dataDir: string): Promise<Server> {
       const line = stdout.split('\n').find((l) => l.includes('"banyan listening"'));
       if (!line) return;
       clearTimeout(timer);
-      const stop = () => (child.kill('SIGTERM'), exited);
+      const stop = () => {
+        child.kill('SIGTERM');
+        return exited;
+      };
       resolve({ url: `http://127.0.0.1:${JSON.parse(line).port}`, stop });
     });
     void exited.then((code) => {
