@@ -2,6 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startApp } from './platform/app.js';
+import { runBackup, runRestore } from './platform/backup/commands.js';
+import { BackupRefused } from './platform/backup/restore.js';
 import { resolveJwtSecret } from './platform/auth/secret.js';
 import { Tokens } from './platform/auth/tokens.js';
 import { ConfigError, loadConfig } from './platform/config.js';
@@ -10,10 +12,12 @@ import { DataDirLocked } from './platform/db/data-dir-lock.js';
 import { createLogger } from './platform/obs/logger.js';
 import { runWorkers } from './platform/workers.js';
 
-// CLI entry: `start` (default), `migrate`, `token`. Nothing else lives here.
+// CLI entry: `start` (default), `migrate`, `token`, `backup`, `restore`. Nothing else lives here.
 
 // `--worker I` is not for operators: platform/workers.ts starts each of WORKERS processes with it.
-const usage = `usage: banyan [start [--workers N] | migrate | token --sub ID [--name NAME] [--scope server] [--ttl SECONDS]]`;
+const usage = `usage: banyan [start [--workers N] | migrate | token --sub ID [--name NAME] [--scope server] [--ttl SECONDS] | backup FILE | restore FILE]`;
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'start', ...rest] = argv;
@@ -68,6 +72,13 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${token}\n`);
       return;
     }
+    case 'backup':
+    case 'restore': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+      if (positionals.length !== 1) throw new ConfigError(usage);
+      await (command === 'backup' ? runBackup : runRestore)(config, positionals[0]!, print);
+      return;
+    }
     default:
       throw new ConfigError(usage);
   }
@@ -75,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // Nothing in the code is at fault: one line, no stack.
-  if (err instanceof ConfigError || err instanceof DataDirLocked) {
+  if (err instanceof ConfigError || err instanceof DataDirLocked || err instanceof BackupRefused) {
     process.stderr.write(`banyan: ${err.message}\n`);
     process.exit(2);
   }

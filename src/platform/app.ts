@@ -15,6 +15,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { RateLimits } from '../gateway/rate-limits.js';
 import type { BlobStore } from '../features/attachments/blob-store.js';
 import { assertFilesReachEveryReplica, openBlobStore } from '../features/attachments/open-blob-store.js';
+import { openBackupSocket } from './backup/commands.js';
 import { SWEEP_INTERVAL_MS, sweepJob } from './jobs/sweeper.js';
 import { processLease } from './jobs/job.js';
 import { advisoryLease } from './jobs/lease.js';
@@ -142,6 +143,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     config,
   });
   const jobs = createJobs({ config, storage, logger, metrics, chat, presence, worker: notifyWorker });
+  // Embedded mode: how `banyan backup` reaches this process, which alone may open DATA_DIR.
+  const backupSocket = await openBackupSocket(config, storage, blobs, logger);
   const port = await gateway.listen();
   jobs.start();
   logger.info('banyan listening', {
@@ -160,6 +163,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     storage,
     bus,
     blobs,
+    backupSocket,
     presence,
     rateLimits,
     pushSender,

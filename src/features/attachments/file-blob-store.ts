@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, type Dirent } from 'node:fs';
+import { copyFile, mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { assertKey, type BlobStore, type ByteRange } from './blob-store.js';
@@ -8,7 +8,7 @@ import { assertKey, type BlobStore, type ByteRange } from './blob-store.js';
 export class FileBlobStore implements BlobStore {
   readonly kind = 'file';
 
-  constructor(private readonly root: string) {}
+  constructor(readonly root: string) {}
 
   private pathOf(key: string): string {
     assertKey(key);
@@ -43,6 +43,26 @@ export class FileBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
+  }
+
+  /**
+   * Every stored blob's key and file, one directory entry at a time (backups walk millions of
+   * them). Copies still in flight (`.partial`) are not blobs yet.
+   */
+  async *files(dir = this.root, prefix = ''): AsyncGenerator<{ key: string; path: string }> {
+    let entries: AsyncIterable<Dirent>;
+    try {
+      entries = await opendir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for await (const entry of entries) {
+      const path = join(dir, entry.name);
+      const key = `${prefix}${entry.name}`;
+      if (entry.isDirectory()) yield* this.files(path, `${key}/`);
+      else if (entry.isFile() && !entry.name.endsWith('.partial')) yield { key, path };
+    }
   }
 
   async presignGet(): Promise<string | undefined> {

@@ -48,6 +48,11 @@ export interface Storage {
   readonly kind: 'postgres' | 'pglite';
   /** Resolves when the database answers a trivial query (for /readyz). */
   ping(): Promise<void>;
+  /**
+   * PGlite only: its data directory as an uncompressed tarball, taken between two queries (as a
+   * crash would leave it: opening it replays the WAL), while the server goes on (platform/backup).
+   */
+  dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -143,6 +148,7 @@ async function openPglite(options: StorageOptions): Promise<Storage> {
     async ping() {
       await client.query('select 1');
     },
+    dumpDataDir: () => client.dumpDataDir('none'),
     async close() {
       try {
         await client.close();
