@@ -1,24 +1,14 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectPageErrors, hasChromium, launchChromium, screenshot } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { collectPageErrors, hasChromium, screenshot, serverAndBrowser } from '../helpers/browser.js';
 
 // The API reference page (docs/protocol.md §8 "API reference") renders in a real browser under
 // its own Content-Security-Policy, every file from this server.
 
 describe.skipIf(!hasChromium)('API reference page', { timeout: 120_000 }, () => {
-  let server: TestServer;
-  let browser: Browser;
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const live = serverAndBrowser();
 
   it('shows every operation and a request body schema, with nothing the policy refuses and nothing from elsewhere', async () => {
-    const page = await browser.newPage();
+    const page = await live.browser.newPage();
     const errors = collectPageErrors(page);
     const refused: string[] = [];
     page.on('console', (message) => {
@@ -26,7 +16,7 @@ describe.skipIf(!hasChromium)('API reference page', { timeout: 120_000 }, () => 
     });
     const elsewhere: string[] = [];
     page.on('request', (request) => {
-      if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) elsewhere.push(request.url());
+      if (!request.url().startsWith(live.server.url) && !request.url().startsWith('data:')) elsewhere.push(request.url());
     });
     // The browser's own record of what the policy refused (besides its console lines).
     await page.addInitScript(() => {
@@ -37,9 +27,9 @@ describe.skipIf(!hasChromium)('API reference page', { timeout: 120_000 }, () => 
       w.refused = [];
       w.addEventListener('securitypolicyviolation', (e) => w.refused.push(e.violatedDirective));
     });
-    await page.goto(`${server.url}/docs/api`);
+    await page.goto(`${live.server.url}/docs/api`);
     const operations = page.locator('.opblock');
-    await expect.poll(() => operations.count(), { timeout: 60_000 }).toBe(server.app.gateway.routes.length);
+    await expect.poll(() => operations.count(), { timeout: 60_000 }).toBe(live.server.app.gateway.routes.length);
     // Opening one shows its parameters and body schema (rendered with the syntax highlighter's styles).
     await page.locator('.opblock-summary', { hasText: '/v1/groups/{id}/messages' }).filter({ hasText: 'POST' }).first().click();
     await expect.poll(() => page.getByText('clientMsgId').count(), { timeout: 30_000 }).toBeGreaterThan(0);

@@ -1,7 +1,5 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectPageErrors, hasChromium, launchChromium, screenshot, signUpInBrowser } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { collectPageErrors, hasChromium, screenshot, serverAndBrowser, signUpInBrowser } from '../helpers/browser.js';
 import { tokenUser } from '../helpers/users.js';
 import { connect } from '../helpers/ws-client.js';
 
@@ -13,32 +11,24 @@ const SESSION_KEY = 'banyan.session';
 // service of its own to subscribe to).
 
 describe.skipIf(!hasChromium)('web push in a real browser', { timeout: 120_000 }, () => {
-  let server: TestServer;
-  let browser: Browser;
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const live = serverAndBrowser();
 
   it('asks nothing on first load, offers an opt-in, and the service worker shows a pushed notification', async () => {
-    const context = await browser.newContext();
+    const context = await live.browser.newContext();
     const page = await context.newPage();
     const errors = collectPageErrors(page);
-    await signUpInBrowser(page, server.url, 'Asha');
+    await signUpInBrowser(page, live.server.url, 'Asha');
     // First load: no permission asked (the worker is registered, for offline use, but does not
     // subscribe); the opt-in is there to press.
     // Page code as strings: this project's TypeScript has no DOM types outside web/.
     expect(await page.evaluate('Notification.permission')).toBe('default');
     await expect.poll(() => page.getByTestId('enable-push').isVisible(), { timeout: 10_000 }).toBe(true);
 
-    await context.grantPermissions(['notifications'], { origin: server.url });
+    await context.grantPermissions(['notifications'], { origin: live.server.url });
     const cdp = await context.newCDPSession(page);
     const registrationId = new Promise<string>((resolve) =>
       cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: { registrationId: string; scopeURL: string }[] }) => {
-        const r = e.registrations.find((x) => x.scopeURL === `${server.url}/`);
+        const r = e.registrations.find((x) => x.scopeURL === `${live.server.url}/`);
         if (r) resolve(r.registrationId);
       }),
     );
@@ -59,7 +49,7 @@ describe.skipIf(!hasChromium)('web push in a real browser', { timeout: 120_000 }
     // such a push is dropped: deliver again until it shows (one tag: a repeat replaces, never adds).
     const deliverAndShow = async () => {
       await cdp.send('ServiceWorker.deliverPushMessage', {
-        origin: server.url,
+        origin: live.server.url,
         registrationId: await registrationId,
         data: JSON.stringify(payload),
       });
@@ -78,32 +68,33 @@ describe.skipIf(!hasChromium)('web push in a real browser', { timeout: 120_000 }
   });
 
   it('a conversation sets its notification level; an admin sees each announcement’s reach, live', async () => {
-    const context = await browser.newContext();
+    const context = await live.browser.newContext();
     const page = await context.newPage();
     const errors = collectPageErrors(page);
-    await signUpInBrowser(page, server.url, 'Admin');
+    await signUpInBrowser(page, live.server.url, 'Admin');
     const stored = () => page.evaluate(`localStorage.getItem(${JSON.stringify(SESSION_KEY)})`) as Promise<string | null>;
     // Sign-up hashes the password (scrypt) before the session is stored: on a loaded machine that
     // took longer than expect.poll's default second once in CI.
     await expect.poll(stored, { timeout: 10_000 }).not.toBeNull();
     const session = JSON.parse((await stored())!);
     const token = session.token as string;
-    const c = (await server.http('POST', '/v1/communities', { token, body: { name: 'Relief' } })).body.community;
-    const code = (await server.http('POST', `/v1/communities/${c.id}/invites`, { token, body: {} })).body.code;
-    const member = await tokenUser(server, 'volunteer');
-    await server.http('POST', `/v1/invites/${code}/join`, { token: member.token });
-    const memberSocket = await connect(server.wsUrl, member.token);
-    await page.goto(`${server.url}/#/g/${encodeURIComponent(c.announcementGroupId)}`);
+    const c = (await live.server.http('POST', '/v1/communities', { token, body: { name: 'Relief' } })).body.community;
+    const code = (await live.server.http('POST', `/v1/communities/${c.id}/invites`, { token, body: {} })).body.code;
+    const member = await tokenUser(live.server, 'volunteer');
+    await live.server.http('POST', `/v1/invites/${code}/join`, { token: member.token });
+    const memberSocket = await connect(live.server.wsUrl, member.token);
+    await page.goto(`${live.server.url}/#/g/${encodeURIComponent(c.announcementGroupId)}`);
     const select = page.getByTestId('notify-level');
     await expect.poll(() => select.inputValue()).toBe('all');
     await select.selectOption('none');
     await expect
       .poll(
         async () =>
-          (await server.http('GET', '/v1/me', { token })).body.groups.find((g: { id: string }) => g.id === c.announcementGroupId)?.level,
+          (await live.server.http('GET', '/v1/me', { token })).body.groups.find((g: { id: string }) => g.id === c.announcementGroupId)
+            ?.level,
       )
       .toBe('none');
-    const posted = await server.http('POST', `/v1/communities/${c.id}/announcements`, {
+    const posted = await live.server.http('POST', `/v1/communities/${c.id}/announcements`, {
       token,
       body: { clientMsgId: 'b1', text: 'Meet at 6' },
     });
@@ -113,7 +104,7 @@ describe.skipIf(!hasChromium)('web push in a real browser', { timeout: 120_000 }
     await memberSocket.request({ type: 'read', group: c.announcementGroupId, seq: posted.body.seq });
     const statsPath = `/v1/groups/${c.announcementGroupId}/messages/${posted.body.seq}/stats`;
     await expect
-      .poll(async () => (await server.http('GET', statsPath, { token })).body, { timeout: 10_000 })
+      .poll(async () => (await live.server.http('GET', statsPath, { token })).body, { timeout: 10_000 })
       .toMatchObject({ delivered: 1, read: 1 });
     await expect
       .poll(() => page.getByTestId('reach').last().textContent(), { timeout: 10_000 })

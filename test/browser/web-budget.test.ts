@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { hasChromium, serverAndBrowser } from '../helpers/browser.js';
 import { SMALL_PHONE, signedInPage } from '../helpers/web.js';
 
 // The web client's budgets (issue 15): at most 60 KB of gzipped JavaScript for the first screen,
@@ -36,39 +34,31 @@ describe('web client budgets', () => {
   });
 
   describe.skipIf(!hasChromium)('on slow 3G in Chromium', { timeout: 60_000 }, () => {
-    let server: TestServer;
-    let browser: Browser;
-    beforeAll(async () => {
-      [server, browser] = await Promise.all([startServer(), launchChromium()]);
-    });
-    afterAll(async () => {
-      await browser?.close();
-      await server?.stop();
-    });
+    const live = serverAndBrowser();
 
     it('serves the app gzipped', async () => {
       const script = firstScreenScripts()[0]!;
-      const res = await fetch(new URL(script, server.url), { headers: { 'accept-encoding': 'gzip' } });
+      const res = await fetch(new URL(script, live.server.url), { headers: { 'accept-encoding': 'gzip' } });
       expect(res.headers.get('content-encoding')).toBe('gzip');
       expect(res.headers.get('vary')).toBe('accept-encoding');
     });
 
     it('shows the sign-in screen within 3 s, and a signed-in member their lists within 3 s', async () => {
-      const context = await browser.newContext({ viewport: SMALL_PHONE, serviceWorkers: 'block' });
+      const context = await live.browser.newContext({ viewport: SMALL_PHONE, serviceWorkers: 'block' });
       const page = await context.newPage();
       const cdp = await context.newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
       await cdp.send('Network.emulateNetworkConditions', SLOW_3G);
       let started = Date.now();
-      await page.goto(server.url, { waitUntil: 'commit' });
+      await page.goto(live.server.url, { waitUntil: 'commit' });
       await page.getByRole('button', { name: 'Sign in' }).waitFor();
       const signIn = Date.now() - started;
       await context.close();
 
-      const member = await server.signUp();
-      await server.http('POST', '/v1/groups', { token: member.token, body: { name: 'Garden' } });
-      const signedIn = await signedInPage(browser, server, member);
+      const member = await live.server.signUp();
+      await live.server.http('POST', '/v1/groups', { token: member.token, body: { name: 'Garden' } });
+      const signedIn = await signedInPage(live.browser, live.server, member);
       const cdp2 = await signedIn.context().newCDPSession(signedIn);
       await cdp2.send('Network.enable');
       await cdp2.send('Network.setCacheDisabled', { cacheDisabled: true });

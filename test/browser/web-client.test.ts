@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { collectPageErrors, hasChromium, launchChromium, PHONE, screenshot, signUpInBrowser } from '../helpers/browser.js';
-import { createGroup, startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { collectPageErrors, hasChromium, PHONE, screenshot, serverAndBrowser, signUpInBrowser } from '../helpers/browser.js';
+import { createGroup } from '../helpers/server.js';
 
 // Two people in two browsers (separate contexts: separate storage) on phone-sized screens,
 // using the web client the gateway serves at `/`. Screenshots go to test-results/screenshots.
@@ -9,19 +9,11 @@ import { createGroup, startServer, type TestServer } from '../helpers/server.js'
 if (!hasChromium) console.warn('[browser tests] skipped: /usr/bin/chromium is missing (apt-get install chromium)');
 
 describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000 }, () => {
-  let server: TestServer;
-  let browser: Browser;
+  const live = serverAndBrowser();
   const contexts: BrowserContext[] = [];
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
 
   const person = async () => {
-    const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const context = await live.browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     contexts.push(context);
     const page = await context.newPage();
     return { page, errors: collectPageErrors(page) };
@@ -38,8 +30,8 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
   it('two people sign up, one starts a group with the other by user id, and they chat live', async () => {
     const asha = await person();
     const ben = await person();
-    await signUpInBrowser(asha.page, server.url, 'Asha');
-    await signUpInBrowser(ben.page, server.url, 'Ben');
+    await signUpInBrowser(asha.page, live.server.url, 'Asha');
+    await signUpInBrowser(ben.page, live.server.url, 'Ben');
     const benId = (await myId(ben.page))!;
     expect(benId).toMatch(/^u_/);
     await expect.poll(() => asha.page.getByTestId('my-name').textContent()).toBe('Asha');
@@ -81,17 +73,17 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
   });
 
   it('shows unread counts on sign-in and loads older messages on scrolling up', async () => {
-    const [asha, ben] = [await server.signUp(), await server.signUp()];
-    const group = await createGroup(server, asha, [ben], 'Archive');
+    const [asha, ben] = [await live.server.signUp(), await live.server.signUp()];
+    const group = await createGroup(live.server, asha, [ben], 'Archive');
     for (let i = 0; i < 70; i++) {
-      const r = await server.http('POST', `/v1/groups/${group}/messages`, {
+      const r = await live.server.http('POST', `/v1/groups/${group}/messages`, {
         token: asha.token,
         body: { clientMsgId: `o${i}`, text: `old ${i}` },
       });
       expect(r.status).toBe(201);
     }
     const { page, errors } = await person();
-    await page.goto(server.url);
+    await page.goto(live.server.url);
     await page.getByLabel('Username').fill(ben.name); // the test helper's usernames are the names
     await page.getByLabel('Password').fill('password-123');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -109,7 +101,7 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
 
   it('shows a clear error for a wrong password', async () => {
     const { page } = await person();
-    await page.goto(server.url);
+    await page.goto(live.server.url);
     await page.getByLabel('Username').fill('nobody-here');
     await page.getByLabel('Password').fill('wrong-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -117,18 +109,18 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
   });
 
   it('an admin creates a community and an invite, a member joins by the link and sees announcements live', async () => {
-    const probe = await server.http('POST', '/v1/communities', { token: (await server.signUp()).token, body: { name: 'probe' } });
+    const probe = await live.server.http('POST', '/v1/communities', { token: (await live.server.signUp()).token, body: { name: 'probe' } });
     expect(probe.status, 'POST /v1/communities').toBe(201);
     const admin = await person();
     const member = await person();
-    await signUpInBrowser(admin.page, server.url, 'Asha');
+    await signUpInBrowser(admin.page, live.server.url, 'Asha');
     await admin.page.getByRole('link', { name: '+ New community' }).click();
     await admin.page.getByLabel('Name').fill('Riverside Volunteers');
     await admin.page.getByLabel('Description (optional)').fill('Cleaning the river banks every Saturday.');
     await admin.page.getByRole('button', { name: 'Create community' }).click();
     await admin.page.getByRole('button', { name: 'Create invite link' }).click();
     const invite = (await admin.page.getByTestId('invite-link').inputValue())!;
-    expect(invite).toMatch(new RegExp(`^${server.url}/#/invite/.+`));
+    expect(invite).toMatch(new RegExp(`^${live.server.url}/#/invite/.+`));
     await screenshot(admin.page, 'community-admin');
 
     // The member opens the link signed out and signs up there: the sign-up joins by the link in
@@ -147,16 +139,16 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     expect([...admin.errors, ...member.errors]).toEqual([]);
   });
   it('invitations: accept and decline from the home screen; block and unblock in a direct chat', async () => {
-    const [asha, ben] = [await server.signUp(), await server.signUp()];
-    expect((await server.http('PATCH', '/v1/me', { token: ben.token, body: { privacy: { groupAdd: 'nobody' } } })).status).toBe(200);
+    const [asha, ben] = [await live.server.signUp(), await live.server.signUp()];
+    expect((await live.server.http('PATCH', '/v1/me', { token: ben.token, body: { privacy: { groupAdd: 'nobody' } } })).status).toBe(200);
     const { page, errors } = await person();
-    await page.goto(server.url);
+    await page.goto(live.server.url);
     await page.getByLabel('Username').fill(ben.name);
     await page.getByLabel('Password').fill('password-123');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByTestId('my-name').textContent()).toBe(ben.name);
     for (const name of ['Garden', 'Spam']) {
-      const r = await server.http('POST', '/v1/groups', { token: asha.token, body: { name, members: [ben.id] } });
+      const r = await live.server.http('POST', '/v1/groups', { token: asha.token, body: { name, members: [ben.id] } });
       expect(r.body.invited).toEqual([ben.id]);
     }
     const invitation = (name: string) => page.getByTestId('invitation').filter({ hasText: name });
@@ -169,14 +161,14 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await expect.poll(() => page.getByTestId('group-row').filter({ hasText: 'Garden' }).count(), { timeout: 10_000 }).toBe(1);
 
     // A direct chat with Asha (they now share Garden): block, and her message is refused; unblock.
-    const direct = await server.http('POST', '/v1/direct', { token: asha.token, body: { userId: ben.id } });
+    const direct = await live.server.http('POST', '/v1/direct', { token: asha.token, body: { userId: ben.id } });
     expect(direct.status).toBe(201);
     await expect.poll(() => page.getByTestId('group-row').count(), { timeout: 10_000 }).toBe(2); // Garden and the direct chat
-    await page.goto(`${server.url}/#/g/${direct.body.group.id}`);
+    await page.goto(`${live.server.url}/#/g/${direct.body.group.id}`);
     await expect.poll(() => page.getByTestId('block').textContent(), { timeout: 10_000 }).toBe('Block');
     await page.getByTestId('block').click();
     await expect.poll(() => page.getByTestId('block').textContent()).toBe('Unblock');
-    const refused = await server.http('POST', `/v1/groups/${direct.body.group.id}/messages`, {
+    const refused = await live.server.http('POST', `/v1/groups/${direct.body.group.id}/messages`, {
       token: asha.token,
       body: { clientMsgId: 'b1', text: 'hello?' },
     });
@@ -184,7 +176,7 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await screenshot(page, 'direct-blocked');
     await page.getByTestId('block').click();
     await expect.poll(() => page.getByTestId('block').textContent()).toBe('Block');
-    expect((await server.http('GET', '/v1/blocks', { token: ben.token })).body.blocks).toEqual([]);
+    expect((await live.server.http('GET', '/v1/blocks', { token: ben.token })).body.blocks).toEqual([]);
     expect(errors).toEqual([]);
   });
 });

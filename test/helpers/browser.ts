@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { uniqueName } from './server.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startServer, type TestServer, uniqueName } from './server.js';
 
 // Debian's chromium driven by playwright-core (no browser download). .ci/run installs it.
 
@@ -50,4 +51,30 @@ export function collectPageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   return errors;
+}
+
+/**
+ * A real server and Chromium for the enclosing `describe`, started together before its tests and
+ * stopped after them; read `server` and `browser` inside the tests.
+ */
+export function serverAndBrowser(): { readonly server: TestServer; readonly browser: Browser } {
+  let server: TestServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startServer(), launchChromium()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error('the server is not started yet (read it inside a test)');
+      return server;
+    },
+    get browser() {
+      if (!browser) throw new Error('the browser is not started yet (read it inside a test)');
+      return browser;
+    },
+  };
 }
