@@ -33,7 +33,10 @@ const app = await startApp(
     JWT_SECRET: 'join-fanout-secret-that-is-long-enough-0123',
     LOG_LEVEL: 'error',
     EMBEDDED_FSYNC: 'off',
+    // One process: its DATA_DIR is the only one, even with REDIS_URL set.
+    STORAGE_SHARED: 'on',
     HTTP_RATE_ADDRESS: '1000000/1',
+      HTTP_RATE_ADDRESS_ALL: '1000000/1',
     HTTP_RATE_USER: '1000000/1',
   }),
 );

@@ -58,6 +58,7 @@ async function main() {
       WEBHOOK_ALLOW_PRIVATE: 'on',
       LOG_LEVEL: 'warn',
       HTTP_RATE_ADDRESS: '1000000/1',
+      HTTP_RATE_ADDRESS_ALL: '1000000/1',
       HTTP_RATE_USER: '1000000/1',
     },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -78,6 +78,7 @@ export async function startBanyan({ replicas, env = {}, profileDir, port, name =
           SOCKETS_PER_USER: '100000',
           // Benchmarks call from one address as fast as they can.
           HTTP_RATE_ADDRESS: '1000000/1',
+          HTTP_RATE_ADDRESS_ALL: '1000000/1',
           HTTP_RATE_USER: '1000000/1',
           SIGNIN_RATE_ADDRESS: '1000000/1',
           SIGNIN_RATE_USERNAME: '1000000/1',
@@ -87,7 +88,8 @@ export async function startBanyan({ replicas, env = {}, profileDir, port, name =
           READ_BUDGET_BYTES_PER_S: '1073741824',
           READ_BUDGET_BURST_BYTES: '17179869184',
           DRAIN_TIMEOUT_MS: '2000',
-          ...(replicas > 1 ? { REDIS_URL } : { REDIS_URL: '' }),
+          // The replicas run on this machine and share its DATA_DIR (files are not what is measured).
+          ...(replicas > 1 ? { REDIS_URL, STORAGE_SHARED: 'on' } : { REDIS_URL: '' }),
           ...env,
         },
       ),
