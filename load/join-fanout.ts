@@ -36,7 +36,7 @@ const app = await startApp(
     // One process: its DATA_DIR is the only one, even with REDIS_URL set.
     STORAGE_SHARED: 'on',
     HTTP_RATE_ADDRESS: '1000000/1',
-      HTTP_RATE_ADDRESS_ALL: '1000000/1',
+    HTTP_RATE_ADDRESS_ALL: '1000000/1',
     HTTP_RATE_USER: '1000000/1',
   }),
 );
