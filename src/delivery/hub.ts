@@ -13,7 +13,16 @@ import { GroupFeeds, type FeedStorage } from './group-feeds.js';
 import { decodePresenceBatch, type PresenceBatch } from './presence-batch.js';
 import { startSession } from './session-start.js';
 import type { Session } from './session.js';
-import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, controlTopic, groupTopic, isControlTopic, topicGroupId } from './topics.js';
+import {
+  ACCESS_TOPIC,
+  PRESENCE_TOPIC,
+  REVOKED_TOPIC,
+  controlTopic,
+  groupTopic,
+  isControlTopic,
+  topicGroupId,
+  topicKind,
+} from './topics.js';
 import type { SocketTransport } from './transport.js';
 
 /** What the receiving side reads about users and their groups; the domain answers (wired in app.ts). */
@@ -392,8 +401,9 @@ export class Hub<S> {
       this.route(message);
       return;
     }
-    const kind = message.topic.slice(0, message.topic.indexOf(':') + 1) || message.topic;
-    tracing.span('deliver', { kind: 'consumer', parent, attributes: { 'banyan.topic': kind } }, () => this.route(message));
+    tracing.span('deliver', { kind: 'consumer', parent, attributes: { 'banyan.topic': topicKind(message.topic) } }, () =>
+      this.route(message),
+    );
   }
 
   private route(message: BusMessage): void {

@@ -5,7 +5,7 @@ import { encodeAccessChange, type AccessChange } from './access-change.js';
 import { encodeControl, type ControlMessage } from './control.js';
 import { eventBusMessage } from './event-message.js';
 import { encodePresenceBatch, type PresenceBatch } from './presence-batch.js';
-import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, controlTopic, groupTopic } from './topics.js';
+import { ACCESS_TOPIC, PRESENCE_TOPIC, REVOKED_TOPIC, controlTopic, groupTopic, topicKind } from './topics.js';
 
 /** Hands committed events and ephemeral frames to the bus: the one way anything reaches sockets. */
 export class Publisher {
@@ -81,10 +81,13 @@ export class Publisher {
    * any trace (a presence flush, a job), the message goes as it is.
    */
   private traced(message: BusMessage, parent?: TraceContext): Promise<void> {
-    const kind = message.topic.slice(0, message.topic.indexOf(':') + 1) || message.topic;
-    return this.tracing.span('bus publish', { kind: 'producer', parent, onlyInTrace: true, attributes: { 'banyan.topic': kind } }, () => {
-      const trace = this.tracing.traceparent();
-      return this.bus.publish(trace ? { ...message, trace } : message);
-    });
+    return this.tracing.span(
+      'bus publish',
+      { kind: 'producer', parent, onlyInTrace: true, attributes: { 'banyan.topic': topicKind(message.topic) } },
+      () => {
+        const trace = this.tracing.traceparent();
+        return this.bus.publish(trace ? { ...message, trace } : message);
+      },
+    );
   }
 }

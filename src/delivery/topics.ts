@@ -29,3 +29,6 @@ export const REVOKED_TOPIC = 'revoked';
 export const PRESENCE_TOPIC = 'presence';
 
 export const topicGroupId = (topic: string) => (topic.startsWith('g:') ? topic.slice(2) : undefined);
+
+/** A topic's kind without its id (`g:`, `c:`, `access`…): a label that does not grow with the groups (span attributes). */
+export const topicKind = (topic: string) => topic.slice(0, topic.indexOf(':') + 1) || topic;
