@@ -110,8 +110,10 @@ describe('the migrations folder', () => {
   });
 
   it('keeps each migration of main under its time and content, only its number changed', () => {
-    expect(journal.entries.map((e) => e.when)).toEqual(journalBeforeRenumbering.map((e) => e.when));
-    journal.entries.forEach((entry, i) => {
+    // Migrations written since come after them.
+    const renumbered = journal.entries.slice(0, journalBeforeRenumbering.length);
+    expect(renumbered.map((e) => e.when)).toEqual(journalBeforeRenumbering.map((e) => e.when));
+    renumbered.forEach((entry, i) => {
       expect(sha256(sqlOf(entry.tag)), entry.tag).toBe(journalBeforeRenumbering[i]!.sha256);
     });
   });

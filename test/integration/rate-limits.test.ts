@@ -454,7 +454,7 @@ describe.each(storageModes())('account endpoints (%s)', (mode) => {
     expect(await stored()).toBe(oldHash);
     expect((await signIn(username)).status).toBe(200);
     const rehashed = await stored();
-    expect(rehashed.startsWith('scrypt$131072$8$1$')).toBe(true);
+    expect(rehashed?.startsWith('scrypt$131072$8$1$')).toBe(true);
     expect((await signIn(username)).status).toBe(200);
     expect(await stored()).toBe(rehashed);
   });

@@ -27,6 +27,16 @@ export interface SignedIn {
   device: string;
 }
 
+/** How a session began (the `sessions.method` column). */
+export type SignInMethod = 'password' | 'passkey' | 'phone' | 'recovery' | 'link';
+
+/** What starts a session: every way in (password, passkey, phone code, recovery, link) ends in `startSession`. */
+export interface SessionStart {
+  method: SignInMethod;
+  /** The device's own name for itself, as the client sent it. */
+  deviceName?: string | undefined;
+}
+
 /** Users, local accounts and sessions. */
 export class Accounts {
   /** Users already known to exist, so a reconnect storm does not write per connection. */
@@ -57,7 +67,7 @@ export class Accounts {
    * request) was stored too, and the join's outcome comes back as `invite`.
    */
   async signUp<J>(
-    input: { username: string; password: string; name?: string | undefined },
+    input: { username: string; password: string; name?: string | undefined; deviceName?: string | undefined },
     join?: (userId: string, createAccount: (tx: Tx) => Promise<void>) => Promise<J>,
   ): Promise<SignedIn & { invite?: J }> {
     const userId = newId('u');
@@ -67,7 +77,8 @@ export class Accounts {
       if (!(await insertAccount(db, account))) throw conflict('username is taken');
     };
     const invite = join ? await join(userId, createAccount) : await createAccount(this.deps.db);
-    const signedIn = { ...(await this.startSession({ id: userId, name })), device: this.deviceToken(input.username) };
+    const started = await this.startSession({ id: userId, name }, { method: 'password', deviceName: input.deviceName });
+    const signedIn = { ...started, device: this.deviceToken(input.username) };
     return join ? { ...signedIn, invite: invite as J } : signedIn;
   }
 
@@ -93,14 +104,23 @@ export class Accounts {
   }
 
   /** Signs in; a device token already valid for this username is handed back as it was. */
-  async signIn(input: { username: string; password: string; device?: string | undefined }): Promise<SignedIn> {
+  async signIn(input: {
+    username: string;
+    password: string;
+    device?: string | undefined;
+    deviceName?: string | undefined;
+  }): Promise<SignedIn> {
     const account = await findAccount(this.deps.db, input.username);
-    const { ok, stale } = await this.passwords.verify(input.password, account?.passwordHash);
+    const { ok, stale } = await this.passwords.verify(input.password, account?.passwordHash ?? undefined);
     if (!account || !ok) throw new AppError('unauthorized', 'wrong username or password');
     // A hash made at an older, cheaper cost is replaced now that the password is known.
     if (stale) await updatePasswordHash(this.deps.db, account.userId, await this.passwords.hash(input.password));
     const device = this.trustedDevice(input.username, input.device);
-    return { ...(await this.startSession({ id: account.userId, name: account.name })), device: this.deviceToken(input.username, device) };
+    const started = await this.startSession(
+      { id: account.userId, name: account.name },
+      { method: 'password', deviceName: input.deviceName },
+    );
+    return { ...started, device: this.deviceToken(input.username, device) };
   }
 
   /** The account's username, so that password checks are limited like sign-ins; undefined without a local account. */
@@ -115,7 +135,7 @@ export class Accounts {
   async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }): Promise<void> {
     const account = await findAccountOfUser(this.deps.db, principal.userId);
     if (!account) throw new AppError('bad_request', 'this user has no local account');
-    const { ok } = await this.passwords.verify(input.currentPassword, account.passwordHash);
+    const { ok } = await this.passwords.verify(input.currentPassword, account.passwordHash ?? undefined);
     if (!ok) throw new AppError('forbidden', 'wrong current password');
     const passwordHash = await this.passwords.hash(input.newPassword);
     await transaction(this.deps.db, async (tx) => {
@@ -159,11 +179,18 @@ export class Accounts {
     return principal.sessionId ? this.revoked.isRevokedNow(principal.userId, principal.sessionId) : false;
   }
 
-  private async startSession(user: { id: string; name: string }): Promise<Omit<SignedIn, 'device'>> {
+  /** Starts a session for a user who has just proven who they are, whichever way (`start.method`). */
+  async startSession(user: { id: string; name: string }, start: SessionStart): Promise<Omit<SignedIn, 'device'>> {
     const sessionId = newId('s');
     const ttl = this.deps.config.auth.tokenTtlS;
     const { token, expiresAt } = await this.tokens.sign({ userId: user.id, name: user.name, sessionId, ttlSeconds: ttl });
-    await insertSession(this.deps.db, { id: sessionId, userId: user.id, expiresAt });
+    await insertSession(this.deps.db, {
+      id: sessionId,
+      userId: user.id,
+      expiresAt,
+      method: start.method,
+      deviceName: start.deviceName ?? null,
+    });
     return { user, token, expiresAt: expiresAt.toISOString() };
   }
 }

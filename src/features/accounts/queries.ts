@@ -72,7 +72,10 @@ export async function revokeUserSessions(db: Queryable, userId: string, except?:
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), except === undefined ? undefined : ne(sessions.id, except)));
 }
 
-export async function insertSession(db: Queryable, session: { id: string; userId: string; expiresAt: Date }) {
+export async function insertSession(
+  db: Queryable,
+  session: { id: string; userId: string; expiresAt: Date; method: string; deviceName: string | null },
+) {
   await db.insert(sessions).values(session);
 }
 

@@ -34,7 +34,8 @@ export const accounts = pgTable('accounts', {
     .notNull()
     .unique()
     .references(() => users.id, { onDelete: 'cascade' }),
-  passwordHash: text().notNull(),
+  /** Null for an account that signs in only another way (a passkey, a phone number: docs/protocol.md §2). */
+  passwordHash: text(),
   createdAt: createdAt(),
 });
 
@@ -53,6 +54,10 @@ export const sessions = pgTable(
     createdAt: createdAt(),
     expiresAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     revokedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    /** How it began (SignInMethod in features/accounts): a password, a passkey, a phone code… */
+    method: text().notNull().default('password'),
+    /** The device's own name for itself, as the client gave it (listed to the member only). */
+    deviceName: text(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.id] })],
 );
