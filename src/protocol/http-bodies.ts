@@ -19,6 +19,14 @@ import {
 
 const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, '3–32 characters of a-z 0-9 _ . -');
 const password = z.string().min(8).max(256);
+/**
+ * What every way in (password, passkey, phone code, recovery, link) may add about the session it
+ * starts (docs/protocol.md §2): the device's name for itself, and whether it wants a refresh token.
+ */
+export const sessionFields = {
+  deviceName: storableString().trim().min(1).max(64).optional(),
+  refresh: z.boolean().optional(),
+};
 const role = z.enum(['admin', 'member']);
 /** A username to add someone by: as typed, any case, with or without a leading `@`. */
 const usernameToFind = z
@@ -63,12 +71,13 @@ export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
     /** `invite`: a community's (or a group's) invite code; the new account joins by it (docs/protocol.md §2). */
-    signUp: z.object({ username, password, name: name.optional(), invite: id.optional() }),
+    signUp: z.object({ username, password, name: name.optional(), invite: id.optional(), ...sessionFields }),
     signIn: z.object({
       username: storableString().min(1).max(64),
       password: z.string().min(1).max(256),
       /** The trusted-device token of an earlier sign-in (docs/protocol.md §2); anything else counts as none. */
       device: z.string().max(256).optional(),
+      ...sessionFields,
     }),
     changePassword: z.object({ currentPassword: z.string().min(1).max(256), newPassword: password }),
     createGroup: z.object({

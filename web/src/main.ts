@@ -104,6 +104,7 @@ const routes: [RegExp, View][] = [
   [/^#\/new-group$/, lazy(() => import('./views/forms.js').then((m) => m.newGroupView))],
   [/^#\/new-community$/, lazy(() => import('./views/forms.js').then((m) => m.newCommunityView))],
   [/^#\/me$/, lazy(() => import('./views/profile.js').then((m) => m.profileView))],
+  [/^#\/account$/, lazy(() => import('./views/account/index.js').then((m) => m.accountView))],
   [/^/, homeView],
 ];
 

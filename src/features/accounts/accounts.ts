@@ -35,6 +35,8 @@ export interface SessionStart {
   method: SignInMethod;
   /** The device's own name for itself, as the client sent it. */
   deviceName?: string | undefined;
+  /** The client wants a refresh token with a short access token (docs/protocol.md §2). */
+  refresh?: boolean | undefined;
 }
 
 /** Users, local accounts and sessions. */
@@ -67,7 +69,7 @@ export class Accounts {
    * request) was stored too, and the join's outcome comes back as `invite`.
    */
   async signUp<J>(
-    input: { username: string; password: string; name?: string | undefined; deviceName?: string | undefined },
+    input: { username: string; password: string; name?: string | undefined } & Omit<SessionStart, 'method'>,
     join?: (userId: string, createAccount: (tx: Tx) => Promise<void>) => Promise<J>,
   ): Promise<SignedIn & { invite?: J }> {
     const userId = newId('u');
@@ -77,7 +79,10 @@ export class Accounts {
       if (!(await insertAccount(db, account))) throw conflict('username is taken');
     };
     const invite = join ? await join(userId, createAccount) : await createAccount(this.deps.db);
-    const started = await this.startSession({ id: userId, name }, { method: 'password', deviceName: input.deviceName });
+    const started = await this.startSession(
+      { id: userId, name },
+      { method: 'password', deviceName: input.deviceName, refresh: input.refresh },
+    );
     const signedIn = { ...started, device: this.deviceToken(input.username) };
     return join ? { ...signedIn, invite: invite as J } : signedIn;
   }
@@ -104,12 +109,9 @@ export class Accounts {
   }
 
   /** Signs in; a device token already valid for this username is handed back as it was. */
-  async signIn(input: {
-    username: string;
-    password: string;
-    device?: string | undefined;
-    deviceName?: string | undefined;
-  }): Promise<SignedIn> {
+  async signIn(
+    input: { username: string; password: string; device?: string | undefined } & Omit<SessionStart, 'method'>,
+  ): Promise<SignedIn> {
     const account = await findAccount(this.deps.db, input.username);
     const { ok, stale } = await this.passwords.verify(input.password, account?.passwordHash ?? undefined);
     if (!account || !ok) throw new AppError('unauthorized', 'wrong username or password');
@@ -118,7 +120,7 @@ export class Accounts {
     const device = this.trustedDevice(input.username, input.device);
     const started = await this.startSession(
       { id: account.userId, name: account.name },
-      { method: 'password', deviceName: input.deviceName },
+      { method: 'password', deviceName: input.deviceName, refresh: input.refresh },
     );
     return { ...started, device: this.deviceToken(input.username, device) };
   }

@@ -167,6 +167,8 @@ export const memberEn = {
   'invite.approval': 'An admin approves new members: joining sends a request.',
   'invite.pending': 'Request sent. An admin of the community has to approve it; you will see it here once they do.',
   'invite.failed': 'Could not join: {reason}',
+  'account.title': 'Sign-in and your data',
+  'account.open': 'Sign-in, devices and your data',
   'profile.title': 'Your profile',
   'profile.name': 'Your name',
   'profile.groupAdd': 'Who may add you to groups',

@@ -168,6 +168,8 @@ export const memberHi: Partial<Record<keyof typeof memberEn, string>> = {
   'invite.approval': 'नए सदस्यों को एडमिन मंज़ूरी देते हैं: जुड़ने पर अनुरोध भेजा जाएगा।',
   'invite.pending': 'अनुरोध भेजा गया। समुदाय के एडमिन को इसे मंज़ूर करना होगा; मंज़ूरी मिलने पर यह यहाँ दिखेगा।',
   'invite.failed': 'जुड़ नहीं सके: {reason}',
+  'account.title': 'साइन-इन और आपका डेटा',
+  'account.open': 'साइन-इन, डिवाइस और आपका डेटा',
   'profile.title': 'आपकी प्रोफ़ाइल',
   'profile.name': 'आपका नाम',
   'profile.groupAdd': 'आपको समूहों में कौन जोड़ सकता है',

@@ -128,6 +128,7 @@ export function profileView(root: HTMLElement, ctx: Ctx) {
       h('p', { class: 'my-id' }, t('profile.idHint'), ' ', h('code', { 'data-testid': 'my-id' }, ctx.session.user.id), ' ', copy),
       h('label', {}, t('common.language'), languageSwitch(ctx.rerender)),
     ),
+    h('p', {}, link('#/account', { class: 'button', 'data-testid': 'account-link' }, t('account.open'))),
   );
   void ctx.http.me().then(
     ({ user }) => {
