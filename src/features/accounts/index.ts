@@ -1,3 +1,4 @@
 // What other features may use of accounts: the rest of this folder is its own.
 export * from './queries.js';
 export * from './module.js';
+export { admitSignUp, type InviteSignUps } from './routes.js';
