@@ -143,7 +143,12 @@ const settings = {
         emptyAsUndefined,
         z
           .string()
-          .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+          .transform((v) =>
+            v
+              .split(',')
+              .map((o) => o.trim())
+              .filter(Boolean),
+          )
           .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be origins like https://chat.example.org, comma-separated')).min(1))
           .optional(),
       ),

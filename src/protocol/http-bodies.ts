@@ -28,7 +28,11 @@ export const sessionFields = {
   refresh: z.boolean().optional(),
 };
 /** base64url, as WebAuthn's JSON encodings carry binary values. */
-const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'base64url');
+const b64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, 'base64url');
 /** What a browser's `navigator.credentials.create()` gives, as JSON (`RegistrationResponseJSON`). */
 const passkeyRegistration = z.object({
   id: b64url(1366).min(1),

@@ -72,10 +72,7 @@ export class SoftAuthenticator {
   }
 
   /** navigator.credentials.create(): a new resident credential. Overrides play attackers. */
-  register(
-    options: RegistrationOptionsJson,
-    over: { credentialId?: string; origin?: string; rpId?: string; userVerified?: boolean } = {},
-  ) {
+  register(options: RegistrationOptionsJson, over: { credentialId?: string; origin?: string; rpId?: string; userVerified?: boolean } = {}) {
     const rpId = over.rpId ?? options.rp.id ?? new URL(this.origin).hostname;
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const id = over.credentialId ? Buffer.from(over.credentialId, 'base64url') : randomBytes(32);

@@ -26,7 +26,9 @@ async function signInOptions(server: TestServer) {
 
 async function signInWith(server: TestServer, auth: SoftAuthenticator, over: Parameters<SoftAuthenticator['signIn']>[1] = {}) {
   const { challengeId, options } = await signInOptions(server);
-  return server.http('POST', '/v1/passkeys/sign-in', { body: { challengeId, response: auth.signIn(options, over), deviceName: 'Test phone' } });
+  return server.http('POST', '/v1/passkeys/sign-in', {
+    body: { challengeId, response: auth.signIn(options, over), deviceName: 'Test phone' },
+  });
 }
 
 describe.each(storageModes())('passkeys (%s)', (mode) => {
@@ -75,7 +77,9 @@ describe.each(storageModes())('passkeys (%s)', (mode) => {
     const o = await server.http('POST', '/v1/passkeys/sign-up/options', { body: { username, name: 'Kamala' } });
     expect(o.status).toBe(200);
     expect(o.body.options.user).toMatchObject({ name: username, displayName: 'Kamala' });
-    const up = await server.http('POST', '/v1/passkeys/sign-up', { body: { challengeId: o.body.challengeId, response: auth.register(o.body.options) } });
+    const up = await server.http('POST', '/v1/passkeys/sign-up', {
+      body: { challengeId: o.body.challengeId, response: auth.register(o.body.options) },
+    });
     expect(up.status).toBe(201);
     expect(up.body.user.name).toBe('Kamala');
     const token = up.body.token as string;
@@ -109,7 +113,9 @@ describe.each(storageModes())('passkeys (%s)', (mode) => {
     const auth = new SoftAuthenticator(originOf(server));
     const o = await server.http('POST', '/v1/passkeys/sign-up/options', { body: { username } });
     await server.signUp(username);
-    const up = await server.http('POST', '/v1/passkeys/sign-up', { body: { challengeId: o.body.challengeId, response: auth.register(o.body.options) } });
+    const up = await server.http('POST', '/v1/passkeys/sign-up', {
+      body: { challengeId: o.body.challengeId, response: auth.register(o.body.options) },
+    });
     expect(up.status).toBe(409);
     expect((await signInWith(server, auth)).status).toBe(401);
   });
@@ -184,7 +190,11 @@ describe.each(storageModes())('passkeys (%s)', (mode) => {
       }
       // And a sign-in challenge cannot register.
       const s = await signInOptions(server);
-      const response = new SoftAuthenticator(originOf(server)).register({ challenge: s.options.challenge, rp: { id: 'localhost', name: 'x' }, user: { id: 'eA', name: 'x' } });
+      const response = new SoftAuthenticator(originOf(server)).register({
+        challenge: s.options.challenge,
+        rp: { id: 'localhost', name: 'x' },
+        user: { id: 'eA', name: 'x' },
+      });
       const r = await server.http('POST', '/v1/me/passkeys', { token: a.token, body: { challengeId: s.challengeId, response } });
       expect(r.status).toBe(401);
     });
@@ -202,7 +212,9 @@ describe.each(storageModes())('passkeys (%s)', (mode) => {
       const stranger = new SoftAuthenticator(originOf(server));
       stranger.register({ challenge: 'AAAA', rp: { id: 'localhost', name: 'x' }, user: { id: 'eA', name: 'x' } });
       answers.push(await signInWith(server, stranger));
-      answers.push(await server.http('POST', '/v1/passkeys/sign-in', { body: { challengeId: 'wc_unknown', response: auth.signIn(other.options) } }));
+      answers.push(
+        await server.http('POST', '/v1/passkeys/sign-in', { body: { challengeId: 'wc_unknown', response: auth.signIn(other.options) } }),
+      );
       for (const r of answers) {
         expect(r.status).toBe(401);
         expect(r.body).toEqual(answers[0]!.body);
@@ -216,7 +228,10 @@ describe.each(storageModes())('passkeys (%s)', (mode) => {
       // Without user verification, a registration is refused too.
       const o2 = await server.http('POST', '/v1/me/passkeys/options', { token: a.token });
       const unverified = auth.register(o2.body.options, { userVerified: false });
-      expect((await server.http('POST', '/v1/me/passkeys', { token: a.token, body: { challengeId: o2.body.challengeId, response: unverified } })).status).toBe(401);
+      expect(
+        (await server.http('POST', '/v1/me/passkeys', { token: a.token, body: { challengeId: o2.body.challengeId, response: unverified } }))
+          .status,
+      ).toBe(401);
     });
 
     it('a cloned authenticator (counter not increasing) is refused, and the original keeps working', async () => {
@@ -254,7 +269,10 @@ describe('passkeys: limits and LOCAL_ACCOUNTS', () => {
       const address = '10.8.8.8';
       const auth = new SoftAuthenticator(originOf(server));
       const o = (await call(server.url, 'POST', '/v1/passkeys/sign-up/options', { address, body: { username: uniqueName('s') } })).body;
-      const up = await call(server.url, 'POST', '/v1/passkeys/sign-up', { address, body: { challengeId: o.challengeId, response: auth.register(o.options) } });
+      const up = await call(server.url, 'POST', '/v1/passkeys/sign-up', {
+        address,
+        body: { challengeId: o.challengeId, response: auth.register(o.options) },
+      });
       expect(up.status).toBe(201);
       const pw = await call(server.url, 'POST', '/v1/accounts', { address, body: { username: uniqueName('s'), password: 'password-123' } });
       expect(pw.status).toBe(429);

@@ -146,7 +146,10 @@ export class Passkeys {
     const account = await findAccountOfUser(this.deps.db, userId);
     const user = await findUser(this.deps.db, userId);
     if (!account || !user) throw badRequest('this user has no local account');
-    const options = await this.registrationOptions({ id: userId, username: account.username, name: user.name }, await listPasskeys(this.deps.db, userId));
+    const options = await this.registrationOptions(
+      { id: userId, username: account.username, name: user.name },
+      await listPasskeys(this.deps.db, userId),
+    );
     return { challengeId: await this.challenge('register', options.challenge, userId, null), options };
   }
 
@@ -155,7 +158,12 @@ export class Passkeys {
     if (!taken) throw refused();
     const credential = await this.verifyRegistration(input.response, taken.challenge);
     const count = await countPasskeys(this.deps.db, userId);
-    const row = await insertPasskey(this.deps.db, { id: newPasskeyId(), userId, name: input.name ?? `Passkey ${count + 1}`, ...credential });
+    const row = await insertPasskey(this.deps.db, {
+      id: newPasskeyId(),
+      userId,
+      name: input.name ?? `Passkey ${count + 1}`,
+      ...credential,
+    });
     if (!row) throw conflict('this passkey is already registered');
     return view(row);
   }
@@ -217,13 +225,19 @@ export class Passkeys {
         expectedOrigin: rp.origins,
         expectedRPID: rp.id,
         // The counter is checked below, atomically with recording the use.
-        credential: { id: passkey.credentialId, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: 0, transports: passkey.transports },
+        credential: {
+          id: passkey.credentialId,
+          publicKey: Buffer.from(passkey.publicKey, 'base64url'),
+          counter: 0,
+          transports: passkey.transports,
+        },
         requireUserVerification: true,
       });
       if (!result.verified) throw refused();
       newCounter = result.authenticationInfo.newCounter;
     } catch (err) {
-      if (!(err instanceof AppError)) this.deps.logger.debug('passkey sign-in refused', { err: err instanceof Error ? err.message : String(err) });
+      if (!(err instanceof AppError))
+        this.deps.logger.debug('passkey sign-in refused', { err: err instanceof Error ? err.message : String(err) });
       throw refused();
     }
     if (!(await recordUse(this.deps.db, passkey.id, newCounter, this.now()))) {
@@ -237,7 +251,10 @@ export class Passkeys {
     }
     const user = await findUser(this.deps.db, passkey.userId);
     if (!user) throw refused();
-    return this.accounts.startSession({ id: user.id, name: user.name }, { method: 'passkey', deviceName: input.deviceName, refresh: input.refresh });
+    return this.accounts.startSession(
+      { id: user.id, name: user.name },
+      { method: 'passkey', deviceName: input.deviceName, refresh: input.refresh },
+    );
   }
 
   // Passkey-only sign-up (no password).

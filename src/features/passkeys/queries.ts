@@ -23,7 +23,9 @@ export async function insertChallenge(
 ): Promise<string> {
   const id = newChallengeId();
   await db.delete(passkeyChallenges).where(lt(passkeyChallenges.expiresAt, c.now));
-  await db.insert(passkeyChallenges).values({ id, challenge: c.challenge, purpose: c.purpose, userId: c.userId, signUp: c.signUp, expiresAt: c.expiresAt });
+  await db
+    .insert(passkeyChallenges)
+    .values({ id, challenge: c.challenge, purpose: c.purpose, userId: c.userId, signUp: c.signUp, expiresAt: c.expiresAt });
   return id;
 }
 

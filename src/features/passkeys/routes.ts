@@ -48,10 +48,16 @@ export function passkeyRoutes(
     await limits.passkey(address);
     return { status: 200, body: (await passkeys.signIn(body)) satisfies HttpReply<'signedIn'> };
   });
-  router.public('post', '/v1/passkeys/sign-up/options', bodies.passkeySignUpOptions, { 200: 'passkeyOptions' }, async ({ body, address }) => {
-    await limits.passkey(address);
-    return { status: 200, body: await passkeys.optionsToSignUp(body) };
-  });
+  router.public(
+    'post',
+    '/v1/passkeys/sign-up/options',
+    bodies.passkeySignUpOptions,
+    { 200: 'passkeyOptions' },
+    async ({ body, address }) => {
+      await limits.passkey(address);
+      return { status: 200, body: await passkeys.optionsToSignUp(body) };
+    },
+  );
   router.public('post', '/v1/passkeys/sign-up', bodies.passkeySignUp, { 201: 'signedIn' }, async ({ body, address }) => {
     await limits.passkey(address);
     const { invite: code, ...input } = body;
