@@ -2,3 +2,4 @@
 export * from './queries.js';
 export * from './module.js';
 export { admitSignUp, type InviteSignUps } from './routes.js';
+export type { Accounts, SessionStart, SignedIn, SignInMethod } from './accounts.js';

@@ -6,8 +6,15 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
-import type { Accounts, SessionStart, SignedIn } from '../accounts/accounts.js';
-import { findAccountOfUser, findUser, findUserIdByUsername, insertAccount } from '../accounts/index.js';
+import {
+  type Accounts,
+  findAccountOfUser,
+  findUser,
+  findUserIdByUsername,
+  insertAccount,
+  type SessionStart,
+  type SignedIn,
+} from '../accounts/index.js';
 import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import type { PasskeyRow } from '../../platform/db/schema.js';
