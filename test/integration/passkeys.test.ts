@@ -108,6 +108,22 @@ describe.each(storageModes())('passkeys (%s)', (mode) => {
     expect(viaPassword.status).toBe(409);
   });
 
+  it('signs up with a passkey through an invite: joins the community in the same step', async () => {
+    const admin = await server.signUp();
+    const c = await server.http('POST', '/v1/communities', { token: admin.token, body: { name: 'Seniors' } });
+    const code = (await server.http('POST', `/v1/communities/${c.body.community.id}/invites`, { token: admin.token, body: { maxUses: 5 } }))
+      .body.code as string;
+    const auth = new SoftAuthenticator(originOf(server));
+    const o = await server.http('POST', '/v1/passkeys/sign-up/options', { body: { username: uniqueName('nani') } });
+    const up = await server.http('POST', '/v1/passkeys/sign-up', {
+      body: { challengeId: o.body.challengeId, response: auth.register(o.body.options), invite: code },
+    });
+    expect(up.status).toBe(201);
+    expect(up.body.invite).toMatchObject({ status: 'joined', community: { id: c.body.community.id } });
+    const me = await server.http('GET', '/v1/me', { token: up.body.token });
+    expect(me.body.communities.map((x: { id: string }) => x.id)).toContain(c.body.community.id);
+  });
+
   it('a username taken between the options and the answer: 409, no account', async () => {
     const username = uniqueName('race');
     const auth = new SoftAuthenticator(originOf(server));
