@@ -1,7 +1,8 @@
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectPageErrors, hasChromium, launchChromium, PHONE, screenshot } from '../helpers/browser.js';
+import { collectPageErrors, hasChromium, launchChromium, PHONE } from '../helpers/browser.js';
 import { startServer, type TestServer, uniqueName } from '../helpers/server.js';
+import { checkScreen } from '../helpers/web.js';
 
 // Passkeys in the web client (docs/protocol.md §2 "Passkeys"), in real Chromium with the DevTools
 // Protocol's virtual authenticator standing in for a phone's screen lock: sign up with a passkey
@@ -49,7 +50,7 @@ describe.skipIf(!hasChromium)('web client: passkeys', { timeout: 180_000 }, () =
     await page.getByRole('button', { name: 'New here? Create an account' }).click();
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Display name (optional)').fill('Kamala');
-    await screenshot(page, 'passkeys-sign-up');
+    expect(await checkScreen(page, 'passkeys-sign-up')).toEqual([]);
     await page.getByRole('button', { name: 'Create account with a passkey' }).click();
     await page.getByTestId('my-name').waitFor();
     expect(await page.getByTestId('my-name').textContent()).toBe('Kamala');
@@ -74,11 +75,11 @@ describe.skipIf(!hasChromium)('web client: passkeys', { timeout: 180_000 }, () =
     expect(await page.getByTestId('passkeys-status').textContent()).toBe('Passkey added.');
 
     // Rename the second, then remove the first (the phone's): the tablet's is left.
-    await page.getByRole('button', { name: 'New name for Passkey 2' }).click();
+    await page.getByRole('button', { name: 'Rename Passkey 2' }).click();
     await page.getByRole('textbox', { name: 'New name for Passkey 2' }).fill('Tablet');
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => rows.nth(1).locator('.passkey-name').textContent()).toBe('Tablet');
-    await screenshot(page, 'passkeys-account');
+    expect(await checkScreen(page, 'passkeys-account')).toEqual([]);
     const remove = page.getByRole('button', { name: 'Remove Passkey 1' });
     await remove.click();
     await page.getByRole('button', { name: /Remove the passkey “Passkey 1”/ }).click();

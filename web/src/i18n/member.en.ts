@@ -181,6 +181,7 @@ export const memberEn = {
   'account.passkeys.added': 'Passkey added.',
   'account.passkeys.already': 'This device already has a passkey for your account.',
   'account.passkeys.rename': 'Rename',
+  'account.passkeys.renameButton': 'Rename {name}',
   'account.passkeys.renameLabel': 'New name for {name}',
   'account.passkeys.save': 'Save',
   'account.passkeys.cancel': 'Cancel',

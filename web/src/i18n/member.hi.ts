@@ -182,6 +182,7 @@ export const memberHi: Partial<Record<keyof typeof memberEn, string>> = {
   'account.passkeys.added': 'पासकी जोड़ दी गई।',
   'account.passkeys.already': 'इस डिवाइस पर आपके खाते की पासकी पहले से है।',
   'account.passkeys.rename': 'नाम बदलें',
+  'account.passkeys.renameButton': '{name} का नाम बदलें',
   'account.passkeys.renameLabel': '{name} का नया नाम',
   'account.passkeys.save': 'सहेजें',
   'account.passkeys.cancel': 'रद्द करें',

@@ -75,7 +75,7 @@ export const passkeysSection: AccountSection = (ctx: Ctx) => {
         h('span', { class: 'hint' }, `${t('account.passkeys.created', { date: formatDay(new Date(p.createdAt)) })}, ${used}`),
         h(
           'button',
-          { type: 'button', 'aria-label': t('account.passkeys.renameLabel', { name: p.name }), onclick: edit },
+          { type: 'button', 'aria-label': t('account.passkeys.renameButton', { name: p.name }), onclick: edit },
           t('account.passkeys.rename'),
         ),
         removeButton(p),
