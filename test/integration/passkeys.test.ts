@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BanyanHttp } from '../../src/client/http.js';
 import { call } from '../helpers/addresses.js';
 import { startServer, storageModes, uniqueName, type TestServer } from '../helpers/server.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -147,6 +148,27 @@ describe.each(storageModes())('passkeys (%s)', (mode) => {
       expect(patch.body).toEqual(del.body);
     }
     expect((await server.http('GET', '/v1/me/passkeys', { token: a.token })).body.passkeys[0].name).not.toBe('Mine now');
+  });
+
+  it("the SDK's passkey methods: every answer parses with its reply schema", async () => {
+    const auth = new SoftAuthenticator(originOf(server));
+    const anon = new BanyanHttp({ url: server.url });
+    const o = await anon.passkeySignUpOptions({ username: uniqueName('sdk') });
+    const up = await anon.passkeySignUp({ challengeId: o.challengeId, response: auth.register(o.options as never), deviceName: 'SDK' });
+    const me = new BanyanHttp({ url: server.url, token: up.token });
+    const add = await me.passkeyOptionsToAdd();
+    const second = new SoftAuthenticator(originOf(server));
+    const { passkey } = await me.addPasskey({
+      challengeId: add.challengeId,
+      response: second.register(add.options as never),
+      name: 'Second',
+    });
+    expect((await me.renamePasskey(passkey.id, 'Tablet')).passkey.name).toBe('Tablet');
+    expect((await me.passkeys()).passkeys.map((p) => p.name)).toEqual(['Passkey 1', 'Tablet']);
+    await me.removePasskey(passkey.id);
+    const s = await anon.passkeySignInOptions();
+    const signedIn = await anon.passkeySignIn({ challengeId: s.challengeId, response: auth.signIn(s.options as never) });
+    expect(signedIn.user.id).toBe(up.user.id);
   });
 
   describe('attacks', () => {
