@@ -67,6 +67,40 @@ export class BanyanHttp {
     return this.call('PUT', '/v1/me/password', undefined, body);
   }
 
+  // Passkeys (docs/protocol.md §2 "Passkeys"): `options` go to navigator.credentials (e.g. through
+  // @simplewebauthn/browser's startRegistration / startAuthentication), its answer back with `challengeId`.
+  /** Options to register a passkey for the signed-in member. */
+  passkeyOptionsToAdd() {
+    return this.call('POST', '/v1/me/passkeys/options', 'passkeyOptions');
+  }
+  addPasskey(body: Body<'addPasskey'>) {
+    return this.call('POST', '/v1/me/passkeys', 'passkey', body);
+  }
+  passkeys() {
+    return this.call('GET', '/v1/me/passkeys', 'passkeys');
+  }
+  renamePasskey(passkeyId: string, name: string) {
+    return this.call('PATCH', path`/v1/me/passkeys/${passkeyId}`, 'passkey', { name });
+  }
+  /** Refused (409 conflict) for the last way in of an account with no password. */
+  removePasskey(passkeyId: string) {
+    return this.call('DELETE', path`/v1/me/passkeys/${passkeyId}`, undefined);
+  }
+  /** Options to sign in with any passkey of this server (no username). */
+  passkeySignInOptions() {
+    return this.call('POST', '/v1/passkeys/options', 'passkeyOptions', undefined, false);
+  }
+  passkeySignIn(body: Body<'passkeySignIn'>) {
+    return this.call('POST', '/v1/passkeys/sign-in', 'signedIn', body, false);
+  }
+  /** Options to create an account that signs in with a passkey only (409 when the username is taken). */
+  passkeySignUpOptions(body: Body<'passkeySignUpOptions'>) {
+    return this.call('POST', '/v1/passkeys/sign-up/options', 'passkeyOptions', body, false);
+  }
+  passkeySignUp(body: Body<'passkeySignUp'>) {
+    return this.call('POST', '/v1/passkeys/sign-up', 'signedIn', body, false);
+  }
+
   // Groups (docs/protocol.md §8)
   me() {
     return this.call('GET', '/v1/me', 'me');

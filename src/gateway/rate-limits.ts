@@ -132,6 +132,7 @@ export class RateLimits {
   /** Password checks wait here, fairly between addresses and accounts (auth/fair-line.ts). */
   readonly passwordLine: FairLine;
   private readonly signUps: RateLimiterAbstract;
+  private readonly passkeys: RateLimiterAbstract;
   private readonly reports: RateLimiterAbstract;
   private readonly httpByAddress: WindowCounter;
   private readonly httpByUser: WindowCounter;
@@ -151,6 +152,7 @@ export class RateLimits {
     this.signIn = new SignInGuard(shared, limits.signIn);
     this.passwordLine = new FairLine({ concurrency: HASHES_AT_ONCE, ...limits.passwordLine });
     this.signUps = shared('signup-address', limits.signUp);
+    this.passkeys = shared('passkey-address', limits.passkey);
     // Shared like sign-ups: one member flooding admins' queues from every replica counts once.
     this.reports = shared('report-user', limits.report);
     this.httpByAddress = new WindowCounter(limits.httpAddress.points, limits.httpAddress.durationS * 1000);
@@ -228,6 +230,11 @@ export class RateLimits {
 
   signUp(address: string): Promise<void> {
     return take(this.signUps, address);
+  }
+
+  /** Each public passkey request (options, sign-in, sign-up), per address. */
+  passkey(address: string): Promise<void> {
+    return take(this.passkeys, address);
   }
 
   /** Each report a user files, repeats included. */

@@ -146,6 +146,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   // Embedded mode: how `banyan backup` reaches this process, which alone may open DATA_DIR.
   const backupSocket = await openBackupSocket(config, storage, blobs, logger);
   const port = await gateway.listen();
+  chat.passkeys.listening(port);
   jobs.start();
   logger.info('banyan listening', {
     host: config.server.host,

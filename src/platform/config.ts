@@ -130,6 +130,30 @@ const settings = {
     /** scrypt cost 2^SCRYPT_LOG_N (r=8, p=1); older hashes are rehashed at the next sign-in. */
     scryptLogN: env('SCRYPT_LOG_N', int(14, 20).default(17)),
   },
+  /** Passkeys (docs/protocol.md §2 "Passkeys"), served with LOCAL_ACCOUNTS. */
+  webauthn: {
+    /** The relying party's id: the domain the web client is served from (never taken from a request's Host). */
+    rpId: env('WEBAUTHN_RP_ID', z.string().min(1).default('localhost')),
+    /** The name authenticators show beside the account. */
+    rpName: env('WEBAUTHN_RP_NAME', z.string().min(1).default('Banyan')),
+    /** Origins a passkey answer may come from, comma-separated; unset: `http://localhost:<port listened on>`. */
+    origins: env(
+      'WEBAUTHN_ORIGINS',
+      z.preprocess(
+        emptyAsUndefined,
+        z
+          .string()
+          .transform((v) =>
+            v
+              .split(',')
+              .map((o) => o.trim())
+              .filter(Boolean),
+          )
+          .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be origins like https://chat.example.org, comma-separated')).min(1))
+          .optional(),
+      ),
+    ),
+  },
   /** What one request may carry (the wire schemas of protocol/). */
   protocol: {
     maxTextChars: env('MAX_TEXT_CHARS', int(1, 65536).default(4096)),
@@ -165,6 +189,8 @@ const settings = {
     },
     /** Sign-ups per address; one through an invite with a use limit counts against the invite instead. */
     signUp: env('SIGNUP_RATE_ADDRESS', rate.default({ points: 60, durationS: 3600 })),
+    /** Passkey sign-in and sign-up requests (options and answers) per address (docs/protocol.md §2 "Passkeys"). */
+    passkey: env('PASSKEY_RATE_ADDRESS', rate.default({ points: 60, durationS: 60 })),
     /** Password checks (sign-in, sign-up, password change) one address or account may have waiting or running, and all waiting. */
     passwordLine: {
       perKey: env('PASSWORD_LINE_PER_KEY', int(1, 1000).default(4)),

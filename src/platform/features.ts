@@ -5,6 +5,7 @@ import { governanceModule } from '../features/governance/index.js';
 import { groupsModule } from '../features/groups/index.js';
 import { messagesModule } from '../features/messages/index.js';
 import { notificationsModule } from '../features/notifications/index.js';
+import { passkeysModule, Passkeys } from '../features/passkeys/index.js';
 import { pinsModule } from '../features/pins/index.js';
 import { pollsEventsModule } from '../features/polls-events/index.js';
 import { privacyModule } from '../features/privacy/index.js';
@@ -69,6 +70,7 @@ export function createChat(
     jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob()],
     reach,
     accounts,
+    passkeys: new Passkeys(deps, accounts),
     groups,
     messages,
     pins: new Pins(deps),
@@ -96,6 +98,7 @@ export type { ChatConfig, ChatDeps } from './deps.js';
 export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] {
   return [
     accountsModule(chat.accounts, chat.communities, ctx),
+    passkeysModule(chat.passkeys, chat.communities, ctx),
     groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: chat.privacy }, ctx),
     messagesModule(chat.messages, ctx),
     pinsModule(chat.pins),

@@ -27,6 +27,44 @@ export const sessionFields = {
   deviceName: storableString().trim().min(1).max(64).optional(),
   refresh: z.boolean().optional(),
 };
+/** base64url, as WebAuthn's JSON encodings carry binary values. */
+const b64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, 'base64url');
+/** What a browser's `navigator.credentials.create()` gives, as JSON (`RegistrationResponseJSON`). */
+const passkeyRegistration = z.object({
+  id: b64url(1366).min(1),
+  rawId: b64url(1366).min(1),
+  type: z.literal('public-key'),
+  response: z
+    .object({
+      clientDataJSON: b64url(8192),
+      attestationObject: b64url(16_384),
+      transports: z.array(z.string().max(32)).max(16).optional(),
+    })
+    .loose(),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  clientExtensionResults: z.record(z.string(), z.unknown()),
+});
+/** What `navigator.credentials.get()` gives, as JSON (`AuthenticationResponseJSON`). */
+const passkeyAssertion = z.object({
+  id: b64url(1366).min(1),
+  rawId: b64url(1366).min(1),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64url(8192),
+    authenticatorData: b64url(8192),
+    signature: b64url(2048),
+    userHandle: b64url(128).optional(),
+  }),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  clientExtensionResults: z.record(z.string(), z.unknown()),
+});
+const challengeId = z.string().min(1).max(64);
+/** A passkey's name, as its owner calls it ("Asha's phone"). */
+const passkeyName = storableString().trim().min(1).max(64);
 const role = z.enum(['admin', 'member']);
 /** A username to add someone by: as typed, any case, with or without a leading `@`. */
 const usernameToFind = z
@@ -79,6 +117,12 @@ export function httpBodies(limits: ProtocolLimits) {
       device: z.string().max(256).optional(),
       ...sessionFields,
     }),
+    /** docs/protocol.md §2 "Passkeys". */
+    addPasskey: z.object({ challengeId, response: passkeyRegistration, name: passkeyName.optional() }),
+    renamePasskey: z.object({ name: passkeyName }),
+    passkeySignIn: z.object({ challengeId, response: passkeyAssertion, ...sessionFields }),
+    passkeySignUpOptions: z.object({ username, name: name.optional() }),
+    passkeySignUp: z.object({ challengeId, response: passkeyRegistration, invite: id.optional(), ...sessionFields }),
     changePassword: z.object({ currentPassword: z.string().min(1).max(256), newPassword: password }),
     createGroup: z.object({
       name,

@@ -38,6 +38,11 @@ export const signedInSchema = z
   })
   .loose();
 
+/** A passkey as its owner sees it (docs/protocol.md §2 "Passkeys"). */
+export const passkeySchema = z
+  .object({ id: z.string(), name: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable() })
+  .loose();
+
 export const groupSchema = z
   .object({
     id: z.string(),
@@ -86,6 +91,10 @@ const communityGroupPage = { groups: z.array(communityGroupSchema), nextCursor: 
 
 export const httpReplies = {
   signedIn: signedInSchema,
+  /** WebAuthn options for `navigator.credentials.create()` or `.get()` (as JSON), and the challenge to answer. */
+  passkeyOptions: z.object({ challengeId: z.string(), options: z.record(z.string(), z.unknown()) }).loose(),
+  passkey: z.object({ passkey: passkeySchema }).loose(),
+  passkeys: z.object({ passkeys: z.array(passkeySchema) }).loose(),
   me: z
     .object({
       user: meSchema,

@@ -52,7 +52,7 @@ describe('web client budgets', () => {
       await cdp.send('Network.emulateNetworkConditions', SLOW_3G);
       let started = Date.now();
       await page.goto(live.server.url, { waitUntil: 'commit' });
-      await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
       const signIn = Date.now() - started;
       await context.close();
 

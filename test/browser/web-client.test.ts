@@ -86,7 +86,7 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await page.goto(live.server.url);
     await page.getByLabel('Username').fill(ben.name); // the test helper's usernames are the names
     await page.getByLabel('Password').fill('password-123');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const row = page.getByTestId('group-row').filter({ hasText: 'Archive' });
     await expect.poll(() => row.getByTestId('unread').textContent(), { timeout: 10_000 }).toBe('70');
     await row.click();
@@ -104,7 +104,7 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await page.goto(live.server.url);
     await page.getByLabel('Username').fill('nobody-here');
     await page.getByLabel('Password').fill('wrong-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect.poll(() => page.getByTestId('error').textContent(), { timeout: 10_000 }).toBe('Wrong username or password.');
   });
 
@@ -145,7 +145,7 @@ describe.skipIf(!hasChromium)('web client in a real browser', { timeout: 120_000
     await page.goto(live.server.url);
     await page.getByLabel('Username').fill(ben.name);
     await page.getByLabel('Password').fill('password-123');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect.poll(() => page.getByTestId('my-name').textContent()).toBe(ben.name);
     for (const name of ['Garden', 'Spam']) {
       const r = await live.server.http('POST', '/v1/groups', { token: asha.token, body: { name, members: [ben.id] } });

@@ -32,7 +32,7 @@ describe.skipIf(!hasChromium)('web client: files and search', { timeout: 120_000
     await page.goto(`${server.url}/${hash}`);
     await page.getByLabel('Username').fill(user.name);
     await page.getByLabel('Password').fill('password-123');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     return { page, errors };
   };
   /** An <img>'s natural width once loaded from a blob URL (0 before). */

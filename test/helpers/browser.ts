@@ -42,7 +42,7 @@ export async function signUpInBrowser(page: Page, url: string, displayName: stri
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill('password-123');
   await page.getByLabel('Display name (optional)').fill(displayName);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('button', { name: 'Create account', exact: true }).click();
   return username;
 }
 

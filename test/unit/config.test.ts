@@ -38,6 +38,7 @@ describe('loadConfig', () => {
         localAccounts: true,
         scryptLogN: 17,
       },
+      webauthn: { rpId: 'localhost', rpName: 'Banyan', origins: undefined },
       protocol: { maxTextChars: 4096, maxMembersPerCall: 256 },
       limits: {
         user: { perS: undefined, burst: undefined, maxSockets: 10 },
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
           maxDelayS: 900,
         },
         signUp: { points: 60, durationS: 3600 },
+        passkey: { points: 60, durationS: 60 },
         passwordLine: { perKey: 4, maxWaiting: 64 },
         react: { points: 30, durationS: 10 },
         typing: { points: 10, durationS: 10 },
@@ -126,6 +128,15 @@ describe('loadConfig', () => {
     expect(new Set(names).size).toBe(names.length);
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(names.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it('reads WEBAUTHN_ORIGINS as a comma-separated list of origins', () => {
+    expect(loadConfig({ WEBAUTHN_ORIGINS: 'https://chat.example.org, http://localhost:8080' }).webauthn.origins).toEqual([
+      'https://chat.example.org',
+      'http://localhost:8080',
+    ]);
+    expect(() => loadConfig({ WEBAUTHN_ORIGINS: 'https://chat.example.org/path' })).toThrow(/WEBAUTHN_ORIGINS/);
+    expect(() => loadConfig({ WEBAUTHN_ORIGINS: 'chat.example.org' })).toThrow(/WEBAUTHN_ORIGINS/);
   });
 
   it('reads rates as points/seconds and TRUST_PROXY as off, on or a hop count', () => {

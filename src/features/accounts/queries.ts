@@ -20,7 +20,7 @@ export async function findUser(db: Queryable, id: string): Promise<UserRow | und
 /** Inserts the user and its account; false when the username is taken. */
 export async function insertAccount(
   db: Queryable,
-  account: { userId: string; name: string; username: string; passwordHash: string },
+  account: { userId: string; name: string; username: string; passwordHash: string | null },
 ): Promise<boolean> {
   try {
     await transaction(db, async (tx) => {

@@ -60,7 +60,7 @@ const signInChecker = (limits: RateLimits, who: Checker & { username: string }) 
  * code that does not work costs the address's allowance too (so probing codes is limited like
  * signing up), then gets the answer joining by it would.
  */
-async function admitSignUp(limits: RateLimits, invites: InviteSignUps, address: string, code: string | undefined): Promise<boolean> {
+export async function admitSignUp(limits: RateLimits, invites: InviteSignUps, address: string, code: string | undefined): Promise<boolean> {
   if (code === undefined) {
     await limits.signUp(address);
     return false;

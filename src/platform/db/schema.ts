@@ -62,6 +62,50 @@ export const sessions = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.id] })],
 );
 
+/**
+ * A passkey (WebAuthn credential, docs/protocol.md §2 "Passkeys"): its public key and signature
+ * counter. `credentialId` (base64url) is unique across all accounts: one authenticator's credential
+ * belongs to one account only.
+ */
+export const passkeys = pgTable(
+  'passkeys',
+  {
+    id: text().primaryKey(),
+    credentialId: text().notNull().unique(),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The COSE public key, base64url. */
+    publicKey: text().notNull(),
+    counter: bigint({ mode: 'number' }).notNull().default(0),
+    /** What the authenticator said it speaks (`internal`, `hybrid`, `usb`…), for the browser's hints. */
+    transports: jsonb().$type<string[]>().notNull().default([]),
+    name: text().notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index().on(t.userId)],
+);
+
+/**
+ * A WebAuthn challenge handed out and not yet answered: single use (taken by deleting it), 5 minutes,
+ * for one purpose (`register`, `sign_in`, `sign_up`). In the database so any replica can take the answer.
+ */
+export const passkeyChallenges = pgTable(
+  'passkey_challenges',
+  {
+    id: text().primaryKey(),
+    challenge: text().notNull(),
+    purpose: text({ enum: ['register', 'sign_in', 'sign_up'] }).notNull(),
+    /** The signed-in user registering a passkey; null for sign-in and sign-up. */
+    userId: text().references(() => users.id, { onDelete: 'cascade' }),
+    /** A sign-up's username, name and WebAuthn user handle until the answer comes. */
+    signUp: jsonb().$type<{ username: string; name: string; userId: string }>(),
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index().on(t.expiresAt)],
+);
+
 export const communities = pgTable('communities', {
   id: text().primaryKey(),
   name: text().notNull(),
@@ -552,3 +596,4 @@ export type AttachmentRow = typeof attachments.$inferSelect;
 export type CommunityRow = typeof communities.$inferSelect;
 export type Role = MemberRow['role'];
 export type ReportRow = typeof reports.$inferSelect;
+export type PasskeyRow = typeof passkeys.$inferSelect;

@@ -4,13 +4,55 @@ import { describeError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
 import { pendingInvite, type Session } from '../session.js';
+import { createPasskey, hasPasskeys, usePasskey } from './account/passkey-ceremony.js';
 
 /** Sign in, or create a local account. */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
   const http = new BanyanHttp({ url: location.origin });
   let mode: 'in' | 'up' = 'in';
+  const signedIn = (session: Session & { invite?: { community?: { id: string } } }) => {
+    const joined = session.invite?.community;
+    if (joined) {
+      // Already in: the community's page, not the invite's join button again.
+      pendingInvite.set(undefined);
+      location.hash = `#/c/${encodeURIComponent(joined.id)}`;
+    }
+    onSignedIn(session);
+  };
   const draw = () => {
     const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
+    /** Runs a passkey ceremony from a button, its failure shown like the form's (docs/protocol.md §2 "Passkeys"). */
+    const passkeyButton = (label: string, run: () => Promise<Session>) => {
+      const button: HTMLButtonElement = h(
+        'button',
+        {
+          type: 'button',
+          class: 'passkey-button',
+          onclick: async () => {
+            error.textContent = '';
+            button.disabled = true;
+            try {
+              signedIn(await run());
+            } catch (err) {
+              error.textContent = describeError(err);
+              button.disabled = false;
+            }
+          },
+        },
+        label,
+      );
+      return hasPasskeys() ? button : null;
+    };
+    const passkeyIn = passkeyButton(t('auth.passkey.signIn'), () => usePasskey(http));
+    const passkeyUp = passkeyButton(t('auth.passkey.create'), async () => {
+      const wanted = username.value.trim().toLowerCase();
+      if (!wanted) {
+        username.focus();
+        throw new Error(t('auth.passkey.usernameFirst'));
+      }
+      const invite = pendingInvite.get();
+      return createPasskey(http, { username: wanted, ...(name.value.trim() ? { name: name.value.trim() } : {}) }, invite);
+    });
     const username = h('input', {
       name: 'username',
       autocomplete: 'username',
@@ -43,13 +85,7 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
               mode === 'in'
                 ? await http.signIn(body)
                 : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
-            const joined = session.invite?.community;
-            if (joined) {
-              // Already in: the community's page, not the invite's join button again.
-              pendingInvite.set(undefined);
-              location.hash = `#/c/${encodeURIComponent(joined.id)}`;
-            }
-            onSignedIn(session);
+            signedIn(session);
           } catch (err) {
             error.textContent = describeError(err);
             submit.disabled = false;
@@ -65,6 +101,8 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       mode === 'up' ? h('label', {}, t('auth.name'), name) : null,
       error,
       submit,
+      mode === 'in' ? passkeyIn : passkeyUp,
+      mode === 'up' && passkeyUp ? h('p', { class: 'hint' }, t('auth.passkey.hint')) : null,
       h(
         'button',
         {
