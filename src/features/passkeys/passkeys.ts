@@ -1,5 +1,6 @@
 import {
   type AuthenticationResponseJSON,
+  type AuthenticatorTransportFuture,
   generateAuthenticationOptions,
   generateRegistrationOptions,
   type RegistrationResponseJSON,
@@ -114,7 +115,7 @@ export class Passkeys {
       userDisplayName: user.name,
       attestationType: 'none',
       timeout: CHALLENGE_TTL_MS,
-      excludeCredentials: exclude.map((p) => ({ id: p.credentialId, transports: p.transports })),
+      excludeCredentials: exclude.map((p) => ({ id: p.credentialId, transports: transportsOf(p) })),
       authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
       supportedAlgorithmIDs: ALGORITHMS,
     });
@@ -236,7 +237,7 @@ export class Passkeys {
           id: passkey.credentialId,
           publicKey: Buffer.from(passkey.publicKey, 'base64url'),
           counter: 0,
-          transports: passkey.transports,
+          transports: transportsOf(passkey),
         },
         requireUserVerification: true,
       });
@@ -301,3 +302,6 @@ export class Passkeys {
     return join ? { ...started, invite: invite as J } : started;
   }
 }
+
+/** Stored as the authenticator reported them at registration, so they are the library's own names. */
+const transportsOf = (passkey: { transports: string[] }) => passkey.transports as AuthenticatorTransportFuture[];
