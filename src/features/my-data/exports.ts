@@ -9,7 +9,6 @@ import { JobTrigger } from '../../platform/jobs/job.js';
 import { newId } from '../../platform/ids.js';
 import { AppError, notFound } from '../../protocol/errors.js';
 import type { HttpReply } from '../../protocol/http-replies.js';
-import type { BlobStore } from '../attachments/blob-store.js';
 import { writeArchive } from './archive.js';
 import {
   claimDueArchives,
@@ -33,8 +32,15 @@ const EXPORT_LEASE_MS = 10 * 60_000;
 /** How often an idle export job looks for exports asked for through another replica, and for archives due. */
 const EXPORT_POLL_MS = 5_000;
 
+/** What exports need of the blob store attachments use (features/attachments' BlobStore). */
+export interface ArchiveStore {
+  putFile(key: string, path: string, size: number, contentType: string): Promise<void>;
+  get(key: string): Promise<Readable | undefined>;
+  delete(key: string): Promise<void>;
+}
+
 export interface ExportDeps {
-  blobs: BlobStore;
+  blobs: ArchiveStore;
   /** A directory under DATA_DIR where archives are made before they go to the blob store. */
   stagingDir: string;
 }

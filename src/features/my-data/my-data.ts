@@ -3,11 +3,18 @@ import type { Principal } from '../../platform/auth/tokens.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { transaction } from '../../platform/db/transaction.js';
 import { AppError } from '../../protocol/errors.js';
-import type { Accounts } from '../accounts/accounts.js';
 import type { Groups } from '../groups/index.js';
 import { Erasures } from './erasure.js';
 import { type ExportDeps, Exports } from './exports.js';
 import { insertErasure } from './queries.js';
+
+/** What my-data needs of accounts (features/accounts' Accounts). */
+export interface AccountChecks {
+  /** `none` when the account has no password, else whether `password` is it. */
+  checkPassword(userId: string, password: string | undefined): Promise<'none' | 'ok' | 'wrong'>;
+  usernameOf(userId: string): Promise<string | undefined>;
+  signOutEverywhere(principal: Principal): Promise<void>;
+}
 
 /** A member's own data (docs/protocol.md §2 "Your data: export and erasure"): export and erasure. */
 export class MyData {
@@ -16,7 +23,7 @@ export class MyData {
 
   constructor(
     private readonly deps: ChatDeps,
-    private readonly accounts: Pick<Accounts, 'signOutEverywhere'>,
+    private readonly accounts: Pick<AccountChecks, 'signOutEverywhere'>,
     groups: Groups,
     media: ExportDeps & { sweepAttachments: () => Promise<number> },
   ) {

@@ -2,15 +2,13 @@ import { AppError } from '../../protocol/errors.js';
 import type { HttpBodies } from '../../protocol/http-bodies.js';
 import { idParam, type HttpRouter } from '../../gateway/http.js';
 import type { RateLimits } from '../../gateway/rate-limits.js';
-import type { Accounts } from '../accounts/accounts.js';
-import { dispositionName } from '../attachments/routes.js';
-import { type MyData, requireMember } from './my-data.js';
+import { type AccountChecks, type MyData, requireMember } from './my-data.js';
 
 /** docs/protocol.md §2 "Your data: export and erasure". */
 export function myDataRoutes(
   router: HttpRouter,
   myData: MyData,
-  accounts: Pick<Accounts, 'checkPassword' | 'usernameOf'>,
+  accounts: Pick<AccountChecks, 'checkPassword' | 'usernameOf'>,
   bodies: HttpBodies,
   limits: RateLimits,
 ) {
@@ -35,7 +33,8 @@ export function myDataRoutes(
         status: 200,
         headers: {
           'content-type': 'application/zip',
-          'content-disposition': `attachment; ${dispositionName(d.name)}`,
+          // The name is ASCII the server made (banyan-data-<date>.zip).
+          'content-disposition': `attachment; filename="${d.name}"`,
           'cache-control': 'no-store',
           'x-content-type-options': 'nosniff',
         },
