@@ -8,6 +8,7 @@ export const memberEn = {
   'common.close': 'Close',
   'common.you': 'You',
   'common.someone': 'user {id}',
+  'common.deletedAccount': 'Deleted account',
   'common.cancel': 'Cancel',
   'poll.new': 'New poll',
   'poll.question': 'Question',

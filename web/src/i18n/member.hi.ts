@@ -9,6 +9,7 @@ export const memberHi: Partial<Record<keyof typeof memberEn, string>> = {
   'common.close': 'बंद करें',
   'common.you': 'आप',
   'common.someone': 'उपयोगकर्ता {id}',
+  'common.deletedAccount': 'हटाया गया खाता',
   'common.cancel': 'रद्द करें',
   'poll.new': 'नया मतदान',
   'poll.question': 'सवाल',
