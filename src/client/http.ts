@@ -100,6 +100,26 @@ export class BanyanHttp {
   passkeySignUp(body: Body<'passkeySignUp'>) {
     return this.call('POST', '/v1/passkeys/sign-up', 'signedIn', body, false);
   }
+  // Your own data (docs/protocol.md §2 "Your data: export and erasure")
+  /** Asks for an export of everything about you; made in the background (`exportStatus` until `ready`). */
+  requestExport() {
+    return this.call('POST', '/v1/me/exports', 'dataExport');
+  }
+  exportStatus(id: string) {
+    return this.call('GET', path`/v1/me/exports/${id}`, 'dataExport');
+  }
+  /** The export's zip as a fetch Response, once (a second download is `gone`). */
+  async downloadExport(id: string): Promise<Response> {
+    const res = await this.fetchRaw('GET', new URL(path`/v1/me/exports/${id}/download`, this.options.url).toString(), {
+      authorization: `Bearer ${await this.token()}`,
+    });
+    if (!res.ok) await this.failure(res);
+    return res;
+  }
+  /** Erases your account (`confirm: "delete my account"`, and the password when it has one); every session ends. */
+  deleteAccount(body: Body<'eraseMe'>) {
+    return this.call('DELETE', '/v1/me', 'erasure', body);
+  }
 
   // Groups (docs/protocol.md §8)
   me() {

@@ -285,7 +285,8 @@ export class HttpRouter {
     const requestLog = () => (log ??= this.deps.logger.child({ requestId: randomUUID(), route: r.route }));
     let reply: HttpReply;
     try {
-      const hasBody = r.method !== 'get' && r.method !== 'del';
+      // A DELETE has a body only where its route declares one (DELETE /v1/me's confirmation).
+      const hasBody = r.method !== 'get' && (r.method !== 'del' || r.bodySchema !== undefined);
       // Health checks and metrics come from load balancers and scrapers, not clients.
       const limited = r.route.includes(' /v1/');
       // Members behind one address (a school's Wi-Fi, a carrier's CGNAT) are counted each by their

@@ -346,6 +346,12 @@ const settings = {
     /** Per search: messages looked at, newest first, before the page is answered as it stands (with a cursor on). */
     scanRows: env('SEARCH_SCAN_ROWS', int(100, 1_000_000).default(2000)),
   },
+  myData: {
+    /** How long a member's data export waits to be downloaded before it is deleted (docs/protocol.md §2). */
+    exportTtlS: env('EXPORT_TTL_S', int(1, 90 * 24 * 3600).default(7 * 24 * 3600)),
+    /** Exports each member may ask for: `points/seconds` (one a day by default). */
+    exportRate: env('EXPORT_RATE', rate.default({ points: 1, durationS: 86400 })),
+  },
 } satisfies Section;
 
 /** The settings' values, in the sections above. */

@@ -4,6 +4,7 @@ import { communitiesModule } from '../features/communities/index.js';
 import { governanceModule } from '../features/governance/index.js';
 import { groupsModule } from '../features/groups/index.js';
 import { messagesModule } from '../features/messages/index.js';
+import { MyData, myDataModule } from '../features/my-data/index.js';
 import { notificationsModule } from '../features/notifications/index.js';
 import { passkeysModule, Passkeys } from '../features/passkeys/index.js';
 import { pinsModule } from '../features/pins/index.js';
@@ -59,6 +60,12 @@ export function createChat(
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
   const accounts = new Accounts(deps, tokens);
+  const attachments = new Attachments({ ...media, db: deps.db, logger: deps.logger });
+  const myData = new MyData(deps, accounts, groups, {
+    blobs: media.blobs,
+    stagingDir: media.stagingDir,
+    sweepAttachments: () => attachments.sweep(),
+  });
   return {
     membership,
     privacy: new Privacy(deps, profiles, presenceFeed),
@@ -67,7 +74,7 @@ export function createChat(
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
     /** The domain's background jobs (the composition root runs them): tallies, reach frames, presence frames, revoked-session pruning. */
-    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob()],
+    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob(), ...myData.jobs()],
     reach,
     accounts,
     passkeys: new Passkeys(deps, accounts),
@@ -79,7 +86,8 @@ export function createChat(
     polls: new Polls(deps, membership, messages.tallies),
     communities: new Communities(deps, groups, messages),
     direct: new Direct(deps, groups),
-    attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),
+    attachments,
+    myData,
     search: new Search(deps.db, deps.config.search.scanRows),
     governance: new Governance(deps, groups, messages),
     notifications: new Notifications(deps, (endpoint) => {
@@ -111,5 +119,6 @@ export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] 
     searchModule(chat.search, ctx),
     notificationsModule(chat.notifications, ctx),
     webhooksModule(chat.webhooks, ctx),
+    myDataModule(chat.myData, chat.accounts, ctx),
   ];
 }

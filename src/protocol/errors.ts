@@ -8,6 +8,7 @@ export const errorStatus = {
   conflict: 409,
   too_large: 413,
   rate_limited: 429,
+  gone: 410,
   unavailable: 503,
   internal: 500,
 } as const;

@@ -85,8 +85,14 @@ export const groupSettings = z
   .partial()
   .strict();
 
-/** Community settings live on its announcement group (who posts there, whether joining needs approval). */
-export const communitySettings = z.object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean() }).partial().strict();
+/**
+ * Community settings live on its announcement group (who posts there, whether joining needs approval,
+ * what becomes of an erased member's messages: docs/protocol.md §2 "Your data: export and erasure").
+ */
+export const communitySettings = z
+  .object({ adminsOnlyPost: z.boolean(), approvalRequired: z.boolean(), erasedMessages: z.enum(['remove', 'anonymise']) })
+  .partial()
+  .strict();
 
 const audience = z.enum(['everyone', 'shared', 'nobody']);
 
@@ -124,6 +130,11 @@ export function httpBodies(limits: ProtocolLimits) {
     passkeySignUpOptions: z.object({ username, name: name.optional() }),
     passkeySignUp: z.object({ challengeId, response: passkeyRegistration, invite: id.optional(), ...sessionFields }),
     changePassword: z.object({ currentPassword: z.string().min(1).max(256), newPassword: password }),
+    /** `DELETE /v1/me` (docs/protocol.md §2 "Your data: export and erasure"): the phrase, and the password when the account has one. */
+    eraseMe: z.object({
+      confirm: z.literal('delete my account', 'confirm must be "delete my account"'),
+      password: z.string().min(1).max(256).optional(),
+    }),
     createGroup: z.object({
       name,
       description: description.optional(),

@@ -89,12 +89,27 @@ const webhookSchema = z.object({ id: z.string(), url: z.string(), events: z.arra
 
 const communityGroupPage = { groups: z.array(communityGroupSchema), nextCursor: z.string().nullable() };
 
+/** A member's export of their own data (docs/protocol.md §2 "Your data: export and erasure"). */
+export const dataExportSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['pending', 'ready', 'downloaded', 'expired']),
+    createdAt: z.string(),
+    /** When the archive is (or was) deleted; null while pending. */
+    expiresAt: z.string().nullable(),
+    /** Bytes of the archive; null while pending. */
+    size: z.number().nullable(),
+  })
+  .loose();
+
 export const httpReplies = {
   signedIn: signedInSchema,
   /** WebAuthn options for `navigator.credentials.create()` or `.get()` (as JSON), and the challenge to answer. */
   passkeyOptions: z.object({ challengeId: z.string(), options: z.record(z.string(), z.unknown()) }).loose(),
   passkey: z.object({ passkey: passkeySchema }).loose(),
   passkeys: z.object({ passkeys: z.array(passkeySchema) }).loose(),
+  dataExport: z.object({ export: dataExportSchema }).loose(),
+  erasure: z.object({ erasure: z.object({ status: z.literal('pending') }).loose() }).loose(),
   me: z
     .object({
       user: meSchema,

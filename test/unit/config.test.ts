@@ -75,6 +75,7 @@ describe('loadConfig', () => {
       communities: { maxGroups: 10_000 },
       privacy: { defaultGroupAdd: 'shared' },
       events: { reminderS: 3600 },
+      myData: { exportTtlS: 604_800, exportRate: { points: 1, durationS: 86_400 } },
       notifications: {
         allMaxMembers: 256,
         coalesceMs: 3000,

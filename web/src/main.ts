@@ -36,6 +36,8 @@ export class Names {
     this.known.set(me.id, me.name);
   }
   of(id: string, fallback?: string): string {
+    // An erased member's kept messages have no sender (docs/protocol.md §2 "Your data: export and erasure").
+    if (id === '') return t('common.deletedAccount');
     return id === this.me.id ? t('common.you') : (this.known.get(id) ?? fallback ?? t('common.someone', { id: id.slice(2, 8) }));
   }
   /** The display name itself, also for the user (mentions of them read "@Their name"). */

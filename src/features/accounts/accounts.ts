@@ -147,6 +147,22 @@ export class Accounts {
     await this.revokedAll(principal.userId, principal.sessionId ?? undefined);
   }
 
+  /**
+   * Checks the password of the user's local account: `none` when it has none (no account, or one
+   * that signs in another way), else whether it is right. For confirmations (erasure, docs/protocol.md §2).
+   */
+  async checkPassword(userId: string, password: string | undefined): Promise<'none' | 'ok' | 'wrong'> {
+    const account = await findAccountOfUser(this.deps.db, userId);
+    if (!account?.passwordHash) return 'none';
+    if (password === undefined) return 'wrong';
+    return (await this.passwords.verify(password, account.passwordHash)).ok ? 'ok' : 'wrong';
+  }
+
+  /** Whether the user's local account has a password. */
+  async hasPassword(userId: string): Promise<boolean> {
+    return Boolean((await findAccountOfUser(this.deps.db, userId))?.passwordHash);
+  }
+
   /** Signs out everywhere: every session of the user is revoked, the caller's included. */
   async signOutEverywhere(principal: Principal): Promise<void> {
     await revokeUserSessions(this.deps.db, principal.userId);

@@ -25,6 +25,7 @@ const errorDescriptions: Record<ErrorCode, string> = {
   conflict: 'It exists already, or its state does not allow it',
   too_large: 'A body over the limit',
   rate_limited: 'Too many requests: wait `details.retryAfterMs` (also `Retry-After`, in seconds)',
+  gone: 'It was there and is no more (a data export already downloaded or expired)',
   unavailable: 'Storage is down or the server is draining: nothing was stored; retry',
   internal: 'A bug on our side; `details.correlationId` finds it in the logs',
 };
@@ -37,6 +38,7 @@ function errorCodes(route: RouteRecord): ErrorCode[] {
   if (route.method !== 'GET') codes.push('conflict');
   if (route.body || route.access === 'streamed') codes.push('too_large');
   if (route.pattern.startsWith('/v1/')) codes.push('rate_limited');
+  if (route.pattern.endsWith('/download')) codes.push('gone');
   codes.push('internal', 'unavailable');
   return codes;
 }

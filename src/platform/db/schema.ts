@@ -19,6 +19,8 @@ export const users = pgTable(
     /** The `name` claim last taken from an external identity service (null for local accounts). */
     claimedName: text(),
     createdAt: createdAt(),
+    /** The member erased their account (docs/protocol.md §2 "Your data: export and erasure"): a tombstone, no name. */
+    erasedAt: timestamp({ withTimezone: true, mode: 'date' }),
   },
   (t) => [
     index('users_avatar_index').on(t.avatar).where(sql`${t.avatar} is not null`),
@@ -205,6 +207,8 @@ export const events = pgTable(
     // Search's walk of a group, newest first (migration 0011).
     index('events_messages_by_time').on(t.groupId, t.ts, t.seq).where(sql`kind = 'message'`),
     index('events_target').on(t.groupId, t.target).where(sql`target is not null`),
+    // A member's own messages, edits, reactions and answers, for their export and their erasure (features/my-data).
+    index('events_by_sender').on(t.senderId, t.groupId, t.seq).where(sql`kind in ('message', 'edit', 'reaction', 'vote', 'rsvp')`),
   ],
 );
 
@@ -217,7 +221,12 @@ export const reactions = pgTable(
     userId: text().notNull(),
     emoji: text().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] }), index().on(t.groupId, t.messageSeq, t.emoji)],
+  (t) => [
+    primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] }),
+    index().on(t.groupId, t.messageSeq, t.emoji),
+    // A member's own reactions, for their export and erasure.
+    index('reactions_by_user').on(t.userId),
+  ],
 );
 
 export const invites = pgTable(
@@ -319,6 +328,7 @@ export const reports = pgTable(
     uniqueIndex('reports_one_per_reporter').on(t.groupId, t.seq, t.reporterId),
     index('reports_community_queue').on(t.communityId, t.status, t.n),
     index('reports_group_queue').on(t.groupId, t.status, t.n),
+    index('reports_by_reporter').on(t.reporterId),
   ],
 );
 
@@ -388,7 +398,7 @@ export const pollVotes = pgTable(
     userId: text().notNull(),
     options: integer().array().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] })],
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] }), index('poll_votes_by_user').on(t.userId)],
 );
 
 /** One member's answer to an event. */
@@ -402,7 +412,7 @@ export const eventRsvps = pgTable(
     userId: text().notNull(),
     answer: text({ enum: ['going', 'maybe', 'no'] }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] })],
+  (t) => [primaryKey({ columns: [t.groupId, t.messageSeq, t.userId] }), index('event_rsvps_by_user').on(t.userId)],
 );
 
 /** An event's reminder still owed (EVENT_REMINDER_S before it starts): claimed by one replica (lease), then deleted. */
@@ -586,6 +596,46 @@ export const webhookDeliveries = pgTable(
   },
   (t) => [index('webhook_deliveries_due').on(t.nextAt).where(sql`status = 'pending'`), index().on(t.webhookId, t.createdAt)],
 );
+
+/**
+ * A member's export of their own data (docs/protocol.md §2 "Your data: export and erasure"):
+ * produced by a job (row lease), its archive in the blob store under `x/<id>.zip`, downloadable
+ * once, deleted at `expiresAt`.
+ */
+export const dataExports = pgTable(
+  'data_exports',
+  {
+    id: text().primaryKey(),
+    userId: text().notNull(),
+    status: text({ enum: ['pending', 'ready', 'downloaded', 'expired'] })
+      .notNull()
+      .default('pending'),
+    /** Bytes of the archive, once ready. */
+    size: bigint({ mode: 'number' }),
+    createdAt: createdAt(),
+    readyAt: timestamp({ withTimezone: true, mode: 'date' }),
+    downloadedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    /** Set when ready: the archive is deleted then (EXPORT_TTL_S). */
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    leaseToken: text(),
+  },
+  (t) => [
+    index().on(t.userId, t.createdAt),
+    // At most one export in the making per member.
+    uniqueIndex('data_exports_one_pending').on(t.userId).where(sql`status = 'pending'`),
+    index('data_exports_due').on(t.expiresAt).where(sql`status in ('ready', 'downloaded')`),
+  ],
+);
+
+/** An erasure owed (DELETE /v1/me): the credentials are gone at once, the rest is done by a job (row lease), then the row goes. */
+export const erasures = pgTable('erasures', {
+  userId: text().primaryKey(),
+  createdAt: createdAt(),
+  attempts: integer().notNull().default(0),
+  leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+  leaseToken: text(),
+});
 
 export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

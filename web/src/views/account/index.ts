@@ -2,6 +2,7 @@ import { h, link, replace } from '../../dom.js';
 import { t } from '../../i18n/index.js';
 import type { Ctx } from '../../main.js';
 import { passkeysSection } from './passkeys.js';
+import { myDataSection } from './my-data.js';
 
 /**
  * One card of the account screen. Each way in and each of the member's own-data tools brings its
@@ -11,7 +12,7 @@ import { passkeysSection } from './passkeys.js';
 export type AccountSection = (ctx: Ctx) => { card: HTMLElement; cleanup?: () => void };
 
 /** In the order the screen shows them. */
-const sections: AccountSection[] = [passkeysSection];
+const sections: AccountSection[] = [passkeysSection, myDataSection];
 
 /** `#/account`: how the member signs in, where they are signed in, and their own data. */
 export function accountView(root: HTMLElement, ctx: Ctx) {
