@@ -29,5 +29,5 @@ export const nowOf = (deps: Pick<ChatDeps, 'clock'>): number => (deps.clock ?? s
 /** The sections of Config the features read (each its own: `config.messages`, `config.groups`, …). */
 export type ChatConfig = Pick<
   Config,
-  'auth' | 'messages' | 'groups' | 'communities' | 'privacy' | 'events' | 'notifications' | 'outbound' | 'search'
+  'auth' | 'phone' | 'storage' | 'messages' | 'groups' | 'communities' | 'privacy' | 'events' | 'notifications' | 'outbound' | 'search'
 >;

@@ -11,6 +11,7 @@ import { privacyModule } from '../features/privacy/index.js';
 import { profilesPresenceModule } from '../features/profiles-presence/index.js';
 import { searchModule } from '../features/search/index.js';
 import { webhooksModule } from '../features/webhooks/index.js';
+import { PhoneSignIn, phoneModule, pickSender } from '../features/phone/index.js';
 import type { FeatureModule, ModuleContext } from './module.js';
 import type { Tokens } from './auth/tokens.js';
 import { Accounts } from '../features/accounts/accounts.js';
@@ -58,6 +59,7 @@ export function createChat(
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
   const accounts = new Accounts(deps, tokens);
+  const phone = new PhoneSignIn(deps, accounts, tokens, pickSender(deps, deps.config.storage.databaseUrl));
   return {
     membership,
     privacy: new Privacy(deps, profiles, presenceFeed),
@@ -66,9 +68,10 @@ export function createChat(
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
     /** The domain's background jobs (the composition root runs them): tallies, reach frames, presence frames, revoked-session pruning. */
-    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob()],
+    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob(), ...phone.jobs()],
     reach,
     accounts,
+    phone,
     groups,
     messages,
     pins: new Pins(deps),
@@ -96,7 +99,7 @@ export type { ChatConfig, ChatDeps } from './deps.js';
 export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] {
   return [
     accountsModule(chat.accounts, chat.communities, ctx),
-    groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: chat.privacy }, ctx),
+    groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: withOwnPhone(chat) }, ctx),
     messagesModule(chat.messages, ctx),
     pinsModule(chat.pins),
     pollsEventsModule(chat.polls, ctx),
@@ -108,5 +111,14 @@ export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] 
     searchModule(chat.search, ctx),
     notificationsModule(chat.notifications, ctx),
     webhooksModule(chat.webhooks, ctx),
+    phoneModule(chat.phone, ctx),
   ];
 }
+
+/** `GET /v1/me` with the member's own phone number (docs/protocol.md §2; never shown to anyone else). */
+const withOwnPhone = (chat: Chat): Pick<Chat['privacy'], 'me'> => ({
+  me: async (principal) => {
+    const [me, phone] = await Promise.all([chat.privacy.me(principal), chat.phone.phoneOf(principal.userId)]);
+    return { ...me, phone };
+  },
+});

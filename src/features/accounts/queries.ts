@@ -92,3 +92,13 @@ export async function revokeSession(db: Queryable, session: { id: string; userId
       set: { revokedAt: sql`coalesce(${sessions.revokedAt}, excluded.revoked_at)` },
     });
 }
+
+/** How and when a session began (for decisions that depend on a fresh sign-in). */
+export async function findSessionStart(db: Queryable, userId: string, sessionId: string) {
+  const [row] = await db
+    .select({ method: sessions.method, createdAt: sessions.createdAt })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), eq(sessions.id, sessionId)))
+    .limit(1);
+  return row;
+}
