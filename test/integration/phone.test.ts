@@ -220,21 +220,31 @@ describe.each(storageModes())('phone sign-in (%s)', (mode) => {
       ['/v1/phone/codes', {}],
       ['/v1/phone/sign-in', { code: '123456' }],
     ] as const) {
-      const times = { registered: [] as number[], unknown: [] as number[] };
       const answers = new Set<string>();
-      // Interleaved, the order alternating, so a busy moment of the machine falls on both alike.
-      for (let i = 0; i < N; i++) {
-        const order = i % 2 === 0 ? (['registered', 'unknown'] as const) : (['unknown', 'registered'] as const);
-        for (const which of order) {
-          const t = await timed(path, { phone: (which === 'registered' ? registered : unknown)[i], ...body });
-          times[which].push(t.ms);
-          answers.add(t.shown);
+      // A pair (one of each, the order alternating) runs back to back, so a busy moment of the
+      // machine falls on both alike; the median of the pairs' differences then cancels the load.
+      // Up to 3 rounds: noise passes one, a difference in the work (a hash, a lookup that waits,
+      // a send inline) shows in every round and fails.
+      const rounds: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        const diffs: number[] = [];
+        const all: number[] = [];
+        for (let i = 0; i < N; i++) {
+          const first = i % 2 === 0 ? registered : unknown;
+          const a = await timed(path, { phone: first[i], ...body });
+          const b = await timed(path, { phone: (first === registered ? unknown : registered)[i], ...body });
+          const [r, u] = first === registered ? [a, b] : [b, a];
+          diffs.push(r.ms - u.ms);
+          all.push(r.ms, u.ms);
+          answers.add(r.shown).add(u.shown);
         }
+        const [d, typical] = [median(diffs), median(all)];
+        rounds.push(`${d.toFixed(1)} ms of ${typical.toFixed(1)} ms`);
+        if (Math.abs(d) < Math.max(10, 0.25 * typical)) break;
+        if (round === 2) throw new Error(`${path}: registered minus unknown, per round: ${rounds.join('; ')}`);
+        await sleep(1100); // PHONE_CODE_RESEND_S=1 here
       }
       expect([...answers], path).toHaveLength(1);
-      const [r, u] = [median(times.registered), median(times.unknown)];
-      // Same work either way: the medians differ by noise only (generous for a busy 2-core machine).
-      expect(Math.abs(r - u), `${path}: ${r.toFixed(1)} ms vs ${u.toFixed(1)} ms`).toBeLessThan(Math.max(15, 0.5 * Math.min(r, u)));
     }
   }, 180_000);
 
