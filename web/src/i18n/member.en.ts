@@ -169,7 +169,7 @@ export const memberEn = {
   'invite.failed': 'Could not join: {reason}',
   'account.title': 'Sign-in and your data',
   'account.open': 'Sign-in, devices and your data',
-  'auth.phone.use': 'Sign in with your phone number',
+  'auth.phone.use': 'Use your phone number instead',
   'auth.phone.title': 'Sign in with your phone',
   'auth.phone.number': 'Phone number',
   'auth.phone.number.hint': 'We send a 6-digit code to this number. It works whether or not you have an account yet.',

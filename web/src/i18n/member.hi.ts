@@ -170,7 +170,7 @@ export const memberHi: Partial<Record<keyof typeof memberEn, string>> = {
   'invite.failed': 'जुड़ नहीं सके: {reason}',
   'account.title': 'साइन-इन और आपका डेटा',
   'account.open': 'साइन-इन, डिवाइस और आपका डेटा',
-  'auth.phone.use': 'अपने फ़ोन नंबर से साइन इन करें',
+  'auth.phone.use': 'इसके बजाय अपना फ़ोन नंबर इस्तेमाल करें',
   'auth.phone.title': 'फ़ोन से साइन इन करें',
   'auth.phone.number': 'फ़ोन नंबर',
   'auth.phone.number.hint': 'हम इस नंबर पर 6 अंकों का कोड भेजेंगे। खाता हो या न हो, यह काम करता है।',
