@@ -59,7 +59,8 @@ export function createChat(
   const reach = new ReachStats(deps);
   const messages = new Messages(deps, membership, reach);
   const accounts = new Accounts(deps, tokens);
-  const phone = new PhoneSignIn(deps, accounts, tokens, pickSender(deps, deps.config.storage.databaseUrl));
+  const communities = new Communities(deps, groups, messages);
+  const phone = new PhoneSignIn(deps, accounts, tokens, communities, pickSender(deps, deps.config.storage.databaseUrl));
   return {
     membership,
     privacy: new Privacy(deps, profiles, presenceFeed),
@@ -78,7 +79,7 @@ export function createChat(
     /** Erases expired messages (tests call it; a timer does otherwise). */
     expiry: new Expiry(deps),
     polls: new Polls(deps, membership, messages.tallies),
-    communities: new Communities(deps, groups, messages),
+    communities,
     direct: new Direct(deps, groups),
     attachments: new Attachments({ ...media, db: deps.db, logger: deps.logger }),
     search: new Search(deps.db, deps.config.search.scanRows),

@@ -97,7 +97,7 @@ export function httpBodies(limits: ProtocolLimits) {
         .max(35)
         .optional(),
     }),
-    phoneSignIn: z.object({ phone, code: phoneCode, name: name.optional(), ...sessionFields }),
+    phoneSignIn: z.object({ phone, code: phoneCode, name: name.optional(), invite: id.optional(), ...sessionFields }),
     attachPhone: z.object({ phone, code: phoneCode }),
     createGroup: z.object({
       name,

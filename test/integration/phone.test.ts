@@ -138,6 +138,20 @@ describe.each(storageModes())('phone sign-in (%s)', (mode) => {
     expect(again.body.user.id).toBe(made.body.user.id);
   });
 
+  it('a new number signs up through an invite and joins in the same step; an invite that fails leaves the code usable', async () => {
+    const admin = await server.signUp();
+    const c = (await server.http('POST', '/v1/communities', { token: admin.token, body: { name: 'Seniors' } })).body.community;
+    const inv = (await server.http('POST', `/v1/communities/${c.id}/invites`, { token: admin.token, body: { maxUses: 5 } })).body;
+    const phone = newNumber();
+    const code = await codeFor(phone);
+    expect((await signIn({ phone, code, name: 'Kamala', invite: 'no-such-invite-code' })).status).toBe(404);
+    const joined = await signIn({ phone, code, name: 'Kamala', invite: inv.code });
+    expect(joined.status).toBe(201);
+    expect(joined.body.invite).toMatchObject({ status: 'joined', community: { id: c.id } });
+    const members = await server.http('GET', `/v1/communities/${c.id}/members`, { token: admin.token });
+    expect(members.body.members.map((m: { userId: string }) => m.userId)).toContain(joined.body.user.id);
+  });
+
   it('refuses numbers that are not numbers, with a clear 400', async () => {
     for (const phone of ['12345', '+447700900123', 'call me']) {
       const r = await server.http('POST', '/v1/phone/codes', { body: { phone } });

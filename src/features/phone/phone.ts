@@ -1,5 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { HttpReply } from '../../protocol/http-replies.js';
+import type { InviteJoin, SignUpThrough } from '../communities/index.js';
+import type { Queryable } from '../../platform/db/connect.js';
+import { transaction } from '../../platform/db/transaction.js';
 import type { Tokens } from '../../platform/auth/tokens.js';
 import type { ChatDeps } from '../../platform/deps.js';
 import { nowOf } from '../../platform/deps.js';
@@ -37,6 +40,13 @@ export interface SessionStarter {
   ): Promise<HttpReply<'signedIn'>>;
 }
 type SessionStart = Parameters<SessionStarter['startSession']>[1];
+type SessionFields = Omit<SessionStart, 'method'>;
+
+/** What a sign-up through an invite needs of communities (as accounts' sign-up uses it: docs/protocol.md §2). */
+export interface InviteSignUps {
+  takeSignUpUse(code: string): Promise<'taken' | 'unlimited'>;
+  joinByInvite(userId: string, code: string, signUp: SignUpThrough): Promise<InviteJoin>;
+}
 
 /** The phone limits (gateway/rate-limits.ts), as this feature uses them. */
 export interface PhoneLimiter {
@@ -75,6 +85,7 @@ export class PhoneSignIn {
     private readonly deps: ChatDeps,
     private readonly accounts: SessionStarter,
     private readonly tokens: Pick<Tokens, 'mac'>,
+    private readonly invites: InviteSignUps,
     sender: CodeSender | undefined,
   ) {
     this.outbox = sender ? new CodeOutbox(sender, deps.logger, deps.clock ?? systemClock) : undefined;
@@ -134,7 +145,7 @@ export class PhoneSignIn {
    * code stays usable for the answer that gives it).
    */
   async signIn(
-    input: { phone: string; code: string; name?: string | undefined } & Omit<SessionStart, 'method'>,
+    input: { phone: string; code: string; name?: string | undefined; invite?: string | undefined } & SessionFields,
     address: string,
     limits: PhoneLimiter,
   ): Promise<{ status: 200 | 201; body: HttpReply<'signedIn'> }> {
@@ -142,21 +153,32 @@ export class PhoneSignIn {
     const start: SessionStart = { method: 'phone', deviceName: input.deviceName, refresh: input.refresh };
     const existing = await findUserByPhone(this.deps.db, input.phone);
     if (existing) {
-      await this.use(codeId);
+      await this.use(this.deps.db, codeId);
       return { status: 200, body: await this.accounts.startSession(existing, start) };
     }
     if (input.name === undefined) throw badRequest('name required', { field: 'name' });
-    await this.use(codeId);
     const user = { id: newId('u'), name: input.name };
     // Unguessable: nobody can find or add the account by a username they could guess.
     const username = `p_${randomBytes(12).toString('hex')}`;
-    if (!(await insertPhoneAccount(this.deps.db, { userId: user.id, name: user.name, username, phone: input.phone }))) {
-      // Another sign-in made the account with this number a moment ago: this one is it.
-      const made = await findUserByPhone(this.deps.db, input.phone);
-      if (!made) throw conflict('try again');
-      return { status: 200, body: await this.accounts.startSession(made, start) };
+    // The code is used up in the account's own transaction: a join by invite that fails leaves it usable.
+    const createAccount = async (db: Queryable) => {
+      await transaction(db, async (tx) => {
+        await this.use(tx, codeId);
+        // Another sign-in with a code for this number made its account a moment ago (and used its code).
+        if (!(await insertPhoneAccount(tx, { userId: user.id, name: user.name, username, phone: input.phone })))
+          throw conflict('this number has an account now: ask for a new code and sign in');
+      });
+    };
+    const code = input.invite;
+    let invite: InviteJoin | undefined;
+    if (code === undefined) await createAccount(this.deps.db);
+    else {
+      // As a sign-up with a password (docs/protocol.md §2), but the address's allowance is its phone codes'.
+      const useTaken = (await this.invites.takeSignUpUse(code)) === 'taken';
+      invite = await this.invites.joinByInvite(user.id, code, { createAccount, useTaken });
     }
-    return { status: 201, body: await this.accounts.startSession(user, start) };
+    const started = await this.accounts.startSession(user, start);
+    return { status: 201, body: invite ? { ...started, invite } : started };
   }
 
   /**
@@ -165,7 +187,7 @@ export class PhoneSignIn {
    */
   async attach(userId: string, input: { phone: string; code: string }, address: string, limits: PhoneLimiter): Promise<{ phone: string }> {
     const codeId = await this.check(input.phone, 'verify', userId, input.code, address, limits);
-    await this.use(codeId);
+    await this.use(this.deps.db, codeId);
     if (!(await setPhone(this.deps.db, userId, input.phone))) throw conflict('this number is verified on another account');
     return { phone: input.phone };
   }
@@ -210,8 +232,8 @@ export class PhoneSignIn {
   }
 
   /** Uses the code up (once: a second use, even at the same moment, is refused). */
-  private async use(codeId: string): Promise<void> {
-    if (!(await useCode(this.deps.db, codeId))) throw wrongCode();
+  private async use(db: Queryable, codeId: string): Promise<void> {
+    if (!(await useCode(db, codeId))) throw wrongCode();
   }
 
   /**
