@@ -120,6 +120,27 @@ export class BanyanHttp {
   deleteAccount(body: Body<'eraseMe'>) {
     return this.call('DELETE', '/v1/me', 'erasure', body);
   }
+  // Phone numbers and one-time codes (docs/protocol.md §2)
+  /** Sends a sign-in code to the number: `{sent: true}`, whether or not it has an account. */
+  requestPhoneCode(body: Body<'phoneCode'>) {
+    return this.call('POST', '/v1/phone/codes', 'codeSent', body, false);
+  }
+  /** Signs in by the code (a new number: an account is made, and needs `name`: `400 name required` asks for it). */
+  phoneSignIn(body: Body<'phoneSignIn'>) {
+    return this.call('POST', '/v1/phone/sign-in', 'signedIn', body, false);
+  }
+  /** Sends a code to verify a number of yours. */
+  requestMyPhoneCode(body: Body<'phoneCode'>) {
+    return this.call('POST', '/v1/me/phone/codes', 'codeSent', body);
+  }
+  /** Verifies the code: the number is yours (`GET /v1/me` shows it to you only). */
+  setMyPhone(body: Body<'attachPhone'>) {
+    return this.call('PUT', '/v1/me/phone', 'myPhone', body);
+  }
+  /** Removes your number (refused when it is your only way in). */
+  removeMyPhone() {
+    return this.call('DELETE', '/v1/me/phone', undefined);
+  }
 
   // Groups (docs/protocol.md §8)
   me() {

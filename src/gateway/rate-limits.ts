@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { connectRedis, type RedisClient } from '../platform/redis.js';
 import type { Config } from '../platform/config.js';
@@ -127,8 +128,50 @@ const pairKey = (username: string, address: string, device: string | undefined) 
   device === undefined ? `u:${username}|${address}` : `d:${device}`;
 const addressKey = (address: string) => `a:${address}`;
 
+/**
+ * Phone one-time codes (docs/protocol.md §2 "Phone numbers and one-time codes"): codes sent per
+ * number (a resend no sooner than PHONE_CODE_RESEND_S, so many an hour and a day) and per
+ * address; code checks per number and per address. Keys never depend on whether the number has
+ * an account, so the answers cannot tell; numbers are kept hashed, not as typed, in the store.
+ */
+class PhoneLimits {
+  private readonly resend: RateLimiterAbstract;
+  private readonly codesByNumber: RateLimiterAbstract;
+  private readonly codesByNumberDay: RateLimiterAbstract;
+  private readonly codesByAddress: RateLimiterAbstract;
+  private readonly checksByNumber: RateLimiterAbstract;
+  private readonly checksByAddress: RateLimiterAbstract;
+
+  constructor(store: Store, settings: Config['limits']['phone']) {
+    this.resend = store('phone-resend', { points: 1, durationS: settings.resendS });
+    this.codesByNumber = store('phone-codes-number', settings.codesPerNumber);
+    this.codesByNumberDay = store('phone-codes-number-day', settings.codesPerNumberDay);
+    this.codesByAddress = store('phone-codes-address', settings.codesPerAddress);
+    this.checksByNumber = store('phone-checks-number', settings.checksPerNumber);
+    this.checksByAddress = store('phone-checks-address', settings.checksPerAddress);
+  }
+
+  /** Before a code is sent to `phone` (E.164): throws rate_limited. */
+  async codeRequested(phone: string, address: string): Promise<void> {
+    const number = numberKey(phone);
+    await take(this.codesByAddress, address);
+    await take(this.resend, number);
+    await take(this.codesByNumber, number);
+    await take(this.codesByNumberDay, number);
+  }
+
+  /** Before a code for `phone` is checked, right or wrong: throws rate_limited. */
+  async codeChecked(phone: string, address: string): Promise<void> {
+    await take(this.checksByAddress, address);
+    await take(this.checksByNumber, numberKey(phone));
+  }
+}
+
+const numberKey = (phone: string) => createHash('sha256').update(`banyan phone|${phone}`).digest('base64url').slice(0, 22);
+
 export class RateLimits {
   readonly signIn: SignInGuard;
+  readonly phone: PhoneLimits;
   /** Password checks wait here, fairly between addresses and accounts (auth/fair-line.ts). */
   readonly passwordLine: FairLine;
   private readonly signUps: RateLimiterAbstract;
@@ -150,6 +193,7 @@ export class RateLimits {
   ) {
     const { limits } = config;
     this.signIn = new SignInGuard(shared, limits.signIn);
+    this.phone = new PhoneLimits(shared, limits.phone);
     this.passwordLine = new FairLine({ concurrency: HASHES_AT_ONCE, ...limits.passwordLine });
     this.signUps = shared('signup-address', limits.signUp);
     this.passkeys = shared('passkey-address', limits.passkey);

@@ -187,6 +187,19 @@ const settings = {
       /** The delay after a failure past the free ones doubles from 1 s up to this. */
       maxDelayS: env('SIGNIN_MAX_DELAY_S', int(1, 24 * 3600).default(900)),
     },
+    /**
+     * Phone one-time codes (docs/protocol.md §2 "Phone numbers and one-time codes"), counted the
+     * same whether or not the number has an account: codes sent per number (and the wait before a
+     * resend), per address; code checks per number and per address.
+     */
+    phone: {
+      resendS: env('PHONE_CODE_RESEND_S', int(1, 3600).default(60)),
+      codesPerNumber: env('PHONE_CODE_RATE_NUMBER', rate.default({ points: 5, durationS: 3600 })),
+      codesPerNumberDay: env('PHONE_CODE_RATE_NUMBER_DAY', rate.default({ points: 10, durationS: 24 * 3600 })),
+      codesPerAddress: env('PHONE_CODE_RATE_ADDRESS', rate.default({ points: 20, durationS: 3600 })),
+      checksPerNumber: env('PHONE_CHECK_RATE_NUMBER', rate.default({ points: 20, durationS: 3600 })),
+      checksPerAddress: env('PHONE_CHECK_RATE_ADDRESS', rate.default({ points: 100, durationS: 3600 })),
+    },
     /** Sign-ups per address; one through an invite with a use limit counts against the invite instead. */
     signUp: env('SIGNUP_RATE_ADDRESS', rate.default({ points: 60, durationS: 3600 })),
     /** Passkey sign-in and sign-up requests (options and answers) per address (docs/protocol.md §2 "Passkeys"). */
@@ -341,6 +354,26 @@ const settings = {
     sampleRatio: env('OTEL_TRACES_SAMPLER_ARG', ratio.default(1)),
     /** Headers of every export, `name=value,name2=value2` (a collector's API key). */
     headers: env('OTEL_EXPORTER_OTLP_HEADERS', keyValues.default({})),
+  },
+  /** Phone sign-in (docs/protocol.md §2 "Phone numbers and one-time codes"). */
+  phone: {
+    /** The region of a number typed without +country code (ISO 3166 alpha-2). */
+    defaultRegion: env(
+      'PHONE_DEFAULT_REGION',
+      z
+        .string()
+        .regex(/^[A-Z]{2}$/, 'must be a two-letter region code, e.g. IN')
+        .default('IN'),
+    ),
+    /**
+     * How codes go out: `console` (logged, for development), `webhook` (a signed POST to the
+     * operator's SMS or WhatsApp gateway) or `off` (no phone sign-in). Unset: `console` with
+     * embedded storage, `off` with DATABASE_URL (a production server never logs codes unless told to).
+     */
+    sender: env('OTP_SENDER', z.preprocess(emptyAsUndefined, z.enum(['console', 'webhook', 'off']).optional())),
+    webhookUrl: env('OTP_WEBHOOK_URL', z.preprocess(emptyAsUndefined, z.url().optional())),
+    /** Standard Webhooks' `whsec_…` secret the webhook sender signs with (checked at start, never printed). */
+    webhookSecret: env('OTP_WEBHOOK_SECRET', optionalString),
   },
   search: {
     /** Per search: messages looked at, newest first, before the page is answered as it stands (with a cursor on). */

@@ -29,5 +29,17 @@ export const nowOf = (deps: Pick<ChatDeps, 'clock'>): number => (deps.clock ?? s
 /** The sections of Config the features read (each its own: `config.messages`, `config.groups`, …). */
 export type ChatConfig = Pick<
   Config,
-  'auth' | 'webauthn' | 'messages' | 'groups' | 'communities' | 'privacy' | 'events' | 'notifications' | 'outbound' | 'search' | 'myData'
+  | 'auth'
+  | 'webauthn'
+  | 'phone'
+  | 'storage'
+  | 'messages'
+  | 'groups'
+  | 'communities'
+  | 'privacy'
+  | 'events'
+  | 'notifications'
+  | 'outbound'
+  | 'search'
+  | 'myData'
 >;

@@ -13,6 +13,7 @@ import { privacyModule } from '../features/privacy/index.js';
 import { profilesPresenceModule } from '../features/profiles-presence/index.js';
 import { searchModule } from '../features/search/index.js';
 import { webhooksModule } from '../features/webhooks/index.js';
+import { PhoneSignIn, phoneModule, pickSender } from '../features/phone/index.js';
 import type { FeatureModule, ModuleContext } from './module.js';
 import type { Tokens } from './auth/tokens.js';
 import { Accounts } from '../features/accounts/accounts.js';
@@ -66,6 +67,8 @@ export function createChat(
     stagingDir: media.stagingDir,
     sweepAttachments: () => attachments.sweep(),
   });
+  const communities = new Communities(deps, groups, messages);
+  const phone = new PhoneSignIn(deps, accounts, tokens, communities, pickSender(deps, deps.config.storage.databaseUrl));
   return {
     membership,
     privacy: new Privacy(deps, profiles, presenceFeed),
@@ -74,17 +77,18 @@ export function createChat(
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
     /** The domain's background jobs (the composition root runs them): tallies, reach frames, presence frames, revoked-session pruning. */
-    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob(), ...myData.jobs()],
+    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob(), ...myData.jobs(), ...phone.jobs()],
     reach,
     accounts,
     passkeys: new Passkeys(deps, accounts),
+    phone,
     groups,
     messages,
     pins: new Pins(deps),
     /** Erases expired messages (tests call it; a timer does otherwise). */
     expiry: new Expiry(deps),
     polls: new Polls(deps, membership, messages.tallies),
-    communities: new Communities(deps, groups, messages),
+    communities,
     direct: new Direct(deps, groups),
     attachments,
     myData,
@@ -107,7 +111,7 @@ export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] 
   return [
     accountsModule(chat.accounts, chat.communities, ctx),
     passkeysModule(chat.passkeys, chat.communities, ctx),
-    groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: chat.privacy }, ctx),
+    groupsModule({ groups: chat.groups, invitations: chat.invitations, direct: chat.direct, privacy: withOwnPhone(chat) }, ctx),
     messagesModule(chat.messages, ctx),
     pinsModule(chat.pins),
     pollsEventsModule(chat.polls, ctx),
@@ -120,5 +124,14 @@ export function featureModules(chat: Chat, ctx: ModuleContext): FeatureModule[] 
     notificationsModule(chat.notifications, ctx),
     webhooksModule(chat.webhooks, ctx),
     myDataModule(chat.myData, chat.accounts, ctx),
+    phoneModule(chat.phone, ctx),
   ];
 }
+
+/** `GET /v1/me` with the member's own phone number (docs/protocol.md §2; never shown to anyone else). */
+const withOwnPhone = (chat: Chat): Pick<Chat['privacy'], 'me'> => ({
+  me: async (principal) => {
+    const [me, phone] = await Promise.all([chat.privacy.me(principal), chat.phone.phoneOf(principal.userId)]);
+    return { ...me, phone };
+  },
+});

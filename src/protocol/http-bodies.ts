@@ -66,6 +66,10 @@ const challengeId = z.string().min(1).max(64);
 /** A passkey's name, as its owner calls it ("Asha's phone"). */
 const passkeyName = storableString().trim().min(1).max(64);
 const role = z.enum(['admin', 'member']);
+/** A phone number as typed: checked and normalised to E.164 by the phone feature. */
+const phone = storableString().trim().min(1).max(40);
+/** A one-time code: 6 digits. */
+const phoneCode = z.string().regex(/^\d{6}$/, '6 digits');
 /** A username to add someone by: as typed, any case, with or without a leading `@`. */
 const usernameToFind = z
   .string()
@@ -129,12 +133,27 @@ export function httpBodies(limits: ProtocolLimits) {
     passkeySignIn: z.object({ challengeId, response: passkeyAssertion, ...sessionFields }),
     passkeySignUpOptions: z.object({ username, name: name.optional() }),
     passkeySignUp: z.object({ challengeId, response: passkeyRegistration, invite: id.optional(), ...sessionFields }),
-    changePassword: z.object({ currentPassword: z.string().min(1).max(256), newPassword: password }),
     /** `DELETE /v1/me` (docs/protocol.md §2 "Your data: export and erasure"): the phrase, and the password when the account has one. */
     eraseMe: z.object({
       confirm: z.literal('delete my account', 'confirm must be "delete my account"'),
       password: z.string().min(1).max(256).optional(),
     }),
+    /**
+     * `currentPassword` may be left out only by a session that began by a phone code (or another
+     * way in without the password) less than 10 minutes ago (docs/protocol.md §2).
+     */
+    changePassword: z.object({ currentPassword: z.string().min(1).max(256).optional(), newPassword: password }),
+    /** docs/protocol.md §2 "Phone numbers and one-time codes": the number as typed (E.164, or as dialled in PHONE_DEFAULT_REGION). */
+    phoneCode: z.object({
+      phone,
+      locale: z
+        .string()
+        .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/)
+        .max(35)
+        .optional(),
+    }),
+    phoneSignIn: z.object({ phone, code: phoneCode, name: name.optional(), invite: id.optional(), ...sessionFields }),
+    attachPhone: z.object({ phone, code: phoneCode }),
     createGroup: z.object({
       name,
       description: description.optional(),

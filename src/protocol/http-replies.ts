@@ -19,7 +19,12 @@ const audience = z.enum(['everyone', 'shared', 'nobody']);
 
 /** The caller as `GET /v1/me` and `PATCH /v1/me` give it: with the avatar and privacy settings. */
 export const meSchema = userSchema
-  .extend({ avatar: z.string().nullable(), privacy: z.object({ groupAdd: audience, lastSeen: audience }).loose() })
+  .extend({
+    avatar: z.string().nullable(),
+    privacy: z.object({ groupAdd: audience, lastSeen: audience }).loose(),
+    /** `GET /v1/me` only: the member's own verified phone number in E.164, or null (docs/protocol.md §2). */
+    phone: z.string().nullable().optional(),
+  })
   .loose();
 
 /** What joining by an invite did: `{status: 'joined', community, groupId?}` or `{status: 'pending'}`. */
@@ -110,6 +115,10 @@ export const httpReplies = {
   passkeys: z.object({ passkeys: z.array(passkeySchema) }).loose(),
   dataExport: z.object({ export: dataExportSchema }).loose(),
   erasure: z.object({ erasure: z.object({ status: z.literal('pending') }).loose() }).loose(),
+  /** `POST /v1/phone/codes`: always this, whether or not the number has an account. */
+  codeSent: z.object({ sent: z.literal(true) }).loose(),
+  /** The member's own verified phone number (E.164). */
+  myPhone: z.object({ phone: z.string() }).loose(),
   me: z
     .object({
       user: meSchema,

@@ -52,6 +52,14 @@ describe('loadConfig', () => {
           addressFreeFails: 500,
           maxDelayS: 900,
         },
+        phone: {
+          resendS: 60,
+          codesPerNumber: { points: 5, durationS: 3600 },
+          codesPerNumberDay: { points: 10, durationS: 86400 },
+          codesPerAddress: { points: 20, durationS: 3600 },
+          checksPerNumber: { points: 20, durationS: 3600 },
+          checksPerAddress: { points: 100, durationS: 3600 },
+        },
         signUp: { points: 60, durationS: 3600 },
         passkey: { points: 60, durationS: 60 },
         passwordLine: { perKey: 4, maxWaiting: 64 },
@@ -92,6 +100,7 @@ describe('loadConfig', () => {
         quotaBytes: 1024 * 1024 * 1024,
         images: { maxPixels: 40_000_000, maxPixelsAvif: 16_000_000, timeoutS: 20 },
       },
+      phone: { defaultRegion: 'IN', sender: undefined, webhookUrl: undefined, webhookSecret: undefined },
       tracing: { endpoint: undefined, serviceName: 'banyan', sampleRatio: 1, headers: {} },
       search: { scanRows: 2000 },
     });

@@ -4,6 +4,7 @@ import type { Principal, Tokens } from '../../platform/auth/tokens.js';
 import {
   findAccount,
   findAccountOfUser,
+  findSessionStart,
   insertAccount,
   insertSession,
   insertUserIfMissing,
@@ -13,7 +14,8 @@ import {
 } from './queries.js';
 import { newId } from '../../platform/ids.js';
 import { AppError, conflict } from '../../protocol/errors.js';
-import type { ChatDeps } from '../../platform/deps.js';
+import { type ChatDeps, nowOf } from '../../platform/deps.js';
+import { mayChangePasswordWithoutCurrent } from '../../platform/policy/index.js';
 import { publishCommitted } from '../../platform/db/outbox.js';
 import { RevokedSessions } from './revoked-sessions.js';
 import { transaction } from '../../platform/db/transaction.js';
@@ -134,11 +136,17 @@ export class Accounts {
    * Sets a new password after checking the current one, and revokes every other session of the
    * user: their sockets, on every replica, close with 4403. The calling session stays.
    */
-  async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }): Promise<void> {
+  async changePassword(principal: Principal, input: { currentPassword?: string | undefined; newPassword: string }): Promise<void> {
     const account = await findAccountOfUser(this.deps.db, principal.userId);
     if (!account) throw new AppError('bad_request', 'this user has no local account');
-    const { ok } = await this.passwords.verify(input.currentPassword, account.passwordHash ?? undefined);
-    if (!ok) throw new AppError('forbidden', 'wrong current password');
+    if (input.currentPassword === undefined) {
+      // Recovery (docs/protocol.md §2): just signed in another way, the member sets a new password.
+      const session = principal.sessionId ? await findSessionStart(this.deps.db, principal.userId, principal.sessionId) : undefined;
+      if (!mayChangePasswordWithoutCurrent(session, nowOf(this.deps))) throw new AppError('forbidden', 'currentPassword required');
+    } else {
+      const { ok } = await this.passwords.verify(input.currentPassword, account.passwordHash ?? undefined);
+      if (!ok) throw new AppError('forbidden', 'wrong current password');
+    }
     const passwordHash = await this.passwords.hash(input.newPassword);
     await transaction(this.deps.db, async (tx) => {
       await updatePasswordHash(tx, principal.userId, passwordHash);

@@ -1,6 +1,7 @@
 import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
+import { rowsOf } from '../../platform/db/rows.js';
 import { accounts, sessions, users, type UserRow } from '../../platform/db/schema.js';
 import { transaction } from '../../platform/db/transaction.js';
 
@@ -91,4 +92,28 @@ export async function revokeSession(db: Queryable, session: { id: string; userId
       target: [sessions.userId, sessions.id],
       set: { revokedAt: sql`coalesce(${sessions.revokedAt}, excluded.revoked_at)` },
     });
+}
+
+/** How and when a session began (for decisions that depend on a fresh sign-in). */
+export async function findSessionStart(db: Queryable, userId: string, sessionId: string) {
+  const [row] = await db
+    .select({ method: sessions.method, createdAt: sessions.createdAt })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), eq(sessions.id, sessionId)))
+    .limit(1);
+  return row;
+}
+
+/**
+ * Every way the user can sign in (docs/protocol.md §2): a password, passkeys, a verified phone
+ * number. One place knows them all, so removing one way never leaves an account with none; a new
+ * way in adds its table here.
+ */
+export async function waysIn(db: Queryable, userId: string): Promise<{ password: boolean; passkeys: number; phone: boolean }> {
+  const result = await db.execute(sql`select
+      coalesce((select password_hash is not null from accounts where user_id = ${userId}), false) as password,
+      (select count(*)::int from passkeys where user_id = ${userId}) as passkeys,
+      exists (select 1 from phones where user_id = ${userId}) as phone`);
+  const [row] = rowsOf<{ password: boolean; passkeys: number; phone: boolean }>(result);
+  return { password: Boolean(row?.password), passkeys: Number(row?.passkeys ?? 0), phone: Boolean(row?.phone) };
 }

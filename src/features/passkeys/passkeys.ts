@@ -10,6 +10,7 @@ import {
 import {
   type Accounts,
   findAccountOfUser,
+  waysIn,
   findUser,
   findUserIdByUsername,
   insertAccount,
@@ -199,10 +200,11 @@ export class Passkeys {
     });
   }
 
-  /** A way in besides passkeys: a password (a verified phone number too, where it exists). */
+  /** A way in besides passkeys (accounts' `waysIn` knows them all); a user with no local account keeps its external tokens. */
   private async hasOtherWayIn(db: Queryable, userId: string): Promise<boolean> {
-    const account = await findAccountOfUser(db, userId);
-    return account === undefined || (account.passwordHash ?? null) !== null;
+    if ((await findAccountOfUser(db, userId)) === undefined) return true;
+    const ways = await waysIn(db, userId);
+    return ways.password || ways.phone;
   }
 
   // Sign-in, with no username.

@@ -1,4 +1,4 @@
-import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { standardWebhookHeaders } from '../../platform/net/standard-webhooks.js';
 import type { Db } from '../../platform/db/connect.js';
 import {
   type ClaimedDelivery,
@@ -164,9 +164,7 @@ export class WebhookDispatcher {
       {
         'content-type': 'application/json',
         'user-agent': 'Banyan-Webhooks/1',
-        'webhook-id': d.id,
-        'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-        'webhook-signature': new StandardWebhook(d.secret).sign(d.id, now, body),
+        ...standardWebhookHeaders(d.secret, d.id, now, body),
       },
       body,
     );

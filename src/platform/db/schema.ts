@@ -108,6 +108,42 @@ export const passkeyChallenges = pgTable(
   (t) => [index().on(t.expiresAt)],
 );
 
+/**
+ * A member's verified phone number (docs/protocol.md §2 "Phone numbers and one-time codes"): one per
+ * account, in E.164, and one account per number. Private: only its member is ever shown it.
+ */
+export const phones = pgTable('phones', {
+  userId: text()
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  phone: text().notNull().unique(),
+  verifiedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/**
+ * One-time codes sent to a phone number: only an HMAC of the code is kept; single use, dead after
+ * `PHONE_CODE_MAX_ATTEMPTS` tries or at `expiresAt`. `userId` is the member adding the number
+ * (purpose `verify`), null for a sign-in code.
+ */
+export const phoneCodes = pgTable(
+  'phone_codes',
+  {
+    id: text().primaryKey(),
+    phone: text().notNull(),
+    purpose: text({ enum: ['sign-in', 'verify'] }).notNull(),
+    userId: text().references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    attempts: integer().notNull().default(0),
+    usedAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('phone_codes_live').on(t.phone, t.purpose, t.createdAt).where(sql`${t.usedAt} is null`),
+    index('phone_codes_expires').on(t.expiresAt),
+  ],
+);
+
 export const communities = pgTable('communities', {
   id: text().primaryKey(),
   name: text().notNull(),

@@ -4,3 +4,4 @@ export * from './authority.js';
 export * from './community.js';
 export * from './notifications.js';
 export * from './privacy.js';
+export * from './account.js';

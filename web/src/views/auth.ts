@@ -1,3 +1,4 @@
+import { BanyanError } from '../../../src/client/errors.js';
 import { BanyanHttp } from '../../../src/client/http.js';
 import { h, replace } from '../dom.js';
 import { describeError } from '../errors.js';
@@ -9,7 +10,7 @@ import { createPasskey, hasPasskeys, usePasskey } from './account/passkey-ceremo
 /** Sign in, or create a local account. */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
   const http = new BanyanHttp({ url: location.origin });
-  let mode: 'in' | 'up' = 'in';
+  let mode: 'in' | 'up' | 'phone' = 'in';
   const signedIn = (session: Session & { invite?: { community?: { id: string } } }) => {
     const joined = session.invite?.community;
     if (joined) {
@@ -20,6 +21,13 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
     onSignedIn(session);
   };
   const draw = () => {
+    if (mode === 'phone') {
+      phoneSignIn(root, http, onSignedIn, notice, rerender, () => {
+        mode = 'in';
+        draw();
+      });
+      return;
+    }
     const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
     /** Runs a passkey ceremony from a button, its failure shown like the form's (docs/protocol.md §2 "Passkeys"). */
     const passkeyButton = (label: string, run: () => Promise<Session>) => {
@@ -115,6 +123,19 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
         },
         mode === 'in' ? t('auth.toSignUp') : t('auth.toSignIn'),
       ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          'data-testid': 'phone-sign-in',
+          onclick: () => {
+            mode = 'phone';
+            draw();
+          },
+        },
+        t('auth.phone.use'),
+      ),
     );
     replace(
       root,
@@ -123,6 +144,119 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       h('footer', { class: 'foot' }, languageSwitch(rerender)),
     );
     username.focus();
+  };
+  draw();
+}
+
+/**
+ * Sign in by a one-time code sent to a phone number (docs/protocol.md §2 "Phone numbers and
+ * one-time codes"): the number, then the code, then (for a number without an account) a name.
+ */
+function phoneSignIn(
+  root: HTMLElement,
+  http: BanyanHttp,
+  onSignedIn: (session: Session) => void,
+  notice: string | undefined,
+  rerender: () => void,
+  back: () => void,
+) {
+  let step: 'number' | 'code' = 'number';
+  let phone = '';
+  let needsName = false;
+  const draw = () => {
+    const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
+    const number = h('input', {
+      name: 'phone',
+      type: 'tel',
+      autocomplete: 'tel',
+      inputmode: 'tel',
+      required: true,
+      value: phone,
+      placeholder: '+91 98765 43210',
+    });
+    const code = h('input', {
+      name: 'code',
+      autocomplete: 'one-time-code',
+      inputmode: 'numeric',
+      pattern: '[0-9]{6}',
+      maxlength: '6',
+      required: true,
+    });
+    const name = h('input', { name: 'name', autocomplete: 'name', required: true, dir: 'auto', placeholder: t('auth.name.placeholder') });
+    const submit = h('button', { type: 'submit', class: 'primary' }, step === 'number' ? t('auth.phone.send') : t('auth.phone.verify'));
+    const sendCode = async () => {
+      await http.requestPhoneCode({ phone, locale: document.documentElement.lang || undefined });
+      step = 'code';
+      draw();
+    };
+    const form = h(
+      'form',
+      {
+        class: 'card auth',
+        'data-testid': 'phone-form',
+        onsubmit: async (e: SubmitEvent) => {
+          e.preventDefault();
+          error.textContent = '';
+          submit.disabled = true;
+          try {
+            if (step === 'number') {
+              phone = number.value.trim();
+              await sendCode();
+              return;
+            }
+            const given = needsName && name.value.trim() ? { name: name.value.trim() } : {};
+            onSignedIn(await http.phoneSignIn({ phone, code: code.value.trim(), deviceName: 'Web browser', ...given }));
+          } catch (err) {
+            // A new number: the code was right, and stays usable once a name is given.
+            if (err instanceof BanyanError && err.code === 'bad_request' && err.details?.field === 'name') {
+              needsName = true;
+              const kept = code.value;
+              draw();
+              (root.querySelector('input[name=code]') as HTMLInputElement).value = kept;
+              (root.querySelector('input[name=name]') as HTMLInputElement).focus();
+              return;
+            }
+            error.textContent = describeError(err);
+            submit.disabled = false;
+          }
+        },
+      },
+      h('h2', {}, t('auth.phone.title')),
+      notice ? h('p', { class: 'notice' }, notice) : null,
+      step === 'number'
+        ? [h('label', {}, t('auth.phone.number'), number), h('p', { class: 'hint' }, t('auth.phone.number.hint'))]
+        : [h('label', {}, t('auth.phone.code'), code), h('p', { class: 'hint' }, t('auth.phone.code.hint', { phone }))],
+      step === 'code' && needsName
+        ? [h('label', {}, t('auth.phone.name'), name), h('p', { class: 'hint' }, t('auth.phone.name.hint'))]
+        : null,
+      error,
+      submit,
+      step === 'code'
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              onclick: async () => {
+                try {
+                  await sendCode();
+                } catch (err) {
+                  error.textContent = describeError(err);
+                }
+              },
+            },
+            t('auth.phone.resend'),
+          )
+        : null,
+      h('button', { type: 'button', class: 'link', onclick: back }, t('auth.phone.back')),
+    );
+    replace(
+      root,
+      h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline'))),
+      form,
+      h('footer', { class: 'foot' }, languageSwitch(rerender)),
+    );
+    (step === 'number' ? number : code).focus();
   };
   draw();
 }

@@ -3,6 +3,7 @@ import { t } from '../../i18n/index.js';
 import type { Ctx } from '../../main.js';
 import { passkeysSection } from './passkeys.js';
 import { myDataSection } from './my-data.js';
+import { phoneSection } from './phone.js';
 
 /**
  * One card of the account screen. Each way in and each of the member's own-data tools brings its
@@ -12,7 +13,7 @@ import { myDataSection } from './my-data.js';
 export type AccountSection = (ctx: Ctx) => { card: HTMLElement; cleanup?: () => void };
 
 /** In the order the screen shows them. */
-const sections: AccountSection[] = [passkeysSection, myDataSection];
+const sections: AccountSection[] = [passkeysSection, phoneSection, myDataSection];
 
 /** `#/account`: how the member signs in, where they are signed in, and their own data. */
 export function accountView(root: HTMLElement, ctx: Ctx) {
