@@ -138,6 +138,7 @@ export class RateLimits {
   private readonly httpByAddressAll: WindowCounter;
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
   private readonly searches: RateLimiterAbstract;
+  private readonly refreshes: RateLimiterAbstract;
   private readonly addsByUsername: RateLimiterAbstract;
   /** One user's sockets together: how many, and their frames (across replicas with Redis). */
   readonly perUser: UserLimits;
@@ -151,6 +152,7 @@ export class RateLimits {
     this.signIn = new SignInGuard(shared, limits.signIn);
     this.passwordLine = new FairLine({ concurrency: HASHES_AT_ONCE, ...limits.passwordLine });
     this.signUps = shared('signup-address', limits.signUp);
+    this.refreshes = shared('refresh-address', limits.refresh);
     // Shared like sign-ups: one member flooding admins' queues from every replica counts once.
     this.reports = shared('report-user', limits.report);
     this.httpByAddress = new WindowCounter(limits.httpAddress.points, limits.httpAddress.durationS * 1000);
@@ -228,6 +230,11 @@ export class RateLimits {
 
   signUp(address: string): Promise<void> {
     return take(this.signUps, address);
+  }
+
+  /** Each refresh-token use of an address, whatever its outcome (docs/protocol.md §2). */
+  refresh(address: string): Promise<void> {
+    return take(this.refreshes, address);
   }
 
   /** Each report a user files, repeats included. */

@@ -80,6 +80,8 @@ export function httpBodies(limits: ProtocolLimits) {
       ...sessionFields,
     }),
     changePassword: z.object({ currentPassword: z.string().min(1).max(256), newPassword: password }),
+    /** docs/protocol.md §2 "Sessions and refresh tokens". */
+    refreshSession: z.object({ refreshToken: z.string().min(1).max(256) }),
     createGroup: z.object({
       name,
       description: description.optional(),

@@ -33,6 +33,9 @@ export const signedInSchema = z
     token: z.string(),
     expiresAt: z.string(),
     device: z.string().optional(),
+    /** With `refresh: true`, and from `POST /v1/sessions/refresh` (docs/protocol.md §2 "Sessions and refresh tokens"). */
+    refreshToken: z.string().optional(),
+    refreshExpiresAt: z.string().optional(),
     /** A sign-up with `invite` (docs/protocol.md §2): what joining by it did. */
     invite: inviteJoinSchema.optional(),
   })
@@ -86,6 +89,24 @@ const communityGroupPage = { groups: z.array(communityGroupSchema), nextCursor: 
 
 export const httpReplies = {
   signedIn: signedInSchema,
+  /** The caller's live sessions (docs/protocol.md §2 "Sessions and refresh tokens"); `place` is always null for now. */
+  sessions: z
+    .object({
+      sessions: z.array(
+        z
+          .object({
+            id: z.string(),
+            deviceName: z.string().nullable(),
+            method: z.string(),
+            createdAt: z.string(),
+            lastSeenAt: z.string(),
+            place: z.string().nullable(),
+            current: z.boolean(),
+          })
+          .loose(),
+      ),
+    })
+    .loose(),
   me: z
     .object({
       user: meSchema,
