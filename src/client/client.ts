@@ -33,6 +33,8 @@ export interface ClientOptions {
   expiresAt?: string;
   /** Each new token pair: persist it, the refresh token it replaces stops working. */
   onTokens?: (tokens: SessionTokens) => void;
+  /** The pair as the app stores it now, read before each refresh (tabs sharing one session). */
+  storedTokens?: () => SessionTokens | undefined;
   /** Node 20 has no global WebSocket: pass `WebSocket` from the `ws` package. */
   WebSocket?: WebSocketConstructor;
   fetch?: Fetch;
@@ -109,6 +111,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
       refreshToken: options.refreshToken,
       expiresAt: options.expiresAt,
       onTokens: options.onTokens,
+      storedTokens: options.storedTokens,
       fetch: options.fetch,
     });
     const keeper = this.http.tokens;

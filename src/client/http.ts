@@ -24,6 +24,8 @@ export interface HttpOptions {
   expiresAt?: string | undefined;
   /** Every new token pair a refresh brought: keep it (the refresh token it replaced stops working). */
   onTokens?: ((tokens: SessionTokens) => void) | undefined;
+  /** The pair as stored now, when several tabs or processes share the session (client/tokens.ts). */
+  storedTokens?: (() => SessionTokens | undefined) | undefined;
   fetch?: Fetch | undefined;
 }
 
@@ -63,6 +65,7 @@ export class BanyanHttp {
         refreshToken,
         expiresAt: options.expiresAt,
         onTokens: options.onTokens,
+        stored: options.storedTokens,
         refresh: async (presented) => {
           const answer = await this.refreshSession(presented);
           if (answer.refreshToken === undefined) throw new BanyanError('internal', 'the refresh answer has no refresh token');

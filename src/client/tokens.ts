@@ -20,6 +20,12 @@ export interface TokenKeeperOptions {
   refreshToken: string;
   /** Called with every new pair (persist it: the old refresh token stops working soon). */
   onTokens?: ((tokens: SessionTokens) => void) | undefined;
+  /**
+   * The pair as the app has it stored now, read before each refresh: another tab or process of the
+   * same session may have refreshed already, and its newer pair is taken instead of replaying an
+   * old refresh token (which would end the session).
+   */
+  stored?: (() => SessionTokens | undefined) | undefined;
   /** Calls `POST /v1/sessions/refresh`. */
   refresh(refreshToken: string): Promise<SessionTokens>;
 }
@@ -60,6 +66,7 @@ export class TokenKeeper {
     if (this.ended) throw this.ended;
     if (this.pending) return this.pending;
     if (used !== this.token) return this.token;
+    if (this.adoptStored() && used !== this.token) return this.token;
     return this.refresh();
   }
 
@@ -69,8 +76,22 @@ export class TokenKeeper {
     clearTimeout(this.timer);
   }
 
+  /** Takes a newer pair another holder of the session stored; true when its access token is still good. */
+  private adoptStored(): boolean {
+    const stored = this.options.stored?.();
+    if (!stored || stored.refreshToken === this.refreshToken) return false;
+    const generation = (t: string) => Number(t.split('.')[1]);
+    if (!(generation(stored.refreshToken) > generation(this.refreshToken))) return false;
+    this.token = stored.token;
+    this.refreshToken = stored.refreshToken;
+    this.expiresAt = Date.parse(stored.expiresAt);
+    this.schedule(Date.now());
+    return this.expiresAt - Date.now() >= 2000;
+  }
+
   private refresh(): Promise<string> {
     if (this.ended) return Promise.reject(this.ended);
+    if (!this.pending && this.adoptStored()) return Promise.resolve(this.token);
     this.pending ??= this.options
       .refresh(this.refreshToken)
       .then(

@@ -3,7 +3,7 @@ import { h, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
-import { pendingInvite, type Session } from '../session.js';
+import { deviceName, pendingInvite, type Session } from '../session.js';
 
 /** Sign in, or create a local account. */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
@@ -36,7 +36,13 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
           error.textContent = '';
           submit.disabled = true;
           try {
-            const body = { username: username.value.trim().toLowerCase(), password: password.value };
+            // A refresh token keeps this browser signed in (docs/protocol.md §2 "Sessions and refresh tokens").
+            const body = {
+              username: username.value.trim().toLowerCase(),
+              password: password.value,
+              refresh: true,
+              deviceName: deviceName(),
+            };
             // Signing up from an invite link joins by it in the same step (docs/protocol.md §2).
             const invite = mode === 'up' ? pendingInvite.get() : undefined;
             const session =
