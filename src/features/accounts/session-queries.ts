@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { sessions, users } from '../../platform/db/schema.js';
 
@@ -66,12 +66,12 @@ export async function touchRefresh(db: Queryable, r: { id: string; userId: strin
     .where(and(eq(sessions.userId, r.userId), eq(sessions.id, r.id)));
 }
 
-/** Marks the session seen (a socket opened with its token). */
-export async function touchSession(db: Queryable, s: { id: string; userId: string; now: Date }): Promise<void> {
+/** Marks the session seen (a socket opened with its token), unless it was seen after `since` (then nothing is written). */
+export async function touchSession(db: Queryable, s: { id: string; userId: string; now: Date; since: Date }): Promise<void> {
   await db
     .update(sessions)
     .set({ lastSeenAt: s.now })
-    .where(and(eq(sessions.userId, s.userId), eq(sessions.id, s.id), isNull(sessions.revokedAt)));
+    .where(and(eq(sessions.userId, s.userId), eq(sessions.id, s.id), isNull(sessions.revokedAt), lt(sessions.lastSeenAt, s.since)));
 }
 
 /** The user's live sessions, oldest first. */

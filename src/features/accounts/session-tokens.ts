@@ -189,7 +189,9 @@ export class SessionTokens {
     if (last !== undefined && now - last < SEEN_EVERY_MS) return;
     if (this.seenAt.size >= SEEN_KEPT) this.seenAt.clear();
     this.seenAt.set(sessionId, now);
-    touchSession(this.deps.db, { id: sessionId, userId: principal.userId, now: new Date(now) }).catch((err: unknown) =>
+    // Another replica (or this one before a restart) may have written it lately: then nothing is written.
+    const since = new Date(now - SEEN_EVERY_MS);
+    touchSession(this.deps.db, { id: sessionId, userId: principal.userId, now: new Date(now), since }).catch((err: unknown) =>
       this.deps.logger.warn('could not mark a session seen', { err }),
     );
   }
