@@ -6,6 +6,7 @@ import { BanyanError } from './errors.js';
 import { GroupTracker, type GroupState } from './group-tracker.js';
 import { BanyanHttp, type Fetch, type PushSubscriptionLike } from './http.js';
 import { OutgoingQueue, type PendingMessage, type SendAck } from './outgoing.js';
+import type { SessionTokens } from './tokens.js';
 
 // The Banyan client: one socket, resumed after every disconnect so that each group's events
 // reach the app once each and in seq order (docs/protocol.md §1–2.4). Browser and Node 20 alike:
@@ -15,12 +16,25 @@ import { OutgoingQueue, type PendingMessage, type SendAck } from './outgoing.js'
 export type { ConnectionState, WebSocketConstructor, WebSocketLike } from './connection.js';
 export type { GroupState } from './group-tracker.js';
 export type { PendingMessage, SendAck } from './outgoing.js';
+export type { SessionTokens } from './tokens.js';
 
 export interface ClientOptions {
   /** The server's base URL, e.g. `http://localhost:8080`; the socket is `<url>/v1/ws`. */
   url: string;
   /** A token, or a function called on every (re)connect for a fresh one. */
   token: string | (() => string | Promise<string>);
+  /**
+   * The refresh token of a sign-in with `refresh: true` (docs/protocol.md §2 "Sessions and refresh
+   * tokens"), with a string `token`: the access token is refreshed before it expires, after a 401
+   * and after a close 4401, for HTTP calls and the socket alike, without the app noticing.
+   */
+  refreshToken?: string;
+  /** The access token's `expiresAt` from the sign-in (so it is refreshed ahead of time). */
+  expiresAt?: string;
+  /** Each new token pair: persist it, the refresh token it replaces stops working. */
+  onTokens?: (tokens: SessionTokens) => void;
+  /** The pair as the app stores it now, read before each refresh (tabs sharing one session). */
+  storedTokens?: () => SessionTokens | undefined;
   /** Node 20 has no global WebSocket: pass `WebSocket` from the `ws` package. */
   WebSocket?: WebSocketConstructor;
   fetch?: Fetch;
@@ -91,11 +105,21 @@ export class BanyanClient extends Emitter<ClientEvents> {
     super();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
     this.newClientMsgId = options.newClientMsgId ?? randomId;
-    this.http = new BanyanHttp({ url: options.url, token: options.token, fetch: options.fetch });
+    this.http = new BanyanHttp({
+      url: options.url,
+      token: options.token,
+      refreshToken: options.refreshToken,
+      expiresAt: options.expiresAt,
+      onTokens: options.onTokens,
+      storedTokens: options.storedTokens,
+      fetch: options.fetch,
+    });
+    const keeper = this.http.tokens;
     this.connection = new Connection(
       {
         url: options.url,
-        token: options.token,
+        token: keeper ? () => keeper.current() : options.token,
+        renew: keeper ? (refused) => keeper.refused(refused) : undefined,
         WebSocket: options.WebSocket,
         reconnect: options.reconnect,
         pingIntervalMs: options.pingIntervalMs ?? 25_000,
@@ -110,6 +134,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
           this.outgoing.requeue();
         },
         stopped: (code, reason, error) => {
+          this.http.tokens?.stop();
           this.outgoing.fail(error);
           this.emit('closed', { code, reason });
         },

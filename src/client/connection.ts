@@ -32,6 +32,11 @@ export type PushedFrame = Exclude<ServerFrame, { type: ReplyOnly }>;
 export interface ConnectionOptions {
   url: string;
   token: string | (() => string | Promise<string>);
+  /**
+   * With a refresh token (client/tokens.ts): a fresh token after the server refused this one
+   * (close 4401), instead of `token`. Rejects `unauthorized` when the session has ended.
+   */
+  renew?: ((refused: string) => Promise<string>) | undefined;
   WebSocket?: WebSocketConstructor | undefined;
   reconnect?: { baseMs?: number; maxMs?: number } | undefined;
   pingIntervalMs: number;
@@ -78,6 +83,9 @@ export class Connection {
   private readonly readyWaiters: { resolve(): void; reject(e: BanyanError): void }[] = [];
   private nextId = 1;
   private removeOnlineListener: (() => void) | undefined;
+  /** The token the last socket was authenticated with, and whether the server refused it (4401). */
+  private lastToken: string | undefined;
+  private tokenRefused = false;
 
   constructor(
     private readonly options: ConnectionOptions,
@@ -199,13 +207,27 @@ export class Connection {
 
   private async authenticate(ws: WebSocketLike): Promise<void> {
     let token: string;
+    const { renew } = this.options;
     try {
-      token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+      const refused = this.tokenRefused ? this.lastToken : undefined;
+      token =
+        renew && refused !== undefined
+          ? await renew(refused)
+          : typeof this.options.token === 'function'
+            ? await this.options.token()
+            : this.options.token;
     } catch (err) {
+      // A refresh refused: the session is over (signed out, replayed or expired), no retry helps.
+      if (renew && err instanceof BanyanError && err.code === 'unauthorized') {
+        if (this.ws === ws) this.stop(UNAUTHORIZED, 'session ended: sign in again');
+        return;
+      }
       this.hooks.error(new BanyanError('unauthorized', `no token: ${String(err)}`));
       this.drop(ws);
       return;
     }
+    this.lastToken = token;
+    this.tokenRefused = false;
     if (this.ws === ws && ws.readyState === WS_OPEN)
       ws.send(JSON.stringify({ type: 'auth', id: AUTH_ID, token } satisfies Command<'auth'>));
   }
@@ -246,7 +268,8 @@ export class Connection {
   private onClose(ws: WebSocketLike, code: number, reason: string): void {
     if (this.ws !== ws) return;
     this.detach();
-    if (code === REVOKED || (code === UNAUTHORIZED && typeof this.options.token === 'string')) {
+    if (code === UNAUTHORIZED) this.tokenRefused = true;
+    if (code === REVOKED || (code === UNAUTHORIZED && typeof this.options.token === 'string' && !this.options.renew)) {
       this.stop(code, reason || (code === REVOKED ? 'session revoked' : 'token refused'));
       return;
     }

@@ -3,6 +3,7 @@ import type { HttpBodies } from '../protocol/http-bodies.js';
 import type { HttpReplies } from '../protocol/http-replies.js';
 import { checkErrorBody, checkReply, type ReplyName } from './checks.js';
 import { BanyanError } from './errors.js';
+import { TokenKeeper, type SessionTokens } from './tokens.js';
 
 // The HTTP API of docs/protocol.md §2 and docs/protocol.md §8 over the global fetch (browsers, Node 20).
 
@@ -14,6 +15,17 @@ export interface HttpOptions {
   url: string;
   /** The bearer token, or a function giving the current one. */
   token?: string | (() => string | Promise<string>) | undefined;
+  /**
+   * With a string `token`: the sign-in's refresh token (docs/protocol.md §2 "Sessions and refresh
+   * tokens"). The access token is then refreshed before it expires and when refused, unnoticed.
+   */
+  refreshToken?: string | undefined;
+  /** The access token's `expiresAt`, so it is refreshed before it runs out. */
+  expiresAt?: string | undefined;
+  /** Every new token pair a refresh brought: keep it (the refresh token it replaced stops working). */
+  onTokens?: ((tokens: SessionTokens) => void) | undefined;
+  /** The pair as stored now, when several tabs or processes share the session (client/tokens.ts). */
+  storedTokens?: (() => SessionTokens | undefined) | undefined;
   fetch?: Fetch | undefined;
 }
 
@@ -41,7 +53,27 @@ const answerPage = (options: { cursor?: string; limit?: number }) => ({
 });
 
 export class BanyanHttp {
-  constructor(private readonly options: HttpOptions) {}
+  /** Set with a refresh token: keeps the access token fresh (the client's socket uses it too). */
+  readonly tokens: TokenKeeper | undefined;
+
+  constructor(private readonly options: HttpOptions) {
+    const { token, refreshToken } = options;
+    if (refreshToken !== undefined) {
+      if (typeof token !== 'string') throw new BanyanError('bad_request', 'a refresh token goes with the access token it came with');
+      this.tokens = new TokenKeeper({
+        token,
+        refreshToken,
+        expiresAt: options.expiresAt,
+        onTokens: options.onTokens,
+        stored: options.storedTokens,
+        refresh: async (presented) => {
+          const answer = await this.refreshSession(presented);
+          if (answer.refreshToken === undefined) throw new BanyanError('internal', 'the refresh answer has no refresh token');
+          return { ...answer, refreshToken: answer.refreshToken };
+        },
+      });
+    }
+  }
 
   // Accounts and sessions (docs/protocol.md §2 "Tokens")
   /**
@@ -54,6 +86,18 @@ export class BanyanHttp {
   }
   signIn(body: Body<'signIn'>) {
     return this.call('POST', '/v1/sessions', 'signedIn', body, false);
+  }
+  /** A new access token and the next refresh token (the one given stops working). Without a token. */
+  refreshSession(refreshToken: string) {
+    return this.call('POST', '/v1/sessions/refresh', 'signedIn', { refreshToken }, false);
+  }
+  /** This user's live sessions (device, method, last seen; `current` marks this one). */
+  sessions() {
+    return this.call('GET', '/v1/sessions', 'sessions');
+  }
+  /** Ends one of this user's sessions: its sockets close with 4403. */
+  endSession(sessionId: string) {
+    return this.call('DELETE', path`/v1/sessions/${sessionId}`, undefined);
   }
   signOut() {
     return this.call('DELETE', '/v1/sessions/current', undefined);
@@ -431,15 +475,23 @@ export class BanyanHttp {
     raw?: { body: RequestBody; contentType: string },
   ): Promise<K extends ReplyName ? HttpReplies[K] : void> {
     const headers: Record<string, string> = {};
-    if (authed) headers.authorization = `Bearer ${await this.token()}`;
+    const token = authed ? await this.token() : undefined;
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (raw) headers['content-type'] = raw.contentType;
-    const res = await this.fetchRaw(
-      method,
-      new URL(route, this.options.url).toString(),
-      headers,
-      raw ? raw.body : body !== undefined ? JSON.stringify(body) : undefined,
-    );
+    const send = () =>
+      this.fetchRaw(
+        method,
+        new URL(route, this.options.url).toString(),
+        headers,
+        raw ? raw.body : body !== undefined ? JSON.stringify(body) : undefined,
+      );
+    let res = await send();
+    // A refused access token is refreshed once and the request sent again (a stream body cannot be).
+    if (res.status === 401 && token !== undefined && this.tokens && !(raw && isStream(raw.body))) {
+      headers.authorization = `Bearer ${await this.tokens.refused(token)}`;
+      res = await send();
+    }
     if (!res.ok) await this.failure(res);
     const json = parseJson(await res.text());
     if (!reply) return undefined as never;
@@ -466,11 +518,15 @@ export class BanyanHttp {
   }
 
   private async token(): Promise<string> {
+    if (this.tokens) return this.tokens.current();
     const { token } = this.options;
     if (token === undefined) throw new BanyanError('unauthorized', 'not signed in');
     return typeof token === 'function' ? token() : token;
   }
 }
+
+/** A body that is read as it is sent (it cannot be sent twice). */
+const isStream = (body: RequestBody) => typeof (body as { getReader?: unknown }).getReader === 'function';
 
 function parseJson(text: string): unknown {
   if (!text) return undefined;

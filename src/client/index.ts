@@ -7,6 +7,7 @@ export type {
   GroupState,
   PendingMessage,
   SendAck,
+  SessionTokens,
   WebSocketConstructor,
   WebSocketLike,
 } from './client.js';

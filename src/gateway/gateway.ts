@@ -94,7 +94,11 @@ export class Gateway {
         listGroups: (userId) => chat.groups.listMine(userId),
         groupSummary: (groupId, userId) => chat.groups.summary(groupId, userId),
         isRevoked: (principal) => chat.accounts.isRevoked(principal),
-        startSession: (principal) => chat.sessionStarts.start(principal),
+        startSession: (principal) => {
+          // Throttled in memory: at most one write per session per ten minutes on this replica.
+          chat.accounts.sessions.seen(principal);
+          return chat.sessionStarts.start(principal);
+        },
         revokedSessionsOf: (userIds) => chat.accounts.revoked.readUsers(userIds),
         membershipsOf: (userIds) => chat.groups.membershipsOf(userIds),
         privateRosterOf: (groupIds) => chat.groups.privateRosterOf(groupIds),

@@ -182,6 +182,7 @@ export class RateLimits {
   private readonly httpByAddressAll: WindowCounter;
   private readonly groupActions: Record<'react' | 'typing', RateLimiterAbstract>;
   private readonly searches: RateLimiterAbstract;
+  private readonly refreshes: RateLimiterAbstract;
   private readonly addsByUsername: RateLimiterAbstract;
   /** One user's sockets together: how many, and their frames (across replicas with Redis). */
   readonly perUser: UserLimits;
@@ -197,6 +198,7 @@ export class RateLimits {
     this.passwordLine = new FairLine({ concurrency: HASHES_AT_ONCE, ...limits.passwordLine });
     this.signUps = shared('signup-address', limits.signUp);
     this.passkeys = shared('passkey-address', limits.passkey);
+    this.refreshes = shared('refresh-address', limits.refresh);
     // Shared like sign-ups: one member flooding admins' queues from every replica counts once.
     this.reports = shared('report-user', limits.report);
     this.httpByAddress = new WindowCounter(limits.httpAddress.points, limits.httpAddress.durationS * 1000);
@@ -279,6 +281,10 @@ export class RateLimits {
   /** Each public passkey request (options, sign-in, sign-up), per address. */
   passkey(address: string): Promise<void> {
     return take(this.passkeys, address);
+  }
+  /** Each refresh-token use of an address, whatever its outcome (docs/protocol.md §2). */
+  refresh(address: string): Promise<void> {
+    return take(this.refreshes, address);
   }
 
   /** Each report a user files, repeats included. */

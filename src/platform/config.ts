@@ -126,6 +126,12 @@ const settings = {
     issuer: env('JWT_ISSUER', optionalString),
     audience: env('JWT_AUDIENCE', optionalString),
     tokenTtlS: env('TOKEN_TTL_S', int(60, 365 * 24 * 3600).default(7 * 24 * 3600)),
+    /** With a refresh token (a sign-in asking `refresh: true`): the access token's lifetime. */
+    accessTokenTtlS: env('ACCESS_TOKEN_TTL_S', int(1, 24 * 3600).default(900)),
+    /** A refresh token unused this long expires; each use starts it again. */
+    refreshIdleTtlS: env('REFRESH_IDLE_TTL_S', int(1, 5 * 365 * 24 * 3600).default(90 * 24 * 3600)),
+    /** How long after a rotation the token it replaced still gets the same new pair (a retry after a lost answer). */
+    refreshGraceS: env('REFRESH_GRACE_S', int(0, 600).default(30)),
     localAccounts: env('LOCAL_ACCOUNTS', bool.default(true)),
     /** scrypt cost 2^SCRYPT_LOG_N (r=8, p=1); older hashes are rehashed at the next sign-in. */
     scryptLogN: env('SCRYPT_LOG_N', int(14, 20).default(17)),
@@ -204,6 +210,8 @@ const settings = {
     signUp: env('SIGNUP_RATE_ADDRESS', rate.default({ points: 60, durationS: 3600 })),
     /** Passkey sign-in and sign-up requests (options and answers) per address (docs/protocol.md §2 "Passkeys"). */
     passkey: env('PASSKEY_RATE_ADDRESS', rate.default({ points: 60, durationS: 60 })),
+    /** Refresh-token uses per address (`POST /v1/sessions/refresh`), whatever their outcome. */
+    refresh: env('REFRESH_RATE_ADDRESS', rate.default({ points: 600, durationS: 60 })),
     /** Password checks (sign-in, sign-up, password change) one address or account may have waiting or running, and all waiting. */
     passwordLine: {
       perKey: env('PASSWORD_LINE_PER_KEY', int(1, 1000).default(4)),

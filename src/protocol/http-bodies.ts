@@ -154,6 +154,8 @@ export function httpBodies(limits: ProtocolLimits) {
     }),
     phoneSignIn: z.object({ phone, code: phoneCode, name: name.optional(), invite: id.optional(), ...sessionFields }),
     attachPhone: z.object({ phone, code: phoneCode }),
+    /** docs/protocol.md §2 "Sessions and refresh tokens". */
+    refreshSession: z.object({ refreshToken: z.string().min(1).max(256) }),
     createGroup: z.object({
       name,
       description: description.optional(),

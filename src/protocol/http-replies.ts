@@ -38,6 +38,9 @@ export const signedInSchema = z
     token: z.string(),
     expiresAt: z.string(),
     device: z.string().optional(),
+    /** With `refresh: true`, and from `POST /v1/sessions/refresh` (docs/protocol.md §2 "Sessions and refresh tokens"). */
+    refreshToken: z.string().optional(),
+    refreshExpiresAt: z.string().optional(),
     /** A sign-up with `invite` (docs/protocol.md §2): what joining by it did. */
     invite: inviteJoinSchema.optional(),
   })
@@ -119,6 +122,24 @@ export const httpReplies = {
   codeSent: z.object({ sent: z.literal(true) }).loose(),
   /** The member's own verified phone number (E.164). */
   myPhone: z.object({ phone: z.string() }).loose(),
+  /** The caller's live sessions (docs/protocol.md §2 "Sessions and refresh tokens"); `place` is always null for now. */
+  sessions: z
+    .object({
+      sessions: z.array(
+        z
+          .object({
+            id: z.string(),
+            deviceName: z.string().nullable(),
+            method: z.string(),
+            createdAt: z.string(),
+            lastSeenAt: z.string(),
+            place: z.string().nullable(),
+            current: z.boolean(),
+          })
+          .loose(),
+      ),
+    })
+    .loose(),
   me: z
     .object({
       user: meSchema,

@@ -51,6 +51,7 @@ export const generousLimits = {
   SIGNIN_ADDRESS_FREE_FAILS: '1000000',
   SIGNUP_RATE_ADDRESS: '1000000/1',
   PASSKEY_RATE_ADDRESS: '1000000/1',
+  REFRESH_RATE_ADDRESS: '1000000/1',
   REACT_RATE: '1000000/1',
   TYPING_RATE: '1000000/1',
   // One user's sockets together (issue 35): tests open many sockets per user and send fast.

@@ -1,10 +1,10 @@
 import './style.css';
-import { BanyanClient } from '../../src/client/client.js';
+import { BanyanClient, type SessionTokens } from '../../src/client/client.js';
 import type { BanyanHttp } from '../../src/client/http.js';
 import { h, replace } from './dom.js';
 import { language, t } from './i18n/index.js';
 import { offline } from './offline.js';
-import { loadSession, pendingInvite, saveSession, type Session } from './session.js';
+import { loadSession, pendingInvite, saveSession, saveTokens, storedTokens, type Session } from './session.js';
 import { authView } from './views/auth.js';
 import { homeView } from './views/home.js';
 
@@ -117,7 +117,22 @@ let banner: HTMLElement | undefined;
 
 function start(session: Session): void {
   saveSession(session);
-  const client = new BanyanClient({ url: location.origin, token: session.token });
+  const client = new BanyanClient({
+    url: location.origin,
+    token: session.token,
+    ...(session.refreshToken
+      ? {
+          refreshToken: session.refreshToken,
+          expiresAt: session.expiresAt,
+          // Stored for the next reload and the other tabs; the session object too (uploads read its token).
+          onTokens: (tokens: SessionTokens) => {
+            Object.assign(session, tokens);
+            saveTokens(tokens);
+          },
+          storedTokens,
+        }
+      : {}),
+  });
   const c: Ctx = {
     session,
     client,

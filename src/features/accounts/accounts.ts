@@ -18,6 +18,7 @@ import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import { mayChangePasswordWithoutCurrent } from '../../platform/policy/index.js';
 import { publishCommitted } from '../../platform/db/outbox.js';
 import { RevokedSessions } from './revoked-sessions.js';
+import { SessionTokens } from './session-tokens.js';
 import { transaction } from '../../platform/db/transaction.js';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 
@@ -27,6 +28,10 @@ export interface SignedIn {
   expiresAt: string;
   /** A trusted-device token, to send with later sign-ins (docs/protocol.md §2). */
   device: string;
+  /** With `refresh: true` (docs/protocol.md §2 "Sessions and refresh tokens"): `<sessionId>.<generation>.<secret>`. */
+  refreshToken?: string;
+  /** When the refresh token expires unless used before (each use moves it on). */
+  refreshExpiresAt?: string;
 }
 
 /** How a session began (the `sessions.method` column). */
@@ -48,6 +53,8 @@ export class Accounts {
   private readonly passwords: PasswordHasher;
   /** Fed by the bus (Hub -> revokedHeard); without it every lookup asks storage. */
   readonly revoked: RevokedSessions;
+  /** Refresh tokens and the member's session list (docs/protocol.md §2 "Sessions and refresh tokens"). */
+  readonly sessions: SessionTokens;
 
   constructor(
     private readonly deps: ChatDeps,
@@ -55,6 +62,7 @@ export class Accounts {
   ) {
     this.passwords = new PasswordHasher(deps.config.auth.scryptLogN);
     this.revoked = new RevokedSessions(deps.db, deps.logger, () => deps.publisher.busHealthy());
+    this.sessions = new SessionTokens(deps, tokens);
   }
 
   /** Creates the user row on first sight of a token's subject. */
@@ -208,15 +216,19 @@ export class Accounts {
   /** Starts a session for a user who has just proven who they are, whichever way (`start.method`). */
   async startSession(user: { id: string; name: string }, start: SessionStart): Promise<Omit<SignedIn, 'device'>> {
     const sessionId = newId('s');
-    const ttl = this.deps.config.auth.tokenTtlS;
+    const refresh = start.refresh === true;
+    const ttl = this.sessions.accessTtl(refresh);
     const { token, expiresAt } = await this.tokens.sign({ userId: user.id, name: user.name, sessionId, ttlSeconds: ttl });
+    // Without `refresh`, exactly as before: one token lasting TOKEN_TTL_S (older clients).
+    const first = refresh ? this.sessions.first(sessionId) : undefined;
     await insertSession(this.deps.db, {
       id: sessionId,
       userId: user.id,
       expiresAt,
       method: start.method,
       deviceName: start.deviceName ?? null,
+      ...first?.row,
     });
-    return { user, token, expiresAt: expiresAt.toISOString() };
+    return { user, token, expiresAt: expiresAt.toISOString(), ...first?.answer };
   }
 }

@@ -75,7 +75,17 @@ export async function revokeUserSessions(db: Queryable, userId: string, except?:
 
 export async function insertSession(
   db: Queryable,
-  session: { id: string; userId: string; expiresAt: Date; method: string; deviceName: string | null },
+  session: {
+    id: string;
+    userId: string;
+    expiresAt: Date;
+    method: string;
+    deviceName: string | null;
+    /** With a refresh token (features/accounts/session-tokens.ts): its first secret's hash and expiry. */
+    refreshHash?: string;
+    refreshedAt?: Date;
+    refreshExpiresAt?: Date;
+  },
 ) {
   await db.insert(sessions).values(session);
 }

@@ -60,8 +60,20 @@ export const sessions = pgTable(
     method: text().notNull().default('password'),
     /** The device's own name for itself, as the client gave it (listed to the member only). */
     deviceName: text(),
+    /**
+     * Refresh tokens (docs/protocol.md §2 "Sessions and refresh tokens"): the SHA-256 of the
+     * current one's secret (null: the session has none), its generation (one more per rotation),
+     * when it was rotated last (the retry grace runs from there), and until when it may be used.
+     */
+    refreshHash: text(),
+    refreshGeneration: integer().notNull().default(0),
+    refreshedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    refreshExpiresAt: timestamp({ withTimezone: true, mode: 'date' }),
+    /** When the session was last used to refresh or to open a socket (throttled), for the member's list. */
+    lastSeenAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.id] })],
+  // A refresh token names its session by id alone.
+  (t) => [primaryKey({ columns: [t.userId, t.id] }), index('sessions_id').on(t.id)],
 );
 
 /**

@@ -4,7 +4,7 @@ import { h, replace } from '../dom.js';
 import { describeError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
-import { pendingInvite, type Session } from '../session.js';
+import { deviceName, pendingInvite, type Session } from '../session.js';
 import { createPasskey, hasPasskeys, usePasskey } from './account/passkey-ceremony.js';
 
 /** Sign in, or create a local account. */
@@ -86,7 +86,13 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
           error.textContent = '';
           submit.disabled = true;
           try {
-            const body = { username: username.value.trim().toLowerCase(), password: password.value };
+            // A refresh token keeps this browser signed in (docs/protocol.md §2 "Sessions and refresh tokens").
+            const body = {
+              username: username.value.trim().toLowerCase(),
+              password: password.value,
+              refresh: true,
+              deviceName: deviceName(),
+            };
             // Signing up from an invite link joins by it in the same step (docs/protocol.md §2).
             const invite = mode === 'up' ? pendingInvite.get() : undefined;
             const session =
@@ -205,7 +211,7 @@ function phoneSignIn(
               return;
             }
             const given = needsName && name.value.trim() ? { name: name.value.trim() } : {};
-            onSignedIn(await http.phoneSignIn({ phone, code: code.value.trim(), deviceName: 'Web browser', ...given }));
+            onSignedIn(await http.phoneSignIn({ phone, code: code.value.trim(), refresh: true, deviceName: deviceName(), ...given }));
           } catch (err) {
             // A new number: the code was right, and stays usable once a name is given.
             if (err instanceof BanyanError && err.code === 'bad_request' && err.details?.field === 'name') {

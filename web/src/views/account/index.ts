@@ -4,6 +4,7 @@ import type { Ctx } from '../../main.js';
 import { passkeysSection } from './passkeys.js';
 import { myDataSection } from './my-data.js';
 import { phoneSection } from './phone.js';
+import { sessionsSection } from './sessions.js';
 
 /**
  * One card of the account screen. Each way in and each of the member's own-data tools brings its
@@ -13,7 +14,7 @@ import { phoneSection } from './phone.js';
 export type AccountSection = (ctx: Ctx) => { card: HTMLElement; cleanup?: () => void };
 
 /** In the order the screen shows them. */
-const sections: AccountSection[] = [passkeysSection, phoneSection, myDataSection];
+const sections: AccountSection[] = [passkeysSection, phoneSection, sessionsSection, myDataSection];
 
 /** `#/account`: how the member signs in, where they are signed in, and their own data. */
 export function accountView(root: HTMLElement, ctx: Ctx) {

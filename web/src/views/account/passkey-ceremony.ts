@@ -1,5 +1,6 @@
 import type { BanyanHttp } from '../../../../src/client/http.js';
 import { t } from '../../i18n/index.js';
+import { deviceName } from '../../session.js';
 
 // The browser's side of passkeys (docs/protocol.md §2 "Passkeys"): options from the server go to
 // navigator.credentials through @simplewebauthn/browser, loaded only when a passkey is used (it
@@ -39,14 +40,14 @@ export async function usePasskey(http: BanyanHttp) {
   // biome-ignore lint/suspicious/noExplicitAny: as above.
   const response = await ceremony(() => startAuthentication({ optionsJSON: options as any }));
   const answer = { ...response, clientExtensionResults: { ...response.clientExtensionResults } };
-  return http.passkeySignIn({ challengeId, response: answer, deviceName: deviceName() });
+  return http.passkeySignIn({ challengeId, response: answer, refresh: true, deviceName: deviceName() });
 }
 
 /** Creates an account that signs in with this passkey only (joining by `invite` if given). */
 export async function createPasskey(http: BanyanHttp, who: { username: string; name?: string }, invite?: string) {
   const { challengeId, options } = await http.passkeySignUpOptions(who);
   const response = await created(options);
-  return http.passkeySignUp({ challengeId, response, deviceName: deviceName(), ...(invite ? { invite } : {}) });
+  return http.passkeySignUp({ challengeId, response, refresh: true, deviceName: deviceName(), ...(invite ? { invite } : {}) });
 }
 
 /** Adds a passkey to the signed-in member's account. */
@@ -54,21 +55,4 @@ export async function addPasskey(http: BanyanHttp, name?: string) {
   const { challengeId, options } = await http.passkeyOptionsToAdd();
   const response = await created(options);
   return http.addPasskey({ challengeId, response, ...(name ? { name } : {}) });
-}
-
-/** A plain name for this device, from the browser's own description of itself. */
-function deviceName(): string {
-  const ua = navigator.userAgent;
-  const os = /Android/.test(ua)
-    ? 'Android'
-    : /iPhone|iPad/.test(ua)
-      ? 'iOS'
-      : /Windows/.test(ua)
-        ? 'Windows'
-        : /Mac/.test(ua)
-          ? 'Mac'
-          : /Linux/.test(ua)
-            ? 'Linux'
-            : 'Browser';
-  return `${os} (web)`;
 }
