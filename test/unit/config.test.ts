@@ -36,7 +36,11 @@ describe('loadConfig', () => {
         audience: undefined,
         tokenTtlS: 604800,
         localAccounts: true,
+        passwordHash: 'argon2id',
+        argon2MemoryKiB: 19456,
+        argon2TimeCost: 2,
         scryptLogN: 17,
+        publicUrl: undefined,
       },
       protocol: { maxTextChars: 4096, maxMembersPerCall: 256 },
       limits: {

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { PasswordHasher } from './password.js';
+import { Recovery } from './recovery.js';
 import type { Principal, Tokens } from '../../platform/auth/tokens.js';
 import {
   findAccount,
@@ -7,6 +8,7 @@ import {
   insertAccount,
   insertSession,
   insertUserIfMissing,
+  replaceRecoveryCodes,
   revokeSession,
   revokeUserSessions,
   updatePasswordHash,
@@ -25,6 +27,8 @@ export interface SignedIn {
   expiresAt: string;
   /** A trusted-device token, to send with later sign-ins (docs/protocol.md §2). */
   device: string;
+  /** A password sign-up's recovery codes, shown this once (docs/protocol.md §2 "Recovery codes"). */
+  recoveryCodes?: string[];
 }
 
 /** How a session began (the `sessions.method` column). */
@@ -43,7 +47,9 @@ export interface SessionStart {
 export class Accounts {
   /** Users already known to exist, so a reconnect storm does not write per connection. */
   private readonly knownUsers = new Set<string>();
-  private readonly passwords: PasswordHasher;
+  readonly passwords: PasswordHasher;
+  /** Recovery codes and operators' sign-in links (recovery.ts). */
+  readonly recovery: Recovery;
   /** Fed by the bus (Hub -> revokedHeard); without it every lookup asks storage. */
   readonly revoked: RevokedSessions;
 
@@ -51,7 +57,9 @@ export class Accounts {
     private readonly deps: ChatDeps,
     private readonly tokens: Tokens,
   ) {
-    this.passwords = new PasswordHasher(deps.config.auth.scryptLogN);
+    const { passwordHash: scheme, argon2MemoryKiB, argon2TimeCost, scryptLogN } = deps.config.auth;
+    this.passwords = new PasswordHasher({ scheme, argon2MemoryKiB, argon2TimeCost, scryptLogN });
+    this.recovery = new Recovery(deps, this, tokens);
     this.revoked = new RevokedSessions(deps.db, deps.logger, () => deps.publisher.busHealthy());
   }
 
@@ -75,15 +83,17 @@ export class Accounts {
     const userId = newId('u');
     const name = input.name ?? input.username;
     const account = { userId, name, username: input.username, passwordHash: await this.passwords.hash(input.password) };
+    const { codes: recoveryCodes, hashes } = this.recovery.newCodes(userId);
     const createAccount = async (db: Queryable) => {
       if (!(await insertAccount(db, account))) throw conflict('username is taken');
+      await replaceRecoveryCodes(db, userId, hashes);
     };
     const invite = join ? await join(userId, createAccount) : await createAccount(this.deps.db);
     const started = await this.startSession(
       { id: userId, name },
       { method: 'password', deviceName: input.deviceName, refresh: input.refresh },
     );
-    const signedIn = { ...started, device: this.deviceToken(input.username) };
+    const signedIn = { ...started, device: this.deviceToken(input.username), recoveryCodes };
     return join ? { ...signedIn, invite: invite as J } : signedIn;
   }
 
@@ -145,6 +155,20 @@ export class Accounts {
       await revokeUserSessions(tx, principal.userId, principal.sessionId ?? undefined);
     });
     await this.revokedAll(principal.userId, principal.sessionId ?? undefined);
+  }
+
+  /** Tells every replica that the user's sessions (but `except`) were revoked in storage: their sockets close with 4403. */
+  endedSessions(userId: string, except: string | undefined): Promise<void> {
+    return this.revokedAll(userId, except);
+  }
+
+  /** The principal of a request's `Authorization` header, for a public route that an operator may call too. */
+  async bearer(authorization: string): Promise<Principal> {
+    const token = /^Bearer (\S+)$/i.exec(authorization)?.[1];
+    if (!token) throw new AppError('unauthorized', 'missing bearer token');
+    const principal = await this.tokens.verify(token);
+    if (await this.isRevoked(principal)) throw new AppError('unauthorized', 'session revoked');
+    return principal;
   }
 
   /** Signs out everywhere: every session of the user is revoked, the caller's included. */
