@@ -4,12 +4,18 @@ import { describeError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
 import { pendingInvite, type Session } from '../session.js';
+import { recoveryCodesCard } from './recovery-codes.js';
 
-/** Sign in, or create a local account. */
+/** Sign in, create a local account, or recover one with a recovery code (docs/protocol.md §2). */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
   const http = new BanyanHttp({ url: location.origin });
-  let mode: 'in' | 'up' = 'in';
+  let mode: 'in' | 'up' | 'recover' = 'in';
+  const brand = () => h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline')));
   const draw = () => {
+    if (mode === 'recover') {
+      drawRecover();
+      return;
+    }
     const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
     const username = h('input', {
       name: 'username',
@@ -43,13 +49,17 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
               mode === 'in'
                 ? await http.signIn(body)
                 : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
-            const joined = session.invite?.community;
-            if (joined) {
-              // Already in: the community's page, not the invite's join button again.
-              pendingInvite.set(undefined);
-              location.hash = `#/c/${encodeURIComponent(joined.id)}`;
+            // A new password account's recovery codes, shown this once before going on.
+            const codes = mode === 'up' ? session.recoveryCodes : undefined;
+            if (codes?.length) {
+              replace(
+                root,
+                brand(),
+                recoveryCodesCard(codes, () => signedIn(session)),
+              );
+              return;
             }
-            onSignedIn(session);
+            signedIn(session);
           } catch (err) {
             error.textContent = describeError(err);
             submit.disabled = false;
@@ -65,6 +75,21 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       mode === 'up' ? h('label', {}, t('auth.name'), name) : null,
       error,
       submit,
+      mode === 'in'
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              'data-testid': 'forgot',
+              onclick: () => {
+                mode = 'recover';
+                draw();
+              },
+            },
+            t('auth.recovery.forgot'),
+          )
+        : null,
       h(
         'button',
         {
@@ -78,13 +103,103 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
         mode === 'in' ? t('auth.toSignUp') : t('auth.toSignIn'),
       ),
     );
-    replace(
-      root,
-      h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline'))),
-      form,
-      h('footer', { class: 'foot' }, languageSwitch(rerender)),
+    replace(root, brand(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
+    username.focus();
+  };
+  const signedIn = (session: Session & { invite?: { community?: { id: string } } }) => {
+    const joined = session.invite?.community;
+    if (joined) {
+      // Already in: the community's page, not the invite's join button again.
+      pendingInvite.set(undefined);
+      location.hash = `#/c/${encodeURIComponent(joined.id)}`;
+    }
+    onSignedIn(session);
+  };
+  /** "Forgot password?": a recovery code sets a new password and signs in; other devices are signed out. */
+  const drawRecover = () => {
+    const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
+    const field = { required: true, autocapitalize: 'none', spellcheck: 'false' } as const;
+    const username = h('input', { name: 'username', autocomplete: 'username', ...field });
+    const code = h('input', { name: 'recoveryCode', autocomplete: 'one-time-code', dir: 'ltr', ...field });
+    const password = h('input', { name: 'newPassword', type: 'password', required: true, minlength: '8', autocomplete: 'new-password' });
+    const submit = h('button', { type: 'submit', class: 'primary' }, t('auth.recovery.submit'));
+    const form = h(
+      'form',
+      {
+        class: 'card auth',
+        onsubmit: async (e: SubmitEvent) => {
+          e.preventDefault();
+          error.textContent = '';
+          submit.disabled = true;
+          try {
+            const body = { username: username.value.trim().toLowerCase(), recoveryCode: code.value.trim(), newPassword: password.value };
+            signedIn(await http.recover(body));
+          } catch (err) {
+            error.textContent = describeError(err);
+            submit.disabled = false;
+          }
+        },
+      },
+      h('h2', {}, t('auth.recovery.title')),
+      h('p', { class: 'hint' }, t('auth.recovery.hint')),
+      h('label', {}, t('auth.username'), username),
+      h('label', {}, t('auth.recovery.code'), code),
+      h('label', {}, t('auth.recovery.newPassword'), password),
+      h('p', { class: 'hint' }, t('auth.password.hint')),
+      error,
+      submit,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          onclick: () => {
+            mode = 'in';
+            draw();
+          },
+        },
+        t('auth.toSignIn'),
+      ),
     );
+    replace(root, brand(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
     username.focus();
   };
   draw();
+}
+
+/**
+ * `#/link/<code>`: an operator's one-time sign-in link (docs/protocol.md §2 "Sign-in links"). It is
+ * redeemed at once; then the member is invited to add a way to sign in again (a passkey or a
+ * password, on the account screen) before going on.
+ */
+export function linkView(root: HTMLElement, code: string, onSignedIn: (session: Session) => void) {
+  const http = new BanyanHttp({ url: location.origin });
+  const brand = h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline')));
+  const status = h('p', { role: 'status' }, t('auth.link.redeeming'));
+  replace(root, brand, h('section', { class: 'card auth' }, status));
+  void http.redeemSignInLink({ code }).then(
+    (session) => {
+      const go = (hash: string) => () => {
+        location.hash = hash;
+        onSignedIn(session);
+      };
+      replace(
+        root,
+        brand,
+        h(
+          'section',
+          { class: 'card auth', 'data-testid': 'link-welcome' },
+          h('h2', {}, t('auth.link.welcome', { name: session.user.name })),
+          h('p', {}, t('auth.link.hint')),
+          h('button', { type: 'button', class: 'primary', 'data-testid': 'link-add-way', onclick: go('#/account') }, t('auth.link.addWay')),
+          h('button', { type: 'button', class: 'link', onclick: go('#/') }, t('auth.link.later')),
+        ),
+      );
+    },
+    (err: unknown) => {
+      status.textContent = t('auth.link.failed', { reason: describeError(err) });
+      status.setAttribute('role', 'alert');
+      status.dataset.testid = 'error';
+    },
+  );
 }

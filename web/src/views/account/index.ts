@@ -1,6 +1,7 @@
 import { h, link, replace } from '../../dom.js';
 import { t } from '../../i18n/index.js';
 import type { Ctx } from '../../main.js';
+import { recoverySection } from './recovery.js';
 
 /**
  * One card of the account screen. Each way in and each of the member's own-data tools brings its
@@ -10,7 +11,7 @@ import type { Ctx } from '../../main.js';
 export type AccountSection = (ctx: Ctx) => { card: HTMLElement; cleanup?: () => void };
 
 /** In the order the screen shows them. */
-const sections: AccountSection[] = [];
+const sections: AccountSection[] = [recoverySection];
 
 /** `#/account`: how the member signs in, where they are signed in, and their own data. */
 export function accountView(root: HTMLElement, ctx: Ctx) {
