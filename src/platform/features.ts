@@ -66,7 +66,7 @@ export function createChat(
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
     /** The domain's background jobs (the composition root runs them): tallies, reach frames, presence frames, revoked-session pruning. */
-    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob()],
+    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob(), accounts.recovery.pruneJob()],
     reach,
     accounts,
     groups,

@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium)('web client: recovery codes and sign-in links', { 
     await expect.poll(() => page.getByTestId('link-welcome').textContent()).toContain('Welcome, Kamala Devi!');
     expect(await checkScreen(page, 'sign-in-link-welcome')).toEqual([]);
     await page.getByRole('button', { name: 'Add a passkey or password' }).click();
-    await expect.poll(() => page.evaluate(() => location.hash)).toBe('#/account');
+    await expect.poll(() => new URL(page.url()).hash).toBe('#/account');
     await expect.poll(() => page.getByTestId('account-recovery').count()).toBe(1);
 
     // Used: opened again elsewhere, it says so.

@@ -1,4 +1,4 @@
-import { and, count, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, count, eq, gt, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { accounts, recoveryCodes, sessions, signInLinks, users, type UserRow } from '../../platform/db/schema.js';
@@ -155,4 +155,9 @@ export async function takeSignInLink(db: Queryable, codeHash: string, now: Date)
   if (!row) return undefined;
   const [user] = await db.select({ id: users.id, name: users.name }).from(users).where(eq(users.id, row.userId)).limit(1);
   return user;
+}
+
+/** Forgets sign-in links that have expired unused. */
+export async function deleteExpiredSignInLinks(db: Queryable, now: Date): Promise<void> {
+  await db.delete(signInLinks).where(lte(signInLinks.expiresAt, now));
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Accounts, SignedIn, SessionStart } from './accounts.js';
 import {
   countRecoveryCodes,
+  deleteExpiredSignInLinks,
   findAccount,
   findAccountOfUser,
   findUserIdByUsername,
@@ -16,6 +17,7 @@ import {
 } from './queries.js';
 import type { Principal, Tokens } from '../../platform/auth/tokens.js';
 import type { ChatDeps } from '../../platform/deps.js';
+import type { Job } from '../../platform/jobs/job.js';
 import { nowOf } from '../../platform/deps.js';
 import { transaction } from '../../platform/db/transaction.js';
 import { newId } from '../../platform/ids.js';
@@ -135,6 +137,16 @@ export class Recovery {
     await replaceSignInLink(this.deps.db, { codeHash: this.linkHash(code), userId, createdBy: operator.userId, expiresAt });
     const base = (this.deps.config.auth.publicUrl ?? '').replace(/\/+$/, '');
     return { code, url: `${base}/#/link/${code}`, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** Hourly: links that expired unused are deleted (any replica may; deleting twice is harmless). */
+  pruneJob(): Job {
+    return {
+      name: 'accounts.sign-in-links-prune',
+      kind: 'periodic',
+      everyMs: 3600_000,
+      run: () => deleteExpiredSignInLinks(this.deps.db, new Date(nowOf(this.deps))),
+    };
   }
 
   /** `POST /v1/sign-in-links/redeem`: the link's account signs in, once; a used, expired or unknown link is 401. */
