@@ -6,11 +6,13 @@ import { languageSwitch } from '../language.js';
 import { pendingInvite, type Session } from '../session.js';
 import { recoveryCodesCard } from './recovery-codes.js';
 
+const brandHeader = () => h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline')));
+
 /** Sign in, create a local account, or recover one with a recovery code (docs/protocol.md §2). */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
   const http = new BanyanHttp({ url: location.origin });
   let mode: 'in' | 'up' | 'recover' = 'in';
-  const brand = () => h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline')));
+  const brand = brandHeader;
   const draw = () => {
     if (mode === 'recover') {
       drawRecover();
@@ -116,55 +118,51 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
     onSignedIn(session);
   };
   /** "Forgot password?": a recovery code sets a new password and signs in; other devices are signed out. */
-  const drawRecover = () => {
-    const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
-    const field = { required: true, autocapitalize: 'none', spellcheck: 'false' } as const;
-    const username = h('input', { name: 'username', autocomplete: 'username', ...field });
-    const code = h('input', { name: 'recoveryCode', autocomplete: 'one-time-code', dir: 'ltr', ...field });
-    const password = h('input', { name: 'newPassword', type: 'password', required: true, minlength: '8', autocomplete: 'new-password' });
-    const submit = h('button', { type: 'submit', class: 'primary' }, t('auth.recovery.submit'));
-    const form = h(
-      'form',
-      {
-        class: 'card auth',
-        onsubmit: async (e: SubmitEvent) => {
-          e.preventDefault();
-          error.textContent = '';
-          submit.disabled = true;
-          try {
-            const body = { username: username.value.trim().toLowerCase(), recoveryCode: code.value.trim(), newPassword: password.value };
-            signedIn(await http.recover(body));
-          } catch (err) {
-            error.textContent = describeError(err);
-            submit.disabled = false;
-          }
-        },
-      },
-      h('h2', {}, t('auth.recovery.title')),
-      h('p', { class: 'hint' }, t('auth.recovery.hint')),
-      h('label', {}, t('auth.username'), username),
-      h('label', {}, t('auth.recovery.code'), code),
-      h('label', {}, t('auth.recovery.newPassword'), password),
-      h('p', { class: 'hint' }, t('auth.password.hint')),
-      error,
-      submit,
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'link',
-          onclick: () => {
-            mode = 'in';
-            draw();
-          },
-        },
-        t('auth.toSignIn'),
-      ),
-    );
-    replace(root, brand(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
-    username.focus();
-  };
+  const drawRecover = () =>
+    recoverView(root, http, signedIn, rerender, () => {
+      mode = 'in';
+      draw();
+    });
   draw();
+}
+
+/** "Forgot password?": a recovery code sets a new password and signs in; other devices are signed out. */
+function recoverView(root: HTMLElement, http: BanyanHttp, signedIn: (session: Session) => void, rerender: () => void, back: () => void) {
+  const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
+  const field = { required: true, autocapitalize: 'none', spellcheck: 'false' } as const;
+  const username = h('input', { name: 'username', autocomplete: 'username', ...field });
+  const code = h('input', { name: 'recoveryCode', autocomplete: 'one-time-code', dir: 'ltr', ...field });
+  const password = h('input', { name: 'newPassword', type: 'password', required: true, minlength: '8', autocomplete: 'new-password' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, t('auth.recovery.submit'));
+  const form = h(
+    'form',
+    {
+      class: 'card auth',
+      onsubmit: async (e: SubmitEvent) => {
+        e.preventDefault();
+        error.textContent = '';
+        submit.disabled = true;
+        try {
+          const body = { username: username.value.trim().toLowerCase(), recoveryCode: code.value.trim(), newPassword: password.value };
+          signedIn(await http.recover(body));
+        } catch (err) {
+          error.textContent = describeError(err);
+          submit.disabled = false;
+        }
+      },
+    },
+    h('h2', {}, t('auth.recovery.title')),
+    h('p', { class: 'hint' }, t('auth.recovery.hint')),
+    h('label', {}, t('auth.username'), username),
+    h('label', {}, t('auth.recovery.code'), code),
+    h('label', {}, t('auth.recovery.newPassword'), password),
+    h('p', { class: 'hint' }, t('auth.password.hint')),
+    error,
+    submit,
+    h('button', { type: 'button', class: 'link', onclick: back }, t('auth.toSignIn')),
+  );
+  replace(root, brandHeader(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
+  username.focus();
 }
 
 /**
@@ -174,7 +172,7 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
  */
 export function linkView(root: HTMLElement, code: string, onSignedIn: (session: Session) => void) {
   const http = new BanyanHttp({ url: location.origin });
-  const brand = h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline')));
+  const brand = brandHeader();
   const status = h('p', { role: 'status' }, t('auth.link.redeeming'));
   replace(root, brand, h('section', { class: 'card auth' }, status));
   void http.redeemSignInLink({ code }).then(
