@@ -100,13 +100,15 @@ export class Recovery {
     const passwordHash = await this.accounts.passwords.hash(input.newPassword);
     const account = await findAccount(this.deps.db, input.username);
     const wrong = () => new AppError('unauthorized', 'wrong username or recovery code');
-    if (!account) throw wrong();
-    const codeHash = this.codeHash(account.userId, input.recoveryCode);
+    // An unknown username looks its code up too (under no user's id), so the timing tells nothing.
+    const userId = account?.userId ?? 'no user';
+    const codeHash = this.codeHash(userId, input.recoveryCode);
     await transaction(this.deps.db, async (tx) => {
-      if (!(await takeRecoveryCode(tx, account.userId, codeHash))) throw wrong();
+      if (!(await takeRecoveryCode(tx, userId, codeHash)) || !account) throw wrong();
       await updatePasswordHash(tx, account.userId, passwordHash);
       await revokeUserSessions(tx, account.userId);
     });
+    if (!account) throw wrong();
     const started = await this.accounts.startSession(
       { id: account.userId, name: account.name },
       { method: 'recovery', deviceName: input.deviceName, refresh: input.refresh },
