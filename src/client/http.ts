@@ -110,6 +110,25 @@ export class BanyanHttp {
   changePassword(body: Body<'changePassword'>) {
     return this.call('PUT', '/v1/me/password', undefined, body);
   }
+  /**
+   * A recovery code of the username's account sets a new password and signs in; every other
+   * session ends (docs/protocol.md §2 "Recovery codes").
+   */
+  recover(body: Body<'recover'>) {
+    return this.call('POST', '/v1/accounts/recover', 'signedIn', body, false);
+  }
+  /** Ten new recovery codes, to show once; the old ones stop working. */
+  newRecoveryCodes(body: Body<'newRecoveryCodes'>) {
+    return this.call('POST', '/v1/me/recovery-codes', 'recoveryCodes', body);
+  }
+  /** How many recovery codes are left. */
+  recoveryCodesLeft() {
+    return this.call('GET', '/v1/me/recovery-codes', 'recoveryCodesLeft');
+  }
+  /** Signs in with an operator's one-time link (docs/protocol.md §2 "Sign-in links"). */
+  redeemSignInLink(body: Body<'redeemSignInLink'>) {
+    return this.call('POST', '/v1/sign-in-links/redeem', 'signedIn', body, false);
+  }
 
   // Passkeys (docs/protocol.md §2 "Passkeys"): `options` go to navigator.credentials (e.g. through
   // @simplewebauthn/browser's startRegistration / startAuthentication), its answer back with `challengeId`.

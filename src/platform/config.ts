@@ -133,8 +133,18 @@ const settings = {
     /** How long after a rotation the token it replaced still gets the same new pair (a retry after a lost answer). */
     refreshGraceS: env('REFRESH_GRACE_S', int(0, 600).default(30)),
     localAccounts: env('LOCAL_ACCOUNTS', bool.default(true)),
-    /** scrypt cost 2^SCRYPT_LOG_N (r=8, p=1); older hashes are rehashed at the next sign-in. */
+    /** How new password hashes are made: Argon2id, or scrypt (for comparing them, load/sign-in.mjs). */
+    passwordHash: env('PASSWORD_HASH', z.enum(['argon2id', 'scrypt']).default('argon2id')),
+    /** Argon2id's memory (KiB) and passes: OWASP's m=19456, t=2 (p=1); weaker hashes are rehashed at the next sign-in. */
+    argon2MemoryKiB: env('ARGON2_MEMORY_KIB', int(1024, 1_048_576).default(19456)),
+    argon2TimeCost: env('ARGON2_TIME_COST', int(1, 20).default(2)),
+    /** scrypt cost 2^SCRYPT_LOG_N (r=8, p=1): for PASSWORD_HASH=scrypt; scrypt hashes are rehashed at the next sign-in. */
     scryptLogN: env('SCRYPT_LOG_N', int(14, 20).default(17)),
+    /**
+     * The web client's address as members open it (`https://chat.example.org`), for the links of
+     * `POST /v1/sign-in-links`; unset, those links are relative (`/#/link/<code>`).
+     */
+    publicUrl: env('PUBLIC_URL', z.preprocess(emptyAsUndefined, z.url().optional())),
   },
   /** Passkeys (docs/protocol.md §2 "Passkeys"), served with LOCAL_ACCOUNTS. */
   webauthn: {

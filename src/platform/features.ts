@@ -77,7 +77,15 @@ export function createChat(
     presence: presenceFeed,
     invitations: new Invitations(deps, groups),
     /** The domain's background jobs (the composition root runs them): tallies, reach frames, presence frames, revoked-session pruning. */
-    jobs: () => [messages.tallies.job(), reach.job(), presenceFeed.job(), accounts.revoked.pruneJob(), ...myData.jobs(), ...phone.jobs()],
+    jobs: () => [
+      messages.tallies.job(),
+      reach.job(),
+      presenceFeed.job(),
+      accounts.revoked.pruneJob(),
+      accounts.recovery.pruneJob(),
+      ...myData.jobs(),
+      ...phone.jobs(),
+    ],
     reach,
     accounts,
     passkeys: new Passkeys(deps, accounts),

@@ -119,7 +119,8 @@ export function httpBodies(limits: ProtocolLimits) {
   const text = messageText(limits);
   return {
     /** `invite`: a community's (or a group's) invite code; the new account joins by it (docs/protocol.md §2). */
-    signUp: z.object({ username, password, name: name.optional(), invite: id.optional(), ...sessionFields }),
+    /** Without `password`: an operator's account (a `scope: "server"` token), signed in by a link (docs/protocol.md §2 "Sign-in links"). */
+    signUp: z.object({ username, password: password.optional(), name: name.optional(), invite: id.optional(), ...sessionFields }),
     signIn: z.object({
       username: storableString().min(1).max(64),
       password: z.string().min(1).max(256),
@@ -156,6 +157,17 @@ export function httpBodies(limits: ProtocolLimits) {
     attachPhone: z.object({ phone, code: phoneCode }),
     /** docs/protocol.md §2 "Sessions and refresh tokens". */
     refreshSession: z.object({ refreshToken: z.string().min(1).max(256) }),
+    /** docs/protocol.md §2 "Recovery codes". */
+    newRecoveryCodes: z.object({ password: z.string().min(1).max(256) }),
+    recover: z.object({
+      username: storableString().min(1).max(64),
+      recoveryCode: z.string().min(1).max(64),
+      newPassword: password,
+      ...sessionFields,
+    }),
+    /** docs/protocol.md §2 "Sign-in links". */
+    newSignInLink: z.object({ username: usernameToFind }),
+    redeemSignInLink: z.object({ code: z.string().min(1).max(128), ...sessionFields }),
     createGroup: z.object({
       name,
       description: description.optional(),

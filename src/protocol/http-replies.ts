@@ -43,6 +43,8 @@ export const signedInSchema = z
     refreshExpiresAt: z.string().optional(),
     /** A sign-up with `invite` (docs/protocol.md §2): what joining by it did. */
     invite: inviteJoinSchema.optional(),
+    /** A password sign-up's recovery codes, shown this once (docs/protocol.md §2 "Recovery codes"). */
+    recoveryCodes: z.array(z.string()).optional(),
   })
   .loose();
 
@@ -140,6 +142,11 @@ export const httpReplies = {
       ),
     })
     .loose(),
+  /** An operator's account without a password (docs/protocol.md §2 "Sign-in links"). */
+  accountCreated: z.object({ user: userSchema, username: z.string() }).loose(),
+  recoveryCodes: z.object({ recoveryCodes: z.array(z.string()) }).loose(),
+  recoveryCodesLeft: z.object({ remaining: z.number() }).loose(),
+  signInLink: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }).loose(),
   me: z
     .object({
       user: meSchema,

@@ -34,7 +34,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
-/** Opens `url` signed out and signs up through the web client's form; returns the username. */
+/** Opens `url` signed out and signs up through the web client's form (past its recovery codes); returns the username. */
 export async function signUpInBrowser(page: Page, url: string, displayName: string): Promise<string> {
   const username = uniqueName(displayName.toLowerCase());
   await page.goto(url);
@@ -43,6 +43,8 @@ export async function signUpInBrowser(page: Page, url: string, displayName: stri
   await page.getByLabel('Password').fill('password-123');
   await page.getByLabel('Display name (optional)').fill(displayName);
   await page.getByRole('button', { name: 'Create account', exact: true }).click();
+  // The recovery codes, shown once after a sign-up with a password (docs/protocol.md §2).
+  await page.getByRole('button', { name: 'I have saved them' }).click();
   return username;
 }
 

@@ -40,7 +40,7 @@ export interface HttpResult {
 
 /**
  * Tests sign up and call from one address as fast as they can: HTTP and account limits out of
- * the way (the rate-limit tests set their own), and a cheaper scrypt (2^15; the default is 2^17).
+ * the way (the rate-limit tests set their own), and cheaper password hashes (Argon2id at 1 MiB, scrypt 2^15).
  */
 export const generousLimits = {
   HTTP_RATE_ADDRESS: '1000000/1',
@@ -63,6 +63,9 @@ export const generousLimits = {
   PASSWORD_LINE_PER_KEY: '1000',
   PASSWORD_LINE_MAX: '100000',
   SCRYPT_LOG_N: '15',
+  // Argon2id's cheapest memory (the default is OWASP's 19456 KiB, t=2): tests hash many passwords.
+  ARGON2_MEMORY_KIB: '1024',
+  ARGON2_TIME_COST: '1',
   // Tests written before docs/protocol.md §8 "Privacy and safety" add strangers to groups freely; the privacy tests set
   // `shared` (the protocol's default) themselves.
   DEFAULT_GROUP_ADD: 'everyone',

@@ -208,6 +208,7 @@ describe.each(storageModes())('local accounts and sessions (%s)', (mode) => {
       token: expect.any(String),
       expiresAt: expect.any(String),
       device: expect.any(String),
+      recoveryCodes: expect.any(Array),
     });
     expect(new Date(up.body.expiresAt).getTime()).toBeGreaterThan(Date.now() + 6 * 24 * 3600 * 1000);
     const taken = await server.http('POST', '/v1/accounts', { body: { username, password: 'another one' } });

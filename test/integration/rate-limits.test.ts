@@ -441,7 +441,7 @@ describe.each(storageModes())('account endpoints (%s)', (mode) => {
     expect((await signIn(user.name)).status).toBe(200);
   });
 
-  it('rehashes a 2^15 hash at 2^17 on the next sign-in', async () => {
+  it('rehashes a scrypt hash with Argon2id on the next sign-in', async () => {
     const username = uniqueName('old');
     const oldHash = await new PasswordHasher(15).hash(PASSWORD);
     expect(oldHash.startsWith('scrypt$32768$8$1$')).toBe(true);
@@ -454,7 +454,7 @@ describe.each(storageModes())('account endpoints (%s)', (mode) => {
     expect(await stored()).toBe(oldHash);
     expect((await signIn(username)).status).toBe(200);
     const rehashed = await stored();
-    expect(rehashed?.startsWith('scrypt$131072$8$1$')).toBe(true);
+    expect(rehashed?.startsWith('$argon2id$v=19$m=1024,t=1,p=1$')).toBe(true);
     expect((await signIn(username)).status).toBe(200);
     expect(await stored()).toBe(rehashed);
   });

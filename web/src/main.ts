@@ -5,7 +5,7 @@ import { h, replace } from './dom.js';
 import { language, t } from './i18n/index.js';
 import { offline } from './offline.js';
 import { loadSession, pendingInvite, saveSession, saveTokens, storedTokens, type Session } from './session.js';
-import { authView } from './views/auth.js';
+import { authView, linkView } from './views/auth.js';
 import { homeView } from './views/home.js';
 
 // The web client: hash routes, one view at a time, each view cleaning up after itself.
@@ -179,6 +179,12 @@ function render(notice?: string): void {
   const view = h('main', { class: 'view' });
   replace(root, ctx ? banner : null, view);
   if (!ctx) {
+    // An operator's one-time sign-in link (docs/protocol.md §2 "Sign-in links").
+    const linkCode = /^#\/link\/(.+)$/.exec(location.hash)?.[1];
+    if (linkCode) {
+      linkView(view, decodeURIComponent(linkCode), start);
+      return;
+    }
     const invite = /^#\/invite\/(.+)$/.exec(location.hash)?.[1];
     if (invite) pendingInvite.set(decodeURIComponent(invite));
     cleanup = authView(view, start, notice ?? (invite ? t('auth.invited') : undefined), () => render());

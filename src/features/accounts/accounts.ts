@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { PasswordHasher } from './password.js';
+import { Recovery } from './recovery.js';
 import type { Principal, Tokens } from '../../platform/auth/tokens.js';
 import {
   findAccount,
@@ -8,6 +9,7 @@ import {
   insertAccount,
   insertSession,
   insertUserIfMissing,
+  replaceRecoveryCodes,
   revokeSession,
   revokeUserSessions,
   updatePasswordHash,
@@ -32,6 +34,8 @@ export interface SignedIn {
   refreshToken?: string;
   /** When the refresh token expires unless used before (each use moves it on). */
   refreshExpiresAt?: string;
+  /** A password sign-up's recovery codes, shown this once (docs/protocol.md §2 "Recovery codes"). */
+  recoveryCodes?: string[];
 }
 
 /** How a session began (the `sessions.method` column). */
@@ -50,7 +54,9 @@ export interface SessionStart {
 export class Accounts {
   /** Users already known to exist, so a reconnect storm does not write per connection. */
   private readonly knownUsers = new Set<string>();
-  private readonly passwords: PasswordHasher;
+  readonly passwords: PasswordHasher;
+  /** Recovery codes and operators' sign-in links (recovery.ts). */
+  readonly recovery: Recovery;
   /** Fed by the bus (Hub -> revokedHeard); without it every lookup asks storage. */
   readonly revoked: RevokedSessions;
   /** Refresh tokens and the member's session list (docs/protocol.md §2 "Sessions and refresh tokens"). */
@@ -60,7 +66,9 @@ export class Accounts {
     private readonly deps: ChatDeps,
     private readonly tokens: Tokens,
   ) {
-    this.passwords = new PasswordHasher(deps.config.auth.scryptLogN);
+    const { passwordHash: scheme, argon2MemoryKiB, argon2TimeCost, scryptLogN } = deps.config.auth;
+    this.passwords = new PasswordHasher({ scheme, argon2MemoryKiB, argon2TimeCost, scryptLogN });
+    this.recovery = new Recovery(deps, this, tokens);
     this.revoked = new RevokedSessions(deps.db, deps.logger, () => deps.publisher.busHealthy());
     this.sessions = new SessionTokens(deps, tokens);
   }
@@ -85,15 +93,17 @@ export class Accounts {
     const userId = newId('u');
     const name = input.name ?? input.username;
     const account = { userId, name, username: input.username, passwordHash: await this.passwords.hash(input.password) };
+    const { codes: recoveryCodes, hashes } = this.recovery.newCodes(userId);
     const createAccount = async (db: Queryable) => {
       if (!(await insertAccount(db, account))) throw conflict('username is taken');
+      await replaceRecoveryCodes(db, userId, hashes);
     };
     const invite = join ? await join(userId, createAccount) : await createAccount(this.deps.db);
     const started = await this.startSession(
       { id: userId, name },
       { method: 'password', deviceName: input.deviceName, refresh: input.refresh },
     );
-    const signedIn = { ...started, device: this.deviceToken(input.username) };
+    const signedIn = { ...started, device: this.deviceToken(input.username), recoveryCodes };
     return join ? { ...signedIn, invite: invite as J } : signedIn;
   }
 
@@ -177,6 +187,20 @@ export class Accounts {
   /** Whether the user's local account has a password. */
   async hasPassword(userId: string): Promise<boolean> {
     return Boolean((await findAccountOfUser(this.deps.db, userId))?.passwordHash);
+  }
+
+  /** Tells every replica that the user's sessions (but `except`) were revoked in storage: their sockets close with 4403. */
+  endedSessions(userId: string, except: string | undefined): Promise<void> {
+    return this.revokedAll(userId, except);
+  }
+
+  /** The principal of a request's `Authorization` header, for a public route that an operator may call too. */
+  async bearer(authorization: string): Promise<Principal> {
+    const token = /^Bearer (\S+)$/i.exec(authorization)?.[1];
+    if (!token) throw new AppError('unauthorized', 'missing bearer token');
+    const principal = await this.tokens.verify(token);
+    if (await this.isRevoked(principal)) throw new AppError('unauthorized', 'session revoked');
+    return principal;
   }
 
   /** Signs out everywhere: every session of the user is revoked, the caller's included. */

@@ -1,8 +1,8 @@
-import { and, eq, isNull, ne, sql } from 'drizzle-orm';
+import { and, count, eq, gt, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { rowsOf } from '../../platform/db/rows.js';
-import { accounts, sessions, users, type UserRow } from '../../platform/db/schema.js';
+import { accounts, recoveryCodes, sessions, signInLinks, users, type UserRow } from '../../platform/db/schema.js';
 import { transaction } from '../../platform/db/transaction.js';
 
 /** Creates a token's subject on first sight; `nameClaim` is the identity service's `name`, if any. */
@@ -126,4 +126,73 @@ export async function waysIn(db: Queryable, userId: string): Promise<{ password:
       exists (select 1 from phones where user_id = ${userId}) as phone`);
   const [row] = rowsOf<{ password: boolean; passkeys: number; phone: boolean }>(result);
   return { password: Boolean(row?.password), passkeys: Number(row?.passkeys ?? 0), phone: Boolean(row?.phone) };
+}
+
+/** Inserts a user and an account that has no password yet (an operator's, docs/protocol.md §2 "Sign-in links"); false when the username is taken. */
+export async function insertAccountWithoutPassword(db: Queryable, account: { userId: string; name: string; username: string }) {
+  try {
+    await transaction(db, async (tx) => {
+      await tx.insert(users).values({ id: account.userId, name: account.name });
+      await tx.insert(accounts).values({ username: account.username, userId: account.userId, passwordHash: null });
+    });
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
+  }
+}
+
+/** Replaces the user's recovery codes with these (hashes). */
+export async function replaceRecoveryCodes(db: Queryable, userId: string, codeHashes: readonly string[]): Promise<void> {
+  await transaction(db, async (tx) => {
+    await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+    if (codeHashes.length > 0) await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ userId, codeHash })));
+  });
+}
+
+/** Uses up one recovery code: true when it was the user's and unused (it is gone now). */
+export async function takeRecoveryCode(db: Queryable, userId: string, codeHash: string): Promise<boolean> {
+  const rows = await db
+    .delete(recoveryCodes)
+    .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, codeHash)))
+    .returning({ userId: recoveryCodes.userId });
+  return rows.length > 0;
+}
+
+export async function countRecoveryCodes(db: Queryable, userId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+  return Number(row?.n ?? 0);
+}
+
+/** True when the user has ever had a session this server started (revoked and expired ones count). */
+export async function hasHadSession(db: Queryable, userId: string): Promise<boolean> {
+  const [row] = await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId)).limit(1);
+  return row !== undefined;
+}
+
+/** Stores a sign-in link, replacing any earlier one of the same account. */
+export async function replaceSignInLink(
+  db: Queryable,
+  link: { codeHash: string; userId: string; createdBy: string; expiresAt: Date },
+): Promise<void> {
+  await transaction(db, async (tx) => {
+    await tx.delete(signInLinks).where(eq(signInLinks.userId, link.userId));
+    await tx.insert(signInLinks).values(link);
+  });
+}
+
+/** Uses up a sign-in link: its account's user id and name, or undefined when unknown, used or expired. */
+export async function takeSignInLink(db: Queryable, codeHash: string, now: Date) {
+  const [row] = await db
+    .delete(signInLinks)
+    .where(and(eq(signInLinks.codeHash, codeHash), gt(signInLinks.expiresAt, now)))
+    .returning({ userId: signInLinks.userId });
+  if (!row) return undefined;
+  const [user] = await db.select({ id: users.id, name: users.name }).from(users).where(eq(users.id, row.userId)).limit(1);
+  return user;
+}
+
+/** Forgets sign-in links that have expired unused. */
+export async function deleteExpiredSignInLinks(db: Queryable, now: Date): Promise<void> {
+  await db.delete(signInLinks).where(lte(signInLinks.expiresAt, now));
 }

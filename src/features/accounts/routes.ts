@@ -1,7 +1,7 @@
 import type { Accounts } from './accounts.js';
 import { AppError } from '../../protocol/errors.js';
 import type { HttpBodies } from '../../protocol/http-bodies.js';
-import type { HttpReply } from '../../protocol/http-replies.js';
+import { httpReplies, type HttpReply } from '../../protocol/http-replies.js';
 import type { HttpRouter } from '../../gateway/http.js';
 import type { RateLimits } from '../../gateway/rate-limits.js';
 import type { InviteJoin, SignUpThrough } from '../communities/index.js';
@@ -76,6 +76,45 @@ export async function admitSignUp(limits: RateLimits, invites: InviteSignUps, ad
   return taken;
 }
 
+/**
+ * docs/protocol.md §2 "Recovery codes" and "Sign-in links". A recovery is limited exactly like a
+ * sign-in (the password line and the sign-in guard, by username and address), and a wrong code
+ * answers as an unknown username does.
+ */
+function recoveryRoutes(router: HttpRouter, accounts: Accounts, bodies: HttpBodies, limits: RateLimits) {
+  const { recovery } = accounts;
+  router.public('post', '/v1/accounts/recover', bodies.recover, { 200: 'signedIn' }, async ({ body, address }) => {
+    const who = { address, username: body.username };
+    const signedIn = await checked(limits, who, signInChecker(limits, who), () => recovery.recover(body));
+    return { status: 200, body: signedIn satisfies HttpReply<'signedIn'> };
+  });
+  router.authed(
+    'post',
+    '/v1/me/recovery-codes',
+    bodies.newRecoveryCodes,
+    { 201: 'recoveryCodes' },
+    async ({ principal, body, address }) => {
+      // The password is checked like a sign-in's: a stolen token guesses it no faster.
+      const who = { address, username: (await accounts.usernameOf(principal.userId)) ?? principal.userId };
+      const recoveryCodes = await checked(limits, who, signInChecker(limits, who), () => recovery.regenerate(principal, body.password));
+      return { status: 201, body: { recoveryCodes } satisfies HttpReply<'recoveryCodes'> };
+    },
+  );
+  router.authed('get', '/v1/me/recovery-codes', undefined, { 200: 'recoveryCodesLeft' }, async ({ principal }) => ({
+    status: 200,
+    body: { remaining: await recovery.remaining(principal) } satisfies HttpReply<'recoveryCodesLeft'>,
+  }));
+  router.authed('post', '/v1/sign-in-links', bodies.newSignInLink, { 201: 'signInLink' }, async ({ principal, body }) => ({
+    status: 201,
+    body: (await recovery.issueLink(principal, body.username)) satisfies HttpReply<'signInLink'>,
+  }));
+  // A link's code has 256 random bits: the per-address limit of every request without a token is enough.
+  router.public('post', '/v1/sign-in-links/redeem', bodies.redeemSignInLink, { 200: 'signedIn' }, async ({ body }) => ({
+    status: 200,
+    body: (await recovery.redeemLink(body)) satisfies HttpReply<'signedIn'>,
+  }));
+}
+
 /** docs/protocol.md §2: local accounts and sessions. */
 export function accountRoutes(
   router: HttpRouter,
@@ -87,8 +126,17 @@ export function accountRoutes(
 ) {
   // Turned off, the endpoints do not exist (404 whatever the body), rather than answer 400 first.
   if (localAccounts) {
-    router.public('post', '/v1/accounts', bodies.signUp, { 201: 'signedIn' }, async ({ body, address }) => {
-      const { invite: code, ...input } = body;
+    const signUpAnswers = { 201: httpReplies.signedIn.or(httpReplies.accountCreated) };
+    router.public('post', '/v1/accounts', bodies.signUp, signUpAnswers, async ({ body, address, authorization }) => {
+      const { invite: code, password, ...rest } = body;
+      // Without a password: an operator's account for someone who will sign in by a link (docs/protocol.md §2 "Sign-in links").
+      if (password === undefined) {
+        const operator = await accounts.bearer(authorization);
+        if (code !== undefined) throw new AppError('bad_request', 'an account without a password joins no invite');
+        const created = await accounts.recovery.createAccount(operator, rest);
+        return { status: 201, body: created satisfies HttpReply<'accountCreated'> };
+      }
+      const input = { ...rest, password };
       let useTaken = false;
       const admit = async () => {
         useTaken = await admitSignUp(limits, invites, address, code);
@@ -113,6 +161,7 @@ export function accountRoutes(
       await checked(limits, who, signInChecker(limits, who), () => accounts.changePassword(principal, body));
       return { status: 204 };
     });
+    recoveryRoutes(router, accounts, bodies, limits);
   }
   // Also for external tokens: their `sid` is revocable too (docs/protocol.md §2).
   router.authed('del', '/v1/sessions/current', undefined, { 204: null }, async ({ principal }) => {

@@ -24,6 +24,8 @@ const sectionTitles: Record<string, { title: string; about: string }> = {
   eventRsvps: { title: 'Your event answers', about: 'Whether you said you are going to events.' },
   attachments: { title: 'Files you uploaded', about: 'The files themselves are in the "files" folder beside this page.' },
   sessions: { title: 'Where you signed in', about: 'Each sign-in, how it was made and when it ends.' },
+  passkeys: { title: 'Your passkeys', about: 'The passkeys you sign in with: their names and when they were added and last used.' },
+  phone: { title: 'Your phone number', about: 'The number you sign in with, and when it was verified. Only you are ever shown it.' },
   blocks: { title: 'People you blocked', about: 'The accounts you blocked.' },
   reports: { title: 'Reports you filed', about: 'Messages you reported to a community’s admins.' },
   pushSubscriptions: { title: 'Devices that get notifications', about: 'Where notifications are sent (the address only).' },

@@ -139,7 +139,7 @@ async function eraseInGroup(tx: Tx, outbox: Outbox, groupId: string, rows: { seq
  * while the job is owed) and again by the job's first step. A new way in adds its table here.
  */
 export async function deleteCredentials(db: Queryable, userId: string): Promise<void> {
-  for (const table of ['accounts', 'passkeys', 'passkey_challenges', 'phones', 'phone_codes'])
+  for (const table of ['accounts', 'passkeys', 'passkey_challenges', 'phones', 'phone_codes', 'recovery_codes', 'sign_in_links'])
     await exec(db, sql`delete from ${sql.identifier(table)} where user_id = ${userId}`);
 }
 

@@ -221,8 +221,20 @@ export const exportSections: ExportSection[] = [
     name: 'sessions',
     keys: ['id'],
     select: (u) => sql`select id, id as k0, method, device_name as "deviceName", created_at as "createdAt",
-      expires_at as "expiresAt", revoked_at as "revokedAt"
+      last_seen_at as "lastSeenAt", expires_at as "expiresAt", revoked_at as "revokedAt"
       from sessions where user_id = ${u}`,
+  },
+  {
+    name: 'passkeys',
+    keys: ['id'],
+    // The public key and counter are credentials of a kind: the name and dates say which device.
+    select: (u) => sql`select id, id as k0, name, created_at as "createdAt", last_used_at as "lastUsedAt"
+      from passkeys where user_id = ${u}`,
+  },
+  {
+    name: 'phone',
+    keys: ['user_id'],
+    select: (u) => sql`select user_id as k0, phone, verified_at as "verifiedAt" from phones where user_id = ${u}`,
   },
   {
     name: 'blocks',

@@ -156,6 +156,41 @@ export const phoneCodes = pgTable(
   ],
 );
 
+/**
+ * Recovery codes of a password account (docs/protocol.md §2 "Recovery codes"): ten at a time, each
+ * stored as an HMAC under JWT_SECRET (60 random bits: no slow hash needed), deleted when used.
+ */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+/**
+ * One-time sign-in links an operator issued (docs/protocol.md §2 "Sign-in links"), stored as an
+ * HMAC of their code; deleted when redeemed, or replaced by a newer one for the same account.
+ */
+export const signInLinks = pgTable(
+  'sign_in_links',
+  {
+    codeHash: text().primaryKey(),
+    userId: text()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The operator's token subject (a server-scoped token), for the audit. */
+    createdBy: text().notNull(),
+    expiresAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index().on(t.userId)],
+);
+
 export const communities = pgTable('communities', {
   id: text().primaryKey(),
   name: text().notNull(),

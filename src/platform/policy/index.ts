@@ -3,5 +3,6 @@ export * from './access.js';
 export * from './authority.js';
 export * from './community.js';
 export * from './notifications.js';
+export * from './operator.js';
 export * from './privacy.js';
 export * from './account.js';

@@ -6,11 +6,14 @@ import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
 import { deviceName, pendingInvite, type Session } from '../session.js';
 import { createPasskey, hasPasskeys, usePasskey } from './account/passkey-ceremony.js';
+import { recoveryCodesCard } from './recovery-codes.js';
 
-/** Sign in, or create a local account. */
+const brandHeader = () => h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline')));
+
+/** Sign in (password, passkey or phone code), create a local account, or recover one with a recovery code (docs/protocol.md §2). */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
   const http = new BanyanHttp({ url: location.origin });
-  let mode: 'in' | 'up' | 'phone' = 'in';
+  let mode: 'in' | 'up' | 'phone' | 'recover' = 'in';
   const signedIn = (session: Session & { invite?: { community?: { id: string } } }) => {
     const joined = session.invite?.community;
     if (joined) {
@@ -21,6 +24,13 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
     onSignedIn(session);
   };
   const draw = () => {
+    if (mode === 'recover') {
+      recoverView(root, http, signedIn, rerender, () => {
+        mode = 'in';
+        draw();
+      });
+      return;
+    }
     if (mode === 'phone') {
       phoneSignIn(root, http, onSignedIn, notice, rerender, () => {
         mode = 'in';
@@ -99,6 +109,16 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
               mode === 'in'
                 ? await http.signIn(body)
                 : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
+            // A new password account's recovery codes, shown this once before going on.
+            const codes = mode === 'up' ? session.recoveryCodes : undefined;
+            if (codes?.length) {
+              replace(
+                root,
+                brandHeader(),
+                recoveryCodesCard(codes, () => signedIn(session)),
+              );
+              return;
+            }
             signedIn(session);
           } catch (err) {
             error.textContent = describeError(err);
@@ -117,6 +137,21 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       submit,
       mode === 'in' ? passkeyIn : passkeyUp,
       mode === 'up' && passkeyUp ? h('p', { class: 'hint' }, t('auth.passkey.hint')) : null,
+      mode === 'in'
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              'data-testid': 'forgot',
+              onclick: () => {
+                mode = 'recover';
+                draw();
+              },
+            },
+            t('auth.recovery.forgot'),
+          )
+        : null,
       h(
         'button',
         {
@@ -143,12 +178,7 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
         t('auth.phone.use'),
       ),
     );
-    replace(
-      root,
-      h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline'))),
-      form,
-      h('footer', { class: 'foot' }, languageSwitch(rerender)),
-    );
+    replace(root, brandHeader(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
     username.focus();
   };
   draw();
@@ -256,13 +286,84 @@ function phoneSignIn(
         : null,
       h('button', { type: 'button', class: 'link', onclick: back }, t('auth.phone.back')),
     );
-    replace(
-      root,
-      h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline'))),
-      form,
-      h('footer', { class: 'foot' }, languageSwitch(rerender)),
-    );
+    replace(root, brandHeader(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
     (step === 'number' ? number : code).focus();
   };
   draw();
+}
+
+/** "Forgot password?": a recovery code sets a new password and signs in; other devices are signed out. */
+function recoverView(root: HTMLElement, http: BanyanHttp, signedIn: (session: Session) => void, rerender: () => void, back: () => void) {
+  const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
+  const field = { required: true, autocapitalize: 'none', spellcheck: 'false' } as const;
+  const username = h('input', { name: 'username', autocomplete: 'username', ...field });
+  const code = h('input', { name: 'recoveryCode', autocomplete: 'one-time-code', dir: 'ltr', ...field });
+  const password = h('input', { name: 'newPassword', type: 'password', required: true, minlength: '8', autocomplete: 'new-password' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, t('auth.recovery.submit'));
+  const form = h(
+    'form',
+    {
+      class: 'card auth',
+      onsubmit: async (e: SubmitEvent) => {
+        e.preventDefault();
+        error.textContent = '';
+        submit.disabled = true;
+        try {
+          const body = { username: username.value.trim().toLowerCase(), recoveryCode: code.value.trim(), newPassword: password.value };
+          signedIn(await http.recover({ ...body, refresh: true, deviceName: deviceName() }));
+        } catch (err) {
+          error.textContent = describeError(err);
+          submit.disabled = false;
+        }
+      },
+    },
+    h('h2', {}, t('auth.recovery.title')),
+    h('p', { class: 'hint' }, t('auth.recovery.hint')),
+    h('label', {}, t('auth.username'), username),
+    h('label', {}, t('auth.recovery.code'), code),
+    h('label', {}, t('auth.recovery.newPassword'), password),
+    h('p', { class: 'hint' }, t('auth.password.hint')),
+    error,
+    submit,
+    h('button', { type: 'button', class: 'link', onclick: back }, t('auth.toSignIn')),
+  );
+  replace(root, brandHeader(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
+  username.focus();
+}
+
+/**
+ * `#/link/<code>`: an operator's one-time sign-in link (docs/protocol.md §2 "Sign-in links"). It is
+ * redeemed at once; then the member is invited to add a way to sign in again (a passkey or a
+ * password, on the account screen) before going on.
+ */
+export function linkView(root: HTMLElement, code: string, onSignedIn: (session: Session) => void) {
+  const http = new BanyanHttp({ url: location.origin });
+  const brand = brandHeader();
+  const status = h('p', { role: 'status' }, t('auth.link.redeeming'));
+  replace(root, brand, h('section', { class: 'card auth' }, status));
+  void http.redeemSignInLink({ code, refresh: true, deviceName: deviceName() }).then(
+    (session) => {
+      const go = (hash: string) => () => {
+        location.hash = hash;
+        onSignedIn(session);
+      };
+      replace(
+        root,
+        brand,
+        h(
+          'section',
+          { class: 'card auth', 'data-testid': 'link-welcome' },
+          h('h2', {}, t('auth.link.welcome', { name: session.user.name })),
+          h('p', {}, t('auth.link.hint')),
+          h('button', { type: 'button', class: 'primary', 'data-testid': 'link-add-way', onclick: go('#/account') }, t('auth.link.addWay')),
+          h('button', { type: 'button', class: 'link', onclick: go('#/') }, t('auth.link.later')),
+        ),
+      );
+    },
+    (err: unknown) => {
+      status.textContent = t('auth.link.failed', { reason: describeError(err) });
+      status.setAttribute('role', 'alert');
+      status.dataset.testid = 'error';
+    },
+  );
 }

@@ -5,6 +5,7 @@ import { passkeysSection } from './passkeys.js';
 import { myDataSection } from './my-data.js';
 import { phoneSection } from './phone.js';
 import { sessionsSection } from './sessions.js';
+import { recoverySection } from './recovery.js';
 
 /**
  * One card of the account screen. Each way in and each of the member's own-data tools brings its
@@ -14,7 +15,7 @@ import { sessionsSection } from './sessions.js';
 export type AccountSection = (ctx: Ctx) => { card: HTMLElement; cleanup?: () => void };
 
 /** In the order the screen shows them. */
-const sections: AccountSection[] = [passkeysSection, phoneSection, sessionsSection, myDataSection];
+const sections: AccountSection[] = [passkeysSection, phoneSection, recoverySection, sessionsSection, myDataSection];
 
 /** `#/account`: how the member signs in, where they are signed in, and their own data. */
 export function accountView(root: HTMLElement, ctx: Ctx) {
