@@ -141,6 +141,7 @@ export class BanyanClient extends Emitter<ClientEvents> {
         error: (error) => this.emit('error', error),
       },
     );
+    keeper?.onRenewed((token) => this.connection.renew(token));
     this.groupsTracked = new GroupTracker(
       { initialBacklog: options.initialBacklog ?? 500, cursors: options.cursors, self: () => this.me?.id },
       {

@@ -351,6 +351,25 @@ export class Connection {
     });
   }
 
+  /**
+   * Hands the open socket a refreshed token of its session (docs/protocol.md §3), so it is not
+   * closed 4401 when the old one expires. A refusal (a server from before renewal) changes nothing:
+   * the socket closes 4401 at the old token's expiry and the next one opens with the new token.
+   */
+  renew(token: string): void {
+    if (!this.live) return;
+    const id = this.newId();
+    const timer = setTimeout(() => this.inFlight.delete(id), 30_000);
+    this.inFlight.set(id, {
+      resolve: () => {
+        this.lastToken = token;
+      },
+      reject: () => undefined,
+      timer,
+    });
+    this.write({ type: 'auth', id, token });
+  }
+
   private write(frame: Command): void {
     if (this.ws?.readyState === WS_OPEN) this.ws.send(JSON.stringify(frame));
   }

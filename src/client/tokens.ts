@@ -41,6 +41,8 @@ export class TokenKeeper {
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Set once a refresh was refused: the session is over. */
   private ended: BanyanError | undefined;
+  /** Told each refreshed access token (the client hands it to its open socket). */
+  private readonly renewed: ((token: string) => void)[] = [];
   private stopped = false;
 
   constructor(private readonly options: TokenKeeperOptions) {
@@ -68,6 +70,11 @@ export class TokenKeeper {
     if (used !== this.token) return this.token;
     if (this.adoptStored() && used !== this.token) return this.token;
     return this.refresh();
+  }
+
+  /** Calls `fn` with each access token a refresh brings. */
+  onRenewed(fn: (token: string) => void): void {
+    this.renewed.push(fn);
   }
 
   /** Stops the early refresh timer (the client closed). */
@@ -101,6 +108,7 @@ export class TokenKeeper {
           this.expiresAt = Date.parse(tokens.expiresAt);
           this.schedule(Date.now());
           this.options.onTokens?.(tokens);
+          for (const fn of this.renewed) fn(tokens.token);
           return tokens.token;
         },
         (err: unknown) => {

@@ -7,7 +7,7 @@ import type { Tracing } from '../platform/obs/tracing.js';
 import { type Clock, systemClock, type Timer } from '../platform/clock.js';
 import { CommandError, commandIdOf, type AnyCommand, type CommandId } from '../protocol/commands.js';
 import { AppError, CloseCode, Disconnect } from '../protocol/errors.js';
-import { errorFrame } from '../protocol/frames.js';
+import { ackFrame, errorFrame } from '../protocol/frames.js';
 import type { CommandContext, CommandHandlers } from './commands/index.js';
 import type { FailureReporter } from './failures.js';
 import type { RateLimits } from './rate-limits.js';
@@ -215,14 +215,48 @@ function begin(deps: WebSocketDeps, ws: Socket, principal: Principal, re: Comman
   }
   const session = deps.hub.open(ws, principal);
   data.state = { phase: 'open', session };
-  const expire = () => disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'token expired'));
-  callAt(principal.expiresAt, data.timers, expire);
+  closeAtExpiry(deps, ws, principal.expiresAt);
   deps.hub.begin(session, re).catch((err: unknown) => {
     const error = deps.failures.toAppError(err, () => socketLog(deps, ws));
     reply(deps, ws, errorFrame(re, error));
     // The client reconnects and syncs.
     disconnect(deps, ws, new Disconnect(CloseCode.serverError, error.code));
   });
+}
+
+/** Arms the close (4401) at the token's expiry; a renewal (`renew`) re-arms it. */
+function closeAtExpiry(deps: WebSocketDeps, ws: Socket, expiresAt: Date): void {
+  const data = ws.getUserData();
+  for (const timer of data.timers.splice(0)) timer.cancel();
+  callAt(expiresAt, data.timers, () => disconnect(deps, ws, new Disconnect(CloseCode.unauthorized, 'token expired')));
+}
+
+/**
+ * An `auth` frame on an open socket (docs/protocol.md §3): a fresh token of the same user and
+ * session, from a refresh, moves the socket's expiry to the new token's and is answered `ack`.
+ * Another user's or session's token, or one that fails, is refused and changes nothing: the socket
+ * still closes 4401 at its own token's expiry.
+ */
+async function renew(deps: WebSocketDeps, ws: Socket, current: Principal, command: AnyCommand & { type: 'auth' }): Promise<void> {
+  let principal: Principal;
+  try {
+    principal = await deps.authenticate(command.token);
+  } catch (err) {
+    replyError(
+      deps,
+      ws,
+      command.id,
+      deps.failures.toAppError(err, () => socketLog(deps, ws)),
+    );
+    return;
+  }
+  if (principal.userId !== current.userId || principal.sessionId !== current.sessionId) {
+    replyError(deps, ws, command.id, new AppError('bad_request', "a renewed token must be of this socket's session"));
+    return;
+  }
+  if (phaseOf(ws.getUserData()) !== 'open') return;
+  closeAtExpiry(deps, ws, principal.expiresAt);
+  reply(deps, ws, ackFrame(command.id, { expiresAt: principal.expiresAt.toISOString() }));
 }
 
 async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<void> {
@@ -253,7 +287,7 @@ async function onFrame(deps: WebSocketDeps, ws: Socket, frame: string): Promise<
       await authenticateByFrame(deps, ws, command);
       return;
     case 'open':
-      if (command.type === 'auth') replyError(deps, ws, command.id, new AppError('bad_request', 'already authenticated'));
+      if (command.type === 'auth') await renew(deps, ws, state.session.principal, command);
       else await runCommand(deps, ws, state.session.principal.userId, state.session.connectionId, command);
       return;
     case 'checking':

@@ -3,10 +3,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BanyanClient, BanyanHttp, type ClientOptions, type SessionTokens } from '../../src/client/index.js';
 import { record } from '../helpers/sdk.js';
 import { createGroup, startServer, uniqueName, type TestServer } from '../helpers/server.js';
+import { connect } from '../helpers/ws-client.js';
 
 // The SDK keeps a short access token fresh with its refresh token (docs/protocol.md §2 "Sessions
 // and refresh tokens"), through a real server whose access tokens last 3 s: HTTP calls and the
-// socket go on across many expiries, the socket's reconnects use the new token, nothing is lost.
+// socket go on across many expiries (the open socket is handed each new token: docs/protocol.md
+// §3), nothing is lost.
 
 describe('client SDK with a refresh token', () => {
   let server: TestServer;
@@ -49,6 +51,9 @@ describe('client SDK with a refresh token', () => {
     const closed: unknown[] = [];
     a.on('closed', (c) => closed.push(c));
     await a.connect();
+    // Every state after the first `ready`: a reconnect would pass through `reconnecting`.
+    const states: string[] = [];
+    a.on('state', (state) => states.push(state));
 
     // Ben writes for a while: Asha's access token expires three times or more meanwhile.
     const texts: string[] = [];
@@ -69,8 +74,9 @@ describe('client SDK with a refresh token', () => {
     expect(pairs.length).toBeGreaterThanOrEqual(2);
     // Each pair rotates: generations go up one by one.
     expect(pairs.map((p) => Number(p.refreshToken.split('.')[1]))).toEqual(pairs.map((_, i) => i + 1));
-    // And sending goes on (the socket is reopened every few seconds, each time on a refreshed token).
+    // And sending goes on, on the same socket: each refreshed token was handed to it.
     expect((await a.send(group, 'still here')).seq).toBeGreaterThan(texts.length);
+    expect(states).not.toContain('reconnecting');
   }, 60_000);
 
   it('an HTTP call refused 401 is refreshed and sent again once (no expiry known ahead)', async () => {
@@ -110,4 +116,42 @@ describe('client SDK with a refresh token', () => {
     expect([4401, 4403]).toContain((await closed).code);
     await expect(a.http.me()).rejects.toMatchObject({ code: 'unauthorized' });
   }, 30_000);
+});
+
+describe('an open socket and a refreshed token (docs/protocol.md §3)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: { ACCESS_TOKEN_TTL_S: '8' } });
+  });
+  afterAll(() => server?.stop());
+
+  const signUp = async () => {
+    const username = uniqueName('renew');
+    const signed = await new BanyanHttp({ url: server.url }).signUp({ username, password: 'password-123', refresh: true });
+    return { username, ...signed, refreshToken: signed.refreshToken! };
+  };
+
+  it('an open socket handed a refreshed token of its session outlives the old token; others are refused and change nothing', async () => {
+    const asha = await signUp();
+    const ben = await server.signUp();
+    const renewed = await connect(server.wsUrl, asha.token);
+    const kept = await connect(server.wsUrl, asha.token);
+    // Another user's token, another session's of the same user, and a made-up one.
+    expect(await renewed.request({ type: 'auth', token: ben.token })).toMatchObject({ type: 'error', code: 'bad_request' });
+    const otherSession = await new BanyanHttp({ url: server.url }).signIn({ username: asha.username, password: 'password-123' });
+    expect(await renewed.request({ type: 'auth', token: otherSession.token })).toMatchObject({ type: 'error', code: 'bad_request' });
+    expect(await renewed.request({ type: 'auth', token: 'not.a.token' })).toMatchObject({ type: 'error', code: 'unauthorized' });
+
+    // Refreshed 2 s before the first token's expiry, the new one lasts 6 s past it: room on a busy machine.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(asha.expiresAt) - Date.now() - 2000)));
+    const fresh = await new BanyanHttp({ url: server.url }).refreshSession(asha.refreshToken);
+    const ack = await renewed.request({ type: 'auth', token: fresh.token });
+    expect(ack).toMatchObject({ type: 'ack', expiresAt: fresh.expiresAt });
+    // The socket that was not renewed closes 4401 at the first token's expiry…
+    expect((await kept.closed).code).toBe(4401);
+    // …and the renewed one, past that moment, still answers.
+    expect(await renewed.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(renewed.closeInfo).toBeUndefined();
+    await renewed.close();
+  }, 60_000);
 });
