@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { type AttachmentRow, attachmentRefs, attachments, blocks, events, members, users } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 export type NewAttachment = Omit<AttachmentRow, 'createdAt' | 'sweepAfter' | 'deleting'>;
 
@@ -150,7 +151,7 @@ export async function claimSweepable(db: Queryable, limit: number): Promise<Pick
     )
     returning id, thumbnail_size`);
   type Row = { id: string; thumbnail_size: number | null };
-  const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+  const rows = rowsOf<Row>(result);
   return rows.map((r) => ({ id: r.id, thumbnailSize: r.thumbnail_size }));
 }
 

@@ -6,6 +6,7 @@ import { messageRows, reactionCounts } from '../sessions/index.js';
 import { MissingGroup } from '../../platform/db/errors.js';
 import { eraseAnswers } from '../polls-events/index.js';
 import { events, groups, notifyOutbox, reactions, type EventRow } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 /** An event before the log gives it a seq and a time. */
 export type EventDraft = Omit<EventRow, 'groupId' | 'seq' | 'ts' | 'editedAt' | 'deleted' | 'expiresAt' | 'expired'>;
@@ -127,7 +128,7 @@ export async function appendMessages(
     select * from stored`,
   );
   // postgres.js answers an array of rows, PGlite an object with `rows`.
-  const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+  const rows = rowsOf<Row>(result);
   return rows.map((r) => ({
     groupId: r.group_id,
     seq: Number(r.seq),

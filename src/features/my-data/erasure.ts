@@ -11,7 +11,8 @@ import { unpinGoneIn } from '../pins/index.js';
 import { findGroup, type Groups } from '../groups/index.js';
 import { lockGroupLog } from '../messages/index.js';
 import type { Exports } from './exports.js';
-import { claimErasures, deleteExportsOf, erasureFailed, exportsOf, finishErasure, rowsOf } from './queries.js';
+import { rowsOf } from '../../platform/db/rows.js';
+import { claimErasures, deleteExportsOf, erasureFailed, exportsOf, finishErasure } from './queries.js';
 
 /**
  * The sender an erased member's kept events carry: no one (as the expiry sweeper's events do).

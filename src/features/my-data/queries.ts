@@ -2,14 +2,10 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { leaseRows } from '../../platform/jobs/lease.js';
 import { dataExports, erasures } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 // A member's own data (docs/protocol.md §2 "Your data: export and erasure"): the export rows, the
 // erasures owed, and the paged reads of everything the member wrote or that is about them.
-
-/** postgres.js answers an array of rows, PGlite an object with `rows`. */
-export function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 export type ExportRow = typeof dataExports.$inferSelect;
 

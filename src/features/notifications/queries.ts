@@ -18,16 +18,12 @@ import {
   users,
   events,
 } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 // Notifications (docs/protocol.md §8 "Notifications"): preferences, push subscriptions, the outbox of owed
 // notifications, the per-user push queue and reach counters.
 
 export type { NotifyLevel };
-
-/** postgres.js answers an array of rows, PGlite an object with `rows`. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 /** Owes the messages' notifications, inside the transaction that stores them. */
 export async function oweNotifications(tx: Tx, rows: readonly { groupId: string; seq: number }[]): Promise<void> {

@@ -3,6 +3,7 @@ import type { Queryable } from '../../platform/db/connect.js';
 import { isUniqueViolation } from '../../platform/db/errors.js';
 import { accounts, phoneCodes, phones, users } from '../../platform/db/schema.js';
 import { transaction } from '../../platform/db/transaction.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 export type CodePurpose = 'sign-in' | 'verify';
 
@@ -57,11 +58,6 @@ export async function useCode(db: Queryable, id: string): Promise<boolean> {
     .where(and(eq(phoneCodes.id, id), isNull(phoneCodes.usedAt)))
     .returning({ id: phoneCodes.id });
   return rows.length > 0;
-}
-
-// drizzle's execute answers rows (node-postgres style `{rows}` or an array, by driver).
-function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
 }
 
 /** Codes past their expiry (or used) more than a day ago: removed. */

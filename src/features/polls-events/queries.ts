@@ -12,17 +12,13 @@ import {
   pushSubscriptions,
   reactionTallies,
 } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 // Polls and events (docs/protocol.md §8 "Polls and events"): their definitions live in the message's `data`; the answers
 // (one row per member), the reminders owed, and the counts read from them live here.
 
 export type RsvpAnswer = 'going' | 'maybe' | 'no';
 export type RsvpCounts = Record<RsvpAnswer, number>;
-
-/** postgres.js answers an array of rows, PGlite an object with `rows`. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 /** Sets (or with no options retracts) a member's vote; true when the stored vote changed. */
 export async function setVote(tx: Tx, groupId: string, messageSeq: number, userId: string, options: number[]): Promise<boolean> {

@@ -1,14 +1,13 @@
 import { aliasedTable, and, desc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { blocks, groups, invitations, members, pushQueue, users, type UserRow } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 // Who may reach whom (docs/protocol.md §8 "Privacy and safety"): privacy settings, blocks, visible sharing, invitations.
 
 export type Audience = NonNullable<UserRow['groupAdd']>;
 
 /** postgres.js answers an array of rows, PGlite an object with `rows`. */
-const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-
 export async function updateUser(
   db: Queryable,
   id: string,

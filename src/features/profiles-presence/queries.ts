@@ -2,14 +2,13 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import { maySeePresence } from '../../platform/policy/index.js';
 import { attachmentRefs, attachments, users, type UserRow } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 // Profiles and who sees them (docs/protocol.md §8 "Profiles and presence", "Presence"). Every lookup a request makes
 // here is one round trip, so "not visible" and "does not exist" cost and look the same. (Ids
 // are joined with NUL in keys: PostgreSQL text cannot hold one.)
 
 export type Profile = Pick<UserRow, 'id' | 'name' | 'avatar'>;
-
-const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 
 /**
  * The user's profile if `viewerId` may see it: the user themself, or someone who shares a group

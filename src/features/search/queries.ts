@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { events, groups, members } from '../../platform/db/schema.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 export interface SearchCursor {
   /** The last result's time as PostgreSQL wrote it (microseconds kept), its group and seq. */
@@ -144,7 +145,7 @@ export async function searchMessages(
     text: string;
     is_cut: boolean;
   };
-  const rows = (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+  const rows = rowsOf<Row>(result);
   const hits = rows
     .filter((r) => !r.is_cut)
     .map((r) => ({

@@ -2,14 +2,11 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../../platform/db/connect.js';
 import { webhookDeliveries, webhooks } from '../../platform/db/schema.js';
 import { leaseIsFree, leaseTo } from '../../platform/jobs/lease.js';
+import { rowsOf } from '../../platform/db/rows.js';
 
 // Community webhooks (docs/protocol.md §8) and their deliveries: the queue and the log in one table.
 
 export type WebhookRow = typeof webhooks.$inferSelect;
-
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 export async function insertWebhook(db: Queryable, row: Omit<WebhookRow, 'createdAt'>): Promise<WebhookRow> {
   const [inserted] = await db.insert(webhooks).values(row).returning();

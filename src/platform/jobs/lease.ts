@@ -2,17 +2,13 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Db, Queryable } from '../db/connect.js';
 import type { JobLease } from './job.js';
+import { rowsOf } from '../db/rows.js';
 
 // Two kinds of lease. A row lease: work rows (notify_outbox, push_queue, event_reminders,
 // webhook_deliveries) carry `lease_until` and `lease_token`; a worker of any replica claims rows
 // nobody holds (or whose holder's lease ran out: it died) and only the holder settles them, so
 // every row is worked at least once and, short of a death mid-work, once. A job lease: one
 // replica at a time runs the job (a PostgreSQL advisory lock held for the run).
-
-/** postgres.js answers an array of rows, PGlite an object with `rows`. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 /** The row's lease is free: nobody holds it, or its holder's ran out. `alias`: the table's alias in the statement. */
 export function leaseIsFree(alias?: string): SQL {

@@ -13,7 +13,7 @@ const brandHeader = () => h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t(
 /** Sign in (password, passkey or phone code), create a local account, or recover one with a recovery code (docs/protocol.md §2). */
 export function authView(root: HTMLElement, onSignedIn: (session: Session) => void, notice: string | undefined, rerender: () => void) {
   const http = new BanyanHttp({ url: location.origin });
-  let mode: 'in' | 'up' | 'phone' | 'recover' = 'in';
+  let mode: AuthMode = 'in';
   const signedIn = (session: Session & { invite?: { community?: { id: string } } }) => {
     const joined = session.invite?.community;
     if (joined) {
@@ -38,150 +38,173 @@ export function authView(root: HTMLElement, onSignedIn: (session: Session) => vo
       });
       return;
     }
-    const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
-    /** Runs a passkey ceremony from a button, its failure shown like the form's (docs/protocol.md §2 "Passkeys"). */
-    const passkeyButton = (label: string, run: () => Promise<Session>) => {
-      const button: HTMLButtonElement = h(
-        'button',
-        {
-          type: 'button',
-          class: 'passkey-button',
-          onclick: async () => {
-            error.textContent = '';
-            button.disabled = true;
-            try {
-              signedIn(await run());
-            } catch (err) {
-              error.textContent = describeError(err);
-              button.disabled = false;
-            }
-          },
-        },
-        label,
-      );
-      return hasPasskeys() ? button : null;
-    };
-    const passkeyIn = passkeyButton(t('auth.passkey.signIn'), () => usePasskey(http));
-    const passkeyUp = passkeyButton(t('auth.passkey.create'), async () => {
-      const wanted = username.value.trim().toLowerCase();
-      if (!wanted) {
-        username.focus();
-        throw new Error(t('auth.passkey.usernameFirst'));
-      }
-      const invite = pendingInvite.get();
-      return createPasskey(http, { username: wanted, ...(name.value.trim() ? { name: name.value.trim() } : {}) }, invite);
-    });
-    const username = h('input', {
-      name: 'username',
-      autocomplete: 'username',
-      required: true,
-      autocapitalize: 'none',
-      spellcheck: 'false',
-      placeholder: t('auth.username.example'),
-    });
-    const password = h('input', {
-      name: 'password',
-      type: 'password',
-      required: true,
-      autocomplete: mode === 'in' ? 'current-password' : 'new-password',
-    });
-    const name = h('input', { name: 'name', autocomplete: 'name', placeholder: t('auth.name.placeholder'), dir: 'auto' });
-    const submit = h('button', { type: 'submit', class: 'primary' }, mode === 'in' ? t('auth.signIn') : t('auth.create'));
-    const form = h(
-      'form',
+    passwordForm(
+      root,
+      http,
+      mode,
+      (next) => {
+        mode = next;
+        draw();
+      },
+      signedIn,
+      notice,
+      rerender,
+    );
+  };
+  draw();
+}
+
+type AuthMode = 'in' | 'up' | 'phone' | 'recover';
+
+/** Sign in or sign up with a username and a password, or a passkey; links to the other ways in. */
+function passwordForm(
+  root: HTMLElement,
+  http: BanyanHttp,
+  mode: 'in' | 'up',
+  go: (mode: AuthMode) => void,
+  signedIn: (session: Session & { invite?: { community?: { id: string } } }) => void,
+  notice: string | undefined,
+  rerender: () => void,
+) {
+  const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
+  /** Runs a passkey ceremony from a button, its failure shown like the form's (docs/protocol.md §2 "Passkeys"). */
+  const passkeyButton = (label: string, run: () => Promise<Session>) => {
+    const button: HTMLButtonElement = h(
+      'button',
       {
-        class: 'card auth',
-        onsubmit: async (e: SubmitEvent) => {
-          e.preventDefault();
+        type: 'button',
+        class: 'passkey-button',
+        onclick: async () => {
           error.textContent = '';
-          submit.disabled = true;
+          button.disabled = true;
           try {
-            // A refresh token keeps this browser signed in (docs/protocol.md §2 "Sessions and refresh tokens").
-            const body = {
-              username: username.value.trim().toLowerCase(),
-              password: password.value,
-              refresh: true,
-              deviceName: deviceName(),
-            };
-            // Signing up from an invite link joins by it in the same step (docs/protocol.md §2).
-            const invite = mode === 'up' ? pendingInvite.get() : undefined;
-            const session =
-              mode === 'in'
-                ? await http.signIn(body)
-                : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
-            // A new password account's recovery codes, shown this once before going on.
-            const codes = mode === 'up' ? session.recoveryCodes : undefined;
-            if (codes?.length) {
-              replace(
-                root,
-                brandHeader(),
-                recoveryCodesCard(codes, () => signedIn(session)),
-              );
-              return;
-            }
-            signedIn(session);
+            signedIn(await run());
           } catch (err) {
             error.textContent = describeError(err);
-            submit.disabled = false;
+            button.disabled = false;
           }
         },
       },
-      h('h2', {}, mode === 'in' ? t('auth.signIn') : t('auth.createTitle')),
-      notice ? h('p', { class: 'notice' }, notice) : null,
-      h('label', {}, t('auth.username'), username),
-      mode === 'up' ? h('p', { class: 'hint' }, t('auth.username.hint')) : null,
-      h('label', {}, t('auth.password'), password),
-      mode === 'up' ? h('p', { class: 'hint' }, t('auth.password.hint')) : null,
-      mode === 'up' ? h('label', {}, t('auth.name'), name) : null,
-      error,
-      submit,
-      mode === 'in' ? passkeyIn : passkeyUp,
-      mode === 'up' && passkeyUp ? h('p', { class: 'hint' }, t('auth.passkey.hint')) : null,
-      mode === 'in'
-        ? h(
-            'button',
-            {
-              type: 'button',
-              class: 'link',
-              'data-testid': 'forgot',
-              onclick: () => {
-                mode = 'recover';
-                draw();
-              },
-            },
-            t('auth.recovery.forgot'),
-          )
-        : null,
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'link',
-          onclick: () => {
-            mode = mode === 'in' ? 'up' : 'in';
-            draw();
-          },
-        },
-        mode === 'in' ? t('auth.toSignUp') : t('auth.toSignIn'),
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'link',
-          'data-testid': 'phone-sign-in',
-          onclick: () => {
-            mode = 'phone';
-            draw();
-          },
-        },
-        t('auth.phone.use'),
-      ),
+      label,
     );
-    replace(root, brandHeader(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
-    username.focus();
+    return hasPasskeys() ? button : null;
   };
-  draw();
+  const passkeyIn = passkeyButton(t('auth.passkey.signIn'), () => usePasskey(http));
+  const passkeyUp = passkeyButton(t('auth.passkey.create'), async () => {
+    const wanted = username.value.trim().toLowerCase();
+    if (!wanted) {
+      username.focus();
+      throw new Error(t('auth.passkey.usernameFirst'));
+    }
+    const invite = pendingInvite.get();
+    return createPasskey(http, { username: wanted, ...(name.value.trim() ? { name: name.value.trim() } : {}) }, invite);
+  });
+  const username = h('input', {
+    name: 'username',
+    autocomplete: 'username',
+    required: true,
+    autocapitalize: 'none',
+    spellcheck: 'false',
+    placeholder: t('auth.username.example'),
+  });
+  const password = h('input', {
+    name: 'password',
+    type: 'password',
+    required: true,
+    autocomplete: mode === 'in' ? 'current-password' : 'new-password',
+  });
+  const name = h('input', { name: 'name', autocomplete: 'name', placeholder: t('auth.name.placeholder'), dir: 'auto' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, mode === 'in' ? t('auth.signIn') : t('auth.create'));
+  const form = h(
+    'form',
+    {
+      class: 'card auth',
+      onsubmit: async (e: SubmitEvent) => {
+        e.preventDefault();
+        error.textContent = '';
+        submit.disabled = true;
+        try {
+          // A refresh token keeps this browser signed in (docs/protocol.md §2 "Sessions and refresh tokens").
+          const body = {
+            username: username.value.trim().toLowerCase(),
+            password: password.value,
+            refresh: true,
+            deviceName: deviceName(),
+          };
+          // Signing up from an invite link joins by it in the same step (docs/protocol.md §2).
+          const invite = mode === 'up' ? pendingInvite.get() : undefined;
+          const session =
+            mode === 'in'
+              ? await http.signIn(body)
+              : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
+          // A new password account's recovery codes, shown this once before going on.
+          const codes = mode === 'up' ? session.recoveryCodes : undefined;
+          if (codes?.length) {
+            replace(
+              root,
+              brandHeader(),
+              recoveryCodesCard(codes, () => signedIn(session)),
+            );
+            return;
+          }
+          signedIn(session);
+        } catch (err) {
+          error.textContent = describeError(err);
+          submit.disabled = false;
+        }
+      },
+    },
+    h('h2', {}, mode === 'in' ? t('auth.signIn') : t('auth.createTitle')),
+    notice ? h('p', { class: 'notice' }, notice) : null,
+    h('label', {}, t('auth.username'), username),
+    mode === 'up' ? h('p', { class: 'hint' }, t('auth.username.hint')) : null,
+    h('label', {}, t('auth.password'), password),
+    mode === 'up' ? h('p', { class: 'hint' }, t('auth.password.hint')) : null,
+    mode === 'up' ? h('label', {}, t('auth.name'), name) : null,
+    error,
+    submit,
+    mode === 'in' ? passkeyIn : passkeyUp,
+    mode === 'up' && passkeyUp ? h('p', { class: 'hint' }, t('auth.passkey.hint')) : null,
+    mode === 'in'
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            'data-testid': 'forgot',
+            onclick: () => {
+              go('recover');
+            },
+          },
+          t('auth.recovery.forgot'),
+        )
+      : null,
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        onclick: () => {
+          go(mode === 'in' ? 'up' : 'in');
+        },
+      },
+      mode === 'in' ? t('auth.toSignUp') : t('auth.toSignIn'),
+    ),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        'data-testid': 'phone-sign-in',
+        onclick: () => {
+          go('phone');
+        },
+      },
+      t('auth.phone.use'),
+    ),
+  );
+  replace(root, brandHeader(), form, h('footer', { class: 'foot' }, languageSwitch(rerender)));
+  username.focus();
 }
 
 /**
