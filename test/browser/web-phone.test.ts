@@ -61,11 +61,11 @@ describe.skipIf(!hasChromium)('web client: phone sign-in', { timeout: 120_000 },
     await page.getByRole('button', { name: 'Send code' }).click();
     const code = await codeFor(phone, before);
     await page.getByLabel('Code').fill(code);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     // A new number: asked for a name, the code kept.
     await page.getByLabel('Your name').fill('Savitri');
     expect(await checkScreen(page, 'phone-name')).toEqual([]);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByTestId('my-name').waitFor();
 
     await page.goto(`${server.url}/#/account`);

@@ -21,7 +21,7 @@ describe.skipIf(!hasChromium)('web client: recovery codes and sign-in links', { 
     await page.getByRole('button', { name: 'New here? Create an account' }).click();
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill('password-123');
-    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('button', { name: 'Create account', exact: true }).click();
     const codes = await page.getByTestId('recovery-codes').locator('li code').allTextContents();
     expect(codes).toHaveLength(10);
     expect(await checkScreen(page, 'recovery-codes-at-sign-up')).toEqual([]);
@@ -43,7 +43,7 @@ describe.skipIf(!hasChromium)('web client: recovery codes and sign-in links', { 
     await expect.poll(() => page.getByRole('button', { name: 'Forgot password?' }).count(), { timeout: 30_000 }).toBe(1);
 
     // New codes, for the new password; shown once.
-    await other.page.getByLabel('Your password').fill('new-password-456');
+    await other.page.getByLabel('Your password', { exact: true }).fill('new-password-456');
     await other.page.getByRole('button', { name: 'Make new codes' }).click();
     const fresh = await other.page.getByTestId('recovery-codes').locator('li code').allTextContents();
     expect(fresh).toHaveLength(10);

@@ -41,7 +41,13 @@ describe.each(storageModes())('privacy and consent (%s)', (mode) => {
   it('PATCH /v1/me sets name and privacy; GET /v1/me shows them; the default groupAdd is shared', async () => {
     const [asha] = await users(1);
     const me = await server.http('GET', '/v1/me', { token: asha!.token });
-    expect(me.body.user).toEqual({ id: asha!.id, name: asha!.name, avatar: null, privacy: { groupAdd: 'shared', lastSeen: 'shared' } });
+    expect(me.body.user).toEqual({
+      id: asha!.id,
+      name: asha!.name,
+      avatar: null,
+      phone: null,
+      privacy: { groupAdd: 'shared', lastSeen: 'shared' },
+    });
     const r = await server.http('PATCH', '/v1/me', { token: asha!.token, body: { name: 'Asha K', privacy: { groupAdd: 'nobody' } } });
     expect(r).toEqual({
       status: 200,
