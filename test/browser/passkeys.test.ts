@@ -1,7 +1,7 @@
-import type { Browser, CDPSession, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectPageErrors, hasChromium, launchChromium, PHONE } from '../helpers/browser.js';
-import { startServer, type TestServer, uniqueName } from '../helpers/server.js';
+import type { CDPSession, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { collectPageErrors, hasChromium, PHONE, serverAndBrowser } from '../helpers/browser.js';
+import { uniqueName } from '../helpers/server.js';
 import { checkScreen } from '../helpers/web.js';
 
 // Passkeys in the web client (docs/protocol.md §2 "Passkeys"), in real Chromium with the DevTools
@@ -24,17 +24,10 @@ async function virtualAuthenticator(cdp: CDPSession): Promise<string> {
 }
 
 describe.skipIf(!hasChromium)('web client: passkeys', { timeout: 180_000 }, () => {
-  let server: TestServer;
-  let browser: Browser;
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const both = serverAndBrowser();
 
   it('signs up with a passkey, signs out, signs back in with it, adds a second passkey and removes one', async () => {
+    const { server, browser } = both;
     // WebAuthn needs a domain (the RP ID, `localhost` by default), never an IP address.
     const url = `http://localhost:${server.app.port}`;
     const context = await browser.newContext({ viewport: PHONE, locale: 'en-US', serviceWorkers: 'block' });

@@ -1,24 +1,15 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectPageErrors, hasChromium, launchChromium } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { collectPageErrors, hasChromium, serverAndBrowser } from '../helpers/browser.js';
 import { checkScreen, signedInPage } from '../helpers/web.js';
 
 // The account screen's "Your data" section (docs/protocol.md §2 "Your data: export and erasure"):
 // a member downloads their data, then deletes their account by typing the phrase, and is signed out.
 
 describe.skipIf(!hasChromium)('web client: a member’s own data', { timeout: 120_000 }, () => {
-  let server: TestServer;
-  let browser: Browser;
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const both = serverAndBrowser();
 
   it('downloads the data once, then deletes the account and signs out', async () => {
+    const { server, browser } = both;
     const asha = await server.signUp();
     const page = await signedInPage(browser, server, asha);
     const errors = collectPageErrors(page);

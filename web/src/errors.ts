@@ -21,3 +21,21 @@ export function describeError(err: unknown): string {
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+
+/**
+ * A form's submit handler: the error line cleared and the button disabled while `run` works; a
+ * failure is shown there and the button works again (on success the view moves on).
+ */
+export const submitting =
+  (error: HTMLElement, submit: HTMLButtonElement, run: () => Promise<void>) =>
+  async (e: SubmitEvent): Promise<void> => {
+    e.preventDefault();
+    error.textContent = '';
+    submit.disabled = true;
+    try {
+      await run();
+    } catch (err) {
+      error.textContent = describeError(err);
+      submit.disabled = false;
+    }
+  };

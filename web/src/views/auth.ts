@@ -1,12 +1,13 @@
 import { BanyanError } from '../../../src/client/errors.js';
 import { BanyanHttp } from '../../../src/client/http.js';
 import { h, replace } from '../dom.js';
-import { describeError } from '../errors.js';
+import { describeError, submitting } from '../errors.js';
 import { t } from '../i18n/index.js';
 import { languageSwitch } from '../language.js';
 import { deviceName, pendingInvite, type Session } from '../session.js';
 import { createPasskey, hasPasskeys, usePasskey } from './account/passkey-ceremony.js';
 import { recoveryCodesCard } from './recovery-codes.js';
+import { oneTimeCodeInput, phoneNumberInput } from '../components/phone-inputs.js';
 
 const brandHeader = () => h('header', { class: 'brand' }, h('h1', {}, `🌳 ${t('app.name')}`), h('p', {}, t('app.tagline')));
 
@@ -119,40 +120,32 @@ function passwordForm(
     'form',
     {
       class: 'card auth',
-      onsubmit: async (e: SubmitEvent) => {
-        e.preventDefault();
-        error.textContent = '';
-        submit.disabled = true;
-        try {
-          // A refresh token keeps this browser signed in (docs/protocol.md §2 "Sessions and refresh tokens").
-          const body = {
-            username: username.value.trim().toLowerCase(),
-            password: password.value,
-            refresh: true,
-            deviceName: deviceName(),
-          };
-          // Signing up from an invite link joins by it in the same step (docs/protocol.md §2).
-          const invite = mode === 'up' ? pendingInvite.get() : undefined;
-          const session =
-            mode === 'in'
-              ? await http.signIn(body)
-              : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
-          // A new password account's recovery codes, shown this once before going on.
-          const codes = mode === 'up' ? session.recoveryCodes : undefined;
-          if (codes?.length) {
-            replace(
-              root,
-              brandHeader(),
-              recoveryCodesCard(codes, () => signedIn(session)),
-            );
-            return;
-          }
-          signedIn(session);
-        } catch (err) {
-          error.textContent = describeError(err);
-          submit.disabled = false;
+      onsubmit: submitting(error, submit, async () => {
+        // A refresh token keeps this browser signed in (docs/protocol.md §2 "Sessions and refresh tokens").
+        const body = {
+          username: username.value.trim().toLowerCase(),
+          password: password.value,
+          refresh: true,
+          deviceName: deviceName(),
+        };
+        // Signing up from an invite link joins by it in the same step (docs/protocol.md §2).
+        const invite = mode === 'up' ? pendingInvite.get() : undefined;
+        const session =
+          mode === 'in'
+            ? await http.signIn(body)
+            : await http.signUp({ ...body, ...(name.value.trim() ? { name: name.value.trim() } : {}), ...(invite ? { invite } : {}) });
+        // A new password account's recovery codes, shown this once before going on.
+        const codes = mode === 'up' ? session.recoveryCodes : undefined;
+        if (codes?.length) {
+          replace(
+            root,
+            brandHeader(),
+            recoveryCodesCard(codes, () => signedIn(session)),
+          );
+          return;
         }
-      },
+        signedIn(session);
+      }),
     },
     h('h2', {}, mode === 'in' ? t('auth.signIn') : t('auth.createTitle')),
     notice ? h('p', { class: 'notice' }, notice) : null,
@@ -224,23 +217,8 @@ function phoneSignIn(
   let needsName = false;
   const draw = () => {
     const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'error' });
-    const number = h('input', {
-      name: 'phone',
-      type: 'tel',
-      autocomplete: 'tel',
-      inputmode: 'tel',
-      required: true,
-      value: phone,
-      placeholder: '+91 98765 43210',
-    });
-    const code = h('input', {
-      name: 'code',
-      autocomplete: 'one-time-code',
-      inputmode: 'numeric',
-      pattern: '[0-9]{6}',
-      maxlength: '6',
-      required: true,
-    });
+    const number = phoneNumberInput(phone);
+    const code = oneTimeCodeInput();
     const name = h('input', { name: 'name', autocomplete: 'name', required: true, dir: 'auto', placeholder: t('auth.name.placeholder') });
     const submit = h('button', { type: 'submit', class: 'primary' }, step === 'number' ? t('auth.phone.send') : t('auth.phone.verify'));
     const sendCode = async () => {
@@ -327,18 +305,10 @@ function recoverView(root: HTMLElement, http: BanyanHttp, signedIn: (session: Se
     'form',
     {
       class: 'card auth',
-      onsubmit: async (e: SubmitEvent) => {
-        e.preventDefault();
-        error.textContent = '';
-        submit.disabled = true;
-        try {
-          const body = { username: username.value.trim().toLowerCase(), recoveryCode: code.value.trim(), newPassword: password.value };
-          signedIn(await http.recover({ ...body, refresh: true, deviceName: deviceName() }));
-        } catch (err) {
-          error.textContent = describeError(err);
-          submit.disabled = false;
-        }
-      },
+      onsubmit: submitting(error, submit, async () => {
+        const body = { username: username.value.trim().toLowerCase(), recoveryCode: code.value.trim(), newPassword: password.value };
+        signedIn(await http.recover({ ...body, refresh: true, deviceName: deviceName() }));
+      }),
     },
     h('h2', {}, t('auth.recovery.title')),
     h('p', { class: 'hint' }, t('auth.recovery.hint')),

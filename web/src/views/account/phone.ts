@@ -2,6 +2,7 @@ import { h, replace } from '../../dom.js';
 import { describeError } from '../../errors.js';
 import { t } from '../../i18n/index.js';
 import type { AccountSection } from './index.js';
+import { oneTimeCodeInput, phoneNumberInput } from '../../components/phone-inputs.js';
 
 /**
  * The member's own phone number (docs/protocol.md §2 "Phone numbers and one-time codes"): add one
@@ -15,22 +16,8 @@ export const phoneSection: AccountSection = (ctx) => {
 
   const draw = (sentTo?: string) => {
     const error = h('p', { class: 'error', role: 'alert' });
-    const number = h('input', {
-      name: 'phone',
-      type: 'tel',
-      autocomplete: 'tel',
-      inputmode: 'tel',
-      required: true,
-      placeholder: '+91 98765 43210',
-    });
-    const code = h('input', {
-      name: 'code',
-      autocomplete: 'one-time-code',
-      inputmode: 'numeric',
-      pattern: '[0-9]{6}',
-      maxlength: '6',
-      required: true,
-    });
+    const number = phoneNumberInput();
+    const code = oneTimeCodeInput();
     const fail = (err: unknown) => {
       error.textContent = describeError(err);
     };
