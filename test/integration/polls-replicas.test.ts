@@ -152,5 +152,5 @@ describe.skipIf(noScaleServers)('polls and events across replicas', () => {
       await push.stop();
       await database.drop();
     }
-  });
+  }, 90_000);
 });
