@@ -37,6 +37,10 @@ describe.skipIf(!hasChromium)('web client: recovery codes and sign-in links', { 
     await other.page.getByLabel('New password').fill('new-password-456');
     expect(await checkScreen(other.page, 'recovery-forgot-password')).toEqual([]);
     await other.page.getByRole('button', { name: 'Set the new password and sign in' }).click();
+    // Signed in once the form gives way (a slow machine must not navigate away from the request).
+    await expect
+      .poll(() => other.page.getByRole('button', { name: 'Set the new password and sign in' }).count(), { timeout: 30_000 })
+      .toBe(0);
     await other.page.goto(`${live.server.url}/#/account`);
     await expect.poll(() => other.page.getByTestId('recovery-left').textContent()).toBe('9 code(s) left.');
     // The first device's session ended with the recovery: it is back at the sign-in form.
