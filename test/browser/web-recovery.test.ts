@@ -22,6 +22,8 @@ describe.skipIf(!hasChromium)('web client: recovery codes and sign-in links', { 
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill('password-123');
     await page.getByRole('button', { name: 'Create account', exact: true }).click();
+    // allTextContents() does not wait: the list shows once the sign-up's answer is in.
+    await page.getByTestId('recovery-codes').locator('li code').first().waitFor({ timeout: 30_000 });
     const codes = await page.getByTestId('recovery-codes').locator('li code').allTextContents();
     expect(codes).toHaveLength(10);
     expect(await checkScreen(page, 'recovery-codes-at-sign-up')).toEqual([]);
@@ -49,6 +51,7 @@ describe.skipIf(!hasChromium)('web client: recovery codes and sign-in links', { 
     // New codes, for the new password; shown once.
     await other.page.getByLabel('Your password', { exact: true }).fill('new-password-456');
     await other.page.getByRole('button', { name: 'Make new codes' }).click();
+    await other.page.getByTestId('recovery-codes').locator('li code').first().waitFor({ timeout: 30_000 });
     const fresh = await other.page.getByTestId('recovery-codes').locator('li code').allTextContents();
     expect(fresh).toHaveLength(10);
     expect(fresh).not.toContain(codes[1]);
