@@ -12,7 +12,6 @@ import {
   findAccountOfUser,
   waysIn,
   findUser,
-  findUserIdByUsername,
   insertAccount,
   type SessionStart,
   type SignedIn,
@@ -269,8 +268,12 @@ export class Passkeys {
 
   // Passkey-only sign-up (no password).
 
+  /**
+   * Options for any username, taken or not: this request costs only the passkey allowance, so
+   * telling a taken name here would let strangers test usernames far faster than sign-ups (counted
+   * by SIGNUP_RATE_ADDRESS) can. A taken name is answered 409 at the sign-up itself.
+   */
   async optionsToSignUp(input: { username: string; name?: string | undefined }) {
-    if (await findUserIdByUsername(this.deps.db, input.username)) throw conflict('username is taken');
     const hold = { username: input.username, name: input.name ?? input.username, userId: newId('u') };
     const options = await this.registrationOptions({ id: hold.userId, username: hold.username, name: hold.name }, []);
     return { challengeId: await this.challenge('sign_up', options.challenge, null, hold), options };
