@@ -7,15 +7,7 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
-import {
-  type Accounts,
-  findAccountOfUser,
-  waysIn,
-  findUser,
-  insertAccount,
-  type SessionStart,
-  type SignedIn,
-} from '../accounts/index.js';
+import { type Accounts, findAccountOfUser, waysIn, findUser, insertAccount, type SessionStart, type SignedIn } from '../accounts/index.js';
 import { type ChatDeps, nowOf } from '../../platform/deps.js';
 import type { Queryable, Tx } from '../../platform/db/connect.js';
 import type { PasskeyRow } from '../../platform/db/schema.js';
